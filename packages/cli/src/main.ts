@@ -1,0 +1,41 @@
+// The `tidewatch` command line: serve, token (simulate, query and preview follow in later issues).
+import { serveConfig, UsageError } from './args.js';
+import { serve } from './serve.js';
+import { token } from './token.js';
+
+const HELP = `tidewatch: telemetry for RisingWave and databases on Node.js
+
+usage:
+  tidewatch serve [--host H] [--port P] [--store URL] [--admin-token T] [--body-limit BYTES] [--log-level L]
+  tidewatch token create --role read|admin | list | revoke ID   [--store URL]
+
+environment: TIDEWATCH_HOST, TIDEWATCH_PORT, TIDEWATCH_STORE, TIDEWATCH_ADMIN_TOKEN,
+             TIDEWATCH_BODY_LIMIT, TIDEWATCH_LOG_LEVEL
+store URLs:  sqlite:PATH (default sqlite:./data/tidewatch.db), postgres://USER@HOST:PORT/DB`;
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'serve':
+      return serve(serveConfig(rest, process.env));
+    case 'token':
+      return token(rest, process.env);
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      console.log(HELP);
+      return;
+    default:
+      throw new UsageError(`unknown command "${command}"\n\n${HELP}`);
+  }
+}
+
+main(process.argv.slice(2)).catch((error: unknown) => {
+  if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+    console.error(`tidewatch: ${(error as Error).message}`);
+    process.exit(2);
+  }
+  console.error(`tidewatch: ${(error as Error).message ?? error}`);
+  process.exit(1);
+});

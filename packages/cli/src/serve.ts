@@ -1,0 +1,41 @@
+// `tidewatch serve`: run the collector until SIGTERM/SIGINT, then shut down gracefully (stop
+// accepting, finish in-flight writes, close the store, exit 0).
+import { type CollectorConfig, startCollector } from '@tidewatch/collector';
+
+export async function serve(config: CollectorConfig): Promise<void> {
+  const collector = await startCollector(config);
+  const { url } = collector;
+  console.log(`listening on ${url}`);
+  if (collector.createdAdminToken) {
+    console.log(`dashboard: ${url}/#token=${collector.createdAdminToken}`);
+    console.log('  (this admin token is shown once: keep the address; only its hash is stored)');
+  } else if (config.adminToken) {
+    console.log(`dashboard: ${url}/ (sign in with the admin token you configured)`);
+  } else {
+    console.log(
+      `dashboard: ${url}/ (sign in with your token; mint one with: npx tidewatch token create --role admin)`,
+    );
+  }
+
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      collector.app.log.warn({ signal }, 'second signal: exiting without waiting');
+      process.exit(1);
+    }
+    stopping = true;
+    collector.app.log.info({ signal }, 'shutting down: finishing in-flight writes');
+    collector.close().then(
+      () => {
+        collector.app.log.info('stopped cleanly');
+        process.exit(0);
+      },
+      (error: unknown) => {
+        collector.app.log.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}

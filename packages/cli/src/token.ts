@@ -1,0 +1,63 @@
+// `tidewatch token create|list|revoke`: manage access tokens directly in the store.
+import { parseArgs } from 'node:util';
+import { newToken, openStore, type TokenRole } from '@tidewatch/collector';
+import { storeUrl, UsageError } from './args.js';
+
+const USAGE = `usage: tidewatch token create --role read|admin [--label TEXT] [--expires-days N] [--store URL]
+       tidewatch token list [--store URL]
+       tidewatch token revoke ID [--store URL]`;
+
+export async function token(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
+  const [action, ...rest] = argv;
+  const { values, positionals } = parseArgs({
+    args: rest,
+    options: {
+      role: { type: 'string' },
+      label: { type: 'string' },
+      'expires-days': { type: 'string' },
+      store: { type: 'string' },
+    },
+    allowPositionals: true,
+    strict: true,
+  });
+  if (!action || !['create', 'list', 'revoke'].includes(action)) throw new UsageError(USAGE);
+  const store = openStore(storeUrl(values, env));
+  try {
+    await store.migrate();
+    const now = Date.now();
+    if (action === 'create') {
+      const role = values.role as TokenRole;
+      if (role !== 'read' && role !== 'admin') throw new UsageError(`--role must be read or admin\n${USAGE}`);
+      const days = values['expires-days'] === undefined ? null : Number(values['expires-days']);
+      if (days !== null && !(Number.isFinite(days) && days > 0))
+        throw new UsageError('--expires-days must be a positive number');
+      const created = newToken(
+        role,
+        values.label ?? `created by the CLI`,
+        now,
+        days === null ? null : now + days * 86_400_000,
+      );
+      await store.putToken(created.record);
+      console.log(created.secret);
+      console.error(`created ${role} token ${created.record.id}; it is shown once, only its hash is stored`);
+    } else if (action === 'list') {
+      for (const t of await store.listTokens()) {
+        const state = t.revokedAt
+          ? 'revoked'
+          : t.expiresAt !== null && t.expiresAt <= now
+            ? 'expired'
+            : 'active';
+        console.log(
+          [t.id, t.role.padEnd(5), state.padEnd(7), new Date(t.createdAt).toISOString(), t.label].join('  '),
+        );
+      }
+    } else {
+      const id = positionals[0];
+      if (!id) throw new UsageError(USAGE);
+      if (!(await store.revokeToken(id, now))) throw new UsageError(`no active token with id ${id}`);
+      console.log(`revoked ${id}`);
+    }
+  } finally {
+    await store.close();
+  }
+}

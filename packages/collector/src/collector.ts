@@ -1,0 +1,60 @@
+// Starts a collector process: open and migrate the store, make sure an admin token exists, serve.
+// Shutdown stops accepting, lets in-flight requests finish (their writes commit), then closes the
+// store.
+import { newToken, tokenRecord } from './auth/tokens.js';
+import { type CollectorConfig, DEFAULT_CONFIG } from './config.js';
+import { buildServer, type Collector } from './server.js';
+import { openStore } from './store/open-store.js';
+import type { Store } from './store/store.js';
+
+export interface RunningCollector extends Collector {
+  /** `http://HOST:PORT`, with the port actually bound (for `--port 0`). */
+  url: string;
+  /** The admin token created on this start (first start only), shown once. */
+  createdAdminToken: string | null;
+  close(): Promise<void>;
+}
+
+/** The configured token is accepted as admin; without one, the first start mints one. */
+async function ensureAdminToken(store: Store, configured: string | undefined): Promise<string | null> {
+  const now = Date.now();
+  if (configured) {
+    await store.putToken(tokenRecord(configured, 'admin', 'configured (--admin-token)', now));
+    return null;
+  }
+  const token = newToken('admin', 'created on first start', now);
+  return (await store.createFirstAdminToken(token.record)) ? token.secret : null;
+}
+
+export async function startCollector(overrides: Partial<CollectorConfig> = {}): Promise<RunningCollector> {
+  const config: CollectorConfig = { ...DEFAULT_CONFIG, ...overrides };
+  const store = openStore(config.store);
+  let collector: Collector | undefined;
+  try {
+    await store.migrate();
+    const createdAdminToken = await ensureAdminToken(store, config.adminToken);
+    collector = await buildServer(store, config);
+    await collector.app.listen({ host: config.host, port: config.port });
+    const address = collector.app.server.address();
+    const port = typeof address === 'object' && address ? address.port : config.port;
+    const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+    const app = collector.app;
+    let closing: Promise<void> | null = null;
+    return {
+      ...collector,
+      url: `http://${host}:${port}`,
+      createdAdminToken,
+      close() {
+        closing ??= (async () => {
+          await app.close();
+          await store.close();
+        })();
+        return closing;
+      },
+    };
+  } catch (error) {
+    await collector?.app.close().catch(() => {});
+    await store.close().catch(() => {});
+    throw error;
+  }
+}

@@ -1,0 +1,56 @@
+// Every error leaves as `{ "error": "<code>", "message": "<what is wrong>" }` (CONTRACT.md) with
+// the right status. Client mistakes are 4xx; only our own failures are 5xx, and they are logged.
+import { ProtocolError } from '@tidewatch/protocol';
+import type { FastifyError, FastifyInstance } from 'fastify';
+import { CollectorError } from '../errors.js';
+
+export interface ErrorBody {
+  error: string;
+  message: string;
+}
+
+/** Fastify's own error codes (body parsing, routing) mapped to ours. */
+const FASTIFY_CODES: Record<string, string> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'payload_too_large',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'invalid_content_length',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'invalid_json',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'invalid_json',
+  FST_ERR_VALIDATION: 'invalid_request',
+};
+
+export function toErrorBody(error: unknown): { status: number; body: ErrorBody } {
+  if (error instanceof ProtocolError || error instanceof CollectorError) {
+    return { status: error.status, body: { error: error.code, message: error.message } };
+  }
+  const fastifyError = error as Partial<FastifyError>;
+  const status = fastifyError.statusCode ?? 500;
+  if (status >= 400 && status < 500) {
+    const code =
+      FASTIFY_CODES[fastifyError.code ?? ''] ?? (status === 413 ? 'payload_too_large' : 'bad_request');
+    return { status, body: { error: code, message: fastifyError.message ?? 'bad request' } };
+  }
+  return {
+    status: 500,
+    body: { error: 'internal', message: 'the collector failed; the error is in its log' },
+  };
+}
+
+export function installErrorHandling(
+  app: FastifyInstance,
+  onRejected: (code: string, route: string) => void,
+) {
+  app.setErrorHandler((error, request, reply) => {
+    const { status, body } = toErrorBody(error);
+    const route = request.routeOptions.url ?? 'unknown';
+    if (status >= 500) request.log.error({ err: error, route }, 'request failed');
+    else request.log.debug({ route, error: body.error }, body.message);
+    if (route.startsWith('/api/')) onRejected(body.error, route);
+    void reply.status(status).send(body);
+  });
+  app.setNotFoundHandler((request, reply) => {
+    void reply
+      .status(404)
+      .send({ error: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` });
+  });
+}

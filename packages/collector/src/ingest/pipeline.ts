@@ -1,0 +1,62 @@
+// What every ingest route does after decoding: drop is_test, stamp the receive time, normalize to
+// rows, and wait for the group commit before the route answers 200.
+import type { ClusterEvent, NodeReport } from '@tidewatch/protocol';
+import { CollectorError } from '../errors.js';
+import type { CollectorMetrics } from '../ops/metrics.js';
+import type { WriteBatch } from '../store/store.js';
+import { eventRow, reportRow } from './rows.js';
+import type { WriteBatcher } from './write-batcher.js';
+
+export interface IngestResult {
+  /** `stored` once committed (or already stored: a retry), `discarded` for is_test. */
+  status: 'stored' | 'discarded';
+  reports: number;
+  events: number;
+}
+
+export class IngestPipeline {
+  constructor(
+    private readonly batcher: WriteBatcher,
+    private readonly metrics: CollectorMetrics,
+  ) {}
+
+  async report(report: NodeReport, raw: Uint8Array, receivedAt: number): Promise<IngestResult> {
+    if (report.isTest) {
+      this.metrics.discardedTest.inc();
+      return { status: 'discarded', reports: 0, events: 0 };
+    }
+    await this.commit({ reports: [reportRow(report, raw, receivedAt)], events: [] });
+    this.count(report.flags);
+    this.metrics.accepted.inc({ protocol: report.protocol, kind: `${report.nodeType}_report` });
+    return { status: 'stored', reports: 1, events: 0 };
+  }
+
+  async events(
+    events: { event: ClusterEvent; raw: Uint8Array }[],
+    receivedAt: number,
+  ): Promise<IngestResult> {
+    const real = events.filter((e) => !e.event.isTest);
+    this.metrics.discardedTest.inc(events.length - real.length);
+    if (real.length === 0) return { status: 'discarded', reports: 0, events: 0 };
+    await this.commit({ reports: [], events: real.map((e) => eventRow(e.event, e.raw, receivedAt)) });
+    for (const e of real) this.count(e.event.flags);
+    this.metrics.accepted.inc({ protocol: 'risingwave_v2', kind: 'event' }, real.length);
+    return { status: 'stored', reports: 0, events: real.length };
+  }
+
+  private async commit(batch: WriteBatch): Promise<void> {
+    try {
+      await this.batcher.write(batch);
+    } catch (error) {
+      throw new CollectorError(
+        'store_unavailable',
+        `the store could not commit this write, so it was not acknowledged; send it again later (${(error as Error).message})`,
+        503,
+      );
+    }
+  }
+
+  private count(flags: readonly string[]): void {
+    for (const flag of flags) this.metrics.flagged.inc({ flag });
+  }
+}

@@ -1,0 +1,108 @@
+// RisingWave's ingest routes, exactly as real clusters call them (CONTRACT.md, RISINGWAVE-WIRE.md):
+// v2 protobuf node reports and events, v1 JSON node reports. No auth: RisingWave sends none.
+import {
+  decodeV1Report,
+  decodeV2Event,
+  decodeV2EventBatchRaw,
+  decodeV2Report,
+  NODE_TYPES,
+  type NodeType,
+} from '@tidewatch/protocol';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { CollectorError } from '../errors.js';
+import { inflatedBody, requireMediaType } from '../http/body.js';
+import type { IngestPipeline } from './pipeline.js';
+
+const PROTOBUF = ['application/x-protobuf', 'application/protobuf', 'application/octet-stream'] as const;
+const JSON_TYPES = ['application/json'] as const;
+
+export interface IngestRouteOptions {
+  pipeline: IngestPipeline;
+  /** Largest body accepted, in bytes, after gzip is inflated. */
+  bodyLimit: number;
+}
+
+function nodeType(request: FastifyRequest): NodeType {
+  const node = (request.params as { node: string }).node;
+  if (!(NODE_TYPES as readonly string[]).includes(node)) {
+    throw new CollectorError(
+      'unknown_node_type',
+      `unknown node type "${node}": use ${NODE_TYPES.join(', ')}`,
+      404,
+    );
+  }
+  return node as NodeType;
+}
+
+const okResponse = {
+  200: {
+    type: 'object',
+    properties: {
+      status: { type: 'string', enum: ['stored', 'discarded'] },
+      reports: { type: 'integer' },
+      events: { type: 'integer' },
+    },
+  },
+} as const;
+
+export async function risingwaveRoutes(app: FastifyInstance, opts: IngestRouteOptions) {
+  const { pipeline, bodyLimit } = opts;
+  // Take every body as bytes: the media type and encoding are checked by the route, so that a
+  // wrong one is a clear 415 with our error body rather than a parser's.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit }, (_req, body, done) => done(null, body));
+
+  const body = async (request: FastifyRequest, types: readonly string[]) => {
+    requireMediaType(request, types);
+    return inflatedBody(request, bodyLimit);
+  };
+  const tags = ['ingest'];
+
+  app.post(
+    '/api/v2/report/:node',
+    { bodyLimit, schema: { tags, summary: 'RisingWave v2 node report (protobuf)', response: okResponse } },
+    async (request) => {
+      const receivedAt = Date.now();
+      const node = nodeType(request);
+      const raw = await body(request, PROTOBUF);
+      return pipeline.report(decodeV2Report(node, raw), raw, receivedAt);
+    },
+  );
+
+  app.post(
+    '/api/v2/report/events',
+    {
+      bodyLimit,
+      schema: { tags, summary: 'RisingWave v2 event batch (BatchEventMessage)', response: okResponse },
+    },
+    async (request) => {
+      const receivedAt = Date.now();
+      const raw = await body(request, PROTOBUF);
+      return pipeline.events(decodeV2EventBatchRaw(raw), receivedAt);
+    },
+  );
+
+  app.post(
+    '/api/v2/report/event',
+    {
+      bodyLimit,
+      schema: { tags, summary: 'RisingWave v2 single event (EventMessage, 2.0/2.1)', response: okResponse },
+    },
+    async (request) => {
+      const receivedAt = Date.now();
+      const raw = await body(request, PROTOBUF);
+      return pipeline.events([{ event: decodeV2Event(raw), raw }], receivedAt);
+    },
+  );
+
+  app.post(
+    '/api/v1/report/:node',
+    { bodyLimit, schema: { tags, summary: 'RisingWave legacy v1 node report (JSON)', response: okResponse } },
+    async (request) => {
+      const receivedAt = Date.now();
+      const node = nodeType(request);
+      const raw = await body(request, JSON_TYPES);
+      return pipeline.report(decodeV1Report(node, raw), raw, receivedAt);
+    },
+  );
+}

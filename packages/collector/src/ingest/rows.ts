@@ -1,0 +1,99 @@
+// Normalizes decoded reports and events into store rows: adds the collector's receive time, the
+// retry (dedup) key, and the derived columns the queries need.
+import { createHash } from 'node:crypto';
+import type { ClusterEvent, NodeReport } from '@tidewatch/protocol';
+import type { EventRow, ReportRow } from '../store/store.js';
+
+/** UTC calendar day, `YYYY-MM-DD`: the unit of every daily statistic. */
+export function utcDay(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 10);
+}
+
+/** 128 bits of sha256 over the retry key's fields: fixed-size, so indexes stay small. */
+function dedupKey(kind: string, fields: unknown[]): string {
+  return createHash('sha256')
+    .update(JSON.stringify([kind, ...fields]))
+    .digest('hex')
+    .slice(0, 32);
+}
+
+function connectorNames(report: NodeReport): string | null {
+  if (!report.meta) return null;
+  const names = new Set<string>();
+  for (const use of report.meta.connectorUsage) if (use.connector) names.add(use.connector);
+  for (const job of report.meta.streamJobs) if (job.connectorName) names.add(job.connectorName);
+  return JSON.stringify([...names].sort());
+}
+
+export function reportRow(report: NodeReport, raw: Uint8Array, receivedAt: number): ReportRow {
+  const meta = report.meta;
+  return {
+    // RisingWave reports carry no id: (tracking_id, session_id, node type, report_time) (CONTRACT.md).
+    dedupKey: dedupKey('rw-report', [
+      report.trackingId,
+      report.sessionId,
+      report.nodeType,
+      report.reportTime,
+    ]),
+    trackingId: report.trackingId,
+    sessionId: report.sessionId,
+    nodeType: report.nodeType,
+    protocol: report.protocol,
+    receivedAt,
+    receivedDay: utcDay(receivedAt),
+    reportTime: report.reportTime,
+    upTime: report.upTime,
+    ci: false,
+    flags: report.flags.length > 0 ? report.flags.join(',') : null,
+    memoryUsed: report.system.memoryUsed,
+    memoryTotal: report.system.memoryTotal,
+    osName: report.system.osName,
+    osVersion: report.system.osVersion,
+    osKernel: report.system.osKernel,
+    cpuAvailable: report.system.cpuAvailable,
+    version: meta?.version ?? null,
+    gitSha: meta?.gitSha ?? null,
+    metaBackend: meta?.metaBackend ?? null,
+    clusterType: meta?.clusterType ?? null,
+    nodeMeta: meta?.nodeCount?.meta ?? null,
+    nodeCompute: meta?.nodeCount?.compute ?? null,
+    nodeFrontend: meta?.nodeCount?.frontend ?? null,
+    nodeCompactor: meta?.nodeCount?.compactor ?? null,
+    streamJobCount: meta?.streamJobCount ?? null,
+    objectStore: meta?.objectStore ?? null,
+    connectors: connectorNames(report),
+    connectorUsage: meta?.connectorUsageJson ?? null,
+    streamJobs: meta && meta.streamJobs.length > 0 ? JSON.stringify(meta.streamJobs) : null,
+    licenseTier: meta?.licenseTier ?? null,
+    raw,
+  };
+}
+
+export function eventRow(event: ClusterEvent, raw: Uint8Array, receivedAt: number): EventRow {
+  return {
+    dedupKey: dedupKey('rw-event', [
+      event.trackingId,
+      event.eventTimeSec,
+      event.stage,
+      event.name,
+      event.node,
+      event.catalogId,
+      event.connectorName,
+      event.object,
+      event.attributes,
+    ]),
+    trackingId: event.trackingId,
+    receivedAt,
+    receivedDay: utcDay(receivedAt),
+    eventTimeSec: event.eventTimeSec,
+    stage: event.stage,
+    name: event.name,
+    connectorName: event.connectorName,
+    catalogId: event.catalogId,
+    attributes: event.attributes,
+    node: event.node,
+    object: event.object,
+    flags: event.flags.length > 0 ? event.flags.join(',') : null,
+    raw,
+  };
+}

@@ -1,0 +1,97 @@
+// Group commit: concurrent requests' rows are written in one transaction, and each request is
+// answered only after the transaction holding its rows committed. Durability (an fsync per commit
+// on SQLite, a round trip per commit on PostgreSQL) is then paid once per batch, not per report.
+import type { Store, WriteBatch, WriteResult } from '../store/store.js';
+
+interface Pending {
+  batch: WriteBatch;
+  rows: number;
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
+export interface BatcherObserver {
+  /** Called after each committed transaction. */
+  committed(batch: { rows: number; requests: number; seconds: number; result: WriteResult }): void;
+  failed(error: unknown): void;
+}
+
+export interface WriteBatcherOptions {
+  /** Rows per transaction; more wait for the next one. */
+  maxRows?: number;
+  observer?: BatcherObserver;
+}
+
+function merge(items: Pending[]): WriteBatch {
+  if (items.length === 1) return items[0]!.batch;
+  return { reports: items.flatMap((p) => p.batch.reports), events: items.flatMap((p) => p.batch.events) };
+}
+
+export class WriteBatcher {
+  private queue: Pending[] = [];
+  private running: Promise<void> | null = null;
+  private readonly maxRows: number;
+
+  constructor(
+    private readonly store: Store,
+    private readonly options: WriteBatcherOptions = {},
+  ) {
+    this.maxRows = options.maxRows ?? 2000;
+  }
+
+  /** Resolves once the rows are committed; rejects if the store failed to commit them. */
+  write(batch: WriteBatch): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ batch, rows: batch.reports.length + batch.events.length, resolve, reject });
+      // While a transaction runs, new requests queue up and go into the next one together.
+      this.running ??= this.drain();
+    });
+  }
+
+  /** Resolves when everything queued so far is committed or failed. */
+  async flush(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  private async drain(): Promise<void> {
+    // Yield once so that requests parsed in the same tick join the first transaction.
+    await new Promise((resolve) => setImmediate(resolve));
+    try {
+      while (this.queue.length > 0) {
+        const items = this.take();
+        await this.commit(items);
+      }
+    } finally {
+      this.running = null;
+    }
+  }
+
+  private take(): Pending[] {
+    let rows = 0;
+    let n = 0;
+    while (n < this.queue.length && (n === 0 || rows + this.queue[n]!.rows <= this.maxRows)) {
+      rows += this.queue[n]!.rows;
+      n++;
+    }
+    return this.queue.splice(0, n);
+  }
+
+  private async commit(items: Pending[]): Promise<void> {
+    const started = performance.now();
+    try {
+      const result = await this.store.writeBatch(merge(items));
+      const rows = items.reduce((sum, p) => sum + p.rows, 0);
+      const seconds = (performance.now() - started) / 1000;
+      this.options.observer?.committed({ rows, requests: items.length, seconds, result });
+      for (const item of items) item.resolve();
+    } catch (error) {
+      this.options.observer?.failed(error);
+      if (items.length === 1) {
+        items[0]!.reject(error);
+        return;
+      }
+      // One bad request must not fail its neighbours: retry each alone, so only it is refused.
+      for (const item of items) await this.commit([item]);
+    }
+  }
+}

@@ -1,0 +1,33 @@
+// Liveness, readiness and metrics for orchestrators and Prometheus.
+import type { FastifyInstance } from 'fastify';
+import type { Store } from '../store/store.js';
+import type { CollectorMetrics } from './metrics.js';
+
+export async function healthRoutes(app: FastifyInstance, opts: { store: Store; metrics: CollectorMetrics }) {
+  app.get('/healthz', { schema: { tags: ['operations'], summary: 'The process is up' } }, async () => ({
+    status: 'ok',
+  }));
+  app.get(
+    '/readyz',
+    { schema: { tags: ['operations'], summary: 'The store is reachable' } },
+    async (_req, reply) => {
+      try {
+        await opts.store.ping();
+        return { status: 'ready', store: opts.store.kind };
+      } catch (error) {
+        return reply.status(503).send({
+          error: 'store_unavailable',
+          message: `the ${opts.store.kind} store is not reachable: ${(error as Error).message}`,
+        });
+      }
+    },
+  );
+  app.get(
+    '/metrics',
+    { schema: { tags: ['operations'], summary: 'Prometheus metrics of the collector itself' } },
+    async (_req, reply) => {
+      const text = await opts.metrics.registry.metrics();
+      return reply.type(opts.metrics.registry.contentType).send(text);
+    },
+  );
+}

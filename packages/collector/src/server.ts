@@ -1,0 +1,75 @@
+// Assembles the HTTP service from its plugins. Knows nothing about flags or processes: tests build
+// it directly, the CLI through startCollector.
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyInstance, LogController } from 'fastify';
+import { eraseRoute } from './admin/erase-route.js';
+import type { CollectorConfig } from './config.js';
+import { installErrorHandling } from './http/error-handler.js';
+import { IngestPipeline } from './ingest/pipeline.js';
+import { risingwaveRoutes } from './ingest/risingwave-routes.js';
+import { WriteBatcher } from './ingest/write-batcher.js';
+import { healthRoutes } from './ops/health.js';
+import { homeRoute } from './ops/home.js';
+import { CollectorMetrics } from './ops/metrics.js';
+import { clusterRoute } from './query/cluster-route.js';
+import type { Store } from './store/store.js';
+
+export interface Collector {
+  app: FastifyInstance;
+  store: Store;
+  batcher: WriteBatcher;
+  metrics: CollectorMetrics;
+}
+
+export async function buildServer(
+  store: Store,
+  config: Pick<CollectorConfig, 'bodyLimit' | 'maxBatchRows' | 'logLevel'>,
+): Promise<Collector> {
+  const app = Fastify({
+    logger: { level: config.logLevel },
+    // No per-request log lines: at fleet scale they are noise, and they would carry client
+    // addresses. Errors and admin actions are logged where they happen.
+    logController: new LogController({ disableRequestLogging: true }),
+    // Slow clients must not hold connections open forever.
+    requestTimeout: 30_000,
+    connectionTimeout: 60_000,
+    keepAliveTimeout: 10_000,
+    return503OnClosing: true,
+  });
+  const metrics = new CollectorMetrics();
+  const batcher = new WriteBatcher(store, {
+    maxRows: config.maxBatchRows,
+    observer: metrics.batcherObserver(),
+  });
+  const pipeline = new IngestPipeline(batcher, metrics);
+
+  installErrorHandling(app, (reason) => metrics.rejected.inc({ reason }));
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    metrics.requests.inc({ method: request.method, route, status: String(reply.statusCode) });
+    metrics.requestSeconds.observe({ route }, reply.elapsedTime / 1000);
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      info: {
+        title: 'Tidewatch collector',
+        version: '0.1.0',
+        description: 'Ingest (RisingWave v1/v2), query, admin and operations routes. See CONTRACT.md.',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  await app.register(risingwaveRoutes, { pipeline, bodyLimit: config.bodyLimit });
+  await app.register(clusterRoute, { store });
+  await app.register(eraseRoute, { store });
+  await app.register(healthRoutes, { store, metrics });
+  await app.register(homeRoute);
+  app.addHook('onClose', async () => {
+    await batcher.flush();
+  });
+  return { app, store, batcher, metrics };
+}

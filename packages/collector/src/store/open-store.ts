@@ -1,0 +1,20 @@
+// Turns a store URL (CONTRACT.md: `sqlite:PATH`, `postgres://...`) into an adapter.
+import { resolve } from 'node:path';
+import { CollectorError } from '../errors.js';
+import { openPostgresStore } from './postgres/postgres-store.js';
+import { openSqliteStore } from './sqlite/sqlite-store.js';
+import type { Store } from './store.js';
+
+export function openStore(url: string, cwd: string = process.cwd()): Store {
+  if (url.startsWith('sqlite:')) {
+    const path = url.slice('sqlite:'.length);
+    if (path.length === 0)
+      throw new CollectorError('invalid_store', 'sqlite: needs a path, e.g. sqlite:./data/tidewatch.db');
+    return openSqliteStore(path === ':memory:' ? path : resolve(cwd, path));
+  }
+  if (url.startsWith('postgres://') || url.startsWith('postgresql://')) return openPostgresStore(url);
+  throw new CollectorError(
+    'invalid_store',
+    `unknown store URL "${url.replace(/\/\/[^@/]*@/, '//***@')}": use sqlite:PATH or postgres://USER@HOST:PORT/DB`,
+  );
+}

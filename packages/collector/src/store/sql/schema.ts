@@ -1,0 +1,81 @@
+// Table shapes as Kysely sees them (snake_case columns, the same in every SQL dialect).
+// Booleans are integers 0/1 and times are ms since the epoch (BIGINT), so every adapter stores
+// and returns exactly the same values.
+import type { Generated } from 'kysely';
+
+export interface ReportsTable {
+  id: Generated<number>;
+  dedup_key: string;
+  tracking_id: string;
+  session_id: string;
+  node_type: string;
+  protocol: string;
+  received_at: number;
+  received_day: string;
+  report_time: number;
+  up_time: number;
+  ci: number;
+  flags: string | null;
+  memory_used: number | null;
+  memory_total: number | null;
+  os_name: string | null;
+  os_version: string | null;
+  os_kernel: string | null;
+  cpu_available: number | null;
+  version: string | null;
+  git_sha: string | null;
+  meta_backend: string | null;
+  cluster_type: string | null;
+  node_meta: number | null;
+  node_compute: number | null;
+  node_frontend: number | null;
+  node_compactor: number | null;
+  stream_job_count: number | null;
+  object_store: string | null;
+  connectors: string | null;
+  connector_usage: string | null;
+  stream_jobs: string | null;
+  license_tier: string | null;
+  raw: Uint8Array;
+}
+
+export interface EventsTable {
+  id: Generated<number>;
+  dedup_key: string;
+  tracking_id: string;
+  received_at: number;
+  received_day: string;
+  event_time_sec: number;
+  stage: string | null;
+  name: string;
+  connector_name: string | null;
+  catalog_id: number;
+  attributes: string | null;
+  node: string;
+  object: string | null;
+  flags: string | null;
+  raw: Uint8Array;
+}
+
+export interface ClustersTable {
+  tracking_id: string;
+  first_seen: number;
+  last_seen: number;
+}
+
+export interface TokensTable {
+  id: string;
+  hash: string;
+  role: string;
+  label: string;
+  created_at: number;
+  expires_at: number | null;
+  revoked_at: number | null;
+}
+
+export interface Database {
+  reports: ReportsTable;
+  events: EventsTable;
+  clusters: ClustersTable;
+  tokens: TokensTable;
+}

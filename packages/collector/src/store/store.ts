@@ -1,0 +1,144 @@
+// The telemetry store: one small interface, one adapter per database (sqlite/, postgres/), and
+// one contract test suite (contract.test.ts) that defines "correct" for every adapter.
+
+/** One stored node report (RisingWave v1/v2), as the ingest layer normalized it. */
+export interface ReportRow {
+  /** Hash of the retry key (CONTRACT.md): a resent report never makes a second row. */
+  dedupKey: string;
+  trackingId: string;
+  sessionId: string;
+  nodeType: string;
+  protocol: string;
+  /** The collector's clock, ms since the epoch: the only "when" that is trusted. */
+  receivedAt: number;
+  /** UTC calendar day of receivedAt, `YYYY-MM-DD`. */
+  receivedDay: string;
+  /** The client's clock, unix seconds, as sent. */
+  reportTime: number;
+  upTime: number;
+  ci: boolean;
+  /** Comma-separated ReportFlag values, or null. */
+  flags: string | null;
+  memoryUsed: number | null;
+  memoryTotal: number | null;
+  osName: string | null;
+  osVersion: string | null;
+  osKernel: string | null;
+  cpuAvailable: number | null;
+  /** Meta facts: null on non-meta reports. */
+  version: string | null;
+  gitSha: string | null;
+  metaBackend: string | null;
+  clusterType: string | null;
+  nodeMeta: number | null;
+  nodeCompute: number | null;
+  nodeFrontend: number | null;
+  nodeCompactor: number | null;
+  streamJobCount: number | null;
+  objectStore: string | null;
+  /** JSON array of the distinct connector names in use, sorted. */
+  connectors: string | null;
+  /** JSON text of connector usage as sent. */
+  connectorUsage: string | null;
+  /** JSON array of `{tableId, connectorName}`. */
+  streamJobs: string | null;
+  licenseTier: string | null;
+  /** The body as received (after gzip), unknown fields included. */
+  raw: Uint8Array;
+}
+
+/** One stored RisingWave event. */
+export interface EventRow {
+  dedupKey: string;
+  trackingId: string;
+  receivedAt: number;
+  receivedDay: string;
+  eventTimeSec: number;
+  stage: string | null;
+  name: string;
+  connectorName: string | null;
+  catalogId: number;
+  attributes: string | null;
+  node: string;
+  object: string | null;
+  flags: string | null;
+  raw: Uint8Array;
+}
+
+export interface WriteBatch {
+  reports: ReportRow[];
+  events: EventRow[];
+}
+
+export interface WriteResult {
+  /** Rows actually inserted; the rest were retries of rows already stored. */
+  reportsInserted: number;
+  eventsInserted: number;
+}
+
+export interface NodeCounts {
+  meta: number;
+  compute: number;
+  frontend: number;
+  compactor: number;
+}
+
+/** `GET /query/clusters/{trackingId}` (CONTRACT.md), times as ms since the epoch. */
+export interface ClusterSummary {
+  trackingId: string;
+  firstSeen: number;
+  lastSeen: number;
+  version: string | null;
+  gitSha: string | null;
+  clusterType: string | null;
+  metaBackend: string | null;
+  nodeCount: NodeCounts | null;
+  streamJobCount: number | null;
+  objectStore: string | null;
+  licenseTier: string | null;
+  connectors: string[];
+  reports: NodeCounts;
+  events: number;
+}
+
+export interface EraseResult {
+  reports: number;
+  events: number;
+}
+
+export type TokenRole = 'read' | 'admin';
+
+export interface TokenRecord {
+  /** Public id, safe to show and log (`tok_…`). */
+  id: string;
+  /** sha256 of the secret, hex. The secret itself is never stored. */
+  hash: string;
+  role: TokenRole;
+  label: string;
+  createdAt: number;
+  expiresAt: number | null;
+  revokedAt: number | null;
+}
+
+export interface Store {
+  readonly kind: 'sqlite' | 'postgres';
+  /** Runs pending migrations; safe when several collectors start together. */
+  migrate(): Promise<void>;
+  /** Writes everything in one transaction: all of it is committed, or none of it. */
+  writeBatch(batch: WriteBatch): Promise<WriteResult>;
+  getCluster(trackingId: string): Promise<ClusterSummary | null>;
+  /** Deletes every row of the cluster, everywhere, in one transaction. */
+  eraseCluster(trackingId: string): Promise<EraseResult>;
+
+  /** Inserts the token unless an active admin token exists; true if it was inserted. Atomic. */
+  createFirstAdminToken(token: TokenRecord): Promise<boolean>;
+  /** Inserts the token, or re-activates it with the given role if its hash is known. */
+  putToken(token: TokenRecord): Promise<void>;
+  findTokenByHash(hash: string): Promise<TokenRecord | null>;
+  listTokens(): Promise<TokenRecord[]>;
+  revokeToken(id: string, at: number): Promise<boolean>;
+
+  /** Throws if the store cannot be reached. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,53 @@
+// Real services for tests. Under CI=true a missing service fails the run (never a silent skip);
+// on a developer machine the tests that need it are skipped with a message saying why.
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+
+export const IN_CI = Boolean(process.env.CI) && process.env.CI !== 'false';
+
+const ADMIN_URL = process.env.TIDEWATCH_TEST_POSTGRES ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+export interface TestDatabase {
+  url: string;
+  drop(): Promise<void>;
+}
+
+/** A fresh PostgreSQL database for one test file, or null (outside CI) when none is reachable. */
+export async function createPostgresDatabase(): Promise<TestDatabase | null> {
+  const admin = new pg.Client({ connectionString: ADMIN_URL, connectionTimeoutMillis: 5000 });
+  try {
+    await admin.connect();
+  } catch (error) {
+    const message = `PostgreSQL is not reachable at ${ADMIN_URL}: ${(error as Error).message}`;
+    if (IN_CI) throw new Error(`${message} (CI=true: service-backed tests must run, not skip)`);
+    console.warn(`skipping PostgreSQL tests: ${message}`);
+    return null;
+  }
+  const name = `tidewatch_test_${process.pid}_${randomBytes(4).toString('hex')}`;
+  await admin.query(`create database ${name}`);
+  await admin.end();
+  const url = new URL(ADMIN_URL);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    async drop() {
+      const client = new pg.Client({ connectionString: ADMIN_URL });
+      await client.connect();
+      await client.query(`drop database if exists ${name} with (force)`);
+      await client.end();
+    },
+  };
+}
+
+export interface TempDir {
+  path: string;
+  remove(): void;
+}
+
+export function tempDir(prefix = 'tidewatch-test-'): TempDir {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+}

@@ -1,0 +1,79 @@
+// JSON texts that RisingWave embeds inside its reports: connector usage and license info.
+// A text that does not parse is kept as sent and flagged, never a reason to reject the report.
+import type { Flags } from './fields.js';
+import type { ConnectorUse } from './model.js';
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function shortString(value: unknown): string | null {
+  return typeof value === 'string' && value.length > 0 && value.length <= 256
+    ? value.replaceAll('\0', '\uFFFD')
+    : null;
+}
+
+/** `{"source":[{"<id>":{"connector":..,"format":..,"encode":..}}],"sink":[...]}` */
+export function parseConnectorUsage(json: string | null, flags: Flags): ConnectorUse[] {
+  if (json === null) return [];
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(json);
+  } catch {
+    flags.add('connector_usage_unparsable');
+    return [];
+  }
+  if (!isRecord(parsed)) {
+    flags.add('connector_usage_unparsable');
+    return [];
+  }
+  const uses: ConnectorUse[] = [];
+  for (const kind of ['source', 'sink'] as const) {
+    const list = parsed[kind];
+    if (list === undefined || list === null) continue;
+    if (!Array.isArray(list)) {
+      flags.add('connector_usage_unparsable');
+      continue;
+    }
+    for (const entry of list) {
+      if (!isRecord(entry)) {
+        flags.add('connector_usage_unparsable');
+        continue;
+      }
+      for (const [id, desc] of Object.entries(entry)) {
+        const d = isRecord(desc) ? desc : {};
+        uses.push({
+          kind,
+          id: id.slice(0, 64).replaceAll('\0', '\uFFFD'),
+          connector: shortString(d['connector'])?.toLowerCase() ?? null,
+          format: shortString(d['format'])?.toLowerCase() ?? null,
+          encode: shortString(d['encode'])?.toLowerCase() ?? null,
+        });
+      }
+    }
+  }
+  return uses;
+}
+
+export interface LicenseFacts {
+  tier: string | null;
+  subject: string | null;
+}
+
+/** License JSON (`sub`, `iss`, `tier`, `rwu_limit`, `exp`) or `{"error": ...}`. */
+export function parseLicense(json: string | null, flags: Flags): LicenseFacts {
+  if (json === null) return { tier: null, subject: null };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(json);
+  } catch {
+    flags.add('license_unparsable');
+    return { tier: null, subject: null };
+  }
+  if (!isRecord(parsed)) {
+    flags.add('license_unparsable');
+    return { tier: null, subject: null };
+  }
+  const tier = shortString(parsed['tier']);
+  return { tier: tier?.toLowerCase() ?? null, subject: shortString(parsed['sub']) };
+}

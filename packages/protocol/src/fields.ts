@@ -1,0 +1,105 @@
+// Field-level checks shared by every decoder: identifiers, strings a store can hold, numbers that
+// fit. Each check either returns the cleaned value or throws a ProtocolError naming the field.
+import { ProtocolError } from './errors.js';
+import { LIMITS } from './limits.js';
+import type { ReportFlag } from './model.js';
+
+const PRINTABLE_ASCII = /^[\x20-\x7e]+$/;
+
+export function trackingId(value: unknown, field = 'tracking_id'): string {
+  if (typeof value !== 'string' || value.length === 0) {
+    throw new ProtocolError('invalid_tracking_id', `${field} is missing or empty`);
+  }
+  if (value.length > LIMITS.trackingIdMax || !PRINTABLE_ASCII.test(value)) {
+    throw new ProtocolError(
+      'invalid_tracking_id',
+      `${field} must be 1-${LIMITS.trackingIdMax} printable ASCII characters`,
+    );
+  }
+  return value;
+}
+
+export function sessionId(value: unknown, field = 'session_id'): string {
+  if (value === undefined || value === null) return '';
+  if (typeof value !== 'string') throw new ProtocolError('invalid_field', `${field} must be a string`);
+  if (value.length > LIMITS.sessionIdMax || (value.length > 0 && !PRINTABLE_ASCII.test(value))) {
+    throw new ProtocolError(
+      'invalid_field',
+      `${field} must be at most ${LIMITS.sessionIdMax} printable ASCII characters`,
+    );
+  }
+  return value;
+}
+
+/** Collects flags for one decoded message. */
+export class Flags {
+  readonly list: ReportFlag[] = [];
+  add(flag: ReportFlag): void {
+    if (!this.list.includes(flag)) this.list.push(flag);
+  }
+}
+
+/**
+ * A free-text string: length-limited (over the limit is abuse, a 400), NUL replaced (no store can
+ * hold it, and rejecting would lose a RisingWave report for good). Empty becomes null.
+ */
+export function text(value: unknown, field: string, flags: Flags, max: number = LIMITS.shortStringMax) {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== 'string') throw new ProtocolError('invalid_field', `${field} must be a string`);
+  if (value.length > max) {
+    throw new ProtocolError('string_too_long', `${field} is ${value.length} characters; the limit is ${max}`);
+  }
+  if (value.length === 0) return null;
+  if (value.includes('\0')) {
+    flags.add('nul_replaced');
+    return value.replaceAll('\0', '\uFFFD');
+  }
+  return value;
+}
+
+/** An unsigned integer that may arrive as a bigint (protobuf uint64) or a JSON number. */
+export function unsigned(value: unknown, field: string, flags: Flags): number {
+  if (value === undefined || value === null) return 0;
+  if (typeof value === 'bigint') {
+    if (value < 0n) throw new ProtocolError('invalid_field', `${field} must not be negative`);
+    if (value > BigInt(Number.MAX_SAFE_INTEGER)) {
+      flags.add('number_clamped');
+      return Number.MAX_SAFE_INTEGER;
+    }
+    return Number(value);
+  }
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw new ProtocolError('invalid_field', `${field} must be a non-negative number`);
+  }
+  if (value > Number.MAX_SAFE_INTEGER) {
+    flags.add('number_clamped');
+    return Number.MAX_SAFE_INTEGER;
+  }
+  return Math.trunc(value);
+}
+
+/** A signed 64-bit integer (protobuf int64), clamped to the safe integer range. */
+export function signed(value: bigint | number, flags: Flags): number {
+  const big = typeof value === 'bigint' ? value : BigInt(Math.trunc(value));
+  if (big > BigInt(Number.MAX_SAFE_INTEGER)) {
+    flags.add('number_clamped');
+    return Number.MAX_SAFE_INTEGER;
+  }
+  if (big < BigInt(Number.MIN_SAFE_INTEGER)) {
+    flags.add('number_clamped');
+    return Number.MIN_SAFE_INTEGER;
+  }
+  return Number(big);
+}
+
+/** A float such as available CPUs: finite, or null. */
+export function finite(value: unknown, field: string): number | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== 'number') throw new ProtocolError('invalid_field', `${field} must be a number`);
+  return Number.isFinite(value) ? value : null;
+}
+
+/** Enum number → name by table; UNSPECIFIED (0) or unknown numbers become null. */
+export function enumName<T extends string>(value: number, names: readonly T[]): T | null {
+  return value >= 1 && value <= names.length ? names[value - 1]! : null;
+}

@@ -1,0 +1,12 @@
+export * from './errors.js';
+export * as risingwaveWire from './gen/risingwave/telemetry_pb.js';
+export * from './limits.js';
+export * from './model.js';
+export { decodeV1Report } from './risingwave/v1.js';
+export {
+  decodeV2Event,
+  decodeV2EventBatch,
+  decodeV2EventBatchRaw,
+  decodeV2Report,
+  type RawEvent,
+} from './risingwave/v2.js';

@@ -1,0 +1,209 @@
+// RisingWave protocol v2: binary protobuf bodies (proto/risingwave/telemetry.proto) to
+// /api/v2/report/{node}, /api/v2/report/events and /api/v2/report/event.
+import { type DescMessage, fromBinary, type MessageShape } from '@bufbuild/protobuf';
+import { BinaryReader, WireType } from '@bufbuild/protobuf/wire';
+import { parseConnectorUsage, parseLicense } from '../embedded-json.js';
+import { ProtocolError } from '../errors.js';
+import { enumName, Flags, finite, sessionId, signed, text, trackingId, unsigned } from '../fields.js';
+import {
+  CompactorReportSchema,
+  ComputeReportSchema,
+  type EventMessage,
+  EventMessageSchema,
+  FrontendReportSchema,
+  MetaReportSchema,
+  type ReportBase,
+  type SystemData as WireSystemData,
+} from '../gen/risingwave/telemetry_pb.js';
+import { LIMITS } from '../limits.js';
+import {
+  CLUSTER_TYPES,
+  type ClusterEvent,
+  DATABASE_OBJECTS,
+  EVENT_STAGES,
+  META_BACKENDS,
+  NODE_TYPES,
+  type NodeReport,
+  type NodeType,
+  type SystemData,
+} from '../model.js';
+
+/** protobuf-es throws plain Errors (and RangeErrors on absurd lengths): all mean "undecodable". */
+function parse<Desc extends DescMessage>(schema: Desc, bytes: Uint8Array, what: string): MessageShape<Desc> {
+  try {
+    // Unknown fields (from newer RisingWave versions) are skipped here; the collector keeps the
+    // raw body, so nothing a newer cluster sends is lost.
+    return fromBinary(schema, bytes, { readUnknownFields: false });
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new ProtocolError('undecodable', `body is not a valid protobuf ${what}: ${reason}`);
+  }
+}
+
+function system(data: WireSystemData | undefined, flags: Flags): SystemData {
+  return {
+    memoryUsed: data?.memory ? unsigned(data.memory.used, 'system_data.memory.used', flags) : null,
+    memoryTotal: data?.memory ? unsigned(data.memory.total, 'system_data.memory.total', flags) : null,
+    osName: text(data?.os?.name, 'system_data.os.name', flags),
+    osVersion: text(data?.os?.version, 'system_data.os.version', flags),
+    osKernel: text(data?.os?.kernelVersion, 'system_data.os.kernel_version', flags),
+    cpuAvailable: data?.cpu ? finite(data.cpu.available, 'system_data.cpu.available') : null,
+  };
+}
+
+function base(
+  wire: ReportBase | undefined,
+  pathNodeType: NodeType,
+  flags: Flags,
+): Omit<NodeReport, 'meta' | 'flags'> {
+  if (!wire) throw new ProtocolError('invalid_report', 'report has no base (field 1)');
+  const bodyNodeType = enumName(wire.nodeType, NODE_TYPES);
+  if (bodyNodeType !== pathNodeType) {
+    throw new ProtocolError(
+      'node_type_mismatch',
+      `the path says ${pathNodeType} but the body's node_type is ${bodyNodeType ?? `unspecified (${wire.nodeType})`}`,
+    );
+  }
+  return {
+    protocol: 'risingwave_v2',
+    trackingId: trackingId(wire.trackingId),
+    sessionId: sessionId(wire.sessionId),
+    nodeType: pathNodeType,
+    reportTime: unsigned(wire.reportTime, 'report_time', flags),
+    upTime: unsigned(wire.upTime, 'up_time', flags),
+    isTest: wire.isTest,
+    system: system(wire.systemData, flags),
+  };
+}
+
+const SCHEMAS = {
+  compute: ComputeReportSchema,
+  frontend: FrontendReportSchema,
+  compactor: CompactorReportSchema,
+} as const;
+
+/** Decodes the body of `POST /api/v2/report/{nodeType}`. */
+export function decodeV2Report(nodeType: NodeType, bytes: Uint8Array): NodeReport {
+  const flags = new Flags();
+  if (nodeType !== 'meta') {
+    const wire = parse(SCHEMAS[nodeType], bytes, `${nodeType} report`);
+    return { ...base(wire.base, nodeType, flags), meta: null, flags: flags.list };
+  }
+  const wire = parse(MetaReportSchema, bytes, 'meta report');
+  const common = base(wire.base, 'meta', flags);
+  if (wire.streamJobs.length > LIMITS.streamJobsMax) {
+    throw new ProtocolError(
+      'too_many_stream_jobs',
+      `stream_jobs has more than ${LIMITS.streamJobsMax} entries`,
+    );
+  }
+  const connectorUsageJson = text(
+    wire.connectorUsageJsonStr,
+    'connector_usage_json_str',
+    flags,
+    LIMITS.jsonStringMax,
+  );
+  const license = parseLicense(
+    text(wire.licenseInfoJsonStr, 'license_info_json_str', flags, LIMITS.jsonStringMax),
+    flags,
+  );
+  return {
+    ...common,
+    meta: {
+      version: text(wire.rwVersion?.rwVersion, 'rw_version.rw_version', flags),
+      gitSha: text(wire.rwVersion?.gitSha, 'rw_version.git_sha', flags),
+      metaBackend: enumName(wire.metaBackend, META_BACKENDS),
+      clusterType: enumName(wire.clusterType, CLUSTER_TYPES),
+      nodeCount: wire.nodeCount
+        ? {
+            meta: wire.nodeCount.meta,
+            compute: wire.nodeCount.compute,
+            frontend: wire.nodeCount.frontend,
+            compactor: wire.nodeCount.compactor,
+          }
+        : null,
+      streamJobCount: wire.streamJobCount,
+      streamJobs: wire.streamJobs.map((job, i) => ({
+        tableId: job.tableId,
+        connectorName:
+          text(job.connectorName, `stream_jobs[${i}].connector_name`, flags)?.toLowerCase() ?? null,
+      })),
+      objectStore: text(wire.objectStoreMediaType, 'object_store_media_type', flags),
+      connectorUsage: parseConnectorUsage(connectorUsageJson, flags),
+      connectorUsageJson,
+      licenseTier: license.tier,
+      licenseSubject: license.subject,
+    },
+    flags: flags.list,
+  };
+}
+
+function event(wire: EventMessage, field: string): ClusterEvent {
+  const flags = new Flags();
+  return {
+    trackingId: trackingId(wire.trackingId, `${field}.tracking_id`),
+    eventTimeSec: unsigned(wire.eventTimeSec, `${field}.event_time_sec`, flags),
+    stage: enumName(wire.eventStage, EVENT_STAGES),
+    name: text(wire.eventName, `${field}.event_name`, flags) ?? '',
+    connectorName: text(wire.connectorName, `${field}.connector_name`, flags),
+    catalogId: signed(wire.catalogId, flags),
+    attributes: text(wire.attributes, `${field}.attributes`, flags, LIMITS.jsonStringMax),
+    node: text(wire.node, `${field}.node`, flags) ?? '',
+    object: wire.object === undefined ? null : enumName(wire.object, DATABASE_OBJECTS),
+    isTest: wire.isTest,
+    flags: flags.list,
+  };
+}
+
+/** One event of a batch, with its own bytes (the raw payload the collector stores for it). */
+export interface RawEvent {
+  event: ClusterEvent;
+  raw: Uint8Array;
+}
+
+/**
+ * Decodes the body of `POST /api/v2/report/events` (a `BatchEventMessage`), keeping each event's
+ * own bytes so unknown fields from newer RisingWave versions survive in the stored raw payload.
+ */
+export function decodeV2EventBatchRaw(bytes: Uint8Array): RawEvent[] {
+  const pieces: Uint8Array[] = [];
+  try {
+    const reader = new BinaryReader(bytes);
+    while (reader.pos < reader.len) {
+      const [field, wireType] = reader.tag();
+      if (field === 1 && wireType !== WireType.LengthDelimited) {
+        throw new Error(`field 1 (events) has wire type ${wireType}, expected length-delimited`);
+      }
+      if (field === 1) {
+        pieces.push(reader.bytes());
+        if (pieces.length > LIMITS.eventsPerBatchMax) break;
+      } else {
+        reader.skip(wireType, field);
+      }
+    }
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new ProtocolError('undecodable', `body is not a valid protobuf BatchEventMessage: ${reason}`);
+  }
+  if (pieces.length > LIMITS.eventsPerBatchMax) {
+    throw new ProtocolError(
+      'too_many_events',
+      `the batch has more than ${LIMITS.eventsPerBatchMax} events; the limit is ${LIMITS.eventsPerBatchMax}`,
+      413,
+    );
+  }
+  return pieces.map((raw, i) => ({
+    event: event(parse(EventMessageSchema, raw, `BatchEventMessage (events[${i}])`), `events[${i}]`),
+    raw,
+  }));
+}
+
+/** Decodes the body of `POST /api/v2/report/events` (a `BatchEventMessage`). */
+export function decodeV2EventBatch(bytes: Uint8Array): ClusterEvent[] {
+  return decodeV2EventBatchRaw(bytes).map((e) => e.event);
+}
+
+/** Decodes the body of `POST /api/v2/report/event` (one `EventMessage`, RisingWave 2.0/2.1). */
+export function decodeV2Event(bytes: Uint8Array): ClusterEvent {
+  return event(parse(EventMessageSchema, bytes, 'EventMessage'), 'event');
+}
