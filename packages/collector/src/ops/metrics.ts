@@ -72,7 +72,8 @@ export class CollectorMetrics {
   });
 
   constructor() {
-    client.collectDefaultMetrics({ register: this.registry, prefix: 'tidewatch_process_' });
+    // Standard process_* and nodejs_* names, so existing Node.js dashboards work unchanged.
+    client.collectDefaultMetrics({ register: this.registry });
   }
 
   batcherObserver(): BatcherObserver {

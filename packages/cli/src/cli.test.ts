@@ -1,0 +1,202 @@
+// The real `tidewatch` command in a child process: first start, restart, tokens, graceful stop.
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+import { metaReport, nodeReport } from '../../collector/test-support/risingwave.js';
+import { tempDir } from '../../collector/test-support/services.js';
+
+const BIN = fileURLToPath(new URL('../bin/tidewatch.js', import.meta.url));
+const run = promisify(execFile);
+const dir = tempDir();
+afterAll(() => dir.remove());
+
+interface Served {
+  child: ChildProcess;
+  url: string;
+  lines: string[];
+  exited: Promise<number | null>;
+}
+
+/** Starts `tidewatch serve` and waits for its `listening on` and `dashboard:` lines. */
+async function serve(args: string[], env: Record<string, string> = {}): Promise<Served> {
+  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--log-level', 'warn', ...args], {
+    cwd: dir.path,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exited = once(child, 'exit').then(([code]) => code as number | null);
+  const lines: string[] = [];
+  const stderr: string[] = [];
+  child.stderr!.on('data', (d) => stderr.push(String(d)));
+  const rl = createInterface({ input: child.stdout! });
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`no dashboard line; stderr: ${stderr.join('')}`)),
+      20_000,
+    );
+    rl.on('line', (line) => {
+      lines.push(line);
+      if (line.startsWith('dashboard:')) {
+        clearTimeout(timer);
+        resolve(/^listening on (\S+)$/m.exec(lines.join('\n'))![1]!);
+      }
+    });
+    void exited.then((code) => reject(new Error(`exited with ${code}: ${stderr.join('')}`)));
+  });
+  return { child, url, lines, exited };
+}
+
+async function stop(s: Served): Promise<number | null> {
+  s.child.kill('SIGTERM');
+  return s.exited;
+}
+
+const postMeta = (url: string, body: Uint8Array) =>
+  fetch(`${url}/api/v2/report/meta`, {
+    method: 'POST',
+    body,
+    headers: { 'content-type': 'application/x-protobuf' },
+  });
+
+describe('tidewatch serve', () => {
+  const store = `sqlite:${join(dir.path, 'serve.db')}`;
+  let adminToken = '';
+
+  it('prints the address and, on first start only, an admin token address; stops cleanly on SIGTERM', async () => {
+    const first = await serve(['--store', store]);
+    expect(first.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const dashboard = first.lines.find((l) => l.startsWith('dashboard:'))!;
+    const match = /^dashboard: (http:\/\/\S+)\/#token=(tw_[\w-]+)$/.exec(dashboard);
+    expect(match?.[1]).toBe(first.url);
+    adminToken = match![2]!;
+    expect((await postMeta(first.url, metaReport({ trackingId: 'cli-cluster' }))).status).toBe(200);
+    expect(await stop(first)).toBe(0);
+
+    const again = await serve([], { TIDEWATCH_STORE: store });
+    expect(again.lines.join('\n')).not.toContain('#token=');
+    expect(again.lines.join('\n')).toContain('token create');
+    const res = await fetch(`${again.url}/query/clusters/cli-cluster`, {
+      headers: { authorization: `Bearer ${adminToken}` },
+    });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ version: '2.4.1', reports: { meta: 1 } });
+    expect(await stop(again)).toBe(0);
+  });
+
+  it('stores the README example: curl --data-binary @examples/risingwave/meta-report.pb', async () => {
+    const s = await serve(['--store', store]);
+    const sample = fileURLToPath(new URL('../../../examples/risingwave/meta-report.pb', import.meta.url));
+    const posted = await run('curl', [
+      '-sS',
+      '-X',
+      'POST',
+      `${s.url}/api/v2/report/meta`,
+      '-H',
+      'Content-Type: application/x-protobuf',
+      '--data-binary',
+      `@${sample}`,
+    ]);
+    expect(JSON.parse(posted.stdout)).toEqual({ status: 'stored', reports: 1, events: 0 });
+    const id = '7f3e9c1a-4b2d-4e8f-9a6c-1d5b3e7f9a2c';
+    const got = await run('curl', ['-sS', '-H', `Authorization: Bearer ${adminToken}`, `${s.url}/query/clusters/${id}`]);
+    const cluster = JSON.parse(got.stdout);
+    expect(cluster).toEqual({
+      trackingId: id,
+      firstSeen: cluster.firstSeen,
+      lastSeen: cluster.lastSeen,
+      version: '2.4.1',
+      gitSha: '9d2b1f7',
+      clusterType: 'kubernetes',
+      metaBackend: 'rdb',
+      nodeCount: { meta: 1, compute: 3, frontend: 2, compactor: 1 },
+      streamJobCount: 3,
+      objectStore: 's3',
+      licenseTier: 'paid',
+      connectors: ['iceberg', 'kafka', 'postgres-cdc'],
+      reports: { meta: 1, compute: 0, frontend: 0, compactor: 0 },
+      events: 0,
+    });
+    expect(await stop(s)).toBe(0);
+  });
+
+  it('mints, lists and revokes tokens with `tidewatch token`', async () => {
+    const created = await run(process.execPath, [
+      BIN,
+      'token',
+      'create',
+      '--role',
+      'read',
+      '--label',
+      'ci',
+      '--store',
+      store,
+    ]);
+    const readToken = created.stdout.trim();
+    expect(readToken).toMatch(/^tw_/);
+    const s = await serve(['--store', store]);
+    const auth = { authorization: `Bearer ${readToken}` };
+    expect((await fetch(`${s.url}/query/clusters/cli-cluster`, { headers: auth })).status).toBe(200);
+    expect(
+      (await fetch(`${s.url}/admin/clusters/cli-cluster`, { method: 'DELETE', headers: auth })).status,
+    ).toBe(403);
+    const list = (await run(process.execPath, [BIN, 'token', 'list', '--store', store])).stdout;
+    const line = list.split('\n').find((l) => l.includes('ci'))!;
+    expect(line).toMatch(/read\s+active/);
+    const id = line.split(/\s+/)[0]!;
+    await run(process.execPath, [BIN, 'token', 'revoke', id, '--store', store]);
+    expect((await fetch(`${s.url}/query/clusters/cli-cluster`, { headers: auth })).status).toBe(401);
+    expect(await stop(s)).toBe(0);
+  });
+
+  it('finishes in-flight writes on SIGTERM: every acknowledged report is stored', async () => {
+    const s = await serve(['--store', store, '--admin-token', 'shutdown-test-admin-token']);
+    const sends = Array.from({ length: 300 }, (_, i) =>
+      fetch(`${s.url}/api/v2/report/compute`, {
+        method: 'POST',
+        body: nodeReport('compute', { trackingId: 'shutdown', reportTime: i }),
+        headers: { 'content-type': 'application/x-protobuf' },
+      }).then(
+        (r) => r.status,
+        () => 0,
+      ),
+    );
+    await new Promise((r) => setTimeout(r, 5));
+    const code = await stop(s);
+    const statuses = await Promise.all(sends);
+    expect(code).toBe(0);
+    const acknowledged = statuses.filter((st) => st === 200).length;
+    expect(statuses.every((st) => st === 200 || st === 503 || st === 0)).toBe(true);
+
+    const again = await serve(['--store', store, '--admin-token', 'shutdown-test-admin-token']);
+    const res = await fetch(`${again.url}/query/clusters/shutdown`, {
+      headers: { authorization: 'Bearer shutdown-test-admin-token' },
+    });
+    const stored =
+      res.status === 404 ? 0 : ((await res.json()) as { reports: { compute: number } }).reports.compute;
+    // Acknowledged implies stored; a request cut off mid-shutdown may be stored unacknowledged.
+    expect(stored).toBeGreaterThanOrEqual(acknowledged);
+    expect(await stop(again)).toBe(0);
+  });
+
+  it('explains bad flags and store URLs and exits non-zero', async () => {
+    const badPort = run(process.execPath, [BIN, 'serve', '--port', 'abc']);
+    await expect(badPort).rejects.toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('--port must be an integer'),
+    });
+    const badStore = run(process.execPath, [BIN, 'serve', '--port', '0', '--store', 'mysql://x']);
+    await expect(badStore).rejects.toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining('unknown store URL'),
+    });
+    const unknown = run(process.execPath, [BIN, 'frobnicate']);
+    await expect(unknown).rejects.toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('unknown command'),
+    });
+  });
+});

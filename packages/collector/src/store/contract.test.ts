@@ -1,0 +1,211 @@
+// The definition of a correct store: every adapter passes this same suite.
+import { decodeV2EventBatchRaw, decodeV2Report } from '@tidewatch/protocol';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import { event, eventBatch, metaReport, nodeReport } from '../../test-support/risingwave.js';
+import { storeTargets } from '../../test-support/stores.js';
+import { tokenRecord } from '../auth/tokens.js';
+import { eventRow, reportRow } from '../ingest/rows.js';
+import { openStore } from './open-store.js';
+import type { Store, WriteBatch } from './store.js';
+
+const targets = await storeTargets();
+afterAll(async () => {
+  for (const t of targets) await t.cleanup();
+});
+
+const T0 = Date.UTC(2026, 10, 20, 12, 0, 0, 123);
+
+function meta(trackingId: string, receivedAt = T0, o: Parameters<typeof metaReport>[0] = {}) {
+  const raw = metaReport({ trackingId, ...o });
+  return reportRow(decodeV2Report('meta', raw), raw, receivedAt);
+}
+
+function compute(trackingId: string, receivedAt = T0, reportTime = 1_764_000_000) {
+  const raw = nodeReport('compute', { trackingId, reportTime });
+  return reportRow(decodeV2Report('compute', raw), raw, receivedAt);
+}
+
+function events(trackingId: string, names: string[], receivedAt = T0) {
+  const raw = eventBatch(names.map((name) => ({ trackingId, name })));
+  return decodeV2EventBatchRaw(raw).map((e) => eventRow(e.event, e.raw, receivedAt));
+}
+
+describe.each(targets)('store contract: $name', (target) => {
+  let store: Store;
+  beforeEach(async () => {
+    store = openStore(await target.freshUrl());
+    await store.migrate();
+    return () => store.close();
+  });
+
+  it('runs migrations again without error (every start does)', async () => {
+    await store.migrate();
+    await store.ping();
+  });
+
+  it('returns null for a cluster it never stored', async () => {
+    expect(await store.getCluster('never-seen')).toBeNull();
+  });
+
+  it("stores a meta report and answers the cluster's facts from it", async () => {
+    await store.writeBatch({ reports: [meta('c1')], events: [] });
+    const cluster = await store.getCluster('c1');
+    expect(cluster).toEqual({
+      trackingId: 'c1',
+      firstSeen: T0,
+      lastSeen: T0,
+      version: '2.4.1',
+      gitSha: 'a1b2c3d4e5f6',
+      clusterType: 'kubernetes',
+      metaBackend: 'rdb',
+      nodeCount: { meta: 1, compute: 3, frontend: 2, compactor: 1 },
+      streamJobCount: 5,
+      objectStore: 's3',
+      licenseTier: 'paid',
+      connectors: ['iceberg', 'kafka', 'postgres-cdc'],
+      reports: { meta: 1, compute: 0, frontend: 0, compactor: 0 },
+      events: 0,
+    });
+  });
+
+  it('takes facts from the most recently received meta report, not the client clock', async () => {
+    // The later-received report claims an older report_time: receive time decides.
+    await store.writeBatch({
+      reports: [meta('c1', T0, { version: '2.3.0', reportTime: 2_000_000_000 })],
+      events: [],
+    });
+    await store.writeBatch({
+      reports: [meta('c1', T0 + 1000, { version: '2.4.0', reportTime: 1 })],
+      events: [],
+    });
+    const cluster = await store.getCluster('c1');
+    expect(cluster?.version).toBe('2.4.0');
+    expect(cluster?.firstSeen).toBe(T0);
+    expect(cluster?.lastSeen).toBe(T0 + 1000);
+  });
+
+  it('has null facts for a cluster that sent only compute reports', async () => {
+    await store.writeBatch({ reports: [compute('c2')], events: [] });
+    const cluster = await store.getCluster('c2');
+    expect(cluster).toMatchObject({ version: null, nodeCount: null, metaBackend: null, connectors: [] });
+    expect(cluster?.reports).toEqual({ meta: 0, compute: 1, frontend: 0, compactor: 0 });
+  });
+
+  it('stores a retried report once, within a batch and across batches', async () => {
+    const row = compute('c3');
+    const first = await store.writeBatch({ reports: [row, { ...row }], events: [] });
+    const second = await store.writeBatch({ reports: [{ ...row, receivedAt: T0 + 5000 }], events: [] });
+    expect(first.reportsInserted).toBe(1);
+    expect(second.reportsInserted).toBe(0);
+    const cluster = await store.getCluster('c3');
+    expect(cluster?.reports.compute).toBe(1);
+    // A retry that stored nothing does not move last seen.
+    expect(cluster?.lastSeen).toBe(T0);
+  });
+
+  it('stores retried events once and counts them per cluster', async () => {
+    const batch = events('c4', ['source', 'sink']);
+    expect((await store.writeBatch({ reports: [], events: batch })).eventsInserted).toBe(2);
+    expect((await store.writeBatch({ reports: [], events: batch })).eventsInserted).toBe(0);
+    expect(await store.getCluster('c4')).toMatchObject({ events: 2, reports: { meta: 0 } });
+  });
+
+  it('keeps the raw payload byte for byte', async () => {
+    const row = meta('c5');
+    await store.writeBatch({ reports: [row], events: [] });
+    const raw = await rawOf(store, 'c5');
+    expect(Buffer.from(raw).equals(Buffer.from(row.raw))).toBe(true);
+  });
+
+  it('writes a batch all or nothing', async () => {
+    const good = compute('c6');
+    const bad = { ...compute('c7'), nodeType: null as unknown as string }; // violates NOT NULL
+    await expect(store.writeBatch({ reports: [good, bad], events: [] })).rejects.toThrow();
+    expect(await store.getCluster('c6')).toBeNull();
+    expect(await store.getCluster('c7')).toBeNull();
+  });
+
+  it('holds large batches (more rows than one INSERT statement takes)', async () => {
+    const reports = Array.from({ length: 1200 }, (_, i) =>
+      compute(`big-${i % 7}`, T0 + i, 1_764_000_000 + i),
+    );
+    const result = await store.writeBatch({ reports, events: [] });
+    expect(result.reportsInserted).toBe(1200);
+    const total = (
+      await Promise.all(Array.from({ length: 7 }, (_, i) => store.getCluster(`big-${i}`)))
+    ).reduce((sum, c) => sum + (c?.reports.compute ?? 0), 0);
+    expect(total).toBe(1200);
+  });
+
+  it('stores values at the edges of what the protocol allows', async () => {
+    const row = {
+      ...compute('edge'),
+      memoryUsed: Number.MAX_SAFE_INTEGER,
+      osName: 'x'.repeat(1024),
+      flags: 'number_clamped',
+    };
+    await store.writeBatch({ reports: [row], events: [] });
+    expect((await store.getCluster('edge'))?.reports.compute).toBe(1);
+  });
+
+  it('erases every row of a cluster and nothing of others', async () => {
+    const single = event({ trackingId: 'gone' });
+    const batch: WriteBatch = {
+      reports: [meta('gone'), compute('gone'), compute('kept')],
+      events: [
+        ...events('gone', ['source']),
+        eventRow(decodeV2EventBatchRaw(eventBatch([{ trackingId: 'kept' }]))[0]!.event, single, T0),
+      ],
+    };
+    await store.writeBatch(batch);
+    expect(await store.eraseCluster('gone')).toEqual({ reports: 2, events: 1 });
+    expect(await store.getCluster('gone')).toBeNull();
+    expect(await store.getCluster('kept')).toMatchObject({ reports: { compute: 1 }, events: 1 });
+    expect(await store.eraseCluster('gone')).toEqual({ reports: 0, events: 0 });
+    // A cluster erased and then heard from again starts over.
+    await store.writeBatch({ reports: [compute('gone', T0 + 9000)], events: [] });
+    expect(await store.getCluster('gone')).toMatchObject({
+      firstSeen: T0 + 9000,
+      reports: { meta: 0, compute: 1 },
+    });
+  });
+
+  it('creates the first admin token exactly once, even when asked concurrently', async () => {
+    const attempts = await Promise.all(
+      Array.from({ length: 5 }, (_, i) =>
+        store.createFirstAdminToken(tokenRecord(`secret-${i}`, 'admin', 'first', T0)),
+      ),
+    );
+    expect(attempts.filter(Boolean)).toHaveLength(1);
+    expect((await store.listTokens()).filter((t) => t.role === 'admin')).toHaveLength(1);
+  });
+
+  it('finds, lists and revokes tokens by hash and id', async () => {
+    const read = tokenRecord('read-secret-123456', 'read', 'dashboard', T0, T0 + 86_400_000);
+    await store.putToken(read);
+    expect(await store.findTokenByHash(read.hash)).toEqual(read);
+    expect(await store.findTokenByHash('0'.repeat(64))).toBeNull();
+    expect(await store.revokeToken(read.id, T0 + 1)).toBe(true);
+    expect(await store.revokeToken(read.id, T0 + 2)).toBe(false);
+    expect((await store.findTokenByHash(read.hash))?.revokedAt).toBe(T0 + 1);
+    // Configuring the same secret again (e.g. --admin-token on every start) re-activates it.
+    await store.putToken({ ...read, id: 'tok_other', role: 'admin', expiresAt: null });
+    expect(await store.findTokenByHash(read.hash)).toMatchObject({
+      id: read.id,
+      role: 'admin',
+      revokedAt: null,
+    });
+    expect(await store.listTokens()).toHaveLength(1);
+  });
+});
+
+/** Reads a cluster's raw payloads through a second connection, as an operator's SQL would. */
+async function rawOf(store: Store, trackingId: string): Promise<Uint8Array> {
+  const db = (store as unknown as { db: import('kysely').Kysely<import('./sql/schema.js').Database> }).db;
+  const row = await db
+    .selectFrom('reports')
+    .select('raw')
+    .where('tracking_id', '=', trackingId)
+    .executeTakeFirstOrThrow();
+  return row.raw;
+}
