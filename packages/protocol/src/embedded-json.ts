@@ -7,10 +7,15 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function shortString(value: unknown): string | null {
-  return typeof value === 'string' && value.length > 0 && value.length <= 256
-    ? value.replaceAll('\0', '\uFFFD')
-    : null;
+/** NUL replaced (no store can hold it) and flagged, like every other string of a report. */
+function noNul(value: string, flags: Flags): string {
+  if (!value.includes('\0')) return value;
+  flags.add('nul_replaced');
+  return value.replaceAll('\0', '\uFFFD');
+}
+
+function shortString(value: unknown, flags: Flags): string | null {
+  return typeof value === 'string' && value.length > 0 && value.length <= 256 ? noNul(value, flags) : null;
 }
 
 /** `{"source":[{"<id>":{"connector":..,"format":..,"encode":..}}],"sink":[...]}` */
@@ -44,10 +49,10 @@ export function parseConnectorUsage(json: string | null, flags: Flags): Connecto
         const d = isRecord(desc) ? desc : {};
         uses.push({
           kind,
-          id: id.slice(0, 64).replaceAll('\0', '\uFFFD'),
-          connector: shortString(d['connector'])?.toLowerCase() ?? null,
-          format: shortString(d['format'])?.toLowerCase() ?? null,
-          encode: shortString(d['encode'])?.toLowerCase() ?? null,
+          id: noNul(id.slice(0, 64), flags),
+          connector: shortString(d['connector'], flags)?.toLowerCase() ?? null,
+          format: shortString(d['format'], flags)?.toLowerCase() ?? null,
+          encode: shortString(d['encode'], flags)?.toLowerCase() ?? null,
         });
       }
     }
@@ -74,6 +79,6 @@ export function parseLicense(json: string | null, flags: Flags): LicenseFacts {
     flags.add('license_unparsable');
     return { tier: null, subject: null };
   }
-  const tier = shortString(parsed['tier']);
-  return { tier: tier?.toLowerCase() ?? null, subject: shortString(parsed['sub']) };
+  const tier = shortString(parsed['tier'], flags);
+  return { tier: tier?.toLowerCase() ?? null, subject: shortString(parsed['sub'], flags) };
 }
