@@ -24,14 +24,24 @@ const meta = create(rw.MetaReportSchema, {
   nodeCount: { meta: 1, compute: 3, frontend: 2, compactor: 1 },
   rwVersion: { rwVersion: '2.4.1', gitSha: '9d2b1f7' },
   streamJobCount: 3,
-  streamJobs: [{ tableId: 1001, connectorName: 'kafka' }, { tableId: 1002, connectorName: 'postgres-cdc' }, { tableId: 1003 }],
+  streamJobs: [
+    { tableId: 1001, connectorName: 'kafka' },
+    { tableId: 1002, connectorName: 'postgres-cdc' },
+    { tableId: 1003 },
+  ],
   clusterType: rw.TelemetryClusterType.KUBERNETES,
   objectStoreMediaType: 's3',
   connectorUsageJsonStr: JSON.stringify({
     source: [{ '1001': { connector: 'kafka', format: 'plain', encode: 'json' } }],
     sink: [{ '1004': { connector: 'iceberg', format: 'upsert', encode: 'parquet' } }],
   }),
-  licenseInfoJsonStr: JSON.stringify({ sub: 'example-customer', iss: 'prod.risingwave.com', tier: 'paid', rwu_limit: 64, exp: 1_900_000_000 }),
+  licenseInfoJsonStr: JSON.stringify({
+    sub: 'example-customer',
+    iss: 'prod.risingwave.com',
+    tier: 'paid',
+    rwu_limit: 64,
+    exp: 1_900_000_000,
+  }),
 });
 writeFileSync(new URL('meta-report.pb', dir), toBinary(rw.MetaReportSchema, meta));
 console.log('wrote examples/risingwave/meta-report.pb');

@@ -102,7 +102,12 @@ describe('tidewatch serve', () => {
     ]);
     expect(JSON.parse(posted.stdout)).toEqual({ status: 'stored', reports: 1, events: 0 });
     const id = '7f3e9c1a-4b2d-4e8f-9a6c-1d5b3e7f9a2c';
-    const got = await run('curl', ['-sS', '-H', `Authorization: Bearer ${adminToken}`, `${s.url}/query/clusters/${id}`]);
+    const got = await run('curl', [
+      '-sS',
+      '-H',
+      `Authorization: Bearer ${adminToken}`,
+      `${s.url}/query/clusters/${id}`,
+    ]);
     const cluster = JSON.parse(got.stdout);
     expect(cluster).toEqual({
       trackingId: id,

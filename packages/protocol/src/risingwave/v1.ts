@@ -64,8 +64,12 @@ function parseJson(body: Uint8Array): Json {
   return parsed;
 }
 
+/** Node counts are uint32 in v2: larger v1 values are clamped (and flagged) to match. */
 function count(node: Json | undefined, field: string, flags: Flags): number {
-  return Math.min(unsigned(node?.[field], `node_count.${field}`, flags), 0xffffffff);
+  const value = unsigned(node?.[field], `node_count.${field}`, flags);
+  if (value <= 0xffffffff) return value;
+  flags.add('number_clamped');
+  return 0xffffffff;
 }
 
 /** Decodes the body of `POST /api/v1/report/{nodeType}`. */
