@@ -124,6 +124,7 @@ describe('tidewatch serve', () => {
       connectors: ['iceberg', 'kafka', 'postgres-cdc'],
       reports: { meta: 1, compute: 0, frontend: 0, compactor: 0 },
       events: 0,
+      agentReports: 0,
     });
     expect(await stop(s)).toBe(0);
   });

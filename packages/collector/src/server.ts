@@ -6,6 +6,7 @@ import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import { eraseRoute } from './admin/erase-route.js';
 import type { CollectorConfig } from './config.js';
 import { installErrorHandling } from './http/error-handler.js';
+import { nativeRoute } from './ingest/native-route.js';
 import { IngestPipeline } from './ingest/pipeline.js';
 import { risingwaveRoutes } from './ingest/risingwave-routes.js';
 import { WriteBatcher } from './ingest/write-batcher.js';
@@ -13,6 +14,7 @@ import { healthRoutes } from './ops/health.js';
 import { homeRoute } from './ops/home.js';
 import { CollectorMetrics } from './ops/metrics.js';
 import { clusterRoute } from './query/cluster-route.js';
+import { metricsRoute } from './query/metrics-route.js';
 import type { Store } from './store/store.js';
 
 export interface Collector {
@@ -44,7 +46,7 @@ export async function buildServer(
     maxRows: config.maxBatchRows,
     observer: metrics.batcherObserver(),
   });
-  const pipeline = new IngestPipeline(batcher, metrics);
+  const pipeline = new IngestPipeline(batcher, metrics, store);
 
   installErrorHandling(app, (reason) => metrics.rejected.inc({ reason }));
   app.addHook('onResponse', async (request, reply) => {
@@ -66,7 +68,9 @@ export async function buildServer(
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
   await app.register(risingwaveRoutes, { pipeline, bodyLimit: config.bodyLimit });
+  await app.register(nativeRoute, { pipeline, bodyLimit: config.bodyLimit });
   await app.register(clusterRoute, { store });
+  await app.register(metricsRoute, { store });
   await app.register(eraseRoute, { store });
   await app.register(healthRoutes, { store, metrics });
   await app.register(homeRoute);

@@ -2,6 +2,7 @@ export * from './errors.js';
 export * as risingwaveWire from './gen/risingwave/telemetry_pb.js';
 export * from './limits.js';
 export * from './model.js';
+export * from './native/index.js';
 export { decodeV1Report } from './risingwave/v1.js';
 export {
   decodeV2Event,

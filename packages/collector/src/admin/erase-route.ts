@@ -21,7 +21,11 @@ export async function eraseRoute(app: FastifyInstance, opts: { store: Store }) {
               trackingId: { type: 'string' },
               erased: {
                 type: 'object',
-                properties: { reports: { type: 'integer' }, events: { type: 'integer' } },
+                properties: {
+                  reports: { type: 'integer' },
+                  events: { type: 'integer' },
+                  agentReports: { type: 'integer' },
+                },
               },
             },
           },

@@ -1,9 +1,10 @@
 // What every ingest route does after decoding: drop is_test, stamp the receive time, normalize to
 // rows, and wait for the group commit before the route answers 200.
-import type { ClusterEvent, NodeReport } from '@tidewatch/protocol';
+import type { AgentReport, ClusterEvent, NodeReport } from '@tidewatch/protocol';
 import { CollectorError } from '../errors.js';
 import type { CollectorMetrics } from '../ops/metrics.js';
-import type { WriteBatch } from '../store/store.js';
+import type { Store, WriteBatch } from '../store/store.js';
+import { agentReportWrite, DEFAULT_SERIES_CAPS, type SeriesCaps } from './native-rows.js';
 import { eventRow, reportRow } from './rows.js';
 import type { WriteBatcher } from './write-batcher.js';
 
@@ -18,7 +19,25 @@ export class IngestPipeline {
   constructor(
     private readonly batcher: WriteBatcher,
     private readonly metrics: CollectorMetrics,
+    private readonly store: Store,
+    private readonly caps: SeriesCaps = DEFAULT_SERIES_CAPS,
   ) {}
+
+  async agentReport(report: AgentReport, raw: Uint8Array, receivedAt: number): Promise<IngestResult> {
+    if (report.isTest) {
+      this.metrics.discardedTest.inc();
+      return { status: 'discarded', reports: 0, events: 0 };
+    }
+    // The caps are checked against what is stored: soft under concurrency (two reports of one
+    // cluster in flight may both add), exact otherwise, and the same on every collector.
+    const known = await this.store.knownSeries(report.trackingId);
+    const { write, droppedSeries } = agentReportWrite(report, raw, receivedAt, known, this.caps);
+    await this.commit({ reports: [], events: [], agentReports: [write] });
+    this.metrics.seriesDropped.inc(droppedSeries);
+    if (droppedSeries > 0) this.metrics.flagged.inc({ flag: 'series_capped' });
+    this.metrics.accepted.inc({ protocol: 'tidewatch_v3', kind: 'agent_report' });
+    return { status: 'stored', reports: 1, events: write.events.length };
+  }
 
   async report(report: NodeReport, raw: Uint8Array, receivedAt: number): Promise<IngestResult> {
     if (report.isTest) {

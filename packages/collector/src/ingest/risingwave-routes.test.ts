@@ -53,6 +53,7 @@ describe.each(targets)('RisingWave ingest over HTTP: $name', (target) => {
       connectors: ['iceberg', 'kafka', 'postgres-cdc'],
       reports: { meta: 1, compute: 0, frontend: 0, compactor: 0 },
       events: 0,
+      agentReports: 0,
     });
     // Times are the collector's receive time, ISO 8601 UTC with milliseconds.
     expect(body.firstSeen).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);

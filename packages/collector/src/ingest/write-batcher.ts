@@ -12,7 +12,15 @@ interface Pending {
 
 export interface BatcherObserver {
   /** Called after each committed transaction. */
-  committed(batch: { rows: number; requests: number; seconds: number; result: WriteResult }): void;
+  committed(batch: {
+    /** Rows written, metric points and agent events included. */
+    rows: number;
+    /** Reports, events and agent reports submitted (each either inserted or a retry). */
+    submitted: number;
+    requests: number;
+    seconds: number;
+    result: WriteResult;
+  }): void;
   failed(error: unknown): void;
 }
 
@@ -22,9 +30,20 @@ export interface WriteBatcherOptions {
   observer?: BatcherObserver;
 }
 
+/** Rows a write adds (an agent report counts with its metric points and events). */
+function rowCount(batch: WriteBatch): number {
+  let rows = batch.reports.length + batch.events.length;
+  for (const w of batch.agentReports ?? []) rows += 1 + w.metrics.length + w.events.length;
+  return rows;
+}
+
 function merge(items: Pending[]): WriteBatch {
   if (items.length === 1) return items[0]!.batch;
-  return { reports: items.flatMap((p) => p.batch.reports), events: items.flatMap((p) => p.batch.events) };
+  return {
+    reports: items.flatMap((p) => p.batch.reports),
+    events: items.flatMap((p) => p.batch.events),
+    agentReports: items.flatMap((p) => p.batch.agentReports ?? []),
+  };
 }
 
 export class WriteBatcher {
@@ -42,7 +61,7 @@ export class WriteBatcher {
   /** Resolves once the rows are committed; rejects if the store failed to commit them. */
   write(batch: WriteBatch): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ batch, rows: batch.reports.length + batch.events.length, resolve, reject });
+      this.queue.push({ batch, rows: rowCount(batch), resolve, reject });
       // While a transaction runs, new requests queue up and go into the next one together.
       this.running ??= this.drain();
     });
@@ -79,10 +98,12 @@ export class WriteBatcher {
   private async commit(items: Pending[]): Promise<void> {
     const started = performance.now();
     try {
-      const result = await this.store.writeBatch(merge(items));
+      const batch = merge(items);
+      const result = await this.store.writeBatch(batch);
+      const submitted = batch.reports.length + batch.events.length + (batch.agentReports?.length ?? 0);
       const rows = items.reduce((sum, p) => sum + p.rows, 0);
       const seconds = (performance.now() - started) / 1000;
-      this.options.observer?.committed({ rows, requests: items.length, seconds, result });
+      this.options.observer?.committed({ rows, submitted, requests: items.length, seconds, result });
       for (const item of items) item.resolve();
     } catch (error) {
       this.options.observer?.failed(error);

@@ -42,6 +42,11 @@ export class CollectorMetrics {
     labelNames: ['flag'] as const,
     registers: [this.registry],
   });
+  readonly seriesDropped = new client.Counter({
+    name: 'tidewatch_series_dropped_total',
+    help: 'Agent metric series dropped by the per-cluster caps on metric names and label sets',
+    registers: [this.registry],
+  });
   readonly deduplicated = new client.Counter({
     name: 'tidewatch_rows_deduplicated_total',
     help: 'Rows not stored because an identical one (a retry) already was',
@@ -78,11 +83,13 @@ export class CollectorMetrics {
 
   batcherObserver(): BatcherObserver {
     return {
-      committed: ({ rows, requests, seconds, result }) => {
+      committed: ({ rows, requests, seconds, result, submitted }) => {
         this.batchRows.observe(rows);
         this.batchRequests.observe(requests);
         this.storeSeconds.observe(seconds);
-        this.deduplicated.inc(rows - result.reportsInserted - result.eventsInserted);
+        this.deduplicated.inc(
+          submitted - result.reportsInserted - result.eventsInserted - result.agentReportsInserted,
+        );
       },
       failed: () => this.storeErrors.inc(),
     };

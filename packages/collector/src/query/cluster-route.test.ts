@@ -72,7 +72,7 @@ describe.each(targets)('query and admin routes: $name', (target) => {
     );
     const res = await c.del(`/admin/clusters/${id}`);
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ trackingId: id, erased: { reports: 1, events: 2 } });
+    expect(await res.json()).toEqual({ trackingId: id, erased: { reports: 1, events: 2, agentReports: 0 } });
     expect((await c.get(`/query/clusters/${id}`)).status).toBe(404);
   });
 

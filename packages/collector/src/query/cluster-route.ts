@@ -34,6 +34,7 @@ const clusterSchema = {
     connectors: { type: 'array', items: { type: 'string' } },
     reports: nodeCounts,
     events: { type: 'integer' },
+    agentReports: { type: 'integer' },
   },
 } as const;
 

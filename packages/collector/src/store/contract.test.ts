@@ -1,9 +1,11 @@
 // The definition of a correct store: every adapter passes this same suite.
 import { decodeV2EventBatchRaw, decodeV2Report } from '@tidewatch/protocol';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import { agentReport, counter, histogram } from '../../test-support/agent-report.js';
 import { event, eventBatch, metaReport, nodeReport } from '../../test-support/risingwave.js';
 import { storeTargets } from '../../test-support/stores.js';
 import { tokenRecord } from '../auth/tokens.js';
+import { agentReportWrite } from '../ingest/native-rows.js';
 import { eventRow, reportRow } from '../ingest/rows.js';
 import { openStore } from './open-store.js';
 import type { Store, WriteBatch } from './store.js';
@@ -23,6 +25,12 @@ function meta(trackingId: string, receivedAt = T0, o: Parameters<typeof metaRepo
 function compute(trackingId: string, receivedAt = T0, reportTime = 1_764_000_000) {
   const raw = nodeReport('compute', { trackingId, reportTime });
   return reportRow(decodeV2Report('compute', raw), raw, receivedAt);
+}
+
+function agent(o: Parameters<typeof agentReport>[0], receivedAt = T0) {
+  const report = agentReport(o);
+  const none = { names: new Set<string>(), series: new Set<string>() };
+  return agentReportWrite(report, new TextEncoder().encode(JSON.stringify(report)), receivedAt, none).write;
 }
 
 function events(trackingId: string, names: string[], receivedAt = T0) {
@@ -65,6 +73,7 @@ describe.each(targets)('store contract: $name', (target) => {
       connectors: ['iceberg', 'kafka', 'postgres-cdc'],
       reports: { meta: 1, compute: 0, frontend: 0, compactor: 0 },
       events: 0,
+      agentReports: 0,
     });
   });
 
@@ -158,16 +167,95 @@ describe.each(targets)('store contract: $name', (target) => {
       ],
     };
     await store.writeBatch(batch);
-    expect(await store.eraseCluster('gone')).toEqual({ reports: 2, events: 1 });
+    expect(await store.eraseCluster('gone')).toEqual({ reports: 2, events: 1, agentReports: 0 });
     expect(await store.getCluster('gone')).toBeNull();
     expect(await store.getCluster('kept')).toMatchObject({ reports: { compute: 1 }, events: 1 });
-    expect(await store.eraseCluster('gone')).toEqual({ reports: 0, events: 0 });
+    expect(await store.eraseCluster('gone')).toEqual({ reports: 0, events: 0, agentReports: 0 });
     // A cluster erased and then heard from again starts over.
     await store.writeBatch({ reports: [compute('gone', T0 + 9000)], events: [] });
     expect(await store.getCluster('gone')).toMatchObject({
       firstSeen: T0 + 9000,
       reports: { meta: 0, compute: 1 },
     });
+  });
+
+  it('stores an agent report once with its metric points, events and series', async () => {
+    const write = agent({
+      trackingId: 'pg-1',
+      metrics: [
+        counter('queries', 10, { kind: 'select' }),
+        histogram('query.duration', [0.001, 0.002, 0.004]),
+      ],
+      events: [{ name: 'backup.finished', timeMs: 1, fields: { ok: true } }],
+    });
+    const first = await store.writeBatch({ reports: [], events: [], agentReports: [write] });
+    const retry = await store.writeBatch({ reports: [], events: [], agentReports: [write] });
+    expect(first.agentReportsInserted).toBe(1);
+    expect(retry.agentReportsInserted).toBe(0);
+    const cluster = await store.getCluster('pg-1');
+    // No meta report: version and cluster type come from the agent.
+    expect(cluster).toMatchObject({
+      agentReports: 1,
+      version: '0.2.0',
+      clusterType: 'single_node',
+      events: 0,
+    });
+    const known = await store.knownSeries('pg-1');
+    expect([...known.names].sort()).toEqual(['queries', 'query.duration']);
+    expect(known.series.has('queries\0{"kind":"select"}')).toBe(true);
+    const points = await store.metricPoints({
+      name: 'queries',
+      fromDay: '2026-11-20',
+      toDay: '2026-11-20',
+      includeCi: false,
+    });
+    expect(points).toEqual([
+      {
+        trackingId: 'pg-1',
+        receivedAt: T0,
+        nodeType: 'pglite',
+        version: '0.2.0',
+        clusterType: 'single_node',
+        kind: 'counter',
+        value: 10,
+        histogram: null,
+      },
+    ]);
+  });
+
+  it('selects metric points by day range and leaves CI out unless asked', async () => {
+    const day = 86_400_000;
+    await store.writeBatch({
+      reports: [],
+      events: [],
+      agentReports: [
+        agent({ trackingId: 'r1', metrics: [counter('q', 1)] }, T0 - day),
+        agent({ trackingId: 'r1', metrics: [counter('q', 2)] }, T0),
+        agent({ trackingId: 'r2', ci: true, metrics: [counter('q', 4)] }, T0),
+        agent({ trackingId: 'r1', metrics: [counter('other', 8)] }, T0),
+      ],
+    });
+    const sum = async (fromDay: string, toDay: string, includeCi: boolean) =>
+      (await store.metricPoints({ name: 'q', fromDay, toDay, includeCi })).reduce((s, p) => s + p.value, 0);
+    expect(await sum('2026-11-19', '2026-11-20', false)).toBe(3);
+    expect(await sum('2026-11-20', '2026-11-20', false)).toBe(2);
+    expect(await sum('2026-11-20', '2026-11-20', true)).toBe(6);
+    expect(await sum('2026-11-21', '2026-11-30', true)).toBe(0);
+  });
+
+  it('erases agent reports, points, series and events with the cluster', async () => {
+    const write = agent({
+      trackingId: 'pg-gone',
+      metrics: [counter('q', 1)],
+      events: [{ name: 'e', timeMs: 1, fields: {} }],
+    });
+    await store.writeBatch({ reports: [], events: [], agentReports: [write] });
+    expect(await store.eraseCluster('pg-gone')).toEqual({ reports: 0, events: 0, agentReports: 1 });
+    expect(await store.getCluster('pg-gone')).toBeNull();
+    expect((await store.knownSeries('pg-gone')).series.size).toBe(0);
+    expect(
+      await store.metricPoints({ name: 'q', fromDay: '2000-01-01', toDay: '2100-01-01', includeCi: true }),
+    ).toEqual([]);
   });
 
   it('creates the first admin token exactly once, even when asked concurrently', async () => {

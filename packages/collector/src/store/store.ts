@@ -65,15 +65,106 @@ export interface EventRow {
   raw: Uint8Array;
 }
 
+/** One native (v3) agent report. */
+export interface AgentReportRow {
+  /** The agent's report id: its dedup key. */
+  reportId: string;
+  trackingId: string;
+  sessionId: string;
+  nodeType: string;
+  receivedAt: number;
+  receivedDay: string;
+  sequence: number;
+  isLeader: boolean;
+  version: string | null;
+  gitSha: string | null;
+  clusterType: string | null;
+  ci: boolean;
+  /** The agent's clock, ms: informational only. */
+  intervalStartMs: number;
+  intervalEndMs: number;
+  memoryUsed: number | null;
+  memoryTotal: number | null;
+  osName: string | null;
+  osVersion: string | null;
+  osKernel: string | null;
+  cpuAvailable: number | null;
+  heapUsed: number | null;
+  eventLoopDelayP99: number | null;
+  uptime: number | null;
+  runtime: string | null;
+  agentVersion: string | null;
+  /** JSON object of cluster-wide facts (leader only), or null. */
+  clusterFacts: string | null;
+  /** JSON object of the agent's drop counters. */
+  drops: string | null;
+  flags: string | null;
+  raw: Uint8Array;
+}
+
+/** One metric series of an agent report. */
+export interface MetricPointRow {
+  name: string;
+  kind: string;
+  unit: string;
+  /** Canonical JSON of the labels (keys sorted). */
+  labels: string;
+  value: number;
+  /** JSON of the exponential histogram (histograms only). */
+  histogram: string | null;
+}
+
+export interface AgentEventRow {
+  name: string;
+  timeMs: number;
+  /** JSON object of the event's fields. */
+  fields: string;
+}
+
+export interface AgentReportWrite {
+  report: AgentReportRow;
+  metrics: MetricPointRow[];
+  events: AgentEventRow[];
+}
+
 export interface WriteBatch {
   reports: ReportRow[];
   events: EventRow[];
+  agentReports?: AgentReportWrite[];
 }
 
 export interface WriteResult {
   /** Rows actually inserted; the rest were retries of rows already stored. */
   reportsInserted: number;
   eventsInserted: number;
+  agentReportsInserted: number;
+}
+
+/** The series a cluster already has, for the per-cluster caps. */
+export interface KnownSeries {
+  names: Set<string>;
+  /** `name` + NUL + canonical labels JSON. */
+  series: Set<string>;
+}
+
+export interface MetricPointQuery {
+  name: string;
+  /** Inclusive UTC days, `YYYY-MM-DD`. */
+  fromDay: string;
+  toDay: string;
+  includeCi: boolean;
+}
+
+/** A stored metric point with what fleet questions group by. */
+export interface MetricPoint {
+  trackingId: string;
+  receivedAt: number;
+  nodeType: string;
+  version: string | null;
+  clusterType: string | null;
+  kind: string;
+  value: number;
+  histogram: string | null;
 }
 
 export interface NodeCounts {
@@ -99,11 +190,14 @@ export interface ClusterSummary {
   connectors: string[];
   reports: NodeCounts;
   events: number;
+  /** Native reports from Tidewatch agents (all-time). */
+  agentReports: number;
 }
 
 export interface EraseResult {
   reports: number;
   events: number;
+  agentReports: number;
 }
 
 export type TokenRole = 'read' | 'admin';
@@ -127,6 +221,10 @@ export interface Store {
   /** Writes everything in one transaction: all of it is committed, or none of it. */
   writeBatch(batch: WriteBatch): Promise<WriteResult>;
   getCluster(trackingId: string): Promise<ClusterSummary | null>;
+  /** The metric names and series stored for a cluster so far. */
+  knownSeries(trackingId: string): Promise<KnownSeries>;
+  /** Metric points of one metric in a day range (for fleet aggregation). */
+  metricPoints(query: MetricPointQuery): Promise<MetricPoint[]>;
   /** Deletes every row of the cluster, everywhere, in one transaction. */
   eraseCluster(trackingId: string): Promise<EraseResult>;
 

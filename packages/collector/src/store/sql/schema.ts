@@ -73,7 +73,80 @@ export interface TokensTable {
   revoked_at: number | null;
 }
 
+export interface AgentReportsTable {
+  id: Generated<number>;
+  report_id: string;
+  tracking_id: string;
+  session_id: string;
+  node_type: string;
+  received_at: number;
+  received_day: string;
+  sequence: number;
+  is_leader: number;
+  version: string | null;
+  git_sha: string | null;
+  cluster_type: string | null;
+  ci: number;
+  interval_start_ms: number;
+  interval_end_ms: number;
+  memory_used: number | null;
+  memory_total: number | null;
+  os_name: string | null;
+  os_version: string | null;
+  os_kernel: string | null;
+  cpu_available: number | null;
+  heap_used: number | null;
+  event_loop_delay_p99: number | null;
+  uptime: number | null;
+  runtime: string | null;
+  agent_version: string | null;
+  cluster_facts: string | null;
+  drops: string | null;
+  flags: string | null;
+  raw: Uint8Array;
+}
+
+export interface MetricPointsTable {
+  id: Generated<number>;
+  report_id: string;
+  tracking_id: string;
+  received_at: number;
+  received_day: string;
+  node_type: string;
+  version: string | null;
+  cluster_type: string | null;
+  ci: number;
+  name: string;
+  kind: string;
+  unit: string;
+  labels: string;
+  value: number;
+  histogram: string | null;
+}
+
+export interface MetricSeriesTable {
+  tracking_id: string;
+  name: string;
+  labels: string;
+  first_seen: number;
+}
+
+export interface AgentEventsTable {
+  id: Generated<number>;
+  report_id: string;
+  tracking_id: string;
+  received_at: number;
+  received_day: string;
+  name: string;
+  time_ms: number;
+  fields: string;
+}
+
 export interface Database {
+  agent_reports: AgentReportsTable;
+  metric_points: MetricPointsTable;
+  metric_series: MetricSeriesTable;
+  agent_events: AgentEventsTable;
   reports: ReportsTable;
   events: EventsTable;
   clusters: ClustersTable;

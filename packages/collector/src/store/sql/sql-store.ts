@@ -2,9 +2,14 @@
 // (connection, column types, the setup lock) is passed in by sqlite/ and postgres/.
 import { type Kysely, Migrator, sql, type Transaction } from 'kysely';
 import type {
+  AgentReportRow,
+  AgentReportWrite,
   ClusterSummary,
   EraseResult,
   EventRow,
+  KnownSeries,
+  MetricPoint,
+  MetricPointQuery,
   NodeCounts,
   ReportRow,
   Store,
@@ -14,7 +19,7 @@ import type {
   WriteResult,
 } from '../store.js';
 import { type DialectTypes, migrationProvider } from './migrations.js';
-import type { Database, ReportsTable, TokensTable } from './schema.js';
+import type { AgentReportsTable, Database, ReportsTable, TokensTable } from './schema.js';
 
 export interface SqlDialectHooks {
   kind: 'sqlite' | 'postgres';
@@ -88,6 +93,80 @@ function eventColumns(e: EventRow) {
     flags: e.flags,
     raw: e.raw,
   };
+}
+
+function agentReportColumns(r: AgentReportRow): Omit<AgentReportsTable, 'id'> {
+  return {
+    report_id: r.reportId,
+    tracking_id: r.trackingId,
+    session_id: r.sessionId,
+    node_type: r.nodeType,
+    received_at: r.receivedAt,
+    received_day: r.receivedDay,
+    sequence: r.sequence,
+    is_leader: r.isLeader ? 1 : 0,
+    version: r.version,
+    git_sha: r.gitSha,
+    cluster_type: r.clusterType,
+    ci: r.ci ? 1 : 0,
+    interval_start_ms: r.intervalStartMs,
+    interval_end_ms: r.intervalEndMs,
+    memory_used: r.memoryUsed,
+    memory_total: r.memoryTotal,
+    os_name: r.osName,
+    os_version: r.osVersion,
+    os_kernel: r.osKernel,
+    cpu_available: r.cpuAvailable,
+    heap_used: r.heapUsed,
+    event_loop_delay_p99: r.eventLoopDelayP99,
+    uptime: r.uptime,
+    runtime: r.runtime,
+    agent_version: r.agentVersion,
+    cluster_facts: r.clusterFacts,
+    drops: r.drops,
+    flags: r.flags,
+    raw: r.raw,
+  };
+}
+
+/** Metric points, events and series rows of the agent reports that were really inserted. */
+function agentChildren(writes: AgentReportWrite[]) {
+  const points = [];
+  const events = [];
+  const series = [];
+  for (const { report: r, metrics, events: evs } of writes) {
+    for (const m of metrics) {
+      points.push({
+        report_id: r.reportId,
+        tracking_id: r.trackingId,
+        received_at: r.receivedAt,
+        received_day: r.receivedDay,
+        node_type: r.nodeType,
+        version: r.version,
+        cluster_type: r.clusterType,
+        ci: r.ci ? 1 : 0,
+        name: m.name,
+        kind: m.kind,
+        unit: m.unit,
+        labels: m.labels,
+        value: m.value,
+        histogram: m.histogram,
+      });
+      series.push({ tracking_id: r.trackingId, name: m.name, labels: m.labels, first_seen: r.receivedAt });
+    }
+    for (const e of evs) {
+      events.push({
+        report_id: r.reportId,
+        tracking_id: r.trackingId,
+        received_at: r.receivedAt,
+        received_day: r.receivedDay,
+        name: e.name,
+        time_ms: e.timeMs,
+        fields: e.fields,
+      });
+    }
+  }
+  return { points, events, series };
 }
 
 function tokenRecord(row: TokensTable): TokenRecord {
@@ -175,6 +254,35 @@ export class SqlStore implements Store {
         eventsInserted += rows.length;
         inserted.push(...rows);
       }
+      let agentReportsInserted = 0;
+      const agentWrites = batch.agentReports ?? [];
+      const insertedIds = new Set<string>();
+      for (const chunk of chunks(agentWrites)) {
+        const rows = await trx
+          .insertInto('agent_reports')
+          .values(chunk.map((w) => agentReportColumns(w.report)))
+          .onConflict((oc) => oc.column('report_id').doNothing())
+          .returning(['report_id', 'tracking_id', 'received_at'])
+          .execute();
+        agentReportsInserted += rows.length;
+        for (const row of rows) {
+          insertedIds.add(row.report_id);
+          inserted.push(row);
+        }
+      }
+      // A retried report stores nothing new: its points and events were stored with the first copy.
+      const children = agentChildren(agentWrites.filter((w) => insertedIds.has(w.report.reportId)));
+      for (const chunk of chunks(children.points))
+        await trx.insertInto('metric_points').values(chunk).execute();
+      for (const chunk of chunks(children.events))
+        await trx.insertInto('agent_events').values(chunk).execute();
+      for (const chunk of chunks(children.series)) {
+        await trx
+          .insertInto('metric_series')
+          .values(chunk)
+          .onConflict((oc) => oc.columns(['tracking_id', 'name', 'labels']).doNothing())
+          .execute();
+      }
       // Only rows that were really stored move first/last seen, so a cluster exists exactly when
       // something of it is stored. CASE instead of GREATEST/MAX: the same SQL on every dialect.
       for (const [trackingId, range] of seenRanges(inserted)) {
@@ -189,7 +297,7 @@ export class SqlStore implements Store {
           )
           .execute();
       }
-      return { reportsInserted, eventsInserted };
+      return { reportsInserted, eventsInserted, agentReportsInserted };
     });
   }
 
@@ -233,6 +341,23 @@ export class SqlStore implements Store {
       .select((eb) => eb.fn.countAll().as('n'))
       .where('tracking_id', '=', trackingId)
       .executeTakeFirstOrThrow();
+    const agent = await this.db
+      .selectFrom('agent_reports')
+      .select((eb) => eb.fn.countAll().as('n'))
+      .where('tracking_id', '=', trackingId)
+      .executeTakeFirstOrThrow();
+    // A cluster that only has agents (a database on Node.js) takes its version from the latest
+    // agent report; a RisingWave meta report, when there is one, always wins.
+    const latestAgent = meta
+      ? undefined
+      : await this.db
+          .selectFrom('agent_reports')
+          .select(['version', 'git_sha', 'cluster_type'])
+          .where('tracking_id', '=', trackingId)
+          .orderBy('received_at', 'desc')
+          .orderBy('id', 'desc')
+          .limit(1)
+          .executeTakeFirst();
 
     const reports: NodeCounts = { meta: 0, compute: 0, frontend: 0, compactor: 0 };
     for (const row of perNode) {
@@ -243,9 +368,9 @@ export class SqlStore implements Store {
       trackingId,
       firstSeen: Number(cluster.first_seen),
       lastSeen: Number(cluster.last_seen),
-      version: meta?.version ?? null,
-      gitSha: meta?.git_sha ?? null,
-      clusterType: meta?.cluster_type ?? null,
+      version: meta?.version ?? latestAgent?.version ?? null,
+      gitSha: meta?.git_sha ?? latestAgent?.git_sha ?? null,
+      clusterType: meta?.cluster_type ?? latestAgent?.cluster_type ?? null,
       metaBackend: meta?.meta_backend ?? null,
       nodeCount: hasNodeCount
         ? {
@@ -261,7 +386,52 @@ export class SqlStore implements Store {
       connectors: meta?.connectors ? (JSON.parse(meta.connectors) as string[]) : [],
       reports,
       events: Number(events.n),
+      agentReports: Number(agent.n),
     };
+  }
+
+  async knownSeries(trackingId: string): Promise<KnownSeries> {
+    const rows = await this.db
+      .selectFrom('metric_series')
+      .select(['name', 'labels'])
+      .where('tracking_id', '=', trackingId)
+      .execute();
+    const known: KnownSeries = { names: new Set(), series: new Set() };
+    for (const row of rows) {
+      known.names.add(row.name);
+      known.series.add(`${row.name}\0${row.labels}`);
+    }
+    return known;
+  }
+
+  async metricPoints(query: MetricPointQuery): Promise<MetricPoint[]> {
+    let q = this.db
+      .selectFrom('metric_points')
+      .select([
+        'tracking_id',
+        'received_at',
+        'node_type',
+        'version',
+        'cluster_type',
+        'kind',
+        'value',
+        'histogram',
+      ])
+      .where('name', '=', query.name)
+      .where('received_day', '>=', query.fromDay)
+      .where('received_day', '<=', query.toDay);
+    if (!query.includeCi) q = q.where('ci', '=', 0);
+    const rows = await q.orderBy('received_at').orderBy('id').execute();
+    return rows.map((r) => ({
+      trackingId: r.tracking_id,
+      receivedAt: Number(r.received_at),
+      nodeType: r.node_type,
+      version: r.version,
+      clusterType: r.cluster_type,
+      kind: r.kind,
+      value: Number(r.value),
+      histogram: r.histogram,
+    }));
   }
 
   async eraseCluster(trackingId: string): Promise<EraseResult> {
@@ -271,8 +441,18 @@ export class SqlStore implements Store {
         .where('tracking_id', '=', trackingId)
         .executeTakeFirst();
       const events = await trx.deleteFrom('events').where('tracking_id', '=', trackingId).executeTakeFirst();
-      await trx.deleteFrom('clusters').where('tracking_id', '=', trackingId).execute();
-      return { reports: Number(reports.numDeletedRows), events: Number(events.numDeletedRows) };
+      const agentReports = await trx
+        .deleteFrom('agent_reports')
+        .where('tracking_id', '=', trackingId)
+        .executeTakeFirst();
+      for (const table of ['metric_points', 'metric_series', 'agent_events', 'clusters'] as const) {
+        await trx.deleteFrom(table).where('tracking_id', '=', trackingId).execute();
+      }
+      return {
+        reports: Number(reports.numDeletedRows),
+        events: Number(events.numDeletedRows),
+        agentReports: Number(agentReports.numDeletedRows),
+      };
     });
   }
 

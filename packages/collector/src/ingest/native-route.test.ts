@@ -1,0 +1,177 @@
+// The native agent route and the fleet metric query over real HTTP, on every store adapter.
+import { randomUUID } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
+import { encodeReportJson, encodeReportProtobuf } from '@tidewatch/protocol';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { agentReport, counter, gauge, histogram } from '../../test-support/agent-report.js';
+import { startTestCollector, type TestCollector } from '../../test-support/collector.js';
+import { storeTargets } from '../../test-support/stores.js';
+
+const targets = await storeTargets();
+afterAll(async () => {
+  for (const t of targets) await t.cleanup();
+});
+
+const today = new Date().toISOString().slice(0, 10);
+
+describe.each(targets)('native agent route and /query/metrics: $name', (target) => {
+  let c: TestCollector;
+  beforeAll(async () => {
+    c = await startTestCollector(await target.freshUrl());
+    return () => c.close();
+  });
+
+  const sendJson = (report: ReturnType<typeof agentReport>) =>
+    c.post('/api/v3/report', encodeReportJson(report), { 'content-type': 'application/json' });
+  const sendProto = (report: ReturnType<typeof agentReport>) =>
+    c.post('/api/v3/report', gzipSync(encodeReportProtobuf(report)), {
+      'content-type': 'application/x-protobuf',
+      'content-encoding': 'gzip',
+    });
+  const metric = async (name: string, query = '') => {
+    const res = await c.get(`/query/metrics/${name}?from=${today}&to=${today}${query}`);
+    expect(res.status).toBe(200);
+    return (await res.json()) as { kind: string | null; rows: Record<string, unknown>[] };
+  };
+
+  it('stores JSON and gzip protobuf reports, and a retried report once', async () => {
+    const id = randomUUID();
+    const report = agentReport({ trackingId: id, metrics: [counter('t1.queries', 5)] });
+    const first = await sendJson(report);
+    expect(first.status).toBe(200);
+    expect(await first.json()).toEqual({ status: 'stored', reports: 1, events: 0 });
+    expect((await sendProto(report)).status).toBe(200); // the same report id, the other encoding
+    expect(
+      (await sendProto(agentReport({ trackingId: id, metrics: [counter('t1.queries', 7)] }))).status,
+    ).toBe(200);
+    const cluster = (await (await c.get(`/query/clusters/${id}`)).json()) as Record<string, unknown>;
+    expect(cluster).toMatchObject({ agentReports: 2, version: '0.2.0' });
+    expect(await metric('t1.queries')).toMatchObject({
+      kind: 'counter',
+      rows: [{ value: 'all', total: 12, clusters: 1 }],
+    });
+  });
+
+  it('answers fleet quantiles from merged histograms, by version', async () => {
+    const oldValues = Array.from({ length: 500 }, (_, i) => 0.001 * (1 + i));
+    const newValues = Array.from({ length: 300 }, (_, i) => 0.002 * (1 + i));
+    for (const [version, values] of [
+      ['1.0.0', oldValues.slice(0, 250)],
+      ['1.0.0', oldValues.slice(250)],
+      ['1.1.0', newValues],
+    ] as const) {
+      const res = await sendJson(agentReport({ version, metrics: [histogram('t2.latency', [...values])] }));
+      expect(res.status).toBe(200);
+    }
+    const answer = await metric('t2.latency', '&by=version');
+    expect(answer.kind).toBe('histogram');
+    const byVersion = Object.fromEntries(answer.rows.map((r) => [r.value, r]));
+    // Merged across the two 1.0.0 nodes: the quantiles of all 500 values, within 2%.
+    expect(byVersion['1.0.0']).toMatchObject({ clusters: 2, count: 500 });
+    for (const [q, key] of [
+      [0.5, 'p50'],
+      [0.9, 'p90'],
+      [0.99, 'p99'],
+    ] as const) {
+      const exact = oldValues[Math.floor(q * (oldValues.length - 1))]!;
+      const got = byVersion['1.0.0']![key] as number;
+      expect(Math.abs(got - exact) / exact).toBeLessThanOrEqual(0.02);
+    }
+    expect(byVersion['1.1.0']).toMatchObject({ clusters: 1, count: 300 });
+    expect(byVersion['1.1.0']!.sum as number).toBeCloseTo(
+      newValues.reduce((a, b) => a + b, 0),
+      9,
+    );
+  });
+
+  it("answers gauges with each cluster's latest value and the spread", async () => {
+    const a = randomUUID();
+    const b = randomUUID();
+    await sendJson(agentReport({ trackingId: a, metrics: [gauge('t3.connections', 10)] }));
+    await sendJson(agentReport({ trackingId: a, metrics: [gauge('t3.connections', 4)] }));
+    await sendJson(agentReport({ trackingId: b, metrics: [gauge('t3.connections', 6)] }));
+    const answer = await metric('t3.connections');
+    expect(answer).toMatchObject({
+      kind: 'gauge',
+      rows: [{ value: 'all', clusters: 2, last: 10, min: 4, max: 10 }],
+    });
+    expect(answer.rows[0]!.avg).toBeCloseTo(20 / 3, 9);
+  });
+
+  it('leaves CI reports out unless includeCi=true', async () => {
+    await sendJson(agentReport({ metrics: [counter('t4.queries', 1)] }));
+    await sendJson(agentReport({ ci: true, metrics: [counter('t4.queries', 100)] }));
+    expect((await metric('t4.queries')).rows[0]).toMatchObject({ total: 1 });
+    expect((await metric('t4.queries', '&includeCi=true')).rows[0]).toMatchObject({
+      total: 101,
+      clusters: 2,
+    });
+  });
+
+  it('discards is_test reports after validating them', async () => {
+    const res = await sendJson(agentReport({ isTest: true, metrics: [counter('t5.queries', 1)] }));
+    expect(await res.json()).toMatchObject({ status: 'discarded' });
+    expect(await metric('t5.queries')).toEqual(expect.objectContaining({ kind: null, rows: [] }));
+  });
+
+  it('caps distinct series per cluster: extra label sets are dropped and counted', async () => {
+    const id = randomUUID();
+    const many = Array.from({ length: 2000 }, (_, i) => counter('t6.per_user', 1, { user: `u${i}` }));
+    for (let i = 0; i < 3; i++) {
+      const res = await sendJson(
+        agentReport({ trackingId: id, metrics: many.slice(i * 2000, (i + 1) * 2000) }),
+      );
+      expect(res.status).toBe(200);
+    }
+    const more = Array.from({ length: 2000 }, (_, i) => counter('t6.per_user', 1, { user: `v${i}` }));
+    await sendJson(agentReport({ trackingId: id, metrics: more }));
+    await sendJson(
+      agentReport({
+        trackingId: id,
+        metrics: more.map((m) => ({ ...m, labels: { user: `w${m.labels.user}` } })),
+      }),
+    );
+    await sendJson(
+      agentReport({
+        trackingId: id,
+        metrics: more.map((m) => ({ ...m, labels: { user: `x${m.labels.user}` } })),
+      }),
+    );
+    // 2000 + 2000 + 2000 offered after the first 2000: the cap of 5000 series keeps 5000.
+    const total = (await metric('t6.per_user', '&by=trackingId')).rows.find((r) => r.value === id)!.total;
+    expect(total).toBe(5000);
+    const metrics = await (await fetch(`${c.url}/metrics`)).text();
+    expect(metrics).toMatch(/^tidewatch_series_dropped_total 3000$/m);
+  });
+
+  it('validates query parameters: bad dates, inverted and over-long ranges are 400s', async () => {
+    for (const [query, code] of [
+      ['from=2026-02-31', 'invalid_date'],
+      ['from=yesterday', 'invalid_date'],
+      ['from=2026-11-20&to=2026-11-01', 'invalid_range'],
+      ['from=2024-01-01&to=2026-01-01', 'range_too_long'],
+      ['by=color', 'invalid_request'],
+      ['includeCi=maybe', 'invalid_request'],
+    ]) {
+      const res = await c.get(`/query/metrics/x?${query}`);
+      expect(res.status, query).toBe(400);
+      expect(await res.json()).toMatchObject({ error: code });
+    }
+  });
+
+  it('rejects bad native reports with 4xx and a message', async () => {
+    const bad = [
+      ['{"protocol":3}', 'application/json'],
+      ['{"protocol":99}', 'application/json'],
+      ['not json', 'application/json'],
+    ] as const;
+    for (const [body, type] of bad) {
+      const res = await c.post('/api/v3/report', body, { 'content-type': type });
+      expect(res.status, body).toBeGreaterThanOrEqual(400);
+      expect(res.status, body).toBeLessThan(500);
+      expect(((await res.json()) as { message: string }).message.length).toBeGreaterThan(5);
+    }
+    const res = await c.post('/api/v3/report', '{}', { 'content-type': 'text/plain' });
+    expect(res.status).toBe(415);
+  });
+});

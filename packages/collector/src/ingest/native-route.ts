@@ -1,0 +1,44 @@
+// `POST /api/v3/report`: the native protocol the Tidewatch agent speaks (JSON or protobuf, gzip
+// allowed). The report id is the retry key: a resent report is answered 200 and stored once.
+import { decodeNativeReport, NATIVE_CONTENT_TYPES, type NativeContentType } from '@tidewatch/protocol';
+import type { FastifyInstance } from 'fastify';
+import { inflatedBody, requireMediaType } from '../http/body.js';
+import type { IngestPipeline } from './pipeline.js';
+
+export async function nativeRoute(
+  app: FastifyInstance,
+  opts: { pipeline: IngestPipeline; bodyLimit: number },
+) {
+  const { pipeline, bodyLimit } = opts;
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit }, (_req, body, done) => done(null, body));
+  app.post(
+    '/api/v3/report',
+    {
+      bodyLimit,
+      schema: {
+        tags: ['ingest'],
+        summary: 'Tidewatch agent report (native protocol v3; JSON or protobuf)',
+        description:
+          'Body: an AgentReport (packages/protocol/src/native/model.ts; protobuf: proto/tidewatch/report.proto) ' +
+          'with `protocol: 3`. Dedup key: reportId.',
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              status: { type: 'string', enum: ['stored', 'discarded'] },
+              reports: { type: 'integer' },
+              events: { type: 'integer' },
+            },
+          },
+        },
+      },
+    },
+    async (request) => {
+      const receivedAt = Date.now();
+      const type = requireMediaType(request, NATIVE_CONTENT_TYPES) as NativeContentType;
+      const raw = await inflatedBody(request, bodyLimit);
+      return pipeline.agentReport(decodeNativeReport(raw, type), raw, receivedAt);
+    },
+  );
+}

@@ -1,0 +1,66 @@
+// The `from`/`to` day range every query route takes (CONTRACT.md): inclusive UTC days, the last
+// 30 days by default, at most 400 days, never inverted.
+import { CollectorError } from '../errors.js';
+
+export const MAX_RANGE_DAYS = 400;
+export const DEFAULT_RANGE_DAYS = 30;
+const DAY_MS = 86_400_000;
+
+export interface DayRange {
+  fromDay: string;
+  toDay: string;
+}
+
+function parseDay(value: string, name: string): number {
+  const match = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value);
+  const ms = match ? Date.UTC(Number(match[1]), Number(match[2]) - 1, Number(match[3])) : Number.NaN;
+  // Date.UTC rolls 2026-02-31 over to March: a real date must print back the same.
+  if (!match || Number.isNaN(ms) || new Date(ms).toISOString().slice(0, 10) !== value) {
+    throw new CollectorError(
+      'invalid_date',
+      `${name} must be a date like 2026-11-25, not "${value.slice(0, 40)}"`,
+    );
+  }
+  return ms;
+}
+
+export function dayRange(
+  query: { from?: string | undefined; to?: string | undefined },
+  now = Date.now(),
+): DayRange {
+  const today = Date.UTC(
+    new Date(now).getUTCFullYear(),
+    new Date(now).getUTCMonth(),
+    new Date(now).getUTCDate(),
+  );
+  const to = query.to === undefined ? today : parseDay(query.to, 'to');
+  const from =
+    query.from === undefined ? to - (DEFAULT_RANGE_DAYS - 1) * DAY_MS : parseDay(query.from, 'from');
+  if (from > to)
+    throw new CollectorError('invalid_range', `from (${query.from}) is after to (${query.to ?? 'today'})`);
+  const days = (to - from) / DAY_MS + 1;
+  if (days > MAX_RANGE_DAYS) {
+    throw new CollectorError('range_too_long', `the range is ${days} days; the limit is ${MAX_RANGE_DAYS}`);
+  }
+  const iso = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+  return { fromDay: iso(from), toDay: iso(to) };
+}
+
+export function booleanParam(value: string | undefined, name: string): boolean {
+  if (value === undefined || value === 'false' || value === '0') return false;
+  if (value === 'true' || value === '1') return true;
+  throw new CollectorError('invalid_parameter', `${name} must be true or false`);
+}
+
+export const dayRangeQuerySchema = {
+  from: {
+    type: 'string',
+    description: 'First UTC day, inclusive (YYYY-MM-DD); default: 29 days before `to`',
+  },
+  to: { type: 'string', description: 'Last UTC day, inclusive (YYYY-MM-DD); default: today' },
+  includeCi: {
+    type: 'string',
+    enum: ['true', 'false', '1', '0'],
+    description: 'Include reports from CI runs',
+  },
+} as const;

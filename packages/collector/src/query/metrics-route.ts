@@ -1,0 +1,77 @@
+// `GET /query/metrics/{name}`: an agent metric across the fleet (CONTRACT.md).
+import type { FastifyInstance } from 'fastify';
+import { requireToken } from '../auth/require-token.js';
+import { CollectorError } from '../errors.js';
+import type { Store } from '../store/store.js';
+import { booleanParam, dayRange, dayRangeQuerySchema } from './day-range.js';
+import { aggregateMetric, METRIC_GROUPINGS, type MetricGrouping } from './metric-aggregate.js';
+
+const nullableNumber = { type: ['number', 'null'] } as const;
+
+export async function metricsRoute(app: FastifyInstance, opts: { store: Store }) {
+  app.get(
+    '/query/metrics/:name',
+    {
+      preHandler: requireToken(opts.store, 'read'),
+      schema: {
+        tags: ['query'],
+        summary:
+          "An agent metric across the fleet: counters' totals, gauges' latest values, merged histograms' quantiles",
+        security: [{ bearer: [] }],
+        params: { type: 'object', properties: { name: { type: 'string' } }, required: ['name'] },
+        querystring: {
+          type: 'object',
+          properties: {
+            ...dayRangeQuerySchema,
+            by: { type: 'string', enum: [...METRIC_GROUPINGS] },
+          },
+        },
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              name: { type: 'string' },
+              from: { type: 'string' },
+              to: { type: 'string' },
+              kind: { type: ['string', 'null'], enum: ['counter', 'gauge', 'histogram', null] },
+              rows: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  properties: {
+                    value: { type: ['string', 'null'] },
+                    clusters: { type: 'integer' },
+                    total: { type: 'number' },
+                    last: { type: 'number' },
+                    min: { type: 'number' },
+                    max: { type: 'number' },
+                    avg: { type: 'number' },
+                    count: { type: 'number' },
+                    sum: { type: 'number' },
+                    p50: nullableNumber,
+                    p90: nullableNumber,
+                    p99: nullableNumber,
+                  },
+                },
+              },
+            },
+          },
+        },
+      },
+    },
+    async (request) => {
+      const { name } = request.params as { name: string };
+      if (name.length === 0 || name.length > 128) {
+        throw new CollectorError('invalid_metric_name', 'a metric name is 1-128 characters');
+      }
+      const query = request.query as { from?: string; to?: string; by?: MetricGrouping; includeCi?: string };
+      const range = dayRange(query);
+      const points = await opts.store.metricPoints({
+        name,
+        ...range,
+        includeCi: booleanParam(query.includeCi, 'includeCi'),
+      });
+      return { name, from: range.fromDay, to: range.toDay, ...aggregateMetric(points, query.by) };
+    },
+  );
+}

@@ -1,0 +1,18 @@
+// The native Tidewatch report (protocol v3): model, wire forms, validation and the exponential
+// histogram math shared by the agent and the collector.
+export { decodeNativeReport, NATIVE_CONTENT_TYPES, type NativeContentType } from './decode.js';
+export {
+  bucketIndex,
+  downscale,
+  emptyHistogram,
+  histogramOf,
+  lowerBoundary,
+  mergeHistograms,
+  quantile,
+  relativeErrorBound,
+  SCALE_FOR_2_PERCENT,
+} from './exp-histogram.js';
+export { encodeReportJson, parseReportJson } from './json.js';
+export * from './model.js';
+export { encodeReportProtobuf, parseReportProtobuf } from './protobuf.js';
+export { protocolVersion, validateHistogram, validateReport } from './validate.js';
