@@ -27,6 +27,8 @@ export interface BatcherObserver {
 export interface WriteBatcherOptions {
   /** Rows per transaction; more wait for the next one. */
   maxRows?: number;
+  /** Transactions in flight at once (default 2: one committing, the next being sent). */
+  maxInFlight?: number;
   observer?: BatcherObserver;
 }
 
@@ -48,40 +50,46 @@ function merge(items: Pending[]): WriteBatch {
 
 export class WriteBatcher {
   private queue: Pending[] = [];
-  private running: Promise<void> | null = null;
+  /** Transactions under way (each lane runs one at a time). */
+  private lanes = 0;
+  private idleWaiters: (() => void)[] = [];
   private readonly maxRows: number;
+  private readonly maxInFlight: number;
 
   constructor(
     private readonly store: Store,
     private readonly options: WriteBatcherOptions = {},
   ) {
     this.maxRows = options.maxRows ?? 2000;
+    this.maxInFlight = options.maxInFlight ?? 2;
   }
 
   /** Resolves once the rows are committed; rejects if the store failed to commit them. */
   write(batch: WriteBatch): Promise<void> {
     return new Promise((resolve, reject) => {
       this.queue.push({ batch, rows: rowCount(batch), resolve, reject });
-      // While a transaction runs, new requests queue up and go into the next one together.
-      this.running ??= this.drain();
+      // While transactions run, new requests queue up and go into the next one together. A second
+      // lane lets the next batch be sent while the store still commits the previous one.
+      if (this.lanes < this.maxInFlight) {
+        this.lanes++;
+        void this.lane();
+      }
     });
   }
 
   /** Resolves when everything queued so far is committed or failed. */
-  async flush(): Promise<void> {
-    while (this.running) await this.running;
+  flush(): Promise<void> {
+    if (this.lanes === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  private async drain(): Promise<void> {
-    // Yield once so that requests parsed in the same tick join the first transaction.
+  private async lane(): Promise<void> {
+    // Yield once so that requests parsed in the same tick join the same transaction.
     await new Promise((resolve) => setImmediate(resolve));
-    try {
-      while (this.queue.length > 0) {
-        const items = this.take();
-        await this.commit(items);
-      }
-    } finally {
-      this.running = null;
+    while (this.queue.length > 0) await this.commit(this.take());
+    this.lanes--;
+    if (this.lanes === 0) {
+      for (const resolve of this.idleWaiters.splice(0)) resolve();
     }
   }
 

@@ -26,9 +26,15 @@ export function relativeErrorBound(scale: number): number {
   return (1 - inverseBase) / (1 + inverseBase);
 }
 
-/** The lower boundary of bucket `index` at `scale` (exclusive), i.e. b^index. */
+/**
+ * The lower boundary of bucket `index` at `scale` (exclusive), i.e. b^index, computed as
+ * 2^octave · 2^(r / 2^scale) so that every scale and the agent's lookup table round it the same way.
+ */
 export function lowerBoundary(index: number, scale: number): number {
-  return 2 ** (index / 2 ** scale);
+  if (scale <= 0) return 2 ** (index * 2 ** -scale);
+  const size = 2 ** scale;
+  const octave = Math.floor(index / size);
+  return 2 ** octave * 2 ** ((index - octave * size) / size);
 }
 
 /** The bucket that holds `value` (> 0, finite) at `scale`, exact at every bucket boundary. */

@@ -2,24 +2,29 @@
 // (connection, column types, the setup lock) is passed in by sqlite/ and postgres/.
 import { type Kysely, Migrator, sql, type Transaction } from 'kysely';
 import type {
-  AgentReportRow,
-  AgentReportWrite,
   ClusterSummary,
   EraseResult,
-  EventRow,
   KnownSeries,
   MetricPoint,
   MetricPointQuery,
   NodeCounts,
-  ReportRow,
   Store,
   TokenRecord,
   TokenRole,
   WriteBatch,
   WriteResult,
 } from '../store.js';
+import {
+  agentChildren,
+  agentReportColumns,
+  chunks,
+  clusterRows,
+  eventColumns,
+  ordered,
+  reportColumns,
+} from './columns.js';
 import { type DialectTypes, migrationProvider } from './migrations.js';
-import type { AgentReportsTable, Database, ReportsTable, TokensTable } from './schema.js';
+import type { Database, TokensTable } from './schema.js';
 
 export interface SqlDialectHooks {
   kind: 'sqlite' | 'postgres';
@@ -28,145 +33,6 @@ export interface SqlDialectHooks {
   lockForSetup(trx: Transaction<Database>): Promise<void>;
   /** Closes connections that Kysely does not own. */
   close?(): Promise<void>;
-}
-
-/** Rows per INSERT statement: well under SQLite's 32,766 and PostgreSQL's 65,535 parameters. */
-const ROWS_PER_STATEMENT = 500;
-
-function chunks<T>(rows: T[]): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) out.push(rows.slice(i, i + ROWS_PER_STATEMENT));
-  return out;
-}
-
-function reportColumns(r: ReportRow): Omit<ReportsTable, 'id'> {
-  return {
-    dedup_key: r.dedupKey,
-    tracking_id: r.trackingId,
-    session_id: r.sessionId,
-    node_type: r.nodeType,
-    protocol: r.protocol,
-    received_at: r.receivedAt,
-    received_day: r.receivedDay,
-    report_time: r.reportTime,
-    up_time: r.upTime,
-    ci: r.ci ? 1 : 0,
-    flags: r.flags,
-    memory_used: r.memoryUsed,
-    memory_total: r.memoryTotal,
-    os_name: r.osName,
-    os_version: r.osVersion,
-    os_kernel: r.osKernel,
-    cpu_available: r.cpuAvailable,
-    version: r.version,
-    git_sha: r.gitSha,
-    meta_backend: r.metaBackend,
-    cluster_type: r.clusterType,
-    node_meta: r.nodeMeta,
-    node_compute: r.nodeCompute,
-    node_frontend: r.nodeFrontend,
-    node_compactor: r.nodeCompactor,
-    stream_job_count: r.streamJobCount,
-    object_store: r.objectStore,
-    connectors: r.connectors,
-    connector_usage: r.connectorUsage,
-    stream_jobs: r.streamJobs,
-    license_tier: r.licenseTier,
-    raw: r.raw,
-  };
-}
-
-function eventColumns(e: EventRow) {
-  return {
-    dedup_key: e.dedupKey,
-    tracking_id: e.trackingId,
-    received_at: e.receivedAt,
-    received_day: e.receivedDay,
-    event_time_sec: e.eventTimeSec,
-    stage: e.stage,
-    name: e.name,
-    connector_name: e.connectorName,
-    catalog_id: e.catalogId,
-    attributes: e.attributes,
-    node: e.node,
-    object: e.object,
-    flags: e.flags,
-    raw: e.raw,
-  };
-}
-
-function agentReportColumns(r: AgentReportRow): Omit<AgentReportsTable, 'id'> {
-  return {
-    report_id: r.reportId,
-    tracking_id: r.trackingId,
-    session_id: r.sessionId,
-    node_type: r.nodeType,
-    received_at: r.receivedAt,
-    received_day: r.receivedDay,
-    sequence: r.sequence,
-    is_leader: r.isLeader ? 1 : 0,
-    version: r.version,
-    git_sha: r.gitSha,
-    cluster_type: r.clusterType,
-    ci: r.ci ? 1 : 0,
-    interval_start_ms: r.intervalStartMs,
-    interval_end_ms: r.intervalEndMs,
-    memory_used: r.memoryUsed,
-    memory_total: r.memoryTotal,
-    os_name: r.osName,
-    os_version: r.osVersion,
-    os_kernel: r.osKernel,
-    cpu_available: r.cpuAvailable,
-    heap_used: r.heapUsed,
-    event_loop_delay_p99: r.eventLoopDelayP99,
-    uptime: r.uptime,
-    runtime: r.runtime,
-    agent_version: r.agentVersion,
-    cluster_facts: r.clusterFacts,
-    drops: r.drops,
-    flags: r.flags,
-    raw: r.raw,
-  };
-}
-
-/** Metric points, events and series rows of the agent reports that were really inserted. */
-function agentChildren(writes: AgentReportWrite[]) {
-  const points = [];
-  const events = [];
-  const series = [];
-  for (const { report: r, metrics, events: evs } of writes) {
-    for (const m of metrics) {
-      points.push({
-        report_id: r.reportId,
-        tracking_id: r.trackingId,
-        received_at: r.receivedAt,
-        received_day: r.receivedDay,
-        node_type: r.nodeType,
-        version: r.version,
-        cluster_type: r.clusterType,
-        ci: r.ci ? 1 : 0,
-        name: m.name,
-        kind: m.kind,
-        unit: m.unit,
-        labels: m.labels,
-        value: m.value,
-        histogram: m.histogram,
-      });
-      series.push({ tracking_id: r.trackingId, name: m.name, labels: m.labels, first_seen: r.receivedAt });
-    }
-    for (const e of evs) {
-      events.push({
-        report_id: r.reportId,
-        tracking_id: r.trackingId,
-        received_at: r.receivedAt,
-        received_day: r.receivedDay,
-        name: e.name,
-        time_ms: e.timeMs,
-        fields: e.fields,
-      });
-    }
-  }
-  return { points, events, series };
 }
 
 function tokenRecord(row: TokensTable): TokenRecord {
@@ -193,21 +59,6 @@ function tokenColumns(t: TokenRecord): TokensTable {
   };
 }
 
-/** first/last seen per cluster over the rows a batch actually inserted. */
-function seenRanges(rows: { tracking_id: string; received_at: number }[]) {
-  const ranges = new Map<string, { first: number; last: number }>();
-  for (const row of rows) {
-    const at = Number(row.received_at);
-    const range = ranges.get(row.tracking_id);
-    if (!range) ranges.set(row.tracking_id, { first: at, last: at });
-    else {
-      if (at < range.first) range.first = at;
-      if (at > range.last) range.last = at;
-    }
-  }
-  return ranges;
-}
-
 export class SqlStore implements Store {
   readonly kind: 'sqlite' | 'postgres';
 
@@ -229,7 +80,8 @@ export class SqlStore implements Store {
     }
   }
 
-  async writeBatch(batch: WriteBatch): Promise<WriteResult> {
+  async writeBatch(unordered: WriteBatch): Promise<WriteResult> {
+    const batch = ordered(unordered);
     return this.db.transaction().execute(async (trx) => {
       const inserted: { tracking_id: string; received_at: number }[] = [];
       let reportsInserted = 0;
@@ -284,11 +136,12 @@ export class SqlStore implements Store {
           .execute();
       }
       // Only rows that were really stored move first/last seen, so a cluster exists exactly when
-      // something of it is stored. CASE instead of GREATEST/MAX: the same SQL on every dialect.
-      for (const [trackingId, range] of seenRanges(inserted)) {
+      // something of it is stored. One statement for all clusters of the batch; CASE instead of
+      // GREATEST/MAX: the same SQL on every dialect.
+      for (const chunk of chunks(clusterRows(inserted))) {
         await trx
           .insertInto('clusters')
-          .values({ tracking_id: trackingId, first_seen: range.first, last_seen: range.last })
+          .values(chunk)
           .onConflict((oc) =>
             oc.column('tracking_id').doUpdateSet({
               first_seen: sql`case when excluded.first_seen < clusters.first_seen then excluded.first_seen else clusters.first_seen end`,

@@ -1,24 +1,120 @@
-// The embedded default store: SQLite through better-sqlite3, in WAL mode with synchronous=FULL so
-// that a committed batch survives power loss before the collector acknowledges it.
+// The embedded default store: SQLite through better-sqlite3. Reads, migrations and tokens go
+// through Kysely on the main thread; report writes go to a writer thread (sqlite-writer.ts) so that
+// commits never stop the event loop.
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import SQLite from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
 import type { Database } from '../sql/schema.js';
 import { SqlStore } from '../sql/sql-store.js';
+import type { WriteBatch, WriteResult } from '../store.js';
+import { configureSqlite } from './pragmas.js';
+import type { WriterRequest, WriterResponse } from './sqlite-writer.js';
+
+interface Pending {
+  resolve(result: WriteResult): void;
+  reject(error: Error): void;
+}
+
+/**
+ * The writer thread's module. Under the test runner this file runs from its TypeScript source,
+ * which a worker cannot load: it then uses the compiled writer (the test setup builds dist/).
+ */
+function writerModule(): URL {
+  return import.meta.url.endsWith('.ts')
+    ? new URL('../../../dist/store/sqlite/sqlite-writer.js', import.meta.url)
+    : new URL('./sqlite-writer.js', import.meta.url);
+}
+
+/** Owns the writer thread; restarts it on the next write if it ever dies. */
+class WriterThread {
+  private worker: Worker | null = null;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+
+  constructor(private readonly path: string) {}
+
+  write(batch: WriteBatch): Promise<WriteResult> {
+    const worker = this.worker ?? this.start();
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      worker.postMessage({ id, batch: detached(batch) } satisfies WriterRequest);
+    });
+  }
+
+  async stop(): Promise<void> {
+    const worker = this.worker;
+    this.worker = null;
+    if (worker) await worker.terminate();
+  }
+
+  private start(): Worker {
+    const worker = new Worker(writerModule(), { workerData: { path: this.path } });
+    worker.on('message', (response: WriterResponse) => {
+      const pending = this.pending.get(response.id);
+      this.pending.delete(response.id);
+      if ('error' in response) pending?.reject(new Error(response.error));
+      else pending?.resolve(response.result);
+    });
+    const fail = (error: Error) => {
+      if (this.worker === worker) this.worker = null;
+      for (const p of this.pending.values()) p.reject(error);
+      this.pending.clear();
+    };
+    worker.on('error', fail);
+    worker.on('exit', (code) => fail(new Error(`the SQLite writer thread exited (code ${code})`)));
+    // The host process may exit while the thread idles.
+    worker.unref();
+    this.worker = worker;
+    return worker;
+  }
+}
+
+/**
+ * Copies each raw payload into its own exact-size buffer: posting a view into Node's shared 8 KiB
+ * buffer pool would clone the whole pool for every report.
+ */
+function detached(batch: WriteBatch): WriteBatch {
+  return {
+    reports: batch.reports.map((r) => ({ ...r, raw: new Uint8Array(r.raw) })),
+    events: batch.events.map((e) => ({ ...e, raw: new Uint8Array(e.raw) })),
+    agentReports: batch.agentReports?.map((w) => ({
+      ...w,
+      report: { ...w.report, raw: new Uint8Array(w.report.raw) },
+    })),
+  };
+}
+
+class SqliteStore extends SqlStore {
+  private readonly writer: WriterThread | null;
+
+  constructor(db: Kysely<Database>, path: string) {
+    super(db, {
+      kind: 'sqlite',
+      types: { serial: 'integer', blob: 'blob' },
+      // SQLite has one writer at a time; the check-then-insert runs inside one write transaction.
+      lockForSetup: async () => {},
+    });
+    // An in-memory database cannot be shared with a thread: it writes on the main thread.
+    this.writer = path === ':memory:' ? null : new WriterThread(path);
+  }
+
+  override writeBatch(batch: WriteBatch): Promise<WriteResult> {
+    return this.writer ? this.writer.write(batch) : super.writeBatch(batch);
+  }
+
+  override async close(): Promise<void> {
+    await this.writer?.stop();
+    await super.close();
+  }
+}
 
 export function openSqliteStore(path: string): SqlStore {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const sqlite = new SQLite(path);
-  sqlite.pragma('journal_mode = WAL');
-  sqlite.pragma('synchronous = FULL');
-  // Another process (the CLI minting a token, a second collector) may hold the write lock briefly.
-  sqlite.pragma('busy_timeout = 5000');
+  configureSqlite(sqlite);
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
-  return new SqlStore(db, {
-    kind: 'sqlite',
-    types: { serial: 'integer', blob: 'blob' },
-    // SQLite has one writer at a time; the check-then-insert runs inside one write transaction.
-    lockForSetup: async () => {},
-  });
+  return new SqliteStore(db, path);
 }

@@ -1,0 +1,291 @@
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { type StubCollector, startCollector } from '../test/collector-stub.js';
+import { FakeClock, tick } from '../test/fake-clock.js';
+import { type Agent, createAgent } from './agent.js';
+import type { AgentOptions } from './options.js';
+
+const DAY = 24 * 60 * 60 * 1000;
+const MINUTE = 60 * 1000;
+
+const cleanup: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0)) await f();
+});
+
+async function collector(answer?: Parameters<typeof startCollector>[0]): Promise<StubCollector> {
+  const stub = await startCollector(answer);
+  cleanup.push(() => stub.close());
+  return stub;
+}
+
+const tempDir = () => mkdtempSync(path.join(tmpdir(), 'tw-agent-'));
+
+function agentFor(url: string, options: Partial<AgentOptions> & { clock: FakeClock }) {
+  const logs: string[] = [];
+  const agent = createAgent({
+    endpoint: url,
+    nodeType: 'frontend',
+    version: '2.1.0',
+    trackingId: 'cluster-1',
+    jitter: 0,
+    env: {},
+    logger: { warn: (m) => logs.push(m) },
+    ...options,
+  });
+  cleanup.push(() => agent.shutdown(500));
+  return { agent, logs };
+}
+
+/** Waits until the agent finished starting (preview awaits it). */
+const started = async (agent: Agent) => void (await agent.preview());
+
+describe('agent', () => {
+  it('sends the first report after firstReportDelay, then one per interval, with deltas', async () => {
+    const stub = await collector();
+    const clock = new FakeClock();
+    const { agent } = agentFor(stub.url, { clock, dataDir: tempDir() });
+    const queries = agent.counter('queries', { kind: 'select' }, { unit: '{query}', description: 'Queries' });
+    const latency = agent.histogram('query.duration', undefined, { unit: 's' });
+    agent.gauge('connections').set(4);
+    await started(agent);
+    queries.inc(3);
+    latency.record(0.02);
+    await clock.advance(5 * MINUTE - 1);
+    expect(stub.requests).toBe(0);
+    await clock.advance(1);
+    await vi.waitFor(() => expect(stub.accepted).toHaveLength(1));
+    queries.inc(2);
+    await clock.advance(DAY);
+    await vi.waitFor(() => expect(stub.accepted).toHaveLength(2));
+    const [first, second] = stub.accepted;
+    const value = (r: typeof first, name: string) => r!.metrics.find((m) => m.name === name);
+    expect(value(first, 'queries')).toMatchObject({ value: 3, labels: { kind: 'select' }, unit: '{query}' });
+    expect(value(second, 'queries')!.value).toBe(2);
+    expect(value(first, 'query.duration')!.histogram!.count).toBe(1);
+    expect(value(second, 'query.duration')!.histogram!.count).toBe(0);
+    expect(value(second, 'connections')!.value).toBe(4);
+    expect([first!.sequence, second!.sequence]).toEqual([1, 2]);
+    expect(second!.intervalStartMs).toBe(first!.intervalEndMs);
+    expect(first).toMatchObject({
+      trackingId: 'cluster-1',
+      nodeType: 'frontend',
+      version: '2.1.0',
+      protocol: 3,
+    });
+    expect(first!.sessionId).toBe(second!.sessionId);
+  });
+
+  it('resumes the cycle after a restart: due at last report + interval, at once when overdue', async () => {
+    const stub = await collector();
+    const dataDir = tempDir();
+    const clock = new FakeClock();
+    const a = agentFor(stub.url, { clock, dataDir });
+    await started(a.agent);
+    await a.agent.flush();
+    expect(stub.accepted).toHaveLength(1);
+    await a.agent.shutdown();
+    expect(stub.accepted).toHaveLength(2); // shutdown flushes
+
+    clock.time += 6 * 60 * MINUTE; // restarted six hours later
+    const b = agentFor(stub.url, { clock, dataDir });
+    await started(b.agent);
+    await clock.advance(DAY - 6 * 60 * MINUTE - 1);
+    expect(stub.accepted).toHaveLength(2); // neither reset (5 minutes) nor repeated
+    await clock.advance(1);
+    await vi.waitFor(() => expect(stub.accepted).toHaveLength(3));
+    const third = stub.accepted[2]!;
+    expect(third.sequence).toBe(3); // persisted across the restart
+    expect(third.sessionId).not.toBe(stub.accepted[0]!.sessionId); // a new process is a new session
+    await b.agent.shutdown();
+
+    clock.time += 3 * DAY; // restarted long after the report was due
+    const c = agentFor(stub.url, { clock, dataDir });
+    await started(c.agent);
+    await clock.advance(1);
+    await vi.waitFor(() => expect(stub.accepted).toHaveLength(5));
+  });
+
+  it('delivers every report exactly once after the collector was down for several intervals', async () => {
+    let down = true;
+    const stub = await collector(() => (down ? 503 : 200));
+    const clock = new FakeClock();
+    const { agent } = agentFor(stub.url, { clock, dataDir: tempDir(), maxBackoff: 60 * MINUTE });
+    const c = agent.counter('work');
+    await started(agent);
+    for (let day = 0; day < 4; day++) {
+      c.inc(10);
+      await clock.advance(DAY);
+    }
+    expect(stub.accepted).toHaveLength(0);
+    expect(stub.requests).toBeGreaterThan(10); // retried with backoff in between
+    down = false;
+    await clock.advance(60 * MINUTE); // the next retry (backoff is capped at an hour), and report 5
+    await vi.waitFor(() => expect(stub.accepted).toHaveLength(5));
+    const ids = stub.accepted.map((r) => r.reportId);
+    expect(new Set(ids).size).toBe(5);
+    expect(stub.accepted.map((r) => r.sequence)).toEqual([1, 2, 3, 4, 5]);
+    expect(stub.accepted.reduce((sum, r) => sum + r.metrics.find((m) => m.name === 'work')!.value, 0)).toBe(
+      40,
+    );
+  });
+
+  it('drops a report the collector rejects (400) and counts it in the next one', async () => {
+    const stub = await collector((n) => (n === 0 ? 400 : 200));
+    const clock = new FakeClock();
+    const { agent, logs } = agentFor(stub.url, { clock, dataDir: tempDir() });
+    await started(agent);
+    await agent.flush();
+    await agent.flush();
+    expect(stub.accepted).toHaveLength(1);
+    expect(stub.accepted[0]!.drops.reports).toBe(1);
+    expect(stub.accepted[0]!.drops.errors).toBe(1);
+    expect(logs.some((l) => l.includes('collector answered 400'))).toBe(true);
+  });
+
+  it('previews the exact next report without changing anything', async () => {
+    const stub = await collector();
+    const clock = new FakeClock();
+    const { agent } = agentFor(stub.url, {
+      clock,
+      dataDir: tempDir(),
+      isLeader: true,
+      clusterFacts: () => ({ 'nodes.compute': 3 }),
+    });
+    agent.counter('c').inc(5);
+    agent.histogram('h').record(1.5);
+    agent.event('backup.finished', { ok: true, seconds: 3 });
+    const live = { process: expect.anything(), system: expect.anything() }; // facts of this instant
+    const a = await agent.preview();
+    const b = await agent.preview();
+    expect(a).toEqual({ ...b, ...live });
+    expect(stub.requests).toBe(0);
+    await agent.flush();
+    const sent = stub.accepted[0]!;
+    expect(sent).toEqual({ ...a, ...live });
+    expect(sent.cluster).toEqual({ 'nodes.compute': 3 });
+    expect(sent.events).toEqual([
+      { name: 'backup.finished', timeMs: clock.now(), fields: { ok: true, seconds: 3 } },
+    ]);
+  });
+
+  it('when disabled, writes no file, opens no connection and arms no timer', async () => {
+    const stub = await collector();
+    const dataDir = path.join(tempDir(), 'data');
+    for (const [env, enabled] of [
+      [{}, false],
+      [{ TIDEWATCH_TELEMETRY: 'off' }, true],
+      [{ DO_NOT_TRACK: '1' }, true],
+    ] as const) {
+      const clock = new FakeClock();
+      const { agent, logs } = agentFor(stub.url, { clock, dataDir, env, enabled });
+      expect(agent.enabled).toBe(false);
+      agent.counter('c').inc();
+      agent.histogram('h').record(1);
+      agent.event('e', {});
+      expect(await agent.preview()).toBeNull();
+      await agent.flush();
+      await clock.advance(10 * DAY);
+      await agent.shutdown();
+      expect(clock.pending).toBe(0);
+      expect(logs).toEqual([]);
+    }
+    await tick(50);
+    expect(existsSync(dataDir)).toBe(false);
+    expect(stub.connections).toBe(0);
+  });
+
+  it('in debug mode prints each report instead of sending it', async () => {
+    const stub = await collector();
+    const clock = new FakeClock();
+    const dataDir = tempDir();
+    const { agent, logs } = agentFor(stub.url, { clock, dataDir, env: { TIDEWATCH_TELEMETRY_DEBUG: '1' } });
+    agent.counter('c').inc();
+    await agent.flush();
+    expect(stub.connections).toBe(0);
+    expect(logs.some((l) => l.includes('"name": "c"') && l.includes('not sent'))).toBe(true);
+    expect(readdirSync(path.join(dataDir))).not.toContain('spool');
+  });
+
+  it('shows the notice once per dataDir and keeps a bounded audit copy of what was sent', async () => {
+    const stub = await collector();
+    const clock = new FakeClock();
+    const dataDir = tempDir();
+    const a = agentFor(stub.url, { clock, dataDir, sentMax: 2 });
+    for (let i = 0; i < 4; i++) await a.agent.flush();
+    await a.agent.shutdown();
+    const b = agentFor(stub.url, { clock, dataDir, sentMax: 2 });
+    await started(b.agent);
+    expect(a.logs.filter((l) => l.includes('TIDEWATCH_TELEMETRY=off'))).toHaveLength(1);
+    expect(b.logs.filter((l) => l.includes('TIDEWATCH_TELEMETRY=off'))).toHaveLength(0);
+    const sent = readdirSync(path.join(dataDir, 'sent'));
+    expect(sent).toHaveLength(2);
+    const copy = JSON.parse(readFileSync(path.join(dataDir, 'sent', sent[1]!), 'utf8'));
+    expect(copy.reportId).toBe(stub.accepted[4]!.reportId);
+    expect(readdirSync(path.join(dataDir, 'spool'))).toEqual([]);
+    expect(readFileSync(path.join(dataDir, 'state.json'), 'utf8')).toContain('"nextSequence":6');
+  });
+
+  it('generates a tracking id once and keeps it in dataDir', async () => {
+    const stub = await collector();
+    const clock = new FakeClock();
+    const dataDir = tempDir();
+    const a = agentFor(stub.url, { clock, dataDir, trackingId: undefined });
+    await a.agent.flush();
+    const b = agentFor(stub.url, { clock, dataDir, trackingId: undefined });
+    await b.agent.flush();
+    expect(stub.accepted[0]!.trackingId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(stub.accepted[1]!.trackingId).toBe(stub.accepted[0]!.trackingId);
+    expect(readFileSync(path.join(dataDir, 'tracking-id'), 'utf8').trim()).toBe(stub.accepted[0]!.trackingId);
+  });
+
+  it('degrades to memory on an unusable dataDir and never throws into the host', async () => {
+    const stub = await collector();
+    const clock = new FakeClock();
+    const file = path.join(tempDir(), 'file');
+    writeFileSync(file, 'x');
+    const { agent, logs } = agentFor(stub.url, { clock, dataDir: path.join(file, 'data') });
+    agent.counter('c').inc();
+    await agent.flush();
+    expect(stub.accepted).toHaveLength(1);
+    expect(logs.some((l) => l.includes('memory only'))).toBe(true);
+    expect(logs.filter((l) => l.startsWith('tidewatch agent:'))).toHaveLength(1); // once per interval
+  });
+
+  it('shutdown never hangs on a collector that does not answer, and spools the last report', async () => {
+    const stub = await collector(() => 'hang');
+    const clock = new FakeClock();
+    const dataDir = tempDir();
+    const { agent } = agentFor(stub.url, { clock, dataDir, timeout: 60_000 });
+    agent.counter('c').inc();
+    await started(agent);
+    const t = Date.now();
+    await agent.shutdown(300);
+    expect(Date.now() - t).toBeLessThan(1500);
+    expect(readdirSync(path.join(dataDir, 'spool'))).toHaveLength(1);
+  });
+
+  it('bounds events per report and counts the rest, never throwing on bad input', async () => {
+    const stub = await collector();
+    const clock = new FakeClock();
+    const { agent } = agentFor(stub.url, { clock, dataDir: null, maxEvents: 2 });
+    agent.event('a', { n: 1 });
+    agent.event('not valid!', {});
+    agent.event('b', { s: 'x'.repeat(5000) });
+    agent.event('c');
+    const hostile = Object.defineProperty({}, 'boom', {
+      enumerable: true,
+      get() {
+        throw new Error('getter');
+      },
+    });
+    agent.event('d', hostile);
+    await agent.flush();
+    const r = stub.accepted[0]!;
+    expect(r.events.map((e) => e.name)).toEqual(['a', 'b']);
+    expect((r.events[1]!.fields['s'] as string).length).toBe(1024);
+    expect(r.drops.events).toBe(3);
+  });
+});

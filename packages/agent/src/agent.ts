@@ -1,0 +1,344 @@
+// createAgent(): ties the steps together. The host only ever calls the registry's handles (hot
+// path) and the few methods below; everything else runs on the agent's own schedule, serialized on
+// one promise chain, and nothing in it can throw into the host.
+import {
+  type AgentEvent,
+  type AgentReport,
+  encodeReportJson,
+  encodeReportProtobuf,
+} from '@tidewatch/protocol';
+import { Collectors } from './collectors.js';
+import { Delivery } from './delivery.js';
+import { Disk } from './disk.js';
+import {
+  type AgentState,
+  loadState,
+  loadTrackingId,
+  newReportId,
+  newSessionId,
+  saveState,
+} from './identity.js';
+import { type AgentOptions, type ResolvedOptions, resolveOptions } from './options.js';
+import {
+  type Counter,
+  type Gauge,
+  type Histogram,
+  type Labels,
+  type MetricInfo,
+  NOOP_HANDLE,
+  Registry,
+} from './registry.js';
+import { buildReport, cleanClusterFacts, cleanEvent, type EventFields, noDrops } from './report.js';
+import { Alarm, firstReportAt, nextReportAt, retryDelay } from './schedule.js';
+import { Spool, spoolName } from './spool.js';
+
+export interface Agent {
+  /** False when telemetry is off (option or environment): every handle is a no-op. */
+  readonly enabled: boolean;
+  counter(name: string, labels?: Labels, info?: MetricInfo): Counter;
+  gauge(name: string, labels?: Labels, info?: MetricInfo): Gauge;
+  histogram(name: string, labels?: Labels, info?: MetricInfo): Histogram;
+  /** Unit and one-line description of a metric, shown in the report and the dashboard. */
+  describe(name: string, info: MetricInfo): void;
+  event(name: string, fields?: EventFields): void;
+  /** The exact next report (null when disabled); nothing is sent, reset or written. */
+  preview(): Promise<AgentReport | null>;
+  /** Builds a report now and delivers it and everything spooled; resolves once acknowledged or spooled. */
+  flush(): Promise<void>;
+  /** Flushes within `deadlineMs` (default 2000), then stops. Never hangs, never rejects. */
+  shutdown(deadlineMs?: number): Promise<void>;
+}
+
+const NOTICE = (o: ResolvedOptions, dir: string | null) =>
+  [
+    'tidewatch: this software sends anonymous usage telemetry once a day: its version, node type,',
+    'system facts (OS, memory, CPUs), process facts (heap, event-loop delay, uptime) and its own',
+    'counters and latency histograms. No hostnames, addresses, queries or data.',
+    `It goes to ${o.reportUrl.origin}. Copies of what was sent: ${dir ? `${dir}/sent/` : '(memory only)'}.`,
+    'Turn it off with TIDEWATCH_TELEMETRY=off or DO_NOT_TRACK=1; see it with TIDEWATCH_TELEMETRY_DEBUG=1.',
+  ].join('\n');
+
+/** Validates options (throws AgentError) and starts the agent; or a no-op agent when disabled. */
+export function createAgent(options: AgentOptions): Agent {
+  const resolved = resolveOptions(options);
+  if (resolved.disabledBy !== null) return disabledAgent;
+  return new RunningAgent(resolved);
+}
+
+/** Telemetry off: no network, no files, no timers, and handles that do nothing. */
+const disabledAgent: Agent = Object.freeze({
+  enabled: false,
+  counter: () => NOOP_HANDLE,
+  gauge: () => NOOP_HANDLE,
+  histogram: () => NOOP_HANDLE,
+  describe: () => {},
+  event: () => {},
+  preview: async () => null,
+  flush: async () => {},
+  shutdown: async () => {},
+});
+
+class RunningAgent implements Agent {
+  readonly enabled = true;
+  private readonly registry: Registry;
+  private readonly collectors = new Collectors();
+  private readonly disk: Disk;
+  private readonly spool: Spool;
+  private readonly delivery: Delivery;
+  private readonly alarm: Alarm;
+  private readonly sessionId = newSessionId();
+  private trackingId = '';
+  private state: AgentState = {
+    nextSequence: 1,
+    lastReportMs: null,
+    lastSuccessMs: null,
+    noticeShownMs: null,
+  };
+  private nextReportId = newReportId();
+  private intervalStartMs: number;
+  private events: AgentEvent[] = [];
+  private drops = noDrops();
+  private loggedThisInterval = false;
+  private nextReportAt = Number.POSITIVE_INFINITY;
+  private nextRetryAt = Number.POSITIVE_INFINITY;
+  private failures = 0;
+  private abort = new AbortController();
+  private chain: Promise<unknown> = Promise.resolve();
+  private stopping: Promise<void> | null = null;
+  private readonly ready: Promise<unknown>;
+
+  constructor(private readonly o: ResolvedOptions) {
+    this.intervalStartMs = o.clock.now();
+    this.registry = new Registry(o.maxSeries, o.histogramBuckets, (m) => this.warnOnce(m));
+    this.disk = new Disk(o.dataDir, (m) => this.problem(m));
+    this.spool = new Spool(
+      this.disk,
+      { maxReports: o.spoolMaxReports, maxBytes: o.spoolMaxBytes, maxAge: o.spoolMaxAge },
+      o.clock,
+      (n) => {
+        this.drops.reports += n;
+        this.warnOnce(`spool full: dropped the ${n} oldest report(s)`);
+      },
+    );
+    this.delivery = new Delivery(this.spool, this.disk, o, (m) => this.problem(m));
+    this.alarm = new Alarm(o.clock, () => this.onAlarm());
+    this.ready = this.run(() => this.start());
+  }
+
+  counter(name: string, labels?: Labels, info?: MetricInfo): Counter {
+    return this.registry.counter(name, labels, info);
+  }
+  gauge(name: string, labels?: Labels, info?: MetricInfo): Gauge {
+    return this.registry.gauge(name, labels, info);
+  }
+  histogram(name: string, labels?: Labels, info?: MetricInfo): Histogram {
+    return this.registry.histogram(name, labels, info);
+  }
+  describe(name: string, info: MetricInfo): void {
+    this.registry.describe(name, info);
+  }
+
+  event(name: string, fields?: EventFields): void {
+    try {
+      if (this.events.length >= this.o.maxEvents) {
+        this.drops.events++;
+        return;
+      }
+      const event = cleanEvent(name, fields, this.o.clock.now());
+      if (typeof event === 'string') {
+        this.drops.events++;
+        this.warnOnce(event);
+      } else this.events.push(event);
+    } catch (error) {
+      this.problem(`event(): ${String(error)}`); // e.g. a getter on fields that throws
+    }
+  }
+
+  async preview(): Promise<AgentReport | null> {
+    await this.ready;
+    try {
+      return buildReport({
+        ...this.reportBase(await this.clusterFacts()),
+        events: [...this.events],
+        drops: { ...this.drops },
+        reset: false,
+      });
+    } catch (error) {
+      this.problem(`preview failed: ${String(error)}`);
+      return null;
+    }
+  }
+
+  async flush(): Promise<void> {
+    await this.run(async () => {
+      await this.report();
+      this.rearm();
+    });
+  }
+
+  shutdown(deadlineMs = 2000): Promise<void> {
+    this.stopping ??= this.stop(Number.isFinite(deadlineMs) && deadlineMs >= 0 ? deadlineMs : 2000);
+    return this.stopping;
+  }
+
+  private async stop(deadlineMs: number): Promise<void> {
+    this.alarm.cancel();
+    this.abort.abort(); // an in-flight send ends now; its report stays spooled for the next start
+    this.abort = new AbortController();
+    const final = this.run(() => this.report());
+    let timer: NodeJS.Timeout | undefined;
+    // Real time on purpose: the host's deadline is wall-clock, whatever clock drives the schedule.
+    const deadline = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, deadlineMs);
+      timer.unref();
+    });
+    await Promise.race([final, deadline]);
+    clearTimeout(timer);
+    this.abort.abort();
+    this.collectors.stop();
+  }
+
+  /** Serializes agent work; a failure is counted and logged, never rethrown. */
+  private run<T>(work: () => Promise<T>): Promise<T | undefined> {
+    const next = this.chain.then(work).catch((error: unknown) => {
+      this.problem(`internal error: ${error instanceof Error ? error.message : String(error)}`);
+      return undefined;
+    });
+    this.chain = next;
+    return next;
+  }
+
+  private async start(): Promise<void> {
+    this.trackingId = await loadTrackingId(this.disk, this.o.trackingId);
+    this.state = await loadState(this.disk);
+    if (this.state.noticeShownMs === null) {
+      this.o.logger.warn(NOTICE(this.o, this.o.dataDir));
+      this.state.noticeShownMs = this.o.clock.now();
+      await saveState(this.disk, this.state);
+    }
+    await this.spool.init();
+    await this.collectors.start();
+    if (this.stopping) return;
+    const now = this.o.clock.now();
+    this.nextReportAt = firstReportAt(now, this.state.lastReportMs, this.o);
+    if (this.spool.size > 0) this.nextRetryAt = now; // left over from a previous process: send now
+    this.rearm();
+  }
+
+  private onAlarm(): void {
+    void this.run(async () => {
+      if (this.stopping) return;
+      if (this.o.clock.now() >= this.nextReportAt) await this.report();
+      else await this.deliver();
+      this.rearm();
+    });
+  }
+
+  private rearm(): void {
+    if (this.stopping) return;
+    this.alarm.cancel();
+    this.alarm.set(Math.min(this.nextReportAt, this.nextRetryAt));
+  }
+
+  private reportBase(cluster: Record<string, number>) {
+    return {
+      options: this.o,
+      trackingId: this.trackingId,
+      sessionId: this.sessionId,
+      reportId: this.nextReportId,
+      sequence: this.state.nextSequence,
+      intervalStartMs: this.intervalStartMs,
+      nowMs: this.o.clock.now(),
+      cluster,
+      registry: this.registry,
+      collectors: this.collectors,
+    };
+  }
+
+  private async clusterFacts(): Promise<Record<string, number>> {
+    const facts = this.o.clusterFacts;
+    if (!this.o.isLeader || !facts) return {};
+    try {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error('clusterFacts() took over 1 s')), 1000);
+        timer.unref();
+      });
+      const raw = await Promise.race([Promise.resolve().then(facts), timeout]).finally(() =>
+        clearTimeout(timer),
+      );
+      return cleanClusterFacts(raw, (m) => this.warnOnce(m));
+    } catch (error) {
+      this.problem(`clusterFacts() failed: ${error instanceof Error ? error.message : String(error)}`);
+      return {};
+    }
+  }
+
+  /** Builds the next report, spools it and delivers everything spooled. */
+  private async report(): Promise<void> {
+    const cluster = await this.clusterFacts();
+    // From here to the spool write nothing awaits the host: the snapshot is one consistent instant.
+    const report = buildReport({
+      ...this.reportBase(cluster),
+      events: this.events,
+      drops: this.drops,
+      reset: true,
+    });
+    const now = report.intervalEndMs;
+    this.events = [];
+    this.drops = noDrops();
+    this.loggedThisInterval = false;
+    this.intervalStartMs = now;
+    this.nextReportId = newReportId();
+    this.nextReportAt = nextReportAt(this.o.clock.now(), this.o);
+    this.state.nextSequence = report.sequence + 1;
+    this.state.lastReportMs = now;
+
+    // Encoding is the larger half of a tick: let the host's pending work run in between.
+    await new Promise((resolve) => setImmediate(resolve));
+    const json = this.o.format === 'json';
+    const body = json ? encodeReportJson(report) : encodeReportProtobuf(report);
+    if (this.o.debug) {
+      this.o.logger.warn(
+        `tidewatch report (TIDEWATCH_TELEMETRY_DEBUG, not sent):\n${JSON.stringify(report, null, 2)}`,
+      );
+      await saveState(this.disk, this.state);
+      return;
+    }
+    await saveState(this.disk, this.state);
+    await this.spool.put(spoolName(now, report.sequence, report.reportId, json ? 'json' : 'pb'), body);
+    await this.deliver();
+  }
+
+  private async deliver(): Promise<void> {
+    const result = await this.delivery.drain(this.abort.signal);
+    const now = this.o.clock.now();
+    this.drops.reports += result.dropped;
+    if (result.delivered > 0) {
+      this.state.lastSuccessMs = now;
+      await saveState(this.disk, this.state);
+    }
+    if (result.retry) {
+      this.failures++;
+      this.nextRetryAt = now + retryDelay(this.failures, result.retry.retryAfterMs, this.o);
+      this.warnOnce(`report delivery failed (${result.retry.reason}); will retry`);
+    } else {
+      this.failures = 0;
+      this.nextRetryAt = Number.POSITIVE_INFINITY;
+    }
+  }
+
+  /** At most one log line per interval, so a broken disk or network never floods the host's logs. */
+  private warnOnce(message: string): void {
+    if (this.loggedThisInterval) return;
+    this.loggedThisInterval = true;
+    try {
+      this.o.logger.warn(`tidewatch agent: ${message} (further problems this interval are only counted)`);
+    } catch {}
+  }
+
+  private problem(message: string): void {
+    this.drops.errors++;
+    this.warnOnce(message);
+  }
+}

@@ -1,0 +1,65 @@
+// System and process facts that every report carries. Nothing here identifies a person or a
+// machine: no hostnames, no IP addresses, no paths, no user names (privacy decided in code).
+import { readFile } from 'node:fs/promises';
+import os from 'node:os';
+import { type IntervalHistogram, monitorEventLoopDelay } from 'node:perf_hooks';
+import { getHeapStatistics } from 'node:v8';
+import type { AgentProcessData, AgentSystemData } from '@tidewatch/protocol';
+
+/** The distribution's pretty name from /etc/os-release, e.g. "Debian GNU/Linux 12 (bookworm)". */
+async function distribution(): Promise<string> {
+  if (process.platform !== 'linux') return os.version();
+  try {
+    const text = await readFile('/etc/os-release', 'utf8');
+    const line = /^PRETTY_NAME=(.*)$/m.exec(text)?.[1] ?? '';
+    return line.replace(/^"|"$/g, '').slice(0, 200);
+  } catch {
+    return '';
+  }
+}
+
+export class Collectors {
+  private osVersion = '';
+  private readonly loopDelay: IntervalHistogram;
+
+  constructor() {
+    // Samples the event loop every 20 ms on its own (unref'd) libuv timer.
+    this.loopDelay = monitorEventLoopDelay({ resolution: 20 });
+    this.loopDelay.enable();
+  }
+
+  async start(): Promise<void> {
+    this.osVersion = await distribution();
+  }
+
+  stop(): void {
+    this.loopDelay.disable();
+  }
+
+  system(): AgentSystemData {
+    const total = os.totalmem();
+    // In a container the cgroup limit is the memory that matters.
+    const constrained = process.constrainedMemory?.() ?? 0;
+    const memoryTotal = constrained > 0 && constrained < total ? constrained : total;
+    return {
+      memoryUsed: Math.max(0, total - os.freemem()),
+      memoryTotal,
+      osName: os.type(),
+      osVersion: this.osVersion,
+      osKernel: os.release(),
+      cpuAvailable: os.availableParallelism(),
+    };
+  }
+
+  /** With reset, the event-loop delay starts a new interval. */
+  process(reset: boolean): AgentProcessData {
+    const p99 = this.loopDelay.count > 0 ? this.loopDelay.percentile(99) / 1e9 : null;
+    if (reset) this.loopDelay.reset();
+    return {
+      heapUsed: getHeapStatistics().used_heap_size,
+      eventLoopDelayP99: p99,
+      uptime: Math.round(process.uptime() * 1000) / 1000,
+      runtime: `node ${process.version}`,
+    };
+  }
+}

@@ -1,0 +1,98 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { type StubCollector, startCollector } from '../test/collector-stub.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const children: ChildProcess[] = [];
+let stub: StubCollector | undefined;
+afterEach(async () => {
+  for (const c of children.splice(0)) c.kill('SIGKILL');
+  await stub?.close();
+});
+
+/** Starts the agent in a separate node process (TypeScript through tsx, protocol from source). */
+async function host(endpoint: string, dataDir: string): Promise<ChildProcess> {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', path.join(here, '../test/child-agent.ts'), endpoint, dataDir],
+    {
+      env: { ...process.env, TSX_TSCONFIG_PATH: path.join(here, '../test/tsconfig.child.json') },
+      stdio: 'pipe',
+    },
+  );
+  children.push(child);
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.on('data', (d: Buffer) => d.toString().includes('ready') && resolve());
+    child.on('exit', (code) => reject(new Error(`child exited early (${code})`)));
+  });
+  return child;
+}
+
+async function kill(child: ChildProcess): Promise<void> {
+  const exited = new Promise((resolve) => child.on('exit', resolve));
+  child.kill('SIGKILL');
+  await exited;
+}
+
+const spooledIds = (dataDir: string) =>
+  readdirSync(path.join(dataDir, 'spool'))
+    .filter((n) => !n.startsWith('.tmp-'))
+    .map((n) => n.slice(27, 63));
+
+describe('a host killed with SIGKILL', () => {
+  it('loses no spooled report: the restarted process delivers each one exactly once', async () => {
+    let up = false;
+    stub = await startCollector(() => (up ? 200 : 503));
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'tw-crash-'));
+
+    const first = await host(stub.url, dataDir);
+    await vi.waitFor(() => expect(spooledIds(dataDir).length).toBeGreaterThanOrEqual(3), { timeout: 10_000 });
+    await kill(first); // mid-run: timers, writes and retries in flight
+    const spooled = spooledIds(dataDir);
+    expect(stub.accepted).toHaveLength(0);
+
+    up = true;
+    const second = await host(stub.url, dataDir);
+    await vi.waitFor(
+      () => expect(stub!.accepted.map((r) => r.reportId)).toEqual(expect.arrayContaining(spooled)),
+      { timeout: 10_000 },
+    );
+    await vi.waitFor(() => expect(stub!.accepted.length).toBeGreaterThan(spooled.length), {
+      timeout: 10_000,
+    });
+    await kill(second);
+
+    const ids = stub.accepted.map((r) => r.reportId);
+    expect(new Set(ids).size).toBe(ids.length); // nothing stored twice
+    const sequences = stub.accepted.map((r) => r.sequence);
+    expect(new Set(sequences).size).toBe(sequences.length); // the counter survived the crash
+    const sessions = new Set(stub.accepted.map((r) => r.sessionId));
+    expect(sessions.size).toBe(2);
+  });
+
+  it('lets the host exit on its own: the agent holds no timer or socket open', async () => {
+    stub = await startCollector(() => 'hang');
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'tw-exit-'));
+    const script = [
+      `import { createAgent } from ${JSON.stringify(path.join(here, 'index.ts'))};`,
+      `const a = createAgent({ endpoint: ${JSON.stringify(stub.url)}, dataDir: ${JSON.stringify(dataDir)},`,
+      `  nodeType: 'exit-test', firstReportDelay: 0, interval: 1000, env: {}, logger: { warn() {} } });`,
+      `a.counter('c').inc();`,
+      `setTimeout(() => console.log('done'), 300);`,
+    ].join('\n');
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      env: { ...process.env, TSX_TSCONFIG_PATH: path.join(here, '../test/tsconfig.child.json') },
+      stdio: 'pipe',
+    });
+    children.push(child);
+    const started = Date.now();
+    const code = await new Promise((resolve) => child.on('exit', resolve));
+    expect(code).toBe(0);
+    expect(Date.now() - started).toBeLessThan(8000); // not held by the hanging request (timeout 10 s)
+    expect(stub.requests).toBeGreaterThanOrEqual(1);
+  });
+});

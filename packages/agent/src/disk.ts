@@ -1,0 +1,106 @@
+// The agent's only way to touch its dataDir. Writes are atomic (temp file, fsync, rename, fsync of
+// the directory), so a crash leaves either the old file or the new one, never half of one. When
+// the disk says no (read-only, full, no permission), the agent goes memory-only for the rest of the
+// process instead of failing: telemetry must never hurt its host.
+import { randomUUID } from 'node:crypto';
+import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import path from 'node:path';
+
+export class Disk {
+  /** True once any write failed (or there is no dataDir): callers keep things in memory. */
+  memoryOnly: boolean;
+
+  constructor(
+    readonly dir: string | null,
+    private readonly onError: (message: string) => void,
+  ) {
+    this.memoryOnly = dir === null;
+  }
+
+  private path(rel: string): string {
+    return path.join(this.dir!, rel);
+  }
+
+  private fail(what: string, error: unknown): false {
+    if (!this.memoryOnly) {
+      this.memoryOnly = true;
+      this.onError(
+        `cannot ${what} in ${this.dir} (${(error as Error)?.message}); keeping telemetry in memory only`,
+      );
+    }
+    return false;
+  }
+
+  /** Writes `bytes` to `rel` atomically; false (and memory-only from now on) if the disk refused. */
+  async write(rel: string, bytes: Uint8Array | string): Promise<boolean> {
+    if (this.memoryOnly) return false;
+    const target = this.path(rel);
+    const temp = path.join(path.dirname(target), `.tmp-${randomUUID()}`);
+    try {
+      await mkdir(path.dirname(target), { recursive: true });
+      const file = await open(temp, 'w', 0o644);
+      try {
+        await file.writeFile(bytes);
+        await file.sync();
+      } finally {
+        await file.close();
+      }
+      await rename(temp, target);
+      await this.syncDir(path.dirname(target));
+      return true;
+    } catch (error) {
+      await rm(temp, { force: true }).catch(() => {});
+      return this.fail(`write ${rel}`, error);
+    }
+  }
+
+  /** Makes a rename durable; not every platform can open a directory, which is fine. */
+  private async syncDir(dir: string): Promise<void> {
+    try {
+      const handle = await open(dir, 'r');
+      try {
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+    } catch {}
+  }
+
+  async read(rel: string): Promise<Buffer | null> {
+    if (this.dir === null) return null;
+    try {
+      return await readFile(this.path(rel));
+    } catch {
+      return null;
+    }
+  }
+
+  /** File names in `rel` (temp files of interrupted writes excluded), sorted. */
+  async list(rel: string): Promise<string[]> {
+    if (this.dir === null) return [];
+    try {
+      return (await readdir(this.path(rel))).filter((name) => !name.startsWith('.tmp-')).sort();
+    } catch {
+      return [];
+    }
+  }
+
+  async remove(rel: string): Promise<void> {
+    if (this.dir === null) return;
+    try {
+      await rm(this.path(rel), { force: true });
+    } catch (error) {
+      this.fail(`remove ${rel}`, error);
+    }
+  }
+
+  /** Deletes what interrupted writes left behind in `rel`. */
+  async removeTemps(rel: string): Promise<void> {
+    if (this.dir === null || this.memoryOnly) return;
+    try {
+      for (const name of await readdir(this.path(rel))) {
+        if (name.startsWith('.tmp-')) await rm(path.join(this.path(rel), name), { force: true });
+      }
+    } catch {}
+  }
+}

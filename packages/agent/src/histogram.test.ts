@@ -1,0 +1,89 @@
+import { bucketIndex, histogramOf, quantile, relativeErrorBound } from '@tidewatch/protocol';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { HistogramSeries, indexAtMaxScale, MAX_SCALE } from './histogram.js';
+
+function lognormal(n: number, seed: number): number[] {
+  let s = seed;
+  const r = () => {
+    s = (s * 1664525 + 1013904223) % 4294967296;
+    return (s + 0.5) / 4294967296;
+  };
+  return Array.from({ length: n }, () =>
+    Math.exp(-5 + 2 * Math.sqrt(-2 * Math.log(r())) * Math.cos(2 * Math.PI * r())),
+  );
+}
+
+describe('histogram series (hot path)', () => {
+  it('computes the exact OpenTelemetry bucket from the float bits', () => {
+    fc.assert(
+      fc.property(fc.double({ min: 1e-300, max: 1e300, noNaN: true }), (v) => {
+        expect(indexAtMaxScale(v)).toBe(bucketIndex(v, MAX_SCALE));
+      }),
+      { numRuns: 20_000 },
+    );
+    for (let e = -20; e <= 20; e++) {
+      for (let j = 0; j < 256; j += 17) {
+        const boundary = 2 ** (e + j / 256);
+        for (const v of [boundary, boundary * (1 + 2 ** -52), boundary * (1 - 2 ** -53)]) {
+          expect(indexAtMaxScale(v)).toBe(bucketIndex(v, MAX_SCALE));
+        }
+      }
+    }
+  });
+
+  it('records exactly what the protocol math would (any values, any bucket budget)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.oneof(fc.constant(0), fc.double({ min: 1e-12, max: 1e12, noNaN: true })), {
+          maxLength: 300,
+        }),
+        fc.constantFrom(32, 160, 1024),
+        (values, buckets) => {
+          const series = new HistogramSeries(buckets);
+          for (const v of values) series.record(v);
+          const expected = histogramOf(values, MAX_SCALE, buckets);
+          const got = series.snapshot();
+          expect({ ...got, sum: 0 }).toEqual({ ...expected, sum: 0 });
+          expect(got.sum).toBeCloseTo(expected.sum, 3);
+          expect(got.positive.bucketCounts.length).toBeLessThanOrEqual(buckets);
+        },
+      ),
+    );
+  });
+
+  it('keeps quantiles of lognormal latencies within 2% with the default 1024 buckets', () => {
+    const values = lognormal(200_000, 7);
+    const series = new HistogramSeries(1024);
+    for (const v of values) series.record(v);
+    const h = series.snapshot();
+    expect(h.scale).toBeGreaterThanOrEqual(5);
+    const sorted = [...values].sort((a, b) => a - b);
+    for (const q of [0.5, 0.9, 0.99, 0.999]) {
+      const exact = sorted[Math.floor(q * (sorted.length - 1))]!;
+      const error = Math.abs(quantile(h, q)! - exact) / exact;
+      expect(error).toBeLessThanOrEqual(relativeErrorBound(h.scale));
+      expect(error).toBeLessThan(0.02);
+    }
+  });
+
+  it('ignores NaN, negative and infinite values and counts them', () => {
+    const series = new HistogramSeries(64);
+    for (const v of [Number.NaN, -1, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 5e-324, 0.5]) {
+      series.record(v);
+    }
+    expect(series.rejected).toBe(4);
+    expect(series.snapshot().count).toBe(2);
+  });
+
+  it('starts each interval empty and at the finest scale, reusing its window', () => {
+    const series = new HistogramSeries(1024);
+    for (const v of lognormal(1000, 3)) series.record(v);
+    const before = series.counts;
+    series.reset();
+    expect(series.snapshot()).toMatchObject({ count: 0, scale: MAX_SCALE, positive: { bucketCounts: [] } });
+    series.record(0.01);
+    expect(series.snapshot().count).toBe(1);
+    expect(series.counts).toBe(before);
+  });
+});

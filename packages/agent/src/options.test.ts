@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import { createAgent } from './agent.js';
+import { AgentError } from './errors.js';
+import { type AgentOptions, resolveOptions } from './options.js';
+
+const base: AgentOptions = { endpoint: 'http://127.0.0.1:9', nodeType: 'frontend', dataDir: null, env: {} };
+
+function code(options: Partial<AgentOptions> | Record<string, unknown>): string | undefined {
+  try {
+    resolveOptions({ ...base, ...options } as AgentOptions);
+  } catch (error) {
+    expect(error).toBeInstanceOf(AgentError);
+    return (error as AgentError).code;
+  }
+  return undefined;
+}
+
+describe('options', () => {
+  it('createAgent throws AgentError at once for options the host got wrong', () => {
+    expect(() => createAgent({ ...base, endpoint: 'not a url' })).toThrow(AgentError);
+    expect(code({ endpoint: 'ftp://x' })).toBe('invalid_option');
+    expect(code({ endpoint: undefined })).toBe('invalid_option');
+    expect(code({ nodeType: '' })).toBe('invalid_option');
+    expect(code({ nodeType: 'n'.repeat(65) })).toBe('invalid_option');
+    expect(code({ trackingId: '' })).toBe('invalid_option');
+    expect(code({ trackingId: 'ünicode' })).toBe('invalid_option');
+    expect(code({ trackingId: 'x'.repeat(129) })).toBe('invalid_option');
+    expect(code({ interval: 0 })).toBe('invalid_option');
+    expect(code({ interval: -5 })).toBe('invalid_option');
+    expect(code({ interval: Number.NaN })).toBe('invalid_option');
+    expect(code({ maxSeries: 5000 })).toBe('invalid_option');
+    expect(code({ format: 'xml' })).toBe('invalid_option');
+    expect(code({ version: 'a\0b' })).toBe('invalid_option');
+    expect(code({ enabled: 'yes' })).toBe('invalid_option');
+    expect(code({ clock: { now: () => 1 } })).toBe('invalid_option');
+    expect(code({ trackingId: 'rw-123', interval: 60_000 })).toBeUndefined();
+  });
+
+  it('lets the operator turn telemetry off, stronger than enabled: true', () => {
+    for (const env of [
+      { TIDEWATCH_TELEMETRY: 'off' },
+      { TIDEWATCH_TELEMETRY: '0' },
+      { TIDEWATCH_TELEMETRY: 'FALSE' },
+      { TIDEWATCH_TELEMETRY: 'disabled' },
+      { DO_NOT_TRACK: '1' },
+    ]) {
+      expect(resolveOptions({ ...base, enabled: true, env }).disabledBy).not.toBeNull();
+      expect(createAgent({ ...base, env }).enabled).toBe(false);
+    }
+    expect(
+      resolveOptions({ ...base, env: { TIDEWATCH_TELEMETRY: 'on', DO_NOT_TRACK: '0' } }).disabledBy,
+    ).toBeNull();
+    expect(resolveOptions({ ...base, enabled: false }).disabledBy).toBe('enabled: false');
+  });
+
+  it('reads debug and CI from the environment', () => {
+    const o = resolveOptions({ ...base, env: { TIDEWATCH_TELEMETRY_DEBUG: '1', CI: 'true' } });
+    expect([o.debug, o.ci]).toEqual([true, true]);
+    const p = resolveOptions({ ...base, env: { CI: '' } });
+    expect([p.debug, p.ci]).toEqual([false, false]);
+  });
+});

@@ -1,0 +1,90 @@
+import { describe, expect, it } from 'vitest';
+import { NOOP_HANDLE, Registry } from './registry.js';
+
+const problems: string[] = [];
+const registry = (max = 10) => new Registry(max, 1024, (m) => problems.push(m));
+
+describe('registry', () => {
+  it('reports counter deltas, gauge last values and histograms, with units and descriptions', () => {
+    const r = registry();
+    const queries = r.counter('queries', { kind: 'select' }, { unit: '{query}', description: 'Queries run' });
+    const open = r.gauge('connections');
+    r.describe('connections', { unit: '{connection}', description: 'Open connections' });
+    const latency = r.histogram('query.duration', undefined, { unit: 's' });
+    queries.inc();
+    queries.inc(4);
+    open.set(3);
+    latency.record(0.25);
+    const first = r.snapshot(true).metrics;
+    expect(first.map((m) => [m.name, m.kind, m.value, m.unit])).toEqual([
+      ['queries', 'counter', 5, '{query}'],
+      ['connections', 'gauge', 3, '{connection}'],
+      ['query.duration', 'histogram', 0, 's'],
+    ]);
+    expect(first[0]!.labels).toEqual({ kind: 'select' });
+    expect(first[0]!.description).toBe('Queries run');
+    expect(first[2]!.histogram!.count).toBe(1);
+    queries.inc(2);
+    const second = r.snapshot(true).metrics;
+    expect(second.map((m) => m.value)).toEqual([2, 3, 0]);
+    expect(second[2]!.histogram!.count).toBe(0);
+  });
+
+  it('returns the same handle for the same name and labels, in any label order', () => {
+    const r = registry();
+    expect(r.counter('a', { x: '1', y: 2 })).toBe(r.counter('a', { y: '2', x: 1 }));
+    expect(r.counter('a')).not.toBe(r.counter('a', { x: '1' }));
+  });
+
+  it('ignores NaN, negative and infinite increments and counts them', () => {
+    const r = registry();
+    const c = r.counter('c');
+    const g = r.gauge('g');
+    c.inc(Number.NaN);
+    c.inc(-1);
+    c.inc(Number.POSITIVE_INFINITY);
+    c.inc(2);
+    g.set(Number.NaN);
+    g.set(Number.NEGATIVE_INFINITY);
+    const snap = r.snapshot(true);
+    expect(snap.metrics.find((m) => m.name === 'c')!.value).toBe(2);
+    expect(snap.metrics.find((m) => m.name === 'g')).toBeUndefined(); // never set to a real value
+    expect(snap.rejectedValues).toBe(5);
+    expect(r.snapshot(true).rejectedValues).toBe(0);
+  });
+
+  it('hands out a shared no-op handle beyond the series cap and counts each refusal', () => {
+    const r = registry(3);
+    const handles = [0, 1, 2, 3, 4].map((i) => r.counter('c', { i }));
+    expect(handles[3]).toBe(NOOP_HANDLE);
+    expect(handles[4]).toBe(NOOP_HANDLE);
+    expect(r.droppedSeries).toBe(2);
+    handles[4]!.inc();
+    expect(r.snapshot(true).metrics).toHaveLength(3);
+  });
+
+  it('refuses invalid names, labels and kind conflicts without throwing', () => {
+    const r = registry();
+    problems.length = 0;
+    expect(r.counter('9lives')).toBe(NOOP_HANDLE);
+    expect(r.counter('ok', { __name__: 'x' })).toBe(NOOP_HANDLE);
+    expect(r.counter('ok', { k: 'v'.repeat(300) })).toBe(NOOP_HANDLE);
+    expect(r.counter('ok', Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`k${i}`, i])))).toBe(
+      NOOP_HANDLE,
+    );
+    r.counter('both');
+    expect(r.gauge('both')).toBe(NOOP_HANDLE);
+    expect(r.droppedSeries).toBe(5);
+    expect(problems).toHaveLength(5);
+  });
+
+  it('preview snapshots change nothing', () => {
+    const r = registry();
+    r.counter('c').inc(3);
+    r.histogram('h').record(1);
+    const a = r.snapshot(false);
+    const b = r.snapshot(false);
+    expect(a).toEqual(b);
+    expect(r.snapshot(true)).toEqual(a);
+  });
+});

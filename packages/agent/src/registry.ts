@@ -1,0 +1,235 @@
+// The registry: every metric series the host created, and the handles it records through.
+//
+// A handle IS its series (no indirection): `counter('queries', { kind: 'select' })` looks the
+// series up once (a Map keyed by name and sorted labels) and returns the object whose inc() only
+// touches its own fields. Hosts keep handles; looking them up per call works but allocates.
+import {
+  type ExpHistogramData,
+  KEY_PATTERN,
+  type MetricKind,
+  type MetricSeries,
+  NAME_PATTERN,
+  NATIVE_LIMITS,
+  UNSTORABLE_TEXT,
+} from '@tidewatch/protocol';
+import { HistogramSeries } from './histogram.js';
+
+export interface Counter {
+  /** Adds n (default 1). NaN, negative and infinite n are ignored and counted in drops.values. */
+  inc(n?: number): void;
+}
+export interface Gauge {
+  /** Sets the value reported until the next set(). NaN and infinities are ignored and counted. */
+  set(v: number): void;
+}
+export interface Histogram {
+  /** Records v ≥ 0 (durations in seconds). NaN, negative and infinite v are ignored and counted. */
+  record(v: number): void;
+}
+
+export type Labels = Record<string, string | number | boolean>;
+
+export interface MetricInfo {
+  /** UCUM-style unit: `s`, `By`, `1`, `{query}`. */
+  unit?: string;
+  /** One line: what is counted and why. */
+  description?: string;
+}
+
+export class CounterSeries implements Counter {
+  value = 0;
+  rejected = 0;
+  constructor(readonly labels: Record<string, string>) {}
+
+  // Hot path: one comparison pair and an add on the handle's own field.
+  inc(n = 1): void {
+    if (n >= 0 && n !== Number.POSITIVE_INFINITY) this.value += n;
+    else this.rejected++;
+  }
+}
+
+export class GaugeSeries implements Gauge {
+  value = Number.NaN; // NaN: never set, not reported
+  rejected = 0;
+  constructor(readonly labels: Record<string, string>) {}
+
+  set(v: number): void {
+    if (v - v === 0)
+      this.value = v; // false for NaN and ±Infinity
+    else this.rejected++;
+  }
+}
+
+class LabelledHistogram extends HistogramSeries {
+  constructor(
+    readonly labels: Record<string, string>,
+    maxBuckets: number,
+  ) {
+    super(maxBuckets);
+  }
+}
+
+/** What a dropped or invalid series records into: nothing, at no cost. */
+export const NOOP_HANDLE: Counter & Gauge & Histogram = {
+  inc() {},
+  set() {},
+  record() {},
+};
+
+type AnySeries = CounterSeries | GaugeSeries | LabelledHistogram;
+
+interface Family {
+  kind: MetricKind;
+  unit: string;
+  description: string;
+  series: Map<string, AnySeries>;
+}
+
+export interface RegistrySnapshot {
+  metrics: MetricSeries[];
+  /** Values ignored on the hot path since the last reset. */
+  rejectedValues: number;
+}
+
+export class Registry {
+  private readonly families = new Map<string, Family>();
+  private readonly infos = new Map<string, { unit: string; description: string }>();
+  private seriesCount = 0;
+  /** Series not created (cap reached, invalid name or labels) since the last reset. */
+  droppedSeries = 0;
+
+  constructor(
+    private readonly maxSeries: number,
+    private readonly histogramBuckets: number,
+    private readonly onProblem: (message: string) => void,
+  ) {}
+
+  counter(name: string, labels?: Labels, info?: MetricInfo): Counter {
+    return (this.series('counter', name, labels, info) as CounterSeries | undefined) ?? NOOP_HANDLE;
+  }
+  gauge(name: string, labels?: Labels, info?: MetricInfo): Gauge {
+    return (this.series('gauge', name, labels, info) as GaugeSeries | undefined) ?? NOOP_HANDLE;
+  }
+  histogram(name: string, labels?: Labels, info?: MetricInfo): Histogram {
+    return (this.series('histogram', name, labels, info) as LabelledHistogram | undefined) ?? NOOP_HANDLE;
+  }
+
+  /** Sets a metric's unit and description (before or after its first series). */
+  describe(name: string, info: MetricInfo): void {
+    const clean = this.info(name, info);
+    if (!clean) return;
+    this.infos.set(name, clean);
+    const family = this.families.get(name);
+    if (family) Object.assign(family, clean);
+  }
+
+  private info(name: string, info: MetricInfo | undefined) {
+    if (info === undefined) return undefined;
+    const unit = typeof info?.unit === 'string' ? info.unit : '';
+    const description = typeof info?.description === 'string' ? info.description : '';
+    if (
+      unit.length > NATIVE_LIMITS.unitMax ||
+      description.length > NATIVE_LIMITS.descriptionMax ||
+      UNSTORABLE_TEXT.test(unit + description)
+    ) {
+      this.onProblem(
+        `metric ${name}: unit (≤ ${NATIVE_LIMITS.unitMax}) or description (≤ ${NATIVE_LIMITS.descriptionMax}) too long or not storable; ignored`,
+      );
+      return undefined;
+    }
+    return { unit, description };
+  }
+
+  private series(kind: MetricKind, name: string, labels: Labels | undefined, info: MetricInfo | undefined) {
+    if (typeof name !== 'string' || !NAME_PATTERN.test(name)) {
+      return this.drop(
+        `metric name ${JSON.stringify(name)} is not like query.duration (letters, digits, _ . - /)`,
+      );
+    }
+    const clean = cleanLabels(labels);
+    if (typeof clean === 'string') return this.drop(`metric ${name}: ${clean}`);
+    let family = this.families.get(name);
+    if (family && family.kind !== kind) {
+      return this.drop(`metric ${name} is a ${family.kind}, not a ${kind}`);
+    }
+    const described = this.info(name, info);
+    if (described) this.infos.set(name, described);
+    const key = JSON.stringify(clean);
+    const existing = family?.series.get(key);
+    if (existing) return existing;
+    if (this.seriesCount >= this.maxSeries) {
+      this.droppedSeries++;
+      return undefined; // counted, not logged: hitting the cap is a state, not an error
+    }
+    if (!family) {
+      family = { kind, unit: '', description: '', series: new Map() };
+      this.families.set(name, family);
+    }
+    Object.assign(family, this.infos.get(name));
+    const series =
+      kind === 'counter'
+        ? new CounterSeries(clean)
+        : kind === 'gauge'
+          ? new GaugeSeries(clean)
+          : new LabelledHistogram(clean, this.histogramBuckets);
+    family.series.set(key, series);
+    this.seriesCount++;
+    return series;
+  }
+
+  private drop(message: string): undefined {
+    this.droppedSeries++;
+    this.onProblem(message);
+    return undefined;
+  }
+
+  /**
+   * Every series in the wire model. With reset, counters and histograms start a new interval
+   * (reports carry deltas) and the drop counts restart; gauges keep their last value.
+   */
+  snapshot(reset: boolean): RegistrySnapshot {
+    const metrics: MetricSeries[] = [];
+    let rejectedValues = 0;
+    for (const [name, family] of this.families) {
+      for (const series of family.series.values()) {
+        rejectedValues += series.rejected;
+        let value = 0;
+        let histogram: ExpHistogramData | null = null;
+        if (series instanceof LabelledHistogram) {
+          histogram = series.snapshot();
+          if (reset) series.reset();
+        } else {
+          value = series.value;
+          if (reset) series.rejected = 0;
+          if (series instanceof CounterSeries && reset) series.value = 0;
+          if (Number.isNaN(value)) continue; // a gauge never set
+        }
+        const { unit, description, kind } = family;
+        metrics.push({ name, unit, description, kind, labels: series.labels, value, histogram });
+      }
+    }
+    return { metrics, rejectedValues };
+  }
+}
+
+/** Labels as sorted string pairs, or why they are unusable. */
+function cleanLabels(labels: Labels | undefined): Record<string, string> | string {
+  if (labels === undefined || labels === null) return {};
+  if (typeof labels !== 'object') return 'labels must be an object';
+  const keys = Object.keys(labels).sort();
+  if (keys.length > NATIVE_LIMITS.labelsMax) return `more than ${NATIVE_LIMITS.labelsMax} labels`;
+  const out: Record<string, string> = {};
+  for (const key of keys) {
+    if (!KEY_PATTERN.test(key)) return `label key ${JSON.stringify(key)} is not like query_kind`;
+    const raw = labels[key];
+    if (typeof raw !== 'string' && typeof raw !== 'number' && typeof raw !== 'boolean') {
+      return `label ${key} must be a string, number or boolean`;
+    }
+    const value = String(raw);
+    if (value.length > NATIVE_LIMITS.labelValueMax || UNSTORABLE_TEXT.test(value)) {
+      return `label ${key} is longer than ${NATIVE_LIMITS.labelValueMax} characters or not storable`;
+    }
+    out[key] = value;
+  }
+  return out;
+}

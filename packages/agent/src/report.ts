@@ -1,0 +1,120 @@
+// Builds one report: the registry's series, the events, system and process facts, identity and the
+// drop counters, in the wire model of @tidewatch/protocol (native protocol v3). Every field is
+// listed, with why and an example, in the README's data catalog.
+import {
+  type AgentDrops,
+  type AgentEvent,
+  type AgentReport,
+  type EventFieldValue,
+  KEY_PATTERN,
+  NAME_PATTERN,
+  NATIVE_LIMITS,
+  NATIVE_PROTOCOL,
+} from '@tidewatch/protocol';
+import type { Collectors } from './collectors.js';
+import type { ResolvedOptions } from './options.js';
+import type { Registry } from './registry.js';
+
+export const AGENT_VERSION = '0.1.0';
+
+export type EventFields = Record<string, string | number | boolean>;
+
+const NOT_STORABLE = /[\0\uD800-\uDFFF]/gu;
+
+/** An event as the wire accepts it, or why it cannot be one. Strings are cut, not refused. */
+export function cleanEvent(
+  name: string,
+  fields: EventFields | undefined,
+  timeMs: number,
+): AgentEvent | string {
+  if (typeof name !== 'string' || !NAME_PATTERN.test(name)) {
+    return `event name ${JSON.stringify(name)} is not like backup.finished`;
+  }
+  const clean: Record<string, EventFieldValue> = {};
+  const keys = fields && typeof fields === 'object' ? Object.keys(fields) : [];
+  if (keys.length > NATIVE_LIMITS.eventFieldsMax)
+    return `event ${name} has more than ${NATIVE_LIMITS.eventFieldsMax} fields`;
+  for (const key of keys) {
+    const value = fields![key];
+    if (!KEY_PATTERN.test(key))
+      return `event ${name}: field key ${JSON.stringify(key)} is not like rows_read`;
+    if (typeof value === 'string') {
+      clean[key] = value.slice(0, NATIVE_LIMITS.eventStringMax).replace(NOT_STORABLE, '\uFFFD');
+    } else if (typeof value === 'number' && Number.isFinite(value)) clean[key] = value;
+    else if (typeof value === 'boolean') clean[key] = value;
+    else return `event ${name}: field ${key} must be a string, a finite number or a boolean`;
+  }
+  return { name, timeMs: Math.max(0, Math.round(timeMs)), fields: clean };
+}
+
+export const noDrops = (): AgentDrops => ({ series: 0, events: 0, reports: 0, values: 0, errors: 0 });
+
+export interface ReportInput {
+  options: ResolvedOptions;
+  trackingId: string;
+  sessionId: string;
+  reportId: string;
+  sequence: number;
+  intervalStartMs: number;
+  nowMs: number;
+  cluster: Record<string, number>;
+  events: AgentEvent[];
+  /** Drops counted outside the registry (events, reports, errors). */
+  drops: AgentDrops;
+  registry: Registry;
+  collectors: Collectors;
+  /** true for a real report (counters and histograms restart); false for preview(). */
+  reset: boolean;
+}
+
+export function buildReport(input: ReportInput): AgentReport {
+  const { options: o, registry } = input;
+  const snapshot = registry.snapshot(input.reset);
+  const drops: AgentDrops = {
+    ...input.drops,
+    series: input.drops.series + registry.droppedSeries,
+    values: input.drops.values + snapshot.rejectedValues,
+  };
+  if (input.reset) registry.droppedSeries = 0;
+  return {
+    protocol: NATIVE_PROTOCOL,
+    reportId: input.reportId,
+    sequence: input.sequence,
+    trackingId: input.trackingId,
+    sessionId: input.sessionId,
+    nodeType: o.nodeType,
+    isLeader: o.isLeader,
+    version: o.version,
+    gitSha: o.gitSha,
+    clusterType: o.clusterType,
+    ci: o.ci,
+    isTest: o.isTest,
+    intervalStartMs: Math.max(0, Math.round(input.intervalStartMs)),
+    intervalEndMs: Math.max(0, Math.round(input.nowMs)),
+    system: input.collectors.system(),
+    process: input.collectors.process(input.reset),
+    cluster: input.cluster,
+    metrics: snapshot.metrics,
+    events: input.events,
+    drops,
+    agentVersion: AGENT_VERSION,
+  };
+}
+
+/** Cluster facts from the host's callback, kept only where the wire accepts them. */
+export function cleanClusterFacts(
+  raw: unknown,
+  onProblem: (message: string) => void,
+): Record<string, number> {
+  const out: Record<string, number> = {};
+  if (typeof raw !== 'object' || raw === null) {
+    onProblem('clusterFacts() must return an object of numbers');
+    return out;
+  }
+  for (const [key, value] of Object.entries(raw)) {
+    if (Object.keys(out).length >= NATIVE_LIMITS.clusterFactsMax) break;
+    if (NAME_PATTERN.test(key) && typeof value === 'number' && Number.isFinite(value)) out[key] = value;
+    else onProblem(`clusterFacts(): ${JSON.stringify(key)} is not a metric-style name with a finite number`);
+  }
+  return out;
+}

@@ -1,0 +1,69 @@
+// When reports are due. The first one comes `firstReportDelay` after the very first start; then
+// one every `interval`, each with random extra delay (jitter) so that a fleet restarted together
+// does not report in the same second. A restart resumes the cycle from the last report persisted
+// in state.json (due at once if overdue) instead of resetting or repeating it.
+// Failed deliveries are retried with exponential backoff and jitter, honouring Retry-After.
+import type { Clock } from './options.js';
+
+export interface ScheduleOptions {
+  interval: number;
+  firstReportDelay: number;
+  jitter: number;
+  retryBase: number;
+  maxBackoff: number;
+  random: () => number;
+}
+
+/** When the first report of this process is due. */
+export function firstReportAt(now: number, lastReportMs: number | null, o: ScheduleOptions): number {
+  const spread = o.random() * o.jitter * o.firstReportDelay;
+  if (lastReportMs === null) return now + o.firstReportDelay + spread;
+  const due = lastReportMs + o.interval;
+  return due <= now ? now + spread : due + o.random() * o.jitter * o.interval;
+}
+
+export function nextReportAt(now: number, o: ScheduleOptions): number {
+  return now + o.interval + o.random() * o.jitter * o.interval;
+}
+
+/**
+ * Delay before retry number `failures` (1, 2, …): retryBase·2^(failures-1), capped at maxBackoff
+ * and at the interval, drawn from its upper half (jitter); never sooner than Retry-After asks.
+ */
+export function retryDelay(failures: number, retryAfterMs: number | null, o: ScheduleOptions): number {
+  const cap = Math.min(o.retryBase * 2 ** Math.min(failures - 1, 40), o.maxBackoff, o.interval);
+  const backoff = cap * (0.5 + 0.5 * o.random());
+  return retryAfterMs === null ? backoff : Math.max(Math.min(retryAfterMs, o.interval), backoff);
+}
+
+/** One pending wake-up on the injected clock (unref'd by the clock). */
+export class Alarm {
+  private handle: unknown = null;
+  private at = Number.POSITIVE_INFINITY;
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly onFire: () => void,
+  ) {}
+
+  /** Fires at `at` (or keeps an earlier pending time). */
+  set(at: number): void {
+    if (this.handle !== null && this.at <= at) return;
+    this.cancel();
+    this.at = at;
+    // setTimeout takes at most 2^31-1 ms; longer waits re-arm when they wake early.
+    const delay = Math.min(Math.max(0, at - this.clock.now()), 2 ** 31 - 1);
+    this.handle = this.clock.setTimeout(() => {
+      this.handle = null;
+      this.at = Number.POSITIVE_INFINITY;
+      if (this.clock.now() < at) this.set(at);
+      else this.onFire();
+    }, delay);
+  }
+
+  cancel(): void {
+    if (this.handle !== null) this.clock.clearTimeout(this.handle);
+    this.handle = null;
+    this.at = Number.POSITIVE_INFINITY;
+  }
+}

@@ -1,0 +1,67 @@
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { FakeClock } from '../test/fake-clock.js';
+import { Disk } from './disk.js';
+import { Spool, spoolName } from './spool.js';
+
+const id = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
+
+function setup(limits = { maxReports: 3, maxBytes: 1000, maxAge: 60_000 }, dir?: string | null) {
+  const dataDir = dir === undefined ? mkdtempSync(path.join(tmpdir(), 'tw-spool-')) : dir;
+  const clock = new FakeClock();
+  const problems: string[] = [];
+  const dropped: number[] = [];
+  const disk = new Disk(dataDir, (m) => problems.push(m));
+  const spool = new Spool(disk, limits, clock, (n) => dropped.push(n));
+  return { dataDir, clock, disk, spool, problems, dropped };
+}
+
+describe('spool', () => {
+  it('keeps at most maxReports, dropping and counting the oldest', async () => {
+    const { spool, clock, dropped, dataDir } = setup();
+    for (let i = 1; i <= 5; i++) {
+      clock.time += 1000;
+      await spool.put(spoolName(clock.now(), i, id(i), 'pb'), new Uint8Array([i]));
+    }
+    const names = await spool.names();
+    expect(names.map((n) => n.slice(16, 26))).toEqual(['0000000003', '0000000004', '0000000005']);
+    expect(dropped.reduce((a, b) => a + b, 0)).toBe(2);
+    expect(readdirSync(path.join(dataDir!, 'spool')).sort()).toEqual(names);
+  });
+
+  it('keeps at most maxBytes and drops reports older than maxAge', async () => {
+    const { spool, clock, dropped } = setup({ maxReports: 100, maxBytes: 250, maxAge: 10_000 });
+    for (let i = 1; i <= 3; i++) await spool.put(spoolName(clock.now(), i, id(i), 'pb'), new Uint8Array(100));
+    expect(await spool.names()).toHaveLength(2);
+    clock.time += 20_000;
+    expect(await spool.names()).toHaveLength(0);
+    expect(dropped.reduce((a, b) => a + b, 0)).toBe(3);
+  });
+
+  it('writes atomically: no temp files stay, leftovers of a crash are removed, the rest is picked up', async () => {
+    const { spool, dataDir, clock } = setup();
+    await spool.put(spoolName(clock.now(), 1, id(1), 'json'), new TextEncoder().encode('{}'));
+    expect(readdirSync(path.join(dataDir!, 'spool')).filter((n) => n.startsWith('.tmp-'))).toEqual([]);
+    writeFileSync(path.join(dataDir!, 'spool', '.tmp-half-written'), 'partial');
+    writeFileSync(path.join(dataDir!, 'spool', 'unrelated.txt'), 'x');
+    const again = setup(undefined, dataDir);
+    await again.spool.init();
+    expect(await again.spool.names()).toEqual([spoolName(clock.now(), 1, id(1), 'json')]);
+    expect(readdirSync(path.join(dataDir!, 'spool'))).not.toContain('.tmp-half-written');
+  });
+
+  it('degrades to memory when the disk refuses, with the same bounds and without throwing', async () => {
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'tw-spool-')), 'a-file');
+    writeFileSync(file, 'not a directory');
+    const { spool, disk, problems, clock } = setup(undefined, path.join(file, 'data'));
+    await spool.init();
+    for (let i = 1; i <= 4; i++) await spool.put(spoolName(clock.now(), i, id(i), 'pb'), new Uint8Array([i]));
+    expect(disk.memoryOnly).toBe(true);
+    expect(problems).toHaveLength(1);
+    const names = await spool.names();
+    expect(names).toHaveLength(3);
+    expect(await spool.read(names[0]!)).toEqual(new Uint8Array([2]));
+  });
+});

@@ -1,0 +1,109 @@
+// The spool: every report is written here before it is sent and removed once the collector
+// acknowledged it, so a crash or a collector outage loses nothing that was spooled.
+//
+// Files: `<dataDir>/spool/<created ms, 15 digits>-<sequence, 10 digits>-<report id>.<pb|json>`, each
+// exactly the (uncompressed) request body the agent sends: protobuf AgentReport
+// (proto/tidewatch/report.proto) or its JSON form. Names sort oldest first. Written atomically
+// (disk.ts); `.tmp-*` files are interrupted writes and are deleted at start.
+// Bounds: at most `spoolMaxReports` files, `spoolMaxBytes` bytes, `spoolMaxAge` old; beyond them the
+// oldest reports are deleted and counted in the next report's `drops.reports`.
+// Without a usable disk the same spool lives in memory (same bounds; lost when the process ends).
+
+import type { Disk } from './disk.js';
+import type { Clock } from './options.js';
+
+const DIR = 'spool';
+
+export interface SpoolLimits {
+  maxReports: number;
+  maxBytes: number;
+  maxAge: number;
+}
+
+export type SpoolFormat = 'pb' | 'json';
+
+export function spoolName(
+  createdMs: number,
+  sequence: number,
+  reportId: string,
+  format: SpoolFormat,
+): string {
+  return `${String(createdMs).padStart(15, '0')}-${String(sequence).padStart(10, '0')}-${reportId}.${format}`;
+}
+
+export function formatOf(name: string): SpoolFormat {
+  return name.endsWith('.json') ? 'json' : 'pb';
+}
+
+const createdOf = (name: string) => Number.parseInt(name.slice(0, 15), 10) || 0;
+const NAME = /^\d{15}-\d{10}-[0-9a-f-]{36}\.(pb|json)$/;
+
+export class Spool {
+  /** Every spooled report and its size; `memory` holds the bodies that never reached the disk. */
+  private readonly sizes = new Map<string, number>();
+  private readonly memory = new Map<string, Uint8Array>();
+
+  constructor(
+    private readonly disk: Disk,
+    private readonly limits: SpoolLimits,
+    private readonly clock: Clock,
+    /** Called with the number of reports the bounds pushed out. */
+    private readonly onDropped: (count: number) => void,
+  ) {}
+
+  /** Picks up what a previous process left behind. */
+  async init(): Promise<void> {
+    await this.disk.removeTemps(DIR);
+    for (const name of await this.disk.list(DIR)) {
+      if (!NAME.test(name)) continue;
+      const bytes = await this.disk.read(`${DIR}/${name}`);
+      if (bytes) this.sizes.set(name, bytes.length);
+    }
+    await this.enforce();
+  }
+
+  /** Spools a body; true if it is on disk (durable), false if only in memory. */
+  async put(name: string, body: Uint8Array): Promise<boolean> {
+    const durable = await this.disk.write(`${DIR}/${name}`, body);
+    if (!durable) this.memory.set(name, body);
+    this.sizes.set(name, body.length);
+    await this.enforce(name);
+    return durable;
+  }
+
+  /** Names of spooled reports, oldest first, after dropping what is over the bounds. */
+  async names(): Promise<string[]> {
+    await this.enforce();
+    return [...this.sizes.keys()].sort();
+  }
+
+  async read(name: string): Promise<Uint8Array | null> {
+    return this.memory.get(name) ?? (await this.disk.read(`${DIR}/${name}`));
+  }
+
+  async remove(name: string): Promise<void> {
+    this.sizes.delete(name);
+    if (!this.memory.delete(name)) await this.disk.remove(`${DIR}/${name}`);
+  }
+
+  get size(): number {
+    return this.sizes.size;
+  }
+
+  /** Drops the oldest reports until every bound holds (never `keep`, the one just written). */
+  private async enforce(keep?: string): Promise<void> {
+    const names = [...this.sizes.keys()].sort();
+    let bytes = 0;
+    for (const n of names) bytes += this.sizes.get(n)!;
+    const oldest = this.clock.now() - this.limits.maxAge;
+    let dropped = 0;
+    for (const name of names) {
+      const over = names.length - dropped > this.limits.maxReports || bytes > this.limits.maxBytes;
+      if (name === keep || (!over && createdOf(name) >= oldest)) continue;
+      bytes -= this.sizes.get(name)!;
+      await this.remove(name);
+      dropped++;
+    }
+    if (dropped > 0) this.onDropped(dropped);
+  }
+}

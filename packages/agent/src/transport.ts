@@ -1,0 +1,86 @@
+// Sends one report body to the collector: POST <endpoint>/api/v3/report, gzip by default, with a
+// timeout. It only says what happened; delivery.ts decides what to do about it.
+// The socket is unref'd: an in-flight telemetry request never keeps the host process alive.
+import http from 'node:http';
+import https from 'node:https';
+import { promisify } from 'node:util';
+import { gzip as gzipCallback } from 'node:zlib';
+
+const gzip = promisify(gzipCallback);
+
+export type SendResult =
+  | { outcome: 'ok'; status: number }
+  /** Network error, timeout, 408, 429, 5xx: the report stays spooled and is tried again. */
+  | { outcome: 'retry'; reason: string; retryAfterMs: number | null }
+  /** Any other status: the collector will never take this report; it is dropped and counted. */
+  | { outcome: 'drop'; reason: string };
+
+export interface SendOptions {
+  url: URL;
+  contentType: 'application/x-protobuf' | 'application/json';
+  gzip: boolean;
+  timeoutMs: number;
+  signal: AbortSignal;
+  /** For Retry-After dates. */
+  now: number;
+}
+
+/** Retry-After as delay-seconds or an HTTP date, in ms; null when absent or unreadable. */
+export function parseRetryAfter(value: string | undefined, now: number): number | null {
+  if (!value) return null;
+  const trimmed = value.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
+  const date = Date.parse(trimmed);
+  return Number.isNaN(date) ? null : Math.max(0, date - now);
+}
+
+export async function send(body: Uint8Array, options: SendOptions): Promise<SendResult> {
+  let payload: Uint8Array;
+  try {
+    payload = options.gzip ? await gzip(body) : body;
+  } catch (error) {
+    return { outcome: 'retry', reason: `gzip failed: ${(error as Error).message}`, retryAfterMs: null };
+  }
+  const client = options.url.protocol === 'https:' ? https : http;
+  return new Promise<SendResult>((resolve) => {
+    let settled = false;
+    const finish = (result: SendResult) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      options.signal.removeEventListener('abort', onAbort);
+      resolve(result);
+    };
+    const headers: Record<string, string | number> = {
+      'content-type': options.contentType,
+      'content-length': payload.length,
+      'user-agent': 'tidewatch-agent',
+    };
+    if (options.gzip) headers['content-encoding'] = 'gzip';
+    const request = client.request(options.url, { method: 'POST', headers, agent: false }, (response) => {
+      const status = response.statusCode ?? 0;
+      response.resume(); // the body is not needed; drain it so the socket can close
+      response.on('error', () => {});
+      if (status >= 200 && status < 300) finish({ outcome: 'ok', status });
+      else if (status === 408 || status === 429 || status >= 500) {
+        finish({
+          outcome: 'retry',
+          reason: `collector answered ${status}`,
+          retryAfterMs: parseRetryAfter(response.headers['retry-after'], options.now),
+        });
+      } else finish({ outcome: 'drop', reason: `collector answered ${status}` });
+    });
+    const fail = (reason: string) => {
+      request.destroy();
+      finish({ outcome: 'retry', reason, retryAfterMs: null });
+    };
+    const onAbort = () => fail('aborted (agent shutting down)');
+    const timer = setTimeout(() => fail(`no answer within ${options.timeoutMs} ms`), options.timeoutMs);
+    timer.unref();
+    if (options.signal.aborted) return onAbort();
+    options.signal.addEventListener('abort', onAbort);
+    request.on('socket', (socket) => socket.unref());
+    request.on('error', (error) => fail(`network error: ${error.message}`));
+    request.end(payload);
+  });
+}

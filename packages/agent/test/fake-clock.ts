@@ -1,0 +1,47 @@
+// A manual clock for tests: time moves only when advance() says so, timers fire in order.
+import type { Clock } from '../src/options.js';
+
+export class FakeClock implements Clock {
+  private nextId = 1;
+  private readonly timers = new Map<number, { at: number; callback: () => void }>();
+
+  constructor(public time = Date.UTC(2026, 0, 1)) {}
+
+  now = (): number => this.time;
+
+  setTimeout = (callback: () => void, ms: number): unknown => {
+    const id = this.nextId++;
+    this.timers.set(id, { at: this.time + ms, callback });
+    return id;
+  };
+
+  clearTimeout = (handle: unknown): void => {
+    this.timers.delete(handle as number);
+  };
+
+  get pending(): number {
+    return this.timers.size;
+  }
+
+  /**
+   * Moves time forward by `ms`, firing due timers in order; `settle` runs after each one so that
+   * the async work a timer starts (disk, HTTP) can finish before time moves on.
+   */
+  async advance(ms: number, settle: () => Promise<void> = tick): Promise<void> {
+    const end = this.time + ms;
+    for (;;) {
+      let next: [number, { at: number; callback: () => void }] | undefined;
+      for (const entry of this.timers)
+        if (entry[1].at <= end && (!next || entry[1].at < next[1].at)) next = entry;
+      if (!next) break;
+      this.timers.delete(next[0]);
+      this.time = Math.max(this.time, next[1].at);
+      next[1].callback();
+      await settle();
+    }
+    this.time = end;
+  }
+}
+
+/** Lets real I/O started by a timer run to completion (a few event-loop turns). */
+export const tick = (ms = 30): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

@@ -1,0 +1,67 @@
+// Group commit: requests share transactions, each is answered after its own commit, and one bad
+// request never fails its neighbours. The store here is a recording fake: what is under test is
+// the batching, not a database (the contract suite covers the real stores).
+import { describe, expect, it } from 'vitest';
+import type { ReportRow, Store, WriteBatch, WriteResult } from '../store/store.js';
+import { WriteBatcher } from './write-batcher.js';
+
+function row(key: string): ReportRow {
+  return { dedupKey: key } as ReportRow;
+}
+
+function recordingStore(options: { failKey?: string; delayMs?: number } = {}) {
+  const commits: string[][] = [];
+  let inFlight = 0;
+  let maxInFlight = 0;
+  const store = {
+    async writeBatch(batch: WriteBatch): Promise<WriteResult> {
+      inFlight++;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      await new Promise((r) => setTimeout(r, options.delayMs ?? 1));
+      inFlight--;
+      const keys = batch.reports.map((r) => r.dedupKey);
+      if (options.failKey && keys.includes(options.failKey)) throw new Error('constraint failed');
+      commits.push(keys);
+      return { reportsInserted: keys.length, eventsInserted: 0, agentReportsInserted: 0 };
+    },
+  } as unknown as Store;
+  return { store, commits, maxInFlight: () => maxInFlight };
+}
+
+const write = (batcher: WriteBatcher, key: string) => batcher.write({ reports: [row(key)], events: [] });
+
+describe('WriteBatcher', () => {
+  it('groups concurrent writes into few transactions and answers each after its commit', async () => {
+    const { store, commits, maxInFlight } = recordingStore({ delayMs: 5 });
+    const batcher = new WriteBatcher(store);
+    await Promise.all(Array.from({ length: 100 }, (_, i) => write(batcher, `k${i}`)));
+    expect(commits.flat().sort()).toEqual(Array.from({ length: 100 }, (_, i) => `k${i}`).sort());
+    expect(commits.length).toBeLessThan(10);
+    expect(maxInFlight()).toBeLessThanOrEqual(2);
+  });
+
+  it('refuses only the request whose rows the store rejects', async () => {
+    const { store, commits } = recordingStore({ failKey: 'bad' });
+    const batcher = new WriteBatcher(store, { maxInFlight: 1 });
+    const results = await Promise.allSettled(['a', 'bad', 'c', 'd'].map((k) => write(batcher, k)));
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+    expect(commits.flat().sort()).toEqual(['a', 'c', 'd']);
+  });
+
+  it('keeps transactions under the row limit', async () => {
+    const { store, commits } = recordingStore();
+    const batcher = new WriteBatcher(store, { maxRows: 10, maxInFlight: 1 });
+    await Promise.all(Array.from({ length: 35 }, (_, i) => write(batcher, `k${i}`)));
+    expect(Math.max(...commits.map((c) => c.length))).toBeLessThanOrEqual(10);
+  });
+
+  it('flush waits for everything queued', async () => {
+    const { store, commits } = recordingStore({ delayMs: 10 });
+    const batcher = new WriteBatcher(store);
+    const pending = Array.from({ length: 20 }, (_, i) => write(batcher, `k${i}`));
+    await batcher.flush();
+    expect(commits.flat()).toHaveLength(20);
+    await Promise.all(pending);
+    await batcher.flush(); // idle: returns at once
+  });
+});

@@ -1,0 +1,186 @@
+// Row models to table columns, and the steps every SQL write takes: shared by the Kysely path
+// (sql-store.ts) and the SQLite writer thread (sqlite/sqlite-writer.ts), so both store the same.
+import type { AgentReportRow, AgentReportWrite, EventRow, ReportRow, WriteBatch } from '../store.js';
+import type { AgentReportsTable, ReportsTable } from './schema.js';
+
+/** Rows per INSERT statement: well under SQLite's 32,766 and PostgreSQL's 65,535 parameters. */
+export const ROWS_PER_STATEMENT = 500;
+
+export function chunks<T>(rows: T[]): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) out.push(rows.slice(i, i + ROWS_PER_STATEMENT));
+  return out;
+}
+
+export function reportColumns(r: ReportRow): Omit<ReportsTable, 'id'> {
+  return {
+    dedup_key: r.dedupKey,
+    tracking_id: r.trackingId,
+    session_id: r.sessionId,
+    node_type: r.nodeType,
+    protocol: r.protocol,
+    received_at: r.receivedAt,
+    received_day: r.receivedDay,
+    report_time: r.reportTime,
+    up_time: r.upTime,
+    ci: r.ci ? 1 : 0,
+    flags: r.flags,
+    memory_used: r.memoryUsed,
+    memory_total: r.memoryTotal,
+    os_name: r.osName,
+    os_version: r.osVersion,
+    os_kernel: r.osKernel,
+    cpu_available: r.cpuAvailable,
+    version: r.version,
+    git_sha: r.gitSha,
+    meta_backend: r.metaBackend,
+    cluster_type: r.clusterType,
+    node_meta: r.nodeMeta,
+    node_compute: r.nodeCompute,
+    node_frontend: r.nodeFrontend,
+    node_compactor: r.nodeCompactor,
+    stream_job_count: r.streamJobCount,
+    object_store: r.objectStore,
+    connectors: r.connectors,
+    connector_usage: r.connectorUsage,
+    stream_jobs: r.streamJobs,
+    license_tier: r.licenseTier,
+    raw: r.raw,
+  };
+}
+
+export function eventColumns(e: EventRow) {
+  return {
+    dedup_key: e.dedupKey,
+    tracking_id: e.trackingId,
+    received_at: e.receivedAt,
+    received_day: e.receivedDay,
+    event_time_sec: e.eventTimeSec,
+    stage: e.stage,
+    name: e.name,
+    connector_name: e.connectorName,
+    catalog_id: e.catalogId,
+    attributes: e.attributes,
+    node: e.node,
+    object: e.object,
+    flags: e.flags,
+    raw: e.raw,
+  };
+}
+
+export function agentReportColumns(r: AgentReportRow): Omit<AgentReportsTable, 'id'> {
+  return {
+    report_id: r.reportId,
+    tracking_id: r.trackingId,
+    session_id: r.sessionId,
+    node_type: r.nodeType,
+    received_at: r.receivedAt,
+    received_day: r.receivedDay,
+    sequence: r.sequence,
+    is_leader: r.isLeader ? 1 : 0,
+    version: r.version,
+    git_sha: r.gitSha,
+    cluster_type: r.clusterType,
+    ci: r.ci ? 1 : 0,
+    interval_start_ms: r.intervalStartMs,
+    interval_end_ms: r.intervalEndMs,
+    memory_used: r.memoryUsed,
+    memory_total: r.memoryTotal,
+    os_name: r.osName,
+    os_version: r.osVersion,
+    os_kernel: r.osKernel,
+    cpu_available: r.cpuAvailable,
+    heap_used: r.heapUsed,
+    event_loop_delay_p99: r.eventLoopDelayP99,
+    uptime: r.uptime,
+    runtime: r.runtime,
+    agent_version: r.agentVersion,
+    cluster_facts: r.clusterFacts,
+    drops: r.drops,
+    flags: r.flags,
+    raw: r.raw,
+  };
+}
+
+/** Metric points, events and series rows of the agent reports that were really inserted. */
+export function agentChildren(writes: AgentReportWrite[]) {
+  const points = [];
+  const events = [];
+  const series = [];
+  for (const { report: r, metrics, events: evs } of writes) {
+    for (const m of metrics) {
+      points.push({
+        report_id: r.reportId,
+        tracking_id: r.trackingId,
+        received_at: r.receivedAt,
+        received_day: r.receivedDay,
+        node_type: r.nodeType,
+        version: r.version,
+        cluster_type: r.clusterType,
+        ci: r.ci ? 1 : 0,
+        name: m.name,
+        kind: m.kind,
+        unit: m.unit,
+        labels: m.labels,
+        value: m.value,
+        histogram: m.histogram,
+      });
+      series.push({ tracking_id: r.trackingId, name: m.name, labels: m.labels, first_seen: r.receivedAt });
+    }
+    for (const e of evs) {
+      events.push({
+        report_id: r.reportId,
+        tracking_id: r.trackingId,
+        received_at: r.receivedAt,
+        received_day: r.receivedDay,
+        name: e.name,
+        time_ms: e.timeMs,
+        fields: e.fields,
+      });
+    }
+  }
+  return { points, events, series };
+}
+
+/** first/last seen per cluster over the rows a batch actually inserted. */
+export function seenRanges(rows: readonly { tracking_id: string; received_at: number }[]) {
+  const ranges = new Map<string, { first: number; last: number }>();
+  for (const row of rows) {
+    const at = Number(row.received_at);
+    const range = ranges.get(row.tracking_id);
+    if (!range) ranges.set(row.tracking_id, { first: at, last: at });
+    else {
+      if (at < range.first) range.first = at;
+      if (at > range.last) range.last = at;
+    }
+  }
+  return ranges;
+}
+
+/** Cluster upsert rows for what a batch inserted, sorted so concurrent writers lock in one order. */
+export function clusterRows(inserted: readonly { tracking_id: string; received_at: number }[]) {
+  return [...seenRanges(inserted)]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([trackingId, range]) => ({
+      tracking_id: trackingId,
+      first_seen: range.first,
+      last_seen: range.last,
+    }));
+}
+
+const byKey =
+  <T>(key: (row: T) => string) =>
+  (a: T, b: T) =>
+    key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0;
+
+/**
+ * The batch with rows in dedup-key order: two transactions that insert the same keys then take
+ * their row locks in the same order and cannot deadlock (PostgreSQL with several in flight).
+ */
+export function ordered(batch: WriteBatch): WriteBatch {
+  return {
+    reports: [...batch.reports].sort(byKey((r) => r.dedupKey)),
+    events: [...batch.events].sort(byKey((e) => e.dedupKey)),
+    agentReports: [...(batch.agentReports ?? [])].sort(byKey((w) => w.report.reportId)),
+  };
+}

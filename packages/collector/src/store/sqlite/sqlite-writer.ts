@@ -1,0 +1,114 @@
+// The SQLite writer thread. better-sqlite3 is synchronous: on the main thread every commit would
+// stop the event loop (HTTP parsing, decoding) for its whole duration. Here the write transaction
+// runs on the machine's other core while the main thread keeps serving.
+//
+// Hand-written SQL with cached prepared statements instead of Kysely: this is the hottest path of
+// the collector, and Kysely's SQLite driver prepares every statement anew. The column lists come
+// from the same mappers the Kysely path uses (sql/columns.ts), so both store the same rows.
+import { parentPort, workerData } from 'node:worker_threads';
+import SQLite from 'better-sqlite3';
+import {
+  agentChildren,
+  agentReportColumns,
+  clusterRows,
+  eventColumns,
+  ordered,
+  reportColumns,
+} from '../sql/columns.js';
+import type { WriteBatch, WriteResult } from '../store.js';
+import { configureSqlite } from './pragmas.js';
+
+export interface WriterRequest {
+  id: number;
+  batch: WriteBatch;
+}
+
+export type WriterResponse = { id: number; result: WriteResult } | { id: number; error: string };
+
+const db = new SQLite((workerData as { path: string }).path);
+configureSqlite(db);
+
+type Row = Record<string, unknown>;
+const statements = new Map<string, SQLite.Statement>();
+
+/** `INSERT … ON CONFLICT DO NOTHING RETURNING …` for a table, prepared once per column set. */
+function insert(table: string, row: Row, conflict: string, returning?: string): SQLite.Statement {
+  const columns = Object.keys(row);
+  const key = `${table}:${columns.join(',')}`;
+  let statement = statements.get(key);
+  if (!statement) {
+    const names = columns.map((c) => `"${c}"`).join(', ');
+    const params = columns.map((c) => `@${c}`).join(', ');
+    statement = db.prepare(
+      `insert into "${table}" (${names}) values (${params}) on conflict ${conflict}${returning ? ` returning ${returning}` : ''}`,
+    );
+    statements.set(key, statement);
+  }
+  return statement;
+}
+
+const upsertCluster = db.prepare(
+  `insert into clusters (tracking_id, first_seen, last_seen) values (@tracking_id, @first_seen, @last_seen)
+   on conflict (tracking_id) do update set
+     first_seen = case when excluded.first_seen < clusters.first_seen then excluded.first_seen else clusters.first_seen end,
+     last_seen = case when excluded.last_seen > clusters.last_seen then excluded.last_seen else clusters.last_seen end`,
+);
+
+/** better-sqlite3 binds booleans as errors and Uint8Array only as Buffer. */
+function bindable(row: Row): Row {
+  for (const key in row) {
+    const v = row[key];
+    if (v instanceof Uint8Array && !Buffer.isBuffer(v))
+      row[key] = Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+  }
+  return row;
+}
+
+const write = db.transaction((unordered: WriteBatch): WriteResult => {
+  const batch = ordered(unordered);
+  const inserted: { tracking_id: string; received_at: number }[] = [];
+  const run = (table: string, rows: Row[], conflict: string) => {
+    let n = 0;
+    for (const row of rows) {
+      const stored = insert(table, row, conflict, 'tracking_id, received_at').get(bindable(row)) as
+        | { tracking_id: string; received_at: number }
+        | undefined;
+      if (stored) {
+        inserted.push(stored);
+        n++;
+      }
+    }
+    return n;
+  };
+  const reportsInserted = run('reports', batch.reports.map(reportColumns), '(dedup_key) do nothing');
+  const eventsInserted = run('events', batch.events.map(eventColumns), '(dedup_key) do nothing');
+  const agentWrites = batch.agentReports ?? [];
+  const insertedIds = new Set<string>();
+  for (const w of agentWrites) {
+    const row = agentReportColumns(w.report);
+    const stored = insert('agent_reports', row, '(report_id) do nothing', 'tracking_id, received_at').get(
+      bindable(row),
+    ) as { tracking_id: string; received_at: number } | undefined;
+    if (stored) {
+      inserted.push(stored);
+      insertedIds.add(w.report.reportId);
+    }
+  }
+  const children = agentChildren(agentWrites.filter((w) => insertedIds.has(w.report.reportId)));
+  for (const p of children.points) insert('metric_points', p, 'do nothing').run(p);
+  for (const e of children.events) insert('agent_events', e, 'do nothing').run(e);
+  for (const s of children.series)
+    insert('metric_series', s, '(tracking_id, name, labels) do nothing').run(s);
+  for (const c of clusterRows(inserted)) upsertCluster.run(c);
+  return { reportsInserted, eventsInserted, agentReportsInserted: insertedIds.size };
+});
+
+parentPort!.on('message', (request: WriterRequest) => {
+  let response: WriterResponse;
+  try {
+    response = { id: request.id, result: write(request.batch) };
+  } catch (error) {
+    response = { id: request.id, error: error instanceof Error ? error.message : String(error) };
+  }
+  parentPort!.postMessage(response);
+});
