@@ -39,7 +39,7 @@ export async function buildServer(
     keepAliveTimeout: 10_000,
     return503OnClosing: true,
     // Tracking ids may be 128 characters; longer ones get our own 400, not a bare 414.
-    maxParamLength: 512,
+    routerOptions: { maxParamLength: 512 },
   });
   const metrics = new CollectorMetrics();
   const batcher = new WriteBatcher(store, {

@@ -105,14 +105,10 @@ export class WriteBatcher {
 
   private async commit(items: Pending[]): Promise<void> {
     const started = performance.now();
+    const batch = merge(items);
+    let result: WriteResult;
     try {
-      const batch = merge(items);
-      const result = await this.store.writeBatch(batch);
-      const submitted = batch.reports.length + batch.events.length + (batch.agentReports?.length ?? 0);
-      const rows = items.reduce((sum, p) => sum + p.rows, 0);
-      const seconds = (performance.now() - started) / 1000;
-      this.options.observer?.committed({ rows, submitted, requests: items.length, seconds, result });
-      for (const item of items) item.resolve();
+      result = await this.store.writeBatch(batch);
     } catch (error) {
       this.options.observer?.failed(error);
       if (items.length === 1) {
@@ -121,6 +117,17 @@ export class WriteBatcher {
       }
       // One bad request must not fail its neighbours: retry each alone, so only it is refused.
       for (const item of items) await this.commit([item]);
+      return;
+    }
+    for (const item of items) item.resolve();
+    const rows = items.reduce((sum, p) => sum + p.rows, 0);
+    const submitted = batch.reports.length + batch.events.length + (batch.agentReports?.length ?? 0);
+    const seconds = (performance.now() - started) / 1000;
+    // After the answers: a metrics failure must never turn a committed write into a refused one.
+    try {
+      this.options.observer?.committed({ rows, submitted, requests: items.length, seconds, result });
+    } catch {
+      // Metrics are best effort.
     }
   }
 }

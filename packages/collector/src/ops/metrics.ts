@@ -87,9 +87,8 @@ export class CollectorMetrics {
         this.batchRows.observe(rows);
         this.batchRequests.observe(requests);
         this.storeSeconds.observe(seconds);
-        this.deduplicated.inc(
-          submitted - result.reportsInserted - result.eventsInserted - result.agentReportsInserted,
-        );
+        const inserted = result.reportsInserted + result.eventsInserted + result.agentReportsInserted;
+        this.deduplicated.inc(Math.max(0, submitted - inserted));
       },
       failed: () => this.storeErrors.inc(),
     };

@@ -64,7 +64,8 @@ function bindable(row: Row): Row {
   return row;
 }
 
-const write = db.transaction((unordered: WriteBatch): WriteResult => {
+/** The rows of one request; runs inside a transaction. */
+function writeRows(unordered: WriteBatch): WriteResult {
   const batch = ordered(unordered);
   const inserted: { tracking_id: string; received_at: number }[] = [];
   const run = (table: string, rows: Row[], conflict: string) => {
@@ -101,14 +102,53 @@ const write = db.transaction((unordered: WriteBatch): WriteResult => {
     insert('metric_series', s, '(tracking_id, name, labels) do nothing').run(s);
   for (const c of clusterRows(inserted)) upsertCluster.run(c);
   return { reportsInserted, eventsInserted, agentReportsInserted: insertedIds.size };
-});
+}
 
-parentPort!.on('message', (request: WriterRequest) => {
+const write = db.transaction(writeRows);
+
+/**
+ * Requests that arrived while a transaction ran are committed together in the next one (group
+ * commit inside the thread): every commit writes and fsyncs the pages it dirtied, so fewer, larger
+ * commits are what makes durable writes fast. If the shared transaction fails, each request is
+ * retried alone so that only the one at fault is refused.
+ */
+let queue: WriterRequest[] = [];
+
+function respond(request: WriterRequest, run: () => WriteResult): void {
   let response: WriterResponse;
   try {
-    response = { id: request.id, result: write(request.batch) };
+    response = { id: request.id, result: run() };
   } catch (error) {
     response = { id: request.id, error: error instanceof Error ? error.message : String(error) };
   }
   parentPort!.postMessage(response);
+}
+
+/** Several requests in one transaction, each with its own insert counts. */
+const writeAll = db.transaction((requests: WriterRequest[]): WriteResult[] =>
+  requests.map((request) => writeRows(request.batch)),
+);
+
+function drain(): void {
+  const requests = queue;
+  queue = [];
+  let results: WriteResult[];
+  try {
+    results = writeAll(requests);
+  } catch (error) {
+    if (requests.length === 1) {
+      return respond(requests[0]!, () => {
+        throw error;
+      });
+    }
+    for (const request of requests) respond(request, () => write(request.batch));
+    return;
+  }
+  requests.forEach((request, i) => respond(request, () => results[i]!));
+}
+
+parentPort!.on('message', (request: WriterRequest) => {
+  queue.push(request);
+  // Messages that are already waiting are delivered before setImmediate runs: they join.
+  if (queue.length === 1) setImmediate(drain);
 });
