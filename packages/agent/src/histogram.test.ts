@@ -1,7 +1,7 @@
-import { bucketIndex, histogramOf, quantile, relativeErrorBound } from '@tidewatch/protocol';
+import { bucketIndex, downscale, histogramOf, quantile, relativeErrorBound } from '@tidewatch/protocol';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { HistogramSeries, indexAtMaxScale, MAX_SCALE } from './histogram.js';
+import { HistogramSeries, indexAtMaxScale, MAX_SCALE, REPORT_SCALE } from './histogram.js';
 
 function lognormal(n: number, seed: number): number[] {
   let s = seed;
@@ -42,7 +42,10 @@ describe('histogram series (hot path)', () => {
         (values, buckets) => {
           const series = new HistogramSeries(buckets);
           for (const v of values) series.record(v);
-          const expected = histogramOf(values, MAX_SCALE, buckets);
+          const recorded = histogramOf(values, MAX_SCALE, buckets);
+          // Reports carry at most REPORT_SCALE: the recorded buckets, downscaled exactly.
+          const expected =
+            recorded.scale > REPORT_SCALE ? downscale(recorded, recorded.scale - REPORT_SCALE) : recorded;
           const got = series.snapshot();
           expect({ ...got, sum: 0 }).toEqual({ ...expected, sum: 0 });
           expect(got.sum).toBeCloseTo(expected.sum, 3);
@@ -81,7 +84,12 @@ describe('histogram series (hot path)', () => {
     for (const v of lognormal(1000, 3)) series.record(v);
     const before = series.counts;
     series.reset();
-    expect(series.snapshot()).toMatchObject({ count: 0, scale: MAX_SCALE, positive: { bucketCounts: [] } });
+    expect(series.scale).toBe(MAX_SCALE);
+    expect(series.snapshot()).toMatchObject({
+      count: 0,
+      scale: REPORT_SCALE,
+      positive: { bucketCounts: [] },
+    });
     series.record(0.01);
     expect(series.snapshot().count).toBe(1);
     expect(series.counts).toBe(before);

@@ -16,6 +16,8 @@ import type { ExpHistogramData } from '@tidewatch/protocol';
 
 /** The scale recording starts at each interval (and the finest it ever uses). */
 export const MAX_SCALE = 8;
+/** The finest scale a report carries (relative error ≤ 1.08%, see exp-histogram.ts). */
+export const REPORT_SCALE = 5;
 const SUB_BUCKETS = 1 << MAX_SCALE;
 const CELL_BITS = 12;
 const INITIAL_CAPACITY = 64;
@@ -177,23 +179,32 @@ export class HistogramSeries {
     this.shift = MAX_SCALE - scale;
   }
 
-  /** The values recorded since the last reset, in the wire model. */
+  /**
+   * The values recorded since the last reset, in the wire model, at scale REPORT_SCALE at most:
+   * that keeps every quantile within 1.1% (the promise is 2%) with 8× fewer buckets to encode,
+   * send and store than the recording scale.
+   */
   snapshot(): ExpHistogramData {
     const populated = this.populatedRange();
-    const bucketCounts: number[] = [];
+    const shift = Math.max(0, this.scale - REPORT_SCALE);
     let count = this.zeroCount;
+    let offset = 0;
+    let bucketCounts: number[] = [];
     if (populated) {
+      // `>>` floors negative indexes too: exactly OpenTelemetry's downscaling.
+      offset = populated[0] >> shift;
+      bucketCounts = new Array<number>((populated[1] >> shift) - offset + 1).fill(0);
       for (let i = populated[0]; i <= populated[1]; i++) {
         const n = this.counts[i - this.base]!;
-        bucketCounts.push(n);
+        bucketCounts[(i >> shift) - offset]! += n;
         count += n;
       }
     }
     const empty = count === 0;
     return {
-      scale: this.scale,
+      scale: this.scale - shift,
       zeroCount: this.zeroCount,
-      positive: { offset: populated ? populated[0] : 0, bucketCounts },
+      positive: { offset, bucketCounts },
       count,
       sum: empty ? 0 : this.sum,
       min: empty ? 0 : this.min,

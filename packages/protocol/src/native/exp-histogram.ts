@@ -9,7 +9,8 @@
 // both ends: x = 2·lo·hi / (lo + hi). Every value v in (lo, hi] is then within
 //   |x - v| / v ≤ (b - 1) / (b + 1)
 // of it, which is `relativeErrorBound(scale)`: 1.08% at scale 5, 2.17% at scale 4. The promise
-// "quantiles within 2%" therefore means scale ≥ 5 (`SCALE_FOR_2_PERCENT`). The agent records at
+// "quantiles within 2%" therefore means scale ≥ 5 (`SCALE_FOR_2_PERCENT`); agents report at scale 5 at
+// most (packages/agent/src/histogram.ts, REPORT_SCALE). The agent records at
 // scale 8 and keeps up to 1024 buckets per series, so it stays at scale ≥ 5 as long as one series'
 // values in one interval span at most 2^32 (a nanosecond to an hour); wider data lowers the scale,
 // and the scale carried in every histogram says which bound applies. Quantiles are of the "lower"

@@ -137,14 +137,15 @@ function drain(): void {
     results = writeAll(requests);
   } catch (error) {
     if (requests.length === 1) {
-      return respond(requests[0]!, () => {
+      respond(requests[0]!, () => {
         throw error;
       });
+      return;
     }
     for (const request of requests) respond(request, () => write(request.batch));
     return;
   }
-  requests.forEach((request, i) => respond(request, () => results[i]!));
+  for (const [i, request] of requests.entries()) respond(request, () => results[i]!);
 }
 
 parentPort!.on('message', (request: WriterRequest) => {
