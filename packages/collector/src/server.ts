@@ -13,7 +13,10 @@ import { WriteBatcher } from './ingest/write-batcher.js';
 import { healthRoutes } from './ops/health.js';
 import { homeRoute } from './ops/home.js';
 import { CollectorMetrics } from './ops/metrics.js';
+import { activeRoute } from './query/active-route.js';
+import { breakdownRoute } from './query/breakdown-route.js';
 import { clusterRoute } from './query/cluster-route.js';
+import { eventsRoute } from './query/events-route.js';
 import { metricsRoute } from './query/metrics-route.js';
 import type { Store } from './store/store.js';
 
@@ -71,6 +74,9 @@ export async function buildServer(
   await app.register(nativeRoute, { pipeline, bodyLimit: config.bodyLimit });
   await app.register(clusterRoute, { store });
   await app.register(metricsRoute, { store });
+  await app.register(activeRoute, { store });
+  await app.register(breakdownRoute, { store });
+  await app.register(eventsRoute, { store });
   await app.register(eraseRoute, { store });
   await app.register(healthRoutes, { store, metrics });
   await app.register(homeRoute);

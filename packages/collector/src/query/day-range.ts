@@ -64,3 +64,12 @@ export const dayRangeQuerySchema = {
     description: 'Include reports from CI runs',
   },
 } as const;
+
+/** Every day of a range, in order. */
+export function daysOf(range: DayRange): string[] {
+  const days: string[] = [];
+  for (let ms = Date.parse(range.fromDay); ms <= Date.parse(range.toDay); ms += DAY_MS) {
+    days.push(new Date(ms).toISOString().slice(0, 10));
+  }
+  return days;
+}

@@ -258,6 +258,99 @@ describe.each(targets)('store contract: $name', (target) => {
     ).toEqual([]);
   });
 
+  it('counts active clusters per day from reports of every kind, leaving CI out unless asked', async () => {
+    const day = 86_400_000;
+    await store.writeBatch({
+      reports: [meta('a1', T0 - day), compute('a1', T0, 1), compute('a1', T0 + 1000, 2), meta('a2', T0)],
+      events: events('a3', ['source'], T0), // events alone do not make a cluster active
+      agentReports: [agent({ trackingId: 'a4' }, T0), agent({ trackingId: 'a5', ci: true }, T0)],
+    });
+    const q = { fromDay: '2026-11-19', toDay: '2026-11-21', includeCi: false };
+    expect(await store.activeClusters(q)).toEqual([
+      { day: '2026-11-19', clusters: 1 },
+      { day: '2026-11-20', clusters: 3 },
+    ]);
+    expect(await store.activeClusters({ ...q, includeCi: true })).toContainEqual({
+      day: '2026-11-20',
+      clusters: 4,
+    });
+    // The rollup follows erase.
+    await store.eraseCluster('a1');
+    expect(await store.activeClusters(q)).toEqual([{ day: '2026-11-20', clusters: 2 }]);
+  });
+
+  it("breaks clusters down by their latest meta report's facts in the range", async () => {
+    const day = 86_400_000;
+    await store.writeBatch({
+      reports: [
+        meta('b1', T0 - 2 * day, { version: '2.3.0', reportTime: 1 }),
+        meta('b1', T0, { version: '2.4.1', reportTime: 2 }),
+        meta('b2', T0, { version: '2.4.1' }),
+        meta('b3', T0 - 2 * day, { version: '2.2.0' }),
+        compute('b4', T0),
+      ],
+      events: [],
+    });
+    const sorted = (rows: { value: string | null; clusters: number }[]) =>
+      [...rows].sort((a, b) => String(a.value).localeCompare(String(b.value)));
+    const range = { fromDay: '2026-11-18', toDay: '2026-11-20', includeCi: false };
+    expect(sorted(await store.breakdown('version', range))).toEqual([
+      { value: '2.2.0', clusters: 1 },
+      { value: '2.4.1', clusters: 2 },
+    ]);
+    // Only the range counts: b1's latest report on the 18th was 2.3.0.
+    expect(await store.breakdown('version', { ...range, toDay: '2026-11-18' })).toEqual(
+      expect.arrayContaining([
+        { value: '2.3.0', clusters: 1 },
+        { value: '2.2.0', clusters: 1 },
+      ]),
+    );
+    expect(await store.breakdown('clusterType', range)).toEqual([{ value: 'kubernetes', clusters: 3 }]);
+    expect(await store.breakdown('os', range)).toEqual([{ value: 'Ubuntu', clusters: 3 }]);
+    expect(sorted(await store.breakdown('connector', range))).toEqual([
+      { value: 'iceberg', clusters: 3 },
+      { value: 'kafka', clusters: 3 },
+      { value: 'postgres-cdc', clusters: 3 },
+    ]);
+  });
+
+  it('lists events newest first, filtered, page by page', async () => {
+    const batch = [
+      ...events('e1', ['source'], T0),
+      ...events('e1', ['sink'], T0 + 500),
+      ...events('e1', ['source_2'], T0 + 1000),
+      ...events('e2', ['source'], T0 + 2000),
+    ];
+    await store.writeBatch({ reports: [], events: batch });
+    const base = { fromDay: '2026-11-20', toDay: '2026-11-20', limit: 10 };
+    const all = await store.events(base);
+    expect(all.map((e) => [e.trackingId, e.name])).toEqual([
+      ['e2', 'source'],
+      ['e1', 'source_2'],
+      ['e1', 'sink'],
+      ['e1', 'source'],
+    ]);
+    expect(all[0]).toMatchObject({
+      stage: 'create_stream_job',
+      connectorName: 'kafka',
+      object: 'source',
+      node: 'meta',
+    });
+    expect((await store.events({ ...base, trackingId: 'e1' })).map((e) => e.name)).toEqual([
+      'source_2',
+      'sink',
+      'source',
+    ]);
+    expect(await store.events({ ...base, name: 'sink' })).toHaveLength(1);
+    expect(await store.events({ ...base, stage: 'recovery' })).toHaveLength(0);
+    const first = await store.events({ ...base, limit: 2 });
+    const rest = await store.events({
+      ...base,
+      before: { receivedAt: first[1]!.receivedAt, id: first[1]!.id },
+    });
+    expect([...first, ...rest].map((e) => e.id)).toEqual(all.map((e) => e.id));
+  });
+
   it('creates the first admin token exactly once, even when asked concurrently', async () => {
     const attempts = await Promise.all(
       Array.from({ length: 5 }, (_, i) =>

@@ -214,6 +214,49 @@ export interface TokenRecord {
   revokedAt: number | null;
 }
 
+export interface DayRangeQuery {
+  /** Inclusive UTC days, `YYYY-MM-DD`. */
+  fromDay: string;
+  toDay: string;
+  includeCi: boolean;
+}
+
+export const BREAKDOWN_DIMENSIONS = [
+  'version',
+  'clusterType',
+  'metaBackend',
+  'os',
+  'objectStore',
+  'connector',
+] as const;
+export type BreakdownDimension = (typeof BREAKDOWN_DIMENSIONS)[number];
+
+export interface EventQuery {
+  fromDay: string;
+  toDay: string;
+  trackingId?: string | undefined;
+  /** A stage name, or null for events with an unspecified stage; undefined for any. */
+  stage?: string | null | undefined;
+  name?: string | undefined;
+  limit: number;
+  /** Continue after this (receivedAt, id) position (newest first). */
+  before?: { receivedAt: number; id: number } | undefined;
+}
+
+export interface StoredEvent {
+  id: number;
+  trackingId: string;
+  receivedAt: number;
+  eventTimeSec: number;
+  stage: string | null;
+  name: string;
+  connectorName: string | null;
+  catalogId: number;
+  attributes: string | null;
+  node: string;
+  object: string | null;
+}
+
 export interface Store {
   readonly kind: 'sqlite' | 'postgres';
   /** Runs pending migrations; safe when several collectors start together. */
@@ -221,6 +264,15 @@ export interface Store {
   /** Writes everything in one transaction: all of it is committed, or none of it. */
   writeBatch(batch: WriteBatch): Promise<WriteResult>;
   getCluster(trackingId: string): Promise<ClusterSummary | null>;
+  /** Days of the range with at least one stored report, and how many clusters sent one. */
+  activeClusters(query: DayRangeQuery): Promise<{ day: string; clusters: number }[]>;
+  /** Clusters per value, by each cluster's latest meta report in the range (unsorted). */
+  breakdown(
+    by: BreakdownDimension,
+    query: DayRangeQuery,
+  ): Promise<{ value: string | null; clusters: number }[]>;
+  /** Events newest first; `limit` rows at most. */
+  events(query: EventQuery): Promise<StoredEvent[]>;
   /** The metric names and series stored for a cluster so far. */
   knownSeries(trackingId: string): Promise<KnownSeries>;
   /** Metric points of one metric in a day range (for fleet aggregation). */

@@ -184,3 +184,24 @@ export function ordered(batch: WriteBatch): WriteBatch {
     agentReports: [...(batch.agentReports ?? [])].sort(byKey((w) => w.report.reportId)),
   };
 }
+
+/** Rollup rows (day, cluster, all-CI) for the reports a batch inserted. */
+export function clusterDayRows(
+  inserted: readonly { tracking_id: string; received_at: number; ci: number }[],
+) {
+  const days = new Map<string, { day: string; tracking_id: string; ci: number }>();
+  for (const row of inserted) {
+    const day = new Date(Number(row.received_at)).toISOString().slice(0, 10);
+    const key = `${day}\0${row.tracking_id}`;
+    const seen = days.get(key);
+    if (!seen) days.set(key, { day, tracking_id: row.tracking_id, ci: Number(row.ci) });
+    else seen.ci = Math.min(seen.ci, Number(row.ci));
+  }
+  return [...days.values()].sort((a, b) =>
+    a.day === b.day ? (a.tracking_id < b.tracking_id ? -1 : 1) : a.day < b.day ? -1 : 1,
+  );
+}
+
+/** The upsert that keeps `ci` = 1 only if every report of the day was from CI (same SQL everywhere). */
+export const CLUSTER_DAY_CONFLICT =
+  '(day, tracking_id) do update set ci = case when excluded.ci < cluster_days.ci then excluded.ci else cluster_days.ci end';

@@ -1,7 +1,13 @@
 // Versioned schema migrations, run at start by Kysely's Migrator (which serializes concurrent
 // runs: an advisory lock on PostgreSQL, SQLite's single writer). Never edit a shipped migration:
 // add the next one.
-import type { ColumnDefinitionBuilder, Kysely, Migration, MigrationProvider } from 'kysely';
+import {
+  type ColumnDefinitionBuilder,
+  type Kysely,
+  type Migration,
+  type MigrationProvider,
+  sql,
+} from 'kysely';
 
 export interface DialectTypes {
   /** An auto-incrementing 64-bit primary key column type. */
@@ -211,6 +217,37 @@ function migrations(types: DialectTypes): Record<string, Migration> {
           .createIndex('agent_events_cluster')
           .on('agent_events')
           .columns(['tracking_id', 'received_at'])
+          .execute();
+      },
+    },
+    '0003_cluster_days': {
+      async up(db: Kysely<unknown>) {
+        // Rollup: which clusters sent at least one report on which UTC day (maintained in the
+        // write transaction), so daily active counts never scan raw reports. ci = 1 only when every
+        // report of that cluster that day came from CI.
+        await db.schema
+          .createTable('cluster_days')
+          .addColumn('day', 'text', (c) => c.notNull())
+          .addColumn('tracking_id', 'text', (c) => c.notNull())
+          .addColumn('ci', 'integer', (c) => c.notNull())
+          .addPrimaryKeyConstraint('cluster_days_pk', ['day', 'tracking_id'])
+          .execute();
+        await db.schema
+          .createIndex('cluster_days_cluster')
+          .on('cluster_days')
+          .columns(['tracking_id'])
+          .execute();
+        // Existing data (stores created before this migration).
+        await sql`insert into cluster_days (day, tracking_id, ci)
+          select received_day, tracking_id, min(ci) from (
+            select received_day, tracking_id, ci from reports
+            union all select received_day, tracking_id, ci from agent_reports
+          ) r group by received_day, tracking_id`.execute(db);
+        // Breakdowns pick each cluster's latest meta report in a range.
+        await db.schema
+          .createIndex('reports_meta_latest')
+          .on('reports')
+          .columns(['node_type', 'received_day', 'tracking_id', 'received_at'])
           .execute();
       },
     },

@@ -142,7 +142,14 @@ export interface AgentEventsTable {
   fields: string;
 }
 
+export interface ClusterDaysTable {
+  day: string;
+  tracking_id: string;
+  ci: number;
+}
+
 export interface Database {
+  cluster_days: ClusterDaysTable;
   agent_reports: AgentReportsTable;
   metric_points: MetricPointsTable;
   metric_series: MetricSeriesTable;

@@ -2,13 +2,17 @@
 // (connection, column types, the setup lock) is passed in by sqlite/ and postgres/.
 import { type Kysely, Migrator, sql, type Transaction } from 'kysely';
 import type {
+  BreakdownDimension,
   ClusterSummary,
+  DayRangeQuery,
   EraseResult,
+  EventQuery,
   KnownSeries,
   MetricPoint,
   MetricPointQuery,
   NodeCounts,
   Store,
+  StoredEvent,
   TokenRecord,
   TokenRole,
   WriteBatch,
@@ -18,13 +22,14 @@ import {
   agentChildren,
   agentReportColumns,
   chunks,
+  clusterDayRows,
   clusterRows,
   eventColumns,
   ordered,
   reportColumns,
 } from './columns.js';
 import { type DialectTypes, migrationProvider } from './migrations.js';
-import type { Database, TokensTable } from './schema.js';
+import type { Database, ReportsTable, TokensTable } from './schema.js';
 
 export interface SqlDialectHooks {
   kind: 'sqlite' | 'postgres';
@@ -59,6 +64,16 @@ function tokenColumns(t: TokenRecord): TokensTable {
   };
 }
 
+/** The reports column behind each breakdown dimension (a fixed list: never user text in SQL). */
+const BREAKDOWN_COLUMNS = {
+  version: 'version',
+  clusterType: 'cluster_type',
+  metaBackend: 'meta_backend',
+  os: 'os_name',
+  objectStore: 'object_store',
+  connector: 'connectors',
+} as const satisfies Record<BreakdownDimension, keyof ReportsTable>;
+
 export class SqlStore implements Store {
   readonly kind: 'sqlite' | 'postgres';
 
@@ -84,6 +99,7 @@ export class SqlStore implements Store {
     const batch = ordered(unordered);
     return this.db.transaction().execute(async (trx) => {
       const inserted: { tracking_id: string; received_at: number }[] = [];
+      const insertedReports: { tracking_id: string; received_at: number; ci: number }[] = [];
       let reportsInserted = 0;
       let eventsInserted = 0;
       for (const chunk of chunks(batch.reports)) {
@@ -91,10 +107,11 @@ export class SqlStore implements Store {
           .insertInto('reports')
           .values(chunk.map(reportColumns))
           .onConflict((oc) => oc.column('dedup_key').doNothing())
-          .returning(['tracking_id', 'received_at'])
+          .returning(['tracking_id', 'received_at', 'ci'])
           .execute();
         reportsInserted += rows.length;
         inserted.push(...rows);
+        insertedReports.push(...rows);
       }
       for (const chunk of chunks(batch.events)) {
         const rows = await trx
@@ -114,12 +131,13 @@ export class SqlStore implements Store {
           .insertInto('agent_reports')
           .values(chunk.map((w) => agentReportColumns(w.report)))
           .onConflict((oc) => oc.column('report_id').doNothing())
-          .returning(['report_id', 'tracking_id', 'received_at'])
+          .returning(['report_id', 'tracking_id', 'received_at', 'ci'])
           .execute();
         agentReportsInserted += rows.length;
         for (const row of rows) {
           insertedIds.add(row.report_id);
           inserted.push(row);
+          insertedReports.push(row);
         }
       }
       // A retried report stores nothing new: its points and events were stored with the first copy.
@@ -146,6 +164,17 @@ export class SqlStore implements Store {
             oc.column('tracking_id').doUpdateSet({
               first_seen: sql`case when excluded.first_seen < clusters.first_seen then excluded.first_seen else clusters.first_seen end`,
               last_seen: sql`case when excluded.last_seen > clusters.last_seen then excluded.last_seen else clusters.last_seen end`,
+            }),
+          )
+          .execute();
+      }
+      for (const chunk of chunks(clusterDayRows(insertedReports))) {
+        await trx
+          .insertInto('cluster_days')
+          .values(chunk)
+          .onConflict((oc) =>
+            oc.columns(['day', 'tracking_id']).doUpdateSet({
+              ci: sql`case when excluded.ci < cluster_days.ci then excluded.ci else cluster_days.ci end`,
             }),
           )
           .execute();
@@ -243,6 +272,94 @@ export class SqlStore implements Store {
     };
   }
 
+  async activeClusters(query: DayRangeQuery): Promise<{ day: string; clusters: number }[]> {
+    let q = this.db
+      .selectFrom('cluster_days')
+      .select(['day', (eb) => eb.fn.countAll().as('clusters')])
+      .where('day', '>=', query.fromDay)
+      .where('day', '<=', query.toDay);
+    if (!query.includeCi) q = q.where('ci', '=', 0);
+    const rows = await q.groupBy('day').orderBy('day').execute();
+    return rows.map((r) => ({ day: r.day, clusters: Number(r.clusters) }));
+  }
+
+  async breakdown(
+    by: BreakdownDimension,
+    query: DayRangeQuery,
+  ): Promise<{ value: string | null; clusters: number }[]> {
+    // Each cluster's latest meta report in the range (RisingWave facts; never CI).
+    const latest = this.db
+      .selectFrom('reports')
+      .select([
+        'tracking_id',
+        BREAKDOWN_COLUMNS[by],
+        sql<number>`row_number() over (partition by tracking_id order by received_at desc, id desc)`.as('rn'),
+      ])
+      .where('node_type', '=', 'meta')
+      .where('received_day', '>=', query.fromDay)
+      .where('received_day', '<=', query.toDay);
+    const rows = await this.db
+      .selectFrom(latest.as('latest'))
+      .select(sql<string | null>`${sql.ref(BREAKDOWN_COLUMNS[by])}`.as('value'))
+      .where('rn', '=', 1)
+      .execute();
+    const counts = new Map<string | null, number>();
+    for (const row of rows) {
+      // `connector` counts a cluster once per connector it uses (a JSON array per report).
+      const values =
+        by === 'connector' ? (row.value ? (JSON.parse(row.value) as string[]) : []) : [row.value];
+      for (const value of values) counts.set(value, (counts.get(value) ?? 0) + 1);
+    }
+    return [...counts].map(([value, clusters]) => ({ value, clusters }));
+  }
+
+  async events(query: EventQuery): Promise<StoredEvent[]> {
+    let q = this.db
+      .selectFrom('events')
+      .select([
+        'id',
+        'tracking_id',
+        'received_at',
+        'event_time_sec',
+        'stage',
+        'name',
+        'connector_name',
+        'catalog_id',
+        'attributes',
+        'node',
+        'object',
+      ])
+      .where('received_day', '>=', query.fromDay)
+      .where('received_day', '<=', query.toDay);
+    if (query.trackingId !== undefined) q = q.where('tracking_id', '=', query.trackingId);
+    if (query.stage === null) q = q.where('stage', 'is', null);
+    else if (query.stage !== undefined) q = q.where('stage', '=', query.stage);
+    if (query.name !== undefined) q = q.where('name', '=', query.name);
+    const before = query.before;
+    if (before) {
+      q = q.where((eb) =>
+        eb.or([
+          eb('received_at', '<', before.receivedAt),
+          eb.and([eb('received_at', '=', before.receivedAt), eb('id', '<', before.id)]),
+        ]),
+      );
+    }
+    const rows = await q.orderBy('received_at', 'desc').orderBy('id', 'desc').limit(query.limit).execute();
+    return rows.map((r) => ({
+      id: Number(r.id),
+      trackingId: r.tracking_id,
+      receivedAt: Number(r.received_at),
+      eventTimeSec: Number(r.event_time_sec),
+      stage: r.stage,
+      name: r.name,
+      connectorName: r.connector_name,
+      catalogId: Number(r.catalog_id),
+      attributes: r.attributes,
+      node: r.node,
+      object: r.object,
+    }));
+  }
+
   async knownSeries(trackingId: string): Promise<KnownSeries> {
     const rows = await this.db
       .selectFrom('metric_series')
@@ -298,7 +415,13 @@ export class SqlStore implements Store {
         .deleteFrom('agent_reports')
         .where('tracking_id', '=', trackingId)
         .executeTakeFirst();
-      for (const table of ['metric_points', 'metric_series', 'agent_events', 'clusters'] as const) {
+      for (const table of [
+        'metric_points',
+        'metric_series',
+        'agent_events',
+        'cluster_days',
+        'clusters',
+      ] as const) {
         await trx.deleteFrom(table).where('tracking_id', '=', trackingId).execute();
       }
       return {

@@ -10,6 +10,8 @@ import SQLite from 'better-sqlite3';
 import {
   agentChildren,
   agentReportColumns,
+  CLUSTER_DAY_CONFLICT,
+  clusterDayRows,
   clusterRows,
   eventColumns,
   ordered,
@@ -67,31 +69,39 @@ function bindable(row: Row): Row {
 /** The rows of one request; runs inside a transaction. */
 function writeRows(unordered: WriteBatch): WriteResult {
   const batch = ordered(unordered);
-  const inserted: { tracking_id: string; received_at: number }[] = [];
-  const run = (table: string, rows: Row[], conflict: string) => {
+  type Stored = { tracking_id: string; received_at: number; ci: number };
+  const inserted: Stored[] = [];
+  const insertedReports: Stored[] = [];
+  const run = (table: string, rows: Row[], returning: string, into: Stored[][]) => {
     let n = 0;
     for (const row of rows) {
-      const stored = insert(table, row, conflict, 'tracking_id, received_at').get(bindable(row)) as
-        | { tracking_id: string; received_at: number }
+      const stored = insert(table, row, '(dedup_key) do nothing', returning).get(bindable(row)) as
+        | Stored
         | undefined;
       if (stored) {
-        inserted.push(stored);
+        for (const list of into) list.push(stored);
         n++;
       }
     }
     return n;
   };
-  const reportsInserted = run('reports', batch.reports.map(reportColumns), '(dedup_key) do nothing');
-  const eventsInserted = run('events', batch.events.map(eventColumns), '(dedup_key) do nothing');
+  const reportsInserted = run('reports', batch.reports.map(reportColumns), 'tracking_id, received_at, ci', [
+    inserted,
+    insertedReports,
+  ]);
+  const eventsInserted = run('events', batch.events.map(eventColumns), 'tracking_id, received_at', [
+    inserted,
+  ]);
   const agentWrites = batch.agentReports ?? [];
   const insertedIds = new Set<string>();
   for (const w of agentWrites) {
     const row = agentReportColumns(w.report);
-    const stored = insert('agent_reports', row, '(report_id) do nothing', 'tracking_id, received_at').get(
+    const stored = insert('agent_reports', row, '(report_id) do nothing', 'tracking_id, received_at, ci').get(
       bindable(row),
-    ) as { tracking_id: string; received_at: number } | undefined;
+    ) as Stored | undefined;
     if (stored) {
       inserted.push(stored);
+      insertedReports.push(stored);
       insertedIds.add(w.report.reportId);
     }
   }
@@ -101,6 +111,7 @@ function writeRows(unordered: WriteBatch): WriteResult {
   for (const s of children.series)
     insert('metric_series', s, '(tracking_id, name, labels) do nothing').run(s);
   for (const c of clusterRows(inserted)) upsertCluster.run(c);
+  for (const d of clusterDayRows(insertedReports)) insert('cluster_days', d, CLUSTER_DAY_CONFLICT).run(d);
   return { reportsInserted, eventsInserted, agentReportsInserted: insertedIds.size };
 }
 

@@ -1,0 +1,67 @@
+// `GET /query/breakdown`: clusters per version, cluster type, meta backend, OS, object store or
+// connector, by each cluster's latest meta report in the range (CONTRACT.md).
+import type { FastifyInstance } from 'fastify';
+import { requireToken } from '../auth/require-token.js';
+import { BREAKDOWN_DIMENSIONS, type BreakdownDimension, type Store } from '../store/store.js';
+import { booleanParam, dayRange, dayRangeQuerySchema } from './day-range.js';
+
+export async function breakdownRoute(app: FastifyInstance, opts: { store: Store }) {
+  app.get(
+    '/query/breakdown',
+    {
+      preHandler: requireToken(opts.store, 'read'),
+      schema: {
+        tags: ['query'],
+        summary: 'Clusters per value of a dimension (each cluster once per value), largest first',
+        security: [{ bearer: [] }],
+        querystring: {
+          type: 'object',
+          required: ['by'],
+          properties: { ...dayRangeQuerySchema, by: { type: 'string', enum: [...BREAKDOWN_DIMENSIONS] } },
+        },
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              rows: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  properties: { value: { type: ['string', 'null'] }, clusters: { type: 'integer' } },
+                },
+              },
+            },
+          },
+        },
+      },
+    },
+    async (request) => {
+      const query = request.query as {
+        by: BreakdownDimension;
+        from?: string;
+        to?: string;
+        includeCi?: string;
+      };
+      const range = dayRange(query);
+      const rows = await opts.store.breakdown(query.by, {
+        ...range,
+        includeCi: booleanParam(query.includeCi, 'includeCi'),
+      });
+      // Sorted here, not in SQL, so that every store answers in the same order (collations differ).
+      rows.sort(
+        (a, b) =>
+          b.clusters - a.clusters ||
+          (a.value === b.value
+            ? 0
+            : a.value === null
+              ? 1
+              : b.value === null
+                ? -1
+                : a.value < b.value
+                  ? -1
+                  : 1),
+      );
+      return { rows };
+    },
+  );
+}

@@ -1,0 +1,121 @@
+// `GET /query/events`: RisingWave events newest first, filtered, with a cursor (CONTRACT.md).
+import { EVENT_STAGES } from '@tidewatch/protocol';
+import type { FastifyInstance } from 'fastify';
+import { requireToken } from '../auth/require-token.js';
+import { CollectorError } from '../errors.js';
+import type { Store, StoredEvent } from '../store/store.js';
+import { dayRange, dayRangeQuerySchema } from './day-range.js';
+import { trackingIdParam } from './tracking-id.js';
+
+const MAX_LIMIT = 1000;
+const STAGES = [...EVENT_STAGES, 'unspecified'] as const;
+
+/** An opaque cursor: the position (receive time, id) of the last event of a page. */
+function encodeCursor(e: StoredEvent): string {
+  return Buffer.from(`${e.receivedAt}.${e.id}`).toString('base64url');
+}
+
+function decodeCursor(cursor: string): { receivedAt: number; id: number } {
+  const match = /^(\d{1,16})\.(\d{1,16})$/.exec(Buffer.from(cursor, 'base64url').toString());
+  if (!match)
+    throw new CollectorError('invalid_cursor', 'before must be a `next` value from an earlier answer');
+  return { receivedAt: Number(match[1]), id: Number(match[2]) };
+}
+
+/** Attributes are JSON text as RisingWave sent them: parsed when they parse, else the text. */
+function attributes(text: string | null): unknown {
+  if (text === null) return null;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+export async function eventsRoute(app: FastifyInstance, opts: { store: Store }) {
+  app.get(
+    '/query/events',
+    {
+      preHandler: requireToken(opts.store, 'read'),
+      schema: {
+        tags: ['query'],
+        summary: 'RisingWave events, newest first',
+        security: [{ bearer: [] }],
+        querystring: {
+          type: 'object',
+          properties: {
+            from: dayRangeQuerySchema.from,
+            to: dayRangeQuerySchema.to,
+            trackingId: { type: 'string' },
+            stage: { type: 'string', enum: [...STAGES] },
+            name: { type: 'string', maxLength: 1024 },
+            limit: { type: 'integer', minimum: 1, maximum: MAX_LIMIT, default: 100 },
+            before: { type: 'string', maxLength: 100, description: 'The `next` cursor of the previous page' },
+          },
+        },
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              events: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  properties: {
+                    trackingId: { type: 'string' },
+                    receivedAt: { type: 'string', format: 'date-time' },
+                    eventTime: { type: 'string', description: "The cluster's clock (informational)" },
+                    stage: { type: ['string', 'null'] },
+                    name: { type: 'string' },
+                    connector: { type: ['string', 'null'] },
+                    catalogId: { type: 'integer' },
+                    node: { type: 'string' },
+                    object: { type: ['string', 'null'] },
+                    attributes: {},
+                  },
+                },
+              },
+              next: { type: ['string', 'null'] },
+            },
+          },
+        },
+      },
+    },
+    async (request) => {
+      const query = request.query as {
+        from?: string;
+        to?: string;
+        trackingId?: string;
+        stage?: (typeof STAGES)[number];
+        name?: string;
+        limit: number;
+        before?: string;
+      };
+      const range = dayRange(query);
+      const events = await opts.store.events({
+        ...range,
+        trackingId: query.trackingId === undefined ? undefined : trackingIdParam(query.trackingId),
+        stage: query.stage === 'unspecified' ? null : query.stage,
+        name: query.name,
+        limit: query.limit + 1,
+        before: query.before === undefined ? undefined : decodeCursor(query.before),
+      });
+      const page = events.slice(0, query.limit);
+      return {
+        events: page.map((e) => ({
+          trackingId: e.trackingId,
+          receivedAt: new Date(e.receivedAt).toISOString(),
+          eventTime: new Date(Math.min(e.eventTimeSec * 1000, 8.64e15)).toISOString(),
+          stage: e.stage,
+          name: e.name,
+          connector: e.connectorName,
+          catalogId: e.catalogId,
+          node: e.node,
+          object: e.object,
+          attributes: attributes(e.attributes),
+        })),
+        next: events.length > query.limit ? encodeCursor(page.at(-1)!) : null,
+      };
+    },
+  );
+}

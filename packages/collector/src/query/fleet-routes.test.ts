@@ -1,0 +1,118 @@
+// The fleet routes of CONTRACT.md over real HTTP, on every store: active, breakdown, events.
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestCollector, type TestCollector } from '../../test-support/collector.js';
+import { eventBatch, metaReport, nodeReport } from '../../test-support/risingwave.js';
+import { storeTargets } from '../../test-support/stores.js';
+
+const targets = await storeTargets();
+afterAll(async () => {
+  for (const t of targets) await t.cleanup();
+});
+
+const DAY = 86_400_000;
+const today = new Date().toISOString().slice(0, 10);
+const daysAgo = (n: number) => new Date(Date.now() - n * DAY).toISOString().slice(0, 10);
+
+describe.each(targets)('fleet query routes: $name', (target) => {
+  let c: TestCollector;
+  const a = randomUUID();
+  const b = randomUUID();
+  beforeAll(async () => {
+    c = await startTestCollector(await target.freshUrl());
+    await c.postProto('/api/v2/report/meta', metaReport({ trackingId: a, version: '2.4.1' }));
+    await c.postProto('/api/v2/report/meta', metaReport({ trackingId: b, version: '2.3.0' }));
+    await c.postProto('/api/v2/report/compute', nodeReport('compute', { trackingId: b }));
+    await c.postProto(
+      '/api/v2/report/events',
+      eventBatch([
+        { trackingId: a, name: 'source' },
+        { trackingId: a, name: 'failure_recovery', stage: 5, catalogId: 0 },
+        { trackingId: b, name: 'sink', catalogId: 7 },
+      ]),
+    );
+    return () => c.close();
+  });
+
+  const json = async (path: string) => {
+    const res = await c.get(path);
+    expect(res.status, path).toBe(200);
+    return (await res.json()) as Record<string, unknown>;
+  };
+
+  it('answers one row per day of the range, zero included', async () => {
+    const { series } = (await json(`/query/active?from=${daysAgo(2)}&to=${today}`)) as {
+      series: { day: string; clusters: number }[];
+    };
+    expect(series).toEqual([
+      { day: daysAgo(2), clusters: 0 },
+      { day: daysAgo(1), clusters: 0 },
+      { day: today, clusters: 2 },
+    ]);
+    const defaultRange = (await json('/query/active')) as { series: unknown[] };
+    expect(defaultRange.series).toHaveLength(30);
+  });
+
+  it('breaks down by version and connector, largest first', async () => {
+    expect(await json('/query/breakdown?by=version')).toEqual({
+      rows: [
+        { value: '2.3.0', clusters: 1 },
+        { value: '2.4.1', clusters: 1 },
+      ],
+    });
+    const connectors = (await json('/query/breakdown?by=connector')) as {
+      rows: { value: string; clusters: number }[];
+    };
+    expect(connectors.rows).toContainEqual({ value: 'kafka', clusters: 2 });
+    expect((await json('/query/breakdown?by=metaBackend')).rows).toEqual([{ value: 'rdb', clusters: 2 }]);
+  });
+
+  it('lists events newest first with filters and a cursor', async () => {
+    const all = (await json('/query/events')) as { events: Record<string, unknown>[]; next: string | null };
+    expect(all.events).toHaveLength(3);
+    expect(all.next).toBeNull();
+    const recovery = (await json('/query/events?stage=recovery')) as { events: Record<string, unknown>[] };
+    expect(recovery.events).toEqual([
+      expect.objectContaining({
+        trackingId: a,
+        name: 'failure_recovery',
+        stage: 'recovery',
+        attributes: { format: 'plain', encode: 'json' },
+      }),
+    ]);
+    expect(((await json(`/query/events?trackingId=${b}`)) as { events: unknown[] }).events).toHaveLength(1);
+    const page1 = (await json('/query/events?limit=2')) as { events: { name: string }[]; next: string };
+    const page2 = (await json(`/query/events?limit=2&before=${page1.next}`)) as {
+      events: { name: string }[];
+      next: string | null;
+    };
+    expect([...page1.events, ...page2.events].map((e) => e.name)).toEqual(all.events.map((e) => e.name));
+    expect(page2.next).toBeNull();
+  });
+
+  it('answers bad parameters with a 400 and a message', async () => {
+    for (const [path, code] of [
+      ['/query/active?from=2026-13-01', 'invalid_date'],
+      [`/query/active?from=${today}&to=${daysAgo(3)}`, 'invalid_range'],
+      ['/query/active?from=2020-01-01&to=2026-01-01', 'range_too_long'],
+      ['/query/breakdown', 'invalid_request'],
+      ['/query/breakdown?by=color', 'invalid_request'],
+      ['/query/events?limit=1001', 'invalid_request'],
+      ['/query/events?stage=explode', 'invalid_request'],
+      ['/query/events?before=bm90LWEtY3Vyc29y', 'invalid_cursor'],
+      [`/query/events?trackingId=${'x'.repeat(200)}`, 'invalid_tracking_id'],
+    ]) {
+      const res = await c.get(path!);
+      expect(res.status, path).toBe(400);
+      const body = (await res.json()) as { error: string; message: string };
+      expect(body.error, path).toBe(code);
+      expect(body.message.length).toBeGreaterThan(5);
+    }
+  });
+
+  it('needs a token', async () => {
+    for (const path of ['/query/active', '/query/breakdown?by=version', '/query/events']) {
+      expect((await c.get(path, null)).status).toBe(401);
+    }
+  });
+});
