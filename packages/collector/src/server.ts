@@ -4,6 +4,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import { eraseRoute } from './admin/erase-route.js';
+import { importRoute } from './admin/import-route.js';
 import type { CollectorConfig } from './config.js';
 import { installErrorHandling } from './http/error-handler.js';
 import { nativeRoute } from './ingest/native-route.js';
@@ -15,9 +16,12 @@ import { homeRoute } from './ops/home.js';
 import { CollectorMetrics } from './ops/metrics.js';
 import { activeRoute } from './query/active-route.js';
 import { breakdownRoute } from './query/breakdown-route.js';
+import { clusterListRoute } from './query/cluster-list-route.js';
 import { clusterRoute } from './query/cluster-route.js';
 import { eventsRoute } from './query/events-route.js';
 import { metricsRoute } from './query/metrics-route.js';
+import { overviewRoute } from './query/overview-route.js';
+import { versionsRoute } from './query/versions-route.js';
 import type { Store } from './store/store.js';
 
 export interface Collector {
@@ -77,7 +81,11 @@ export async function buildServer(
   await app.register(activeRoute, { store });
   await app.register(breakdownRoute, { store });
   await app.register(eventsRoute, { store });
+  await app.register(overviewRoute, { store });
+  await app.register(versionsRoute, { store });
+  await app.register(clusterListRoute, { store });
   await app.register(eraseRoute, { store });
+  await app.register(importRoute, { store });
   await app.register(healthRoutes, { store, metrics });
   await app.register(homeRoute);
   app.addHook('onClose', async () => {

@@ -90,6 +90,64 @@ describe.each(targets)('fleet query routes: $name', (target) => {
     expect(page2.next).toBeNull();
   });
 
+  it('gives an overview of active, new, silent and total clusters', async () => {
+    const answer = await json(`/query/overview?from=${today}&to=${today}`);
+    expect(answer).toEqual({
+      from: today,
+      to: today,
+      clusters: { active: 2, new: 2, silent: 0, total: 2 },
+      lifetimeDays: { p50: 1, p90: 1 },
+    });
+  });
+
+  it('answers version adoption per day for a stacked chart', async () => {
+    const answer = (await json(`/query/versions?from=${daysAgo(1)}&to=${today}`)) as {
+      days: string[];
+      versions: { version: string; clusters: number[] }[];
+    };
+    expect(answer.days).toEqual([daysAgo(1), today]);
+    expect(answer.versions).toEqual([
+      { version: '2.3.0', clusters: [0, 1] },
+      { version: '2.4.1', clusters: [0, 1] },
+    ]);
+  });
+
+  it('lists clusters with search and paging, and exports them as CSV and NDJSON', async () => {
+    const list = (await json('/query/clusters?limit=1')) as {
+      clusters: { trackingId: string }[];
+      next: string;
+    };
+    expect(list.clusters).toHaveLength(1);
+    const next = (await json(`/query/clusters?limit=1&before=${list.next}`)) as {
+      clusters: { trackingId: string }[];
+      next: string | null;
+    };
+    expect([list.clusters[0]!.trackingId, next.clusters[0]!.trackingId].sort()).toEqual([a, b].sort());
+    expect(next.next).toBeNull();
+    const found = (await json(`/query/clusters?search=${a.slice(0, 8).toUpperCase()}`)) as {
+      clusters: { trackingId: string; version: string }[];
+    };
+    expect(found.clusters).toEqual([
+      expect.objectContaining({ trackingId: a, version: '2.4.1', clusterType: 'kubernetes' }),
+    ]);
+    const csv = await c.get('/query/clusters?format=csv');
+    expect(csv.headers.get('content-type')).toMatch(/^text\/csv/);
+    const lines = (await csv.text()).trim().split('\n');
+    expect(lines[0]).toBe('trackingId,firstSeen,lastSeen,version,gitSha,clusterType,metaBackend');
+    expect(lines).toHaveLength(3);
+    const ndjson = (await (await c.get('/query/clusters?format=ndjson')).text()).trim().split('\n');
+    expect(ndjson.map((l) => JSON.parse(l).trackingId).sort()).toEqual([a, b].sort());
+  });
+
+  it('quotes CSV cells so that a spreadsheet never runs a tracking id as a formula', async () => {
+    const evil = '=HYPERLINK("http://x","y"),1';
+    await c.postProto('/api/v2/report/compute', nodeReport('compute', { trackingId: evil }));
+    const csv = await (
+      await c.get(`/query/clusters?format=csv&search=${encodeURIComponent('hyperlink')}`)
+    ).text();
+    expect(csv.trim().split('\n')[1]).toMatch(/^"'=HYPERLINK\(""http:\/\/x"",""y""\),1",/);
+  });
+
   it('answers bad parameters with a 400 and a message', async () => {
     for (const [path, code] of [
       ['/query/active?from=2026-13-01', 'invalid_date'],
@@ -101,6 +159,11 @@ describe.each(targets)('fleet query routes: $name', (target) => {
       ['/query/events?stage=explode', 'invalid_request'],
       ['/query/events?before=bm90LWEtY3Vyc29y', 'invalid_cursor'],
       [`/query/events?trackingId=${'x'.repeat(200)}`, 'invalid_tracking_id'],
+      ['/query/clusters?limit=0', 'invalid_request'],
+      ['/query/clusters?format=xml', 'invalid_request'],
+      ['/query/clusters?before=%%%', 'invalid_cursor'],
+      ['/query/clusters?seenFrom=last-week', 'invalid_date'],
+      ['/query/overview?to=2026-02-30', 'invalid_date'],
     ]) {
       const res = await c.get(path!);
       expect(res.status, path).toBe(400);
@@ -111,7 +174,14 @@ describe.each(targets)('fleet query routes: $name', (target) => {
   });
 
   it('needs a token', async () => {
-    for (const path of ['/query/active', '/query/breakdown?by=version', '/query/events']) {
+    for (const path of [
+      '/query/active',
+      '/query/breakdown?by=version',
+      '/query/events',
+      '/query/overview',
+      '/query/versions',
+      '/query/clusters',
+    ]) {
       expect((await c.get(path, null)).status).toBe(401);
     }
   });

@@ -351,6 +351,83 @@ describe.each(targets)('store contract: $name', (target) => {
     expect([...first, ...rest].map((e) => e.id)).toEqual(all.map((e) => e.id));
   });
 
+  it('spans clusters over days and carries versions forward day by day', async () => {
+    const day = 86_400_000;
+    await store.writeBatch({
+      reports: [
+        meta('v1', T0 - 2 * day, { version: '2.3.0', reportTime: 1 }),
+        compute('v1', T0 - day, 1),
+        meta('v1', T0, { version: '2.4.1', reportTime: 3 }),
+        compute('v2', T0, 1),
+      ],
+      events: [],
+      agentReports: [agent({ trackingId: 'v3', ci: true }, T0)],
+    });
+    const range = { fromDay: '2026-11-18', toDay: '2026-11-20', includeCi: false };
+    expect(await store.activeClusterCount(range)).toBe(2);
+    expect(await store.activeClusterCount({ ...range, includeCi: true })).toBe(3);
+    const spans = (await store.clusterSpans({ toDay: '2026-11-20', includeCi: false })).sort((a, b) =>
+      a.trackingId.localeCompare(b.trackingId),
+    );
+    expect(spans).toEqual([
+      { trackingId: 'v1', firstDay: '2026-11-18', lastDay: '2026-11-20' },
+      { trackingId: 'v2', firstDay: '2026-11-20', lastDay: '2026-11-20' },
+    ]);
+    const versions = (await store.versionsByDay(range))
+      .map((r) => `${r.day} ${r.trackingId} ${r.version}`)
+      .sort();
+    expect(versions).toEqual([
+      '2026-11-18 v1 2.3.0',
+      '2026-11-19 v1 2.3.0', // only a compute report that day: the version carries forward
+      '2026-11-20 v1 2.4.1',
+      '2026-11-20 v2 null',
+    ]);
+  });
+
+  it('lists clusters with their latest facts, newest first, searchable and paged', async () => {
+    const day = 86_400_000;
+    await store.writeBatch({
+      reports: [
+        meta('list-a', T0, { version: '2.4.1', reportTime: 5 }),
+        // Imported later but older: it must not overwrite the newer facts.
+        meta('list-b', T0 - day, { version: '2.2.0', reportTime: 1 }),
+        compute('LIST-c%', T0 - 2 * day),
+      ],
+      events: [],
+    });
+    await store.writeBatch({
+      reports: [meta('list-a', T0 - 3 * day, { version: '1.9.0', reportTime: 2 })],
+      events: [],
+    });
+    const all = await store.listClusters({ limit: 10 });
+    expect(all.map((c) => [c.trackingId, c.version])).toEqual([
+      ['list-a', '2.4.1'],
+      ['list-b', '2.2.0'],
+      ['LIST-c%', null],
+    ]);
+    expect(all[0]).toMatchObject({
+      firstSeen: T0 - 3 * day,
+      lastSeen: T0,
+      clusterType: 'kubernetes',
+      metaBackend: 'rdb',
+    });
+    expect((await store.listClusters({ limit: 10, search: 'list-' })).length).toBe(3);
+    expect((await store.listClusters({ limit: 10, search: 'c%' })).map((c) => c.trackingId)).toEqual([
+      'LIST-c%',
+    ]);
+    expect((await store.listClusters({ limit: 10, search: '_' })).length).toBe(0); // wildcards are literal
+    expect((await store.listClusters({ limit: 10, version: '2.2.0' })).map((c) => c.trackingId)).toEqual([
+      'list-b',
+    ]);
+    expect((await store.listClusters({ limit: 10, seenFromDay: '2026-11-19' })).length).toBe(2);
+    const first = await store.listClusters({ limit: 2 });
+    const rest = await store.listClusters({
+      limit: 2,
+      before: { lastSeen: first[1]!.lastSeen, trackingId: first[1]!.trackingId },
+    });
+    expect([...first, ...rest].map((c) => c.trackingId)).toEqual(all.map((c) => c.trackingId));
+  });
+
   it('creates the first admin token exactly once, even when asked concurrently', async () => {
     const attempts = await Promise.all(
       Array.from({ length: 5 }, (_, i) =>

@@ -257,6 +257,35 @@ export interface StoredEvent {
   object: string | null;
 }
 
+/** When a cluster reported, over all time (from the cluster_days rollup). */
+export interface ClusterSpan {
+  trackingId: string;
+  firstDay: string;
+  lastDay: string;
+}
+
+export interface ClusterListQuery {
+  /** Case-insensitive substring of the tracking id. */
+  search?: string | undefined;
+  version?: string | undefined;
+  clusterType?: string | undefined;
+  /** Only clusters last seen on or after this day. */
+  seenFromDay?: string | undefined;
+  limit: number;
+  /** Continue after this (lastSeen, trackingId) position (most recently seen first). */
+  before?: { lastSeen: number; trackingId: string } | undefined;
+}
+
+export interface ClusterListItem {
+  trackingId: string;
+  firstSeen: number;
+  lastSeen: number;
+  version: string | null;
+  gitSha: string | null;
+  clusterType: string | null;
+  metaBackend: string | null;
+}
+
 export interface Store {
   readonly kind: 'sqlite' | 'postgres';
   /** Runs pending migrations; safe when several collectors start together. */
@@ -266,6 +295,14 @@ export interface Store {
   getCluster(trackingId: string): Promise<ClusterSummary | null>;
   /** Days of the range with at least one stored report, and how many clusters sent one. */
   activeClusters(query: DayRangeQuery): Promise<{ day: string; clusters: number }[]>;
+  /** Distinct clusters with at least one report in the range. */
+  activeClusterCount(query: DayRangeQuery): Promise<number>;
+  /** First and last report day of every cluster that reported on or before `toDay`. */
+  clusterSpans(query: { toDay: string; includeCi: boolean }): Promise<ClusterSpan[]>;
+  /** Per day of the range, each active cluster's version (latest meta report known by that day). */
+  versionsByDay(query: DayRangeQuery): Promise<{ day: string; trackingId: string; version: string | null }[]>;
+  /** Clusters, most recently seen first, with their latest facts. */
+  listClusters(query: ClusterListQuery): Promise<ClusterListItem[]>;
   /** Clusters per value, by each cluster's latest meta report in the range (unsorted). */
   breakdown(
     by: BreakdownDimension,

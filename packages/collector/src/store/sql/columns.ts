@@ -205,3 +205,28 @@ export function clusterDayRows(
 /** The upsert that keeps `ci` = 1 only if every report of the day was from CI (same SQL everywhere). */
 export const CLUSTER_DAY_CONFLICT =
   '(day, tracking_id) do update set ci = case when excluded.ci < cluster_days.ci then excluded.ci else cluster_days.ci end';
+
+/** Per cluster, the facts of the batch's most recently received meta report. */
+export function latestFacts(reports: readonly ReportRow[]) {
+  const latest = new Map<string, ReportRow>();
+  for (const r of reports) {
+    if (r.nodeType !== 'meta') continue;
+    const seen = latest.get(r.trackingId);
+    if (!seen || r.receivedAt >= seen.receivedAt) latest.set(r.trackingId, r);
+  }
+  return [...latest.values()]
+    .sort((a, b) => (a.trackingId < b.trackingId ? -1 : 1))
+    .map((r) => ({
+      tracking_id: r.trackingId,
+      version: r.version,
+      git_sha: r.gitSha,
+      cluster_type: r.clusterType,
+      meta_backend: r.metaBackend,
+      facts_at: r.receivedAt,
+    }));
+}
+
+/** Newer facts only: a backdated import never overwrites what a later report said. */
+export const UPDATE_FACTS_SQL = `update clusters set version = @version, git_sha = @git_sha, cluster_type = @cluster_type,
+  meta_backend = @meta_backend, facts_at = @facts_at
+  where tracking_id = @tracking_id and (facts_at is null or facts_at <= @facts_at)`;

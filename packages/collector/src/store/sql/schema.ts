@@ -61,6 +61,12 @@ export interface ClustersTable {
   tracking_id: string;
   first_seen: number;
   last_seen: number;
+  /** Latest meta facts (rollup of the most recently received meta report). */
+  version: string | null;
+  git_sha: string | null;
+  cluster_type: string | null;
+  meta_backend: string | null;
+  facts_at: number | null;
 }
 
 export interface TokensTable {

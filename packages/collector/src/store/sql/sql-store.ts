@@ -3,6 +3,9 @@
 import { type Kysely, Migrator, sql, type Transaction } from 'kysely';
 import type {
   BreakdownDimension,
+  ClusterListItem,
+  ClusterListQuery,
+  ClusterSpan,
   ClusterSummary,
   DayRangeQuery,
   EraseResult,
@@ -25,6 +28,7 @@ import {
   clusterDayRows,
   clusterRows,
   eventColumns,
+  latestFacts,
   ordered,
   reportColumns,
 } from './columns.js';
@@ -168,6 +172,20 @@ export class SqlStore implements Store {
           )
           .execute();
       }
+      for (const f of latestFacts(batch.reports)) {
+        await trx
+          .updateTable('clusters')
+          .set({
+            version: f.version,
+            git_sha: f.git_sha,
+            cluster_type: f.cluster_type,
+            meta_backend: f.meta_backend,
+            facts_at: f.facts_at,
+          })
+          .where('tracking_id', '=', f.tracking_id)
+          .where((eb) => eb.or([eb('facts_at', 'is', null), eb('facts_at', '<=', f.facts_at)]))
+          .execute();
+      }
       for (const chunk of chunks(clusterDayRows(insertedReports))) {
         await trx
           .insertInto('cluster_days')
@@ -281,6 +299,125 @@ export class SqlStore implements Store {
     if (!query.includeCi) q = q.where('ci', '=', 0);
     const rows = await q.groupBy('day').orderBy('day').execute();
     return rows.map((r) => ({ day: r.day, clusters: Number(r.clusters) }));
+  }
+
+  async activeClusterCount(query: DayRangeQuery): Promise<number> {
+    let q = this.db
+      .selectFrom('cluster_days')
+      .select((eb) => eb.fn.count('tracking_id').distinct().as('n'))
+      .where('day', '>=', query.fromDay)
+      .where('day', '<=', query.toDay);
+    if (!query.includeCi) q = q.where('ci', '=', 0);
+    return Number((await q.executeTakeFirstOrThrow()).n);
+  }
+
+  async clusterSpans(query: { toDay: string; includeCi: boolean }): Promise<ClusterSpan[]> {
+    let q = this.db
+      .selectFrom('cluster_days')
+      .select(['tracking_id', (eb) => eb.fn.min('day').as('first'), (eb) => eb.fn.max('day').as('last')])
+      .where('day', '<=', query.toDay);
+    if (!query.includeCi) q = q.where('ci', '=', 0);
+    const rows = await q.groupBy('tracking_id').execute();
+    return rows.map((r) => ({
+      trackingId: r.tracking_id,
+      firstDay: String(r.first),
+      lastDay: String(r.last),
+    }));
+  }
+
+  async versionsByDay(
+    query: DayRangeQuery,
+  ): Promise<{ day: string; trackingId: string; version: string | null }[]> {
+    let active = this.db
+      .selectFrom('cluster_days')
+      .select(['day', 'tracking_id'])
+      .where('day', '>=', query.fromDay)
+      .where('day', '<=', query.toDay);
+    if (!query.includeCi) active = active.where('ci', '=', 0);
+    const days = await active.orderBy('day').execute();
+    if (days.length === 0) return [];
+    // The latest meta report per cluster and day, up to the range's end; carried forward below so
+    // a day with only compute reports still knows the cluster's version.
+    const metas = await this.db
+      .selectFrom(
+        this.db
+          .selectFrom('reports')
+          .select([
+            'tracking_id',
+            'received_day',
+            'version',
+            sql<number>`row_number() over (partition by tracking_id, received_day order by received_at desc, id desc)`.as(
+              'rn',
+            ),
+          ])
+          .where('node_type', '=', 'meta')
+          .where('received_day', '<=', query.toDay)
+          .as('m'),
+      )
+      .select(['tracking_id', 'received_day', 'version'])
+      .where('rn', '=', 1)
+      .orderBy('received_day')
+      .execute();
+    const history = new Map<string, { day: string; version: string | null }[]>();
+    for (const m of metas) {
+      const list = history.get(m.tracking_id) ?? [];
+      list.push({ day: m.received_day, version: m.version });
+      history.set(m.tracking_id, list);
+    }
+    return days.map((d) => {
+      const list = history.get(d.tracking_id) ?? [];
+      let version: string | null = null;
+      for (const h of list) {
+        if (h.day > d.day) break;
+        version = h.version;
+      }
+      return { day: d.day, trackingId: d.tracking_id, version };
+    });
+  }
+
+  async listClusters(query: ClusterListQuery): Promise<ClusterListItem[]> {
+    let q = this.db
+      .selectFrom('clusters')
+      .select([
+        'tracking_id',
+        'first_seen',
+        'last_seen',
+        'version',
+        'git_sha',
+        'cluster_type',
+        'meta_backend',
+      ]);
+    if (query.search) {
+      // LIKE wildcards in the search text are matched literally.
+      const pattern = `%${query.search.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+      q = q.where(sql<boolean>`lower(tracking_id) like ${pattern} escape '\\'`);
+    }
+    if (query.version !== undefined) q = q.where('version', '=', query.version);
+    if (query.clusterType !== undefined) q = q.where('cluster_type', '=', query.clusterType);
+    if (query.seenFromDay !== undefined) q = q.where('last_seen', '>=', Date.parse(query.seenFromDay));
+    const before = query.before;
+    if (before) {
+      q = q.where((eb) =>
+        eb.or([
+          eb('last_seen', '<', before.lastSeen),
+          eb.and([eb('last_seen', '=', before.lastSeen), eb('tracking_id', '<', before.trackingId)]),
+        ]),
+      );
+    }
+    const rows = await q
+      .orderBy('last_seen', 'desc')
+      .orderBy('tracking_id', 'desc')
+      .limit(query.limit)
+      .execute();
+    return rows.map((r) => ({
+      trackingId: r.tracking_id,
+      firstSeen: Number(r.first_seen),
+      lastSeen: Number(r.last_seen),
+      version: r.version,
+      gitSha: r.git_sha,
+      clusterType: r.cluster_type,
+      metaBackend: r.meta_backend,
+    }));
   }
 
   async breakdown(

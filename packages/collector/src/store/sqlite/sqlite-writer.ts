@@ -14,8 +14,10 @@ import {
   clusterDayRows,
   clusterRows,
   eventColumns,
+  latestFacts,
   ordered,
   reportColumns,
+  UPDATE_FACTS_SQL,
 } from '../sql/columns.js';
 import type { WriteBatch, WriteResult } from '../store.js';
 import { configureSqlite } from './pragmas.js';
@@ -48,6 +50,8 @@ function insert(table: string, row: Row, conflict: string, returning?: string): 
   }
   return statement;
 }
+
+let updateFacts: SQLite.Statement | undefined;
 
 const upsertCluster = db.prepare(
   `insert into clusters (tracking_id, first_seen, last_seen) values (@tracking_id, @first_seen, @last_seen)
@@ -112,6 +116,7 @@ function writeRows(unordered: WriteBatch): WriteResult {
     insert('metric_series', s, '(tracking_id, name, labels) do nothing').run(s);
   for (const c of clusterRows(inserted)) upsertCluster.run(c);
   for (const d of clusterDayRows(insertedReports)) insert('cluster_days', d, CLUSTER_DAY_CONFLICT).run(d);
+  for (const f of latestFacts(batch.reports)) (updateFacts ??= db.prepare(UPDATE_FACTS_SQL)).run(f);
   return { reportsInserted, eventsInserted, agentReportsInserted: insertedIds.size };
 }
 

@@ -1,0 +1,81 @@
+// `GET /query/overview`: the fleet at a glance for a range: active, new, silent and total clusters,
+// and how long clusters live. From the cluster_days rollup.
+import type { FastifyInstance } from 'fastify';
+import { requireToken } from '../auth/require-token.js';
+import type { ClusterSpan, Store } from '../store/store.js';
+import { booleanParam, dayRange, dayRangeQuerySchema } from './day-range.js';
+
+/** A cluster that sent nothing for this many days has gone silent. */
+export const SILENT_AFTER_DAYS = 7;
+const DAY_MS = 86_400_000;
+
+const shiftDay = (day: string, days: number) =>
+  new Date(Date.parse(day) + days * DAY_MS).toISOString().slice(0, 10);
+
+function percentile(sorted: number[], q: number): number | null {
+  return sorted.length === 0 ? null : sorted[Math.floor(q * (sorted.length - 1))]!;
+}
+
+export function overview(spans: ClusterSpan[], fromDay: string, toDay: string) {
+  // Silent in the range: the 7th day without a report fell inside it.
+  const silentFrom = shiftDay(fromDay, -SILENT_AFTER_DAYS);
+  const silentTo = shiftDay(toDay, -SILENT_AFTER_DAYS);
+  const lifetimes = spans
+    .map((s) => (Date.parse(s.lastDay) - Date.parse(s.firstDay)) / DAY_MS + 1)
+    .sort((a, b) => a - b);
+  return {
+    new: spans.filter((s) => s.firstDay >= fromDay && s.firstDay <= toDay).length,
+    silent: spans.filter((s) => s.lastDay >= silentFrom && s.lastDay <= silentTo).length,
+    total: spans.length,
+    lifetimeDays: { p50: percentile(lifetimes, 0.5), p90: percentile(lifetimes, 0.9) },
+  };
+}
+
+export async function overviewRoute(app: FastifyInstance, opts: { store: Store }) {
+  app.get(
+    '/query/overview',
+    {
+      preHandler: requireToken(opts.store, 'read'),
+      schema: {
+        tags: ['query'],
+        summary: 'Active, new, silent (no report for 7 days) and total clusters; cluster lifetimes',
+        security: [{ bearer: [] }],
+        querystring: { type: 'object', properties: { ...dayRangeQuerySchema } },
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              from: { type: 'string' },
+              to: { type: 'string' },
+              clusters: {
+                type: 'object',
+                properties: {
+                  active: { type: 'integer' },
+                  new: { type: 'integer' },
+                  silent: { type: 'integer' },
+                  total: { type: 'integer', description: 'Clusters that ever reported up to `to`' },
+                },
+              },
+              lifetimeDays: {
+                type: 'object',
+                description: 'Days from first to last report, over all clusters up to `to`',
+                properties: { p50: { type: ['number', 'null'] }, p90: { type: ['number', 'null'] } },
+              },
+            },
+          },
+        },
+      },
+    },
+    async (request) => {
+      const query = request.query as { from?: string; to?: string; includeCi?: string };
+      const range = dayRange(query);
+      const includeCi = booleanParam(query.includeCi, 'includeCi');
+      const [active, spans] = await Promise.all([
+        opts.store.activeClusterCount({ ...range, includeCi }),
+        opts.store.clusterSpans({ toDay: range.toDay, includeCi }),
+      ]);
+      const { lifetimeDays, ...counts } = overview(spans, range.fromDay, range.toDay);
+      return { from: range.fromDay, to: range.toDay, clusters: { active, ...counts }, lifetimeDays };
+    },
+  );
+}

@@ -1,0 +1,63 @@
+// `GET /query/versions`: version adoption over time, active clusters per version per day, for a
+// stacked chart (a cluster's version on a day is that of its latest meta report known by then).
+import type { FastifyInstance } from 'fastify';
+import { requireToken } from '../auth/require-token.js';
+import type { Store } from '../store/store.js';
+import { booleanParam, dayRange, dayRangeQuerySchema, daysOf } from './day-range.js';
+
+export async function versionsRoute(app: FastifyInstance, opts: { store: Store }) {
+  app.get(
+    '/query/versions',
+    {
+      preHandler: requireToken(opts.store, 'read'),
+      schema: {
+        tags: ['query'],
+        summary: 'Active clusters per version per day (version adoption)',
+        security: [{ bearer: [] }],
+        querystring: { type: 'object', properties: { ...dayRangeQuerySchema } },
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              days: { type: 'array', items: { type: 'string' } },
+              versions: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  properties: {
+                    version: { type: ['string', 'null'] },
+                    clusters: { type: 'array', items: { type: 'integer' } },
+                  },
+                },
+              },
+            },
+          },
+        },
+      },
+    },
+    async (request) => {
+      const query = request.query as { from?: string; to?: string; includeCi?: string };
+      const range = dayRange(query);
+      const rows = await opts.store.versionsByDay({
+        ...range,
+        includeCi: booleanParam(query.includeCi, 'includeCi'),
+      });
+      const days = daysOf(range);
+      const index = new Map(days.map((d, i) => [d, i]));
+      const byVersion = new Map<string | null, number[]>();
+      for (const row of rows) {
+        let counts = byVersion.get(row.version);
+        if (!counts) byVersion.set(row.version, (counts = new Array<number>(days.length).fill(0)));
+        counts[index.get(row.day)!]! += 1;
+      }
+      const total = (c: number[]) => c.reduce((a, b) => a + b, 0);
+      const versions = [...byVersion]
+        .map(([version, clusters]) => ({ version, clusters }))
+        .sort(
+          (a, b) =>
+            total(b.clusters) - total(a.clusters) || String(a.version).localeCompare(String(b.version)),
+        );
+      return { days, versions };
+    },
+  );
+}
