@@ -27,7 +27,7 @@ export class FakeClock implements Clock {
    * Moves time forward by `ms`, firing due timers in order; `settle` runs after each one so that
    * the async work a timer starts (disk, HTTP) can finish before time moves on.
    */
-  async advance(ms: number, settle: () => Promise<void> = tick): Promise<void> {
+  async advance(ms: number, settle: () => Promise<void> = () => this.rearmed()): Promise<void> {
     const end = this.time + ms;
     for (;;) {
       let next: [number, { at: number; callback: () => void }] | undefined;
@@ -40,6 +40,16 @@ export class FakeClock implements Clock {
       await settle();
     }
     this.time = end;
+  }
+
+  /**
+   * Waits until the agent armed its next timer (it does so once the work a timer started is done,
+   * however slow the disk), or 5 s at most for work that arms none; then a few more turns.
+   */
+  async rearmed(): Promise<void> {
+    const deadline = Date.now() + 5000;
+    while (this.timers.size === 0 && Date.now() < deadline) await tick(5);
+    await tick();
   }
 }
 

@@ -40,9 +40,10 @@ function kindOf(points: MetricPoint[]): MetricAnswer['kind'] {
 }
 
 function gaugeRow(value: string | null, points: MetricPoint[]): MetricRow {
-  // Each cluster's latest report: the sum of its points received at that moment (one report can
-  // carry several label sets of a gauge).
-  const latest = new Map<string, { at: number; sum: number }>();
+  // Each cluster's latest report (by receive time, then report id): the sum of that report's
+  // points (one report can carry several label sets of a gauge). In a cluster with several
+  // reporting nodes this is the value of the node heard from last.
+  const latest = new Map<string, { at: number; reportId: string; sum: number }>();
   let min = Number.POSITIVE_INFINITY;
   let max = Number.NEGATIVE_INFINITY;
   let sum = 0;
@@ -51,8 +52,9 @@ function gaugeRow(value: string | null, points: MetricPoint[]): MetricRow {
     max = Math.max(max, p.value);
     sum += p.value;
     const seen = latest.get(p.trackingId);
-    if (!seen || p.receivedAt > seen.at) latest.set(p.trackingId, { at: p.receivedAt, sum: p.value });
-    else if (p.receivedAt === seen.at) seen.sum += p.value;
+    const newer = !seen || p.receivedAt > seen.at || (p.receivedAt === seen.at && p.reportId > seen.reportId);
+    if (newer) latest.set(p.trackingId, { at: p.receivedAt, reportId: p.reportId, sum: p.value });
+    else if (p.reportId === seen.reportId) seen.sum += p.value;
   }
   let last = 0;
   for (const l of latest.values()) last += l.sum;

@@ -211,6 +211,7 @@ describe.each(targets)('store contract: $name', (target) => {
     });
     expect(points).toEqual([
       {
+        reportId: expect.any(String),
         trackingId: 'pg-1',
         receivedAt: T0,
         nodeType: 'pglite',
@@ -221,6 +222,26 @@ describe.each(targets)('store contract: $name', (target) => {
         histogram: null,
       },
     ]);
+  });
+
+  it('stores the points and events of a report sent twice in one batch once', async () => {
+    const report = agentReport({
+      trackingId: 'dup',
+      metrics: [counter('dup.q', 5)],
+      events: [{ name: 'e', timeMs: 1, fields: {} }],
+    });
+    const none = { names: new Set<string>(), series: new Set<string>() };
+    const raw = new TextEncoder().encode(JSON.stringify(report));
+    const copy = () => agentReportWrite(report, raw, T0, none).write;
+    const result = await store.writeBatch({ reports: [], events: [], agentReports: [copy(), copy()] });
+    expect(result.agentReportsInserted).toBe(1);
+    const points = await store.metricPoints({
+      name: 'dup.q',
+      fromDay: '2026-11-20',
+      toDay: '2026-11-20',
+      includeCi: true,
+    });
+    expect(points.map((p) => p.value)).toEqual([5]);
   });
 
   it('selects metric points by day range and leaves CI out unless asked', async () => {

@@ -157,6 +157,8 @@ export interface MetricPointQuery {
 
 /** A stored metric point with what fleet questions group by. */
 export interface MetricPoint {
+  /** The agent report the point came from. */
+  reportId: string;
   trackingId: string;
   receivedAt: number;
   nodeType: string;

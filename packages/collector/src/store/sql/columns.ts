@@ -173,15 +173,24 @@ const byKey =
   (a: T, b: T) =>
     key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0;
 
+/** The first of each key, in key order. */
+function uniqueSorted<T>(rows: readonly T[], key: (row: T) => string): T[] {
+  const seen = new Map<string, T>();
+  for (const row of rows) if (!seen.has(key(row))) seen.set(key(row), row);
+  return [...seen.values()].sort(byKey(key));
+}
+
 /**
- * The batch with rows in dedup-key order: two transactions that insert the same keys then take
- * their row locks in the same order and cannot deadlock (PostgreSQL with several in flight).
+ * The batch with one row per retry key, in key order. One copy: a report resent while its first
+ * copy still waits in the same group commit must not bring its metric points and events twice.
+ * Key order: two transactions that insert the same keys take their row locks in the same order
+ * and cannot deadlock (PostgreSQL with several in flight).
  */
 export function ordered(batch: WriteBatch): WriteBatch {
   return {
-    reports: [...batch.reports].sort(byKey((r) => r.dedupKey)),
-    events: [...batch.events].sort(byKey((e) => e.dedupKey)),
-    agentReports: [...(batch.agentReports ?? [])].sort(byKey((w) => w.report.reportId)),
+    reports: uniqueSorted(batch.reports, (r) => r.dedupKey),
+    events: uniqueSorted(batch.events, (e) => e.dedupKey),
+    agentReports: uniqueSorted(batch.agentReports ?? [], (w) => w.report.reportId),
   };
 }
 

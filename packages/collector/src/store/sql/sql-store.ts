@@ -515,6 +515,7 @@ export class SqlStore implements Store {
     let q = this.db
       .selectFrom('metric_points')
       .select([
+        'report_id',
         'tracking_id',
         'received_at',
         'node_type',
@@ -530,6 +531,7 @@ export class SqlStore implements Store {
     if (!query.includeCi) q = q.where('ci', '=', 0);
     const rows = await q.orderBy('received_at').orderBy('id').execute();
     return rows.map((r) => ({
+      reportId: r.report_id,
       trackingId: r.tracking_id,
       receivedAt: Number(r.received_at),
       nodeType: r.node_type,
