@@ -1,6 +1,8 @@
-// The `tidewatch` command line: serve, token (simulate, query and preview follow in later issues).
+// The `tidewatch` command line: serve, token, simulate, query.
 import { serveConfig, UsageError } from './args.js';
+import { query } from './query.js';
 import { serve } from './serve.js';
+import { simulate } from './simulate.js';
 import { token } from './token.js';
 
 const HELP = `tidewatch: telemetry for RisingWave and databases on Node.js
@@ -8,9 +10,15 @@ const HELP = `tidewatch: telemetry for RisingWave and databases on Node.js
 usage:
   tidewatch serve [--host H] [--port P] [--store URL] [--admin-token T] [--body-limit BYTES] [--log-level L]
   tidewatch token create --role read|admin | list | revoke ID   [--store URL]
+  tidewatch simulate --clusters N --days D [--target URL] [--token T] [--seed S] [--agents] [--now TIME]
+      a realistic fleet through the real wire formats; with an admin --token, D days of history go to
+      /admin/import with backdated receive times, without one only the last day goes to the public
+      ingest routes (tidewatch simulate --help)
+  tidewatch query <active|breakdown|events|metrics NAME|cluster ID> [--from D] [--to D] [--by DIM] [--json]
+      [--target URL] [--token T]     the query API as aligned tables (tidewatch query --help)
 
 environment: TIDEWATCH_HOST, TIDEWATCH_PORT, TIDEWATCH_STORE, TIDEWATCH_ADMIN_TOKEN,
-             TIDEWATCH_BODY_LIMIT, TIDEWATCH_LOG_LEVEL
+             TIDEWATCH_BODY_LIMIT, TIDEWATCH_LOG_LEVEL; for query: TIDEWATCH_URL, TIDEWATCH_TOKEN
 store URLs:  sqlite:PATH (default sqlite:./data/tidewatch.db), postgres://USER@HOST:PORT/DB`;
 
 async function main(argv: string[]): Promise<void> {
@@ -20,6 +28,10 @@ async function main(argv: string[]): Promise<void> {
       return serve(serveConfig(rest, process.env));
     case 'token':
       return token(rest, process.env);
+    case 'simulate':
+      return simulate(rest);
+    case 'query':
+      return query(rest, process.env);
     case undefined:
     case 'help':
     case '--help':

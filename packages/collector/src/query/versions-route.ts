@@ -46,8 +46,8 @@ export async function versionsRoute(app: FastifyInstance, opts: { store: Store }
       const index = new Map(days.map((d, i) => [d, i]));
       const byVersion = new Map<string | null, number[]>();
       for (const row of rows) {
-        let counts = byVersion.get(row.version);
-        if (!counts) byVersion.set(row.version, (counts = new Array<number>(days.length).fill(0)));
+        const counts = byVersion.get(row.version) ?? new Array<number>(days.length).fill(0);
+        byVersion.set(row.version, counts);
         counts[index.get(row.day)!]! += 1;
       }
       const total = (c: number[]) => c.reduce((a, b) => a + b, 0);

@@ -116,7 +116,10 @@ function writeRows(unordered: WriteBatch): WriteResult {
     insert('metric_series', s, '(tracking_id, name, labels) do nothing').run(s);
   for (const c of clusterRows(inserted)) upsertCluster.run(c);
   for (const d of clusterDayRows(insertedReports)) insert('cluster_days', d, CLUSTER_DAY_CONFLICT).run(d);
-  for (const f of latestFacts(batch.reports)) (updateFacts ??= db.prepare(UPDATE_FACTS_SQL)).run(f);
+  for (const f of latestFacts(batch.reports)) {
+    updateFacts ??= db.prepare(UPDATE_FACTS_SQL);
+    updateFacts.run(f);
+  }
   return { reportsInserted, eventsInserted, agentReportsInserted: insertedIds.size };
 }
 

@@ -1,0 +1,75 @@
+// `tidewatch query` against a real collector: aligned tables, JSON equal to the API's answer.
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  ADMIN_TOKEN,
+  startTestCollector,
+  type TestCollector,
+} from '../../collector/test-support/collector.js';
+import { metaReport } from '../../collector/test-support/risingwave.js';
+import { tempDir } from '../../collector/test-support/services.js';
+
+const BIN = fileURLToPath(new URL('../bin/tidewatch.js', import.meta.url));
+const run = promisify(execFile);
+const dir = tempDir();
+let c: TestCollector;
+const ids = [randomUUID(), randomUUID(), randomUUID()];
+
+beforeAll(async () => {
+  c = await startTestCollector(`sqlite:${dir.path}/query.db`);
+  await c.postProto('/api/v2/report/meta', metaReport({ trackingId: ids[0], version: '2.4.1' }));
+  await c.postProto('/api/v2/report/meta', metaReport({ trackingId: ids[1], version: '2.4.1' }));
+  await c.postProto('/api/v2/report/meta', metaReport({ trackingId: ids[2], version: '10.0.0' }));
+});
+afterAll(async () => {
+  await c.close();
+  dir.remove();
+});
+
+const tidewatch = (...args: string[]) =>
+  run(process.execPath, [BIN, 'query', ...args, '--target', c.url], {
+    env: { ...process.env, TIDEWATCH_TOKEN: ADMIN_TOKEN },
+  });
+
+describe('tidewatch query', () => {
+  it('prints a breakdown as an aligned table', async () => {
+    const { stdout } = await tidewatch('breakdown', '--by', 'version');
+    expect(stdout.trimEnd().split('\n')).toEqual([
+      'value   clusters',
+      '------  --------',
+      '2.4.1          2',
+      '10.0.0         1',
+    ]);
+  });
+
+  it('prints exactly the API answer with --json', async () => {
+    const { stdout } = await tidewatch('active', '--json');
+    const api = await (await c.get('/query/active')).json();
+    expect(JSON.parse(stdout)).toEqual(api);
+  });
+
+  it("prints one cluster's facts", async () => {
+    const { stdout } = await tidewatch('cluster', ids[2]!);
+    expect(stdout).toMatch(/^version\s+10\.0\.0$/m);
+    expect(stdout).toMatch(/^clusterType\s+kubernetes$/m);
+  });
+
+  it("explains the collector's refusal and exits non-zero", async () => {
+    await expect(tidewatch('active', '--from', '2026-02-30')).rejects.toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining('400 invalid_date'),
+    });
+    await expect(
+      run(process.execPath, [BIN, 'query', 'active', '--target', c.url], {
+        env: { ...process.env, TIDEWATCH_TOKEN: '' },
+      }),
+    ).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining('a token is needed') });
+    await expect(tidewatch('breakdown')).rejects.toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('--by'),
+    });
+  });
+});

@@ -1,0 +1,104 @@
+// `tidewatch query <question>`: the query API from a terminal, as aligned tables or JSON.
+import { parseArgs } from 'node:util';
+import { UsageError } from './args.js';
+import { formatTable } from './table.js';
+
+const USAGE = `usage: tidewatch query <question> [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--json] [--include-ci]
+                       [--target URL] [--token T]
+questions:
+  active                          active clusters per day
+  breakdown --by DIM              clusters per version|clusterType|metaBackend|os|objectStore|connector
+  events [--tracking-id ID] [--stage S] [--name N] [--limit N]
+  metrics NAME [--by version|clusterType|nodeType|trackingId]
+  cluster TRACKING_ID             one cluster's facts and counts
+environment: TIDEWATCH_URL (default http://127.0.0.1:8080), TIDEWATCH_TOKEN`;
+
+interface Question {
+  path: string;
+  /** The rows to print as a table, from the JSON answer. */
+  rows(answer: Record<string, unknown>): Record<string, unknown>[];
+}
+
+function question(name: string | undefined, arg: string | undefined, by: string | undefined): Question {
+  switch (name) {
+    case 'active':
+      return { path: '/query/active', rows: (a) => a.series as Record<string, unknown>[] };
+    case 'breakdown':
+      if (!by) throw new UsageError(`breakdown needs --by\n${USAGE}`);
+      return { path: '/query/breakdown', rows: (a) => a.rows as Record<string, unknown>[] };
+    case 'events':
+      return { path: '/query/events', rows: (a) => a.events as Record<string, unknown>[] };
+    case 'metrics':
+      if (!arg) throw new UsageError(`metrics needs a metric name\n${USAGE}`);
+      return {
+        path: `/query/metrics/${encodeURIComponent(arg)}`,
+        rows: (a) => a.rows as Record<string, unknown>[],
+      };
+    case 'cluster':
+      if (!arg) throw new UsageError(`cluster needs a tracking id\n${USAGE}`);
+      return {
+        path: `/query/clusters/${encodeURIComponent(arg)}`,
+        rows: (a) => Object.entries(a).map(([field, value]) => ({ field, value })),
+      };
+    default:
+      throw new UsageError(name ? `unknown question "${name}"\n${USAGE}` : USAGE);
+  }
+}
+
+export async function query(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: {
+      from: { type: 'string' },
+      to: { type: 'string' },
+      by: { type: 'string' },
+      json: { type: 'boolean' },
+      'include-ci': { type: 'boolean' },
+      'tracking-id': { type: 'string' },
+      stage: { type: 'string' },
+      name: { type: 'string' },
+      limit: { type: 'string' },
+      target: { type: 'string' },
+      token: { type: 'string' },
+      help: { type: 'boolean' },
+    },
+    allowPositionals: true,
+    strict: true,
+  });
+  const [name, arg] = positionals;
+  if (name === undefined || name === 'help' || argv.includes('--help')) {
+    console.log(USAGE);
+    return;
+  }
+  const q = question(name, arg, values.by);
+  const token = values.token ?? env.TIDEWATCH_TOKEN;
+  if (!token)
+    throw new UsageError('a token is needed: --token T or TIDEWATCH_TOKEN (see `tidewatch token create`)');
+  const base = (values.target ?? env.TIDEWATCH_URL ?? 'http://127.0.0.1:8080').replace(/\/+$/, '');
+  const params = new URLSearchParams();
+  const set = (key: string, value: string | undefined) => value !== undefined && params.set(key, value);
+  set('from', values.from);
+  set('to', values.to);
+  set('by', values.by);
+  set('trackingId', values['tracking-id']);
+  set('stage', values.stage);
+  set('name', values.name);
+  set('limit', values.limit);
+  if (values['include-ci']) params.set('includeCi', 'true');
+  const url = `${base}${q.path}${params.size > 0 ? `?${params}` : ''}`;
+
+  let res: Response;
+  try {
+    res = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
+  } catch (error) {
+    throw new Error(`cannot reach the collector at ${base}: ${(error as Error).message}`);
+  }
+  const answer = (await res.json().catch(() => ({}))) as Record<string, unknown>;
+  if (!res.ok) throw new Error(`${res.status} ${answer.error ?? ''}: ${answer.message ?? res.statusText}`);
+  if (values.json) {
+    console.log(JSON.stringify(answer, null, 2));
+    return;
+  }
+  console.log(formatTable(q.rows(answer)));
+  if (typeof answer.next === 'string') console.log(`(more: --json shows the cursor "next")`);
+}

@@ -1,0 +1,22 @@
+// Aligned text tables for the terminal: numbers right-aligned, everything else left.
+
+export function formatTable(rows: Record<string, unknown>[], columns?: string[]): string {
+  if (rows.length === 0) return '(no rows)';
+  const keys = columns ?? Object.keys(rows[0]!);
+  const cell = (v: unknown) =>
+    v === null || v === undefined ? '-' : typeof v === 'object' ? JSON.stringify(v) : String(v);
+  const numeric = keys.map((k) =>
+    rows.every((r) => r[k] === null || r[k] === undefined || typeof r[k] === 'number'),
+  );
+  const widths = keys.map((k) => Math.max(k.length, ...rows.map((r) => cell(r[k]).length)));
+  const line = (values: string[]) =>
+    values
+      .map((v, i) => (numeric[i] ? v.padStart(widths[i]!) : v.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
+  return [
+    line(keys),
+    line(widths.map((w) => '-'.repeat(w))),
+    ...rows.map((r) => line(keys.map((k) => cell(r[k])))),
+  ].join('\n');
+}

@@ -1,0 +1,286 @@
+// `POST /admin/import` (admin token): bulk history with backdated receive times, for `tidewatch
+// simulate --token`, benchmarks and migrations. The public routes stamp the collector's clock and
+// never trust a client's; this route trusts the receive time only from an admin, and still sends
+// every body through the same decoders and row builders as the public route of its path.
+import {
+  type AgentReport,
+  decodeNativeReport,
+  decodeV1Report,
+  decodeV2Event,
+  decodeV2EventBatchRaw,
+  decodeV2Report,
+  NATIVE_CONTENT_TYPES,
+  type NativeContentType,
+  NODE_TYPES,
+  type NodeType,
+  ProtocolError,
+} from '@tidewatch/protocol';
+import type { FastifyInstance } from 'fastify';
+import { requireToken } from '../auth/require-token.js';
+import { CollectorError } from '../errors.js';
+import { inflatedBody, mediaType, requireMediaType } from '../http/body.js';
+import { agentReportWrite, DEFAULT_SERIES_CAPS } from '../ingest/native-rows.js';
+import { eventRow, reportRow } from '../ingest/rows.js';
+import type { AgentReportWrite, EventRow, KnownSeries, ReportRow, Store } from '../store/store.js';
+
+/** Inflated NDJSON bytes per request: about 50,000 typical reports with their base64 bodies. */
+export const IMPORT_BODY_LIMIT = 64 * 1024 * 1024;
+export const IMPORT_MAX_LINES = 50_000;
+/** One decoded wire body: the native protocol's own limit, above RisingWave's 1 MiB default. */
+const LINE_BODY_MAX = 4 * 1024 * 1024;
+const CLOCK_SKEW_MS = 5 * 60_000;
+const MAX_AGE_MS = 400 * 86_400_000;
+
+const NDJSON = ['application/x-ndjson', 'application/ndjson'] as const;
+const PROTOBUF = ['application/x-protobuf', 'application/protobuf', 'application/octet-stream'] as const;
+const ISO_8601 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/;
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/** A line that cannot be imported: the whole request is refused, so nothing is half-written. */
+class LineError extends Error {}
+
+type Decoded =
+  | { kind: 'report'; rows: ReportRow[]; discarded: number }
+  | { kind: 'events'; rows: EventRow[]; discarded: number }
+  | { kind: 'agent'; report: AgentReport; raw: Uint8Array; receivedAt: number };
+
+function receiveTime(value: unknown, now: number): number {
+  let ms: number;
+  if (typeof value === 'number') {
+    if (!Number.isSafeInteger(value)) throw new LineError('receivedAt must be whole milliseconds');
+    ms = value;
+  } else if (typeof value === 'string' && ISO_8601.test(value)) {
+    ms = Date.parse(value);
+    if (Number.isNaN(ms)) throw new LineError(`receivedAt ${JSON.stringify(value)} is not a valid time`);
+  } else {
+    throw new LineError('receivedAt must be an ISO 8601 time with a zone or a number of ms since the epoch');
+  }
+  if (ms > now + CLOCK_SKEW_MS) {
+    throw new LineError(`receivedAt ${new Date(ms).toISOString()} is in the future`);
+  }
+  if (ms < now - MAX_AGE_MS) {
+    throw new LineError(`receivedAt ${new Date(ms).toISOString()} is more than 400 days ago`);
+  }
+  return ms;
+}
+
+function wireBody(value: unknown): Uint8Array {
+  if (typeof value !== 'string' || !BASE64.test(value)) {
+    throw new LineError('body must be the wire body in standard base64 (with padding)');
+  }
+  // Checked before decoding: base64 is 4/3 of the bytes.
+  if ((value.length / 4) * 3 > LINE_BODY_MAX + 2) {
+    throw new LineError(`body is larger than ${LINE_BODY_MAX} bytes`);
+  }
+  return Buffer.from(value, 'base64');
+}
+
+function requireType(contentType: unknown, accepted: readonly string[]): string {
+  const type = mediaType(typeof contentType === 'string' ? contentType : undefined);
+  if (!accepted.includes(type)) {
+    throw new LineError(`contentType must be ${accepted.join(' or ')} for this path, not "${type}"`);
+  }
+  return type;
+}
+
+const REPORT_PATH = /^\/api\/(v1|v2)\/report\/([a-z]+)$/;
+
+/** Decodes one wire body exactly as the public route of `path` would. */
+function decode(path: unknown, contentType: unknown, raw: Uint8Array, receivedAt: number): Decoded {
+  if (path === '/api/v2/report/events' || path === '/api/v2/report/event') {
+    requireType(contentType, PROTOBUF);
+    const events =
+      path === '/api/v2/report/events' ? decodeV2EventBatchRaw(raw) : [{ event: decodeV2Event(raw), raw }];
+    const real = events.filter((e) => !e.event.isTest);
+    return {
+      kind: 'events',
+      rows: real.map((e) => eventRow(e.event, e.raw, receivedAt)),
+      discarded: events.length - real.length,
+    };
+  }
+  if (path === '/api/v3/report') {
+    const type = requireType(contentType, NATIVE_CONTENT_TYPES) as NativeContentType;
+    return { kind: 'agent', report: decodeNativeReport(raw, type), raw, receivedAt };
+  }
+  const match = typeof path === 'string' ? REPORT_PATH.exec(path) : null;
+  if (!match || !(NODE_TYPES as readonly string[]).includes(match[2]!)) {
+    throw new LineError(
+      `path ${JSON.stringify(path)} is not an ingest path (/api/v2/report/{${NODE_TYPES.join(',')}}, ` +
+        '/api/v2/report/events, /api/v2/report/event, /api/v1/report/{node}, /api/v3/report)',
+    );
+  }
+  const node = match[2] as NodeType;
+  const v2 = match[1] === 'v2';
+  requireType(contentType, v2 ? PROTOBUF : ['application/json']);
+  const report = v2 ? decodeV2Report(node, raw) : decodeV1Report(node, raw);
+  if (report.isTest) return { kind: 'report', rows: [], discarded: 1 };
+  return { kind: 'report', rows: [reportRow(report, raw, receivedAt)], discarded: 0 };
+}
+
+function parseLine(text: string, now: number): Decoded {
+  let line: unknown;
+  try {
+    line = JSON.parse(text);
+  } catch (error) {
+    throw new LineError(`not JSON: ${(error as Error).message}`);
+  }
+  if (typeof line !== 'object' || line === null || Array.isArray(line)) {
+    throw new LineError('each line must be a JSON object {receivedAt, path, contentType, body}');
+  }
+  const { receivedAt, path, contentType, body } = line as Record<string, unknown>;
+  const at = receiveTime(receivedAt, now);
+  const raw = wireBody(body);
+  try {
+    return decode(path, contentType, raw, at);
+  } catch (error) {
+    if (error instanceof ProtocolError) throw new LineError(`${String(path)}: ${error.message}`);
+    throw error;
+  }
+}
+
+/** The per-cluster series caps apply across the lines of one import as they would across requests. */
+class SeriesLedger {
+  private readonly known = new Map<string, KnownSeries>();
+  constructor(private readonly store: Store) {}
+
+  async write(report: AgentReport, raw: Uint8Array, receivedAt: number): Promise<AgentReportWrite> {
+    let known = this.known.get(report.trackingId);
+    if (!known) {
+      known = await this.store.knownSeries(report.trackingId);
+      this.known.set(report.trackingId, known);
+    }
+    const { write } = agentReportWrite(report, raw, receivedAt, known, DEFAULT_SERIES_CAPS);
+    for (const m of write.metrics) {
+      known.names.add(m.name);
+      known.series.add(`${m.name}\0${m.labels}`);
+    }
+    return write;
+  }
+}
+
+const countsSchema = {
+  type: 'object',
+  properties: {
+    reports: { type: 'integer' },
+    events: { type: 'integer' },
+    agentReports: { type: 'integer' },
+  },
+} as const;
+
+export async function importRoute(app: FastifyInstance, opts: { store: Store }) {
+  const { store } = opts;
+  // Bytes in, whatever the type: the route checks it, so a wrong one is our 415, not a parser's.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: IMPORT_BODY_LIMIT }, (_req, body, done) =>
+    done(null, body),
+  );
+  app.post(
+    '/admin/import',
+    {
+      bodyLimit: IMPORT_BODY_LIMIT,
+      // onRequest, not preHandler: nobody without an admin token gets to upload 64 MiB.
+      onRequest: requireToken(store, 'admin'),
+      schema: {
+        tags: ['admin'],
+        summary: 'Import history with backdated receive times (NDJSON of wire bodies)',
+        description:
+          'Body: `application/x-ndjson` (gzip allowed), at most 50,000 lines and 64 MiB inflated. Each line: ' +
+          '`{"receivedAt": "<ISO 8601>" | <ms>, "path": "<a public ingest path>", "contentType": ' +
+          '"application/x-protobuf" | "application/json", "body": "<base64 of the exact wire body>"}`. ' +
+          'Every body is decoded as its public route would; `is_test` items are discarded. receivedAt must ' +
+          'be at most 5 minutes ahead and at most 400 days ago. One bad line refuses the whole request ' +
+          '(400 naming the line); otherwise everything is written in one transaction. Dedup keys are those ' +
+          'of the public routes, so a retried import stores nothing twice.',
+        consumes: [...NDJSON],
+        security: [{ bearer: [] }],
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              lines: { type: 'integer' },
+              imported: countsSchema,
+              duplicates: { type: 'integer', description: 'rows already stored (a retried import)' },
+              discarded: { type: 'integer', description: 'is_test reports and events' },
+            },
+          },
+        },
+      },
+    },
+    async (request) => {
+      requireMediaType(request, NDJSON);
+      const text = Buffer.from(await inflatedBody(request, IMPORT_BODY_LIMIT)).toString('utf8');
+      const now = Date.now();
+      const ledger = new SeriesLedger(store);
+      const reports: ReportRow[] = [];
+      const events: EventRow[] = [];
+      const agentReports: AgentReportWrite[] = [];
+      let discarded = 0;
+      let first = Number.POSITIVE_INFINITY;
+      let last = Number.NEGATIVE_INFINITY;
+      const all = text.split('\n');
+      const lines = all.reduce((n, l) => (l.trim() === '' ? n : n + 1), 0);
+      if (lines > IMPORT_MAX_LINES) {
+        throw new CollectorError(
+          'too_many_lines',
+          `an import holds at most ${IMPORT_MAX_LINES} lines, this one ${lines}; split it into several requests`,
+          413,
+        );
+      }
+      for (let i = 0; i < all.length; i++) {
+        const line = all[i]!.trim();
+        if (line === '') continue;
+        try {
+          const decoded = parseLine(line, now);
+          if (decoded.kind === 'agent') {
+            if (decoded.report.isTest) discarded++;
+            else agentReports.push(await ledger.write(decoded.report, decoded.raw, decoded.receivedAt));
+          } else {
+            discarded += decoded.discarded;
+            if (decoded.kind === 'report') reports.push(...decoded.rows);
+            else events.push(...decoded.rows);
+          }
+        } catch (error) {
+          if (error instanceof LineError) {
+            throw new CollectorError('invalid_line', `line ${i + 1}: ${error.message}`);
+          }
+          throw error;
+        }
+      }
+      for (const r of [...reports, ...events, ...agentReports.map((w) => w.report)]) {
+        first = Math.min(first, r.receivedAt);
+        last = Math.max(last, r.receivedAt);
+      }
+      let result = { reportsInserted: 0, eventsInserted: 0, agentReportsInserted: 0 };
+      const rows = reports.length + events.length + agentReports.length;
+      if (rows > 0) {
+        try {
+          result = await store.writeBatch({ reports, events, agentReports });
+        } catch (error) {
+          throw new CollectorError(
+            'store_unavailable',
+            `the store could not commit this import; nothing of it was written, send it again later (${(error as Error).message})`,
+            503,
+          );
+        }
+      }
+      const imported = {
+        reports: result.reportsInserted,
+        events: result.eventsInserted,
+        agentReports: result.agentReportsInserted,
+      };
+      const duplicates = rows - imported.reports - imported.events - imported.agentReports;
+      request.log.info(
+        {
+          audit: 'import',
+          lines,
+          ...imported,
+          duplicates,
+          discarded,
+          ...(rows > 0 ? { from: new Date(first).toISOString(), to: new Date(last).toISOString() } : {}),
+        },
+        'import',
+      );
+      return { lines, imported, duplicates, discarded };
+    },
+  );
+}
