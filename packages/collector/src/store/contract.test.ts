@@ -327,12 +327,24 @@ describe.each(targets)('store contract: $name', (target) => {
       ]),
     );
     expect(await store.breakdown('clusterType', range)).toEqual([{ value: 'kubernetes', clusters: 3 }]);
+    // A report of the same day received earlier but stored later (an import) does not win.
+    await store.writeBatch({
+      reports: [meta('b2', T0 - 1000, { version: '1.0.0', reportTime: 9 })],
+      events: [],
+    });
+    expect(sorted(await store.breakdown('version', range))).toEqual([
+      { value: '2.2.0', clusters: 1 },
+      { value: '2.4.1', clusters: 2 },
+    ]);
     expect(await store.breakdown('os', range)).toEqual([{ value: 'Ubuntu', clusters: 3 }]);
     expect(sorted(await store.breakdown('connector', range))).toEqual([
       { value: 'iceberg', clusters: 3 },
       { value: 'kafka', clusters: 3 },
       { value: 'postgres-cdc', clusters: 3 },
     ]);
+    // Erase leaves nothing behind in the rollup.
+    await store.eraseCluster('b3');
+    expect(await store.breakdown('version', range)).toEqual([{ value: '2.4.1', clusters: 2 }]);
   });
 
   it('lists events newest first, filtered, page by page', async () => {

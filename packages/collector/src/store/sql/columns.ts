@@ -239,3 +239,41 @@ export function latestFacts(reports: readonly ReportRow[]) {
 export const UPDATE_FACTS_SQL = `update clusters set version = @version, git_sha = @git_sha, cluster_type = @cluster_type,
   meta_backend = @meta_backend, facts_at = @facts_at
   where tracking_id = @tracking_id and (facts_at is null or facts_at <= @facts_at)`;
+
+/** Per cluster and UTC day, the facts of the batch's latest meta report of that day. */
+export function dayFactsRows(reports: readonly ReportRow[]) {
+  const latest = new Map<string, ReportRow>();
+  for (const r of reports) {
+    if (r.nodeType !== 'meta') continue;
+    const key = `${r.receivedDay}\0${r.trackingId}`;
+    const seen = latest.get(key);
+    if (!seen || r.receivedAt >= seen.receivedAt) latest.set(key, r);
+  }
+  return [...latest.values()]
+    .sort((a, b) =>
+      a.receivedDay === b.receivedDay
+        ? a.trackingId < b.trackingId
+          ? -1
+          : 1
+        : a.receivedDay < b.receivedDay
+          ? -1
+          : 1,
+    )
+    .map((r) => ({
+      day: r.receivedDay,
+      tracking_id: r.trackingId,
+      facts_at: r.receivedAt,
+      version: r.version,
+      cluster_type: r.clusterType,
+      meta_backend: r.metaBackend,
+      os_name: r.osName,
+      object_store: r.objectStore,
+      connectors: r.connectors,
+    }));
+}
+
+/** Newer facts of the same day win; an older (backdated) report never overwrites them. */
+export const DAY_FACTS_CONFLICT = `(day, tracking_id) do update set facts_at = excluded.facts_at,
+  version = excluded.version, cluster_type = excluded.cluster_type, meta_backend = excluded.meta_backend,
+  os_name = excluded.os_name, object_store = excluded.object_store, connectors = excluded.connectors
+  where excluded.facts_at >= cluster_day_facts.facts_at`;

@@ -154,7 +154,20 @@ export interface ClusterDaysTable {
   ci: number;
 }
 
+export interface ClusterDayFactsTable {
+  day: string;
+  tracking_id: string;
+  facts_at: number;
+  version: string | null;
+  cluster_type: string | null;
+  meta_backend: string | null;
+  os_name: string | null;
+  object_store: string | null;
+  connectors: string | null;
+}
+
 export interface Database {
+  cluster_day_facts: ClusterDayFactsTable;
   cluster_days: ClusterDaysTable;
   agent_reports: AgentReportsTable;
   metric_points: MetricPointsTable;
@@ -165,3 +178,16 @@ export interface Database {
   clusters: ClustersTable;
   tokens: TokensTable;
 }
+
+/**
+ * Tables with rows of a cluster besides reports, events and agent_reports: an erase deletes from
+ * each. A new table keyed by tracking_id must be added here.
+ */
+export const DERIVED_CLUSTER_TABLES = [
+  'metric_points',
+  'metric_series',
+  'agent_events',
+  'cluster_days',
+  'cluster_day_facts',
+  'clusters',
+] as const satisfies readonly (keyof Database)[];

@@ -27,13 +27,19 @@ import {
   chunks,
   clusterDayRows,
   clusterRows,
+  dayFactsRows,
   eventColumns,
   latestFacts,
   ordered,
   reportColumns,
 } from './columns.js';
 import { type DialectTypes, migrationProvider } from './migrations.js';
-import type { Database, ReportsTable, TokensTable } from './schema.js';
+import {
+  type ClusterDayFactsTable,
+  type Database,
+  DERIVED_CLUSTER_TABLES,
+  type TokensTable,
+} from './schema.js';
 
 export interface SqlDialectHooks {
   kind: 'sqlite' | 'postgres';
@@ -76,7 +82,7 @@ const BREAKDOWN_COLUMNS = {
   os: 'os_name',
   objectStore: 'object_store',
   connector: 'connectors',
-} as const satisfies Record<BreakdownDimension, keyof ReportsTable>;
+} as const satisfies Record<BreakdownDimension, keyof ClusterDayFactsTable>;
 
 export class SqlStore implements Store {
   readonly kind: 'sqlite' | 'postgres';
@@ -169,6 +175,26 @@ export class SqlStore implements Store {
               first_seen: sql`case when excluded.first_seen < clusters.first_seen then excluded.first_seen else clusters.first_seen end`,
               last_seen: sql`case when excluded.last_seen > clusters.last_seen then excluded.last_seen else clusters.last_seen end`,
             }),
+          )
+          .execute();
+      }
+      for (const chunk of chunks(dayFactsRows(batch.reports))) {
+        await trx
+          .insertInto('cluster_day_facts')
+          .values(chunk)
+          .onConflict((oc) =>
+            oc
+              .columns(['day', 'tracking_id'])
+              .doUpdateSet((eb) => ({
+                facts_at: eb.ref('excluded.facts_at'),
+                version: eb.ref('excluded.version'),
+                cluster_type: eb.ref('excluded.cluster_type'),
+                meta_backend: eb.ref('excluded.meta_backend'),
+                os_name: eb.ref('excluded.os_name'),
+                object_store: eb.ref('excluded.object_store'),
+                connectors: eb.ref('excluded.connectors'),
+              }))
+              .where((eb) => eb('excluded.facts_at', '>=', eb.ref('cluster_day_facts.facts_at'))),
           )
           .execute();
       }
@@ -336,27 +362,13 @@ export class SqlStore implements Store {
     if (!query.includeCi) active = active.where('ci', '=', 0);
     const days = await active.orderBy('day').execute();
     if (days.length === 0) return [];
-    // The latest meta report per cluster and day, up to the range's end; carried forward below so
-    // a day with only compute reports still knows the cluster's version.
+    // Each cluster's version per day with a meta report, up to the range's end (the rollup);
+    // carried forward below so a day with only compute reports still knows the cluster's version.
     const metas = await this.db
-      .selectFrom(
-        this.db
-          .selectFrom('reports')
-          .select([
-            'tracking_id',
-            'received_day',
-            'version',
-            sql<number>`row_number() over (partition by tracking_id, received_day order by received_at desc, id desc)`.as(
-              'rn',
-            ),
-          ])
-          .where('node_type', '=', 'meta')
-          .where('received_day', '<=', query.toDay)
-          .as('m'),
-      )
-      .select(['tracking_id', 'received_day', 'version'])
-      .where('rn', '=', 1)
-      .orderBy('received_day')
+      .selectFrom('cluster_day_facts')
+      .select(['tracking_id', 'day as received_day', 'version'])
+      .where('day', '<=', query.toDay)
+      .orderBy('day')
       .execute();
     const history = new Map<string, { day: string; version: string | null }[]>();
     for (const m of metas) {
@@ -424,17 +436,17 @@ export class SqlStore implements Store {
     by: BreakdownDimension,
     query: DayRangeQuery,
   ): Promise<{ value: string | null; clusters: number }[]> {
-    // Each cluster's latest meta report in the range (RisingWave facts; never CI).
+    // Each cluster's latest meta facts in the range, from the per-day rollup (RisingWave facts;
+    // never CI).
     const latest = this.db
-      .selectFrom('reports')
+      .selectFrom('cluster_day_facts')
       .select([
         'tracking_id',
         BREAKDOWN_COLUMNS[by],
-        sql<number>`row_number() over (partition by tracking_id order by received_at desc, id desc)`.as('rn'),
+        sql<number>`row_number() over (partition by tracking_id order by day desc)`.as('rn'),
       ])
-      .where('node_type', '=', 'meta')
-      .where('received_day', '>=', query.fromDay)
-      .where('received_day', '<=', query.toDay);
+      .where('day', '>=', query.fromDay)
+      .where('day', '<=', query.toDay);
     const rows = await this.db
       .selectFrom(latest.as('latest'))
       .select(sql<string | null>`${sql.ref(BREAKDOWN_COLUMNS[by])}`.as('value'))
@@ -554,13 +566,8 @@ export class SqlStore implements Store {
         .deleteFrom('agent_reports')
         .where('tracking_id', '=', trackingId)
         .executeTakeFirst();
-      for (const table of [
-        'metric_points',
-        'metric_series',
-        'agent_events',
-        'cluster_days',
-        'clusters',
-      ] as const) {
+      // Every other table that holds rows of a cluster (rollups included): erase means everywhere.
+      for (const table of DERIVED_CLUSTER_TABLES) {
         await trx.deleteFrom(table).where('tracking_id', '=', trackingId).execute();
       }
       return {

@@ -13,6 +13,8 @@ import {
   CLUSTER_DAY_CONFLICT,
   clusterDayRows,
   clusterRows,
+  DAY_FACTS_CONFLICT,
+  dayFactsRows,
   eventColumns,
   latestFacts,
   ordered,
@@ -116,6 +118,7 @@ function writeRows(unordered: WriteBatch): WriteResult {
     insert('metric_series', s, '(tracking_id, name, labels) do nothing').run(s);
   for (const c of clusterRows(inserted)) upsertCluster.run(c);
   for (const d of clusterDayRows(insertedReports)) insert('cluster_days', d, CLUSTER_DAY_CONFLICT).run(d);
+  for (const f of dayFactsRows(batch.reports)) insert('cluster_day_facts', f, DAY_FACTS_CONFLICT).run(f);
   for (const f of latestFacts(batch.reports)) {
     updateFacts ??= db.prepare(UPDATE_FACTS_SQL);
     updateFacts.run(f);
