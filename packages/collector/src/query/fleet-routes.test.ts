@@ -90,6 +90,22 @@ describe.each(targets)('fleet query routes: $name', (target) => {
     expect(page2.next).toBeNull();
   });
 
+  it('counts events per name and finds the clusters with the most failure recoveries', async () => {
+    expect(await json('/query/event-counts?by=name')).toEqual({
+      rows: [
+        { value: 'failure_recovery', events: 1, clusters: 1 },
+        { value: 'sink', events: 1, clusters: 1 },
+        { value: 'source', events: 1, clusters: 1 },
+      ],
+    });
+    expect(await json('/query/event-counts?by=trackingId&name=failure_recovery')).toEqual({
+      rows: [{ value: a, events: 1, clusters: 1 }],
+    });
+    expect(await json('/query/event-counts?by=day&stage=create_stream_job')).toEqual({
+      rows: [{ value: today, events: 2, clusters: 2 }],
+    });
+  });
+
   it('gives an overview of active, new, silent and total clusters', async () => {
     const answer = await json(`/query/overview?from=${today}&to=${today}`);
     expect(answer).toEqual({
@@ -164,6 +180,8 @@ describe.each(targets)('fleet query routes: $name', (target) => {
       ['/query/clusters?before=%%%', 'invalid_cursor'],
       ['/query/clusters?seenFrom=last-week', 'invalid_date'],
       ['/query/overview?to=2026-02-30', 'invalid_date'],
+      ['/query/event-counts', 'invalid_request'],
+      ['/query/event-counts?by=mood', 'invalid_request'],
     ]) {
       const res = await c.get(path!);
       expect(res.status, path).toBe(400);

@@ -288,6 +288,18 @@ export interface ClusterListItem {
   metaBackend: string | null;
 }
 
+export const EVENT_GROUPINGS = ['day', 'stage', 'name', 'connector', 'trackingId'] as const;
+export type EventGrouping = (typeof EVENT_GROUPINGS)[number];
+
+export interface EventCountQuery {
+  fromDay: string;
+  toDay: string;
+  by: EventGrouping;
+  stage?: string | null | undefined;
+  name?: string | undefined;
+  limit: number;
+}
+
 export interface Store {
   readonly kind: 'sqlite' | 'postgres';
   /** Runs pending migrations; safe when several collectors start together. */
@@ -310,6 +322,8 @@ export interface Store {
     by: BreakdownDimension,
     query: DayRangeQuery,
   ): Promise<{ value: string | null; clusters: number }[]>;
+  /** Events counted per group (and the clusters they came from), largest first, `limit` rows. */
+  eventCounts(query: EventCountQuery): Promise<{ value: string | null; events: number; clusters: number }[]>;
   /** Events newest first; `limit` rows at most. */
   events(query: EventQuery): Promise<StoredEvent[]>;
   /** The metric names and series stored for a cluster so far. */

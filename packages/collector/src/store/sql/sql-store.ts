@@ -9,6 +9,8 @@ import type {
   ClusterSummary,
   DayRangeQuery,
   EraseResult,
+  EventCountQuery,
+  EventGrouping,
   EventQuery,
   KnownSeries,
   MetricPoint,
@@ -83,6 +85,15 @@ const BREAKDOWN_COLUMNS = {
   objectStore: 'object_store',
   connector: 'connectors',
 } as const satisfies Record<BreakdownDimension, keyof ClusterDayFactsTable>;
+
+/** The events column behind each grouping (a fixed list: never user text in SQL). */
+const EVENT_GROUP_COLUMNS = {
+  day: 'received_day',
+  stage: 'stage',
+  name: 'name',
+  connector: 'connector_name',
+  trackingId: 'tracking_id',
+} as const satisfies Record<EventGrouping, string>;
 
 export class SqlStore implements Store {
   readonly kind: 'sqlite' | 'postgres';
@@ -460,6 +471,37 @@ export class SqlStore implements Store {
       for (const value of values) counts.set(value, (counts.get(value) ?? 0) + 1);
     }
     return [...counts].map(([value, clusters]) => ({ value, clusters }));
+  }
+
+  async eventCounts(
+    query: EventCountQuery,
+  ): Promise<{ value: string | null; events: number; clusters: number }[]> {
+    const column = EVENT_GROUP_COLUMNS[query.by];
+    let q = this.db
+      .selectFrom('events')
+      .select([
+        sql<string | null>`${sql.ref(column)}`.as('value'),
+        (eb) => eb.fn.countAll().as('events'),
+        (eb) => eb.fn.count('tracking_id').distinct().as('clusters'),
+      ])
+      .where('received_day', '>=', query.fromDay)
+      .where('received_day', '<=', query.toDay);
+    if (query.stage === null) q = q.where('stage', 'is', null);
+    else if (query.stage !== undefined) q = q.where('stage', '=', query.stage);
+    if (query.name !== undefined) q = q.where('name', '=', query.name);
+    const rows = await q.groupBy(sql.ref(column)).execute();
+    const counted = rows.map((r) => ({
+      value: r.value,
+      events: Number(r.events),
+      clusters: Number(r.clusters),
+    }));
+    // Ordered here so that every store answers alike: by day ascending, otherwise largest first.
+    counted.sort((a, b) =>
+      query.by === 'day'
+        ? String(a.value).localeCompare(String(b.value))
+        : b.events - a.events || String(a.value).localeCompare(String(b.value)),
+    );
+    return counted.slice(0, query.limit);
   }
 
   async events(query: EventQuery): Promise<StoredEvent[]> {

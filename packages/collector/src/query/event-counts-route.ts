@@ -1,0 +1,73 @@
+// `GET /query/event-counts`: RisingWave events counted per day, stage, name, connector or cluster
+// (creates, drops and recoveries per day; the clusters with the most failure recoveries).
+import { EVENT_STAGES } from '@tidewatch/protocol';
+import type { FastifyInstance } from 'fastify';
+import { requireToken } from '../auth/require-token.js';
+import { EVENT_GROUPINGS, type EventGrouping, type Store } from '../store/store.js';
+import { dayRange, dayRangeQuerySchema } from './day-range.js';
+
+const STAGES = [...EVENT_STAGES, 'unspecified'] as const;
+
+export async function eventCountsRoute(app: FastifyInstance, opts: { store: Store }) {
+  app.get(
+    '/query/event-counts',
+    {
+      preHandler: requireToken(opts.store, 'read'),
+      schema: {
+        tags: ['query'],
+        summary:
+          'Events per day, stage, name, connector or cluster (e.g. by=trackingId&name=failure_recovery: the least reliable clusters)',
+        security: [{ bearer: [] }],
+        querystring: {
+          type: 'object',
+          required: ['by'],
+          properties: {
+            from: dayRangeQuerySchema.from,
+            to: dayRangeQuerySchema.to,
+            by: { type: 'string', enum: [...EVENT_GROUPINGS] },
+            stage: { type: 'string', enum: [...STAGES] },
+            name: { type: 'string', maxLength: 1024 },
+            limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
+          },
+        },
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              rows: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  properties: {
+                    value: { type: ['string', 'null'] },
+                    events: { type: 'integer' },
+                    clusters: { type: 'integer' },
+                  },
+                },
+              },
+            },
+          },
+        },
+      },
+    },
+    async (request) => {
+      const q = request.query as {
+        from?: string;
+        to?: string;
+        by: EventGrouping;
+        stage?: (typeof STAGES)[number];
+        name?: string;
+        limit: number;
+      };
+      const range = dayRange(q);
+      const rows = await opts.store.eventCounts({
+        ...range,
+        by: q.by,
+        stage: q.stage === 'unspecified' ? null : q.stage,
+        name: q.name,
+        limit: q.limit,
+      });
+      return { rows };
+    },
+  );
+}
