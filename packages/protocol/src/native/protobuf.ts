@@ -98,7 +98,10 @@ function seriesHeader(m: MetricSeries): Uint8Array {
     w.tag(5, LEN).fork().tag(1, LEN).string(key).tag(2, LEN).string(m.labels[key]!).join();
   }
   const bytes = w.finish();
-  if (!byName) headers.set(m.labels, (byName = new Map()));
+  if (!byName) {
+    byName = new Map();
+    headers.set(m.labels, byName);
+  }
   byName.set(m.name, { name: m.name, unit: m.unit, description: m.description, kind: m.kind, bytes });
   return bytes;
 }

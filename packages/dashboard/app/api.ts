@@ -1,0 +1,162 @@
+// The query API over HTTP, with the tab's token. Errors come back as typed exceptions so views can
+// tell "sign in again" from "this route is not there yet" from a real error.
+import { getToken } from './auth';
+
+export class UnauthorizedError extends Error {}
+
+/** 404: an unknown route (not built yet) or an unknown cluster, depending on the route. */
+export class NotFoundError extends Error {}
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+let controller = new AbortController();
+
+/** Cancels the requests of the previous view; called on every navigation. */
+export function cancelPending(): void {
+  controller.abort();
+  controller = new AbortController();
+}
+
+export type Params = Record<string, string | number | null | undefined>;
+
+export function queryString(params: Params): string {
+  const search = new URLSearchParams();
+  for (const [key, value] of Object.entries(params)) {
+    if (value !== null && value !== undefined && value !== '') search.set(key, String(value));
+  }
+  const text = search.toString();
+  return text ? `?${text}` : '';
+}
+
+async function request(path: string, params: Params): Promise<Response> {
+  const token = getToken();
+  if (!token) throw new UnauthorizedError('Sign in with an access token.');
+  const signal = controller.signal;
+  const response = await fetch(`${path}${queryString(params)}`, {
+    headers: { authorization: `Bearer ${token}`, accept: 'application/json' },
+    signal,
+    cache: 'no-store',
+  });
+  if (response.ok) return response;
+  let code = 'error';
+  let message = `${response.status} ${response.statusText}`;
+  try {
+    const body = (await response.json()) as { error?: string; message?: string };
+    code = body.error ?? code;
+    message = body.message ?? message;
+  } catch (error) {
+    if (signal.aborted) throw error;
+    // not JSON: keep the status line
+  }
+  if (response.status === 401) throw new UnauthorizedError(message);
+  if (response.status === 404) throw new NotFoundError(message);
+  throw new ApiError(response.status, code, message);
+}
+
+export async function getJson<T>(path: string, params: Params = {}): Promise<T> {
+  return (await (await request(path, params)).json()) as T;
+}
+
+export async function getText(path: string, params: Params = {}): Promise<string> {
+  return (await request(path, params)).text();
+}
+
+export function isAbort(error: unknown): boolean {
+  return error instanceof DOMException && error.name === 'AbortError';
+}
+
+// Shapes of the answers (CONTRACT.md and the OpenAPI document at /docs).
+export interface ActiveAnswer {
+  series: { day: string; clusters: number }[];
+}
+export interface BreakdownAnswer {
+  rows: { value: string | null; clusters: number }[];
+}
+export interface OverviewAnswer {
+  from: string;
+  to: string;
+  clusters: { active: number; new: number; silent: number; total: number };
+  lifetimeDays?: { p50: number | null; p90: number | null };
+}
+export interface VersionsAnswer {
+  days: string[];
+  versions: { version: string | null; clusters: number[] }[];
+}
+export interface EventItem {
+  trackingId: string;
+  receivedAt: string;
+  eventTime: string;
+  stage: string | null;
+  name: string;
+  connector: string | null;
+  catalogId: number;
+  node: string;
+  object: string | null;
+  attributes: unknown;
+}
+export interface EventsAnswer {
+  events: EventItem[];
+  next: string | null;
+}
+export interface MetricRow {
+  value: string | null;
+  clusters?: number;
+  total?: number;
+  last?: number;
+  min?: number | null;
+  max?: number | null;
+  avg?: number | null;
+  count?: number;
+  sum?: number;
+  p50?: number | null;
+  p90?: number | null;
+  p99?: number | null;
+}
+export interface MetricAnswer {
+  name: string;
+  from: string;
+  to: string;
+  kind: 'counter' | 'gauge' | 'histogram' | null;
+  rows: MetricRow[];
+}
+export interface NodeCounts {
+  meta: number;
+  compute: number;
+  frontend: number;
+  compactor: number;
+}
+export interface ClusterAnswer {
+  trackingId: string;
+  firstSeen: string;
+  lastSeen: string;
+  version: string | null;
+  gitSha: string | null;
+  clusterType: string | null;
+  metaBackend: string | null;
+  nodeCount: NodeCounts | null;
+  streamJobCount: number | null;
+  objectStore: string | null;
+  licenseTier?: string | null;
+  connectors: string[];
+  reports: NodeCounts;
+  events: number;
+  agentReports?: number;
+}
+export interface ClusterListAnswer {
+  clusters: {
+    trackingId: string;
+    firstSeen: string;
+    lastSeen: string;
+    version: string | null;
+    clusterType: string | null;
+  }[];
+  next: string | null;
+}

@@ -1,0 +1,269 @@
+// Charts: uPlot for the time series (small and fast), plain HTML bars for distributions. Every
+// chart has a text alternative: a caption that says what it shows and a table with the numbers.
+import uPlot from 'uplot';
+import 'uplot/dist/uPlot.min.css';
+import { type Child, h, table } from './dom';
+import { formatCount, formatPercent, label } from './format';
+
+/** Okabe–Ito: distinguishable with the common colour-vision deficiencies. */
+export const PALETTE = [
+  '#0072b2',
+  '#e69f00',
+  '#009e73',
+  '#cc79a7',
+  '#56b4e9',
+  '#d55e00',
+  '#8a7a00',
+  '#4d4d4d',
+];
+
+const live = new Set<{ chart: uPlot; observer: ResizeObserver }>();
+
+/** Destroys the charts of the previous view. */
+export function destroyCharts(): void {
+  for (const entry of live) {
+    entry.observer.disconnect();
+    entry.chart.destroy();
+  }
+  live.clear();
+}
+
+function mount(container: HTMLElement, opts: Omit<uPlot.Options, 'width'>, data: uPlot.AlignedData): void {
+  // Drawn once the container is in the document and has a width.
+  requestAnimationFrame(() => {
+    if (!container.isConnected) return;
+    const chart = new uPlot({ ...opts, width: Math.max(container.clientWidth, 280) }, data, container);
+    const observer = new ResizeObserver(() => {
+      const width = Math.max(container.clientWidth, 280);
+      if (Math.abs(width - chart.width) > 2) chart.setSize({ width, height: opts.height });
+    });
+    observer.observe(container);
+    live.add({ chart, observer });
+  });
+}
+
+const dayToSeconds = (day: string) => Date.parse(`${day}T00:00:00Z`) / 1000;
+
+const AXIS = {
+  stroke: '#374151',
+  grid: { stroke: '#e5e7eb', width: 1 },
+  ticks: { stroke: '#d1d5db', width: 1 },
+};
+
+function dayAxis(): uPlot.Axis {
+  return {
+    ...AXIS,
+    values: (_u, splits) => splits.map((s) => new Date(s * 1000).toISOString().slice(5, 10)),
+  };
+}
+
+/** Active clusters per day: a line with its points, and the same numbers as a table. */
+export function dailyChart(
+  title: string,
+  series: { day: string; clusters: number }[],
+  describe: string,
+): HTMLElement {
+  const plot = h('div', { class: 'plot', 'aria-hidden': 'true' });
+  const peak = Math.max(0, ...series.map((s) => s.clusters));
+  mount(
+    plot,
+    {
+      height: 220,
+      scales: { x: { time: false }, y: { range: [0, Math.max(peak * 1.15, 1)] } },
+      axes: [
+        dayAxis(),
+        { ...AXIS, values: (_u, splits) => splits.map((v) => (Number.isInteger(v) ? formatCount(v) : '')) },
+      ],
+      legend: { show: false },
+      cursor: { drag: { x: false, y: false } },
+      series: [
+        {},
+        {
+          label: 'clusters',
+          stroke: PALETTE[0],
+          width: 2,
+          fill: 'rgba(0, 114, 178, 0.12)',
+          points: { show: series.length <= 62, size: 6 },
+        },
+      ],
+    },
+    [series.map((s) => dayToSeconds(s.day)), series.map((s) => s.clusters)],
+  );
+  return h(
+    'figure',
+    { class: 'chart' },
+    h('figcaption', { class: 'muted' }, describe),
+    plot,
+    details(
+      'Show the numbers',
+      table(
+        title,
+        ['Day (UTC)', 'Clusters'],
+        series.map((s) => [s.day, formatCount(s.clusters)]),
+        { numeric: [1], className: 'data compact' },
+      ),
+    ),
+  );
+}
+
+/** Version adoption: active clusters per version per day, stacked. */
+export function stackedChart(
+  title: string,
+  days: string[],
+  groups: { label: string; values: number[] }[],
+  describe: string,
+): HTMLElement {
+  const plot = h('div', { class: 'plot' });
+  // uPlot has no stacking of its own: draw running totals, the top band first, each filled to zero,
+  // so every band shows its own height; the legend and the table show the real per-version values.
+  const cumulative: number[][] = [];
+  let running = days.map(() => 0);
+  for (const group of groups) {
+    running = running.map((v, i) => v + (group.values[i] ?? 0));
+    cumulative.push(running);
+  }
+  const peak = Math.max(1, ...(cumulative.at(-1) ?? [0]));
+  const order = groups.map((_, i) => i).reverse();
+  mount(
+    plot,
+    {
+      height: 240,
+      scales: { x: { time: false }, y: { range: [0, peak * 1.15] } },
+      axes: [
+        dayAxis(),
+        { ...AXIS, values: (_u, splits) => splits.map((v) => (Number.isInteger(v) ? formatCount(v) : '')) },
+      ],
+      cursor: { drag: { x: false, y: false } },
+      legend: { live: true },
+      series: [
+        {
+          label: 'day',
+          value: (_u, v) => (v === null ? '—' : new Date(v * 1000).toISOString().slice(0, 10)),
+        },
+        ...order.map((i) => ({
+          label: groups[i]!.label,
+          stroke: PALETTE[i % PALETTE.length]!,
+          fill: PALETTE[i % PALETTE.length]!,
+          width: 1,
+          points: { show: false },
+          value: (_u: uPlot, _v: number | null, _s: number, idx: number | null) =>
+            idx === null ? '' : formatCount(groups[i]!.values[idx] ?? 0),
+        })),
+      ],
+    },
+    [days.map(dayToSeconds), ...order.map((i) => cumulative[i]!)],
+  );
+  const last = days.length - 1;
+  const lastTotal = groups.reduce((sum, g) => sum + (g.values[last] ?? 0), 0);
+  return h(
+    'figure',
+    { class: 'chart' },
+    h('figcaption', { class: 'muted' }, describe),
+    plot,
+    details(
+      'Show the numbers',
+      table(
+        `${title}: active clusters per version on ${days[last] ?? '—'} and the peak over the range`,
+        ['Version', `On ${days[last] ?? '—'}`, 'Share', 'Peak in range'],
+        groups.map((g) => [
+          g.label,
+          formatCount(g.values[last] ?? 0),
+          formatPercent(g.values[last] ?? 0, lastTotal),
+          formatCount(Math.max(0, ...g.values)),
+        ]),
+        { numeric: [1, 2, 3], className: 'data compact' },
+      ),
+    ),
+  );
+}
+
+/** A distribution as a table whose last column is a bar: readable by eye and by a screen reader. */
+export function barTable(
+  caption: string,
+  rows: { value: string | null; clusters: number }[],
+  options: {
+    valueHeader?: string;
+    countHeader?: string;
+    link?: (value: string | null) => string | null;
+    testId?: string;
+  } = {},
+): HTMLElement {
+  const total = rows.reduce((sum, r) => sum + r.clusters, 0);
+  const peak = Math.max(1, ...rows.map((r) => r.clusters));
+  if (rows.length === 0) {
+    return h(
+      'div',
+      { class: 'card-empty' },
+      h('p', { class: 'muted' }, `${caption}: no clusters in this range.`),
+    );
+  }
+  const tableEl = table(
+    caption,
+    [options.valueHeader ?? 'Value', options.countHeader ?? 'Clusters', 'Share', ''],
+    rows.map((r) => {
+      const bar = h('span', { class: 'bar' });
+      bar.style.width = `${(r.clusters / peak) * 100}%`;
+      const href = options.link?.(r.value) ?? null;
+      const name: Child = href ? h('a', { href }, label(r.value)) : label(r.value);
+      return [
+        name,
+        h('span', { 'data-value': r.clusters }, formatCount(r.clusters)),
+        formatPercent(r.clusters, total),
+        h('span', { class: 'bar-track', 'aria-hidden': 'true' }, bar),
+      ];
+    }),
+    { numeric: [1, 2], className: 'data bars' },
+  );
+  if (options.testId) tableEl.setAttribute('data-test', options.testId);
+  return tableEl;
+}
+
+/** Grouped horizontal bars (e.g. p50/p90/p99 per version), with a legend; the table carries the numbers. */
+export function groupedBars(
+  caption: string,
+  groups: { label: string; values: (number | null)[] }[],
+  seriesNames: string[],
+  format: (v: number | null) => string,
+): HTMLElement {
+  const peak = Math.max(0, ...groups.flatMap((g) => g.values.map((v) => v ?? 0)));
+  return h(
+    'figure',
+    { class: 'chart grouped', 'aria-hidden': 'true' },
+    h('figcaption', {}, h('span', { class: 'chart-title' }, caption)),
+    h(
+      'div',
+      { class: 'legend' },
+      seriesNames.map((name, i) => {
+        const swatch = h('span', { class: 'swatch' });
+        swatch.style.background = PALETTE[i % PALETTE.length]!;
+        return h('span', {}, swatch, name);
+      }),
+    ),
+    groups.map((g) =>
+      h(
+        'div',
+        { class: 'group' },
+        h('div', { class: 'group-label' }, g.label),
+        h(
+          'div',
+          { class: 'group-bars' },
+          g.values.map((v, i) => {
+            const bar = h('span', { class: 'bar' });
+            bar.style.width = `${peak > 0 ? ((v ?? 0) / peak) * 100 : 0}%`;
+            bar.style.background = PALETTE[i % PALETTE.length]!;
+            return h(
+              'div',
+              { class: 'bar-row' },
+              h('span', { class: 'bar-track' }, bar),
+              h('span', { class: 'bar-value' }, format(v)),
+            );
+          }),
+        ),
+      ),
+    ),
+  );
+}
+
+export function details(summary: string, ...content: Child[]): HTMLDetailsElement {
+  return h('details', {}, h('summary', {}, summary), content);
+}

@@ -1,0 +1,68 @@
+// A tiny element builder. Text always goes in through textContent, never innerHTML, so values from
+// the API (tracking ids, event attributes) can never become markup.
+export type Child = Node | string | number | null | undefined | false | Child[];
+type AttrValue = string | number | boolean | null | undefined | ((event: Event) => void);
+
+export function h<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  attrs: Record<string, AttrValue> = {},
+  ...children: Child[]
+): HTMLElementTagNameMap[K] {
+  const element = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === null || value === undefined || value === false) continue;
+    if (typeof value === 'function') element.addEventListener(key.replace(/^on/, ''), value);
+    else if (key === 'class') element.className = String(value);
+    else element.setAttribute(key, value === true ? '' : String(value));
+  }
+  append(element, children);
+  return element;
+}
+
+export function append(parent: Node, children: Child[]): void {
+  for (const child of children) {
+    if (child === null || child === undefined || child === false) continue;
+    if (Array.isArray(child)) append(parent, child);
+    else parent.appendChild(typeof child === 'object' ? child : document.createTextNode(String(child)));
+  }
+}
+
+export function clear(element: Element, ...children: Child[]): void {
+  element.replaceChildren();
+  append(element, children);
+}
+
+/** A table with a caption; `cells` may be nodes or text. */
+export function table(
+  caption: Child,
+  headers: string[],
+  rows: Child[][],
+  options: { numeric?: number[]; className?: string } = {},
+): HTMLTableElement {
+  const numeric = new Set(options.numeric ?? []);
+  return h(
+    'table',
+    { class: options.className ?? 'data' },
+    h('caption', {}, caption),
+    h(
+      'thead',
+      {},
+      h(
+        'tr',
+        {},
+        headers.map((text, i) => h('th', { scope: 'col', class: numeric.has(i) ? 'num' : null }, text)),
+      ),
+    ),
+    h(
+      'tbody',
+      {},
+      rows.map((row) =>
+        h(
+          'tr',
+          {},
+          row.map((cell, i) => h('td', { class: numeric.has(i) ? 'num' : null }, cell)),
+        ),
+      ),
+    ),
+  );
+}

@@ -1,0 +1,244 @@
+// The Tidewatch dashboard: sign-in, the frame (navigation and date range), and the views.
+import './style.css';
+import { type ActiveAnswer, cancelPending, getJson, UnauthorizedError } from './api';
+import { clearToken, getToken, setToken, takeTokenFromFragment } from './auth';
+import { destroyCharts } from './charts';
+import { clear, h } from './dom';
+import { lastDays } from './format';
+import { setUnauthorizedHandler } from './panel';
+import { go, href, parseRoute, type Route, type ViewName } from './router';
+import { clusterView } from './views/cluster';
+import { connectorsView } from './views/connectors';
+import { eventsView } from './views/events';
+import { metricsView } from './views/metrics';
+import { overviewView } from './views/overview';
+
+const app = document.getElementById('app')!;
+
+const NAV: { view: ViewName; name: string }[] = [
+  { view: 'overview', name: 'Overview' },
+  { view: 'connectors', name: 'Connectors' },
+  { view: 'events', name: 'Events' },
+  { view: 'metrics', name: 'Metrics' },
+  { view: 'cluster', name: 'Clusters' },
+];
+const PRESETS = [7, 30, 90];
+
+const RENDER: Record<ViewName, (route: Route) => HTMLElement> = {
+  overview: overviewView,
+  connectors: connectorsView,
+  events: eventsView,
+  metrics: metricsView,
+  cluster: clusterView,
+};
+
+let frame: { main: HTMLElement; nav: HTMLElement; rangeForm: HTMLElement } | null = null;
+let firstRender = true;
+
+function signIn(message: string | null): void {
+  cancelPending();
+  destroyCharts();
+  frame = null;
+  const input = h('input', {
+    id: 'token',
+    name: 'token',
+    type: 'password',
+    required: true,
+    autocomplete: 'off',
+    spellcheck: 'false',
+    'aria-describedby': 'token-help',
+  });
+  const status = h('p', { class: 'error', role: 'alert', 'data-test': 'signin-message' }, message ?? '');
+  if (!message) status.hidden = true;
+  const form = h(
+    'form',
+    {
+      class: 'signin',
+      'aria-labelledby': 'signin-title',
+      onsubmit: async (event: Event) => {
+        event.preventDefault();
+        const token = input.value.trim();
+        if (!token) return;
+        setToken(token);
+        try {
+          await getJson<ActiveAnswer>('/query/active', lastDays(1));
+        } catch (error) {
+          clearToken();
+          status.hidden = false;
+          status.textContent =
+            error instanceof UnauthorizedError
+              ? 'That token was not accepted: it is unknown, revoked or expired.'
+              : `Could not reach the collector: ${(error as Error).message}`;
+          input.focus();
+          return;
+        }
+        render();
+      },
+    },
+    h('h1', { id: 'signin-title' }, 'Sign in to Tidewatch'),
+    status,
+    h('label', { for: 'token' }, 'Access token'),
+    input,
+    h(
+      'p',
+      { id: 'token-help', class: 'muted' },
+      'The collector prints a dashboard address with an admin token when it first starts (',
+      h('code', {}, '…/#token=…'),
+      '). Mint another with ',
+      h('code', {}, 'npx tidewatch token create --role read'),
+      '. The token stays in this browser tab only.',
+    ),
+    h('button', { type: 'submit' }, 'Sign in'),
+  );
+  clear(app, h('main', { id: 'main', class: 'signin-page' }, form));
+  document.title = 'Sign in · Tidewatch';
+  input.focus();
+}
+
+function signOut(): void {
+  clearToken();
+  history.replaceState(null, '', `${window.location.pathname}${window.location.search}`);
+  signIn(null);
+}
+
+function buildFrame(): NonNullable<typeof frame> {
+  const nav = h('nav', { class: 'nav', 'aria-label': 'Views' });
+  const rangeForm = h('div', { class: 'range' });
+  const main = h('main', { id: 'main', tabindex: '-1' });
+  clear(
+    app,
+    h(
+      'header',
+      { class: 'top' },
+      h(
+        'a',
+        { class: 'brand', href: '#/overview' },
+        h('span', { class: 'logo', 'aria-hidden': 'true' }, '≈'),
+        'Tidewatch',
+      ),
+      nav,
+      rangeForm,
+      h('button', { type: 'button', class: 'secondary signout', onclick: signOut }, 'Sign out'),
+    ),
+    main,
+    h(
+      'footer',
+      { class: 'foot' },
+      'Times and days are UTC. ',
+      h('a', { href: '/docs' }, 'API reference'),
+      ' · ',
+      h('a', { href: '/metrics' }, 'Collector metrics'),
+    ),
+  );
+  return { main, nav, rangeForm };
+}
+
+function renderNav(nav: HTMLElement, route: Route): void {
+  clear(
+    nav,
+    h(
+      'ul',
+      {},
+      NAV.map((item) =>
+        h(
+          'li',
+          {},
+          h(
+            'a',
+            {
+              href: href(item.view, null, {}, { ...route, params: new URLSearchParams() }),
+              'aria-current': item.view === route.view ? 'page' : null,
+            },
+            item.name,
+          ),
+        ),
+      ),
+    ),
+  );
+}
+
+function renderRange(container: HTMLElement, route: Route): void {
+  const from = h('input', { id: 'range-from', type: 'date', value: route.range.from, required: true });
+  const to = h('input', { id: 'range-to', type: 'date', value: route.range.to, required: true });
+  const days = Math.round((Date.parse(route.range.to) - Date.parse(route.range.from)) / 86_400_000) + 1;
+  const isToday = route.range.to === lastDays(1).to;
+  const apply = (range: { from: string; to: string }) => {
+    const params = new URLSearchParams(route.params);
+    params.delete('before');
+    params.set('from', range.from);
+    params.set('to', range.to);
+    const arg = route.arg === null ? '' : `/${encodeURIComponent(route.arg)}`;
+    go(`#/${route.view}${arg}?${params.toString()}`);
+  };
+  clear(
+    container,
+    h(
+      'form',
+      {
+        class: 'range-form',
+        'aria-label': 'Date range',
+        onsubmit: (event: Event) => {
+          event.preventDefault();
+          if (from.value && to.value)
+            apply(
+              from.value <= to.value
+                ? { from: from.value, to: to.value }
+                : { from: to.value, to: from.value },
+            );
+        },
+      },
+      h('div', { class: 'field' }, h('label', { for: 'range-from' }, 'From'), from),
+      h('div', { class: 'field' }, h('label', { for: 'range-to' }, 'To'), to),
+      h('button', { type: 'submit', class: 'secondary' }, 'Apply'),
+      h(
+        'div',
+        { class: 'presets', role: 'group', 'aria-label': 'Range presets' },
+        PRESETS.map((n) =>
+          h(
+            'button',
+            {
+              type: 'button',
+              class: 'preset',
+              'aria-pressed': String(isToday && days === n),
+              onclick: () => apply(lastDays(n)),
+            },
+            `${n} days`,
+          ),
+        ),
+      ),
+    ),
+  );
+}
+
+function render(): void {
+  const token = getToken();
+  if (!token) {
+    signIn(null);
+    return;
+  }
+  cancelPending();
+  destroyCharts();
+  const route = parseRoute();
+  frame ??= buildFrame();
+  renderNav(frame.nav, route);
+  renderRange(frame.rangeForm, route);
+  const title = NAV.find((n) => n.view === route.view)?.name ?? 'Overview';
+  document.title = `${route.view === 'cluster' && route.arg ? route.arg : title} · Tidewatch`;
+  clear(frame.main, RENDER[route.view](route));
+  if (!firstRender) frame.main.querySelector<HTMLElement>('h1')?.focus();
+  firstRender = false;
+}
+
+setUnauthorizedHandler((message) => {
+  // Several panels fail at once with the same 401: the first one signs out, the rest are moot.
+  if (!getToken()) return;
+  clearToken();
+  signIn(`Signed out: ${message}. Paste a valid token to continue.`);
+});
+
+takeTokenFromFragment();
+window.addEventListener('hashchange', () => {
+  if (window.location.hash.startsWith('#token=')) takeTokenFromFragment();
+  render();
+});
+render();

@@ -1,0 +1,253 @@
+// Clusters: search by tracking id, the list (filterable, exportable as CSV or NDJSON), and one
+// cluster's page: its facts now, its report counts and its events.
+import {
+  type ClusterAnswer,
+  type ClusterListAnswer,
+  type EventsAnswer,
+  getJson,
+  getText,
+  NotFoundError,
+} from '../api';
+import { type Child, h, table } from '../dom';
+import { formatCount, formatTime, label } from '../format';
+import { errorNote, panel } from '../panel';
+import { go, href, type Route } from '../router';
+import { clusterLink, eventsTable, pageHeading } from './common';
+
+const NODE_TYPES = ['meta', 'compute', 'frontend', 'compactor'] as const;
+
+function searchForm(route: Route, initial: string): HTMLElement {
+  const input = h('input', {
+    id: 'c-search',
+    name: 'search',
+    type: 'search',
+    value: initial,
+    placeholder: 'a tracking id, or part of one',
+    autocomplete: 'off',
+    spellcheck: 'false',
+  });
+  const status = h('p', { class: 'muted', 'aria-live': 'polite' });
+  return h(
+    'form',
+    {
+      class: 'filters',
+      role: 'search',
+      'aria-label': 'Find a cluster',
+      onsubmit: async (event: Event) => {
+        event.preventDefault();
+        const text = input.value.trim();
+        if (!text) return go(href('cluster', null, { search: null, before: null }, route));
+        status.textContent = 'Searching…';
+        try {
+          await getJson<ClusterAnswer>(`/query/clusters/${encodeURIComponent(text)}`);
+          go(href('cluster', text, { search: null, version: null, clusterType: null, before: null }, route));
+        } catch (error) {
+          if (!(error instanceof NotFoundError)) {
+            status.replaceChildren(errorNote(error));
+            return;
+          }
+          // No exact match: list the clusters whose id contains the text.
+          go(href('cluster', null, { search: text, before: null }, route));
+        }
+      },
+    },
+    h('div', { class: 'field wide' }, h('label', { for: 'c-search' }, 'Tracking id'), input),
+    h('button', { type: 'submit' }, 'Find cluster'),
+    status,
+  );
+}
+
+async function download(format: 'csv' | 'ndjson', params: Record<string, string | null>): Promise<void> {
+  const text = await getText('/query/clusters', { ...params, format });
+  const blob = new Blob([text], { type: format === 'csv' ? 'text/csv' : 'application/x-ndjson' });
+  const url = URL.createObjectURL(blob);
+  const a = h('a', { href: url, download: `clusters.${format}` });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+function clusterList(route: Route): HTMLElement {
+  const p = route.params;
+  const filters = {
+    search: p.get('search'),
+    version: p.get('version'),
+    clusterType: p.get('clusterType'),
+  };
+  const active = Object.entries(filters).filter(([, v]) => v);
+  return panel(
+    'Clusters',
+    async () => {
+      const answer = await getJson<ClusterListAnswer>('/query/clusters', {
+        ...filters,
+        limit: 50,
+        before: p.get('before'),
+      });
+      const filterNote: Child = active.length
+        ? h(
+            'p',
+            { class: 'muted' },
+            'Filtered by ',
+            active.map(([k, v]) => `${k} “${v}”`).join(', '),
+            ' · ',
+            h(
+              'a',
+              {
+                href: href(
+                  'cluster',
+                  null,
+                  { search: null, version: null, clusterType: null, before: null },
+                  route,
+                ),
+              },
+              'show all',
+            ),
+          )
+        : null;
+      const exportButtons = h(
+        'div',
+        { class: 'actions' },
+        h(
+          'button',
+          { type: 'button', class: 'secondary', onclick: () => void download('csv', filters) },
+          'Export CSV',
+        ),
+        h(
+          'button',
+          { type: 'button', class: 'secondary', onclick: () => void download('ndjson', filters) },
+          'Export NDJSON',
+        ),
+      );
+      if (answer.clusters.length === 0) return [filterNote, h('p', {}, 'No cluster matches.')];
+      return [
+        filterNote,
+        exportButtons,
+        h(
+          'div',
+          { class: 'table-scroll' },
+          table(
+            'Clusters, most recently seen first',
+            ['Tracking id', 'Version', 'Cluster type', 'First seen', 'Last seen'],
+            answer.clusters.map((c) => [
+              clusterLink(c.trackingId),
+              label(c.version),
+              label(c.clusterType),
+              formatTime(c.firstSeen),
+              formatTime(c.lastSeen),
+            ]),
+          ),
+        ),
+        h(
+          'nav',
+          { class: 'pager', 'aria-label': 'Cluster pages' },
+          p.get('before')
+            ? h('a', { href: href('cluster', null, { before: null }, route) }, '← Most recent')
+            : null,
+          answer.next
+            ? h('a', { href: href('cluster', null, { before: answer.next }, route) }, 'More clusters →')
+            : null,
+        ),
+      ];
+    },
+    { optional: true },
+  );
+}
+
+function fact(name: string, value: Child, id?: string): Child[] {
+  return [h('dt', {}, name), h('dd', { 'data-test': id ? `fact-${id}` : null }, value)];
+}
+
+function clusterPage(route: Route, trackingId: string): HTMLElement[] {
+  const cluster = getJson<ClusterAnswer>(`/query/clusters/${encodeURIComponent(trackingId)}`);
+  cluster.catch(() => {});
+  return [
+    panel('Facts', async () => {
+      let c: ClusterAnswer;
+      try {
+        c = await cluster;
+      } catch (error) {
+        if (error instanceof NotFoundError) {
+          return h(
+            'p',
+            { class: 'note', 'data-test': 'cluster-not-found' },
+            `Nothing is stored for the tracking id “${trackingId}”.`,
+          );
+        }
+        throw error;
+      }
+      return h(
+        'div',
+        { class: 'grid two' },
+        h(
+          'dl',
+          { class: 'facts' },
+          fact('Version', label(c.version), 'version'),
+          fact('Git SHA', h('span', { class: 'mono' }, label(c.gitSha))),
+          fact('Cluster type', label(c.clusterType), 'clusterType'),
+          fact('Meta backend', label(c.metaBackend)),
+          fact('Object store', label(c.objectStore)),
+          fact('License tier', label(c.licenseTier)),
+          fact('Stream jobs', formatCount(c.streamJobCount)),
+          fact('Connectors', c.connectors.length ? c.connectors.join(', ') : 'none'),
+          fact('First seen', formatTime(c.firstSeen)),
+          fact('Last seen', formatTime(c.lastSeen)),
+          fact('Events (all time)', formatCount(c.events), 'events'),
+          c.agentReports === undefined
+            ? null
+            : fact('Agent reports (all time)', formatCount(c.agentReports), 'agentReports'),
+        ),
+        table(
+          'Nodes and reports per node type',
+          ['Node type', 'Nodes (latest meta report)', 'Reports (all time)'],
+          NODE_TYPES.map((n) => [
+            n,
+            c.nodeCount ? formatCount(c.nodeCount[n]) : '—',
+            h('span', { 'data-test': `reports-${n}` }, formatCount(c.reports[n])),
+          ]),
+          { numeric: [1, 2] },
+        ),
+      );
+    }),
+    panel('Events', async () => {
+      const answer = await getJson<EventsAnswer>('/query/events', { trackingId, ...route.range, limit: 100 });
+      if (answer.events.length === 0)
+        return h('p', { class: 'muted' }, 'No events from this cluster in this range.');
+      return [
+        eventsTable(
+          `Events of this cluster in the range, newest first${answer.next ? ' (the latest 100)' : ''}`,
+          answer.events,
+          {
+            cluster: false,
+          },
+        ),
+        answer.next
+          ? h(
+              'p',
+              {},
+              h(
+                'a',
+                { href: href('events', null, { trackingId, before: null }, route) },
+                'All events of this cluster →',
+              ),
+            )
+          : null,
+      ];
+    }),
+  ];
+}
+
+export function clusterView(route: Route): HTMLElement {
+  const id = route.arg;
+  return h(
+    'div',
+    { class: 'view' },
+    pageHeading(
+      id ? 'Cluster' : 'Clusters',
+      route,
+      id ? h('span', { class: 'mono', 'data-test': 'cluster-id' }, id) : null,
+    ),
+    searchForm(route, id ?? route.params.get('search') ?? ''),
+    id ? clusterPage(route, id) : clusterList(route),
+  );
+}

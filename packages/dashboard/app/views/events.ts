@@ -1,0 +1,138 @@
+// Events: RisingWave's create/drop/recovery events, filtered by stage, name and cluster, paged with
+// the API's `next` cursor; and the clusters with the most recoveries (a reliability signal).
+import { type EventsAnswer, getJson } from '../api';
+import { barTable } from '../charts';
+import { h } from '../dom';
+import { formatCount } from '../format';
+import { panel } from '../panel';
+import { go, href, type Route } from '../router';
+import { eventsTable, pageHeading } from './common';
+
+export const STAGES = [
+  'create_stream_job',
+  'update_stream_job',
+  'drop_stream_job',
+  'query',
+  'recovery',
+  'unspecified',
+];
+const PAGE = 100;
+
+export function eventsView(route: Route): HTMLElement {
+  const p = route.params;
+  const filters = {
+    stage: p.get('stage') ?? '',
+    name: p.get('name') ?? '',
+    trackingId: p.get('trackingId') ?? '',
+  };
+  const before = p.get('before');
+
+  const stage = h(
+    'select',
+    { id: 'f-stage', name: 'stage' },
+    h('option', { value: '' }, 'any stage'),
+    STAGES.map((s) => h('option', { value: s, selected: s === filters.stage }, s)),
+  );
+  const name = h('input', {
+    id: 'f-name',
+    name: 'name',
+    type: 'text',
+    value: filters.name,
+    placeholder: 'e.g. source',
+    autocomplete: 'off',
+  });
+  const cluster = h('input', {
+    id: 'f-cluster',
+    name: 'trackingId',
+    type: 'text',
+    value: filters.trackingId,
+    placeholder: 'a tracking id',
+    autocomplete: 'off',
+    spellcheck: 'false',
+  });
+  const form = h(
+    'form',
+    {
+      class: 'filters',
+      role: 'search',
+      'aria-label': 'Filter events',
+      onsubmit: (event: Event) => {
+        event.preventDefault();
+        go(
+          href(
+            'events',
+            null,
+            { stage: stage.value, name: name.value.trim(), trackingId: cluster.value.trim(), before: null },
+            route,
+          ),
+        );
+      },
+    },
+    h('div', { class: 'field' }, h('label', { for: 'f-stage' }, 'Stage'), stage),
+    h('div', { class: 'field' }, h('label', { for: 'f-name' }, 'Name'), name),
+    h('div', { class: 'field' }, h('label', { for: 'f-cluster' }, 'Cluster'), cluster),
+    h('button', { type: 'submit' }, 'Apply filters'),
+    h(
+      'a',
+      {
+        href: href('events', null, { stage: null, name: null, trackingId: null, before: null }, route),
+        class: 'button-link',
+      },
+      'Clear',
+    ),
+  );
+
+  return h(
+    'div',
+    { class: 'view' },
+    pageHeading('Events', route),
+    form,
+    panel('Events', async () => {
+      const answer = await getJson<EventsAnswer>('/query/events', {
+        ...route.range,
+        ...filters,
+        limit: PAGE,
+        before,
+      });
+      const count = answer.events.length;
+      const summary = h(
+        'p',
+        { class: 'muted', 'aria-live': 'polite' },
+        h('span', { 'data-test': 'events-count' }, formatCount(count)),
+        count === 1 ? ' event' : ' events',
+        before ? ' on this page (older than the previous page)' : ', newest first',
+        answer.next ? `; more below (pages of ${PAGE}).` : '.',
+      );
+      const pager = h(
+        'nav',
+        { class: 'pager', 'aria-label': 'Event pages' },
+        before ? h('a', { href: href('events', null, { before: null }, route) }, '← Newest') : null,
+        answer.next
+          ? h('a', { href: href('events', null, { before: answer.next }, route) }, 'Older events →')
+          : null,
+      );
+      if (count === 0) return [summary, h('p', {}, 'No events match these filters in this range.'), pager];
+      return [summary, eventsTable('Events, newest first', answer.events), pager];
+    }),
+    panel('Clusters with the most recoveries', async () => {
+      const answer = await getJson<EventsAnswer>('/query/events', {
+        ...route.range,
+        stage: 'recovery',
+        limit: 1000,
+      });
+      const perCluster = new Map<string, number>();
+      for (const e of answer.events) perCluster.set(e.trackingId, (perCluster.get(e.trackingId) ?? 0) + 1);
+      const rows = [...perCluster]
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, 10)
+        .map(([value, clusters]) => ({ value, clusters }));
+      if (rows.length === 0) return h('p', { class: 'muted' }, 'No recoveries in this range.');
+      return barTable(`Recovery events per cluster${answer.next ? ' (from the latest 1,000)' : ''}`, rows, {
+        valueHeader: 'Cluster',
+        countHeader: 'Recoveries',
+        link: (v) => (v === null ? null : href('cluster', v)),
+        testId: 'recoveries',
+      });
+    }),
+  );
+}

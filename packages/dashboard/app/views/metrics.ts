@@ -1,0 +1,178 @@
+// Metrics: one agent metric across the fleet, grouped by version (or cluster type, node type,
+// cluster). Histograms show p50/p90/p99 from the merged histograms: which release made p99 worse?
+import { getJson, type MetricAnswer, type MetricRow } from '../api';
+import { groupedBars } from '../charts';
+import { type Child, h, table } from '../dom';
+import { formatCount, formatNumber, formatSeconds, label } from '../format';
+import { panel } from '../panel';
+import { go, href, type Route } from '../router';
+import { pageHeading } from './common';
+
+const GROUPINGS = [
+  { by: 'version', name: 'version' },
+  { by: 'clusterType', name: 'cluster type' },
+  { by: 'nodeType', name: 'node type' },
+  { by: 'trackingId', name: 'cluster' },
+] as const;
+
+const LAST_METRIC = 'tidewatch.metric';
+
+/** Durations are recorded in seconds; a unit-less histogram is shown as plain numbers. */
+function valueFormat(name: string): (v: number | null) => string {
+  return /duration|latency|seconds|time|delay/i.test(name) ? formatSeconds : formatNumber;
+}
+
+function num(value: number | null | undefined, format: (v: number | null) => string): HTMLElement {
+  return h('span', { 'data-value': value ?? '' }, format(value ?? null));
+}
+
+function rowsTable(answer: MetricAnswer, byName: string): HTMLElement {
+  const fmt = valueFormat(answer.name);
+  const caption = `${answer.name} by ${byName}, ${answer.from} to ${answer.to}`;
+  const group = (r: MetricRow): Child => label(r.value);
+  if (answer.kind === 'histogram') {
+    return table(
+      caption,
+      [byName, 'Clusters', 'Samples', 'p50', 'p90', 'p99'],
+      answer.rows.map((r) => [
+        group(r),
+        formatCount(r.clusters),
+        formatCount(r.count),
+        num(r.p50, fmt),
+        num(r.p90, fmt),
+        num(r.p99, fmt),
+      ]),
+      { numeric: [1, 2, 3, 4, 5], className: 'data metrics' },
+    );
+  }
+  if (answer.kind === 'gauge') {
+    return table(
+      caption,
+      [byName, 'Clusters', 'Latest (sum)', 'Min', 'Max', 'Avg'],
+      answer.rows.map((r) => [
+        group(r),
+        formatCount(r.clusters),
+        num(r.last, formatNumber),
+        num(r.min, formatNumber),
+        num(r.max, formatNumber),
+        num(r.avg, formatNumber),
+      ]),
+      { numeric: [1, 2, 3, 4, 5], className: 'data metrics' },
+    );
+  }
+  return table(
+    caption,
+    [byName, 'Clusters', 'Total'],
+    answer.rows.map((r) => [group(r), formatCount(r.clusters), num(r.total, formatNumber)]),
+    { numeric: [1, 2], className: 'data metrics' },
+  );
+}
+
+export function metricsView(route: Route): HTMLElement {
+  const name = route.params.get('name') ?? localStorage.getItem(LAST_METRIC) ?? '';
+  const byParam = route.params.get('by');
+  const by = GROUPINGS.find((g) => g.by === byParam) ?? GROUPINGS[0];
+
+  const nameInput = h('input', {
+    id: 'm-name',
+    name: 'name',
+    type: 'text',
+    value: name,
+    required: true,
+    placeholder: 'e.g. query.duration',
+    autocomplete: 'off',
+    spellcheck: 'false',
+  });
+  const bySelect = h(
+    'select',
+    { id: 'm-by', name: 'by' },
+    GROUPINGS.map((g) => h('option', { value: g.by, selected: g.by === by.by }, g.name)),
+  );
+  const form = h(
+    'form',
+    {
+      class: 'filters',
+      'aria-label': 'Choose a metric',
+      onsubmit: (event: Event) => {
+        event.preventDefault();
+        const value = nameInput.value.trim();
+        if (value) localStorage.setItem(LAST_METRIC, value);
+        go(href('metrics', null, { name: value, by: bySelect.value }, route));
+      },
+    },
+    h('div', { class: 'field wide' }, h('label', { for: 'm-name' }, 'Metric name'), nameInput),
+    h('div', { class: 'field' }, h('label', { for: 'm-by' }, 'Group by'), bySelect),
+    h('button', { type: 'submit' }, 'Show'),
+  );
+
+  const view = h('div', { class: 'view' }, pageHeading('Metrics', route), form);
+  if (!name) {
+    view.append(
+      h(
+        'p',
+        { class: 'note' },
+        'Enter the name of a metric that Tidewatch agents report (a histogram of durations in seconds, such as a query latency, shows p50, p90 and p99 per group).',
+      ),
+    );
+    return view;
+  }
+  view.append(
+    panel(`${name} by ${by.name}`, async () => {
+      const answer = await getJson<MetricAnswer>(`/query/metrics/${encodeURIComponent(name)}`, {
+        ...route.range,
+        by: by.by,
+      });
+      if (answer.kind === null || answer.rows.length === 0) {
+        return h(
+          'p',
+          { class: 'muted', 'data-test': 'metric-empty' },
+          `No agent reported “${name}” in this range.`,
+        );
+      }
+      const fmt = valueFormat(answer.name);
+      const kindNote = h(
+        'p',
+        { class: 'muted' },
+        answer.kind === 'histogram'
+          ? 'Quantiles of the merged histograms of every cluster in the group (not averages of percentiles).'
+          : answer.kind === 'gauge'
+            ? 'Latest is the sum over clusters of each one’s latest value.'
+            : 'Total over the range.',
+      );
+      const chart =
+        answer.kind === 'histogram'
+          ? groupedBars(
+              `${name}: p50, p90 and p99 by ${by.name}`,
+              answer.rows.map((r) => ({
+                label: label(r.value),
+                values: [r.p50 ?? null, r.p90 ?? null, r.p99 ?? null],
+              })),
+              ['p50', 'p90', 'p99'],
+              fmt,
+            )
+          : answer.kind === 'gauge'
+            ? groupedBars(
+                `${name}: latest by ${by.name}`,
+                answer.rows.map((r) => ({ label: label(r.value), values: [r.last ?? null] })),
+                ['latest (sum)'],
+                formatNumber,
+              )
+            : groupedBars(
+                `${name}: total by ${by.name}`,
+                answer.rows.map((r) => ({ label: label(r.value), values: [r.total ?? null] })),
+                ['total'],
+                formatNumber,
+              );
+      return [
+        kindNote,
+        h(
+          'div',
+          { class: 'grid two' },
+          h('div', { class: 'table-scroll' }, rowsTable(answer, by.name)),
+          chart,
+        ),
+      ];
+    }),
+  );
+  return view;
+}

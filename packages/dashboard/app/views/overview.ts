@@ -1,0 +1,140 @@
+// Overview: the fleet at a glance. Tiles, active clusters per day, version adoption, deployment shape.
+import {
+  type ActiveAnswer,
+  type BreakdownAnswer,
+  getJson,
+  NotFoundError,
+  type OverviewAnswer,
+  type VersionsAnswer,
+} from '../api';
+import { barTable, dailyChart, stackedChart } from '../charts';
+import { clear, h } from '../dom';
+import { formatCount, label } from '../format';
+import { panel } from '../panel';
+import { href, type Route } from '../router';
+import { pageHeading } from './common';
+import { emptyState } from './empty';
+
+const TOP_VERSIONS = 7;
+
+function tile(id: string, value: number, name: string, hint: string): HTMLElement {
+  return h(
+    'div',
+    { class: 'tile' },
+    h('span', { class: 'tile-value', 'data-test': `tile-${id}` }, formatCount(value)),
+    h('span', { class: 'tile-label' }, name),
+    h('span', { class: 'tile-hint' }, hint),
+  );
+}
+
+const SHAPES = [
+  { by: 'version', title: 'Version', caption: 'Clusters per version (latest report in the range)' },
+  { by: 'clusterType', title: 'Cluster type', caption: 'Clusters per cluster type' },
+  { by: 'metaBackend', title: 'Meta backend', caption: 'Clusters per meta backend' },
+  { by: 'os', title: 'Operating system', caption: 'Clusters per operating system of the meta node' },
+  { by: 'objectStore', title: 'Object store', caption: 'Clusters per object store' },
+] as const;
+
+export function overviewView(route: Route): HTMLElement {
+  const range = route.range;
+  const overview = getJson<OverviewAnswer>('/query/overview', range);
+  const active = getJson<ActiveAnswer>('/query/active', range);
+  const root = h('div', { class: 'view' }, pageHeading('Overview', route));
+  const content = h('div', {});
+  root.append(content);
+
+  content.append(
+    panel(
+      null,
+      async () => {
+        const o = await overview;
+        return h(
+          'div',
+          { class: 'tiles', role: 'group', 'aria-label': 'Clusters in this range' },
+          tile('active', o.clusters.active, 'Active clusters', 'sent a report in the range'),
+          tile('new', o.clusters.new, 'New clusters', 'first report in the range'),
+          tile('silent', o.clusters.silent, 'Went silent', 'no report for 7 days'),
+          tile('total', o.clusters.total, 'All clusters', `ever seen up to ${o.to}`),
+        );
+      },
+      { optional: true, className: 'panel-tiles' },
+    ),
+    h(
+      'div',
+      { class: 'grid two' },
+      panel('Active clusters per day', async () => {
+        const a = await active;
+        const today = a.series.at(-1);
+        return dailyChart(
+          'Active clusters per day',
+          a.series,
+          today ? `${formatCount(today.clusters)} on ${today.day}, the last day of the range.` : '',
+        );
+      }),
+      panel(
+        'Version adoption',
+        async () => {
+          const v = await getJson<VersionsAnswer>('/query/versions', range);
+          if (v.versions.length === 0)
+            return h('p', { class: 'muted' }, 'No versions reported in this range.');
+          const top = v.versions
+            .slice(0, TOP_VERSIONS)
+            .map((x) => ({ label: label(x.version), values: x.clusters }));
+          const rest = v.versions.slice(TOP_VERSIONS);
+          if (rest.length > 0) {
+            top.push({
+              label: `${rest.length} other versions`,
+              values: v.days.map((_, i) => rest.reduce((sum, x) => sum + (x.clusters[i] ?? 0), 0)),
+            });
+          }
+          return stackedChart(
+            'Active clusters per version per day',
+            v.days,
+            top,
+            'Stacked: the height of each band is the number of active clusters on that version.',
+          );
+        },
+        { optional: true },
+      ),
+    ),
+    h('h2', { class: 'section-title' }, 'Deployment shape'),
+    h(
+      'div',
+      { class: 'grid shapes' },
+      SHAPES.map((shape) =>
+        panel(
+          shape.title,
+          async () => {
+            const b = await getJson<BreakdownAnswer>('/query/breakdown', { by: shape.by, ...range });
+            return barTable(shape.caption, b.rows, {
+              valueHeader: shape.title,
+              testId: `breakdown-${shape.by}`,
+              link:
+                shape.by === 'version' || shape.by === 'clusterType'
+                  ? (value) => (value === null ? null : href('cluster', null, { [shape.by]: value }))
+                  : undefined,
+            });
+          },
+          { level: 'h3' },
+        ),
+      ),
+    ),
+  );
+
+  // A collector that never stored anything gets the first-report instructions instead.
+  const isEmpty = overview
+    .then((o) => o.clusters.total === 0)
+    .catch(async (error: unknown) => {
+      if (!(error instanceof NotFoundError)) return false;
+      const a = await active;
+      return a.series.every((s) => s.clusters === 0);
+    });
+  isEmpty.then(
+    (empty) => {
+      if (empty) clear(content, emptyState());
+    },
+    () => {},
+  );
+  active.catch(() => {});
+  return root;
+}

@@ -1,0 +1,408 @@
+// The dashboard end to end: a real collector on SQLite, filled through the real ingest routes, and
+// Debian's Chromium (driven by playwright-core, never a downloaded browser) reading it. Every number
+// checked on the page is compared with the query API's answer for the same range.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
+import { encodeReportJson, risingwaveWire as rw } from '@tidewatch/protocol';
+import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { agentReport, histogram } from '../packages/collector/test-support/agent-report.js';
+import {
+  ADMIN_TOKEN,
+  startTestCollector,
+  type TestCollector,
+} from '../packages/collector/test-support/collector.js';
+import { eventBatch, metaReport, nodeReport } from '../packages/collector/test-support/risingwave.js';
+import { IN_CI, type TempDir, tempDir } from '../packages/collector/test-support/services.js';
+import { formatCount, formatSeconds, label } from '../packages/dashboard/app/format.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const DASHBOARD = join(ROOT, 'packages/dashboard');
+const SCREENSHOTS = join(ROOT, 'test-results/screenshots');
+
+const haveChromium = existsSync(CHROMIUM);
+if (!haveChromium) {
+  const message = `${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium); .ci/run does`;
+  if (IN_CI) throw new Error(`${message}. CI=true: the dashboard end-to-end tests must run, not skip.`);
+  console.warn(`skipping the dashboard end-to-end tests: ${message}`);
+}
+
+/** Builds the dashboard when dist/ is missing or older than its sources. */
+function ensureDashboardBuilt(): void {
+  const index = join(DASHBOARD, 'dist/index.html');
+  const newest = (dir: string): number =>
+    Math.max(
+      0,
+      ...readdirSync(dir, { withFileTypes: true }).map((e) =>
+        e.isDirectory() ? newest(join(dir, e.name)) : statSync(join(dir, e.name)).mtimeMs,
+      ),
+    );
+  const sources = Math.max(newest(join(DASHBOARD, 'app')), statSync(join(DASHBOARD, 'index.html')).mtimeMs);
+  if (existsSync(index) && statSync(index).mtimeMs >= sources) return;
+  execFileSync('npm', ['run', 'build', '-w', '@tidewatch/dashboard'], { cwd: ROOT, stdio: 'inherit' });
+}
+
+function metaReportOf(trackingId: string, version: string, clusterType: rw.TelemetryClusterType): Uint8Array {
+  const report = fromBinary(rw.MetaReportSchema, metaReport({ trackingId, version }));
+  report.clusterType = clusterType;
+  return toBinary(rw.MetaReportSchema, create(rw.MetaReportSchema, report));
+}
+
+const isoDay = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+
+describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
+  let dir: TempDir;
+  let full: TestCollector;
+  let empty: TestCollector;
+  let context: BrowserContext;
+  let userDataDir: string | undefined;
+  let range: { from: string; to: string };
+  const consoleErrors: string[] = [];
+  const clusters = {
+    a: 'dash-a-7f3e9c1a-4b2d-4e8f-9a6c-1d5b3e7f9a2c',
+    b: 'dash-b-5c0a7e8d-1f0b-4c1e-9a55-3d2f0c9e7b11',
+    c: 'dash-c-0d6f2b8e-7a3c-4f5d-8e21-6b9c1a2d3e4f',
+  };
+
+  const api = async <T>(c: TestCollector, path: string): Promise<T> => {
+    const res = await c.get(path);
+    expect(res.status, path).toBe(200);
+    return (await res.json()) as T;
+  };
+  const q = (path: string, extra = '') => `${path}?from=${range.from}&to=${range.to}${extra}`;
+
+  async function open(hash: string): Promise<Page> {
+    const page = await context.newPage();
+    page.on('console', (m) => {
+      if (m.type() === 'error') consoleErrors.push(m.text());
+    });
+    page.on('pageerror', (e) => consoleErrors.push(e.message));
+    await page.goto(`${full.url}/${hash}`);
+    return page;
+  }
+
+  /** Every panel has loaded (waitForFunction would need 'unsafe-eval', which the CSP forbids). */
+  async function settled(page: Page): Promise<void> {
+    await expect.poll(() => page.locator('[aria-busy="true"]').count(), { timeout: 15_000 }).toBe(0);
+  }
+
+  async function go(page: Page, hash: string): Promise<void> {
+    await page.evaluate(`window.location.hash = ${JSON.stringify(hash)}`);
+    await settled(page);
+  }
+
+  const shot = (page: Page, view: string) =>
+    page.screenshot({ path: join(SCREENSHOTS, `${view}.png`), fullPage: true });
+
+  beforeAll(async () => {
+    ensureDashboardBuilt();
+    mkdirSync(SCREENSHOTS, { recursive: true });
+    dir = tempDir('tidewatch-dashboard-');
+    full = await startTestCollector(`sqlite:${join(dir.path, 'full.db')}`);
+    empty = await startTestCollector(`sqlite:${join(dir.path, 'empty.db')}`);
+
+    const ok = async (res: Promise<Response>) => expect((await res).status).toBe(200);
+    const K8S = rw.TelemetryClusterType.KUBERNETES;
+    const SINGLE = rw.TelemetryClusterType.SINGLE_NODE;
+    await ok(full.postProto('/api/v2/report/meta', metaReportOf(clusters.a, '2.4.1', K8S)));
+    await ok(full.postProto('/api/v2/report/meta', metaReportOf(clusters.b, '2.4.1', SINGLE)));
+    await ok(full.postProto('/api/v2/report/meta', metaReportOf(clusters.c, '2.5.0', K8S)));
+    for (const [id, n] of [
+      [clusters.a, 3],
+      [clusters.b, 1],
+      [clusters.c, 2],
+    ] as const) {
+      for (let i = 0; i < n; i++) {
+        await ok(full.postProto('/api/v2/report/compute', nodeReport('compute', { trackingId: id })));
+      }
+    }
+    const now = Math.floor(Date.now() / 1000);
+    await ok(
+      full.postProto(
+        '/api/v2/report/events',
+        eventBatch([
+          { trackingId: clusters.a, name: 'source', eventTimeSec: now - 300 },
+          {
+            trackingId: clusters.a,
+            name: 'failure_recovery',
+            stage: rw.TelemetryEventStage.RECOVERY,
+            eventTimeSec: now - 200,
+          },
+          { trackingId: clusters.c, name: 'sink', eventTimeSec: now - 100, catalogId: 43 },
+          {
+            trackingId: clusters.b,
+            name: 'mv',
+            stage: rw.TelemetryEventStage.DROP_STREAM_JOB,
+            eventTimeSec: now - 50,
+          },
+        ]),
+      ),
+    );
+    const latencies = {
+      '2.4.1': [0.004, 0.006, 0.008, 0.012, 0.02, 0.03, 0.05],
+      '2.5.0': [0.005, 0.009, 0.015, 0.04, 0.09, 0.2, 0.8],
+    };
+    for (const [trackingId, version] of [
+      [clusters.a, '2.4.1'],
+      [clusters.c, '2.5.0'],
+    ] as const) {
+      const report = agentReport({
+        trackingId,
+        version,
+        metrics: [histogram('query.duration', latencies[version])],
+      });
+      await ok(full.post('/api/v3/report', encodeReportJson(report), { 'content-type': 'application/json' }));
+    }
+    await full.collector.batcher.flush();
+    range = { from: isoDay(Date.now() - 29 * 86_400_000), to: isoDay(Date.now()) };
+
+    userDataDir = mkdtempSync(join(tmpdir(), 'tidewatch-chromium-'));
+    context = await chromium.launchPersistentContext(userDataDir, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: FLAGS,
+      viewport: { width: 1280, height: 900 },
+      timezoneId: 'UTC',
+    });
+    context.setDefaultTimeout(15_000);
+  });
+
+  afterAll(async () => {
+    await context?.close();
+    await full?.close();
+    await empty?.close();
+    dir?.remove();
+    if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
+  }, 90_000);
+
+  it('serves the dashboard with strict security headers', async () => {
+    const res = await fetch(`${full.url}/`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/html/);
+    const csp = res.headers.get('content-security-policy') ?? '';
+    expect(csp).toContain("default-src 'self'");
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).toContain("frame-ancestors 'none'");
+    expect(csp).not.toContain('unsafe-inline');
+    expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(res.headers.get('referrer-policy')).toBe('no-referrer');
+    const html = await res.text();
+    expect(html).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/);
+    // The API keeps its JSON errors: no catch-all static route.
+    expect((await fetch(`${full.url}/no-such-route`)).headers.get('content-type')).toMatch(/json/);
+  }, 90_000);
+
+  it('signs in from the #token= fragment, drops it from the address bar, and shows the overview', async () => {
+    const page = await open(`#token=${ADMIN_TOKEN}`);
+    await page.locator('[data-test="tile-active"]').waitFor();
+    expect(page.url()).not.toContain(ADMIN_TOKEN);
+    expect(page.url()).not.toContain('token=');
+    expect(await page.evaluate(`sessionStorage.getItem('tidewatch.token')`)).toBe(ADMIN_TOKEN);
+
+    await go(page, `#/overview?from=${range.from}&to=${range.to}`);
+    const overview = await api<{ clusters: Record<'active' | 'new' | 'silent' | 'total', number> }>(
+      full,
+      q('/query/overview'),
+    );
+    expect(overview.clusters.total).toBe(3);
+    for (const key of ['active', 'new', 'silent', 'total'] as const) {
+      expect(await page.locator(`[data-test="tile-${key}"]`).textContent(), key).toBe(
+        formatCount(overview.clusters[key]),
+      );
+    }
+
+    // Active clusters today: the last row of the chart's table.
+    const active = await api<{ series: { day: string; clusters: number }[] }>(full, q('/query/active'));
+    const today = active.series.at(-1)!;
+    expect(today.clusters).toBe(3);
+    const lastRow = page
+      .locator('section.panel', { hasText: 'Active clusters per day' })
+      .locator('tbody tr')
+      .last();
+    expect(await lastRow.locator('td').allTextContents()).toEqual([today.day, formatCount(today.clusters)]);
+
+    // The version breakdown, row for row.
+    const versions = await api<{ rows: { value: string | null; clusters: number }[] }>(
+      full,
+      q('/query/breakdown', '&by=version'),
+    );
+    expect(versions.rows.length).toBeGreaterThanOrEqual(2);
+    const shown = await page
+      .locator('[data-test="breakdown-version"] tbody tr')
+      .evaluateAll((rows) =>
+        rows.map((r) => [r.children[0]?.textContent ?? '', r.children[1]?.textContent ?? '']),
+      );
+    expect(shown).toEqual(versions.rows.map((r) => [label(r.value), formatCount(r.clusters)]));
+    const types = await api<{ rows: { value: string | null; clusters: number }[] }>(
+      full,
+      q('/query/breakdown', '&by=clusterType'),
+    );
+    expect(await page.locator('[data-test="breakdown-clusterType"] tbody tr').count()).toBe(
+      types.rows.length,
+    );
+    // The adoption chart drew (a canvas) and has its table.
+    await page.locator('section.panel', { hasText: 'Version adoption' }).locator('canvas').first().waitFor();
+    await shot(page, 'overview');
+
+    // Connectors.
+    await go(page, `#/connectors?from=${range.from}&to=${range.to}`);
+    const connectors = await api<{ rows: { value: string | null; clusters: number }[] }>(
+      full,
+      q('/query/breakdown', '&by=connector'),
+    );
+    expect(connectors.rows.length).toBeGreaterThan(0);
+    const connectorRows = await page
+      .locator('[data-test="breakdown-connector"] tbody tr')
+      .evaluateAll((rows) =>
+        rows.map((r) => [r.children[0]?.textContent ?? '', r.children[1]?.textContent ?? '']),
+      );
+    expect(connectorRows).toEqual(connectors.rows.map((r) => [label(r.value), formatCount(r.clusters)]));
+    await shot(page, 'connectors');
+
+    // Events: all, then filtered to recoveries with the form.
+    await go(page, `#/events?from=${range.from}&to=${range.to}`);
+    const events = await api<{ events: unknown[] }>(full, q('/query/events', '&limit=100'));
+    expect(events.events).toHaveLength(4);
+    expect(await page.locator('[data-test="events-count"]').textContent()).toBe(
+      formatCount(events.events.length),
+    );
+    await page.getByLabel('Stage').selectOption('recovery');
+    await page.getByRole('button', { name: 'Apply filters' }).click();
+    await page.waitForURL(/stage=recovery/);
+    await settled(page);
+    const recoveries = await api<{ events: { name: string }[] }>(full, q('/query/events', '&stage=recovery'));
+    expect(recoveries.events.map((e) => e.name)).toEqual(['failure_recovery']);
+    expect(await page.locator('[data-test="events-count"]').textContent()).toBe(
+      formatCount(recoveries.events.length),
+    );
+    await go(page, `#/events?from=${range.from}&to=${range.to}`);
+    await shot(page, 'events');
+
+    // Metrics: p99 of the merged latency histograms, by version.
+    await go(page, `#/metrics?from=${range.from}&to=${range.to}&name=query.duration&by=version`);
+    const metric = await api<{ kind: string; rows: { value: string; p99: number; p50: number }[] }>(
+      full,
+      q('/query/metrics/query.duration', '&by=version'),
+    );
+    expect(metric.kind).toBe('histogram');
+    expect(metric.rows.map((r) => r.value).sort()).toEqual(['2.4.1', '2.5.0']);
+    for (const row of metric.rows) {
+      const cells = page.locator('table.metrics tbody tr', { hasText: row.value }).locator('td');
+      expect(await cells.nth(5).textContent()).toBe(formatSeconds(row.p99));
+      expect(await cells.nth(5).locator('span').getAttribute('data-value')).toBe(String(row.p99));
+      expect(await cells.nth(3).textContent()).toBe(formatSeconds(row.p50));
+    }
+    await shot(page, 'metrics');
+
+    // The cluster list, then a cluster found by its tracking id with the search form.
+    await go(page, `#/cluster?from=${range.from}&to=${range.to}`);
+    await shot(page, 'clusters');
+    await page.getByLabel('Tracking id').fill(clusters.a);
+    await page.getByRole('button', { name: 'Find cluster' }).click();
+    await page.waitForURL(new RegExp(`#/cluster/${clusters.a}`));
+    await settled(page);
+    const cluster = await api<{
+      version: string;
+      clusterType: string;
+      events: number;
+      reports: Record<string, number>;
+    }>(full, `/query/clusters/${clusters.a}`);
+    expect(cluster.reports.compute).toBe(3);
+    expect(await page.locator('[data-test="fact-version"]').textContent()).toBe(cluster.version);
+    expect(await page.locator('[data-test="fact-clusterType"]').textContent()).toBe(cluster.clusterType);
+    expect(await page.locator('[data-test="fact-events"]').textContent()).toBe(formatCount(cluster.events));
+    for (const node of ['meta', 'compute', 'frontend', 'compactor']) {
+      expect(await page.locator(`[data-test="reports-${node}"]`).textContent(), node).toBe(
+        formatCount(cluster.reports[node]),
+      );
+    }
+    const clusterEvents = await api<{ events: unknown[] }>(
+      full,
+      q('/query/events', `&trackingId=${clusters.a}`),
+    );
+    expect(
+      await page
+        .locator('section.panel', { has: page.getByRole('heading', { name: 'Events' }) })
+        .locator('tbody tr')
+        .count(),
+    ).toBe(clusterEvents.events.length);
+    await shot(page, 'cluster');
+
+    // No script error and no CSP violation anywhere so far.
+    expect(consoleErrors, consoleErrors.join('\n')).toEqual([]);
+
+    // A tracking id nobody sent: a clear note, not a broken page (the browser logs the 404).
+    await go(page, '#/cluster/no-such-cluster');
+    await page.locator('[data-test="cluster-not-found"]').waitFor();
+    await page.close();
+  }, 90_000);
+
+  it('keyboard: the navigation and the range presets are reachable with Tab, and focus is visible', async () => {
+    const page = await open(`#token=${ADMIN_TOKEN}`);
+    await page.locator('[data-test="tile-active"]').waitFor();
+    const focused: string[] = [];
+    for (let i = 0; i < 30 && !focused.includes('90 days'); i++) {
+      await page.keyboard.press('Tab');
+      focused.push(await page.evaluate(`document.activeElement?.textContent?.trim() ?? ''`));
+    }
+    expect(focused).toEqual(expect.arrayContaining(['Overview', 'Events', 'Metrics', '7 days', '90 days']));
+    const outline = await page.evaluate(`getComputedStyle(document.activeElement).outlineStyle`);
+    expect(outline).not.toBe('none');
+    await page.getByRole('button', { name: '7 days' }).click();
+    await page.waitForURL(/from=/);
+    await expect
+      .poll(() => page.getByRole('button', { name: '7 days' }).getAttribute('aria-pressed'))
+      .toBe('true');
+    await page.close();
+  }, 90_000);
+
+  it('a wrong token shows the sign-in form with a message', async () => {
+    const page = await open('#token=wrong-token-0000000000000000');
+    const form = page.getByRole('form', { name: 'Sign in to Tidewatch' });
+    await form.waitFor();
+    expect(await page.locator('[data-test="signin-message"]').textContent()).toMatch(
+      /unknown, revoked or expired/,
+    );
+    expect(page.url()).not.toContain('wrong-token');
+    expect(await page.evaluate(`sessionStorage.getItem('tidewatch.token')`)).toBeNull();
+    await page.getByLabel('Access token').fill('another-wrong-token-00000');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expect
+      .poll(() => page.locator('[data-test="signin-message"]').textContent())
+      .toMatch(/not accepted/);
+    await shot(page, 'signin');
+    // The right token, pasted, signs in.
+    await page.getByLabel('Access token').fill(ADMIN_TOKEN);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.locator('[data-test="tile-active"]').waitFor();
+    await page.close();
+  }, 90_000);
+
+  it('an empty collector shows how to send a first report', async () => {
+    const page = await context.newPage();
+    await page.goto(`${empty.url}/#token=${ADMIN_TOKEN}`);
+    const state = page.locator('[data-test="empty-state"]');
+    await state.waitFor();
+    const text = (await state.textContent()) ?? '';
+    expect(text).toContain(`curl -X POST ${empty.url}/api/v2/report/meta`);
+    expect(text).toContain(
+      `npx tidewatch simulate --clusters 200 --days 60 --target ${empty.url} --token ${ADMIN_TOKEN}`,
+    );
+    await shot(page, 'empty');
+    await page.close();
+  });
+});
