@@ -1,11 +1,12 @@
 // The dashboard end to end: a real collector on SQLite, filled through the real ingest routes, and
 // Debian's Chromium (driven by playwright-core, never a downloaded browser) reading it. Every number
 // checked on the page is compared with the query API's answer for the same range.
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { encodeReportJson, risingwaveWire as rw } from '@tidewatch/protocol';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
@@ -391,6 +392,55 @@ describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
     await page.locator('[data-test="tile-active"]').waitFor();
     await page.close();
   }, 90_000);
+
+  it('shows the same numbers as the API for a fleet made by `tidewatch simulate`', async () => {
+    const sim = await startTestCollector(`sqlite:${join(dir.path, 'simulated.db')}`);
+    try {
+      const bin = join(ROOT, 'packages/cli/bin/tidewatch.js');
+      // The real command, through POST /admin/import: a month of a 40-cluster fleet.
+      const args = ['simulate', '--clusters', '40', '--days', '30', '--seed', '7', '--agents'];
+      // Asynchronously: the collector runs in this process and must keep serving meanwhile.
+      await promisify(execFile)(process.execPath, [
+        bin,
+        ...args,
+        '--target',
+        sim.url,
+        '--token',
+        ADMIN_TOKEN,
+      ]);
+      const page = await context.newPage();
+      await page.goto(`${sim.url}/#token=${ADMIN_TOKEN}`);
+      await page.locator('[data-test="tile-active"]').waitFor();
+      await page.evaluate(
+        `window.location.hash = ${JSON.stringify(`#/overview?from=${range.from}&to=${range.to}`)}`,
+      );
+      await settled(page);
+      const overview = await api<{ clusters: Record<'active' | 'new' | 'silent' | 'total', number> }>(
+        sim,
+        q('/query/overview'),
+      );
+      expect(overview.clusters.total).toBeGreaterThan(20);
+      for (const key of ['active', 'new', 'silent', 'total'] as const) {
+        expect(await page.locator(`[data-test="tile-${key}"]`).textContent(), key).toBe(
+          formatCount(overview.clusters[key]),
+        );
+      }
+      const versions = await api<{ rows: { value: string | null; clusters: number }[] }>(
+        sim,
+        q('/query/breakdown', '&by=version'),
+      );
+      const shown = await page
+        .locator('[data-test="breakdown-version"] tbody tr')
+        .evaluateAll((rows) =>
+          rows.map((r) => [r.children[0]?.textContent ?? '', r.children[1]?.textContent ?? '']),
+        );
+      expect(shown).toEqual(versions.rows.map((r) => [label(r.value), formatCount(r.clusters)]));
+      await shot(page, 'simulated-overview');
+      await page.close();
+    } finally {
+      await sim.close();
+    }
+  }, 120_000);
 
   it('an empty collector shows how to send a first report', async () => {
     const page = await context.newPage();
