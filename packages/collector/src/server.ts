@@ -5,6 +5,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import { eraseRoute } from './admin/erase-route.js';
 import { importRoute } from './admin/import-route.js';
+import { internalRoute } from './admin/internal-route.js';
 import type { CollectorConfig } from './config.js';
 import { installErrorHandling } from './http/error-handler.js';
 import { nativeRoute } from './ingest/native-route.js';
@@ -87,6 +88,7 @@ export async function buildServer(
   await app.register(versionsRoute, { store });
   await app.register(clusterListRoute, { store });
   await app.register(eraseRoute, { store });
+  await app.register(internalRoute, { store });
   await app.register(importRoute, { store });
   await app.register(healthRoutes, { store, metrics });
   await app.register(dashboardRoutes);

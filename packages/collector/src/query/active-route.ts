@@ -3,7 +3,14 @@
 import type { FastifyInstance } from 'fastify';
 import { requireToken } from '../auth/require-token.js';
 import type { Store } from '../store/store.js';
-import { booleanParam, dayRange, dayRangeQuerySchema, daysOf } from './day-range.js';
+import {
+  dayRangeQuerySchema,
+  daysOf,
+  excluded,
+  excludedSchema,
+  type FleetQuery,
+  fleetFilter,
+} from './day-range.js';
 
 export async function activeRoute(app: FastifyInstance, opts: { store: Store }) {
   app.get(
@@ -19,6 +26,7 @@ export async function activeRoute(app: FastifyInstance, opts: { store: Store }) 
           200: {
             type: 'object',
             properties: {
+              excluded: excludedSchema,
               series: {
                 type: 'array',
                 items: {
@@ -32,14 +40,13 @@ export async function activeRoute(app: FastifyInstance, opts: { store: Store }) 
       },
     },
     async (request) => {
-      const query = request.query as { from?: string; to?: string; includeCi?: string };
-      const range = dayRange(query);
-      const rows = await opts.store.activeClusters({
-        ...range,
-        includeCi: booleanParam(query.includeCi, 'includeCi'),
-      });
+      const filter = fleetFilter(request.query as FleetQuery);
+      const rows = await opts.store.activeClusters(filter);
       const byDay = new Map(rows.map((r) => [r.day, r.clusters]));
-      return { series: daysOf(range).map((day) => ({ day, clusters: byDay.get(day) ?? 0 })) };
+      return {
+        series: daysOf(filter).map((day) => ({ day, clusters: byDay.get(day) ?? 0 })),
+        excluded: await excluded(opts.store, filter),
+      };
     },
   );
 }

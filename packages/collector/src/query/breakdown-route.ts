@@ -3,7 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import { requireToken } from '../auth/require-token.js';
 import { BREAKDOWN_DIMENSIONS, type BreakdownDimension, type Store } from '../store/store.js';
-import { booleanParam, dayRange, dayRangeQuerySchema } from './day-range.js';
+import { dayRangeQuerySchema, excluded, excludedSchema, type FleetQuery, fleetFilter } from './day-range.js';
 
 export async function breakdownRoute(app: FastifyInstance, opts: { store: Store }) {
   app.get(
@@ -23,6 +23,7 @@ export async function breakdownRoute(app: FastifyInstance, opts: { store: Store 
           200: {
             type: 'object',
             properties: {
+              excluded: excludedSchema,
               rows: {
                 type: 'array',
                 items: {
@@ -36,17 +37,9 @@ export async function breakdownRoute(app: FastifyInstance, opts: { store: Store 
       },
     },
     async (request) => {
-      const query = request.query as {
-        by: BreakdownDimension;
-        from?: string;
-        to?: string;
-        includeCi?: string;
-      };
-      const range = dayRange(query);
-      const rows = await opts.store.breakdown(query.by, {
-        ...range,
-        includeCi: booleanParam(query.includeCi, 'includeCi'),
-      });
+      const query = request.query as FleetQuery & { by: BreakdownDimension };
+      const filter = fleetFilter(query);
+      const rows = await opts.store.breakdown(query.by, filter);
       // Sorted here, not in SQL, so that every store answers in the same order (collations differ).
       rows.sort(
         (a, b) =>
@@ -61,7 +54,7 @@ export async function breakdownRoute(app: FastifyInstance, opts: { store: Store 
                   ? -1
                   : 1),
       );
-      return { rows };
+      return { rows, excluded: await excluded(opts.store, filter) };
     },
   );
 }

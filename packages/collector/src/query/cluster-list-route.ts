@@ -23,6 +23,7 @@ function decodeCursor(cursor: string): { lastSeen: number; trackingId: string } 
 function view(c: ClusterListItem) {
   return {
     trackingId: c.trackingId,
+    internal: c.internal,
     firstSeen: new Date(c.firstSeen).toISOString(),
     lastSeen: new Date(c.lastSeen).toISOString(),
     version: c.version,
@@ -40,11 +41,13 @@ const CSV_COLUMNS = [
   'gitSha',
   'clusterType',
   'metaBackend',
+  'internal',
 ] as const;
 
 /** RFC 4180 quoting; a leading = + - @ is prefixed with ' so spreadsheets never run it as a formula. */
-function csvCell(value: string | null): string {
+function csvCell(value: string | boolean | null): string {
   if (value === null) return '';
+  if (typeof value === 'boolean') return String(value);
   const safe = /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
   return /[",\r\n]/.test(safe) ? `"${safe.replaceAll('"', '""')}"` : safe;
 }

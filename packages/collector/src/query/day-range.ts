@@ -52,6 +52,27 @@ export function booleanParam(value: string | undefined, name: string): boolean {
   throw new CollectorError('invalid_parameter', `${name} must be true or false`);
 }
 
+/** What every fleet statistic takes: a day range and which clusters to leave out. */
+export interface FleetFilter extends DayRange {
+  includeCi: boolean;
+  includeInternal: boolean;
+}
+
+export interface FleetQuery {
+  from?: string | undefined;
+  to?: string | undefined;
+  includeCi?: string | undefined;
+  includeInternal?: string | undefined;
+}
+
+export function fleetFilter(query: FleetQuery): FleetFilter {
+  return {
+    ...dayRange(query),
+    includeCi: booleanParam(query.includeCi, 'includeCi'),
+    includeInternal: booleanParam(query.includeInternal, 'includeInternal'),
+  };
+}
+
 export const dayRangeQuerySchema = {
   from: {
     type: 'string',
@@ -63,7 +84,28 @@ export const dayRangeQuerySchema = {
     enum: ['true', 'false', '1', '0'],
     description: 'Include reports from CI runs',
   },
+  includeInternal: {
+    type: 'string',
+    enum: ['true', 'false', '1', '0'],
+    description: 'Include clusters an admin tagged as internal',
+  },
 } as const;
+
+/** The `excluded` part of a statistic's answer: what it left out and why (counts of clusters). */
+export const excludedSchema = {
+  type: 'object',
+  description: 'Clusters with reports in the range that this answer leaves out',
+  properties: { ci: { type: 'integer' }, internal: { type: 'integer' } },
+} as const;
+
+export async function excluded(
+  store: { leftOut(q: { fromDay: string; toDay: string }): Promise<{ ci: number; internal: number }> },
+  filter: FleetFilter,
+): Promise<{ ci: number; internal: number }> {
+  if (filter.includeCi && filter.includeInternal) return { ci: 0, internal: 0 };
+  const left = await store.leftOut(filter);
+  return { ci: filter.includeCi ? 0 : left.ci, internal: filter.includeInternal ? 0 : left.internal };
+}
 
 /** Every day of a range, in order. */
 export function daysOf(range: DayRange): string[] {

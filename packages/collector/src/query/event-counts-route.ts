@@ -4,7 +4,7 @@ import { EVENT_STAGES } from '@tidewatch/protocol';
 import type { FastifyInstance } from 'fastify';
 import { requireToken } from '../auth/require-token.js';
 import { EVENT_GROUPINGS, type EventGrouping, type Store } from '../store/store.js';
-import { dayRange, dayRangeQuerySchema } from './day-range.js';
+import { booleanParam, dayRange, dayRangeQuerySchema } from './day-range.js';
 
 const STAGES = [...EVENT_STAGES, 'unspecified'] as const;
 
@@ -28,6 +28,7 @@ export async function eventCountsRoute(app: FastifyInstance, opts: { store: Stor
             stage: { type: 'string', enum: [...STAGES] },
             name: { type: 'string', maxLength: 1024 },
             limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
+            includeInternal: dayRangeQuerySchema.includeInternal,
           },
         },
         response: {
@@ -58,6 +59,7 @@ export async function eventCountsRoute(app: FastifyInstance, opts: { store: Stor
         stage?: (typeof STAGES)[number];
         name?: string;
         limit: number;
+        includeInternal?: string;
       };
       const range = dayRange(q);
       const rows = await opts.store.eventCounts({
@@ -66,6 +68,7 @@ export async function eventCountsRoute(app: FastifyInstance, opts: { store: Stor
         stage: q.stage === 'unspecified' ? null : q.stage,
         name: q.name,
         limit: q.limit,
+        includeInternal: booleanParam(q.includeInternal, 'includeInternal'),
       });
       return { rows };
     },

@@ -1,7 +1,7 @@
 // The fleet routes of CONTRACT.md over real HTTP, on every store: active, breakdown, events.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestCollector, type TestCollector } from '../../test-support/collector.js';
+import { ADMIN_TOKEN, startTestCollector, type TestCollector } from '../../test-support/collector.js';
 import { eventBatch, metaReport, nodeReport } from '../../test-support/risingwave.js';
 import { storeTargets } from '../../test-support/stores.js';
 
@@ -59,6 +59,7 @@ describe.each(targets)('fleet query routes: $name', (target) => {
         { value: '2.3.0', clusters: 1 },
         { value: '2.4.1', clusters: 1 },
       ],
+      excluded: { ci: 0, internal: 0 },
     });
     const connectors = (await json('/query/breakdown?by=connector')) as {
       rows: { value: string; clusters: number }[];
@@ -113,6 +114,7 @@ describe.each(targets)('fleet query routes: $name', (target) => {
       to: today,
       clusters: { active: 2, new: 2, silent: 0, total: 2 },
       lifetimeDays: { p50: 1, p90: 1 },
+      excluded: { ci: 0, internal: 0 },
     });
   });
 
@@ -149,10 +151,49 @@ describe.each(targets)('fleet query routes: $name', (target) => {
     const csv = await c.get('/query/clusters?format=csv');
     expect(csv.headers.get('content-type')).toMatch(/^text\/csv/);
     const lines = (await csv.text()).trim().split('\n');
-    expect(lines[0]).toBe('trackingId,firstSeen,lastSeen,version,gitSha,clusterType,metaBackend');
+    expect(lines[0]).toBe('trackingId,firstSeen,lastSeen,version,gitSha,clusterType,metaBackend,internal');
     expect(lines).toHaveLength(3);
     const ndjson = (await (await c.get('/query/clusters?format=ndjson')).text()).trim().split('\n');
     expect(ndjson.map((l) => JSON.parse(l).trackingId).sort()).toEqual([a, b].sort());
+  });
+
+  it('leaves clusters an admin tagged internal out of statistics, and says so', async () => {
+    const tag = (internal: boolean, token?: string) =>
+      fetch(`${c.url}/admin/clusters/${b}/internal`, {
+        method: 'PUT',
+        body: JSON.stringify({ internal }),
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token ?? ADMIN_TOKEN}` },
+      });
+    const tagged = await tag(true);
+    expect(tagged.status).toBe(200);
+    expect(await tagged.json()).toEqual({ trackingId: b, internal: true });
+    try {
+      expect(await json('/query/breakdown?by=version')).toEqual({
+        rows: [{ value: '2.4.1', clusters: 1 }],
+        excluded: { ci: 0, internal: 1 },
+      });
+      expect((await json('/query/overview')).clusters).toMatchObject({ active: 1, total: 1 });
+      expect(((await json('/query/active')) as { series: { clusters: number }[] }).series.at(-1)).toEqual({
+        day: today,
+        clusters: 1,
+      });
+      expect((await json('/query/breakdown?by=version&includeInternal=true')).excluded).toEqual({
+        ci: 0,
+        internal: 0,
+      });
+      expect(((await json('/query/event-counts?by=name')) as { rows: unknown[] }).rows).toHaveLength(2);
+      const listed = (await json(`/query/clusters?search=${b}`)) as { clusters: { internal: boolean }[] };
+      expect(listed.clusters[0]!.internal).toBe(true);
+      expect((await tag(false, 'wrong-token')).status).toBe(401);
+      const unknown = await fetch(`${c.url}/admin/clusters/nobody/internal`, {
+        method: 'PUT',
+        body: JSON.stringify({ internal: true }),
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_TOKEN}` },
+      });
+      expect(unknown.status).toBe(404);
+    } finally {
+      expect((await tag(false)).status).toBe(200);
+    }
   });
 
   it('quotes CSV cells so that a spreadsheet never runs a tracking id as a formula', async () => {

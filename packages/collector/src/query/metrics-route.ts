@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { requireToken } from '../auth/require-token.js';
 import { CollectorError } from '../errors.js';
 import type { Store } from '../store/store.js';
-import { booleanParam, dayRange, dayRangeQuerySchema } from './day-range.js';
+import { dayRangeQuerySchema, excluded, excludedSchema, type FleetQuery, fleetFilter } from './day-range.js';
 import { aggregateMetric, METRIC_GROUPINGS, type MetricGrouping } from './metric-aggregate.js';
 
 const nullableNumber = { type: ['number', 'null'] } as const;
@@ -33,6 +33,7 @@ export async function metricsRoute(app: FastifyInstance, opts: { store: Store })
               name: { type: 'string' },
               from: { type: 'string' },
               to: { type: 'string' },
+              excluded: excludedSchema,
               kind: { type: ['string', 'null'], enum: ['counter', 'gauge', 'histogram', null] },
               rows: {
                 type: 'array',
@@ -64,14 +65,16 @@ export async function metricsRoute(app: FastifyInstance, opts: { store: Store })
       if (name.length === 0 || name.length > 128) {
         throw new CollectorError('invalid_metric_name', 'a metric name is 1-128 characters');
       }
-      const query = request.query as { from?: string; to?: string; by?: MetricGrouping; includeCi?: string };
-      const range = dayRange(query);
-      const points = await opts.store.metricPoints({
+      const query = request.query as FleetQuery & { by?: MetricGrouping };
+      const filter = fleetFilter(query);
+      const points = await opts.store.metricPoints({ name, ...filter });
+      return {
         name,
-        ...range,
-        includeCi: booleanParam(query.includeCi, 'includeCi'),
-      });
-      return { name, from: range.fromDay, to: range.toDay, ...aggregateMetric(points, query.by) };
+        from: filter.fromDay,
+        to: filter.toDay,
+        ...aggregateMetric(points, query.by),
+        excluded: await excluded(opts.store, filter),
+      };
     },
   );
 }

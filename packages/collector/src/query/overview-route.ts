@@ -3,7 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import { requireToken } from '../auth/require-token.js';
 import type { ClusterSpan, Store } from '../store/store.js';
-import { booleanParam, dayRange, dayRangeQuerySchema } from './day-range.js';
+import { dayRangeQuerySchema, excluded, excludedSchema, type FleetQuery, fleetFilter } from './day-range.js';
 
 /** A cluster that sent nothing for this many days has gone silent. */
 export const SILENT_AFTER_DAYS = 7;
@@ -56,6 +56,7 @@ export async function overviewRoute(app: FastifyInstance, opts: { store: Store }
                   total: { type: 'integer', description: 'Clusters that ever reported up to `to`' },
                 },
               },
+              excluded: excludedSchema,
               lifetimeDays: {
                 type: 'object',
                 description: 'Days from first to last report, over all clusters up to `to`',
@@ -67,15 +68,20 @@ export async function overviewRoute(app: FastifyInstance, opts: { store: Store }
       },
     },
     async (request) => {
-      const query = request.query as { from?: string; to?: string; includeCi?: string };
-      const range = dayRange(query);
-      const includeCi = booleanParam(query.includeCi, 'includeCi');
-      const [active, spans] = await Promise.all([
-        opts.store.activeClusterCount({ ...range, includeCi }),
-        opts.store.clusterSpans({ toDay: range.toDay, includeCi }),
+      const filter = fleetFilter(request.query as FleetQuery);
+      const [active, spans, left] = await Promise.all([
+        opts.store.activeClusterCount(filter),
+        opts.store.clusterSpans(filter),
+        excluded(opts.store, filter),
       ]);
-      const { lifetimeDays, ...counts } = overview(spans, range.fromDay, range.toDay);
-      return { from: range.fromDay, to: range.toDay, clusters: { active, ...counts }, lifetimeDays };
+      const { lifetimeDays, ...counts } = overview(spans, filter.fromDay, filter.toDay);
+      return {
+        from: filter.fromDay,
+        to: filter.toDay,
+        clusters: { active, ...counts },
+        lifetimeDays,
+        excluded: left,
+      };
     },
   );
 }

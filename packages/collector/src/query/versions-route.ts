@@ -3,7 +3,14 @@
 import type { FastifyInstance } from 'fastify';
 import { requireToken } from '../auth/require-token.js';
 import type { Store } from '../store/store.js';
-import { booleanParam, dayRange, dayRangeQuerySchema, daysOf } from './day-range.js';
+import {
+  dayRangeQuerySchema,
+  daysOf,
+  excluded,
+  excludedSchema,
+  type FleetQuery,
+  fleetFilter,
+} from './day-range.js';
 
 export async function versionsRoute(app: FastifyInstance, opts: { store: Store }) {
   app.get(
@@ -20,6 +27,7 @@ export async function versionsRoute(app: FastifyInstance, opts: { store: Store }
             type: 'object',
             properties: {
               days: { type: 'array', items: { type: 'string' } },
+              excluded: excludedSchema,
               versions: {
                 type: 'array',
                 items: {
@@ -36,13 +44,9 @@ export async function versionsRoute(app: FastifyInstance, opts: { store: Store }
       },
     },
     async (request) => {
-      const query = request.query as { from?: string; to?: string; includeCi?: string };
-      const range = dayRange(query);
-      const rows = await opts.store.versionsByDay({
-        ...range,
-        includeCi: booleanParam(query.includeCi, 'includeCi'),
-      });
-      const days = daysOf(range);
+      const filter = fleetFilter(request.query as FleetQuery);
+      const rows = await opts.store.versionsByDay(filter);
+      const days = daysOf(filter);
       const index = new Map(days.map((d, i) => [d, i]));
       const byVersion = new Map<string | null, number[]>();
       for (const row of rows) {
@@ -57,7 +61,7 @@ export async function versionsRoute(app: FastifyInstance, opts: { store: Store }
           (a, b) =>
             total(b.clusters) - total(a.clusters) || String(a.version).localeCompare(String(b.version)),
         );
-      return { days, versions };
+      return { days, versions, excluded: await excluded(opts.store, filter) };
     },
   );
 }

@@ -147,12 +147,8 @@ export interface KnownSeries {
   series: Set<string>;
 }
 
-export interface MetricPointQuery {
+export interface MetricPointQuery extends DayRangeQuery {
   name: string;
-  /** Inclusive UTC days, `YYYY-MM-DD`. */
-  fromDay: string;
-  toDay: string;
-  includeCi: boolean;
 }
 
 /** A stored metric point with what fleet questions group by. */
@@ -221,6 +217,16 @@ export interface DayRangeQuery {
   fromDay: string;
   toDay: string;
   includeCi: boolean;
+  /** Include clusters an admin tagged as internal. */
+  includeInternal?: boolean | undefined;
+}
+
+/** Clusters with reports in a range that a statistic left out, and why. */
+export interface LeftOut {
+  /** Clusters all of whose reports in the range came from CI runs. */
+  ci: number;
+  /** Clusters tagged internal by an admin. */
+  internal: number;
 }
 
 export const BREAKDOWN_DIMENSIONS = [
@@ -280,6 +286,7 @@ export interface ClusterListQuery {
 
 export interface ClusterListItem {
   trackingId: string;
+  internal: boolean;
   firstSeen: number;
   lastSeen: number;
   version: string | null;
@@ -294,6 +301,7 @@ export type EventGrouping = (typeof EVENT_GROUPINGS)[number];
 export interface EventCountQuery {
   fromDay: string;
   toDay: string;
+  includeInternal?: boolean | undefined;
   by: EventGrouping;
   stage?: string | null | undefined;
   name?: string | undefined;
@@ -312,7 +320,15 @@ export interface Store {
   /** Distinct clusters with at least one report in the range. */
   activeClusterCount(query: DayRangeQuery): Promise<number>;
   /** First and last report day of every cluster that reported on or before `toDay`. */
-  clusterSpans(query: { toDay: string; includeCi: boolean }): Promise<ClusterSpan[]>;
+  clusterSpans(query: {
+    toDay: string;
+    includeCi: boolean;
+    includeInternal?: boolean | undefined;
+  }): Promise<ClusterSpan[]>;
+  /** How many clusters with reports in the range a statistic leaves out (CI, internal). */
+  leftOut(query: { fromDay: string; toDay: string }): Promise<LeftOut>;
+  /** Tags a cluster as internal or not; false if nothing is stored for it. */
+  setInternal(trackingId: string, internal: boolean): Promise<boolean>;
   /** Per day of the range, each active cluster's version (latest meta report known by that day). */
   versionsByDay(query: DayRangeQuery): Promise<{ day: string; trackingId: string; version: string | null }[]>;
   /** Clusters, most recently seen first, with their latest facts. */

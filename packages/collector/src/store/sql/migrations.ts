@@ -299,6 +299,16 @@ function migrations(types: DialectTypes): Record<string, Migration> {
           where rn = 1`.execute(db);
       },
     },
+    '0006_internal_clusters': {
+      async up(db: Kysely<unknown>) {
+        // An admin's tag for the team's own and cloud-hosted clusters: left out of statistics
+        // unless asked for, like CI.
+        await db.schema
+          .alterTable('clusters')
+          .addColumn('internal', 'integer', (c) => c.notNull().defaultTo(0))
+          .execute();
+      },
+    },
   };
 }
 

@@ -67,6 +67,8 @@ export interface ClustersTable {
   cluster_type: string | null;
   meta_backend: string | null;
   facts_at: number | null;
+  /** 1 when an admin tagged the cluster as internal (left out of statistics by default). */
+  internal: Generated<number>;
 }
 
 export interface TokensTable {

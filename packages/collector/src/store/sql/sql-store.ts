@@ -13,6 +13,7 @@ import type {
   EventGrouping,
   EventQuery,
   KnownSeries,
+  LeftOut,
   MetricPoint,
   MetricPointQuery,
   NodeCounts,
@@ -334,8 +335,40 @@ export class SqlStore implements Store {
       .where('day', '>=', query.fromDay)
       .where('day', '<=', query.toDay);
     if (!query.includeCi) q = q.where('ci', '=', 0);
+    if (!query.includeInternal) q = q.where('tracking_id', 'not in', this.internalIds());
     const rows = await q.groupBy('day').orderBy('day').execute();
     return rows.map((r) => ({ day: r.day, clusters: Number(r.clusters) }));
+  }
+
+  /** Tracking ids tagged internal, for `not in` filters. */
+  private internalIds() {
+    return this.db.selectFrom('clusters').select('tracking_id').where('internal', '=', 1);
+  }
+
+  async leftOut(query: { fromDay: string; toDay: string }): Promise<LeftOut> {
+    const inRange = this.db
+      .selectFrom('cluster_days')
+      .where('day', '>=', query.fromDay)
+      .where('day', '<=', query.toDay);
+    const ci = await inRange
+      .select((eb) => eb.fn.count('tracking_id').distinct().as('n'))
+      .where('ci', '=', 1)
+      .where('tracking_id', 'not in', inRange.select('tracking_id').where('ci', '=', 0))
+      .executeTakeFirstOrThrow();
+    const internal = await inRange
+      .select((eb) => eb.fn.count('tracking_id').distinct().as('n'))
+      .where('tracking_id', 'in', this.internalIds())
+      .executeTakeFirstOrThrow();
+    return { ci: Number(ci.n), internal: Number(internal.n) };
+  }
+
+  async setInternal(trackingId: string, internal: boolean): Promise<boolean> {
+    const result = await this.db
+      .updateTable('clusters')
+      .set({ internal: internal ? 1 : 0 })
+      .where('tracking_id', '=', trackingId)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
   }
 
   async activeClusterCount(query: DayRangeQuery): Promise<number> {
@@ -345,15 +378,21 @@ export class SqlStore implements Store {
       .where('day', '>=', query.fromDay)
       .where('day', '<=', query.toDay);
     if (!query.includeCi) q = q.where('ci', '=', 0);
+    if (!query.includeInternal) q = q.where('tracking_id', 'not in', this.internalIds());
     return Number((await q.executeTakeFirstOrThrow()).n);
   }
 
-  async clusterSpans(query: { toDay: string; includeCi: boolean }): Promise<ClusterSpan[]> {
+  async clusterSpans(query: {
+    toDay: string;
+    includeCi: boolean;
+    includeInternal?: boolean | undefined;
+  }): Promise<ClusterSpan[]> {
     let q = this.db
       .selectFrom('cluster_days')
       .select(['tracking_id', (eb) => eb.fn.min('day').as('first'), (eb) => eb.fn.max('day').as('last')])
       .where('day', '<=', query.toDay);
     if (!query.includeCi) q = q.where('ci', '=', 0);
+    if (!query.includeInternal) q = q.where('tracking_id', 'not in', this.internalIds());
     const rows = await q.groupBy('tracking_id').execute();
     return rows.map((r) => ({
       trackingId: r.tracking_id,
@@ -371,6 +410,7 @@ export class SqlStore implements Store {
       .where('day', '>=', query.fromDay)
       .where('day', '<=', query.toDay);
     if (!query.includeCi) active = active.where('ci', '=', 0);
+    if (!query.includeInternal) active = active.where('tracking_id', 'not in', this.internalIds());
     const days = await active.orderBy('day').execute();
     if (days.length === 0) return [];
     // Each cluster's version per day with a meta report, up to the range's end (the rollup);
@@ -409,6 +449,7 @@ export class SqlStore implements Store {
         'git_sha',
         'cluster_type',
         'meta_backend',
+        'internal',
       ]);
     if (query.search) {
       // LIKE wildcards in the search text are matched literally.
@@ -434,6 +475,7 @@ export class SqlStore implements Store {
       .execute();
     return rows.map((r) => ({
       trackingId: r.tracking_id,
+      internal: Number(r.internal) === 1,
       firstSeen: Number(r.first_seen),
       lastSeen: Number(r.last_seen),
       version: r.version,
@@ -449,7 +491,7 @@ export class SqlStore implements Store {
   ): Promise<{ value: string | null; clusters: number }[]> {
     // Each cluster's latest meta facts in the range, from the per-day rollup (RisingWave facts;
     // never CI).
-    const latest = this.db
+    let latest = this.db
       .selectFrom('cluster_day_facts')
       .select([
         'tracking_id',
@@ -458,6 +500,7 @@ export class SqlStore implements Store {
       ])
       .where('day', '>=', query.fromDay)
       .where('day', '<=', query.toDay);
+    if (!query.includeInternal) latest = latest.where('tracking_id', 'not in', this.internalIds());
     const rows = await this.db
       .selectFrom(latest.as('latest'))
       .select(sql<string | null>`${sql.ref(BREAKDOWN_COLUMNS[by])}`.as('value'))
@@ -489,6 +532,7 @@ export class SqlStore implements Store {
     if (query.stage === null) q = q.where('stage', 'is', null);
     else if (query.stage !== undefined) q = q.where('stage', '=', query.stage);
     if (query.name !== undefined) q = q.where('name', '=', query.name);
+    if (!query.includeInternal) q = q.where('tracking_id', 'not in', this.internalIds());
     const rows = await q.groupBy(sql.ref(column)).execute();
     const counted = rows.map((r) => ({
       value: r.value,
@@ -583,6 +627,7 @@ export class SqlStore implements Store {
       .where('received_day', '>=', query.fromDay)
       .where('received_day', '<=', query.toDay);
     if (!query.includeCi) q = q.where('ci', '=', 0);
+    if (!query.includeInternal) q = q.where('tracking_id', 'not in', this.internalIds());
     const rows = await q.orderBy('received_at').orderBy('id').execute();
     return rows.map((r) => ({
       reportId: r.report_id,
