@@ -18,7 +18,7 @@ import {
 import type { FastifyInstance } from 'fastify';
 import { requireToken } from '../auth/require-token.js';
 import { CollectorError } from '../errors.js';
-import { inflatedBody, mediaType, requireMediaType } from '../http/body.js';
+import { acceptRawBodies, inflatedBody, mediaType, requireMediaType } from '../http/body.js';
 import { agentReportWrite, DEFAULT_SERIES_CAPS } from '../ingest/native-rows.js';
 import { eventRow, reportRow } from '../ingest/rows.js';
 import type { AgentReportWrite, EventRow, KnownSeries, ReportRow, Store } from '../store/store.js';
@@ -169,11 +169,7 @@ const countsSchema = {
 
 export async function importRoute(app: FastifyInstance, opts: { store: Store }) {
   const { store } = opts;
-  // Bytes in, whatever the type: the route checks it, so a wrong one is our 415, not a parser's.
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: IMPORT_BODY_LIMIT }, (_req, body, done) =>
-    done(null, body),
-  );
+  acceptRawBodies(app, IMPORT_BODY_LIMIT);
   app.post(
     '/admin/import',
     {

@@ -2,7 +2,7 @@
 // inflates gzip with a hard cap on the inflated size, so a gzip bomb stops at the limit.
 import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { CollectorError } from '../errors.js';
 
 const gunzipAsync = promisify(gunzip);
@@ -53,3 +53,24 @@ export async function inflatedBody(request: FastifyRequest, limit: number): Prom
     );
   }
 }
+
+/**
+ * Takes every body of the plugin's routes as raw bytes, whatever its type: the routes check the
+ * media type and encoding themselves, so that a wrong one is our clear 415, not a parser's.
+ */
+export function acceptRawBodies(app: FastifyInstance, bodyLimit: number): void {
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit }, (_req, body, done) => done(null, body));
+}
+
+/** What every ingest route answers once its rows are committed (or discarded as is_test). */
+export const ingestedResponse = {
+  200: {
+    type: 'object',
+    properties: {
+      status: { type: 'string', enum: ['stored', 'discarded'] },
+      reports: { type: 'integer' },
+      events: { type: 'integer' },
+    },
+  },
+} as const;

@@ -2,7 +2,7 @@
 // allowed). The report id is the retry key: a resent report is answered 200 and stored once.
 import { decodeNativeReport, NATIVE_CONTENT_TYPES, type NativeContentType } from '@tidewatch/protocol';
 import type { FastifyInstance } from 'fastify';
-import { inflatedBody, requireMediaType } from '../http/body.js';
+import { acceptRawBodies, inflatedBody, ingestedResponse, requireMediaType } from '../http/body.js';
 import type { IngestPipeline } from './pipeline.js';
 
 export async function nativeRoute(
@@ -10,8 +10,7 @@ export async function nativeRoute(
   opts: { pipeline: IngestPipeline; bodyLimit: number },
 ) {
   const { pipeline, bodyLimit } = opts;
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit }, (_req, body, done) => done(null, body));
+  acceptRawBodies(app, bodyLimit);
   app.post(
     '/api/v3/report',
     {
@@ -22,16 +21,7 @@ export async function nativeRoute(
         description:
           'Body: an AgentReport (packages/protocol/src/native/model.ts; protobuf: proto/tidewatch/report.proto) ' +
           'with `protocol: 3`. Dedup key: reportId.',
-        response: {
-          200: {
-            type: 'object',
-            properties: {
-              status: { type: 'string', enum: ['stored', 'discarded'] },
-              reports: { type: 'integer' },
-              events: { type: 'integer' },
-            },
-          },
-        },
+        response: ingestedResponse,
       },
     },
     async (request) => {

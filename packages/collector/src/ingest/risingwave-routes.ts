@@ -10,7 +10,7 @@ import {
 } from '@tidewatch/protocol';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { CollectorError } from '../errors.js';
-import { inflatedBody, requireMediaType } from '../http/body.js';
+import { acceptRawBodies, inflatedBody, ingestedResponse, requireMediaType } from '../http/body.js';
 import type { IngestPipeline } from './pipeline.js';
 
 const PROTOBUF = ['application/x-protobuf', 'application/protobuf', 'application/octet-stream'] as const;
@@ -34,23 +34,9 @@ function nodeType(request: FastifyRequest): NodeType {
   return node as NodeType;
 }
 
-const okResponse = {
-  200: {
-    type: 'object',
-    properties: {
-      status: { type: 'string', enum: ['stored', 'discarded'] },
-      reports: { type: 'integer' },
-      events: { type: 'integer' },
-    },
-  },
-} as const;
-
 export async function risingwaveRoutes(app: FastifyInstance, opts: IngestRouteOptions) {
   const { pipeline, bodyLimit } = opts;
-  // Take every body as bytes: the media type and encoding are checked by the route, so that a
-  // wrong one is a clear 415 with our error body rather than a parser's.
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit }, (_req, body, done) => done(null, body));
+  acceptRawBodies(app, bodyLimit);
 
   const body = async (request: FastifyRequest, types: readonly string[]) => {
     requireMediaType(request, types);
@@ -60,7 +46,10 @@ export async function risingwaveRoutes(app: FastifyInstance, opts: IngestRouteOp
 
   app.post(
     '/api/v2/report/:node',
-    { bodyLimit, schema: { tags, summary: 'RisingWave v2 node report (protobuf)', response: okResponse } },
+    {
+      bodyLimit,
+      schema: { tags, summary: 'RisingWave v2 node report (protobuf)', response: ingestedResponse },
+    },
     async (request) => {
       const receivedAt = Date.now();
       const node = nodeType(request);
@@ -73,7 +62,7 @@ export async function risingwaveRoutes(app: FastifyInstance, opts: IngestRouteOp
     '/api/v2/report/events',
     {
       bodyLimit,
-      schema: { tags, summary: 'RisingWave v2 event batch (BatchEventMessage)', response: okResponse },
+      schema: { tags, summary: 'RisingWave v2 event batch (BatchEventMessage)', response: ingestedResponse },
     },
     async (request) => {
       const receivedAt = Date.now();
@@ -86,7 +75,11 @@ export async function risingwaveRoutes(app: FastifyInstance, opts: IngestRouteOp
     '/api/v2/report/event',
     {
       bodyLimit,
-      schema: { tags, summary: 'RisingWave v2 single event (EventMessage, 2.0/2.1)', response: okResponse },
+      schema: {
+        tags,
+        summary: 'RisingWave v2 single event (EventMessage, 2.0/2.1)',
+        response: ingestedResponse,
+      },
     },
     async (request) => {
       const receivedAt = Date.now();
@@ -97,7 +90,10 @@ export async function risingwaveRoutes(app: FastifyInstance, opts: IngestRouteOp
 
   app.post(
     '/api/v1/report/:node',
-    { bodyLimit, schema: { tags, summary: 'RisingWave legacy v1 node report (JSON)', response: okResponse } },
+    {
+      bodyLimit,
+      schema: { tags, summary: 'RisingWave legacy v1 node report (JSON)', response: ingestedResponse },
+    },
     async (request) => {
       const receivedAt = Date.now();
       const node = nodeType(request);
