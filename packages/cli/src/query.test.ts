@@ -51,6 +51,14 @@ describe('tidewatch query', () => {
     expect(JSON.parse(stdout)).toEqual(api);
   });
 
+  it('prints the overview, versions, cluster list and event counts', async () => {
+    expect((await tidewatch('overview')).stdout).toMatch(/^\s*3\s+3\s+0\s+3\s+1$/m);
+    expect((await tidewatch('versions', '--json')).stdout).toContain('"10.0.0"');
+    const list = (await tidewatch('clusters', '--search', ids[2]!.slice(0, 8))).stdout;
+    expect(list).toContain(ids[2]);
+    expect((await tidewatch('event-counts', '--by', 'name')).stdout).toBe('(no rows)\n');
+  });
+
   it("prints one cluster's facts", async () => {
     const { stdout } = await tidewatch('cluster', ids[2]!);
     expect(stdout).toMatch(/^version\s+10\.0\.0$/m);

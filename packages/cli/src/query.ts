@@ -3,12 +3,16 @@ import { parseArgs } from 'node:util';
 import { UsageError } from './args.js';
 import { formatTable } from './table.js';
 
-const USAGE = `usage: tidewatch query <question> [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--json] [--include-ci]
+const USAGE = `usage: tidewatch query <question> [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--json] [--include-ci] [--include-internal]
                        [--target URL] [--token T]
 questions:
+  overview                        active, new, silent and total clusters; lifetimes
   active                          active clusters per day
+  versions                        active clusters per version per day (adoption)
   breakdown --by DIM              clusters per version|clusterType|metaBackend|os|objectStore|connector
+  clusters [--search S] [--limit N]   clusters, most recently seen first
   events [--tracking-id ID] [--stage S] [--name N] [--limit N]
+  event-counts --by day|stage|name|connector|trackingId [--stage S] [--name N]
   metrics NAME [--by version|clusterType|nodeType|trackingId]
   cluster TRACKING_ID             one cluster's facts and counts
 environment: TIDEWATCH_URL (default http://127.0.0.1:8080), TIDEWATCH_TOKEN`;
@@ -21,8 +25,32 @@ interface Question {
 
 function question(name: string | undefined, arg: string | undefined, by: string | undefined): Question {
   switch (name) {
+    case 'overview':
+      return {
+        path: '/query/overview',
+        rows: (a) => [{ ...(a.clusters as object), lifetimeP50: (a.lifetimeDays as { p50: unknown }).p50 }],
+      };
     case 'active':
       return { path: '/query/active', rows: (a) => a.series as Record<string, unknown>[] };
+    case 'versions':
+      return {
+        path: '/query/versions',
+        rows: (a) =>
+          (a.days as string[]).map((day, i) => ({
+            day,
+            ...Object.fromEntries(
+              (a.versions as { version: string | null; clusters: number[] }[]).map((v) => [
+                v.version ?? 'unknown',
+                v.clusters[i],
+              ]),
+            ),
+          })),
+      };
+    case 'clusters':
+      return { path: '/query/clusters', rows: (a) => a.clusters as Record<string, unknown>[] };
+    case 'event-counts':
+      if (!by) throw new UsageError(`event-counts needs --by\n${USAGE}`);
+      return { path: '/query/event-counts', rows: (a) => a.rows as Record<string, unknown>[] };
     case 'breakdown':
       if (!by) throw new UsageError(`breakdown needs --by\n${USAGE}`);
       return { path: '/query/breakdown', rows: (a) => a.rows as Record<string, unknown>[] };
@@ -54,9 +82,11 @@ export async function query(argv: string[], env: NodeJS.ProcessEnv): Promise<voi
       by: { type: 'string' },
       json: { type: 'boolean' },
       'include-ci': { type: 'boolean' },
+      'include-internal': { type: 'boolean' },
       'tracking-id': { type: 'string' },
       stage: { type: 'string' },
       name: { type: 'string' },
+      search: { type: 'string' },
       limit: { type: 'string' },
       target: { type: 'string' },
       token: { type: 'string' },
@@ -83,8 +113,10 @@ export async function query(argv: string[], env: NodeJS.ProcessEnv): Promise<voi
   set('trackingId', values['tracking-id']);
   set('stage', values.stage);
   set('name', values.name);
+  set('search', values.search);
   set('limit', values.limit);
   if (values['include-ci']) params.set('includeCi', 'true');
+  if (values['include-internal']) params.set('includeInternal', 'true');
   const url = `${base}${q.path}${params.size > 0 ? `?${params}` : ''}`;
 
   let res: Response;
@@ -101,4 +133,10 @@ export async function query(argv: string[], env: NodeJS.ProcessEnv): Promise<voi
   }
   console.log(formatTable(q.rows(answer)));
   if (typeof answer.next === 'string') console.log(`(more: --json shows the cursor "next")`);
+  const excluded = answer.excluded as { ci: number; internal: number } | undefined;
+  if (excluded && excluded.ci + excluded.internal > 0) {
+    console.log(
+      `(left out: ${excluded.ci} CI and ${excluded.internal} internal clusters; --include-ci, --include-internal to count them)`,
+    );
+  }
 }
