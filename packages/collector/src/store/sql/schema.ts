@@ -154,6 +154,16 @@ export interface ClusterDaysTable {
   day: string;
   tracking_id: string;
   ci: number;
+  /** The cluster's version that day: its latest meta facts up to the day (carried forward). */
+  version: string | null;
+}
+
+/** Rollup of cluster_days: active clusters per day, version and all-CI flag. */
+export interface DayVersionsTable {
+  day: string;
+  version: string | null;
+  ci: number;
+  clusters: number;
 }
 
 export interface ClusterDayFactsTable {
@@ -166,10 +176,20 @@ export interface ClusterDayFactsTable {
   os_name: string | null;
   object_store: string | null;
   connectors: string | null;
+  memory_total: number | null;
+  node_meta: number | null;
+  node_compute: number | null;
+  node_frontend: number | null;
+  node_compactor: number | null;
+  stream_job_count: number | null;
+  license_tier: string | null;
+  /** connector_usage_json_str as sent. */
+  connector_usage: string | null;
 }
 
 export interface Database {
   cluster_day_facts: ClusterDayFactsTable;
+  day_versions: DayVersionsTable;
   cluster_days: ClusterDaysTable;
   agent_reports: AgentReportsTable;
   metric_points: MetricPointsTable;

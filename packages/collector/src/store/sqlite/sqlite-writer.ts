@@ -18,8 +18,10 @@ import {
   eventColumns,
   latestFacts,
   ordered,
+  ROLLUP_SQL,
   reportColumns,
   UPDATE_FACTS_SQL,
+  versionRefreshes,
 } from '../sql/columns.js';
 import type { WriteBatch, WriteResult } from '../store.js';
 import { configureSqlite } from './pragmas.js';
@@ -54,6 +56,16 @@ function insert(table: string, row: Row, conflict: string, returning?: string): 
 }
 
 let updateFacts: SQLite.Statement | undefined;
+
+/** A statement prepared once per text. */
+function prepared(text: string): SQLite.Statement {
+  let statement = statements.get(text);
+  if (!statement) {
+    statement = db.prepare(text);
+    statements.set(text, statement);
+  }
+  return statement;
+}
 
 const upsertCluster = db.prepare(
   `insert into clusters (tracking_id, first_seen, last_seen) values (@tracking_id, @first_seen, @last_seen)
@@ -117,11 +129,22 @@ function writeRows(unordered: WriteBatch): WriteResult {
   for (const s of children.series)
     insert('metric_series', s, '(tracking_id, name, labels) do nothing').run(s);
   for (const c of clusterRows(inserted)) upsertCluster.run(c);
-  for (const d of clusterDayRows(insertedReports)) insert('cluster_days', d, CLUSTER_DAY_CONFLICT).run(d);
-  for (const f of dayFactsRows(batch.reports)) insert('cluster_day_facts', f, DAY_FACTS_CONFLICT).run(f);
+  const dayRows = clusterDayRows(insertedReports);
+  for (const d of dayRows) insert('cluster_days', d, CLUSTER_DAY_CONFLICT).run(d);
+  const factRows = dayFactsRows(batch.reports);
+  for (const f of factRows) insert('cluster_day_facts', f, DAY_FACTS_CONFLICT).run(f);
   for (const f of latestFacts(batch.reports)) {
     updateFacts ??= db.prepare(UPDATE_FACTS_SQL);
     updateFacts.run(f);
+  }
+  const days = new Set<string>();
+  for (const r of versionRefreshes([...dayRows, ...factRows])) {
+    const updated = prepared(ROLLUP_SQL.carryVersions(r.trackingIds.length)).all(r.fromDay, ...r.trackingIds);
+    for (const row of updated as { day: string }[]) days.add(row.day);
+  }
+  for (const day of [...days].sort()) {
+    prepared(ROLLUP_SQL.clearDay()).run(day);
+    prepared(ROLLUP_SQL.countDay()).run(day);
   }
   return { reportsInserted, eventsInserted, agentReportsInserted: insertedIds.size };
 }
