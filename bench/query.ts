@@ -37,19 +37,22 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isDeepStrictEqual, parseArgs } from 'node:util';
 import {
-  type AgentReport,
   decodeNativeReport,
   decodeV1Report,
   decodeV2Event,
   decodeV2EventBatchRaw,
   decodeV2Report,
   encodeReportProtobuf,
-  histogramOf,
   type NodeType,
 } from '@tidewatch/protocol';
 import { type Kysely, sql } from 'kysely';
 import pg from 'pg';
-import { FleetSimulation, type WireItem } from '../packages/cli/src/simulate/activity.js';
+import {
+  agentLatencyMedian,
+  agentReportOf,
+  FleetSimulation,
+  type WireItem,
+} from '../packages/cli/src/simulate/activity.js';
 import { DAY_MS, period, releaseAt } from '../packages/cli/src/simulate/fleet.js';
 import { derivedUuid, Rng } from '../packages/cli/src/simulate/random.js';
 import { startCollector } from '../packages/collector/src/collector.js';
@@ -311,57 +314,29 @@ function agentReports(sim: FleetSimulation, dayStart: number, now: number): Writ
     )
       continue;
     const release = sim.releases[releaseAt(plan, at)]!;
-    const median = release.latencyMedian * (0.8 + ((plan.index * 7919) % 40) / 100);
-    const latencies = Array.from({ length: 200 }, () => rng.logNormal(median, release.latencySigma));
+    // The draws in this order, so that stores filled before the builder was shared stay valid.
+    const latencies = Array.from({ length: 200 }, () =>
+      rng.logNormal(agentLatencyMedian(plan, release), release.latencySigma),
+    );
     const queries = rng.poisson(plan.queriesPerDay);
-    const metric = (name: string, unit: string, kind: 'counter' | 'gauge', value: number) => ({
-      name,
-      unit,
-      description: name,
-      kind,
-      labels: {},
-      value,
-      histogram: null,
-    });
-    const report: AgentReport = {
-      protocol: 3,
+    const memoryUsed = Math.floor(plan.memoryTotal * (0.25 + rng.next() * 0.5));
+    const errors = rng.poisson(queries * 0.003);
+    const report = agentReportOf({
+      plan,
+      release,
+      at,
       reportId: derivedUuid(SEED, 'agent', plan.index, at),
       sequence: Math.floor((at - plan.bornAt) / DAY_MS) + 1,
-      trackingId: plan.trackingId,
       sessionId: derivedUuid(SEED, 'agent-session', plan.index),
-      nodeType: 'frontend',
-      isLeader: true,
-      version: release.version,
-      gitSha: release.gitSha,
-      clusterType: plan.clusterType,
-      ci: false,
-      isTest: false,
       intervalStartMs: at - DAY_MS,
-      intervalEndMs: at,
-      system: {
-        memoryUsed: Math.floor(plan.memoryTotal * (0.25 + rng.next() * 0.5)),
-        memoryTotal: plan.memoryTotal,
-        osName: plan.os.name,
-        osVersion: plan.os.version,
-        osKernel: plan.os.kernel,
-        cpuAvailable: plan.cpus,
-      },
+      memoryUsed,
       process: { heapUsed: 80e6, eventLoopDelayP99: 0.012, uptime: 86_400, runtime: 'node v20.19.0' },
       cluster: {},
-      metrics: [
-        metric('db.queries', '{query}', 'counter', queries),
-        metric('db.query.errors', '{query}', 'counter', rng.poisson(queries * 0.003)),
-        metric('db.connections', '{connection}', 'gauge', rng.int(1, 20)),
-        {
-          ...metric('db.query.duration', 's', 'counter', 0),
-          kind: 'histogram' as const,
-          histogram: histogramOf(latencies, 5, 160),
-        },
-      ],
-      events: [],
-      drops: { series: 0, events: 0, reports: 0, values: 0, errors: 0 },
-      agentVersion: '0.1.0',
-    };
+      queries,
+      errors,
+      connections: rng.int(1, 20),
+      latencies,
+    });
     const raw = encodeReportProtobuf(report);
     const decoded = decodeNativeReport(raw, 'application/x-protobuf');
     const receivedAt = at + 30 + Math.floor(rng.next() * 300);
