@@ -21,7 +21,14 @@ import { CollectorError } from '../errors.js';
 import { acceptRawBodies, inflatedBody, mediaType, requireMediaType } from '../http/body.js';
 import { agentReportWrite, DEFAULT_SERIES_CAPS } from '../ingest/native-rows.js';
 import { eventRow, reportRow } from '../ingest/rows.js';
-import type { AgentReportWrite, EventRow, KnownSeries, ReportRow, Store } from '../store/store.js';
+import type {
+  AgentReportWrite,
+  EventRow,
+  KnownSeries,
+  ReportRow,
+  Store,
+  WriteResult,
+} from '../store/store.js';
 
 /** Inflated NDJSON bytes per request: about 50,000 typical reports with their base64 bodies. */
 export const IMPORT_BODY_LIMIT = 64 * 1024 * 1024;
@@ -246,7 +253,12 @@ export async function importRoute(app: FastifyInstance, opts: { store: Store }) 
         first = Math.min(first, r.receivedAt);
         last = Math.max(last, r.receivedAt);
       }
-      let result = { reportsInserted: 0, eventsInserted: 0, agentReportsInserted: 0 };
+      let result: WriteResult = {
+        reportsInserted: 0,
+        eventsInserted: 0,
+        agentReportsInserted: 0,
+        blocked: 0,
+      };
       const rows = reports.length + events.length + agentReports.length;
       if (rows > 0) {
         try {
