@@ -49,7 +49,7 @@ async function clickhouse(statement: string): Promise<string> {
   const response = await fetch(CLICKHOUSE_URL, {
     method: 'POST',
     body: statement,
-    signal: AbortSignal.timeout(10_000),
+    signal: AbortSignal.timeout(120_000),
   });
   const text = await response.text();
   if (!response.ok) throw new Error(`ClickHouse answered ${response.status}: ${text.trim()}`);

@@ -125,8 +125,13 @@ export class ClickHouseStore implements Store {
       username: this.options.username ?? 'default',
       password: this.options.password ?? '',
       ...(database ? { database } : {}),
-      request_timeout: 120_000,
-      clickhouse_settings: { output_format_json_quote_64bit_integers: 0 },
+      // Long fleet scans and erases: progress headers keep the idle connection alive meanwhile.
+      request_timeout: 300_000,
+      clickhouse_settings: {
+        output_format_json_quote_64bit_integers: 0,
+        send_progress_in_http_headers: 1,
+        http_headers_progress_interval_ms: '10000',
+      },
     });
   }
 
@@ -294,30 +299,34 @@ export class ClickHouseStore implements Store {
       sql`SELECT min(received_at) AS first, max(received_at) AS last, count() AS n FROM ${this.stored(mine)}`,
     );
     if (!seen || Number(seen.n) === 0) return null;
-    const [meta] = await this.rows<MetaFacts>(
-      sql`SELECT version, git_sha, cluster_type, meta_backend, node_meta, node_compute, node_frontend,
-            node_compactor, stream_job_count, object_store, license_tier, connectors
-          FROM reports FINAL WHERE ${mine} AND node_type = 'meta'
-          ORDER BY received_at DESC, dedup_key DESC LIMIT 1`,
-    );
-    const perNode = await this.rows<{ node_type: string; n: number }>(
-      sql`SELECT node_type, count() AS n FROM reports FINAL WHERE ${mine} GROUP BY node_type`,
-    );
-    const [latestAgent] = meta
-      ? []
-      : await this.rows<{ version: string | null; git_sha: string | null; cluster_type: string | null }>(
-          sql`SELECT version, git_sha, cluster_type FROM agent_reports FINAL WHERE ${mine}
-              ORDER BY received_at DESC, sequence DESC LIMIT 1`,
-        );
+    // Independent reads, sent together.
+    const [[meta], perNode, [latestAgent], events, agentReports] = await Promise.all([
+      this.rows<MetaFacts>(
+        sql`SELECT version, git_sha, cluster_type, meta_backend, node_meta, node_compute, node_frontend,
+              node_compactor, stream_job_count, object_store, license_tier, connectors
+            FROM reports FINAL WHERE ${mine} AND node_type = 'meta'
+            ORDER BY received_at DESC, dedup_key DESC LIMIT 1`,
+      ),
+      this.rows<{ node_type: string; n: number }>(
+        sql`SELECT node_type, count() AS n FROM reports FINAL WHERE ${mine} GROUP BY node_type`,
+      ),
+      this.rows<{ version: string | null; git_sha: string | null; cluster_type: string | null }>(
+        sql`SELECT version, git_sha, cluster_type FROM agent_reports FINAL WHERE ${mine}
+            ORDER BY received_at DESC, sequence DESC LIMIT 1`,
+      ),
+      this.count('events', trackingId),
+      this.count('agent_reports', trackingId),
+    ]);
     return clusterSummary({
       trackingId,
       firstSeen: Number(seen.first),
       lastSeen: Number(seen.last),
       meta,
-      latestAgent,
+      // A meta report's facts win over an agent's (as in every store).
+      latestAgent: meta ? undefined : latestAgent,
       perNode,
-      events: await this.count('events', trackingId),
-      agentReports: await this.count('agent_reports', trackingId),
+      events,
+      agentReports,
     });
   }
 
