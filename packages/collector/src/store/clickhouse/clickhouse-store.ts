@@ -26,9 +26,19 @@ import {
   tokenColumns,
   tokenRecord,
 } from '../answers.js';
-import { agentChildren, agentReportColumns, eventColumns, ordered, reportColumns } from '../sql/columns.js';
+import {
+  agentChildren,
+  agentReportColumns,
+  batchTrackingIds,
+  eventColumns,
+  ordered,
+  reportColumns,
+  withoutBlocked,
+} from '../sql/columns.js';
 import type { ClusterListItem as ClusterListRow } from '../sql/schema.js';
 import type {
+  AuditEntry,
+  BlockedCluster,
   BreakdownDimension,
   ClusterListItem,
   ClusterListQuery,
@@ -43,13 +53,22 @@ import type {
   LeftOut,
   MetricPoint,
   MetricPointQuery,
+  RetentionResult,
   Store,
+  StoredAuditEntry,
   StoredEvent,
   TokenRecord,
   WriteBatch,
   WriteResult,
 } from '../store.js';
-import { CLUSTER_TABLES, checkRows, createTableSql, TABLES, type TableName } from './schema.js';
+import {
+  CLUSTER_TABLES,
+  checkRows,
+  createTableSql,
+  RETAINED_TABLES,
+  TABLES,
+  type TableName,
+} from './schema.js';
 import { and, ident, join, type Sql, sql } from './sql.js';
 
 export interface ClickHouseOptions {
@@ -204,7 +223,25 @@ export class ClickHouseStore implements Store {
     return stored;
   }
 
-  async writeBatch(unordered: WriteBatch): Promise<WriteResult> {
+  /** Which of these ids are blocked (erased and not unblocked). */
+  private async blockedIds(ids: readonly string[]): Promise<Set<string>> {
+    const blocked = new Set<string>();
+    for (let i = 0; i < ids.length; i += KEYS_PER_LOOKUP) {
+      const part = ids.slice(i, i + KEYS_PER_LOOKUP);
+      const rows = await this.rows<{ tracking_id: string }>(
+        sql`SELECT tracking_id FROM blocked_clusters FINAL
+            WHERE blocked = 1 AND tracking_id IN (${join(part.map((id) => sql`${id}`))})`,
+      );
+      for (const row of rows) blocked.add(row.tracking_id);
+    }
+    return blocked;
+  }
+
+  async writeBatch(request: WriteBatch): Promise<WriteResult> {
+    const { batch: unordered, blocked } = withoutBlocked(
+      request,
+      await this.blockedIds(batchTrackingIds(request)),
+    );
     const batch = ordered(unordered);
     const agentWrites = batch.agentReports ?? [];
     const [storedReports, storedEvents, storedAgents] = await Promise.all([
@@ -257,6 +294,7 @@ export class ClickHouseStore implements Store {
       reportsInserted: reports.length,
       eventsInserted: events.length,
       agentReportsInserted: agentReports.length,
+      blocked,
     };
   }
 
@@ -515,18 +553,158 @@ export class ClickHouseStore implements Store {
     return rows.map(metricPoint);
   }
 
-  async eraseCluster(trackingId: string): Promise<EraseResult> {
+  async eraseCluster(trackingId: string, at: number = Date.now()): Promise<EraseResult> {
+    // Blocked first: a write that checks after this drops the cluster's rows.
+    await this.insert('blocked_clusters', [
+      { tracking_id: trackingId, blocked: 1, blocked_at: at, version: this.nextVersion() },
+    ]);
     const counts = {
       reports: await this.count('reports', trackingId),
       events: await this.count('events', trackingId),
       agentReports: await this.count('agent_reports', trackingId),
     };
-    // Every table with rows of the cluster, tags and series included: erase means everywhere.
-    for (const table of CLUSTER_TABLES) {
-      await this.command(sql`ALTER TABLE ${ident(table)} DELETE WHERE tracking_id = ${trackingId}`);
+    // A write that checked the block just before it landed may insert after the first delete was
+    // queued (a mutation only touches the parts that existed then): a second pass takes those.
+    for (let pass = 0; pass < 2; pass++) {
+      // Every table with rows of the cluster, tags and series included: erase means everywhere.
+      for (const table of CLUSTER_TABLES) {
+        await this.command(sql`ALTER TABLE ${ident(table)} DELETE WHERE tracking_id = ${trackingId}`);
+      }
+      await this.waitForMutations();
+      const [left] = await this.rows<{ n: number }>(
+        sql`SELECT count() AS n FROM ${this.stored(sql`tracking_id = ${trackingId}`)}`,
+      );
+      if (Number(left?.n ?? 0) === 0) break;
     }
-    await this.waitForMutations();
     return counts;
+  }
+
+  async unblockCluster(trackingId: string): Promise<boolean> {
+    const [row] = await this.rows(
+      sql`SELECT 1 FROM blocked_clusters FINAL WHERE tracking_id = ${trackingId} AND blocked = 1`,
+    );
+    if (!row) return false;
+    await this.insert('blocked_clusters', [
+      { tracking_id: trackingId, blocked: 0, blocked_at: 0, version: this.nextVersion() },
+    ]);
+    return true;
+  }
+
+  async blockedClusters(): Promise<BlockedCluster[]> {
+    const rows = await this.rows<{ tracking_id: string; blocked_at: number }>(
+      sql`SELECT tracking_id, blocked_at FROM blocked_clusters FINAL WHERE blocked = 1
+          ORDER BY blocked_at DESC, tracking_id`,
+    );
+    return rows.map((r) => ({ trackingId: r.tracking_id, blockedAt: Number(r.blocked_at) }));
+  }
+
+  /**
+   * Retention the ClickHouse way: months wholly before the cut-off are dropped as partitions (no
+   * rewrite), and only the month that straddles it is deleted from by a mutation. Nothing else to
+   * fix: first seen, latest facts and the daily statistics are read from the rows that remain.
+   */
+  async deleteBefore(fromDay: string): Promise<RetentionResult> {
+    const cutoff = Date.parse(`${fromDay}T00:00:00.000Z`);
+    const before = sql`received_day < toDate(${fromDay})`;
+    const deleted: RetentionResult = {};
+    // Clusters all of whose rows are older: forgotten (tags included).
+    const forgotten = await this.rows<{ tracking_id: string }>(
+      sql`SELECT tracking_id FROM ${this.stored(sql`1`)} GROUP BY tracking_id HAVING max(received_at) < ${cutoff}`,
+    );
+    deleted.clusters = forgotten.length;
+    for (const table of RETAINED_TABLES) {
+      const [old] = await this.rows<{ n: number }>(
+        sql`SELECT count() AS n FROM ${ident(table)} FINAL WHERE ${before}`,
+      );
+      deleted[table] = Number(old?.n ?? 0);
+      if (deleted[table] === 0) continue;
+      const partitions = await this.rows<{ partition_id: string }>(
+        sql`SELECT partition_id FROM system.parts
+            WHERE database = ${this.options.database} AND table = ${table} AND active
+            GROUP BY partition_id HAVING max(max_date) < toDate(${fromDay})`,
+      );
+      for (const p of partitions) {
+        await this.command(sql`ALTER TABLE ${ident(table)} DROP PARTITION ${Number(p.partition_id)}`);
+      }
+      await this.command(sql`ALTER TABLE ${ident(table)} DELETE WHERE ${before}`);
+    }
+    // A series whose points are all gone is forgotten (it only served the per-cluster caps).
+    const series = await this.rows<{ tracking_id: string; name: string; labels: string }>(
+      sql`SELECT tracking_id, name, labels FROM metric_series FINAL
+          WHERE first_seen < ${cutoff}
+            AND (tracking_id, name, labels) NOT IN (SELECT tracking_id, name, labels FROM metric_points FINAL
+              WHERE NOT (${before}))`,
+    );
+    deleted.metric_series = series.length;
+    const [audit] = await this.rows<{ n: number }>(
+      sql`SELECT count() AS n FROM audit_log WHERE at < ${cutoff}`,
+    );
+    deleted.audit_log = Number(audit?.n ?? 0);
+    // Mutations take literal lists: 18.16 does not run subqueries inside them.
+    const tuples = series.map((s) => sql`(${s.tracking_id}, ${s.name}, ${s.labels})`);
+    for (let i = 0; i < tuples.length; i += KEYS_PER_LOOKUP) {
+      await this.command(
+        sql`ALTER TABLE metric_series DELETE WHERE (tracking_id, name, labels) IN (${join(tuples.slice(i, i + KEYS_PER_LOOKUP))})`,
+      );
+    }
+    const ids = forgotten.map((f) => sql`${f.tracking_id}`);
+    for (let i = 0; i < ids.length; i += KEYS_PER_LOOKUP) {
+      await this.command(
+        sql`ALTER TABLE cluster_tags DELETE WHERE tracking_id IN (${join(ids.slice(i, i + KEYS_PER_LOOKUP))})`,
+      );
+    }
+    if (deleted.audit_log > 0) await this.command(sql`ALTER TABLE audit_log DELETE WHERE at < ${cutoff}`);
+    await this.waitForMutations();
+    return deleted;
+  }
+
+  /**
+   * A claim that exactly one of several collectors wins: ClickHouse has no transactions or unique
+   * keys, but creating a table is atomic, so of concurrent CREATEs of one name only one succeeds.
+   */
+  private async claim(name: string): Promise<boolean> {
+    try {
+      await this.command(sql`CREATE TABLE ${ident(name)} (claimed_at Int64) ENGINE = TinyLog`);
+      return true;
+    } catch (error) {
+      if (/already exists|right now/i.test((error as Error).message)) return false;
+      throw error;
+    }
+  }
+
+  async ensureSetting(key: string, value: string): Promise<string> {
+    const read = async () =>
+      (await this.rows<{ value: string }>(sql`SELECT value FROM settings FINAL WHERE key = ${key}`))[0]
+        ?.value;
+    const stored = await read();
+    if (stored !== undefined) return stored;
+    const name = `setting_claim_${createHash('sha256').update(key).digest('hex').slice(0, 16)}`;
+    if (await this.claim(name)) {
+      await this.insert('settings', [{ key, value }]);
+      return value;
+    }
+    // Another collector won the claim: its value is on the way.
+    for (let wait = 0; wait < 300; wait++) {
+      const value = await read();
+      if (value !== undefined) return value;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(
+      `setting ${key} was claimed but never written (a collector died in between): drop table ${name} and restart`,
+    );
+  }
+
+  async appendAudit(entry: AuditEntry): Promise<void> {
+    await this.insert('audit_log', [{ id: this.nextVersion(), ...entry }]);
+  }
+
+  async auditLog(query: { limit: number; before?: number | undefined }): Promise<StoredAuditEntry[]> {
+    const rows = await this.rows<StoredAuditEntry>(
+      sql`SELECT id, at, actor, action, target, details FROM audit_log
+          WHERE ${query.before === undefined ? sql`1` : sql`id < ${query.before}`}
+          ORDER BY id DESC LIMIT ${query.limit}`,
+    );
+    return rows.map((r) => ({ ...r, id: Number(r.id), at: Number(r.at) }));
   }
 
   /** Deletes are mutations that run in the background: answer only once none is pending. */
@@ -558,16 +736,9 @@ export class ClickHouseStore implements Store {
   async createFirstAdminToken(token: TokenRecord): Promise<boolean> {
     const admins = await this.tokens(sql`role = 'admin'`);
     if (admins.some((t) => t.revoked_at === null)) return false;
-    // ClickHouse has no transactions or unique keys, but creating a table is atomic: of the
-    // collectors that start together, the one whose CREATE succeeds creates the token. The claim
-    // is numbered by the admin tokens ever made, so a start after all were revoked claims anew.
-    const claim = ident(`first_admin_claim_${admins.length}`);
-    try {
-      await this.command(sql`CREATE TABLE ${claim} (claimed_at Int64) ENGINE = TinyLog`);
-    } catch (error) {
-      if (/already exists|right now/i.test((error as Error).message)) return false;
-      throw error;
-    }
+    // Of the collectors that start together, the one that wins the claim creates the token. The
+    // claim is numbered by the admin tokens ever made, so a start after all were revoked claims anew.
+    if (!(await this.claim(`first_admin_claim_${admins.length}`))) return false;
     await this.writeToken(tokenColumns(token));
     return true;
   }

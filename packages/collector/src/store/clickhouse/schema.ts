@@ -73,6 +73,7 @@ export const TABLES: readonly TableDef[] = [
       ns('connector_usage'),
       ns('stream_jobs'),
       ns('license_tier'),
+      ns('license_subject'),
       // base64 of the body: JSON (the insert format) carries text, not bytes.
       s('raw'),
     ],
@@ -174,6 +175,30 @@ export const TABLES: readonly TableDef[] = [
     engine: sql`ReplacingMergeTree(version) ORDER BY tracking_id`,
   },
   {
+    // An erase blocks the id; lifting the block writes blocked = 0.
+    name: 'blocked_clusters',
+    columns: [s('tracking_id'), u8('blocked'), i64('blocked_at'), { name: 'version', type: 'UInt64' }],
+    engine: sql`ReplacingMergeTree(version) ORDER BY tracking_id`,
+  },
+  {
+    name: 'settings',
+    columns: [s('key'), s('value')],
+    engine: sql`ReplacingMergeTree ORDER BY key`,
+  },
+  {
+    // id: µs of the writing collector's clock (unique per process), so newest first is id order.
+    name: 'audit_log',
+    columns: [
+      { name: 'id', type: 'UInt64' },
+      i64('at'),
+      s('actor'),
+      s('action'),
+      ns('target'),
+      ns('details'),
+    ],
+    engine: sql`MergeTree ORDER BY id`,
+  },
+  {
     name: 'tokens',
     columns: [
       s('id'),
@@ -197,12 +222,24 @@ export type TableName =
   | 'agent_events'
   | 'metric_series'
   | 'cluster_tags'
+  | 'blocked_clusters'
+  | 'settings'
+  | 'audit_log'
   | 'tokens';
 
-/** Every table with rows of a cluster: an erase deletes from each. */
-export const CLUSTER_TABLES = TABLES.filter((t) => t.columns.some((c) => c.name === 'tracking_id')).map(
-  (t) => t.name as TableName,
-);
+/** Every table with rows of a cluster: an erase deletes from each (the block itself stays). */
+export const CLUSTER_TABLES = TABLES.filter(
+  (t) => t.name !== 'blocked_clusters' && t.columns.some((c) => c.name === 'tracking_id'),
+).map((t) => t.name as TableName);
+
+/** Raw tables with a received_day, partitioned by its month: what retention deletes. */
+export const RETAINED_TABLES = [
+  'reports',
+  'events',
+  'agent_reports',
+  'metric_points',
+  'agent_events',
+] as const satisfies readonly TableName[];
 
 export function createTableSql(table: TableDef): Sql {
   const columns = table.columns.map((c) => {
