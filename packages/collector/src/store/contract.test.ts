@@ -7,6 +7,8 @@ import { storeTargets } from '../../test-support/stores.js';
 import { tokenRecord } from '../auth/tokens.js';
 import { agentReportWrite } from '../ingest/native-rows.js';
 import { eventRow, reportRow } from '../ingest/rows.js';
+import { ClickHouseStore } from './clickhouse/clickhouse-store.js';
+import { sql } from './clickhouse/sql.js';
 import { openStore } from './open-store.js';
 import type { Store, WriteBatch } from './store.js';
 
@@ -40,8 +42,10 @@ function events(trackingId: string, names: string[], receivedAt = T0) {
 
 describe.each(targets)('store contract: $name', (target) => {
   let store: Store;
+  let url: string;
   beforeEach(async () => {
-    store = openStore(await target.freshUrl());
+    url = await target.freshUrl();
+    store = openStore(url);
     await store.migrate();
     return () => store.close();
   });
@@ -110,6 +114,32 @@ describe.each(targets)('store contract: $name', (target) => {
     expect(cluster?.reports.compute).toBe(1);
     // A retry that stored nothing does not move last seen.
     expect(cluster?.lastSeen).toBe(T0);
+  });
+
+  it('counts a report once when two collectors store it at the same moment', async () => {
+    // A retry through a second collector racing the first: both may find the key absent.
+    const other = openStore(url);
+    try {
+      const batch: WriteBatch = {
+        reports: [meta('race'), compute('race')],
+        events: events('race', ['source']),
+        agentReports: [agent({ trackingId: 'race', metrics: [counter('race.q', 3)] })],
+      };
+      await Promise.all([store.writeBatch(batch), other.writeBatch(batch), store.writeBatch(batch)]);
+      const range = { fromDay: '2026-11-20', toDay: '2026-11-20', includeCi: true };
+      expect(await other.getCluster('race')).toMatchObject({
+        reports: { meta: 1, compute: 1 },
+        events: 1,
+        agentReports: 1,
+      });
+      expect((await store.metricPoints({ ...range, name: 'race.q' })).map((p) => p.value)).toEqual([3]);
+      expect(await store.events({ ...range, limit: 10 })).toHaveLength(1);
+      expect(await store.eventCounts({ ...range, by: 'name', limit: 10 })).toEqual([
+        { value: 'source', events: 1, clusters: 1 },
+      ]);
+    } finally {
+      await other.close();
+    }
   });
 
   it('stores retried events once and counts them per cluster', async () => {
@@ -590,8 +620,14 @@ describe.each(targets)('store contract: $name', (target) => {
   });
 });
 
-/** Reads a cluster's raw payloads through a second connection, as an operator's SQL would. */
+/** Reads a cluster's raw payload straight from its table, as an operator's SQL would. */
 async function rawOf(store: Store, trackingId: string): Promise<Uint8Array> {
+  if (store instanceof ClickHouseStore) {
+    const [row] = await store.rows<{ raw: string }>(
+      sql`SELECT raw FROM reports FINAL WHERE tracking_id = ${trackingId}`,
+    );
+    return Buffer.from(row!.raw, 'base64');
+  }
   const db = (store as unknown as { db: import('kysely').Kysely<import('./sql/schema.js').Database> }).db;
   const row = await db
     .selectFrom('reports')
