@@ -6,8 +6,8 @@ import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import { eraseRoute } from './admin/erase-route.js';
 import { importRoute } from './admin/import-route.js';
 import { internalRoute } from './admin/internal-route.js';
-import type { CollectorConfig } from './config.js';
-import { installErrorHandling } from './http/error-handler.js';
+import { type CollectorConfig, DEFAULT_CONFIG } from './config.js';
+import { clientErrorHandler, installErrorHandling } from './http/error-handler.js';
 import { nativeRoute } from './ingest/native-route.js';
 import { IngestPipeline } from './ingest/pipeline.js';
 import { risingwaveRoutes } from './ingest/risingwave-routes.js';
@@ -35,18 +35,29 @@ export interface Collector {
 
 export async function buildServer(
   store: Store,
-  config: Pick<CollectorConfig, 'bodyLimit' | 'maxBatchRows' | 'logLevel'>,
+  config: Pick<CollectorConfig, 'bodyLimit' | 'maxBatchRows' | 'logLevel'> &
+    Partial<Pick<CollectorConfig, 'headersTimeout' | 'requestTimeout'>>,
 ): Promise<Collector> {
+  const headersTimeout = config.headersTimeout ?? DEFAULT_CONFIG.headersTimeout;
+  const requestTimeout = Math.max(config.requestTimeout ?? DEFAULT_CONFIG.requestTimeout, headersTimeout);
   const app = Fastify({
     logger: { level: config.logLevel },
     // No per-request log lines: at fleet scale they are noise, and they would carry client
     // addresses. Errors and admin actions are logged where they happen.
     logController: new LogController({ disableRequestLogging: true }),
-    // Slow clients must not hold connections open forever.
-    requestTimeout: 30_000,
+    // Slow clients must not hold connections open: headers and the whole request each have a
+    // deadline (answered 408 by clientErrorHandler). Node checks the deadlines only every
+    // connectionsCheckingInterval (30 s by default), so check at a quarter of the shorter one.
+    http: {
+      headersTimeout,
+      requestTimeout,
+      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(headersTimeout / 4))),
+    },
+    requestTimeout,
     connectionTimeout: 60_000,
     keepAliveTimeout: 10_000,
     return503OnClosing: true,
+    clientErrorHandler,
     // Tracking ids may be 128 characters; longer ones get our own 400, not a bare 414.
     routerOptions: { maxParamLength: 512 },
   });
