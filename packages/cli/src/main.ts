@@ -8,7 +8,8 @@ import { token } from './token.js';
 const HELP = `tidewatch: telemetry for RisingWave and databases on Node.js
 
 usage:
-  tidewatch serve [--host H] [--port P] [--store URL] [--admin-token T] [--body-limit BYTES] [--log-level L]
+  tidewatch serve [--host H] [--port P] [--store URL] [--admin-token T] [--body-limit BYTES]
+      [--headers-timeout MS] [--request-timeout MS] [--log-level L]
   tidewatch token create --role read|admin | list | revoke ID   [--store URL]
   tidewatch simulate --clusters N --days D [--target URL] [--token T] [--seed S] [--agents] [--now TIME]
       a realistic fleet through the real wire formats; with an admin --token, D days of history go to
@@ -18,7 +19,8 @@ usage:
       [--target URL] [--token T]     the query API as aligned tables (tidewatch query --help)
 
 environment: TIDEWATCH_HOST, TIDEWATCH_PORT, TIDEWATCH_STORE, TIDEWATCH_ADMIN_TOKEN,
-             TIDEWATCH_BODY_LIMIT, TIDEWATCH_LOG_LEVEL; for query: TIDEWATCH_URL, TIDEWATCH_TOKEN
+             TIDEWATCH_BODY_LIMIT, TIDEWATCH_HEADERS_TIMEOUT,
+             TIDEWATCH_REQUEST_TIMEOUT, TIDEWATCH_LOG_LEVEL; for query: TIDEWATCH_URL, TIDEWATCH_TOKEN
 store URLs:  sqlite:PATH (default sqlite:./data/tidewatch.db), postgres://USER@HOST:PORT/DB`;
 
 async function main(argv: string[]): Promise<void> {
