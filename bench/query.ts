@@ -64,6 +64,7 @@ import {
   type DistributionName,
   distribution,
 } from '../packages/collector/src/query/shape.js';
+import { BREAKDOWN_COLUMNS } from '../packages/collector/src/store/answers.js';
 import { openStore } from '../packages/collector/src/store/open-store.js';
 import type { Database } from '../packages/collector/src/store/sql/schema.js';
 import type { SqlStore } from '../packages/collector/src/store/sql/sql-store.js';
@@ -524,15 +525,7 @@ function baselineActive(from: string, to: string) {
   };
 }
 
-const BREAKDOWN_COLUMN = {
-  version: 'version',
-  clusterType: 'cluster_type',
-  metaBackend: 'meta_backend',
-  os: 'os_name',
-  objectStore: 'object_store',
-  connector: 'connectors',
-  licenseTier: 'license_tier',
-} as const;
+const BREAKDOWN_COLUMN = BREAKDOWN_COLUMNS;
 type By = keyof typeof BREAKDOWN_COLUMN;
 
 function sortBreakdown(list: { value: string | null; clusters: number }[]) {

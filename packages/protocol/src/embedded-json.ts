@@ -87,3 +87,20 @@ export function parseLicense(json: string | null, flags: Flags): LicenseFacts {
 export function connectorUsesOf(json: string | null): ConnectorUse[] {
   return parseConnectorUsage(json, new Flags());
 }
+
+/**
+ * The license JSON with its `sub` (a customer name) replaced by `redact(sub)`, or null when there
+ * is nothing to redact. A text that is not a JSON object is replaced whole (it may be anything).
+ */
+export function redactLicenseJson(json: string, redact: (subject: string) => string): string | null {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(json);
+  } catch {
+    return JSON.stringify({ unparsable: redact(json) });
+  }
+  if (!isRecord(parsed)) return JSON.stringify({ unparsable: redact(json) });
+  if (!('sub' in parsed)) return null;
+  const sub = parsed['sub'];
+  return JSON.stringify({ ...parsed, sub: redact(typeof sub === 'string' ? sub : JSON.stringify(sub)) });
+}

@@ -11,4 +11,5 @@ export {
   decodeV2EventBatchRaw,
   decodeV2Report,
   type RawEvent,
+  redactV2LicenseSubject,
 } from './risingwave/v2.js';

@@ -10,6 +10,7 @@ import SQLite from 'better-sqlite3';
 import {
   agentChildren,
   agentReportColumns,
+  batchTrackingIds,
   CLUSTER_DAY_CONFLICT,
   clusterDayRows,
   clusterRows,
@@ -22,8 +23,9 @@ import {
   reportColumns,
   UPDATE_FACTS_SQL,
   versionRefreshes,
+  withoutBlocked,
 } from '../sql/columns.js';
-import type { WriteBatch, WriteResult } from '../store.js';
+import type { ReportRow, WriteBatch, WriteResult } from '../store.js';
 import { configureSqlite } from './pragmas.js';
 
 export interface WriterRequest {
@@ -84,8 +86,13 @@ function bindable(row: Row): Row {
   return row;
 }
 
+let isBlocked: SQLite.Statement | undefined;
+
 /** The rows of one request; runs inside a transaction. */
-function writeRows(unordered: WriteBatch): WriteResult {
+function writeRows(request: WriteBatch): WriteResult {
+  isBlocked ??= db.prepare('select 1 from blocked_clusters where tracking_id = ?');
+  const blockedIds = new Set(batchTrackingIds(request).filter((id) => isBlocked!.get(id) !== undefined));
+  const { batch: unordered, blocked } = withoutBlocked(request, blockedIds);
   const batch = ordered(unordered);
   type Stored = { tracking_id: string; received_at: number; ci: number };
   const inserted: Stored[] = [];
@@ -103,10 +110,18 @@ function writeRows(unordered: WriteBatch): WriteResult {
     }
     return n;
   };
-  const reportsInserted = run('reports', batch.reports.map(reportColumns), 'tracking_id, received_at, ci', [
-    inserted,
-    insertedReports,
-  ]);
+  const storedReports: ReportRow[] = [];
+  for (const r of batch.reports) {
+    const row = reportColumns(r);
+    const stored = insert('reports', row, '(dedup_key) do nothing', 'tracking_id, received_at, ci').get(
+      bindable(row),
+    ) as Stored | undefined;
+    if (!stored) continue;
+    inserted.push(stored);
+    insertedReports.push(stored);
+    storedReports.push(r);
+  }
+  const reportsInserted = storedReports.length;
   const eventsInserted = run('events', batch.events.map(eventColumns), 'tracking_id, received_at', [
     inserted,
   ]);
@@ -131,9 +146,10 @@ function writeRows(unordered: WriteBatch): WriteResult {
   for (const c of clusterRows(inserted)) upsertCluster.run(c);
   const dayRows = clusterDayRows(insertedReports);
   for (const d of dayRows) insert('cluster_days', d, CLUSTER_DAY_CONFLICT).run(d);
-  const factRows = dayFactsRows(batch.reports);
+  // Facts rollups follow stored reports only: a retried old report must not win as "latest".
+  const factRows = dayFactsRows(storedReports);
   for (const f of factRows) insert('cluster_day_facts', f, DAY_FACTS_CONFLICT).run(f);
-  for (const f of latestFacts(batch.reports)) {
+  for (const f of latestFacts(storedReports)) {
     updateFacts ??= db.prepare(UPDATE_FACTS_SQL);
     updateFacts.run(f);
   }
@@ -146,7 +162,7 @@ function writeRows(unordered: WriteBatch): WriteResult {
     prepared(ROLLUP_SQL.clearDay()).run(day);
     prepared(ROLLUP_SQL.countDay()).run(day);
   }
-  return { reportsInserted, eventsInserted, agentReportsInserted: insertedIds.size };
+  return { reportsInserted, eventsInserted, agentReportsInserted: insertedIds.size, blocked };
 }
 
 const write = db.transaction(writeRows);
