@@ -765,6 +765,32 @@ export class SqlStore implements Store {
     return rows.map((r) => ({ trackingId: r.tracking_id, blockedAt: Number(r.blocked_at) }));
   }
 
+  /**
+   * day_versions after retention: days before the cut-off go; versions carried forward from meta
+   * reports that are gone now are unknown (as in the raw rows that remain), and the days they
+   * counted in are counted again.
+   */
+  private async retainDayVersions(trx: Kysely<Database>, fromDay: string): Promise<void> {
+    await trx.deleteFrom('day_versions').where('day', '<', fromDay).execute();
+    const orphaned = await trx
+      .updateTable('cluster_days')
+      .set({ version: null })
+      .where('version', 'is not', null)
+      .where(({ not, exists, selectFrom }) =>
+        not(
+          exists(
+            selectFrom('cluster_day_facts as f')
+              .select(sql.lit(1).as('one'))
+              .whereRef('f.tracking_id', '=', 'cluster_days.tracking_id')
+              .whereRef('f.day', '<=', 'cluster_days.day'),
+          ),
+        ),
+      )
+      .returning('day')
+      .execute();
+    await this.recountDays(trx, new Set(orphaned.map((r) => r.day)));
+  }
+
   async deleteBefore(fromDay: string): Promise<RetentionResult> {
     const cutoff = Date.parse(`${fromDay}T00:00:00.000Z`);
     return this.db.transaction().execute(async (trx) => {
@@ -775,26 +801,11 @@ export class SqlStore implements Store {
         deleted[table] = Number(result.numDeletedRows);
       };
       for (const table of RETAINED_BY_DAY) await byDay(table);
-      await trx.deleteFrom('day_versions').where('day', '<', fromDay).execute();
-      // Versions carried forward from meta reports that are gone now are unknown (as in the raw
-      // rows that remain); the days they counted in are counted again.
-      const orphaned = await trx
-        .updateTable('cluster_days')
-        .set({ version: null })
-        .where('version', 'is not', null)
-        .where(({ not, exists, selectFrom }) =>
-          not(
-            exists(
-              selectFrom('cluster_day_facts as f')
-                .select(sql.lit(1).as('one'))
-                .whereRef('f.tracking_id', '=', 'cluster_days.tracking_id')
-                .whereRef('f.day', '<=', 'cluster_days.day'),
-            ),
-          ),
-        )
-        .returning('day')
-        .execute();
-      await this.recountDays(trx, new Set(orphaned.map((r) => r.day)));
+      // Only when retention removed rollup rows: the pass runs at every start, mostly with nothing
+      // to do, and must not hold the write lock longer than that.
+      if ((deleted.cluster_days ?? 0) + (deleted.cluster_day_facts ?? 0) > 0) {
+        await this.retainDayVersions(trx, fromDay);
+      }
       // A series whose points are all gone is forgotten (it only served the per-cluster caps).
       const series = await trx
         .deleteFrom('metric_series')

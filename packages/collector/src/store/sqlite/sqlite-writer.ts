@@ -165,7 +165,11 @@ function writeRows(request: WriteBatch): WriteResult {
   return { reportsInserted, eventsInserted, agentReportsInserted: insertedIds.size, blocked };
 }
 
-const write = db.transaction(writeRows);
+// BEGIN IMMEDIATE (`.immediate`): the transaction reads (the blocked-cluster check) before it
+// writes; begun deferred, a commit by the main thread in between (an audit entry) makes its first
+// write fail at once with SQLITE_BUSY instead of waiting for busy_timeout.
+const writeTransaction = db.transaction(writeRows);
+const write = (batch: WriteBatch) => writeTransaction.immediate(batch);
 
 /**
  * Requests that arrived while a transaction ran are committed together in the next one (group
@@ -186,9 +190,10 @@ function respond(request: WriterRequest, run: () => WriteResult): void {
 }
 
 /** Several requests in one transaction, each with its own insert counts. */
-const writeAll = db.transaction((requests: WriterRequest[]): WriteResult[] =>
+const writeAllTransaction = db.transaction((requests: WriterRequest[]): WriteResult[] =>
   requests.map((request) => writeRows(request.batch)),
 );
+const writeAll = (requests: WriterRequest[]) => writeAllTransaction.immediate(requests);
 
 function drain(): void {
   const requests = queue;
