@@ -7,6 +7,8 @@ import { storeTargets } from '../../test-support/stores.js';
 import { tokenRecord } from '../auth/tokens.js';
 import { agentReportWrite } from '../ingest/native-rows.js';
 import { eventRow, reportRow } from '../ingest/rows.js';
+import { ClickHouseStore } from './clickhouse/clickhouse-store.js';
+import { sql } from './clickhouse/sql.js';
 import { openStore } from './open-store.js';
 import type { Store, WriteBatch } from './store.js';
 
@@ -40,8 +42,10 @@ function events(trackingId: string, names: string[], receivedAt = T0) {
 
 describe.each(targets)('store contract: $name', (target) => {
   let store: Store;
+  let url: string;
   beforeEach(async () => {
-    store = openStore(await target.freshUrl());
+    url = await target.freshUrl();
+    store = openStore(url);
     await store.migrate();
     return () => store.close();
   });
@@ -93,6 +97,22 @@ describe.each(targets)('store contract: $name', (target) => {
     expect(cluster?.lastSeen).toBe(T0 + 1000);
   });
 
+  it('keeps the facts of the newest stored meta report when an older one is retried later', async () => {
+    // Found by the SIGKILL test: a retry stored no row but still rewrote the facts rollups, with
+    // the old report's facts and a receive time no stored report has.
+    const old = meta('c9', T0, { version: '2.3.0', reportTime: 1 });
+    await store.writeBatch({ reports: [old], events: [] });
+    await store.writeBatch({
+      reports: [meta('c9', T0 + 1000, { version: '2.4.0', reportTime: 2 })],
+      events: [],
+    });
+    const retry = await store.writeBatch({ reports: [{ ...old, receivedAt: T0 + 2000 }], events: [] });
+    expect(retry.reportsInserted).toBe(0);
+    expect((await store.getCluster('c9'))?.version).toBe('2.4.0');
+    const day = { fromDay: '2026-11-20', toDay: '2026-11-20', includeCi: false };
+    expect(await store.breakdown('version', day)).toEqual([{ value: '2.4.0', clusters: 1 }]);
+  });
+
   it('has null facts for a cluster that sent only compute reports', async () => {
     await store.writeBatch({ reports: [compute('c2')], events: [] });
     const cluster = await store.getCluster('c2');
@@ -110,6 +130,32 @@ describe.each(targets)('store contract: $name', (target) => {
     expect(cluster?.reports.compute).toBe(1);
     // A retry that stored nothing does not move last seen.
     expect(cluster?.lastSeen).toBe(T0);
+  });
+
+  it('counts a report once when two collectors store it at the same moment', async () => {
+    // A retry through a second collector racing the first: both may find the key absent.
+    const other = openStore(url);
+    try {
+      const batch: WriteBatch = {
+        reports: [meta('race'), compute('race')],
+        events: events('race', ['source']),
+        agentReports: [agent({ trackingId: 'race', metrics: [counter('race.q', 3)] })],
+      };
+      await Promise.all([store.writeBatch(batch), other.writeBatch(batch), store.writeBatch(batch)]);
+      const range = { fromDay: '2026-11-20', toDay: '2026-11-20', includeCi: true };
+      expect(await other.getCluster('race')).toMatchObject({
+        reports: { meta: 1, compute: 1 },
+        events: 1,
+        agentReports: 1,
+      });
+      expect((await store.metricPoints({ ...range, name: 'race.q' })).map((p) => p.value)).toEqual([3]);
+      expect(await store.events({ ...range, limit: 10 })).toHaveLength(1);
+      expect(await store.eventCounts({ ...range, by: 'name', limit: 10 })).toEqual([
+        { value: 'source', events: 1, clusters: 1 },
+      ]);
+    } finally {
+      await other.close();
+    }
   });
 
   it('stores retried events once and counts them per cluster', async () => {
@@ -171,7 +217,24 @@ describe.each(targets)('store contract: $name', (target) => {
     expect(await store.getCluster('gone')).toBeNull();
     expect(await store.getCluster('kept')).toMatchObject({ reports: { compute: 1 }, events: 1 });
     expect(await store.eraseCluster('gone')).toEqual({ reports: 0, events: 0, agentReports: 0 });
-    // A cluster erased and then heard from again starts over.
+    // An erased cluster is blocked: what it sends next is dropped, and counted as such.
+    const dropped = await store.writeBatch({
+      reports: [compute('gone', T0 + 8000, 7), compute('kept', T0 + 8000, 7)],
+      events: events('gone', ['sink'], T0 + 8000),
+      agentReports: [agent({ trackingId: 'gone' }, T0 + 8000)],
+    });
+    expect(dropped).toMatchObject({
+      reportsInserted: 1,
+      eventsInserted: 0,
+      agentReportsInserted: 0,
+      blocked: 3,
+    });
+    expect(await store.getCluster('gone')).toBeNull();
+    expect(await store.blockedClusters()).toEqual([{ trackingId: 'gone', blockedAt: expect.any(Number) }]);
+    // Once an admin lifts the block, a cluster heard from again starts over.
+    expect(await store.unblockCluster('gone')).toBe(true);
+    expect(await store.unblockCluster('gone')).toBe(false);
+    expect(await store.blockedClusters()).toEqual([]);
     await store.writeBatch({ reports: [compute('gone', T0 + 9000)], events: [] });
     expect(await store.getCluster('gone')).toMatchObject({
       firstSeen: T0 + 9000,
@@ -461,6 +524,89 @@ describe.each(targets)('store contract: $name', (target) => {
     expect([...first, ...rest].map((c) => c.trackingId)).toEqual(all.map((c) => c.trackingId));
   });
 
+  it('retention deletes raw rows and rollups received before a day, and the rollups stay consistent', async () => {
+    const day = 86_400_000;
+    const old = T0 - 10 * day; // 2026-11-10
+    await store.writeBatch({
+      reports: [meta('old-only', old), meta('both', old, { version: '2.3.0' }), compute('both', T0)],
+      events: [...events('old-only', ['source'], old), ...events('both', ['sink'], T0)],
+      agentReports: [
+        agent({ trackingId: 'both', metrics: [counter('q', 1, { gone: 'yes' })] }, old),
+        agent({ trackingId: 'both', metrics: [counter('q', 2)] }, T0),
+      ],
+    });
+    await store.appendAudit({
+      at: old,
+      actor: 'cli',
+      action: 'token_create',
+      target: 'tok_1',
+      details: null,
+    });
+    await store.appendAudit({ at: T0, actor: 'cli', action: 'token_revoke', target: 'tok_1', details: null });
+    const deleted = await store.deleteBefore('2026-11-15');
+    expect(deleted).toMatchObject({
+      reports: 2,
+      events: 1,
+      agent_reports: 1,
+      metric_points: 1,
+      metric_series: 1,
+      clusters: 1,
+      audit_log: 1,
+    });
+    expect(await store.getCluster('old-only')).toBeNull();
+    // First seen moves to the oldest remaining row; facts whose meta report is gone are unknown.
+    const both = await store.getCluster('both');
+    expect(both).toMatchObject({ firstSeen: T0, lastSeen: T0, reports: { meta: 0, compute: 1 }, events: 1 });
+    const listed = await store.listClusters({ limit: 10 });
+    expect(listed).toEqual([expect.objectContaining({ trackingId: 'both', firstSeen: T0, version: null })]);
+    const range = { fromDay: '2026-11-01', toDay: '2026-11-30', includeCi: true };
+    expect(await store.activeClusters(range)).toEqual([{ day: '2026-11-20', clusters: 1 }]);
+    expect(await store.breakdown('version', range)).toEqual([]);
+    expect(await store.clusterSpans({ toDay: '2026-11-30', includeCi: true })).toEqual([
+      { trackingId: 'both', firstDay: '2026-11-20', lastDay: '2026-11-20' },
+    ]);
+    expect([...(await store.knownSeries('both')).series]).toEqual(['q\0{}']);
+    expect((await store.metricPoints({ name: 'q', ...range })).map((p) => p.value)).toEqual([2]);
+    expect((await store.auditLog({ limit: 10 })).map((a) => a.action)).toEqual(['token_revoke']);
+    // Running it again deletes nothing more.
+    expect(Object.values(await store.deleteBefore('2026-11-15')).every((n) => n === 0)).toBe(true);
+  });
+
+  it('keeps the first value of a setting, even when set concurrently', async () => {
+    const values = await Promise.all(
+      ['a', 'b', 'c', 'd'].map((v) => store.ensureSetting('license_subject_salt', v)),
+    );
+    expect(new Set(values).size).toBe(1);
+    expect(await store.ensureSetting('license_subject_salt', 'other')).toBe(values[0]);
+    expect(await store.ensureSetting('another', 'x')).toBe('x');
+  });
+
+  it('keeps an audit log, newest first, page by page', async () => {
+    for (let i = 1; i <= 3; i++) {
+      await store.appendAudit({
+        at: T0 + i,
+        actor: `tok_${i}`,
+        action: 'erase',
+        target: `c${i}`,
+        details: i === 2 ? '{"reports":1}' : null,
+      });
+    }
+    const page = await store.auditLog({ limit: 2 });
+    expect(page).toEqual([
+      { id: expect.any(Number), at: T0 + 3, actor: 'tok_3', action: 'erase', target: 'c3', details: null },
+      {
+        id: expect.any(Number),
+        at: T0 + 2,
+        actor: 'tok_2',
+        action: 'erase',
+        target: 'c2',
+        details: '{"reports":1}',
+      },
+    ]);
+    const next = await store.auditLog({ limit: 2, before: page[1]!.id });
+    expect(next.map((e) => e.target)).toEqual(['c1']);
+  });
+
   it('creates the first admin token exactly once, even when asked concurrently', async () => {
     const attempts = await Promise.all(
       Array.from({ length: 5 }, (_, i) =>
@@ -490,8 +636,14 @@ describe.each(targets)('store contract: $name', (target) => {
   });
 });
 
-/** Reads a cluster's raw payloads through a second connection, as an operator's SQL would. */
+/** Reads a cluster's raw payload straight from its table, as an operator's SQL would. */
 async function rawOf(store: Store, trackingId: string): Promise<Uint8Array> {
+  if (store instanceof ClickHouseStore) {
+    const [row] = await store.rows<{ raw: string }>(
+      sql`SELECT raw FROM reports FINAL WHERE tracking_id = ${trackingId}`,
+    );
+    return Buffer.from(row!.raw, 'base64');
+  }
   const db = (store as unknown as { db: import('kysely').Kysely<import('./sql/schema.js').Database> }).db;
   const row = await db
     .selectFrom('reports')

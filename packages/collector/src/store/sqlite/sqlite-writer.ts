@@ -10,6 +10,7 @@ import SQLite from 'better-sqlite3';
 import {
   agentChildren,
   agentReportColumns,
+  batchTrackingIds,
   CLUSTER_DAY_CONFLICT,
   clusterDayRows,
   clusterRows,
@@ -20,8 +21,9 @@ import {
   ordered,
   reportColumns,
   UPDATE_FACTS_SQL,
+  withoutBlocked,
 } from '../sql/columns.js';
-import type { WriteBatch, WriteResult } from '../store.js';
+import type { ReportRow, WriteBatch, WriteResult } from '../store.js';
 import { configureSqlite } from './pragmas.js';
 
 export interface WriterRequest {
@@ -72,8 +74,13 @@ function bindable(row: Row): Row {
   return row;
 }
 
+let isBlocked: SQLite.Statement | undefined;
+
 /** The rows of one request; runs inside a transaction. */
-function writeRows(unordered: WriteBatch): WriteResult {
+function writeRows(request: WriteBatch): WriteResult {
+  isBlocked ??= db.prepare('select 1 from blocked_clusters where tracking_id = ?');
+  const blockedIds = new Set(batchTrackingIds(request).filter((id) => isBlocked!.get(id) !== undefined));
+  const { batch: unordered, blocked } = withoutBlocked(request, blockedIds);
   const batch = ordered(unordered);
   type Stored = { tracking_id: string; received_at: number; ci: number };
   const inserted: Stored[] = [];
@@ -91,10 +98,18 @@ function writeRows(unordered: WriteBatch): WriteResult {
     }
     return n;
   };
-  const reportsInserted = run('reports', batch.reports.map(reportColumns), 'tracking_id, received_at, ci', [
-    inserted,
-    insertedReports,
-  ]);
+  const storedReports: ReportRow[] = [];
+  for (const r of batch.reports) {
+    const row = reportColumns(r);
+    const stored = insert('reports', row, '(dedup_key) do nothing', 'tracking_id, received_at, ci').get(
+      bindable(row),
+    ) as Stored | undefined;
+    if (!stored) continue;
+    inserted.push(stored);
+    insertedReports.push(stored);
+    storedReports.push(r);
+  }
+  const reportsInserted = storedReports.length;
   const eventsInserted = run('events', batch.events.map(eventColumns), 'tracking_id, received_at', [
     inserted,
   ]);
@@ -118,12 +133,13 @@ function writeRows(unordered: WriteBatch): WriteResult {
     insert('metric_series', s, '(tracking_id, name, labels) do nothing').run(s);
   for (const c of clusterRows(inserted)) upsertCluster.run(c);
   for (const d of clusterDayRows(insertedReports)) insert('cluster_days', d, CLUSTER_DAY_CONFLICT).run(d);
-  for (const f of dayFactsRows(batch.reports)) insert('cluster_day_facts', f, DAY_FACTS_CONFLICT).run(f);
-  for (const f of latestFacts(batch.reports)) {
+  // Facts rollups follow stored reports only: a retried old report must not win as "latest".
+  for (const f of dayFactsRows(storedReports)) insert('cluster_day_facts', f, DAY_FACTS_CONFLICT).run(f);
+  for (const f of latestFacts(storedReports)) {
     updateFacts ??= db.prepare(UPDATE_FACTS_SQL);
     updateFacts.run(f);
   }
-  return { reportsInserted, eventsInserted, agentReportsInserted: insertedIds.size };
+  return { reportsInserted, eventsInserted, agentReportsInserted: insertedIds.size, blocked };
 }
 
 const write = db.transaction(writeRows);
