@@ -25,9 +25,42 @@ export function serveConfig(argv: string[], env: NodeJS.ProcessEnv): CollectorCo
       'headers-timeout': { type: 'string' },
       'request-timeout': { type: 'string' },
       'log-level': { type: 'string' },
+      'trust-proxy': { type: 'string' },
+      'rate-limit-address': { type: 'string' },
+      'rate-limit-cluster': { type: 'string' },
+      'redis-url': { type: 'string' },
+      'max-connections': { type: 'string' },
+      'cors-origin': { type: 'string', multiple: true },
+      'retention-months': { type: 'string' },
+      'store-license-subject': { type: 'boolean' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
     },
     strict: true,
   });
+  const flag = (name: keyof typeof values, envName: string): string | undefined => {
+    const value = values[name] ?? env[envName];
+    return typeof value === 'string' ? value : undefined;
+  };
+  const number = (name: keyof typeof values, envName: string, fallback: number, min: number, max: number) => {
+    const value = flag(name, envName);
+    return value === undefined ? fallback : integer(value, `--${name}`, min, max);
+  };
+  const tlsCert = flag('tls-cert', 'TIDEWATCH_TLS_CERT');
+  const tlsKey = flag('tls-key', 'TIDEWATCH_TLS_KEY');
+  if (Boolean(tlsCert) !== Boolean(tlsKey)) {
+    throw new UsageError('--tls-cert and --tls-key go together (a PEM certificate and its PEM key)');
+  }
+  const corsOrigins = values['cors-origin'] ?? env.TIDEWATCH_CORS_ORIGINS?.split(',') ?? [];
+  for (const origin of corsOrigins) {
+    if (!/^https?:\/\/[^/\s]+$/.test(origin)) {
+      throw new UsageError(
+        `--cors-origin must be an origin like https://example.com (no path), not "${origin}"`,
+      );
+    }
+  }
+  const storeLicenseSubject =
+    values['store-license-subject'] ?? ['1', 'true'].includes(env.TIDEWATCH_STORE_LICENSE_SUBJECT ?? '');
   const logLevel = values['log-level'] ?? env.TIDEWATCH_LOG_LEVEL ?? DEFAULT_CONFIG.logLevel;
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
     throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
@@ -70,7 +103,59 @@ export function serveConfig(argv: string[], env: NodeJS.ProcessEnv): CollectorCo
     headersTimeout,
     requestTimeout,
     logLevel: logLevel as CollectorConfig['logLevel'],
+    trustProxy: trustProxy(flag('trust-proxy', 'TIDEWATCH_TRUST_PROXY')),
+    rateLimitPerAddress: number(
+      'rate-limit-address',
+      'TIDEWATCH_RATE_LIMIT_ADDRESS',
+      DEFAULT_CONFIG.rateLimitPerAddress,
+      0,
+      1e9,
+    ),
+    rateLimitPerCluster: number(
+      'rate-limit-cluster',
+      'TIDEWATCH_RATE_LIMIT_CLUSTER',
+      DEFAULT_CONFIG.rateLimitPerCluster,
+      0,
+      1e9,
+    ),
+    redisUrl: flag('redis-url', 'TIDEWATCH_REDIS_URL'),
+    maxConnections: number(
+      'max-connections',
+      'TIDEWATCH_MAX_CONNECTIONS',
+      DEFAULT_CONFIG.maxConnections,
+      1,
+      1e6,
+    ),
+    corsOrigins,
+    retentionMonths: number(
+      'retention-months',
+      'TIDEWATCH_RETENTION_MONTHS',
+      DEFAULT_CONFIG.retentionMonths,
+      0,
+      1200,
+    ),
+    storeLicenseSubject,
+    licenseSalt: env.TIDEWATCH_LICENSE_SALT,
+    tlsCert,
+    tlsKey,
   };
+}
+
+/**
+ * `--trust-proxy`: `true` (every proxy), a hop count, or comma-separated proxy addresses/CIDRs
+ * (`10.0.0.0/8,127.0.0.1`). Unset or `false`: the TCP peer is the client.
+ */
+export function trustProxy(value: string | undefined): CollectorConfig['trustProxy'] {
+  if (value === undefined || value === '' || value === 'false') return false;
+  if (value === 'true') return true;
+  if (/^\d+$/.test(value)) return integer(value, '--trust-proxy', 1, 100);
+  const proxies = value.split(',').map((p) => p.trim());
+  if (proxies.some((p) => !/^[0-9a-fA-F:.]+(\/\d{1,3})?$/.test(p))) {
+    throw new UsageError(
+      `--trust-proxy takes true, a hop count, or proxy addresses/CIDRs separated by commas, not "${value}"`,
+    );
+  }
+  return proxies;
 }
 
 export function storeUrl(values: { store?: string | undefined }, env: NodeJS.ProcessEnv): string {

@@ -1,5 +1,6 @@
 // The `tidewatch` command line: serve, token, simulate, query.
 import { serveConfig, UsageError } from './args.js';
+import { audit } from './audit.js';
 import { query } from './query.js';
 import { serve } from './serve.js';
 import { simulate } from './simulate.js';
@@ -8,9 +9,13 @@ import { token } from './token.js';
 const HELP = `tidewatch: telemetry for RisingWave and databases on Node.js
 
 usage:
-  tidewatch serve [--host H] [--port P] [--store URL] [--admin-token T] [--body-limit BYTES]
-      [--headers-timeout MS] [--request-timeout MS] [--log-level L]
+  tidewatch serve [--host H] [--port P] [--store URL] [--admin-token T] [--body-limit BYTES] [--log-level L]
+      [--headers-timeout MS] [--request-timeout MS]
+      [--trust-proxy true|HOPS|CIDRS] [--rate-limit-address N] [--rate-limit-cluster N] [--redis-url URL]
+      [--max-connections N] [--cors-origin ORIGIN]... [--retention-months N] [--store-license-subject]
+      [--tls-cert PEM --tls-key PEM]        (README: Configuration)
   tidewatch token create --role read|admin | list | revoke ID   [--store URL]
+  tidewatch audit [--limit N] [--store URL]     the audit log of admin actions, newest first
   tidewatch simulate --clusters N --days D [--target URL] [--token T] [--seed S] [--agents] [--now TIME]
       a realistic fleet through the real wire formats; with an admin --token, D days of history go to
       /admin/import with backdated receive times, without one only the last day goes to the public
@@ -19,8 +24,12 @@ usage:
       [--target URL] [--token T]     the query API as aligned tables (tidewatch query --help)
 
 environment: TIDEWATCH_HOST, TIDEWATCH_PORT, TIDEWATCH_STORE, TIDEWATCH_ADMIN_TOKEN,
-             TIDEWATCH_BODY_LIMIT, TIDEWATCH_HEADERS_TIMEOUT,
-             TIDEWATCH_REQUEST_TIMEOUT, TIDEWATCH_LOG_LEVEL; for query: TIDEWATCH_URL, TIDEWATCH_TOKEN
+             TIDEWATCH_BODY_LIMIT, TIDEWATCH_LOG_LEVEL, TIDEWATCH_HEADERS_TIMEOUT,
+             TIDEWATCH_REQUEST_TIMEOUT, TIDEWATCH_TRUST_PROXY, TIDEWATCH_RATE_LIMIT_ADDRESS,
+             TIDEWATCH_RATE_LIMIT_CLUSTER, TIDEWATCH_REDIS_URL,
+             TIDEWATCH_MAX_CONNECTIONS, TIDEWATCH_CORS_ORIGINS (comma-separated),
+             TIDEWATCH_RETENTION_MONTHS, TIDEWATCH_STORE_LICENSE_SUBJECT=1, TIDEWATCH_LICENSE_SALT,
+             TIDEWATCH_TLS_CERT, TIDEWATCH_TLS_KEY; for query: TIDEWATCH_URL, TIDEWATCH_TOKEN
 store URLs:  sqlite:PATH (default sqlite:./data/tidewatch.db), postgres://USER@HOST:PORT/DB`;
 
 async function main(argv: string[]): Promise<void> {
@@ -30,6 +39,8 @@ async function main(argv: string[]): Promise<void> {
       return serve(serveConfig(rest, process.env));
     case 'token':
       return token(rest, process.env);
+    case 'audit':
+      return audit(rest, process.env);
     case 'simulate':
       return simulate(rest);
     case 'query':

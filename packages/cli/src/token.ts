@@ -38,6 +38,13 @@ export async function token(argv: string[], env: NodeJS.ProcessEnv): Promise<voi
         days === null ? null : now + days * 86_400_000,
       );
       await store.putToken(created.record);
+      await store.appendAudit({
+        at: now,
+        actor: 'cli',
+        action: 'token_create',
+        target: created.record.id,
+        details: JSON.stringify({ role, label: created.record.label }),
+      });
       console.log(created.secret);
       console.error(`created ${role} token ${created.record.id}; it is shown once, only its hash is stored`);
     } else if (action === 'list') {
@@ -55,6 +62,7 @@ export async function token(argv: string[], env: NodeJS.ProcessEnv): Promise<voi
       const id = positionals[0];
       if (!id) throw new UsageError(USAGE);
       if (!(await store.revokeToken(id, now))) throw new UsageError(`no active token with id ${id}`);
+      await store.appendAudit({ at: now, actor: 'cli', action: 'token_revoke', target: id, details: null });
       console.log(`revoked ${id}`);
     }
   } finally {

@@ -3,7 +3,7 @@
 // store.
 import { newToken, tokenRecord } from './auth/tokens.js';
 import { type CollectorConfig, DEFAULT_CONFIG } from './config.js';
-import { buildServer, type Collector } from './server.js';
+import { buildServer, type Collector, type ServerRuntime } from './server.js';
 import { openStore } from './store/open-store.js';
 import type { Store } from './store/store.js';
 
@@ -23,17 +23,31 @@ async function ensureAdminToken(store: Store, configured: string | undefined): P
     return null;
   }
   const token = newToken('admin', 'created on first start', now);
-  return (await store.createFirstAdminToken(token.record)) ? token.secret : null;
+  if (!(await store.createFirstAdminToken(token.record))) return null;
+  await store.appendAudit({
+    at: now,
+    actor: 'collector',
+    action: 'token_create',
+    target: token.record.id,
+    details: JSON.stringify({ role: 'admin', label: token.record.label }),
+  });
+  return token.secret;
 }
 
-export async function startCollector(overrides: Partial<CollectorConfig> = {}): Promise<RunningCollector> {
+export async function startCollector(
+  overrides: Partial<CollectorConfig> = {},
+  runtime: ServerRuntime = {},
+): Promise<RunningCollector> {
   const config: CollectorConfig = { ...DEFAULT_CONFIG, ...overrides };
   const store = openStore(config.store);
   let collector: Collector | undefined;
   try {
     await store.migrate();
     const createdAdminToken = await ensureAdminToken(store, config.adminToken);
-    collector = await buildServer(store, config);
+    if (Boolean(config.tlsCert) !== Boolean(config.tlsKey)) {
+      throw new Error('TLS needs both a certificate (--tls-cert) and its key (--tls-key)');
+    }
+    collector = await buildServer(store, config, runtime);
     await collector.app.listen({ host: config.host, port: config.port });
     const address = collector.app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
@@ -42,7 +56,7 @@ export async function startCollector(overrides: Partial<CollectorConfig> = {}): 
     let closing: Promise<void> | null = null;
     return {
       ...collector,
-      url: `http://${host}:${port}`,
+      url: `${config.tlsCert ? 'https' : 'http'}://${host}:${port}`,
       createdAdminToken,
       close() {
         closing ??= (async () => {

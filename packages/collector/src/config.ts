@@ -16,8 +16,42 @@ export interface CollectorConfig {
   /** Rows per write transaction (group commit). */
   maxBatchRows: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+  /**
+   * Which proxies' `X-Forwarded-For` to believe for the client address: false (none: the TCP peer
+   * is the client), true (any), a hop count, or addresses/CIDRs of the proxies.
+   */
+  trustProxy: boolean | number | string[];
+  /** Ingest requests per client address per minute (0: no limit). See README: Abuse controls. */
+  rateLimitPerAddress: number;
+  /** Ingest requests per tracking id per minute (0: no limit). */
+  rateLimitPerCluster: number;
+  /** `redis://HOST:PORT`: share the rate limits between collectors; unset: each process alone. */
+  redisUrl?: string | undefined;
+  /** Open TCP connections at most; more are closed at once. */
+  maxConnections: number;
+  /** Origins allowed to call the API from a browser (CORS); empty: none (the dashboard is same-origin). */
+  corsOrigins: string[];
+  /** Months raw rows and rollups are kept (by receive day); 0 keeps everything. */
+  retentionMonths: number;
+  /** Store the license's `sub` (a customer name) in clear instead of as a salted hash. */
+  storeLicenseSubject: boolean;
+  /** Salt of the license-subject hash; unset: one is generated once per store and kept in it. */
+  licenseSalt?: string | undefined;
+  /** PEM files: serve HTTPS with this certificate and key (both or neither). */
+  tlsCert?: string | undefined;
+  tlsKey?: string | undefined;
 }
 
+/**
+ * Rate limit arithmetic (README: Abuse controls). RisingWave never retries, so a refused report is
+ * lost: the limits must never bite a real fleet, only a flood. Each node sends one report right
+ * after start and then every 6 h; events come in batches every 10 s at most (older clusters: one
+ * request per event). A company running 1,000 clusters of 10 nodes behind one NAT address sends
+ * about 10,000 / 360 min ≈ 28 reports a minute, and 10,000 in the minute after restarting all of
+ * them at once: under 12,000 per address per minute. One cluster of 500 nodes restarting sends 500
+ * reports, plus its events: under 1,200 per tracking id per minute.
+ */
 export const DEFAULT_CONFIG: CollectorConfig = {
   host: '127.0.0.1',
   port: 8080,
@@ -27,4 +61,11 @@ export const DEFAULT_CONFIG: CollectorConfig = {
   requestTimeout: 30_000,
   maxBatchRows: 2000,
   logLevel: 'info',
+  trustProxy: false,
+  rateLimitPerAddress: 12_000,
+  rateLimitPerCluster: 1_200,
+  maxConnections: 10_000,
+  corsOrigins: [],
+  retentionMonths: 13,
+  storeLicenseSubject: false,
 };

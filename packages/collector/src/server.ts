@@ -1,13 +1,19 @@
 // Assembles the HTTP service from its plugins. Knows nothing about flags or processes: tests build
 // it directly, the CLI through startCollector.
+import { readFileSync } from 'node:fs';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
+import { installRateLimits } from './abuse/rate-limits.js';
+import { auditRoute } from './admin/audit.js';
+import { blockRoutes } from './admin/block-route.js';
 import { eraseRoute } from './admin/erase-route.js';
 import { importRoute } from './admin/import-route.js';
 import { internalRoute } from './admin/internal-route.js';
-import { type CollectorConfig, DEFAULT_CONFIG } from './config.js';
+import type { CollectorConfig } from './config.js';
 import { clientErrorHandler, installErrorHandling } from './http/error-handler.js';
+import { loggerOptions } from './http/logging.js';
+import { installSecurityHeaders } from './http/security-headers.js';
 import { nativeRoute } from './ingest/native-route.js';
 import { IngestPipeline } from './ingest/pipeline.js';
 import { risingwaveRoutes } from './ingest/risingwave-routes.js';
@@ -15,6 +21,8 @@ import { WriteBatcher } from './ingest/write-batcher.js';
 import { dashboardRoutes } from './ops/dashboard.js';
 import { healthRoutes } from './ops/health.js';
 import { CollectorMetrics } from './ops/metrics.js';
+import { LicenseSubjectPolicy } from './privacy/license-subject.js';
+import { RetentionJob } from './privacy/retention.js';
 import { activeRoute } from './query/active-route.js';
 import { breakdownRoute } from './query/breakdown-route.js';
 import { clusterListRoute } from './query/cluster-list-route.js';
@@ -33,40 +41,59 @@ export interface Collector {
   metrics: CollectorMetrics;
 }
 
+/** What a process provides besides configuration (tests capture the log). */
+export interface ServerRuntime {
+  logStream?: NodeJS.WritableStream;
+}
+
 export async function buildServer(
   store: Store,
-  config: Pick<CollectorConfig, 'bodyLimit' | 'maxBatchRows' | 'logLevel'> &
-    Partial<Pick<CollectorConfig, 'headersTimeout' | 'requestTimeout'>>,
+  config: CollectorConfig,
+  runtime: ServerRuntime = {},
 ): Promise<Collector> {
-  const headersTimeout = config.headersTimeout ?? DEFAULT_CONFIG.headersTimeout;
-  const requestTimeout = Math.max(config.requestTimeout ?? DEFAULT_CONFIG.requestTimeout, headersTimeout);
+  // Slow clients must not hold connections open: headers and the whole request each have a
+  // deadline (answered with a JSON 408 by clientErrorHandler). Node checks the deadlines only every
+  // connectionsCheckingInterval (30 s by default), so check at a quarter of the shorter one.
+  const requestTimeout = Math.max(config.requestTimeout, config.headersTimeout);
+  const deadlines = {
+    headersTimeout: config.headersTimeout,
+    requestTimeout,
+    connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(config.headersTimeout / 4))),
+  };
+  const tls =
+    config.tlsCert && config.tlsKey
+      ? { https: { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey), ...deadlines } }
+      : {};
   const app = Fastify({
-    logger: { level: config.logLevel },
+    ...tls,
+    logger: loggerOptions(config.logLevel, runtime.logStream),
     // No per-request log lines: at fleet scale they are noise, and they would carry client
     // addresses. Errors and admin actions are logged where they happen.
     logController: new LogController({ disableRequestLogging: true }),
-    // Slow clients must not hold connections open: headers and the whole request each have a
-    // deadline (answered 408 by clientErrorHandler). Node checks the deadlines only every
-    // connectionsCheckingInterval (30 s by default), so check at a quarter of the shorter one.
-    http: {
-      headersTimeout,
-      requestTimeout,
-      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(headersTimeout / 4))),
-    },
+    http: deadlines,
     requestTimeout,
+    // The client address (rate limits) comes from X-Forwarded-For only behind configured proxies.
+    // (A number is a hop count: fastify accepts it, its types do not say so.)
+    trustProxy: config.trustProxy as boolean | string[],
     connectionTimeout: 60_000,
     keepAliveTimeout: 10_000,
     return503OnClosing: true,
     clientErrorHandler,
     // Tracking ids may be 128 characters; longer ones get our own 400, not a bare 414.
     routerOptions: { maxParamLength: 512 },
-  });
+  }) as unknown as FastifyInstance;
+  // Connections beyond this are closed at once, before any byte is read: bounded memory and file
+  // descriptors under a connection flood.
+  app.server.maxConnections = config.maxConnections;
   const metrics = new CollectorMetrics();
   const batcher = new WriteBatcher(store, {
     maxRows: config.maxBatchRows,
     observer: metrics.batcherObserver(),
   });
-  const pipeline = new IngestPipeline(batcher, metrics, store);
+  const license = config.storeLicenseSubject
+    ? LicenseSubjectPolicy.clear()
+    : await LicenseSubjectPolicy.hashed(store, config.licenseSalt);
+  const pipeline = new IngestPipeline(batcher, metrics, store, license);
 
   installErrorHandling(app, (reason) => metrics.rejected.inc({ reason }));
   app.addHook('onResponse', async (request, reply) => {
@@ -86,9 +113,11 @@ export async function buildServer(
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
+  await installSecurityHeaders(app, config.corsOrigins);
+  const limits = await installRateLimits(app, config, metrics);
 
-  await app.register(risingwaveRoutes, { pipeline, bodyLimit: config.bodyLimit });
-  await app.register(nativeRoute, { pipeline, bodyLimit: config.bodyLimit });
+  await app.register(risingwaveRoutes, { pipeline, limits, bodyLimit: config.bodyLimit });
+  await app.register(nativeRoute, { pipeline, limits, bodyLimit: config.bodyLimit });
   await app.register(clusterRoute, { store });
   await app.register(metricsRoute, { store });
   await app.register(activeRoute, { store });
@@ -100,10 +129,15 @@ export async function buildServer(
   await app.register(clusterListRoute, { store });
   await app.register(eraseRoute, { store });
   await app.register(internalRoute, { store });
-  await app.register(importRoute, { store });
+  await app.register(importRoute, { store, license });
+  await app.register(blockRoutes, { store });
+  await app.register(auditRoute, { store });
   await app.register(healthRoutes, { store, metrics });
   await app.register(dashboardRoutes);
+  const retention = new RetentionJob(store, config.retentionMonths, app.log, metrics);
+  app.addHook('onReady', async () => retention.start());
   app.addHook('onClose', async () => {
+    await retention.stop();
     await batcher.flush();
   });
   return { app, store, batcher, metrics };

@@ -82,3 +82,20 @@ export function parseLicense(json: string | null, flags: Flags): LicenseFacts {
   const tier = shortString(parsed['tier'], flags);
   return { tier: tier?.toLowerCase() ?? null, subject: shortString(parsed['sub'], flags) };
 }
+
+/**
+ * The license JSON with its `sub` (a customer name) replaced by `redact(sub)`, or null when there
+ * is nothing to redact. A text that is not a JSON object is replaced whole (it may be anything).
+ */
+export function redactLicenseJson(json: string, redact: (subject: string) => string): string | null {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(json);
+  } catch {
+    return JSON.stringify({ unparsable: redact(json) });
+  }
+  if (!isRecord(parsed)) return JSON.stringify({ unparsable: redact(json) });
+  if (!('sub' in parsed)) return null;
+  const sub = parsed['sub'];
+  return JSON.stringify({ ...parsed, sub: redact(typeof sub === 'string' ? sub : JSON.stringify(sub)) });
+}

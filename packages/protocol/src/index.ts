@@ -10,4 +10,5 @@ export {
   decodeV2EventBatchRaw,
   decodeV2Report,
   type RawEvent,
+  redactV2LicenseSubject,
 } from './risingwave/v2.js';

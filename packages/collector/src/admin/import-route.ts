@@ -21,7 +21,16 @@ import { CollectorError } from '../errors.js';
 import { acceptRawBodies, inflatedBody, mediaType, requireMediaType } from '../http/body.js';
 import { agentReportWrite, DEFAULT_SERIES_CAPS } from '../ingest/native-rows.js';
 import { eventRow, reportRow } from '../ingest/rows.js';
-import type { AgentReportWrite, EventRow, KnownSeries, ReportRow, Store } from '../store/store.js';
+import type { LicenseSubjectPolicy } from '../privacy/license-subject.js';
+import type {
+  AgentReportWrite,
+  EventRow,
+  KnownSeries,
+  ReportRow,
+  Store,
+  WriteResult,
+} from '../store/store.js';
+import { recordAudit } from './audit.js';
 
 /** Inflated NDJSON bytes per request: about 50,000 typical reports with their base64 bodies. */
 export const IMPORT_BODY_LIMIT = 64 * 1024 * 1024;
@@ -86,7 +95,13 @@ function requireType(contentType: unknown, accepted: readonly string[]): string 
 const REPORT_PATH = /^\/api\/(v1|v2)\/report\/([a-z]+)$/;
 
 /** Decodes one wire body exactly as the public route of `path` would. */
-function decode(path: unknown, contentType: unknown, raw: Uint8Array, receivedAt: number): Decoded {
+function decode(
+  path: unknown,
+  contentType: unknown,
+  raw: Uint8Array,
+  receivedAt: number,
+  license: LicenseSubjectPolicy,
+): Decoded {
   if (path === '/api/v2/report/events' || path === '/api/v2/report/event') {
     requireType(contentType, PROTOBUF);
     const events =
@@ -114,10 +129,10 @@ function decode(path: unknown, contentType: unknown, raw: Uint8Array, receivedAt
   requireType(contentType, v2 ? PROTOBUF : ['application/json']);
   const report = v2 ? decodeV2Report(node, raw) : decodeV1Report(node, raw);
   if (report.isTest) return { kind: 'report', rows: [], discarded: 1 };
-  return { kind: 'report', rows: [reportRow(report, raw, receivedAt)], discarded: 0 };
+  return { kind: 'report', rows: [license.apply(reportRow(report, raw, receivedAt), report)], discarded: 0 };
 }
 
-function parseLine(text: string, now: number): Decoded {
+function parseLine(text: string, now: number, license: LicenseSubjectPolicy): Decoded {
   let line: unknown;
   try {
     line = JSON.parse(text);
@@ -131,7 +146,7 @@ function parseLine(text: string, now: number): Decoded {
   const at = receiveTime(receivedAt, now);
   const raw = wireBody(body);
   try {
-    return decode(path, contentType, raw, at);
+    return decode(path, contentType, raw, at, license);
   } catch (error) {
     if (error instanceof ProtocolError) throw new LineError(`${String(path)}: ${error.message}`);
     throw error;
@@ -167,7 +182,10 @@ const countsSchema = {
   },
 } as const;
 
-export async function importRoute(app: FastifyInstance, opts: { store: Store }) {
+export async function importRoute(
+  app: FastifyInstance,
+  opts: { store: Store; license: LicenseSubjectPolicy },
+) {
   const { store } = opts;
   acceptRawBodies(app, IMPORT_BODY_LIMIT);
   app.post(
@@ -226,7 +244,7 @@ export async function importRoute(app: FastifyInstance, opts: { store: Store }) 
         const line = all[i]!.trim();
         if (line === '') continue;
         try {
-          const decoded = parseLine(line, now);
+          const decoded = parseLine(line, now, opts.license);
           if (decoded.kind === 'agent') {
             if (decoded.report.isTest) discarded++;
             else agentReports.push(await ledger.write(decoded.report, decoded.raw, decoded.receivedAt));
@@ -246,7 +264,12 @@ export async function importRoute(app: FastifyInstance, opts: { store: Store }) 
         first = Math.min(first, r.receivedAt);
         last = Math.max(last, r.receivedAt);
       }
-      let result = { reportsInserted: 0, eventsInserted: 0, agentReportsInserted: 0 };
+      let result: WriteResult = {
+        reportsInserted: 0,
+        eventsInserted: 0,
+        agentReportsInserted: 0,
+        blocked: 0,
+      };
       const rows = reports.length + events.length + agentReports.length;
       if (rows > 0) {
         try {
@@ -264,18 +287,15 @@ export async function importRoute(app: FastifyInstance, opts: { store: Store }) 
         events: result.eventsInserted,
         agentReports: result.agentReportsInserted,
       };
-      const duplicates = rows - imported.reports - imported.events - imported.agentReports;
-      request.log.info(
-        {
-          audit: 'import',
-          lines,
-          ...imported,
-          duplicates,
-          discarded,
-          ...(rows > 0 ? { from: new Date(first).toISOString(), to: new Date(last).toISOString() } : {}),
-        },
-        'import',
-      );
+      const duplicates = rows - imported.reports - imported.events - imported.agentReports - result.blocked;
+      await recordAudit(opts.store, request, 'import', null, {
+        lines,
+        ...imported,
+        duplicates,
+        blocked: result.blocked,
+        discarded,
+        ...(rows > 0 ? { from: new Date(first).toISOString(), to: new Date(last).toISOString() } : {}),
+      });
       return { lines, imported, duplicates, discarded };
     },
   );

@@ -5,6 +5,7 @@ import { requireToken } from '../auth/require-token.js';
 import { CollectorError } from '../errors.js';
 import { trackingIdParam, trackingIdParams } from '../query/tracking-id.js';
 import type { Store } from '../store/store.js';
+import { recordAudit } from './audit.js';
 
 export async function internalRoute(app: FastifyInstance, opts: { store: Store }) {
   app.put(
@@ -36,7 +37,7 @@ export async function internalRoute(app: FastifyInstance, opts: { store: Store }
       if (!(await opts.store.setInternal(trackingId, internal))) {
         throw new CollectorError('not_found', `nothing is stored for cluster ${trackingId}`, 404);
       }
-      request.log.info({ audit: 'tag', trackingId, internal }, 'cluster tagged');
+      await recordAudit(opts.store, request, 'tag_internal', trackingId, { internal });
       return { trackingId, internal };
     },
   );

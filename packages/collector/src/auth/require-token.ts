@@ -5,6 +5,13 @@ import { CollectorError } from '../errors.js';
 import type { Store, TokenRole } from '../store/store.js';
 import { verifyToken } from './tokens.js';
 
+/** The id of the token each authenticated request presented (for the audit log; never the secret). */
+const tokenIds = new WeakMap<FastifyRequest, string>();
+
+export function tokenIdOf(request: FastifyRequest): string | null {
+  return tokenIds.get(request) ?? null;
+}
+
 export function requireToken(store: Store, needed: TokenRole) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
     const header = request.headers.authorization ?? '';
@@ -17,12 +24,13 @@ export function requireToken(store: Store, needed: TokenRole) {
         401,
       );
     }
-    const role = await verifyToken(store, match[1]!, Date.now());
-    if (!role) {
+    const token = await verifyToken(store, match[1]!, Date.now());
+    if (!token) {
       void reply.header('WWW-Authenticate', 'Bearer error="invalid_token"');
       throw new CollectorError('unauthorized', 'the token is unknown, revoked or expired', 401);
     }
-    if (needed === 'admin' && role !== 'admin') {
+    tokenIds.set(request, token.id);
+    if (needed === 'admin' && token.role !== 'admin') {
       throw new CollectorError('forbidden', 'this route needs an admin token; yours can only read', 403);
     }
   };

@@ -40,13 +40,17 @@ export function tokenRecord(
   };
 }
 
-/** The role a presented secret grants, or null if it is unknown, revoked or expired. */
-export async function verifyToken(store: Store, secret: string, now: number): Promise<TokenRole | null> {
+/** The token a presented secret is (its id and role), or null if it is unknown, revoked or expired. */
+export async function verifyToken(
+  store: Store,
+  secret: string,
+  now: number,
+): Promise<{ id: string; role: TokenRole } | null> {
   const hash = hashToken(secret);
   const record = await store.findTokenByHash(hash);
   if (!record) return null;
   const same = timingSafeEqual(Buffer.from(record.hash, 'hex'), Buffer.from(hash, 'hex'));
   if (!same || record.revokedAt !== null) return null;
   if (record.expiresAt !== null && record.expiresAt <= now) return null;
-  return record.role;
+  return { id: record.id, role: record.role };
 }

@@ -2,15 +2,17 @@
 // allowed). The report id is the retry key: a resent report is answered 200 and stored once.
 import { decodeNativeReport, NATIVE_CONTENT_TYPES, type NativeContentType } from '@tidewatch/protocol';
 import type { FastifyInstance } from 'fastify';
+import type { IngestLimits } from '../abuse/rate-limits.js';
 import { acceptRawBodies, inflatedBody, ingestedResponse, requireMediaType } from '../http/body.js';
 import type { IngestPipeline } from './pipeline.js';
 
 export async function nativeRoute(
   app: FastifyInstance,
-  opts: { pipeline: IngestPipeline; bodyLimit: number },
+  opts: { pipeline: IngestPipeline; limits: IngestLimits; bodyLimit: number },
 ) {
-  const { pipeline, bodyLimit } = opts;
+  const { pipeline, limits, bodyLimit } = opts;
   acceptRawBodies(app, bodyLimit);
+  app.addHook('onRequest', limits.checkAddress);
   app.post(
     '/api/v3/report',
     {
@@ -24,11 +26,13 @@ export async function nativeRoute(
         response: ingestedResponse,
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const receivedAt = Date.now();
       const type = requireMediaType(request, NATIVE_CONTENT_TYPES) as NativeContentType;
       const raw = await inflatedBody(request, bodyLimit);
-      return pipeline.agentReport(decodeNativeReport(raw, type), raw, receivedAt);
+      const report = decodeNativeReport(raw, type);
+      await limits.checkClusters(request, reply, [report.trackingId]);
+      return pipeline.agentReport(report, raw, receivedAt);
     },
   );
 }

@@ -1,8 +1,10 @@
 // What every ingest route does after decoding: drop is_test, stamp the receive time, normalize to
 // rows, and wait for the group commit before the route answers 200.
 import type { AgentReport, ClusterEvent, NodeReport } from '@tidewatch/protocol';
+import { agentReportFlags, eventFlags, reportFlags, withFlags } from '../abuse/plausibility.js';
 import { CollectorError } from '../errors.js';
 import type { CollectorMetrics } from '../ops/metrics.js';
+import type { LicenseSubjectPolicy } from '../privacy/license-subject.js';
 import type { Store, WriteBatch } from '../store/store.js';
 import { agentReportWrite, DEFAULT_SERIES_CAPS, type SeriesCaps } from './native-rows.js';
 import { eventRow, reportRow } from './rows.js';
@@ -20,6 +22,7 @@ export class IngestPipeline {
     private readonly batcher: WriteBatcher,
     private readonly metrics: CollectorMetrics,
     private readonly store: Store,
+    private readonly license: LicenseSubjectPolicy,
     private readonly caps: SeriesCaps = DEFAULT_SERIES_CAPS,
   ) {}
 
@@ -32,9 +35,12 @@ export class IngestPipeline {
     // cluster in flight may both add), exact otherwise, and the same on every collector.
     const known = await this.store.knownSeries(report.trackingId);
     const { write, droppedSeries } = agentReportWrite(report, raw, receivedAt, known, this.caps);
+    const odd = agentReportFlags(report, receivedAt);
+    write.report.flags = withFlags(write.report.flags, odd);
     await this.commit({ reports: [], events: [], agentReports: [write] });
     this.metrics.seriesDropped.inc(droppedSeries);
     if (droppedSeries > 0) this.metrics.flagged.inc({ flag: 'series_capped' });
+    this.count(odd);
     this.metrics.accepted.inc({ protocol: 'tidewatch_v3', kind: 'agent_report' });
     return { status: 'stored', reports: 1, events: write.events.length };
   }
@@ -44,8 +50,11 @@ export class IngestPipeline {
       this.metrics.discardedTest.inc();
       return { status: 'discarded', reports: 0, events: 0 };
     }
-    await this.commit({ reports: [reportRow(report, raw, receivedAt)], events: [] });
-    this.count(report.flags);
+    const row = this.license.apply(reportRow(report, raw, receivedAt), report);
+    const odd = reportFlags(report, receivedAt);
+    row.flags = withFlags(row.flags, odd);
+    await this.commit({ reports: [row], events: [] });
+    this.count([...report.flags, ...odd]);
     this.metrics.accepted.inc({ protocol: report.protocol, kind: `${report.nodeType}_report` });
     return { status: 'stored', reports: 1, events: 0 };
   }
@@ -57,7 +66,13 @@ export class IngestPipeline {
     const real = events.filter((e) => !e.event.isTest);
     this.metrics.discardedTest.inc(events.length - real.length);
     if (real.length === 0) return { status: 'discarded', reports: 0, events: 0 };
-    await this.commit({ reports: [], events: real.map((e) => eventRow(e.event, e.raw, receivedAt)) });
+    const rows = real.map((e) => {
+      const row = eventRow(e.event, e.raw, receivedAt);
+      const odd = eventFlags(e.event, receivedAt);
+      this.count(odd);
+      return { ...row, flags: withFlags(row.flags, odd) };
+    });
+    await this.commit({ reports: [], events: rows });
     for (const e of real) this.count(e.event.flags);
     this.metrics.accepted.inc({ protocol: 'risingwave_v2', kind: 'event' }, real.length);
     return { status: 'stored', reports: 0, events: real.length };

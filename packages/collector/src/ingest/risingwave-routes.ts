@@ -9,6 +9,7 @@ import {
   type NodeType,
 } from '@tidewatch/protocol';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { IngestLimits } from '../abuse/rate-limits.js';
 import { CollectorError } from '../errors.js';
 import { acceptRawBodies, inflatedBody, ingestedResponse, requireMediaType } from '../http/body.js';
 import type { IngestPipeline } from './pipeline.js';
@@ -18,6 +19,7 @@ const JSON_TYPES = ['application/json'] as const;
 
 export interface IngestRouteOptions {
   pipeline: IngestPipeline;
+  limits: IngestLimits;
   /** Largest body accepted, in bytes, after gzip is inflated. */
   bodyLimit: number;
 }
@@ -35,8 +37,9 @@ function nodeType(request: FastifyRequest): NodeType {
 }
 
 export async function risingwaveRoutes(app: FastifyInstance, opts: IngestRouteOptions) {
-  const { pipeline, bodyLimit } = opts;
+  const { pipeline, limits, bodyLimit } = opts;
   acceptRawBodies(app, bodyLimit);
+  app.addHook('onRequest', limits.checkAddress);
 
   const body = async (request: FastifyRequest, types: readonly string[]) => {
     requireMediaType(request, types);
@@ -50,11 +53,13 @@ export async function risingwaveRoutes(app: FastifyInstance, opts: IngestRouteOp
       bodyLimit,
       schema: { tags, summary: 'RisingWave v2 node report (protobuf)', response: ingestedResponse },
     },
-    async (request) => {
+    async (request, reply) => {
       const receivedAt = Date.now();
       const node = nodeType(request);
       const raw = await body(request, PROTOBUF);
-      return pipeline.report(decodeV2Report(node, raw), raw, receivedAt);
+      const report = decodeV2Report(node, raw);
+      await limits.checkClusters(request, reply, [report.trackingId]);
+      return pipeline.report(report, raw, receivedAt);
     },
   );
 
@@ -64,10 +69,16 @@ export async function risingwaveRoutes(app: FastifyInstance, opts: IngestRouteOp
       bodyLimit,
       schema: { tags, summary: 'RisingWave v2 event batch (BatchEventMessage)', response: ingestedResponse },
     },
-    async (request) => {
+    async (request, reply) => {
       const receivedAt = Date.now();
       const raw = await body(request, PROTOBUF);
-      return pipeline.events(decodeV2EventBatchRaw(raw), receivedAt);
+      const events = decodeV2EventBatchRaw(raw);
+      await limits.checkClusters(
+        request,
+        reply,
+        events.map((e) => e.event.trackingId),
+      );
+      return pipeline.events(events, receivedAt);
     },
   );
 
@@ -81,10 +92,12 @@ export async function risingwaveRoutes(app: FastifyInstance, opts: IngestRouteOp
         response: ingestedResponse,
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const receivedAt = Date.now();
       const raw = await body(request, PROTOBUF);
-      return pipeline.events([{ event: decodeV2Event(raw), raw }], receivedAt);
+      const event = decodeV2Event(raw);
+      await limits.checkClusters(request, reply, [event.trackingId]);
+      return pipeline.events([{ event, raw }], receivedAt);
     },
   );
 
@@ -94,11 +107,13 @@ export async function risingwaveRoutes(app: FastifyInstance, opts: IngestRouteOp
       bodyLimit,
       schema: { tags, summary: 'RisingWave legacy v1 node report (JSON)', response: ingestedResponse },
     },
-    async (request) => {
+    async (request, reply) => {
       const receivedAt = Date.now();
       const node = nodeType(request);
       const raw = await body(request, JSON_TYPES);
-      return pipeline.report(decodeV1Report(node, raw), raw, receivedAt);
+      const report = decodeV1Report(node, raw);
+      await limits.checkClusters(request, reply, [report.trackingId]);
+      return pipeline.report(report, raw, receivedAt);
     },
   );
 }

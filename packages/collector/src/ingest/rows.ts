@@ -65,6 +65,8 @@ export function reportRow(report: NodeReport, raw: Uint8Array, receivedAt: numbe
     connectorUsage: meta?.connectorUsageJson ?? null,
     streamJobs: meta && meta.streamJobs.length > 0 ? JSON.stringify(meta.streamJobs) : null,
     licenseTier: meta?.licenseTier ?? null,
+    // Set only by privacy/license-subject.ts, which also redacts it in `raw`.
+    licenseSubject: null,
     raw,
   };
 }

@@ -47,6 +47,23 @@ export class CollectorMetrics {
     help: 'Agent metric series dropped by the per-cluster caps on metric names and label sets',
     registers: [this.registry],
   });
+  readonly rateLimited = new client.Counter({
+    name: 'tidewatch_rate_limited_total',
+    help: 'Ingest requests refused with 429 by a rate limit, by limit (address, cluster)',
+    labelNames: ['limit'] as const,
+    registers: [this.registry],
+  });
+  readonly blocked = new client.Counter({
+    name: 'tidewatch_blocked_rows_total',
+    help: 'Rows answered 200 and dropped because their cluster was erased and is blocked',
+    registers: [this.registry],
+  });
+  readonly retentionDeleted = new client.Counter({
+    name: 'tidewatch_retention_deleted_rows_total',
+    help: 'Rows deleted by retention, by table',
+    labelNames: ['table'] as const,
+    registers: [this.registry],
+  });
   readonly deduplicated = new client.Counter({
     name: 'tidewatch_rows_deduplicated_total',
     help: 'Rows not stored because an identical one (a retry) already was',
@@ -88,7 +105,8 @@ export class CollectorMetrics {
         this.batchRequests.observe(requests);
         this.storeSeconds.observe(seconds);
         const inserted = result.reportsInserted + result.eventsInserted + result.agentReportsInserted;
-        this.deduplicated.inc(Math.max(0, submitted - inserted));
+        this.blocked.inc(result.blocked);
+        this.deduplicated.inc(Math.max(0, submitted - inserted - result.blocked));
       },
       failed: () => this.storeErrors.inc(),
     };

@@ -187,7 +187,24 @@ describe.each(targets)('store contract: $name', (target) => {
     expect(await store.getCluster('gone')).toBeNull();
     expect(await store.getCluster('kept')).toMatchObject({ reports: { compute: 1 }, events: 1 });
     expect(await store.eraseCluster('gone')).toEqual({ reports: 0, events: 0, agentReports: 0 });
-    // A cluster erased and then heard from again starts over.
+    // An erased cluster is blocked: what it sends next is dropped, and counted as such.
+    const dropped = await store.writeBatch({
+      reports: [compute('gone', T0 + 8000, 7), compute('kept', T0 + 8000, 7)],
+      events: events('gone', ['sink'], T0 + 8000),
+      agentReports: [agent({ trackingId: 'gone' }, T0 + 8000)],
+    });
+    expect(dropped).toMatchObject({
+      reportsInserted: 1,
+      eventsInserted: 0,
+      agentReportsInserted: 0,
+      blocked: 3,
+    });
+    expect(await store.getCluster('gone')).toBeNull();
+    expect(await store.blockedClusters()).toEqual([{ trackingId: 'gone', blockedAt: expect.any(Number) }]);
+    // Once an admin lifts the block, a cluster heard from again starts over.
+    expect(await store.unblockCluster('gone')).toBe(true);
+    expect(await store.unblockCluster('gone')).toBe(false);
+    expect(await store.blockedClusters()).toEqual([]);
     await store.writeBatch({ reports: [compute('gone', T0 + 9000)], events: [] });
     expect(await store.getCluster('gone')).toMatchObject({
       firstSeen: T0 + 9000,
@@ -475,6 +492,89 @@ describe.each(targets)('store contract: $name', (target) => {
       before: { lastSeen: first[1]!.lastSeen, trackingId: first[1]!.trackingId },
     });
     expect([...first, ...rest].map((c) => c.trackingId)).toEqual(all.map((c) => c.trackingId));
+  });
+
+  it('retention deletes raw rows and rollups received before a day, and the rollups stay consistent', async () => {
+    const day = 86_400_000;
+    const old = T0 - 10 * day; // 2026-11-10
+    await store.writeBatch({
+      reports: [meta('old-only', old), meta('both', old, { version: '2.3.0' }), compute('both', T0)],
+      events: [...events('old-only', ['source'], old), ...events('both', ['sink'], T0)],
+      agentReports: [
+        agent({ trackingId: 'both', metrics: [counter('q', 1, { gone: 'yes' })] }, old),
+        agent({ trackingId: 'both', metrics: [counter('q', 2)] }, T0),
+      ],
+    });
+    await store.appendAudit({
+      at: old,
+      actor: 'cli',
+      action: 'token_create',
+      target: 'tok_1',
+      details: null,
+    });
+    await store.appendAudit({ at: T0, actor: 'cli', action: 'token_revoke', target: 'tok_1', details: null });
+    const deleted = await store.deleteBefore('2026-11-15');
+    expect(deleted).toMatchObject({
+      reports: 2,
+      events: 1,
+      agent_reports: 1,
+      metric_points: 1,
+      metric_series: 1,
+      clusters: 1,
+      audit_log: 1,
+    });
+    expect(await store.getCluster('old-only')).toBeNull();
+    // First seen moves to the oldest remaining row; facts whose meta report is gone are unknown.
+    const both = await store.getCluster('both');
+    expect(both).toMatchObject({ firstSeen: T0, lastSeen: T0, reports: { meta: 0, compute: 1 }, events: 1 });
+    const listed = await store.listClusters({ limit: 10 });
+    expect(listed).toEqual([expect.objectContaining({ trackingId: 'both', firstSeen: T0, version: null })]);
+    const range = { fromDay: '2026-11-01', toDay: '2026-11-30', includeCi: true };
+    expect(await store.activeClusters(range)).toEqual([{ day: '2026-11-20', clusters: 1 }]);
+    expect(await store.breakdown('version', range)).toEqual([]);
+    expect(await store.clusterSpans({ toDay: '2026-11-30', includeCi: true })).toEqual([
+      { trackingId: 'both', firstDay: '2026-11-20', lastDay: '2026-11-20' },
+    ]);
+    expect([...(await store.knownSeries('both')).series]).toEqual(['q\0{}']);
+    expect((await store.metricPoints({ name: 'q', ...range })).map((p) => p.value)).toEqual([2]);
+    expect((await store.auditLog({ limit: 10 })).map((a) => a.action)).toEqual(['token_revoke']);
+    // Running it again deletes nothing more.
+    expect(Object.values(await store.deleteBefore('2026-11-15')).every((n) => n === 0)).toBe(true);
+  });
+
+  it('keeps the first value of a setting, even when set concurrently', async () => {
+    const values = await Promise.all(
+      ['a', 'b', 'c', 'd'].map((v) => store.ensureSetting('license_subject_salt', v)),
+    );
+    expect(new Set(values).size).toBe(1);
+    expect(await store.ensureSetting('license_subject_salt', 'other')).toBe(values[0]);
+    expect(await store.ensureSetting('another', 'x')).toBe('x');
+  });
+
+  it('keeps an audit log, newest first, page by page', async () => {
+    for (let i = 1; i <= 3; i++) {
+      await store.appendAudit({
+        at: T0 + i,
+        actor: `tok_${i}`,
+        action: 'erase',
+        target: `c${i}`,
+        details: i === 2 ? '{"reports":1}' : null,
+      });
+    }
+    const page = await store.auditLog({ limit: 2 });
+    expect(page).toEqual([
+      { id: expect.any(Number), at: T0 + 3, actor: 'tok_3', action: 'erase', target: 'c3', details: null },
+      {
+        id: expect.any(Number),
+        at: T0 + 2,
+        actor: 'tok_2',
+        action: 'erase',
+        target: 'c2',
+        details: '{"reports":1}',
+      },
+    ]);
+    const next = await store.auditLog({ limit: 2, before: page[1]!.id });
+    expect(next.map((e) => e.target)).toEqual(['c1']);
   });
 
   it('creates the first admin token exactly once, even when asked concurrently', async () => {

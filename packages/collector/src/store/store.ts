@@ -43,7 +43,12 @@ export interface ReportRow {
   /** JSON array of `{tableId, connectorName}`. */
   streamJobs: string | null;
   licenseTier: string | null;
-  /** The body as received (after gzip), unknown fields included. */
+  /**
+   * The license's `sub` (a customer name) as a salted hash (`hmac-sha256:…`), or in clear only when
+   * the operator opted in (privacy/license-subject.ts). Null when the report has none.
+   */
+  licenseSubject: string | null;
+  /** The body as received (after gzip), unknown fields included; the license `sub` is redacted as above. */
   raw: Uint8Array;
 }
 
@@ -138,6 +143,35 @@ export interface WriteResult {
   reportsInserted: number;
   eventsInserted: number;
   agentReportsInserted: number;
+  /** Rows dropped because their cluster was erased and is blocked (answered 200, never stored). */
+  blocked: number;
+}
+
+/** A cluster erased by an admin: its new reports are dropped until an admin lifts the block. */
+export interface BlockedCluster {
+  trackingId: string;
+  blockedAt: number;
+}
+
+/** What retention deleted (rows received before the cut-off day), per table. */
+export type RetentionResult = Record<string, number>;
+
+/** One admin action, as the audit log keeps it. */
+export interface AuditEntry {
+  /** ms since the epoch. */
+  at: number;
+  /** Who: a token id (`tok_…`, never the token), or `cli` / `collector` for local actions. */
+  actor: string;
+  /** `erase`, `unblock`, `import`, `token_create`, `token_revoke`, `tag_internal`. */
+  action: string;
+  /** What it acted on (a tracking id, a token id), or null. */
+  target: string | null;
+  /** JSON object with details (counts, flags), or null. */
+  details: string | null;
+}
+
+export interface StoredAuditEntry extends AuditEntry {
+  id: number;
 }
 
 /** The series a cluster already has, for the per-cluster caps. */
@@ -346,8 +380,28 @@ export interface Store {
   knownSeries(trackingId: string): Promise<KnownSeries>;
   /** Metric points of one metric in a day range (for fleet aggregation). */
   metricPoints(query: MetricPointQuery): Promise<MetricPoint[]>;
-  /** Deletes every row of the cluster, everywhere, in one transaction. */
-  eraseCluster(trackingId: string): Promise<EraseResult>;
+  /**
+   * Deletes every row of the cluster, everywhere, in one transaction, and blocks the id: later
+   * writes of its rows are dropped (counted in WriteResult.blocked) until unblockCluster.
+   */
+  eraseCluster(trackingId: string, at?: number): Promise<EraseResult>;
+  /** Lifts an erase's block; false if the id was not blocked. */
+  unblockCluster(trackingId: string): Promise<boolean>;
+  /** Blocked (erased) clusters, most recently blocked first. */
+  blockedClusters(): Promise<BlockedCluster[]>;
+  /**
+   * Retention: deletes every raw row and rollup row received before `fromDay` (a UTC day), and the
+   * audit entries older than it; moves clusters' first seen to their oldest remaining row, forgets
+   * clusters with nothing left and latest facts whose meta report is gone. Idempotent.
+   */
+  deleteBefore(fromDay: string): Promise<RetentionResult>;
+
+  /** The stored value of a setting, storing `value` first if the key has none. Atomic. */
+  ensureSetting(key: string, value: string): Promise<string>;
+
+  appendAudit(entry: AuditEntry): Promise<void>;
+  /** Audit entries newest first; `before` continues after an entry id. */
+  auditLog(query: { limit: number; before?: number | undefined }): Promise<StoredAuditEntry[]>;
 
   /** Inserts the token unless an active admin token exists; true if it was inserted. Atomic. */
   createFirstAdminToken(token: TokenRecord): Promise<boolean>;

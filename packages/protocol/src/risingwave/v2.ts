@@ -1,8 +1,8 @@
 // RisingWave protocol v2: binary protobuf bodies (proto/risingwave/telemetry.proto) to
 // /api/v2/report/{node}, /api/v2/report/events and /api/v2/report/event.
-import { type DescMessage, fromBinary, type MessageShape } from '@bufbuild/protobuf';
+import { type DescMessage, fromBinary, type MessageShape, toBinary } from '@bufbuild/protobuf';
 import { BinaryReader, WireType } from '@bufbuild/protobuf/wire';
-import { parseConnectorUsage, parseLicense } from '../embedded-json.js';
+import { parseConnectorUsage, parseLicense, redactLicenseJson } from '../embedded-json.js';
 import { ProtocolError } from '../errors.js';
 import { enumName, Flags, finite, sessionId, signed, text, trackingId, unsigned } from '../fields.js';
 import {
@@ -206,4 +206,18 @@ export function decodeV2EventBatch(bytes: Uint8Array): ClusterEvent[] {
 /** Decodes the body of `POST /api/v2/report/event` (one `EventMessage`, RisingWave 2.0/2.1). */
 export function decodeV2Event(bytes: Uint8Array): ClusterEvent {
   return event(parse(EventMessageSchema, bytes, 'EventMessage'), 'event');
+}
+
+/**
+ * A meta report body with the license's `sub` (a customer name) replaced by `redact(sub)`, every
+ * other field kept (unknown ones too), so that the raw body a collector stores does not hold the
+ * name in clear. The same bytes when there is no license subject.
+ */
+export function redactV2LicenseSubject(bytes: Uint8Array, redact: (subject: string) => string): Uint8Array {
+  const wire = fromBinary(MetaReportSchema, bytes, { readUnknownFields: true });
+  if (!wire.licenseInfoJsonStr) return bytes;
+  const redacted = redactLicenseJson(wire.licenseInfoJsonStr, redact);
+  if (redacted === null) return bytes;
+  wire.licenseInfoJsonStr = redacted;
+  return toBinary(MetaReportSchema, wire, { writeUnknownFields: true });
 }

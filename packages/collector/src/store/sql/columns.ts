@@ -45,6 +45,7 @@ export function reportColumns(r: ReportRow): Omit<ReportsTable, 'id'> {
     connector_usage: r.connectorUsage,
     stream_jobs: r.streamJobs,
     license_tier: r.licenseTier,
+    license_subject: r.licenseSubject,
     raw: r.raw,
   };
 }
@@ -100,6 +101,31 @@ export function agentReportColumns(r: AgentReportRow): Omit<AgentReportsTable, '
     flags: r.flags,
     raw: r.raw,
   };
+}
+
+/**
+ * The batch without the rows of blocked (erased) clusters, and how many rows that dropped. Runs
+ * inside the write transaction, so an erase and a write racing each other never leave a row behind.
+ */
+export function withoutBlocked(batch: WriteBatch, blocked: ReadonlySet<string>) {
+  if (blocked.size === 0) return { batch, blocked: 0 };
+  const keep = (trackingId: string) => !blocked.has(trackingId);
+  const kept: WriteBatch = {
+    reports: batch.reports.filter((r) => keep(r.trackingId)),
+    events: batch.events.filter((e) => keep(e.trackingId)),
+    agentReports: (batch.agentReports ?? []).filter((w) => keep(w.report.trackingId)),
+  };
+  const count = (b: WriteBatch) => b.reports.length + b.events.length + (b.agentReports?.length ?? 0);
+  return { batch: kept, blocked: count(batch) - count(kept) };
+}
+
+/** Every tracking id a batch writes rows for. */
+export function batchTrackingIds(batch: WriteBatch): string[] {
+  const ids = new Set<string>();
+  for (const r of batch.reports) ids.add(r.trackingId);
+  for (const e of batch.events) ids.add(e.trackingId);
+  for (const w of batch.agentReports ?? []) ids.add(w.report.trackingId);
+  return [...ids];
 }
 
 /** Metric points, events and series rows of the agent reports that were really inserted. */

@@ -309,6 +309,46 @@ function migrations(types: DialectTypes): Record<string, Migration> {
           .execute();
       },
     },
+    '0010_privacy': {
+      async up(db: Kysely<unknown>) {
+        // Values the store keeps for itself: the salt of the license-subject hash, generated once
+        // per store so every collector sharing it hashes alike.
+        await db.schema
+          .createTable('settings')
+          .addColumn('key', 'text', (c) => c.primaryKey())
+          .addColumn('value', 'text', (c) => c.notNull())
+          .execute();
+        // The license's `sub` (a customer name) as a salted hash, or in clear if the operator opted in.
+        await db.schema.alterTable('reports').addColumn('license_subject', 'text').execute();
+      },
+    },
+    '0011_blocked_clusters': {
+      async up(db: Kysely<unknown>) {
+        // An erase blocks the id: its new reports are answered 200 and dropped until an admin lifts it.
+        await db.schema
+          .createTable('blocked_clusters')
+          .addColumn('tracking_id', 'text', (c) => c.primaryKey())
+          .addColumn('blocked_at', 'bigint', (c) => c.notNull())
+          .execute();
+      },
+    },
+    '0012_audit_log': {
+      async up(db: Kysely<unknown>) {
+        // Who (a token id, never a token) did which admin action, when.
+        await db.schema
+          .createTable('audit_log')
+          .addColumn('id', types.serial, (c) =>
+            types.serial === 'integer' ? c.primaryKey().autoIncrement() : c.primaryKey(),
+          )
+          .addColumn('at', 'bigint', (c) => c.notNull())
+          .addColumn('actor', 'text', (c) => c.notNull())
+          .addColumn('action', 'text', (c) => c.notNull())
+          .addColumn('target', 'text')
+          .addColumn('details', 'text')
+          .execute();
+        await db.schema.createIndex('audit_log_at').on('audit_log').columns(['at']).execute();
+      },
+    },
   };
 }
 

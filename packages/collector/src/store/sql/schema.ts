@@ -36,6 +36,7 @@ export interface ReportsTable {
   connector_usage: string | null;
   stream_jobs: string | null;
   license_tier: string | null;
+  license_subject: string | null;
   raw: Uint8Array;
 }
 
@@ -168,7 +169,31 @@ export interface ClusterDayFactsTable {
   connectors: string | null;
 }
 
+/** Values a store keeps for itself (the license-subject salt). */
+export interface SettingsTable {
+  key: string;
+  value: string;
+}
+
+/** Erased clusters whose new reports are dropped until an admin lifts the block. */
+export interface BlockedClustersTable {
+  tracking_id: string;
+  blocked_at: number;
+}
+
+export interface AuditLogTable {
+  id: Generated<number>;
+  at: number;
+  actor: string;
+  action: string;
+  target: string | null;
+  details: string | null;
+}
+
 export interface Database {
+  settings: SettingsTable;
+  blocked_clusters: BlockedClustersTable;
+  audit_log: AuditLogTable;
   cluster_day_facts: ClusterDayFactsTable;
   cluster_days: ClusterDaysTable;
   agent_reports: AgentReportsTable;
@@ -192,4 +217,18 @@ export const DERIVED_CLUSTER_TABLES = [
   'cluster_days',
   'cluster_day_facts',
   'clusters',
+] as const satisfies readonly (keyof Database)[];
+
+/**
+ * Tables whose rows retention deletes by the day they were received (`received_day`, or `day` for
+ * the rollups). A new table of received data must be added here (and to docs/DATA.md).
+ */
+export const RETAINED_BY_DAY = [
+  'reports',
+  'events',
+  'agent_reports',
+  'metric_points',
+  'agent_events',
+  'cluster_days',
+  'cluster_day_facts',
 ] as const satisfies readonly (keyof Database)[];

@@ -2,6 +2,8 @@
 // (connection, column types, the setup lock) is passed in by sqlite/ and postgres/.
 import { type Kysely, Migrator, sql, type Transaction } from 'kysely';
 import type {
+  AuditEntry,
+  BlockedCluster,
   BreakdownDimension,
   ClusterListItem,
   ClusterListQuery,
@@ -17,7 +19,9 @@ import type {
   MetricPoint,
   MetricPointQuery,
   NodeCounts,
+  RetentionResult,
   Store,
+  StoredAuditEntry,
   StoredEvent,
   TokenRecord,
   TokenRole,
@@ -27,6 +31,7 @@ import type {
 import {
   agentChildren,
   agentReportColumns,
+  batchTrackingIds,
   chunks,
   clusterDayRows,
   clusterRows,
@@ -35,12 +40,14 @@ import {
   latestFacts,
   ordered,
   reportColumns,
+  withoutBlocked,
 } from './columns.js';
 import { type DialectTypes, migrationProvider } from './migrations.js';
 import {
   type ClusterDayFactsTable,
   type Database,
   DERIVED_CLUSTER_TABLES,
+  RETAINED_BY_DAY,
   type TokensTable,
 } from './schema.js';
 
@@ -107,7 +114,13 @@ export class SqlStore implements Store {
   }
 
   async migrate(): Promise<void> {
-    const migrator = new Migrator({ db: this.db, provider: migrationProvider(this.hooks.types) });
+    // Unordered: migrations are numbered in blocks per line of work, and a store may have run a
+    // later block before an earlier one landed; each migration still runs once.
+    const migrator = new Migrator({
+      db: this.db,
+      provider: migrationProvider(this.hooks.types),
+      allowUnorderedMigrations: true,
+    });
     const { error, results } = await migrator.migrateToLatest();
     if (error) {
       const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
@@ -117,9 +130,22 @@ export class SqlStore implements Store {
     }
   }
 
-  async writeBatch(unordered: WriteBatch): Promise<WriteResult> {
-    const batch = ordered(unordered);
+  async writeBatch(request: WriteBatch): Promise<WriteResult> {
     return this.db.transaction().execute(async (trx) => {
+      const ids = batchTrackingIds(request);
+      const blockedRows =
+        ids.length === 0
+          ? []
+          : await trx
+              .selectFrom('blocked_clusters')
+              .select('tracking_id')
+              .where('tracking_id', 'in', ids)
+              .execute();
+      const { batch: unordered, blocked } = withoutBlocked(
+        request,
+        new Set(blockedRows.map((r) => r.tracking_id)),
+      );
+      const batch = ordered(unordered);
       const inserted: { tracking_id: string; received_at: number }[] = [];
       const insertedReports: { tracking_id: string; received_at: number; ci: number }[] = [];
       let reportsInserted = 0;
@@ -241,7 +267,7 @@ export class SqlStore implements Store {
           )
           .execute();
       }
-      return { reportsInserted, eventsInserted, agentReportsInserted };
+      return { reportsInserted, eventsInserted, agentReportsInserted, blocked };
     });
   }
 
@@ -648,8 +674,15 @@ export class SqlStore implements Store {
     }));
   }
 
-  async eraseCluster(trackingId: string): Promise<EraseResult> {
+  async eraseCluster(trackingId: string, at: number = Date.now()): Promise<EraseResult> {
     return this.db.transaction().execute(async (trx) => {
+      // Blocked first, in the same transaction: a write racing the erase either commits before it
+      // (and is erased) or sees the block (and is dropped).
+      await trx
+        .insertInto('blocked_clusters')
+        .values({ tracking_id: trackingId, blocked_at: at })
+        .onConflict((oc) => oc.column('tracking_id').doUpdateSet({ blocked_at: at }))
+        .execute();
       const reports = await trx
         .deleteFrom('reports')
         .where('tracking_id', '=', trackingId)
@@ -669,6 +702,104 @@ export class SqlStore implements Store {
         agentReports: Number(agentReports.numDeletedRows),
       };
     });
+  }
+
+  async unblockCluster(trackingId: string): Promise<boolean> {
+    const result = await this.db
+      .deleteFrom('blocked_clusters')
+      .where('tracking_id', '=', trackingId)
+      .executeTakeFirst();
+    return Number(result.numDeletedRows) > 0;
+  }
+
+  async blockedClusters(): Promise<BlockedCluster[]> {
+    const rows = await this.db
+      .selectFrom('blocked_clusters')
+      .selectAll()
+      .orderBy('blocked_at', 'desc')
+      .orderBy('tracking_id')
+      .execute();
+    return rows.map((r) => ({ trackingId: r.tracking_id, blockedAt: Number(r.blocked_at) }));
+  }
+
+  async deleteBefore(fromDay: string): Promise<RetentionResult> {
+    const cutoff = Date.parse(`${fromDay}T00:00:00.000Z`);
+    return this.db.transaction().execute(async (trx) => {
+      const deleted: RetentionResult = {};
+      const byDay = async (table: (typeof RETAINED_BY_DAY)[number]) => {
+        const column = table === 'cluster_days' || table === 'cluster_day_facts' ? 'day' : 'received_day';
+        const result = await trx.deleteFrom(table).where(sql.ref(column), '<', fromDay).executeTakeFirst();
+        deleted[table] = Number(result.numDeletedRows);
+      };
+      for (const table of RETAINED_BY_DAY) await byDay(table);
+      // A series whose points are all gone is forgotten (it only served the per-cluster caps).
+      const series = await trx
+        .deleteFrom('metric_series')
+        .where('first_seen', '<', cutoff)
+        .where(({ not, exists, selectFrom }) =>
+          not(
+            exists(
+              selectFrom('metric_points as p')
+                .select(sql.lit(1).as('one'))
+                .whereRef('p.tracking_id', '=', 'metric_series.tracking_id')
+                .whereRef('p.name', '=', 'metric_series.name')
+                .whereRef('p.labels', '=', 'metric_series.labels'),
+            ),
+          ),
+        )
+        .executeTakeFirst();
+      deleted.metric_series = Number(series.numDeletedRows);
+      // First seen moves to the oldest remaining row; a cluster with nothing left is forgotten.
+      await sql`update clusters set first_seen = coalesce((select min(m) from (
+          select min(received_at) as m from reports where reports.tracking_id = clusters.tracking_id
+          union all select min(received_at) from events where events.tracking_id = clusters.tracking_id
+          union all select min(received_at) from agent_reports where agent_reports.tracking_id = clusters.tracking_id
+        ) oldest), first_seen)
+        where first_seen < ${cutoff}`.execute(trx);
+      const clusters = await trx.deleteFrom('clusters').where('first_seen', '<', cutoff).executeTakeFirst();
+      deleted.clusters = Number(clusters.numDeletedRows);
+      // Latest facts whose meta report is gone: no newer one exists, so they are unknown now.
+      await trx
+        .updateTable('clusters')
+        .set({ version: null, git_sha: null, cluster_type: null, meta_backend: null, facts_at: null })
+        .where('facts_at', '<', cutoff)
+        .execute();
+      const audit = await trx.deleteFrom('audit_log').where('at', '<', cutoff).executeTakeFirst();
+      deleted.audit_log = Number(audit.numDeletedRows);
+      return deleted;
+    });
+  }
+
+  async ensureSetting(key: string, value: string): Promise<string> {
+    await this.db
+      .insertInto('settings')
+      .values({ key, value })
+      .onConflict((oc) => oc.column('key').doNothing())
+      .execute();
+    const row = await this.db
+      .selectFrom('settings')
+      .select('value')
+      .where('key', '=', key)
+      .executeTakeFirstOrThrow();
+    return row.value;
+  }
+
+  async appendAudit(entry: AuditEntry): Promise<void> {
+    await this.db.insertInto('audit_log').values(entry).execute();
+  }
+
+  async auditLog(query: { limit: number; before?: number | undefined }): Promise<StoredAuditEntry[]> {
+    let q = this.db.selectFrom('audit_log').selectAll();
+    if (query.before !== undefined) q = q.where('id', '<', query.before);
+    const rows = await q.orderBy('id', 'desc').limit(query.limit).execute();
+    return rows.map((r) => ({
+      id: Number(r.id),
+      at: Number(r.at),
+      actor: r.actor,
+      action: r.action,
+      target: r.target,
+      details: r.details,
+    }));
   }
 
   async createFirstAdminToken(token: TokenRecord): Promise<boolean> {

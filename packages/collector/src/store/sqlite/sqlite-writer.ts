@@ -10,6 +10,7 @@ import SQLite from 'better-sqlite3';
 import {
   agentChildren,
   agentReportColumns,
+  batchTrackingIds,
   CLUSTER_DAY_CONFLICT,
   clusterDayRows,
   clusterRows,
@@ -20,6 +21,7 @@ import {
   ordered,
   reportColumns,
   UPDATE_FACTS_SQL,
+  withoutBlocked,
 } from '../sql/columns.js';
 import type { ReportRow, WriteBatch, WriteResult } from '../store.js';
 import { configureSqlite } from './pragmas.js';
@@ -72,8 +74,13 @@ function bindable(row: Row): Row {
   return row;
 }
 
+let isBlocked: SQLite.Statement | undefined;
+
 /** The rows of one request; runs inside a transaction. */
-function writeRows(unordered: WriteBatch): WriteResult {
+function writeRows(request: WriteBatch): WriteResult {
+  isBlocked ??= db.prepare('select 1 from blocked_clusters where tracking_id = ?');
+  const blockedIds = new Set(batchTrackingIds(request).filter((id) => isBlocked!.get(id) !== undefined));
+  const { batch: unordered, blocked } = withoutBlocked(request, blockedIds);
   const batch = ordered(unordered);
   type Stored = { tracking_id: string; received_at: number; ci: number };
   const inserted: Stored[] = [];
@@ -132,7 +139,7 @@ function writeRows(unordered: WriteBatch): WriteResult {
     updateFacts ??= db.prepare(UPDATE_FACTS_SQL);
     updateFacts.run(f);
   }
-  return { reportsInserted, eventsInserted, agentReportsInserted: insertedIds.size };
+  return { reportsInserted, eventsInserted, agentReportsInserted: insertedIds.size, blocked };
 }
 
 const write = db.transaction(writeRows);

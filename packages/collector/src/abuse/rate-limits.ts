@@ -1,0 +1,101 @@
+// Rate limits on ingest, per client address (checked before the body is read) and per tracking id
+// (checked once the body is decoded). @fastify/rate-limit counts: in this process's memory, or in
+// Redis when `--redis-url` is set, so that several collectors behind a load balancer share one limit.
+// Defaults and their arithmetic: config.ts. A refused request is a 429 with Retry-After and our JSON
+// error, counted in /metrics.
+import rateLimit from '@fastify/rate-limit';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { Redis } from 'ioredis';
+import type { CollectorConfig } from '../config.js';
+import { CollectorError } from '../errors.js';
+import type { CollectorMetrics } from '../ops/metrics.js';
+
+type Check = ReturnType<FastifyInstance['createRateLimit']>;
+
+export interface IngestLimits {
+  /** onRequest hook of the ingest routes: the client address's budget. */
+  checkAddress(request: FastifyRequest, reply: FastifyReply): Promise<void>;
+  /** After decoding: the budget of each tracking id in the body. */
+  checkClusters(request: FastifyRequest, reply: FastifyReply, trackingIds: Iterable<string>): Promise<void>;
+}
+
+const WINDOW_MS = 60_000;
+/** Keys one process remembers (LRU); well above the addresses a minute brings. */
+const LOCAL_KEYS = 100_000;
+
+/** The tracking id being checked, for the limiter's key generator (which only sees the request). */
+const checking = new WeakMap<FastifyRequest, string>();
+
+export async function installRateLimits(
+  app: FastifyInstance,
+  config: Pick<CollectorConfig, 'rateLimitPerAddress' | 'rateLimitPerCluster' | 'redisUrl'>,
+  metrics: CollectorMetrics,
+): Promise<IngestLimits> {
+  let redis: Redis | undefined;
+  if (config.redisUrl) {
+    // No offline queue and one attempt per command: with Redis down, a request is let through
+    // (skipOnError) instead of waiting; losing a RisingWave report is worse than a looser limit.
+    redis = new Redis(config.redisUrl, {
+      maxRetriesPerRequest: 1,
+      enableOfflineQueue: false,
+      connectTimeout: 2000,
+      lazyConnect: true,
+    });
+    redis.on('error', (error) =>
+      app.log.warn({ err: error }, 'rate limits: Redis unreachable, not limiting'),
+    );
+    await redis.connect().catch(() => {});
+    const client = redis;
+    app.addHook('onClose', async () => {
+      client.disconnect();
+    });
+  }
+  await app.register(rateLimit, {
+    global: false,
+    skipOnError: true,
+    nameSpace: 'tidewatch-rl-',
+    cache: LOCAL_KEYS,
+    ...(redis ? { redis } : {}),
+  });
+  const limiter = (max: number, key: (request: FastifyRequest) => string): Check | null =>
+    max > 0
+      ? app.createRateLimit({
+          max,
+          timeWindow: WINDOW_MS,
+          keyGenerator: key,
+          // Passed on to each limiter's own in-memory store (the library's default keeps 5,000 keys).
+          ...({ cache: LOCAL_KEYS } as object),
+        })
+      : null;
+  const byAddress = limiter(config.rateLimitPerAddress, (request) => `address:${request.ip}`);
+  const byCluster = limiter(config.rateLimitPerCluster, (request) => `cluster:${checking.get(request)}`);
+
+  const refuse = (reply: FastifyReply, limit: 'address' | 'cluster', seconds: number, max: number) => {
+    metrics.rateLimited.inc({ limit });
+    void reply.header('retry-after', String(Math.max(1, seconds)));
+    throw new CollectorError(
+      'rate_limited',
+      limit === 'address'
+        ? `more than ${max} ingest requests a minute from this address; retry in ${seconds} s`
+        : `more than ${max} ingest requests a minute for this tracking id; retry in ${seconds} s`,
+      429,
+    );
+  };
+  return {
+    async checkAddress(request, reply) {
+      if (!byAddress) return;
+      const result = await byAddress(request);
+      if (!result.isAllowed && result.isExceeded)
+        refuse(reply, 'address', result.ttlInSeconds, config.rateLimitPerAddress);
+    },
+    async checkClusters(request, reply, trackingIds) {
+      if (!byCluster) return;
+      for (const id of new Set(trackingIds)) {
+        checking.set(request, id);
+        const result = await byCluster(request);
+        if (!result.isAllowed && result.isExceeded)
+          refuse(reply, 'cluster', result.ttlInSeconds, config.rateLimitPerCluster);
+      }
+    },
+  };
+}

@@ -1,0 +1,39 @@
+// What the collector's log may contain. Requests are not logged one by one (noise at fleet scale),
+// and whatever is logged about a request never carries the client's address, its headers (tokens
+// travel in Authorization) or its query string: only method, route path and request id.
+import type { FastifyServerOptions } from 'fastify';
+import type { CollectorConfig } from '../config.js';
+
+export function loggerOptions(
+  level: CollectorConfig['logLevel'],
+  stream?: NodeJS.WritableStream,
+): NonNullable<FastifyServerOptions['logger']> {
+  return {
+    level,
+    ...(stream ? { stream } : {}),
+    serializers: {
+      req: (request: { id?: string; method?: string; url?: string }) => ({
+        id: request.id,
+        method: request.method,
+        url: request.url?.split('?', 1)[0],
+      }),
+      res: (reply: { statusCode?: number }) => ({ statusCode: reply.statusCode }),
+    },
+    // Belt and braces, should any code log a request or its headers directly.
+    redact: {
+      paths: [
+        'req.headers.authorization',
+        'req.headers.cookie',
+        'headers.authorization',
+        'authorization',
+        'token',
+        'secret',
+        'req.remoteAddress',
+        'req.ip',
+        'ip',
+        'remoteAddress',
+      ],
+      censor: '[redacted]',
+    },
+  };
+}

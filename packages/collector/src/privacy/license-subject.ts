@@ -1,0 +1,51 @@
+// The license's `sub` is a customer name: personal-ish data the fleet statistics never need. By
+// default the collector keeps only a salted hash of it (HMAC-SHA-256), in the `license_subject`
+// column and inside the stored raw body alike, so reports of one customer can still be grouped but
+// the name cannot be read back. The salt is generated once per store and kept in it (every
+// collector sharing the store hashes alike), or configured. An operator may opt in to clear text.
+import { createHmac, randomBytes } from 'node:crypto';
+import { type NodeReport, redactV2LicenseSubject } from '@tidewatch/protocol';
+import type { ReportRow, Store } from '../store/store.js';
+
+export const SALT_SETTING = 'license_subject_salt';
+
+export class LicenseSubjectPolicy {
+  private constructor(
+    private readonly salt: string | null,
+    private readonly cache = new Map<string, string>(),
+  ) {}
+
+  /** Hashing with the store's salt (created on first use) or the configured one. */
+  static async hashed(store: Store, configuredSalt?: string): Promise<LicenseSubjectPolicy> {
+    const salt = configuredSalt ?? (await store.ensureSetting(SALT_SETTING, randomBytes(32).toString('hex')));
+    return new LicenseSubjectPolicy(salt);
+  }
+
+  /** The operator opted in (`--store-license-subject`): kept as sent. */
+  static clear(): LicenseSubjectPolicy {
+    return new LicenseSubjectPolicy(null);
+  }
+
+  /** What is stored for a subject. */
+  protect(subject: string): string {
+    if (this.salt === null) return subject;
+    let hashed = this.cache.get(subject);
+    if (!hashed) {
+      hashed = `hmac-sha256:${createHmac('sha256', this.salt).update(subject).digest('hex')}`;
+      // A fleet has few customers; the bound only protects against a flood of made-up names.
+      if (this.cache.size > 10_000) this.cache.clear();
+      this.cache.set(subject, hashed);
+    }
+    return hashed;
+  }
+
+  /** The row with its license subject set, and the subject redacted in its raw v2 body. */
+  apply(row: ReportRow, report: NodeReport): ReportRow {
+    const subject = report.meta?.licenseSubject ?? null;
+    const raw =
+      this.salt !== null && report.protocol === 'risingwave_v2' && report.nodeType === 'meta'
+        ? redactV2LicenseSubject(row.raw, (s) => this.protect(s))
+        : row.raw;
+    return { ...row, licenseSubject: subject === null ? null : this.protect(subject), raw };
+  }
+}

@@ -1,0 +1,64 @@
+// Retention: raw rows and rollups are kept for `retentionMonths` calendar months of receive days
+// (default 13, so a year-over-year comparison still has its month), then deleted by
+// Store.deleteBefore. The job runs at start and once a day; with several collectors each runs it,
+// which is harmless (deleting what is already gone deletes nothing).
+import type { FastifyBaseLogger } from 'fastify';
+import type { CollectorMetrics } from '../ops/metrics.js';
+import type { RetentionResult, Store } from '../store/store.js';
+
+const DAY_MS = 86_400_000;
+
+/** The first UTC day kept: today's date `months` calendar months ago. */
+export function retentionCutoffDay(now: number, months: number): string {
+  const today = new Date(now);
+  return new Date(Date.UTC(today.getUTCFullYear(), today.getUTCMonth() - months, today.getUTCDate()))
+    .toISOString()
+    .slice(0, 10);
+}
+
+export class RetentionJob {
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<RetentionResult | null> | null = null;
+
+  constructor(
+    private readonly store: Store,
+    private readonly months: number,
+    private readonly log: FastifyBaseLogger,
+    private readonly metrics: CollectorMetrics,
+  ) {}
+
+  /** Runs now and then every day; does nothing when retention is off (0 months). */
+  start(): void {
+    if (this.months <= 0) return;
+    void this.runOnce();
+    this.timer = setInterval(() => void this.runOnce(), DAY_MS);
+    this.timer.unref();
+  }
+
+  /** One pass; never throws (a failure is logged and retried the next day). */
+  runOnce(now: number = Date.now()): Promise<RetentionResult | null> {
+    this.running ??= (async () => {
+      const fromDay = retentionCutoffDay(now, this.months);
+      try {
+        const deleted = await this.store.deleteBefore(fromDay);
+        for (const [table, rows] of Object.entries(deleted))
+          this.metrics.retentionDeleted.inc({ table }, rows);
+        this.log.info({ retention: { keptFrom: fromDay, deleted } }, 'retention pass done');
+        return deleted;
+      } catch (error) {
+        this.log.error({ err: error }, 'retention pass failed; it runs again tomorrow');
+        return null;
+      } finally {
+        this.running = null;
+      }
+    })();
+    return this.running;
+  }
+
+  /** Stops the daily timer and waits for a pass in progress. */
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await this.running;
+  }
+}
