@@ -1,7 +1,7 @@
 // Every error leaves as `{ "error": "<code>", "message": "<what is wrong>" }` (CONTRACT.md) with
 // the right status. Client mistakes are 4xx; only our own failures are 5xx, and they are logged.
 import { ProtocolError } from '@tidewatch/protocol';
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { CollectorError } from '../errors.js';
 
 export interface ErrorBody {
@@ -53,4 +53,18 @@ export function installErrorHandling(
       .status(404)
       .send({ error: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` });
   });
+}
+
+/**
+ * Errors the router raises before any route runs (a malformed or over-long URL), which fastify would
+ * otherwise answer in its own shape: ours, without echoing the (possibly huge) path back.
+ */
+export function frameworkErrorHandler(error: FastifyError, _request: FastifyRequest, reply: FastifyReply) {
+  const tooLong = error.code === 'FST_ERR_MAX_PARAM_LENGTH';
+  void reply.status(tooLong ? 414 : 400).send({
+    error: tooLong ? 'uri_too_long' : 'invalid_url',
+    message: tooLong
+      ? 'a path parameter is longer than the collector accepts (512 characters)'
+      : 'the URL is not valid (bad percent-encoding)',
+  } satisfies ErrorBody);
 }
