@@ -7,6 +7,12 @@ export default defineConfig({
   resolve: {
     // Tests run against the TypeScript sources, not the built dist/.
     alias: {
+      '@tidewatch/integrations/pglite': fileURLToPath(
+        new URL('./packages/integrations/src/pglite.ts', import.meta.url),
+      ),
+      '@tidewatch/integrations/pg': fileURLToPath(
+        new URL('./packages/integrations/src/pg.ts', import.meta.url),
+      ),
       '@tidewatch/protocol': src('protocol'),
       '@tidewatch/agent': src('agent'),
       '@tidewatch/collector': src('collector'),

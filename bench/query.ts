@@ -55,6 +55,7 @@ import { derivedUuid, Rng } from '../packages/cli/src/simulate/random.js';
 import { startCollector } from '../packages/collector/src/collector.js';
 import { agentReportWrite } from '../packages/collector/src/ingest/native-rows.js';
 import { eventRow, reportRow } from '../packages/collector/src/ingest/rows.js';
+import { BREAKDOWN_COLUMNS } from '../packages/collector/src/store/answers.js';
 import { openStore } from '../packages/collector/src/store/open-store.js';
 import type { Database } from '../packages/collector/src/store/sql/schema.js';
 import type { SqlStore } from '../packages/collector/src/store/sql/sql-store.js';
@@ -543,14 +544,7 @@ function baselineActive(from: string, to: string) {
   };
 }
 
-const BREAKDOWN_COLUMN = {
-  version: 'version',
-  clusterType: 'cluster_type',
-  metaBackend: 'meta_backend',
-  os: 'os_name',
-  objectStore: 'object_store',
-  connector: 'connectors',
-} as const;
+const BREAKDOWN_COLUMN = BREAKDOWN_COLUMNS;
 type By = keyof typeof BREAKDOWN_COLUMN;
 
 function sortBreakdown(list: { value: string | null; clusters: number }[]) {

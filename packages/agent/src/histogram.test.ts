@@ -32,6 +32,33 @@ describe('histogram series (hot path)', () => {
     }
   });
 
+  it('reports the exact bucket for values at and beside every report-scale boundary', () => {
+    // The hot path's table may put a value one scale-8 bucket low; only inside a report bucket.
+    for (let e = -12; e <= 12; e++) {
+      for (let j = 0; j < 32; j++) {
+        const boundary = 2 ** (e + j / 32);
+        const values = [
+          boundary,
+          boundary * (1 + 2 ** -52),
+          boundary * (1 - 2 ** -53),
+          boundary * (1 + 2 ** -14),
+        ];
+        const series = new HistogramSeries(1024);
+        for (const v of values) series.record(v);
+        const got = series.snapshot();
+        expect(got.scale).toBe(REPORT_SCALE);
+        const expected = new Map<number, number>();
+        for (const v of values) {
+          const index = bucketIndex(v, REPORT_SCALE);
+          expected.set(index, (expected.get(index) ?? 0) + 1);
+        }
+        for (const [index, n] of expected) {
+          expect(got.positive.bucketCounts[index - got.positive.offset]).toBe(n);
+        }
+      }
+    }
+  });
+
   it('records exactly what the protocol math would (any values, any bucket budget)', () => {
     fc.assert(
       fc.property(

@@ -1,16 +1,18 @@
 // One histogram series: OpenTelemetry's base-2 exponential histogram, recorded on the hot path.
 //
-// Recording computes the bucket at scale 8 (relative error 0.14%) from the float's bits instead of
-// Math.log2 (which alone costs ~10 ns): the exponent gives the octave, the top 12 mantissa bits pick
-// a cell of a 4 KiB table that holds the bucket at the cell's start, and an integer comparison of
-// the remaining mantissa bits with the cell's cut settles the at most one boundary inside the cell
-// (cells are narrower than buckets). The result is exactly OpenTelemetry's index (tested against
-// the protocol's bucketIndex), and shifting it right gives the index at any lower scale exactly.
+// Recording computes the bucket at scale 8 from the float's bits instead of Math.log2 (which alone
+// costs ~10 ns): the exponent gives the octave and the top 12 mantissa bits pick a cell of a
+// 4096-entry table holding the sub-bucket of the cell's first value. Cells are 16x narrower than
+// scale-8 buckets, so a cell holds at most one boundary, and a value past it lands one scale-8
+// bucket low. That never shows: reports carry scale REPORT_SCALE (5) at most, and the 32 cells
+// that hold a scale-5 boundary (and every exact power of two) are marked in the table and take
+// the exact path (indexAtMaxScale, tested against the protocol's bucketIndex). So every reported
+// bucket is exactly OpenTelemetry's, for one table load and no compare of the low mantissa bits.
 //
 // Counts live in a Float64Array window [base, base + length) of bucket indexes at the current
 // scale. A value outside the window takes the rare path: re-centre, grow (doubling, up to
 // `maxBuckets`) or lower the scale until the populated range fits. With the default 1024 buckets
-// the scale stays ≥ 5 (≤ 1.1% error) while one interval's values span at most 2^32.
+// the scale stays >= 5 (<= 1.1% error) while one interval's values span at most 2^32.
 import { endianness } from 'node:os';
 import type { ExpHistogramData } from '@tidewatch/protocol';
 
@@ -59,6 +61,19 @@ for (let j = 1; j < SUB_BUCKETS; j++) {
   }
 }
 
+/**
+ * FAST_SUB[cell] = SUB_BUCKET[cell] for the hot path, or OFF_WINDOW for the cells that hold a
+ * REPORT_SCALE boundary (every 8th scale-8 boundary) or an exact power of two (cell 0):
+ * OFF_WINDOW pushes the index out of any window, so those values take the exact path in place().
+ */
+const OFF_WINDOW = 1 << 30;
+const FAST_SUB = new Int32Array(1 << CELL_BITS);
+for (let cell = 0; cell < 1 << CELL_BITS; cell++) {
+  const boundaryInCell = CUT_HI[cell]! !== 256;
+  const reportBoundary = boundaryInCell && (SUB_BUCKET[cell]! + 1) % (1 << (MAX_SCALE - REPORT_SCALE)) === 0;
+  FAST_SUB[cell] = cell === 0 || reportBoundary ? OFF_WINDOW : SUB_BUCKET[cell]!;
+}
+
 /** The exact OpenTelemetry bucket index of v (> 0, finite) at scale 8. */
 export function indexAtMaxScale(v: number): number {
   F64[0] = v;
@@ -95,25 +110,17 @@ export class HistogramSeries {
   }
 
   // THE HOT PATH. Shape: one branch for the common case (v > 0), the bucket index from the float's
-  // bits with integer operations only (a 64-bit store read back as two 32-bit words; see the
-  // header), one bounds check on a preallocated typed array, and plain number fields for
-  // sum/min/max (count is derived at snapshot). No allocation, no Map, no try/catch, never throws.
-  // Everything unusual (subnormal, infinite, outside the window) goes to place(), kept out of line
-  // so that this method stays small enough to inline.
+  // exponent bits and one table load (see the header), one bounds check on a preallocated typed
+  // array, and plain number fields for sum/min/max (count is derived at snapshot). No allocation,
+  // no Map, no try/catch, never throws. Everything unusual (subnormal, infinite, a marked cell,
+  // outside the window) goes to place(), kept out of line so that this method stays small enough
+  // to inline.
   record(v: number): void {
     if (v > 0) {
       F64[0] = v;
       const hi = U32[HI]!;
-      const lo = U32[LO]!;
       const biased = hi >>> 20;
-      const cell = (hi >>> 8) & 0xfff;
-      const rest = hi & 0xff;
-      const cut = CUT_HI[cell]!;
-      const sub =
-        SUB_BUCKET[cell]! +
-        (rest > cut || (rest === cut && lo > CUT_LO[cell]!) ? 1 : 0) -
-        (((hi & 0xfffff) | lo) === 0 ? 1 : 0);
-      const j = ((((biased - 1023) << 8) + sub) >> this.shift) - this.base;
+      const j = ((((biased - 1023) << 8) + FAST_SUB[(hi >>> 8) & 0xfff]!) >> this.shift) - this.base;
       if (j >= 0 && j < this.counts.length && biased - 1 < 2046) this.counts[j]!++;
       else if (!this.place(v)) return;
     } else if (v === 0) this.zeroCount++;
@@ -133,6 +140,10 @@ export class HistogramSeries {
       return false;
     }
     const index = indexAtMaxScale(v) >> this.shift;
+    if (index >= this.base && index < this.base + this.counts.length) {
+      this.counts[index - this.base]! += 1; // a marked cell (see FAST_SUB), inside the window
+      return true;
+    }
     const populated = this.populatedRange();
     if (!populated) {
       this.base = index - (this.counts.length >> 1);

@@ -10,8 +10,8 @@ import { blockRoutes } from './admin/block-route.js';
 import { eraseRoute } from './admin/erase-route.js';
 import { importRoute } from './admin/import-route.js';
 import { internalRoute } from './admin/internal-route.js';
-import type { CollectorConfig } from './config.js';
-import { frameworkErrorHandler, installErrorHandling } from './http/error-handler.js';
+import { type CollectorConfig, DEFAULT_CONFIG } from './config.js';
+import { clientErrorHandler, frameworkErrorHandler, installErrorHandling } from './http/error-handler.js';
 import { loggerOptions } from './http/logging.js';
 import { installSecurityHeaders } from './http/security-headers.js';
 import { requireUsableParameters } from './http/usable-parameters.js';
@@ -52,12 +52,22 @@ export async function buildServer(
   config: CollectorConfig,
   runtime: ServerRuntime = {},
 ): Promise<Collector> {
-  const tls =
+  const headersTimeout = config.headersTimeout ?? DEFAULT_CONFIG.headersTimeout;
+  const requestTimeout = Math.max(config.requestTimeout ?? DEFAULT_CONFIG.requestTimeout, headersTimeout);
+  // Slow clients must not hold connections open: headers and the whole request each have a
+  // deadline (answered 408 by clientErrorHandler). Node checks the deadlines only every
+  // connectionsCheckingInterval (30 s by default), so check at a quarter of the shorter one.
+  const deadlines = {
+    headersTimeout,
+    requestTimeout,
+    connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(headersTimeout / 4))),
+  };
+  const server =
     config.tlsCert && config.tlsKey
-      ? { https: { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) } }
-      : {};
+      ? { https: { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey), ...deadlines } }
+      : { http: deadlines };
   const app = Fastify({
-    ...tls,
+    ...server,
     logger: loggerOptions(config.logLevel, runtime.logStream),
     // No per-request log lines: at fleet scale they are noise, and they would carry client
     // addresses. Errors and admin actions are logged where they happen.
@@ -65,11 +75,11 @@ export async function buildServer(
     // The client address (rate limits) comes from X-Forwarded-For only behind configured proxies.
     // (A number is a hop count: fastify accepts it, its types do not say so.)
     trustProxy: config.trustProxy as boolean | string[],
-    // Slow clients must not hold connections open forever.
-    requestTimeout: 30_000,
+    requestTimeout,
     connectionTimeout: 60_000,
     keepAliveTimeout: 10_000,
     return503OnClosing: true,
+    clientErrorHandler,
     // Tracking ids may be 128 characters; longer ones get our own 400, not a bare 414.
     routerOptions: { maxParamLength: 512 },
     frameworkErrors: frameworkErrorHandler,

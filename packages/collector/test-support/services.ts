@@ -42,6 +42,44 @@ export async function createPostgresDatabase(): Promise<TestDatabase | null> {
   };
 }
 
+const CLICKHOUSE_URL = process.env.TIDEWATCH_TEST_CLICKHOUSE ?? 'http://127.0.0.1:8123';
+
+/** Runs one statement on the test ClickHouse server (its HTTP interface). */
+async function clickhouse(statement: string): Promise<string> {
+  const response = await fetch(CLICKHOUSE_URL, {
+    method: 'POST',
+    body: statement,
+    signal: AbortSignal.timeout(120_000),
+  });
+  const text = await response.text();
+  if (!response.ok) throw new Error(`ClickHouse answered ${response.status}: ${text.trim()}`);
+  return text;
+}
+
+/**
+ * A fresh ClickHouse database name for one store (`clickhouse://…/name`), or null (outside CI) when
+ * no server answers. The store creates the database itself on migrate.
+ */
+export async function createClickHouseDatabase(): Promise<TestDatabase | null> {
+  try {
+    await clickhouse('SELECT 1');
+  } catch (error) {
+    const message = `ClickHouse is not reachable at ${CLICKHOUSE_URL}: ${(error as Error).message}`;
+    if (IN_CI)
+      throw new Error(`${message} (CI=true: service-backed tests must run, not skip; .ci/run starts it)`);
+    console.warn(`skipping ClickHouse tests: ${message}`);
+    return null;
+  }
+  const name = `tidewatch_test_${process.pid}_${randomBytes(4).toString('hex')}`;
+  const url = new URL(CLICKHOUSE_URL);
+  return {
+    url: `clickhouse://${url.host}/${name}`,
+    drop: async () => {
+      await clickhouse(`DROP DATABASE IF EXISTS ${name}`);
+    },
+  };
+}
+
 export interface TempDir {
   path: string;
   remove(): void;

@@ -7,6 +7,8 @@ import { storeTargets } from '../../test-support/stores.js';
 import { tokenRecord } from '../auth/tokens.js';
 import { agentReportWrite } from '../ingest/native-rows.js';
 import { eventRow, reportRow } from '../ingest/rows.js';
+import { ClickHouseStore } from './clickhouse/clickhouse-store.js';
+import { sql } from './clickhouse/sql.js';
 import { openStore } from './open-store.js';
 import type { Store, WriteBatch } from './store.js';
 
@@ -40,8 +42,10 @@ function events(trackingId: string, names: string[], receivedAt = T0) {
 
 describe.each(targets)('store contract: $name', (target) => {
   let store: Store;
+  let url: string;
   beforeEach(async () => {
-    store = openStore(await target.freshUrl());
+    url = await target.freshUrl();
+    store = openStore(url);
     await store.migrate();
     return () => store.close();
   });
@@ -93,6 +97,22 @@ describe.each(targets)('store contract: $name', (target) => {
     expect(cluster?.lastSeen).toBe(T0 + 1000);
   });
 
+  it('keeps the facts of the newest stored meta report when an older one is retried later', async () => {
+    // Found by the SIGKILL test: a retry stored no row but still rewrote the facts rollups, with
+    // the old report's facts and a receive time no stored report has.
+    const old = meta('c9', T0, { version: '2.3.0', reportTime: 1 });
+    await store.writeBatch({ reports: [old], events: [] });
+    await store.writeBatch({
+      reports: [meta('c9', T0 + 1000, { version: '2.4.0', reportTime: 2 })],
+      events: [],
+    });
+    const retry = await store.writeBatch({ reports: [{ ...old, receivedAt: T0 + 2000 }], events: [] });
+    expect(retry.reportsInserted).toBe(0);
+    expect((await store.getCluster('c9'))?.version).toBe('2.4.0');
+    const day = { fromDay: '2026-11-20', toDay: '2026-11-20', includeCi: false };
+    expect(await store.breakdown('version', day)).toEqual([{ value: '2.4.0', clusters: 1 }]);
+  });
+
   it('has null facts for a cluster that sent only compute reports', async () => {
     await store.writeBatch({ reports: [compute('c2')], events: [] });
     const cluster = await store.getCluster('c2');
@@ -110,6 +130,32 @@ describe.each(targets)('store contract: $name', (target) => {
     expect(cluster?.reports.compute).toBe(1);
     // A retry that stored nothing does not move last seen.
     expect(cluster?.lastSeen).toBe(T0);
+  });
+
+  it('counts a report once when two collectors store it at the same moment', async () => {
+    // A retry through a second collector racing the first: both may find the key absent.
+    const other = openStore(url);
+    try {
+      const batch: WriteBatch = {
+        reports: [meta('race'), compute('race')],
+        events: events('race', ['source']),
+        agentReports: [agent({ trackingId: 'race', metrics: [counter('race.q', 3)] })],
+      };
+      await Promise.all([store.writeBatch(batch), other.writeBatch(batch), store.writeBatch(batch)]);
+      const range = { fromDay: '2026-11-20', toDay: '2026-11-20', includeCi: true };
+      expect(await other.getCluster('race')).toMatchObject({
+        reports: { meta: 1, compute: 1 },
+        events: 1,
+        agentReports: 1,
+      });
+      expect((await store.metricPoints({ ...range, name: 'race.q' })).map((p) => p.value)).toEqual([3]);
+      expect(await store.events({ ...range, limit: 10 })).toHaveLength(1);
+      expect(await store.eventCounts({ ...range, by: 'name', limit: 10 })).toEqual([
+        { value: 'source', events: 1, clusters: 1 },
+      ]);
+    } finally {
+      await other.close();
+    }
   });
 
   it('stores retried events once and counts them per cluster', async () => {
@@ -590,8 +636,14 @@ describe.each(targets)('store contract: $name', (target) => {
   });
 });
 
-/** Reads a cluster's raw payloads through a second connection, as an operator's SQL would. */
+/** Reads a cluster's raw payload straight from its table, as an operator's SQL would. */
 async function rawOf(store: Store, trackingId: string): Promise<Uint8Array> {
+  if (store instanceof ClickHouseStore) {
+    const [row] = await store.rows<{ raw: string }>(
+      sql`SELECT raw FROM reports FINAL WHERE tracking_id = ${trackingId}`,
+    );
+    return Buffer.from(row!.raw, 'base64');
+  }
   const db = (store as unknown as { db: import('kysely').Kysely<import('./sql/schema.js').Database> }).db;
   const row = await db
     .selectFrom('reports')

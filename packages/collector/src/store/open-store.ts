@@ -1,6 +1,7 @@
-// Turns a store URL (CONTRACT.md: `sqlite:PATH`, `postgres://...`) into an adapter.
+// Turns a store URL (CONTRACT.md: `sqlite:PATH`, `postgres://...`, `clickhouse://...`) into an adapter.
 import { resolve } from 'node:path';
 import { CollectorError } from '../errors.js';
+import { openClickHouseStore } from './clickhouse/clickhouse-store.js';
 import { openPostgresStore } from './postgres/postgres-store.js';
 import { openSqliteStore } from './sqlite/sqlite-store.js';
 import type { Store } from './store.js';
@@ -13,8 +14,9 @@ export function openStore(url: string, cwd: string = process.cwd()): Store {
     return openSqliteStore(path === ':memory:' ? path : resolve(cwd, path));
   }
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) return openPostgresStore(url);
+  if (/^clickhouse(\+https?)?:\/\//.test(url)) return openClickHouseStore(url);
   throw new CollectorError(
     'invalid_store',
-    `unknown store URL "${url.replace(/\/\/[^@/]*@/, '//***@')}": use sqlite:PATH or postgres://USER@HOST:PORT/DB`,
+    `unknown store URL "${url.replace(/\/\/[^@/]*@/, '//***@')}": use sqlite:PATH, postgres://USER@HOST:PORT/DB or clickhouse://USER@HOST:8123/DB`,
   );
 }

@@ -1,5 +1,6 @@
-// The telemetry store: one small interface, one adapter per database (sqlite/, postgres/), and
-// one contract test suite (contract.test.ts) that defines "correct" for every adapter.
+// The telemetry store: one small interface, one adapter per database (sqlite/, postgres/,
+// clickhouse/), and one contract test suite (contract.test.ts) that defines "correct" for every
+// adapter.
 
 /** One stored node report (RisingWave v1/v2), as the ingest layer normalized it. */
 export interface ReportRow {
@@ -343,7 +344,7 @@ export interface EventCountQuery {
 }
 
 export interface Store {
-  readonly kind: 'sqlite' | 'postgres';
+  readonly kind: 'sqlite' | 'postgres' | 'clickhouse';
   /** Runs pending migrations; safe when several collectors start together. */
   migrate(): Promise<void>;
   /** Writes everything in one transaction: all of it is committed, or none of it. */

@@ -72,6 +72,9 @@ export interface ClustersTable {
   internal: Generated<number>;
 }
 
+/** A cluster as the cluster list reads it (clusters columns). */
+export type ClusterListItem = Omit<ClustersTable, 'facts_at' | 'internal'> & { internal: number };
+
 export interface TokensTable {
   id: string;
   hash: string;

@@ -1,6 +1,18 @@
 // The Store on a SQL database through Kysely. SQLite and PostgreSQL share this code; what differs
 // (connection, column types, the setup lock) is passed in by sqlite/ and postgres/.
 import { type Kysely, Migrator, sql, type Transaction } from 'kysely';
+import {
+  BREAKDOWN_COLUMNS,
+  breakdownCounts,
+  carryVersions,
+  clusterListItem,
+  clusterSummary,
+  metricPoint,
+  rankEventCounts,
+  storedEvent,
+  tokenColumns,
+  tokenRecord,
+} from '../answers.js';
 import type {
   AuditEntry,
   BlockedCluster,
@@ -18,13 +30,11 @@ import type {
   LeftOut,
   MetricPoint,
   MetricPointQuery,
-  NodeCounts,
   RetentionResult,
   Store,
   StoredAuditEntry,
   StoredEvent,
   TokenRecord,
-  TokenRole,
   WriteBatch,
   WriteResult,
 } from '../store.js';
@@ -43,13 +53,7 @@ import {
   withoutBlocked,
 } from './columns.js';
 import { type DialectTypes, migrationProvider } from './migrations.js';
-import {
-  type ClusterDayFactsTable,
-  type Database,
-  DERIVED_CLUSTER_TABLES,
-  RETAINED_BY_DAY,
-  type TokensTable,
-} from './schema.js';
+import { type Database, DERIVED_CLUSTER_TABLES, RETAINED_BY_DAY } from './schema.js';
 
 export interface SqlDialectHooks {
   kind: 'sqlite' | 'postgres';
@@ -59,40 +63,6 @@ export interface SqlDialectHooks {
   /** Closes connections that Kysely does not own. */
   close?(): Promise<void>;
 }
-
-function tokenRecord(row: TokensTable): TokenRecord {
-  return {
-    id: row.id,
-    hash: row.hash,
-    role: row.role as TokenRole,
-    label: row.label,
-    createdAt: Number(row.created_at),
-    expiresAt: row.expires_at === null ? null : Number(row.expires_at),
-    revokedAt: row.revoked_at === null ? null : Number(row.revoked_at),
-  };
-}
-
-function tokenColumns(t: TokenRecord): TokensTable {
-  return {
-    id: t.id,
-    hash: t.hash,
-    role: t.role,
-    label: t.label,
-    created_at: t.createdAt,
-    expires_at: t.expiresAt,
-    revoked_at: t.revokedAt,
-  };
-}
-
-/** The reports column behind each breakdown dimension (a fixed list: never user text in SQL). */
-const BREAKDOWN_COLUMNS = {
-  version: 'version',
-  clusterType: 'cluster_type',
-  metaBackend: 'meta_backend',
-  os: 'os_name',
-  objectStore: 'object_store',
-  connector: 'connectors',
-} as const satisfies Record<BreakdownDimension, keyof ClusterDayFactsTable>;
 
 /** The events column behind each grouping (a fixed list: never user text in SQL). */
 const EVENT_GROUP_COLUMNS = {
@@ -150,17 +120,23 @@ export class SqlStore implements Store {
       const insertedReports: { tracking_id: string; received_at: number; ci: number }[] = [];
       let reportsInserted = 0;
       let eventsInserted = 0;
+      const storedKeys = new Set<string>();
       for (const chunk of chunks(batch.reports)) {
         const rows = await trx
           .insertInto('reports')
           .values(chunk.map(reportColumns))
           .onConflict((oc) => oc.column('dedup_key').doNothing())
-          .returning(['tracking_id', 'received_at', 'ci'])
+          .returning(['tracking_id', 'received_at', 'ci', 'dedup_key'])
           .execute();
         reportsInserted += rows.length;
-        inserted.push(...rows);
-        insertedReports.push(...rows);
+        for (const { dedup_key, ...row } of rows) {
+          storedKeys.add(dedup_key);
+          inserted.push(row);
+          insertedReports.push(row);
+        }
       }
+      // Facts rollups follow stored reports only: a retried old report must not win as "latest".
+      const storedReports = batch.reports.filter((r) => storedKeys.has(r.dedupKey));
       for (const chunk of chunks(batch.events)) {
         const rows = await trx
           .insertInto('events')
@@ -216,7 +192,7 @@ export class SqlStore implements Store {
           )
           .execute();
       }
-      for (const chunk of chunks(dayFactsRows(batch.reports))) {
+      for (const chunk of chunks(dayFactsRows(storedReports))) {
         await trx
           .insertInto('cluster_day_facts')
           .values(chunk)
@@ -236,7 +212,7 @@ export class SqlStore implements Store {
           )
           .execute();
       }
-      for (const f of latestFacts(batch.reports)) {
+      for (const f of latestFacts(storedReports)) {
         await trx
           .updateTable('clusters')
           .set({
@@ -310,8 +286,6 @@ export class SqlStore implements Store {
       .select((eb) => eb.fn.countAll().as('n'))
       .where('tracking_id', '=', trackingId)
       .executeTakeFirstOrThrow();
-    // A cluster that only has agents (a database on Node.js) takes its version from the latest
-    // agent report; a RisingWave meta report, when there is one, always wins.
     const latestAgent = meta
       ? undefined
       : await this.db
@@ -322,36 +296,16 @@ export class SqlStore implements Store {
           .orderBy('id', 'desc')
           .limit(1)
           .executeTakeFirst();
-
-    const reports: NodeCounts = { meta: 0, compute: 0, frontend: 0, compactor: 0 };
-    for (const row of perNode) {
-      if (row.node_type in reports) reports[row.node_type as keyof NodeCounts] = Number(row.n);
-    }
-    const hasNodeCount = meta && meta.node_meta !== null;
-    return {
+    return clusterSummary({
       trackingId,
       firstSeen: Number(cluster.first_seen),
       lastSeen: Number(cluster.last_seen),
-      version: meta?.version ?? latestAgent?.version ?? null,
-      gitSha: meta?.git_sha ?? latestAgent?.git_sha ?? null,
-      clusterType: meta?.cluster_type ?? latestAgent?.cluster_type ?? null,
-      metaBackend: meta?.meta_backend ?? null,
-      nodeCount: hasNodeCount
-        ? {
-            meta: Number(meta.node_meta),
-            compute: Number(meta.node_compute),
-            frontend: Number(meta.node_frontend),
-            compactor: Number(meta.node_compactor),
-          }
-        : null,
-      streamJobCount: meta?.stream_job_count == null ? null : Number(meta.stream_job_count),
-      objectStore: meta?.object_store ?? null,
-      licenseTier: meta?.license_tier ?? null,
-      connectors: meta?.connectors ? (JSON.parse(meta.connectors) as string[]) : [],
-      reports,
+      meta,
+      latestAgent,
+      perNode,
       events: Number(events.n),
       agentReports: Number(agent.n),
-    };
+    });
   }
 
   async activeClusters(query: DayRangeQuery): Promise<{ day: string; clusters: number }[]> {
@@ -443,25 +397,11 @@ export class SqlStore implements Store {
     // carried forward below so a day with only compute reports still knows the cluster's version.
     const metas = await this.db
       .selectFrom('cluster_day_facts')
-      .select(['tracking_id', 'day as received_day', 'version'])
+      .select(['tracking_id', 'day', 'version'])
       .where('day', '<=', query.toDay)
       .orderBy('day')
       .execute();
-    const history = new Map<string, { day: string; version: string | null }[]>();
-    for (const m of metas) {
-      const list = history.get(m.tracking_id) ?? [];
-      list.push({ day: m.received_day, version: m.version });
-      history.set(m.tracking_id, list);
-    }
-    return days.map((d) => {
-      const list = history.get(d.tracking_id) ?? [];
-      let version: string | null = null;
-      for (const h of list) {
-        if (h.day > d.day) break;
-        version = h.version;
-      }
-      return { day: d.day, trackingId: d.tracking_id, version };
-    });
+    return carryVersions(days, metas);
   }
 
   async listClusters(query: ClusterListQuery): Promise<ClusterListItem[]> {
@@ -499,16 +439,7 @@ export class SqlStore implements Store {
       .orderBy('tracking_id', 'desc')
       .limit(query.limit)
       .execute();
-    return rows.map((r) => ({
-      trackingId: r.tracking_id,
-      internal: Number(r.internal) === 1,
-      firstSeen: Number(r.first_seen),
-      lastSeen: Number(r.last_seen),
-      version: r.version,
-      gitSha: r.git_sha,
-      clusterType: r.cluster_type,
-      metaBackend: r.meta_backend,
-    }));
+    return rows.map(clusterListItem);
   }
 
   async breakdown(
@@ -532,14 +463,7 @@ export class SqlStore implements Store {
       .select(sql<string | null>`${sql.ref(BREAKDOWN_COLUMNS[by])}`.as('value'))
       .where('rn', '=', 1)
       .execute();
-    const counts = new Map<string | null, number>();
-    for (const row of rows) {
-      // `connector` counts a cluster once per connector it uses (a JSON array per report).
-      const values =
-        by === 'connector' ? (row.value ? (JSON.parse(row.value) as string[]) : []) : [row.value];
-      for (const value of values) counts.set(value, (counts.get(value) ?? 0) + 1);
-    }
-    return [...counts].map(([value, clusters]) => ({ value, clusters }));
+    return breakdownCounts(by, rows);
   }
 
   async eventCounts(
@@ -560,18 +484,7 @@ export class SqlStore implements Store {
     if (query.name !== undefined) q = q.where('name', '=', query.name);
     if (!query.includeInternal) q = q.where('tracking_id', 'not in', this.internalIds());
     const rows = await q.groupBy(sql.ref(column)).execute();
-    const counted = rows.map((r) => ({
-      value: r.value,
-      events: Number(r.events),
-      clusters: Number(r.clusters),
-    }));
-    // Ordered here so that every store answers alike: by day ascending, otherwise largest first.
-    counted.sort((a, b) =>
-      query.by === 'day'
-        ? String(a.value).localeCompare(String(b.value))
-        : b.events - a.events || String(a.value).localeCompare(String(b.value)),
-    );
-    return counted.slice(0, query.limit);
+    return rankEventCounts(query, rows);
   }
 
   async events(query: EventQuery): Promise<StoredEvent[]> {
@@ -606,19 +519,7 @@ export class SqlStore implements Store {
       );
     }
     const rows = await q.orderBy('received_at', 'desc').orderBy('id', 'desc').limit(query.limit).execute();
-    return rows.map((r) => ({
-      id: Number(r.id),
-      trackingId: r.tracking_id,
-      receivedAt: Number(r.received_at),
-      eventTimeSec: Number(r.event_time_sec),
-      stage: r.stage,
-      name: r.name,
-      connectorName: r.connector_name,
-      catalogId: Number(r.catalog_id),
-      attributes: r.attributes,
-      node: r.node,
-      object: r.object,
-    }));
+    return rows.map(storedEvent);
   }
 
   async knownSeries(trackingId: string): Promise<KnownSeries> {
@@ -655,17 +556,7 @@ export class SqlStore implements Store {
     if (!query.includeCi) q = q.where('ci', '=', 0);
     if (!query.includeInternal) q = q.where('tracking_id', 'not in', this.internalIds());
     const rows = await q.orderBy('received_at').orderBy('id').execute();
-    return rows.map((r) => ({
-      reportId: r.report_id,
-      trackingId: r.tracking_id,
-      receivedAt: Number(r.received_at),
-      nodeType: r.node_type,
-      version: r.version,
-      clusterType: r.cluster_type,
-      kind: r.kind,
-      value: Number(r.value),
-      histogram: r.histogram,
-    }));
+    return rows.map(metricPoint);
   }
 
   async eraseCluster(trackingId: string, at: number = Date.now()): Promise<EraseResult> {

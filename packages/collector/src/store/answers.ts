@@ -1,0 +1,246 @@
+// Turning query rows into the Store's answers: shared by every adapter (sql/ and clickhouse/), so
+// that they answer alike once their queries return the same rows.
+import type {
+  ClusterListItem as ClusterListRow,
+  EventsTable,
+  MetricPointsTable,
+  ReportsTable,
+  TokensTable,
+} from './sql/schema.js';
+import type {
+  BreakdownDimension,
+  ClusterListItem,
+  ClusterSummary,
+  EventCountQuery,
+  MetricPoint,
+  NodeCounts,
+  StoredEvent,
+  TokenRecord,
+  TokenRole,
+} from './store.js';
+
+/** A tokens row as every store keeps it (snake_case, times in ms). */
+export type TokenColumns = TokensTable;
+
+/** The column (of reports and their rollups) behind each breakdown dimension: a fixed list. */
+export const BREAKDOWN_COLUMNS = {
+  version: 'version',
+  clusterType: 'cluster_type',
+  metaBackend: 'meta_backend',
+  os: 'os_name',
+  objectStore: 'object_store',
+  connector: 'connectors',
+} as const satisfies Record<BreakdownDimension, string>;
+
+type Numeric = number | string | bigint;
+type Loose<T> = { [K in keyof T]: T[K] extends number ? Numeric : T[K] };
+
+/** An events row as the event list reads it. */
+export type EventColumns = Omit<EventsTable, 'id' | 'dedup_key' | 'received_day' | 'flags' | 'raw'> & {
+  id: number;
+};
+
+export function storedEvent(r: Loose<EventColumns>): StoredEvent {
+  return {
+    id: Number(r.id),
+    trackingId: r.tracking_id,
+    receivedAt: Number(r.received_at),
+    eventTimeSec: Number(r.event_time_sec),
+    stage: r.stage,
+    name: r.name,
+    connectorName: r.connector_name,
+    catalogId: Number(r.catalog_id),
+    attributes: r.attributes,
+    node: r.node,
+    object: r.object,
+  };
+}
+
+/** A metric_points row as fleet questions read it. */
+export type PointColumns = Pick<
+  MetricPointsTable,
+  | 'report_id'
+  | 'tracking_id'
+  | 'received_at'
+  | 'node_type'
+  | 'version'
+  | 'cluster_type'
+  | 'kind'
+  | 'value'
+  | 'histogram'
+>;
+
+export function metricPoint(r: Loose<PointColumns>): MetricPoint {
+  return {
+    reportId: r.report_id,
+    trackingId: r.tracking_id,
+    receivedAt: Number(r.received_at),
+    nodeType: r.node_type,
+    version: r.version,
+    clusterType: r.cluster_type,
+    kind: r.kind,
+    value: Number(r.value),
+    histogram: r.histogram,
+  };
+}
+
+export function clusterListItem(r: Loose<ClusterListRow>): ClusterListItem {
+  return {
+    trackingId: r.tracking_id,
+    internal: Number(r.internal) === 1,
+    firstSeen: Number(r.first_seen),
+    lastSeen: Number(r.last_seen),
+    version: r.version,
+    gitSha: r.git_sha,
+    clusterType: r.cluster_type,
+    metaBackend: r.meta_backend,
+  };
+}
+
+export function tokenRecord(row: TokenColumns): TokenRecord {
+  return {
+    id: row.id,
+    hash: row.hash,
+    role: row.role as TokenRole,
+    label: row.label,
+    createdAt: Number(row.created_at),
+    expiresAt: row.expires_at === null ? null : Number(row.expires_at),
+    revokedAt: row.revoked_at === null ? null : Number(row.revoked_at),
+  };
+}
+
+export function tokenColumns(t: TokenRecord): TokenColumns {
+  return {
+    id: t.id,
+    hash: t.hash,
+    role: t.role,
+    label: t.label,
+    created_at: t.createdAt,
+    expires_at: t.expiresAt,
+    revoked_at: t.revokedAt,
+  };
+}
+
+/** The facts of a cluster's latest meta report (reports columns). */
+export type MetaFacts = Pick<
+  ReportsTable,
+  | 'version'
+  | 'git_sha'
+  | 'cluster_type'
+  | 'meta_backend'
+  | 'node_meta'
+  | 'node_compute'
+  | 'node_frontend'
+  | 'node_compactor'
+  | 'stream_job_count'
+  | 'object_store'
+  | 'license_tier'
+  | 'connectors'
+>;
+
+export interface ClusterParts {
+  trackingId: string;
+  firstSeen: number;
+  lastSeen: number;
+  meta: MetaFacts | undefined;
+  /** The latest agent report's facts (read only when there is no meta report). */
+  latestAgent: { version: string | null; git_sha: string | null; cluster_type: string | null } | undefined;
+  perNode: { node_type: string; n: number | string | bigint }[];
+  events: number;
+  agentReports: number;
+}
+
+export function clusterSummary(p: ClusterParts): ClusterSummary {
+  const { meta, latestAgent } = p;
+  const reports: NodeCounts = { meta: 0, compute: 0, frontend: 0, compactor: 0 };
+  for (const row of p.perNode) {
+    if (row.node_type in reports) reports[row.node_type as keyof NodeCounts] = Number(row.n);
+  }
+  const hasNodeCount = meta && meta.node_meta !== null;
+  // A cluster that only has agents (a database on Node.js) takes its version from the latest
+  // agent report; a RisingWave meta report, when there is one, always wins.
+  return {
+    trackingId: p.trackingId,
+    firstSeen: Number(p.firstSeen),
+    lastSeen: Number(p.lastSeen),
+    version: meta?.version ?? latestAgent?.version ?? null,
+    gitSha: meta?.git_sha ?? latestAgent?.git_sha ?? null,
+    clusterType: meta?.cluster_type ?? latestAgent?.cluster_type ?? null,
+    metaBackend: meta?.meta_backend ?? null,
+    nodeCount: hasNodeCount
+      ? {
+          meta: Number(meta.node_meta),
+          compute: Number(meta.node_compute),
+          frontend: Number(meta.node_frontend),
+          compactor: Number(meta.node_compactor),
+        }
+      : null,
+    streamJobCount: meta?.stream_job_count == null ? null : Number(meta.stream_job_count),
+    objectStore: meta?.object_store ?? null,
+    licenseTier: meta?.license_tier ?? null,
+    connectors: meta?.connectors ? (JSON.parse(meta.connectors) as string[]) : [],
+    reports,
+    events: p.events,
+    agentReports: p.agentReports,
+  };
+}
+
+/** Clusters per value from each cluster's one latest value (`connector`: a JSON array each). */
+export function breakdownCounts(
+  by: BreakdownDimension,
+  rows: readonly { value: string | null }[],
+): { value: string | null; clusters: number }[] {
+  const counts = new Map<string | null, number>();
+  for (const row of rows) {
+    // `connector` counts a cluster once per connector it uses (a JSON array per report).
+    const values = by === 'connector' ? (row.value ? (JSON.parse(row.value) as string[]) : []) : [row.value];
+    for (const value of values) counts.set(value, (counts.get(value) ?? 0) + 1);
+  }
+  return [...counts].map(([value, clusters]) => ({ value, clusters }));
+}
+
+/**
+ * Each active (day, cluster) with the cluster's version that day: that of its latest meta report
+ * known by then, carried forward over days with only other reports. `history` is in day order.
+ */
+export function carryVersions(
+  days: readonly { day: string; tracking_id: string }[],
+  history: readonly { day: string; tracking_id: string; version: string | null }[],
+): { day: string; trackingId: string; version: string | null }[] {
+  const byCluster = new Map<string, { day: string; version: string | null }[]>();
+  for (const m of history) {
+    const list = byCluster.get(m.tracking_id) ?? [];
+    list.push({ day: m.day, version: m.version });
+    byCluster.set(m.tracking_id, list);
+  }
+  return days.map((d) => {
+    let version: string | null = null;
+    for (const h of byCluster.get(d.tracking_id) ?? []) {
+      if (h.day > d.day) break;
+      version = h.version;
+    }
+    return { day: d.day, trackingId: d.tracking_id, version };
+  });
+}
+
+/** Event counts ordered alike in every store (by day ascending, otherwise largest first), cut. */
+export function rankEventCounts(
+  query: EventCountQuery,
+  rows: readonly {
+    value: string | null;
+    events: number | string | bigint;
+    clusters: number | string | bigint;
+  }[],
+): { value: string | null; events: number; clusters: number }[] {
+  const counted = rows.map((r) => ({
+    value: r.value,
+    events: Number(r.events),
+    clusters: Number(r.clusters),
+  }));
+  counted.sort((a, b) =>
+    query.by === 'day'
+      ? String(a.value).localeCompare(String(b.value))
+      : b.events - a.events || String(a.value).localeCompare(String(b.value)),
+  );
+  return counted.slice(0, query.limit);
+}

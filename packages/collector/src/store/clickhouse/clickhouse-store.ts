@@ -1,0 +1,782 @@
+// The Store on ClickHouse (18.16 and later) through @clickhouse/client over HTTP: for fleets that
+// outgrow one PostgreSQL. What ClickHouse does not give, and what stands in for it here:
+// - No transactions: a batch is checked whole before its first insert (schema.ts checkRows), and
+//   children go in before their parents, so a batch cut short by a crash is completed by the retry
+//   without duplicates (the parent's key is what marks a report stored).
+// - No unique keys: keys already stored are looked up before inserting (the counts a write
+//   answers), and two collectors racing with the same report are made one by ReplacingMergeTree;
+//   every read uses FINAL, so answers count it once even before the merge.
+// - No server-side parameters on 18.16: values go through the one escaping function (sql.ts).
+// - Deletes are asynchronous mutations: an erase waits until system.mutations says they are done.
+import { createHash } from 'node:crypto';
+import { type ClickHouseClient, createClient } from '@clickhouse/client';
+import {
+  BREAKDOWN_COLUMNS,
+  breakdownCounts,
+  carryVersions,
+  clusterListItem,
+  clusterSummary,
+  type EventColumns,
+  type MetaFacts,
+  metricPoint,
+  type PointColumns,
+  rankEventCounts,
+  storedEvent,
+  type TokenColumns,
+  tokenColumns,
+  tokenRecord,
+} from '../answers.js';
+import {
+  agentChildren,
+  agentReportColumns,
+  batchTrackingIds,
+  eventColumns,
+  ordered,
+  reportColumns,
+  withoutBlocked,
+} from '../sql/columns.js';
+import type { ClusterListItem as ClusterListRow } from '../sql/schema.js';
+import type {
+  AuditEntry,
+  BlockedCluster,
+  BreakdownDimension,
+  ClusterListItem,
+  ClusterListQuery,
+  ClusterSpan,
+  ClusterSummary,
+  DayRangeQuery,
+  EraseResult,
+  EventCountQuery,
+  EventGrouping,
+  EventQuery,
+  KnownSeries,
+  LeftOut,
+  MetricPoint,
+  MetricPointQuery,
+  RetentionResult,
+  Store,
+  StoredAuditEntry,
+  StoredEvent,
+  TokenRecord,
+  WriteBatch,
+  WriteResult,
+} from '../store.js';
+import {
+  CLUSTER_TABLES,
+  checkRows,
+  createTableSql,
+  RETAINED_TABLES,
+  TABLES,
+  type TableName,
+} from './schema.js';
+import { and, ident, join, type Sql, sql } from './sql.js';
+
+export interface ClickHouseOptions {
+  /** `http://host:8123` or `https://…`. */
+  url: string;
+  database: string;
+  username?: string;
+  password?: string;
+  /** How long an erase waits for its mutations (default 5 minutes). */
+  mutationTimeoutMs?: number;
+}
+
+/** `clickhouse://[user[:password]@]host[:port]/database` (HTTP; `clickhouse+https://` for TLS). */
+export function parseClickHouseUrl(url: string): ClickHouseOptions {
+  const parsed = new URL(
+    url.replace(/^clickhouse(\+https?)?:/, (_, tls) => (tls === '+https' ? 'https:' : 'http:')),
+  );
+  const database = decodeURIComponent(parsed.pathname.replace(/^\//, '')) || 'tidewatch';
+  if (!/^[a-z_][a-z0-9_]*$/i.test(database)) {
+    throw new Error(`ClickHouse database name "${database}" must be letters, digits and _`);
+  }
+  return {
+    url: `${parsed.protocol}//${parsed.hostname}:${parsed.port || (parsed.protocol === 'https:' ? 8443 : 8123)}`,
+    database,
+    username: decodeURIComponent(parsed.username) || 'default',
+    password: decodeURIComponent(parsed.password),
+  };
+}
+
+/** Keys looked up per query: with 128-character ids the statement stays under max_query_size (256 KiB). */
+const KEYS_PER_LOOKUP = 300;
+
+type Row = Record<string, unknown>;
+
+const EVENT_GROUP_COLUMNS = {
+  day: 'toString(received_day)',
+  stage: 'stage',
+  name: 'name',
+  connector: 'connector_name',
+  trackingId: 'tracking_id',
+} as const satisfies Record<EventGrouping, string>;
+
+/** A fixed expression of this file (never user text). */
+function expression(e: (typeof EVENT_GROUP_COLUMNS)[EventGrouping]): Sql {
+  return e === 'toString(received_day)' ? sql`toString(received_day)` : ident(e);
+}
+
+/** The page cursor's tie-breaker for an event: 48 bits of its retry key, the same on every copy. */
+function eventId(dedupKey: string): number {
+  return createHash('sha256').update(dedupKey).digest().readUIntBE(0, 6);
+}
+
+const base64 = (bytes: Uint8Array) =>
+  Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
+
+function dayRange(q: { fromDay: string; toDay: string }): Sql {
+  return sql`received_day >= toDate(${q.fromDay}) AND received_day <= toDate(${q.toDay})`;
+}
+
+export class ClickHouseStore implements Store {
+  readonly kind = 'clickhouse' as const;
+  readonly client: ClickHouseClient;
+  /** Versions for ReplacingMergeTree(version) updates: µs of the clock, unique within a process. */
+  private lastVersion = 0;
+
+  constructor(private readonly options: ClickHouseOptions) {
+    this.client = this.connect(options.database);
+  }
+
+  private connect(database: string | undefined): ClickHouseClient {
+    return createClient({
+      url: this.options.url,
+      username: this.options.username ?? 'default',
+      password: this.options.password ?? '',
+      ...(database ? { database } : {}),
+      // Long fleet scans and erases: progress headers keep the idle connection alive meanwhile.
+      request_timeout: 300_000,
+      clickhouse_settings: {
+        output_format_json_quote_64bit_integers: 0,
+        send_progress_in_http_headers: 1,
+        http_headers_progress_interval_ms: '10000',
+      },
+    });
+  }
+
+  async rows<T = Row>(query: Sql): Promise<T[]> {
+    const result = await this.client.query({ query: query.text, format: 'JSONEachRow' });
+    return result.json<T>();
+  }
+
+  private async command(query: Sql): Promise<void> {
+    await this.client.command({ query: query.text });
+  }
+
+  private async insert(table: TableName, values: Row[]): Promise<void> {
+    if (values.length === 0) return;
+    await this.client.insert({ table, values, format: 'JSONEachRow' });
+  }
+
+  private nextVersion(): number {
+    this.lastVersion = Math.max(this.lastVersion + 1, Date.now() * 1000);
+    return this.lastVersion;
+  }
+
+  async migrate(): Promise<void> {
+    const admin = this.connect(undefined);
+    try {
+      await admin.command({ query: sql`CREATE DATABASE IF NOT EXISTS ${ident(this.options.database)}`.text });
+    } finally {
+      await admin.close();
+    }
+    for (const table of TABLES) await this.idempotentDdl(createTableSql(table), table.name);
+  }
+
+  /**
+   * CREATE … IF NOT EXISTS, safe when several collectors start together: 18.16 may answer "is
+   * creating right now" to the second one; then the table is there (or soon is).
+   */
+  private async idempotentDdl(ddl: Sql, table: string): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.command(ddl);
+        return;
+      } catch (error) {
+        if (attempt >= 50 || !/right now|already exists/i.test((error as Error).message)) throw error;
+        const [exists] = await this.rows<{ n: number }>(
+          sql`EXISTS TABLE ${ident(table)} FORMAT JSONEachRow`,
+        ).catch(() => [{ n: 0 }]);
+        if (exists && Number(Object.values(exists)[0]) === 1) return;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  }
+
+  /** Which of these keys are stored already (in any copy). */
+  private async storedKeys(
+    table: 'reports' | 'events' | 'agent_reports',
+    keyColumn: 'dedup_key' | 'report_id',
+    rows: readonly { trackingId: string; key: string }[],
+  ): Promise<Set<string>> {
+    const stored = new Set<string>();
+    for (let i = 0; i < rows.length; i += KEYS_PER_LOOKUP) {
+      const part = rows.slice(i, i + KEYS_PER_LOOKUP);
+      const ids = [...new Set(part.map((r) => r.trackingId))];
+      const found = await this.rows<{ k: string }>(
+        sql`SELECT ${ident(keyColumn)} AS k FROM ${ident(table)}
+            WHERE tracking_id IN (${join(ids.map((id) => sql`${id}`))})
+              AND ${ident(keyColumn)} IN (${join(part.map((r) => sql`${r.key}`))})`,
+      );
+      for (const row of found) stored.add(row.k);
+    }
+    return stored;
+  }
+
+  /** Which of these ids are blocked (erased and not unblocked). */
+  private async blockedIds(ids: readonly string[]): Promise<Set<string>> {
+    const blocked = new Set<string>();
+    for (let i = 0; i < ids.length; i += KEYS_PER_LOOKUP) {
+      const part = ids.slice(i, i + KEYS_PER_LOOKUP);
+      const rows = await this.rows<{ tracking_id: string }>(
+        sql`SELECT tracking_id FROM blocked_clusters FINAL
+            WHERE blocked = 1 AND tracking_id IN (${join(part.map((id) => sql`${id}`))})`,
+      );
+      for (const row of rows) blocked.add(row.tracking_id);
+    }
+    return blocked;
+  }
+
+  async writeBatch(request: WriteBatch): Promise<WriteResult> {
+    const { batch: unordered, blocked } = withoutBlocked(
+      request,
+      await this.blockedIds(batchTrackingIds(request)),
+    );
+    const batch = ordered(unordered);
+    const agentWrites = batch.agentReports ?? [];
+    const [storedReports, storedEvents, storedAgents] = await Promise.all([
+      this.storedKeys(
+        'reports',
+        'dedup_key',
+        batch.reports.map((r) => ({ trackingId: r.trackingId, key: r.dedupKey })),
+      ),
+      this.storedKeys(
+        'events',
+        'dedup_key',
+        batch.events.map((e) => ({ trackingId: e.trackingId, key: e.dedupKey })),
+      ),
+      this.storedKeys(
+        'agent_reports',
+        'report_id',
+        agentWrites.map((w) => ({ trackingId: w.report.trackingId, key: w.report.reportId })),
+      ),
+    ]);
+    const reports = batch.reports
+      .filter((r) => !storedReports.has(r.dedupKey))
+      .map((r) => ({ ...reportColumns(r), raw: base64(r.raw) }));
+    const events = batch.events
+      .filter((e) => !storedEvents.has(e.dedupKey))
+      .map((e) => ({ ...eventColumns(e), id: eventId(e.dedupKey), raw: base64(e.raw) }));
+    const newAgents = agentWrites.filter((w) => !storedAgents.has(w.report.reportId));
+    const agentReports = newAgents.map((w) => ({
+      ...agentReportColumns(w.report),
+      raw: base64(w.report.raw),
+    }));
+    const children = agentChildren(newAgents);
+    const seq = new Map<string, number>();
+    const agentEvents = children.events.map((e) => {
+      const n = seq.get(e.report_id) ?? 0;
+      seq.set(e.report_id, n + 1);
+      return { ...e, seq: n };
+    });
+    const writes: [TableName, Row[]][] = [
+      // Children before parents: a parent row is what tells a retry "already stored".
+      ['metric_points', children.points],
+      ['agent_events', agentEvents],
+      ['metric_series', children.series],
+      ['events', events],
+      ['reports', reports],
+      ['agent_reports', agentReports],
+    ];
+    for (const [table, rows] of writes) checkRows(table, rows);
+    for (const [table, rows] of writes) await this.insert(table, rows);
+    return {
+      reportsInserted: reports.length,
+      eventsInserted: events.length,
+      agentReportsInserted: agentReports.length,
+      blocked,
+    };
+  }
+
+  /** Tracking ids an admin tagged internal. */
+  private internalIds(): Sql {
+    return sql`(SELECT tracking_id FROM cluster_tags FINAL WHERE internal = 1)`;
+  }
+
+  /** Filters of a statistic: CI reports and internal clusters unless asked for. */
+  private statisticFilters(q: { includeCi: boolean; includeInternal?: boolean | undefined }): Sql[] {
+    const filters: Sql[] = [];
+    if (!q.includeCi) filters.push(sql`ci = 0`);
+    if (!q.includeInternal) filters.push(sql`tracking_id NOT IN ${this.internalIds()}`);
+    return filters;
+  }
+
+  /** Every report of any kind (RisingWave and agent): what makes a cluster active on a day. */
+  private activity(where: Sql): Sql {
+    return sql`(SELECT received_day, tracking_id, ci, received_at FROM reports FINAL WHERE ${where}
+      UNION ALL SELECT received_day, tracking_id, ci, received_at FROM agent_reports FINAL WHERE ${where})`;
+  }
+
+  /** Everything stored of a cluster, with its receive time (first and last seen). */
+  private stored(where: Sql): Sql {
+    return sql`(SELECT tracking_id, received_at FROM reports FINAL WHERE ${where}
+      UNION ALL SELECT tracking_id, received_at FROM events FINAL WHERE ${where}
+      UNION ALL SELECT tracking_id, received_at FROM agent_reports FINAL WHERE ${where})`;
+  }
+
+  private async count(table: TableName, trackingId: string): Promise<number> {
+    const [row] = await this.rows<{ n: number }>(
+      sql`SELECT count() AS n FROM ${ident(table)} FINAL WHERE tracking_id = ${trackingId}`,
+    );
+    return Number(row?.n ?? 0);
+  }
+
+  async getCluster(trackingId: string): Promise<ClusterSummary | null> {
+    const mine = sql`tracking_id = ${trackingId}`;
+    const [seen] = await this.rows<{ first: number; last: number; n: number }>(
+      sql`SELECT min(received_at) AS first, max(received_at) AS last, count() AS n FROM ${this.stored(mine)}`,
+    );
+    if (!seen || Number(seen.n) === 0) return null;
+    // Independent reads, sent together.
+    const [[meta], perNode, [latestAgent], events, agentReports] = await Promise.all([
+      this.rows<MetaFacts>(
+        sql`SELECT version, git_sha, cluster_type, meta_backend, node_meta, node_compute, node_frontend,
+              node_compactor, stream_job_count, object_store, license_tier, connectors
+            FROM reports FINAL WHERE ${mine} AND node_type = 'meta'
+            ORDER BY received_at DESC, dedup_key DESC LIMIT 1`,
+      ),
+      this.rows<{ node_type: string; n: number }>(
+        sql`SELECT node_type, count() AS n FROM reports FINAL WHERE ${mine} GROUP BY node_type`,
+      ),
+      this.rows<{ version: string | null; git_sha: string | null; cluster_type: string | null }>(
+        sql`SELECT version, git_sha, cluster_type FROM agent_reports FINAL WHERE ${mine}
+            ORDER BY received_at DESC, sequence DESC LIMIT 1`,
+      ),
+      this.count('events', trackingId),
+      this.count('agent_reports', trackingId),
+    ]);
+    return clusterSummary({
+      trackingId,
+      firstSeen: Number(seen.first),
+      lastSeen: Number(seen.last),
+      meta,
+      // A meta report's facts win over an agent's (as in every store).
+      latestAgent: meta ? undefined : latestAgent,
+      perNode,
+      events,
+      agentReports,
+    });
+  }
+
+  async activeClusters(query: DayRangeQuery): Promise<{ day: string; clusters: number }[]> {
+    // A (day, cluster) counts as CI only when every report of it was: it is active outside CI as
+    // soon as one non-CI report was received that day.
+    const rows = await this.rows<{ day: string; clusters: number }>(
+      sql`SELECT toString(received_day) AS day, uniqExact(tracking_id) AS clusters
+          FROM ${this.activity(and([dayRange(query), ...this.statisticFilters(query)]))}
+          GROUP BY received_day ORDER BY received_day`,
+    );
+    return rows.map((r) => ({ day: r.day, clusters: Number(r.clusters) }));
+  }
+
+  async activeClusterCount(query: DayRangeQuery): Promise<number> {
+    const [row] = await this.rows<{ n: number }>(
+      sql`SELECT uniqExact(tracking_id) AS n
+          FROM ${this.activity(and([dayRange(query), ...this.statisticFilters(query)]))}`,
+    );
+    return Number(row?.n ?? 0);
+  }
+
+  async clusterSpans(query: {
+    toDay: string;
+    includeCi: boolean;
+    includeInternal?: boolean | undefined;
+  }): Promise<ClusterSpan[]> {
+    const rows = await this.rows<{ tracking_id: string; first: string; last: string }>(
+      sql`SELECT tracking_id, toString(min(received_day)) AS first, toString(max(received_day)) AS last
+          FROM ${this.activity(and([sql`received_day <= toDate(${query.toDay})`, ...this.statisticFilters(query)]))}
+          GROUP BY tracking_id`,
+    );
+    return rows.map((r) => ({ trackingId: r.tracking_id, firstDay: r.first, lastDay: r.last }));
+  }
+
+  async leftOut(query: { fromDay: string; toDay: string }): Promise<LeftOut> {
+    const [row] = await this.rows<{ ci: number; internal: number }>(
+      sql`SELECT countIf(all_ci = 1) AS ci, countIf(tracking_id IN ${this.internalIds()}) AS internal
+          FROM (SELECT tracking_id, min(ci) AS all_ci FROM ${this.activity(dayRange(query))} GROUP BY tracking_id)`,
+    );
+    return { ci: Number(row?.ci ?? 0), internal: Number(row?.internal ?? 0) };
+  }
+
+  async setInternal(trackingId: string, internal: boolean): Promise<boolean> {
+    const [seen] = await this.rows<{ n: number }>(
+      sql`SELECT count() AS n FROM ${this.stored(sql`tracking_id = ${trackingId}`)}`,
+    );
+    if (!seen || Number(seen.n) === 0) return false;
+    await this.insert('cluster_tags', [
+      { tracking_id: trackingId, internal: internal ? 1 : 0, version: this.nextVersion() },
+    ]);
+    return true;
+  }
+
+  /** Each (cluster, day)'s latest meta report up to a day: the facts rollup of the SQL stores. */
+  private dayFacts(where: Sql, columns: Sql): Sql {
+    return sql`(SELECT tracking_id, received_day, ${columns} FROM reports FINAL
+      WHERE node_type = 'meta' AND ${where}
+      ORDER BY received_at DESC, dedup_key DESC LIMIT 1 BY tracking_id, received_day)`;
+  }
+
+  async versionsByDay(
+    query: DayRangeQuery,
+  ): Promise<{ day: string; trackingId: string; version: string | null }[]> {
+    const days = await this.rows<{ day: string; tracking_id: string }>(
+      sql`SELECT DISTINCT toString(received_day) AS day, tracking_id
+          FROM ${this.activity(and([dayRange(query), ...this.statisticFilters(query)]))}
+          ORDER BY day, tracking_id`,
+    );
+    if (days.length === 0) return [];
+    const history = await this.rows<{ day: string; tracking_id: string; version: string | null }>(
+      sql`SELECT toString(received_day) AS day, tracking_id, version
+          FROM ${this.dayFacts(sql`received_day <= toDate(${query.toDay})`, sql`version`)}
+          ORDER BY day`,
+    );
+    return carryVersions(days, history);
+  }
+
+  async listClusters(query: ClusterListQuery): Promise<ClusterListItem[]> {
+    const filters: Sql[] = [];
+    if (query.search) {
+      // A plain substring (no pattern language): tracking ids are ASCII, lower() is ASCII too.
+      filters.push(sql`position(lower(tracking_id), ${query.search.toLowerCase()}) > 0`);
+    }
+    if (query.version !== undefined) filters.push(sql`version = ${query.version}`);
+    if (query.clusterType !== undefined) filters.push(sql`cluster_type = ${query.clusterType}`);
+    if (query.seenFromDay !== undefined) filters.push(sql`last_seen >= ${Date.parse(query.seenFromDay)}`);
+    const before = query.before;
+    if (before) {
+      filters.push(
+        sql`(last_seen < ${before.lastSeen} OR (last_seen = ${before.lastSeen} AND tracking_id < ${before.trackingId}))`,
+      );
+    }
+    const rows = await this.rows<ClusterListRow>(
+      sql`SELECT tracking_id, first_seen, last_seen, version, git_sha, cluster_type, meta_backend,
+            tracking_id IN ${this.internalIds()} AS internal
+          FROM (SELECT tracking_id, min(received_at) AS first_seen, max(received_at) AS last_seen
+                FROM ${this.stored(sql`1`)} GROUP BY tracking_id)
+          ANY LEFT JOIN (SELECT tracking_id, version, git_sha, cluster_type, meta_backend FROM reports FINAL
+                WHERE node_type = 'meta' ORDER BY received_at DESC, dedup_key DESC LIMIT 1 BY tracking_id)
+          USING tracking_id
+          WHERE ${and(filters)}
+          ORDER BY last_seen DESC, tracking_id DESC LIMIT ${query.limit}`,
+    );
+    return rows.map(clusterListItem);
+  }
+
+  async breakdown(
+    by: BreakdownDimension,
+    query: DayRangeQuery,
+  ): Promise<{ value: string | null; clusters: number }[]> {
+    const filters = [dayRange(query)];
+    if (!query.includeInternal) filters.push(sql`tracking_id NOT IN ${this.internalIds()}`);
+    const column = ident(BREAKDOWN_COLUMNS[by]);
+    const rows = await this.rows<{ value: string | null }>(
+      sql`SELECT ${column} AS value FROM reports FINAL WHERE node_type = 'meta' AND ${and(filters)}
+          ORDER BY received_at DESC, dedup_key DESC LIMIT 1 BY tracking_id`,
+    );
+    return breakdownCounts(by, rows);
+  }
+
+  /** Filters shared by the event routes. */
+  private eventFilters(query: {
+    fromDay: string;
+    toDay: string;
+    stage?: string | null | undefined;
+    name?: string | undefined;
+  }): Sql[] {
+    const filters = [dayRange(query)];
+    if (query.stage === null) filters.push(sql`stage IS NULL`);
+    else if (query.stage !== undefined) filters.push(sql`stage = ${query.stage}`);
+    if (query.name !== undefined) filters.push(sql`name = ${query.name}`);
+    return filters;
+  }
+
+  async eventCounts(
+    query: EventCountQuery,
+  ): Promise<{ value: string | null; events: number; clusters: number }[]> {
+    const filters = this.eventFilters(query);
+    if (!query.includeInternal) filters.push(sql`tracking_id NOT IN ${this.internalIds()}`);
+    const rows = await this.rows<{ value: string | null; events: number; clusters: number }>(
+      sql`SELECT ${expression(EVENT_GROUP_COLUMNS[query.by])} AS value, count() AS events,
+            uniqExact(tracking_id) AS clusters
+          FROM events FINAL WHERE ${and(filters)} GROUP BY value`,
+    );
+    return rankEventCounts(query, rows);
+  }
+
+  async events(query: EventQuery): Promise<StoredEvent[]> {
+    const filters = this.eventFilters(query);
+    if (query.trackingId !== undefined) filters.push(sql`tracking_id = ${query.trackingId}`);
+    const before = query.before;
+    if (before) {
+      filters.push(
+        sql`(received_at < ${before.receivedAt} OR (received_at = ${before.receivedAt} AND id < ${before.id}))`,
+      );
+    }
+    const rows = await this.rows<EventColumns>(
+      sql`SELECT id, tracking_id, received_at, event_time_sec, stage, name, connector_name, catalog_id,
+            attributes, node, object
+          FROM events FINAL WHERE ${and(filters)}
+          ORDER BY received_at DESC, id DESC LIMIT ${query.limit}`,
+    );
+    return rows.map(storedEvent);
+  }
+
+  async knownSeries(trackingId: string): Promise<KnownSeries> {
+    const rows = await this.rows<{ name: string; labels: string }>(
+      sql`SELECT DISTINCT name, labels FROM metric_series WHERE tracking_id = ${trackingId}`,
+    );
+    const known: KnownSeries = { names: new Set(), series: new Set() };
+    for (const row of rows) {
+      known.names.add(row.name);
+      known.series.add(`${row.name}\0${row.labels}`);
+    }
+    return known;
+  }
+
+  async metricPoints(query: MetricPointQuery): Promise<MetricPoint[]> {
+    const rows = await this.rows<PointColumns>(
+      sql`SELECT report_id, tracking_id, received_at, node_type, version, cluster_type, kind, value, histogram
+          FROM metric_points FINAL
+          WHERE name = ${query.name} AND ${and([dayRange(query), ...this.statisticFilters(query)])}
+          ORDER BY received_at, report_id, labels`,
+    );
+    return rows.map(metricPoint);
+  }
+
+  async eraseCluster(trackingId: string, at: number = Date.now()): Promise<EraseResult> {
+    // Blocked first: a write that checks after this drops the cluster's rows.
+    await this.insert('blocked_clusters', [
+      { tracking_id: trackingId, blocked: 1, blocked_at: at, version: this.nextVersion() },
+    ]);
+    const counts = {
+      reports: await this.count('reports', trackingId),
+      events: await this.count('events', trackingId),
+      agentReports: await this.count('agent_reports', trackingId),
+    };
+    // A write that checked the block just before it landed may insert after the first delete was
+    // queued (a mutation only touches the parts that existed then): a second pass takes those.
+    for (let pass = 0; pass < 2; pass++) {
+      // Every table with rows of the cluster, tags and series included: erase means everywhere.
+      for (const table of CLUSTER_TABLES) {
+        await this.command(sql`ALTER TABLE ${ident(table)} DELETE WHERE tracking_id = ${trackingId}`);
+      }
+      await this.waitForMutations();
+      const [left] = await this.rows<{ n: number }>(
+        sql`SELECT count() AS n FROM ${this.stored(sql`tracking_id = ${trackingId}`)}`,
+      );
+      if (Number(left?.n ?? 0) === 0) break;
+    }
+    return counts;
+  }
+
+  async unblockCluster(trackingId: string): Promise<boolean> {
+    const [row] = await this.rows(
+      sql`SELECT 1 FROM blocked_clusters FINAL WHERE tracking_id = ${trackingId} AND blocked = 1`,
+    );
+    if (!row) return false;
+    await this.insert('blocked_clusters', [
+      { tracking_id: trackingId, blocked: 0, blocked_at: 0, version: this.nextVersion() },
+    ]);
+    return true;
+  }
+
+  async blockedClusters(): Promise<BlockedCluster[]> {
+    const rows = await this.rows<{ tracking_id: string; blocked_at: number }>(
+      sql`SELECT tracking_id, blocked_at FROM blocked_clusters FINAL WHERE blocked = 1
+          ORDER BY blocked_at DESC, tracking_id`,
+    );
+    return rows.map((r) => ({ trackingId: r.tracking_id, blockedAt: Number(r.blocked_at) }));
+  }
+
+  /**
+   * Retention the ClickHouse way: months wholly before the cut-off are dropped as partitions (no
+   * rewrite), and only the month that straddles it is deleted from by a mutation. Nothing else to
+   * fix: first seen, latest facts and the daily statistics are read from the rows that remain.
+   */
+  async deleteBefore(fromDay: string): Promise<RetentionResult> {
+    const cutoff = Date.parse(`${fromDay}T00:00:00.000Z`);
+    const before = sql`received_day < toDate(${fromDay})`;
+    const deleted: RetentionResult = {};
+    // Clusters all of whose rows are older: forgotten (tags included).
+    const forgotten = await this.rows<{ tracking_id: string }>(
+      sql`SELECT tracking_id FROM ${this.stored(sql`1`)} GROUP BY tracking_id HAVING max(received_at) < ${cutoff}`,
+    );
+    deleted.clusters = forgotten.length;
+    for (const table of RETAINED_TABLES) {
+      const [old] = await this.rows<{ n: number }>(
+        sql`SELECT count() AS n FROM ${ident(table)} FINAL WHERE ${before}`,
+      );
+      deleted[table] = Number(old?.n ?? 0);
+      if (deleted[table] === 0) continue;
+      const partitions = await this.rows<{ partition_id: string }>(
+        sql`SELECT partition_id FROM system.parts
+            WHERE database = ${this.options.database} AND table = ${table} AND active
+            GROUP BY partition_id HAVING max(max_date) < toDate(${fromDay})`,
+      );
+      for (const p of partitions) {
+        await this.command(sql`ALTER TABLE ${ident(table)} DROP PARTITION ${Number(p.partition_id)}`);
+      }
+      await this.command(sql`ALTER TABLE ${ident(table)} DELETE WHERE ${before}`);
+    }
+    // A series whose points are all gone is forgotten (it only served the per-cluster caps).
+    const series = await this.rows<{ tracking_id: string; name: string; labels: string }>(
+      sql`SELECT tracking_id, name, labels FROM metric_series FINAL
+          WHERE first_seen < ${cutoff}
+            AND (tracking_id, name, labels) NOT IN (SELECT tracking_id, name, labels FROM metric_points FINAL
+              WHERE NOT (${before}))`,
+    );
+    deleted.metric_series = series.length;
+    const [audit] = await this.rows<{ n: number }>(
+      sql`SELECT count() AS n FROM audit_log WHERE at < ${cutoff}`,
+    );
+    deleted.audit_log = Number(audit?.n ?? 0);
+    // Mutations take literal lists: 18.16 does not run subqueries inside them.
+    const tuples = series.map((s) => sql`(${s.tracking_id}, ${s.name}, ${s.labels})`);
+    for (let i = 0; i < tuples.length; i += KEYS_PER_LOOKUP) {
+      await this.command(
+        sql`ALTER TABLE metric_series DELETE WHERE (tracking_id, name, labels) IN (${join(tuples.slice(i, i + KEYS_PER_LOOKUP))})`,
+      );
+    }
+    const ids = forgotten.map((f) => sql`${f.tracking_id}`);
+    for (let i = 0; i < ids.length; i += KEYS_PER_LOOKUP) {
+      await this.command(
+        sql`ALTER TABLE cluster_tags DELETE WHERE tracking_id IN (${join(ids.slice(i, i + KEYS_PER_LOOKUP))})`,
+      );
+    }
+    if (deleted.audit_log > 0) await this.command(sql`ALTER TABLE audit_log DELETE WHERE at < ${cutoff}`);
+    await this.waitForMutations();
+    return deleted;
+  }
+
+  /**
+   * A claim that exactly one of several collectors wins: ClickHouse has no transactions or unique
+   * keys, but creating a table is atomic, so of concurrent CREATEs of one name only one succeeds.
+   */
+  private async claim(name: string): Promise<boolean> {
+    try {
+      await this.command(sql`CREATE TABLE ${ident(name)} (claimed_at Int64) ENGINE = TinyLog`);
+      return true;
+    } catch (error) {
+      if (/already exists|right now/i.test((error as Error).message)) return false;
+      throw error;
+    }
+  }
+
+  async ensureSetting(key: string, value: string): Promise<string> {
+    const read = async () =>
+      (await this.rows<{ value: string }>(sql`SELECT value FROM settings FINAL WHERE key = ${key}`))[0]
+        ?.value;
+    const stored = await read();
+    if (stored !== undefined) return stored;
+    const name = `setting_claim_${createHash('sha256').update(key).digest('hex').slice(0, 16)}`;
+    if (await this.claim(name)) {
+      await this.insert('settings', [{ key, value }]);
+      return value;
+    }
+    // Another collector won the claim: its value is on the way.
+    for (let wait = 0; wait < 300; wait++) {
+      const value = await read();
+      if (value !== undefined) return value;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(
+      `setting ${key} was claimed but never written (a collector died in between): drop table ${name} and restart`,
+    );
+  }
+
+  async appendAudit(entry: AuditEntry): Promise<void> {
+    await this.insert('audit_log', [{ id: this.nextVersion(), ...entry }]);
+  }
+
+  async auditLog(query: { limit: number; before?: number | undefined }): Promise<StoredAuditEntry[]> {
+    const rows = await this.rows<StoredAuditEntry>(
+      sql`SELECT id, at, actor, action, target, details FROM audit_log
+          WHERE ${query.before === undefined ? sql`1` : sql`id < ${query.before}`}
+          ORDER BY id DESC LIMIT ${query.limit}`,
+    );
+    return rows.map((r) => ({ ...r, id: Number(r.id), at: Number(r.at) }));
+  }
+
+  /** Deletes are mutations that run in the background: answer only once none is pending. */
+  private async waitForMutations(): Promise<void> {
+    const deadline = Date.now() + (this.options.mutationTimeoutMs ?? 300_000);
+    const tables = CLUSTER_TABLES.map((t) => sql`${t}`);
+    for (let wait = 10; ; wait = Math.min(wait * 2, 500)) {
+      const [pending] = await this.rows<{ n: number }>(
+        sql`SELECT count() AS n FROM system.mutations
+            WHERE database = ${this.options.database} AND table IN (${join(tables)}) AND is_done = 0`,
+      );
+      if (Number(pending?.n ?? 0) === 0) return;
+      if (Date.now() > deadline) throw new Error('ClickHouse has not finished the erase mutations yet');
+      await new Promise((r) => setTimeout(r, wait));
+    }
+  }
+
+  private async tokens(where: Sql): Promise<(TokenColumns & { version: number })[]> {
+    return this.rows(
+      sql`SELECT id, hash, role, label, created_at, expires_at, revoked_at, version
+          FROM tokens FINAL WHERE ${where} ORDER BY created_at, id`,
+    );
+  }
+
+  private async writeToken(columns: TokenColumns): Promise<void> {
+    await this.insert('tokens', [{ ...columns, version: this.nextVersion() }]);
+  }
+
+  async createFirstAdminToken(token: TokenRecord): Promise<boolean> {
+    const admins = await this.tokens(sql`role = 'admin'`);
+    if (admins.some((t) => t.revoked_at === null)) return false;
+    // Of the collectors that start together, the one that wins the claim creates the token. The
+    // claim is numbered by the admin tokens ever made, so a start after all were revoked claims anew.
+    if (!(await this.claim(`first_admin_claim_${admins.length}`))) return false;
+    await this.writeToken(tokenColumns(token));
+    return true;
+  }
+
+  async putToken(token: TokenRecord): Promise<void> {
+    const [known] = await this.tokens(sql`hash = ${token.hash}`);
+    await this.writeToken(
+      known
+        ? { ...known, role: token.role, revoked_at: null, expires_at: token.expiresAt }
+        : tokenColumns(token),
+    );
+  }
+
+  async findTokenByHash(hash: string): Promise<TokenRecord | null> {
+    const [row] = await this.tokens(sql`hash = ${hash}`);
+    return row ? tokenRecord(row) : null;
+  }
+
+  async listTokens(): Promise<TokenRecord[]> {
+    return (await this.tokens(sql`1`)).map(tokenRecord);
+  }
+
+  async revokeToken(id: string, at: number): Promise<boolean> {
+    const [active] = await this.tokens(sql`id = ${id} AND revoked_at IS NULL`);
+    if (!active) return false;
+    await this.writeToken({ ...active, revoked_at: at });
+    return true;
+  }
+
+  async ping(): Promise<void> {
+    await this.rows(sql`SELECT 1 AS ok`);
+  }
+
+  async close(): Promise<void> {
+    await this.client.close();
+  }
+}
+
+export function openClickHouseStore(url: string): ClickHouseStore {
+  return new ClickHouseStore(parseClickHouseUrl(url));
+}

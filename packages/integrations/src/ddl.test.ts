@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+import { ddlStatements } from './ddl.js';
+
+describe('ddlStatements', () => {
+  it('finds each CREATE and DROP with its object kind, whatever the modifiers and case', () => {
+    expect(
+      ddlStatements(`
+        CREATE TABLE IF NOT EXISTS a (id int);
+        create unlogged table b (id int);  create temp table c (x int);
+        create unique index concurrently a_id on a (id);
+        create or replace view v as select 1;
+        Create Materialized View mv as select 1;
+        drop materialized view mv; drop table if exists a, b cascade;
+        create function f() returns int language sql as 'select 1';
+        select 1; insert into a values (1)
+      `),
+    ).toEqual([
+      { action: 'create', object: 'table' },
+      { action: 'create', object: 'table' },
+      { action: 'create', object: 'table' },
+      { action: 'create', object: 'index' },
+      { action: 'create', object: 'view' },
+      { action: 'create', object: 'materialized_view' },
+      { action: 'drop', object: 'materialized_view' },
+      { action: 'drop', object: 'table' },
+      { action: 'create', object: 'other' },
+    ]);
+  });
+
+  it('is not fooled by semicolons and keywords inside literals, identifiers, comments and dollar quotes', () => {
+    expect(
+      ddlStatements(`
+        -- create table commented; out
+        /* drop view /* nested */ still a comment; */ create table t (note text default 'x; drop table t');
+        insert into t values (E'it\\'s; create view no'), ('a''b; drop index no');
+        create table "semi;colon" (x int);
+        create function g() returns text language plpgsql as $body$ begin; drop table inside; end $body$;
+        select $1::text; drop index i
+      `),
+    ).toEqual([
+      { action: 'create', object: 'table' },
+      { action: 'create', object: 'table' },
+      { action: 'create', object: 'other' },
+      { action: 'drop', object: 'index' },
+    ]);
+  });
+
+  it('finds nothing in queries that are not DDL', () => {
+    expect(ddlStatements('select * from t where created = $1')).toEqual([]);
+    expect(ddlStatements('')).toEqual([]);
+    expect(ddlStatements('update created set dropped = true')).toEqual([]);
+  });
+});

@@ -1,0 +1,115 @@
+// Which objects a piece of SQL creates or drops: the action and the kind of object, never a name,
+// a column or a value. Called only after PostgreSQL answered a statement with the CREATE or DROP
+// command tag, so it is off the hot path; it still reads the text once, without a regex per character.
+
+export type DdlAction = 'create' | 'drop';
+/** `other`: functions, schemas, sequences, types, extensions, … (the kind only). */
+export type DdlObject = 'table' | 'view' | 'materialized_view' | 'index' | 'other';
+
+export interface DdlStatement {
+  action: DdlAction;
+  object: DdlObject;
+}
+
+// At a statement's start: CREATE [OR REPLACE] [modifiers…] <kind>, or DROP [MATERIALIZED] <kind>.
+const HEAD =
+  /(create|drop)\s+(?:or\s+replace\s+)?((?:(?:global|local|temp|temporary|unlogged|unique|materialized|recursive)\s+)*)([a-z_]+)/iy;
+
+/**
+ * The CREATE and DROP statements of `sql`, in order. Statements are split on `;` outside string
+ * literals (also E'…' with backslash escapes), quoted identifiers, dollar quotes and comments.
+ */
+export function ddlStatements(sql: string): DdlStatement[] {
+  const found: DdlStatement[] = [];
+  let i = 0;
+  while (i < sql.length) {
+    i = skipBlank(sql, i);
+    HEAD.lastIndex = i;
+    const head = HEAD.exec(sql);
+    if (head) found.push({ action: head[1]!.toLowerCase() as DdlAction, object: kindOf(head[2]!, head[3]!) });
+    i = endOfStatement(sql, i) + 1;
+  }
+  return found;
+}
+
+function kindOf(modifiers: string, word: string): DdlObject {
+  const kind = word.toLowerCase();
+  if (kind === 'view') return /materialized/i.test(modifiers) ? 'materialized_view' : 'view';
+  return kind === 'table' || kind === 'index' ? kind : 'other';
+}
+
+/** The first position at or after `i` that is neither whitespace nor inside a comment. */
+function skipBlank(sql: string, i: number): number {
+  for (;;) {
+    while (i < sql.length && /\s/.test(sql[i]!)) i++;
+    if (sql.startsWith('--', i)) i = lineEnd(sql, i);
+    else if (sql.startsWith('/*', i)) i = blockCommentEnd(sql, i);
+    else return i;
+  }
+}
+
+/** The index of the `;` that ends the statement starting at `i`, or the text's length. */
+function endOfStatement(sql: string, i: number): number {
+  while (i < sql.length) {
+    const c = sql[i]!;
+    if (c === ';') return i;
+    if (c === "'") i = quoteEnd(sql, i, "'", isEscapeString(sql, i));
+    else if (c === '"') i = quoteEnd(sql, i, '"', false);
+    else if (c === '-' && sql[i + 1] === '-') i = lineEnd(sql, i);
+    else if (c === '/' && sql[i + 1] === '*') i = blockCommentEnd(sql, i);
+    else if (c === '$') i = dollarQuoteEnd(sql, i);
+    else i++;
+  }
+  return sql.length;
+}
+
+/** E'…' (or e'…'), where a backslash escapes the next character; not the end of an identifier like `name'`. */
+function isEscapeString(sql: string, quote: number): boolean {
+  const before = sql[quote - 1];
+  return (before === 'E' || before === 'e') && !/[\w$]/.test(sql[quote - 2] ?? ' ');
+}
+
+/** Just past the closing quote ('' and "" inside are two quotes in a row, so they re-enter). */
+function quoteEnd(sql: string, open: number, quote: string, backslashEscapes: boolean): number {
+  let i = open + 1;
+  while (i < sql.length) {
+    const c = sql[i]!;
+    if (backslashEscapes && c === '\\') i += 2;
+    else if (c === quote) return i + 1;
+    else i++;
+  }
+  return sql.length;
+}
+
+function lineEnd(sql: string, i: number): number {
+  const end = sql.indexOf('\n', i);
+  return end < 0 ? sql.length : end + 1;
+}
+
+/** Just past the matching `*\/`; PostgreSQL's block comments nest. */
+function blockCommentEnd(sql: string, i: number): number {
+  let depth = 0;
+  while (i < sql.length) {
+    if (sql.startsWith('/*', i)) {
+      depth++;
+      i += 2;
+    } else if (sql.startsWith('*/', i)) {
+      depth--;
+      i += 2;
+      if (depth === 0) return i;
+    } else i++;
+  }
+  return sql.length;
+}
+
+const DOLLAR_TAG = /\$([A-Za-z_][A-Za-z_0-9]*)?\$/y;
+
+/** Just past a $tag$…$tag$ body; a `$` that opens none (a parameter like $1) is one character. */
+function dollarQuoteEnd(sql: string, i: number): number {
+  if (i > 0 && /[\w$]/.test(sql[i - 1]!)) return i + 1; // inside an identifier like a$b
+  DOLLAR_TAG.lastIndex = i;
+  const tag = DOLLAR_TAG.exec(sql);
+  if (!tag) return i + 1;
+  const close = sql.indexOf(tag[0], i + tag[0].length);
+  return close < 0 ? sql.length : close + tag[0].length;
+}

@@ -1,0 +1,130 @@
+// The node-postgres integration against the real PostgreSQL (127.0.0.1:5432, a fresh database per
+// file) and the real agent: Client and Pool, promise and callback style, errors and DDL.
+import type { Agent } from '@tidewatch/agent';
+import pg from 'pg';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { createPostgresDatabase } from '../../collector/test-support/services.js';
+import {
+  counterTotal,
+  eventFields,
+  histogramCount,
+  labelSets,
+  nextReport,
+  testAgent,
+} from '../test/report.js';
+import { instrumentPg } from './pg.js';
+
+const database = await createPostgresDatabase(); // null (skipped, with a warning) only outside CI
+afterAll(() => database?.drop());
+
+const cleanup: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
+});
+
+function agent(): Agent {
+  const a = testAgent();
+  cleanup.push(() => a.shutdown(200));
+  return a;
+}
+
+async function client(): Promise<pg.Client> {
+  const c = new pg.Client({ connectionString: database!.url });
+  await c.connect();
+  cleanup.push(() => c.end());
+  return c;
+}
+
+describe.skipIf(!database)('instrumentPg (real PostgreSQL)', () => {
+  it('a Client: queries counted and timed in promise and callback style, errors by SQLSTATE class', async () => {
+    const db = await client();
+    await db.query('create table users (email text primary key, n int)'); // before attaching
+    const telemetry = agent();
+    const attachment = instrumentPg(db, telemetry);
+    cleanup.push(() => attachment.detach());
+
+    const inserted = await db.query('insert into users values ($1, $2)', ['alice@example.com', 1]);
+    expect(inserted.rowCount).toBe(1);
+    const selected = await db.query({
+      text: 'select n from users where email = $1',
+      values: ['alice@example.com'],
+    });
+    expect(selected.rows).toEqual([{ n: 1 }]);
+    const viaCallback = await new Promise((resolve, reject) =>
+      db.query('select count(*)::int as c from users', (err: Error | null, res: pg.QueryResult) =>
+        err ? reject(err) : resolve(res.rows),
+      ),
+    );
+    expect(viaCallback).toEqual([{ c: 1 }]);
+    const withValuesAndCallback = await new Promise((resolve) =>
+      db.query('select $1::int as v', [5], (_err: Error | null, res: pg.QueryResult) => resolve(res.rows)),
+    );
+    expect(withValuesAndCallback).toEqual([{ v: 5 }]);
+
+    const syntax = await db.query('selec 1').catch((e: unknown) => e);
+    expect(syntax).toBeInstanceOf(pg.DatabaseError);
+    expect(syntax).toMatchObject({ code: '42601' });
+    const duplicate = await db
+      .query('insert into users values ($1, 2)', ['alice@example.com'])
+      .catch((e) => e);
+    expect(duplicate).toMatchObject({ code: '23505', constraint: 'users_pkey' });
+    const callbackError = await new Promise((resolve) =>
+      db.query('select 1/0', (err: Error | null) => resolve(err)),
+    );
+    expect(callbackError).toMatchObject({ code: '22012' });
+    // pg's own synchronous TypeError for a missing query still reaches the caller as before.
+    expect(() => db.query(undefined as unknown as string)).toThrow(TypeError);
+
+    const report = await nextReport(telemetry);
+    expect(counterTotal(report, 'db.queries', { system: 'postgresql' })).toBe(7);
+    expect(histogramCount(report, 'db.query.duration', { system: 'postgresql' })).toBe(7);
+    expect(counterTotal(report, 'db.query.errors', { sqlstate_class: '42' })).toBe(1);
+    expect(counterTotal(report, 'db.query.errors', { sqlstate_class: '23' })).toBe(1);
+    expect(counterTotal(report, 'db.query.errors', { sqlstate_class: '22' })).toBe(1);
+    expect(labelSets(report, 'db.query.errors')).toHaveLength(3);
+    expect(JSON.stringify(report)).not.toContain('alice@example.com');
+    expect(JSON.stringify(report)).not.toContain('users');
+  });
+
+  it('a Pool: pool.query() and pool.connect() clients are counted; DDL events carry the object kind only', async () => {
+    const pool = new pg.Pool({ connectionString: database!.url, max: 3 });
+    cleanup.push(() => pool.end());
+    const telemetry = agent();
+    const attachment = instrumentPg(pool, telemetry, { labels: { db: 'app' } });
+    cleanup.push(() => attachment.detach());
+
+    await pool.query('create table orders (id serial primary key, total int)');
+    await pool.query(
+      'create index orders_total on orders (total); create view big_orders as select * from orders',
+    );
+    await Promise.all(
+      [1, 2, 3, 4, 5, 6].map((n) => pool.query('insert into orders (total) values ($1)', [n])),
+    );
+    const held = await pool.connect();
+    try {
+      await held.query('begin');
+      await held.query('update orders set total = total + 1');
+      await held.query('commit');
+    } finally {
+      held.release();
+    }
+    await pool.query('drop view big_orders');
+    const failed = await pool.query('drop table no_such_table').catch((e) => e);
+    expect(failed).toMatchObject({ code: '42P01' });
+
+    const report = await nextReport(telemetry);
+    expect(counterTotal(report, 'db.queries', { system: 'postgresql', db: 'app' })).toBe(13);
+    expect(counterTotal(report, 'db.query.errors', { sqlstate_class: '42' })).toBe(1);
+    expect(eventFields(report, 'db.ddl')).toEqual([
+      { system: 'postgresql', action: 'create', object: 'table' },
+      { system: 'postgresql', action: 'create', object: 'index' },
+      { system: 'postgresql', action: 'create', object: 'view' },
+      { system: 'postgresql', action: 'drop', object: 'view' },
+    ]);
+    expect(JSON.stringify(report.events)).not.toContain('orders');
+
+    attachment.detach();
+    await pool.query('select 1');
+    expect(counterTotal(await nextReport(telemetry), 'db.queries')).toBe(13);
+  });
+});

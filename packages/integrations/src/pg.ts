@@ -1,0 +1,121 @@
+// `@tidewatch/integrations/pg`: one call attaches the agent to a node-postgres Client or Pool.
+//
+//   const pool = new pg.Pool({ connectionString });
+//   instrumentPg(pool, agent);
+//
+// A client gets a timed wrapper on its own query() (the class is left alone); a pool instruments
+// each client it connects (its 'connect' event) and those it already holds, so pool.query() and
+// pool.connect() + client.query() are both counted. Promise and callback styles are kept as they
+// are. Submittables (pg-cursor, pg-query-stream, a `new Query()`) pass through unrecorded.
+import type { Agent } from '@tidewatch/agent';
+import type { Client, Pool, PoolClient } from 'pg';
+import { type Attachment, type IntegrationOptions, QueryRecorder } from './recorder.js';
+
+export { type Attachment, DDL_EVENT, type IntegrationOptions, METRICS } from './recorder.js';
+
+type Query = (this: unknown, config?: unknown, values?: unknown, callback?: unknown) => unknown;
+type Callback = (error: unknown, result: unknown) => void;
+interface QueryHolder {
+  query: Query;
+}
+
+/**
+ * Records every query of `target` through `agent`: `db.queries`, `db.query.duration` (seconds),
+ * `db.query.errors` by SQLSTATE class and `db.ddl` counters and events for CREATE/DROP (object
+ * kind only), labelled `system: 'postgresql'` plus `options.labels`. DDL is reported when the
+ * statement succeeds (a later ROLLBACK of an explicit transaction is not seen).
+ */
+export function instrumentPg(
+  target: Client | Pool | PoolClient,
+  agent: Agent,
+  options: IntegrationOptions = {},
+): Attachment {
+  const recorder = new QueryRecorder(agent, 'postgresql', options);
+  const restore = new Map<QueryHolder, () => void>();
+  const attach = (client: unknown) => {
+    const holder = client as QueryHolder;
+    if (!restore.has(holder)) restore.set(holder, instrumentClient(holder, recorder));
+  };
+  let pool: Pool | null = null;
+  if (isPool(target)) {
+    pool = target;
+    pool.on('connect', attach);
+    // Clients connected before the attach call: pg-pool keeps them in _clients (not a public API,
+    // hence the guard; attach right after creating the pool and this list is empty anyway).
+    const held = (pool as unknown as { _clients?: unknown })._clients;
+    if (Array.isArray(held)) for (const client of held) attach(client);
+  } else attach(target);
+  return {
+    detach() {
+      pool?.off('connect', attach);
+      for (const undo of restore.values()) undo();
+      restore.clear();
+    },
+  };
+}
+
+function isPool(target: Client | Pool | PoolClient): target is Pool {
+  return 'totalCount' in target && 'idleCount' in target;
+}
+
+/** Puts the timed query() on one client; returns what undoes it. */
+function instrumentClient(client: QueryHolder, recorder: QueryRecorder): () => void {
+  const wasOwn = Object.hasOwn(client, 'query');
+  const original = client.query;
+  client.query = function (this: unknown, config?: unknown, values?: unknown, callback?: unknown) {
+    if (!isQueryText(config)) return original.call(this, config, values, callback);
+    const start = performance.now();
+    const sql = typeof config === 'string' ? config : (config as { text?: unknown }).text;
+    if (typeof values === 'function') {
+      return original.call(this, config, timedCallback(values as Callback, start, sql, recorder));
+    }
+    if (typeof callback === 'function') {
+      return original.call(this, config, values, timedCallback(callback as Callback, start, sql, recorder));
+    }
+    const inConfig = typeof config === 'object' ? (config as { callback?: unknown }).callback : undefined;
+    if (typeof inConfig === 'function') {
+      const copy = {
+        ...(config as object),
+        callback: timedCallback(inConfig as Callback, start, sql, recorder),
+      };
+      return original.call(this, copy, values);
+    }
+    // Promise style: the caller's promise settles like pg's own, once the outcome is recorded
+    // (chained, not observed on the side, so that an ignored rejection stays unhandled).
+    return (original.call(this, config, values) as Promise<unknown>).then(
+      (result) => {
+        recorder.succeeded(start, sql, result);
+        return result;
+      },
+      (error: unknown) => {
+        recorder.failed(start, error);
+        throw error;
+      },
+    );
+  };
+  return () => {
+    if (wasOwn) client.query = original;
+    else delete (client as Partial<QueryHolder>).query;
+  };
+}
+
+/**
+ * A string or a `{ text }` config: what we time. The rest goes to pg untouched: a submittable, and
+ * a missing query (pg throws synchronously for it, and so it should still).
+ */
+function isQueryText(config: unknown): boolean {
+  if (typeof config === 'string') return true;
+  return (
+    typeof config === 'object' &&
+    config !== null &&
+    typeof (config as { submit?: unknown }).submit !== 'function'
+  );
+}
+
+function timedCallback(callback: Callback, start: number, sql: unknown, recorder: QueryRecorder): Callback {
+  return (error, result) => {
+    if (error) recorder.failed(start, error);
+    else recorder.succeeded(start, sql, result);
+    callback(error, result);
+  };
+}
