@@ -11,9 +11,10 @@ import { eraseRoute } from './admin/erase-route.js';
 import { importRoute } from './admin/import-route.js';
 import { internalRoute } from './admin/internal-route.js';
 import type { CollectorConfig } from './config.js';
-import { clientErrorHandler, installErrorHandling } from './http/error-handler.js';
+import { clientErrorHandler, frameworkErrorHandler, installErrorHandling } from './http/error-handler.js';
 import { loggerOptions } from './http/logging.js';
 import { installSecurityHeaders } from './http/security-headers.js';
+import { requireUsableParameters } from './http/usable-parameters.js';
 import { nativeRoute } from './ingest/native-route.js';
 import { IngestPipeline } from './ingest/pipeline.js';
 import { risingwaveRoutes } from './ingest/risingwave-routes.js';
@@ -81,6 +82,7 @@ export async function buildServer(
     clientErrorHandler,
     // Tracking ids may be 128 characters; longer ones get our own 400, not a bare 414.
     routerOptions: { maxParamLength: 512 },
+    frameworkErrors: frameworkErrorHandler,
   }) as unknown as FastifyInstance;
   // Connections beyond this are closed at once, before any byte is read: bounded memory and file
   // descriptors under a connection flood.
@@ -96,6 +98,7 @@ export async function buildServer(
   const pipeline = new IngestPipeline(batcher, metrics, store, license);
 
   installErrorHandling(app, (reason) => metrics.rejected.inc({ reason }));
+  requireUsableParameters(app);
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
     metrics.requests.inc({ method: request.method, route, status: String(reply.statusCode) });
