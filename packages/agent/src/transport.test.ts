@@ -98,4 +98,24 @@ describe('transport', () => {
     setTimeout(() => abort.abort(), 50);
     expect(await post(stub.url, 10_000, abort.signal)).toMatchObject({ outcome: 'retry' });
   });
+
+  it('throws nothing into the host when the signal was aborted before the send began', async () => {
+    // Found by test/agent-faults.test.ts: shutdown's deadline aborted between two spooled reports,
+    // the next send destroyed its request before listening for errors, and "socket hang up" went
+    // to the host as an uncaught exception.
+    stub = await startCollector(() => 200);
+    const uncaught: unknown[] = [];
+    const onUncaught = (error: unknown) => uncaught.push(error);
+    process.on('uncaughtException', onUncaught);
+    try {
+      const abort = new AbortController();
+      abort.abort();
+      expect(await post(stub.url, 10_000, abort.signal)).toMatchObject({ outcome: 'retry' });
+      await new Promise((r) => setTimeout(r, 100)); // the request's error event would come now
+    } finally {
+      process.off('uncaughtException', onUncaught);
+    }
+    expect(uncaught).toEqual([]);
+    expect(stub.requests).toBe(0);
+  });
 });

@@ -25,6 +25,8 @@ export interface SendOptions {
   now: number;
 }
 
+const ABORTED = { outcome: 'retry', reason: 'aborted (agent shutting down)', retryAfterMs: null } as const;
+
 /** Retry-After as delay-seconds or an HTTP date, in ms; null when absent or unreadable. */
 export function parseRetryAfter(value: string | undefined, now: number): number | null {
   if (!value) return null;
@@ -35,6 +37,7 @@ export function parseRetryAfter(value: string | undefined, now: number): number 
 }
 
 export async function send(body: Uint8Array, options: SendOptions): Promise<SendResult> {
+  if (options.signal.aborted) return ABORTED;
   let payload: Uint8Array;
   try {
     payload = options.gzip ? await gzip(body) : body;
@@ -70,17 +73,19 @@ export async function send(body: Uint8Array, options: SendOptions): Promise<Send
         });
       } else finish({ outcome: 'drop', reason: `collector answered ${status}` });
     });
+    // Listen for errors before anything can destroy the request: a destroyed request emits
+    // "socket hang up", and without a listener that would be thrown into the host.
+    request.on('error', (error) => fail(`network error: ${error.message}`));
     const fail = (reason: string) => {
       request.destroy();
       finish({ outcome: 'retry', reason, retryAfterMs: null });
     };
-    const onAbort = () => fail('aborted (agent shutting down)');
+    const onAbort = () => fail(ABORTED.reason);
     const timer = setTimeout(() => fail(`no answer within ${options.timeoutMs} ms`), options.timeoutMs);
     timer.unref();
-    if (options.signal.aborted) return onAbort();
+    if (options.signal.aborted) return onAbort(); // aborted while gzip ran
     options.signal.addEventListener('abort', onAbort);
     request.on('socket', (socket) => socket.unref());
-    request.on('error', (error) => fail(`network error: ${error.message}`));
     request.end(payload);
   });
 }

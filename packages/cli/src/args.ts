@@ -22,6 +22,8 @@ export function serveConfig(argv: string[], env: NodeJS.ProcessEnv): CollectorCo
       store: { type: 'string' },
       'admin-token': { type: 'string' },
       'body-limit': { type: 'string' },
+      'headers-timeout': { type: 'string' },
+      'request-timeout': { type: 'string' },
       'log-level': { type: 'string' },
       'trust-proxy': { type: 'string' },
       'rate-limit-address': { type: 'string' },
@@ -65,6 +67,25 @@ export function serveConfig(argv: string[], env: NodeJS.ProcessEnv): CollectorCo
   }
   const port = values.port ?? env.TIDEWATCH_PORT;
   const bodyLimit = values['body-limit'] ?? env.TIDEWATCH_BODY_LIMIT;
+  const milliseconds = (flag: 'headers-timeout' | 'request-timeout', envName: string, fallback: number) => {
+    const value = values[flag] ?? env[envName];
+    return value === undefined ? fallback : integer(value, `--${flag}`, 100, 3_600_000);
+  };
+  const headersTimeout = milliseconds(
+    'headers-timeout',
+    'TIDEWATCH_HEADERS_TIMEOUT',
+    DEFAULT_CONFIG.headersTimeout,
+  );
+  const requestTimeout = milliseconds(
+    'request-timeout',
+    'TIDEWATCH_REQUEST_TIMEOUT',
+    DEFAULT_CONFIG.requestTimeout,
+  );
+  if (requestTimeout < headersTimeout) {
+    throw new UsageError(
+      '--request-timeout must be at least --headers-timeout (the body comes after the headers)',
+    );
+  }
   const adminToken = values['admin-token'] ?? env.TIDEWATCH_ADMIN_TOKEN;
   if (adminToken !== undefined && adminToken.length < 16) {
     throw new UsageError('--admin-token must be at least 16 characters (use a long random secret)');
@@ -79,6 +100,8 @@ export function serveConfig(argv: string[], env: NodeJS.ProcessEnv): CollectorCo
       bodyLimit === undefined
         ? DEFAULT_CONFIG.bodyLimit
         : integer(bodyLimit, '--body-limit', 1024, 64 * 1024 * 1024),
+    headersTimeout,
+    requestTimeout,
     logLevel: logLevel as CollectorConfig['logLevel'],
     trustProxy: trustProxy(flag('trust-proxy', 'TIDEWATCH_TRUST_PROXY')),
     rateLimitPerAddress: number(

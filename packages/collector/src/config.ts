@@ -9,6 +9,10 @@ export interface CollectorConfig {
   adminToken?: string | undefined;
   /** Largest ingest body in bytes, after gzip is inflated. */
   bodyLimit: number;
+  /** Milliseconds a client may take to send its request headers; then 408 and the connection closes. */
+  headersTimeout: number;
+  /** Milliseconds a client may take to send its whole request, body included (at least headersTimeout). */
+  requestTimeout: number;
   /** Rows per write transaction (group commit). */
   maxBatchRows: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -53,6 +57,8 @@ export const DEFAULT_CONFIG: CollectorConfig = {
   port: 8080,
   store: 'sqlite:./data/tidewatch.db',
   bodyLimit: 1024 * 1024,
+  headersTimeout: 10_000,
+  requestTimeout: 30_000,
   maxBatchRows: 2000,
   logLevel: 'info',
   trustProxy: false,

@@ -11,9 +11,10 @@ import { eraseRoute } from './admin/erase-route.js';
 import { importRoute } from './admin/import-route.js';
 import { internalRoute } from './admin/internal-route.js';
 import type { CollectorConfig } from './config.js';
-import { installErrorHandling } from './http/error-handler.js';
+import { clientErrorHandler, frameworkErrorHandler, installErrorHandling } from './http/error-handler.js';
 import { loggerOptions } from './http/logging.js';
 import { installSecurityHeaders } from './http/security-headers.js';
+import { requireUsableParameters } from './http/usable-parameters.js';
 import { nativeRoute } from './ingest/native-route.js';
 import { IngestPipeline } from './ingest/pipeline.js';
 import { risingwaveRoutes } from './ingest/risingwave-routes.js';
@@ -51,9 +52,18 @@ export async function buildServer(
   config: CollectorConfig,
   runtime: ServerRuntime = {},
 ): Promise<Collector> {
+  // Slow clients must not hold connections open: headers and the whole request each have a
+  // deadline (answered with a JSON 408 by clientErrorHandler). Node checks the deadlines only every
+  // connectionsCheckingInterval (30 s by default), so check at a quarter of the shorter one.
+  const requestTimeout = Math.max(config.requestTimeout, config.headersTimeout);
+  const deadlines = {
+    headersTimeout: config.headersTimeout,
+    requestTimeout,
+    connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(config.headersTimeout / 4))),
+  };
   const tls =
     config.tlsCert && config.tlsKey
-      ? { https: { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) } }
+      ? { https: { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey), ...deadlines } }
       : {};
   const app = Fastify({
     ...tls,
@@ -61,16 +71,18 @@ export async function buildServer(
     // No per-request log lines: at fleet scale they are noise, and they would carry client
     // addresses. Errors and admin actions are logged where they happen.
     logController: new LogController({ disableRequestLogging: true }),
+    http: deadlines,
+    requestTimeout,
     // The client address (rate limits) comes from X-Forwarded-For only behind configured proxies.
     // (A number is a hop count: fastify accepts it, its types do not say so.)
     trustProxy: config.trustProxy as boolean | string[],
-    // Slow clients must not hold connections open forever.
-    requestTimeout: 30_000,
     connectionTimeout: 60_000,
     keepAliveTimeout: 10_000,
     return503OnClosing: true,
+    clientErrorHandler,
     // Tracking ids may be 128 characters; longer ones get our own 400, not a bare 414.
     routerOptions: { maxParamLength: 512 },
+    frameworkErrors: frameworkErrorHandler,
   }) as unknown as FastifyInstance;
   // Connections beyond this are closed at once, before any byte is read: bounded memory and file
   // descriptors under a connection flood.
@@ -86,6 +98,7 @@ export async function buildServer(
   const pipeline = new IngestPipeline(batcher, metrics, store, license);
 
   installErrorHandling(app, (reason) => metrics.rejected.inc({ reason }));
+  requireUsableParameters(app);
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
     metrics.requests.inc({ method: request.method, route, status: String(reply.statusCode) });

@@ -2,6 +2,7 @@
 import { gzipSync } from 'node:zlib';
 import { type RunningCollector, startCollector } from '../src/collector.js';
 import type { CollectorConfig } from '../src/config.js';
+import type { ServerRuntime } from '../src/server.js';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
 
@@ -18,15 +19,19 @@ export interface TestCollector {
 export async function startTestCollector(
   store: string,
   overrides: Partial<CollectorConfig> = {},
+  runtime: ServerRuntime = {},
 ): Promise<TestCollector> {
-  const collector = await startCollector({
-    host: '127.0.0.1',
-    port: 0,
-    store,
-    adminToken: ADMIN_TOKEN,
-    logLevel: 'silent',
-    ...overrides,
-  });
+  const collector = await startCollector(
+    {
+      host: '127.0.0.1',
+      port: 0,
+      store,
+      adminToken: ADMIN_TOKEN,
+      logLevel: 'silent',
+      ...overrides,
+    },
+    runtime,
+  );
   const url = collector.url;
   const auth = (token: string | null | undefined): Record<string, string> =>
     token === null ? {} : { authorization: `Bearer ${token ?? ADMIN_TOKEN}` };

@@ -89,3 +89,29 @@ export function tempDir(prefix = 'tidewatch-test-'): TempDir {
   const path = mkdtempSync(join(tmpdir(), prefix));
   return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
 }
+
+const REDIS_URL = process.env.TIDEWATCH_TEST_REDIS ?? 'redis://127.0.0.1:6379';
+
+/** The Redis for shared rate limits, or null (outside CI) when none answers. */
+export async function redisForTests(): Promise<string | null> {
+  const { Redis } = await import('ioredis');
+  const client = new Redis(REDIS_URL, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+    connectTimeout: 3000,
+  });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    await client.ping();
+    return REDIS_URL;
+  } catch (error) {
+    const message = `Redis is not reachable at ${REDIS_URL}: ${(error as Error).message}`;
+    if (IN_CI) throw new Error(`${message} (CI=true: service-backed tests must run, not skip)`);
+    console.warn(`skipping Redis tests: ${message}`);
+    return null;
+  } finally {
+    client.disconnect();
+  }
+}

@@ -1,7 +1,10 @@
 // Every error leaves as `{ "error": "<code>", "message": "<what is wrong>" }` (CONTRACT.md) with
 // the right status. Client mistakes are 4xx; only our own failures are 5xx, and they are logged.
+
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import { ProtocolError } from '@tidewatch/protocol';
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { CollectorError } from '../errors.js';
 
 export interface ErrorBody {
@@ -53,4 +56,45 @@ export function installErrorHandling(
       .status(404)
       .send({ error: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` });
   });
+}
+
+/**
+ * Errors the router raises before any route runs (a malformed or over-long URL), which fastify would
+ * otherwise answer in its own shape: ours, without echoing the (possibly huge) path back.
+ */
+export function frameworkErrorHandler(error: FastifyError, _request: FastifyRequest, reply: FastifyReply) {
+  const tooLong = error.code === 'FST_ERR_MAX_PARAM_LENGTH';
+  void reply.status(tooLong ? 414 : 400).send({
+    error: tooLong ? 'uri_too_long' : 'invalid_url',
+    message: tooLong
+      ? 'a path parameter is longer than the collector accepts (512 characters)'
+      : 'the URL is not valid (bad percent-encoding)',
+  } satisfies ErrorBody);
+}
+
+/** Errors Node's HTTP parser raises before a request reaches a route, as our status and code. */
+const CLIENT_ERRORS: Record<string, [number, string, string]> = {
+  ERR_HTTP_REQUEST_TIMEOUT: [408, 'request_timeout', 'the request (headers or body) was not sent in time'],
+  HPE_HEADER_OVERFLOW: [431, 'headers_too_large', 'the request headers are too large'],
+};
+
+/**
+ * Answers what fails below fastify (slow clients past headersTimeout/requestTimeout, malformed
+ * HTTP) in the same JSON shape as every other error, then closes the connection.
+ */
+export function clientErrorHandler(error: NodeJS.ErrnoException, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, code, message] = CLIENT_ERRORS[error.code ?? ''] ?? [
+    400,
+    'bad_request',
+    'the request is not valid HTTP/1.1',
+  ];
+  const body = JSON.stringify({ error: code, message } satisfies ErrorBody);
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: application/json\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy();
 }

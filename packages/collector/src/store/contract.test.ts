@@ -97,6 +97,22 @@ describe.each(targets)('store contract: $name', (target) => {
     expect(cluster?.lastSeen).toBe(T0 + 1000);
   });
 
+  it('keeps the facts of the newest stored meta report when an older one is retried later', async () => {
+    // Found by the SIGKILL test: a retry stored no row but still rewrote the facts rollups, with
+    // the old report's facts and a receive time no stored report has.
+    const old = meta('c9', T0, { version: '2.3.0', reportTime: 1 });
+    await store.writeBatch({ reports: [old], events: [] });
+    await store.writeBatch({
+      reports: [meta('c9', T0 + 1000, { version: '2.4.0', reportTime: 2 })],
+      events: [],
+    });
+    const retry = await store.writeBatch({ reports: [{ ...old, receivedAt: T0 + 2000 }], events: [] });
+    expect(retry.reportsInserted).toBe(0);
+    expect((await store.getCluster('c9'))?.version).toBe('2.4.0');
+    const day = { fromDay: '2026-11-20', toDay: '2026-11-20', includeCi: false };
+    expect(await store.breakdown('version', day)).toEqual([{ value: '2.4.0', clusters: 1 }]);
+  });
+
   it('has null facts for a cluster that sent only compute reports', async () => {
     await store.writeBatch({ reports: [compute('c2')], events: [] });
     const cluster = await store.getCluster('c2');

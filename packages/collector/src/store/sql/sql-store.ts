@@ -120,17 +120,23 @@ export class SqlStore implements Store {
       const insertedReports: { tracking_id: string; received_at: number; ci: number }[] = [];
       let reportsInserted = 0;
       let eventsInserted = 0;
+      const storedKeys = new Set<string>();
       for (const chunk of chunks(batch.reports)) {
         const rows = await trx
           .insertInto('reports')
           .values(chunk.map(reportColumns))
           .onConflict((oc) => oc.column('dedup_key').doNothing())
-          .returning(['tracking_id', 'received_at', 'ci'])
+          .returning(['tracking_id', 'received_at', 'ci', 'dedup_key'])
           .execute();
         reportsInserted += rows.length;
-        inserted.push(...rows);
-        insertedReports.push(...rows);
+        for (const { dedup_key, ...row } of rows) {
+          storedKeys.add(dedup_key);
+          inserted.push(row);
+          insertedReports.push(row);
+        }
       }
+      // Facts rollups follow stored reports only: a retried old report must not win as "latest".
+      const storedReports = batch.reports.filter((r) => storedKeys.has(r.dedupKey));
       for (const chunk of chunks(batch.events)) {
         const rows = await trx
           .insertInto('events')
@@ -186,7 +192,7 @@ export class SqlStore implements Store {
           )
           .execute();
       }
-      for (const chunk of chunks(dayFactsRows(batch.reports))) {
+      for (const chunk of chunks(dayFactsRows(storedReports))) {
         await trx
           .insertInto('cluster_day_facts')
           .values(chunk)
@@ -206,7 +212,7 @@ export class SqlStore implements Store {
           )
           .execute();
       }
-      for (const f of latestFacts(batch.reports)) {
+      for (const f of latestFacts(storedReports)) {
         await trx
           .updateTable('clusters')
           .set({

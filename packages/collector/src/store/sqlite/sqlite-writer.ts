@@ -23,7 +23,7 @@ import {
   UPDATE_FACTS_SQL,
   withoutBlocked,
 } from '../sql/columns.js';
-import type { WriteBatch, WriteResult } from '../store.js';
+import type { ReportRow, WriteBatch, WriteResult } from '../store.js';
 import { configureSqlite } from './pragmas.js';
 
 export interface WriterRequest {
@@ -98,10 +98,18 @@ function writeRows(request: WriteBatch): WriteResult {
     }
     return n;
   };
-  const reportsInserted = run('reports', batch.reports.map(reportColumns), 'tracking_id, received_at, ci', [
-    inserted,
-    insertedReports,
-  ]);
+  const storedReports: ReportRow[] = [];
+  for (const r of batch.reports) {
+    const row = reportColumns(r);
+    const stored = insert('reports', row, '(dedup_key) do nothing', 'tracking_id, received_at, ci').get(
+      bindable(row),
+    ) as Stored | undefined;
+    if (!stored) continue;
+    inserted.push(stored);
+    insertedReports.push(stored);
+    storedReports.push(r);
+  }
+  const reportsInserted = storedReports.length;
   const eventsInserted = run('events', batch.events.map(eventColumns), 'tracking_id, received_at', [
     inserted,
   ]);
@@ -125,8 +133,9 @@ function writeRows(request: WriteBatch): WriteResult {
     insert('metric_series', s, '(tracking_id, name, labels) do nothing').run(s);
   for (const c of clusterRows(inserted)) upsertCluster.run(c);
   for (const d of clusterDayRows(insertedReports)) insert('cluster_days', d, CLUSTER_DAY_CONFLICT).run(d);
-  for (const f of dayFactsRows(batch.reports)) insert('cluster_day_facts', f, DAY_FACTS_CONFLICT).run(f);
-  for (const f of latestFacts(batch.reports)) {
+  // Facts rollups follow stored reports only: a retried old report must not win as "latest".
+  for (const f of dayFactsRows(storedReports)) insert('cluster_day_facts', f, DAY_FACTS_CONFLICT).run(f);
+  for (const f of latestFacts(storedReports)) {
     updateFacts ??= db.prepare(UPDATE_FACTS_SQL);
     updateFacts.run(f);
   }

@@ -1,0 +1,146 @@
+// Rate limits on ingest over real HTTP: per client address (from X-Forwarded-For only behind a
+// trusted proxy), per tracking id, in one process and shared through a real Redis by two collectors.
+import { randomUUID } from 'node:crypto';
+import { afterAll, describe, expect, it } from 'vitest';
+import { startTestCollector, type TestCollector } from '../../test-support/collector.js';
+import { nodeReport } from '../../test-support/risingwave.js';
+import { redisForTests, tempDir } from '../../test-support/services.js';
+
+const dir = tempDir();
+let n = 0;
+const freshStore = () => `sqlite:${dir.path}/limits-${n++}.db`;
+const open: TestCollector[] = [];
+afterAll(async () => {
+  await Promise.all(open.map((c) => c.close()));
+  dir.remove();
+});
+
+async function collector(overrides: Parameters<typeof startTestCollector>[1], store = freshStore()) {
+  const c = await startTestCollector(store, overrides);
+  open.push(c);
+  return c;
+}
+
+/** A random documentation address (RFC 5737), so reruns within a window never share a budget. */
+const someAddress = () => `198.51.100.${1 + Math.floor(Math.random() * 254)}`;
+
+function send(c: TestCollector, trackingId: string, from?: string) {
+  return c.post('/api/v2/report/compute', nodeReport('compute', { trackingId }), {
+    'content-type': 'application/x-protobuf',
+    ...(from ? { 'x-forwarded-for': from } : {}),
+  });
+}
+
+async function statuses(responses: Promise<Response>[]): Promise<number[]> {
+  return (await Promise.all(responses)).map((r) => r.status);
+}
+
+async function metric(c: TestCollector, line: string): Promise<number> {
+  const text = await (await c.get('/metrics', null)).text();
+  const found = text.split('\n').find((l) => l.startsWith(line));
+  return found ? Number(found.slice(line.length).trim()) : 0;
+}
+
+describe('ingest rate limits (one process)', () => {
+  it('answers the request over the address limit with 429, Retry-After and a JSON message, and counts it', async () => {
+    const c = await collector({ rateLimitPerAddress: 5, rateLimitPerCluster: 0 });
+    const ok = [];
+    for (let i = 0; i < 5; i++) ok.push((await send(c, randomUUID())).status);
+    expect(ok).toEqual([200, 200, 200, 200, 200]);
+    const refused = await send(c, randomUUID());
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(Number(refused.headers.get('retry-after'))).toBeLessThanOrEqual(60);
+    expect(await refused.json()).toEqual({
+      error: 'rate_limited',
+      message: expect.stringContaining('more than 5 ingest requests a minute from this address'),
+    });
+    expect(await metric(c, 'tidewatch_rate_limited_total{limit="address"}')).toBe(1);
+    expect(await metric(c, 'tidewatch_reports_rejected_total{reason="rate_limited"}')).toBe(1);
+    // Reading is not ingest: the query API and health are not limited by it.
+    expect((await c.get('/healthz', null)).status).toBe(200);
+  });
+
+  it('believes X-Forwarded-For only when a proxy is trusted', async () => {
+    const direct = await collector({ rateLimitPerAddress: 2, rateLimitPerCluster: 0 });
+    // Without --trust-proxy, a forged header does not buy a fresh budget.
+    expect(
+      await statuses([1, 2, 3].map(() => send(direct, randomUUID(), someAddress()))).then((s) => s.sort()),
+    ).toEqual([200, 200, 429]);
+
+    const proxied = await collector({ rateLimitPerAddress: 2, rateLimitPerCluster: 0, trustProxy: true });
+    const a = someAddress();
+    const b = `203.0.113.${1 + Math.floor(Math.random() * 254)}`;
+    expect((await send(proxied, randomUUID(), a)).status).toBe(200);
+    expect((await send(proxied, randomUUID(), a)).status).toBe(200);
+    expect((await send(proxied, randomUUID(), a)).status).toBe(429);
+    // Another client behind the same proxy has its own budget.
+    expect((await send(proxied, randomUUID(), b)).status).toBe(200);
+  });
+
+  it('limits one tracking id without touching others', async () => {
+    const c = await collector({ rateLimitPerAddress: 0, rateLimitPerCluster: 3 });
+    const noisy = randomUUID();
+    const quiet = randomUUID();
+    const results = [];
+    for (let i = 0; i < 4; i++) results.push((await send(c, noisy)).status);
+    expect(results).toEqual([200, 200, 200, 429]);
+    const refused = await send(c, noisy);
+    expect(await refused.json()).toMatchObject({
+      error: 'rate_limited',
+      message: expect.stringContaining('for this tracking id'),
+    });
+    expect((await send(c, quiet)).status).toBe(200);
+    expect(await metric(c, 'tidewatch_rate_limited_total{limit="cluster"}')).toBe(2);
+    // What was refused was not stored; what was accepted was.
+    const cluster = (await (await c.get(`/query/clusters/${noisy}`)).json()) as {
+      reports: { compute: number };
+    };
+    expect(cluster.reports.compute).toBe(3);
+  });
+
+  it('lets a fleet behind one address through with the default limits', async () => {
+    const c = await collector({});
+    // 300 nodes of 30 clusters restarting at once, all behind one NAT address: none refused.
+    const clusters = Array.from({ length: 30 }, () => randomUUID());
+    const results = await statuses(
+      Array.from({ length: 300 }, (_, i) => send(c, clusters[i % clusters.length]!)),
+    );
+    expect(results.filter((s) => s !== 200)).toEqual([]);
+  });
+});
+
+const redisUrl = await redisForTests();
+
+describe.skipIf(!redisUrl)('ingest rate limits shared through Redis', () => {
+  it('counts requests to two collectors against one limit', async () => {
+    const settings = {
+      redisUrl: redisUrl!,
+      rateLimitPerCluster: 4,
+      rateLimitPerAddress: 6,
+      trustProxy: true,
+    };
+    const store = freshStore();
+    const a = await collector(settings, store);
+    const b = await collector(settings, store);
+    const id = randomUUID();
+    const from = someAddress();
+    // Two to each collector: four for the cluster, within its limit of 4.
+    expect(await statuses([send(a, id, from), send(b, id, from)])).toEqual([200, 200]);
+    expect(await statuses([send(a, id, from), send(b, id, from)])).toEqual([200, 200]);
+    // The fifth, to either, is over the shared limit.
+    const fifth = await send(b, id, from);
+    expect(fifth.status).toBe(429);
+    expect(await fifth.json()).toMatchObject({ error: 'rate_limited' });
+    // The address limit (6) is shared too: one more for another cluster passes, the next is refused.
+    expect((await send(a, randomUUID(), from)).status).toBe(200);
+    expect((await send(b, randomUUID(), from)).status).toBe(429);
+    expect(await metric(b, 'tidewatch_rate_limited_total{limit="address"}')).toBe(1);
+  });
+
+  it('keeps accepting reports when Redis cannot be reached (a lost report is worse than a loose limit)', async () => {
+    const c = await collector({ redisUrl: 'redis://127.0.0.1:1', rateLimitPerCluster: 1 });
+    const id = randomUUID();
+    expect(await statuses([send(c, id), send(c, id), send(c, id)])).toEqual([200, 200, 200]);
+  });
+});
