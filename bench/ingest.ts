@@ -1,9 +1,12 @@
 // `npm run bench:ingest`: how many distinct RisingWave meta reports per second the collector
-// acknowledges over loopback, on SQLite and on PostgreSQL, next to a no-op fastify route measured in
-// the same run as the ceiling; and whether every acknowledged report is really in the store.
+// acknowledges over loopback, on SQLite, PostgreSQL or ClickHouse, next to a no-op fastify route
+// measured in the same run as the ceiling; and whether every acknowledged report is really in the
+// store. With --collectors N, N collector processes share one store and the load is split evenly
+// between them (what a load balancer does); bench:scale runs it with 1 and 2.
 //
 //   npx tsx bench/ingest.ts [--duration 10] [--warmup 2] [--connections 50] [--pipelining 1]
-//                           [--targets noop,sqlite,postgres] [--clusters 1000] [--pool N]
+//                           [--targets noop,sqlite,postgres,clickhouse] [--clusters 1000] [--pool N]
+//                           [--collectors 1] [--ch-url http://127.0.0.1:8123]
 //                           [--pg-url postgres://postgres@127.0.0.1:5432/test]
 //                           [--node-args "--cpu-prof"] [--out bench/results/ingest.json]
 //
@@ -42,6 +45,8 @@ const { values: flags } = parseArgs({
     clusters: { type: 'string', default: '1000' },
     pool: { type: 'string' },
     'pg-url': { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/test' },
+    'ch-url': { type: 'string', default: 'http://127.0.0.1:8123' },
+    collectors: { type: 'string', default: '1' },
     'node-args': { type: 'string', default: '' },
     out: { type: 'string', default: join(root, 'bench/results/ingest.json') },
   },
@@ -60,12 +65,13 @@ const warmup = positive('warmup', flags.warmup, 0);
 const connections = positive('connections', flags.connections);
 const pipelining = positive('pipelining', flags.pipelining);
 const clusterCount = positive('clusters', flags.clusters);
+const collectorCount = positive('collectors', flags.collectors);
 const poolSize = flags.pool
   ? positive('pool', flags.pool)
   : Math.min(1_000_000, Math.max(200_000, (duration + warmup) * 15_000));
 const targets = flags.targets.split(',').map((t) => t.trim());
 for (const t of targets) {
-  if (!['noop', 'sqlite', 'postgres'].includes(t)) throw new Error(`unknown target ${t}`);
+  if (!['noop', 'sqlite', 'postgres', 'clickhouse'].includes(t)) throw new Error(`unknown target ${t}`);
 }
 const nodeArgs = flags['node-args'].split(' ').filter(Boolean);
 const ADMIN_TOKEN = `bench-${randomBytes(16).toString('hex')}`;
@@ -215,10 +221,15 @@ interface AutocannonResult {
 type AutocannonFn = (opts: Record<string, unknown>) => Promise<AutocannonResult>;
 const autocannon = autocannonModule as unknown as AutocannonFn;
 
-async function load(url: string, ledger: Ledger, seconds: number): Promise<AutocannonResult> {
+async function load(
+  url: string,
+  ledger: Ledger,
+  seconds: number,
+  share = connections,
+): Promise<AutocannonResult> {
   return autocannon({
     url: `${url}/api/v2/report/meta`,
-    connections,
+    connections: share,
     pipelining,
     duration: seconds,
     timeout: 10,
@@ -240,6 +251,32 @@ async function load(url: string, ledger: Ledger, seconds: number): Promise<Autoc
       },
     ],
   });
+}
+
+/** The load split evenly over several servers (one autocannon each, one shared ledger). */
+async function loadAll(urls: string[], ledger: Ledger, seconds: number): Promise<AutocannonResult> {
+  const share = Math.max(1, Math.round(connections / urls.length));
+  const parts = await Promise.all(urls.map((url) => load(url, ledger, seconds, share)));
+  if (parts.length === 1) return parts[0]!;
+  const sum = (f: (r: AutocannonResult) => number) => parts.reduce((s, r) => s + f(r), 0);
+  const total = sum((r) => r.requests.total);
+  const worst = (f: (r: AutocannonResult) => number) => Math.max(...parts.map(f));
+  return {
+    duration: worst((r) => r.duration),
+    errors: sum((r) => r.errors),
+    timeouts: sum((r) => r.timeouts),
+    non2xx: sum((r) => r.non2xx),
+    '2xx': sum((r) => r['2xx']),
+    // Percentiles of the parts cannot be merged exactly: the slowest server's are reported.
+    latency: {
+      p50: worst((r) => r.latency.p50),
+      p90: worst((r) => r.latency.p90),
+      p99: worst((r) => r.latency.p99),
+      average: total ? sum((r) => r.latency.average * r.requests.total) / total : 0,
+      max: worst((r) => r.latency.max),
+    },
+    requests: { total, average: sum((r) => r.requests.average) },
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -338,13 +375,14 @@ interface CpuShare {
   idle: number;
 }
 
-function cpuMeter(serverPid: number | undefined): () => CpuShare {
+function cpuMeter(serverPids: (number | undefined)[]): () => CpuShare {
+  const serverSeconds = () => serverPids.reduce<number>((s, pid) => s + processSeconds(pid), 0);
   const m0 = machineTicks();
-  const s0 = processSeconds(serverPid);
+  const s0 = serverSeconds();
   const l0 = process.cpuUsage();
   return () => {
     const m1 = machineTicks();
-    const server = processSeconds(serverPid) - s0;
+    const server = serverSeconds() - s0;
     const l = process.cpuUsage(l0);
     const loadGenerator = (l.user + l.system) / 1e6;
     const busy = (m1.busy - m0.busy) / CLOCK_TICKS;
@@ -370,6 +408,22 @@ interface Scrape {
   storeSecondsCount: number;
   accepted: number;
   buckets: Map<string, number>;
+}
+
+/** The metrics of several collectors, added up. */
+async function scrapeAll(urls: string[]): Promise<Scrape> {
+  const parts = await Promise.all(urls.map(scrape));
+  const total = parts[0]!;
+  for (const p of parts.slice(1)) {
+    total.batchRowsSum += p.batchRowsSum;
+    total.batchRowsCount += p.batchRowsCount;
+    total.batchRequestsSum += p.batchRequestsSum;
+    total.storeSecondsSum += p.storeSecondsSum;
+    total.storeSecondsCount += p.storeSecondsCount;
+    total.accepted += p.accepted;
+    for (const [le, n] of p.buckets) total.buckets.set(le, (total.buckets.get(le) ?? 0) + n);
+  }
+  return total;
 }
 
 async function scrape(url: string): Promise<Scrape> {
@@ -426,11 +480,11 @@ function batchStats(a: Scrape, b: Scrape, seconds: number): BatchStats {
 }
 
 /** Waits until the collector's acknowledged count stops moving (requests cut off by the load end). */
-async function settle(url: string): Promise<Scrape> {
-  let last = await scrape(url);
+async function settle(urls: string[]): Promise<Scrape> {
+  let last = await scrapeAll(urls);
   for (let i = 0; i < 40; i++) {
     await new Promise((r) => setTimeout(r, 250));
-    const now = await scrape(url);
+    const now = await scrapeAll(urls);
     if (now.accepted === last.accepted) return now;
     last = now;
   }
@@ -506,6 +560,27 @@ async function postgresStore(adminUrl: string): Promise<Store> {
 // ---------------------------------------------------------------------------------------------
 // One target: start, warm up, measure, stop, verify.
 
+async function clickhouseStore(httpUrl: string): Promise<Store> {
+  const name = `tw_bench_${randomBytes(6).toString('hex')}`;
+  const run = async (query: string) => {
+    const res = await fetch(httpUrl, { method: 'POST', body: query });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`ClickHouse: ${text}`);
+    return text;
+  };
+  return {
+    url: `clickhouse://${new URL(httpUrl).host}/${name}`,
+    async sessions() {
+      // FINAL: what every answer of the store counts (a retried copy not merged yet is one).
+      const text = await run(`SELECT session_id FROM ${name}.reports FINAL FORMAT TSV`);
+      return text.split('\n').filter(Boolean);
+    },
+    async cleanup() {
+      await run(`DROP DATABASE IF EXISTS ${name}`);
+    },
+  };
+}
+
 interface Verification {
   stored: number;
   acknowledged: number;
@@ -520,6 +595,8 @@ interface Verification {
 
 interface TargetResult {
   target: string;
+  /** Collector processes sharing the store (the load split evenly over them). */
+  collectors: number;
   requestsPerSecond: number;
   latencyMs: { p50: number; p90: number; p99: number; mean: number; max: number };
   acknowledged: number;
@@ -566,48 +643,65 @@ function verify(ledger: Ledger, sessions: string[]): Verification {
 async function runTarget(target: string, pool: Buffer[], ceiling: number | null): Promise<TargetResult> {
   const ledger = new Ledger(pool, target === 'noop');
   let store: Store | undefined;
-  let child: Child | undefined;
+  const servers: Child[] = [];
   try {
     if (target === 'noop') {
-      child = await startChild(
-        ['--import', 'tsx', join(here, 'noop-server.ts'), '--port', '0'],
-        'no-op server',
+      servers.push(
+        await startChild(['--import', 'tsx', join(here, 'noop-server.ts'), '--port', '0'], 'no-op server'),
       );
     } else {
-      store = target === 'sqlite' ? await sqliteStore() : await postgresStore(flags['pg-url']);
+      store =
+        target === 'sqlite'
+          ? await sqliteStore()
+          : target === 'clickhouse'
+            ? await clickhouseStore(flags['ch-url'])
+            : await postgresStore(flags['pg-url']);
       cleanups.add(store.cleanup);
-      child = await startChild(
-        [
-          ...nodeArgs,
-          join(root, 'packages/cli/bin/tidewatch.js'),
-          'serve',
-          '--port',
-          '0',
-          '--store',
-          store.url,
-          '--admin-token',
-          ADMIN_TOKEN,
-          '--log-level',
-          'warn',
-        ],
-        `collector (${target})`,
-      );
+      // SQLite serves one process; the others take --collectors of them, started one by one.
+      const count = target === 'sqlite' ? 1 : collectorCount;
+      for (let i = 0; i < count; i++) {
+        servers.push(
+          await startChild(
+            [
+              ...nodeArgs,
+              join(root, 'packages/cli/bin/tidewatch.js'),
+              'serve',
+              '--port',
+              '0',
+              '--store',
+              store.url,
+              '--admin-token',
+              ADMIN_TOKEN,
+              '--log-level',
+              'warn',
+              // One load generator, one address, thousands of requests a second: throughput, not abuse.
+              '--rate-limit-address',
+              '0',
+              '--rate-limit-cluster',
+              '0',
+            ],
+            `collector ${i + 1} (${target})`,
+          ),
+        );
+      }
     }
+    const urls = servers.map((s) => s.url);
     const isCollector = target !== 'noop';
     if (warmup > 0) {
-      log(`${target}: ${child.url}, warming up ${warmup} s`);
-      await load(child.url, ledger, warmup);
-      if (isCollector) await settle(child.url);
+      log(`${target}: ${urls.join(' ')}, warming up ${warmup} s`);
+      await loadAll(urls, ledger, warmup);
+      if (isCollector) await settle(urls);
     }
-    log(`${target}: loading ${duration} s with ${connections} connections`);
-    const before = isCollector ? await scrape(child.url) : undefined;
-    const meter = cpuMeter(child.proc.pid);
-    const result = await load(child.url, ledger, duration);
+    log(`${target}: loading ${duration} s with ${connections} connections over ${urls.length} server(s)`);
+    const before = isCollector ? await scrapeAll(urls) : undefined;
+    const meter = cpuMeter(servers.map((s) => s.proc.pid));
+    const result = await loadAll(urls, ledger, duration);
     const cpu = meter();
-    const after = isCollector ? await settle(child.url) : undefined;
+    const after = isCollector ? await settle(urls) : undefined;
     const rps = result['2xx'] / result.duration;
     const out: TargetResult = {
       target,
+      collectors: servers.length,
       requestsPerSecond: Math.round(rps),
       latencyMs: {
         p50: result.latency.p50,
@@ -626,9 +720,11 @@ async function runTarget(target: string, pool: Buffer[], ceiling: number | null)
       cpuCoreSeconds: cpu,
     };
     if (before && after) out.batches = batchStats(before, after, result.duration);
-    const exit = await stopChild(child.proc);
-    if (isCollector && exit !== 0)
-      throw new Error(`collector (${target}) exited with ${exit}:\n${child.output()}`);
+    for (const child of servers) {
+      const exit = await stopChild(child.proc);
+      if (isCollector && exit !== 0)
+        throw new Error(`collector (${target}) exited with ${exit}:\n${child.output()}`);
+    }
     if (store) {
       out.verification = verify(ledger, await store.sessions());
       const v = out.verification;
@@ -642,7 +738,7 @@ async function runTarget(target: string, pool: Buffer[], ceiling: number | null)
     }
     return out;
   } finally {
-    if (child) await stopChild(child.proc, 5000).catch(() => undefined);
+    for (const child of servers) await stopChild(child.proc, 5000).catch(() => undefined);
     if (store) {
       await store.cleanup().catch((e: unknown) => log(`cleanup of ${target} store failed: ${e}`));
       cleanups.delete(store.cleanup);
@@ -671,7 +767,9 @@ function printTable(results: TargetResult[]): void {
   const rows = results.map((r) => {
     const v = r.verification;
     return [
-      r.target === 'noop' ? 'no-op fastify (ceiling)' : `collector ${r.target}`,
+      r.target === 'noop'
+        ? 'no-op fastify (ceiling)'
+        : `${r.collectors === 1 ? 'collector' : `${r.collectors} collectors`} ${r.target}`,
       String(r.requestsPerSecond),
       r.latencyMs.p50.toFixed(1),
       r.latencyMs.p99.toFixed(1),
@@ -763,7 +861,16 @@ async function main(): Promise<number> {
     node: process.version,
     platform: `${process.platform} ${process.arch}`,
     cpu: { model: cpus()[0]?.model ?? 'unknown', count: cpus().length },
-    options: { duration, warmup, connections, pipelining, clusters: clusterCount, pool: poolSize, targets },
+    options: {
+      duration,
+      warmup,
+      connections,
+      pipelining,
+      clusters: clusterCount,
+      pool: poolSize,
+      targets,
+      collectors: collectorCount,
+    },
     reportBytes: meanBytes,
     machineBusyBeforeRun: Math.round(busyBefore * 100) / 100,
     note:

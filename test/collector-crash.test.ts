@@ -24,7 +24,7 @@ afterAll(async () => {
 
 const CLIENTS = 32;
 /** Kill once this many requests were acknowledged (clients keep sending at full speed until then). */
-const ACKED_BEFORE_KILL = 600;
+const ACKED_BEFORE_KILL = 300;
 const PROTOBUF = { 'content-type': 'application/x-protobuf' };
 
 /** One request a client sent, what it should store, and what the collector answered. */

@@ -23,7 +23,7 @@ const dir = tempDir();
 afterAll(async () => {
   for (const t of targets) await t.cleanup();
   dir.remove();
-});
+}, 180_000); // dropping databases on a busy shared machine
 
 const children: ChildProcess[] = [];
 afterEach(() => {

@@ -10,10 +10,11 @@ import { blockRoutes } from './admin/block-route.js';
 import { eraseRoute } from './admin/erase-route.js';
 import { importRoute } from './admin/import-route.js';
 import { internalRoute } from './admin/internal-route.js';
-import { type CollectorConfig, DEFAULT_CONFIG } from './config.js';
-import { clientErrorHandler, installErrorHandling } from './http/error-handler.js';
+import type { CollectorConfig } from './config.js';
+import { clientErrorHandler, frameworkErrorHandler, installErrorHandling } from './http/error-handler.js';
 import { loggerOptions } from './http/logging.js';
 import { installSecurityHeaders } from './http/security-headers.js';
+import { requireUsableParameters } from './http/usable-parameters.js';
 import { nativeRoute } from './ingest/native-route.js';
 import { IngestPipeline } from './ingest/pipeline.js';
 import { risingwaveRoutes } from './ingest/risingwave-routes.js';
@@ -53,36 +54,37 @@ export async function buildServer(
   config: CollectorConfig,
   runtime: ServerRuntime = {},
 ): Promise<Collector> {
-  const headersTimeout = config.headersTimeout ?? DEFAULT_CONFIG.headersTimeout;
-  const requestTimeout = Math.max(config.requestTimeout ?? DEFAULT_CONFIG.requestTimeout, headersTimeout);
   // Slow clients must not hold connections open: headers and the whole request each have a
-  // deadline (answered 408 by clientErrorHandler). Node checks the deadlines only every
+  // deadline (answered with a JSON 408 by clientErrorHandler). Node checks the deadlines only every
   // connectionsCheckingInterval (30 s by default), so check at a quarter of the shorter one.
+  const requestTimeout = Math.max(config.requestTimeout, config.headersTimeout);
   const deadlines = {
-    headersTimeout,
+    headersTimeout: config.headersTimeout,
     requestTimeout,
-    connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(headersTimeout / 4))),
+    connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(config.headersTimeout / 4))),
   };
-  const server =
+  const tls =
     config.tlsCert && config.tlsKey
       ? { https: { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey), ...deadlines } }
-      : { http: deadlines };
+      : {};
   const app = Fastify({
-    ...server,
+    ...tls,
     logger: loggerOptions(config.logLevel, runtime.logStream),
     // No per-request log lines: at fleet scale they are noise, and they would carry client
     // addresses. Errors and admin actions are logged where they happen.
     logController: new LogController({ disableRequestLogging: true }),
+    http: deadlines,
+    requestTimeout,
     // The client address (rate limits) comes from X-Forwarded-For only behind configured proxies.
     // (A number is a hop count: fastify accepts it, its types do not say so.)
     trustProxy: config.trustProxy as boolean | string[],
-    requestTimeout,
     connectionTimeout: 60_000,
     keepAliveTimeout: 10_000,
     return503OnClosing: true,
     clientErrorHandler,
     // Tracking ids may be 128 characters; longer ones get our own 400, not a bare 414.
     routerOptions: { maxParamLength: 512 },
+    frameworkErrors: frameworkErrorHandler,
   }) as unknown as FastifyInstance;
   // Connections beyond this are closed at once, before any byte is read: bounded memory and file
   // descriptors under a connection flood.
@@ -98,6 +100,7 @@ export async function buildServer(
   const pipeline = new IngestPipeline(batcher, metrics, store, license);
 
   installErrorHandling(app, (reason) => metrics.rejected.inc({ reason }));
+  requireUsableParameters(app);
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
     metrics.requests.inc({ method: request.method, route, status: String(reply.statusCode) });

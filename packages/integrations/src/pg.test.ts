@@ -2,7 +2,7 @@
 // file) and the real agent: Client and Pool, promise and callback style, errors and DDL.
 import type { Agent } from '@tidewatch/agent';
 import pg from 'pg';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { createPostgresDatabase } from '../../collector/test-support/services.js';
 import {
   counterTotal,
@@ -126,5 +126,21 @@ describe.skipIf(!database)('instrumentPg (real PostgreSQL)', () => {
     attachment.detach();
     await pool.query('select 1');
     expect(counterTotal(await nextReport(telemetry), 'db.queries')).toBe(13);
+  });
+
+  it('a Pool that closes idle clients and opens new ones: each new client is counted too', async () => {
+    const pool = new pg.Pool({ connectionString: database!.url, max: 2, idleTimeoutMillis: 20 });
+    cleanup.push(() => pool.end());
+    const telemetry = agent();
+    const attachment = instrumentPg(pool, telemetry);
+    cleanup.push(() => attachment.detach());
+    let removed = 0;
+    pool.on('remove', () => removed++);
+    for (let i = 0; i < 3; i++) {
+      await pool.query('select $1::int', [i]);
+      await vi.waitFor(() => expect(removed).toBe(i + 1)); // the idle client was closed
+    }
+    expect(removed).toBe(3);
+    expect(counterTotal(await nextReport(telemetry), 'db.queries')).toBe(3);
   });
 });

@@ -36,10 +36,13 @@ export function instrumentPg(
     const holder = client as QueryHolder;
     if (!restore.has(holder)) restore.set(holder, instrumentClient(holder, recorder));
   };
+  // A pool closes idle clients (every 10 s by default) and opens new ones: forget those it removed.
+  const forget = (client: unknown) => restore.delete(client as QueryHolder);
   let pool: Pool | null = null;
   if (isPool(target)) {
     pool = target;
     pool.on('connect', attach);
+    pool.on('remove', forget);
     // Clients connected before the attach call: pg-pool keeps them in _clients (not a public API,
     // hence the guard; attach right after creating the pool and this list is empty anyway).
     const held = (pool as unknown as { _clients?: unknown })._clients;
@@ -48,6 +51,7 @@ export function instrumentPg(
   return {
     detach() {
       pool?.off('connect', attach);
+      pool?.off('remove', forget);
       for (const undo of restore.values()) undo();
       restore.clear();
     },

@@ -49,7 +49,12 @@ export async function auditRoute(app: FastifyInstance, opts: { store: Store }) {
           additionalProperties: false,
           properties: {
             limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
-            before: { type: 'integer', minimum: 1, description: 'continue after this entry id (`next`)' },
+            before: {
+              type: 'integer',
+              minimum: 1,
+              maximum: Number.MAX_SAFE_INTEGER,
+              description: 'continue after this entry id (`next`)',
+            },
           },
         },
         response: {

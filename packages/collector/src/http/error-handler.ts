@@ -4,7 +4,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import { ProtocolError } from '@tidewatch/protocol';
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { CollectorError } from '../errors.js';
 
 export interface ErrorBody {
@@ -56,6 +56,20 @@ export function installErrorHandling(
       .status(404)
       .send({ error: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` });
   });
+}
+
+/**
+ * Errors the router raises before any route runs (a malformed or over-long URL), which fastify would
+ * otherwise answer in its own shape: ours, without echoing the (possibly huge) path back.
+ */
+export function frameworkErrorHandler(error: FastifyError, _request: FastifyRequest, reply: FastifyReply) {
+  const tooLong = error.code === 'FST_ERR_MAX_PARAM_LENGTH';
+  void reply.status(tooLong ? 414 : 400).send({
+    error: tooLong ? 'uri_too_long' : 'invalid_url',
+    message: tooLong
+      ? 'a path parameter is longer than the collector accepts (512 characters)'
+      : 'the URL is not valid (bad percent-encoding)',
+  } satisfies ErrorBody);
 }
 
 /** Errors Node's HTTP parser raises before a request reaches a route, as our status and code. */

@@ -26,6 +26,7 @@ export async function installSecurityHeaders(app: FastifyInstance, corsOrigins: 
     // Only meaningful over HTTPS (browsers ignore it on http); not for the operator's other hosts.
     strictTransportSecurity: { maxAge: 15_552_000, includeSubDomains: false },
     referrerPolicy: { policy: 'no-referrer' },
+    frameguard: { action: 'deny' },
   });
   // No CORS headers at all unless origins are configured: the dashboard is served by the collector
   // itself (same origin), and a browser page elsewhere has no business reading the fleet's data.

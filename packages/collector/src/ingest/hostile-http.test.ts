@@ -244,7 +244,7 @@ describe.each(targets)('hostile ingest over HTTP: $name', (target) => {
           expect(after.events - before.events).toBeLessThanOrEqual(Number(answer.body.events));
         },
       ),
-      { numRuns: 200 },
+      { numRuns: 120 },
     );
     await expectHealthy(c);
     console.log(

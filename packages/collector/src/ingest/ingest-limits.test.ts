@@ -48,6 +48,15 @@ function meta(patch: Record<string, unknown> = {}, base: Record<string, unknown>
   );
 }
 
+/** `n` stream jobs `{table_id: 1}` appended to a meta report as raw field-6 entries (fast to build). */
+function withStreamJobs(report: Uint8Array, n: number): Uint8Array {
+  const entry = [0x32, 0x02, 0x08, 0x01];
+  const out = new Uint8Array(report.length + n * entry.length);
+  out.set(report);
+  for (let i = 0; i < n; i++) out.set(entry, report.length + i * entry.length);
+  return out;
+}
+
 function events(count: number, patch: Record<string, unknown> = {}): Uint8Array {
   const trackingId = randomUUID();
   return toBinary(
@@ -138,7 +147,7 @@ const LIMIT_CASES: Limit[] = [
     route: v2Meta,
     type: PROTOBUF,
     max: LIMITS.streamJobsMax,
-    body: (n) => meta({ streamJobs: Array.from({ length: n }, () => ({ tableId: 1 })) }),
+    body: (n) => withStreamJobs(meta(), n),
   },
   {
     name: 'v2 events per batch',

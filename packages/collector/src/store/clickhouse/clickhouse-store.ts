@@ -217,18 +217,18 @@ export class ClickHouseStore implements Store {
     keyColumn: 'dedup_key' | 'report_id',
     rows: readonly { trackingId: string; key: string }[],
   ): Promise<Set<string>> {
-    const stored = new Set<string>();
-    for (let i = 0; i < rows.length; i += KEYS_PER_LOOKUP) {
-      const part = rows.slice(i, i + KEYS_PER_LOOKUP);
-      const ids = [...new Set(part.map((r) => r.trackingId))];
-      const found = await this.rows<{ k: string }>(
-        sql`SELECT ${ident(keyColumn)} AS k FROM ${ident(table)}
-            WHERE tracking_id IN (${join(ids.map((id) => sql`${id}`))})
-              AND ${ident(keyColumn)} IN (${join(part.map((r) => sql`${r.key}`))})`,
-      );
-      for (const row of found) stored.add(row.k);
-    }
-    return stored;
+    const parts: (typeof rows)[] = [];
+    for (let i = 0; i < rows.length; i += KEYS_PER_LOOKUP) parts.push(rows.slice(i, i + KEYS_PER_LOOKUP));
+    const found = await Promise.all(
+      parts.map((part) =>
+        this.rows<{ k: string }>(
+          sql`SELECT ${ident(keyColumn)} AS k FROM ${ident(table)}
+              WHERE tracking_id IN (${join([...new Set(part.map((r) => r.trackingId))].map((id) => sql`${id}`))})
+                AND ${ident(keyColumn)} IN (${join(part.map((r) => sql`${r.key}`))})`,
+        ),
+      ),
+    );
+    return new Set(found.flat().map((row) => row.k));
   }
 
   /** Which of these ids are blocked (erased and not unblocked). */
@@ -246,22 +246,20 @@ export class ClickHouseStore implements Store {
   }
 
   async writeBatch(request: WriteBatch): Promise<WriteResult> {
-    const { batch: unordered, blocked } = withoutBlocked(
-      request,
-      await this.blockedIds(batchTrackingIds(request)),
-    );
-    const batch = ordered(unordered);
-    const agentWrites = batch.agentReports ?? [];
-    const [storedReports, storedEvents, storedAgents] = await Promise.all([
+    // Every lookup at once (one round trip of latency): blocks, and keys already stored.
+    const all = ordered(request);
+    const agentWrites = all.agentReports ?? [];
+    const [blockedIds, storedReports, storedEvents, storedAgents] = await Promise.all([
+      this.blockedIds(batchTrackingIds(all)),
       this.storedKeys(
         'reports',
         'dedup_key',
-        batch.reports.map((r) => ({ trackingId: r.trackingId, key: r.dedupKey })),
+        all.reports.map((r) => ({ trackingId: r.trackingId, key: r.dedupKey })),
       ),
       this.storedKeys(
         'events',
         'dedup_key',
-        batch.events.map((e) => ({ trackingId: e.trackingId, key: e.dedupKey })),
+        all.events.map((e) => ({ trackingId: e.trackingId, key: e.dedupKey })),
       ),
       this.storedKeys(
         'agent_reports',
@@ -269,13 +267,15 @@ export class ClickHouseStore implements Store {
         agentWrites.map((w) => ({ trackingId: w.report.trackingId, key: w.report.reportId })),
       ),
     ]);
+    const { batch } = withoutBlocked(all, blockedIds);
+    const { blocked } = withoutBlocked(request, blockedIds); // counted as sent, like every store
     const reports = batch.reports
       .filter((r) => !storedReports.has(r.dedupKey))
       .map((r) => ({ ...reportColumns(r), raw: base64(r.raw) }));
     const events = batch.events
       .filter((e) => !storedEvents.has(e.dedupKey))
       .map((e) => ({ ...eventColumns(e), id: eventId(e.dedupKey), raw: base64(e.raw) }));
-    const newAgents = agentWrites.filter((w) => !storedAgents.has(w.report.reportId));
+    const newAgents = (batch.agentReports ?? []).filter((w) => !storedAgents.has(w.report.reportId));
     const agentReports = newAgents.map((w) => ({
       ...agentReportColumns(w.report),
       raw: base64(w.report.raw),
@@ -288,7 +288,6 @@ export class ClickHouseStore implements Store {
       return { ...e, seq: n };
     });
     const writes: [TableName, Row[]][] = [
-      // Children before parents: a parent row is what tells a retry "already stored".
       ['metric_points', children.points],
       ['agent_events', agentEvents],
       ['metric_series', children.series],
@@ -297,7 +296,10 @@ export class ClickHouseStore implements Store {
       ['agent_reports', agentReports],
     ];
     for (const [table, rows] of writes) checkRows(table, rows);
-    for (const [table, rows] of writes) await this.insert(table, rows);
+    // Children before their parents: an agent report's row is what tells a retry "already stored",
+    // so it goes in only once its points and events are in. The rest go in together.
+    await Promise.all(writes.slice(0, -1).map(([table, rows]) => this.insert(table, rows)));
+    await this.insert('agent_reports', agentReports);
     return {
       reportsInserted: reports.length,
       eventsInserted: events.length,

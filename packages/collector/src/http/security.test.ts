@@ -1,0 +1,175 @@
+// Security headers, CORS, TLS and connection limits over real HTTP(S) and sockets.
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
+import { connect, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ADMIN_TOKEN, startTestCollector } from '../../test-support/collector.js';
+import { tempDir } from '../../test-support/services.js';
+import { DASHBOARD_CSP } from '../ops/dashboard.js';
+
+const dir = tempDir();
+let n = 0;
+const freshStore = () => `sqlite:${dir.path}/security-${n++}.db`;
+afterAll(() => dir.remove());
+
+describe('security headers', () => {
+  it('are on API answers: no sniffing, no framing, a CSP that allows nothing foreign', async () => {
+    const c = await startTestCollector(freshStore());
+    for (const path of ['/healthz', '/query/active', '/nothing-here']) {
+      const res = await c.get(path);
+      expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+      expect(res.headers.get('x-frame-options')).toBe('DENY');
+      expect(res.headers.get('referrer-policy')).toBe('no-referrer');
+      expect(res.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+      expect(res.headers.get('content-security-policy')).toContain("object-src 'none'");
+      expect(res.headers.get('content-security-policy')).not.toContain('upgrade-insecure-requests');
+      expect(res.headers.get('strict-transport-security')).toBe('max-age=15552000');
+      expect(res.headers.get('x-powered-by')).toBeNull();
+    }
+    await c.close();
+  });
+
+  it("keep the dashboard's own stricter CSP on the dashboard", async () => {
+    const c = await startTestCollector(freshStore());
+    const res = await c.get('/', null);
+    const csp = res.headers.get('content-security-policy');
+    // Built dashboard: its CSP; not built: the home page's, which allows no script at all.
+    expect(csp === DASHBOARD_CSP || csp?.startsWith("default-src 'none'")).toBe(true);
+    expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+    await c.close();
+  });
+});
+
+describe('CORS', () => {
+  it('sends no CORS headers by default, whatever the Origin', async () => {
+    const c = await startTestCollector(freshStore());
+    const res = await fetch(`${c.url}/query/active`, {
+      headers: { origin: 'https://evil.example', authorization: `Bearer ${ADMIN_TOKEN}` },
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('access-control-allow-origin')).toBeNull();
+    const preflight = await fetch(`${c.url}/query/active`, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://evil.example', 'access-control-request-method': 'GET' },
+    });
+    expect(preflight.headers.get('access-control-allow-origin')).toBeNull();
+    await c.close();
+  });
+
+  it('allows exactly the configured origins', async () => {
+    const c = await startTestCollector(freshStore(), { corsOrigins: ['https://ops.example'] });
+    const ask = (origin: string) =>
+      fetch(`${c.url}/query/active`, {
+        method: 'OPTIONS',
+        headers: {
+          origin,
+          'access-control-request-method': 'GET',
+          'access-control-request-headers': 'authorization',
+        },
+      });
+    const allowed = await ask('https://ops.example');
+    expect(allowed.status).toBe(204);
+    expect(allowed.headers.get('access-control-allow-origin')).toBe('https://ops.example');
+    expect(allowed.headers.get('access-control-allow-headers')).toContain('authorization');
+    const other = await ask('https://evil.example');
+    expect(other.headers.get('access-control-allow-origin')).toBeNull();
+    await c.close();
+  });
+});
+
+/** A self-signed certificate for 127.0.0.1, made by the openssl binary. */
+function selfSigned(): { cert: string; key: string } {
+  const cert = join(dir.path, 'cert.pem');
+  const key = join(dir.path, 'key.pem');
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-days',
+      '1',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+    ],
+    { stdio: 'ignore' },
+  );
+  return { cert, key };
+}
+
+function httpsGet(url: string, ca: Buffer): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(url, { ca }, (res) => {
+      let body = '';
+      res.on('data', (chunk) => {
+        body += chunk;
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('TLS', () => {
+  it('serves HTTPS with the given certificate and key', async () => {
+    const { cert, key } = selfSigned();
+    const c = await startTestCollector(freshStore(), { tlsCert: cert, tlsKey: key });
+    expect(c.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+    const res = await httpsGet(`${c.url}/healthz`, readFileSync(cert));
+    expect(res.status).toBe(200);
+    // A client that does not trust the certificate is refused by TLS itself.
+    await expect(httpsGet(`${c.url}/healthz`, Buffer.from(''))).rejects.toThrow();
+    await c.close();
+  });
+
+  it('refuses a certificate without its key', async () => {
+    const { cert } = selfSigned();
+    await expect(startTestCollector(freshStore(), { tlsCert: cert })).rejects.toThrow(/--tls-key/);
+  });
+});
+
+/** Opens a TCP connection and resolves once it is established. */
+function open(port: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => resolve(socket));
+    socket.on('error', reject);
+  });
+}
+
+describe('connection limit', () => {
+  it('closes connections beyond --max-connections at once, and serves again when some close', async () => {
+    const c = await startTestCollector(freshStore(), { maxConnections: 2 });
+    const port = Number(new URL(c.url).port);
+    const held = [await open(port), await open(port)];
+    const third = await open(port);
+    // The server drops it without reading: the request gets no answer, only the close.
+    const answer = await new Promise<string>((resolve) => {
+      let data = '';
+      third.on('data', (chunk) => {
+        data += chunk;
+      });
+      third.on('close', () => resolve(data));
+      third.on('error', () => {});
+      third.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+    });
+    expect(answer).toBe('');
+    for (const s of held) s.destroy();
+    await expect
+      .poll(async () => (await fetch(`${c.url}/healthz`).catch(() => null))?.status, { timeout: 10_000 })
+      .toBe(200);
+    await c.close();
+  });
+});
