@@ -1,11 +1,14 @@
 // `npm run bench:query`: how fast the dashboard's query routes answer over a year of fleet history,
-// on SQLite and on PostgreSQL, next to the same answers computed by plain SQL over the raw rows in
-// the same run (which also checks that the routes answer right).
+// on SQLite, PostgreSQL and ClickHouse, next to the same answers computed by plain SQL over the raw
+// rows in the same run (which also checks that the routes answer right). ClickHouse has no Kysely
+// connection: its answers are checked against the baseline computed on a SQL store of the run
+// (filled from the same rows), and it shows no baseline time of its own.
 //
-//   npx tsx bench/query.ts [--reports 10000000] [--targets sqlite,postgres] [--requests 20]
+//   npx tsx bench/query.ts [--reports 10000000] [--targets sqlite,postgres,clickhouse] [--requests 20]
 //                          [--warmup 3] [--baseline-requests 5] [--baseline-warmup 1] [--batch 5000]
 //                          [--fill-only]
-//                          [--pg-url postgres://postgres@127.0.0.1:5432/test] [--out bench/results/query.json]
+//                          [--pg-url postgres://postgres@127.0.0.1:5432/test] [--ch-url http://127.0.0.1:8123]
+//                          [--out bench/results/query.json]
 //
 // 1. Fill (cached). Each store is filled once per size and kept between runs: SQLite in
 //    bench/.cache/query/sqlite-<N>.db, PostgreSQL in the database tw_bench_query_<N>. A marker table
@@ -31,7 +34,7 @@
 //
 // The machine may be shared (other test suites running): the load average at start and end is
 // recorded next to the numbers.
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -59,14 +62,13 @@ import { BREAKDOWN_COLUMNS } from '../packages/collector/src/store/answers.js';
 import { openStore } from '../packages/collector/src/store/open-store.js';
 import type { Database } from '../packages/collector/src/store/sql/schema.js';
 import type { SqlStore } from '../packages/collector/src/store/sql/sql-store.js';
-import type { WriteBatch } from '../packages/collector/src/store/store.js';
+import type { Store, WriteBatch } from '../packages/collector/src/store/store.js';
 
 // ---------------------------------------------------------------------------------------------
 // Options
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..');
-const CACHE = join(root, 'bench/.cache/query');
 
 const { values: flags } = parseArgs({
   options: {
@@ -79,6 +81,10 @@ const { values: flags } = parseArgs({
     batch: { type: 'string', default: '5000' },
     'fill-only': { type: 'boolean', default: false },
     'pg-url': { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/test' },
+    'ch-url': { type: 'string', default: 'http://127.0.0.1:8123' },
+    // Names the cached stores (bench/.cache/<name>/, databases tw_bench_<name>_<N>): bench:scale
+    // keeps its own, so runs of different code never share a store.
+    'cache-name': { type: 'string', default: 'query' },
     out: { type: 'string', default: join(root, 'bench/results/query.json') },
   },
   strict: true,
@@ -92,15 +98,21 @@ function integer(name: string, value: string | undefined, min: number): number {
 }
 
 const REPORTS = integer('reports', flags.reports, 1000);
+if (!/^[a-z0-9_]+$/.test(flags['cache-name'])) throw new Error('--cache-name: letters, digits and _ only');
+const CACHE = join(root, 'bench/.cache', flags['cache-name']);
+const DB_NAME = `tw_bench_${flags['cache-name']}_${REPORTS}`;
 const REQUESTS = integer('requests', flags.requests, 1);
 const WARMUP = integer('warmup', flags.warmup, 0);
 const BASELINE_REQUESTS = integer('baseline-requests', flags['baseline-requests'], 1);
 const BASELINE_WARMUP = integer('baseline-warmup', flags['baseline-warmup'], 0);
 const BATCH_ROWS = integer('batch', flags.batch, 1);
 const TARGETS = flags.targets.split(',').map((t) => t.trim()) as StoreKind[];
-for (const t of TARGETS) if (t !== 'sqlite' && t !== 'postgres') throw new Error(`unknown target ${t}`);
+for (const t of TARGETS)
+  if (t !== 'sqlite' && t !== 'postgres' && t !== 'clickhouse') throw new Error(`unknown target ${t}`);
+if (TARGETS.includes('clickhouse') && !TARGETS.some((t) => t !== 'clickhouse'))
+  throw new Error('clickhouse needs a SQL target in the same run (its answers are checked against it)');
 
-type StoreKind = 'sqlite' | 'postgres';
+type StoreKind = 'sqlite' | 'postgres' | 'clickhouse';
 
 /** Bump when the generated rows change: cached stores of another version are filled again. */
 const GENERATOR_VERSION = 1;
@@ -187,7 +199,9 @@ interface Marker extends FillPlan {
 interface Target {
   kind: StoreKind;
   url: string;
-  store: SqlStore;
+  store: Store;
+  /** The SQL connection (SQLite, PostgreSQL); null on ClickHouse. */
+  db: Kysely<Database> | null;
   marker: Marker | null;
   /** This run's fill: time spent inside writeBatch, rows written. */
   busyMs: number;
@@ -211,17 +225,59 @@ async function withAdminPg<T>(fn: (client: pg.Client) => Promise<T>): Promise<T>
 }
 
 function storeUrl(kind: StoreKind): string {
+  if (kind === 'clickhouse') return `clickhouse://${new URL(flags['ch-url']).host}/${DB_NAME}`;
   return kind === 'sqlite'
     ? `sqlite:${join(CACHE, `sqlite-${REPORTS}.db`)}`
-    : pgDatabaseUrl(flags['pg-url'], `tw_bench_query_${REPORTS}`);
+    : pgDatabaseUrl(flags['pg-url'], `${DB_NAME}`);
 }
 
+/** Runs one statement on the ClickHouse server of --ch-url (DDL and bench bookkeeping). */
+async function clickhouse(query: string): Promise<string> {
+  const res = await fetch(flags['ch-url'], { method: 'POST', body: query });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`ClickHouse: ${text}`);
+  return text;
+}
+
+/** ClickHouse keeps the marker in a file beside the other caches, valid while its database has rows. */
+const clickhouseMarker = () => join(CACHE, `clickhouse-${REPORTS}.json`);
+
 async function createPgDatabase(): Promise<void> {
-  const name = `tw_bench_query_${REPORTS}`;
+  const name = `${DB_NAME}`;
   await withAdminPg(async (client) => {
     const found = await client.query('select 1 from pg_database where datname = $1', [name]);
     if (found.rowCount === 0) await client.query(`create database ${name}`);
   });
+}
+
+async function readTargetMarker(t: Pick<Target, 'kind' | 'db'>): Promise<Marker | null> {
+  if (t.db) return readMarker(t.db);
+  if (!existsSync(clickhouseMarker())) return null;
+  const marker = JSON.parse(readFileSync(clickhouseMarker(), 'utf8')) as Marker;
+  const rows = Number(await clickhouse(`SELECT count() FROM ${DB_NAME}.reports`));
+  return rows > 0 || marker.daysDone === 0 ? marker : null;
+}
+
+async function writeTargetMarker(t: Target, marker: Marker): Promise<void> {
+  if (t.db) await writeMarker(t.db, marker);
+  else writeFileSync(clickhouseMarker(), `${JSON.stringify(marker)}\n`);
+}
+
+/** Bytes the store takes on disk (data, indexes and rollups), for the cost per stored report. */
+async function storeBytes(t: Target): Promise<number> {
+  if (t.kind === 'sqlite') {
+    const path = t.url.slice('sqlite:'.length);
+    return ['', '-wal'].reduce((sum, s) => sum + (existsSync(path + s) ? statSync(path + s).size : 0), 0);
+  }
+  if (t.kind === 'postgres') {
+    const { rows } = await sql<{ n: string }>`select pg_database_size(current_database()) as n`.execute(
+      t.db!,
+    );
+    return Number(rows[0]!.n);
+  }
+  return Number(
+    await clickhouse(`SELECT sum(bytes_on_disk) FROM system.parts WHERE database = '${DB_NAME}' AND active`),
+  );
 }
 
 async function readMarker(db: Kysely<Database>): Promise<Marker | null> {
@@ -240,10 +296,11 @@ async function openTarget(kind: StoreKind): Promise<Target> {
   mkdirSync(CACHE, { recursive: true });
   if (kind === 'postgres') await createPgDatabase();
   const url = storeUrl(kind);
-  const store = openStore(url) as SqlStore;
+  const store = openStore(url);
   await store.migrate();
-  const marker = await readMarker(store.db);
-  return { kind, url, store, marker, busyMs: 0, written: { reports: 0, events: 0, agentReports: 0 } };
+  const db = kind === 'clickhouse' ? null : (store as SqlStore).db;
+  const marker = await readTargetMarker({ kind, db });
+  return { kind, url, store, db, marker, busyMs: 0, written: { reports: 0, events: 0, agentReports: 0 } };
 }
 
 /** Throws the store away and opens an empty one (another size, generator or period). */
@@ -252,10 +309,11 @@ async function resetTarget(t: Target): Promise<Target> {
   if (t.kind === 'sqlite') {
     const path = t.url.slice('sqlite:'.length);
     for (const suffix of ['', '-wal', '-shm']) rmSync(`${path}${suffix}`, { force: true });
+  } else if (t.kind === 'clickhouse') {
+    await clickhouse(`DROP DATABASE IF EXISTS ${DB_NAME}`);
+    rmSync(clickhouseMarker(), { force: true });
   } else {
-    await withAdminPg((client) =>
-      client.query(`drop database if exists tw_bench_query_${REPORTS} with (force)`),
-    );
+    await withAdminPg((client) => client.query(`drop database if exists ${DB_NAME} with (force)`));
   }
   return openTarget(t.kind);
 }
@@ -381,9 +439,13 @@ function duration(seconds: number): string {
     : `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
 }
 
-async function countRows(db: Kysely<Database>): Promise<Marker['stored']> {
+async function countRows(t: Target): Promise<Marker['stored']> {
   const n = async (table: 'reports' | 'events' | 'agent_reports') =>
-    Number((await sql<{ n: number }>`select count(*) as n from ${sql.table(table)}`.execute(db)).rows[0]!.n);
+    t.db
+      ? Number(
+          (await sql<{ n: number }>`select count(*) as n from ${sql.table(table)}`.execute(t.db)).rows[0]!.n,
+        )
+      : Number(await clickhouse(`SELECT count() FROM ${DB_NAME}.${table} FINAL`));
   return { reports: await n('reports'), events: await n('events'), agentReports: await n('agent_reports') };
 }
 
@@ -481,20 +543,20 @@ async function fill(targets: Target[], plan: FillPlan): Promise<void> {
       m.daysDone = i + 1;
       m.fillSeconds = before.get(t)!.fill + (performance.now() - started) / 1000;
       m.writeSeconds = before.get(t)!.write + t.busyMs / 1000;
-      await writeMarker(t.store.db, m);
+      await writeTargetMarker(t, m);
     }
     progress(i + 1);
   }
   progress(days.length, true);
   for (const t of targets) {
     const m = t.marker!;
-    m.stored = await countRows(t.store.db);
+    m.stored = await countRows(t);
     m.complete = true;
-    await writeMarker(t.store.db, m);
+    await writeTargetMarker(t, m);
     if (t.kind === 'postgres') {
       // What autovacuum converges to on an insert-only table: statistics and the visibility map.
       log('postgres: vacuum analyze');
-      await sql`vacuum analyze`.execute(t.store.db);
+      await sql`vacuum analyze`.execute(t.db!);
     }
   }
 }
@@ -986,7 +1048,11 @@ async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }>
   return { ms: performance.now() - t0, value };
 }
 
-async function measureStore(t: Target, lastDay: string): Promise<RouteResult[]> {
+/** `reference`: the SQL store whose raw-SQL baseline checks this store's answers (itself if SQL). */
+async function measureStore(t: Target, lastDay: string, reference: Target): Promise<RouteResult[]> {
+  const baseDb = reference.db!;
+  // Another store's baseline checks the answers; its time is not this store's, so it is not shown.
+  const timeBaseline = reference === t;
   const collector = await startCollector({
     store: t.url,
     adminToken: ADMIN_TOKEN,
@@ -1006,7 +1072,7 @@ async function measureStore(t: Target, lastDay: string): Promise<RouteResult[]> 
   };
   const results: RouteResult[] = [];
   try {
-    for (const spec of await routeSpecs(t.kind, t.store.db, lastDay)) {
+    for (const spec of await routeSpecs(reference.kind, baseDb, lastDay)) {
       const routeSamples: number[] = [];
       const baseSamples: number[] = [];
       const perVariant = spec.variants.map(() => ({ route: [] as number[], base: [] as number[] }));
@@ -1025,20 +1091,22 @@ async function measureStore(t: Target, lastDay: string): Promise<RouteResult[]> 
       const expected = new Map<number, unknown>();
       if (withBaseline.length > 0) {
         for (let i = 0; i < BASELINE_WARMUP; i++)
-          await withBaseline[i % withBaseline.length]!.v.baseline!(t.store.db);
+          await withBaseline[i % withBaseline.length]!.v.baseline!(baseDb);
         for (let i = 0; i < Math.max(BASELINE_REQUESTS, withBaseline.length); i++) {
           const { v, i: index } = withBaseline[i % withBaseline.length]!;
-          const { ms, value } = await timed(() => v.baseline!(t.store.db));
-          baseSamples.push(ms);
-          perVariant[index]!.base.push(ms);
+          const { ms, value } = await timed(() => v.baseline!(baseDb));
+          if (timeBaseline) {
+            baseSamples.push(ms);
+            perVariant[index]!.base.push(ms);
+          }
           if (!expected.has(index)) expected.set(index, value);
         }
       }
       const mismatches: string[] = [];
       const matches = spec.variants.map((v, i) => {
-        if (!v.baseline || !expected.has(i)) return null;
+        // A variant not requested in this run (fewer --requests than variants) has no answer.
+        if (!v.baseline || !expected.has(i) || !answers.has(i)) return null;
         const got = v.normalize ? v.normalize(answers.get(i) ?? null) : answers.get(i);
-        if (!answers.has(i)) return null;
         const ok = isDeepStrictEqual(got, expected.get(i));
         if (!ok) {
           mismatches.push(v.label);
@@ -1055,7 +1123,9 @@ async function measureStore(t: Target, lastDay: string): Promise<RouteResult[]> 
         store: t.kind,
         route_ms,
         baseline_ms,
-        baselineNote: spec.baselineNote ?? null,
+        baselineNote: timeBaseline
+          ? (spec.baselineNote ?? null)
+          : `answers checked against ${reference.kind}'s raw-SQL baseline`,
         speedup: baseline_ms ? Math.round((baseline_ms.p50 / Math.max(route_ms.p50, 0.1)) * 10) / 10 : null,
         goalMet: route_ms.p95 <= GOAL_P95_MS,
         perVariant: spec.variants.map((v, i) => ({
@@ -1203,7 +1273,10 @@ async function main(): Promise<void> {
 
   const lastDay = new Date(plan.now).toISOString().slice(0, 10);
   const results: RouteResult[] = [];
-  for (const t of targets) results.push(...(await measureStore(t, lastDay)));
+  const reference = targets.find((t) => t.kind === 'postgres') ?? targets.find((t) => t.db)!;
+  for (const t of targets) results.push(...(await measureStore(t, lastDay, t.db ? t : reference)));
+  const bytes = new Map<StoreKind, number>();
+  for (const t of targets) bytes.set(t.kind, await storeBytes(t));
   for (const t of targets) await t.store.close();
 
   const loadEnd = loadavg();
@@ -1246,7 +1319,14 @@ async function main(): Promise<void> {
       keepEvents: plan.keepEvents,
       agentEvery: AGENT_EVERY,
     },
-    stores: Object.fromEntries(targets.map((t) => [t.kind, t.marker!.stored])),
+    stores: Object.fromEntries(
+      targets.map((t) => {
+        const s = t.marker!.stored;
+        const b = bytes.get(t.kind)!;
+        // Everything on disk (events, agent rows, indexes, rollups) per stored RisingWave report.
+        return [t.kind, { ...s, bytes: b, bytesPerReport: Math.round(b / Math.max(1, s.reports)) }];
+      }),
+    ),
     fill: fills,
     options: {
       requests: REQUESTS,
