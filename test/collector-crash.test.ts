@@ -17,7 +17,9 @@ import {
 import { eventBatch, metaReport, nodeReport } from '../packages/collector/test-support/risingwave.js';
 import { storeTargets } from '../packages/collector/test-support/stores.js';
 
-const targets = await storeTargets();
+// The SQL stores: this test reads rows and SQLite's integrity through the SQL connection. The same
+// SIGKILL-under-load promise on ClickHouse is test/many-collectors.test.ts's.
+const targets = (await storeTargets()).filter((t) => t.name !== 'clickhouse');
 afterAll(async () => {
   for (const t of targets) await t.cleanup();
 });
