@@ -674,6 +674,11 @@ async function runTarget(target: string, pool: Buffer[], ceiling: number | null)
               ADMIN_TOKEN,
               '--log-level',
               'warn',
+              // One load generator, one address, thousands of requests a second: throughput, not abuse.
+              '--rate-limit-address',
+              '0',
+              '--rate-limit-cluster',
+              '0',
             ],
             `collector ${i + 1} (${target})`,
           ),

@@ -40,29 +40,38 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isDeepStrictEqual, parseArgs } from 'node:util';
 import {
-  type AgentReport,
   decodeNativeReport,
   decodeV1Report,
   decodeV2Event,
   decodeV2EventBatchRaw,
   decodeV2Report,
   encodeReportProtobuf,
-  histogramOf,
   type NodeType,
 } from '@tidewatch/protocol';
 import { type Kysely, sql } from 'kysely';
 import pg from 'pg';
-import { FleetSimulation, type WireItem } from '../packages/cli/src/simulate/activity.js';
+import {
+  agentLatencyMedian,
+  agentReportOf,
+  FleetSimulation,
+  type WireItem,
+} from '../packages/cli/src/simulate/activity.js';
 import { DAY_MS, period, releaseAt } from '../packages/cli/src/simulate/fleet.js';
 import { derivedUuid, Rng } from '../packages/cli/src/simulate/random.js';
 import { startCollector } from '../packages/collector/src/collector.js';
 import { agentReportWrite } from '../packages/collector/src/ingest/native-rows.js';
 import { eventRow, reportRow } from '../packages/collector/src/ingest/rows.js';
+import {
+  adoption,
+  connectorUsage,
+  type DistributionName,
+  distribution,
+} from '../packages/collector/src/query/shape.js';
 import { BREAKDOWN_COLUMNS } from '../packages/collector/src/store/answers.js';
 import { openStore } from '../packages/collector/src/store/open-store.js';
 import type { Database } from '../packages/collector/src/store/sql/schema.js';
 import type { SqlStore } from '../packages/collector/src/store/sql/sql-store.js';
-import type { Store, WriteBatch } from '../packages/collector/src/store/store.js';
+import type { ClusterFacts, Store, WriteBatch } from '../packages/collector/src/store/store.js';
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -370,57 +379,29 @@ function agentReports(sim: FleetSimulation, dayStart: number, now: number): Writ
     )
       continue;
     const release = sim.releases[releaseAt(plan, at)]!;
-    const median = release.latencyMedian * (0.8 + ((plan.index * 7919) % 40) / 100);
-    const latencies = Array.from({ length: 200 }, () => rng.logNormal(median, release.latencySigma));
+    // The draws in this order, so that stores filled before the builder was shared stay valid.
+    const latencies = Array.from({ length: 200 }, () =>
+      rng.logNormal(agentLatencyMedian(plan, release), release.latencySigma),
+    );
     const queries = rng.poisson(plan.queriesPerDay);
-    const metric = (name: string, unit: string, kind: 'counter' | 'gauge', value: number) => ({
-      name,
-      unit,
-      description: name,
-      kind,
-      labels: {},
-      value,
-      histogram: null,
-    });
-    const report: AgentReport = {
-      protocol: 3,
+    const memoryUsed = Math.floor(plan.memoryTotal * (0.25 + rng.next() * 0.5));
+    const errors = rng.poisson(queries * 0.003);
+    const report = agentReportOf({
+      plan,
+      release,
+      at,
       reportId: derivedUuid(SEED, 'agent', plan.index, at),
       sequence: Math.floor((at - plan.bornAt) / DAY_MS) + 1,
-      trackingId: plan.trackingId,
       sessionId: derivedUuid(SEED, 'agent-session', plan.index),
-      nodeType: 'frontend',
-      isLeader: true,
-      version: release.version,
-      gitSha: release.gitSha,
-      clusterType: plan.clusterType,
-      ci: false,
-      isTest: false,
       intervalStartMs: at - DAY_MS,
-      intervalEndMs: at,
-      system: {
-        memoryUsed: Math.floor(plan.memoryTotal * (0.25 + rng.next() * 0.5)),
-        memoryTotal: plan.memoryTotal,
-        osName: plan.os.name,
-        osVersion: plan.os.version,
-        osKernel: plan.os.kernel,
-        cpuAvailable: plan.cpus,
-      },
+      memoryUsed,
       process: { heapUsed: 80e6, eventLoopDelayP99: 0.012, uptime: 86_400, runtime: 'node v20.19.0' },
       cluster: {},
-      metrics: [
-        metric('db.queries', '{query}', 'counter', queries),
-        metric('db.query.errors', '{query}', 'counter', rng.poisson(queries * 0.003)),
-        metric('db.connections', '{connection}', 'gauge', rng.int(1, 20)),
-        {
-          ...metric('db.query.duration', 's', 'counter', 0),
-          kind: 'histogram' as const,
-          histogram: histogramOf(latencies, 5, 160),
-        },
-      ],
-      events: [],
-      drops: { series: 0, events: 0, reports: 0, values: 0, errors: 0 },
-      agentVersion: '0.1.0',
-    };
+      queries,
+      errors,
+      connections: rng.int(1, 20),
+      latencies,
+    });
     const raw = encodeReportProtobuf(report);
     const decoded = decodeNativeReport(raw, 'application/x-protobuf');
     const receivedAt = at + 30 + Math.floor(rng.next() * 300);
@@ -637,6 +618,105 @@ function baselineBreakdown(kind: StoreKind, by: By, from: string, to: string) {
   };
 }
 
+/** Each cluster's latest meta report in the range, from raw reports, as the store's ClusterFacts. */
+async function rawLatestFacts(db: Kysely<Database>, from: string, to: string): Promise<ClusterFacts[]> {
+  const found = await rows(
+    db,
+    sql`select * from (
+        select tracking_id, received_day, received_at, version, cluster_type, meta_backend, os_name,
+          object_store, connectors, connector_usage, license_tier, memory_total, node_meta, node_compute,
+          node_frontend, node_compactor, stream_job_count,
+          row_number() over (partition by tracking_id order by received_at desc, id desc) as rn
+        from reports where node_type = 'meta' and received_day between ${from} and ${to}) m
+      where rn = 1 order by tracking_id`,
+  );
+  const n = (v: unknown) => (v === null || v === undefined ? null : Number(v));
+  const t = (v: unknown) => (v === null || v === undefined ? null : String(v));
+  return found.map((r) => ({
+    trackingId: String(r.tracking_id),
+    day: String(r.received_day),
+    factsAt: Number(r.received_at),
+    version: t(r.version),
+    clusterType: t(r.cluster_type),
+    metaBackend: t(r.meta_backend),
+    os: t(r.os_name),
+    objectStore: t(r.object_store),
+    connectors: r.connectors ? (JSON.parse(String(r.connectors)) as string[]) : [],
+    connectorUsage: t(r.connector_usage),
+    licenseTier: t(r.license_tier),
+    memoryTotal: n(r.memory_total),
+    nodeCount:
+      r.node_meta === null
+        ? null
+        : {
+            meta: Number(r.node_meta),
+            compute: Number(r.node_compute),
+            frontend: Number(r.node_frontend),
+            compactor: Number(r.node_compactor),
+          },
+    streamJobCount: n(r.stream_job_count),
+  }));
+}
+
+const withoutExcluded = (body: unknown) => {
+  const { excluded: _, ...rest } = body as Record<string, unknown>;
+  return rest;
+};
+
+function baselineDistribution(of: DistributionName, from: string, to: string) {
+  return async (db: Kysely<Database>) => distribution(await rawLatestFacts(db, from, to), of);
+}
+
+function baselineConnectors(from: string, to: string) {
+  return async (db: Kysely<Database>) => {
+    const facts = await rawLatestFacts(db, from, to);
+    return { clusters: facts.length, ...connectorUsage(facts) };
+  };
+}
+
+function baselineAdoption(from: string, to: string) {
+  return async (db: Kysely<Database>) => {
+    const perDay = (await baselineVersions(from, to)(db)) as Record<string, number[]>;
+    const days: string[] = [];
+    for (let d = from; d <= to; d = shiftDay(d, 1)) days.push(d);
+    const counts = new Map(Object.entries(perDay).map(([v, c]) => [v === 'null' ? null : v, c] as const));
+    return adoption(days, counts);
+  };
+}
+
+/** One cluster's days (latest meta report of each day) and sessions, from raw reports. */
+function baselineHistory(trackingId: string, from: string, to: string) {
+  return async (db: Kysely<Database>) => {
+    const days = await rows(
+      db,
+      sql`select received_day, version from (
+          select received_day, version,
+            row_number() over (partition by received_day order by received_at desc, id desc) as rn
+          from reports where tracking_id = ${trackingId} and node_type = 'meta'
+            and received_day between ${from} and ${to}) m
+        where rn = 1 order by received_day`,
+    );
+    const sessions = await rows(
+      db,
+      sql`select count(*) as n from (
+          select session_id, node_type from reports
+          where tracking_id = ${trackingId} and received_day between ${from} and ${to} group by session_id, node_type
+          union all
+          select session_id, node_type from agent_reports
+          where tracking_id = ${trackingId} and received_day between ${from} and ${to} group by session_id, node_type) s`,
+    );
+    return {
+      days: days.map((d) => [String(d.received_day), d.version === null ? null : String(d.version)]),
+      sessions: Number(sessions[0]!.n),
+    };
+  };
+}
+
+function normalizeHistory(body: unknown) {
+  const b = body as { days: { day: string; version: string | null }[]; sessions: unknown[] };
+  return { days: b.days.map((d) => [d.day, d.version]), sessions: b.sessions.length };
+}
+
 function baselineOverview(from: string, to: string) {
   return async (db: Kysely<Database>) => {
     const everything = activeDays('0000-01-01', to);
@@ -810,12 +890,13 @@ function normalizeCluster(body: unknown) {
 }
 
 /** Events newest first: the route reads the raw table too, so this is the same query by hand. */
-function baselineEvents(from: string, to: string, limit: number, stage?: string) {
+function baselineEvents(from: string, to: string, limit: number, stage?: string, connector?: string) {
   return async (db: Kysely<Database>) => {
     const found = await rows(
       db,
       sql`select id, tracking_id, received_at from events
         where received_day between ${from} and ${to} ${stage === undefined ? sql`` : sql`and stage = ${stage}`}
+        ${connector === undefined ? sql`` : sql`and connector_name = ${connector}`}
         order by received_at desc, id desc limit ${limit}`,
     );
     return found.map((r) => ({ trackingId: String(r.tracking_id), receivedAt: Number(r.received_at) }));
@@ -935,6 +1016,12 @@ async function routeSpecs(kind: StoreKind, db: Kysely<Database>, lastDay: string
           baseline: baselineEvents(r.from, r.to, 100, 'recovery'),
           normalize: normalizeEvents,
         })),
+        {
+          label: '90d connector=kafka',
+          path: `/query/events?${q(ranges[1]!.from, lastDay)}&limit=100&connector=kafka`,
+          baseline: baselineEvents(ranges[1]!.from, lastDay, 100, undefined, 'kafka'),
+          normalize: normalizeEvents,
+        },
         ...ids.slice(0, 3).map((id) => ({
           label: `365d trackingId`,
           path: `/query/events?${q(ranges[2]!.from, lastDay)}&limit=100&trackingId=${id}`,
@@ -1001,6 +1088,51 @@ async function routeSpecs(kind: StoreKind, db: Kysely<Database>, lastDay: string
         baseline: baselineCluster(id),
         normalize: normalizeCluster,
       })),
+    },
+    ...(['computeNodes', 'memory', 'streamJobs'] as const).map((of) => ({
+      route: `GET /query/distribution?of=${of}`,
+      baselineNote: 'latest meta report per cluster by row_number() over raw reports',
+      variants: ranges.map((r) => ({
+        label: `${r.n}d`,
+        path: `/query/distribution?of=${of}&${q(r.from, r.to)}`,
+        baseline: baselineDistribution(of, r.from, r.to),
+        normalize: withoutExcluded,
+      })),
+    })),
+    {
+      route: 'GET /query/connectors',
+      baselineNote: 'latest connector_usage per cluster by row_number() over raw reports',
+      variants: ranges.map((r) => ({
+        label: `${r.n}d`,
+        path: `/query/connectors?${q(r.from, r.to)}`,
+        baseline: baselineConnectors(r.from, r.to),
+        normalize: withoutExcluded,
+      })),
+    },
+    {
+      route: 'GET /query/adoption',
+      baselineNote:
+        'the versions baseline (carried forward over raw reports), then the same pickup arithmetic',
+      variants: ranges.map((r) => ({
+        label: `${r.n}d`,
+        path: `/query/adoption?${q(r.from, r.to)}`,
+        baseline: baselineAdoption(r.from, r.to),
+        normalize: (b: unknown) => (b as { releases: unknown }).releases,
+      })),
+    },
+    {
+      route: 'GET /query/clusters/{id}/history',
+      baselineNote: 'latest meta report per day and sessions by group by over raw reports',
+      variants: ids.slice(0, 5).map((id) => ({
+        label: `${id.slice(0, 8)} 365d`,
+        path: `/query/clusters/${id}/history?${q(ranges[2]!.from, lastDay)}`,
+        baseline: baselineHistory(id, ranges[2]!.from, lastDay),
+        normalize: normalizeHistory,
+      })),
+    },
+    {
+      route: 'GET /query/metrics',
+      variants: [{ label: 'names', path: '/query/metrics' }],
     },
     {
       route: 'GET /query/metrics/db.query.duration',

@@ -189,6 +189,11 @@ async function main(): Promise<number> {
     store.url,
     '--admin-token',
     `soak-admin-${run}-0123456789`,
+    // 1,000 requests a second from one address is the load, not an attack: no rate limits.
+    '--rate-limit-address',
+    '0',
+    '--rate-limit-cluster',
+    '0',
   ]);
   log(
     `collector pid ${collector.pid} at ${collector.url}, store ${flags.store}; ${rate} requests/s for ${minutes} min`,

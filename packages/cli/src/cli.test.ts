@@ -156,6 +156,11 @@ describe('tidewatch serve', () => {
     await run(process.execPath, [BIN, 'token', 'revoke', id, '--store', store]);
     expect((await fetch(`${s.url}/query/clusters/cli-cluster`, { headers: auth })).status).toBe(401);
     expect(await stop(s)).toBe(0);
+    // Both are in the audit log, by id (never the token), newest first.
+    const audit = (await run(process.execPath, [BIN, 'audit', '--store', store])).stdout.split('\n');
+    expect(audit[0]).toMatch(new RegExp(`^\\S+Z\\s+cli\\s+token_revoke\\s+${id}`));
+    expect(audit[1]).toMatch(new RegExp(`cli\\s+token_create\\s+${id}\\s+\\{"role":"read","label":"ci"\\}`));
+    expect(audit.join('\n')).not.toContain(readToken);
   });
 
   it('finishes in-flight writes on SIGTERM: every acknowledged report is stored', async () => {

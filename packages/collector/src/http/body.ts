@@ -73,4 +73,10 @@ export const ingestedResponse = {
       events: { type: 'integer' },
     },
   },
+  429: {
+    description:
+      'Over a rate limit (per client address or per tracking id); `Retry-After` says when to retry',
+    type: 'object',
+    properties: { error: { type: 'string', enum: ['rate_limited'] }, message: { type: 'string' } },
+  },
 } as const;

@@ -1,0 +1,94 @@
+// `tidewatch serve` flags and environment for abuse controls, privacy and security.
+import { DEFAULT_CONFIG } from '@tidewatch/collector';
+import { describe, expect, it } from 'vitest';
+import { serveConfig, UsageError } from './args.js';
+
+describe('serve flags: abuse controls, privacy, security', () => {
+  it('defaults to no trusted proxy, generous limits, no CORS, 13 months, hashed license subject, plain HTTP', () => {
+    const config = serveConfig([], {});
+    expect(config).toMatchObject({
+      trustProxy: false,
+      rateLimitPerAddress: 12_000,
+      rateLimitPerCluster: 1_200,
+      maxConnections: 10_000,
+      corsOrigins: [],
+      retentionMonths: 13,
+      storeLicenseSubject: false,
+    });
+    expect(config.redisUrl).toBeUndefined();
+    expect(config.tlsCert).toBeUndefined();
+    expect(config.rateLimitPerAddress).toBe(DEFAULT_CONFIG.rateLimitPerAddress);
+  });
+
+  it('reads every setting from flags, and from the environment when no flag is given', () => {
+    const flags = serveConfig(
+      [
+        '--trust-proxy',
+        '10.0.0.0/8,127.0.0.1',
+        '--rate-limit-address',
+        '0',
+        '--rate-limit-cluster',
+        '50',
+        '--redis-url',
+        'redis://127.0.0.1:6379',
+        '--max-connections',
+        '500',
+        '--cors-origin',
+        'https://a.example',
+        '--cors-origin',
+        'http://localhost:5173',
+        '--retention-months',
+        '0',
+        '--store-license-subject',
+        '--tls-cert',
+        'c.pem',
+        '--tls-key',
+        'k.pem',
+      ],
+      { TIDEWATCH_RATE_LIMIT_CLUSTER: '7' },
+    );
+    expect(flags).toMatchObject({
+      trustProxy: ['10.0.0.0/8', '127.0.0.1'],
+      rateLimitPerAddress: 0,
+      rateLimitPerCluster: 50,
+      redisUrl: 'redis://127.0.0.1:6379',
+      maxConnections: 500,
+      corsOrigins: ['https://a.example', 'http://localhost:5173'],
+      retentionMonths: 0,
+      storeLicenseSubject: true,
+      tlsCert: 'c.pem',
+      tlsKey: 'k.pem',
+    });
+    const env = serveConfig([], {
+      TIDEWATCH_TRUST_PROXY: '2',
+      TIDEWATCH_CORS_ORIGINS: 'https://a.example,https://b.example',
+      TIDEWATCH_STORE_LICENSE_SUBJECT: '1',
+      TIDEWATCH_LICENSE_SALT: 'pepper',
+      TIDEWATCH_RETENTION_MONTHS: '24',
+    });
+    expect(env).toMatchObject({
+      trustProxy: 2,
+      corsOrigins: ['https://a.example', 'https://b.example'],
+      storeLicenseSubject: true,
+      licenseSalt: 'pepper',
+      retentionMonths: 24,
+    });
+    expect(serveConfig(['--trust-proxy', 'true'], {}).trustProxy).toBe(true);
+  });
+
+  it('refuses values that cannot be right, with a message', () => {
+    const bad: [string[], RegExp][] = [
+      [['--trust-proxy', 'everyone'], /--trust-proxy takes/],
+      [['--cors-origin', 'https://a.example/path'], /--cors-origin must be an origin/],
+      [['--cors-origin', '*'], /--cors-origin must be an origin/],
+      [['--tls-cert', 'c.pem'], /--tls-cert and --tls-key go together/],
+      [['--rate-limit-address=-1'], /--rate-limit-address must be an integer/],
+      [['--max-connections', '0'], /--max-connections must be an integer/],
+      [['--retention-months', 'forever'], /--retention-months must be an integer/],
+    ];
+    for (const [argv, message] of bad) {
+      expect(() => serveConfig(argv, {}), argv.join(' ')).toThrow(UsageError);
+      expect(() => serveConfig(argv, {}), argv.join(' ')).toThrow(message);
+    }
+  });
+});
