@@ -17,9 +17,12 @@ import {
 import { eventBatch, metaReport, nodeReport } from '../packages/collector/test-support/risingwave.js';
 import { storeTargets } from '../packages/collector/test-support/stores.js';
 
-const targets = await storeTargets();
+// The SQL stores: their transactions make "acknowledged means stored, once" the claim to test.
+// ClickHouse promises less (inserts into several tables are not atomic; README, Stores).
+const allTargets = await storeTargets();
+const targets = allTargets.filter((t) => t.name !== 'clickhouse');
 afterAll(async () => {
-  for (const t of targets) await t.cleanup();
+  for (const t of allTargets) await t.cleanup();
 });
 
 const CLIENTS = 32;

@@ -244,7 +244,8 @@ describe.each(targets)('hostile ingest over HTTP: $name', (target) => {
           expect(after.events - before.events).toBeLessThanOrEqual(Number(answer.body.events));
         },
       ),
-      { numRuns: 120 },
+      // ClickHouse answers each count with FINAL over HTTP: fewer cases keep the run short.
+      { numRuns: target.name === 'clickhouse' ? 15 : 120 },
     );
     await expectHealthy(c);
     console.log(
