@@ -1,6 +1,6 @@
 // The Store on a SQL database through Kysely. SQLite and PostgreSQL share this code; what differs
 // (connection, column types, the setup lock) is passed in by sqlite/ and postgres/.
-import { type Kysely, Migrator, sql, type Transaction } from 'kysely';
+import { type CompiledQuery, type Kysely, Migrator, sql, type Transaction } from 'kysely';
 import {
   BREAKDOWN_COLUMNS,
   breakdownCounts,
@@ -72,6 +72,65 @@ const EVENT_GROUP_COLUMNS = {
   connector: 'connector_name',
   trackingId: 'tracking_id',
 } as const satisfies Record<EventGrouping, string>;
+
+/**
+ * Retention's statements, in order (Store.deleteBefore), compiled for one database. `counts` names
+ * the RetentionResult entry a statement's affected rows go to.
+ */
+export function retentionSteps(
+  db: Kysely<Database>,
+  fromDay: string,
+): { counts: string | null; query: CompiledQuery }[] {
+  const cutoff = Date.parse(`${fromDay}T00:00:00.000Z`);
+  const steps: { counts: string | null; query: CompiledQuery }[] = RETAINED_BY_DAY.map((table) => {
+    const column = table === 'cluster_days' || table === 'cluster_day_facts' ? 'day' : 'received_day';
+    return { counts: table, query: db.deleteFrom(table).where(sql.ref(column), '<', fromDay).compile() };
+  });
+  // A series whose points are all gone is forgotten (it only served the per-cluster caps).
+  steps.push({
+    counts: 'metric_series',
+    query: db
+      .deleteFrom('metric_series')
+      .where('first_seen', '<', cutoff)
+      .where(({ not, exists, selectFrom }) =>
+        not(
+          exists(
+            selectFrom('metric_points as p')
+              .select(sql.lit(1).as('one'))
+              .whereRef('p.tracking_id', '=', 'metric_series.tracking_id')
+              .whereRef('p.name', '=', 'metric_series.name')
+              .whereRef('p.labels', '=', 'metric_series.labels'),
+          ),
+        ),
+      )
+      .compile(),
+  });
+  // First seen moves to the oldest remaining row; a cluster with nothing left is forgotten.
+  steps.push({
+    counts: null,
+    query: sql`update clusters set first_seen = coalesce((select min(m) from (
+        select min(received_at) as m from reports where reports.tracking_id = clusters.tracking_id
+        union all select min(received_at) from events where events.tracking_id = clusters.tracking_id
+        union all select min(received_at) from agent_reports where agent_reports.tracking_id = clusters.tracking_id
+      ) oldest), first_seen)
+      where first_seen < ${cutoff}`.compile(db),
+  });
+  steps.push({
+    counts: 'clusters',
+    query: db.deleteFrom('clusters').where('first_seen', '<', cutoff).compile(),
+  });
+  // Latest facts whose meta report is gone: no newer one exists, so they are unknown now.
+  steps.push({
+    counts: null,
+    query: db
+      .updateTable('clusters')
+      .set({ version: null, git_sha: null, cluster_type: null, meta_backend: null, facts_at: null })
+      .where('facts_at', '<', cutoff)
+      .compile(),
+  });
+  steps.push({ counts: 'audit_log', query: db.deleteFrom('audit_log').where('at', '<', cutoff).compile() });
+  return steps;
+}
 
 export class SqlStore implements Store {
   readonly kind: 'sqlite' | 'postgres';
@@ -608,49 +667,12 @@ export class SqlStore implements Store {
   }
 
   async deleteBefore(fromDay: string): Promise<RetentionResult> {
-    const cutoff = Date.parse(`${fromDay}T00:00:00.000Z`);
     return this.db.transaction().execute(async (trx) => {
       const deleted: RetentionResult = {};
-      const byDay = async (table: (typeof RETAINED_BY_DAY)[number]) => {
-        const column = table === 'cluster_days' || table === 'cluster_day_facts' ? 'day' : 'received_day';
-        const result = await trx.deleteFrom(table).where(sql.ref(column), '<', fromDay).executeTakeFirst();
-        deleted[table] = Number(result.numDeletedRows);
-      };
-      for (const table of RETAINED_BY_DAY) await byDay(table);
-      // A series whose points are all gone is forgotten (it only served the per-cluster caps).
-      const series = await trx
-        .deleteFrom('metric_series')
-        .where('first_seen', '<', cutoff)
-        .where(({ not, exists, selectFrom }) =>
-          not(
-            exists(
-              selectFrom('metric_points as p')
-                .select(sql.lit(1).as('one'))
-                .whereRef('p.tracking_id', '=', 'metric_series.tracking_id')
-                .whereRef('p.name', '=', 'metric_series.name')
-                .whereRef('p.labels', '=', 'metric_series.labels'),
-            ),
-          ),
-        )
-        .executeTakeFirst();
-      deleted.metric_series = Number(series.numDeletedRows);
-      // First seen moves to the oldest remaining row; a cluster with nothing left is forgotten.
-      await sql`update clusters set first_seen = coalesce((select min(m) from (
-          select min(received_at) as m from reports where reports.tracking_id = clusters.tracking_id
-          union all select min(received_at) from events where events.tracking_id = clusters.tracking_id
-          union all select min(received_at) from agent_reports where agent_reports.tracking_id = clusters.tracking_id
-        ) oldest), first_seen)
-        where first_seen < ${cutoff}`.execute(trx);
-      const clusters = await trx.deleteFrom('clusters').where('first_seen', '<', cutoff).executeTakeFirst();
-      deleted.clusters = Number(clusters.numDeletedRows);
-      // Latest facts whose meta report is gone: no newer one exists, so they are unknown now.
-      await trx
-        .updateTable('clusters')
-        .set({ version: null, git_sha: null, cluster_type: null, meta_backend: null, facts_at: null })
-        .where('facts_at', '<', cutoff)
-        .execute();
-      const audit = await trx.deleteFrom('audit_log').where('at', '<', cutoff).executeTakeFirst();
-      deleted.audit_log = Number(audit.numDeletedRows);
+      for (const step of retentionSteps(trx, fromDay)) {
+        const result = await trx.executeQuery(step.query);
+        if (step.counts) deleted[step.counts] = Number(result.numAffectedRows ?? 0n);
+      }
       return deleted;
     });
   }
