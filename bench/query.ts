@@ -1,11 +1,14 @@
 // `npm run bench:query`: how fast the dashboard's query routes answer over a year of fleet history,
-// on SQLite and on PostgreSQL, next to the same answers computed by plain SQL over the raw rows in
-// the same run (which also checks that the routes answer right).
+// on SQLite, PostgreSQL and ClickHouse, next to the same answers computed by plain SQL over the raw
+// rows in the same run (which also checks that the routes answer right). ClickHouse has no Kysely
+// connection: its answers are checked against the baseline computed on a SQL store of the run
+// (filled from the same rows), and it shows no baseline time of its own.
 //
-//   npx tsx bench/query.ts [--reports 10000000] [--targets sqlite,postgres] [--requests 20]
+//   npx tsx bench/query.ts [--reports 10000000] [--targets sqlite,postgres,clickhouse] [--requests 20]
 //                          [--warmup 3] [--baseline-requests 5] [--baseline-warmup 1] [--batch 5000]
 //                          [--fill-only]
-//                          [--pg-url postgres://postgres@127.0.0.1:5432/test] [--out bench/results/query.json]
+//                          [--pg-url postgres://postgres@127.0.0.1:5432/test] [--ch-url http://127.0.0.1:8123]
+//                          [--out bench/results/query.json]
 //
 // 1. Fill (cached). Each store is filled once per size and kept between runs: SQLite in
 //    bench/.cache/query/sqlite-<N>.db, PostgreSQL in the database tw_bench_query_<N>. A marker table
@@ -31,42 +34,50 @@
 //
 // The machine may be shared (other test suites running): the load average at start and end is
 // recorded next to the numbers.
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isDeepStrictEqual, parseArgs } from 'node:util';
 import {
-  type AgentReport,
   decodeNativeReport,
   decodeV1Report,
   decodeV2Event,
   decodeV2EventBatchRaw,
   decodeV2Report,
   encodeReportProtobuf,
-  histogramOf,
   type NodeType,
 } from '@tidewatch/protocol';
 import { type Kysely, sql } from 'kysely';
 import pg from 'pg';
-import { FleetSimulation, type WireItem } from '../packages/cli/src/simulate/activity.js';
+import {
+  agentLatencyMedian,
+  agentReportOf,
+  FleetSimulation,
+  type WireItem,
+} from '../packages/cli/src/simulate/activity.js';
 import { DAY_MS, period, releaseAt } from '../packages/cli/src/simulate/fleet.js';
 import { derivedUuid, Rng } from '../packages/cli/src/simulate/random.js';
 import { startCollector } from '../packages/collector/src/collector.js';
 import { agentReportWrite } from '../packages/collector/src/ingest/native-rows.js';
 import { eventRow, reportRow } from '../packages/collector/src/ingest/rows.js';
+import {
+  adoption,
+  connectorUsage,
+  type DistributionName,
+  distribution,
+} from '../packages/collector/src/query/shape.js';
 import { BREAKDOWN_COLUMNS } from '../packages/collector/src/store/answers.js';
 import { openStore } from '../packages/collector/src/store/open-store.js';
 import type { Database } from '../packages/collector/src/store/sql/schema.js';
 import type { SqlStore } from '../packages/collector/src/store/sql/sql-store.js';
-import type { WriteBatch } from '../packages/collector/src/store/store.js';
+import type { ClusterFacts, Store, WriteBatch } from '../packages/collector/src/store/store.js';
 
 // ---------------------------------------------------------------------------------------------
 // Options
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..');
-const CACHE = join(root, 'bench/.cache/query');
 
 const { values: flags } = parseArgs({
   options: {
@@ -79,6 +90,10 @@ const { values: flags } = parseArgs({
     batch: { type: 'string', default: '5000' },
     'fill-only': { type: 'boolean', default: false },
     'pg-url': { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/test' },
+    'ch-url': { type: 'string', default: 'http://127.0.0.1:8123' },
+    // Names the cached stores (bench/.cache/<name>/, databases tw_bench_<name>_<N>): bench:scale
+    // keeps its own, so runs of different code never share a store.
+    'cache-name': { type: 'string', default: 'query' },
     out: { type: 'string', default: join(root, 'bench/results/query.json') },
   },
   strict: true,
@@ -92,15 +107,21 @@ function integer(name: string, value: string | undefined, min: number): number {
 }
 
 const REPORTS = integer('reports', flags.reports, 1000);
+if (!/^[a-z0-9_]+$/.test(flags['cache-name'])) throw new Error('--cache-name: letters, digits and _ only');
+const CACHE = join(root, 'bench/.cache', flags['cache-name']);
+const DB_NAME = `tw_bench_${flags['cache-name']}_${REPORTS}`;
 const REQUESTS = integer('requests', flags.requests, 1);
 const WARMUP = integer('warmup', flags.warmup, 0);
 const BASELINE_REQUESTS = integer('baseline-requests', flags['baseline-requests'], 1);
 const BASELINE_WARMUP = integer('baseline-warmup', flags['baseline-warmup'], 0);
 const BATCH_ROWS = integer('batch', flags.batch, 1);
 const TARGETS = flags.targets.split(',').map((t) => t.trim()) as StoreKind[];
-for (const t of TARGETS) if (t !== 'sqlite' && t !== 'postgres') throw new Error(`unknown target ${t}`);
+for (const t of TARGETS)
+  if (t !== 'sqlite' && t !== 'postgres' && t !== 'clickhouse') throw new Error(`unknown target ${t}`);
+if (TARGETS.includes('clickhouse') && !TARGETS.some((t) => t !== 'clickhouse'))
+  throw new Error('clickhouse needs a SQL target in the same run (its answers are checked against it)');
 
-type StoreKind = 'sqlite' | 'postgres';
+type StoreKind = 'sqlite' | 'postgres' | 'clickhouse';
 
 /** Bump when the generated rows change: cached stores of another version are filled again. */
 const GENERATOR_VERSION = 1;
@@ -187,7 +208,9 @@ interface Marker extends FillPlan {
 interface Target {
   kind: StoreKind;
   url: string;
-  store: SqlStore;
+  store: Store;
+  /** The SQL connection (SQLite, PostgreSQL); null on ClickHouse. */
+  db: Kysely<Database> | null;
   marker: Marker | null;
   /** This run's fill: time spent inside writeBatch, rows written. */
   busyMs: number;
@@ -211,17 +234,59 @@ async function withAdminPg<T>(fn: (client: pg.Client) => Promise<T>): Promise<T>
 }
 
 function storeUrl(kind: StoreKind): string {
+  if (kind === 'clickhouse') return `clickhouse://${new URL(flags['ch-url']).host}/${DB_NAME}`;
   return kind === 'sqlite'
     ? `sqlite:${join(CACHE, `sqlite-${REPORTS}.db`)}`
-    : pgDatabaseUrl(flags['pg-url'], `tw_bench_query_${REPORTS}`);
+    : pgDatabaseUrl(flags['pg-url'], `${DB_NAME}`);
 }
 
+/** Runs one statement on the ClickHouse server of --ch-url (DDL and bench bookkeeping). */
+async function clickhouse(query: string): Promise<string> {
+  const res = await fetch(flags['ch-url'], { method: 'POST', body: query });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`ClickHouse: ${text}`);
+  return text;
+}
+
+/** ClickHouse keeps the marker in a file beside the other caches, valid while its database has rows. */
+const clickhouseMarker = () => join(CACHE, `clickhouse-${REPORTS}.json`);
+
 async function createPgDatabase(): Promise<void> {
-  const name = `tw_bench_query_${REPORTS}`;
+  const name = `${DB_NAME}`;
   await withAdminPg(async (client) => {
     const found = await client.query('select 1 from pg_database where datname = $1', [name]);
     if (found.rowCount === 0) await client.query(`create database ${name}`);
   });
+}
+
+async function readTargetMarker(t: Pick<Target, 'kind' | 'db'>): Promise<Marker | null> {
+  if (t.db) return readMarker(t.db);
+  if (!existsSync(clickhouseMarker())) return null;
+  const marker = JSON.parse(readFileSync(clickhouseMarker(), 'utf8')) as Marker;
+  const rows = Number(await clickhouse(`SELECT count() FROM ${DB_NAME}.reports`));
+  return rows > 0 || marker.daysDone === 0 ? marker : null;
+}
+
+async function writeTargetMarker(t: Target, marker: Marker): Promise<void> {
+  if (t.db) await writeMarker(t.db, marker);
+  else writeFileSync(clickhouseMarker(), `${JSON.stringify(marker)}\n`);
+}
+
+/** Bytes the store takes on disk (data, indexes and rollups), for the cost per stored report. */
+async function storeBytes(t: Target): Promise<number> {
+  if (t.kind === 'sqlite') {
+    const path = t.url.slice('sqlite:'.length);
+    return ['', '-wal'].reduce((sum, s) => sum + (existsSync(path + s) ? statSync(path + s).size : 0), 0);
+  }
+  if (t.kind === 'postgres') {
+    const { rows } = await sql<{ n: string }>`select pg_database_size(current_database()) as n`.execute(
+      t.db!,
+    );
+    return Number(rows[0]!.n);
+  }
+  return Number(
+    await clickhouse(`SELECT sum(bytes_on_disk) FROM system.parts WHERE database = '${DB_NAME}' AND active`),
+  );
 }
 
 async function readMarker(db: Kysely<Database>): Promise<Marker | null> {
@@ -240,10 +305,11 @@ async function openTarget(kind: StoreKind): Promise<Target> {
   mkdirSync(CACHE, { recursive: true });
   if (kind === 'postgres') await createPgDatabase();
   const url = storeUrl(kind);
-  const store = openStore(url) as SqlStore;
+  const store = openStore(url);
   await store.migrate();
-  const marker = await readMarker(store.db);
-  return { kind, url, store, marker, busyMs: 0, written: { reports: 0, events: 0, agentReports: 0 } };
+  const db = kind === 'clickhouse' ? null : (store as SqlStore).db;
+  const marker = await readTargetMarker({ kind, db });
+  return { kind, url, store, db, marker, busyMs: 0, written: { reports: 0, events: 0, agentReports: 0 } };
 }
 
 /** Throws the store away and opens an empty one (another size, generator or period). */
@@ -252,10 +318,11 @@ async function resetTarget(t: Target): Promise<Target> {
   if (t.kind === 'sqlite') {
     const path = t.url.slice('sqlite:'.length);
     for (const suffix of ['', '-wal', '-shm']) rmSync(`${path}${suffix}`, { force: true });
+  } else if (t.kind === 'clickhouse') {
+    await clickhouse(`DROP DATABASE IF EXISTS ${DB_NAME}`);
+    rmSync(clickhouseMarker(), { force: true });
   } else {
-    await withAdminPg((client) =>
-      client.query(`drop database if exists tw_bench_query_${REPORTS} with (force)`),
-    );
+    await withAdminPg((client) => client.query(`drop database if exists ${DB_NAME} with (force)`));
   }
   return openTarget(t.kind);
 }
@@ -312,57 +379,29 @@ function agentReports(sim: FleetSimulation, dayStart: number, now: number): Writ
     )
       continue;
     const release = sim.releases[releaseAt(plan, at)]!;
-    const median = release.latencyMedian * (0.8 + ((plan.index * 7919) % 40) / 100);
-    const latencies = Array.from({ length: 200 }, () => rng.logNormal(median, release.latencySigma));
+    // The draws in this order, so that stores filled before the builder was shared stay valid.
+    const latencies = Array.from({ length: 200 }, () =>
+      rng.logNormal(agentLatencyMedian(plan, release), release.latencySigma),
+    );
     const queries = rng.poisson(plan.queriesPerDay);
-    const metric = (name: string, unit: string, kind: 'counter' | 'gauge', value: number) => ({
-      name,
-      unit,
-      description: name,
-      kind,
-      labels: {},
-      value,
-      histogram: null,
-    });
-    const report: AgentReport = {
-      protocol: 3,
+    const memoryUsed = Math.floor(plan.memoryTotal * (0.25 + rng.next() * 0.5));
+    const errors = rng.poisson(queries * 0.003);
+    const report = agentReportOf({
+      plan,
+      release,
+      at,
       reportId: derivedUuid(SEED, 'agent', plan.index, at),
       sequence: Math.floor((at - plan.bornAt) / DAY_MS) + 1,
-      trackingId: plan.trackingId,
       sessionId: derivedUuid(SEED, 'agent-session', plan.index),
-      nodeType: 'frontend',
-      isLeader: true,
-      version: release.version,
-      gitSha: release.gitSha,
-      clusterType: plan.clusterType,
-      ci: false,
-      isTest: false,
       intervalStartMs: at - DAY_MS,
-      intervalEndMs: at,
-      system: {
-        memoryUsed: Math.floor(plan.memoryTotal * (0.25 + rng.next() * 0.5)),
-        memoryTotal: plan.memoryTotal,
-        osName: plan.os.name,
-        osVersion: plan.os.version,
-        osKernel: plan.os.kernel,
-        cpuAvailable: plan.cpus,
-      },
+      memoryUsed,
       process: { heapUsed: 80e6, eventLoopDelayP99: 0.012, uptime: 86_400, runtime: 'node v20.19.0' },
       cluster: {},
-      metrics: [
-        metric('db.queries', '{query}', 'counter', queries),
-        metric('db.query.errors', '{query}', 'counter', rng.poisson(queries * 0.003)),
-        metric('db.connections', '{connection}', 'gauge', rng.int(1, 20)),
-        {
-          ...metric('db.query.duration', 's', 'counter', 0),
-          kind: 'histogram' as const,
-          histogram: histogramOf(latencies, 5, 160),
-        },
-      ],
-      events: [],
-      drops: { series: 0, events: 0, reports: 0, values: 0, errors: 0 },
-      agentVersion: '0.1.0',
-    };
+      queries,
+      errors,
+      connections: rng.int(1, 20),
+      latencies,
+    });
     const raw = encodeReportProtobuf(report);
     const decoded = decodeNativeReport(raw, 'application/x-protobuf');
     const receivedAt = at + 30 + Math.floor(rng.next() * 300);
@@ -381,9 +420,13 @@ function duration(seconds: number): string {
     : `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
 }
 
-async function countRows(db: Kysely<Database>): Promise<Marker['stored']> {
+async function countRows(t: Target): Promise<Marker['stored']> {
   const n = async (table: 'reports' | 'events' | 'agent_reports') =>
-    Number((await sql<{ n: number }>`select count(*) as n from ${sql.table(table)}`.execute(db)).rows[0]!.n);
+    t.db
+      ? Number(
+          (await sql<{ n: number }>`select count(*) as n from ${sql.table(table)}`.execute(t.db)).rows[0]!.n,
+        )
+      : Number(await clickhouse(`SELECT count() FROM ${DB_NAME}.${table} FINAL`));
   return { reports: await n('reports'), events: await n('events'), agentReports: await n('agent_reports') };
 }
 
@@ -481,20 +524,20 @@ async function fill(targets: Target[], plan: FillPlan): Promise<void> {
       m.daysDone = i + 1;
       m.fillSeconds = before.get(t)!.fill + (performance.now() - started) / 1000;
       m.writeSeconds = before.get(t)!.write + t.busyMs / 1000;
-      await writeMarker(t.store.db, m);
+      await writeTargetMarker(t, m);
     }
     progress(i + 1);
   }
   progress(days.length, true);
   for (const t of targets) {
     const m = t.marker!;
-    m.stored = await countRows(t.store.db);
+    m.stored = await countRows(t);
     m.complete = true;
-    await writeMarker(t.store.db, m);
+    await writeTargetMarker(t, m);
     if (t.kind === 'postgres') {
       // What autovacuum converges to on an insert-only table: statistics and the visibility map.
       log('postgres: vacuum analyze');
-      await sql`vacuum analyze`.execute(t.store.db);
+      await sql`vacuum analyze`.execute(t.db!);
     }
   }
 }
@@ -573,6 +616,105 @@ function baselineBreakdown(kind: StoreKind, by: By, from: string, to: string) {
       found.map((r) => ({ value: r.value === null ? null : String(r.value), clusters: Number(r.clusters) })),
     );
   };
+}
+
+/** Each cluster's latest meta report in the range, from raw reports, as the store's ClusterFacts. */
+async function rawLatestFacts(db: Kysely<Database>, from: string, to: string): Promise<ClusterFacts[]> {
+  const found = await rows(
+    db,
+    sql`select * from (
+        select tracking_id, received_day, received_at, version, cluster_type, meta_backend, os_name,
+          object_store, connectors, connector_usage, license_tier, memory_total, node_meta, node_compute,
+          node_frontend, node_compactor, stream_job_count,
+          row_number() over (partition by tracking_id order by received_at desc, id desc) as rn
+        from reports where node_type = 'meta' and received_day between ${from} and ${to}) m
+      where rn = 1 order by tracking_id`,
+  );
+  const n = (v: unknown) => (v === null || v === undefined ? null : Number(v));
+  const t = (v: unknown) => (v === null || v === undefined ? null : String(v));
+  return found.map((r) => ({
+    trackingId: String(r.tracking_id),
+    day: String(r.received_day),
+    factsAt: Number(r.received_at),
+    version: t(r.version),
+    clusterType: t(r.cluster_type),
+    metaBackend: t(r.meta_backend),
+    os: t(r.os_name),
+    objectStore: t(r.object_store),
+    connectors: r.connectors ? (JSON.parse(String(r.connectors)) as string[]) : [],
+    connectorUsage: t(r.connector_usage),
+    licenseTier: t(r.license_tier),
+    memoryTotal: n(r.memory_total),
+    nodeCount:
+      r.node_meta === null
+        ? null
+        : {
+            meta: Number(r.node_meta),
+            compute: Number(r.node_compute),
+            frontend: Number(r.node_frontend),
+            compactor: Number(r.node_compactor),
+          },
+    streamJobCount: n(r.stream_job_count),
+  }));
+}
+
+const withoutExcluded = (body: unknown) => {
+  const { excluded: _, ...rest } = body as Record<string, unknown>;
+  return rest;
+};
+
+function baselineDistribution(of: DistributionName, from: string, to: string) {
+  return async (db: Kysely<Database>) => distribution(await rawLatestFacts(db, from, to), of);
+}
+
+function baselineConnectors(from: string, to: string) {
+  return async (db: Kysely<Database>) => {
+    const facts = await rawLatestFacts(db, from, to);
+    return { clusters: facts.length, ...connectorUsage(facts) };
+  };
+}
+
+function baselineAdoption(from: string, to: string) {
+  return async (db: Kysely<Database>) => {
+    const perDay = (await baselineVersions(from, to)(db)) as Record<string, number[]>;
+    const days: string[] = [];
+    for (let d = from; d <= to; d = shiftDay(d, 1)) days.push(d);
+    const counts = new Map(Object.entries(perDay).map(([v, c]) => [v === 'null' ? null : v, c] as const));
+    return adoption(days, counts);
+  };
+}
+
+/** One cluster's days (latest meta report of each day) and sessions, from raw reports. */
+function baselineHistory(trackingId: string, from: string, to: string) {
+  return async (db: Kysely<Database>) => {
+    const days = await rows(
+      db,
+      sql`select received_day, version from (
+          select received_day, version,
+            row_number() over (partition by received_day order by received_at desc, id desc) as rn
+          from reports where tracking_id = ${trackingId} and node_type = 'meta'
+            and received_day between ${from} and ${to}) m
+        where rn = 1 order by received_day`,
+    );
+    const sessions = await rows(
+      db,
+      sql`select count(*) as n from (
+          select session_id, node_type from reports
+          where tracking_id = ${trackingId} and received_day between ${from} and ${to} group by session_id, node_type
+          union all
+          select session_id, node_type from agent_reports
+          where tracking_id = ${trackingId} and received_day between ${from} and ${to} group by session_id, node_type) s`,
+    );
+    return {
+      days: days.map((d) => [String(d.received_day), d.version === null ? null : String(d.version)]),
+      sessions: Number(sessions[0]!.n),
+    };
+  };
+}
+
+function normalizeHistory(body: unknown) {
+  const b = body as { days: { day: string; version: string | null }[]; sessions: unknown[] };
+  return { days: b.days.map((d) => [d.day, d.version]), sessions: b.sessions.length };
 }
 
 function baselineOverview(from: string, to: string) {
@@ -748,12 +890,13 @@ function normalizeCluster(body: unknown) {
 }
 
 /** Events newest first: the route reads the raw table too, so this is the same query by hand. */
-function baselineEvents(from: string, to: string, limit: number, stage?: string) {
+function baselineEvents(from: string, to: string, limit: number, stage?: string, connector?: string) {
   return async (db: Kysely<Database>) => {
     const found = await rows(
       db,
       sql`select id, tracking_id, received_at from events
         where received_day between ${from} and ${to} ${stage === undefined ? sql`` : sql`and stage = ${stage}`}
+        ${connector === undefined ? sql`` : sql`and connector_name = ${connector}`}
         order by received_at desc, id desc limit ${limit}`,
     );
     return found.map((r) => ({ trackingId: String(r.tracking_id), receivedAt: Number(r.received_at) }));
@@ -873,6 +1016,12 @@ async function routeSpecs(kind: StoreKind, db: Kysely<Database>, lastDay: string
           baseline: baselineEvents(r.from, r.to, 100, 'recovery'),
           normalize: normalizeEvents,
         })),
+        {
+          label: '90d connector=kafka',
+          path: `/query/events?${q(ranges[1]!.from, lastDay)}&limit=100&connector=kafka`,
+          baseline: baselineEvents(ranges[1]!.from, lastDay, 100, undefined, 'kafka'),
+          normalize: normalizeEvents,
+        },
         ...ids.slice(0, 3).map((id) => ({
           label: `365d trackingId`,
           path: `/query/events?${q(ranges[2]!.from, lastDay)}&limit=100&trackingId=${id}`,
@@ -940,6 +1089,51 @@ async function routeSpecs(kind: StoreKind, db: Kysely<Database>, lastDay: string
         normalize: normalizeCluster,
       })),
     },
+    ...(['computeNodes', 'memory', 'streamJobs'] as const).map((of) => ({
+      route: `GET /query/distribution?of=${of}`,
+      baselineNote: 'latest meta report per cluster by row_number() over raw reports',
+      variants: ranges.map((r) => ({
+        label: `${r.n}d`,
+        path: `/query/distribution?of=${of}&${q(r.from, r.to)}`,
+        baseline: baselineDistribution(of, r.from, r.to),
+        normalize: withoutExcluded,
+      })),
+    })),
+    {
+      route: 'GET /query/connectors',
+      baselineNote: 'latest connector_usage per cluster by row_number() over raw reports',
+      variants: ranges.map((r) => ({
+        label: `${r.n}d`,
+        path: `/query/connectors?${q(r.from, r.to)}`,
+        baseline: baselineConnectors(r.from, r.to),
+        normalize: withoutExcluded,
+      })),
+    },
+    {
+      route: 'GET /query/adoption',
+      baselineNote:
+        'the versions baseline (carried forward over raw reports), then the same pickup arithmetic',
+      variants: ranges.map((r) => ({
+        label: `${r.n}d`,
+        path: `/query/adoption?${q(r.from, r.to)}`,
+        baseline: baselineAdoption(r.from, r.to),
+        normalize: (b: unknown) => (b as { releases: unknown }).releases,
+      })),
+    },
+    {
+      route: 'GET /query/clusters/{id}/history',
+      baselineNote: 'latest meta report per day and sessions by group by over raw reports',
+      variants: ids.slice(0, 5).map((id) => ({
+        label: `${id.slice(0, 8)} 365d`,
+        path: `/query/clusters/${id}/history?${q(ranges[2]!.from, lastDay)}`,
+        baseline: baselineHistory(id, ranges[2]!.from, lastDay),
+        normalize: normalizeHistory,
+      })),
+    },
+    {
+      route: 'GET /query/metrics',
+      variants: [{ label: 'names', path: '/query/metrics' }],
+    },
     {
       route: 'GET /query/metrics/db.query.duration',
       variants: ranges.flatMap((r) => [
@@ -986,7 +1180,11 @@ async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }>
   return { ms: performance.now() - t0, value };
 }
 
-async function measureStore(t: Target, lastDay: string): Promise<RouteResult[]> {
+/** `reference`: the SQL store whose raw-SQL baseline checks this store's answers (itself if SQL). */
+async function measureStore(t: Target, lastDay: string, reference: Target): Promise<RouteResult[]> {
+  const baseDb = reference.db!;
+  // Another store's baseline checks the answers; its time is not this store's, so it is not shown.
+  const timeBaseline = reference === t;
   const collector = await startCollector({
     store: t.url,
     adminToken: ADMIN_TOKEN,
@@ -1006,7 +1204,7 @@ async function measureStore(t: Target, lastDay: string): Promise<RouteResult[]> 
   };
   const results: RouteResult[] = [];
   try {
-    for (const spec of await routeSpecs(t.kind, t.store.db, lastDay)) {
+    for (const spec of await routeSpecs(reference.kind, baseDb, lastDay)) {
       const routeSamples: number[] = [];
       const baseSamples: number[] = [];
       const perVariant = spec.variants.map(() => ({ route: [] as number[], base: [] as number[] }));
@@ -1025,20 +1223,22 @@ async function measureStore(t: Target, lastDay: string): Promise<RouteResult[]> 
       const expected = new Map<number, unknown>();
       if (withBaseline.length > 0) {
         for (let i = 0; i < BASELINE_WARMUP; i++)
-          await withBaseline[i % withBaseline.length]!.v.baseline!(t.store.db);
+          await withBaseline[i % withBaseline.length]!.v.baseline!(baseDb);
         for (let i = 0; i < Math.max(BASELINE_REQUESTS, withBaseline.length); i++) {
           const { v, i: index } = withBaseline[i % withBaseline.length]!;
-          const { ms, value } = await timed(() => v.baseline!(t.store.db));
-          baseSamples.push(ms);
-          perVariant[index]!.base.push(ms);
+          const { ms, value } = await timed(() => v.baseline!(baseDb));
+          if (timeBaseline) {
+            baseSamples.push(ms);
+            perVariant[index]!.base.push(ms);
+          }
           if (!expected.has(index)) expected.set(index, value);
         }
       }
       const mismatches: string[] = [];
       const matches = spec.variants.map((v, i) => {
-        if (!v.baseline || !expected.has(i)) return null;
+        // A variant not requested in this run (fewer --requests than variants) has no answer.
+        if (!v.baseline || !expected.has(i) || !answers.has(i)) return null;
         const got = v.normalize ? v.normalize(answers.get(i) ?? null) : answers.get(i);
-        if (!answers.has(i)) return null;
         const ok = isDeepStrictEqual(got, expected.get(i));
         if (!ok) {
           mismatches.push(v.label);
@@ -1055,7 +1255,9 @@ async function measureStore(t: Target, lastDay: string): Promise<RouteResult[]> 
         store: t.kind,
         route_ms,
         baseline_ms,
-        baselineNote: spec.baselineNote ?? null,
+        baselineNote: timeBaseline
+          ? (spec.baselineNote ?? null)
+          : `answers checked against ${reference.kind}'s raw-SQL baseline`,
         speedup: baseline_ms ? Math.round((baseline_ms.p50 / Math.max(route_ms.p50, 0.1)) * 10) / 10 : null,
         goalMet: route_ms.p95 <= GOAL_P95_MS,
         perVariant: spec.variants.map((v, i) => ({
@@ -1203,7 +1405,10 @@ async function main(): Promise<void> {
 
   const lastDay = new Date(plan.now).toISOString().slice(0, 10);
   const results: RouteResult[] = [];
-  for (const t of targets) results.push(...(await measureStore(t, lastDay)));
+  const reference = targets.find((t) => t.kind === 'postgres') ?? targets.find((t) => t.db)!;
+  for (const t of targets) results.push(...(await measureStore(t, lastDay, t.db ? t : reference)));
+  const bytes = new Map<StoreKind, number>();
+  for (const t of targets) bytes.set(t.kind, await storeBytes(t));
   for (const t of targets) await t.store.close();
 
   const loadEnd = loadavg();
@@ -1246,7 +1451,14 @@ async function main(): Promise<void> {
       keepEvents: plan.keepEvents,
       agentEvery: AGENT_EVERY,
     },
-    stores: Object.fromEntries(targets.map((t) => [t.kind, t.marker!.stored])),
+    stores: Object.fromEntries(
+      targets.map((t) => {
+        const s = t.marker!.stored;
+        const b = bytes.get(t.kind)!;
+        // Everything on disk (events, agent rows, indexes, rollups) per stored RisingWave report.
+        return [t.kind, { ...s, bytes: b, bytesPerReport: Math.round(b / Math.max(1, s.reports)) }];
+      }),
+    ),
     fill: fills,
     options: {
       requests: REQUESTS,

@@ -435,12 +435,109 @@ describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
           rows.map((r) => [r.children[0]?.textContent ?? '', r.children[1]?.textContent ?? '']),
         );
       expect(shown).toEqual(versions.rows.map((r) => [label(r.value), formatCount(r.clusters)]));
+      // Sizes: the compute-node distribution, bucket for bucket, and its percentiles.
+      const nodes = await api<{
+        buckets: { from: number; to: number; clusters: number }[];
+        p50: number;
+        p90: number;
+      }>(sim, q('/query/distribution', '&of=computeNodes'));
+      expect(nodes.buckets.length).toBeGreaterThan(1);
+      const rowsOf = (testId: string) =>
+        page
+          .locator(`[data-test="${testId}"] tbody tr`)
+          .evaluateAll((rows) =>
+            rows.map((r) => [r.children[0]?.textContent ?? '', r.children[1]?.textContent ?? '']),
+          );
+      expect(await rowsOf('distribution-computeNodes')).toEqual(
+        nodes.buckets.map((b) => [
+          b.from === b.to ? String(b.from) : `${b.from}–${b.to}`,
+          formatCount(b.clusters),
+        ]),
+      );
+      expect(await page.locator('[data-test="percentiles-computeNodes"]').textContent()).toContain(
+        `p50 ${formatCount(nodes.p50)} · p90 ${formatCount(nodes.p90)}`,
+      );
+      // Release pickup: one row per release, with the API's share on the last day.
+      const adoption = await api<{ releases: { version: string; latestShare: number }[] }>(
+        sim,
+        q('/query/adoption'),
+      );
+      expect(adoption.releases.length).toBeGreaterThan(1);
+      expect(
+        await page
+          .locator('[data-test="adoption"] tbody tr')
+          .evaluateAll((rows) =>
+            rows.map((r) => [r.children[0]?.textContent ?? '', r.lastElementChild?.textContent ?? '']),
+          ),
+      ).toEqual(adoption.releases.map((r) => [r.version, `${r.latestShare}%`]));
       await shot(page, 'simulated-overview');
+
+      // Connectors by format and encode.
+      await page.evaluate(
+        `window.location.hash = ${JSON.stringify(`#/connectors?from=${range.from}&to=${range.to}`)}`,
+      );
+      await settled(page);
+      const usage = await api<{
+        sources: { connector: string; format: string; encode: string; clusters: number }[];
+      }>(sim, q('/query/connectors'));
+      expect(usage.sources.length).toBeGreaterThan(0);
+      expect(
+        await page
+          .locator('[data-test="connector-sources"] tbody tr')
+          .evaluateAll((rows) =>
+            rows.map((r) => [...r.children].slice(0, 4).map((c) => c.textContent ?? '')),
+          ),
+      ).toEqual(
+        usage.sources.map((r) => [
+          label(r.connector),
+          label(r.format),
+          label(r.encode),
+          formatCount(r.clusters),
+        ]),
+      );
+      await shot(page, 'simulated-connectors');
+
+      // One cluster's history and sessions.
+      const listed = await api<{ clusters: { trackingId: string }[] }>(sim, '/query/clusters?limit=1');
+      const id = listed.clusters[0]!.trackingId;
+      await page.evaluate(
+        `window.location.hash = ${JSON.stringify(`#/cluster/${id}?from=${range.from}&to=${range.to}`)}`,
+      );
+      await settled(page);
+      const history = await api<{ days: { day: string; version: string }[]; sessions: unknown[] }>(
+        sim,
+        q(`/query/clusters/${id}/history`),
+      );
+      expect(history.days.length).toBeGreaterThan(0);
+      expect(
+        await page
+          .locator('[data-test="cluster-history"] tbody tr')
+          .evaluateAll((rows) =>
+            rows.map((r) => [r.children[0]?.textContent ?? '', r.children[1]?.textContent ?? '']),
+          ),
+      ).toEqual([...history.days].reverse().map((d) => [d.day, label(d.version)]));
+      expect(await page.locator('[data-test="cluster-sessions"] tbody tr').count()).toBe(
+        history.sessions.length,
+      );
+      await shot(page, 'simulated-cluster');
+
+      // The metrics view suggests every metric name the agents sent.
+      await page.evaluate(`window.location.hash = '#/metrics'`);
+      await settled(page);
+      const names = await api<{ metrics: { name: string }[] }>(sim, '/query/metrics');
+      expect(names.metrics.length).toBeGreaterThan(0);
+      await expect
+        .poll(() =>
+          page
+            .locator('[data-test="metric-names"] option')
+            .evaluateAll((o) => o.map((x) => x.getAttribute('value'))),
+        )
+        .toEqual(names.metrics.map((m) => m.name));
       await page.close();
     } finally {
       await sim.close();
     }
-  }, 120_000);
+  }, 240_000);
 
   it('an empty collector shows how to send a first report', async () => {
     const page = await context.newPage();

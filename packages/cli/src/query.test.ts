@@ -65,6 +65,32 @@ describe('tidewatch query', () => {
     expect(stdout).toMatch(/^clusterType\s+kubernetes$/m);
   });
 
+  it('prints distributions, connectors, release pickup and a cluster history', async () => {
+    const nodes = (await tidewatch('distribution', '--of', 'computeNodes')).stdout;
+    expect(nodes.trimEnd().split('\n').slice(0, 3)).toEqual([
+      'nodes  clusters',
+      '-----  --------',
+      '3-4           3',
+    ]);
+    expect(nodes).toContain('clusters 3 (unknown 0) · min 3 · p50 3 · p90 3 · p99 3 · max 3');
+    expect((await tidewatch('distribution', '--of', 'memory')).stdout).toMatch(/^4-8 GiB\s+3$/m);
+    const connectors = (await tidewatch('connectors')).stdout;
+    expect(connectors).toMatch(/^source\s+kafka\s+plain\s+json\s+3\s+3$/m);
+    expect(connectors).toMatch(/^sink\s+iceberg\s+upsert\s+parquet\s+3\s+3$/m);
+    const adoption = JSON.parse((await tidewatch('adoption', '--json')).stdout) as {
+      releases: { version: string }[];
+    };
+    expect(adoption.releases.map((r) => r.version).sort()).toEqual(['10.0.0', '2.4.1']);
+    const history = (await tidewatch('history', ids[2]!)).stdout;
+    expect(history).toMatch(/^\d{4}-\d{2}-\d{2}\s+10\.0\.0\s+1\/3\/2\/1\s+5\s+8\s+paid$/m);
+    expect(history).toContain('sessions');
+    expect((await tidewatch('metrics')).stdout).toBe('(no rows)\n');
+    await expect(tidewatch('distribution')).rejects.toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('--of'),
+    });
+  }, 120_000); // nine CLI processes: slow on a busy machine
+
   it("explains the collector's refusal and exits non-zero", async () => {
     await expect(tidewatch('active', '--from', '2026-02-30')).rejects.toMatchObject({
       code: 1,

@@ -9,22 +9,119 @@ questions:
   overview                        active, new, silent and total clusters; lifetimes
   active                          active clusters per day
   versions                        active clusters per version per day (adoption)
-  breakdown --by DIM              clusters per version|clusterType|metaBackend|os|objectStore|connector
+  adoption                        per release: days until 10/25/50% of active clusters ran it
+  breakdown --by DIM              clusters per version|clusterType|metaBackend|os|objectStore|connector|licenseTier
+  distribution --of SIZE          clusters per memory|metaNodes|computeNodes|frontendNodes|compactorNodes|streamJobs
+                                  bucket, with percentiles
+  connectors                      sources and sinks by connector, format and encode
   clusters [--search S] [--limit N]   clusters, most recently seen first
-  events [--tracking-id ID] [--stage S] [--name N] [--limit N]
+  events [--tracking-id ID] [--stage S] [--name N] [--connector C] [--limit N]
   event-counts --by day|stage|name|connector|trackingId [--stage S] [--name N]
+  metrics                         the metric names agents send
   metrics NAME [--by version|clusterType|nodeType|trackingId]
   cluster TRACKING_ID             one cluster's facts and counts
+  history TRACKING_ID             one cluster's facts per day and its sessions (nodes, restarts)
 environment: TIDEWATCH_URL (default http://127.0.0.1:8080), TIDEWATCH_TOKEN`;
+
+type Rows = Record<string, unknown>[];
 
 interface Question {
   path: string;
   /** The rows to print as a table, from the JSON answer. */
-  rows(answer: Record<string, unknown>): Record<string, unknown>[];
+  rows(answer: Record<string, unknown>): Rows;
+  /** Further titled tables or lines after the first table. */
+  more?(answer: Record<string, unknown>): (string | Rows)[];
 }
 
-function question(name: string | undefined, arg: string | undefined, by: string | undefined): Question {
+const GIB = 1024 ** 3;
+
+function question(
+  name: string | undefined,
+  arg: string | undefined,
+  by: string | undefined,
+  of: string | undefined,
+): Question {
   switch (name) {
+    case 'distribution':
+      if (!of) throw new UsageError(`distribution needs --of\n${USAGE}`);
+      return {
+        path: '/query/distribution',
+        rows: (a) =>
+          (a.buckets as { from: number; to: number; clusters: number }[]).map((b) =>
+            a.unit === 'bytes'
+              ? { memory: `${b.from <= 1 ? 0 : (b.from - 1) / GIB}-${b.to / GIB} GiB`, clusters: b.clusters }
+              : { [String(a.unit)]: b.from === b.to ? b.from : `${b.from}-${b.to}`, clusters: b.clusters },
+          ),
+        more: (a) => {
+          const show = (v: unknown) =>
+            v === null
+              ? '-'
+              : a.unit === 'bytes'
+                ? `${Math.round((Number(v) / GIB) * 10) / 10} GiB`
+                : String(v);
+          return [
+            `clusters ${a.clusters} (unknown ${a.unknown}) · min ${show(a.min)} · p50 ${show(a.p50)} · ` +
+              `p90 ${show(a.p90)} · p99 ${show(a.p99)} · max ${show(a.max)}`,
+          ];
+        },
+      };
+    case 'connectors':
+      return {
+        path: '/query/connectors',
+        rows: (a) => [
+          ...(a.sources as Rows).map((r) => ({ kind: 'source', ...r })),
+          ...(a.sinks as Rows).map((r) => ({ kind: 'sink', ...r })),
+        ],
+      };
+    case 'adoption':
+      return {
+        path: '/query/adoption',
+        rows: (a) =>
+          (
+            a.releases as {
+              version: string;
+              firstDay: string;
+              beforeRange: boolean;
+              daysTo: Record<string, number | null>;
+              peakShare: number;
+              latestShare: number;
+            }[]
+          ).map((r) => ({
+            version: r.version,
+            firstDay: r.beforeRange ? `<=${r.firstDay}` : r.firstDay,
+            ...Object.fromEntries(
+              Object.entries(r.daysTo).map(([share, days]) => [`days to ${share}%`, days ?? '-']),
+            ),
+            'peak %': r.peakShare,
+            'now %': r.latestShare,
+          })),
+      };
+    case 'history':
+      if (!arg) throw new UsageError(`history needs a tracking id\n${USAGE}`);
+      return {
+        path: `/query/clusters/${encodeURIComponent(arg)}/history`,
+        rows: (a) =>
+          (
+            a.days as {
+              day: string;
+              version: string | null;
+              nodeCount: Record<string, number> | null;
+              streamJobCount: number | null;
+              memoryTotal: number | null;
+              licenseTier: string | null;
+            }[]
+          ).map((d) => ({
+            day: d.day,
+            version: d.version,
+            nodes: d.nodeCount
+              ? `${d.nodeCount.meta}/${d.nodeCount.compute}/${d.nodeCount.frontend}/${d.nodeCount.compactor}`
+              : null,
+            streamJobs: d.streamJobCount,
+            memoryGiB: d.memoryTotal === null ? null : Math.round((d.memoryTotal / GIB) * 10) / 10,
+            license: d.licenseTier,
+          })),
+        more: (a) => ['sessions (nodes: meta/compute/frontend/compactor above)', a.sessions as Rows],
+      };
     case 'overview':
       return {
         path: '/query/overview',
@@ -57,7 +154,7 @@ function question(name: string | undefined, arg: string | undefined, by: string 
     case 'events':
       return { path: '/query/events', rows: (a) => a.events as Record<string, unknown>[] };
     case 'metrics':
-      if (!arg) throw new UsageError(`metrics needs a metric name\n${USAGE}`);
+      if (!arg) return { path: '/query/metrics', rows: (a) => a.metrics as Rows };
       return {
         path: `/query/metrics/${encodeURIComponent(arg)}`,
         rows: (a) => a.rows as Record<string, unknown>[],
@@ -80,6 +177,8 @@ export async function query(argv: string[], env: NodeJS.ProcessEnv): Promise<voi
       from: { type: 'string' },
       to: { type: 'string' },
       by: { type: 'string' },
+      of: { type: 'string' },
+      connector: { type: 'string' },
       json: { type: 'boolean' },
       'include-ci': { type: 'boolean' },
       'include-internal': { type: 'boolean' },
@@ -100,7 +199,7 @@ export async function query(argv: string[], env: NodeJS.ProcessEnv): Promise<voi
     console.log(USAGE);
     return;
   }
-  const q = question(name, arg, values.by);
+  const q = question(name, arg, values.by, values.of);
   const token = values.token ?? env.TIDEWATCH_TOKEN;
   if (!token)
     throw new UsageError('a token is needed: --token T or TIDEWATCH_TOKEN (see `tidewatch token create`)');
@@ -110,6 +209,8 @@ export async function query(argv: string[], env: NodeJS.ProcessEnv): Promise<voi
   set('from', values.from);
   set('to', values.to);
   set('by', values.by);
+  set('of', values.of);
+  set('connector', values.connector);
   set('trackingId', values['tracking-id']);
   set('stage', values.stage);
   set('name', values.name);
@@ -132,6 +233,9 @@ export async function query(argv: string[], env: NodeJS.ProcessEnv): Promise<voi
     return;
   }
   console.log(formatTable(q.rows(answer)));
+  for (const part of q.more?.(answer) ?? []) {
+    console.log(typeof part === 'string' ? `\n${part}` : formatTable(part));
+  }
   if (typeof answer.next === 'string') console.log(`(more: --json shows the cursor "next")`);
   const excluded = answer.excluded as { ci: number; internal: number } | undefined;
   if (excluded && excluded.ci + excluded.internal > 0) {

@@ -26,12 +26,14 @@ import { LicenseSubjectPolicy } from './privacy/license-subject.js';
 import { RetentionJob } from './privacy/retention.js';
 import { activeRoute } from './query/active-route.js';
 import { breakdownRoute } from './query/breakdown-route.js';
+import { clusterHistoryRoute } from './query/cluster-history-route.js';
 import { clusterListRoute } from './query/cluster-list-route.js';
 import { clusterRoute } from './query/cluster-route.js';
 import { eventCountsRoute } from './query/event-counts-route.js';
 import { eventsRoute } from './query/events-route.js';
 import { metricsRoute } from './query/metrics-route.js';
 import { overviewRoute } from './query/overview-route.js';
+import { shapeRoutes } from './query/shape-routes.js';
 import { versionsRoute } from './query/versions-route.js';
 import type { Store } from './store/store.js';
 
@@ -130,6 +132,8 @@ export async function buildServer(
   await app.register(overviewRoute, { store });
   await app.register(versionsRoute, { store });
   await app.register(clusterListRoute, { store });
+  await app.register(clusterHistoryRoute, { store });
+  await app.register(shapeRoutes, { store });
   await app.register(eraseRoute, { store });
   await app.register(internalRoute, { store });
   await app.register(importRoute, { store, license });

@@ -14,6 +14,8 @@ const NODE_ENUM: Record<NodeName, rw.TelemetryNodeType> = {
 };
 
 export interface BaseOptions {
+  /** Bytes of memory of the node's machine. */
+  memoryTotal?: number;
   trackingId?: string;
   sessionId?: string;
   reportTime?: number;
@@ -31,7 +33,7 @@ function base(node: NodeName, o: BaseOptions) {
     nodeType: o.nodeType ?? NODE_ENUM[node],
     isTest: o.isTest ?? false,
     systemData: {
-      memory: { used: 3_221_225_472n, total: 8_589_934_592n },
+      memory: { used: 3_221_225_472n, total: BigInt(o.memoryTotal ?? 8_589_934_592) },
       os: { name: 'Ubuntu', version: '22.04', kernelVersion: '5.15.0-1051-aws' },
       cpu: { available: 4 },
     },
@@ -43,15 +45,23 @@ export const CONNECTOR_USAGE = JSON.stringify({
   sink: [{ '9': { connector: 'iceberg', format: 'upsert', encode: 'parquet' } }],
 });
 
-export function metaReport(o: BaseOptions & { version?: string } = {}): Uint8Array {
+export interface MetaOptions extends BaseOptions {
+  version?: string;
+  computeNodes?: number;
+  streamJobCount?: number;
+  licenseTier?: string;
+  connectorUsage?: string;
+}
+
+export function metaReport(o: MetaOptions = {}): Uint8Array {
   return toBinary(
     rw.MetaReportSchema,
     create(rw.MetaReportSchema, {
       base: base('meta', o),
       metaBackend: rw.MetaBackend.RDB,
-      nodeCount: { meta: 1, compute: 3, frontend: 2, compactor: 1 },
+      nodeCount: { meta: 1, compute: o.computeNodes ?? 3, frontend: 2, compactor: 1 },
       rwVersion: { rwVersion: o.version ?? '2.4.1', gitSha: 'a1b2c3d4e5f6' },
-      streamJobCount: 5,
+      streamJobCount: o.streamJobCount ?? 5,
       streamJobs: [
         { tableId: 7, connectorName: 'kafka' },
         { tableId: 8, connectorName: 'postgres-cdc' },
@@ -59,11 +69,11 @@ export function metaReport(o: BaseOptions & { version?: string } = {}): Uint8Arr
       ],
       clusterType: rw.TelemetryClusterType.KUBERNETES,
       objectStoreMediaType: 's3',
-      connectorUsageJsonStr: CONNECTOR_USAGE,
+      connectorUsageJsonStr: o.connectorUsage ?? CONNECTOR_USAGE,
       licenseInfoJsonStr: JSON.stringify({
         sub: 'ACME Corp',
         iss: 'prod.risingwave.com',
-        tier: 'paid',
+        tier: o.licenseTier ?? 'paid',
         exp: 1_900_000_000,
       }),
     }),

@@ -160,3 +160,67 @@ export interface ClusterListAnswer {
   }[];
   next: string | null;
 }
+export interface DistributionAnswer {
+  of: string;
+  unit: 'bytes' | 'nodes' | 'jobs';
+  clusters: number;
+  unknown: number;
+  min: number | null;
+  p50: number | null;
+  p90: number | null;
+  p99: number | null;
+  max: number | null;
+  buckets: { from: number; to: number; clusters: number }[];
+}
+export interface ConnectorUsageRow {
+  connector: string | null;
+  format: string | null;
+  encode: string | null;
+  clusters: number;
+  count: number;
+}
+export interface ConnectorsAnswer {
+  clusters: number;
+  sources: ConnectorUsageRow[];
+  sinks: ConnectorUsageRow[];
+}
+export interface AdoptionAnswer {
+  from: string;
+  to: string;
+  releases: {
+    version: string;
+    firstDay: string;
+    beforeRange: boolean;
+    peakShare: number;
+    peakDay: string;
+    latestShare: number;
+    daysTo: Record<string, number | null>;
+  }[];
+}
+export interface HistoryAnswer {
+  trackingId: string;
+  days: {
+    day: string;
+    factsAt: string;
+    version: string | null;
+    clusterType: string | null;
+    licenseTier: string | null;
+    memoryTotal: number | null;
+    nodeCount: NodeCounts | null;
+    streamJobCount: number | null;
+    connectors: string[];
+  }[];
+  sessions: {
+    sessionId: string;
+    nodeType: string;
+    source: 'risingwave' | 'agent';
+    firstSeen: string;
+    lastSeen: string;
+    reports: number;
+    memoryTotal: number | null;
+    cpuAvailable: number | null;
+  }[];
+}
+export interface MetricNamesAnswer {
+  metrics: { name: string; kind: string; unit: string; clusters: number }[];
+}

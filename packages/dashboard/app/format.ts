@@ -57,3 +57,11 @@ export function lastDays(days: number, now = Date.now()): { from: string; to: st
   const to = todayUtc(now);
   return { from: shiftDay(to, -(days - 1)), to };
 }
+
+const GIB = 1024 ** 3;
+
+/** Bytes as GiB with one decimal (memory sizes). */
+export function formatGiB(bytes: number | null | undefined): string {
+  if (bytes === null || bytes === undefined) return '—';
+  return `${Math.round((bytes / GIB) * 10) / 10} GiB`;
+}

@@ -1,6 +1,6 @@
 // JSON texts that RisingWave embeds inside its reports: connector usage and license info.
 // A text that does not parse is kept as sent and flagged, never a reason to reject the report.
-import type { Flags } from './fields.js';
+import { Flags } from './fields.js';
 import type { ConnectorUse } from './model.js';
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -81,6 +81,11 @@ export function parseLicense(json: string | null, flags: Flags): LicenseFacts {
   }
   const tier = shortString(parsed['tier'], flags);
   return { tier: tier?.toLowerCase() ?? null, subject: shortString(parsed['sub'], flags) };
+}
+
+/** The sources and sinks of a stored connector_usage_json_str; what does not parse is left out. */
+export function connectorUsesOf(json: string | null): ConnectorUse[] {
+  return parseConnectorUsage(json, new Flags());
 }
 
 /**

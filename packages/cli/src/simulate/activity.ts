@@ -405,59 +405,35 @@ export class FleetSimulation {
     state.agentSequence++;
     const queries = Math.min(5000, rng.poisson(plan.queriesPerDay));
     // Latency depends on the release (one of them regressed its tail) and a little on the cluster.
-    const median = release.latencyMedian * (0.8 + ((plan.index * 7919) % 40) / 100);
-    const latencies = Array.from({ length: queries }, () => rng.logNormal(median, release.latencySigma));
+    const latencies = Array.from({ length: queries }, () =>
+      rng.logNormal(agentLatencyMedian(plan, release), release.latencySigma),
+    );
     const errors = rng.poisson(queries * (plan.unreliable ? 0.02 : 0.003));
     const started = this.sessionStart(plan, at);
-    const metric = (name: string, unit: string, kind: MetricSeries['kind'], value: number): MetricSeries => ({
-      name,
-      unit,
-      description: name,
-      kind,
-      labels: {},
-      value,
-      histogram: null,
-    });
-    const report: AgentReport = {
-      protocol: 3,
+    const memoryUsed = Math.floor(plan.memoryTotal * (0.25 + rng.next() * 0.5));
+    const heapUsed = Math.floor(rng.logNormal(80e6, 0.4));
+    const eventLoopDelayP99 = rng.logNormal(0.012, 0.5);
+    const report = agentReportOf({
+      plan,
+      release,
+      at,
       reportId: derivedUuid(this.o.seed, 'agent', plan.index, at),
       sequence: state.agentSequence,
-      trackingId: plan.trackingId,
       sessionId: derivedUuid(this.o.seed, 'agent-session', plan.index, started),
-      nodeType: 'frontend',
-      isLeader: true,
-      version: release.version,
-      gitSha: release.gitSha,
-      clusterType: plan.clusterType,
-      ci: false,
-      isTest: plan.isTest,
       intervalStartMs: state.lastAgentAt ?? at - DAY_MS,
-      intervalEndMs: at,
-      system: {
-        memoryUsed: Math.floor(plan.memoryTotal * (0.25 + rng.next() * 0.5)),
-        memoryTotal: plan.memoryTotal,
-        osName: plan.os.name,
-        osVersion: plan.os.version,
-        osKernel: plan.os.kernel,
-        cpuAvailable: plan.cpus,
-      },
+      memoryUsed,
       process: {
-        heapUsed: Math.floor(rng.logNormal(80e6, 0.4)),
-        eventLoopDelayP99: rng.logNormal(0.012, 0.5),
+        heapUsed,
+        eventLoopDelayP99,
         uptime: Math.floor((at - started) / 1000),
         runtime: 'node v20.19.0',
       },
       cluster: { stream_jobs: state.jobs.length },
-      metrics: [
-        metric('db.queries', '{query}', 'counter', queries),
-        metric('db.query.errors', '{query}', 'counter', errors),
-        metric('db.connections', '{connection}', 'gauge', rng.int(1, 20 * plan.nodes.frontend)),
-        { ...metric('db.query.duration', 's', 'histogram', 0), histogram: histogramOf(latencies, 5, 160) },
-      ],
-      events: [],
-      drops: { series: 0, events: 0, reports: 0, values: 0, errors: 0 },
-      agentVersion: '0.1.0',
-    };
+      queries,
+      errors,
+      connections: rng.int(1, 20 * plan.nodes.frontend),
+      latencies,
+    });
     state.lastAgentAt = at;
     const protobuf = plan.index % 2 === 0;
     return {
@@ -490,4 +466,77 @@ function licenseJson(plan: ClusterPlan, at: number): string {
     rwu_limit: 16 * plan.nodes.compute,
     exp,
   });
+}
+
+/** The median query latency of a cluster's agent on a release (the release's, give or take 20%). */
+export function agentLatencyMedian(plan: ClusterPlan, release: Release): number {
+  return release.latencyMedian * (0.8 + ((plan.index * 7919) % 40) / 100);
+}
+
+/** What one daily Tidewatch agent report of a simulated cluster says (random draws made by the caller). */
+export interface AgentDay {
+  plan: ClusterPlan;
+  release: Release;
+  /** When the report is sent (the end of its interval). */
+  at: number;
+  reportId: string;
+  sequence: number;
+  sessionId: string;
+  intervalStartMs: number;
+  memoryUsed: number;
+  process: AgentReport['process'];
+  cluster: AgentReport['cluster'];
+  queries: number;
+  errors: number;
+  connections: number;
+  /** Query durations, seconds: the latency histogram. */
+  latencies: number[];
+}
+
+/** A simulated agent report: query count, errors, connections and a latency histogram. */
+export function agentReportOf(d: AgentDay): AgentReport {
+  const metric = (name: string, unit: string, kind: MetricSeries['kind'], value: number): MetricSeries => ({
+    name,
+    unit,
+    description: name,
+    kind,
+    labels: {},
+    value,
+    histogram: null,
+  });
+  return {
+    protocol: 3,
+    reportId: d.reportId,
+    sequence: d.sequence,
+    trackingId: d.plan.trackingId,
+    sessionId: d.sessionId,
+    nodeType: 'frontend',
+    isLeader: true,
+    version: d.release.version,
+    gitSha: d.release.gitSha,
+    clusterType: d.plan.clusterType,
+    ci: false,
+    isTest: d.plan.isTest,
+    intervalStartMs: d.intervalStartMs,
+    intervalEndMs: d.at,
+    system: {
+      memoryUsed: d.memoryUsed,
+      memoryTotal: d.plan.memoryTotal,
+      osName: d.plan.os.name,
+      osVersion: d.plan.os.version,
+      osKernel: d.plan.os.kernel,
+      cpuAvailable: d.plan.cpus,
+    },
+    process: d.process,
+    cluster: d.cluster,
+    metrics: [
+      metric('db.queries', '{query}', 'counter', d.queries),
+      metric('db.query.errors', '{query}', 'counter', d.errors),
+      metric('db.connections', '{connection}', 'gauge', d.connections),
+      { ...metric('db.query.duration', 's', 'histogram', 0), histogram: histogramOf(d.latencies, 5, 160) },
+    ],
+    events: [],
+    drops: { series: 0, events: 0, reports: 0, values: 0, errors: 0 },
+    agentVersion: '0.1.0',
+  };
 }

@@ -7,7 +7,7 @@ import type { Store } from '../store/store.js';
 import { trackingIdParam, trackingIdParams } from './tracking-id.js';
 
 const nullableString = { type: ['string', 'null'] } as const;
-const nodeCounts = {
+export const nodeCountsSchema = {
   type: 'object',
   properties: {
     meta: { type: 'integer' },
@@ -27,12 +27,12 @@ const clusterSchema = {
     gitSha: nullableString,
     clusterType: nullableString,
     metaBackend: nullableString,
-    nodeCount: { anyOf: [nodeCounts, { type: 'null' }] },
+    nodeCount: { anyOf: [nodeCountsSchema, { type: 'null' }] },
     streamJobCount: { type: ['integer', 'null'] },
     objectStore: nullableString,
     licenseTier: nullableString,
     connectors: { type: 'array', items: { type: 'string' } },
-    reports: nodeCounts,
+    reports: nodeCountsSchema,
     events: { type: 'integer' },
     agentReports: { type: 'integer' },
   },

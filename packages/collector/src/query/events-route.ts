@@ -49,6 +49,7 @@ export async function eventsRoute(app: FastifyInstance, opts: { store: Store }) 
             trackingId: { type: 'string' },
             stage: { type: 'string', enum: [...STAGES] },
             name: { type: 'string', maxLength: 1024 },
+            connector: { type: 'string', maxLength: 256, description: 'Events of this connector only' },
             limit: { type: 'integer', minimum: 1, maximum: MAX_LIMIT, default: 100 },
             before: { type: 'string', maxLength: 100, description: 'The `next` cursor of the previous page' },
           },
@@ -88,6 +89,7 @@ export async function eventsRoute(app: FastifyInstance, opts: { store: Store }) 
         trackingId?: string;
         stage?: (typeof STAGES)[number];
         name?: string;
+        connector?: string;
         limit: number;
         before?: string;
       };
@@ -97,6 +99,7 @@ export async function eventsRoute(app: FastifyInstance, opts: { store: Store }) 
         trackingId: query.trackingId === undefined ? undefined : trackingIdParam(query.trackingId),
         stage: query.stage === 'unspecified' ? null : query.stage,
         name: query.name,
+        connector: query.connector,
         limit: query.limit + 1,
         before: query.before === undefined ? undefined : decodeCursor(query.before),
       });

@@ -21,7 +21,23 @@ describe.each(targets)('fleet query routes: $name', (target) => {
   beforeAll(async () => {
     c = await startTestCollector(await target.freshUrl());
     await c.postProto('/api/v2/report/meta', metaReport({ trackingId: a, version: '2.4.1' }));
-    await c.postProto('/api/v2/report/meta', metaReport({ trackingId: b, version: '2.3.0' }));
+    await c.postProto(
+      '/api/v2/report/meta',
+      metaReport({
+        trackingId: b,
+        version: '2.3.0',
+        computeNodes: 12,
+        memoryTotal: 3 * 1024 ** 3,
+        licenseTier: 'free',
+        connectorUsage: JSON.stringify({
+          source: [
+            { '1': { connector: 'kafka', format: 'plain', encode: 'json' } },
+            { '2': { connector: 'kafka', format: 'plain', encode: 'json' } },
+          ],
+          sink: [],
+        }),
+      }),
+    );
     await c.postProto('/api/v2/report/compute', nodeReport('compute', { trackingId: b }));
     await c.postProto(
       '/api/v2/report/events',
@@ -130,6 +146,79 @@ describe.each(targets)('fleet query routes: $name', (target) => {
     ]);
   });
 
+  it('answers distributions of sizes as buckets and percentiles', async () => {
+    expect(await json('/query/distribution?of=computeNodes')).toEqual({
+      of: 'computeNodes',
+      unit: 'nodes',
+      clusters: 2,
+      unknown: 0,
+      min: 3,
+      p50: 3,
+      p90: 3,
+      p99: 3,
+      max: 12,
+      buckets: [
+        { from: 3, to: 4, clusters: 1 },
+        { from: 9, to: 16, clusters: 1 },
+      ],
+      excluded: { ci: 0, internal: 0 },
+    });
+    const memory = (await json('/query/distribution?of=memory')) as { buckets: unknown[] };
+    expect(memory.buckets).toEqual([
+      { from: 2 * 1024 ** 3 + 1, to: 4 * 1024 ** 3, clusters: 1 },
+      { from: 4 * 1024 ** 3 + 1, to: 8 * 1024 ** 3, clusters: 1 },
+    ]);
+    expect((await json('/query/breakdown?by=licenseTier')).rows).toEqual([
+      { value: 'free', clusters: 1 },
+      { value: 'paid', clusters: 1 },
+    ]);
+  });
+
+  it('counts sources and sinks by connector, format and encode', async () => {
+    expect(await json('/query/connectors')).toEqual({
+      clusters: 2,
+      sources: [{ connector: 'kafka', format: 'plain', encode: 'json', clusters: 2, count: 3 }],
+      sinks: [{ connector: 'iceberg', format: 'upsert', encode: 'parquet', clusters: 1, count: 1 }],
+      excluded: { ci: 0, internal: 0 },
+    });
+    expect(((await json('/query/events?connector=kafka')) as { events: unknown[] }).events).toHaveLength(3);
+    expect(((await json('/query/events?connector=nats')) as { events: unknown[] }).events).toHaveLength(0);
+  });
+
+  it("times each release's pickup and shows one cluster's history", async () => {
+    expect(await json(`/query/adoption?from=${daysAgo(1)}&to=${today}`)).toEqual({
+      from: daysAgo(1),
+      to: today,
+      releases: ['2.3.0', '2.4.1'].map((version) => ({
+        version,
+        firstDay: today,
+        beforeRange: false,
+        peakShare: 50,
+        peakDay: today,
+        latestShare: 50,
+        daysTo: { '10': 0, '25': 0, '50': 0 },
+      })),
+      excluded: { ci: 0, internal: 0 },
+    });
+    const history = (await json(`/query/clusters/${b}/history`)) as {
+      days: { day: string; version: string; nodeCount: { compute: number } }[];
+      sessions: { nodeType: string; source: string; reports: number }[];
+    };
+    expect(history.days).toEqual([
+      expect.objectContaining({
+        day: today,
+        version: '2.3.0',
+        nodeCount: expect.objectContaining({ compute: 12 }),
+      }),
+    ]);
+    expect(history.sessions.map((s) => `${s.source} ${s.nodeType} ${s.reports}`).sort()).toEqual([
+      'risingwave compute 1',
+      'risingwave meta 1',
+    ]);
+    expect((await c.get('/query/clusters/nobody/history')).status).toBe(404);
+    expect(await json('/query/metrics')).toEqual({ metrics: [] });
+  });
+
   it('lists clusters with search and paging, and exports them as CSV and NDJSON', async () => {
     const list = (await json('/query/clusters?limit=1')) as {
       clusters: { trackingId: string }[];
@@ -223,6 +312,11 @@ describe.each(targets)('fleet query routes: $name', (target) => {
       ['/query/overview?to=2026-02-30', 'invalid_date'],
       ['/query/event-counts', 'invalid_request'],
       ['/query/event-counts?by=mood', 'invalid_request'],
+      ['/query/distribution', 'invalid_request'],
+      ['/query/distribution?of=shoeSize', 'invalid_request'],
+      ['/query/connectors?from=yesterday', 'invalid_date'],
+      [`/query/adoption?from=${today}&to=${daysAgo(1)}`, 'invalid_range'],
+      ['/query/clusters/x/history?to=2026-02-30', 'invalid_date'],
     ]) {
       const res = await c.get(path!);
       expect(res.status, path).toBe(400);
@@ -240,6 +334,11 @@ describe.each(targets)('fleet query routes: $name', (target) => {
       '/query/overview',
       '/query/versions',
       '/query/clusters',
+      '/query/distribution?of=memory',
+      '/query/connectors',
+      '/query/adoption',
+      '/query/metrics',
+      '/query/clusters/x/history',
     ]) {
       expect((await c.get(path, null)).status).toBe(401);
     }

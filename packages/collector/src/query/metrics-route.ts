@@ -10,6 +10,38 @@ const nullableNumber = { type: ['number', 'null'] } as const;
 
 export async function metricsRoute(app: FastifyInstance, opts: { store: Store }) {
   app.get(
+    '/query/metrics',
+    {
+      preHandler: requireToken(opts.store, 'read'),
+      schema: {
+        tags: ['query'],
+        summary: 'Every metric name agents have sent, with its kind, unit and how many clusters send it',
+        security: [{ bearer: [] }],
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              metrics: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  properties: {
+                    name: { type: 'string' },
+                    kind: { type: 'string' },
+                    unit: { type: 'string' },
+                    clusters: { type: 'integer' },
+                  },
+                },
+              },
+            },
+          },
+        },
+      },
+    },
+    async () => ({ metrics: await opts.store.metricNames() }),
+  );
+
+  app.get(
     '/query/metrics/:name',
     {
       preHandler: requireToken(opts.store, 'read'),

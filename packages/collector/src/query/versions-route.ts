@@ -12,6 +12,21 @@ import {
   fleetFilter,
 } from './day-range.js';
 
+/** Per version, its active clusters on each day of `days` (0 where none). */
+export function perVersion(
+  days: string[],
+  rows: { day: string; version: string | null; clusters: number }[],
+): Map<string | null, number[]> {
+  const index = new Map(days.map((d, i) => [d, i]));
+  const byVersion = new Map<string | null, number[]>();
+  for (const row of rows) {
+    const counts = byVersion.get(row.version) ?? new Array<number>(days.length).fill(0);
+    byVersion.set(row.version, counts);
+    counts[index.get(row.day)!]! += row.clusters;
+  }
+  return byVersion;
+}
+
 export async function versionsRoute(app: FastifyInstance, opts: { store: Store }) {
   app.get(
     '/query/versions',
@@ -45,15 +60,9 @@ export async function versionsRoute(app: FastifyInstance, opts: { store: Store }
     },
     async (request) => {
       const filter = fleetFilter(request.query as FleetQuery);
-      const rows = await opts.store.versionsByDay(filter);
+      const rows = await opts.store.versionCounts(filter);
       const days = daysOf(filter);
-      const index = new Map(days.map((d, i) => [d, i]));
-      const byVersion = new Map<string | null, number[]>();
-      for (const row of rows) {
-        const counts = byVersion.get(row.version) ?? new Array<number>(days.length).fill(0);
-        byVersion.set(row.version, counts);
-        counts[index.get(row.day)!]! += 1;
-      }
+      const byVersion = perVersion(days, rows);
       const total = (c: number[]) => c.reduce((a, b) => a + b, 0);
       const versions = [...byVersion]
         .map(([version, clusters]) => ({ version, clusters }))

@@ -1,6 +1,7 @@
 // Turning query rows into the Store's answers: shared by every adapter (sql/ and clickhouse/), so
 // that they answer alike once their queries return the same rows.
 import type {
+  ClusterDayFactsTable,
   ClusterListItem as ClusterListRow,
   EventsTable,
   MetricPointsTable,
@@ -9,7 +10,9 @@ import type {
 } from './sql/schema.js';
 import type {
   BreakdownDimension,
+  ClusterFacts,
   ClusterListItem,
+  ClusterSession,
   ClusterSummary,
   EventCountQuery,
   MetricPoint,
@@ -30,6 +33,7 @@ export const BREAKDOWN_COLUMNS = {
   os: 'os_name',
   objectStore: 'object_store',
   connector: 'connectors',
+  licenseTier: 'license_tier',
 } as const satisfies Record<BreakdownDimension, string>;
 
 type Numeric = number | string | bigint;
@@ -243,4 +247,68 @@ export function rankEventCounts(
       : b.events - a.events || String(a.value).localeCompare(String(b.value)),
   );
   return counted.slice(0, query.limit);
+}
+
+/** A cluster's facts of one day (the cluster_day_facts columns, whichever store they come from). */
+export type FactsColumns = Omit<ClusterDayFactsTable, never>;
+
+export function clusterFacts(r: Loose<FactsColumns>): ClusterFacts {
+  const n = (v: Numeric | null) => (v === null ? null : Number(v));
+  return {
+    trackingId: r.tracking_id,
+    day: r.day,
+    factsAt: Number(r.facts_at),
+    version: r.version,
+    clusterType: r.cluster_type,
+    metaBackend: r.meta_backend,
+    os: r.os_name,
+    objectStore: r.object_store,
+    connectors: r.connectors ? (JSON.parse(r.connectors) as string[]) : [],
+    connectorUsage: r.connector_usage,
+    licenseTier: r.license_tier,
+    memoryTotal: n(r.memory_total),
+    nodeCount:
+      r.node_meta === null
+        ? null
+        : {
+            meta: Number(r.node_meta),
+            compute: Number(r.node_compute),
+            frontend: Number(r.node_frontend),
+            compactor: Number(r.node_compactor),
+          },
+    streamJobCount: n(r.stream_job_count),
+  };
+}
+
+/** Clusters per value of a dimension, from each cluster's latest facts (unsorted). */
+export function factsBreakdown(
+  by: BreakdownDimension,
+  facts: readonly ClusterFacts[],
+): { value: string | null; clusters: number }[] {
+  const counts = new Map<string | null, number>();
+  for (const f of facts) {
+    // `connector` counts a cluster once per connector it uses.
+    const values = by === 'connector' ? f.connectors : [by === 'os' ? f.os : f[by]];
+    for (const value of values) counts.set(value, (counts.get(value) ?? 0) + 1);
+  }
+  return [...counts].map(([value, clusters]) => ({ value, clusters }));
+}
+
+/** Active clusters per (day, version), in day then version order, zero rows left out. */
+export function versionCountsOf(
+  rows: Iterable<{ day: string; version: string | null; clusters: number }>,
+): { day: string; version: string | null; clusters: number }[] {
+  return [...rows]
+    .filter((r) => r.clusters > 0)
+    .sort((a, b) =>
+      a.day !== b.day ? (a.day < b.day ? -1 : 1) : String(a.version).localeCompare(String(b.version)),
+    );
+}
+
+/** Sessions most recently seen first (then node type, session id): the same order everywhere. */
+export function sortSessions(sessions: ClusterSession[]): ClusterSession[] {
+  const text = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+  return sessions.sort(
+    (a, b) => b.lastSeen - a.lastSeen || text(a.nodeType, b.nodeType) || text(a.sessionId, b.sessionId),
+  );
 }

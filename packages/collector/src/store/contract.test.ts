@@ -1,5 +1,6 @@
 // The definition of a correct store: every adapter passes this same suite.
 import { decodeV2EventBatchRaw, decodeV2Report } from '@tidewatch/protocol';
+import { Migrator } from 'kysely';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { agentReport, counter, histogram } from '../../test-support/agent-report.js';
 import { event, eventBatch, metaReport, nodeReport } from '../../test-support/risingwave.js';
@@ -10,7 +11,10 @@ import { eventRow, reportRow } from '../ingest/rows.js';
 import { ClickHouseStore } from './clickhouse/clickhouse-store.js';
 import { sql } from './clickhouse/sql.js';
 import { openStore } from './open-store.js';
-import type { Store, WriteBatch } from './store.js';
+import { clusterRows, reportColumns } from './sql/columns.js';
+import { migrationProvider } from './sql/migrations.js';
+import type { SqlStore } from './sql/sql-store.js';
+import type { DayRangeQuery, Store, WriteBatch } from './store.js';
 
 const targets = await storeTargets();
 afterAll(async () => {
@@ -470,15 +474,209 @@ describe.each(targets)('store contract: $name', (target) => {
       { trackingId: 'v1', firstDay: '2026-11-18', lastDay: '2026-11-20' },
       { trackingId: 'v2', firstDay: '2026-11-20', lastDay: '2026-11-20' },
     ]);
-    const versions = (await store.versionsByDay(range))
-      .map((r) => `${r.day} ${r.trackingId} ${r.version}`)
-      .sort();
-    expect(versions).toEqual([
-      '2026-11-18 v1 2.3.0',
-      '2026-11-19 v1 2.3.0', // only a compute report that day: the version carries forward
-      '2026-11-20 v1 2.4.1',
-      '2026-11-20 v2 null',
+    expect(await store.versionCounts(range)).toEqual([
+      { day: '2026-11-18', version: '2.3.0', clusters: 1 },
+      { day: '2026-11-19', version: '2.3.0', clusters: 1 }, // only a compute report: carried forward
+      { day: '2026-11-20', version: '2.4.1', clusters: 1 },
+      { day: '2026-11-20', version: null, clusters: 1 },
     ]);
+  });
+
+  it('keeps version counts per day right through backdated imports, retries, internal tags and erase', async () => {
+    const day = 86_400_000;
+    const range: DayRangeQuery = { fromDay: '2026-11-17', toDay: '2026-11-20', includeCi: false };
+    await store.writeBatch({
+      reports: [
+        meta('w1', T0 - 3 * day, { version: '2.3.0', reportTime: 1 }),
+        compute('w1', T0 - 2 * day, 1),
+        compute('w1', T0 - day, 2),
+        compute('w1', T0, 3),
+        meta('w2', T0, { version: '2.4.1', reportTime: 1 }),
+      ],
+      events: [],
+    });
+    const count = async (q = range) =>
+      (await store.versionCounts(q)).map((r) => `${r.day} ${r.version} ${r.clusters}`);
+    expect(await count()).toEqual([
+      '2026-11-17 2.3.0 1',
+      '2026-11-18 2.3.0 1',
+      '2026-11-19 2.3.0 1',
+      '2026-11-20 2.3.0 1',
+      '2026-11-20 2.4.1 1',
+    ]);
+    // An upgrade imported late (received on the 18th): every later day follows it.
+    const upgrade = meta('w1', T0 - 2 * day + 1000, { version: '2.4.1', reportTime: 2 });
+    await store.writeBatch({ reports: [upgrade], events: [] });
+    // A retry of it stores nothing and counts nothing twice.
+    await store.writeBatch({ reports: [upgrade, compute('w1', T0, 3)], events: [] });
+    expect(await count()).toEqual([
+      '2026-11-17 2.3.0 1',
+      '2026-11-18 2.4.1 1',
+      '2026-11-19 2.4.1 1',
+      '2026-11-20 2.4.1 2',
+    ]);
+    expect(await store.activeClusters(range)).toEqual([
+      { day: '2026-11-17', clusters: 1 },
+      { day: '2026-11-18', clusters: 1 },
+      { day: '2026-11-19', clusters: 1 },
+      { day: '2026-11-20', clusters: 2 },
+    ]);
+    // Internal clusters are left out unless asked for.
+    expect(await store.setInternal('w2', true)).toBe(true);
+    expect((await count()).at(-1)).toBe('2026-11-20 2.4.1 1');
+    expect((await count({ ...range, includeInternal: true })).at(-1)).toBe('2026-11-20 2.4.1 2');
+    expect(await store.activeClusterCount(range)).toBe(1);
+    expect(await store.activeClusterCount({ ...range, includeInternal: true })).toBe(2);
+    // Erase takes the cluster out of every day it counted in.
+    await store.eraseCluster('w1');
+    expect(await count({ ...range, includeInternal: true })).toEqual(['2026-11-20 2.4.1 1']);
+  });
+
+  it("answers each cluster's latest deployment facts in a range and one cluster's history", async () => {
+    const day = 86_400_000;
+    const usage = JSON.stringify({
+      source: [{ '1': { connector: 'kafka', format: 'upsert', encode: 'avro' } }],
+      sink: [],
+    });
+    await store.writeBatch({
+      reports: [
+        meta('f1', T0 - day, { version: '2.3.0', computeNodes: 2, reportTime: 1, sessionId: 's-old' }),
+        meta('f1', T0, {
+          version: '2.4.1',
+          computeNodes: 8,
+          streamJobCount: 40,
+          memoryTotal: 34_359_738_368,
+          licenseTier: 'free',
+          connectorUsage: usage,
+          reportTime: 2,
+          sessionId: 's-new',
+        }),
+        meta('f2', T0, { reportTime: 1 }),
+        compute('f3', T0),
+      ],
+      events: [],
+      agentReports: [agent({ trackingId: 'f1' }, T0 + 5000)],
+    });
+    const range = { fromDay: '2026-11-19', toDay: '2026-11-20', includeCi: false };
+    const facts = await store.latestFacts(range);
+    expect(facts.map((f) => f.trackingId)).toEqual(['f1', 'f2']);
+    expect(facts[0]).toEqual({
+      trackingId: 'f1',
+      day: '2026-11-20',
+      factsAt: T0,
+      version: '2.4.1',
+      clusterType: 'kubernetes',
+      metaBackend: 'rdb',
+      os: 'Ubuntu',
+      objectStore: 's3',
+      connectors: ['kafka', 'postgres-cdc'],
+      connectorUsage: usage,
+      licenseTier: 'free',
+      memoryTotal: 34_359_738_368,
+      nodeCount: { meta: 1, compute: 8, frontend: 2, compactor: 1 },
+      streamJobCount: 40,
+    });
+    expect((await store.latestFacts({ ...range, toDay: '2026-11-19' }))[0]?.nodeCount?.compute).toBe(2);
+    const tiers = await store.breakdown('licenseTier', range);
+    expect(tiers.sort((a, b) => String(a.value).localeCompare(String(b.value)))).toEqual([
+      { value: 'free', clusters: 1 },
+      { value: 'paid', clusters: 1 },
+    ]);
+    await store.setInternal('f2', true);
+    expect((await store.latestFacts(range)).map((f) => f.trackingId)).toEqual(['f1']);
+    expect((await store.latestFacts({ ...range, includeInternal: true })).length).toBe(2);
+
+    const history = await store.clusterHistory({ trackingId: 'f1', ...range });
+    expect(history.days.map((d) => [d.day, d.version, d.nodeCount?.compute])).toEqual([
+      ['2026-11-19', '2.3.0', 2],
+      ['2026-11-20', '2.4.1', 8],
+    ]);
+    expect(history.sessions.map((s) => [s.source, s.nodeType, s.sessionId, s.reports])).toEqual([
+      ['agent', 'pglite', expect.any(String), 1],
+      ['risingwave', 'meta', 's-new', 1],
+      ['risingwave', 'meta', 's-old', 1],
+    ]);
+    expect(history.sessions[1]).toMatchObject({ firstSeen: T0, lastSeen: T0, memoryTotal: 34_359_738_368 });
+    const narrow = await store.clusterHistory({
+      trackingId: 'f1',
+      fromDay: '2026-11-19',
+      toDay: '2026-11-19',
+    });
+    expect(narrow.sessions.map((s) => s.sessionId)).toEqual(['s-old']);
+    await store.eraseCluster('f1');
+    expect(await store.clusterHistory({ trackingId: 'f1', ...range })).toEqual({ days: [], sessions: [] });
+  });
+
+  it('lists metric names with kind, unit and how many clusters send them', async () => {
+    await store.writeBatch({
+      reports: [],
+      events: [],
+      agentReports: [
+        agent({
+          trackingId: 'm1',
+          metrics: [counter('db.queries', 5), histogram('db.query.duration', [0.1])],
+        }),
+        agent({ trackingId: 'm2', metrics: [counter('db.queries', 7)] }),
+      ],
+    });
+    expect(await store.metricNames()).toEqual([
+      { name: 'db.queries', kind: 'counter', unit: '{query}', clusters: 2 },
+      { name: 'db.query.duration', kind: 'histogram', unit: 's', clusters: 1 },
+    ]);
+  });
+
+  it('filters events by connector', async () => {
+    await store.writeBatch({ reports: [], events: events('ec1', ['source', 'sink']) });
+    const base = { fromDay: '2026-11-20', toDay: '2026-11-20', limit: 10 };
+    expect(await store.events({ ...base, connector: 'kafka' })).toHaveLength(2);
+    expect(await store.events({ ...base, connector: 'iceberg' })).toHaveLength(0);
+  });
+
+  // SQL stores keep rollups, filled by a migration for data stored before it (ClickHouse has none).
+  const sqlOnly = target.name === 'sqlite' || target.name === 'postgres' ? it : null;
+  sqlOnly?.('backfills its rollups from reports stored before they existed', async () => {
+    // A store at the first schema with raw reports only, then migrated: the rollups must answer
+    // as if every report had been written through writeBatch.
+    const day = 86_400_000;
+    const rows = [
+      meta('r1', T0 - 2 * day, { version: '2.3.0', reportTime: 1, licenseTier: 'free' }),
+      compute('r1', T0 - day, 1),
+      meta('r1', T0, { version: '2.4.1', reportTime: 2, computeNodes: 6 }),
+      meta('r2', T0, { version: '2.4.1', reportTime: 1 }),
+    ];
+    const sqlStore = openStore(await target.freshUrl()) as SqlStore;
+    try {
+      const types =
+        sqlStore.kind === 'sqlite'
+          ? ({ serial: 'integer', blob: 'blob' } as const)
+          : ({ serial: 'bigserial', blob: 'bytea' } as const);
+      const migrator = new Migrator({ db: sqlStore.db, provider: migrationProvider(types) });
+      expect((await migrator.migrateTo('0002_agent_reports')).error).toBeUndefined();
+      // The columns reports had then (license_subject came later).
+      const before = rows.map(reportColumns).map(({ license_subject: _, ...columns }) => columns);
+      await sqlStore.db.insertInto('reports').values(before).execute();
+      await sqlStore.db
+        .insertInto('clusters')
+        .values(clusterRows(rows.map((r) => ({ tracking_id: r.trackingId, received_at: r.receivedAt }))))
+        .execute();
+      await sqlStore.migrate();
+      await store.writeBatch({ reports: rows, events: [] });
+      const range = { fromDay: '2026-11-18', toDay: '2026-11-20', includeCi: false };
+      for (const s of [sqlStore, store]) {
+        expect(await s.versionCounts(range)).toEqual([
+          { day: '2026-11-18', version: '2.3.0', clusters: 1 },
+          { day: '2026-11-19', version: '2.3.0', clusters: 1 },
+          { day: '2026-11-20', version: '2.4.1', clusters: 2 },
+        ]);
+      }
+      expect(await sqlStore.latestFacts(range)).toEqual(await store.latestFacts(range));
+      expect((await sqlStore.latestFacts(range))[0]?.nodeCount?.compute).toBe(6);
+      expect(await sqlStore.clusterSpans({ toDay: '2026-11-20', includeCi: false })).toEqual(
+        await store.clusterSpans({ toDay: '2026-11-20', includeCi: false }),
+      );
+    } finally {
+      await sqlStore.close();
+    }
   });
 
   it('lists clusters with their latest facts, newest first, searchable and paged', async () => {
@@ -562,6 +760,9 @@ describe.each(targets)('store contract: $name', (target) => {
     expect(listed).toEqual([expect.objectContaining({ trackingId: 'both', firstSeen: T0, version: null })]);
     const range = { fromDay: '2026-11-01', toDay: '2026-11-30', includeCi: true };
     expect(await store.activeClusters(range)).toEqual([{ day: '2026-11-20', clusters: 1 }]);
+    // The version carried forward from a meta report that retention deleted is unknown now.
+    expect(await store.versionCounts(range)).toEqual([{ day: '2026-11-20', version: null, clusters: 1 }]);
+    expect(await store.latestFacts(range)).toEqual([]);
     expect(await store.breakdown('version', range)).toEqual([]);
     expect(await store.clusterSpans({ toDay: '2026-11-30', includeCi: true })).toEqual([
       { trackingId: 'both', firstDay: '2026-11-20', lastDay: '2026-11-20' },

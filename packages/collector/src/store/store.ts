@@ -271,6 +271,7 @@ export const BREAKDOWN_DIMENSIONS = [
   'os',
   'objectStore',
   'connector',
+  'licenseTier',
 ] as const;
 export type BreakdownDimension = (typeof BREAKDOWN_DIMENSIONS)[number];
 
@@ -281,6 +282,8 @@ export interface EventQuery {
   /** A stage name, or null for events with an unspecified stage; undefined for any. */
   stage?: string | null | undefined;
   name?: string | undefined;
+  /** Events of this connector only. */
+  connector?: string | undefined;
   limit: number;
   /** Continue after this (receivedAt, id) position (newest first). */
   before?: { receivedAt: number; id: number } | undefined;
@@ -343,6 +346,56 @@ export interface EventCountQuery {
   limit: number;
 }
 
+/** A cluster's facts from its latest meta report of one UTC day. */
+export interface ClusterFacts {
+  trackingId: string;
+  day: string;
+  /** Receive time of the meta report the facts come from. */
+  factsAt: number;
+  version: string | null;
+  clusterType: string | null;
+  metaBackend: string | null;
+  os: string | null;
+  objectStore: string | null;
+  /** Distinct connector names in use, sorted. */
+  connectors: string[];
+  /** connector_usage_json_str as RisingWave sent it (sources and sinks with format and encode). */
+  connectorUsage: string | null;
+  licenseTier: string | null;
+  /** Memory of the machine the meta node runs on, bytes. */
+  memoryTotal: number | null;
+  nodeCount: NodeCounts | null;
+  streamJobCount: number | null;
+}
+
+/** One process of a cluster (a RisingWave node or a Tidewatch agent) between restarts. */
+export interface ClusterSession {
+  sessionId: string;
+  nodeType: string;
+  /** `risingwave` (v1/v2 reports) or `agent` (native reports). */
+  source: 'risingwave' | 'agent';
+  firstSeen: number;
+  lastSeen: number;
+  reports: number;
+  memoryTotal: number | null;
+  cpuAvailable: number | null;
+}
+
+export interface ClusterHistoryQuery {
+  trackingId: string;
+  fromDay: string;
+  toDay: string;
+}
+
+export interface MetricName {
+  name: string;
+  /** Kind and unit of the newest point. */
+  kind: string;
+  unit: string;
+  /** Clusters that ever sent the metric. */
+  clusters: number;
+}
+
 export interface Store {
   readonly kind: 'sqlite' | 'postgres' | 'clickhouse';
   /** Runs pending migrations; safe when several collectors start together. */
@@ -364,8 +417,17 @@ export interface Store {
   leftOut(query: { fromDay: string; toDay: string }): Promise<LeftOut>;
   /** Tags a cluster as internal or not; false if nothing is stored for it. */
   setInternal(trackingId: string, internal: boolean): Promise<boolean>;
-  /** Per day of the range, each active cluster's version (latest meta report known by that day). */
-  versionsByDay(query: DayRangeQuery): Promise<{ day: string; trackingId: string; version: string | null }[]>;
+  /**
+   * Active clusters per day and version (a cluster's version on a day: its latest meta report
+   * known by that day); days without active clusters are left out.
+   */
+  versionCounts(query: DayRangeQuery): Promise<{ day: string; version: string | null; clusters: number }[]>;
+  /** Each cluster's facts from its latest meta report in the range (one row per cluster). */
+  latestFacts(query: DayRangeQuery): Promise<ClusterFacts[]>;
+  /** One cluster over a range: its facts per day (oldest first) and its sessions (newest first). */
+  clusterHistory(query: ClusterHistoryQuery): Promise<{ days: ClusterFacts[]; sessions: ClusterSession[] }>;
+  /** Every metric name agents have sent, by name. */
+  metricNames(): Promise<MetricName[]>;
   /** Clusters, most recently seen first, with their latest facts. */
   listClusters(query: ClusterListQuery): Promise<ClusterListItem[]>;
   /** Clusters per value, by each cluster's latest meta report in the range (unsorted). */

@@ -1,15 +1,17 @@
 // Clusters: search by tracking id, the list (filterable, exportable as CSV or NDJSON), and one
-// cluster's page: its facts now, its report counts and its events.
+// cluster's page: its facts now, its history and sessions, its report counts and its events.
 import {
   type ClusterAnswer,
   type ClusterListAnswer,
   type EventsAnswer,
   getJson,
   getText,
+  type HistoryAnswer,
+  type NodeCounts,
   NotFoundError,
 } from '../api';
 import { type Child, h, table } from '../dom';
-import { formatCount, formatTime, label } from '../format';
+import { formatCount, formatGiB, formatTime, label } from '../format';
 import { errorNote, panel } from '../panel';
 import { go, href, type Route } from '../router';
 import { clusterLink, eventsTable, pageHeading } from './common';
@@ -158,6 +160,62 @@ function fact(name: string, value: Child, id?: string): Child[] {
   return [h('dt', {}, name), h('dd', { 'data-test': id ? `fact-${id}` : null }, value)];
 }
 
+/** Facts per day (what changed: upgrades, scaling) and sessions (nodes and their restarts). */
+function historyPanels(route: Route, trackingId: string): HTMLElement {
+  const history = getJson<HistoryAnswer>(
+    `/query/clusters/${encodeURIComponent(trackingId)}/history`,
+    route.range,
+  );
+  history.catch(() => {});
+  const nodes = (n: NodeCounts | null) =>
+    n ? `${n.meta} / ${n.compute} / ${n.frontend} / ${n.compactor}` : '—';
+  return h(
+    'div',
+    { class: 'grid two' },
+    panel('History', async () => {
+      const { days } = await history;
+      if (days.length === 0)
+        return h('p', { class: 'muted' }, 'No meta report from this cluster in this range.');
+      const t = table(
+        'Facts per day from the latest meta report of the day, newest first (nodes: meta / compute / frontend / compactor)',
+        ['Day', 'Version', 'Nodes', 'Stream jobs', 'Memory', 'License'],
+        [...days]
+          .reverse()
+          .map((d) => [
+            d.day,
+            label(d.version),
+            nodes(d.nodeCount),
+            formatCount(d.streamJobCount),
+            formatGiB(d.memoryTotal),
+            label(d.licenseTier),
+          ]),
+        { numeric: [3, 4] },
+      );
+      t.setAttribute('data-test', 'cluster-history');
+      return h('div', { class: 'table-scroll' }, t);
+    }),
+    panel('Sessions', async () => {
+      const { sessions } = await history;
+      if (sessions.length === 0)
+        return h('p', { class: 'muted' }, 'No reports from this cluster in this range.');
+      const t = table(
+        'Each node (or agent) process between restarts, most recently seen first',
+        ['Node', 'Session', 'First seen', 'Last seen', 'Reports'],
+        sessions.map((x) => [
+          x.source === 'agent' ? `${x.nodeType} (agent)` : x.nodeType,
+          h('span', { class: 'mono' }, x.sessionId.slice(0, 8)),
+          formatTime(x.firstSeen),
+          formatTime(x.lastSeen),
+          formatCount(x.reports),
+        ]),
+        { numeric: [4] },
+      );
+      t.setAttribute('data-test', 'cluster-sessions');
+      return h('div', { class: 'table-scroll' }, t);
+    }),
+  );
+}
+
 function clusterPage(route: Route, trackingId: string): HTMLElement[] {
   const cluster = getJson<ClusterAnswer>(`/query/clusters/${encodeURIComponent(trackingId)}`);
   cluster.catch(() => {});
@@ -209,6 +267,7 @@ function clusterPage(route: Route, trackingId: string): HTMLElement[] {
         ),
       );
     }),
+    historyPanels(route, trackingId),
     panel('Events', async () => {
       const answer = await getJson<EventsAnswer>('/query/events', { trackingId, ...route.range, limit: 100 });
       if (answer.events.length === 0)

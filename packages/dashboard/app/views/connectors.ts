@@ -6,6 +6,7 @@ import { formatCount } from '../format';
 import { panel } from '../panel';
 import type { Route } from '../router';
 import { eventsTable, pageHeading } from './common';
+import { connectorUsagePanels } from './shape';
 
 const SCAN = 1000;
 const SHOWN = 50;
@@ -55,6 +56,7 @@ export function connectorsView(route: Route): HTMLElement {
         );
       }),
     ),
+    h('div', { class: 'grid two' }, connectorUsagePanels(range)),
     panel('Latest connector events', async () => {
       const list = (await events).events.filter((e) => e.connector !== null).slice(0, SHOWN);
       if (list.length === 0) return h('p', { class: 'muted' }, 'No connector events in this range.');

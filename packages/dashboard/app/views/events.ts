@@ -24,6 +24,7 @@ export function eventsView(route: Route): HTMLElement {
     stage: p.get('stage') ?? '',
     name: p.get('name') ?? '',
     trackingId: p.get('trackingId') ?? '',
+    connector: p.get('connector') ?? '',
   };
   const before = p.get('before');
 
@@ -50,6 +51,14 @@ export function eventsView(route: Route): HTMLElement {
     autocomplete: 'off',
     spellcheck: 'false',
   });
+  const connector = h('input', {
+    id: 'f-connector',
+    name: 'connector',
+    type: 'text',
+    value: filters.connector,
+    placeholder: 'e.g. kafka',
+    autocomplete: 'off',
+  });
   const form = h(
     'form',
     {
@@ -62,7 +71,13 @@ export function eventsView(route: Route): HTMLElement {
           href(
             'events',
             null,
-            { stage: stage.value, name: name.value.trim(), trackingId: cluster.value.trim(), before: null },
+            {
+              stage: stage.value,
+              name: name.value.trim(),
+              trackingId: cluster.value.trim(),
+              connector: connector.value.trim(),
+              before: null,
+            },
             route,
           ),
         );
@@ -71,11 +86,17 @@ export function eventsView(route: Route): HTMLElement {
     h('div', { class: 'field' }, h('label', { for: 'f-stage' }, 'Stage'), stage),
     h('div', { class: 'field' }, h('label', { for: 'f-name' }, 'Name'), name),
     h('div', { class: 'field' }, h('label', { for: 'f-cluster' }, 'Cluster'), cluster),
+    h('div', { class: 'field' }, h('label', { for: 'f-connector' }, 'Connector'), connector),
     h('button', { type: 'submit' }, 'Apply filters'),
     h(
       'a',
       {
-        href: href('events', null, { stage: null, name: null, trackingId: null, before: null }, route),
+        href: href(
+          'events',
+          null,
+          { stage: null, name: null, trackingId: null, connector: null, before: null },
+          route,
+        ),
         class: 'button-link',
       },
       'Clear',

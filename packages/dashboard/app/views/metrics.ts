@@ -1,6 +1,6 @@
 // Metrics: one agent metric across the fleet, grouped by version (or cluster type, node type,
 // cluster). Histograms show p50/p90/p99 from the merged histograms: which release made p99 worse?
-import { getJson, type MetricAnswer, type MetricRow } from '../api';
+import { getJson, type MetricAnswer, type MetricNamesAnswer, type MetricRow } from '../api';
 import { groupedBars } from '../charts';
 import { type Child, h, table } from '../dom';
 import { formatCount, formatNumber, formatSeconds, label } from '../format';
@@ -82,7 +82,20 @@ export function metricsView(route: Route): HTMLElement {
     placeholder: 'e.g. query.duration',
     autocomplete: 'off',
     spellcheck: 'false',
+    list: 'm-names',
   });
+  // The picker: every metric name agents have sent, as suggestions for the text field.
+  const names = h('datalist', { id: 'm-names', 'data-test': 'metric-names' });
+  getJson<MetricNamesAnswer>('/query/metrics').then(
+    (answer) => {
+      for (const m of answer.metrics) {
+        names.append(
+          h('option', { value: m.name }, `${m.name} (${m.kind}, ${m.unit}, ${m.clusters} clusters)`),
+        );
+      }
+    },
+    () => {}, // suggestions only: typing a name still works
+  );
   const bySelect = h(
     'select',
     { id: 'm-by', name: 'by' },
@@ -100,7 +113,7 @@ export function metricsView(route: Route): HTMLElement {
         go(href('metrics', null, { name: value, by: bySelect.value }, route));
       },
     },
-    h('div', { class: 'field wide' }, h('label', { for: 'm-name' }, 'Metric name'), nameInput),
+    h('div', { class: 'field wide' }, h('label', { for: 'm-name' }, 'Metric name'), nameInput, names),
     h('div', { class: 'field' }, h('label', { for: 'm-by' }, 'Group by'), bySelect),
     h('button', { type: 'submit' }, 'Show'),
   );

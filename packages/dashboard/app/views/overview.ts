@@ -14,6 +14,7 @@ import { panel } from '../panel';
 import { href, type Route } from '../router';
 import { pageHeading } from './common';
 import { emptyState } from './empty';
+import { adoptionPanel, distributionPanel, SIZES } from './shape';
 
 const TOP_VERSIONS = 7;
 
@@ -33,6 +34,7 @@ const SHAPES = [
   { by: 'metaBackend', title: 'Meta backend', caption: 'Clusters per meta backend' },
   { by: 'os', title: 'Operating system', caption: 'Clusters per operating system of the meta node' },
   { by: 'objectStore', title: 'Object store', caption: 'Clusters per object store' },
+  { by: 'licenseTier', title: 'License tier', caption: 'Clusters per license tier' },
 ] as const;
 
 export function overviewView(route: Route): HTMLElement {
@@ -119,6 +121,13 @@ export function overviewView(route: Route): HTMLElement {
         ),
       ),
     ),
+    h('h2', { class: 'section-title' }, 'Sizes'),
+    h(
+      'div',
+      { class: 'grid shapes' },
+      SIZES.map((size) => distributionPanel(size, range)),
+    ),
+    adoptionPanel(range),
   );
 
   // A collector that never stored anything gets the first-report instructions instead.

@@ -14,17 +14,21 @@ import {
   BREAKDOWN_COLUMNS,
   breakdownCounts,
   carryVersions,
+  clusterFacts,
   clusterListItem,
   clusterSummary,
   type EventColumns,
+  type FactsColumns,
   type MetaFacts,
   metricPoint,
   type PointColumns,
   rankEventCounts,
+  sortSessions,
   storedEvent,
   type TokenColumns,
   tokenColumns,
   tokenRecord,
+  versionCountsOf,
 } from '../answers.js';
 import {
   agentChildren,
@@ -40,8 +44,11 @@ import type {
   AuditEntry,
   BlockedCluster,
   BreakdownDimension,
+  ClusterFacts,
+  ClusterHistoryQuery,
   ClusterListItem,
   ClusterListQuery,
+  ClusterSession,
   ClusterSpan,
   ClusterSummary,
   DayRangeQuery,
@@ -51,6 +58,7 @@ import type {
   EventQuery,
   KnownSeries,
   LeftOut,
+  MetricName,
   MetricPoint,
   MetricPointQuery,
   RetentionResult,
@@ -428,7 +436,96 @@ export class ClickHouseStore implements Store {
       ORDER BY received_at DESC, dedup_key DESC LIMIT 1 BY tracking_id, received_day)`;
   }
 
-  async versionsByDay(
+  async versionCounts(
+    query: DayRangeQuery,
+  ): Promise<{ day: string; version: string | null; clusters: number }[]> {
+    const counts = new Map<string, { day: string; version: string | null; clusters: number }>();
+    for (const r of await this.versionsByDay(query)) {
+      const key = `${r.day}\0${r.version ?? '\u0001'}`;
+      const row = counts.get(key) ?? { day: r.day, version: r.version, clusters: 0 };
+      row.clusters++;
+      counts.set(key, row);
+    }
+    return versionCountsOf(counts.values());
+  }
+
+  /** The facts columns of the SQL stores' cluster_day_facts, from a meta report. */
+  private static readonly FACTS = sql`toString(received_day) AS day, received_at AS facts_at, version,
+    cluster_type, meta_backend, os_name, object_store, connectors, memory_total, node_meta, node_compute,
+    node_frontend, node_compactor, stream_job_count, license_tier, connector_usage`;
+
+  async latestFacts(query: DayRangeQuery): Promise<ClusterFacts[]> {
+    const filters = [dayRange(query)];
+    if (!query.includeInternal) filters.push(sql`tracking_id NOT IN ${this.internalIds()}`);
+    const rows = await this.rows<FactsColumns>(
+      sql`SELECT tracking_id, ${ClickHouseStore.FACTS} FROM reports FINAL
+          WHERE node_type = 'meta' AND ${and(filters)}
+          ORDER BY received_at DESC, dedup_key DESC LIMIT 1 BY tracking_id`,
+    );
+    return rows.map(clusterFacts).sort((a, b) => (a.trackingId < b.trackingId ? -1 : 1));
+  }
+
+  async clusterHistory(
+    query: ClusterHistoryQuery,
+  ): Promise<{ days: ClusterFacts[]; sessions: ClusterSession[] }> {
+    const days = await this.rows<FactsColumns>(
+      sql`SELECT tracking_id, day, facts_at, version, cluster_type, meta_backend, os_name, object_store,
+            connectors, memory_total, node_meta, node_compute, node_frontend, node_compactor,
+            stream_job_count, license_tier, connector_usage
+          FROM ${this.dayFacts(sql`tracking_id = ${query.trackingId} AND ${dayRange(query)}`, ClickHouseStore.FACTS)}
+          ORDER BY day`,
+    );
+    const from = Date.parse(query.fromDay);
+    const to = Date.parse(query.toDay) + 86_400_000;
+    const sessions: ClusterSession[] = [];
+    for (const [table, source] of [
+      ['reports', 'risingwave'],
+      ['agent_reports', 'agent'],
+    ] as const) {
+      const rows = await this.rows<{
+        session_id: string;
+        node_type: string;
+        first: number;
+        last: number;
+        reports: number;
+        memory: number | null;
+        cpus: number | null;
+      }>(
+        sql`SELECT session_id, node_type, min(received_at) AS first, max(received_at) AS last,
+              count() AS reports, max(memory_total) AS memory, max(cpu_available) AS cpus
+            FROM ${ident(table)} FINAL
+            WHERE tracking_id = ${query.trackingId} AND received_at >= ${from} AND received_at < ${to}
+            GROUP BY session_id, node_type`,
+      );
+      for (const r of rows) {
+        sessions.push({
+          sessionId: r.session_id,
+          nodeType: r.node_type,
+          source,
+          firstSeen: Number(r.first),
+          lastSeen: Number(r.last),
+          reports: Number(r.reports),
+          memoryTotal: r.memory === null ? null : Number(r.memory),
+          cpuAvailable: r.cpus === null ? null : Number(r.cpus),
+        });
+      }
+    }
+    return { days: days.map(clusterFacts), sessions: sortSessions(sessions) };
+  }
+
+  async metricNames(): Promise<MetricName[]> {
+    const rows = await this.rows<MetricName>(
+      sql`SELECT name, kind, unit, clusters FROM
+            (SELECT name, uniqExact(tracking_id) AS clusters FROM metric_series FINAL GROUP BY name)
+          ANY INNER JOIN
+            (SELECT name, kind, unit FROM metric_points FINAL
+             ORDER BY received_at DESC, report_id DESC LIMIT 1 BY name)
+          USING name ORDER BY name`,
+    );
+    return rows.map((r) => ({ ...r, clusters: Number(r.clusters) }));
+  }
+
+  private async versionsByDay(
     query: DayRangeQuery,
   ): Promise<{ day: string; trackingId: string; version: string | null }[]> {
     const days = await this.rows<{ day: string; tracking_id: string }>(
@@ -518,6 +615,7 @@ export class ClickHouseStore implements Store {
   async events(query: EventQuery): Promise<StoredEvent[]> {
     const filters = this.eventFilters(query);
     if (query.trackingId !== undefined) filters.push(sql`tracking_id = ${query.trackingId}`);
+    if (query.connector !== undefined) filters.push(sql`connector_name = ${query.connector}`);
     const before = query.before;
     if (before) {
       filters.push(

@@ -295,11 +295,55 @@ export function dayFactsRows(reports: readonly ReportRow[]) {
       os_name: r.osName,
       object_store: r.objectStore,
       connectors: r.connectors,
+      memory_total: r.memoryTotal,
+      node_meta: r.nodeMeta,
+      node_compute: r.nodeCompute,
+      node_frontend: r.nodeFrontend,
+      node_compactor: r.nodeCompactor,
+      stream_job_count: r.streamJobCount,
+      license_tier: r.licenseTier,
+      connector_usage: r.connectorUsage,
     }));
 }
 
 /** Newer facts of the same day win; an older (backdated) report never overwrites them. */
 export const DAY_FACTS_CONFLICT = `(day, tracking_id) do update set facts_at = excluded.facts_at,
   version = excluded.version, cluster_type = excluded.cluster_type, meta_backend = excluded.meta_backend,
-  os_name = excluded.os_name, object_store = excluded.object_store, connectors = excluded.connectors
+  os_name = excluded.os_name, object_store = excluded.object_store, connectors = excluded.connectors,
+  memory_total = excluded.memory_total, node_meta = excluded.node_meta, node_compute = excluded.node_compute,
+  node_frontend = excluded.node_frontend, node_compactor = excluded.node_compactor,
+  stream_job_count = excluded.stream_job_count, license_tier = excluded.license_tier,
+  connector_usage = excluded.connector_usage
   where excluded.facts_at >= cluster_day_facts.facts_at`;
+
+/**
+ * The day_versions rollup after a write: the clusters the batch touched get their carried-forward
+ * version recomputed from the batch's earliest day on (in live ingest that is today's row only; a
+ * backdated import recomputes more, which is still right), then the counts of every day whose rows
+ * were updated are recomputed from cluster_days (idempotent: retries and dedup cannot count twice).
+ * Returns the statements' parameters: the first day and the tracking ids, in chunks.
+ */
+export function versionRefreshes(
+  rows: readonly { day: string; tracking_id: string }[],
+): { fromDay: string; trackingIds: string[] }[] {
+  if (rows.length === 0) return [];
+  let fromDay = rows[0]!.day;
+  for (const r of rows) if (r.day < fromDay) fromDay = r.day;
+  const ids = [...new Set(rows.map((r) => r.tracking_id))].sort();
+  return chunks(ids).map((trackingIds) => ({ fromDay, trackingIds }));
+}
+
+/** Rollup statements with `?` parameters, the same on every dialect (see versionRefreshes). */
+export const ROLLUP_SQL = {
+  /** Parameters: first day, then `ids` tracking ids. Returns the days it updated. */
+  carryVersions: (ids: number) => `update cluster_days set version = (
+      select f.version from cluster_day_facts f
+      where f.tracking_id = cluster_days.tracking_id and f.day <= cluster_days.day
+      order by f.day desc limit 1)
+    where day >= ? and tracking_id in (${new Array(ids).fill('?').join(', ')}) returning day`,
+  /** Parameter: day. */
+  clearDay: () => 'delete from day_versions where day = ?',
+  /** Parameter: day. */
+  countDay: () => `insert into day_versions (day, version, ci, clusters)
+    select day, version, ci, count(*) from cluster_days where day = ? group by day, version, ci`,
+} as const;

@@ -158,6 +158,16 @@ export interface ClusterDaysTable {
   day: string;
   tracking_id: string;
   ci: number;
+  /** The cluster's version that day: its latest meta facts up to the day (carried forward). */
+  version: string | null;
+}
+
+/** Rollup of cluster_days: active clusters per day, version and all-CI flag. */
+export interface DayVersionsTable {
+  day: string;
+  version: string | null;
+  ci: number;
+  clusters: number;
 }
 
 export interface ClusterDayFactsTable {
@@ -170,6 +180,15 @@ export interface ClusterDayFactsTable {
   os_name: string | null;
   object_store: string | null;
   connectors: string | null;
+  memory_total: number | null;
+  node_meta: number | null;
+  node_compute: number | null;
+  node_frontend: number | null;
+  node_compactor: number | null;
+  stream_job_count: number | null;
+  license_tier: string | null;
+  /** connector_usage_json_str as sent. */
+  connector_usage: string | null;
 }
 
 /** Values a store keeps for itself (the license-subject salt). */
@@ -198,6 +217,7 @@ export interface Database {
   blocked_clusters: BlockedClustersTable;
   audit_log: AuditLogTable;
   cluster_day_facts: ClusterDayFactsTable;
+  day_versions: DayVersionsTable;
   cluster_days: ClusterDaysTable;
   agent_reports: AgentReportsTable;
   metric_points: MetricPointsTable;

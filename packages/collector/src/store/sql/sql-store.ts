@@ -1,24 +1,28 @@
 // The Store on a SQL database through Kysely. SQLite and PostgreSQL share this code; what differs
 // (connection, column types, the setup lock) is passed in by sqlite/ and postgres/.
-import { type CompiledQuery, type Kysely, Migrator, sql, type Transaction } from 'kysely';
+import { CompiledQuery, type Kysely, Migrator, sql, type Transaction } from 'kysely';
 import {
-  BREAKDOWN_COLUMNS,
-  breakdownCounts,
-  carryVersions,
+  clusterFacts,
   clusterListItem,
   clusterSummary,
+  factsBreakdown,
   metricPoint,
   rankEventCounts,
+  sortSessions,
   storedEvent,
   tokenColumns,
   tokenRecord,
+  versionCountsOf,
 } from '../answers.js';
 import type {
   AuditEntry,
   BlockedCluster,
   BreakdownDimension,
+  ClusterFacts,
+  ClusterHistoryQuery,
   ClusterListItem,
   ClusterListQuery,
+  ClusterSession,
   ClusterSpan,
   ClusterSummary,
   DayRangeQuery,
@@ -28,6 +32,7 @@ import type {
   EventQuery,
   KnownSeries,
   LeftOut,
+  MetricName,
   MetricPoint,
   MetricPointQuery,
   RetentionResult,
@@ -49,7 +54,9 @@ import {
   eventColumns,
   latestFacts,
   ordered,
+  ROLLUP_SQL,
   reportColumns,
+  versionRefreshes,
   withoutBlocked,
 } from './columns.js';
 import { type DialectTypes, migrationProvider } from './migrations.js';
@@ -73,64 +80,7 @@ const EVENT_GROUP_COLUMNS = {
   trackingId: 'tracking_id',
 } as const satisfies Record<EventGrouping, string>;
 
-/**
- * Retention's statements, in order (Store.deleteBefore), compiled for one database. `counts` names
- * the RetentionResult entry a statement's affected rows go to.
- */
-export function retentionSteps(
-  db: Kysely<Database>,
-  fromDay: string,
-): { counts: string | null; query: CompiledQuery }[] {
-  const cutoff = Date.parse(`${fromDay}T00:00:00.000Z`);
-  const steps: { counts: string | null; query: CompiledQuery }[] = RETAINED_BY_DAY.map((table) => {
-    const column = table === 'cluster_days' || table === 'cluster_day_facts' ? 'day' : 'received_day';
-    return { counts: table, query: db.deleteFrom(table).where(sql.ref(column), '<', fromDay).compile() };
-  });
-  // A series whose points are all gone is forgotten (it only served the per-cluster caps).
-  steps.push({
-    counts: 'metric_series',
-    query: db
-      .deleteFrom('metric_series')
-      .where('first_seen', '<', cutoff)
-      .where(({ not, exists, selectFrom }) =>
-        not(
-          exists(
-            selectFrom('metric_points as p')
-              .select(sql.lit(1).as('one'))
-              .whereRef('p.tracking_id', '=', 'metric_series.tracking_id')
-              .whereRef('p.name', '=', 'metric_series.name')
-              .whereRef('p.labels', '=', 'metric_series.labels'),
-          ),
-        ),
-      )
-      .compile(),
-  });
-  // First seen moves to the oldest remaining row; a cluster with nothing left is forgotten.
-  steps.push({
-    counts: null,
-    query: sql`update clusters set first_seen = coalesce((select min(m) from (
-        select min(received_at) as m from reports where reports.tracking_id = clusters.tracking_id
-        union all select min(received_at) from events where events.tracking_id = clusters.tracking_id
-        union all select min(received_at) from agent_reports where agent_reports.tracking_id = clusters.tracking_id
-      ) oldest), first_seen)
-      where first_seen < ${cutoff}`.compile(db),
-  });
-  steps.push({
-    counts: 'clusters',
-    query: db.deleteFrom('clusters').where('first_seen', '<', cutoff).compile(),
-  });
-  // Latest facts whose meta report is gone: no newer one exists, so they are unknown now.
-  steps.push({
-    counts: null,
-    query: db
-      .updateTable('clusters')
-      .set({ version: null, git_sha: null, cluster_type: null, meta_backend: null, facts_at: null })
-      .where('facts_at', '<', cutoff)
-      .compile(),
-  });
-  steps.push({ counts: 'audit_log', query: db.deleteFrom('audit_log').where('at', '<', cutoff).compile() });
-  return steps;
-}
+const DAY_MS = 86_400_000;
 
 export class SqlStore implements Store {
   readonly kind: 'sqlite' | 'postgres';
@@ -156,6 +106,21 @@ export class SqlStore implements Store {
       throw new Error(
         `migration ${failed} failed: ${error instanceof Error ? error.message : String(error)}`,
       );
+    }
+  }
+
+  /** A rollup statement (written with `?` parameters for every dialect). */
+  private async rollup<R>(db: Kysely<Database>, text: string, parameters: unknown[]): Promise<R[]> {
+    let i = 0;
+    const compiled = this.kind === 'postgres' ? text.replace(/\?/g, () => `$${++i}`) : text;
+    return (await db.executeQuery<R>(CompiledQuery.raw(compiled, parameters))).rows;
+  }
+
+  /** Counts day_versions again for these days from cluster_days. */
+  private async recountDays(db: Kysely<Database>, days: Iterable<string>): Promise<void> {
+    for (const day of [...days].sort()) {
+      await this.rollup(db, ROLLUP_SQL.clearDay(), [day]);
+      await this.rollup(db, ROLLUP_SQL.countDay(), [day]);
     }
   }
 
@@ -251,7 +216,8 @@ export class SqlStore implements Store {
           )
           .execute();
       }
-      for (const chunk of chunks(dayFactsRows(storedReports))) {
+      const factRows = dayFactsRows(storedReports);
+      for (const chunk of chunks(factRows)) {
         await trx
           .insertInto('cluster_day_facts')
           .values(chunk)
@@ -266,6 +232,14 @@ export class SqlStore implements Store {
                 os_name: eb.ref('excluded.os_name'),
                 object_store: eb.ref('excluded.object_store'),
                 connectors: eb.ref('excluded.connectors'),
+                memory_total: eb.ref('excluded.memory_total'),
+                node_meta: eb.ref('excluded.node_meta'),
+                node_compute: eb.ref('excluded.node_compute'),
+                node_frontend: eb.ref('excluded.node_frontend'),
+                node_compactor: eb.ref('excluded.node_compactor'),
+                stream_job_count: eb.ref('excluded.stream_job_count'),
+                license_tier: eb.ref('excluded.license_tier'),
+                connector_usage: eb.ref('excluded.connector_usage'),
               }))
               .where((eb) => eb('excluded.facts_at', '>=', eb.ref('cluster_day_facts.facts_at'))),
           )
@@ -285,7 +259,8 @@ export class SqlStore implements Store {
           .where((eb) => eb.or([eb('facts_at', 'is', null), eb('facts_at', '<=', f.facts_at)]))
           .execute();
       }
-      for (const chunk of chunks(clusterDayRows(insertedReports))) {
+      const dayRows = clusterDayRows(insertedReports);
+      for (const chunk of chunks(dayRows)) {
         await trx
           .insertInto('cluster_days')
           .values(chunk)
@@ -296,6 +271,16 @@ export class SqlStore implements Store {
           )
           .execute();
       }
+      const days = new Set<string>();
+      for (const r of versionRefreshes([...dayRows, ...factRows])) {
+        const updated = await this.rollup<{ day: string }>(
+          trx,
+          ROLLUP_SQL.carryVersions(r.trackingIds.length),
+          [r.fromDay, ...r.trackingIds],
+        );
+        for (const row of updated) days.add(row.day);
+      }
+      await this.recountDays(trx, days);
       return { reportsInserted, eventsInserted, agentReportsInserted, blocked };
     });
   }
@@ -368,15 +353,43 @@ export class SqlStore implements Store {
   }
 
   async activeClusters(query: DayRangeQuery): Promise<{ day: string; clusters: number }[]> {
-    let q = this.db
-      .selectFrom('cluster_days')
-      .select(['day', (eb) => eb.fn.countAll().as('clusters')])
+    const perDay = new Map<string, number>();
+    for (const r of await this.versionCounts(query)) perDay.set(r.day, (perDay.get(r.day) ?? 0) + r.clusters);
+    return [...perDay].map(([day, clusters]) => ({ day, clusters }));
+  }
+
+  async versionCounts(
+    query: DayRangeQuery,
+  ): Promise<{ day: string; version: string | null; clusters: number }[]> {
+    // The day_versions rollup counts every cluster; the (few) internal ones are subtracted.
+    let counted = this.db
+      .selectFrom('day_versions')
+      .select(['day', 'version', (eb) => eb.fn.sum<number>('clusters').as('clusters')])
       .where('day', '>=', query.fromDay)
       .where('day', '<=', query.toDay);
-    if (!query.includeCi) q = q.where('ci', '=', 0);
-    if (!query.includeInternal) q = q.where('tracking_id', 'not in', this.internalIds());
-    const rows = await q.groupBy('day').orderBy('day').execute();
-    return rows.map((r) => ({ day: r.day, clusters: Number(r.clusters) }));
+    if (!query.includeCi) counted = counted.where('ci', '=', 0);
+    const rows = await counted.groupBy(['day', 'version']).execute();
+    const key = (day: string, version: string | null) => `${day}\0${version ?? '\u0001'}`;
+    const counts = new Map(
+      rows.map((r) => [
+        key(r.day, r.version),
+        { day: r.day, version: r.version, clusters: Number(r.clusters) },
+      ]),
+    );
+    if (!query.includeInternal) {
+      let internal = this.db
+        .selectFrom('cluster_days')
+        .select(['day', 'version', (eb) => eb.fn.countAll<number>().as('clusters')])
+        .where('tracking_id', 'in', this.internalIds())
+        .where('day', '>=', query.fromDay)
+        .where('day', '<=', query.toDay);
+      if (!query.includeCi) internal = internal.where('ci', '=', 0);
+      for (const r of await internal.groupBy(['day', 'version']).execute()) {
+        const row = counts.get(key(r.day, r.version));
+        if (row) row.clusters -= Number(r.clusters);
+      }
+    }
+    return versionCountsOf(counts.values());
   }
 
   /** Tracking ids tagged internal, for `not in` filters. */
@@ -411,13 +424,21 @@ export class SqlStore implements Store {
   }
 
   async activeClusterCount(query: DayRangeQuery): Promise<number> {
+    // Per cluster, one index seek on cluster_days (tracking_id, day, ci): no scan of the range.
     let q = this.db
-      .selectFrom('cluster_days')
-      .select((eb) => eb.fn.count('tracking_id').distinct().as('n'))
-      .where('day', '>=', query.fromDay)
-      .where('day', '<=', query.toDay);
-    if (!query.includeCi) q = q.where('ci', '=', 0);
-    if (!query.includeInternal) q = q.where('tracking_id', 'not in', this.internalIds());
+      .selectFrom('clusters as c')
+      .select((eb) => eb.fn.countAll().as('n'))
+      .where((eb) => {
+        let days = eb
+          .selectFrom('cluster_days as d')
+          .select('d.day')
+          .whereRef('d.tracking_id', '=', 'c.tracking_id')
+          .where('d.day', '>=', query.fromDay)
+          .where('d.day', '<=', query.toDay);
+        if (!query.includeCi) days = days.where('d.ci', '=', 0);
+        return eb.exists(days);
+      });
+    if (!query.includeInternal) q = q.where('c.internal', '=', 0);
     return Number((await q.executeTakeFirstOrThrow()).n);
   }
 
@@ -426,41 +447,28 @@ export class SqlStore implements Store {
     includeCi: boolean;
     includeInternal?: boolean | undefined;
   }): Promise<ClusterSpan[]> {
-    let q = this.db
-      .selectFrom('cluster_days')
-      .select(['tracking_id', (eb) => eb.fn.min('day').as('first'), (eb) => eb.fn.max('day').as('last')])
-      .where('day', '<=', query.toDay);
-    if (!query.includeCi) q = q.where('ci', '=', 0);
-    if (!query.includeInternal) q = q.where('tracking_id', 'not in', this.internalIds());
-    const rows = await q.groupBy('tracking_id').execute();
-    return rows.map((r) => ({
-      trackingId: r.tracking_id,
-      firstDay: String(r.first),
-      lastDay: String(r.last),
-    }));
-  }
-
-  async versionsByDay(
-    query: DayRangeQuery,
-  ): Promise<{ day: string; trackingId: string; version: string | null }[]> {
-    let active = this.db
-      .selectFrom('cluster_days')
-      .select(['day', 'tracking_id'])
-      .where('day', '>=', query.fromDay)
-      .where('day', '<=', query.toDay);
-    if (!query.includeCi) active = active.where('ci', '=', 0);
-    if (!query.includeInternal) active = active.where('tracking_id', 'not in', this.internalIds());
-    const days = await active.orderBy('day').execute();
-    if (days.length === 0) return [];
-    // Each cluster's version per day with a meta report, up to the range's end (the rollup);
-    // carried forward below so a day with only compute reports still knows the cluster's version.
-    const metas = await this.db
-      .selectFrom('cluster_day_facts')
-      .select(['tracking_id', 'day', 'version'])
-      .where('day', '<=', query.toDay)
-      .orderBy('day')
-      .execute();
-    return carryVersions(days, metas);
+    // First and last day per cluster by two index seeks each (ordered, limit 1), not a scan.
+    let q = this.db.selectFrom('clusters as c').select((eb) => {
+      const days = () => {
+        let d = eb
+          .selectFrom('cluster_days as d')
+          .select('d.day')
+          .whereRef('d.tracking_id', '=', 'c.tracking_id')
+          .where('d.day', '<=', query.toDay);
+        if (!query.includeCi) d = d.where('d.ci', '=', 0);
+        return d;
+      };
+      return [
+        'c.tracking_id',
+        days().orderBy('d.day', 'asc').limit(1).as('first'),
+        days().orderBy('d.day', 'desc').limit(1).as('last'),
+      ];
+    });
+    if (!query.includeInternal) q = q.where('c.internal', '=', 0);
+    const rows = await q.execute();
+    return rows
+      .filter((r) => r.first !== null && r.last !== null)
+      .map((r) => ({ trackingId: r.tracking_id, firstDay: String(r.first), lastDay: String(r.last) }));
   }
 
   async listClusters(query: ClusterListQuery): Promise<ClusterListItem[]> {
@@ -501,28 +509,86 @@ export class SqlStore implements Store {
     return rows.map(clusterListItem);
   }
 
+  async latestFacts(query: DayRangeQuery): Promise<ClusterFacts[]> {
+    // Per cluster, its latest facts day in the range by one index seek on (tracking_id, day).
+    let q = this.db
+      .selectFrom('clusters as c')
+      .innerJoin('cluster_day_facts as f', (join) =>
+        join
+          .onRef('f.tracking_id', '=', 'c.tracking_id')
+          .on('f.day', '=', (eb) =>
+            eb
+              .selectFrom('cluster_day_facts as g')
+              .select('g.day')
+              .whereRef('g.tracking_id', '=', 'c.tracking_id')
+              .where('g.day', '>=', query.fromDay)
+              .where('g.day', '<=', query.toDay)
+              .orderBy('g.day', 'desc')
+              .limit(1),
+          ),
+      )
+      .selectAll('f');
+    if (!query.includeInternal) q = q.where('c.internal', '=', 0);
+    const rows = await q.orderBy('f.tracking_id').execute();
+    return rows.map(clusterFacts);
+  }
+
   async breakdown(
     by: BreakdownDimension,
     query: DayRangeQuery,
   ): Promise<{ value: string | null; clusters: number }[]> {
-    // Each cluster's latest meta facts in the range, from the per-day rollup (RisingWave facts;
-    // never CI).
-    let latest = this.db
+    // RisingWave facts (never CI): each cluster's latest meta facts in the range.
+    return factsBreakdown(by, await this.latestFacts(query));
+  }
+
+  async clusterHistory(
+    query: ClusterHistoryQuery,
+  ): Promise<{ days: ClusterFacts[]; sessions: ClusterSession[] }> {
+    const days = await this.db
       .selectFrom('cluster_day_facts')
-      .select([
-        'tracking_id',
-        BREAKDOWN_COLUMNS[by],
-        sql<number>`row_number() over (partition by tracking_id order by day desc)`.as('rn'),
-      ])
+      .selectAll()
+      .where('tracking_id', '=', query.trackingId)
       .where('day', '>=', query.fromDay)
-      .where('day', '<=', query.toDay);
-    if (!query.includeInternal) latest = latest.where('tracking_id', 'not in', this.internalIds());
-    const rows = await this.db
-      .selectFrom(latest.as('latest'))
-      .select(sql<string | null>`${sql.ref(BREAKDOWN_COLUMNS[by])}`.as('value'))
-      .where('rn', '=', 1)
+      .where('day', '<=', query.toDay)
+      .orderBy('day')
       .execute();
-    return breakdownCounts(by, rows);
+    const from = Date.parse(query.fromDay);
+    const to = Date.parse(query.toDay) + DAY_MS;
+    const sessions: ClusterSession[] = [];
+    for (const [table, source] of [
+      ['reports', 'risingwave'],
+      ['agent_reports', 'agent'],
+    ] as const) {
+      const rows = await this.db
+        .selectFrom(table)
+        .select([
+          'session_id',
+          'node_type',
+          (eb) => eb.fn.min('received_at').as('first'),
+          (eb) => eb.fn.max('received_at').as('last'),
+          (eb) => eb.fn.countAll().as('reports'),
+          (eb) => eb.fn.max('memory_total').as('memory'),
+          (eb) => eb.fn.max('cpu_available').as('cpus'),
+        ])
+        .where('tracking_id', '=', query.trackingId)
+        .where('received_at', '>=', from)
+        .where('received_at', '<', to)
+        .groupBy(['session_id', 'node_type'])
+        .execute();
+      for (const r of rows) {
+        sessions.push({
+          sessionId: r.session_id,
+          nodeType: r.node_type,
+          source,
+          firstSeen: Number(r.first),
+          lastSeen: Number(r.last),
+          reports: Number(r.reports),
+          memoryTotal: r.memory === null ? null : Number(r.memory),
+          cpuAvailable: r.cpus === null ? null : Number(r.cpus),
+        });
+      }
+    }
+    return { days: days.map(clusterFacts), sessions: sortSessions(sessions) };
   }
 
   async eventCounts(
@@ -568,6 +634,7 @@ export class SqlStore implements Store {
     if (query.stage === null) q = q.where('stage', 'is', null);
     else if (query.stage !== undefined) q = q.where('stage', '=', query.stage);
     if (query.name !== undefined) q = q.where('name', '=', query.name);
+    if (query.connector !== undefined) q = q.where('connector_name', '=', query.connector);
     const before = query.before;
     if (before) {
       q = q.where((eb) =>
@@ -593,6 +660,29 @@ export class SqlStore implements Store {
       known.series.add(`${row.name}\0${row.labels}`);
     }
     return known;
+  }
+
+  async metricNames(): Promise<MetricName[]> {
+    const names = await this.db
+      .selectFrom('metric_series')
+      .select(['name', (eb) => eb.fn.count('tracking_id').distinct().as('clusters')])
+      .groupBy('name')
+      .execute();
+    const out: MetricName[] = [];
+    for (const n of names) {
+      // The newest point's kind and unit (index on name, day).
+      const latest = await this.db
+        .selectFrom('metric_points')
+        .select(['kind', 'unit'])
+        .where('name', '=', n.name)
+        .orderBy('received_day', 'desc')
+        .orderBy('id', 'desc')
+        .limit(1)
+        .executeTakeFirst();
+      if (latest)
+        out.push({ name: n.name, kind: latest.kind, unit: latest.unit, clusters: Number(n.clusters) });
+    }
+    return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
   async metricPoints(query: MetricPointQuery): Promise<MetricPoint[]> {
@@ -627,6 +717,11 @@ export class SqlStore implements Store {
         .values({ tracking_id: trackingId, blocked_at: at })
         .onConflict((oc) => oc.column('tracking_id').doUpdateSet({ blocked_at: at }))
         .execute();
+      const days = await trx
+        .selectFrom('cluster_days')
+        .select('day')
+        .where('tracking_id', '=', trackingId)
+        .execute();
       const reports = await trx
         .deleteFrom('reports')
         .where('tracking_id', '=', trackingId)
@@ -640,6 +735,10 @@ export class SqlStore implements Store {
       for (const table of DERIVED_CLUSTER_TABLES) {
         await trx.deleteFrom(table).where('tracking_id', '=', trackingId).execute();
       }
+      await this.recountDays(
+        trx,
+        days.map((d) => d.day),
+      );
       return {
         reports: Number(reports.numDeletedRows),
         events: Number(events.numDeletedRows),
@@ -666,13 +765,81 @@ export class SqlStore implements Store {
     return rows.map((r) => ({ trackingId: r.tracking_id, blockedAt: Number(r.blocked_at) }));
   }
 
+  /**
+   * day_versions after retention: days before the cut-off go; versions carried forward from meta
+   * reports that are gone now are unknown (as in the raw rows that remain), and the days they
+   * counted in are counted again.
+   */
+  private async retainDayVersions(trx: Kysely<Database>, fromDay: string): Promise<void> {
+    await trx.deleteFrom('day_versions').where('day', '<', fromDay).execute();
+    const orphaned = await trx
+      .updateTable('cluster_days')
+      .set({ version: null })
+      .where('version', 'is not', null)
+      .where(({ not, exists, selectFrom }) =>
+        not(
+          exists(
+            selectFrom('cluster_day_facts as f')
+              .select(sql.lit(1).as('one'))
+              .whereRef('f.tracking_id', '=', 'cluster_days.tracking_id')
+              .whereRef('f.day', '<=', 'cluster_days.day'),
+          ),
+        ),
+      )
+      .returning('day')
+      .execute();
+    await this.recountDays(trx, new Set(orphaned.map((r) => r.day)));
+  }
+
   async deleteBefore(fromDay: string): Promise<RetentionResult> {
+    const cutoff = Date.parse(`${fromDay}T00:00:00.000Z`);
     return this.db.transaction().execute(async (trx) => {
       const deleted: RetentionResult = {};
-      for (const step of retentionSteps(trx, fromDay)) {
-        const result = await trx.executeQuery(step.query);
-        if (step.counts) deleted[step.counts] = Number(result.numAffectedRows ?? 0n);
+      const byDay = async (table: (typeof RETAINED_BY_DAY)[number]) => {
+        const column = table === 'cluster_days' || table === 'cluster_day_facts' ? 'day' : 'received_day';
+        const result = await trx.deleteFrom(table).where(sql.ref(column), '<', fromDay).executeTakeFirst();
+        deleted[table] = Number(result.numDeletedRows);
+      };
+      for (const table of RETAINED_BY_DAY) await byDay(table);
+      // Only when retention removed rollup rows: the pass runs at every start, mostly with nothing
+      // to do, and must not hold the write lock longer than that.
+      if ((deleted.cluster_days ?? 0) + (deleted.cluster_day_facts ?? 0) > 0) {
+        await this.retainDayVersions(trx, fromDay);
       }
+      // A series whose points are all gone is forgotten (it only served the per-cluster caps).
+      const series = await trx
+        .deleteFrom('metric_series')
+        .where('first_seen', '<', cutoff)
+        .where(({ not, exists, selectFrom }) =>
+          not(
+            exists(
+              selectFrom('metric_points as p')
+                .select(sql.lit(1).as('one'))
+                .whereRef('p.tracking_id', '=', 'metric_series.tracking_id')
+                .whereRef('p.name', '=', 'metric_series.name')
+                .whereRef('p.labels', '=', 'metric_series.labels'),
+            ),
+          ),
+        )
+        .executeTakeFirst();
+      deleted.metric_series = Number(series.numDeletedRows);
+      // First seen moves to the oldest remaining row; a cluster with nothing left is forgotten.
+      await sql`update clusters set first_seen = coalesce((select min(m) from (
+          select min(received_at) as m from reports where reports.tracking_id = clusters.tracking_id
+          union all select min(received_at) from events where events.tracking_id = clusters.tracking_id
+          union all select min(received_at) from agent_reports where agent_reports.tracking_id = clusters.tracking_id
+        ) oldest), first_seen)
+        where first_seen < ${cutoff}`.execute(trx);
+      const clusters = await trx.deleteFrom('clusters').where('first_seen', '<', cutoff).executeTakeFirst();
+      deleted.clusters = Number(clusters.numDeletedRows);
+      // Latest facts whose meta report is gone: no newer one exists, so they are unknown now.
+      await trx
+        .updateTable('clusters')
+        .set({ version: null, git_sha: null, cluster_type: null, meta_backend: null, facts_at: null })
+        .where('facts_at', '<', cutoff)
+        .execute();
+      const audit = await trx.deleteFrom('audit_log').where('at', '<', cutoff).executeTakeFirst();
+      deleted.audit_log = Number(audit.numDeletedRows);
       return deleted;
     });
   }

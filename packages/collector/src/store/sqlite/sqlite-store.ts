@@ -7,8 +7,8 @@ import { Worker } from 'node:worker_threads';
 import SQLite from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
 import type { Database } from '../sql/schema.js';
-import { retentionSteps, SqlStore } from '../sql/sql-store.js';
-import type { RetentionResult, WriteBatch, WriteResult } from '../store.js';
+import { SqlStore } from '../sql/sql-store.js';
+import type { WriteBatch, WriteResult } from '../store.js';
 import { configureSqlite } from './pragmas.js';
 import type { WriterRequest, WriterResponse } from './sqlite-writer.js';
 
@@ -90,11 +90,7 @@ function detached(batch: WriteBatch): WriteBatch {
 class SqliteStore extends SqlStore {
   private readonly writer: WriterThread | null;
 
-  constructor(
-    db: Kysely<Database>,
-    path: string,
-    private readonly sqlite: SQLite.Database,
-  ) {
+  constructor(db: Kysely<Database>, path: string) {
     super(db, {
       kind: 'sqlite',
       types: { serial: 'integer', blob: 'blob' },
@@ -109,23 +105,6 @@ class SqliteStore extends SqlStore {
     return this.writer ? this.writer.write(batch) : super.writeBatch(batch);
   }
 
-  /**
-   * One synchronous transaction: a Kysely transaction on this connection would hold SQLite's write
-   * lock across event-loop turns, and a busy event loop (decoding a large import) would then keep
-   * the writer thread waiting past its busy timeout.
-   */
-  override async deleteBefore(fromDay: string): Promise<RetentionResult> {
-    const steps = retentionSteps(this.db, fromDay);
-    return this.sqlite.transaction(() => {
-      const deleted: RetentionResult = {};
-      for (const step of steps) {
-        const info = this.sqlite.prepare(step.query.sql).run(...(step.query.parameters as unknown[]));
-        if (step.counts) deleted[step.counts] = info.changes;
-      }
-      return deleted;
-    })();
-  }
-
   override async close(): Promise<void> {
     await this.writer?.stop();
     await super.close();
@@ -137,5 +116,5 @@ export function openSqliteStore(path: string): SqlStore {
   const sqlite = new SQLite(path);
   configureSqlite(sqlite);
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
-  return new SqliteStore(db, path, sqlite);
+  return new SqliteStore(db, path);
 }

@@ -19,8 +19,10 @@ import {
   eventColumns,
   latestFacts,
   ordered,
+  ROLLUP_SQL,
   reportColumns,
   UPDATE_FACTS_SQL,
+  versionRefreshes,
   withoutBlocked,
 } from '../sql/columns.js';
 import type { ReportRow, WriteBatch, WriteResult } from '../store.js';
@@ -56,6 +58,16 @@ function insert(table: string, row: Row, conflict: string, returning?: string): 
 }
 
 let updateFacts: SQLite.Statement | undefined;
+
+/** A statement prepared once per text. */
+function prepared(text: string): SQLite.Statement {
+  let statement = statements.get(text);
+  if (!statement) {
+    statement = db.prepare(text);
+    statements.set(text, statement);
+  }
+  return statement;
+}
 
 const upsertCluster = db.prepare(
   `insert into clusters (tracking_id, first_seen, last_seen) values (@tracking_id, @first_seen, @last_seen)
@@ -132,17 +144,32 @@ function writeRows(request: WriteBatch): WriteResult {
   for (const s of children.series)
     insert('metric_series', s, '(tracking_id, name, labels) do nothing').run(s);
   for (const c of clusterRows(inserted)) upsertCluster.run(c);
-  for (const d of clusterDayRows(insertedReports)) insert('cluster_days', d, CLUSTER_DAY_CONFLICT).run(d);
+  const dayRows = clusterDayRows(insertedReports);
+  for (const d of dayRows) insert('cluster_days', d, CLUSTER_DAY_CONFLICT).run(d);
   // Facts rollups follow stored reports only: a retried old report must not win as "latest".
-  for (const f of dayFactsRows(storedReports)) insert('cluster_day_facts', f, DAY_FACTS_CONFLICT).run(f);
+  const factRows = dayFactsRows(storedReports);
+  for (const f of factRows) insert('cluster_day_facts', f, DAY_FACTS_CONFLICT).run(f);
   for (const f of latestFacts(storedReports)) {
     updateFacts ??= db.prepare(UPDATE_FACTS_SQL);
     updateFacts.run(f);
   }
+  const days = new Set<string>();
+  for (const r of versionRefreshes([...dayRows, ...factRows])) {
+    const updated = prepared(ROLLUP_SQL.carryVersions(r.trackingIds.length)).all(r.fromDay, ...r.trackingIds);
+    for (const row of updated as { day: string }[]) days.add(row.day);
+  }
+  for (const day of [...days].sort()) {
+    prepared(ROLLUP_SQL.clearDay()).run(day);
+    prepared(ROLLUP_SQL.countDay()).run(day);
+  }
   return { reportsInserted, eventsInserted, agentReportsInserted: insertedIds.size, blocked };
 }
 
-const write = db.transaction(writeRows);
+// BEGIN IMMEDIATE (`.immediate`): the transaction reads (the blocked-cluster check) before it
+// writes; begun deferred, a commit by the main thread in between (an audit entry) makes its first
+// write fail at once with SQLITE_BUSY instead of waiting for busy_timeout.
+const writeTransaction = db.transaction(writeRows);
+const write = (batch: WriteBatch) => writeTransaction.immediate(batch);
 
 /**
  * Requests that arrived while a transaction ran are committed together in the next one (group
@@ -163,9 +190,10 @@ function respond(request: WriterRequest, run: () => WriteResult): void {
 }
 
 /** Several requests in one transaction, each with its own insert counts. */
-const writeAll = db.transaction((requests: WriterRequest[]): WriteResult[] =>
+const writeAllTransaction = db.transaction((requests: WriterRequest[]): WriteResult[] =>
   requests.map((request) => writeRows(request.batch)),
 );
+const writeAll = (requests: WriterRequest[]) => writeAllTransaction.immediate(requests);
 
 function drain(): void {
   const requests = queue;

@@ -1,0 +1,164 @@
+// Deployment shape from each cluster's latest facts: distributions of sizes (buckets and
+// percentiles, never only an average) and connectors by kind, format and encode.
+import { connectorUsesOf } from '@tidewatch/protocol';
+import type { ClusterFacts } from '../store/store.js';
+
+export const DISTRIBUTIONS = {
+  memory: { unit: 'bytes', of: (f: ClusterFacts) => f.memoryTotal },
+  metaNodes: { unit: 'nodes', of: (f: ClusterFacts) => f.nodeCount?.meta ?? null },
+  computeNodes: { unit: 'nodes', of: (f: ClusterFacts) => f.nodeCount?.compute ?? null },
+  frontendNodes: { unit: 'nodes', of: (f: ClusterFacts) => f.nodeCount?.frontend ?? null },
+  compactorNodes: { unit: 'nodes', of: (f: ClusterFacts) => f.nodeCount?.compactor ?? null },
+  streamJobs: { unit: 'jobs', of: (f: ClusterFacts) => f.streamJobCount },
+} as const;
+export type DistributionName = keyof typeof DISTRIBUTIONS;
+export const DISTRIBUTION_NAMES = Object.keys(DISTRIBUTIONS) as DistributionName[];
+
+const GIB = 1024 ** 3;
+
+export interface Bucket {
+  /** Inclusive bounds of the bucket, in the distribution's unit. */
+  from: number;
+  to: number;
+  clusters: number;
+}
+
+/**
+ * Power-of-two buckets: 0, 1, 2, 3-4, 5-8, … (counts) or ≤1 GiB, 1-2 GiB, 2-4 GiB, … (memory,
+ * bounds in bytes). Fleet sizes span orders of magnitude: equal-width buckets would put nearly
+ * every cluster in the first one.
+ */
+function bucketOf(value: number, memory: boolean): { from: number; to: number } {
+  const unit = memory ? GIB : 1;
+  const scaled = value / unit;
+  if (!memory && scaled <= 1) return { from: scaled, to: scaled };
+  if (memory && scaled <= 1) return { from: 0, to: unit };
+  const upper = 2 ** Math.ceil(Math.log2(scaled));
+  return memory ? { from: (upper / 2) * unit + 1, to: upper * unit } : { from: upper / 2 + 1, to: upper };
+}
+
+function percentile(sorted: number[], q: number): number | null {
+  return sorted.length === 0 ? null : sorted[Math.floor(q * (sorted.length - 1))]!;
+}
+
+export function distribution(facts: ClusterFacts[], name: DistributionName) {
+  const values = facts
+    .map(DISTRIBUTIONS[name].of)
+    .filter((v): v is number => v !== null)
+    .sort((a, b) => a - b);
+  const buckets = new Map<number, Bucket>();
+  for (const v of values) {
+    const b = bucketOf(v, name === 'memory');
+    const seen = buckets.get(b.from);
+    if (seen) seen.clusters++;
+    else buckets.set(b.from, { ...b, clusters: 1 });
+  }
+  return {
+    of: name,
+    unit: DISTRIBUTIONS[name].unit,
+    clusters: values.length,
+    unknown: facts.length - values.length,
+    min: values[0] ?? null,
+    p50: percentile(values, 0.5),
+    p90: percentile(values, 0.9),
+    p99: percentile(values, 0.99),
+    max: values.at(-1) ?? null,
+    buckets: [...buckets.values()].sort((a, b) => a.from - b.from),
+  };
+}
+
+export interface ConnectorRow {
+  connector: string | null;
+  format: string | null;
+  encode: string | null;
+  /** Clusters with at least one such source (or sink). */
+  clusters: number;
+  /** Sources (or sinks) of this kind over those clusters. */
+  count: number;
+}
+
+const order = (a: string | null, b: string | null) =>
+  a === b ? 0 : a === null ? 1 : b === null ? -1 : a < b ? -1 : 1;
+
+/** Sources and sinks by connector, format and encode, from connector_usage_json_str. */
+export function connectorUsage(facts: ClusterFacts[]): { sources: ConnectorRow[]; sinks: ConnectorRow[] } {
+  type Counting = ConnectorRow & { seen: string };
+  const tables = { source: new Map<string, Counting>(), sink: new Map<string, Counting>() };
+  for (const f of facts) {
+    for (const use of connectorUsesOf(f.connectorUsage)) {
+      const key = JSON.stringify([use.connector, use.format, use.encode]);
+      const table = tables[use.kind];
+      const row = table.get(key) ?? {
+        connector: use.connector,
+        format: use.format,
+        encode: use.encode,
+        clusters: 0,
+        count: 0,
+        seen: '',
+      };
+      row.count++;
+      if (row.seen !== f.trackingId) {
+        row.clusters++;
+        row.seen = f.trackingId;
+      }
+      table.set(key, row);
+    }
+  }
+  const rows = (table: Map<string, Counting>) =>
+    [...table.values()]
+      .map(({ seen: _, ...row }) => row)
+      .sort(
+        (a, b) =>
+          b.clusters - a.clusters ||
+          b.count - a.count ||
+          order(a.connector, b.connector) ||
+          order(a.format, b.format) ||
+          order(a.encode, b.encode),
+      );
+  return { sources: rows(tables.source), sinks: rows(tables.sink) };
+}
+
+/** Shares of active clusters a release is timed to reach (percent). */
+export const ADOPTION_SHARES = [10, 25, 50] as const;
+
+const DAY_MS = 86_400_000;
+
+/**
+ * How fast each release was picked up: from the first day an active cluster ran it, the days until
+ * it ran on 10/25/50% of that day's active clusters (null: not reached in the range), and its peak.
+ */
+export function adoption(days: string[], perVersion: Map<string | null, number[]>) {
+  const totals = days.map((_, i) => {
+    let sum = 0;
+    for (const counts of perVersion.values()) sum += counts[i]!;
+    return sum;
+  });
+  const rows = [];
+  for (const [version, counts] of perVersion) {
+    if (version === null) continue;
+    const first = counts.findIndex((c) => c > 0);
+    if (first < 0) continue;
+    const shares = counts.map((c, i) => (totals[i]! > 0 ? (100 * c) / totals[i]! : 0));
+    let peak = first;
+    for (let i = first; i < days.length; i++) if (shares[i]! > shares[peak]!) peak = i;
+    const daysTo: Record<string, number | null> = {};
+    for (const target of ADOPTION_SHARES) {
+      const reached = shares.findIndex((s, i) => i >= first && s >= target);
+      daysTo[String(target)] =
+        reached < 0 ? null : (Date.parse(days[reached]!) - Date.parse(days[first]!)) / DAY_MS;
+    }
+    rows.push({
+      version,
+      firstDay: days[first]!,
+      // Seen on the range's first day: it came out earlier, so its pickup is not fully in the range.
+      beforeRange: first === 0,
+      peakShare: Math.round(shares[peak]! * 10) / 10,
+      peakDay: days[peak]!,
+      latestShare: Math.round(shares.at(-1)! * 10) / 10,
+      daysTo,
+    });
+  }
+  return rows.sort((a, b) =>
+    a.firstDay !== b.firstDay ? (a.firstDay < b.firstDay ? 1 : -1) : a.version < b.version ? -1 : 1,
+  );
+}
