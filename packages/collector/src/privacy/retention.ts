@@ -27,12 +27,17 @@ export class RetentionJob {
     private readonly metrics: CollectorMetrics,
   ) {}
 
-  /** Runs now and then every day; does nothing when retention is off (0 months). */
-  start(): void {
+  /**
+   * Runs now (resolving once that pass is done) and then every day; does nothing when retention is
+   * off (0 months). The server awaits the first pass before it accepts requests: on SQLite the pass
+   * holds the write lock across event-loop turns, and a busy loop meanwhile (a large import being
+   * decoded) would keep the writer thread waiting past its busy timeout.
+   */
+  async start(): Promise<void> {
     if (this.months <= 0) return;
-    void this.runOnce();
     this.timer = setInterval(() => void this.runOnce(), DAY_MS);
     this.timer.unref();
+    await this.runOnce();
   }
 
   /** One pass; never throws (a failure is logged and retried the next day). */
