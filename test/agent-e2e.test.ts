@@ -12,9 +12,32 @@ import { fileURLToPath } from 'node:url';
 import { type Agent, type AgentOptions, createAgent } from '@tidewatch/agent';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { FakeClock } from '../packages/agent/test/fake-clock.js';
+import type { ClickHouseStore } from '../packages/collector/src/store/clickhouse/clickhouse-store.js';
+import { sql as chSql, ident, join } from '../packages/collector/src/store/clickhouse/sql.js';
 import type { SqlStore } from '../packages/collector/src/store/sql/sql-store.js';
+import type { Store } from '../packages/collector/src/store/store.js';
 import { startTestCollector, type TestCollector } from '../packages/collector/test-support/collector.js';
 import { storeTargets } from '../packages/collector/test-support/stores.js';
+
+/** A cluster's rows of an agent table as stored (no query route returns them raw). */
+async function storedRows(
+  store: Store,
+  table: 'agent_events' | 'agent_reports',
+  columns: string[],
+  trackingId: string,
+): Promise<Record<string, unknown>[]> {
+  if (store.kind === 'clickhouse') {
+    return (store as ClickHouseStore).rows<Record<string, unknown>>(
+      chSql`SELECT ${join(columns.map(ident))} FROM ${ident(table)} FINAL WHERE tracking_id = ${trackingId}`,
+    );
+  }
+  const db = (store as SqlStore).db;
+  return db
+    .selectFrom(table)
+    .select(columns as never[])
+    .where('tracking_id', '=', trackingId)
+    .execute() as Promise<Record<string, unknown>[]>;
+}
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const MINUTE = 60_000;
@@ -115,13 +138,19 @@ interface StoredReport {
 }
 
 async function storedReports(c: TestCollector, trackingId: string): Promise<StoredReport[]> {
-  const rows = await (c.collector.store as SqlStore).db
-    .selectFrom('agent_reports')
-    .select(['report_id', 'session_id', 'sequence'])
-    .where('tracking_id', '=', trackingId)
-    .orderBy('sequence')
-    .execute();
-  return rows.map((r) => ({ reportId: r.report_id, sessionId: r.session_id, sequence: Number(r.sequence) }));
+  const rows = await storedRows(
+    c.collector.store,
+    'agent_reports',
+    ['report_id', 'session_id', 'sequence'],
+    trackingId,
+  );
+  return rows
+    .map((r) => ({
+      reportId: String(r.report_id),
+      sessionId: String(r.session_id),
+      sequence: Number(r.sequence),
+    }))
+    .sort((a, b) => a.sequence - b.sequence);
 }
 
 async function nativeRequests(c: TestCollector): Promise<Record<string, number>> {
@@ -199,20 +228,16 @@ describe.each(targets)('agent to collector over HTTP ($name store)', (target) =>
     };
     expectQuantiles(await metric(c, 'e2e.query.duration'), first);
 
-    const db = (c.collector.store as SqlStore).db;
-    const events = await db
-      .selectFrom('agent_events')
-      .select(['name', 'fields'])
-      .where('tracking_id', '=', trackingId)
-      .execute();
-    expect(events.map((e) => ({ name: e.name, fields: JSON.parse(e.fields) }))).toEqual([
+    const events = await storedRows(c.collector.store, 'agent_events', ['name', 'fields'], trackingId);
+    expect(events.map((e) => ({ name: e.name, fields: JSON.parse(String(e.fields)) }))).toEqual([
       { name: 'backup.finished', fields: { ok: true, seconds: 12.5, target: 's3' } },
     ]);
-    const reports = await db
-      .selectFrom('agent_reports')
-      .select(['node_type', 'version', 'ci', 'sequence'])
-      .where('tracking_id', '=', trackingId)
-      .execute();
+    const reports = await storedRows(
+      c.collector.store,
+      'agent_reports',
+      ['node_type', 'version', 'ci', 'sequence'],
+      trackingId,
+    );
     expect(reports.map((r) => ({ ...r, ci: Number(r.ci), sequence: Number(r.sequence) }))).toEqual([
       { node_type: 'pglite', version: '1.2.3', ci: 0, sequence: 1 },
     ]);
