@@ -482,6 +482,31 @@ describe.each(targets)('store contract: $name', (target) => {
     ]);
   });
 
+  it('counts a new cluster-day, and one that stops being CI, even when no version changes', async () => {
+    const range: DayRangeQuery = { fromDay: '2026-11-20', toDay: '2026-11-20', includeCi: false };
+    const nulls = async () =>
+      (await store.versionCounts(range)).find((r) => r.version === null)?.clusters ?? 0;
+    // Each in its own batch: no meta report (no version) comes along to trigger the recount.
+    await store.writeBatch({ reports: [compute('n1', T0, 1)], events: [] });
+    expect(await nulls()).toBe(1);
+    await store.writeBatch({ reports: [compute('n2', T0, 1)], events: [] });
+    expect(await nulls()).toBe(2);
+    await store.writeBatch({
+      reports: [],
+      events: [],
+      agentReports: [agent({ trackingId: 'n3', ci: true }, T0)],
+    });
+    expect(await nulls()).toBe(2);
+    await store.writeBatch({
+      reports: [],
+      events: [],
+      agentReports: [agent({ trackingId: 'n3', ci: false }, T0)],
+    });
+    expect(await nulls()).toBe(3);
+    await store.writeBatch({ reports: [compute('n1', T0, 2)], events: [] }); // same cluster-day again
+    expect(await nulls()).toBe(3);
+  });
+
   it('keeps version counts per day right through backdated imports, retries, internal tags and erase', async () => {
     const day = 86_400_000;
     const range: DayRangeQuery = { fromDay: '2026-11-17', toDay: '2026-11-20', includeCi: false };

@@ -238,8 +238,12 @@ export function clusterDayRows(
 }
 
 /** The upsert that keeps `ci` = 1 only if every report of the day was from CI (same SQL everywhere). */
+/**
+ * A cluster-day stays CI only while every report of it is (ci only goes down). The `where` makes
+ * `returning` name only rows that were new or changed: the days whose counts need a recount.
+ */
 export const CLUSTER_DAY_CONFLICT =
-  '(day, tracking_id) do update set ci = case when excluded.ci < cluster_days.ci then excluded.ci else cluster_days.ci end';
+  '(day, tracking_id) do update set ci = excluded.ci where excluded.ci < cluster_days.ci';
 
 /** Per cluster, the facts of the batch's most recently received meta report. */
 export function latestFacts(reports: readonly ReportRow[]) {
@@ -333,14 +337,19 @@ export function versionRefreshes(
   return chunks(ids).map((trackingIds) => ({ fromDay, trackingIds }));
 }
 
+/** A cluster-day's version: the cluster's latest meta facts up to that day. */
+const CARRIED_VERSION = `select f.version from cluster_day_facts f
+      where f.tracking_id = cluster_days.tracking_id and f.day <= cluster_days.day
+      order by f.day desc limit 1`;
+
 /** Rollup statements with `?` parameters, the same on every dialect (see versionRefreshes). */
 export const ROLLUP_SQL = {
   /** Parameters: first day, then `ids` tracking ids. Returns the days it updated. */
-  carryVersions: (ids: number) => `update cluster_days set version = (
-      select f.version from cluster_day_facts f
-      where f.tracking_id = cluster_days.tracking_id and f.day <= cluster_days.day
-      order by f.day desc limit 1)
-    where day >= ? and tracking_id in (${new Array(ids).fill('?').join(', ')}) returning day`,
+  // Only rows whose version really changes are written and returned: in steady ingest (same
+  // clusters, same versions) no day needs a recount, and each commit stays cheap.
+  carryVersions: (ids: number) => `update cluster_days set version = (${CARRIED_VERSION})
+    where day >= ? and tracking_id in (${new Array(ids).fill('?').join(', ')})
+      and version is distinct from (${CARRIED_VERSION}) returning day`,
   /** Parameter: day. */
   clearDay: () => 'delete from day_versions where day = ?',
   /** Parameter: day. */

@@ -260,18 +260,22 @@ export class SqlStore implements Store {
           .execute();
       }
       const dayRows = clusterDayRows(insertedReports);
+      const days = new Set<string>();
       for (const chunk of chunks(dayRows)) {
-        await trx
+        // `returning` names only rows that were new or whose ci went down: their days need a recount.
+        const changed = await trx
           .insertInto('cluster_days')
           .values(chunk)
           .onConflict((oc) =>
-            oc.columns(['day', 'tracking_id']).doUpdateSet({
-              ci: sql`case when excluded.ci < cluster_days.ci then excluded.ci else cluster_days.ci end`,
-            }),
+            oc
+              .columns(['day', 'tracking_id'])
+              .doUpdateSet((eb) => ({ ci: eb.ref('excluded.ci') }))
+              .where((eb) => eb('excluded.ci', '<', eb.ref('cluster_days.ci'))),
           )
+          .returning('day')
           .execute();
+        for (const row of changed) days.add(row.day);
       }
-      const days = new Set<string>();
       for (const r of versionRefreshes([...dayRows, ...factRows])) {
         const updated = await this.rollup<{ day: string }>(
           trx,

@@ -145,7 +145,14 @@ function writeRows(request: WriteBatch): WriteResult {
     insert('metric_series', s, '(tracking_id, name, labels) do nothing').run(s);
   for (const c of clusterRows(inserted)) upsertCluster.run(c);
   const dayRows = clusterDayRows(insertedReports);
-  for (const d of dayRows) insert('cluster_days', d, CLUSTER_DAY_CONFLICT).run(d);
+  const days = new Set<string>();
+  for (const d of dayRows) {
+    // Returns the row only if it was new or its ci changed: that day's counts move.
+    const changed = insert('cluster_days', d, CLUSTER_DAY_CONFLICT, 'day').get(d) as
+      | { day: string }
+      | undefined;
+    if (changed) days.add(changed.day);
+  }
   // Facts rollups follow stored reports only: a retried old report must not win as "latest".
   const factRows = dayFactsRows(storedReports);
   for (const f of factRows) insert('cluster_day_facts', f, DAY_FACTS_CONFLICT).run(f);
@@ -153,7 +160,6 @@ function writeRows(request: WriteBatch): WriteResult {
     updateFacts ??= db.prepare(UPDATE_FACTS_SQL);
     updateFacts.run(f);
   }
-  const days = new Set<string>();
   for (const r of versionRefreshes([...dayRows, ...factRows])) {
     const updated = prepared(ROLLUP_SQL.carryVersions(r.trackingIds.length)).all(r.fromDay, ...r.trackingIds);
     for (const row of updated as { day: string }[]) days.add(row.day);
