@@ -1,7 +1,7 @@
 // RisingWave protocol v2: binary protobuf bodies (proto/risingwave/telemetry.proto) to
 // /api/v2/report/{node}, /api/v2/report/events and /api/v2/report/event.
-import { type DescMessage, fromBinary, type MessageShape, toBinary } from '@bufbuild/protobuf';
-import { BinaryReader, WireType } from '@bufbuild/protobuf/wire';
+import { type DescMessage, fromBinary, type MessageShape } from '@bufbuild/protobuf';
+import { BinaryReader, BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 import { parseConnectorUsage, parseLicense, redactLicenseJson } from '../embedded-json.js';
 import { ProtocolError } from '../errors.js';
 import { enumName, Flags, finite, sessionId, signed, text, trackingId, unsigned } from '../fields.js';
@@ -82,8 +82,9 @@ const SCHEMAS = {
   compactor: CompactorReportSchema,
 } as const;
 
-/** MetaReport.stream_jobs (RISINGWAVE-WIRE.md). */
+/** MetaReport.stream_jobs and license_info_json_str (RISINGWAVE-WIRE.md). */
 const META_STREAM_JOBS_FIELD = 6;
+const META_LICENSE_FIELD = 10;
 
 /**
  * Whether the top-level message in `bytes` holds more than `max` occurrences of a repeated
@@ -239,10 +240,34 @@ export function decodeV2Event(bytes: Uint8Array): ClusterEvent {
  * name in clear. The same bytes when there is no license subject.
  */
 export function redactV2LicenseSubject(bytes: Uint8Array, redact: (subject: string) => string): Uint8Array {
-  const wire = fromBinary(MetaReportSchema, bytes, { readUnknownFields: true });
-  if (!wire.licenseInfoJsonStr) return bytes;
-  const redacted = redactLicenseJson(wire.licenseInfoJsonStr, redact);
-  if (redacted === null) return bytes;
-  wire.licenseInfoJsonStr = redacted;
-  return toBinary(MetaReportSchema, wire, { writeUnknownFields: true });
+  // Only field 10 changes, so it is spliced in place: decoding and re-encoding the whole report
+  // doubled the decode cost of every meta report on the ingest path. Every occurrence of the field
+  // is redacted (a decoder keeps the last; none may keep the name).
+  const reader = new BinaryReader(bytes);
+  const pieces: Uint8Array[] = [];
+  let copiedTo = 0;
+  while (reader.pos < reader.len) {
+    const start = reader.pos;
+    const [field, wireType] = reader.tag();
+    if (field !== META_LICENSE_FIELD || wireType !== WireType.LengthDelimited) {
+      reader.skip(wireType, field);
+      continue;
+    }
+    const redacted = redactLicenseJson(reader.string(), redact);
+    if (redacted === null) continue;
+    pieces.push(bytes.subarray(copiedTo, start));
+    pieces.push(
+      new BinaryWriter().tag(META_LICENSE_FIELD, WireType.LengthDelimited).string(redacted).finish(),
+    );
+    copiedTo = reader.pos;
+  }
+  if (pieces.length === 0) return bytes;
+  pieces.push(bytes.subarray(copiedTo));
+  const out = new Uint8Array(pieces.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of pieces) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
 }
