@@ -67,7 +67,7 @@ import {
   type DistributionName,
   distribution,
 } from '../packages/collector/src/query/shape.js';
-import { BREAKDOWN_COLUMNS } from '../packages/collector/src/store/answers.js';
+import { BREAKDOWN_COLUMNS, clusterFacts } from '../packages/collector/src/store/answers.js';
 import { openStore } from '../packages/collector/src/store/open-store.js';
 import type { Database } from '../packages/collector/src/store/sql/schema.js';
 import type { SqlStore } from '../packages/collector/src/store/sql/sql-store.js';
@@ -620,42 +620,19 @@ function baselineBreakdown(kind: StoreKind, by: By, from: string, to: string) {
 
 /** Each cluster's latest meta report in the range, from raw reports, as the store's ClusterFacts. */
 async function rawLatestFacts(db: Kysely<Database>, from: string, to: string): Promise<ClusterFacts[]> {
+  // Named like cluster_day_facts' columns, so the store's own mapper turns them into answers: the
+  // baseline checks the SQL, not a second copy of the mapping.
   const found = await rows(
     db,
     sql`select * from (
-        select tracking_id, received_day, received_at, version, cluster_type, meta_backend, os_name,
-          object_store, connectors, connector_usage, license_tier, memory_total, node_meta, node_compute,
-          node_frontend, node_compactor, stream_job_count,
+        select tracking_id, received_day as day, received_at as facts_at, version, cluster_type,
+          meta_backend, os_name, object_store, connectors, connector_usage, license_tier, memory_total,
+          node_meta, node_compute, node_frontend, node_compactor, stream_job_count,
           row_number() over (partition by tracking_id order by received_at desc, id desc) as rn
         from reports where node_type = 'meta' and received_day between ${from} and ${to}) m
       where rn = 1 order by tracking_id`,
   );
-  const n = (v: unknown) => (v === null || v === undefined ? null : Number(v));
-  const t = (v: unknown) => (v === null || v === undefined ? null : String(v));
-  return found.map((r) => ({
-    trackingId: String(r.tracking_id),
-    day: String(r.received_day),
-    factsAt: Number(r.received_at),
-    version: t(r.version),
-    clusterType: t(r.cluster_type),
-    metaBackend: t(r.meta_backend),
-    os: t(r.os_name),
-    objectStore: t(r.object_store),
-    connectors: r.connectors ? (JSON.parse(String(r.connectors)) as string[]) : [],
-    connectorUsage: t(r.connector_usage),
-    licenseTier: t(r.license_tier),
-    memoryTotal: n(r.memory_total),
-    nodeCount:
-      r.node_meta === null
-        ? null
-        : {
-            meta: Number(r.node_meta),
-            compute: Number(r.node_compute),
-            frontend: Number(r.node_frontend),
-            compactor: Number(r.node_compactor),
-          },
-    streamJobCount: n(r.stream_job_count),
-  }));
+  return found.map((r) => clusterFacts(r as unknown as Parameters<typeof clusterFacts>[0]));
 }
 
 const withoutExcluded = (body: unknown) => {
