@@ -4,21 +4,22 @@
 //   children go in before their parents, so a batch cut short by a crash is completed by the retry
 //   without duplicates (the parent's key is what marks a report stored).
 // - No unique keys: keys already stored are looked up before inserting (the counts a write
-//   answers), and two collectors racing with the same report are made one by ReplacingMergeTree;
-//   every read uses FINAL, so answers count it once even before the merge.
+//   answers), and two collectors racing with the same report are made one by ReplacingMergeTree
+//   at its next merge. Until then reads dedup themselves, without FINAL (which merges every part of
+//   the range at read time, on one thread in 18.16): fleet answers come from rollups that a second
+//   copy cannot change (min, max, latest; schema.ts ROLLUPS), counts are uniqExact of the retry
+//   key, and event lists keep one copy per key.
 // - No server-side parameters on 18.16: values go through the one escaping function (sql.ts).
 // - Deletes are asynchronous mutations: an erase waits until system.mutations says they are done.
 import { createHash } from 'node:crypto';
 import { type ClickHouseClient, createClient } from '@clickhouse/client';
 import {
-  BREAKDOWN_COLUMNS,
-  breakdownCounts,
-  carryVersions,
   clusterFacts,
   clusterListItem,
   clusterSummary,
   type EventColumns,
   type FactsColumns,
+  factsBreakdown,
   type MetaFacts,
   metricPoint,
   type PointColumns,
@@ -73,7 +74,9 @@ import {
   CLUSTER_TABLES,
   checkRows,
   createTableSql,
+  createViewSql,
   RETAINED_TABLES,
+  ROLLUPS,
   TABLES,
   type TableName,
 } from './schema.js';
@@ -132,8 +135,12 @@ function eventId(dedupKey: string): number {
 const base64 = (bytes: Uint8Array) =>
   Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
 
-function dayRange(q: { fromDay: string; toDay: string }): Sql {
-  return sql`received_day >= toDate(${q.fromDay}) AND received_day <= toDate(${q.toDay})`;
+/** Rows of a day range, by the raw tables' received_day or the rollups' day. */
+function dayRange(
+  q: { fromDay: string; toDay: string },
+  column: 'received_day' | 'day' = 'received_day',
+): Sql {
+  return sql`${ident(column)} >= toDate(${q.fromDay}) AND ${ident(column)} <= toDate(${q.toDay})`;
 }
 
 export class ClickHouseStore implements Store {
@@ -189,6 +196,20 @@ export class ClickHouseStore implements Store {
       await admin.close();
     }
     for (const table of TABLES) await this.idempotentDdl(createTableSql(table), table.name);
+    for (const rollup of ROLLUPS) {
+      // The collector that creates a rollup fills it from the rows stored before it existed, after
+      // its views are in place: a row written meanwhile reaches it through a view, the backfill or
+      // both, and both is harmless (min, max and latest do not change with a second copy). A
+      // collector that dies before the backfill ends leaves it partial: drop the rollup table and
+      // restart to fill it again.
+      const created = await this.claim(rollup.name, rollup.ddl);
+      for (const view of rollup.views) await this.idempotentDdl(createViewSql(rollup, view), view.name);
+      if (created) {
+        for (const view of rollup.views) {
+          await this.command(sql`INSERT INTO ${ident(rollup.name)} ${view.select}`);
+        }
+      }
+    }
   }
 
   /**
@@ -313,7 +334,7 @@ export class ClickHouseStore implements Store {
     return sql`(SELECT tracking_id FROM cluster_tags FINAL WHERE internal = 1)`;
   }
 
-  /** Filters of a statistic: CI reports and internal clusters unless asked for. */
+  /** Filters of a statistic on raw rows: CI reports and internal clusters unless asked for. */
   private statisticFilters(q: { includeCi: boolean; includeInternal?: boolean | undefined }): Sql[] {
     const filters: Sql[] = [];
     if (!q.includeCi) filters.push(sql`ci = 0`);
@@ -321,50 +342,59 @@ export class ClickHouseStore implements Store {
     return filters;
   }
 
-  /** Every report of any kind (RisingWave and agent): what makes a cluster active on a day. */
-  private activity(where: Sql): Sql {
-    return sql`(SELECT received_day, tracking_id, ci, received_at FROM reports FINAL WHERE ${where}
-      UNION ALL SELECT received_day, tracking_id, ci, received_at FROM agent_reports FINAL WHERE ${where})`;
+  /**
+   * The (cluster, day)s with a report (RisingWave or agent) that match a statistic's filters: CI
+   * days only when asked for (a day is CI only when every report of it was), internal clusters only
+   * when asked for.
+   */
+  private activeDays(where: Sql, q: { includeCi: boolean; includeInternal?: boolean | undefined }): Sql {
+    const filters = [where];
+    if (!q.includeInternal) filters.push(sql`tracking_id NOT IN ${this.internalIds()}`);
+    return sql`(SELECT tracking_id, day FROM cluster_days WHERE ${and(filters)} GROUP BY tracking_id, day
+      HAVING maxMerge(reported) = 1 ${q.includeCi ? sql`` : sql`AND maxMerge(non_ci) = 1`})`;
   }
 
-  /** Everything stored of a cluster, with its receive time (first and last seen). */
+  /** Everything stored of a cluster, with its receive time (erase checks that nothing is left). */
   private stored(where: Sql): Sql {
-    return sql`(SELECT tracking_id, received_at FROM reports FINAL WHERE ${where}
-      UNION ALL SELECT tracking_id, received_at FROM events FINAL WHERE ${where}
-      UNION ALL SELECT tracking_id, received_at FROM agent_reports FINAL WHERE ${where})`;
+    return sql`(SELECT tracking_id, received_at FROM reports WHERE ${where}
+      UNION ALL SELECT tracking_id, received_at FROM events WHERE ${where}
+      UNION ALL SELECT tracking_id, received_at FROM agent_reports WHERE ${where})`;
   }
 
-  private async count(table: TableName, trackingId: string): Promise<number> {
+  /** Rows of a cluster in a raw table, each retried copy counted once. */
+  private async count(table: 'reports' | 'events' | 'agent_reports', trackingId: string): Promise<number> {
+    const key = ident(table === 'agent_reports' ? 'report_id' : 'dedup_key');
     const [row] = await this.rows<{ n: number }>(
-      sql`SELECT count() AS n FROM ${ident(table)} FINAL WHERE tracking_id = ${trackingId}`,
+      sql`SELECT uniqExact(${key}) AS n FROM ${ident(table)} WHERE tracking_id = ${trackingId}`,
     );
     return Number(row?.n ?? 0);
   }
 
   async getCluster(trackingId: string): Promise<ClusterSummary | null> {
     const mine = sql`tracking_id = ${trackingId}`;
-    const [seen] = await this.rows<{ first: number; last: number; n: number }>(
-      sql`SELECT min(received_at) AS first, max(received_at) AS last, count() AS n FROM ${this.stored(mine)}`,
-    );
-    if (!seen || Number(seen.n) === 0) return null;
-    // Independent reads, sent together.
-    const [[meta], perNode, [latestAgent], events, agentReports] = await Promise.all([
+    // Independent reads, sent together; each reads the cluster's key range only.
+    const [[seen], [meta], perNode, [latestAgent], events, agentReports] = await Promise.all([
+      this.rows<{ first: number; last: number; n: number }>(
+        sql`SELECT minMerge(first_at) AS first, maxMerge(last_at) AS last, count() AS n
+            FROM cluster_days WHERE ${mine}`,
+      ),
       this.rows<MetaFacts>(
         sql`SELECT version, git_sha, cluster_type, meta_backend, node_meta, node_compute, node_frontend,
               node_compactor, stream_job_count, object_store, license_tier, connectors
-            FROM reports FINAL WHERE ${mine} AND node_type = 'meta'
+            FROM reports WHERE ${mine} AND node_type = 'meta'
             ORDER BY received_at DESC, dedup_key DESC LIMIT 1`,
       ),
       this.rows<{ node_type: string; n: number }>(
-        sql`SELECT node_type, count() AS n FROM reports FINAL WHERE ${mine} GROUP BY node_type`,
+        sql`SELECT node_type, uniqExact(dedup_key) AS n FROM reports WHERE ${mine} GROUP BY node_type`,
       ),
       this.rows<{ version: string | null; git_sha: string | null; cluster_type: string | null }>(
-        sql`SELECT version, git_sha, cluster_type FROM agent_reports FINAL WHERE ${mine}
+        sql`SELECT version, git_sha, cluster_type FROM agent_reports WHERE ${mine}
             ORDER BY received_at DESC, sequence DESC LIMIT 1`,
       ),
       this.count('events', trackingId),
       this.count('agent_reports', trackingId),
     ]);
+    if (!seen || Number(seen.n) === 0) return null;
     return clusterSummary({
       trackingId,
       firstSeen: Number(seen.first),
@@ -379,20 +409,16 @@ export class ClickHouseStore implements Store {
   }
 
   async activeClusters(query: DayRangeQuery): Promise<{ day: string; clusters: number }[]> {
-    // A (day, cluster) counts as CI only when every report of it was: it is active outside CI as
-    // soon as one non-CI report was received that day.
     const rows = await this.rows<{ day: string; clusters: number }>(
-      sql`SELECT toString(received_day) AS day, uniqExact(tracking_id) AS clusters
-          FROM ${this.activity(and([dayRange(query), ...this.statisticFilters(query)]))}
-          GROUP BY received_day ORDER BY received_day`,
+      sql`SELECT toString(day) AS day, count() AS clusters FROM ${this.activeDays(dayRange(query, 'day'), query)}
+          GROUP BY day ORDER BY day`,
     );
     return rows.map((r) => ({ day: r.day, clusters: Number(r.clusters) }));
   }
 
   async activeClusterCount(query: DayRangeQuery): Promise<number> {
     const [row] = await this.rows<{ n: number }>(
-      sql`SELECT uniqExact(tracking_id) AS n
-          FROM ${this.activity(and([dayRange(query), ...this.statisticFilters(query)]))}`,
+      sql`SELECT uniqExact(tracking_id) AS n FROM ${this.activeDays(dayRange(query, 'day'), query)}`,
     );
     return Number(row?.n ?? 0);
   }
@@ -403,8 +429,8 @@ export class ClickHouseStore implements Store {
     includeInternal?: boolean | undefined;
   }): Promise<ClusterSpan[]> {
     const rows = await this.rows<{ tracking_id: string; first: string; last: string }>(
-      sql`SELECT tracking_id, toString(min(received_day)) AS first, toString(max(received_day)) AS last
-          FROM ${this.activity(and([sql`received_day <= toDate(${query.toDay})`, ...this.statisticFilters(query)]))}
+      sql`SELECT tracking_id, toString(min(day)) AS first, toString(max(day)) AS last
+          FROM ${this.activeDays(sql`day <= toDate(${query.toDay})`, query)}
           GROUP BY tracking_id`,
     );
     return rows.map((r) => ({ trackingId: r.tracking_id, firstDay: r.first, lastDay: r.last }));
@@ -412,15 +438,17 @@ export class ClickHouseStore implements Store {
 
   async leftOut(query: { fromDay: string; toDay: string }): Promise<LeftOut> {
     const [row] = await this.rows<{ ci: number; internal: number }>(
-      sql`SELECT countIf(all_ci = 1) AS ci, countIf(tracking_id IN ${this.internalIds()}) AS internal
-          FROM (SELECT tracking_id, min(ci) AS all_ci FROM ${this.activity(dayRange(query))} GROUP BY tracking_id)`,
+      sql`SELECT countIf(non_ci = 0) AS ci, countIf(tracking_id IN ${this.internalIds()}) AS internal
+          FROM (SELECT tracking_id, maxMerge(reported) AS reported, maxMerge(non_ci) AS non_ci
+                FROM cluster_days WHERE ${dayRange(query, 'day')} GROUP BY tracking_id)
+          WHERE reported = 1`,
     );
     return { ci: Number(row?.ci ?? 0), internal: Number(row?.internal ?? 0) };
   }
 
   async setInternal(trackingId: string, internal: boolean): Promise<boolean> {
     const [seen] = await this.rows<{ n: number }>(
-      sql`SELECT count() AS n FROM ${this.stored(sql`tracking_id = ${trackingId}`)}`,
+      sql`SELECT count() AS n FROM cluster_days WHERE tracking_id = ${trackingId}`,
     );
     if (!seen || Number(seen.n) === 0) return false;
     await this.insert('cluster_tags', [
@@ -429,51 +457,76 @@ export class ClickHouseStore implements Store {
     return true;
   }
 
-  /** Each (cluster, day)'s latest meta report up to a day: the facts rollup of the SQL stores. */
-  private dayFacts(where: Sql, columns: Sql): Sql {
-    return sql`(SELECT tracking_id, received_day, ${columns} FROM reports FINAL
-      WHERE node_type = 'meta' AND ${where}
-      ORDER BY received_at DESC, dedup_key DESC LIMIT 1 BY tracking_id, received_day)`;
+  /**
+   * The latest row of cluster_day_facts per `by` among those matching: the latest meta report, as
+   * ReplacingMergeTree keeps it at merges (rows not merged yet are picked from here).
+   */
+  private latestDayFacts(where: Sql, by: Sql, columns: Sql = ClickHouseStore.FACTS): Sql {
+    return sql`(SELECT tracking_id, day AS fact_day, ${columns} FROM cluster_day_facts WHERE ${where}
+      ORDER BY facts_at DESC, dedup_key DESC LIMIT 1 BY ${by})`;
   }
 
   async versionCounts(
     query: DayRangeQuery,
   ): Promise<{ day: string; version: string | null; clusters: number }[]> {
-    const counts = new Map<string, { day: string; version: string | null; clusters: number }>();
-    for (const r of await this.versionsByDay(query)) {
-      const key = `${r.day}\0${r.version ?? '\u0001'}`;
-      const row = counts.get(key) ?? { day: r.day, version: r.version, clusters: 0 };
-      row.clusters++;
-      counts.set(key, row);
-    }
-    return versionCountsOf(counts.values());
+    // Per cluster, its days in order (active or with facts) as one array; a running count of the
+    // days with facts indexes the version each day carries: that of the latest facts by then.
+    // (18.16 has no window functions; arrays do the same in one pass.)
+    const upTo = sql`day <= toDate(${query.toDay})`;
+    // Versions travel as text and a null flag: 18.16 mixes up Nullable values inside arrays.
+    const rows = await this.rows<{ day: string; version: string | null; clusters: number }>(
+      sql`SELECT toString(d) AS day, if(no_version = 1, NULL, v) AS version, count() AS clusters
+          FROM (
+            SELECT tracking_id,
+              arraySort(x -> tupleElement(x, 1), groupArray((day, is_active, has_facts, facts_version, facts_no_version))) AS days,
+              arrayFilter(x -> tupleElement(x, 3) = 1, days) AS with_facts,
+              arrayCumSum(arrayMap(x -> toUInt32(tupleElement(x, 3)), days)) AS known,
+              arrayJoin(arrayFilter(p -> tupleElement(p, 4) = 1 AND tupleElement(p, 1) >= toDate(${query.fromDay}),
+                arrayMap((x, k) -> (tupleElement(x, 1), if(k = 0, '', tupleElement(with_facts[k], 4)),
+                    if(k = 0, toUInt8(1), tupleElement(with_facts[k], 5)), tupleElement(x, 2)),
+                  days, known))) AS point,
+              tupleElement(point, 1) AS d, tupleElement(point, 2) AS v, tupleElement(point, 3) AS no_version
+            FROM (
+              SELECT tracking_id, day, max(active) AS is_active, max(facts) AS has_facts,
+                max(version) AS facts_version, max(no_version) AS facts_no_version
+              FROM (
+                SELECT tracking_id, day, toUInt8(1) AS active, toUInt8(0) AS facts, '' AS version,
+                  toUInt8(0) AS no_version
+                FROM ${this.activeDays(upTo, query)}
+                UNION ALL
+                SELECT tracking_id, fact_day AS day, toUInt8(0) AS active, toUInt8(1) AS facts,
+                  ifNull(version, '') AS version, toUInt8(isNull(version)) AS no_version
+                FROM ${this.latestDayFacts(upTo, sql`tracking_id, day`, sql`version`)})
+              GROUP BY tracking_id, day)
+            GROUP BY tracking_id)
+          GROUP BY d, v, no_version`,
+    );
+    return versionCountsOf(rows.map((r) => ({ ...r, clusters: Number(r.clusters) })));
   }
 
-  /** The facts columns of the SQL stores' cluster_day_facts, from a meta report. */
-  private static readonly FACTS = sql`toString(received_day) AS day, received_at AS facts_at, version,
-    cluster_type, meta_backend, os_name, object_store, connectors, memory_total, node_meta, node_compute,
-    node_frontend, node_compactor, stream_job_count, license_tier, connector_usage`;
+  /** The facts columns of the SQL stores' cluster_day_facts. */
+  private static readonly FACTS = sql`facts_at, version, cluster_type, meta_backend,
+    os_name, object_store, connectors, memory_total, node_meta, node_compute, node_frontend, node_compactor,
+    stream_job_count, license_tier, connector_usage`;
 
   async latestFacts(query: DayRangeQuery): Promise<ClusterFacts[]> {
-    const filters = [dayRange(query)];
+    const filters = [dayRange(query, 'day')];
     if (!query.includeInternal) filters.push(sql`tracking_id NOT IN ${this.internalIds()}`);
     const rows = await this.rows<FactsColumns>(
-      sql`SELECT tracking_id, ${ClickHouseStore.FACTS} FROM reports FINAL
-          WHERE node_type = 'meta' AND ${and(filters)}
-          ORDER BY received_at DESC, dedup_key DESC LIMIT 1 BY tracking_id`,
+      sql`SELECT *, toString(fact_day) AS day FROM ${this.latestDayFacts(and(filters), sql`tracking_id`)}
+          ORDER BY tracking_id`,
     );
-    return rows.map(clusterFacts).sort((a, b) => (a.trackingId < b.trackingId ? -1 : 1));
+    return rows.map(clusterFacts);
   }
 
   async clusterHistory(
     query: ClusterHistoryQuery,
   ): Promise<{ days: ClusterFacts[]; sessions: ClusterSession[] }> {
     const days = await this.rows<FactsColumns>(
-      sql`SELECT tracking_id, day, facts_at, version, cluster_type, meta_backend, os_name, object_store,
-            connectors, memory_total, node_meta, node_compute, node_frontend, node_compactor,
-            stream_job_count, license_tier, connector_usage
-          FROM ${this.dayFacts(sql`tracking_id = ${query.trackingId} AND ${dayRange(query)}`, ClickHouseStore.FACTS)}
-          ORDER BY day`,
+      sql`SELECT *, toString(fact_day) AS day FROM ${this.latestDayFacts(
+        sql`tracking_id = ${query.trackingId} AND ${dayRange(query, 'day')}`,
+        sql`day`,
+      )} ORDER BY fact_day`,
     );
     const from = Date.parse(query.fromDay);
     const to = Date.parse(query.toDay) + 86_400_000;
@@ -482,6 +535,7 @@ export class ClickHouseStore implements Store {
       ['reports', 'risingwave'],
       ['agent_reports', 'agent'],
     ] as const) {
+      const key = ident(table === 'reports' ? 'dedup_key' : 'report_id');
       const rows = await this.rows<{
         session_id: string;
         node_type: string;
@@ -492,8 +546,8 @@ export class ClickHouseStore implements Store {
         cpus: number | null;
       }>(
         sql`SELECT session_id, node_type, min(received_at) AS first, max(received_at) AS last,
-              count() AS reports, max(memory_total) AS memory, max(cpu_available) AS cpus
-            FROM ${ident(table)} FINAL
+              uniqExact(${key}) AS reports, max(memory_total) AS memory, max(cpu_available) AS cpus
+            FROM ${ident(table)}
             WHERE tracking_id = ${query.trackingId} AND received_at >= ${from} AND received_at < ${to}
             GROUP BY session_id, node_type`,
       );
@@ -512,7 +566,6 @@ export class ClickHouseStore implements Store {
     }
     return { days: days.map(clusterFacts), sessions: sortSessions(sessions) };
   }
-
   async metricNames(): Promise<MetricName[]> {
     const rows = await this.rows<MetricName>(
       sql`SELECT name, kind, unit, clusters FROM
@@ -525,28 +578,12 @@ export class ClickHouseStore implements Store {
     return rows.map((r) => ({ ...r, clusters: Number(r.clusters) }));
   }
 
-  private async versionsByDay(
-    query: DayRangeQuery,
-  ): Promise<{ day: string; trackingId: string; version: string | null }[]> {
-    const days = await this.rows<{ day: string; tracking_id: string }>(
-      sql`SELECT DISTINCT toString(received_day) AS day, tracking_id
-          FROM ${this.activity(and([dayRange(query), ...this.statisticFilters(query)]))}
-          ORDER BY day, tracking_id`,
-    );
-    if (days.length === 0) return [];
-    const history = await this.rows<{ day: string; tracking_id: string; version: string | null }>(
-      sql`SELECT toString(received_day) AS day, tracking_id, version
-          FROM ${this.dayFacts(sql`received_day <= toDate(${query.toDay})`, sql`version`)}
-          ORDER BY day`,
-    );
-    return carryVersions(days, history);
-  }
-
   async listClusters(query: ClusterListQuery): Promise<ClusterListItem[]> {
     const filters: Sql[] = [];
+    const search: Sql[] = [];
     if (query.search) {
       // A plain substring (no pattern language): tracking ids are ASCII, lower() is ASCII too.
-      filters.push(sql`position(lower(tracking_id), ${query.search.toLowerCase()}) > 0`);
+      search.push(sql`position(lower(tracking_id), ${query.search.toLowerCase()}) > 0`);
     }
     if (query.version !== undefined) filters.push(sql`version = ${query.version}`);
     if (query.clusterType !== undefined) filters.push(sql`cluster_type = ${query.clusterType}`);
@@ -560,10 +597,9 @@ export class ClickHouseStore implements Store {
     const rows = await this.rows<ClusterListRow>(
       sql`SELECT tracking_id, first_seen, last_seen, version, git_sha, cluster_type, meta_backend,
             tracking_id IN ${this.internalIds()} AS internal
-          FROM (SELECT tracking_id, min(received_at) AS first_seen, max(received_at) AS last_seen
-                FROM ${this.stored(sql`1`)} GROUP BY tracking_id)
-          ANY LEFT JOIN (SELECT tracking_id, version, git_sha, cluster_type, meta_backend FROM reports FINAL
-                WHERE node_type = 'meta' ORDER BY received_at DESC, dedup_key DESC LIMIT 1 BY tracking_id)
+          FROM (SELECT tracking_id, minMerge(first_at) AS first_seen, maxMerge(last_at) AS last_seen
+                FROM cluster_days WHERE ${and(search)} GROUP BY tracking_id)
+          ANY LEFT JOIN ${this.latestDayFacts(and(search), sql`tracking_id`, sql`version, git_sha, cluster_type, meta_backend`)}
           USING tracking_id
           WHERE ${and(filters)}
           ORDER BY last_seen DESC, tracking_id DESC LIMIT ${query.limit}`,
@@ -575,14 +611,8 @@ export class ClickHouseStore implements Store {
     by: BreakdownDimension,
     query: DayRangeQuery,
   ): Promise<{ value: string | null; clusters: number }[]> {
-    const filters = [dayRange(query)];
-    if (!query.includeInternal) filters.push(sql`tracking_id NOT IN ${this.internalIds()}`);
-    const column = ident(BREAKDOWN_COLUMNS[by]);
-    const rows = await this.rows<{ value: string | null }>(
-      sql`SELECT ${column} AS value FROM reports FINAL WHERE node_type = 'meta' AND ${and(filters)}
-          ORDER BY received_at DESC, dedup_key DESC LIMIT 1 BY tracking_id`,
-    );
-    return breakdownCounts(by, rows);
+    // RisingWave facts (never CI): each cluster's latest meta facts in the range, as in every store.
+    return factsBreakdown(by, await this.latestFacts(query));
   }
 
   /** Filters shared by the event routes. */
@@ -604,10 +634,13 @@ export class ClickHouseStore implements Store {
   ): Promise<{ value: string | null; events: number; clusters: number }[]> {
     const filters = this.eventFilters(query);
     if (!query.includeInternal) filters.push(sql`tracking_id NOT IN ${this.internalIds()}`);
+    // One row per retry key (its first copy) before counting: two copies not merged yet are one event.
     const rows = await this.rows<{ value: string | null; events: number; clusters: number }>(
-      sql`SELECT ${expression(EVENT_GROUP_COLUMNS[query.by])} AS value, count() AS events,
-            uniqExact(tracking_id) AS clusters
-          FROM events FINAL WHERE ${and(filters)} GROUP BY value`,
+      sql`SELECT value, count() AS events, uniqExact(cluster) AS clusters
+          FROM (SELECT argMin(${expression(EVENT_GROUP_COLUMNS[query.by])}, received_at) AS value,
+                  any(tracking_id) AS cluster
+                FROM events WHERE ${and(filters)} GROUP BY dedup_key)
+          GROUP BY value`,
     );
     return rankEventCounts(query, rows);
   }
@@ -617,15 +650,18 @@ export class ClickHouseStore implements Store {
     if (query.trackingId !== undefined) filters.push(sql`tracking_id = ${query.trackingId}`);
     if (query.connector !== undefined) filters.push(sql`connector_name = ${query.connector}`);
     const before = query.before;
-    if (before) {
-      filters.push(
-        sql`(received_at < ${before.receivedAt} OR (received_at = ${before.receivedAt} AND id < ${before.id}))`,
-      );
-    }
+    const after = before
+      ? sql`received_at < ${before.receivedAt} OR (received_at = ${before.receivedAt} AND id < ${before.id})`
+      : sql`1`;
+    // Each event's first copy (a retry stored twice before a merge is listed once, at one place of
+    // the page order); the page cursor applies after that choice, so pages never repeat an event.
     const rows = await this.rows<EventColumns>(
-      sql`SELECT id, tracking_id, received_at, event_time_sec, stage, name, connector_name, catalog_id,
-            attributes, node, object
-          FROM events FINAL WHERE ${and(filters)}
+      sql`SELECT * FROM (
+            SELECT id, tracking_id, received_at, event_time_sec, stage, name, connector_name, catalog_id,
+              attributes, node, object
+            FROM events WHERE ${and(filters)}
+            ORDER BY received_at, id LIMIT 1 BY id)
+          WHERE ${after}
           ORDER BY received_at DESC, id DESC LIMIT ${query.limit}`,
     );
     return rows.map(storedEvent);
@@ -709,15 +745,10 @@ export class ClickHouseStore implements Store {
     const deleted: RetentionResult = {};
     // Clusters all of whose rows are older: forgotten (tags included).
     const forgotten = await this.rows<{ tracking_id: string }>(
-      sql`SELECT tracking_id FROM ${this.stored(sql`1`)} GROUP BY tracking_id HAVING max(received_at) < ${cutoff}`,
+      sql`SELECT tracking_id FROM cluster_days GROUP BY tracking_id HAVING maxMerge(last_at) < ${cutoff}`,
     );
     deleted.clusters = forgotten.length;
-    for (const table of RETAINED_TABLES) {
-      const [old] = await this.rows<{ n: number }>(
-        sql`SELECT count() AS n FROM ${ident(table)} FINAL WHERE ${before}`,
-      );
-      deleted[table] = Number(old?.n ?? 0);
-      if (deleted[table] === 0) continue;
+    const dropOld = async (table: string, older: Sql) => {
       const partitions = await this.rows<{ partition_id: string }>(
         sql`SELECT partition_id FROM system.parts
             WHERE database = ${this.options.database} AND table = ${table} AND active
@@ -726,7 +757,23 @@ export class ClickHouseStore implements Store {
       for (const p of partitions) {
         await this.command(sql`ALTER TABLE ${ident(table)} DROP PARTITION ${Number(p.partition_id)}`);
       }
-      await this.command(sql`ALTER TABLE ${ident(table)} DELETE WHERE ${before}`);
+      await this.command(sql`ALTER TABLE ${ident(table)} DELETE WHERE ${older}`);
+    };
+    for (const table of RETAINED_TABLES) {
+      const [old] = await this.rows<{ n: number }>(
+        sql`SELECT count() AS n FROM ${ident(table)} FINAL WHERE ${before}`,
+      );
+      deleted[table] = Number(old?.n ?? 0);
+      if (deleted[table] > 0) await dropOld(table, before);
+    }
+    // The rollups' days before the cut-off go too: first seen, activity and latest facts then come
+    // from the rows that remain, as in the SQL stores.
+    for (const rollup of ROLLUPS) {
+      const older = sql`day < toDate(${fromDay})`;
+      const [old] = await this.rows<{ n: number }>(
+        sql`SELECT count() AS n FROM ${ident(rollup.name)} WHERE ${older}`,
+      );
+      if (Number(old?.n ?? 0) > 0) await dropOld(rollup.name, older);
     }
     // A series whose points are all gone is forgotten (it only served the per-cluster caps).
     const series = await this.rows<{ tracking_id: string; name: string; labels: string }>(
@@ -762,9 +809,9 @@ export class ClickHouseStore implements Store {
    * A claim that exactly one of several collectors wins: ClickHouse has no transactions or unique
    * keys, but creating a table is atomic, so of concurrent CREATEs of one name only one succeeds.
    */
-  private async claim(name: string): Promise<boolean> {
+  private async claim(name: string, ddl?: Sql): Promise<boolean> {
     try {
-      await this.command(sql`CREATE TABLE ${ident(name)} (claimed_at Int64) ENGINE = TinyLog`);
+      await this.command(ddl ?? sql`CREATE TABLE ${ident(name)} (claimed_at Int64) ENGINE = TinyLog`);
       return true;
     } catch (error) {
       if (/already exists|right now/i.test((error as Error).message)) return false;

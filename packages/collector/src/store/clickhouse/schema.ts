@@ -9,8 +9,10 @@
 //   received: retention drops whole partitions; a cluster page reads one key range.
 // - metric_points are ordered by metric name first, for the fleet question "this metric, these days".
 // - tokens and cluster_tags are ReplacingMergeTree(version): an update is a new row with a higher
-//   version; FINAL reads the latest.
-// - No rollup tables: ClickHouse aggregates the raw columns at read time (column scans, not rows).
+//   version; FINAL reads the latest (small tables).
+// - Rollups (ROLLUPS below) answer the fleet questions without reading raw rows: materialized views
+//   fill them as rows reach the raw tables, and they hold only what a duplicate cannot change (min,
+//   max, the latest row), so a retried report stored twice before a merge changes no answer.
 import { ident, join, type Sql, sql } from './sql.js';
 
 type ColumnType = 'String' | 'Int64' | 'UInt8' | 'UInt64' | 'Float64' | 'Date';
@@ -227,10 +229,96 @@ export type TableName =
   | 'audit_log'
   | 'tokens';
 
+export interface Rollup {
+  name: 'cluster_days' | 'cluster_day_facts';
+  ddl: Sql;
+  /** Materialized views that fill it, each with the SELECT that also backfills it from its source. */
+  views: { name: string; select: Sql }[];
+}
+
+/** The facts columns of a meta report, as the SQL stores' cluster_day_facts keeps them. */
+const FACT_COLUMNS = [
+  'version',
+  'git_sha',
+  'cluster_type',
+  'meta_backend',
+  'os_name',
+  'object_store',
+  'connectors',
+  'memory_total',
+  'node_meta',
+  'node_compute',
+  'node_frontend',
+  'node_compactor',
+  'stream_job_count',
+  'license_tier',
+  'connector_usage',
+] as const;
+
+/** A cluster-day from each row of a raw table; events make a cluster seen, not active. */
+const clusterDaysFrom = (table: 'reports' | 'agent_reports' | 'events') => {
+  const reported = table === 'events' ? sql`toUInt8(0)` : sql`toUInt8(1)`;
+  const nonCi = table === 'events' ? sql`toUInt8(0)` : sql`toUInt8(ci = 0)`;
+  return sql`SELECT received_day AS day, tracking_id, minState(received_at) AS first_at,
+    maxState(received_at) AS last_at, maxState(${reported}) AS reported, maxState(${nonCi}) AS non_ci
+    FROM ${ident(table)} GROUP BY day, tracking_id`;
+};
+
+/**
+ * - cluster_days: per (cluster, UTC day), first and last receive time of any row, whether a report
+ *   (RisingWave or agent) came (active that day) and whether one was not from CI. Aggregate states
+ *   of numbers only: 18.16 mangles Nullable values inside aggregate states.
+ * - cluster_day_facts: per (cluster, day), the facts of the latest meta report. ReplacingMergeTree
+ *   on facts_at keeps that row at merges; reads pick it among the rows not merged yet.
+ * Both are ordered by cluster first (a cluster page reads one key range) and partitioned by month
+ * (retention drops partitions, as on the raw tables).
+ */
+export const ROLLUPS: readonly Rollup[] = [
+  {
+    name: 'cluster_days',
+    ddl: sql`CREATE TABLE cluster_days (day Date, tracking_id String,
+      first_at AggregateFunction(min, Int64), last_at AggregateFunction(max, Int64),
+      reported AggregateFunction(max, UInt8), non_ci AggregateFunction(max, UInt8))
+      ENGINE = AggregatingMergeTree PARTITION BY toYYYYMM(day) ORDER BY (tracking_id, day)`,
+    views: (['reports', 'agent_reports', 'events'] as const).map((table) => ({
+      name: `cluster_days_from_${table}`,
+      select: clusterDaysFrom(table),
+    })),
+  },
+  {
+    name: 'cluster_day_facts',
+    ddl: sql`CREATE TABLE cluster_day_facts (day Date, tracking_id String, facts_at Int64, dedup_key String,
+      ${join(
+        FACT_COLUMNS.map((name) => {
+          const column = TABLES[0]!.columns.find((c) => c.name === name)!;
+          return sql`${ident(name)} Nullable(${ident(column.type)})`;
+        }),
+      )})
+      ENGINE = ReplacingMergeTree(facts_at) PARTITION BY toYYYYMM(day) ORDER BY (tracking_id, day)`,
+    views: [
+      {
+        name: 'cluster_day_facts_from_reports',
+        // The latest meta report of each cluster-day in the inserted block.
+        select: sql`SELECT received_day AS day, tracking_id, received_at AS facts_at, dedup_key,
+          ${join(FACT_COLUMNS.map(ident))}
+          FROM reports WHERE node_type = 'meta'
+          ORDER BY received_at DESC, dedup_key DESC LIMIT 1 BY tracking_id, received_day`,
+      },
+    ],
+  },
+];
+
+export function createViewSql(rollup: Rollup, view: Rollup['views'][number]): Sql {
+  return sql`CREATE MATERIALIZED VIEW IF NOT EXISTS ${ident(view.name)} TO ${ident(rollup.name)} AS ${view.select}`;
+}
+
 /** Every table with rows of a cluster: an erase deletes from each (the block itself stays). */
-export const CLUSTER_TABLES = TABLES.filter(
-  (t) => t.name !== 'blocked_clusters' && t.columns.some((c) => c.name === 'tracking_id'),
-).map((t) => t.name as TableName);
+export const CLUSTER_TABLES = [
+  ...TABLES.filter(
+    (t) => t.name !== 'blocked_clusters' && t.columns.some((c) => c.name === 'tracking_id'),
+  ).map((t) => t.name as TableName),
+  ...ROLLUPS.map((r) => r.name),
+];
 
 /** Raw tables with a received_day, partitioned by its month: what retention deletes. */
 export const RETAINED_TABLES = [
