@@ -128,7 +128,7 @@ function expression(e: (typeof EVENT_GROUP_COLUMNS)[EventGrouping]): Sql {
 }
 
 /** The page cursor's tie-breaker for an event: 48 bits of its retry key, the same on every copy. */
-function eventId(dedupKey: string): number {
+export function eventId(dedupKey: string): number {
   return createHash('sha256').update(dedupKey).digest().readUIntBE(0, 6);
 }
 

@@ -1,0 +1,193 @@
+// The ClickHouse rollups and the reads that dedup without FINAL: copies of one report that two
+// collectors stored before a merge (written here straight into the raw tables, so the copies are
+// really there) must count once in every answer; rollups created on a store that already has rows
+// are filled from them; erase and retention reach the rollups.
+import { decodeV2EventBatchRaw, decodeV2Report } from '@tidewatch/protocol';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import { agentReport } from '../../../test-support/agent-report.js';
+import { eventBatch, metaReport, nodeReport } from '../../../test-support/risingwave.js';
+import { createClickHouseDatabase, type TestDatabase } from '../../../test-support/services.js';
+import { agentReportWrite } from '../../ingest/native-rows.js';
+import { eventRow, reportRow } from '../../ingest/rows.js';
+import { agentReportColumns, eventColumns, reportColumns } from '../sql/columns.js';
+import type { ClusterFacts, WriteBatch } from '../store.js';
+import { type ClickHouseStore, eventId, openClickHouseStore } from './clickhouse-store.js';
+import { ROLLUPS } from './schema.js';
+import { ident, sql } from './sql.js';
+
+const DAY = 86_400_000;
+const T0 = Date.UTC(2026, 10, 20, 12, 0, 0, 0);
+const databases: TestDatabase[] = [];
+const probe = await createClickHouseDatabase();
+if (probe) databases.push(probe);
+afterAll(async () => {
+  await Promise.all(databases.map((d) => d.drop()));
+});
+
+function meta(trackingId: string, receivedAt: number, o: Parameters<typeof metaReport>[0] = {}) {
+  const raw = metaReport({ trackingId, ...o });
+  return reportRow(decodeV2Report('meta', raw), raw, receivedAt);
+}
+
+function compute(trackingId: string, receivedAt: number) {
+  const raw = nodeReport('compute', { trackingId });
+  return reportRow(decodeV2Report('compute', raw), raw, receivedAt);
+}
+
+function events(trackingId: string, names: string[], receivedAt: number) {
+  const raw = eventBatch(names.map((name) => ({ trackingId, name })));
+  return decodeV2EventBatchRaw(raw).map((e) => eventRow(e.event, e.raw, receivedAt));
+}
+
+function agent(trackingId: string, receivedAt: number) {
+  const report = agentReport({ trackingId });
+  const none = { names: new Set<string>(), series: new Set<string>() };
+  return agentReportWrite(report, new TextEncoder().encode(JSON.stringify(report)), receivedAt, none).write;
+}
+
+const base64 = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64');
+
+/** Inserts rows as a second collector would after finding their keys absent: a second copy. */
+async function secondCopy(store: ClickHouseStore, batch: WriteBatch, shiftMs: number): Promise<void> {
+  const later = <T extends { receivedAt: number }>(r: T) => ({ ...r, receivedAt: r.receivedAt + shiftMs });
+  await store.client.insert({
+    table: 'events',
+    values: batch.events.map(later).map((e) => ({
+      ...eventColumns(e),
+      id: eventId(e.dedupKey),
+      raw: base64(e.raw),
+    })),
+    format: 'JSONEachRow',
+  });
+  await store.client.insert({
+    table: 'reports',
+    values: batch.reports.map(later).map((r) => ({ ...reportColumns(r), raw: base64(r.raw) })),
+    format: 'JSONEachRow',
+  });
+  await store.client.insert({
+    table: 'agent_reports',
+    values: (batch.agentReports ?? [])
+      .map((w) => later(w.report))
+      .map((r) => ({ ...agentReportColumns(r), raw: base64(r.raw) })),
+    format: 'JSONEachRow',
+  });
+}
+
+/** Every answer of the store about these clusters, for comparing two stores or two moments. */
+async function answers(store: ClickHouseStore, ids: string[]) {
+  const range = { fromDay: '2026-11-18', toDay: '2026-11-21', includeCi: true, includeInternal: true };
+  return {
+    clusters: await Promise.all(ids.map((id) => store.getCluster(id))),
+    history: await Promise.all(ids.map((id) => store.clusterHistory({ trackingId: id, ...range }))),
+    active: await store.activeClusters(range),
+    count: await store.activeClusterCount(range),
+    spans: await store.clusterSpans(range),
+    versions: await store.versionCounts(range),
+    facts: await store.latestFacts(range),
+    list: await store.listClusters({ limit: 10 }),
+    byVersion: await store.breakdown('version', range),
+    eventCounts: await store.eventCounts({ ...range, by: 'name', limit: 10 }),
+    events: (await store.events({ ...range, limit: 100 })).map((e) => [e.trackingId, e.name, e.receivedAt]),
+  };
+}
+
+describe.skipIf(!probe)('ClickHouse rollups and reads without FINAL', () => {
+  let store: ClickHouseStore;
+  beforeEach(async () => {
+    const db = (await createClickHouseDatabase())!;
+    databases.push(db);
+    store = openClickHouseStore(db.url);
+    await store.migrate();
+    return () => store.close();
+  });
+
+  const batch = (): WriteBatch => ({
+    reports: [
+      meta('dup', T0 - DAY, { version: '2.3.0' }),
+      meta('dup', T0, { version: '2.4.0' }),
+      compute('dup', T0),
+    ],
+    events: events('dup', ['source', 'sink'], T0),
+    agentReports: [agent('dup', T0)],
+  });
+
+  it('counts a report, event and agent report once while a second copy waits for a merge', async () => {
+    const rows = batch();
+    await store.writeBatch(rows);
+    const before = await answers(store, ['dup']);
+    // The copies a racing collector would add at the same moment; the merge has not run.
+    await secondCopy(store, rows, 0);
+    const [{ n }] = await store.rows<{ n: number }>(sql`SELECT count() AS n FROM reports`);
+    expect(Number(n)).toBe(6);
+    expect(await answers(store, ['dup'])).toEqual(before);
+    // A third copy from a collector whose clock is 5 ms ahead: only times may move (to a copy's).
+    await secondCopy(store, rows, 5);
+    const after = await answers(store, ['dup']);
+    expect(after.clusters[0]).toMatchObject({ reports: { meta: 2, compute: 1 }, events: 2, agentReports: 1 });
+    expect(after.clusters[0]?.lastSeen).toBe(T0 + 5);
+    for (const key of ['active', 'count', 'spans', 'versions', 'byVersion', 'eventCounts'] as const) {
+      expect(after[key]).toEqual(before[key]);
+    }
+    const reportsPerSession = (a: typeof after) => a.history[0]?.sessions.map((s) => s.reports).sort();
+    expect(reportsPerSession(after)).toEqual(reportsPerSession(before));
+    expect(after.list.map((c) => c.trackingId)).toEqual(['dup']);
+    expect(after.events).toHaveLength(2);
+    // Page by page, each event once.
+    const range = { fromDay: '2026-11-20', toDay: '2026-11-20' };
+    const first = await store.events({ ...range, limit: 1 });
+    const last = first.at(-1)!;
+    const second = await store.events({
+      ...range,
+      limit: 5,
+      before: { receivedAt: last.receivedAt, id: last.id },
+    });
+    expect([...first, ...second].map((e) => e.name).sort()).toEqual(['sink', 'source']);
+  });
+
+  it('fills rollups created on a store that already holds rows, answering as before', async () => {
+    await store.writeBatch(batch());
+    await store.writeBatch({ reports: [meta('other', T0 - 2 * DAY, { version: '2.2.0' })], events: [] });
+    const ids = ['dup', 'other'];
+    const before = await answers(store, ids);
+    // A store from before the rollups: their tables and views gone, the raw rows kept.
+    for (const rollup of ROLLUPS) {
+      for (const view of rollup.views) await store.rows(sql`DROP TABLE ${ident(view.name)}`);
+      await store.rows(sql`DROP TABLE ${ident(rollup.name)}`);
+    }
+    await store.migrate();
+    expect(await answers(store, ids)).toEqual(before);
+    // And the views run again: a new row reaches the rollups.
+    await store.writeBatch({ reports: [meta('new', T0, { version: '2.5.0' })], events: [] });
+    expect((await store.getCluster('new'))?.version).toBe('2.5.0');
+    const facts = await store.latestFacts({ fromDay: '2026-11-20', toDay: '2026-11-20', includeCi: true });
+    expect(facts.map((f: ClusterFacts) => [f.trackingId, f.version])).toEqual([
+      ['dup', '2.4.0'],
+      ['new', '2.5.0'],
+    ]);
+  });
+
+  it('erases a cluster from every rollup and keeps retention to the days after the cut-off', async () => {
+    await store.writeBatch(batch());
+    await store.writeBatch({ reports: [meta('kept', T0, { version: '2.4.0' })], events: [] });
+    await store.eraseCluster('dup', T0 + DAY);
+    for (const rollup of ROLLUPS) {
+      const left = await store.rows<{ tracking_id: string }>(
+        sql`SELECT DISTINCT tracking_id FROM ${ident(rollup.name)} ORDER BY tracking_id`,
+      );
+      expect(left.map((r) => r.tracking_id)).toEqual(['kept']);
+    }
+    await store.unblockCluster('dup');
+    await store.writeBatch(batch());
+    await store.deleteBefore('2026-11-20');
+    for (const rollup of ROLLUPS) {
+      const [{ first }] = await store.rows<{ first: string }>(
+        sql`SELECT toString(min(day)) AS first FROM ${ident(rollup.name)}`,
+      );
+      expect(first).toBe('2026-11-20');
+    }
+    // The 2026-11-19 meta report is gone: the cluster's first seen and version history start later.
+    expect((await store.getCluster('dup'))?.firstSeen).toBe(T0);
+    const range = { fromDay: '2026-11-19', toDay: '2026-11-20', includeCi: true };
+    expect(await store.versionCounts(range)).toEqual([{ day: '2026-11-20', version: '2.4.0', clusters: 2 }]);
+  });
+});
