@@ -458,48 +458,69 @@ export class ClickHouseStore implements Store {
   }
 
   /**
-   * The latest row of cluster_day_facts per `by` among those matching: the latest meta report, as
-   * ReplacingMergeTree keeps it at merges (rows not merged yet are picked from here).
+   * The latest row of a facts rollup per `by` among those matching `where`: the latest meta
+   * report, as ReplacingMergeTree keeps it at merges (rows not merged yet are picked from here).
+   * The winners are found on the narrow key columns first; only their rows are read whole
+   * (PREWHERE). `then` filters the winners.
    */
-  private latestDayFacts(where: Sql, by: Sql, columns: Sql = ClickHouseStore.FACTS): Sql {
-    return sql`(SELECT tracking_id, day AS fact_day, ${columns} FROM cluster_day_facts WHERE ${where}
-      ORDER BY facts_at DESC, dedup_key DESC LIMIT 1 BY ${by})`;
+  private latestDayFacts(
+    where: Sql,
+    by: Sql,
+    columns: Sql = ClickHouseStore.FACTS,
+    table: 'cluster_day_facts' | 'cluster_latest' = 'cluster_day_facts',
+    then: Sql = sql`1`,
+  ): Sql {
+    return sql`(SELECT tracking_id, day AS fact_day, ${columns} FROM ${ident(table)}
+      PREWHERE dedup_key IN (SELECT argMax(dedup_key, (facts_at, dedup_key)) FROM ${ident(table)}
+        WHERE ${where} GROUP BY ${by})
+      WHERE ${where} AND ${then} ORDER BY facts_at DESC, dedup_key DESC LIMIT 1 BY ${by})`;
   }
 
   async versionCounts(
     query: DayRangeQuery,
   ): Promise<{ day: string; version: string | null; clusters: number }[]> {
-    // Per cluster, its days in order (active or with facts) as one array; a running count of the
-    // days with facts indexes the version each day carries: that of the latest facts by then.
-    // (18.16 has no window functions; arrays do the same in one pass.)
-    const upTo = sql`day <= toDate(${query.toDay})`;
-    // Versions travel as text and a null flag: 18.16 mixes up Nullable values inside arrays.
+    // A cluster's day carries the version of its latest facts by then. Per cluster, one array of
+    // its rollup rows up to the last day (facts rows and active-day rows, copies not merged yet
+    // included), sorted by day with a day's facts rows (oldest first) before its active rows; a
+    // running count of facts rows numbers groups that each start at one facts row, and the active
+    // days of a group carry its version. One grouping by cluster (text) and one by numbers; no
+    // window functions or ASOF JOIN in 18.16, and no lambda here captures an array (that copies
+    // it per element). Versions travel as text and a null flag: 18.16 mixes up Nullable values
+    // inside arrays.
+    const upTo = [sql`day <= toDate(${query.toDay})`];
+    if (!query.includeInternal) upTo.push(sql`tracking_id NOT IN ${this.internalIds()}`);
+    const active = [...upTo, sql`finalizeAggregation(reported) = 1`];
+    if (!query.includeCi) active.push(sql`finalizeAggregation(non_ci) = 1`);
     const rows = await this.rows<{ day: string; version: string | null; clusters: number }>(
-      sql`SELECT toString(d) AS day, if(no_version = 1, NULL, v) AS version, count() AS clusters
+      sql`SELECT toString(active_day) AS day,
+            if(grp = 0 OR grp_no_version = 1, NULL, grp_version) AS version, count() AS clusters
           FROM (
-            SELECT tracking_id,
-              arraySort(x -> tupleElement(x, 1), groupArray((day, is_active, has_facts, facts_version, facts_no_version))) AS days,
-              arrayFilter(x -> tupleElement(x, 3) = 1, days) AS with_facts,
-              arrayCumSum(arrayMap(x -> toUInt32(tupleElement(x, 3)), days)) AS known,
-              arrayJoin(arrayFilter(p -> tupleElement(p, 4) = 1 AND tupleElement(p, 1) >= toDate(${query.fromDay}),
-                arrayMap((x, k) -> (tupleElement(x, 1), if(k = 0, '', tupleElement(with_facts[k], 4)),
-                    if(k = 0, toUInt8(1), tupleElement(with_facts[k], 5)), tupleElement(x, 2)),
-                  days, known))) AS point,
-              tupleElement(point, 1) AS d, tupleElement(point, 2) AS v, tupleElement(point, 3) AS no_version
+            SELECT cluster, grp, maxIf(v, f = 1) AS grp_version, maxIf(nv, f = 1) AS grp_no_version,
+              groupUniqArrayIf(d, f = 0 AND d >= toDate(${query.fromDay})) AS active_days
             FROM (
-              SELECT tracking_id, day, max(active) AS is_active, max(facts) AS has_facts,
-                max(version) AS facts_version, max(no_version) AS facts_no_version
+              SELECT rowNumberInAllBlocks() AS cluster,
+                arraySort(x -> (tupleElement(x, 1), 1 - tupleElement(x, 2), tupleElement(x, 5),
+                  tupleElement(x, 6)), marks) AS sorted,
+                arrayMap(x -> tupleElement(x, 1), sorted) AS ds,
+                arrayMap(x -> tupleElement(x, 2), sorted) AS fs,
+                arrayMap(x -> tupleElement(x, 3), sorted) AS vs,
+                arrayMap(x -> tupleElement(x, 4), sorted) AS nvs,
+                arrayCumSum(arrayMap(x -> toUInt32(x), fs)) AS groups
               FROM (
-                SELECT tracking_id, day, toUInt8(1) AS active, toUInt8(0) AS facts, '' AS version,
-                  toUInt8(0) AS no_version
-                FROM ${this.activeDays(upTo, query)}
-                UNION ALL
-                SELECT tracking_id, fact_day AS day, toUInt8(0) AS active, toUInt8(1) AS facts,
-                  ifNull(version, '') AS version, toUInt8(isNull(version)) AS no_version
-                FROM ${this.latestDayFacts(upTo, sql`tracking_id, day`, sql`version`)})
-              GROUP BY tracking_id, day)
-            GROUP BY tracking_id)
-          GROUP BY d, v, no_version`,
+                SELECT tracking_id, groupArray((day, f, v, nv, at, k)) AS marks
+                FROM (
+                  SELECT tracking_id, day, toUInt8(0) AS f, '' AS v, toUInt8(0) AS nv, toInt64(0) AS at,
+                    '' AS k
+                  FROM cluster_days WHERE ${and(active)}
+                  UNION ALL
+                  SELECT tracking_id, day, toUInt8(1) AS f, ifNull(version, '') AS v,
+                    toUInt8(isNull(version)) AS nv, facts_at AS at, dedup_key AS k
+                  FROM cluster_day_facts WHERE ${and(upTo)})
+                GROUP BY tracking_id))
+            ARRAY JOIN ds AS d, fs AS f, vs AS v, nvs AS nv, groups AS grp
+            GROUP BY cluster, grp)
+          ARRAY JOIN active_days AS active_day
+          GROUP BY active_day, grp = 0 OR grp_no_version = 1, grp_version`,
     );
     return versionCountsOf(rows.map((r) => ({ ...r, clusters: Number(r.clusters) })));
   }
@@ -510,10 +531,22 @@ export class ClickHouseStore implements Store {
     stream_job_count, license_tier, connector_usage`;
 
   async latestFacts(query: DayRangeQuery): Promise<ClusterFacts[]> {
-    const filters = [dayRange(query, 'day')];
-    if (!query.includeInternal) filters.push(sql`tracking_id NOT IN ${this.internalIds()}`);
+    const clusters = query.includeInternal ? sql`1` : sql`tracking_id NOT IN ${this.internalIds()}`;
+    // A cluster's latest facts of all time are its latest in the range when they fall in it (the
+    // usual range ends today); only clusters with facts after the range read their days.
+    const later = sql`tracking_id IN (SELECT tracking_id FROM cluster_latest
+      GROUP BY tracking_id HAVING max(day) > toDate(${query.toDay}))`;
     const rows = await this.rows<FactsColumns>(
-      sql`SELECT *, toString(fact_day) AS day FROM ${this.latestDayFacts(and(filters), sql`tracking_id`)}
+      sql`SELECT *, toString(fact_day) AS day FROM (
+            SELECT * FROM ${this.latestDayFacts(
+              clusters,
+              sql`tracking_id`,
+              ClickHouseStore.FACTS,
+              'cluster_latest',
+              dayRange(query, 'day'),
+            )}
+            UNION ALL
+            SELECT * FROM ${this.latestDayFacts(and([clusters, later, dayRange(query, 'day')]), sql`tracking_id`)})
           ORDER BY tracking_id`,
     );
     return rows.map(clusterFacts);
@@ -599,7 +632,12 @@ export class ClickHouseStore implements Store {
             tracking_id IN ${this.internalIds()} AS internal
           FROM (SELECT tracking_id, minMerge(first_at) AS first_seen, maxMerge(last_at) AS last_seen
                 FROM cluster_days WHERE ${and(search)} GROUP BY tracking_id)
-          ANY LEFT JOIN ${this.latestDayFacts(and(search), sql`tracking_id`, sql`version, git_sha, cluster_type, meta_backend`)}
+          ANY LEFT JOIN ${this.latestDayFacts(
+            and(search),
+            sql`tracking_id`,
+            sql`version, git_sha, cluster_type, meta_backend`,
+            'cluster_latest',
+          )}
           USING tracking_id
           WHERE ${and(filters)}
           ORDER BY last_seen DESC, tracking_id DESC LIMIT ${query.limit}`,
@@ -754,7 +792,8 @@ export class ClickHouseStore implements Store {
             WHERE database = ${this.options.database} AND table = ${table} AND active
             GROUP BY partition_id HAVING max(max_date) < toDate(${fromDay})`,
       );
-      for (const p of partitions) {
+      // Monthly partitions only (cluster_latest has one, 'all').
+      for (const p of partitions.filter((p) => /^\d+$/.test(p.partition_id))) {
         await this.command(sql`ALTER TABLE ${ident(table)} DROP PARTITION ${Number(p.partition_id)}`);
       }
       await this.command(sql`ALTER TABLE ${ident(table)} DELETE WHERE ${older}`);

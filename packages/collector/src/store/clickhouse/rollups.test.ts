@@ -156,6 +156,12 @@ describe.skipIf(!probe)('ClickHouse rollups and reads without FINAL', () => {
     }
     await store.migrate();
     expect(await answers(store, ids)).toEqual(before);
+    // A range that ends before a cluster's last meta report takes the facts of its own days.
+    const earlier = await store.latestFacts({ fromDay: '2026-11-18', toDay: '2026-11-19', includeCi: true });
+    expect(earlier.map((f) => [f.trackingId, f.day, f.version])).toEqual([
+      ['dup', '2026-11-19', '2.3.0'],
+      ['other', '2026-11-18', '2.2.0'],
+    ]);
     // And the views run again: a new row reaches the rollups.
     await store.writeBatch({ reports: [meta('new', T0, { version: '2.5.0' })], events: [] });
     expect((await store.getCluster('new'))?.version).toBe('2.5.0');

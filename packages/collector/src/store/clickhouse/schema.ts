@@ -230,7 +230,7 @@ export type TableName =
   | 'tokens';
 
 export interface Rollup {
-  name: 'cluster_days' | 'cluster_day_facts';
+  name: 'cluster_days' | 'cluster_day_facts' | 'cluster_latest';
   ddl: Sql;
   /** Materialized views that fill it, each with the SELECT that also backfills it from its source. */
   views: { name: string; select: Sql }[];
@@ -264,14 +264,40 @@ const clusterDaysFrom = (table: 'reports' | 'agent_reports' | 'events') => {
     FROM ${ident(table)} GROUP BY day, tracking_id`;
 };
 
+/** A facts rollup: the facts of the latest meta report per `by` (see ROLLUPS). */
+function facts(name: 'cluster_day_facts' | 'cluster_latest', layout: Sql, by: Sql): Rollup {
+  const columns = FACT_COLUMNS.map((c) => {
+    const column = TABLES[0]!.columns.find((t) => t.name === c)!;
+    return sql`${ident(c)} Nullable(${ident(column.type)})`;
+  });
+  return {
+    name,
+    ddl: sql`CREATE TABLE ${ident(name)} (day Date, tracking_id String, facts_at Int64, dedup_key String,
+      ${join(columns)}) ENGINE = ReplacingMergeTree(facts_at) ${layout}`,
+    views: [
+      {
+        name: `${name}_from_reports`,
+        // The latest meta report of each key in the inserted block.
+        select: sql`SELECT received_day AS day, tracking_id, received_at AS facts_at, dedup_key,
+          ${join(FACT_COLUMNS.map(ident))}
+          FROM reports WHERE node_type = 'meta'
+          ORDER BY received_at DESC, dedup_key DESC LIMIT 1 BY ${by}`,
+      },
+    ],
+  };
+}
+
 /**
  * - cluster_days: per (cluster, UTC day), first and last receive time of any row, whether a report
  *   (RisingWave or agent) came (active that day) and whether one was not from CI. Aggregate states
  *   of numbers only: 18.16 mangles Nullable values inside aggregate states.
  * - cluster_day_facts: per (cluster, day), the facts of the latest meta report. ReplacingMergeTree
  *   on facts_at keeps that row at merges; reads pick it among the rows not merged yet.
- * Both are ordered by cluster first (a cluster page reads one key range) and partitioned by month
- * (retention drops partitions, as on the raw tables).
+ * - cluster_latest: the same per cluster over all time (a row per cluster once merged): the facts
+ *   of a range that ends after a cluster's last meta report, without reading every day of it (the
+ *   connector usage text makes a facts row about a kilobyte).
+ * All are ordered by cluster first (a cluster page reads one key range); the daily ones are
+ * partitioned by month (retention drops partitions, as on the raw tables).
  */
 export const ROLLUPS: readonly Rollup[] = [
   {
@@ -285,27 +311,12 @@ export const ROLLUPS: readonly Rollup[] = [
       select: clusterDaysFrom(table),
     })),
   },
-  {
-    name: 'cluster_day_facts',
-    ddl: sql`CREATE TABLE cluster_day_facts (day Date, tracking_id String, facts_at Int64, dedup_key String,
-      ${join(
-        FACT_COLUMNS.map((name) => {
-          const column = TABLES[0]!.columns.find((c) => c.name === name)!;
-          return sql`${ident(name)} Nullable(${ident(column.type)})`;
-        }),
-      )})
-      ENGINE = ReplacingMergeTree(facts_at) PARTITION BY toYYYYMM(day) ORDER BY (tracking_id, day)`,
-    views: [
-      {
-        name: 'cluster_day_facts_from_reports',
-        // The latest meta report of each cluster-day in the inserted block.
-        select: sql`SELECT received_day AS day, tracking_id, received_at AS facts_at, dedup_key,
-          ${join(FACT_COLUMNS.map(ident))}
-          FROM reports WHERE node_type = 'meta'
-          ORDER BY received_at DESC, dedup_key DESC LIMIT 1 BY tracking_id, received_day`,
-      },
-    ],
-  },
+  facts(
+    'cluster_day_facts',
+    sql`PARTITION BY toYYYYMM(day) ORDER BY (tracking_id, day)`,
+    sql`tracking_id, received_day`,
+  ),
+  facts('cluster_latest', sql`ORDER BY tracking_id`, sql`tracking_id`),
 ];
 
 export function createViewSql(rollup: Rollup, view: Rollup['views'][number]): Sql {
