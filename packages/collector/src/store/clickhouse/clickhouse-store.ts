@@ -689,18 +689,22 @@ export class ClickHouseStore implements Store {
     if (query.connector !== undefined) filters.push(sql`connector_name = ${query.connector}`);
     const before = query.before;
     const after = before
-      ? sql`received_at < ${before.receivedAt} OR (received_at = ${before.receivedAt} AND id < ${before.id})`
+      ? sql`at < ${before.receivedAt} OR (at = ${before.receivedAt} AND first_id < ${before.id})`
       : sql`1`;
     // Each event's first copy (a retry stored twice before a merge is listed once, at one place of
     // the page order); the page cursor applies after that choice, so pages never repeat an event.
+    // The page is chosen on narrow columns; only its rows are then read whole (PREWHERE).
+    const page = sql`SELECT dedup_key FROM (
+        SELECT dedup_key, min(received_at) AS at, any(id) AS first_id FROM events
+        WHERE ${and(filters)} GROUP BY dedup_key)
+      WHERE ${after} ORDER BY at DESC, first_id DESC LIMIT ${query.limit}`;
     const rows = await this.rows<EventColumns>(
       sql`SELECT * FROM (
-            SELECT id, tracking_id, received_at, event_time_sec, stage, name, connector_name, catalog_id,
-              attributes, node, object
-            FROM events WHERE ${and(filters)}
-            ORDER BY received_at, id LIMIT 1 BY id)
-          WHERE ${after}
-          ORDER BY received_at DESC, id DESC LIMIT ${query.limit}`,
+            SELECT dedup_key, id, tracking_id, received_at, event_time_sec, stage, name, connector_name,
+              catalog_id, attributes, node, object
+            FROM events PREWHERE dedup_key IN (${page}) WHERE ${and(filters)}
+            ORDER BY received_at LIMIT 1 BY dedup_key)
+          ORDER BY received_at DESC, id DESC`,
     );
     return rows.map(storedEvent);
   }
