@@ -343,15 +343,17 @@ export class ClickHouseStore implements Store {
   }
 
   /**
-   * The (cluster, day)s with a report (RisingWave or agent) that match a statistic's filters: CI
-   * days only when asked for (a day is CI only when every report of it was), internal clusters only
-   * when asked for.
+   * Conditions on cluster_days rows for the (cluster, day)s with a report (RisingWave or agent)
+   * that match a statistic's filters: CI days only when asked for (a day is CI only when every
+   * report of it was), internal clusters only when asked for. Each row's state is read as it is:
+   * a day is active when any of its rows not merged yet says so, and every reader of these rows
+   * aggregates with what a repeated (cluster, day) does not change (uniqExact, min, max).
    */
   private activeDays(where: Sql, q: { includeCi: boolean; includeInternal?: boolean | undefined }): Sql {
-    const filters = [where];
+    const filters = [where, sql`finalizeAggregation(reported) = 1`];
+    if (!q.includeCi) filters.push(sql`finalizeAggregation(non_ci) = 1`);
     if (!q.includeInternal) filters.push(sql`tracking_id NOT IN ${this.internalIds()}`);
-    return sql`(SELECT tracking_id, day FROM cluster_days WHERE ${and(filters)} GROUP BY tracking_id, day
-      HAVING maxMerge(reported) = 1 ${q.includeCi ? sql`` : sql`AND maxMerge(non_ci) = 1`})`;
+    return and(filters);
   }
 
   /** Everything stored of a cluster, with its receive time (erase checks that nothing is left). */
@@ -410,7 +412,8 @@ export class ClickHouseStore implements Store {
 
   async activeClusters(query: DayRangeQuery): Promise<{ day: string; clusters: number }[]> {
     const rows = await this.rows<{ day: string; clusters: number }>(
-      sql`SELECT toString(day) AS day, count() AS clusters FROM ${this.activeDays(dayRange(query, 'day'), query)}
+      sql`SELECT toString(day) AS day, uniqExact(tracking_id) AS clusters
+          FROM cluster_days WHERE ${this.activeDays(dayRange(query, 'day'), query)}
           GROUP BY day ORDER BY day`,
     );
     return rows.map((r) => ({ day: r.day, clusters: Number(r.clusters) }));
@@ -418,7 +421,8 @@ export class ClickHouseStore implements Store {
 
   async activeClusterCount(query: DayRangeQuery): Promise<number> {
     const [row] = await this.rows<{ n: number }>(
-      sql`SELECT uniqExact(tracking_id) AS n FROM ${this.activeDays(dayRange(query, 'day'), query)}`,
+      sql`SELECT uniqExact(tracking_id) AS n FROM cluster_days
+          WHERE ${this.activeDays(dayRange(query, 'day'), query)}`,
     );
     return Number(row?.n ?? 0);
   }
@@ -430,7 +434,7 @@ export class ClickHouseStore implements Store {
   }): Promise<ClusterSpan[]> {
     const rows = await this.rows<{ tracking_id: string; first: string; last: string }>(
       sql`SELECT tracking_id, toString(min(day)) AS first, toString(max(day)) AS last
-          FROM ${this.activeDays(sql`day <= toDate(${query.toDay})`, query)}
+          FROM cluster_days WHERE ${this.activeDays(sql`day <= toDate(${query.toDay})`, query)}
           GROUP BY tracking_id`,
     );
     return rows.map((r) => ({ trackingId: r.tracking_id, firstDay: r.first, lastDay: r.last }));
@@ -489,8 +493,6 @@ export class ClickHouseStore implements Store {
     // inside arrays.
     const upTo = [sql`day <= toDate(${query.toDay})`];
     if (!query.includeInternal) upTo.push(sql`tracking_id NOT IN ${this.internalIds()}`);
-    const active = [...upTo, sql`finalizeAggregation(reported) = 1`];
-    if (!query.includeCi) active.push(sql`finalizeAggregation(non_ci) = 1`);
     const rows = await this.rows<{ day: string; version: string | null; clusters: number }>(
       sql`SELECT toString(active_day) AS day,
             if(grp = 0 OR grp_no_version = 1, NULL, grp_version) AS version, count() AS clusters
@@ -511,7 +513,7 @@ export class ClickHouseStore implements Store {
                 FROM (
                   SELECT tracking_id, day, toUInt8(0) AS f, '' AS v, toUInt8(0) AS nv, toInt64(0) AS at,
                     '' AS k
-                  FROM cluster_days WHERE ${and(active)}
+                  FROM cluster_days WHERE ${this.activeDays(sql`day <= toDate(${query.toDay})`, query)}
                   UNION ALL
                   SELECT tracking_id, day, toUInt8(1) AS f, ifNull(version, '') AS v,
                     toUInt8(isNull(version)) AS nv, facts_at AS at, dedup_key AS k
