@@ -412,9 +412,10 @@ export class ClickHouseStore implements Store {
 
   async activeClusters(query: DayRangeQuery): Promise<{ day: string; clusters: number }[]> {
     const rows = await this.rows<{ day: string; clusters: number }>(
-      sql`SELECT toString(day) AS day, uniqExact(tracking_id) AS clusters
-          FROM cluster_days WHERE ${this.activeDays(dayRange(query, 'day'), query)}
-          GROUP BY day ORDER BY day`,
+      sql`SELECT toString(active_day) AS day, uniqExact(tracking_id) AS clusters
+          FROM (SELECT day AS active_day, tracking_id FROM cluster_days
+                WHERE ${this.activeDays(dayRange(query, 'day'), query)})
+          GROUP BY active_day ORDER BY active_day`,
     );
     return rows.map((r) => ({ day: r.day, clusters: Number(r.clusters) }));
   }
