@@ -202,7 +202,8 @@ export class ClickHouseStore implements Store {
       // both, and both is harmless (min, max and latest do not change with a second copy). A
       // collector that dies before the backfill ends leaves it partial: drop the rollup table and
       // restart to fill it again.
-      const created = await this.claim(rollup.name, rollup.ddl);
+      // Looked up first: a failed CREATE is logged as an error by the client, at every start.
+      const created = !(await this.tableExists(rollup.name)) && (await this.claim(rollup.name, rollup.ddl));
       for (const view of rollup.views) await this.idempotentDdl(createViewSql(rollup, view), view.name);
       if (created) {
         for (const view of rollup.views) {
@@ -223,13 +224,15 @@ export class ClickHouseStore implements Store {
         return;
       } catch (error) {
         if (attempt >= 50 || !/right now|already exists/i.test((error as Error).message)) throw error;
-        const [exists] = await this.rows<{ n: number }>(
-          sql`EXISTS TABLE ${ident(table)} FORMAT JSONEachRow`,
-        ).catch(() => [{ n: 0 }]);
-        if (exists && Number(Object.values(exists)[0]) === 1) return;
+        if (await this.tableExists(table).catch(() => false)) return;
         await new Promise((r) => setTimeout(r, 100));
       }
     }
+  }
+
+  private async tableExists(table: string): Promise<boolean> {
+    const [exists] = await this.rows<Row>(sql`EXISTS TABLE ${ident(table)} FORMAT JSONEachRow`);
+    return exists !== undefined && Number(Object.values(exists)[0]) === 1;
   }
 
   /** Which of these keys are stored already (in any copy). */
