@@ -231,8 +231,10 @@ export class ClickHouseStore implements Store {
   }
 
   private async tableExists(table: string): Promise<boolean> {
-    const [exists] = await this.rows<Row>(sql`EXISTS TABLE ${ident(table)} FORMAT JSONEachRow`);
-    return exists !== undefined && Number(Object.values(exists)[0]) === 1;
+    const [found] = await this.rows<{ n: number }>(
+      sql`SELECT count() AS n FROM system.tables WHERE database = currentDatabase() AND name = ${table}`,
+    );
+    return Number(found?.n ?? 0) > 0;
   }
 
   /** Which of these keys are stored already (in any copy). */
