@@ -385,11 +385,15 @@ export class ClickHouseStore implements Store {
         sql`SELECT minMerge(first_at) AS first, maxMerge(last_at) AS last, count() AS n
             FROM cluster_days WHERE ${mine}`,
       ),
+      // The latest meta report's facts, from its copy in cluster_latest.
       this.rows<MetaFacts>(
-        sql`SELECT version, git_sha, cluster_type, meta_backend, node_meta, node_compute, node_frontend,
-              node_compactor, stream_job_count, object_store, license_tier, connectors
-            FROM reports WHERE ${mine} AND node_type = 'meta'
-            ORDER BY received_at DESC, dedup_key DESC LIMIT 1`,
+        sql`SELECT * FROM ${this.latestDayFacts(
+          mine,
+          sql`tracking_id`,
+          sql`version, git_sha, cluster_type, meta_backend, node_meta, node_compute, node_frontend,
+            node_compactor, stream_job_count, object_store, license_tier, connectors`,
+          'cluster_latest',
+        )}`,
       ),
       this.rows<{ node_type: string; n: number }>(
         sql`SELECT node_type, uniqExact(dedup_key) AS n FROM reports WHERE ${mine} GROUP BY node_type`,
@@ -563,19 +567,9 @@ export class ClickHouseStore implements Store {
   async clusterHistory(
     query: ClusterHistoryQuery,
   ): Promise<{ days: ClusterFacts[]; sessions: ClusterSession[] }> {
-    const days = await this.rows<FactsColumns>(
-      sql`SELECT *, toString(fact_day) AS day FROM ${this.latestDayFacts(
-        sql`tracking_id = ${query.trackingId} AND ${dayRange(query, 'day')}`,
-        sql`day`,
-      )} ORDER BY fact_day`,
-    );
     const from = Date.parse(query.fromDay);
     const to = Date.parse(query.toDay) + 86_400_000;
-    const sessions: ClusterSession[] = [];
-    for (const [table, source] of [
-      ['reports', 'risingwave'],
-      ['agent_reports', 'agent'],
-    ] as const) {
+    const sessionsOf = async (table: 'reports' | 'agent_reports', source: ClusterSession['source']) => {
       const key = ident(table === 'reports' ? 'dedup_key' : 'report_id');
       const rows = await this.rows<{
         session_id: string;
@@ -592,8 +586,8 @@ export class ClickHouseStore implements Store {
             WHERE tracking_id = ${query.trackingId} AND received_at >= ${from} AND received_at < ${to}
             GROUP BY session_id, node_type`,
       );
-      for (const r of rows) {
-        sessions.push({
+      return rows.map(
+        (r): ClusterSession => ({
           sessionId: r.session_id,
           nodeType: r.node_type,
           source,
@@ -602,11 +596,23 @@ export class ClickHouseStore implements Store {
           reports: Number(r.reports),
           memoryTotal: r.memory === null ? null : Number(r.memory),
           cpuAvailable: r.cpus === null ? null : Number(r.cpus),
-        });
-      }
-    }
-    return { days: days.map(clusterFacts), sessions: sortSessions(sessions) };
+        }),
+      );
+    };
+    // Independent reads, sent together.
+    const [days, risingwave, agent] = await Promise.all([
+      this.rows<FactsColumns>(
+        sql`SELECT *, toString(fact_day) AS day FROM ${this.latestDayFacts(
+          sql`tracking_id = ${query.trackingId} AND ${dayRange(query, 'day')}`,
+          sql`day`,
+        )} ORDER BY fact_day`,
+      ),
+      sessionsOf('reports', 'risingwave'),
+      sessionsOf('agent_reports', 'agent'),
+    ]);
+    return { days: days.map(clusterFacts), sessions: sortSessions([...risingwave, ...agent]) };
   }
+
   async metricNames(): Promise<MetricName[]> {
     const rows = await this.rows<MetricName>(
       sql`SELECT name, kind, unit, clusters FROM
