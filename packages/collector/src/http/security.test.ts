@@ -6,6 +6,7 @@ import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, startTestCollector } from '../../test-support/collector.js';
+import { metaReport } from '../../test-support/risingwave.js';
 import { tempDir } from '../../test-support/services.js';
 import { DASHBOARD_CSP } from '../ops/dashboard.js';
 
@@ -17,7 +18,7 @@ afterAll(() => dir.remove());
 describe('security headers', () => {
   it('are on API answers: no sniffing, no framing, a CSP that allows nothing foreign', async () => {
     const c = await startTestCollector(freshStore());
-    for (const path of ['/healthz', '/query/active', '/nothing-here']) {
+    for (const path of ['/healthz', '/query/active', '/nothing-here', '/docs', '/docs/json']) {
       const res = await c.get(path);
       expect(res.headers.get('x-content-type-options')).toBe('nosniff');
       expect(res.headers.get('x-frame-options')).toBe('DENY');
@@ -28,6 +29,14 @@ describe('security headers', () => {
       expect(res.headers.get('strict-transport-security')).toBe('max-age=15552000');
       expect(res.headers.get('x-powered-by')).toBeNull();
     }
+    await c.close();
+  });
+
+  it('are left off ingest answers, which database nodes read, not browsers', async () => {
+    const c = await startTestCollector(freshStore());
+    const res = await c.postProto('/api/v2/report/meta', metaReport());
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-security-policy')).toBeNull();
     await c.close();
   });
 
