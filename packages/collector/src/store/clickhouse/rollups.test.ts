@@ -39,8 +39,8 @@ function events(trackingId: string, names: string[], receivedAt: number) {
   return decodeV2EventBatchRaw(raw).map((e) => eventRow(e.event, e.raw, receivedAt));
 }
 
-function agent(trackingId: string, receivedAt: number) {
-  const report = agentReport({ trackingId });
+function agent(trackingId: string, receivedAt: number, ci = false) {
+  const report = agentReport({ trackingId, ci });
   const none = { names: new Set<string>(), series: new Set<string>() };
   return agentReportWrite(report, new TextEncoder().encode(JSON.stringify(report)), receivedAt, none).write;
 }
@@ -170,6 +170,25 @@ describe.skipIf(!probe)('ClickHouse rollups and reads without FINAL', () => {
       ['dup', '2.4.0'],
       ['new', '2.5.0'],
     ]);
+  });
+
+  it('counts the clusters a statistic leaves out: all reports from CI, or tagged internal', async () => {
+    await store.writeBatch({
+      reports: [meta('internal', T0), meta('mixed', T0), meta('plain', T0)],
+      events: events('events-only', ['source'], T0),
+      agentReports: [agent('ci-only', T0, true), agent('mixed', T0, true)],
+    });
+    // A copy not merged yet of the CI-only cluster's report changes nothing.
+    await secondCopy(store, { reports: [], events: [], agentReports: [agent('ci-only', T0, true)] }, 0);
+    expect(await store.setInternal('internal', true)).toBe(true);
+    const range = { fromDay: '2026-11-20', toDay: '2026-11-20' };
+    expect(await store.leftOut(range)).toEqual({ ci: 1, internal: 1 });
+    expect(await store.activeClusterCount({ ...range, includeCi: false })).toBe(2);
+    expect(await store.activeClusterCount({ ...range, includeCi: true, includeInternal: true })).toBe(4);
+    expect(await store.leftOut({ fromDay: '2026-11-21', toDay: '2026-11-21' })).toEqual({
+      ci: 0,
+      internal: 0,
+    });
   });
 
   it('erases a cluster from every rollup and keeps retention to the days after the cut-off', async () => {
