@@ -501,14 +501,15 @@ export class ClickHouseStore implements Store {
     // window functions or ASOF JOIN in 18.16, and no lambda here captures an array (that copies
     // it per element). Versions travel as text and a null flag: 18.16 mixes up Nullable values
     // inside arrays.
-    const upTo = [sql`day <= toDate(${query.toDay})`];
-    if (!query.includeInternal) upTo.push(sql`tracking_id NOT IN ${this.internalIds()}`);
+    // Days before the range count only through the latest facts before it (one row per cluster).
+    const clusters = query.includeInternal ? sql`1` : sql`tracking_id NOT IN ${this.internalIds()}`;
+    const key = sql`(facts_at, dedup_key)`;
     const rows = await this.rows<{ day: string; version: string | null; clusters: number }>(
       sql`SELECT toString(active_day) AS day,
             if(grp = 0 OR grp_no_version = 1, NULL, grp_version) AS version, count() AS clusters
           FROM (
             SELECT cluster, grp, maxIf(v, f = 1) AS grp_version, maxIf(nv, f = 1) AS grp_no_version,
-              groupUniqArrayIf(d, f = 0 AND d >= toDate(${query.fromDay})) AS active_days
+              groupUniqArrayIf(d, f = 0) AS active_days
             FROM (
               SELECT rowNumberInAllBlocks() AS cluster,
                 arraySort(x -> (tupleElement(x, 1), 1 - tupleElement(x, 2), tupleElement(x, 5),
@@ -523,11 +524,20 @@ export class ClickHouseStore implements Store {
                 FROM (
                   SELECT tracking_id, day, toUInt8(0) AS f, '' AS v, toUInt8(0) AS nv, toInt64(0) AS at,
                     '' AS k
-                  FROM cluster_days WHERE ${this.activeDays(sql`day <= toDate(${query.toDay})`, query)}
+                  FROM cluster_days WHERE ${this.activeDays(dayRange(query, 'day'), query)}
                   UNION ALL
                   SELECT tracking_id, day, toUInt8(1) AS f, ifNull(version, '') AS v,
                     toUInt8(isNull(version)) AS nv, facts_at AS at, dedup_key AS k
-                  FROM cluster_day_facts WHERE ${and(upTo)})
+                  FROM cluster_day_facts WHERE ${clusters} AND ${dayRange(query, 'day')}
+                  UNION ALL
+                  SELECT tracking_id, last_day AS day, toUInt8(1) AS f, last_v AS v, last_nv AS nv,
+                    last_at AS at, last_k AS k
+                  FROM (SELECT tracking_id, argMax(day, ${key}) AS last_day,
+                          argMax(ifNull(version, ''), ${key}) AS last_v,
+                          argMax(toUInt8(isNull(version)), ${key}) AS last_nv, max(facts_at) AS last_at,
+                          argMax(dedup_key, ${key}) AS last_k
+                        FROM cluster_day_facts WHERE ${clusters} AND day < toDate(${query.fromDay})
+                        GROUP BY tracking_id))
                 GROUP BY tracking_id))
             ARRAY JOIN ds AS d, fs AS f, vs AS v, nvs AS nv, groups AS grp
             GROUP BY cluster, grp)
