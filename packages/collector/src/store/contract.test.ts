@@ -657,7 +657,8 @@ describe.each(targets)('store contract: $name', (target) => {
     expect(await store.events({ ...base, connector: 'iceberg' })).toHaveLength(0);
   });
 
-  // SQL stores keep rollups, filled by a migration for data stored before it (ClickHouse has none).
+  // SQL stores keep rollups, filled by a migration for data stored before it (ClickHouse fills its
+  // own when it creates them: clickhouse/rollups.test.ts).
   const sqlOnly = target.name === 'sqlite' || target.name === 'postgres' ? it : null;
   sqlOnly?.('backfills its rollups from reports stored before they existed', async () => {
     // A store at the first schema with raw reports only, then migrated: the rollups must answer
