@@ -206,8 +206,15 @@ export class ClickHouseStore implements Store {
       const created = !(await this.tableExists(rollup.name)) && (await this.claim(rollup.name, rollup.ddl));
       for (const view of rollup.views) await this.idempotentDdl(createViewSql(rollup, view), view.name);
       if (created) {
+        // Month by month: one statement over years of rows could outgrow the server's memory.
         for (const view of rollup.views) {
-          await this.command(sql`INSERT INTO ${ident(rollup.name)} ${view.select}`);
+          const months = await this.rows<{ month: number }>(
+            sql`SELECT DISTINCT toYYYYMM(received_day) AS month FROM ${ident(view.source)} ORDER BY month`,
+          );
+          for (const { month } of months) {
+            const where = sql`toYYYYMM(received_day) = ${Number(month)}`;
+            await this.command(sql`INSERT INTO ${ident(rollup.name)} ${view.select(where)}`);
+          }
         }
       }
     }

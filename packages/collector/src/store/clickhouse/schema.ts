@@ -233,7 +233,11 @@ export interface Rollup {
   name: 'cluster_days' | 'cluster_day_facts' | 'cluster_latest';
   ddl: Sql;
   /** Materialized views that fill it, each with the SELECT that also backfills it from its source. */
-  views: { name: string; select: Sql }[];
+  /**
+   * Materialized views that fill it: each from a source table, with the SELECT that also
+   * backfills it from that table (`where` narrows it to a part of the source; the view uses `1`).
+   */
+  views: { name: string; source: 'reports' | 'agent_reports' | 'events'; select(where: Sql): Sql }[];
 }
 
 /** The facts columns of a meta report, as the SQL stores' cluster_day_facts keeps them. */
@@ -256,12 +260,12 @@ const FACT_COLUMNS = [
 ] as const;
 
 /** A cluster-day from each row of a raw table; events make a cluster seen, not active. */
-const clusterDaysFrom = (table: 'reports' | 'agent_reports' | 'events') => {
+const clusterDaysFrom = (table: 'reports' | 'agent_reports' | 'events', where: Sql) => {
   const reported = table === 'events' ? sql`toUInt8(0)` : sql`toUInt8(1)`;
   const nonCi = table === 'events' ? sql`toUInt8(0)` : sql`toUInt8(ci = 0)`;
   return sql`SELECT received_day AS day, tracking_id, minState(received_at) AS first_at,
     maxState(received_at) AS last_at, maxState(${reported}) AS reported, maxState(${nonCi}) AS non_ci
-    FROM ${ident(table)} GROUP BY day, tracking_id`;
+    FROM ${ident(table)} WHERE ${where} GROUP BY day, tracking_id`;
 };
 
 /** A facts rollup: the facts of the latest meta report per `by` (see ROLLUPS). */
@@ -277,10 +281,11 @@ function facts(name: 'cluster_day_facts' | 'cluster_latest', layout: Sql, by: Sq
     views: [
       {
         name: `${name}_from_reports`,
+        source: 'reports',
         // The latest meta report of each key in the inserted block.
-        select: sql`SELECT received_day AS day, tracking_id, received_at AS facts_at, dedup_key,
+        select: (where) => sql`SELECT received_day AS day, tracking_id, received_at AS facts_at, dedup_key,
           ${join(FACT_COLUMNS.map(ident))}
-          FROM reports WHERE node_type = 'meta'
+          FROM reports WHERE node_type = 'meta' AND ${where}
           ORDER BY received_at DESC, dedup_key DESC LIMIT 1 BY ${by}`,
       },
     ],
@@ -308,7 +313,8 @@ export const ROLLUPS: readonly Rollup[] = [
       ENGINE = AggregatingMergeTree PARTITION BY toYYYYMM(day) ORDER BY (tracking_id, day)`,
     views: (['reports', 'agent_reports', 'events'] as const).map((table) => ({
       name: `cluster_days_from_${table}`,
-      select: clusterDaysFrom(table),
+      source: table,
+      select: (where: Sql) => clusterDaysFrom(table, where),
     })),
   },
   facts(
@@ -320,7 +326,7 @@ export const ROLLUPS: readonly Rollup[] = [
 ];
 
 export function createViewSql(rollup: Rollup, view: Rollup['views'][number]): Sql {
-  return sql`CREATE MATERIALIZED VIEW IF NOT EXISTS ${ident(view.name)} TO ${ident(rollup.name)} AS ${view.select}`;
+  return sql`CREATE MATERIALIZED VIEW IF NOT EXISTS ${ident(view.name)} TO ${ident(rollup.name)} AS ${view.select(sql`1`)}`;
 }
 
 /** Every table with rows of a cluster: an erase deletes from each (the block itself stays). */
