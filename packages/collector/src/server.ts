@@ -31,6 +31,7 @@ import { clusterListRoute } from './query/cluster-list-route.js';
 import { clusterRoute } from './query/cluster-route.js';
 import { eventCountsRoute } from './query/event-counts-route.js';
 import { eventsRoute } from './query/events-route.js';
+import { agentEventsRoute } from './query/agent-events-route.js';
 import { metricsRoute } from './query/metrics-route.js';
 import { overviewRoute } from './query/overview-route.js';
 import { shapeRoutes } from './query/shape-routes.js';
@@ -128,6 +129,7 @@ export async function buildServer(
   await app.register(activeRoute, { store });
   await app.register(breakdownRoute, { store });
   await app.register(eventsRoute, { store });
+  await app.register(agentEventsRoute, { store });
   await app.register(eventCountsRoute, { store });
   await app.register(overviewRoute, { store });
   await app.register(versionsRoute, { store });

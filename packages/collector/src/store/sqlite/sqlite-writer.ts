@@ -25,6 +25,12 @@ import {
   versionRefreshes,
   withoutBlocked,
 } from '../sql/columns.js';
+import {
+  foldPoints,
+  histogramAfterUpsert,
+  METRIC_ROLLUP_CONFLICT,
+  METRIC_ROLLUP_SET_HISTOGRAM,
+} from '../metric-rollup.js';
 import type { ReportRow, WriteBatch, WriteResult } from '../store.js';
 import { configureSqlite } from './pragmas.js';
 
@@ -87,6 +93,7 @@ function bindable(row: Row): Row {
 }
 
 let isBlocked: SQLite.Statement | undefined;
+let setHistogram: SQLite.Statement | undefined;
 
 /** The rows of one request; runs inside a transaction. */
 function writeRows(request: WriteBatch): WriteResult {
@@ -141,6 +148,18 @@ function writeRows(request: WriteBatch): WriteResult {
   const children = agentChildren(agentWrites.filter((w) => insertedIds.has(w.report.reportId)));
   for (const p of children.points) insert('metric_points', p, 'do nothing').run(p);
   for (const e of children.events) insert('agent_events', e, 'do nothing').run(e);
+  // The daily metric rollup: one upsert per (metric, day, cluster, series) of the batch, and for a
+  // histogram row that was already there one more update with the merged histogram.
+  for (const row of foldPoints(children.points)) {
+    const stored = insert('metric_rollup', row as unknown as Row, METRIC_ROLLUP_CONFLICT, 'points, histogram').get(row) as
+      | { points: number; histogram: string | null }
+      | undefined;
+    const histogram = stored && histogramAfterUpsert(row, stored);
+    if (histogram) {
+      setHistogram ??= db.prepare(METRIC_ROLLUP_SET_HISTOGRAM);
+      setHistogram.run(histogram, row.name, row.day, row.tracking_id, row.group_key);
+    }
+  }
   for (const s of children.series)
     insert('metric_series', s, '(tracking_id, name, labels) do nothing').run(s);
   for (const c of clusterRows(inserted)) upsertCluster.run(c);

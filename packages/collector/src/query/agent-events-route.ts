@@ -1,0 +1,122 @@
+// `GET /query/agent-events`: events Tidewatch agents sent (`agent.event(name, fields)`, e.g. the
+// PGlite and pg integrations' `db.ddl`), newest first, filtered, with a cursor. A route of its own
+// rather than a part of `/query/events`: that one's shape is pinned in CONTRACT.md around
+// RisingWave's event model (stage, catalog id, connector, node), which agent events do not have;
+// theirs is a name and free fields.
+import type { FastifyInstance } from 'fastify';
+import { requireToken } from '../auth/require-token.js';
+import { CollectorError } from '../errors.js';
+import type { Store, StoredAgentEvent } from '../store/store.js';
+import { dayRange, dayRangeQuerySchema } from './day-range.js';
+import { trackingIdParam } from './tracking-id.js';
+
+const MAX_LIMIT = 1000;
+
+type Position = { receivedAt: number; reportId: string; seq: number };
+
+/** An opaque cursor: the position (receive time, report id, place in the report) of a page's last event. */
+function encodeCursor(e: StoredAgentEvent): string {
+  return Buffer.from(JSON.stringify([e.receivedAt, e.reportId, e.seq])).toString('base64url');
+}
+
+function decodeCursor(cursor: string): Position {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString());
+  } catch {
+    parsed = null;
+  }
+  if (
+    Array.isArray(parsed) &&
+    parsed.length === 3 &&
+    Number.isSafeInteger(parsed[0]) &&
+    typeof parsed[1] === 'string' &&
+    Number.isSafeInteger(parsed[2])
+  ) {
+    return { receivedAt: parsed[0], reportId: parsed[1], seq: parsed[2] };
+  }
+  throw new CollectorError('invalid_cursor', 'before must be a `next` value from an earlier answer');
+}
+
+function fields(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+export async function agentEventsRoute(app: FastifyInstance, opts: { store: Store }) {
+  app.get(
+    '/query/agent-events',
+    {
+      preHandler: requireToken(opts.store, 'read'),
+      schema: {
+        tags: ['query'],
+        summary: 'Events sent by Tidewatch agents (e.g. db.ddl from the PGlite and pg integrations), newest first',
+        security: [{ bearer: [] }],
+        querystring: {
+          type: 'object',
+          properties: {
+            from: dayRangeQuerySchema.from,
+            to: dayRangeQuerySchema.to,
+            trackingId: { type: 'string' },
+            name: { type: 'string', maxLength: 128, description: 'Events of this name only (e.g. db.ddl)' },
+            limit: { type: 'integer', minimum: 1, maximum: MAX_LIMIT, default: 100 },
+            before: { type: 'string', maxLength: 400, description: 'The `next` cursor of the previous page' },
+          },
+        },
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              events: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  properties: {
+                    trackingId: { type: 'string' },
+                    receivedAt: { type: 'string', format: 'date-time' },
+                    time: { type: 'string', description: "The agent's clock (informational)" },
+                    name: { type: 'string' },
+                    fields: { description: 'The fields the agent sent with the event (a JSON object)' },
+                  },
+                },
+              },
+              next: { type: ['string', 'null'] },
+            },
+          },
+        },
+      },
+    },
+    async (request) => {
+      const query = request.query as {
+        from?: string;
+        to?: string;
+        trackingId?: string;
+        name?: string;
+        limit: number;
+        before?: string;
+      };
+      const range = dayRange(query);
+      const events = await opts.store.agentEvents({
+        ...range,
+        trackingId: query.trackingId === undefined ? undefined : trackingIdParam(query.trackingId),
+        name: query.name,
+        limit: query.limit + 1,
+        before: query.before === undefined ? undefined : decodeCursor(query.before),
+      });
+      const page = events.slice(0, query.limit);
+      return {
+        events: page.map((e) => ({
+          trackingId: e.trackingId,
+          receivedAt: new Date(e.receivedAt).toISOString(),
+          time: new Date(Math.min(Math.max(e.timeMs, -8.64e15), 8.64e15)).toISOString(),
+          name: e.name,
+          fields: fields(e.fields),
+        })),
+        next: events.length > query.limit ? encodeCursor(page.at(-1)!) : null,
+      };
+    },
+  );
+}
