@@ -53,7 +53,8 @@ export async function agentEventsRoute(app: FastifyInstance, opts: { store: Stor
       preHandler: requireToken(opts.store, 'read'),
       schema: {
         tags: ['query'],
-        summary: 'Events sent by Tidewatch agents (e.g. db.ddl from the PGlite and pg integrations), newest first',
+        summary:
+          'Events sent by Tidewatch agents (e.g. db.ddl from the PGlite and pg integrations), newest first',
         security: [{ bearer: [] }],
         querystring: {
           type: 'object',

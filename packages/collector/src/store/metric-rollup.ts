@@ -123,7 +123,9 @@ export function foldPoints(points: readonly PointRow[]): RollupColumns[] {
 export function mergeHistogramText(a: string | null, b: string | null): string | null {
   if (a === null) return b;
   if (b === null) return a;
-  return JSON.stringify(mergeHistograms([JSON.parse(a) as ExpHistogramData, JSON.parse(b) as ExpHistogramData]));
+  return JSON.stringify(
+    mergeHistograms([JSON.parse(a) as ExpHistogramData, JSON.parse(b) as ExpHistogramData]),
+  );
 }
 
 /**

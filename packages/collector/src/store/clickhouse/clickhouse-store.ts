@@ -32,6 +32,13 @@ import {
   versionCountsOf,
 } from '../answers.js';
 import {
+  foldPoints,
+  metricRollup,
+  type PointRow,
+  type RollupColumns,
+  sortRollups,
+} from '../metric-rollup.js';
+import {
   agentChildren,
   agentReportColumns,
   batchTrackingIds,
@@ -40,13 +47,6 @@ import {
   reportColumns,
   withoutBlocked,
 } from '../sql/columns.js';
-import {
-  foldPoints,
-  metricRollup,
-  type PointRow,
-  type RollupColumns,
-  sortRollups,
-} from '../metric-rollup.js';
 import type { ClusterListItem as ClusterListRow } from '../sql/schema.js';
 import type {
   AgentEventQuery,
@@ -329,7 +329,7 @@ export class ClickHouseStore implements Store {
     const list = (values: Iterable<string>) => join([...new Set(values)].map((v) => sql`${v}`));
     const version = this.nextVersion();
     const stored = await this.rows<PointRow>(
-      sql`SELECT report_id, tracking_id, received_at, toString(received_day) AS received_day, node_type,
+      sql`SELECT report_id, tracking_id, received_at, received_day, node_type,
             version, cluster_type, ci, name, kind, labels, value, histogram
           FROM metric_points FINAL
           WHERE name IN (${list(points.map((p) => p.name))})

@@ -15,6 +15,15 @@ import {
   tokenRecord,
   versionCountsOf,
 } from '../answers.js';
+import {
+  foldPoints,
+  histogramAfterUpsert,
+  METRIC_ROLLUP_CONFLICT,
+  METRIC_ROLLUP_SET_HISTOGRAM,
+  metricRollup,
+  type PointRow,
+  sortRollups,
+} from '../metric-rollup.js';
 import type {
   AgentEventQuery,
   AuditEntry,
@@ -63,15 +72,6 @@ import {
   versionRefreshes,
   withoutBlocked,
 } from './columns.js';
-import {
-  foldPoints,
-  histogramAfterUpsert,
-  METRIC_ROLLUP_CONFLICT,
-  METRIC_ROLLUP_SET_HISTOGRAM,
-  metricRollup,
-  type PointRow,
-  sortRollups,
-} from '../metric-rollup.js';
 import { type DialectTypes, migrationProvider } from './migrations.js';
 import { type Database, DERIVED_CLUSTER_TABLES, RETAINED_BY_DAY } from './schema.js';
 

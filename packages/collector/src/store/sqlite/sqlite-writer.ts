@@ -8,6 +8,12 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import SQLite from 'better-sqlite3';
 import {
+  foldPoints,
+  histogramAfterUpsert,
+  METRIC_ROLLUP_CONFLICT,
+  METRIC_ROLLUP_SET_HISTOGRAM,
+} from '../metric-rollup.js';
+import {
   agentChildren,
   agentReportColumns,
   batchTrackingIds,
@@ -25,12 +31,6 @@ import {
   versionRefreshes,
   withoutBlocked,
 } from '../sql/columns.js';
-import {
-  foldPoints,
-  histogramAfterUpsert,
-  METRIC_ROLLUP_CONFLICT,
-  METRIC_ROLLUP_SET_HISTOGRAM,
-} from '../metric-rollup.js';
 import type { ReportRow, WriteBatch, WriteResult } from '../store.js';
 import { configureSqlite } from './pragmas.js';
 
@@ -151,9 +151,12 @@ function writeRows(request: WriteBatch): WriteResult {
   // The daily metric rollup: one upsert per (metric, day, cluster, series) of the batch, and for a
   // histogram row that was already there one more update with the merged histogram.
   for (const row of foldPoints(children.points)) {
-    const stored = insert('metric_rollup', row as unknown as Row, METRIC_ROLLUP_CONFLICT, 'points, histogram').get(row) as
-      | { points: number; histogram: string | null }
-      | undefined;
+    const stored = insert(
+      'metric_rollup',
+      row as unknown as Row,
+      METRIC_ROLLUP_CONFLICT,
+      'points, histogram',
+    ).get(row) as { points: number; histogram: string | null } | undefined;
     const histogram = stored && histogramAfterUpsert(row, stored);
     if (histogram) {
       setHistogram ??= db.prepare(METRIC_ROLLUP_SET_HISTOGRAM);
