@@ -11,7 +11,7 @@ import { eventRow, reportRow } from '../ingest/rows.js';
 import { ClickHouseStore } from './clickhouse/clickhouse-store.js';
 import { sql } from './clickhouse/sql.js';
 import { openStore } from './open-store.js';
-import { clusterRows, reportColumns } from './sql/columns.js';
+import { agentChildren, agentReportColumns, clusterRows, reportColumns } from './sql/columns.js';
 import { migrationProvider } from './sql/migrations.js';
 import type { SqlStore } from './sql/sql-store.js';
 import type { DayRangeQuery, Store, WriteBatch } from './store.js';
@@ -853,6 +853,57 @@ describe.each(targets)('store contract: $name', (target) => {
       expect((await sqlStore.latestFacts(range))[0]?.nodeCount?.compute).toBe(6);
       expect(await sqlStore.clusterSpans({ toDay: '2026-11-20', includeCi: false })).toEqual(
         await store.clusterSpans({ toDay: '2026-11-20', includeCi: false }),
+      );
+    } finally {
+      await sqlStore.close();
+    }
+  });
+
+  sqlOnly?.('backfills the metric rollup and agent event order from rows stored before them', async () => {
+    const writes = [
+      agent({
+        trackingId: 'b1',
+        metrics: [counter('errors', 2, { sqlstate_class: '42' }), histogram('duration', [0.5, 1])],
+        events: [
+          { name: 'db.ddl', timeMs: 1, fields: { op: 'create' } },
+          { name: 'db.ddl', timeMs: 2, fields: { op: 'drop' } },
+        ],
+      }),
+      agent({ trackingId: 'b1', metrics: [histogram('duration', [2, 4])] }, T0 + 1000),
+      agent({ trackingId: 'b2', metrics: [counter('errors', 5, { sqlstate_class: '42' })] }, T0 - 86_400_000),
+    ];
+    const sqlStore = openStore(await target.freshUrl()) as SqlStore;
+    try {
+      const types =
+        sqlStore.kind === 'sqlite'
+          ? ({ serial: 'integer', blob: 'blob' } as const)
+          : ({ serial: 'bigserial', blob: 'bytea' } as const);
+      const migrator = new Migrator({ db: sqlStore.db, provider: migrationProvider(types) });
+      expect((await migrator.migrateTo('0012_audit_log')).error).toBeUndefined();
+      // The rows as the write path stored them then (agent events had no seq).
+      await sqlStore.db
+        .insertInto('agent_reports')
+        .values(writes.map((w) => agentReportColumns(w.report)))
+        .execute();
+      const children = agentChildren(writes);
+      await sqlStore.db.insertInto('metric_points').values(children.points).execute();
+      await sqlStore.db
+        .insertInto('agent_events')
+        .values(children.events.map(({ seq: _, ...e }) => e) as never)
+        .execute();
+      await sqlStore.migrate();
+      await store.writeBatch({ reports: [], events: [], agentReports: writes });
+      const range = { fromDay: '2026-11-19', toDay: '2026-11-20', includeCi: false };
+      for (const name of ['errors', 'duration']) {
+        expect(await sqlStore.metricRollup({ ...range, name })).toEqual(
+          await store.metricRollup({ ...range, name }),
+        );
+      }
+      expect((await store.metricRollup({ ...range, name: 'duration' }))[0]?.points).toBe(2);
+      const strip = (events: { fields: string; name: string; trackingId: string }[]) =>
+        events.map(({ fields, name, trackingId }) => ({ fields, name, trackingId }));
+      expect(strip(await sqlStore.agentEvents({ ...range, limit: 10 }))).toEqual(
+        strip(await store.agentEvents({ ...range, limit: 10 })),
       );
     } finally {
       await sqlStore.close();
