@@ -20,12 +20,12 @@ export function metricGrouping(by: string | undefined): MetricGrouping | undefin
     // Label keys as the collector accepts them from agents: anything else can match no series.
     if (KEY_PATTERN.test(key)) return `label:${key}`;
     throw new CollectorError(
-      'invalid_parameter',
+      'invalid_request',
       `by=label:<key> needs a label key (a letter or _, then letters, digits, _ . -; at most 64), not "${key.slice(0, 40)}"`,
     );
   }
   throw new CollectorError(
-    'invalid_parameter',
+    'invalid_request',
     `by must be one of ${METRIC_GROUPINGS.join(', ')} or label:<key>, not "${by.slice(0, 40)}"`,
   );
 }
