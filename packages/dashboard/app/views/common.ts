@@ -23,7 +23,7 @@ export function clusterLink(trackingId: string): HTMLAnchorElement {
   return h('a', { href: href('cluster', trackingId), class: 'mono' }, trackingId);
 }
 
-function attributesText(value: unknown): string {
+export function attributesText(value: unknown): string {
   if (value === null || value === undefined) return '';
   const text = typeof value === 'string' ? value : JSON.stringify(value);
   return text.length > 120 ? `${text.slice(0, 117)}…` : text;
