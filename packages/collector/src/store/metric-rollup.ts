@@ -4,7 +4,7 @@
 // type, version, cluster type, CI, kind, labels), so answers from the rollup equal answers from the
 // raw points. Per row: the count, sum, min and max of the values, the newest point (gauges' "latest
 // value") and the merged histogram. Folding is associative (mergeHistograms is), so the rows are the
-// same however reports were batched: folded in SQL upserts (sql-store.ts, sqlite-writer.ts) or
+// same however reports were batched (up to how a histogram is written: trailing zero buckets): folded in SQL upserts (sql-store.ts, sqlite-writer.ts) or
 // recomputed from the raw points of a cluster-day (clickhouse-store.ts).
 import { type ExpHistogramData, mergeHistograms } from '@tidewatch/protocol';
 import type { MetricRollup } from './store.js';
@@ -64,7 +64,10 @@ function seriesKey(p: PointRow): string {
  * concurrent PostgreSQL writers lock rows in one order). Histograms are merged once per row.
  */
 export function foldPoints(points: readonly PointRow[]): RollupColumns[] {
-  const rows = new Map<string, { row: RollupColumns; histograms: ExpHistogramData[] }>();
+  // Histogram texts are parsed only for rows that fold several (a row of one point keeps the text
+  // it came with: parsing, merging and printing it again is most of the cost, and the read merges
+  // every row anyway).
+  const rows = new Map<string, { row: RollupColumns; histograms: string[] }>();
   for (const p of points) {
     const group_key = seriesKey(p);
     const key = `${p.name}\0${p.received_day}\0${p.tracking_id}\0${group_key}`;
@@ -93,7 +96,7 @@ export function foldPoints(points: readonly PointRow[]): RollupColumns[] {
           last_value: value,
           histogram: null,
         },
-        histograms: p.histogram === null ? [] : [JSON.parse(p.histogram) as ExpHistogramData],
+        histograms: p.histogram === null ? [] : [p.histogram],
       });
       continue;
     }
@@ -108,12 +111,17 @@ export function foldPoints(points: readonly PointRow[]): RollupColumns[] {
       row.last_report = p.report_id;
       row.last_value = value;
     } else if (order === 0) row.last_value += value;
-    if (p.histogram !== null) seen.histograms.push(JSON.parse(p.histogram) as ExpHistogramData);
+    if (p.histogram !== null) seen.histograms.push(p.histogram);
   }
   const out: RollupColumns[] = [];
   for (const key of [...rows.keys()].sort()) {
     const { row, histograms } = rows.get(key)!;
-    if (histograms.length > 0) row.histogram = JSON.stringify(mergeHistograms(histograms));
+    if (histograms.length === 1) row.histogram = histograms[0]!;
+    else if (histograms.length > 1) {
+      row.histogram = JSON.stringify(
+        mergeHistograms(histograms.map((t) => JSON.parse(t) as ExpHistogramData)),
+      );
+    }
     out.push(row);
   }
   return out;
