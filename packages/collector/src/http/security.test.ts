@@ -17,7 +17,7 @@ afterAll(() => dir.remove());
 describe('security headers', () => {
   it('are on API answers: no sniffing, no framing, a CSP that allows nothing foreign', async () => {
     const c = await startTestCollector(freshStore());
-    for (const path of ['/healthz', '/query/active', '/nothing-here']) {
+    for (const path of ['/healthz', '/query/active', '/nothing-here', '/docs', '/docs/json']) {
       const res = await c.get(path);
       expect(res.headers.get('x-content-type-options')).toBe('nosniff');
       expect(res.headers.get('x-frame-options')).toBe('DENY');

@@ -5,16 +5,7 @@ import { BinaryReader, BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 import { parseConnectorUsage, parseLicense, redactLicenseJson } from '../embedded-json.js';
 import { ProtocolError } from '../errors.js';
 import { enumName, Flags, finite, sessionId, signed, text, trackingId, unsigned } from '../fields.js';
-import {
-  CompactorReportSchema,
-  ComputeReportSchema,
-  type EventMessage,
-  EventMessageSchema,
-  FrontendReportSchema,
-  MetaReportSchema,
-  type ReportBase,
-  type SystemData as WireSystemData,
-} from '../gen/risingwave/telemetry_pb.js';
+import { type EventMessage, EventMessageSchema } from '../gen/risingwave/telemetry_pb.js';
 import { LIMITS } from '../limits.js';
 import {
   CLUSTER_TYPES,
@@ -27,6 +18,13 @@ import {
   type NodeType,
   type SystemData,
 } from '../model.js';
+import {
+  readNodeReport,
+  TooManyStreamJobs,
+  type WireNodeReport,
+  type WireReportBase,
+  type WireSystemData,
+} from './node-report-reader.js';
 
 /** protobuf-es throws plain Errors (and RangeErrors on absurd lengths): all mean "undecodable". */
 function parse<Desc extends DescMessage>(schema: Desc, bytes: Uint8Array, what: string): MessageShape<Desc> {
@@ -52,7 +50,7 @@ function system(data: WireSystemData | undefined, flags: Flags): SystemData {
 }
 
 function base(
-  wire: ReportBase | undefined,
+  wire: WireReportBase | undefined,
   pathNodeType: NodeType,
   flags: Flags,
 ): Omit<NodeReport, 'meta' | 'flags'> {
@@ -76,52 +74,33 @@ function base(
   };
 }
 
-const SCHEMAS = {
-  compute: ComputeReportSchema,
-  frontend: FrontendReportSchema,
-  compactor: CompactorReportSchema,
-} as const;
-
-/** MetaReport.stream_jobs and license_info_json_str (RISINGWAVE-WIRE.md). */
-const META_STREAM_JOBS_FIELD = 6;
+/** MetaReport.license_info_json_str (RISINGWAVE-WIRE.md). */
 const META_LICENSE_FIELD = 10;
 
-/**
- * Whether the top-level message in `bytes` holds more than `max` occurrences of a repeated
- * length-delimited field, read without decoding anything. Malformed bytes answer false: the full
- * decode then reports what is wrong with them.
- */
-function repeatedMoreThan(bytes: Uint8Array, field: number, max: number): boolean {
-  let count = 0;
+function readReport(nodeType: NodeType, bytes: Uint8Array): WireNodeReport {
   try {
-    const reader = new BinaryReader(bytes);
-    while (reader.pos < reader.len) {
-      const [number, wireType] = reader.tag();
-      reader.skip(wireType, number);
-      if (number === field && ++count > max) return true;
+    // Stream jobs are counted as they are read: decoding 100,000 of them would cost a lot of CPU,
+    // so an over-limit body is refused at the first one too many.
+    return readNodeReport(bytes, nodeType === 'meta', LIMITS.streamJobsMax);
+  } catch (error) {
+    if (error instanceof TooManyStreamJobs) {
+      throw new ProtocolError(
+        'too_many_stream_jobs',
+        `stream_jobs has more than ${LIMITS.streamJobsMax} entries`,
+      );
     }
-  } catch {
-    return false;
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new ProtocolError('undecodable', `body is not a valid protobuf ${nodeType} report: ${reason}`);
   }
-  return false;
 }
 
 /** Decodes the body of `POST /api/v2/report/{nodeType}`. */
 export function decodeV2Report(nodeType: NodeType, bytes: Uint8Array): NodeReport {
   const flags = new Flags();
+  const wire = readReport(nodeType, bytes);
   if (nodeType !== 'meta') {
-    const wire = parse(SCHEMAS[nodeType], bytes, `${nodeType} report`);
     return { ...base(wire.base, nodeType, flags), meta: null, flags: flags.list };
   }
-  // Counted on the raw bytes, before decoding: decoding 100,000 stream jobs costs about a second
-  // of CPU, so an over-limit body must be refused without it.
-  if (repeatedMoreThan(bytes, META_STREAM_JOBS_FIELD, LIMITS.streamJobsMax)) {
-    throw new ProtocolError(
-      'too_many_stream_jobs',
-      `stream_jobs has more than ${LIMITS.streamJobsMax} entries`,
-    );
-  }
-  const wire = parse(MetaReportSchema, bytes, 'meta report');
   const common = base(wire.base, 'meta', flags);
   const connectorUsageJson = text(
     wire.connectorUsageJsonStr,

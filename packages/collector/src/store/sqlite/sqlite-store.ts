@@ -39,8 +39,12 @@ class WriterThread {
     const worker = this.worker ?? this.start();
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
+      // A write in flight keeps the process alive (a script awaiting it must not exit early);
+      // an idle thread does not.
+      if (this.pending.size === 0) worker.ref();
       this.pending.set(id, { resolve, reject });
-      worker.postMessage({ id, batch: detached(batch) } satisfies WriterRequest);
+      const { batch: own, transfer } = detached(batch);
+      worker.postMessage({ id, batch: own } satisfies WriterRequest, transfer);
     });
   }
 
@@ -55,6 +59,7 @@ class WriterThread {
     worker.on('message', (response: WriterResponse) => {
       const pending = this.pending.get(response.id);
       this.pending.delete(response.id);
+      if (this.pending.size === 0) worker.unref();
       if ('error' in response) pending?.reject(new Error(response.error));
       else pending?.resolve(response.result);
     });
@@ -73,17 +78,27 @@ class WriterThread {
 }
 
 /**
- * Copies each raw payload into its own exact-size buffer: posting a view into Node's shared 8 KiB
- * buffer pool would clone the whole pool for every report.
+ * Copies each raw payload into its own exact-size buffer and moves (transfers) those buffers to
+ * the thread instead of cloning them: posting a view into Node's shared 8 KiB buffer pool would
+ * clone the whole pool for every report.
  */
-function detached(batch: WriteBatch): WriteBatch {
+function detached(batch: WriteBatch): { batch: WriteBatch; transfer: ArrayBuffer[] } {
+  const transfer: ArrayBuffer[] = [];
+  const own = (raw: Uint8Array) => {
+    const copy = new Uint8Array(raw);
+    transfer.push(copy.buffer);
+    return copy;
+  };
   return {
-    reports: batch.reports.map((r) => ({ ...r, raw: new Uint8Array(r.raw) })),
-    events: batch.events.map((e) => ({ ...e, raw: new Uint8Array(e.raw) })),
-    agentReports: batch.agentReports?.map((w) => ({
-      ...w,
-      report: { ...w.report, raw: new Uint8Array(w.report.raw) },
-    })),
+    batch: {
+      reports: batch.reports.map((r) => ({ ...r, raw: own(r.raw) })),
+      events: batch.events.map((e) => ({ ...e, raw: own(e.raw) })),
+      agentReports: batch.agentReports?.map((w) => ({
+        ...w,
+        report: { ...w.report, raw: own(w.report.raw) },
+      })),
+    },
+    transfer,
   };
 }
 
