@@ -5,12 +5,10 @@
 // theirs is a name and free fields.
 import type { FastifyInstance } from 'fastify';
 import { requireToken } from '../auth/require-token.js';
-import { CollectorError } from '../errors.js';
 import type { Store, StoredAgentEvent } from '../store/store.js';
 import { dayRange, dayRangeQuerySchema } from './day-range.js';
+import { cutPage, invalidCursor, pageQuerySchema } from './paging.js';
 import { trackingIdParam } from './tracking-id.js';
-
-const MAX_LIMIT = 1000;
 
 type Position = { receivedAt: number; reportId: string; seq: number };
 
@@ -35,7 +33,7 @@ function decodeCursor(cursor: string): Position {
   ) {
     return { receivedAt: parsed[0], reportId: parsed[1], seq: parsed[2] };
   }
-  throw new CollectorError('invalid_cursor', 'before must be a `next` value from an earlier answer');
+  throw invalidCursor();
 }
 
 function fields(text: string): unknown {
@@ -63,8 +61,7 @@ export async function agentEventsRoute(app: FastifyInstance, opts: { store: Stor
             to: dayRangeQuerySchema.to,
             trackingId: { type: 'string' },
             name: { type: 'string', maxLength: 128, description: 'Events of this name only (e.g. db.ddl)' },
-            limit: { type: 'integer', minimum: 1, maximum: MAX_LIMIT, default: 100 },
-            before: { type: 'string', maxLength: 400, description: 'The `next` cursor of the previous page' },
+            ...pageQuerySchema(400),
           },
         },
         response: {
@@ -107,7 +104,7 @@ export async function agentEventsRoute(app: FastifyInstance, opts: { store: Stor
         limit: query.limit + 1,
         before: query.before === undefined ? undefined : decodeCursor(query.before),
       });
-      const page = events.slice(0, query.limit);
+      const { page, next } = cutPage(events, query.limit, encodeCursor);
       return {
         events: page.map((e) => ({
           trackingId: e.trackingId,
@@ -116,7 +113,7 @@ export async function agentEventsRoute(app: FastifyInstance, opts: { store: Stor
           name: e.name,
           fields: fields(e.fields),
         })),
-        next: events.length > query.limit ? encodeCursor(page.at(-1)!) : null,
+        next,
       };
     },
   );

@@ -2,12 +2,11 @@
 import { EVENT_STAGES } from '@tidewatch/protocol';
 import type { FastifyInstance } from 'fastify';
 import { requireToken } from '../auth/require-token.js';
-import { CollectorError } from '../errors.js';
 import type { Store, StoredEvent } from '../store/store.js';
 import { dayRange, dayRangeQuerySchema } from './day-range.js';
+import { cutPage, invalidCursor, pageQuerySchema } from './paging.js';
 import { trackingIdParam } from './tracking-id.js';
 
-const MAX_LIMIT = 1000;
 const STAGES = [...EVENT_STAGES, 'unspecified'] as const;
 
 /** An opaque cursor: the position (receive time, id) of the last event of a page. */
@@ -17,8 +16,7 @@ function encodeCursor(e: StoredEvent): string {
 
 function decodeCursor(cursor: string): { receivedAt: number; id: number } {
   const match = /^(\d{1,16})\.(\d{1,16})$/.exec(Buffer.from(cursor, 'base64url').toString());
-  if (!match)
-    throw new CollectorError('invalid_cursor', 'before must be a `next` value from an earlier answer');
+  if (!match) throw invalidCursor();
   return { receivedAt: Number(match[1]), id: Number(match[2]) };
 }
 
@@ -50,8 +48,7 @@ export async function eventsRoute(app: FastifyInstance, opts: { store: Store }) 
             stage: { type: 'string', enum: [...STAGES] },
             name: { type: 'string', maxLength: 1024 },
             connector: { type: 'string', maxLength: 256, description: 'Events of this connector only' },
-            limit: { type: 'integer', minimum: 1, maximum: MAX_LIMIT, default: 100 },
-            before: { type: 'string', maxLength: 100, description: 'The `next` cursor of the previous page' },
+            ...pageQuerySchema(100),
           },
         },
         response: {
@@ -103,7 +100,7 @@ export async function eventsRoute(app: FastifyInstance, opts: { store: Store }) 
         limit: query.limit + 1,
         before: query.before === undefined ? undefined : decodeCursor(query.before),
       });
-      const page = events.slice(0, query.limit);
+      const { page, next } = cutPage(events, query.limit, encodeCursor);
       return {
         events: page.map((e) => ({
           trackingId: e.trackingId,
@@ -117,7 +114,7 @@ export async function eventsRoute(app: FastifyInstance, opts: { store: Store }) 
           object: e.object,
           attributes: attributes(e.attributes),
         })),
-        next: events.length > query.limit ? encodeCursor(page.at(-1)!) : null,
+        next,
       };
     },
   );

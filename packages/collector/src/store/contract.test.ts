@@ -814,6 +814,18 @@ describe.each(targets)('store contract: $name', (target) => {
 
   // SQL stores keep rollups, filled by a migration for data stored before it (ClickHouse has none).
   const sqlOnly = target.name === 'sqlite' || target.name === 'postgres' ? it : null;
+  /** A fresh SQL store with the migrations up to `name` only (what an older collector left). */
+  async function storeMigratedTo(name: string): Promise<SqlStore> {
+    const sqlStore = openStore(await target.freshUrl()) as SqlStore;
+    const types =
+      sqlStore.kind === 'sqlite'
+        ? ({ serial: 'integer', blob: 'blob' } as const)
+        : ({ serial: 'bigserial', blob: 'bytea' } as const);
+    const migrator = new Migrator({ db: sqlStore.db, provider: migrationProvider(types) });
+    expect((await migrator.migrateTo(name)).error).toBeUndefined();
+    return sqlStore;
+  }
+
   sqlOnly?.('backfills its rollups from reports stored before they existed', async () => {
     // A store at the first schema with raw reports only, then migrated: the rollups must answer
     // as if every report had been written through writeBatch.
@@ -824,14 +836,8 @@ describe.each(targets)('store contract: $name', (target) => {
       meta('r1', T0, { version: '2.4.1', reportTime: 2, computeNodes: 6 }),
       meta('r2', T0, { version: '2.4.1', reportTime: 1 }),
     ];
-    const sqlStore = openStore(await target.freshUrl()) as SqlStore;
+    const sqlStore = await storeMigratedTo('0002_agent_reports');
     try {
-      const types =
-        sqlStore.kind === 'sqlite'
-          ? ({ serial: 'integer', blob: 'blob' } as const)
-          : ({ serial: 'bigserial', blob: 'bytea' } as const);
-      const migrator = new Migrator({ db: sqlStore.db, provider: migrationProvider(types) });
-      expect((await migrator.migrateTo('0002_agent_reports')).error).toBeUndefined();
       // The columns reports had then (license_subject came later).
       const before = rows.map(reportColumns).map(({ license_subject: _, ...columns }) => columns);
       await sqlStore.db.insertInto('reports').values(before).execute();
@@ -872,14 +878,8 @@ describe.each(targets)('store contract: $name', (target) => {
       agent({ trackingId: 'b1', metrics: [histogram('duration', [2, 4])] }, T0 + 1000),
       agent({ trackingId: 'b2', metrics: [counter('errors', 5, { sqlstate_class: '42' })] }, T0 - 86_400_000),
     ];
-    const sqlStore = openStore(await target.freshUrl()) as SqlStore;
+    const sqlStore = await storeMigratedTo('0012_audit_log');
     try {
-      const types =
-        sqlStore.kind === 'sqlite'
-          ? ({ serial: 'integer', blob: 'blob' } as const)
-          : ({ serial: 'bigserial', blob: 'bytea' } as const);
-      const migrator = new Migrator({ db: sqlStore.db, provider: migrationProvider(types) });
-      expect((await migrator.migrateTo('0012_audit_log')).error).toBeUndefined();
       // The rows as the write path stored them then (agent events had no seq).
       await sqlStore.db
         .insertInto('agent_reports')

@@ -7,24 +7,11 @@
 // same however reports were batched (up to how a histogram is written: trailing zero buckets): folded in SQL upserts (sql-store.ts, sqlite-writer.ts) or
 // recomputed from the raw points of a cluster-day (clickhouse-store.ts).
 import { type ExpHistogramData, mergeHistograms } from '@tidewatch/protocol';
+import type { MetricPointsTable } from './sql/schema.js';
 import type { MetricRollup } from './store.js';
 
 /** A metric point row as stored (sql/columns.ts agentChildren, or read back from metric_points). */
-export interface PointRow {
-  report_id: string;
-  tracking_id: string;
-  received_at: number;
-  received_day: string;
-  node_type: string;
-  version: string | null;
-  cluster_type: string | null;
-  ci: number;
-  name: string;
-  kind: string;
-  labels: string;
-  value: number;
-  histogram: string | null;
-}
+export type PointRow = Omit<MetricPointsTable, 'id' | 'unit'>;
 
 /** A rollup row as stored (SQL table metric_rollup; ClickHouse names `day` received_day). */
 export interface RollupColumns {
