@@ -188,12 +188,3 @@ export function metricRollup(r: {
     histogram: r.histogram,
   };
 }
-
-/** One order on every store (the read's sums then add up in the same order). */
-export function sortRollups(rows: MetricRollup[]): MetricRollup[] {
-  const key = (r: MetricRollup) =>
-    JSON.stringify([r.day, r.trackingId, r.nodeType, r.version, r.clusterType, r.kind, r.labels]);
-  const keyed = rows.map((r) => ({ r, k: key(r) }));
-  keyed.sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0));
-  return keyed.map((x) => x.r);
-}

@@ -496,7 +496,7 @@ export interface Store {
   metricPoints(query: MetricPointQuery): Promise<MetricPoint[]>;
   /**
    * The daily rollup rows of one metric in a day range (for fleet aggregation), ordered by day,
-   * cluster, node type, version, cluster type, kind and labels.
+   * cluster and series key (the primary key's order).
    */
   metricRollup(query: MetricPointQuery): Promise<MetricRollup[]>;
   /** Agent events newest first (receive time, report id, place in the report); `limit` rows at most. */

@@ -31,13 +31,7 @@ import {
   tokenRecord,
   versionCountsOf,
 } from '../answers.js';
-import {
-  foldPoints,
-  metricRollup,
-  type PointRow,
-  type RollupColumns,
-  sortRollups,
-} from '../metric-rollup.js';
+import { foldPoints, metricRollup, type PointRow, type RollupColumns } from '../metric-rollup.js';
 import {
   agentChildren,
   agentReportColumns,
@@ -696,9 +690,10 @@ export class ClickHouseStore implements Store {
       sql`SELECT toString(received_day) AS day, tracking_id, node_type, version, cluster_type, kind, labels,
             points, total, min_value, max_value, last_at, last_report, last_value, histogram
           FROM metric_rollup FINAL
-          WHERE name = ${query.name} AND ${and([dayRange(query), ...this.statisticFilters(query)])}`,
+          WHERE name = ${query.name} AND ${and([dayRange(query), ...this.statisticFilters(query)])}
+          ORDER BY received_day, tracking_id, group_key`,
     );
-    return sortRollups(rows.map(metricRollup));
+    return rows.map(metricRollup);
   }
 
   async agentEvents(query: AgentEventQuery): Promise<StoredAgentEvent[]> {
