@@ -393,10 +393,23 @@ describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
     );
     expect(
       await page
-        .locator('section.panel', { has: page.getByRole('heading', { name: 'Events' }) })
+        .locator('section.panel', { has: page.getByRole('heading', { name: 'Events', exact: true }) })
         .locator('tbody tr')
         .count(),
     ).toBe(clusterEvents.events.length);
+    // The cluster's agent events (its db.ddl), without a cluster column.
+    const ownEvents = await api<{ events: { name: string }[] }>(
+      full,
+      q('/query/agent-events', `&trackingId=${clusters.a}`),
+    );
+    expect(ownEvents.events.map((e) => e.name)).toEqual(['db.ddl']);
+    expect(
+      await page
+        .locator('table.agent-events tbody tr')
+        .evaluateAll((rows) =>
+          rows.map((r) => [...r.querySelectorAll('td')].slice(1).map((td) => td.textContent)),
+        ),
+    ).toEqual([['db.ddl', '{"op":"create","object":"table","name":"accounts"}']]);
     await shot(page, 'cluster');
 
     // No script error and no CSP violation anywhere so far.

@@ -1,19 +1,13 @@
 // Metrics: one agent metric across the fleet, grouped by version (or cluster type, node type,
 // cluster, or one label such as sqlstate_class). Histograms show p50/p90/p99 from the merged
 // histograms: which release made p99 worse? Below, the events agents sent (e.g. db.ddl).
-import {
-  type AgentEventsAnswer,
-  getJson,
-  type MetricAnswer,
-  type MetricNamesAnswer,
-  type MetricRow,
-} from '../api';
+import { getJson, type MetricAnswer, type MetricNamesAnswer, type MetricRow } from '../api';
 import { groupedBars } from '../charts';
 import { type Child, h, table } from '../dom';
-import { formatCount, formatNumber, formatSeconds, formatTime, label } from '../format';
+import { formatCount, formatNumber, formatSeconds, label } from '../format';
 import { panel } from '../panel';
 import { go, href, type Route } from '../router';
-import { attributesText, clusterLink, pageHeading } from './common';
+import { agentEventsPanel, pageHeading } from './common';
 
 const GROUPINGS = [
   { by: 'version', name: 'version' },
@@ -22,46 +16,6 @@ const GROUPINGS = [
   { by: 'trackingId', name: 'cluster' },
   { by: 'label', name: 'a label…' },
 ] as const;
-
-const AGENT_EVENTS_SHOWN = 50;
-
-/** The events agents sent in the range, newest first (optionally of one name). */
-function agentEventsPanel(route: Route, eventName: string): HTMLElement {
-  return panel(eventName ? `Agent events: ${eventName}` : 'Agent events', async () => {
-    const answer = await getJson<AgentEventsAnswer>('/query/agent-events', {
-      ...route.range,
-      name: eventName || null,
-      limit: AGENT_EVENTS_SHOWN,
-    });
-    if (answer.events.length === 0) {
-      return h(
-        'p',
-        { class: 'muted', 'data-test': 'agent-events-empty' },
-        'No agent events in this range. The PGlite and pg integrations send db.ddl when a table, view or index is created or dropped; agent.event(name, fields) sends your own.',
-      );
-    }
-    return [
-      h(
-        'div',
-        { class: 'table-scroll' },
-        table(
-          `Agent events, newest first${answer.next ? ` (the latest ${AGENT_EVENTS_SHOWN})` : ''}`,
-          ['Received', 'Cluster', 'Name', 'Fields'],
-          answer.events.map((e) => [
-            h('time', { datetime: e.receivedAt }, formatTime(e.receivedAt)),
-            clusterLink(e.trackingId),
-            e.name,
-            h('span', { class: 'mono small' }, attributesText(e.fields)),
-          ]),
-          { className: 'data agent-events' },
-        ),
-      ),
-      answer.next
-        ? h('p', { class: 'muted' }, 'More in the API: GET /query/agent-events with before=<next>.')
-        : null,
-    ];
-  });
-}
 
 const LAST_METRIC = 'tidewatch.metric';
 
@@ -211,7 +165,7 @@ export function metricsView(route: Route): HTMLElement {
         { class: 'note' },
         'Enter the name of a metric that Tidewatch agents report (a histogram of durations in seconds, such as a query latency, shows p50, p90 and p99 per group; db.query.errors grouped by the label sqlstate_class shows errors by SQLSTATE class).',
       ),
-      agentEventsPanel(route, eventName),
+      agentEventsPanel(route, { name: eventName }),
     );
     return view;
   }
@@ -272,7 +226,7 @@ export function metricsView(route: Route): HTMLElement {
         ),
       ];
     }),
-    agentEventsPanel(route, eventName),
+    agentEventsPanel(route, { name: eventName }),
   );
   return view;
 }
