@@ -6,8 +6,8 @@
 import type { FastifyInstance } from 'fastify';
 import { requireToken } from '../auth/require-token.js';
 import type { Store, StoredAgentEvent } from '../store/store.js';
-import { dayRange, dayRangeQuerySchema } from './day-range.js';
-import { cutPage, invalidCursor, pageQuerySchema } from './paging.js';
+import { dayRange } from './day-range.js';
+import { cutPage, invalidCursor, jsonOrText, pageQuerySchema, pageResponseSchema } from './paging.js';
 import { trackingIdParam } from './tracking-id.js';
 
 type Position = { receivedAt: number; reportId: string; seq: number };
@@ -36,14 +36,6 @@ function decodeCursor(cursor: string): Position {
   throw invalidCursor();
 }
 
-function fields(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
-}
-
 export async function agentEventsRoute(app: FastifyInstance, opts: { store: Store }) {
   app.get(
     '/query/agent-events',
@@ -57,34 +49,17 @@ export async function agentEventsRoute(app: FastifyInstance, opts: { store: Stor
         querystring: {
           type: 'object',
           properties: {
-            from: dayRangeQuerySchema.from,
-            to: dayRangeQuerySchema.to,
-            trackingId: { type: 'string' },
             name: { type: 'string', maxLength: 128, description: 'Events of this name only (e.g. db.ddl)' },
             ...pageQuerySchema(400),
           },
         },
-        response: {
-          200: {
-            type: 'object',
-            properties: {
-              events: {
-                type: 'array',
-                items: {
-                  type: 'object',
-                  properties: {
-                    trackingId: { type: 'string' },
-                    receivedAt: { type: 'string', format: 'date-time' },
-                    time: { type: 'string', description: "The agent's clock (informational)" },
-                    name: { type: 'string' },
-                    fields: { description: 'The fields the agent sent with the event (a JSON object)' },
-                  },
-                },
-              },
-              next: { type: ['string', 'null'] },
-            },
-          },
-        },
+        response: pageResponseSchema({
+          trackingId: { type: 'string' },
+          receivedAt: { type: 'string', format: 'date-time' },
+          time: { type: 'string', description: "The agent's clock (informational)" },
+          name: { type: 'string' },
+          fields: { description: 'The fields the agent sent with the event (a JSON object)' },
+        }),
       },
     },
     async (request) => {
@@ -111,7 +86,7 @@ export async function agentEventsRoute(app: FastifyInstance, opts: { store: Stor
           receivedAt: new Date(e.receivedAt).toISOString(),
           time: new Date(Math.min(Math.max(e.timeMs, -8.64e15), 8.64e15)).toISOString(),
           name: e.name,
-          fields: fields(e.fields),
+          fields: jsonOrText(e.fields),
         })),
         next,
       };

@@ -3,8 +3,8 @@ import { EVENT_STAGES } from '@tidewatch/protocol';
 import type { FastifyInstance } from 'fastify';
 import { requireToken } from '../auth/require-token.js';
 import type { Store, StoredEvent } from '../store/store.js';
-import { dayRange, dayRangeQuerySchema } from './day-range.js';
-import { cutPage, invalidCursor, pageQuerySchema } from './paging.js';
+import { dayRange } from './day-range.js';
+import { cutPage, invalidCursor, jsonOrText, pageQuerySchema, pageResponseSchema } from './paging.js';
 import { trackingIdParam } from './tracking-id.js';
 
 const STAGES = [...EVENT_STAGES, 'unspecified'] as const;
@@ -20,16 +20,6 @@ function decodeCursor(cursor: string): { receivedAt: number; id: number } {
   return { receivedAt: Number(match[1]), id: Number(match[2]) };
 }
 
-/** Attributes are JSON text as RisingWave sent them: parsed when they parse, else the text. */
-function attributes(text: string | null): unknown {
-  if (text === null) return null;
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
-}
-
 export async function eventsRoute(app: FastifyInstance, opts: { store: Store }) {
   app.get(
     '/query/events',
@@ -42,41 +32,24 @@ export async function eventsRoute(app: FastifyInstance, opts: { store: Store }) 
         querystring: {
           type: 'object',
           properties: {
-            from: dayRangeQuerySchema.from,
-            to: dayRangeQuerySchema.to,
-            trackingId: { type: 'string' },
             stage: { type: 'string', enum: [...STAGES] },
             name: { type: 'string', maxLength: 1024 },
             connector: { type: 'string', maxLength: 256, description: 'Events of this connector only' },
             ...pageQuerySchema(100),
           },
         },
-        response: {
-          200: {
-            type: 'object',
-            properties: {
-              events: {
-                type: 'array',
-                items: {
-                  type: 'object',
-                  properties: {
-                    trackingId: { type: 'string' },
-                    receivedAt: { type: 'string', format: 'date-time' },
-                    eventTime: { type: 'string', description: "The cluster's clock (informational)" },
-                    stage: { type: ['string', 'null'] },
-                    name: { type: 'string' },
-                    connector: { type: ['string', 'null'] },
-                    catalogId: { type: 'integer' },
-                    node: { type: 'string' },
-                    object: { type: ['string', 'null'] },
-                    attributes: {},
-                  },
-                },
-              },
-              next: { type: ['string', 'null'] },
-            },
-          },
-        },
+        response: pageResponseSchema({
+          trackingId: { type: 'string' },
+          receivedAt: { type: 'string', format: 'date-time' },
+          eventTime: { type: 'string', description: "The cluster's clock (informational)" },
+          stage: { type: ['string', 'null'] },
+          name: { type: 'string' },
+          connector: { type: ['string', 'null'] },
+          catalogId: { type: 'integer' },
+          node: { type: 'string' },
+          object: { type: ['string', 'null'] },
+          attributes: {},
+        }),
       },
     },
     async (request) => {
@@ -112,7 +85,7 @@ export async function eventsRoute(app: FastifyInstance, opts: { store: Store }) 
           catalogId: e.catalogId,
           node: e.node,
           object: e.object,
-          attributes: attributes(e.attributes),
+          attributes: jsonOrText(e.attributes),
         })),
         next,
       };
