@@ -1,8 +1,8 @@
 // Crash safety: the real `tidewatch serve` under sustained ingest from many concurrent clients is
 // killed with SIGKILL, restarted on the same store, and every report it acknowledged is there exactly
 // once; clients then retry what was in flight, and still nothing is stored twice. The store is intact
-// afterwards (SQLite integrity_check; on both stores the constraints and rollups agree with the raw
-// rows). On SQLite and PostgreSQL.
+// afterwards (SQLite integrity_check; on both stores the constraints and rollups, metric_rollup
+// included, agree with the raw rows). On SQLite and PostgreSQL.
 import { randomUUID } from 'node:crypto';
 import { encodeReportProtobuf } from '@tidewatch/protocol';
 import { sql } from 'kysely';
@@ -128,6 +128,14 @@ const CONSISTENCY: Record<string, ReturnType<typeof sql>> = {
   'stored clusters missing from clusters': sql`select tracking_id from (select tracking_id from reports
       union select tracking_id from events union select tracking_id from agent_reports) s
     except select tracking_id from clusters`,
+  // Per metric, day and cluster: as many points and the same sum in metric_rollup as in the raw points.
+  'metric rollup not equal to the points': sql`select p.name from (
+      select name, received_day, tracking_id, count(*) as n, sum(value) as v from metric_points group by 1, 2, 3) p
+    left join (select name, day, tracking_id, sum(points) as n, sum(total) as v from metric_rollup group by 1, 2, 3) r
+      on r.name = p.name and r.day = p.received_day and r.tracking_id = p.tracking_id
+    where r.n is null or r.n <> p.n or r.v <> p.v
+    union all select r.name from metric_rollup r left join metric_points p
+      on p.name = r.name and p.received_day = r.day and p.tracking_id = r.tracking_id where p.id is null`,
   'day facts not from the latest meta report': sql`select r.tracking_id from (
       select received_day, tracking_id, max(received_at) as latest from reports where node_type = 'meta' group by 1, 2) r
     left join cluster_day_facts f on f.day = r.received_day and f.tracking_id = r.tracking_id

@@ -11,7 +11,7 @@ import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { encodeReportJson, risingwaveWire as rw } from '@tidewatch/protocol';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { agentReport, histogram } from '../packages/collector/test-support/agent-report.js';
+import { agentReport, counter, histogram } from '../packages/collector/test-support/agent-report.js';
 import {
   ADMIN_TOKEN,
   startTestCollector,
@@ -19,7 +19,7 @@ import {
 } from '../packages/collector/test-support/collector.js';
 import { eventBatch, metaReport, nodeReport } from '../packages/collector/test-support/risingwave.js';
 import { IN_CI, type TempDir, tempDir } from '../packages/collector/test-support/services.js';
-import { formatCount, formatSeconds, label } from '../packages/dashboard/app/format.js';
+import { formatCount, formatNumber, formatSeconds, label } from '../packages/dashboard/app/format.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const FLAGS = [
@@ -168,6 +168,27 @@ describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
       });
       await ok(full.post('/api/v3/report', encodeReportJson(report), { 'content-type': 'application/json' }));
     }
+    // What the PGlite integration sends: errors by SQLSTATE class and DDL events.
+    const errors = (cls: string, n: number) => counter('db.query.errors', n, { sqlstate_class: cls });
+    for (const [trackingId, counts] of [
+      [
+        clusters.a,
+        [
+          ['42', 3],
+          ['23', 1],
+        ],
+      ],
+      [clusters.c, [['42', 2]]],
+    ] as const) {
+      const report = agentReport({
+        trackingId,
+        metrics: counts.map(([cls, n]) => errors(cls, n)),
+        events: [
+          { name: 'db.ddl', timeMs: Date.now(), fields: { op: 'create', object: 'table', name: 'accounts' } },
+        ],
+      });
+      await ok(full.post('/api/v3/report', encodeReportJson(report), { 'content-type': 'application/json' }));
+    }
     await full.collector.batcher.flush();
     range = { from: isoDay(Date.now() - 29 * 86_400_000), to: isoDay(Date.now()) };
 
@@ -309,6 +330,41 @@ describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
     }
     await shot(page, 'metrics');
 
+    // Errors by SQLSTATE class (a label breakdown), and the DDL events agents sent.
+    await go(
+      page,
+      `#/metrics?from=${range.from}&to=${range.to}&name=db.query.errors&by=label:sqlstate_class&event=db.ddl`,
+    );
+    const byClass = await api<{ kind: string; rows: { value: string; clusters: number; total: number }[] }>(
+      full,
+      q('/query/metrics/db.query.errors', '&by=label:sqlstate_class'),
+    );
+    expect(byClass.rows.map((r) => [r.value, r.total])).toEqual([
+      ['42', 5],
+      ['23', 1],
+    ]);
+    expect(await page.getByLabel('Label key').inputValue()).toBe('sqlstate_class');
+    const classRows = await page
+      .locator('table.metrics tbody tr')
+      .evaluateAll((rows) => rows.map((r) => [...r.querySelectorAll('td')].map((td) => td.textContent)));
+    expect(classRows).toEqual(
+      byClass.rows.map((r) => [label(r.value), formatCount(r.clusters), formatNumber(r.total)]),
+    );
+    const ddl = await api<{ events: { trackingId: string; name: string }[] }>(
+      full,
+      q('/query/agent-events', '&name=db.ddl'),
+    );
+    expect(ddl.events).toHaveLength(2);
+    const shownEvents = await page
+      .locator('table.agent-events tbody tr')
+      .evaluateAll((rows) =>
+        rows.map((r) => [r.children[1]?.textContent, r.children[2]?.textContent, r.children[3]?.textContent]),
+      );
+    expect(shownEvents).toEqual(
+      ddl.events.map((e) => [e.trackingId, 'db.ddl', '{"op":"create","object":"table","name":"accounts"}']),
+    );
+    await shot(page, 'metrics-errors-by-class');
+
     // The cluster list, then a cluster found by its tracking id with the search form.
     await go(page, `#/cluster?from=${range.from}&to=${range.to}`);
     await shot(page, 'clusters');
@@ -337,10 +393,23 @@ describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
     );
     expect(
       await page
-        .locator('section.panel', { has: page.getByRole('heading', { name: 'Events' }) })
+        .locator('section.panel', { has: page.getByRole('heading', { name: 'Events', exact: true }) })
         .locator('tbody tr')
         .count(),
     ).toBe(clusterEvents.events.length);
+    // The cluster's agent events (its db.ddl), without a cluster column.
+    const ownEvents = await api<{ events: { name: string }[] }>(
+      full,
+      q('/query/agent-events', `&trackingId=${clusters.a}`),
+    );
+    expect(ownEvents.events.map((e) => e.name)).toEqual(['db.ddl']);
+    expect(
+      await page
+        .locator('table.agent-events tbody tr')
+        .evaluateAll((rows) =>
+          rows.map((r) => [...r.querySelectorAll('td')].slice(1).map((td) => td.textContent)),
+        ),
+    ).toEqual([['db.ddl', '{"op":"create","object":"table","name":"accounts"}']]);
     await shot(page, 'cluster');
 
     // No script error and no CSP violation anywhere so far.

@@ -71,6 +71,29 @@ describe('npm run demo (examples/pglite)', () => {
       headers: { authorization: `Bearer ${dashboard.token}` },
     });
     expect(((await byNode.json()) as MetricAnswer).rows).toMatchObject([{ value: 'pglite' }]);
+    // Errors by SQLSTATE class (the workload's unique violations and unknown columns), and the
+    // DDL events of the service's schema.
+    const get = async (path: string) => {
+      const res = await fetch(`${dashboard.url}${path}`, {
+        headers: { authorization: `Bearer ${dashboard.token}` },
+      });
+      expect(res.status, path).toBe(200);
+      return (await res.json()) as Record<string, unknown>;
+    };
+    const byClass = (await get(
+      '/query/metrics/db.query.errors?includeCi=true&by=label:sqlstate_class',
+    )) as MetricAnswer;
+    expect(byClass.rows.length).toBeGreaterThan(0);
+    for (const r of byClass.rows) expect(r['value']).toMatch(/^[0-9A-Z]{2}$/);
+    const ddl = (await get('/query/agent-events?name=db.ddl')) as {
+      events: { name: string; fields: unknown }[];
+    };
+    expect(ddl.events.map((e) => e.fields)).toEqual(
+      expect.arrayContaining([
+        { system: 'pglite', action: 'create', object: 'table' },
+        { system: 'pglite', action: 'create', object: 'index' },
+      ]),
+    );
 
     demo.kill('SIGTERM');
     expect(await exited).toBe(0);

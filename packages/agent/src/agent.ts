@@ -5,7 +5,7 @@ import {
   type AgentEvent,
   type AgentReport,
   encodeReportJson,
-  encodeReportProtobuf,
+  encodeReportProtobufPieces,
 } from '@tidewatch/protocol';
 import { Collectors } from './collectors.js';
 import { Delivery } from './delivery.js';
@@ -294,10 +294,8 @@ class RunningAgent implements Agent {
     this.state.nextSequence = report.sequence + 1;
     this.state.lastReportMs = now;
 
-    // Encoding is the larger half of a tick: let the host's pending work run in between.
-    await new Promise((resolve) => setImmediate(resolve));
     const json = this.o.format === 'json';
-    const body = json ? encodeReportJson(report) : encodeReportProtobuf(report);
+    const body = json ? encodeReportJson(report) : await encodeInTurns(report);
     if (this.o.debug) {
       this.o.logger.warn(
         `tidewatch report (TIDEWATCH_TELEMETRY_DEBUG, not sent):\n${JSON.stringify(report, null, 2)}`,
@@ -341,4 +339,25 @@ class RunningAgent implements Agent {
     this.drops.errors++;
     this.warnOnce(message);
   }
+}
+
+/**
+ * The protobuf report, encoded a hundred series at a time with the host's pending work let run
+ * in between: a large report never holds the event loop for its whole encoding.
+ */
+export async function encodeInTurns(report: AgentReport): Promise<Uint8Array> {
+  const pieces: Uint8Array[] = [];
+  let bytes = 0;
+  for (const piece of encodeReportProtobufPieces(report)) {
+    await new Promise((resolve) => setImmediate(resolve));
+    pieces.push(piece);
+    bytes += piece.length;
+  }
+  const body = new Uint8Array(bytes);
+  let at = 0;
+  for (const piece of pieces) {
+    body.set(piece, at);
+    at += piece.length;
+  }
+  return body;
 }

@@ -3,7 +3,9 @@ import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { encodeReportJson } from '@tidewatch/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { agentReport, counter } from '../../collector/test-support/agent-report.js';
 import {
   ADMIN_TOKEN,
   startTestCollector,
@@ -90,6 +92,38 @@ describe('tidewatch query', () => {
       stderr: expect.stringContaining('--of'),
     });
   }, 120_000); // nine CLI processes: slow on a busy machine
+
+  it('prints a metric by one label and the agent events', async () => {
+    const id = randomUUID();
+    const errors = (cls: string, n: number) => counter('db.query.errors', n, { sqlstate_class: cls });
+    const report = agentReport({
+      trackingId: id,
+      metrics: [errors('42', 3), errors('23', 1)],
+      events: [{ name: 'db.ddl', timeMs: 1, fields: { op: 'create', object: 'table', name: 'accounts' } }],
+    });
+    const sent = await c.post('/api/v3/report', encodeReportJson(report), {
+      'content-type': 'application/json',
+    });
+    expect(sent.status).toBe(200);
+    const { stdout } = await tidewatch('metrics', 'db.query.errors', '--by', 'label:sqlstate_class');
+    expect(stdout.trimEnd().split('\n')).toEqual([
+      'value  clusters  total',
+      '-----  --------  -----',
+      '23            1      1',
+      '42            1      3',
+    ]);
+    const events = (await tidewatch('agent-events', '--name', 'db.ddl', '--tracking-id', id)).stdout;
+    expect(events).toMatch(
+      new RegExp(
+        `^\\S+Z\\s+${id}\\s+db\\.ddl\\s+\\{"op":"create","object":"table","name":"accounts"\\}$`,
+        'm',
+      ),
+    );
+    await expect(tidewatch('metrics', 'db.query.errors', '--by', 'label:')).rejects.toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining('400 invalid_request'),
+    });
+  }, 60_000);
 
   it("explains the collector's refusal and exits non-zero", async () => {
     await expect(tidewatch('active', '--from', '2026-02-30')).rejects.toMatchObject({

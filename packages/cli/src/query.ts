@@ -18,7 +18,10 @@ questions:
   events [--tracking-id ID] [--stage S] [--name N] [--connector C] [--limit N]
   event-counts --by day|stage|name|connector|trackingId [--stage S] [--name N]
   metrics                         the metric names agents send
-  metrics NAME [--by version|clusterType|nodeType|trackingId]
+  metrics NAME [--by version|clusterType|nodeType|trackingId|label:KEY]
+                                  an agent metric across the fleet, e.g. db.query.errors --by label:sqlstate_class
+  agent-events [--tracking-id ID] [--name N] [--limit N]
+                                  events agents sent, newest first (e.g. --name db.ddl)
   cluster TRACKING_ID             one cluster's facts and counts
   history TRACKING_ID             one cluster's facts per day and its sessions (nodes, restarts)
 environment: TIDEWATCH_URL (default http://127.0.0.1:8080), TIDEWATCH_TOKEN`;
@@ -158,6 +161,19 @@ function question(
       return {
         path: `/query/metrics/${encodeURIComponent(arg)}`,
         rows: (a) => a.rows as Record<string, unknown>[],
+      };
+    case 'agent-events':
+      return {
+        path: '/query/agent-events',
+        rows: (a) =>
+          (a.events as { receivedAt: string; trackingId: string; name: string; fields: unknown }[]).map(
+            (e) => ({
+              receivedAt: e.receivedAt,
+              trackingId: e.trackingId,
+              name: e.name,
+              fields: JSON.stringify(e.fields),
+            }),
+          ),
       };
     case 'cluster':
       if (!arg) throw new UsageError(`cluster needs a tracking id\n${USAGE}`);

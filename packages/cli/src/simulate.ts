@@ -20,8 +20,8 @@ export const SIMULATE_USAGE = `usage: tidewatch simulate --clusters N --days D [
                  stamp the collector's clock), so the dashboard shows one day
   --seed S       the same seed gives the same fleet and the same bytes; a rerun stores nothing twice
                  (default 1)
-  --agents       also send one Tidewatch agent report per cluster per day (query counters and
-                 latency histograms that differ by version)
+  --agents       also send one Tidewatch agent report per cluster per day (query counters, errors
+                 by SQLSTATE class and latency histograms that differ by version)
   --now TIME     pretend it is TIME (ISO 8601, not in the future): reproducible runs`;
 
 export interface SimulateOptions {
@@ -162,6 +162,9 @@ function summary(sim: FleetSimulation, o: SimulateOptions, d: Delivered, seconds
   ];
   if (o.agents) {
     lines.push(`  latency       curl ${auth} '${o.target}/query/metrics/db.query.duration?by=version'`);
+    lines.push(
+      `  errors        curl ${auth} '${o.target}/query/metrics/db.query.errors?by=label:sqlstate_class'`,
+    );
   }
   if (examples.length > 1) lines.push(`  more clusters ${examples.slice(1).join(' ')}`);
   if (!o.token) {

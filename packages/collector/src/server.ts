@@ -25,6 +25,7 @@ import { CollectorMetrics } from './ops/metrics.js';
 import { LicenseSubjectPolicy } from './privacy/license-subject.js';
 import { RetentionJob } from './privacy/retention.js';
 import { activeRoute } from './query/active-route.js';
+import { agentEventsRoute } from './query/agent-events-route.js';
 import { breakdownRoute } from './query/breakdown-route.js';
 import { clusterHistoryRoute } from './query/cluster-history-route.js';
 import { clusterListRoute } from './query/cluster-list-route.js';
@@ -128,6 +129,7 @@ export async function buildServer(
   await app.register(activeRoute, { store });
   await app.register(breakdownRoute, { store });
   await app.register(eventsRoute, { store });
+  await app.register(agentEventsRoute, { store });
   await app.register(eventCountsRoute, { store });
   await app.register(overviewRoute, { store });
   await app.register(versionsRoute, { store });

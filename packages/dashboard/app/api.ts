@@ -106,6 +106,17 @@ export interface EventsAnswer {
   events: EventItem[];
   next: string | null;
 }
+export interface AgentEventItem {
+  trackingId: string;
+  receivedAt: string;
+  time: string;
+  name: string;
+  fields: unknown;
+}
+export interface AgentEventsAnswer {
+  events: AgentEventItem[];
+  next: string | null;
+}
 export interface MetricRow {
   value: string | null;
   clusters?: number;

@@ -493,7 +493,23 @@ export interface AgentDay {
   latencies: number[];
 }
 
-/** A simulated agent report: query count, errors, connections and a latency histogram. */
+/**
+ * A day's errors split by SQLSTATE class as the pg and PGlite integrations label them: about half
+ * constraint violations (23), a third syntax or unknown names (42), the rest serialization
+ * failures (40). A fixed split, not a random draw: the rest of the simulation stays as it was.
+ */
+function errorsByClass(errors: number): [string, number][] {
+  const constraint = Math.round(errors * 0.5);
+  const syntax = Math.round(errors * 0.3);
+  const split: [string, number][] = [
+    ['23', constraint],
+    ['42', syntax],
+    ['40', errors - constraint - syntax],
+  ];
+  return split.filter(([, n]) => n > 0);
+}
+
+/** A simulated agent report: query count, errors by SQLSTATE class, connections and a latency histogram. */
 export function agentReportOf(d: AgentDay): AgentReport {
   const metric = (name: string, unit: string, kind: MetricSeries['kind'], value: number): MetricSeries => ({
     name,
@@ -531,7 +547,10 @@ export function agentReportOf(d: AgentDay): AgentReport {
     cluster: d.cluster,
     metrics: [
       metric('db.queries', '{query}', 'counter', d.queries),
-      metric('db.query.errors', '{query}', 'counter', d.errors),
+      ...errorsByClass(d.errors).map(([sqlstateClass, n]) => ({
+        ...metric('db.query.errors', '{query}', 'counter', n),
+        labels: { sqlstate_class: sqlstateClass },
+      })),
       metric('db.connections', '{connection}', 'gauge', d.connections),
       { ...metric('db.query.duration', 's', 'histogram', 0), histogram: histogramOf(d.latencies, 5, 160) },
     ],

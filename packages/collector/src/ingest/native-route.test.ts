@@ -144,6 +144,76 @@ describe.each(targets)('native agent route and /query/metrics: $name', (target) 
     expect(metrics).toMatch(/^tidewatch_series_dropped_total 3000$/m);
   });
 
+  it('breaks a metric down by one label: errors by SQLSTATE class', async () => {
+    const [x, y] = [randomUUID(), randomUUID()];
+    const errors = (cls: string, n: number) => counter('t7.db.query.errors', n, { sqlstate_class: cls });
+    await sendJson(agentReport({ trackingId: x, metrics: [errors('42', 3), errors('23', 1)] }));
+    await sendProto(
+      agentReport({ trackingId: y, metrics: [errors('42', 2), counter('t7.db.query.errors', 9)] }),
+    );
+    await sendJson(agentReport({ trackingId: x, metrics: [errors('42', 4)] }));
+    expect(await metric('t7.db.query.errors', '&by=label:sqlstate_class')).toMatchObject({
+      kind: 'counter',
+      rows: [
+        { value: '42', clusters: 2, total: 9 },
+        { value: '23', clusters: 1, total: 1 },
+        { value: null, clusters: 1, total: 9 },
+      ],
+    });
+    expect((await metric('t7.db.query.errors', '&by=label:nobody_has_it')).rows).toEqual([
+      { value: null, clusters: 2, total: 19 },
+    ]);
+  });
+
+  it('lists agent events newest first, by name and cluster, page by page', async () => {
+    const id = randomUUID();
+    const ddl = (op: string, object: string) => ({
+      name: 't8.db.ddl',
+      timeMs: Date.now(),
+      fields: { op, object },
+    });
+    await sendJson(agentReport({ trackingId: id, events: [ddl('create', 'table'), ddl('create', 'index')] }));
+    await sendProto(
+      agentReport({
+        trackingId: id,
+        events: [ddl('drop', 'view'), { name: 't8.other', timeMs: 1, fields: {} }],
+      }),
+    );
+    const list = async (query: string) => {
+      const res = await c.get(`/query/agent-events?${query}`);
+      expect(res.status, query).toBe(200);
+      return (await res.json()) as {
+        events: { name: string; fields: { op?: string; object?: string } }[];
+        next: string | null;
+      };
+    };
+    const all = await list(`trackingId=${id}`);
+    expect(all.events.map((e) => e.name).sort()).toEqual(['t8.db.ddl', 't8.db.ddl', 't8.db.ddl', 't8.other']);
+    const ddls = await list(`trackingId=${id}&name=t8.db.ddl`);
+    expect(ddls.events.map((e) => `${e.fields.op} ${e.fields.object}`)).toEqual([
+      'drop view',
+      'create index',
+      'create table',
+    ]);
+    expect(ddls.events[0]).toMatchObject({ trackingId: id, receivedAt: expect.stringMatching(/^\d{4}-/) });
+    const first = await list(`trackingId=${id}&name=t8.db.ddl&limit=2`);
+    const rest = await list(`trackingId=${id}&name=t8.db.ddl&limit=2&before=${first.next}`);
+    expect([...first.events, ...rest.events]).toEqual(ddls.events);
+    expect(rest.next).toBeNull();
+    expect((await list(`trackingId=${id}&from=2020-01-01&to=2020-01-02`)).events).toEqual([]);
+    for (const [query, code] of [
+      ['before=bm90LWEtY3Vyc29y', 'invalid_cursor'],
+      ['limit=0', 'invalid_request'],
+      ['from=2026-13-01', 'invalid_date'],
+      [`trackingId=${'x'.repeat(200)}`, 'invalid_tracking_id'],
+    ]) {
+      const res = await c.get(`/query/agent-events?${query}`);
+      expect(res.status, query).toBe(400);
+      expect(await res.json()).toMatchObject({ error: code });
+    }
+    expect((await c.get('/query/agent-events', null)).status).toBe(401);
+  });
+
   it('validates query parameters: bad dates, inverted and over-long ranges are 400s', async () => {
     for (const [query, code] of [
       ['from=2026-02-31', 'invalid_date'],
@@ -151,6 +221,8 @@ describe.each(targets)('native agent route and /query/metrics: $name', (target) 
       ['from=2026-11-20&to=2026-11-01', 'invalid_range'],
       ['from=2024-01-01&to=2026-01-01', 'range_too_long'],
       ['by=color', 'invalid_request'],
+      ['by=label:', 'invalid_request'],
+      ['by=label:no%20spaces', 'invalid_request'],
       ['includeCi=maybe', 'invalid_request'],
     ]) {
       const res = await c.get(`/query/metrics/x?${query}`);

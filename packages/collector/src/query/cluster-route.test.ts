@@ -92,9 +92,16 @@ describe.each(targets)('query and admin routes: $name', (target) => {
         '/api/v2/report/event',
         '/api/v1/report/{node}',
         '/query/clusters/{trackingId}',
+        '/query/metrics/{name}',
+        '/query/agent-events',
         '/admin/clusters/{trackingId}',
       ]),
     );
+    // The label breakdown is documented where the parameter is.
+    const metric = doc.paths['/query/metrics/{name}'] as {
+      get: { parameters: { name: string; description?: string }[] };
+    };
+    expect(metric.get.parameters.find((p) => p.name === 'by')?.description).toContain('label:<key>');
   });
 
   it('answers unknown routes with a JSON 404', async () => {

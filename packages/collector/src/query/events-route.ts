@@ -2,12 +2,11 @@
 import { EVENT_STAGES } from '@tidewatch/protocol';
 import type { FastifyInstance } from 'fastify';
 import { requireToken } from '../auth/require-token.js';
-import { CollectorError } from '../errors.js';
 import type { Store, StoredEvent } from '../store/store.js';
-import { dayRange, dayRangeQuerySchema } from './day-range.js';
+import { dayRange } from './day-range.js';
+import { cutPage, invalidCursor, jsonOrText, pageQuerySchema, pageResponseSchema } from './paging.js';
 import { trackingIdParam } from './tracking-id.js';
 
-const MAX_LIMIT = 1000;
 const STAGES = [...EVENT_STAGES, 'unspecified'] as const;
 
 /** An opaque cursor: the position (receive time, id) of the last event of a page. */
@@ -17,19 +16,8 @@ function encodeCursor(e: StoredEvent): string {
 
 function decodeCursor(cursor: string): { receivedAt: number; id: number } {
   const match = /^(\d{1,16})\.(\d{1,16})$/.exec(Buffer.from(cursor, 'base64url').toString());
-  if (!match)
-    throw new CollectorError('invalid_cursor', 'before must be a `next` value from an earlier answer');
+  if (!match) throw invalidCursor();
   return { receivedAt: Number(match[1]), id: Number(match[2]) };
-}
-
-/** Attributes are JSON text as RisingWave sent them: parsed when they parse, else the text. */
-function attributes(text: string | null): unknown {
-  if (text === null) return null;
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
 }
 
 export async function eventsRoute(app: FastifyInstance, opts: { store: Store }) {
@@ -44,42 +32,24 @@ export async function eventsRoute(app: FastifyInstance, opts: { store: Store }) 
         querystring: {
           type: 'object',
           properties: {
-            from: dayRangeQuerySchema.from,
-            to: dayRangeQuerySchema.to,
-            trackingId: { type: 'string' },
             stage: { type: 'string', enum: [...STAGES] },
             name: { type: 'string', maxLength: 1024 },
             connector: { type: 'string', maxLength: 256, description: 'Events of this connector only' },
-            limit: { type: 'integer', minimum: 1, maximum: MAX_LIMIT, default: 100 },
-            before: { type: 'string', maxLength: 100, description: 'The `next` cursor of the previous page' },
+            ...pageQuerySchema(100),
           },
         },
-        response: {
-          200: {
-            type: 'object',
-            properties: {
-              events: {
-                type: 'array',
-                items: {
-                  type: 'object',
-                  properties: {
-                    trackingId: { type: 'string' },
-                    receivedAt: { type: 'string', format: 'date-time' },
-                    eventTime: { type: 'string', description: "The cluster's clock (informational)" },
-                    stage: { type: ['string', 'null'] },
-                    name: { type: 'string' },
-                    connector: { type: ['string', 'null'] },
-                    catalogId: { type: 'integer' },
-                    node: { type: 'string' },
-                    object: { type: ['string', 'null'] },
-                    attributes: {},
-                  },
-                },
-              },
-              next: { type: ['string', 'null'] },
-            },
-          },
-        },
+        response: pageResponseSchema({
+          trackingId: { type: 'string' },
+          receivedAt: { type: 'string', format: 'date-time' },
+          eventTime: { type: 'string', description: "The cluster's clock (informational)" },
+          stage: { type: ['string', 'null'] },
+          name: { type: 'string' },
+          connector: { type: ['string', 'null'] },
+          catalogId: { type: 'integer' },
+          node: { type: 'string' },
+          object: { type: ['string', 'null'] },
+          attributes: {},
+        }),
       },
     },
     async (request) => {
@@ -103,7 +73,7 @@ export async function eventsRoute(app: FastifyInstance, opts: { store: Store }) 
         limit: query.limit + 1,
         before: query.before === undefined ? undefined : decodeCursor(query.before),
       });
-      const page = events.slice(0, query.limit);
+      const { page, next } = cutPage(events, query.limit, encodeCursor);
       return {
         events: page.map((e) => ({
           trackingId: e.trackingId,
@@ -115,9 +85,9 @@ export async function eventsRoute(app: FastifyInstance, opts: { store: Store }) 
           catalogId: e.catalogId,
           node: e.node,
           object: e.object,
-          attributes: attributes(e.attributes),
+          attributes: jsonOrText(e.attributes),
         })),
-        next: events.length > query.limit ? encodeCursor(page.at(-1)!) : null,
+        next,
       };
     },
   );

@@ -4,7 +4,7 @@ import { requireToken } from '../auth/require-token.js';
 import { CollectorError } from '../errors.js';
 import type { Store } from '../store/store.js';
 import { dayRangeQuerySchema, excluded, excludedSchema, type FleetQuery, fleetFilter } from './day-range.js';
-import { aggregateMetric, METRIC_GROUPINGS, type MetricGrouping } from './metric-aggregate.js';
+import { aggregateMetric, METRIC_GROUPINGS, metricGrouping } from './metric-aggregate.js';
 
 const nullableNumber = { type: ['number', 'null'] } as const;
 
@@ -55,7 +55,11 @@ export async function metricsRoute(app: FastifyInstance, opts: { store: Store })
           type: 'object',
           properties: {
             ...dayRangeQuerySchema,
-            by: { type: 'string', enum: [...METRIC_GROUPINGS] },
+            by: {
+              type: 'string',
+              maxLength: 80,
+              description: `Group by ${METRIC_GROUPINGS.join(', ')}, or by one label: \`label:<key>\` (e.g. \`label:sqlstate_class\` for db.query.errors by SQLSTATE class; series without that label are the group null)`,
+            },
           },
         },
         response: {
@@ -97,14 +101,16 @@ export async function metricsRoute(app: FastifyInstance, opts: { store: Store })
       if (name.length === 0 || name.length > 128) {
         throw new CollectorError('invalid_metric_name', 'a metric name is 1-128 characters');
       }
-      const query = request.query as FleetQuery & { by?: MetricGrouping };
+      const query = request.query as FleetQuery & { by?: string };
+      const by = metricGrouping(query.by);
       const filter = fleetFilter(query);
-      const points = await opts.store.metricPoints({ name, ...filter });
+      // The daily rollup (clusters × days × series rows), never the raw points.
+      const rollups = await opts.store.metricRollup({ name, ...filter });
       return {
         name,
         from: filter.fromDay,
         to: filter.toDay,
-        ...aggregateMetric(points, query.by),
+        ...aggregateMetric(rollups, by),
         excluded: await excluded(opts.store, filter),
       };
     },

@@ -17,6 +17,7 @@ import type {
   EventCountQuery,
   MetricPoint,
   NodeCounts,
+  StoredAgentEvent,
   StoredEvent,
   TokenRecord,
   TokenRole,
@@ -85,6 +86,26 @@ export function metricPoint(r: Loose<PointColumns>): MetricPoint {
     kind: r.kind,
     value: Number(r.value),
     histogram: r.histogram,
+  };
+}
+
+export function storedAgentEvent(r: {
+  tracking_id: string;
+  report_id: string;
+  seq: number | string | null;
+  received_at: number | string;
+  name: string;
+  time_ms: number | string;
+  fields: string;
+}): StoredAgentEvent {
+  return {
+    trackingId: r.tracking_id,
+    reportId: r.report_id,
+    seq: Number(r.seq),
+    receivedAt: Number(r.received_at),
+    name: r.name,
+    timeMs: Number(r.time_ms),
+    fields: r.fields,
   };
 }
 

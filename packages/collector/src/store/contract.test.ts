@@ -2,7 +2,7 @@
 import { decodeV2EventBatchRaw, decodeV2Report } from '@tidewatch/protocol';
 import { Migrator } from 'kysely';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import { agentReport, counter, histogram } from '../../test-support/agent-report.js';
+import { agentReport, counter, gauge, histogram } from '../../test-support/agent-report.js';
 import { event, eventBatch, metaReport, nodeReport } from '../../test-support/risingwave.js';
 import { storeTargets } from '../../test-support/stores.js';
 import { tokenRecord } from '../auth/tokens.js';
@@ -11,7 +11,7 @@ import { eventRow, reportRow } from '../ingest/rows.js';
 import { ClickHouseStore } from './clickhouse/clickhouse-store.js';
 import { sql } from './clickhouse/sql.js';
 import { openStore } from './open-store.js';
-import { clusterRows, reportColumns } from './sql/columns.js';
+import { agentChildren, agentReportColumns, clusterRows, reportColumns } from './sql/columns.js';
 import { migrationProvider } from './sql/migrations.js';
 import type { SqlStore } from './sql/sql-store.js';
 import type { DayRangeQuery, Store, WriteBatch } from './store.js';
@@ -154,6 +154,9 @@ describe.each(targets)('store contract: $name', (target) => {
         agentReports: 1,
       });
       expect((await store.metricPoints({ ...range, name: 'race.q' })).map((p) => p.value)).toEqual([3]);
+      expect(
+        (await store.metricRollup({ ...range, name: 'race.q' })).map((r) => [r.points, r.total]),
+      ).toEqual([[1, 3]]);
       expect(await store.events({ ...range, limit: 10 })).toHaveLength(1);
       expect(await store.eventCounts({ ...range, by: 'name', limit: 10 })).toEqual([
         { value: 'source', events: 1, clusters: 1 },
@@ -345,6 +348,158 @@ describe.each(targets)('store contract: $name', (target) => {
     expect(
       await store.metricPoints({ name: 'q', fromDay: '2000-01-01', toDay: '2100-01-01', includeCi: true }),
     ).toEqual([]);
+  });
+
+  it('rolls metric points up per day, cluster and series at ingest, once per report', async () => {
+    const day = 86_400_000;
+    const ddl = { name: 'db.ddl', timeMs: 1, fields: { op: 'create', object: 'table' } };
+    const first = agent({
+      trackingId: 'm1',
+      metrics: [
+        counter('db.query.errors', 2, { sqlstate_class: '42' }),
+        gauge('db.connections', 4),
+        histogram('db.query.duration', [0.25, 0.5, 1]),
+      ],
+      events: [ddl],
+    });
+    const second = agent(
+      {
+        trackingId: 'm1',
+        metrics: [
+          counter('db.query.errors', 3, { sqlstate_class: '42' }),
+          counter('db.query.errors', 1, { sqlstate_class: '23' }),
+          gauge('db.connections', 6),
+          histogram('db.query.duration', [2, 4]),
+        ],
+      },
+      T0 + 1000,
+    );
+    const otherDay = agent(
+      { trackingId: 'm1', metrics: [counter('db.query.errors', 8, { sqlstate_class: '42' })] },
+      T0 - day,
+    );
+    const ci = agent({ trackingId: 'm2', ci: true, metrics: [counter('db.query.errors', 16)] });
+    await store.writeBatch({ reports: [], events: [], agentReports: [first, otherDay] });
+    await store.writeBatch({ reports: [], events: [], agentReports: [second, ci] });
+    // Retries (alone and next to new reports) change nothing.
+    await store.writeBatch({ reports: [], events: [], agentReports: [first] });
+    await store.writeBatch({ reports: [], events: [], agentReports: [second, otherDay] });
+    const range = { fromDay: '2026-11-20', toDay: '2026-11-20', includeCi: false };
+    const rollup = await store.metricRollup({ ...range, name: 'db.query.errors' });
+    const common = { trackingId: 'm1', nodeType: 'pglite', version: '0.2.0', clusterType: 'single_node' };
+    expect(rollup).toEqual([
+      {
+        ...common,
+        day: '2026-11-20',
+        kind: 'counter',
+        labels: '{"sqlstate_class":"23"}',
+        points: 1,
+        total: 1,
+        min: 1,
+        max: 1,
+        lastAt: T0 + 1000,
+        lastReport: second.report.reportId,
+        lastValue: 1,
+        histogram: null,
+      },
+      {
+        ...common,
+        day: '2026-11-20',
+        kind: 'counter',
+        labels: '{"sqlstate_class":"42"}',
+        points: 2,
+        total: 5,
+        min: 2,
+        max: 3,
+        lastAt: T0 + 1000,
+        lastReport: second.report.reportId,
+        lastValue: 3,
+        histogram: null,
+      },
+    ]);
+    const withCi = await store.metricRollup({
+      ...range,
+      fromDay: '2026-11-19',
+      includeCi: true,
+      name: 'db.query.errors',
+    });
+    expect(withCi.map((r) => [r.day, r.trackingId, r.total])).toEqual([
+      ['2026-11-19', 'm1', 8],
+      ['2026-11-20', 'm1', 1],
+      ['2026-11-20', 'm1', 5],
+      ['2026-11-20', 'm2', 16],
+    ]);
+    const [gaugeRow] = await store.metricRollup({ ...range, name: 'db.connections' });
+    expect(gaugeRow).toMatchObject({ points: 2, total: 10, min: 4, max: 6, lastAt: T0 + 1000, lastValue: 6 });
+    const [histogramRow] = await store.metricRollup({ ...range, name: 'db.query.duration' });
+    expect(histogramRow).toMatchObject({ kind: 'histogram', points: 2 });
+    const merged = JSON.parse(histogramRow!.histogram!) as {
+      count: number;
+      sum: number;
+      min: number;
+      max: number;
+    };
+    expect(merged).toMatchObject({ count: 5, sum: 7.75, min: 0.25, max: 4 });
+    // The raw points agree.
+    const points = await store.metricPoints({ ...range, name: 'db.query.errors' });
+    expect(points.map((p) => p.value).sort()).toEqual([1, 2, 3]);
+  });
+
+  it('erases a cluster from the metric rollup and keeps other clusters', async () => {
+    await store.writeBatch({
+      reports: [],
+      events: [],
+      agentReports: [
+        agent({ trackingId: 'gone', metrics: [counter('q', 1)] }),
+        agent({ trackingId: 'kept', metrics: [counter('q', 2)] }),
+      ],
+    });
+    await store.eraseCluster('gone');
+    const range = { fromDay: '2026-11-20', toDay: '2026-11-20', includeCi: true, name: 'q' };
+    expect((await store.metricRollup(range)).map((r) => [r.trackingId, r.total])).toEqual([['kept', 2]]);
+    // The erased cluster's report, retried, is dropped: the rollup does not come back.
+    await store.writeBatch({
+      reports: [],
+      events: [],
+      agentReports: [agent({ trackingId: 'gone', metrics: [counter('q', 1)] })],
+    });
+    expect((await store.metricRollup(range)).map((r) => r.trackingId)).toEqual(['kept']);
+  });
+
+  it('lists agent events newest first, filtered, page by page', async () => {
+    const e = (name: string, op: string) => ({ name, timeMs: 1, fields: { op } });
+    await store.writeBatch({
+      reports: [],
+      events: [],
+      agentReports: [
+        agent({ trackingId: 'a1', events: [e('db.ddl', 'create'), e('db.ddl', 'drop')] }, T0),
+        agent({ trackingId: 'a1', events: [e('backup', 'done')] }, T0 + 1000),
+        agent({ trackingId: 'a2', events: [e('db.ddl', 'create')] }, T0 + 2000),
+        agent({ trackingId: 'a2', events: [e('db.ddl', 'old')] }, T0 - 86_400_000),
+      ],
+    });
+    const base = { fromDay: '2026-11-20', toDay: '2026-11-20', limit: 10 };
+    const all = await store.agentEvents(base);
+    expect(all.map((x) => [x.trackingId, x.name, JSON.parse(x.fields).op])).toEqual([
+      ['a2', 'db.ddl', 'create'],
+      ['a1', 'backup', 'done'],
+      ['a1', 'db.ddl', 'drop'],
+      ['a1', 'db.ddl', 'create'],
+    ]);
+    expect(all[0]).toMatchObject({ receivedAt: T0 + 2000, timeMs: 1, seq: 0 });
+    expect(
+      (await store.agentEvents({ ...base, trackingId: 'a1', name: 'db.ddl' })).map((x) => x.fields),
+    ).toEqual(['{"op":"drop"}', '{"op":"create"}']);
+    expect(await store.agentEvents({ ...base, fromDay: '2026-11-19', toDay: '2026-11-19' })).toHaveLength(1);
+    const page: string[] = [];
+    let before: { receivedAt: number; reportId: string; seq: number } | undefined;
+    for (;;) {
+      const rows = await store.agentEvents({ ...base, limit: 1, before });
+      if (rows.length === 0) break;
+      page.push(rows[0]!.fields);
+      before = rows[0]!;
+    }
+    expect(page).toEqual(all.map((x) => x.fields));
   });
 
   it('counts active clusters per day from reports of every kind, leaving CI out unless asked', async () => {
@@ -660,6 +815,18 @@ describe.each(targets)('store contract: $name', (target) => {
   // SQL stores keep rollups, filled by a migration for data stored before it (ClickHouse fills its
   // own when it creates them: clickhouse/rollups.test.ts).
   const sqlOnly = target.name === 'sqlite' || target.name === 'postgres' ? it : null;
+  /** A fresh SQL store with the migrations up to `name` only (what an older collector left). */
+  async function storeMigratedTo(name: string): Promise<SqlStore> {
+    const sqlStore = openStore(await target.freshUrl()) as SqlStore;
+    const types =
+      sqlStore.kind === 'sqlite'
+        ? ({ serial: 'integer', blob: 'blob' } as const)
+        : ({ serial: 'bigserial', blob: 'bytea' } as const);
+    const migrator = new Migrator({ db: sqlStore.db, provider: migrationProvider(types) });
+    expect((await migrator.migrateTo(name)).error).toBeUndefined();
+    return sqlStore;
+  }
+
   sqlOnly?.('backfills its rollups from reports stored before they existed', async () => {
     // A store at the first schema with raw reports only, then migrated: the rollups must answer
     // as if every report had been written through writeBatch.
@@ -670,14 +837,8 @@ describe.each(targets)('store contract: $name', (target) => {
       meta('r1', T0, { version: '2.4.1', reportTime: 2, computeNodes: 6 }),
       meta('r2', T0, { version: '2.4.1', reportTime: 1 }),
     ];
-    const sqlStore = openStore(await target.freshUrl()) as SqlStore;
+    const sqlStore = await storeMigratedTo('0002_agent_reports');
     try {
-      const types =
-        sqlStore.kind === 'sqlite'
-          ? ({ serial: 'integer', blob: 'blob' } as const)
-          : ({ serial: 'bigserial', blob: 'bytea' } as const);
-      const migrator = new Migrator({ db: sqlStore.db, provider: migrationProvider(types) });
-      expect((await migrator.migrateTo('0002_agent_reports')).error).toBeUndefined();
       // The columns reports had then (license_subject came later).
       const before = rows.map(reportColumns).map(({ license_subject: _, ...columns }) => columns);
       await sqlStore.db.insertInto('reports').values(before).execute();
@@ -699,6 +860,51 @@ describe.each(targets)('store contract: $name', (target) => {
       expect((await sqlStore.latestFacts(range))[0]?.nodeCount?.compute).toBe(6);
       expect(await sqlStore.clusterSpans({ toDay: '2026-11-20', includeCi: false })).toEqual(
         await store.clusterSpans({ toDay: '2026-11-20', includeCi: false }),
+      );
+    } finally {
+      await sqlStore.close();
+    }
+  });
+
+  sqlOnly?.('backfills the metric rollup and agent event order from rows stored before them', async () => {
+    const writes = [
+      agent({
+        trackingId: 'b1',
+        metrics: [counter('errors', 2, { sqlstate_class: '42' }), histogram('duration', [0.5, 1])],
+        events: [
+          { name: 'db.ddl', timeMs: 1, fields: { op: 'create' } },
+          { name: 'db.ddl', timeMs: 2, fields: { op: 'drop' } },
+        ],
+      }),
+      agent({ trackingId: 'b1', metrics: [histogram('duration', [2, 4])] }, T0 + 1000),
+      agent({ trackingId: 'b2', metrics: [counter('errors', 5, { sqlstate_class: '42' })] }, T0 - 86_400_000),
+    ];
+    const sqlStore = await storeMigratedTo('0012_audit_log');
+    try {
+      // The rows as the write path stored them then (agent events had no seq).
+      await sqlStore.db
+        .insertInto('agent_reports')
+        .values(writes.map((w) => agentReportColumns(w.report)))
+        .execute();
+      const children = agentChildren(writes);
+      await sqlStore.db.insertInto('metric_points').values(children.points).execute();
+      await sqlStore.db
+        .insertInto('agent_events')
+        .values(children.events.map(({ seq: _, ...e }) => e) as never)
+        .execute();
+      await sqlStore.migrate();
+      await store.writeBatch({ reports: [], events: [], agentReports: writes });
+      const range = { fromDay: '2026-11-19', toDay: '2026-11-20', includeCi: false };
+      for (const name of ['errors', 'duration']) {
+        expect(await sqlStore.metricRollup({ ...range, name })).toEqual(
+          await store.metricRollup({ ...range, name }),
+        );
+      }
+      expect((await store.metricRollup({ ...range, name: 'duration' }))[0]?.points).toBe(2);
+      const strip = (events: { fields: string; name: string; trackingId: string }[]) =>
+        events.map(({ fields, name, trackingId }) => ({ fields, name, trackingId }));
+      expect(strip(await sqlStore.agentEvents({ ...range, limit: 10 }))).toEqual(
+        strip(await store.agentEvents({ ...range, limit: 10 })),
       );
     } finally {
       await sqlStore.close();
@@ -774,6 +980,7 @@ describe.each(targets)('store contract: $name', (target) => {
       events: 1,
       agent_reports: 1,
       metric_points: 1,
+      metric_rollup: 1,
       metric_series: 1,
       clusters: 1,
       audit_log: 1,
@@ -795,6 +1002,9 @@ describe.each(targets)('store contract: $name', (target) => {
     ]);
     expect([...(await store.knownSeries('both')).series]).toEqual(['q\0{}']);
     expect((await store.metricPoints({ name: 'q', ...range })).map((p) => p.value)).toEqual([2]);
+    expect(await store.metricRollup({ name: 'q', ...range, fromDay: '2000-01-01' })).toEqual([
+      expect.objectContaining({ day: '2026-11-20', labels: '{}', total: 2 }),
+    ]);
     expect((await store.auditLog({ limit: 10 })).map((a) => a.action)).toEqual(['token_revoke']);
     // Running it again deletes nothing more.
     expect(Object.values(await store.deleteBefore('2026-11-15')).every((n) => n === 0)).toBe(true);

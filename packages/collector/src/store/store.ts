@@ -200,6 +200,57 @@ export interface MetricPoint {
   histogram: string | null;
 }
 
+/**
+ * One row of the daily metric rollup: a metric's points of one UTC day, cluster and series (node
+ * type, version, cluster type, kind and labels as the reports carried them), folded at ingest.
+ */
+export interface MetricRollup {
+  day: string;
+  trackingId: string;
+  nodeType: string;
+  version: string | null;
+  clusterType: string | null;
+  kind: string;
+  /** Canonical JSON of the labels (keys sorted). */
+  labels: string;
+  /** How many points were folded in. */
+  points: number;
+  /** Sum, smallest and largest of the points' values. */
+  total: number;
+  min: number;
+  max: number;
+  /** The newest point (by receive time, then report id) and its value. */
+  lastAt: number;
+  lastReport: string;
+  lastValue: number;
+  /** JSON of the merged exponential histogram (histograms only). */
+  histogram: string | null;
+}
+
+export interface AgentEventQuery {
+  fromDay: string;
+  toDay: string;
+  trackingId?: string | undefined;
+  name?: string | undefined;
+  limit: number;
+  /** Continue after this position (newest first: receive time, report id, place in the report). */
+  before?: { receivedAt: number; reportId: string; seq: number } | undefined;
+}
+
+/** One event an agent sent (`agent.event(name, fields)`), e.g. the PGlite integration's db.ddl. */
+export interface StoredAgentEvent {
+  trackingId: string;
+  reportId: string;
+  /** Its place in the report. */
+  seq: number;
+  receivedAt: number;
+  name: string;
+  /** The agent's clock, ms: informational only. */
+  timeMs: number;
+  /** JSON object of the event's fields. */
+  fields: string;
+}
+
 export interface NodeCounts {
   meta: number;
   compute: number;
@@ -441,8 +492,15 @@ export interface Store {
   events(query: EventQuery): Promise<StoredEvent[]>;
   /** The metric names and series stored for a cluster so far. */
   knownSeries(trackingId: string): Promise<KnownSeries>;
-  /** Metric points of one metric in a day range (for fleet aggregation). */
+  /** Metric points of one metric in a day range (raw rows; fleet questions read metricRollup). */
   metricPoints(query: MetricPointQuery): Promise<MetricPoint[]>;
+  /**
+   * The daily rollup rows of one metric in a day range (for fleet aggregation), ordered by day,
+   * cluster and series key (the primary key's order).
+   */
+  metricRollup(query: MetricPointQuery): Promise<MetricRollup[]>;
+  /** Agent events newest first (receive time, report id, place in the report); `limit` rows at most. */
+  agentEvents(query: AgentEventQuery): Promise<StoredAgentEvent[]>;
   /**
    * Deletes every row of the cluster, everywhere, in one transaction, and blocks the id: later
    * writes of its rows are dropped (counted in WriteResult.blocked) until unblockCluster.

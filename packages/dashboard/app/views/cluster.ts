@@ -14,7 +14,7 @@ import { type Child, h, table } from '../dom';
 import { formatCount, formatGiB, formatTime, label } from '../format';
 import { errorNote, panel } from '../panel';
 import { go, href, type Route } from '../router';
-import { clusterLink, eventsTable, pageHeading } from './common';
+import { agentEventsPanel, clusterLink, eventsTable, pageHeading } from './common';
 
 const NODE_TYPES = ['meta', 'compute', 'frontend', 'compactor'] as const;
 
@@ -293,6 +293,7 @@ function clusterPage(route: Route, trackingId: string): HTMLElement[] {
           : null,
       ];
     }),
+    agentEventsPanel(route, { trackingId }),
   ];
 }
 

@@ -1,7 +1,8 @@
-// Pieces several views share: the page heading and the events table.
-import type { EventItem } from '../api';
+// Pieces several views share: the page heading, the events table and the agent events panel.
+import { type AgentEventsAnswer, type EventItem, getJson } from '../api';
 import { type Child, h, table } from '../dom';
 import { formatTime, label } from '../format';
+import { panel } from '../panel';
 import { href, type Route } from '../router';
 
 export function pageHeading(title: string, route: Route, extra?: Child): HTMLElement {
@@ -23,7 +24,7 @@ export function clusterLink(trackingId: string): HTMLAnchorElement {
   return h('a', { href: href('cluster', trackingId), class: 'mono' }, trackingId);
 }
 
-function attributesText(value: unknown): string {
+export function attributesText(value: unknown): string {
   if (value === null || value === undefined) return '';
   const text = typeof value === 'string' ? value : JSON.stringify(value);
   return text.length > 120 ? `${text.slice(0, 117)}…` : text;
@@ -62,4 +63,48 @@ export function eventsTable(
       { className: 'data events' },
     ),
   );
+}
+
+const AGENT_EVENTS_SHOWN = 50;
+
+/** The events agents sent in the range, newest first, of one name and/or one cluster. */
+export function agentEventsPanel(route: Route, filter: { name?: string; trackingId?: string }): HTMLElement {
+  const showCluster = filter.trackingId === undefined;
+  return panel(filter.name ? `Agent events: ${filter.name}` : 'Agent events', async () => {
+    const answer = await getJson<AgentEventsAnswer>('/query/agent-events', {
+      ...route.range,
+      name: filter.name || null,
+      trackingId: filter.trackingId,
+      limit: AGENT_EVENTS_SHOWN,
+    });
+    if (answer.events.length === 0) {
+      return h(
+        'p',
+        { class: 'muted', 'data-test': 'agent-events-empty' },
+        showCluster
+          ? 'No agent events in this range. The PGlite and pg integrations send db.ddl when a table, view or index is created or dropped; agent.event(name, fields) sends your own.'
+          : 'No agent events from this cluster in this range.',
+      );
+    }
+    return [
+      h(
+        'div',
+        { class: 'table-scroll' },
+        table(
+          `Agent events, newest first${answer.next ? ` (the latest ${AGENT_EVENTS_SHOWN})` : ''}`,
+          ['Received', ...(showCluster ? ['Cluster'] : []), 'Name', 'Fields'],
+          answer.events.map((e) => [
+            h('time', { datetime: e.receivedAt }, formatTime(e.receivedAt)),
+            ...(showCluster ? [clusterLink(e.trackingId)] : []),
+            e.name,
+            h('span', { class: 'mono small' }, attributesText(e.fields)),
+          ]),
+          { className: 'data agent-events' },
+        ),
+      ),
+      answer.next
+        ? h('p', { class: 'muted' }, 'More in the API: GET /query/agent-events with before=<next>.')
+        : null,
+    ];
+  });
 }

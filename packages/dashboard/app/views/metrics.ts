@@ -1,18 +1,20 @@
 // Metrics: one agent metric across the fleet, grouped by version (or cluster type, node type,
-// cluster). Histograms show p50/p90/p99 from the merged histograms: which release made p99 worse?
+// cluster, or one label such as sqlstate_class). Histograms show p50/p90/p99 from the merged
+// histograms: which release made p99 worse? Below, the events agents sent (e.g. db.ddl).
 import { getJson, type MetricAnswer, type MetricNamesAnswer, type MetricRow } from '../api';
 import { groupedBars } from '../charts';
 import { type Child, h, table } from '../dom';
 import { formatCount, formatNumber, formatSeconds, label } from '../format';
 import { panel } from '../panel';
 import { go, href, type Route } from '../router';
-import { pageHeading } from './common';
+import { agentEventsPanel, pageHeading } from './common';
 
 const GROUPINGS = [
   { by: 'version', name: 'version' },
   { by: 'clusterType', name: 'cluster type' },
   { by: 'nodeType', name: 'node type' },
   { by: 'trackingId', name: 'cluster' },
+  { by: 'label', name: 'a label…' },
 ] as const;
 
 const LAST_METRIC = 'tidewatch.metric';
@@ -70,8 +72,16 @@ function rowsTable(answer: MetricAnswer, byName: string): HTMLElement {
 
 export function metricsView(route: Route): HTMLElement {
   const name = route.params.get('name') ?? localStorage.getItem(LAST_METRIC) ?? '';
-  const byParam = route.params.get('by');
-  const by = GROUPINGS.find((g) => g.by === byParam) ?? GROUPINGS[0];
+  const byParam = route.params.get('by') ?? '';
+  const labelKey = byParam.startsWith('label:') ? byParam.slice('label:'.length) : '';
+  const grouping = labelKey
+    ? GROUPINGS.find((g) => g.by === 'label')!
+    : (GROUPINGS.find((g) => g.by === byParam) ?? GROUPINGS[0]);
+  // What the API is asked for, and what headings call it.
+  const by = labelKey
+    ? { by: `label:${labelKey}`, name: labelKey }
+    : { by: grouping.by as string, name: grouping.name as string };
+  const eventName = route.params.get('event') ?? '';
 
   const nameInput = h('input', {
     id: 'm-name',
@@ -99,8 +109,27 @@ export function metricsView(route: Route): HTMLElement {
   const bySelect = h(
     'select',
     { id: 'm-by', name: 'by' },
-    GROUPINGS.map((g) => h('option', { value: g.by, selected: g.by === by.by }, g.name)),
+    GROUPINGS.map((g) => h('option', { value: g.by, selected: g.by === grouping.by }, g.name)),
   );
+  const labelInput = h('input', {
+    id: 'm-label',
+    name: 'label',
+    type: 'text',
+    value: labelKey,
+    placeholder: 'e.g. sqlstate_class',
+    autocomplete: 'off',
+    spellcheck: 'false',
+    'aria-describedby': 'm-label-help',
+  });
+  const eventInput = h('input', {
+    id: 'm-event',
+    name: 'event',
+    type: 'text',
+    value: eventName,
+    placeholder: 'e.g. db.ddl',
+    autocomplete: 'off',
+    spellcheck: 'false',
+  });
   const form = h(
     'form',
     {
@@ -110,11 +139,21 @@ export function metricsView(route: Route): HTMLElement {
         event.preventDefault();
         const value = nameInput.value.trim();
         if (value) localStorage.setItem(LAST_METRIC, value);
-        go(href('metrics', null, { name: value, by: bySelect.value }, route));
+        const key = labelInput.value.trim();
+        const chosen = bySelect.value === 'label' ? (key ? `label:${key}` : 'version') : bySelect.value;
+        go(href('metrics', null, { name: value, by: chosen, event: eventInput.value.trim() }, route));
       },
     },
     h('div', { class: 'field wide' }, h('label', { for: 'm-name' }, 'Metric name'), nameInput, names),
     h('div', { class: 'field' }, h('label', { for: 'm-by' }, 'Group by'), bySelect),
+    h(
+      'div',
+      { class: 'field' },
+      h('label', { for: 'm-label' }, 'Label key'),
+      labelInput,
+      h('small', { id: 'm-label-help', class: 'muted' }, 'with “a label…”'),
+    ),
+    h('div', { class: 'field' }, h('label', { for: 'm-event' }, 'Agent event name'), eventInput),
     h('button', { type: 'submit' }, 'Show'),
   );
 
@@ -124,8 +163,9 @@ export function metricsView(route: Route): HTMLElement {
       h(
         'p',
         { class: 'note' },
-        'Enter the name of a metric that Tidewatch agents report (a histogram of durations in seconds, such as a query latency, shows p50, p90 and p99 per group).',
+        'Enter the name of a metric that Tidewatch agents report (a histogram of durations in seconds, such as a query latency, shows p50, p90 and p99 per group; db.query.errors grouped by the label sqlstate_class shows errors by SQLSTATE class).',
       ),
+      agentEventsPanel(route, { name: eventName }),
     );
     return view;
   }
@@ -186,6 +226,7 @@ export function metricsView(route: Route): HTMLElement {
         ),
       ];
     }),
+    agentEventsPanel(route, { name: eventName }),
   );
   return view;
 }

@@ -14,5 +14,5 @@ export {
 } from './exp-histogram.js';
 export { encodeReportJson, parseReportJson } from './json.js';
 export * from './model.js';
-export { encodeReportProtobuf, parseReportProtobuf } from './protobuf.js';
+export { encodeReportProtobuf, encodeReportProtobufPieces, parseReportProtobuf } from './protobuf.js';
 export { protocolVersion, validateHistogram, validateReport } from './validate.js';

@@ -2,7 +2,6 @@
 // src/gen/tidewatch). Encoding is deterministic (map entries sorted by key) so that the same report
 // always gives the same bytes; decoding only parses, validate.ts decides what is acceptable.
 import { fromBinary } from '@bufbuild/protobuf';
-import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 import { ProtocolError } from '../errors.js';
 import {
   AgentReportSchema,
@@ -10,6 +9,7 @@ import {
   MetricKind as WireKind,
 } from '../gen/tidewatch/report_pb.js';
 import type { AgentEvent, AgentReport, ExpHistogramData, MetricKind, MetricSeries } from './model.js';
+import { I64, LEN, ProtoSink, VARINT } from './proto-sink.js';
 
 const TO_WIRE_KIND: Record<MetricKind, WireKind> = {
   counter: WireKind.COUNTER,
@@ -18,25 +18,23 @@ const TO_WIRE_KIND: Record<MetricKind, WireKind> = {
 };
 const FROM_WIRE_KIND: Record<number, MetricKind> = { 1: 'counter', 2: 'gauge', 3: 'histogram' };
 
-// The encoder is written out field by field on protobuf-es's BinaryWriter instead of going through
-// create()/toBinary(): reflection and BigInt conversions made a 500-series report cost ~10 ms of
-// CPU; this costs well under that. It writes exactly the bytes toBinary() would (proto3 rules:
-// implicit fields only when not zero/empty, optional fields when present, map entries with key and
-// value always, map entries sorted by key for determinism); the golden test pins them.
-const LEN = WireType.LengthDelimited;
-const VARINT = WireType.Varint;
-const I64 = WireType.Bit64;
+// The encoder is written out field by field on ProtoSink (a one-buffer ProtoSink, see
+// proto-sink.ts) instead of going through create()/toBinary(): reflection and BigInt conversions
+// made a 500-series report cost ~10 ms of CPU; this costs well under that. It writes exactly the
+// bytes toBinary() would (proto3 rules: implicit fields only when not zero/empty, optional fields
+// when present, map entries with key and value always, map entries sorted by key for
+// determinism); the golden test pins them.
 
 /** uint64/int64 of a non-negative safe integer: same varint bytes, without BigInt when it fits 32 bits. */
-function u64(w: BinaryWriter, field: number, n: number): void {
+function u64(w: ProtoSink, field: number, n: number): void {
   w.tag(field, VARINT);
   if (n <= 0xffffffff) w.uint32(n);
   else w.uint64(n);
 }
-const u64NonZero = (w: BinaryWriter, field: number, n: number) => n !== 0 && u64(w, field, n);
-const stringNonEmpty = (w: BinaryWriter, field: number, s: string) => s !== '' && w.tag(field, LEN).string(s);
-const doubleNonZero = (w: BinaryWriter, field: number, d: number) => d !== 0 && w.tag(field, I64).double(d);
-const boolTrue = (w: BinaryWriter, field: number, b: boolean) => b && w.tag(field, VARINT).bool(true);
+const u64NonZero = (w: ProtoSink, field: number, n: number) => n !== 0 && u64(w, field, n);
+const stringNonEmpty = (w: ProtoSink, field: number, s: string) => s !== '' && w.tag(field, LEN).string(s);
+const doubleNonZero = (w: ProtoSink, field: number, d: number) => d !== 0 && w.tag(field, I64).double(d);
+const boolTrue = (w: ProtoSink, field: number, b: boolean) => b && w.tag(field, VARINT).bool(true);
 
 /** Scratch for packed bucket counts: at most 10 bytes per varint. */
 let packed = new Uint8Array(0);
@@ -52,12 +50,12 @@ function packedVarints(values: readonly number[]): Uint8Array {
     }
     packed[at++] = n;
   }
-  return packed.slice(0, at); // a copy: BinaryWriter keeps chunks by reference
+  return packed.subarray(0, at); // ProtoSink copies it
 }
 
 const sortedKeys = (map: Record<string, unknown>) => Object.keys(map).sort();
 
-function histogramTo(w: BinaryWriter, h: ExpHistogramData): void {
+function histogramTo(w: ProtoSink, h: ExpHistogramData): void {
   if (h.scale !== 0) w.tag(1, VARINT).sint32(h.scale);
   u64NonZero(w, 2, h.zeroCount);
   if (h.positive.offset !== 0) w.tag(3, VARINT).sint32(h.positive.offset);
@@ -89,7 +87,7 @@ function seriesHeader(m: MetricSeries): Uint8Array {
   const hit = byName?.get(m.name);
   if (hit && hit.unit === m.unit && hit.description === m.description && hit.kind === m.kind)
     return hit.bytes;
-  const w = new BinaryWriter();
+  const w = new ProtoSink();
   stringNonEmpty(w, 1, m.name);
   stringNonEmpty(w, 2, m.unit);
   stringNonEmpty(w, 3, m.description);
@@ -106,7 +104,7 @@ function seriesHeader(m: MetricSeries): Uint8Array {
   return bytes;
 }
 
-function metricTo(w: BinaryWriter, m: MetricSeries): void {
+function metricTo(w: ProtoSink, m: MetricSeries): void {
   w.raw(seriesHeader(m));
   doubleNonZero(w, 6, m.value);
   if (m.histogram) {
@@ -116,7 +114,7 @@ function metricTo(w: BinaryWriter, m: MetricSeries): void {
   }
 }
 
-function eventTo(w: BinaryWriter, e: AgentEvent): void {
+function eventTo(w: ProtoSink, e: AgentEvent): void {
   stringNonEmpty(w, 1, e.name);
   if (e.timeMs !== 0) u64(w, 2, e.timeMs);
   for (const key of sortedKeys(e.fields)) {
@@ -129,8 +127,17 @@ function eventTo(w: BinaryWriter, e: AgentEvent): void {
   }
 }
 
-export function encodeReportProtobuf(r: AgentReport): Uint8Array {
-  const w = new BinaryWriter();
+/** Series per piece of encodeReportProtobufPieces: well under a millisecond of CPU each. */
+export const SERIES_PER_PIECE = 100;
+
+/**
+ * The report's protobuf bytes in pieces whose concatenation is encodeReportProtobuf's answer: the
+ * fields before the metrics, the metrics SERIES_PER_PIECE at a time, the fields after them. The
+ * agent yields to its host's event loop between pieces, so a large report never holds the loop
+ * for the whole encoding.
+ */
+export function* encodeReportProtobufPieces(r: AgentReport): Generator<Uint8Array> {
+  let w = new ProtoSink();
   w.tag(1, VARINT).uint32(r.protocol);
   stringNonEmpty(w, 2, r.reportId);
   u64NonZero(w, 3, r.sequence);
@@ -167,11 +174,17 @@ export function encodeReportProtobuf(r: AgentReport): Uint8Array {
   for (const key of sortedKeys(r.cluster)) {
     w.tag(17, LEN).fork().tag(1, LEN).string(key).tag(2, I64).double(r.cluster[key]!).join();
   }
-  for (const m of r.metrics) {
-    w.tag(18, LEN).fork();
-    metricTo(w, m);
-    w.join();
+  yield w.finish();
+  for (let i = 0; i < r.metrics.length; i += SERIES_PER_PIECE) {
+    w = new ProtoSink();
+    for (const m of r.metrics.slice(i, i + SERIES_PER_PIECE)) {
+      w.tag(18, LEN).fork();
+      metricTo(w, m);
+      w.join();
+    }
+    yield w.finish();
   }
+  w = new ProtoSink();
   for (const e of r.events) {
     w.tag(19, LEN).fork();
     eventTo(w, e);
@@ -186,6 +199,12 @@ export function encodeReportProtobuf(r: AgentReport): Uint8Array {
   u64NonZero(w, 5, d.errors);
   w.join();
   stringNonEmpty(w, 21, r.agentVersion);
+  yield w.finish();
+}
+
+export function encodeReportProtobuf(r: AgentReport): Uint8Array {
+  const w = new ProtoSink();
+  for (const piece of encodeReportProtobufPieces(r)) w.raw(piece);
   return w.finish();
 }
 

@@ -25,12 +25,14 @@ import {
   type PointColumns,
   rankEventCounts,
   sortSessions,
+  storedAgentEvent,
   storedEvent,
   type TokenColumns,
   tokenColumns,
   tokenRecord,
   versionCountsOf,
 } from '../answers.js';
+import { foldPoints, metricRollup, type PointRow, type RollupColumns } from '../metric-rollup.js';
 import {
   agentChildren,
   agentReportColumns,
@@ -42,6 +44,7 @@ import {
 } from '../sql/columns.js';
 import type { ClusterListItem as ClusterListRow } from '../sql/schema.js';
 import type {
+  AgentEventQuery,
   AuditEntry,
   BlockedCluster,
   BreakdownDimension,
@@ -62,8 +65,10 @@ import type {
   MetricName,
   MetricPoint,
   MetricPointQuery,
+  MetricRollup,
   RetentionResult,
   Store,
+  StoredAgentEvent,
   StoredAuditEntry,
   StoredEvent,
   TokenRecord,
@@ -314,15 +319,9 @@ export class ClickHouseStore implements Store {
       raw: base64(w.report.raw),
     }));
     const children = agentChildren(newAgents);
-    const seq = new Map<string, number>();
-    const agentEvents = children.events.map((e) => {
-      const n = seq.get(e.report_id) ?? 0;
-      seq.set(e.report_id, n + 1);
-      return { ...e, seq: n };
-    });
     const writes: [TableName, Row[]][] = [
       ['metric_points', children.points],
-      ['agent_events', agentEvents],
+      ['agent_events', children.events],
       ['metric_series', children.series],
       ['events', events],
       ['reports', reports],
@@ -332,6 +331,8 @@ export class ClickHouseStore implements Store {
     // Children before their parents: an agent report's row is what tells a retry "already stored",
     // so it goes in only once its points and events are in. The rest go in together.
     await Promise.all(writes.slice(0, -1).map(([table, rows]) => this.insert(table, rows)));
+    // The rollup before the parents too: a retry after a crash here recomputes it.
+    await this.refreshRollup(children.points);
     await this.insert('agent_reports', agentReports);
     return {
       reportsInserted: reports.length,
@@ -339,6 +340,37 @@ export class ClickHouseStore implements Store {
       agentReportsInserted: agentReports.length,
       blocked,
     };
+  }
+
+  /**
+   * Recomputes the metric_rollup rows of every (metric, day, cluster) these new points belong to
+   * from the raw points stored for it (FINAL: each point once). The version is taken before the
+   * read, so of two racing refreshes the later-versioned one read at least what the other did.
+   * Costs one read of those cluster-days' points per write.
+   */
+  private async refreshRollup(points: readonly PointRow[]): Promise<void> {
+    if (points.length === 0) return;
+    const key = (p: { name: string; received_day: string; tracking_id: string }) =>
+      `${p.name}\0${p.received_day}\0${p.tracking_id}`;
+    const touched = new Set(points.map(key));
+    const list = (values: Iterable<string>) => join([...new Set(values)].map((v) => sql`${v}`));
+    const version = this.nextVersion();
+    const stored = await this.rows<PointRow>(
+      sql`SELECT report_id, tracking_id, received_at, received_day, node_type,
+            version, cluster_type, ci, name, kind, labels, value, histogram
+          FROM metric_points FINAL
+          WHERE name IN (${list(points.map((p) => p.name))})
+            AND received_day IN (${join([...new Set(points.map((p) => p.received_day))].map((d) => sql`toDate(${d})`))})
+            AND tracking_id IN (${list(points.map((p) => p.tracking_id))})
+          ORDER BY received_at, report_id, labels`,
+    );
+    const rows = foldPoints(stored.filter((p) => touched.has(key(p)))).map(({ day, ...r }) => ({
+      ...r,
+      received_day: day,
+      rollup_version: version,
+    }));
+    checkRows('metric_rollup', rows);
+    await this.insert('metric_rollup', rows);
   }
 
   /** Tracking ids an admin tagged internal. */
@@ -760,6 +792,36 @@ export class ClickHouseStore implements Store {
           ORDER BY received_at, report_id, labels`,
     );
     return rows.map(metricPoint);
+  }
+
+  async metricRollup(query: MetricPointQuery): Promise<MetricRollup[]> {
+    const rows = await this.rows<RollupColumns>(
+      sql`SELECT toString(received_day) AS day, tracking_id, node_type, version, cluster_type, kind, labels,
+            points, total, min_value, max_value, last_at, last_report, last_value, histogram
+          FROM metric_rollup FINAL
+          WHERE name = ${query.name} AND ${and([dayRange(query), ...this.statisticFilters(query)])}
+          ORDER BY received_day, tracking_id, group_key`,
+    );
+    return rows.map(metricRollup);
+  }
+
+  async agentEvents(query: AgentEventQuery): Promise<StoredAgentEvent[]> {
+    const filters = [dayRange(query)];
+    if (query.trackingId !== undefined) filters.push(sql`tracking_id = ${query.trackingId}`);
+    if (query.name !== undefined) filters.push(sql`name = ${query.name}`);
+    const b = query.before;
+    if (b) {
+      filters.push(
+        sql`(received_at < ${b.receivedAt} OR (received_at = ${b.receivedAt} AND (report_id < ${b.reportId}
+          OR (report_id = ${b.reportId} AND seq < ${b.seq}))))`,
+      );
+    }
+    const rows = await this.rows<Parameters<typeof storedAgentEvent>[0]>(
+      sql`SELECT tracking_id, report_id, seq, received_at, name, time_ms, fields
+          FROM agent_events FINAL WHERE ${and(filters)}
+          ORDER BY received_at DESC, report_id DESC, seq DESC LIMIT ${query.limit}`,
+    );
+    return rows.map(storedAgentEvent);
   }
 
   async eraseCluster(trackingId: string, at: number = Date.now()): Promise<EraseResult> {

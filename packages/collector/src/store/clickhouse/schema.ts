@@ -13,6 +13,7 @@
 // - Rollups (ROLLUPS below) answer the fleet questions without reading raw rows: materialized views
 //   fill them as rows reach the raw tables, and they hold only what a duplicate cannot change (min,
 //   max, the latest row), so a retried report stored twice before a merge changes no answer.
+// - metric_rollup: metric points per day, cluster and series (see its definition).
 import { ident, join, type Sql, sql } from './sql.js';
 
 type ColumnType = 'String' | 'Int64' | 'UInt8' | 'UInt64' | 'Float64' | 'Date';
@@ -34,6 +35,7 @@ const ns = (name: string): Column => ({ name, type: 'String', nullable: true });
 const i64 = (name: string): Column => ({ name, type: 'Int64' });
 const ni64 = (name: string): Column => ({ name, type: 'Int64', nullable: true });
 const nf64 = (name: string): Column => ({ name, type: 'Float64', nullable: true });
+const f64 = (name: string): Column => ({ name, type: 'Float64' });
 const u8 = (name: string): Column => ({ name, type: 'UInt8' });
 const day = (name: string): Column => ({ name, type: 'Date' });
 
@@ -167,6 +169,35 @@ export const TABLES: readonly TableDef[] = [
     engine: monthly('tracking_id', 'report_id', 'seq'),
   },
   {
+    // The daily metric rollup (store/metric-rollup.ts), recomputed from the raw points of each
+    // (metric, day, cluster) a write touched: a new row with a higher version replaces the old
+    // one, so a retry or two collectors racing write the same answer again, never a double count.
+    name: 'metric_rollup',
+    columns: [
+      s('name'),
+      day('received_day'),
+      s('tracking_id'),
+      s('group_key'),
+      s('node_type'),
+      ns('version'),
+      ns('cluster_type'),
+      u8('ci'),
+      s('kind'),
+      s('labels'),
+      i64('points'),
+      f64('total'),
+      f64('min_value'),
+      f64('max_value'),
+      i64('last_at'),
+      s('last_report'),
+      f64('last_value'),
+      ns('histogram'),
+      { name: 'rollup_version', type: 'UInt64' },
+    ],
+    engine: sql`ReplacingMergeTree(rollup_version) PARTITION BY toYYYYMM(received_day)
+      ORDER BY (name, received_day, tracking_id, group_key)`,
+  },
+  {
     name: 'metric_series',
     columns: [s('tracking_id'), s('name'), s('labels'), i64('first_seen')],
     engine: sql`ReplacingMergeTree ORDER BY (tracking_id, name, labels)`,
@@ -223,6 +254,7 @@ export type TableName =
   | 'metric_points'
   | 'agent_events'
   | 'metric_series'
+  | 'metric_rollup'
   | 'cluster_tags'
   | 'blocked_clusters'
   | 'settings'
@@ -344,6 +376,7 @@ export const RETAINED_TABLES = [
   'agent_reports',
   'metric_points',
   'agent_events',
+  'metric_rollup',
 ] as const satisfies readonly TableName[];
 
 export function createTableSql(table: TableDef): Sql {

@@ -153,7 +153,7 @@ export function agentChildren(writes: AgentReportWrite[]) {
       });
       series.push({ tracking_id: r.trackingId, name: m.name, labels: m.labels, first_seen: r.receivedAt });
     }
-    for (const e of evs) {
+    for (const [seq, e] of evs.entries()) {
       events.push({
         report_id: r.reportId,
         tracking_id: r.trackingId,
@@ -162,6 +162,7 @@ export function agentChildren(writes: AgentReportWrite[]) {
         name: e.name,
         time_ms: e.timeMs,
         fields: e.fields,
+        seq,
       });
     }
   }

@@ -2,6 +2,7 @@
 // Booleans are integers 0/1 and times are ms since the epoch (BIGINT), so every adapter stores
 // and returns exactly the same values.
 import type { Generated } from 'kysely';
+import type { RollupColumns } from '../metric-rollup.js';
 
 export interface ReportsTable {
   id: Generated<number>;
@@ -152,7 +153,12 @@ export interface AgentEventsTable {
   name: string;
   time_ms: number;
   fields: string;
+  /** Place in its report (0026; older rows have their id, which orders them the same). */
+  seq: number;
 }
+
+/** The daily metric rollup (store/metric-rollup.ts). */
+export type MetricRollupTable = RollupColumns;
 
 export interface ClusterDaysTable {
   day: string;
@@ -223,6 +229,7 @@ export interface Database {
   metric_points: MetricPointsTable;
   metric_series: MetricSeriesTable;
   agent_events: AgentEventsTable;
+  metric_rollup: MetricRollupTable;
   reports: ReportsTable;
   events: EventsTable;
   clusters: ClustersTable;
@@ -237,6 +244,7 @@ export const DERIVED_CLUSTER_TABLES = [
   'metric_points',
   'metric_series',
   'agent_events',
+  'metric_rollup',
   'cluster_days',
   'cluster_day_facts',
   'clusters',
@@ -252,6 +260,7 @@ export const RETAINED_BY_DAY = [
   'agent_reports',
   'metric_points',
   'agent_events',
+  'metric_rollup',
   'cluster_days',
   'cluster_day_facts',
 ] as const satisfies readonly (keyof Database)[];

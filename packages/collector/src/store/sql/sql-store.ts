@@ -9,12 +9,22 @@ import {
   metricPoint,
   rankEventCounts,
   sortSessions,
+  storedAgentEvent,
   storedEvent,
   tokenColumns,
   tokenRecord,
   versionCountsOf,
 } from '../answers.js';
+import {
+  foldPoints,
+  histogramAfterUpsert,
+  METRIC_ROLLUP_CONFLICT,
+  METRIC_ROLLUP_SET_HISTOGRAM,
+  metricRollup,
+  type PointRow,
+} from '../metric-rollup.js';
 import type {
+  AgentEventQuery,
   AuditEntry,
   BlockedCluster,
   BreakdownDimension,
@@ -35,8 +45,10 @@ import type {
   MetricName,
   MetricPoint,
   MetricPointQuery,
+  MetricRollup,
   RetentionResult,
   Store,
+  StoredAgentEvent,
   StoredAuditEntry,
   StoredEvent,
   TokenRecord,
@@ -124,6 +136,33 @@ export class SqlStore implements Store {
     }
   }
 
+  /**
+   * Folds newly stored points into metric_rollup: one upsert per (metric, day, cluster, series) of
+   * the batch; a histogram row that was already there gets the two histograms merged (the upsert
+   * holds the row lock, so concurrent writers cannot lose an update).
+   */
+  private async foldIntoRollup(trx: Kysely<Database>, points: PointRow[]): Promise<void> {
+    for (const row of foldPoints(points)) {
+      const columns = Object.keys(row) as (keyof typeof row)[];
+      const [stored] = await this.rollup<{ points: number | string; histogram: string | null }>(
+        trx,
+        `insert into metric_rollup (${columns.join(', ')}) values (${columns.map(() => '?').join(', ')})
+          on conflict ${METRIC_ROLLUP_CONFLICT} returning points, histogram`,
+        columns.map((c) => row[c]),
+      );
+      const histogram = stored && histogramAfterUpsert(row, stored);
+      if (histogram) {
+        await this.rollup(trx, METRIC_ROLLUP_SET_HISTOGRAM, [
+          histogram,
+          row.name,
+          row.day,
+          row.tracking_id,
+          row.group_key,
+        ]);
+      }
+    }
+  }
+
   async writeBatch(request: WriteBatch): Promise<WriteResult> {
     return this.db.transaction().execute(async (trx) => {
       const ids = batchTrackingIds(request);
@@ -194,6 +233,7 @@ export class SqlStore implements Store {
         await trx.insertInto('metric_points').values(chunk).execute();
       for (const chunk of chunks(children.events))
         await trx.insertInto('agent_events').values(chunk).execute();
+      await this.foldIntoRollup(trx, children.points);
       for (const chunk of chunks(children.series)) {
         await trx
           .insertInto('metric_series')
@@ -699,6 +739,69 @@ export class SqlStore implements Store {
     return rows.map(metricPoint);
   }
 
+  async metricRollup(query: MetricPointQuery): Promise<MetricRollup[]> {
+    let q = this.db
+      .selectFrom('metric_rollup')
+      .select([
+        'day',
+        'tracking_id',
+        'node_type',
+        'version',
+        'cluster_type',
+        'kind',
+        'labels',
+        'points',
+        'total',
+        'min_value',
+        'max_value',
+        'last_at',
+        'last_report',
+        'last_value',
+        'histogram',
+      ])
+      .where('name', '=', query.name)
+      .where('day', '>=', query.fromDay)
+      .where('day', '<=', query.toDay);
+    if (!query.includeCi) q = q.where('ci', '=', 0);
+    if (!query.includeInternal) q = q.where('tracking_id', 'not in', this.internalIds());
+    // The primary key's order (an index scan, no sort): the same on every store, so sums add up
+    // in the same order.
+    const rows = await q.orderBy('day').orderBy('tracking_id').orderBy('group_key').execute();
+    return rows.map(metricRollup);
+  }
+
+  async agentEvents(query: AgentEventQuery): Promise<StoredAgentEvent[]> {
+    let q = this.db
+      .selectFrom('agent_events')
+      .select(['tracking_id', 'report_id', 'seq', 'received_at', 'name', 'time_ms', 'fields'])
+      .where('received_day', '>=', query.fromDay)
+      .where('received_day', '<=', query.toDay);
+    if (query.trackingId !== undefined) q = q.where('tracking_id', '=', query.trackingId);
+    if (query.name !== undefined) q = q.where('name', '=', query.name);
+    const before = query.before;
+    if (before) {
+      q = q.where((eb) =>
+        eb.or([
+          eb('received_at', '<', before.receivedAt),
+          eb.and([
+            eb('received_at', '=', before.receivedAt),
+            eb.or([
+              eb('report_id', '<', before.reportId),
+              eb.and([eb('report_id', '=', before.reportId), eb('seq', '<', before.seq)]),
+            ]),
+          ]),
+        ]),
+      );
+    }
+    const rows = await q
+      .orderBy('received_at', 'desc')
+      .orderBy('report_id', 'desc')
+      .orderBy('seq', 'desc')
+      .limit(query.limit)
+      .execute();
+    return rows.map(storedAgentEvent);
+  }
+
   async eraseCluster(trackingId: string, at: number = Date.now()): Promise<EraseResult> {
     return this.db.transaction().execute(async (trx) => {
       // Blocked first, in the same transaction: a write racing the erase either commits before it
@@ -787,7 +890,10 @@ export class SqlStore implements Store {
     return this.db.transaction().execute(async (trx) => {
       const deleted: RetentionResult = {};
       const byDay = async (table: (typeof RETAINED_BY_DAY)[number]) => {
-        const column = table === 'cluster_days' || table === 'cluster_day_facts' ? 'day' : 'received_day';
+        const column =
+          table === 'cluster_days' || table === 'cluster_day_facts' || table === 'metric_rollup'
+            ? 'day'
+            : 'received_day';
         const result = await trx.deleteFrom(table).where(sql.ref(column), '<', fromDay).executeTakeFirst();
         deleted[table] = Number(result.numDeletedRows);
       };

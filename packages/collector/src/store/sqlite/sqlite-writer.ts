@@ -8,6 +8,12 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import SQLite from 'better-sqlite3';
 import {
+  foldPoints,
+  histogramAfterUpsert,
+  METRIC_ROLLUP_CONFLICT,
+  METRIC_ROLLUP_SET_HISTOGRAM,
+} from '../metric-rollup.js';
+import {
   agentChildren,
   agentReportColumns,
   batchTrackingIds,
@@ -85,6 +91,7 @@ function bindable(row: Row): Row {
 }
 
 let isBlocked: SQLite.Statement | undefined;
+let setHistogram: SQLite.Statement | undefined;
 
 /** The rows of one request; runs inside a transaction. */
 function writeRows(request: WriteBatch): WriteResult {
@@ -139,6 +146,21 @@ function writeRows(request: WriteBatch): WriteResult {
   const children = agentChildren(agentWrites.filter((w) => insertedIds.has(w.report.reportId)));
   for (const p of children.points) insert('metric_points', p, 'do nothing').run(p);
   for (const e of children.events) insert('agent_events', e, 'do nothing').run(e);
+  // The daily metric rollup: one upsert per (metric, day, cluster, series) of the batch, and for a
+  // histogram row that was already there one more update with the merged histogram.
+  for (const row of foldPoints(children.points)) {
+    const stored = insert(
+      'metric_rollup',
+      row as unknown as Row,
+      METRIC_ROLLUP_CONFLICT,
+      'points, histogram',
+    ).get(row) as { points: number; histogram: string | null } | undefined;
+    const histogram = stored && histogramAfterUpsert(row, stored);
+    if (histogram) {
+      setHistogram ??= db.prepare(METRIC_ROLLUP_SET_HISTOGRAM);
+      setHistogram.run(histogram, row.name, row.day, row.tracking_id, row.group_key);
+    }
+  }
   for (const s of children.series)
     insert('metric_series', s, '(tracking_id, name, labels) do nothing').run(s);
   const dayRows = clusterDayRows(insertedReports);

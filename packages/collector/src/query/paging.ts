@@ -1,0 +1,59 @@
+// What the newest-first event list routes share (`/query/events`, `/query/agent-events`): the day
+// range, cluster filter, `limit` and an opaque `before` cursor, how a page and its `next` cursor are
+// cut from limit + 1 rows, and JSON fields shown parsed.
+import { CollectorError } from '../errors.js';
+import { dayRangeQuerySchema } from './day-range.js';
+
+export const MAX_PAGE = 1000;
+
+/** Querystring properties of a paged list of a cluster's or the fleet's events in a day range. */
+export function pageQuerySchema(cursorLength: number) {
+  return {
+    from: dayRangeQuerySchema.from,
+    to: dayRangeQuerySchema.to,
+    trackingId: { type: 'string' },
+    limit: { type: 'integer', minimum: 1, maximum: MAX_PAGE, default: 100 },
+    before: {
+      type: 'string',
+      maxLength: cursorLength,
+      description: 'The `next` cursor of the previous page',
+    },
+  } as const;
+}
+
+/** The 200 answer of a paged list: `{events: [items], next}`. */
+export function pageResponseSchema(itemProperties: Record<string, unknown>) {
+  return {
+    200: {
+      type: 'object',
+      properties: {
+        events: { type: 'array', items: { type: 'object', properties: itemProperties } },
+        next: { type: ['string', 'null'] },
+      },
+    },
+  } as const;
+}
+
+export function invalidCursor(): CollectorError {
+  return new CollectorError('invalid_cursor', 'before must be a `next` value from an earlier answer');
+}
+
+/** The first `limit` of `rows` (fetched as limit + 1), and the cursor after them if there are more. */
+export function cutPage<T>(
+  rows: T[],
+  limit: number,
+  cursor: (last: T) => string,
+): { page: T[]; next: string | null } {
+  const page = rows.slice(0, limit);
+  return { page, next: rows.length > limit ? cursor(page.at(-1)!) : null };
+}
+
+/** JSON text as a client sent it: parsed when it parses, else the text. */
+export function jsonOrText(text: string | null): unknown {
+  if (text === null) return null;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
