@@ -534,7 +534,9 @@ export class ClickHouseStore implements Store {
   ): Promise<{ day: string; version: string | null; clusters: number }[]> {
     // A cluster's day carries the version of its latest facts by then. Per cluster, one array of
     // its rollup rows up to the last day (facts rows and active-day rows, copies not merged yet
-    // included), sorted by day with a day's facts rows (oldest first) before its active rows; a
+    // included), sorted by day with a day's facts rows (oldest first) before its active rows (one
+    // number per row says where: day, kind, receive time; two meta reports of a cluster received
+    // in the same millisecond keep no order, as on any store that did not see them in turn); a
     // running count of facts rows numbers groups that each start at one facts row, and the active
     // days of a group carry its version. One grouping by cluster (text) and one by numbers; no
     // window functions or ASOF JOIN in 18.16, and no lambda here captures an array (that copies
@@ -551,30 +553,28 @@ export class ClickHouseStore implements Store {
               groupUniqArrayIf(d, f = 0) AS active_days
             FROM (
               SELECT rowNumberInAllBlocks() AS cluster,
-                arraySort(x -> (tupleElement(x, 1), 1 - tupleElement(x, 2), tupleElement(x, 5),
-                  tupleElement(x, 6)), marks) AS sorted,
+                arraySort((x, position) -> position, marks, positions) AS sorted,
                 arrayMap(x -> tupleElement(x, 1), sorted) AS ds,
                 arrayMap(x -> tupleElement(x, 2), sorted) AS fs,
                 arrayMap(x -> tupleElement(x, 3), sorted) AS vs,
                 arrayMap(x -> tupleElement(x, 4), sorted) AS nvs,
                 arrayCumSum(arrayMap(x -> toUInt32(x), fs)) AS groups
               FROM (
-                SELECT tracking_id, groupArray((day, f, v, nv, at, k)) AS marks
+                SELECT tracking_id, groupArray((day, f, v, nv)) AS marks,
+                  groupArray((toInt64(toUInt16(day)) * 2 + 1 - f) * 4398046511104 + at) AS positions
                 FROM (
-                  SELECT tracking_id, day, toUInt8(0) AS f, '' AS v, toUInt8(0) AS nv, toInt64(0) AS at,
-                    '' AS k
+                  SELECT tracking_id, day, toUInt8(0) AS f, '' AS v, toUInt8(0) AS nv, toInt64(0) AS at
                   FROM cluster_days WHERE ${this.activeDays(dayRange(query, 'day'), query)}
                   UNION ALL
                   SELECT tracking_id, day, toUInt8(1) AS f, ifNull(version, '') AS v,
-                    toUInt8(isNull(version)) AS nv, facts_at AS at, dedup_key AS k
+                    toUInt8(isNull(version)) AS nv, facts_at AS at
                   FROM cluster_day_facts WHERE ${clusters} AND ${dayRange(query, 'day')}
                   UNION ALL
                   SELECT tracking_id, last_day AS day, toUInt8(1) AS f, last_v AS v, last_nv AS nv,
-                    last_at AS at, last_k AS k
+                    last_at AS at
                   FROM (SELECT tracking_id, argMax(day, ${key}) AS last_day,
                           argMax(ifNull(version, ''), ${key}) AS last_v,
-                          argMax(toUInt8(isNull(version)), ${key}) AS last_nv, max(facts_at) AS last_at,
-                          argMax(dedup_key, ${key}) AS last_k
+                          argMax(toUInt8(isNull(version)), ${key}) AS last_nv, max(facts_at) AS last_at
                         FROM cluster_day_facts WHERE ${clusters} AND day < toDate(${query.fromDay})
                         GROUP BY tracking_id))
                 GROUP BY tracking_id))
