@@ -301,6 +301,11 @@ export const CLUSTER_UPSERT_SET: Record<string, string> = {
   ),
 };
 
+/** The whole `on conflict …` clause of the clusters upsert (rows from clusterUpserts). */
+export const CLUSTER_CONFLICT = `(tracking_id) do update set ${Object.entries(CLUSTER_UPSERT_SET)
+  .map(([column, value]) => `${column} = ${value}`)
+  .join(', ')}`;
+
 /** Per cluster and UTC day, the facts of the batch's latest meta report of that day. */
 export function dayFactsRows(reports: readonly ReportRow[]) {
   const latest = new Map<string, ReportRow>();

@@ -59,10 +59,12 @@ import {
   agentChildren,
   agentReportColumns,
   batchTrackingIds,
-  CLUSTER_UPSERT_SET,
+  CLUSTER_CONFLICT,
+  CLUSTER_DAY_CONFLICT,
   chunks,
   clusterDayRows,
   clusterUpserts,
+  DAY_FACTS_CONFLICT,
   dayFactsRows,
   eventColumns,
   ordered,
@@ -128,6 +130,38 @@ export class SqlStore implements Store {
     return (await db.executeQuery<R>(CompiledQuery.raw(compiled, parameters))).rows;
   }
 
+  /**
+   * A multi-row `insert … on conflict …` written out by hand (conflict clauses shared with the
+   * SQLite writer, sql/columns.ts). The ingest path's inserts went through Kysely's builder, which
+   * makes a node per value: with ~35 columns per report that was most of the PostgreSQL path's CPU
+   * and garbage per report.
+   */
+  private async insertRows<R = never>(
+    db: Kysely<Database>,
+    table: string,
+    rows: readonly Record<string, unknown>[],
+    conflict: string,
+    returning?: string,
+  ): Promise<R[]> {
+    const results: R[] = [];
+    for (const chunk of chunks([...rows])) {
+      const columns = Object.keys(chunk[0]!);
+      const parameters: unknown[] = [];
+      const tuples: string[] = [];
+      for (const row of chunk) {
+        const marks: string[] = [];
+        for (const column of columns) {
+          parameters.push(row[column]);
+          marks.push(this.kind === 'postgres' ? `$${parameters.length}` : '?');
+        }
+        tuples.push(`(${marks.join(', ')})`);
+      }
+      const text = `insert into "${table}" (${columns.map((c) => `"${c}"`).join(', ')}) values ${tuples.join(', ')} on conflict ${conflict}${returning ? ` returning ${returning}` : ''}`;
+      results.push(...(await db.executeQuery<R>(CompiledQuery.raw(text, parameters))).rows);
+    }
+    return results;
+  }
+
   /** Counts day_versions again for these days from cluster_days. */
   private async recountDays(db: Kysely<Database>, days: Iterable<string>): Promise<void> {
     for (const day of [...days].sort()) {
@@ -181,128 +215,70 @@ export class SqlStore implements Store {
       const batch = ordered(unordered);
       const inserted: { tracking_id: string; received_at: number }[] = [];
       const insertedReports: { tracking_id: string; received_at: number; ci: number }[] = [];
-      let reportsInserted = 0;
-      let eventsInserted = 0;
       const storedKeys = new Set<string>();
-      for (const chunk of chunks(batch.reports)) {
-        const rows = await trx
-          .insertInto('reports')
-          .values(chunk.map(reportColumns))
-          .onConflict((oc) => oc.column('dedup_key').doNothing())
-          .returning(['tracking_id', 'received_at', 'ci', 'dedup_key'])
-          .execute();
-        reportsInserted += rows.length;
-        for (const { dedup_key, ...row } of rows) {
-          storedKeys.add(dedup_key);
-          inserted.push(row);
-          insertedReports.push(row);
-        }
+      type Stored = { tracking_id: string; received_at: number; ci: number };
+      const reportRows = await this.insertRows<Stored & { dedup_key: string }>(
+        trx,
+        'reports',
+        batch.reports.map(reportColumns),
+        '(dedup_key) do nothing',
+        'tracking_id, received_at, ci, dedup_key',
+      );
+      const reportsInserted = reportRows.length;
+      for (const { dedup_key, ...row } of reportRows) {
+        storedKeys.add(dedup_key);
+        inserted.push(row);
+        insertedReports.push(row);
       }
       // Facts rollups follow stored reports only: a retried old report must not win as "latest".
       const storedReports = batch.reports.filter((r) => storedKeys.has(r.dedupKey));
-      for (const chunk of chunks(batch.events)) {
-        const rows = await trx
-          .insertInto('events')
-          .values(chunk.map(eventColumns))
-          .onConflict((oc) => oc.column('dedup_key').doNothing())
-          .returning(['tracking_id', 'received_at'])
-          .execute();
-        eventsInserted += rows.length;
-        inserted.push(...rows);
-      }
-      let agentReportsInserted = 0;
+      const eventRows = await this.insertRows<{ tracking_id: string; received_at: number }>(
+        trx,
+        'events',
+        batch.events.map(eventColumns),
+        '(dedup_key) do nothing',
+        'tracking_id, received_at',
+      );
+      const eventsInserted = eventRows.length;
+      inserted.push(...eventRows);
       const agentWrites = batch.agentReports ?? [];
       const insertedIds = new Set<string>();
-      for (const chunk of chunks(agentWrites)) {
-        const rows = await trx
-          .insertInto('agent_reports')
-          .values(chunk.map((w) => agentReportColumns(w.report)))
-          .onConflict((oc) => oc.column('report_id').doNothing())
-          .returning(['report_id', 'tracking_id', 'received_at', 'ci'])
-          .execute();
-        agentReportsInserted += rows.length;
-        for (const row of rows) {
-          insertedIds.add(row.report_id);
-          inserted.push(row);
-          insertedReports.push(row);
-        }
+      const agentRows = await this.insertRows<Stored & { report_id: string }>(
+        trx,
+        'agent_reports',
+        agentWrites.map((w) => agentReportColumns(w.report)),
+        '(report_id) do nothing',
+        'report_id, tracking_id, received_at, ci',
+      );
+      const agentReportsInserted = agentRows.length;
+      for (const { report_id, ...row } of agentRows) {
+        insertedIds.add(report_id);
+        inserted.push(row);
+        insertedReports.push(row);
       }
       // A retried report stores nothing new: its points and events were stored with the first copy.
       const children = agentChildren(agentWrites.filter((w) => insertedIds.has(w.report.reportId)));
-      for (const chunk of chunks(children.points))
-        await trx.insertInto('metric_points').values(chunk).execute();
-      for (const chunk of chunks(children.events))
-        await trx.insertInto('agent_events').values(chunk).execute();
+      await this.insertRows(trx, 'metric_points', children.points, 'do nothing');
+      await this.insertRows(trx, 'agent_events', children.events, 'do nothing');
       await this.foldIntoRollup(trx, children.points);
-      for (const chunk of chunks(children.series)) {
-        await trx
-          .insertInto('metric_series')
-          .values(chunk)
-          .onConflict((oc) => oc.columns(['tracking_id', 'name', 'labels']).doNothing())
-          .execute();
-      }
+      await this.insertRows(trx, 'metric_series', children.series, '(tracking_id, name, labels) do nothing');
       const factRows = dayFactsRows(storedReports);
-      for (const chunk of chunks(factRows)) {
-        await trx
-          .insertInto('cluster_day_facts')
-          .values(chunk)
-          .onConflict((oc) =>
-            oc
-              .columns(['day', 'tracking_id'])
-              .doUpdateSet((eb) => ({
-                facts_at: eb.ref('excluded.facts_at'),
-                version: eb.ref('excluded.version'),
-                cluster_type: eb.ref('excluded.cluster_type'),
-                meta_backend: eb.ref('excluded.meta_backend'),
-                os_name: eb.ref('excluded.os_name'),
-                object_store: eb.ref('excluded.object_store'),
-                connectors: eb.ref('excluded.connectors'),
-                memory_total: eb.ref('excluded.memory_total'),
-                node_meta: eb.ref('excluded.node_meta'),
-                node_compute: eb.ref('excluded.node_compute'),
-                node_frontend: eb.ref('excluded.node_frontend'),
-                node_compactor: eb.ref('excluded.node_compactor'),
-                stream_job_count: eb.ref('excluded.stream_job_count'),
-                license_tier: eb.ref('excluded.license_tier'),
-                connector_usage: eb.ref('excluded.connector_usage'),
-              }))
-              .where((eb) => eb('excluded.facts_at', '>=', eb.ref('cluster_day_facts.facts_at'))),
-          )
-          .execute();
-      }
+      await this.insertRows(trx, 'cluster_day_facts', factRows, DAY_FACTS_CONFLICT);
       // Only rows that were really stored move first/last seen, so a cluster exists exactly when
       // something of it is stored; the facts come from the latest stored meta report. One
       // statement for all clusters of the batch.
-      for (const chunk of chunks(clusterUpserts(inserted, storedReports))) {
-        await trx
-          .insertInto('clusters')
-          .values(chunk)
-          .onConflict((oc) =>
-            oc
-              .column('tracking_id')
-              .doUpdateSet(
-                Object.fromEntries(Object.entries(CLUSTER_UPSERT_SET).map(([c, v]) => [c, sql.raw(v)])),
-              ),
-          )
-          .execute();
-      }
+      await this.insertRows(trx, 'clusters', clusterUpserts(inserted, storedReports), CLUSTER_CONFLICT);
       const dayRows = clusterDayRows(insertedReports);
       const days = new Set<string>();
-      for (const chunk of chunks(dayRows)) {
-        // `returning` names only rows that were new or whose ci went down: their days need a recount.
-        const changed = await trx
-          .insertInto('cluster_days')
-          .values(chunk)
-          .onConflict((oc) =>
-            oc
-              .columns(['day', 'tracking_id'])
-              .doUpdateSet((eb) => ({ ci: eb.ref('excluded.ci') }))
-              .where((eb) => eb('excluded.ci', '<', eb.ref('cluster_days.ci'))),
-          )
-          .returning('day')
-          .execute();
-        for (const row of changed) days.add(row.day);
-      }
+      // `returning` names only rows that were new or whose ci went down: their days need a recount.
+      const changed = await this.insertRows<{ day: string }>(
+        trx,
+        'cluster_days',
+        dayRows,
+        CLUSTER_DAY_CONFLICT,
+        'day',
+      );
+      for (const row of changed) days.add(row.day);
       for (const r of versionRefreshes([...dayRows, ...factRows])) {
         const updated = await this.rollup<{ day: string }>(
           trx,

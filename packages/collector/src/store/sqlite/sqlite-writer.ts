@@ -17,8 +17,8 @@ import {
   agentChildren,
   agentReportColumns,
   batchTrackingIds,
+  CLUSTER_CONFLICT,
   CLUSTER_DAY_CONFLICT,
-  CLUSTER_UPSERT_SET,
   clusterDayRows,
   clusterUpserts,
   DAY_FACTS_CONFLICT,
@@ -75,9 +75,7 @@ function prepared(text: string): SQLite.Statement {
 const upsertCluster = db.prepare(
   `insert into clusters (tracking_id, first_seen, last_seen, version, git_sha, cluster_type, meta_backend, facts_at)
    values (@tracking_id, @first_seen, @last_seen, @version, @git_sha, @cluster_type, @meta_backend, @facts_at)
-   on conflict (tracking_id) do update set ${Object.entries(CLUSTER_UPSERT_SET)
-     .map(([column, value]) => `${column} = ${value}`)
-     .join(', ')}`,
+   on conflict ${CLUSTER_CONFLICT}`,
 );
 
 /** better-sqlite3 binds booleans as errors and Uint8Array only as Buffer. */
