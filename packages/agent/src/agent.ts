@@ -295,7 +295,7 @@ class RunningAgent implements Agent {
     this.state.lastReportMs = now;
 
     const json = this.o.format === 'json';
-    const body = json ? encodeReportJson(report) : await encodeInTurns(report);
+    const body = json ? await inNextTurn(() => encodeReportJson(report)) : await encodeInTurns(report);
     if (this.o.debug) {
       this.o.logger.warn(
         `tidewatch report (TIDEWATCH_TELEMETRY_DEBUG, not sent):\n${JSON.stringify(report, null, 2)}`,
@@ -341,11 +341,17 @@ class RunningAgent implements Agent {
   }
 }
 
+/** `work` after the host's pending work has run: the snapshot and the encoding get separate turns. */
+async function inNextTurn<T>(work: () => T): Promise<T> {
+  await new Promise((resolve) => setImmediate(resolve));
+  return work();
+}
+
 /**
  * The protobuf report, encoded a hundred series at a time with the host's pending work let run
  * in between: a large report never holds the event loop for its whole encoding.
  */
-export async function encodeInTurns(report: AgentReport): Promise<Uint8Array> {
+async function encodeInTurns(report: AgentReport): Promise<Uint8Array> {
   const pieces: Uint8Array[] = [];
   let bytes = 0;
   for (const piece of encodeReportProtobufPieces(report)) {
