@@ -78,6 +78,21 @@ describe('agent', () => {
     expect(first!.sessionId).toBe(second!.sessionId);
   });
 
+  it('sends the same report as JSON when format is json', async () => {
+    const stub = await collector();
+    const clock = new FakeClock();
+    const { agent } = agentFor(stub.url, { clock, dataDir: tempDir(), format: 'json' });
+    agent.counter('queries', { kind: 'select' }).inc(7);
+    agent.histogram('query.duration', undefined, { unit: 's' }).record(0.25);
+    await started(agent);
+    await clock.advance(5 * MINUTE);
+    await vi.waitFor(() => expect(stub.accepted).toHaveLength(1));
+    const [report] = stub.accepted;
+    expect(stub.contentTypes).toEqual(['application/json']);
+    expect(report!.metrics.find((m) => m.name === 'queries')).toMatchObject({ value: 7 });
+    expect(report!.metrics.find((m) => m.name === 'query.duration')!.histogram!.sum).toBe(0.25);
+  });
+
   it('resumes the cycle after a restart: due at last report + interval, at once when overdue', async () => {
     const stub = await collector();
     const dataDir = tempDir();

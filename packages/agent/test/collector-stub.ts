@@ -11,6 +11,8 @@ export interface StubCollector {
   url: string;
   /** Reports answered 2xx, in order (a retry of an acknowledged report appears twice). */
   accepted: AgentReport[];
+  /** The Content-Type of each accepted report, in order. */
+  contentTypes: string[];
   /** Every request that reached the server. */
   requests: number;
   connections: number;
@@ -24,6 +26,7 @@ export async function startCollector(answer: (n: number) => Answer = () => 200):
   const stub: StubCollector = {
     url: '',
     accepted: [],
+    contentTypes: [],
     requests: 0,
     connections: 0,
     answer,
@@ -46,6 +49,7 @@ export async function startCollector(answer: (n: number) => Answer = () => 200):
         if (req.headers['content-encoding'] === 'gzip') body = gunzipSync(body);
         const type = req.headers['content-type'] as 'application/json';
         stub.accepted.push(decodeNativeReport(new Uint8Array(body), type));
+        stub.contentTypes.push(type);
       }
       res.writeHead(status, { 'content-type': 'application/json', ...headers });
       res.end('{}');
