@@ -6,9 +6,15 @@
 import type { FastifyInstance } from 'fastify';
 import { requireToken } from '../auth/require-token.js';
 import type { Store, StoredAgentEvent } from '../store/store.js';
-import { dayRange } from './day-range.js';
-import { cutPage, invalidCursor, jsonOrText, pageQuerySchema, pageResponseSchema } from './paging.js';
-import { trackingIdParam } from './tracking-id.js';
+import {
+  cutPage,
+  invalidCursor,
+  jsonOrText,
+  type PageQuery,
+  pageFilter,
+  pageQuerySchema,
+  pageResponseSchema,
+} from './paging.js';
 
 type Position = { receivedAt: number; reportId: string; seq: number };
 
@@ -63,21 +69,12 @@ export async function agentEventsRoute(app: FastifyInstance, opts: { store: Stor
       },
     },
     async (request) => {
-      const query = request.query as {
-        from?: string;
-        to?: string;
-        trackingId?: string;
+      const query = request.query as PageQuery & {
         name?: string;
-        limit: number;
-        before?: string;
       };
-      const range = dayRange(query);
       const events = await opts.store.agentEvents({
-        ...range,
-        trackingId: query.trackingId === undefined ? undefined : trackingIdParam(query.trackingId),
+        ...pageFilter(query, decodeCursor),
         name: query.name,
-        limit: query.limit + 1,
-        before: query.before === undefined ? undefined : decodeCursor(query.before),
       });
       const { page, next } = cutPage(events, query.limit, encodeCursor);
       return {

@@ -3,9 +3,15 @@ import { EVENT_STAGES } from '@tidewatch/protocol';
 import type { FastifyInstance } from 'fastify';
 import { requireToken } from '../auth/require-token.js';
 import type { Store, StoredEvent } from '../store/store.js';
-import { dayRange } from './day-range.js';
-import { cutPage, invalidCursor, jsonOrText, pageQuerySchema, pageResponseSchema } from './paging.js';
-import { trackingIdParam } from './tracking-id.js';
+import {
+  cutPage,
+  invalidCursor,
+  jsonOrText,
+  type PageQuery,
+  pageFilter,
+  pageQuerySchema,
+  pageResponseSchema,
+} from './paging.js';
 
 const STAGES = [...EVENT_STAGES, 'unspecified'] as const;
 
@@ -53,25 +59,16 @@ export async function eventsRoute(app: FastifyInstance, opts: { store: Store }) 
       },
     },
     async (request) => {
-      const query = request.query as {
-        from?: string;
-        to?: string;
-        trackingId?: string;
+      const query = request.query as PageQuery & {
         stage?: (typeof STAGES)[number];
         name?: string;
         connector?: string;
-        limit: number;
-        before?: string;
       };
-      const range = dayRange(query);
       const events = await opts.store.events({
-        ...range,
-        trackingId: query.trackingId === undefined ? undefined : trackingIdParam(query.trackingId),
+        ...pageFilter(query, decodeCursor),
         stage: query.stage === 'unspecified' ? null : query.stage,
         name: query.name,
         connector: query.connector,
-        limit: query.limit + 1,
-        before: query.before === undefined ? undefined : decodeCursor(query.before),
       });
       const { page, next } = cutPage(events, query.limit, encodeCursor);
       return {

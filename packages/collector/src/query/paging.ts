@@ -2,7 +2,8 @@
 // range, cluster filter, `limit` and an opaque `before` cursor, how a page and its `next` cursor are
 // cut from limit + 1 rows, and JSON fields shown parsed.
 import { CollectorError } from '../errors.js';
-import { dayRangeQuerySchema } from './day-range.js';
+import { dayRange, dayRangeQuerySchema } from './day-range.js';
+import { trackingIdParam } from './tracking-id.js';
 
 export const MAX_PAGE = 1000;
 
@@ -56,4 +57,26 @@ export function jsonOrText(text: string | null): unknown {
   } catch {
     return text;
   }
+}
+
+/** The querystring every paged list shares. */
+export interface PageQuery {
+  from?: string;
+  to?: string;
+  trackingId?: string;
+  limit: number;
+  before?: string;
+}
+
+/**
+ * The store filter of a paged list: the validated day range and tracking id, one row more than the
+ * page (cutPage uses it to know whether there is a next page), and the decoded `before` cursor.
+ */
+export function pageFilter<C>(query: PageQuery, decodeCursor: (cursor: string) => C) {
+  return {
+    ...dayRange(query),
+    trackingId: query.trackingId === undefined ? undefined : trackingIdParam(query.trackingId),
+    limit: query.limit + 1,
+    before: query.before === undefined ? undefined : decodeCursor(query.before),
+  };
 }
