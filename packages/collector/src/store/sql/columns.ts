@@ -378,6 +378,22 @@ const CARRIED_VERSION = `select f.version from cluster_day_facts f
       where f.tracking_id = cluster_days.tracking_id and f.day <= cluster_days.day
       order by f.day desc limit 1`;
 
+/** next_day of a cluster's newest facts row: after every real day, so `next_day > to` holds. */
+export const NO_NEXT_DAY = '9999-12-31';
+
+/** A facts row's next_day: the cluster's next facts day after it. */
+const NEXT_FACTS_DAY = `coalesce((select min(g.day) from cluster_day_facts g
+      where g.tracking_id = cluster_day_facts.tracking_id and g.day > cluster_day_facts.day), '${NO_NEXT_DAY}')`;
+
+/**
+ * Parameters of ROLLUP_SQL.linkFacts for a batch's facts rows: (tracking_id, day) pairs, in
+ * chunks. Run after the clusters upsert: its row lock serializes two transactions writing the same
+ * cluster, so the second one links its days to the first one's (PostgreSQL, read committed).
+ */
+export function factsLinks(rows: readonly { day: string; tracking_id: string }[]): string[][] {
+  return chunks([...rows]).map((chunk) => chunk.flatMap((r) => [r.tracking_id, r.day]));
+}
+
 /** Rollup statements with `?` parameters, the same on every dialect (see versionRefreshes). */
 export const ROLLUP_SQL = {
   /** Parameters: first day, then `ids` tracking ids. Returns the days it updated. */
@@ -386,6 +402,21 @@ export const ROLLUP_SQL = {
   carryVersions: (ids: number) => `update cluster_days set version = (${CARRIED_VERSION})
     where day >= ? and tracking_id in (${new Array(ids).fill('?').join(', ')})
       and version is distinct from (${CARRIED_VERSION}) returning day`,
+  /**
+   * Parameters: `pairs` (tracking_id, day) of facts rows just written. Sets next_day on those rows
+   * and on the row before each (a new day in between changes its next day). Idempotent, and writes
+   * only rows whose next_day changes: a second meta report of the same day writes nothing.
+   */
+  linkFacts: (
+    pairs: number,
+  ) => `with v(tracking_id, day) as (values ${new Array(pairs).fill('(?, ?)').join(', ')}),
+    touched(tracking_id, day) as (
+      select tracking_id, day from v
+      union select v.tracking_id, (select max(p.day) from cluster_day_facts p
+        where p.tracking_id = v.tracking_id and p.day < v.day) from v)
+    update cluster_day_facts set next_day = ${NEXT_FACTS_DAY}
+    where (tracking_id, day) in (select tracking_id, day from touched)
+      and next_day <> ${NEXT_FACTS_DAY}`,
   /** Parameter: day. */
   clearDay: () => 'delete from day_versions where day = ?',
   /** Parameter: day. */

@@ -9,7 +9,7 @@ import {
   sql,
 } from 'kysely';
 import { foldPoints, type PointRow } from '../metric-rollup.js';
-import { chunks } from './columns.js';
+import { chunks, NO_NEXT_DAY } from './columns.js';
 
 export interface DialectTypes {
   /** An auto-incrementing 64-bit primary key column type. */
@@ -475,6 +475,36 @@ function migrations(types: DialectTypes): Record<string, Migration> {
         // cluster_days_cluster_day. Measured: about a quarter of the pages a SQLite commit wrote.
         await db.schema.dropIndex('reports_meta_latest').ifExists().execute();
         await db.schema.dropIndex('cluster_days_cluster').ifExists().execute();
+      },
+    },
+    '0030_fleet_reads': {
+      async up(db: Kysely<unknown>) {
+        // Each facts row knows the cluster's next facts day (NO_NEXT_DAY if none): the cluster's
+        // latest facts in [from, to] are the rows with from <= day <= to < next_day, one index
+        // range instead of a seek per cluster (sql/columns.ts keeps it at ingest).
+        await db.schema
+          .alterTable('cluster_day_facts')
+          .addColumn('next_day', 'text', (c) => c.notNull().defaultTo(NO_NEXT_DAY))
+          .execute();
+        await sql`update cluster_day_facts set next_day = n.next_day
+          from (select tracking_id, day,
+                  lead(day) over (partition by tracking_id order by day) as next_day
+                from cluster_day_facts) n
+          where n.next_day is not null and n.tracking_id = cluster_day_facts.tracking_id
+            and n.day = cluster_day_facts.day`.execute(db);
+        await db.schema
+          .createIndex('cluster_day_facts_next')
+          .on('cluster_day_facts')
+          .columns(['next_day', 'day'])
+          .execute();
+        // CI-only cluster-days are few (RisingWave never sends CI): "left out as CI" reads them
+        // alone instead of every cluster-day of the range. The literal `ci = 1` must be in the query.
+        await db.schema
+          .createIndex('cluster_days_ci')
+          .on('cluster_days')
+          .columns(['day', 'tracking_id'])
+          .where(sql.ref('ci'), '=', sql.lit(1))
+          .execute();
       },
     },
   };

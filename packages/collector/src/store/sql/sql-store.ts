@@ -2,10 +2,10 @@
 // (connection, column types, the setup lock) is passed in by sqlite/ and postgres/.
 import { CompiledQuery, type Kysely, Migrator, sql, type Transaction } from 'kysely';
 import {
+  BREAKDOWN_COLUMNS,
   clusterFacts,
   clusterListItem,
   clusterSummary,
-  factsBreakdown,
   metricPoint,
   rankEventCounts,
   sortSessions,
@@ -67,6 +67,8 @@ import {
   DAY_FACTS_CONFLICT,
   dayFactsRows,
   eventColumns,
+  factsLinks,
+  NO_NEXT_DAY,
   ordered,
   ROLLUP_SQL,
   reportColumns,
@@ -268,6 +270,9 @@ export class SqlStore implements Store {
       // something of it is stored; the facts come from the latest stored meta report. One
       // statement for all clusters of the batch.
       await this.insertRows(trx, 'clusters', clusterUpserts(inserted, storedReports), CLUSTER_CONFLICT);
+      for (const pairs of factsLinks(factRows)) {
+        await this.rollup(trx, ROLLUP_SQL.linkFacts(pairs.length / 2), pairs);
+      }
       const dayRows = clusterDayRows(insertedReports);
       const days = new Set<string>();
       // `returning` names only rows that were new or whose ci went down: their days need a recount.
@@ -405,18 +410,41 @@ export class SqlStore implements Store {
   }
 
   async leftOut(query: { fromDay: string; toDay: string }): Promise<LeftOut> {
-    const inRange = this.db
-      .selectFrom('cluster_days')
-      .where('day', '>=', query.fromDay)
-      .where('day', '<=', query.toDay);
-    const ci = await inRange
-      .select((eb) => eb.fn.count('tracking_id').distinct().as('n'))
-      .where('ci', '=', 1)
-      .where('tracking_id', 'not in', inRange.select('tracking_id').where('ci', '=', 0))
+    // CI: clusters whose every day in the range is all-CI. Starts from the few CI-only
+    // cluster-days (partial index cluster_days_ci, hence the literal), never every cluster-day.
+    const ci = await this.db
+      .selectFrom('cluster_days as d')
+      .select((eb) => eb.fn.count('d.tracking_id').distinct().as('n'))
+      .where('d.ci', '=', sql.lit(1))
+      .where('d.day', '>=', query.fromDay)
+      .where('d.day', '<=', query.toDay)
+      .where(({ not, exists, selectFrom }) =>
+        not(
+          exists(
+            selectFrom('cluster_days as e')
+              .select(sql.lit(1).as('one'))
+              .whereRef('e.tracking_id', '=', 'd.tracking_id')
+              .where('e.day', '>=', query.fromDay)
+              .where('e.day', '<=', query.toDay)
+              .where('e.ci', '=', 0),
+          ),
+        ),
+      )
       .executeTakeFirstOrThrow();
-    const internal = await inRange
-      .select((eb) => eb.fn.count('tracking_id').distinct().as('n'))
-      .where('tracking_id', 'in', this.internalIds())
+    // Internal: per tagged cluster, one index seek for a day in the range.
+    const internal = await this.db
+      .selectFrom('clusters as c')
+      .select((eb) => eb.fn.countAll().as('n'))
+      .where('c.internal', '=', 1)
+      .where(({ exists, selectFrom }) =>
+        exists(
+          selectFrom('cluster_days as d')
+            .select(sql.lit(1).as('one'))
+            .whereRef('d.tracking_id', '=', 'c.tracking_id')
+            .where('d.day', '>=', query.fromDay)
+            .where('d.day', '<=', query.toDay),
+        ),
+      )
       .executeTakeFirstOrThrow();
     return { ci: Number(ci.n), internal: Number(internal.n) };
   }
@@ -516,36 +544,51 @@ export class SqlStore implements Store {
     return rows.map(clusterListItem);
   }
 
-  async latestFacts(query: DayRangeQuery): Promise<ClusterFacts[]> {
-    // Per cluster, its latest facts day in the range by one index seek on (tracking_id, day).
+  /**
+   * Each cluster's latest facts row in the range: the one with day <= to < next_day (its next
+   * facts day is after the range), if day >= from. One range of cluster_day_facts_next, whose
+   * rows past `to` are only the days after the range (none when the range ends today).
+   */
+  private latestFactsRows(query: DayRangeQuery) {
     let q = this.db
-      .selectFrom('clusters as c')
-      .innerJoin('cluster_day_facts as f', (join) =>
-        join
-          .onRef('f.tracking_id', '=', 'c.tracking_id')
-          .on('f.day', '=', (eb) =>
-            eb
-              .selectFrom('cluster_day_facts as g')
-              .select('g.day')
-              .whereRef('g.tracking_id', '=', 'c.tracking_id')
-              .where('g.day', '>=', query.fromDay)
-              .where('g.day', '<=', query.toDay)
-              .orderBy('g.day', 'desc')
-              .limit(1),
-          ),
-      )
-      .selectAll('f');
-    if (!query.includeInternal) q = q.where('c.internal', '=', 0);
-    const rows = await q.orderBy('f.tracking_id').execute();
-    return rows.map(clusterFacts);
+      .selectFrom('cluster_day_facts as f')
+      .where('f.next_day', '>', query.toDay)
+      // Always true, but a range with two ends is what makes SQLite's planner (no statistics)
+      // take this index rather than the primary key's (day) range, every day of the range.
+      .where('f.next_day', '<=', NO_NEXT_DAY)
+      .where('f.day', '>=', query.fromDay)
+      .where('f.day', '<=', query.toDay);
+    if (!query.includeInternal) q = q.where('f.tracking_id', 'not in', this.internalIds());
+    return q;
+  }
+
+  async latestFacts(query: DayRangeQuery): Promise<ClusterFacts[]> {
+    // Sorted here: an `order by` in SQL makes SQLite walk a tracking_id index over every row.
+    const rows = await this.latestFactsRows(query).selectAll('f').execute();
+    return rows
+      .sort((a, b) => (a.tracking_id < b.tracking_id ? -1 : a.tracking_id > b.tracking_id ? 1 : 0))
+      .map(clusterFacts);
   }
 
   async breakdown(
     by: BreakdownDimension,
     query: DayRangeQuery,
   ): Promise<{ value: string | null; clusters: number }[]> {
-    // RisingWave facts (never CI): each cluster's latest meta facts in the range.
-    return factsBreakdown(by, await this.latestFacts(query));
+    // RisingWave facts (never CI): each cluster's latest meta facts in the range, counted in SQL
+    // (a connector list is a JSON array: those are counted here, per connector).
+    const column = BREAKDOWN_COLUMNS[by];
+    const rows = await this.latestFactsRows(query)
+      .select([sql<string | null>`${sql.ref(`f.${column}`)}`.as('value'), (eb) => eb.fn.countAll().as('n')])
+      .groupBy(sql.ref(`f.${column}`))
+      .execute();
+    if (by !== 'connector') return rows.map((r) => ({ value: r.value, clusters: Number(r.n) }));
+    const counts = new Map<string | null, number>();
+    for (const r of rows) {
+      for (const name of r.value ? (JSON.parse(r.value) as string[]) : []) {
+        counts.set(name, (counts.get(name) ?? 0) + Number(r.n));
+      }
+    }
+    return [...counts].map(([value, clusters]) => ({ value, clusters }));
   }
 
   async clusterHistory(

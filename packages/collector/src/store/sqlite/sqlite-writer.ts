@@ -24,6 +24,7 @@ import {
   DAY_FACTS_CONFLICT,
   dayFactsRows,
   eventColumns,
+  factsLinks,
   ordered,
   ROLLUP_SQL,
   reportColumns,
@@ -174,6 +175,7 @@ function writeRows(request: WriteBatch): WriteResult {
   const factRows = dayFactsRows(storedReports);
   for (const f of factRows) insert('cluster_day_facts', f, DAY_FACTS_CONFLICT).run(f);
   for (const c of clusterUpserts(inserted, storedReports)) upsertCluster.run(c);
+  for (const pairs of factsLinks(factRows)) prepared(ROLLUP_SQL.linkFacts(pairs.length / 2)).run(...pairs);
   for (const r of versionRefreshes([...dayRows, ...factRows])) {
     const updated = prepared(ROLLUP_SQL.carryVersions(r.trackingIds.length)).all(r.fromDay, ...r.trackingIds);
     for (const row of updated as { day: string }[]) days.add(row.day);
