@@ -11,7 +11,13 @@ import { eventRow, reportRow } from '../ingest/rows.js';
 import { ClickHouseStore } from './clickhouse/clickhouse-store.js';
 import { sql } from './clickhouse/sql.js';
 import { openStore } from './open-store.js';
-import { agentChildren, agentReportColumns, clusterRows, reportColumns } from './sql/columns.js';
+import {
+  agentChildren,
+  agentReportColumns,
+  clusterRows,
+  dayFactsRows,
+  reportColumns,
+} from './sql/columns.js';
 import { migrationProvider } from './sql/migrations.js';
 import type { SqlStore } from './sql/sql-store.js';
 import type { DayRangeQuery, Store, WriteBatch } from './store.js';
@@ -814,6 +820,105 @@ describe.each(targets)('store contract: $name', (target) => {
 
   // SQL stores keep rollups, filled by a migration for data stored before it (ClickHouse fills its
   // own when it creates them: clickhouse/rollups.test.ts).
+  /** Meta reports of a few clusters over 12 days, with gaps, 1-2 reports a day, versions moving. */
+  function scatteredMetaReports() {
+    const day = 86_400_000;
+    let seed = 7;
+    const next = () => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
+      return seed / 2_147_483_648;
+    };
+    const reports = [];
+    let reportTime = 1;
+    for (const id of ['g0', 'g1', 'g2', 'g3', 'g4']) {
+      for (let d = 0; d < 12; d++) {
+        if (next() < 0.4) continue;
+        for (let k = next() < 0.3 ? 2 : 1; k > 0; k--) {
+          const at = T0 - (11 - d) * day + Math.floor(next() * 3_600_000) * 10 + k;
+          const version = `2.${Math.floor(next() * 4)}.0`;
+          reports.push(meta(id, at, { version, reportTime: reportTime++, computeNodes: d }));
+        }
+      }
+    }
+    return reports;
+  }
+
+  /** Each cluster's latest meta report in [from, to], by receive time (what latestFacts answers). */
+  function latestIn(reports: ReturnType<typeof meta>[], from: string, to: string) {
+    const latest = new Map<string, ReturnType<typeof meta>>();
+    for (const r of reports) {
+      if (r.receivedDay < from || r.receivedDay > to) continue;
+      const seen = latest.get(r.trackingId);
+      if (!seen || r.receivedAt > seen.receivedAt) latest.set(r.trackingId, r);
+    }
+    return [...latest.values()]
+      .sort((a, b) => (a.trackingId < b.trackingId ? -1 : 1))
+      .map((r) => [r.trackingId, r.receivedDay, r.receivedAt, r.version]);
+  }
+
+  /** latestFacts and the version breakdown for every range inside the 12 days, against `latestIn`. */
+  async function expectLatestFactsOf(s: Store, reports: ReturnType<typeof meta>[]) {
+    const days = Array.from({ length: 12 }, (_, d) => new Date(T0 - (11 - d) * 86_400_000).toISOString());
+    // A few first days, every last day after each: `to` falls on, between and after stored days.
+    for (const i of [0, 2, 5, 9]) {
+      const from = days[i]!.slice(0, 10);
+      for (const to of days.slice(i).map((d) => d.slice(0, 10))) {
+        const range = { fromDay: from, toDay: to, includeCi: false };
+        const expected = latestIn(reports, from, to);
+        const facts = await s.latestFacts(range);
+        expect([from, to, facts.map((f) => [f.trackingId, f.day, f.factsAt, f.version])]).toEqual([
+          from,
+          to,
+          expected,
+        ]);
+        const perVersion = new Map<string, number>();
+        for (const e of expected) perVersion.set(String(e[3]), (perVersion.get(String(e[3])) ?? 0) + 1);
+        const breakdown = await s.breakdown('version', range);
+        expect(new Map(breakdown.map((b) => [String(b.value), b.clusters]))).toEqual(perVersion);
+      }
+    }
+  }
+
+  it("answers each cluster's latest facts in every range through gaps, backdated and retried batches, erase and retention", async () => {
+    const reports = scatteredMetaReports();
+    // Shuffled into batches: later batches fill days before and between days already stored.
+    const shuffled = [...reports].sort((a, b) => ((a.reportTime * 7919) % 31) - ((b.reportTime * 7919) % 31));
+    const batches = [0, 1, 2, 3].map((k) => shuffled.filter((_, i) => i % 4 === k));
+    for (const batch of batches) await store.writeBatch({ reports: batch, events: [] });
+    await store.writeBatch({ reports: batches[1]!, events: [] }); // retried: stores nothing
+    await expectLatestFactsOf(store, reports);
+    await store.eraseCluster('g1');
+    const kept = reports.filter((r) => r.trackingId !== 'g1');
+    await expectLatestFactsOf(store, kept);
+    const cut = new Date(T0 - 6 * 86_400_000).toISOString().slice(0, 10);
+    await store.deleteBefore(cut);
+    await expectLatestFactsOf(
+      store,
+      kept.filter((r) => r.receivedDay >= cut),
+    );
+  });
+
+  it('says how many clusters a statistic left out as CI-only or internal, per range', async () => {
+    const day = 86_400_000;
+    await store.writeBatch({
+      reports: [meta('i1', T0 - 2 * day), meta('i2', T0)],
+      events: [],
+      agentReports: [
+        agent({ trackingId: 'c1', ci: true }, T0), // CI only
+        agent({ trackingId: 'c2', ci: true }, T0 - day), // CI one day, not CI the next
+        agent({ trackingId: 'c2' }, T0),
+        agent({ trackingId: 'c3', ci: true }, T0 - 3 * day), // CI only, before the range below
+      ],
+    });
+    await store.setInternal('i1', true);
+    await store.setInternal('i2', true);
+    const left = (fromDay: string, toDay: string) => store.leftOut({ fromDay, toDay });
+    expect(await left('2026-11-19', '2026-11-20')).toEqual({ ci: 1, internal: 1 });
+    expect(await left('2026-11-19', '2026-11-19')).toEqual({ ci: 1, internal: 0 });
+    expect(await left('2026-11-17', '2026-11-20')).toEqual({ ci: 2, internal: 2 });
+    expect(await left('2026-11-21', '2026-11-30')).toEqual({ ci: 0, internal: 0 });
+  });
+
   const sqlOnly = target.name === 'sqlite' || target.name === 'postgres' ? it : null;
   /** A fresh SQL store with the migrations up to `name` only (what an older collector left). */
   async function storeMigratedTo(name: string): Promise<SqlStore> {
@@ -861,6 +966,23 @@ describe.each(targets)('store contract: $name', (target) => {
       expect(await sqlStore.clusterSpans({ toDay: '2026-11-20', includeCi: false })).toEqual(
         await store.clusterSpans({ toDay: '2026-11-20', includeCi: false }),
       );
+    } finally {
+      await sqlStore.close();
+    }
+  });
+
+  sqlOnly?.('backfills next facts days for latest facts in every range (migration 0030)', async () => {
+    const reports = scatteredMetaReports();
+    const sqlStore = await storeMigratedTo('0026_agent_event_order');
+    try {
+      // What writeBatch stored before 0030: the reports and their cluster_day_facts rows.
+      await sqlStore.db.insertInto('reports').values(reports.map(reportColumns)).execute();
+      await sqlStore.db
+        .insertInto('cluster_day_facts')
+        .values(dayFactsRows(reports) as never)
+        .execute();
+      await sqlStore.migrate();
+      await expectLatestFactsOf(sqlStore, reports);
     } finally {
       await sqlStore.close();
     }
