@@ -678,8 +678,10 @@ export class SqlStore implements Store {
         'node',
         'object',
       ])
-      .where('received_day', '>=', query.fromDay)
-      .where('received_day', '<=', query.toDay);
+      // The range's receive times (received_day is their UTC day): events_received serves the
+      // range and the order at once, and the scan stops at the page's end.
+      .where('received_at', '>=', Date.parse(query.fromDay))
+      .where('received_at', '<', Date.parse(query.toDay) + DAY_MS);
     if (query.trackingId !== undefined) q = q.where('tracking_id', '=', query.trackingId);
     if (query.stage === null) q = q.where('stage', 'is', null);
     else if (query.stage !== undefined) q = q.where('stage', '=', query.stage);
