@@ -3,6 +3,7 @@
 // `GET /query/adoption` (days until a release reaches a share of the active fleet).
 import type { FastifyInstance } from 'fastify';
 import { requireToken } from '../auth/require-token.js';
+import { connectorUseCounts } from '../store/connector-uses.js';
 import type { Store } from '../store/store.js';
 import {
   dayRangeQuerySchema,
@@ -15,7 +16,7 @@ import {
 import {
   ADOPTION_SHARES,
   adoption,
-  connectorUsage,
+  connectorTables,
   DISTRIBUTION_NAMES,
   type DistributionName,
   distribution,
@@ -122,10 +123,12 @@ export async function shapeRoutes(app: FastifyInstance, opts: { store: Store }) 
     },
     async (request) => {
       const filter = fleetFilter(request.query as FleetQuery);
-      const facts = await opts.store.latestFacts(filter);
+      const counted = opts.store.connectorUseCounts
+        ? await opts.store.connectorUseCounts(filter)
+        : (await opts.store.latestFacts(filter)).map((f) => connectorUseCounts(f.connectorUsage));
       return {
-        clusters: facts.length,
-        ...connectorUsage(facts),
+        clusters: counted.length,
+        ...connectorTables(counted),
         excluded: await excluded(opts.store, filter),
       };
     },

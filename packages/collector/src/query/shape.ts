@@ -1,6 +1,6 @@
 // Deployment shape from each cluster's latest facts: distributions of sizes (buckets and
 // percentiles, never only an average) and connectors by kind, format and encode.
-import { connectorUsesOf } from '@tidewatch/protocol';
+import { type ConnectorUseCount, connectorUseCounts } from '../store/connector-uses.js';
 import type { ClusterFacts } from '../store/store.js';
 
 export const DISTRIBUTIONS = {
@@ -82,39 +82,34 @@ const order = (a: string | null, b: string | null) =>
 
 /** Sources and sinks by connector, format and encode, from connector_usage_json_str. */
 export function connectorUsage(facts: ClusterFacts[]): { sources: ConnectorRow[]; sinks: ConnectorRow[] } {
-  type Counting = ConnectorRow & { seen: string };
-  const tables = { source: new Map<string, Counting>(), sink: new Map<string, Counting>() };
-  for (const f of facts) {
-    for (const use of connectorUsesOf(f.connectorUsage)) {
-      const key = JSON.stringify([use.connector, use.format, use.encode]);
-      const table = tables[use.kind];
-      const row = table.get(key) ?? {
-        connector: use.connector,
-        format: use.format,
-        encode: use.encode,
-        clusters: 0,
-        count: 0,
-        seen: '',
-      };
-      row.count++;
-      if (row.seen !== f.trackingId) {
-        row.clusters++;
-        row.seen = f.trackingId;
-      }
+  return connectorTables(facts.map((f) => connectorUseCounts(f.connectorUsage)));
+}
+
+/** The same tables from each cluster's counted uses (one list per cluster). */
+export function connectorTables(perCluster: Iterable<ConnectorUseCount[]>): {
+  sources: ConnectorRow[];
+  sinks: ConnectorRow[];
+} {
+  const tables = { source: new Map<string, ConnectorRow>(), sink: new Map<string, ConnectorRow>() };
+  for (const uses of perCluster) {
+    for (const [kind, connector, format, encode, count] of uses) {
+      const key = JSON.stringify([connector, format, encode]);
+      const table = tables[kind];
+      const row = table.get(key) ?? { connector, format, encode, clusters: 0, count: 0 };
+      row.clusters++;
+      row.count += count;
       table.set(key, row);
     }
   }
-  const rows = (table: Map<string, Counting>) =>
-    [...table.values()]
-      .map(({ seen: _, ...row }) => row)
-      .sort(
-        (a, b) =>
-          b.clusters - a.clusters ||
-          b.count - a.count ||
-          order(a.connector, b.connector) ||
-          order(a.format, b.format) ||
-          order(a.encode, b.encode),
-      );
+  const rows = (table: Map<string, ConnectorRow>) =>
+    [...table.values()].sort(
+      (a, b) =>
+        b.clusters - a.clusters ||
+        b.count - a.count ||
+        order(a.connector, b.connector) ||
+        order(a.format, b.format) ||
+        order(a.encode, b.encode),
+    );
   return { sources: rows(tables.source), sinks: rows(tables.sink) };
 }
 

@@ -271,7 +271,7 @@ export function rankEventCounts(
 }
 
 /** A cluster's facts of one day (the cluster_day_facts columns, whichever store they come from). */
-export type FactsColumns = Omit<ClusterDayFactsTable, 'next_day'>;
+export type FactsColumns = Omit<ClusterDayFactsTable, 'next_day' | 'connector_uses'>;
 
 export function clusterFacts(r: Loose<FactsColumns>): ClusterFacts {
   const n = (v: Numeric | null) => (v === null ? null : Number(v));

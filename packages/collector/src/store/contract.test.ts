@@ -9,6 +9,7 @@ import { tokenRecord } from '../auth/tokens.js';
 import { agentReportWrite } from '../ingest/native-rows.js';
 import { eventRow, reportRow } from '../ingest/rows.js';
 import { ClickHouseStore } from './clickhouse/clickhouse-store.js';
+import { connectorUseCounts } from './connector-uses.js';
 import { sql } from './clickhouse/sql.js';
 import { openStore } from './open-store.js';
 import {
@@ -820,6 +821,18 @@ describe.each(targets)('store contract: $name', (target) => {
 
   // SQL stores keep rollups, filled by a migration for data stored before it (ClickHouse fills its
   // own when it creates them: clickhouse/rollups.test.ts).
+  const USAGES = [
+    undefined,
+    'not json',
+    JSON.stringify({
+      source: [
+        { '1': { connector: 'Kafka', format: 'plain', encode: 'json' } },
+        { '2': { connector: 'kafka' } },
+      ],
+      sink: [{ '3': { connector: 'iceberg', format: 'upsert', encode: 'parquet' } }],
+    }),
+  ];
+
   /** Meta reports of a few clusters over 12 days, with gaps, 1-2 reports a day, versions moving. */
   function scatteredMetaReports() {
     const day = 86_400_000;
@@ -836,7 +849,8 @@ describe.each(targets)('store contract: $name', (target) => {
         for (let k = next() < 0.3 ? 2 : 1; k > 0; k--) {
           const at = T0 - (11 - d) * day + Math.floor(next() * 3_600_000) * 10 + k;
           const version = `2.${Math.floor(next() * 4)}.0`;
-          reports.push(meta(id, at, { version, reportTime: reportTime++, computeNodes: d }));
+          const connectorUsage = USAGES[Math.floor(next() * USAGES.length)];
+          reports.push(meta(id, at, { version, reportTime: reportTime++, computeNodes: d, connectorUsage }));
         }
       }
     }
@@ -875,6 +889,11 @@ describe.each(targets)('store contract: $name', (target) => {
         for (const e of expected) perVersion.set(String(e[3]), (perVersion.get(String(e[3])) ?? 0) + 1);
         const breakdown = await s.breakdown('version', range);
         expect(new Map(breakdown.map((b) => [String(b.value), b.clusters]))).toEqual(perVersion);
+        if (s.connectorUseCounts) {
+          const counted = (await s.connectorUseCounts(range)).map((c) => JSON.stringify(c)).sort();
+          const fromJson = facts.map((f) => JSON.stringify(connectorUseCounts(f.connectorUsage))).sort();
+          expect(counted).toEqual(fromJson);
+        }
       }
     }
   }
@@ -971,22 +990,26 @@ describe.each(targets)('store contract: $name', (target) => {
     }
   });
 
-  sqlOnly?.('backfills next facts days for latest facts in every range (migration 0030)', async () => {
-    const reports = scatteredMetaReports();
-    const sqlStore = await storeMigratedTo('0026_agent_event_order');
-    try {
-      // What writeBatch stored before 0030: the reports and their cluster_day_facts rows.
-      await sqlStore.db.insertInto('reports').values(reports.map(reportColumns)).execute();
-      await sqlStore.db
-        .insertInto('cluster_day_facts')
-        .values(dayFactsRows(reports) as never)
-        .execute();
-      await sqlStore.migrate();
-      await expectLatestFactsOf(sqlStore, reports);
-    } finally {
-      await sqlStore.close();
-    }
-  });
+  sqlOnly?.(
+    'backfills next facts days and counted connector uses for every range (migrations 0030, 0032)',
+    async () => {
+      const reports = scatteredMetaReports();
+      const sqlStore = await storeMigratedTo('0026_agent_event_order');
+      try {
+        // What writeBatch stored before 0030: the reports and their cluster_day_facts rows.
+        await sqlStore.db.insertInto('reports').values(reports.map(reportColumns)).execute();
+        const before = dayFactsRows(reports).map(({ connector_uses: _, ...columns }) => columns);
+        await sqlStore.db
+          .insertInto('cluster_day_facts')
+          .values(before as never)
+          .execute();
+        await sqlStore.migrate();
+        await expectLatestFactsOf(sqlStore, reports);
+      } finally {
+        await sqlStore.close();
+      }
+    },
+  );
 
   sqlOnly?.('backfills the metric rollup and agent event order from rows stored before them', async () => {
     const writes = [

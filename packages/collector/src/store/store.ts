@@ -2,6 +2,8 @@
 // clickhouse/), and one contract test suite (contract.test.ts) that defines "correct" for every
 // adapter.
 
+import type { ConnectorUseCount } from './connector-uses.js';
+
 /** One stored node report (RisingWave v1/v2), as the ingest layer normalized it. */
 export interface ReportRow {
   /** Hash of the retry key (CONTRACT.md): a resent report never makes a second row. */
@@ -475,6 +477,12 @@ export interface Store {
   versionCounts(query: DayRangeQuery): Promise<{ day: string; version: string | null; clusters: number }[]>;
   /** Each cluster's facts from its latest meta report in the range (one row per cluster). */
   latestFacts(query: DayRangeQuery): Promise<ClusterFacts[]>;
+  /**
+   * Optional: the connector uses of each cluster's latest facts in the range, counted
+   * (connectorUseCounts of its connector JSON), one list per cluster. A store that keeps them
+   * counted answers without the JSON; without it, the route counts from latestFacts.
+   */
+  connectorUseCounts?(query: DayRangeQuery): Promise<ConnectorUseCount[][]>;
   /** One cluster over a range: its facts per day (oldest first) and its sessions (newest first). */
   clusterHistory(query: ClusterHistoryQuery): Promise<{ days: ClusterFacts[]; sessions: ClusterSession[] }>;
   /** Every metric name agents have sent, by name. */

@@ -1,5 +1,6 @@
 // Row models to table columns, and the steps every SQL write takes: shared by the Kysely path
 // (sql-store.ts) and the SQLite writer thread (sqlite/sqlite-writer.ts), so both store the same.
+import { connectorUseCounts } from '../connector-uses.js';
 import type { AgentReportRow, AgentReportWrite, EventRow, ReportRow, WriteBatch } from '../store.js';
 import type { AgentReportsTable, ReportsTable } from './schema.js';
 
@@ -343,6 +344,7 @@ export function dayFactsRows(reports: readonly ReportRow[]) {
       stream_job_count: r.streamJobCount,
       license_tier: r.licenseTier,
       connector_usage: r.connectorUsage,
+      connector_uses: JSON.stringify(connectorUseCounts(r.connectorUsage)),
     }));
 }
 
@@ -353,7 +355,7 @@ export const DAY_FACTS_CONFLICT = `(day, tracking_id) do update set facts_at = e
   memory_total = excluded.memory_total, node_meta = excluded.node_meta, node_compute = excluded.node_compute,
   node_frontend = excluded.node_frontend, node_compactor = excluded.node_compactor,
   stream_job_count = excluded.stream_job_count, license_tier = excluded.license_tier,
-  connector_usage = excluded.connector_usage
+  connector_usage = excluded.connector_usage, connector_uses = excluded.connector_uses
   where excluded.facts_at >= cluster_day_facts.facts_at`;
 
 /**

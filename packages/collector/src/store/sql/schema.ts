@@ -195,6 +195,8 @@ export interface ClusterDayFactsTable {
   license_tier: string | null;
   /** connector_usage_json_str as sent. */
   connector_usage: string | null;
+  /** connectorUseCounts(connector_usage) as JSON (0032; null only on rows an older collector wrote). */
+  connector_uses: string | null;
   /** The cluster's next day with facts ('9999-12-31' if none yet): see migration 0030. */
   next_day: Generated<string>;
 }

@@ -15,6 +15,7 @@ import {
   tokenRecord,
   versionCountsOf,
 } from '../answers.js';
+import { type ConnectorUseCount, connectorUseCounts } from '../connector-uses.js';
 import {
   foldPoints,
   histogramAfterUpsert,
@@ -568,6 +569,21 @@ export class SqlStore implements Store {
     return rows
       .sort((a, b) => (a.tracking_id < b.tracking_id ? -1 : a.tracking_id > b.tracking_id ? 1 : 0))
       .map(clusterFacts);
+  }
+
+  async connectorUseCounts(query: DayRangeQuery): Promise<ConnectorUseCount[][]> {
+    // The JSON travels only for a row that has no counts (written by a collector before 0032).
+    const rows = await this.latestFactsRows(query)
+      .select([
+        'f.connector_uses',
+        sql<string | null>`case when f.connector_uses is null then f.connector_usage end`.as('usage'),
+      ])
+      .execute();
+    return rows.map((r) =>
+      r.connector_uses === null
+        ? connectorUseCounts(r.usage)
+        : (JSON.parse(r.connector_uses) as ConnectorUseCount[]),
+    );
   }
 
   async breakdown(
