@@ -538,10 +538,13 @@ function migrations(types: DialectTypes): Record<string, Migration> {
             }
             return sql`(${r.day}, ${r.tracking_id}, ${uses})`;
           });
+          // `update … from`: a key lookup per listed row (a correlated subquery over the list was
+          // a scan of the list per row on PostgreSQL).
           await sql`with v(day, tracking_id, uses) as (values ${sql.join(values)})
-            update cluster_day_facts set connector_uses = (select v.uses from v
-              where v.day = cluster_day_facts.day and v.tracking_id = cluster_day_facts.tracking_id)
-            where (day, tracking_id) in (select day, tracking_id from v)`.execute(db);
+            update cluster_day_facts set connector_uses = v.uses from v
+            where v.day = cluster_day_facts.day and v.tracking_id = cluster_day_facts.tracking_id`.execute(
+            db,
+          );
           after = rows.at(-1);
         }
       },
