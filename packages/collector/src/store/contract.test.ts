@@ -15,6 +15,7 @@ import { openStore } from './open-store.js';
 import {
   agentChildren,
   agentReportColumns,
+  clusterDayRows,
   clusterRows,
   dayFactsRows,
   reportColumns,
@@ -917,6 +918,107 @@ describe.each(targets)('store contract: $name', (target) => {
     );
   });
 
+  /** Agent reports (some from CI) and compute reports of a few clusters over 12 days, with gaps. */
+  function scatteredActivity() {
+    const day = 86_400_000;
+    let seed = 11;
+    const next = () => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
+      return seed / 2_147_483_648;
+    };
+    const reports: ReturnType<typeof compute>[] = [];
+    const agents: ReturnType<typeof agent>[] = [];
+    let reportTime = 1;
+    for (const id of ['s0', 's1', 's2', 's3', 's4', 's5']) {
+      for (let d = 0; d < 12; d++) {
+        const roll = next();
+        const at = T0 - (11 - d) * day + Math.floor(next() * 3_600_000);
+        if (roll < 0.35) continue;
+        if (roll < 0.55) reports.push(compute(id, at, reportTime++));
+        else agents.push(agent({ trackingId: id, ci: roll < 0.85 }, at));
+      }
+    }
+    return { reports, agents };
+  }
+
+  /** activeClusterCount and clusterSpans for ranges inside the 12 days, against the written rows. */
+  async function expectSpansOf(s: Store, activity: ReturnType<typeof scatteredActivity>, internal: string) {
+    // Per cluster and day: CI only when every report that day was from CI (agents only send CI).
+    const days = new Map<string, Map<string, boolean>>();
+    const mark = (id: string, at: number, ci: boolean) => {
+      const day = new Date(at).toISOString().slice(0, 10);
+      const perDay = days.get(id) ?? new Map<string, boolean>();
+      perDay.set(day, (perDay.get(day) ?? true) && ci);
+      days.set(id, perDay);
+    };
+    for (const r of activity.reports) mark(r.trackingId, r.receivedAt, false);
+    for (const a of activity.agents) mark(a.report.trackingId, a.report.receivedAt, a.report.ci);
+    const all = Array.from({ length: 12 }, (_, d) =>
+      new Date(T0 - (11 - d) * 86_400_000).toISOString().slice(0, 10),
+    );
+    for (const includeCi of [false, true]) {
+      for (const includeInternal of [false, true]) {
+        const counted = (id: string) => includeInternal || id !== internal;
+        const qualifying = (id: string) =>
+          [...(days.get(id) ?? [])]
+            .filter(([, ci]) => includeCi || !ci)
+            .map(([d]) => d)
+            .sort();
+        for (const i of [0, 3, 6, 10]) {
+          for (const to of all.slice(i)) {
+            const from = all[i]!;
+            const active = [...days.keys()].filter(
+              (id) => counted(id) && qualifying(id).some((d) => d >= from && d <= to),
+            ).length;
+            const query = { fromDay: from, toDay: to, includeCi, includeInternal };
+            expect([query, await s.activeClusterCount(query)]).toEqual([query, active]);
+          }
+        }
+        for (const to of all) {
+          const spans = [...days.keys()]
+            .filter(counted)
+            .map((id) => ({ id, before: qualifying(id).filter((d) => d <= to) }))
+            .filter((c) => c.before.length > 0)
+            .map((c) => ({ trackingId: c.id, firstDay: c.before[0], lastDay: c.before.at(-1) }))
+            .sort((a, b) => (a.trackingId < b.trackingId ? -1 : 1));
+          const stored = await s.clusterSpans({ toDay: to, includeCi, includeInternal });
+          const sorted = stored.sort((a, b) => (a.trackingId < b.trackingId ? -1 : 1));
+          expect([to, includeCi, includeInternal, sorted]).toEqual([to, includeCi, includeInternal, spans]);
+        }
+      }
+    }
+  }
+
+  it('counts active clusters and spans them over any range through backdated batches, CI days, internal tags, erase and retention', async () => {
+    const activity = scatteredActivity();
+    // Batches in a scrambled order: later ones add days before, between and after stored ones.
+    for (const k of [2, 0, 3, 1]) {
+      await store.writeBatch({
+        reports: activity.reports.filter((_, i) => i % 4 === k),
+        events: [],
+        agentReports: activity.agents.filter((_, i) => i % 4 === k),
+      });
+    }
+    await store.setInternal('s2', true);
+    await expectSpansOf(store, activity, 's2');
+    await store.eraseCluster('s1');
+    const kept = {
+      reports: activity.reports.filter((r) => r.trackingId !== 's1'),
+      agents: activity.agents.filter((a) => a.report.trackingId !== 's1'),
+    };
+    await expectSpansOf(store, kept, 's2');
+    const cut = new Date(T0 - 5 * 86_400_000).toISOString().slice(0, 10);
+    await store.deleteBefore(cut);
+    await expectSpansOf(
+      store,
+      {
+        reports: kept.reports.filter((r) => r.receivedDay >= cut),
+        agents: kept.agents.filter((a) => a.report.receivedDay >= cut),
+      },
+      's2',
+    );
+  });
+
   it('says how many clusters a statistic left out as CI-only or internal, per range', async () => {
     const day = 86_400_000;
     await store.writeBatch({
@@ -985,6 +1087,29 @@ describe.each(targets)('store contract: $name', (target) => {
       expect(await sqlStore.clusterSpans({ toDay: '2026-11-20', includeCi: false })).toEqual(
         await store.clusterSpans({ toDay: '2026-11-20', includeCi: false }),
       );
+    } finally {
+      await sqlStore.close();
+    }
+  });
+
+  sqlOnly?.('backfills the clusters day spans (migration 0033)', async () => {
+    const activity = scatteredActivity();
+    const sqlStore = await storeMigratedTo('0032_connector_uses');
+    try {
+      // What writeBatch stored before 0033: clusters and cluster_days rows (the rest is not read).
+      const stored = [
+        ...activity.reports.map((r) => ({ tracking_id: r.trackingId, received_at: r.receivedAt, ci: 0 })),
+        ...activity.agents.map((a) => ({
+          tracking_id: a.report.trackingId,
+          received_at: a.report.receivedAt,
+          ci: a.report.ci ? 1 : 0,
+        })),
+      ];
+      await sqlStore.db.insertInto('clusters').values(clusterRows(stored)).execute();
+      await sqlStore.db.insertInto('cluster_days').values(clusterDayRows(stored)).execute();
+      await sqlStore.migrate();
+      await sqlStore.setInternal('s2', true);
+      await expectSpansOf(sqlStore, activity, 's2');
     } finally {
       await sqlStore.close();
     }

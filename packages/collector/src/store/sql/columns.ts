@@ -1,5 +1,6 @@
 // Row models to table columns, and the steps every SQL write takes: shared by the Kysely path
 // (sql-store.ts) and the SQLite writer thread (sqlite/sqlite-writer.ts), so both store the same.
+import { sql } from 'kysely';
 import { connectorUseCounts } from '../connector-uses.js';
 import type { AgentReportRow, AgentReportWrite, EventRow, ReportRow, WriteBatch } from '../store.js';
 import type { AgentReportsTable, ReportsTable } from './schema.js';
@@ -266,12 +267,15 @@ function latestFacts(reports: readonly ReportRow[]): Map<string, ReportRow> {
 export function clusterUpserts(
   inserted: readonly { tracking_id: string; received_at: number }[],
   storedReports: readonly ReportRow[],
+  dayRows: readonly { day: string; tracking_id: string; ci: number }[],
 ) {
   const facts = latestFacts(storedReports);
+  const spans = daySpans(dayRows);
   return clusterRows(inserted).map((c) => {
     const f = facts.get(c.tracking_id);
     return {
       ...c,
+      ...(spans.get(c.tracking_id) ?? NO_DAYS),
       version: f?.version ?? null,
       git_sha: f?.gitSha ?? null,
       cluster_type: f?.clusterType ?? null,
@@ -279,6 +283,39 @@ export function clusterUpserts(
       facts_at: f ? f.receivedAt : null,
     };
   });
+}
+
+const NO_DAYS = { first_day: null, last_day: null, first_day_not_ci: null, last_day_not_ci: null };
+export const DAY_SPAN_COLUMNS = Object.keys(NO_DAYS) as (keyof typeof NO_DAYS)[];
+
+/** `set` list recomputing a clusters row's day span from cluster_days (backfill, retention). */
+export const DAY_SPAN_SQL = sql.raw(
+  DAY_SPAN_COLUMNS.map((column) => {
+    const fn = column.startsWith('first') ? 'min' : 'max';
+    const ci = column.endsWith('not_ci') ? ' and d.ci = 0' : '';
+    return `${column} = (select ${fn}(d.day) from cluster_days d where d.tracking_id = clusters.tracking_id${ci})`;
+  }).join(', '),
+);
+
+/**
+ * Per cluster, the first and last of its cluster_days rows in `days`, of all and of those not
+ * all-CI: the clusters row keeps the span over everything stored (overview, active count).
+ */
+function daySpans(days: readonly { day: string; tracking_id: string; ci: number }[]) {
+  const spans = new Map<string, Record<keyof typeof NO_DAYS, string | null>>();
+  const earlier = (a: string | null, b: string) => (a === null || b < a ? b : a);
+  const later = (a: string | null, b: string) => (a === null || b > a ? b : a);
+  for (const d of days) {
+    const span = spans.get(d.tracking_id) ?? { ...NO_DAYS };
+    span.first_day = earlier(span.first_day, d.day);
+    span.last_day = later(span.last_day, d.day);
+    if (Number(d.ci) === 0) {
+      span.first_day_not_ci = earlier(span.first_day_not_ci, d.day);
+      span.last_day_not_ci = later(span.last_day_not_ci, d.day);
+    }
+    spans.set(d.tracking_id, span);
+  }
+  return spans;
 }
 
 /** Newer facts only: a backdated import or a retried old report never overwrites what a later report said. */
@@ -294,6 +331,12 @@ export const CLUSTER_UPSERT_SET: Record<string, string> = {
     'case when excluded.first_seen < clusters.first_seen then excluded.first_seen else clusters.first_seen end',
   last_seen:
     'case when excluded.last_seen > clusters.last_seen then excluded.last_seen else clusters.last_seen end',
+  ...Object.fromEntries(
+    (['first_day', 'first_day_not_ci', 'last_day', 'last_day_not_ci'] as const).map((column) => [
+      column,
+      `case when excluded.${column} ${column.startsWith('first') ? '<' : '>'} clusters.${column} or clusters.${column} is null then excluded.${column} else clusters.${column} end`,
+    ]),
+  ),
   ...Object.fromEntries(
     ['version', 'git_sha', 'cluster_type', 'meta_backend', 'facts_at'].map((column) => [
       column,

@@ -10,7 +10,7 @@ import {
 } from 'kysely';
 import { foldPoints, type PointRow } from '../metric-rollup.js';
 import { connectorUseCounts } from '../connector-uses.js';
-import { chunks, NO_NEXT_DAY, ROWS_PER_STATEMENT } from './columns.js';
+import { chunks, DAY_SPAN_COLUMNS, DAY_SPAN_SQL, NO_NEXT_DAY, ROWS_PER_STATEMENT } from './columns.js';
 
 export interface DialectTypes {
   /** An auto-incrementing 64-bit primary key column type. */
@@ -547,6 +547,17 @@ function migrations(types: DialectTypes): Record<string, Migration> {
           );
           after = rows.at(-1);
         }
+      },
+    },
+    '0033_cluster_day_spans': {
+      async up(db: Kysely<unknown>) {
+        // Each cluster's first and last active day (of all, and of those not all-CI), kept by the
+        // clusters upsert: the overview and the active count read one row per cluster, and seek
+        // into cluster_days only for clusters active after the range.
+        for (const column of DAY_SPAN_COLUMNS) {
+          await db.schema.alterTable('clusters').addColumn(column, 'text').execute();
+        }
+        await sql`update clusters set ${DAY_SPAN_SQL}`.execute(db);
       },
     },
   };

@@ -69,12 +69,20 @@ export interface ClustersTable {
   cluster_type: string | null;
   meta_backend: string | null;
   facts_at: number | null;
+  /** First and last day of its cluster_days rows, of all and of those not all-CI (0033). */
+  first_day: string | null;
+  last_day: string | null;
+  first_day_not_ci: string | null;
+  last_day_not_ci: string | null;
   /** 1 when an admin tagged the cluster as internal (left out of statistics by default). */
   internal: Generated<number>;
 }
 
 /** A cluster as the cluster list reads it (clusters columns). */
-export type ClusterListItem = Omit<ClustersTable, 'facts_at' | 'internal'> & { internal: number };
+export type ClusterListItem = Omit<
+  ClustersTable,
+  'facts_at' | 'internal' | 'first_day' | 'last_day' | 'first_day_not_ci' | 'last_day_not_ci'
+> & { internal: number };
 
 export interface TokensTable {
   id: string;

@@ -63,6 +63,7 @@ import {
   CLUSTER_CONFLICT,
   CLUSTER_DAY_CONFLICT,
   chunks,
+  DAY_SPAN_SQL,
   clusterDayRows,
   clusterUpserts,
   DAY_FACTS_CONFLICT,
@@ -270,11 +271,16 @@ export class SqlStore implements Store {
       // Only rows that were really stored move first/last seen, so a cluster exists exactly when
       // something of it is stored; the facts come from the latest stored meta report. One
       // statement for all clusters of the batch.
-      await this.insertRows(trx, 'clusters', clusterUpserts(inserted, storedReports), CLUSTER_CONFLICT);
+      const dayRows = clusterDayRows(insertedReports);
+      await this.insertRows(
+        trx,
+        'clusters',
+        clusterUpserts(inserted, storedReports, dayRows),
+        CLUSTER_CONFLICT,
+      );
       for (const pairs of factsLinks(factRows)) {
         await this.rollup(trx, ROLLUP_SQL.linkFacts(pairs.length / 2), pairs);
       }
-      const dayRows = clusterDayRows(insertedReports);
       const days = new Set<string>();
       // `returning` names only rows that were new or whose ci went down: their days need a recount.
       const changed = await this.insertRows<{ day: string }>(
@@ -459,11 +465,22 @@ export class SqlStore implements Store {
     return Number(result.numUpdatedRows) > 0;
   }
 
+  /** The clusters columns of a cluster's first and last active day, CI days counted or not. */
+  private daySpan(includeCi: boolean) {
+    return includeCi
+      ? ({ first: 'c.first_day', last: 'c.last_day' } as const)
+      : ({ first: 'c.first_day_not_ci', last: 'c.last_day_not_ci' } as const);
+  }
+
   async activeClusterCount(query: DayRangeQuery): Promise<number> {
-    // Per cluster, one index seek on cluster_days (tracking_id, day, ci): no scan of the range.
+    // Active in the range: its last active day is in it, or (only for clusters active after the
+    // range) one index seek on cluster_days (tracking_id, day, ci) finds a day in it.
+    const span = this.daySpan(query.includeCi);
     let q = this.db
       .selectFrom('clusters as c')
       .select((eb) => eb.fn.countAll().as('n'))
+      .where(span.first, '<=', query.toDay)
+      .where(span.last, '>=', query.fromDay)
       .where((eb) => {
         let days = eb
           .selectFrom('cluster_days as d')
@@ -472,7 +489,7 @@ export class SqlStore implements Store {
           .where('d.day', '>=', query.fromDay)
           .where('d.day', '<=', query.toDay);
         if (!query.includeCi) days = days.where('d.ci', '=', 0);
-        return eb.exists(days);
+        return eb.or([eb(span.last, '<=', query.toDay), eb.exists(days)]);
       });
     if (!query.includeInternal) q = q.where('c.internal', '=', 0);
     return Number((await q.executeTakeFirstOrThrow()).n);
@@ -483,23 +500,31 @@ export class SqlStore implements Store {
     includeCi: boolean;
     includeInternal?: boolean | undefined;
   }): Promise<ClusterSpan[]> {
-    // First and last day per cluster by two index seeks each (ordered, limit 1), not a scan.
-    let q = this.db.selectFrom('clusters as c').select((eb) => {
-      const days = () => {
-        let d = eb
+    // First and last day per cluster from its clusters row; only a cluster active after `toDay`
+    // needs its last day up to then, by one ordered seek.
+    const span = this.daySpan(query.includeCi);
+    let q = this.db
+      .selectFrom('clusters as c')
+      .select((eb) => {
+        let before = eb
           .selectFrom('cluster_days as d')
           .select('d.day')
           .whereRef('d.tracking_id', '=', 'c.tracking_id')
           .where('d.day', '<=', query.toDay);
-        if (!query.includeCi) d = d.where('d.ci', '=', 0);
-        return d;
-      };
-      return [
-        'c.tracking_id',
-        days().orderBy('d.day', 'asc').limit(1).as('first'),
-        days().orderBy('d.day', 'desc').limit(1).as('last'),
-      ];
-    });
+        if (!query.includeCi) before = before.where('d.ci', '=', 0);
+        return [
+          'c.tracking_id',
+          sql<string>`${sql.ref(span.first)}`.as('first'),
+          eb
+            .case()
+            .when(span.last, '<=', query.toDay)
+            .then(eb.ref(span.last))
+            .else(before.orderBy('d.day', 'desc').limit(1))
+            .end()
+            .as('last'),
+        ];
+      })
+      .where(span.first, '<=', query.toDay);
     if (!query.includeInternal) q = q.where('c.internal', '=', 0);
     const rows = await q.execute();
     return rows
@@ -965,6 +990,8 @@ export class SqlStore implements Store {
         ) oldest), first_seen)
         where first_seen < ${cutoff}`.execute(trx);
       const clusters = await trx.deleteFrom('clusters').where('first_seen', '<', cutoff).executeTakeFirst();
+      // Day spans that began before the cut-off begin at the oldest remaining day now.
+      await sql`update clusters set ${DAY_SPAN_SQL} where first_day < ${fromDay}`.execute(trx);
       deleted.clusters = Number(clusters.numDeletedRows);
       // Latest facts whose meta report is gone: no newer one exists, so they are unknown now.
       await trx

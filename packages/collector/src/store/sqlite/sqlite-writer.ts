@@ -74,8 +74,10 @@ function prepared(text: string): SQLite.Statement {
 }
 
 const upsertCluster = db.prepare(
-  `insert into clusters (tracking_id, first_seen, last_seen, version, git_sha, cluster_type, meta_backend, facts_at)
-   values (@tracking_id, @first_seen, @last_seen, @version, @git_sha, @cluster_type, @meta_backend, @facts_at)
+  `insert into clusters (tracking_id, first_seen, last_seen, first_day, last_day, first_day_not_ci,
+     last_day_not_ci, version, git_sha, cluster_type, meta_backend, facts_at)
+   values (@tracking_id, @first_seen, @last_seen, @first_day, @last_day, @first_day_not_ci,
+     @last_day_not_ci, @version, @git_sha, @cluster_type, @meta_backend, @facts_at)
    on conflict ${CLUSTER_CONFLICT}`,
 );
 
@@ -174,7 +176,7 @@ function writeRows(request: WriteBatch): WriteResult {
   // Facts rollups follow stored reports only: a retried old report must not win as "latest".
   const factRows = dayFactsRows(storedReports);
   for (const f of factRows) insert('cluster_day_facts', f, DAY_FACTS_CONFLICT).run(f);
-  for (const c of clusterUpserts(inserted, storedReports)) upsertCluster.run(c);
+  for (const c of clusterUpserts(inserted, storedReports, dayRows)) upsertCluster.run(c);
   for (const pairs of factsLinks(factRows)) prepared(ROLLUP_SQL.linkFacts(pairs.length / 2)).run(...pairs);
   for (const r of versionRefreshes([...dayRows, ...factRows])) {
     const updated = prepared(ROLLUP_SQL.carryVersions(r.trackingIds.length)).all(r.fromDay, ...r.trackingIds);
