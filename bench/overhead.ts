@@ -12,10 +12,15 @@
 //   BEGIN…COMMIT on one pg client), and `select`, a point select by primary key. One client in a
 //   closed loop; the PGlite loop yields to the event loop every 16 operations, as a server does
 //   between requests, so that timers and the agent's own work get to run.
-// - Alternating runs: a round is --slices pairs of --slice-ms runs, one without and one with the
-//   integration (attached with instrumentPGlite/instrumentPg, detached with detach(), both outside
-//   the timed loop), the order alternating. Short alternating slices put both modes under the same
-//   load from the neighbours on this shared machine; a round adds up each mode's operations and time.
+// - Twins: each target is two identical databases (two PGlite instances filled alike; two pg
+//   connections to one database). One has the integration attached (instrumentPGlite/instrumentPg)
+//   for the whole first half of the rounds, the other never; halfway they swap (detach, attach the
+//   other, warm up again), so a difference between the twins cancels out. Nothing is attached or
+//   detached between slices: that re-optimized the caller's code every slice, a cost a process that
+//   attaches once never pays (measured: 1-2% of throughput with 25 ms slices).
+// - Alternating runs: a round is --slices pairs of --slice-ms runs, one on each twin, the order
+//   alternating. Short alternating slices put both modes under the same load from the neighbours
+//   on this shared machine; a round adds up each mode's operations and time.
 // - Throughput is operations per second of a run; latency is timed by this loop around each
 //   operation, so it includes whatever the integration adds. Per workload we report the medians
 //   over --rounds rounds and the median of the per-round ratios (with / without), not means: a round hit by
@@ -72,12 +77,22 @@ const TARGETS = flags.targets.split(',');
 const BANK: BankSize = { branches: 1, tellersPerBranch: 10, accountsPerBranch: 10_000 };
 const log = (message: string) => console.log(message);
 
-// --- one target: a database, its workloads, and how to attach the integration -------------------
+// --- one target: a database (as two twins), its workloads, and how to attach the integration ------
 type Operation = () => Promise<unknown>;
-interface Target {
-  name: string;
+/** One database connection or instance: its workloads and how to attach the integration to it. */
+interface Twin {
   workloads: Record<'tpcb' | 'select', Operation>;
   attach(agent: Agent): { detach(): void };
+}
+interface Target {
+  name: string;
+  /**
+   * Two identical instances (PGlite) or connections (pg): one runs attached, the other not, so no
+   * slice attaches or detaches anything. (Attaching and detaching around every 25 ms slice
+   * re-optimized the caller's code each time and charged that to the attached mode: 1-2% that a
+   * process attaching once never pays.) Halfway through, they swap roles.
+   */
+  twins: [Twin, Twin];
   close(): Promise<void>;
   /** Queries the integration sees per operation of each workload. */
   queriesPerOp: Record<'tpcb' | 'select', number>;
@@ -86,19 +101,28 @@ interface Target {
 }
 
 async function pgliteTarget(): Promise<Target> {
-  const db = await PGlite.create();
-  await db.exec(SCHEMA);
-  for (const statement of fillStatements(BANK)) await db.exec(statement);
   const accounts = BANK.branches * BANK.accountsPerBranch;
+  const twin = async () => {
+    const db = await PGlite.create();
+    await db.exec(SCHEMA);
+    for (const statement of fillStatements(BANK)) await db.exec(statement);
+    return {
+      db,
+      workloads: {
+        tpcb: () => transferPGlite(db, randomTransfer(BANK)),
+        select: () => db.query(POINT_SELECT, [1 + Math.floor(Math.random() * accounts)]),
+      },
+      attach: (agent: Agent) => instrumentPGlite(db, agent),
+    };
+  };
+  const twins = [await twin(), await twin()] as const;
   return {
     name: 'pglite',
-    workloads: {
-      tpcb: () => transferPGlite(db, randomTransfer(BANK)),
-      select: () => db.query(POINT_SELECT, [1 + Math.floor(Math.random() * accounts)]),
-    },
-    attach: (agent) => instrumentPGlite(db, agent),
+    twins: [twins[0], twins[1]],
     queriesPerOp: { tpcb: 5, select: 1 }, // BEGIN/COMMIT of transaction() are not the caller's
-    close: () => db.close(),
+    close: async () => {
+      for (const t of twins) await t.db.close();
+    },
     yieldEvery: 16,
   };
 }
@@ -115,22 +139,29 @@ async function pgTarget(adminUrl: string): Promise<Target | null> {
   await admin.query(`create database ${name}`);
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
-  const client = new pg.Client({ connectionString: url.toString() });
-  await client.connect();
-  await client.query(SCHEMA);
-  for (const statement of fillStatements(BANK)) await client.query(statement);
-  await client.query('vacuum analyze');
+  // Two connections to the one database: the twins share its tables, caches and server.
+  const clients = [
+    new pg.Client({ connectionString: url.toString() }),
+    new pg.Client({ connectionString: url.toString() }),
+  ] as const;
+  for (const client of clients) await client.connect();
+  await clients[0].query(SCHEMA);
+  for (const statement of fillStatements(BANK)) await clients[0].query(statement);
+  await clients[0].query('vacuum analyze');
   const accounts = BANK.branches * BANK.accountsPerBranch;
-  return {
-    name: 'pg',
+  const twin = (client: pg.Client): Twin => ({
     workloads: {
       tpcb: () => transferPg(client, randomTransfer(BANK)),
       select: () => client.query(POINT_SELECT, [1 + Math.floor(Math.random() * accounts)]),
     },
     attach: (agent) => instrumentPg(client, agent),
+  });
+  return {
+    name: 'pg',
+    twins: [twin(clients[0]), twin(clients[1])],
     queriesPerOp: { tpcb: 7, select: 1 }, // BEGIN, 5 statements, COMMIT
     async close() {
-      await client.end();
+      for (const client of clients) await client.end();
       await admin.query(`drop database if exists ${name} with (force)`);
       await admin.end();
     },
@@ -235,32 +266,30 @@ interface WorkloadResult {
   p99WithinNoise: boolean;
 }
 
+const otherTwin = (twin: 0 | 1): 0 | 1 => (twin === 0 ? 1 : 0);
+
 async function measure(
   target: Target,
   workload: 'tpcb' | 'select',
   agent: Agent,
   nsPerQuery: number,
 ): Promise<WorkloadResult> {
-  const op = target.workloads[workload];
   const tickRounds = new Set(
     Array.from({ length: TICKS }, (_, i) => Math.floor(((i + 0.5) * ROUNDS) / TICKS)),
   );
   const offSamples = new Samples();
   const onSamples = new Samples();
   let ticks = 0;
-  const runSlice = async (attached: boolean, tick: boolean) => {
-    const attachment = attached ? target.attach(agent) : null; // outside the timed loop
-    try {
-      await slice(
-        op,
-        target.yieldEvery,
-        attached ? onSamples : offSamples,
-        tick ? () => agent.flush() : null,
-      );
-    } finally {
-      attachment?.detach();
-    }
-  };
+  // The attached twin's index; the other one runs without the integration.
+  let attachedTwin: 0 | 1 = 1;
+  let attachment = target.twins[attachedTwin].attach(agent);
+  const runSlice = (attached: boolean, tick: boolean) =>
+    slice(
+      target.twins[attached ? attachedTwin : otherTwin(attachedTwin)].workloads[workload],
+      target.yieldEvery,
+      attached ? onSamples : offSamples,
+      tick ? () => agent.flush() : null,
+    );
   const runRound = async (r: number): Promise<{ off: Run; on: Run }> => {
     offSamples.reset();
     onSamples.reset();
@@ -284,10 +313,18 @@ async function measure(
   const off: Run[] = [];
   const on: Run[] = [];
   for (let r = 0; r < ROUNDS; r++) {
+    if (r === ROUNDS >> 1) {
+      // The twins swap roles, so that a difference between them cancels out; then a warm-up again.
+      attachment.detach();
+      attachedTwin = otherTwin(attachedTwin);
+      attachment = target.twins[attachedTwin].attach(agent);
+      await runRound(-1);
+    }
     const round = await runRound(r);
     off.push(round.off);
     on.push(round.on);
   }
+  attachment.detach();
   const tput = on.map((x, i) => x.opsPerSecond / off[i]!.opsPerSecond);
   const p99 = on.map((x, i) => x.p99Ms / off[i]!.p99Ms);
   const throughputRatio = median(tput);
@@ -384,14 +421,19 @@ async function tickCost(agent: Agent): Promise<TickCost> {
 // --- the integration's own cost per query, free of the database's noise ------------------------------
 /**
  * ns per query() that the integration adds, on a driver stand-in whose query() answers at once (a
- * resolved promise, or a callback on the next tick, as the real drivers do): the fastest of 7
+ * resolved promise, or a callback in a microtask, as the real drivers do): the fastest of 7
  * rounds of 200,000 calls each way (the fastest is the least disturbed by the neighbours), after a
  * warm-up. The wrappers are the real ones, attached with the real instrument functions.
  */
 async function integrationCost(kind: 'pglite' | 'pg', agent: Agent): Promise<number> {
   const answer = { rows: [], fields: [], command: 'SELECT', affectedRows: 0 };
   const driver = {
-    query: async (_text: unknown, _values?: unknown) => answer,
+    // pg answers a callback when one is given (the integration gives one), a promise otherwise.
+    query: (_text: unknown, _values?: unknown, callback?: unknown) => {
+      if (typeof callback !== 'function') return Promise.resolve(answer);
+      queueMicrotask(() => callback(null, answer));
+      return undefined;
+    },
     exec: async () => [answer],
     transaction: async (fn: (tx: unknown) => Promise<unknown>) => fn(driver),
   };
@@ -498,8 +540,8 @@ try {
             `${r.p99Ratio} ± ${r.p99Noise}, CPU/op ratio ${r.cpuPerOpRatio}; ${r.ticksDuringMeasuredRuns} ticks`,
         );
       }
-      const attachment = target.attach(agent);
-      await target.workloads.select(); // the integration's series exist in the tick
+      const attachment = target.twins[0].attach(agent);
+      await target.twins[0].workloads.select(); // the integration's series exist in the tick
       attachment.detach();
       tickCosts[name] = await tickCost(agent);
     } finally {

@@ -118,7 +118,7 @@ const BATCH_ROWS = integer('batch', flags.batch, 1);
 const TARGETS = flags.targets.split(',').map((t) => t.trim()) as StoreKind[];
 for (const t of TARGETS)
   if (t !== 'sqlite' && t !== 'postgres' && t !== 'clickhouse') throw new Error(`unknown target ${t}`);
-if (TARGETS.includes('clickhouse') && !TARGETS.some((t) => t !== 'clickhouse'))
+if (TARGETS.includes('clickhouse') && !TARGETS.some((t) => t !== 'clickhouse') && !flags['fill-only'])
   throw new Error('clickhouse needs a SQL target in the same run (its answers are checked against it)');
 
 type StoreKind = 'sqlite' | 'postgres' | 'clickhouse';

@@ -10,7 +10,7 @@
 // 2. The dashboard routes' latency on ClickHouse next to PostgreSQL and SQLite over the same
 //    simulated fleet of --reports reports, and the bytes each store takes per stored report, by
 //    bench/query.ts --targets sqlite,postgres,clickhouse (filled once per size and cached in
-//    bench/.cache/scale and the databases tw_bench_scale_<N>; ClickHouse's answers are checked
+//    bench/.cache/query and the databases tw_bench_query_<N>, shared with bench:query; ClickHouse's answers are checked
 //    against PostgreSQL's raw-SQL baseline).
 // 3. Both results and a summary in bench/results/scale.json.
 //
@@ -102,8 +102,9 @@ async function main(): Promise<void> {
       flags.reports,
       '--targets',
       'sqlite,postgres,clickhouse',
+      // The same cache as bench:query: a 10M fill it made is reused and only ClickHouse is added.
       '--cache-name',
-      'scale',
+      'query',
       '--requests',
       flags.requests,
       '--out',

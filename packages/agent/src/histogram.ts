@@ -94,7 +94,7 @@ export function indexAtMaxScale(v: number): number {
 export class HistogramSeries {
   counts: Float64Array;
   /** Bucket index (at `scale`) of counts[0]. */
-  base: number;
+  base = 0; // initialized: a field first set to undefined never becomes a plain int field again
   scale = MAX_SCALE;
   shift = 0;
   zeroCount = 0;
@@ -106,7 +106,7 @@ export class HistogramSeries {
 
   constructor(readonly maxBuckets: number) {
     this.counts = new Float64Array(Math.min(INITIAL_CAPACITY, maxBuckets));
-    this.base = -(this.counts.length >> 1);
+    this.base = 0 - (this.counts.length >> 1); // 0 - 0 is the int 0, -(0) the double -0
   }
 
   // THE HOT PATH. Shape: one branch for the common case (v > 0), the bucket index from the float's
@@ -228,7 +228,7 @@ export class HistogramSeries {
    * (translated to scale 8), so steady traffic records without the rare path from the first value.
    */
   reset(): void {
-    const centre = (this.base + (this.counts.length >> 1)) * 2 ** this.shift;
+    const centre = (this.base + (this.counts.length >> 1)) << this.shift; // an int, like base
     this.counts.fill(0);
     this.base = centre - (this.counts.length >> 1);
     this.scale = MAX_SCALE;

@@ -61,9 +61,14 @@ describe.skipIf(!database)('instrumentPg (real PostgreSQL)', () => {
     );
     expect(withValuesAndCallback).toEqual([{ v: 5 }]);
 
-    const syntax = await db.query('selec 1').catch((e: unknown) => e);
+    // As without the integration, an error's stack leads back to the caller's await, not to the socket.
+    async function callerOfTheFailingQuery() {
+      await db.query('selec 1');
+    }
+    const syntax = await callerOfTheFailingQuery().catch((e: unknown) => e);
     expect(syntax).toBeInstanceOf(pg.DatabaseError);
     expect(syntax).toMatchObject({ code: '42601' });
+    expect((syntax as Error).stack).toContain('callerOfTheFailingQuery');
     const duplicate = await db
       .query('insert into users values ($1, 2)', ['alice@example.com'])
       .catch((e) => e);
