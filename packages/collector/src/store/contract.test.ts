@@ -9,8 +9,8 @@ import { tokenRecord } from '../auth/tokens.js';
 import { agentReportWrite } from '../ingest/native-rows.js';
 import { eventRow, reportRow } from '../ingest/rows.js';
 import { ClickHouseStore } from './clickhouse/clickhouse-store.js';
-import { connectorUseCounts } from './connector-uses.js';
 import { sql } from './clickhouse/sql.js';
+import { connectorUseCounts } from './connector-uses.js';
 import { openStore } from './open-store.js';
 import {
   agentChildren,

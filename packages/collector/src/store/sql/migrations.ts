@@ -8,8 +8,8 @@ import {
   type MigrationProvider,
   sql,
 } from 'kysely';
-import { foldPoints, type PointRow } from '../metric-rollup.js';
 import { connectorUseCounts } from '../connector-uses.js';
+import { foldPoints, type PointRow } from '../metric-rollup.js';
 import { chunks, DAY_SPAN_COLUMNS, DAY_SPAN_SQL, NO_NEXT_DAY, ROWS_PER_STATEMENT } from './columns.js';
 
 export interface DialectTypes {
