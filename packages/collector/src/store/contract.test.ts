@@ -822,6 +822,15 @@ describe.each(targets)('store contract: $name', (target) => {
 
   // SQL stores keep rollups, filled by a migration for data stored before it (ClickHouse fills its
   // own when it creates them: clickhouse/rollups.test.ts).
+  /** Numbers in [0, 1) from a fixed seed: the same scattered history on every run and store. */
+  function seeded(seed: number): () => number {
+    let state = seed;
+    return () => {
+      state = (state * 1_103_515_245 + 12_345) % 2_147_483_648;
+      return state / 2_147_483_648;
+    };
+  }
+
   const USAGES = [
     undefined,
     'not json',
@@ -837,11 +846,7 @@ describe.each(targets)('store contract: $name', (target) => {
   /** Meta reports of a few clusters over 12 days, with gaps, 1-2 reports a day, versions moving. */
   function scatteredMetaReports() {
     const day = 86_400_000;
-    let seed = 7;
-    const next = () => {
-      seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
-      return seed / 2_147_483_648;
-    };
+    const next = seeded(7);
     const reports = [];
     let reportTime = 1;
     for (const id of ['g0', 'g1', 'g2', 'g3', 'g4']) {
@@ -921,11 +926,7 @@ describe.each(targets)('store contract: $name', (target) => {
   /** Agent reports (some from CI) and compute reports of a few clusters over 12 days, with gaps. */
   function scatteredActivity() {
     const day = 86_400_000;
-    let seed = 11;
-    const next = () => {
-      seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
-      return seed / 2_147_483_648;
-    };
+    const next = seeded(11);
     const reports: ReturnType<typeof compute>[] = [];
     const agents: ReturnType<typeof agent>[] = [];
     let reportTime = 1;
