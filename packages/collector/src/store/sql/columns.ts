@@ -432,8 +432,8 @@ const NEXT_FACTS_DAY = `coalesce((select min(g.day) from cluster_day_facts g
 
 /**
  * Parameters of ROLLUP_SQL.linkFacts for a batch's facts rows: (tracking_id, day) pairs, in
- * chunks. Run after the clusters upsert: its row lock serializes two transactions writing the same
- * cluster, so the second one links its days to the first one's (PostgreSQL, read committed).
+ * chunks. The clusters upsert runs first: its row lock serializes two transactions writing the
+ * same cluster, so the second one links its days to the first one's (PostgreSQL, read committed).
  */
 export function factsLinks(rows: readonly { day: string; tracking_id: string }[]): string[][] {
   return chunks([...rows]).map((chunk) => chunk.flatMap((r) => [r.tracking_id, r.day]));

@@ -266,11 +266,11 @@ export class SqlStore implements Store {
       await this.insertRows(trx, 'agent_events', children.events, 'do nothing');
       await this.foldIntoRollup(trx, children.points);
       await this.insertRows(trx, 'metric_series', children.series, '(tracking_id, name, labels) do nothing');
-      const factRows = dayFactsRows(storedReports);
-      await this.insertRows(trx, 'cluster_day_facts', factRows, DAY_FACTS_CONFLICT);
       // Only rows that were really stored move first/last seen, so a cluster exists exactly when
       // something of it is stored; the facts come from the latest stored meta report. One
-      // statement for all clusters of the batch.
+      // statement for all clusters of the batch, before any facts row: its row locks (taken in
+      // tracking id order) serialize two transactions writing one cluster's facts, so linking
+      // their days cannot deadlock and the second one sees the first one's days.
       const dayRows = clusterDayRows(insertedReports);
       await this.insertRows(
         trx,
@@ -278,6 +278,8 @@ export class SqlStore implements Store {
         clusterUpserts(inserted, storedReports, dayRows),
         CLUSTER_CONFLICT,
       );
+      const factRows = dayFactsRows(storedReports);
+      await this.insertRows(trx, 'cluster_day_facts', factRows, DAY_FACTS_CONFLICT);
       for (const pairs of factsLinks(factRows)) {
         await this.rollup(trx, ROLLUP_SQL.linkFacts(pairs.length / 2), pairs);
       }

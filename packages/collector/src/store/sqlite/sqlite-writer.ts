@@ -173,10 +173,11 @@ function writeRows(request: WriteBatch): WriteResult {
       | undefined;
     if (changed) days.add(changed.day);
   }
+  // The same order as the Kysely path (sql-store.ts): clusters, then their facts rows.
+  for (const c of clusterUpserts(inserted, storedReports, dayRows)) upsertCluster.run(c);
   // Facts rollups follow stored reports only: a retried old report must not win as "latest".
   const factRows = dayFactsRows(storedReports);
   for (const f of factRows) insert('cluster_day_facts', f, DAY_FACTS_CONFLICT).run(f);
-  for (const c of clusterUpserts(inserted, storedReports, dayRows)) upsertCluster.run(c);
   for (const pairs of factsLinks(factRows)) prepared(ROLLUP_SQL.linkFacts(pairs.length / 2)).run(...pairs);
   for (const r of versionRefreshes([...dayRows, ...factRows])) {
     const updated = prepared(ROLLUP_SQL.carryVersions(r.trackingIds.length)).all(r.fromDay, ...r.trackingIds);
