@@ -1020,6 +1020,33 @@ describe.each(targets)('store contract: $name', (target) => {
     );
   });
 
+  // About PostgreSQL's row locks (SQLite has one writer); ClickHouse keeps no such links.
+  it.skipIf(target.name === 'clickhouse')(
+    "links each cluster's facts days right when two collectors write its days at the same moment",
+    async () => {
+      // One report per batch, two collectors racing: each batch adds a day before, between or after
+      // the days the other one is committing (PostgreSQL runs them concurrently).
+      const other = target.name === 'sqlite' ? store : openStore(url);
+      try {
+        const reports = scatteredMetaReports();
+        const order = [...reports].sort(
+          (a, b) => ((a.reportTime * 7919) % 37) - ((b.reportTime * 7919) % 37),
+        );
+        for (let i = 0; i < order.length; i += 2) {
+          await Promise.all(
+            [store, other].map((s, k) => {
+              const r = order[i + k];
+              return r ? s.writeBatch({ reports: [r], events: [] }) : null;
+            }),
+          );
+        }
+        await expectLatestFactsOf(store, reports);
+      } finally {
+        if (other !== store) await other.close();
+      }
+    },
+  );
+
   it('says how many clusters a statistic left out as CI-only or internal, per range', async () => {
     const day = 86_400_000;
     await store.writeBatch({
