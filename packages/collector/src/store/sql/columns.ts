@@ -1,6 +1,5 @@
 // Row models to table columns, and the steps every SQL write takes: shared by the Kysely path
 // (sql-store.ts) and the SQLite writer thread (sqlite/sqlite-writer.ts), so both store the same.
-import { sql } from 'kysely';
 import { connectorUseCounts } from '../connector-uses.js';
 import type { AgentReportRow, AgentReportWrite, EventRow, ReportRow, WriteBatch } from '../store.js';
 import type { AgentReportsTable, ReportsTable } from './schema.js';
@@ -289,13 +288,11 @@ const NO_DAYS = { first_day: null, last_day: null, first_day_not_ci: null, last_
 export const DAY_SPAN_COLUMNS = Object.keys(NO_DAYS) as (keyof typeof NO_DAYS)[];
 
 /** `set` list recomputing a clusters row's day span from cluster_days (backfill, retention). */
-export const DAY_SPAN_SQL = sql.raw(
-  DAY_SPAN_COLUMNS.map((column) => {
-    const fn = column.startsWith('first') ? 'min' : 'max';
-    const ci = column.endsWith('not_ci') ? ' and d.ci = 0' : '';
-    return `${column} = (select ${fn}(d.day) from cluster_days d where d.tracking_id = clusters.tracking_id${ci})`;
-  }).join(', '),
-);
+export const DAY_SPAN_SET = DAY_SPAN_COLUMNS.map((column) => {
+  const fn = column.startsWith('first') ? 'min' : 'max';
+  const ci = column.endsWith('not_ci') ? ' and d.ci = 0' : '';
+  return `${column} = (select ${fn}(d.day) from cluster_days d where d.tracking_id = clusters.tracking_id${ci})`;
+}).join(', ');
 
 /**
  * Per cluster, the first and last of its cluster_days rows in `days`, of all and of those not
@@ -332,7 +329,7 @@ export const CLUSTER_UPSERT_SET: Record<string, string> = {
   last_seen:
     'case when excluded.last_seen > clusters.last_seen then excluded.last_seen else clusters.last_seen end',
   ...Object.fromEntries(
-    (['first_day', 'first_day_not_ci', 'last_day', 'last_day_not_ci'] as const).map((column) => [
+    DAY_SPAN_COLUMNS.map((column) => [
       column,
       `case when excluded.${column} ${column.startsWith('first') ? '<' : '>'} clusters.${column} or clusters.${column} is null then excluded.${column} else clusters.${column} end`,
     ]),

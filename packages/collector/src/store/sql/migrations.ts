@@ -10,7 +10,7 @@ import {
 } from 'kysely';
 import { connectorUseCounts } from '../connector-uses.js';
 import { foldPoints, type PointRow } from '../metric-rollup.js';
-import { chunks, DAY_SPAN_COLUMNS, DAY_SPAN_SQL, NO_NEXT_DAY, ROWS_PER_STATEMENT } from './columns.js';
+import { chunks, DAY_SPAN_COLUMNS, DAY_SPAN_SET, NO_NEXT_DAY, ROWS_PER_STATEMENT } from './columns.js';
 
 export interface DialectTypes {
   /** An auto-incrementing 64-bit primary key column type. */
@@ -557,7 +557,7 @@ function migrations(types: DialectTypes): Record<string, Migration> {
         for (const column of DAY_SPAN_COLUMNS) {
           await db.schema.alterTable('clusters').addColumn(column, 'text').execute();
         }
-        await sql`update clusters set ${DAY_SPAN_SQL}`.execute(db);
+        await sql`update clusters set ${sql.raw(DAY_SPAN_SET)}`.execute(db);
       },
     },
   };

@@ -66,7 +66,7 @@ import {
   clusterDayRows,
   clusterUpserts,
   DAY_FACTS_CONFLICT,
-  DAY_SPAN_SQL,
+  DAY_SPAN_SET,
   dayFactsRows,
   eventColumns,
   factsLinks,
@@ -993,7 +993,7 @@ export class SqlStore implements Store {
         where first_seen < ${cutoff}`.execute(trx);
       const clusters = await trx.deleteFrom('clusters').where('first_seen', '<', cutoff).executeTakeFirst();
       // Day spans that began before the cut-off begin at the oldest remaining day now.
-      await sql`update clusters set ${DAY_SPAN_SQL} where first_day < ${fromDay}`.execute(trx);
+      await sql`update clusters set ${sql.raw(DAY_SPAN_SET)} where first_day < ${fromDay}`.execute(trx);
       deleted.clusters = Number(clusters.numDeletedRows);
       // Latest facts whose meta report is gone: no newer one exists, so they are unknown now.
       await trx
