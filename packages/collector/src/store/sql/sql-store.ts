@@ -99,6 +99,11 @@ const EVENT_GROUP_COLUMNS = {
 } as const satisfies Record<EventGrouping, string>;
 
 const DAY_MS = 86_400_000;
+/**
+ * Up to this many days between a range's end and the newest facts day, latest facts are read by
+ * next_day (~3,000 rows a day at 10M); further back, by a seek per cluster.
+ */
+const LINKED_DAYS_AFTER = 31;
 
 export class SqlStore implements Store {
   readonly kind: 'sqlite' | 'postgres';
@@ -574,25 +579,54 @@ export class SqlStore implements Store {
 
   /**
    * Each cluster's latest facts row in the range: the one with day <= to < next_day (its next
-   * facts day is after the range), if day >= from. One range of cluster_day_facts_next, whose
-   * rows past `to` are only the days after the range (none when the range ends today).
+   * facts day is after the range), if day >= from. For a range ending on one of the newest days
+   * that is one range of cluster_day_facts_next, whose rows past `to` are only the few days after
+   * it. An older `to` has many days after it: then one seek per cluster on (tracking_id, day)
+   * finds its latest day up to `to` instead.
    */
-  private latestFactsRows(query: DayRangeQuery) {
+  private async latestFactsRows(query: DayRangeQuery) {
+    const newest = await this.db
+      .selectFrom('cluster_day_facts')
+      .select((eb) => eb.fn.max('day').as('day'))
+      .executeTakeFirst();
+    const daysAfter = newest?.day ? (Date.parse(newest.day) - Date.parse(query.toDay)) / DAY_MS : 0;
     let q = this.db
       .selectFrom('cluster_day_facts as f')
+      .where('f.day', '>=', query.fromDay)
+      .where('f.day', '<=', query.toDay)
       .where('f.next_day', '>', query.toDay)
       // Always true, but a range with two ends is what makes SQLite's planner (no statistics)
-      // take this index rather than the primary key's (day) range, every day of the range.
-      .where('f.next_day', '<=', NO_NEXT_DAY)
-      .where('f.day', '>=', query.fromDay)
-      .where('f.day', '<=', query.toDay);
+      // take this index rather than the primary key's range over every day.
+      .where('f.next_day', '<=', NO_NEXT_DAY);
     if (!query.includeInternal) q = q.where('f.tracking_id', 'not in', this.internalIds());
+    if (daysAfter > LINKED_DAYS_AFTER) {
+      // Driven from clusters, so that PostgreSQL seeks per cluster (a row-value `in` was a hash
+      // join over every facts row of the range). The callers read only `f`.
+      let seek = this.db
+        .selectFrom('clusters as c')
+        .innerJoin('cluster_day_facts as f', (join) =>
+          join
+            .onRef('f.tracking_id', '=', 'c.tracking_id')
+            .on('f.day', '=', (eb) =>
+              eb
+                .selectFrom('cluster_day_facts as g')
+                .select('g.day')
+                .whereRef('g.tracking_id', '=', 'c.tracking_id')
+                .where('g.day', '>=', query.fromDay)
+                .where('g.day', '<=', query.toDay)
+                .orderBy('g.day', 'desc')
+                .limit(1),
+            ),
+        );
+      if (!query.includeInternal) seek = seek.where('c.internal', '=', 0);
+      return seek as unknown as typeof q;
+    }
     return q;
   }
 
   async latestFacts(query: DayRangeQuery): Promise<ClusterFacts[]> {
     // Sorted here: an `order by` in SQL makes SQLite walk a tracking_id index over every row.
-    const rows = await this.latestFactsRows(query).selectAll('f').execute();
+    const rows = await (await this.latestFactsRows(query)).selectAll('f').execute();
     return rows
       .sort((a, b) => (a.tracking_id < b.tracking_id ? -1 : a.tracking_id > b.tracking_id ? 1 : 0))
       .map(clusterFacts);
@@ -600,7 +634,7 @@ export class SqlStore implements Store {
 
   async connectorUseCounts(query: DayRangeQuery): Promise<ConnectorUseCount[][]> {
     // The JSON travels only for a row that has no counts (written by a collector before 0032).
-    const rows = await this.latestFactsRows(query)
+    const rows = await (await this.latestFactsRows(query))
       .select([
         'f.connector_uses',
         sql<string | null>`case when f.connector_uses is null then f.connector_usage end`.as('usage'),
@@ -620,7 +654,7 @@ export class SqlStore implements Store {
     // RisingWave facts (never CI): each cluster's latest meta facts in the range, counted in SQL
     // (a connector list is a JSON array: those are counted here, per connector).
     const column = BREAKDOWN_COLUMNS[by];
-    const rows = await this.latestFactsRows(query)
+    const rows = await (await this.latestFactsRows(query))
       .select([sql<string | null>`${sql.ref(`f.${column}`)}`.as('value'), (eb) => eb.fn.countAll().as('n')])
       .groupBy(sql.ref(`f.${column}`))
       .execute();
