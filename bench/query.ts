@@ -6,7 +6,7 @@
 //
 //   npx tsx bench/query.ts [--reports 10000000] [--targets sqlite,postgres,clickhouse] [--requests 20]
 //                          [--warmup 3] [--baseline-requests 5] [--baseline-warmup 1] [--batch 5000]
-//                          [--fill-only]
+//                          [--fill-only] [--no-baseline]
 //                          [--pg-url postgres://postgres@127.0.0.1:5432/test] [--ch-url http://127.0.0.1:8123]
 //                          [--out bench/results/query.json]
 //
@@ -89,6 +89,9 @@ const { values: flags } = parseArgs({
     'baseline-warmup': { type: 'string', default: '1' },
     batch: { type: 'string', default: '5000' },
     'fill-only': { type: 'boolean', default: false },
+    // Times the routes only: no raw-SQL baseline, so no answer check (minutes instead of tens of
+    // minutes at 10M; a run with baselines checks the answers).
+    'no-baseline': { type: 'boolean', default: false },
     'pg-url': { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/test' },
     'ch-url': { type: 'string', default: 'http://127.0.0.1:8123' },
     // Names the cached stores (bench/.cache/<name>/, databases tw_bench_<name>_<N>): bench:scale
@@ -1200,7 +1203,9 @@ async function measureStore(t: Target, lastDay: string, reference: Target): Prom
       }
       // Baselines: BASELINE_WARMUP untimed, then at least BASELINE_REQUESTS timed (every variant at
       // least once, for the answer check), cycling through the variants.
-      const withBaseline = spec.variants.map((v, i) => ({ v, i })).filter(({ v }) => v.baseline);
+      const withBaseline = flags['no-baseline']
+        ? []
+        : spec.variants.map((v, i) => ({ v, i })).filter(({ v }) => v.baseline);
       const expected = new Map<number, unknown>();
       if (withBaseline.length > 0) {
         for (let i = 0; i < BASELINE_WARMUP; i++)
