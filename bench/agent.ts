@@ -17,7 +17,9 @@
 //   values each) are snapshotted and encoded to protobuf, as the agent does on its schedule (it
 //   yields to the event loop after the snapshot and after every hundred series encoded). CPU
 //   time is process.cpuUsage() around each slice, summed per tick (median and max of 30 ticks); the
-//   longest slice is how long the tick holds the host's event loop at most; the event loop's
+//   longest slice is how long the tick holds the host's event loop at most (also printed by the
+//   wall clock, and by the wall clock less the garbage collections that fell into it, which tells a
+//   slow slice from a collection that happened to run in it); the event loop's
 //   delay is watched by perf_hooks.monitorEventLoopDelay (1 ms resolution), reset before each tick
 //   and read after it (median and max over the ticks; the max includes any GC pause that hit).
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -322,6 +324,17 @@ async function reportTick() {
   // event loop, whatever the OS does to the process on a shared machine (the monitor's delay
   // below includes that, too).
   const slices: number[] = [];
+  // The same slices by the wall clock, and the garbage collections that ran inside them: a slice
+  // that a collection fell into holds the loop for the collection too, whatever allocated the garbage.
+  const wallSlices: number[] = [];
+  const wallSlicesWithoutGc: number[] = [];
+  const gcPauses: { start: number; end: number }[] = [];
+  const gcWatch = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) gcPauses.push({ start: e.startTime, end: e.startTime + e.duration });
+  });
+  gcWatch.observe({ entryTypes: ['gc'] });
+  const gcInside = (start: number, end: number) =>
+    gcPauses.reduce((ms, g) => ms + Math.max(0, Math.min(end, g.end) - Math.max(start, g.start)), 0);
   let bytes = 0;
   delay.enable();
   for (let i = 0; i < 30; i++) {
@@ -332,25 +345,33 @@ async function reportTick() {
     // slice per piece of a hundred series, with the event loop free in between.
     let micros = 0;
     let longest = 0;
+    const walls: [number, number][] = [];
     let start = process.cpuUsage();
+    let wallStart = performance.now();
     const pieces = encodeReportProtobufPieces(snapshot());
     bytes = 0;
     for (;;) {
       const next = pieces.next();
       const used = process.cpuUsage(start);
+      walls.push([wallStart, performance.now()]);
       micros += used.user + used.system;
       longest = Math.max(longest, used.user + used.system);
       if (next.done) break;
       bytes += next.value.length;
       await new Promise((resolve) => setImmediate(resolve));
       start = process.cpuUsage();
+      wallStart = performance.now();
     }
     slices.push(longest / 1000);
+    await new Promise((resolve) => setImmediate(resolve)); // the observer reports a GC entry later
+    wallSlices.push(Math.max(...walls.map(([a, b]) => b - a)));
+    wallSlicesWithoutGc.push(Math.max(...walls.map(([a, b]) => b - a - gcInside(a, b))));
     cpu.push(micros / 1000);
     await new Promise((resolve) => setTimeout(resolve, 3)); // let the monitor's timer record it
     delays.push(delay.max / 1e6);
   }
   delay.disable();
+  gcWatch.disconnect();
   collectors.stop();
   cpu.sort((a, b) => a - b);
   delays.sort((a, b) => a - b);
@@ -362,6 +383,8 @@ async function reportTick() {
     eventLoopDelayMsMedian: delays[delays.length >> 1]!,
     maxEventLoopDelayMs: delays[delays.length - 1]!,
     longestSliceCpuMs: Math.max(...slices),
+    longestSliceWallMs: Math.max(...wallSlices),
+    longestSliceWallMsWithoutGc: Math.max(...wallSlicesWithoutGc),
   };
 }
 
@@ -421,7 +444,8 @@ console.log(
   `\nreport tick, ${tick.series} series: ${tick.cpuMsMedian.toFixed(2)} ms CPU median (max ${tick.cpuMsMax.toFixed(2)}), ` +
     `${tick.reportBytes} bytes protobuf, event-loop delay ${tick.eventLoopDelayMsMedian.toFixed(2)} ms median, ` +
     `${tick.maxEventLoopDelayMs.toFixed(2)} ms max (includes the OS scheduling this process on a shared machine); ` +
-    `longest synchronous slice ${tick.longestSliceCpuMs.toFixed(2)} ms CPU`,
+    `longest synchronous slice ${tick.longestSliceCpuMs.toFixed(2)} ms CPU (all threads), ` +
+    `${tick.longestSliceWallMs.toFixed(2)} ms wall, ${tick.longestSliceWallMsWithoutGc.toFixed(2)} ms wall without the garbage collections that fell into it`,
 );
 console.log(
   `histogram.record vs peers: ${(ns('hdr-histogram-js recordValue(µs)') / ourRecord).toFixed(1)}x hdr, ` +

@@ -94,8 +94,8 @@ const { values: flags } = parseArgs({
     'no-baseline': { type: 'boolean', default: false },
     'pg-url': { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/test' },
     'ch-url': { type: 'string', default: 'http://127.0.0.1:8123' },
-    // Names the cached stores (bench/.cache/<name>/, databases tw_bench_<name>_<N>): bench:scale
-    // keeps its own, so runs of different code never share a store.
+    // Names the cached stores (bench/.cache/<name>/, databases tw_bench_<name>_<N>). bench:scale
+    // uses this same cache: a store filled by older code is migrated when the collector opens it.
     'cache-name': { type: 'string', default: 'query' },
     out: { type: 'string', default: join(root, 'bench/results/query.json') },
   },

@@ -1,7 +1,8 @@
 // `npm run bench:scale`: the numbers behind docs/deploy.md's capacity model, in one run.
 //
 //   npx tsx bench/scale.ts [--reports 10000000] [--duration 10] [--connections 50]
-//                          [--requests 10] [--skip-ingest] [--skip-query] [--out bench/results/scale.json]
+//                          [--requests 10] [--warmup 2] [--baseline-requests 1] [--baseline-warmup 0]
+//                          [--skip-ingest] [--skip-query] [--out bench/results/scale.json]
 //
 // 1. Ingest throughput with 1 and 2 collector processes on one shared store (PostgreSQL and
 //    ClickHouse; SQLite serves one process), by bench/ingest.ts --collectors N: distinct RisingWave
@@ -30,6 +31,11 @@ const { values: flags } = parseArgs({
     duration: { type: 'string', default: '10' },
     connections: { type: 'string', default: '50' },
     requests: { type: 'string', default: '10' },
+    warmup: { type: 'string', default: '2' },
+    // The raw-SQL baseline only checks the answers here; at 10M one run of it takes seconds to
+    // half a minute per route.
+    'baseline-requests': { type: 'string', default: '1' },
+    'baseline-warmup': { type: 'string', default: '0' },
     'skip-ingest': { type: 'boolean', default: false },
     'skip-query': { type: 'boolean', default: false },
     out: { type: 'string', default: join(root, 'bench/results/scale.json') },
@@ -107,6 +113,12 @@ async function main(): Promise<void> {
       'query',
       '--requests',
       flags.requests,
+      '--warmup',
+      flags.warmup,
+      '--baseline-requests',
+      flags['baseline-requests'],
+      '--baseline-warmup',
+      flags['baseline-warmup'],
       '--out',
       out,
     ]);
