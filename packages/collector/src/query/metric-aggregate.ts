@@ -2,7 +2,7 @@
 // (store/metric-rollup.ts): counters add up, gauges give each cluster's latest value and the
 // spread, histograms merge bucket by bucket so that quantiles are of the fleet's real
 // distribution, never averages of percentiles.
-import { type ExpHistogramData, KEY_PATTERN, mergeHistograms, quantile } from '@tidewatch/protocol';
+import { type ExpHistogramData, HistogramMerger, KEY_PATTERN, quantile } from '@tidewatch/protocol';
 import { CollectorError } from '../errors.js';
 import { compareLast } from '../store/metric-rollup.js';
 import type { MetricRollup } from '../store/store.js';
@@ -71,77 +71,117 @@ function grouper(by: MetricGrouping | undefined): (row: MetricRollup) => string 
   };
 }
 
-/** The kind the metric has in its newest point (a metric's kind is fixed per report). */
-function kindOf(rows: MetricRollup[]): MetricAnswer['kind'] {
-  let newest: MetricRollup | undefined;
-  for (const r of rows) {
-    if (!newest || compareLast(r.lastAt, r.lastReport, newest.lastAt, newest.lastReport) > 0) newest = r;
-  }
-  const kind = newest?.kind;
-  return kind === 'counter' || kind === 'gauge' || kind === 'histogram' ? kind : null;
-}
+/** One group's running totals: every kind's, since the metric's kind is known only at the end. */
+class GroupTotals {
+  readonly clusters = new Set<string>();
+  total = 0;
+  // Gauges: each cluster's latest report (by receive time, then report id) and the sum of that
+  // report's points (one report can carry several label sets of a gauge). In a cluster with
+  // several reporting nodes this is the value of the node heard from last.
+  readonly latest = new Map<string, { at: number; reportId: string; sum: number }>();
+  min = Number.POSITIVE_INFINITY;
+  max = Number.NEGATIVE_INFINITY;
+  points = 0;
+  histogram: HistogramMerger | undefined;
 
-function gaugeRow(value: string | null, rows: MetricRollup[]): MetricRow {
-  // Each cluster's latest report (by receive time, then report id): the sum of that report's
-  // points (one report can carry several label sets of a gauge). In a cluster with several
-  // reporting nodes this is the value of the node heard from last.
-  const latest = new Map<string, { at: number; reportId: string; sum: number }>();
-  let min = Number.POSITIVE_INFINITY;
-  let max = Number.NEGATIVE_INFINITY;
-  let sum = 0;
-  let points = 0;
-  for (const r of rows) {
-    min = Math.min(min, r.min);
-    max = Math.max(max, r.max);
-    sum += r.total;
-    points += r.points;
-    const seen = latest.get(r.trackingId);
+  add(r: MetricRollup): void {
+    this.clusters.add(r.trackingId);
+    this.total += r.total;
+    if (r.kind === 'histogram') {
+      if (r.histogram !== null) {
+        this.histogram ??= new HistogramMerger();
+        this.histogram.add(JSON.parse(r.histogram) as ExpHistogramData);
+      }
+      return;
+    }
+    if (r.kind !== 'gauge') return;
+    this.min = Math.min(this.min, r.min);
+    this.max = Math.max(this.max, r.max);
+    this.points += r.points;
+    const seen = this.latest.get(r.trackingId);
     const order = seen ? compareLast(r.lastAt, r.lastReport, seen.at, seen.reportId) : 1;
-    if (order > 0) latest.set(r.trackingId, { at: r.lastAt, reportId: r.lastReport, sum: r.lastValue });
+    if (order > 0) this.latest.set(r.trackingId, { at: r.lastAt, reportId: r.lastReport, sum: r.lastValue });
     else if (order === 0) seen!.sum += r.lastValue;
   }
-  let last = 0;
-  for (const l of latest.values()) last += l.sum;
-  return { value, clusters: latest.size, last, min, max, avg: sum / points };
-}
 
-function histogramRow(value: string | null, rows: MetricRollup[]): MetricRow {
-  const histograms: ExpHistogramData[] = [];
-  for (const r of rows) if (r.histogram) histograms.push(JSON.parse(r.histogram) as ExpHistogramData);
-  const merged = mergeHistograms(histograms);
-  return {
-    value,
-    clusters: new Set(rows.map((r) => r.trackingId)).size,
-    count: merged.count,
-    sum: merged.sum,
-    p50: quantile(merged, 0.5),
-    p90: quantile(merged, 0.9),
-    p99: quantile(merged, 0.99),
-  };
-}
-
-export function aggregateMetric(rollups: MetricRollup[], by: MetricGrouping | undefined): MetricAnswer {
-  const kind = kindOf(rollups);
-  if (kind === null) return { kind: null, rows: [] };
-  const groupOf = grouper(by);
-  const groups = new Map<string | null, MetricRollup[]>();
-  for (const r of rollups) {
-    if (r.kind !== kind) continue;
-    const key = groupOf(r);
-    const list = groups.get(key);
-    if (list) list.push(r);
-    else groups.set(key, [r]);
-  }
-  const rows = [...groups].map(([value, group]): MetricRow => {
-    if (kind === 'histogram') return histogramRow(value, group);
-    if (kind === 'gauge') return gaugeRow(value, group);
+  row(value: string | null, kind: 'counter' | 'gauge' | 'histogram'): MetricRow {
+    if (kind === 'counter') return { value, clusters: this.clusters.size, total: this.total };
+    if (kind === 'gauge') {
+      let last = 0;
+      for (const l of this.latest.values()) last += l.sum;
+      return {
+        value,
+        clusters: this.latest.size,
+        last,
+        min: this.min,
+        max: this.max,
+        avg: this.total / this.points,
+      };
+    }
+    const merged = (this.histogram ?? new HistogramMerger()).result();
     return {
       value,
-      clusters: new Set(group.map((r) => r.trackingId)).size,
-      total: group.reduce((sum, r) => sum + r.total, 0),
+      clusters: this.clusters.size,
+      count: merged.count,
+      sum: merged.sum,
+      p50: quantile(merged, 0.5),
+      p90: quantile(merged, 0.9),
+      p99: quantile(merged, 0.99),
     };
-  });
-  // Biggest groups first, then by name, so the answer is stable on every store.
-  rows.sort((a, b) => b.clusters - a.clusters || String(a.value).localeCompare(String(b.value)));
-  return { kind, rows };
+  }
+}
+
+/**
+ * Folds rollup rows one at a time, in the store's order, into the answer. Nothing is kept per row
+ * (histograms are merged as they come), so a year of a fleet's daily rows is not held in memory at
+ * once: keeping them all made most of the cost garbage collection (CPU profile of a 55k-row
+ * answer: 44% GC).
+ */
+export class MetricAggregator {
+  private readonly groupOf: (row: MetricRollup) => string | null;
+  /** Per kind, per group value. */
+  private readonly groups = new Map<string, Map<string | null, GroupTotals>>();
+  private newest: { at: number; reportId: string; kind: string } | undefined;
+
+  constructor(by: MetricGrouping | undefined) {
+    this.groupOf = grouper(by);
+  }
+
+  add(r: MetricRollup): void {
+    // The metric's kind is the kind of its newest point (a metric's kind is fixed per report).
+    if (!this.newest || compareLast(r.lastAt, r.lastReport, this.newest.at, this.newest.reportId) > 0) {
+      this.newest = { at: r.lastAt, reportId: r.lastReport, kind: r.kind };
+    }
+    let byValue = this.groups.get(r.kind);
+    if (!byValue) {
+      byValue = new Map();
+      this.groups.set(r.kind, byValue);
+    }
+    const value = this.groupOf(r);
+    let totals = byValue.get(value);
+    if (!totals) {
+      totals = new GroupTotals();
+      byValue.set(value, totals);
+    }
+    totals.add(r);
+  }
+
+  answer(): MetricAnswer {
+    const kind = this.newest?.kind;
+    if (kind !== 'counter' && kind !== 'gauge' && kind !== 'histogram') return { kind: null, rows: [] };
+    const rows = [...(this.groups.get(kind) ?? [])].map(([value, totals]) => totals.row(value, kind));
+    // Biggest groups first, then by name, so the answer is stable on every store.
+    rows.sort((a, b) => b.clusters - a.clusters || String(a.value).localeCompare(String(b.value)));
+    return { kind, rows };
+  }
+}
+
+/** The answer for rows already in memory (tests, benchmarks). */
+export function aggregateMetric(
+  rollups: Iterable<MetricRollup>,
+  by: MetricGrouping | undefined,
+): MetricAnswer {
+  const aggregator = new MetricAggregator(by);
+  for (const r of rollups) aggregator.add(r);
+  return aggregator.answer();
 }

@@ -4,7 +4,7 @@ import { requireToken } from '../auth/require-token.js';
 import { CollectorError } from '../errors.js';
 import type { Store } from '../store/store.js';
 import { dayRangeQuerySchema, excluded, excludedSchema, type FleetQuery, fleetFilter } from './day-range.js';
-import { aggregateMetric, METRIC_GROUPINGS, metricGrouping } from './metric-aggregate.js';
+import { METRIC_GROUPINGS, MetricAggregator, metricGrouping } from './metric-aggregate.js';
 
 const nullableNumber = { type: ['number', 'null'] } as const;
 
@@ -104,13 +104,17 @@ export async function metricsRoute(app: FastifyInstance, opts: { store: Store })
       const query = request.query as FleetQuery & { by?: string };
       const by = metricGrouping(query.by);
       const filter = fleetFilter(query);
-      // The daily rollup (clusters × days × series rows), never the raw points.
-      const rollups = await opts.store.metricRollup({ name, ...filter });
+      // The daily rollup (clusters × days × series rows), never the raw points, folded a page
+      // at a time.
+      const aggregator = new MetricAggregator(by);
+      for await (const page of opts.store.metricRollupPages({ name, ...filter })) {
+        for (const row of page) aggregator.add(row);
+      }
       return {
         name,
         from: filter.fromDay,
         to: filter.toDay,
-        ...aggregateMetric(rollups, by),
+        ...aggregator.answer(),
         excluded: await excluded(opts.store, filter),
       };
     },

@@ -31,6 +31,13 @@ afterAll(async () => {
 
 const T0 = Date.UTC(2026, 10, 20, 12, 0, 0, 123);
 
+/** Every rollup row of a query, its pages concatenated. */
+async function rollupRows(store: Store, query: Parameters<Store['metricRollupPages']>[0], pageSize?: number) {
+  const rows = [];
+  for await (const page of store.metricRollupPages(query, pageSize)) rows.push(...page);
+  return rows;
+}
+
 function meta(trackingId: string, receivedAt = T0, o: Parameters<typeof metaReport>[0] = {}) {
   const raw = metaReport({ trackingId, ...o });
   return reportRow(decodeV2Report('meta', raw), raw, receivedAt);
@@ -162,9 +169,9 @@ describe.each(targets)('store contract: $name', (target) => {
         agentReports: 1,
       });
       expect((await store.metricPoints({ ...range, name: 'race.q' })).map((p) => p.value)).toEqual([3]);
-      expect(
-        (await store.metricRollup({ ...range, name: 'race.q' })).map((r) => [r.points, r.total]),
-      ).toEqual([[1, 3]]);
+      expect((await rollupRows(store, { ...range, name: 'race.q' })).map((r) => [r.points, r.total])).toEqual(
+        [[1, 3]],
+      );
       expect(await store.events({ ...range, limit: 10 })).toHaveLength(1);
       expect(await store.eventCounts({ ...range, by: 'name', limit: 10 })).toEqual([
         { value: 'source', events: 1, clusters: 1 },
@@ -393,7 +400,7 @@ describe.each(targets)('store contract: $name', (target) => {
     await store.writeBatch({ reports: [], events: [], agentReports: [first] });
     await store.writeBatch({ reports: [], events: [], agentReports: [second, otherDay] });
     const range = { fromDay: '2026-11-20', toDay: '2026-11-20', includeCi: false };
-    const rollup = await store.metricRollup({ ...range, name: 'db.query.errors' });
+    const rollup = await rollupRows(store, { ...range, name: 'db.query.errors' });
     const common = { trackingId: 'm1', nodeType: 'pglite', version: '0.2.0', clusterType: 'single_node' };
     expect(rollup).toEqual([
       {
@@ -425,7 +432,7 @@ describe.each(targets)('store contract: $name', (target) => {
         histogram: null,
       },
     ]);
-    const withCi = await store.metricRollup({
+    const withCi = await rollupRows(store, {
       ...range,
       fromDay: '2026-11-19',
       includeCi: true,
@@ -437,9 +444,16 @@ describe.each(targets)('store contract: $name', (target) => {
       ['2026-11-20', 'm1', 5],
       ['2026-11-20', 'm2', 16],
     ]);
-    const [gaugeRow] = await store.metricRollup({ ...range, name: 'db.connections' });
+    // Pages of one row (the route reads pages of thousands) continue where the last one ended.
+    const paged = await rollupRows(
+      store,
+      { ...range, fromDay: '2026-11-19', includeCi: true, name: 'db.query.errors' },
+      1,
+    );
+    expect(paged).toEqual(withCi);
+    const [gaugeRow] = await rollupRows(store, { ...range, name: 'db.connections' });
     expect(gaugeRow).toMatchObject({ points: 2, total: 10, min: 4, max: 6, lastAt: T0 + 1000, lastValue: 6 });
-    const [histogramRow] = await store.metricRollup({ ...range, name: 'db.query.duration' });
+    const [histogramRow] = await rollupRows(store, { ...range, name: 'db.query.duration' });
     expect(histogramRow).toMatchObject({ kind: 'histogram', points: 2 });
     const merged = JSON.parse(histogramRow!.histogram!) as {
       count: number;
@@ -464,14 +478,14 @@ describe.each(targets)('store contract: $name', (target) => {
     });
     await store.eraseCluster('gone');
     const range = { fromDay: '2026-11-20', toDay: '2026-11-20', includeCi: true, name: 'q' };
-    expect((await store.metricRollup(range)).map((r) => [r.trackingId, r.total])).toEqual([['kept', 2]]);
+    expect((await rollupRows(store, range)).map((r) => [r.trackingId, r.total])).toEqual([['kept', 2]]);
     // The erased cluster's report, retried, is dropped: the rollup does not come back.
     await store.writeBatch({
       reports: [],
       events: [],
       agentReports: [agent({ trackingId: 'gone', metrics: [counter('q', 1)] })],
     });
-    expect((await store.metricRollup(range)).map((r) => r.trackingId)).toEqual(['kept']);
+    expect((await rollupRows(store, range)).map((r) => r.trackingId)).toEqual(['kept']);
   });
 
   it('lists agent events newest first, filtered, page by page', async () => {
@@ -1213,11 +1227,11 @@ describe.each(targets)('store contract: $name', (target) => {
       await store.writeBatch({ reports: [], events: [], agentReports: writes });
       const range = { fromDay: '2026-11-19', toDay: '2026-11-20', includeCi: false };
       for (const name of ['errors', 'duration']) {
-        expect(await sqlStore.metricRollup({ ...range, name })).toEqual(
-          await store.metricRollup({ ...range, name }),
+        expect(await rollupRows(sqlStore, { ...range, name })).toEqual(
+          await rollupRows(store, { ...range, name }),
         );
       }
-      expect((await store.metricRollup({ ...range, name: 'duration' }))[0]?.points).toBe(2);
+      expect((await rollupRows(store, { ...range, name: 'duration' }))[0]?.points).toBe(2);
       const strip = (events: { fields: string; name: string; trackingId: string }[]) =>
         events.map(({ fields, name, trackingId }) => ({ fields, name, trackingId }));
       expect(strip(await sqlStore.agentEvents({ ...range, limit: 10 }))).toEqual(
@@ -1319,7 +1333,7 @@ describe.each(targets)('store contract: $name', (target) => {
     ]);
     expect([...(await store.knownSeries('both')).series]).toEqual(['q\0{}']);
     expect((await store.metricPoints({ name: 'q', ...range })).map((p) => p.value)).toEqual([2]);
-    expect(await store.metricRollup({ name: 'q', ...range, fromDay: '2000-01-01' })).toEqual([
+    expect(await rollupRows(store, { name: 'q', ...range, fromDay: '2000-01-01' })).toEqual([
       expect.objectContaining({ day: '2026-11-20', labels: '{}', total: 2 }),
     ]);
     expect((await store.auditLog({ limit: 10 })).map((a) => a.action)).toEqual(['token_revoke']);

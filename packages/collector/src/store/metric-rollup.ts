@@ -11,6 +11,12 @@ import { type ExpHistogramData, mergeHistograms } from '@tidewatch/protocol';
 import type { MetricPointsTable } from './sql/schema.js';
 import type { MetricRollup } from './store.js';
 
+/**
+ * Rollup rows read per page by a fleet question: big enough that the per-query cost is small next
+ * to the rows', small enough that a page dies young in the garbage collector.
+ */
+export const METRIC_ROLLUP_PAGE = 5_000;
+
 /** A metric point row as stored (sql/columns.ts agentChildren, or read back from metric_points). */
 export type PointRow = Omit<MetricPointsTable, 'id' | 'unit'>;
 

@@ -504,9 +504,9 @@ export interface Store {
   metricPoints(query: MetricPointQuery): Promise<MetricPoint[]>;
   /**
    * The daily rollup rows of one metric in a day range (for fleet aggregation), ordered by day,
-   * cluster and series key (the primary key's order).
+   * cluster and series key (the primary key's order), a page at a time (see METRIC_ROLLUP_PAGE).
    */
-  metricRollup(query: MetricPointQuery): Promise<MetricRollup[]>;
+  metricRollupPages(query: MetricPointQuery, pageSize?: number): AsyncIterable<MetricRollup[]>;
   /** Agent events newest first (receive time, report id, place in the report); `limit` rows at most. */
   agentEvents(query: AgentEventQuery): Promise<StoredAgentEvent[]>;
   /**

@@ -146,6 +146,33 @@ describe('exponential histogram math', () => {
     );
   });
 
+  it('merging equals recording every value in one histogram at the smallest scale (property)', () => {
+    const part = fc.tuple(
+      fc.array(fc.oneof(fc.constant(0), fc.double({ min: 1e-9, max: 1e9, noNaN: true })), { maxLength: 40 }),
+      fc.integer({ min: -2, max: 10 }),
+    );
+    fc.assert(
+      fc.property(
+        fc.array(part, { minLength: 1, maxLength: 12 }),
+        fc.integer({ min: 2, max: 80 }),
+        (parts, max) => {
+          const merged = mergeHistograms(
+            parts.map(([values, scale]) => histogramOf(values, scale, 1 << 20)),
+            max,
+          );
+          const populatedScales = parts.filter(([values]) => values.some((v) => v > 0)).map(([, s]) => s);
+          const scale = Math.min(...(populatedScales.length > 0 ? populatedScales : parts.map(([, s]) => s)));
+          const direct = histogramOf(
+            parts.flatMap(([values]) => values),
+            scale,
+            max,
+          );
+          sameCounts(merged, direct);
+        },
+      ),
+    );
+  });
+
   it('merging per-node histograms gives the same quantiles as one histogram of all values', () => {
     const nodes = [1, 2, 3, 4].map((seed) => lognormal(20_000, seed));
     const merged = mergeHistograms(nodes.map((values) => histogramOf(values, 8, 1024)));

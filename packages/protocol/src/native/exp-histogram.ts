@@ -72,53 +72,102 @@ export function mergeHistograms(
   histograms: readonly ExpHistogramData[],
   maxBuckets: number = NATIVE_LIMITS.bucketsMax,
 ): ExpHistogramData {
-  if (histograms.length === 0) return emptyHistogram(NATIVE_LIMITS.scaleMax);
-  const ranges = histograms.map(populated);
-  let scale = Number.POSITIVE_INFINITY;
-  histograms.forEach((h, i) => {
-    if (ranges[i]) scale = Math.min(scale, h.scale);
-  });
-  if (scale === Number.POSITIVE_INFINITY) scale = Math.min(...histograms.map((h) => h.scale));
+  const merger = new HistogramMerger(maxBuckets);
+  for (const h of histograms) merger.add(h);
+  return merger.result();
+}
 
-  let lo = 0;
-  let hi = -1;
-  for (;;) {
-    lo = Number.POSITIVE_INFINITY;
-    hi = Number.NEGATIVE_INFINITY;
-    histograms.forEach((h, i) => {
-      const range = ranges[i];
-      if (!range) return;
-      const shift = h.scale - scale;
-      lo = Math.min(lo, range[0] >> shift);
-      hi = Math.max(hi, range[1] >> shift);
-    });
-    if (lo === Number.POSITIVE_INFINITY || hi - lo + 1 <= maxBuckets) break;
-    scale -= 1;
-  }
+/**
+ * mergeHistograms one input at a time, so that a caller merging tens of thousands of histograms
+ * (a fleet query over a year of daily rollups) need not keep them all: each can be garbage as soon
+ * as it is added. The result equals mergeHistograms of the same inputs in the same order: the
+ * scale only ever goes down (to the smallest populated input's, then as far as the range so far
+ * needs), lowering twice is lowering once by the sum, and `sum` adds up in input order.
+ */
+export class HistogramMerger {
+  private inputs = 0;
+  /** The smallest scale of any input, populated or not (the result's scale if none is). */
+  private anyScale = Number.POSITIVE_INFINITY;
+  /** The scale `counts` are kept at; infinite until a populated input arrives. */
+  private scale = Number.POSITIVE_INFINITY;
+  /** Populated bucket range at `scale`; counts[i - lo] is bucket i. */
+  private lo = 0;
+  private hi = -1;
+  private counts: number[] = [];
+  private zeroCount = 0;
+  private count = 0;
+  private sum = 0;
+  private min = Number.POSITIVE_INFINITY;
+  private max = Number.NEGATIVE_INFINITY;
 
-  const merged = emptyHistogram(scale);
-  const counts = lo === Number.POSITIVE_INFINITY ? [] : new Array<number>(hi - lo + 1).fill(0);
-  let min = Number.POSITIVE_INFINITY;
-  let max = Number.NEGATIVE_INFINITY;
-  for (const h of histograms) {
-    merged.zeroCount += h.zeroCount;
-    merged.count += h.count;
-    merged.sum += h.sum;
+  constructor(private readonly maxBuckets: number = NATIVE_LIMITS.bucketsMax) {}
+
+  add(h: ExpHistogramData): void {
+    this.inputs += 1;
+    this.anyScale = Math.min(this.anyScale, h.scale);
+    this.zeroCount += h.zeroCount;
+    this.count += h.count;
+    this.sum += h.sum;
     if (h.count > 0) {
-      min = Math.min(min, h.min);
-      max = Math.max(max, h.max);
+      this.min = Math.min(this.min, h.min);
+      this.max = Math.max(this.max, h.max);
     }
-    const shift = h.scale - scale;
-    h.positive.bucketCounts.forEach((n, k) => {
-      if (n !== 0) counts[((h.positive.offset + k) >> shift) - lo]! += n;
-    });
+    const range = populated(h);
+    if (!range) return;
+    const first = this.scale === Number.POSITIVE_INFINITY;
+    if (first) this.scale = h.scale;
+    else if (h.scale < this.scale) this.lower(this.scale - h.scale);
+    let shift = h.scale - this.scale;
+    let lo = first ? range[0] >> shift : Math.min(this.lo, range[0] >> shift);
+    let hi = first ? range[1] >> shift : Math.max(this.hi, range[1] >> shift);
+    while (hi - lo + 1 > this.maxBuckets) {
+      if (!first) this.lower(1);
+      else this.scale -= 1;
+      shift += 1;
+      lo >>= 1;
+      hi >>= 1;
+    }
+    if (first) {
+      this.counts = new Array<number>(hi - lo + 1).fill(0);
+    } else if (lo < this.lo || hi > this.hi) {
+      const grown = new Array<number>(hi - lo + 1).fill(0);
+      for (let k = 0; k < this.counts.length; k++) grown[this.lo - lo + k] = this.counts[k]!;
+      this.counts = grown;
+    }
+    this.lo = lo;
+    this.hi = hi;
+    const counts = h.positive.bucketCounts;
+    for (let k = 0; k < counts.length; k++) {
+      const n = counts[k]!;
+      if (n !== 0) this.counts[((h.positive.offset + k) >> shift) - lo]! += n;
+    }
   }
-  merged.positive = { offset: counts.length === 0 ? 0 : lo, bucketCounts: counts };
-  if (merged.count > 0) {
-    merged.min = min;
-    merged.max = max;
+
+  /** Lowers the kept counts by `by` scale steps (bucket i becomes i >> by). */
+  private lower(by: number): void {
+    const lo = this.lo >> by;
+    const lowered = new Array<number>((this.hi >> by) - lo + 1).fill(0);
+    for (let k = 0; k < this.counts.length; k++) lowered[((this.lo + k) >> by) - lo]! += this.counts[k]!;
+    this.counts = lowered;
+    this.lo = lo;
+    this.hi >>= by;
+    this.scale -= by;
   }
-  return merged;
+
+  result(): ExpHistogramData {
+    if (this.inputs === 0) return emptyHistogram(NATIVE_LIMITS.scaleMax);
+    const populatedAny = this.scale !== Number.POSITIVE_INFINITY;
+    const merged = emptyHistogram(populatedAny ? this.scale : this.anyScale);
+    merged.zeroCount = this.zeroCount;
+    merged.count = this.count;
+    merged.sum = this.sum;
+    if (populatedAny) merged.positive = { offset: this.lo, bucketCounts: [...this.counts] };
+    if (this.count > 0) {
+      merged.min = this.min;
+      merged.max = this.max;
+    }
+    return merged;
+  }
 }
 
 /** Lowers the scale by `by` steps (bucket i becomes i >> by); the result is trimmed. */

@@ -5,6 +5,7 @@ export {
   bucketIndex,
   downscale,
   emptyHistogram,
+  HistogramMerger,
   histogramOf,
   lowerBoundary,
   mergeHistograms,

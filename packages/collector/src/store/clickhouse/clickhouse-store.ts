@@ -794,7 +794,8 @@ export class ClickHouseStore implements Store {
     return rows.map(metricPoint);
   }
 
-  async metricRollup(query: MetricPointQuery): Promise<MetricRollup[]> {
+  async *metricRollupPages(query: MetricPointQuery, _pageSize?: number): AsyncGenerator<MetricRollup[]> {
+    // One page: FINAL merges the whole range in one pass, so keyset pages would each read it again.
     const rows = await this.rows<RollupColumns>(
       sql`SELECT toString(received_day) AS day, tracking_id, node_type, version, cluster_type, kind, labels,
             points, total, min_value, max_value, last_at, last_report, last_value, histogram
@@ -802,7 +803,7 @@ export class ClickHouseStore implements Store {
           WHERE name = ${query.name} AND ${and([dayRange(query), ...this.statisticFilters(query)])}
           ORDER BY received_day, tracking_id, group_key`,
     );
-    return rows.map(metricRollup);
+    yield rows.map(metricRollup);
   }
 
   async agentEvents(query: AgentEventQuery): Promise<StoredAgentEvent[]> {

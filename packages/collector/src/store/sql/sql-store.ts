@@ -20,6 +20,7 @@ import {
   foldPoints,
   histogramAfterUpsert,
   METRIC_ROLLUP_CONFLICT,
+  METRIC_ROLLUP_PAGE,
   METRIC_ROLLUP_SET_HISTOGRAM,
   metricRollup,
   type PointRow,
@@ -837,35 +838,54 @@ export class SqlStore implements Store {
     return rows.map(metricPoint);
   }
 
-  async metricRollup(query: MetricPointQuery): Promise<MetricRollup[]> {
-    let q = this.db
-      .selectFrom('metric_rollup')
-      .select([
-        'day',
-        'tracking_id',
-        'node_type',
-        'version',
-        'cluster_type',
-        'kind',
-        'labels',
-        'points',
-        'total',
-        'min_value',
-        'max_value',
-        'last_at',
-        'last_report',
-        'last_value',
-        'histogram',
-      ])
-      .where('name', '=', query.name)
-      .where('day', '>=', query.fromDay)
-      .where('day', '<=', query.toDay);
-    if (!query.includeCi) q = q.where('ci', '=', 0);
-    if (!query.includeInternal) q = q.where('tracking_id', 'not in', this.internalIds());
-    // The primary key's order (an index scan, no sort): the same on every store, so sums add up
-    // in the same order.
-    const rows = await q.orderBy('day').orderBy('tracking_id').orderBy('group_key').execute();
-    return rows.map(metricRollup);
+  async *metricRollupPages(
+    query: MetricPointQuery,
+    pageSize = METRIC_ROLLUP_PAGE,
+  ): AsyncGenerator<MetricRollup[]> {
+    // Keyset pages in the primary key's order (an index range per page, no sort): the same order on
+    // every store, so sums add up in the same order; a page at a time so that a year of a fleet's
+    // rows is never all in memory (metric-aggregate.ts).
+    let after: { day: string; tracking_id: string; group_key: string } | undefined;
+    for (;;) {
+      let q = this.db
+        .selectFrom('metric_rollup')
+        .select([
+          'day',
+          'tracking_id',
+          'group_key',
+          'node_type',
+          'version',
+          'cluster_type',
+          'kind',
+          'labels',
+          'points',
+          'total',
+          'min_value',
+          'max_value',
+          'last_at',
+          'last_report',
+          'last_value',
+          'histogram',
+        ])
+        .where('name', '=', query.name)
+        .where('day', '>=', query.fromDay)
+        .where('day', '<=', query.toDay);
+      if (after) {
+        const { day, tracking_id, group_key } = after;
+        q = q.where(sql<boolean>`(day, tracking_id, group_key) > (${day}, ${tracking_id}, ${group_key})`);
+      }
+      if (!query.includeCi) q = q.where('ci', '=', 0);
+      if (!query.includeInternal) q = q.where('tracking_id', 'not in', this.internalIds());
+      const rows = await q
+        .orderBy('day')
+        .orderBy('tracking_id')
+        .orderBy('group_key')
+        .limit(pageSize)
+        .execute();
+      if (rows.length > 0) yield rows.map(metricRollup);
+      if (rows.length < pageSize) return;
+      after = rows[rows.length - 1]!;
+    }
   }
 
   async agentEvents(query: AgentEventQuery): Promise<StoredAgentEvent[]> {
