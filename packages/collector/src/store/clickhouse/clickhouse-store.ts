@@ -95,6 +95,8 @@ export interface ClickHouseOptions {
   password?: string;
   /** How long an erase waits for its mutations (default 5 minutes). */
   mutationTimeoutMs?: number;
+  /** Retry keys per dedup lookup (default KEYS_PER_LOOKUP; tests make it small). */
+  keysPerLookup?: number;
 }
 
 /** `clickhouse://[user[:password]@]host[:port]/database` (HTTP; `clickhouse+https://` for TLS). */
@@ -114,8 +116,15 @@ export function parseClickHouseUrl(url: string): ClickHouseOptions {
   };
 }
 
-/** Keys looked up per query: with 128-character ids the statement stays under max_query_size (256 KiB). */
-const KEYS_PER_LOOKUP = 300;
+/**
+ * Keys looked up per query: with 128-character ids and their tracking ids the statement stays
+ * under MAX_QUERY_SIZE. Few big lookups, not many small ones: each reads at least a granule of
+ * every part of the table (measured on a bulk import into 3.5 M reports: 300-key lookups took
+ * ~0.2 s of ClickHouse CPU each, whatever their size).
+ */
+const KEYS_PER_LOOKUP = 4_000;
+/** ClickHouse's max_query_size for this store's statements (the server's default is 256 KiB). */
+const MAX_QUERY_SIZE = 2 * 1024 * 1024;
 
 type Row = Record<string, unknown>;
 
@@ -168,6 +177,7 @@ export class ClickHouseStore implements Store {
       request_timeout: 300_000,
       clickhouse_settings: {
         output_format_json_quote_64bit_integers: 0,
+        max_query_size: String(MAX_QUERY_SIZE),
         send_progress_in_http_headers: 1,
         http_headers_progress_interval_ms: '10000',
       },
@@ -255,8 +265,16 @@ export class ClickHouseStore implements Store {
     keyColumn: 'dedup_key' | 'report_id',
     rows: readonly { trackingId: string; key: string }[],
   ): Promise<Set<string>> {
+    // Chunks of neighbouring tracking ids: a lookup reads the granules of the tracking ids it
+    // names (the tables are ordered by tracking id first), so a big batch of many clusters (a bulk
+    // import) in chunks of random ids read the whole table once per chunk (measured at 3.5 M
+    // reports: ~1.1 s of ClickHouse CPU per 300-key lookup), in sorted chunks about once in all.
+    const sorted = [...rows].sort((a, b) =>
+      a.trackingId < b.trackingId ? -1 : a.trackingId > b.trackingId ? 1 : 0,
+    );
+    const size = this.options.keysPerLookup ?? KEYS_PER_LOOKUP;
     const parts: (typeof rows)[] = [];
-    for (let i = 0; i < rows.length; i += KEYS_PER_LOOKUP) parts.push(rows.slice(i, i + KEYS_PER_LOOKUP));
+    for (let i = 0; i < sorted.length; i += size) parts.push(sorted.slice(i, i + size));
     const found = await Promise.all(
       parts.map((part) =>
         this.rows<{ k: string }>(

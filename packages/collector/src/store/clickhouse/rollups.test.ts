@@ -11,7 +11,7 @@ import { agentReportWrite } from '../../ingest/native-rows.js';
 import { eventRow, reportRow } from '../../ingest/rows.js';
 import { agentReportColumns, eventColumns, reportColumns } from '../sql/columns.js';
 import type { ClusterFacts, WriteBatch } from '../store.js';
-import { type ClickHouseStore, eventId, openClickHouseStore } from './clickhouse-store.js';
+import { ClickHouseStore, eventId, openClickHouseStore, parseClickHouseUrl } from './clickhouse-store.js';
 import { ROLLUPS } from './schema.js';
 import { ident, sql } from './sql.js';
 
@@ -189,6 +189,31 @@ describe.skipIf(!probe)('ClickHouse rollups and reads without FINAL', () => {
       ci: 0,
       internal: 0,
     });
+  });
+
+  it('finds retried keys of a bulk batch that needs several lookups (tracking ids in any order)', async () => {
+    const db = (await createClickHouseDatabase())!;
+    databases.push(db);
+    const small = new ClickHouseStore({ ...parseClickHouseUrl(db.url), keysPerLookup: 2 });
+    await small.migrate();
+    try {
+      const ids = ['m', 'c', 'x', 'a', 'q', 'f', 'b'];
+      const first: WriteBatch = {
+        reports: ids.map((id, i) => meta(id, T0 + i)),
+        events: ids.flatMap((id) => events(id, ['source'], T0)),
+      };
+      expect(await small.writeBatch(first)).toMatchObject({ reportsInserted: 7, eventsInserted: 7 });
+      // Sent again with two new clusters in the middle: only theirs are new.
+      const again: WriteBatch = {
+        reports: [...first.reports.slice(0, 3), meta('n', T0), ...first.reports.slice(3), meta('d', T0)],
+        events: [...first.events, ...events('n', ['sink'], T0)],
+      };
+      expect(await small.writeBatch(again)).toMatchObject({ reportsInserted: 2, eventsInserted: 1 });
+      const [stored] = await small.rows<{ n: number }>(sql`SELECT count() AS n FROM reports`);
+      expect(Number(stored?.n)).toBe(9);
+    } finally {
+      await small.close();
+    }
   });
 
   it('erases a cluster from every rollup and keeps retention to the days after the cut-off', async () => {
