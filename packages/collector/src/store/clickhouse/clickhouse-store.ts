@@ -175,6 +175,12 @@ export class ClickHouseStore implements Store {
       ...(database ? { database } : {}),
       // Long fleet scans and erases: progress headers keep the idle connection alive meanwhile.
       request_timeout: 300_000,
+      // The server closes an idle keep-alive socket after 3 s (keep_alive_timeout before 23.11).
+      // The client's timer that retires sockets idle for 2.5 s fires late when the event loop is
+      // busy, and an insert on a socket the server closed fails with ECONNRESET (seen: a bulk
+      // import, a 50,000-row batch built between two inserts). Checking the idle time when a
+      // socket is taken does not depend on the timer.
+      keep_alive: { idle_socket_ttl: 2_000, eagerly_destroy_stale_sockets: true },
       clickhouse_settings: {
         output_format_json_quote_64bit_integers: 0,
         max_query_size: String(MAX_QUERY_SIZE),
