@@ -2,7 +2,7 @@
 // workload runs with the integration detached and attached, in alternating rounds within this one
 // process, on PGlite (in this process) and through node-postgres on the running PostgreSQL.
 //
-//   npx tsx bench/overhead.ts [--rounds 40] [--slices 10] [--slice-ms 25] [--ticks 6]
+//   npx tsx bench/overhead.ts [--rounds 40] [--slices 10] [--slice-ms 25] [--ticks 6] [--control]
 //                             [--targets pglite,pg] [--pg-url postgres://postgres@127.0.0.1:5432/test]
 //                             [--out bench/results/overhead.json]
 //
@@ -32,6 +32,8 @@
 //   whole cost lands in the attached mode's time. Separately, with the series the
 //   workload created, ten ticks on an idle process measure the tick's CPU time (process.cpuUsage)
 //   and the event-loop delay it causes (monitorEventLoopDelay, 1 ms resolution, max per tick).
+// - `--control` (A/A): nothing is attached and no tick is forced, the twins only take turns: the
+//   ratios then show what the method itself reads when there is no difference (bias and noise).
 // The machine is shared (other jobs run on its 2 cores): compare the ratios, not the absolute numbers.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -63,6 +65,7 @@ const { values: flags } = parseArgs({
     slices: { type: 'string', default: '10' },
     'slice-ms': { type: 'string', default: '25' },
     ticks: { type: 'string', default: '6' },
+    control: { type: 'boolean', default: false },
     targets: { type: 'string', default: 'pglite,pg' },
     'pg-url': { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/test' },
     out: { type: 'string', default: join(root, 'bench/results/overhead.json') },
@@ -275,14 +278,16 @@ async function measure(
   nsPerQuery: number,
 ): Promise<WorkloadResult> {
   const tickRounds = new Set(
-    Array.from({ length: TICKS }, (_, i) => Math.floor(((i + 0.5) * ROUNDS) / TICKS)),
+    Array.from({ length: flags.control ? 0 : TICKS }, (_, i) => Math.floor(((i + 0.5) * ROUNDS) / TICKS)),
   );
+  // A/A control: "attaching" changes nothing.
+  const attach = (twin: 0 | 1) => (flags.control ? { detach() {} } : target.twins[twin].attach(agent));
   const offSamples = new Samples();
   const onSamples = new Samples();
   let ticks = 0;
   // The attached twin's index; the other one runs without the integration.
   let attachedTwin: 0 | 1 = 1;
-  let attachment = target.twins[attachedTwin].attach(agent);
+  let attachment = attach(attachedTwin);
   const runSlice = (attached: boolean, tick: boolean) =>
     slice(
       target.twins[attached ? attachedTwin : otherTwin(attachedTwin)].workloads[workload],
@@ -317,7 +322,7 @@ async function measure(
       // The twins swap roles, so that a difference between them cancels out; then a warm-up again.
       attachment.detach();
       attachedTwin = otherTwin(attachedTwin);
-      attachment = target.twins[attachedTwin].attach(agent);
+      attachment = attach(attachedTwin);
       await runRound(-1);
     }
     const round = await runRound(r);
@@ -600,7 +605,8 @@ const json = {
     rounds: ROUNDS,
     slices: SLICES,
     sliceMs: SLICE_MS,
-    ticksPerWorkload: TICKS,
+    ticksPerWorkload: flags.control ? 0 : TICKS,
+    control: flags.control,
     targets: TARGETS,
     bank: BANK,
   },
