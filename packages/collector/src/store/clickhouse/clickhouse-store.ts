@@ -818,7 +818,7 @@ export class ClickHouseStore implements Store {
     return rows.map(metricPoint);
   }
 
-  async *metricRollupPages(query: MetricPointQuery, _pageSize?: number): AsyncGenerator<MetricRollup[]> {
+  async *metricRollupPages(query: MetricPointQuery): AsyncGenerator<MetricRollup[]> {
     // One page: FINAL merges the whole range in one pass, so keyset pages would each read it again.
     const rows = await this.rows<RollupColumns>(
       sql`SELECT toString(received_day) AS day, tracking_id, node_type, version, cluster_type, kind, labels,
