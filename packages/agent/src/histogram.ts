@@ -40,6 +40,8 @@ const F64 = new Float64Array(1);
 const U32 = new Uint32Array(F64.buffer);
 const HI = endianness() === 'LE' ? 1 : 0;
 const LO = 1 - HI;
+/** The high word alone, as a view of its own: the hot path reads HI_WORD[0] on either endianness. */
+const HI_WORD = new Uint32Array(F64.buffer, HI * 4, 1);
 
 /** Scratch for re-mapping a window (rare path), so that it allocates only when the window grows. */
 let scratch = new Float64Array(0);
@@ -108,6 +110,12 @@ export class HistogramSeries {
   max = Number.NEGATIVE_INFINITY;
   /** Values ignored: NaN, negative, infinite. */
   rejected = 0;
+  // The hot path's tables, reached through `this` rather than the module scope: a module-level
+  // const costs a context load (and a hole check) per use in optimized code; a field is one load
+  // off a register. ~19% fewer instructions per record() (callgrind, see DESIGN.md).
+  private readonly bits: Float64Array = F64;
+  private readonly hiWord: Uint32Array = HI_WORD;
+  private readonly fastSub: Int32Array = FAST_SUB;
 
   constructor(readonly maxBuckets: number) {
     this.counts = new Float64Array(Math.min(INITIAL_CAPACITY, maxBuckets));
@@ -122,10 +130,10 @@ export class HistogramSeries {
   // to inline.
   record(v: number): void {
     if (v > 0) {
-      F64[0] = v;
-      const hi = U32[HI]!;
+      this.bits[0] = v;
+      const hi = this.hiWord[0]!;
       const biased = hi >>> 20;
-      const j = ((((biased - 1023) << 8) + FAST_SUB[(hi >>> 8) & 0xfff]!) >> this.shift) - this.base;
+      const j = ((((biased - 1023) << 8) + this.fastSub[(hi >>> 8) & 0xfff]!) >> this.shift) - this.base;
       if (j >= 0 && j < this.counts.length && biased - 1 < 2046) this.counts[j]!++;
       else if (!this.place(v)) return;
     } else if (v === 0) this.zeroCount++;

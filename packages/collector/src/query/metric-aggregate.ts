@@ -4,6 +4,7 @@
 // distribution, never averages of percentiles.
 import { type ExpHistogramData, HistogramMerger, KEY_PATTERN, quantile } from '@tidewatch/protocol';
 import { CollectorError } from '../errors.js';
+import type { CellGrouping, MetricFleetAnswer } from '../store/metric-cells.js';
 import { compareLast } from '../store/metric-rollup.js';
 import type { MetricRollup } from '../store/store.js';
 
@@ -184,4 +185,57 @@ export function aggregateMetric(
   const aggregator = new MetricAggregator(by);
   for (const r of rollups) aggregator.add(r);
   return aggregator.answer();
+}
+
+/** A grouping the fleet cells answer (the others need per-cluster rows: see metricFromCells). */
+export function cellGrouping(by: MetricGrouping | undefined): CellGrouping | null {
+  return by === undefined || by === 'version' || by === 'clusterType' || by === 'nodeType' ? by : null;
+}
+
+/**
+ * The answer from a store's fleet cells (counters and histograms), or null for a gauge, whose
+ * answer needs each cluster's latest value (per-cluster rows, MetricAggregator). Cells are folded
+ * in the order the store gave them (compareCells), so every store adds the same numbers in the
+ * same order.
+ */
+export function metricFromCells(fleet: MetricFleetAnswer, by: CellGrouping): MetricAnswer | null {
+  let newest = fleet.cells[0];
+  for (const c of fleet.cells) {
+    if (compareLast(c.lastAt, c.lastReport, newest!.lastAt, newest!.lastReport) > 0) newest = c;
+  }
+  const kind = newest?.kind;
+  if (kind === 'gauge') return null;
+  if (kind !== 'counter' && kind !== 'histogram') return { kind: null, rows: [] };
+  const groups = new Map<string | null, { total: number; histogram: HistogramMerger | undefined }>();
+  for (const c of fleet.cells) {
+    if (c.kind !== kind) continue;
+    const value = by === undefined ? 'all' : (c[by] ?? null);
+    let group = groups.get(value);
+    if (!group) {
+      group = { total: 0, histogram: undefined };
+      groups.set(value, group);
+    }
+    group.total += c.total;
+    if (c.histogram !== null) {
+      group.histogram ??= new HistogramMerger();
+      group.histogram.add(JSON.parse(c.histogram) as ExpHistogramData);
+    }
+  }
+  const clusters = new Map(fleet.clusters.filter((c) => c.kind === kind).map((c) => [c.value, c.clusters]));
+  const rows = [...groups].map(([value, group]): MetricRow => {
+    const n = clusters.get(value) ?? 0;
+    if (kind === 'counter') return { value, clusters: n, total: group.total };
+    const merged = (group.histogram ?? new HistogramMerger()).result();
+    return {
+      value,
+      clusters: n,
+      count: merged.count,
+      sum: merged.sum,
+      p50: quantile(merged, 0.5),
+      p90: quantile(merged, 0.9),
+      p99: quantile(merged, 0.99),
+    };
+  });
+  rows.sort((a, b) => b.clusters - a.clusters || String(a.value).localeCompare(String(b.value)));
+  return { kind, rows };
 }

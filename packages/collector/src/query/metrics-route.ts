@@ -4,7 +4,13 @@ import { requireToken } from '../auth/require-token.js';
 import { CollectorError } from '../errors.js';
 import type { Store } from '../store/store.js';
 import { dayRangeQuerySchema, excluded, excludedSchema, type FleetQuery, fleetFilter } from './day-range.js';
-import { METRIC_GROUPINGS, MetricAggregator, metricGrouping } from './metric-aggregate.js';
+import {
+  cellGrouping,
+  METRIC_GROUPINGS,
+  MetricAggregator,
+  metricFromCells,
+  metricGrouping,
+} from './metric-aggregate.js';
 
 const nullableNumber = { type: ['number', 'null'] } as const;
 
@@ -104,17 +110,27 @@ export async function metricsRoute(app: FastifyInstance, opts: { store: Store })
       const query = request.query as FleetQuery & { by?: string };
       const by = metricGrouping(query.by);
       const filter = fleetFilter(query);
-      // The daily rollup (clusters × days × series rows), never the raw points, folded a page
-      // at a time.
-      const aggregator = new MetricAggregator(by);
-      for await (const page of opts.store.metricRollupPages({ name, ...filter })) {
-        for (const row of page) aggregator.add(row);
+      // Counters and histograms by a fact: the fleet cells (days × series). Gauges (each
+      // cluster's latest value) and groupings by cluster or label: the per-cluster daily rollup,
+      // folded a page at a time. Never the raw points.
+      const grouping = cellGrouping(by);
+      const fromCells =
+        grouping === null
+          ? null
+          : metricFromCells(await opts.store.metricFleet({ name, ...filter }, grouping), grouping);
+      let answer = fromCells;
+      if (!answer) {
+        const aggregator = new MetricAggregator(by);
+        for await (const page of opts.store.metricRollupPages({ name, ...filter })) {
+          for (const row of page) aggregator.add(row);
+        }
+        answer = aggregator.answer();
       }
       return {
         name,
         from: filter.fromDay,
         to: filter.toDay,
-        ...aggregator.answer(),
+        ...answer,
         excluded: await excluded(opts.store, filter),
       };
     },

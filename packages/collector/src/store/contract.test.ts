@@ -8,9 +8,11 @@ import { storeTargets } from '../../test-support/stores.js';
 import { tokenRecord } from '../auth/tokens.js';
 import { agentReportWrite } from '../ingest/native-rows.js';
 import { eventRow, reportRow } from '../ingest/rows.js';
+import { aggregateMetric, metricFromCells } from '../query/metric-aggregate.js';
 import { ClickHouseStore } from './clickhouse/clickhouse-store.js';
 import { sql } from './clickhouse/sql.js';
 import { connectorUseCounts } from './connector-uses.js';
+import type { CellGrouping } from './metric-cells.js';
 import { openStore } from './open-store.js';
 import {
   agentChildren,
@@ -401,7 +403,13 @@ describe.each(targets)('store contract: $name', (target) => {
     await store.writeBatch({ reports: [], events: [], agentReports: [second, otherDay] });
     const range = { fromDay: '2026-11-20', toDay: '2026-11-20', includeCi: false };
     const rollup = await rollupRows(store, { ...range, name: 'db.query.errors' });
-    const common = { trackingId: 'm1', nodeType: 'pglite', version: '0.2.0', clusterType: 'single_node' };
+    const common = {
+      trackingId: 'm1',
+      nodeType: 'pglite',
+      version: '0.2.0',
+      clusterType: 'single_node',
+      ci: false,
+    };
     expect(rollup).toEqual([
       {
         ...common,
@@ -465,6 +473,105 @@ describe.each(targets)('store contract: $name', (target) => {
     // The raw points agree.
     const points = await store.metricPoints({ ...range, name: 'db.query.errors' });
     expect(points.map((p) => p.value).sort()).toEqual([1, 2, 3]);
+  });
+
+  it('answers fleet counters and histograms from cells that follow late writes, the internal tag, erase and retention', async () => {
+    const day = 86_400_000;
+    const report = (
+      trackingId: string,
+      version: string,
+      at: number,
+      values: number[],
+      errors: number,
+      ci = false,
+    ) =>
+      agent(
+        { trackingId, version, ci, metrics: [counter('f.errors', errors), histogram('f.duration', values)] },
+        at,
+      );
+    await store.writeBatch({
+      reports: [],
+      events: [],
+      agentReports: [
+        report('fa', '1.0', T0 - day, [0.125, 0.25], 1),
+        report('fb', '1.0', T0 - day, [0.375], 2),
+        report('fa', '1.1', T0, [0.5, 1.5, 0.75], 4),
+        report('fc', '1.1', T0, [2.5], 8),
+        report('fci', '1.1', T0, [9], 16, true),
+      ],
+    });
+    const range = { fromDay: '2026-11-19', toDay: '2026-11-20', includeCi: false };
+    // "Now" long after the data: every day is read from stored cells (built by the first question);
+    // "now" on the data's day: every day is folded from per-cluster rows. Both answer alike, and
+    // (with values whose sums are exact in binary) alike the per-cluster fold (MetricAggregator).
+    const later = T0 + 30 * day;
+    const fleet = async (name: string, by: CellGrouping, q: Partial<DayRangeQuery> = {}, now = later) =>
+      metricFromCells(await store.metricFleet({ ...range, ...q, name }, by, now), by);
+    const perCluster = async (name: string, by: CellGrouping, q: Partial<DayRangeQuery> = {}) =>
+      aggregateMetric(await rollupRows(store, { ...range, ...q, name }), by);
+    for (const by of [undefined, 'version', 'nodeType'] as const) {
+      for (const name of ['f.errors', 'f.duration']) {
+        const stored = await fleet(name, by);
+        expect(stored).toEqual(await fleet(name, by, {}, T0));
+        expect(stored).toEqual(await fleet(name, by, {}, T0)); // and again, from the stored cells
+        expect(stored).toEqual(await perCluster(name, by));
+      }
+    }
+    expect(await fleet('f.errors', 'version')).toEqual({
+      kind: 'counter',
+      rows: [
+        { value: '1.0', clusters: 2, total: 3 },
+        { value: '1.1', clusters: 2, total: 12 },
+      ],
+    });
+    expect(await fleet('f.errors', undefined, { includeCi: true })).toEqual({
+      kind: 'counter',
+      rows: [{ value: 'all', clusters: 4, total: 31 }],
+    });
+    expect((await fleet('f.duration', undefined))?.rows).toMatchObject([{ clusters: 3, count: 7 }]);
+    // A late write into a stored day (an import, a retry long after): that day is built again.
+    await store.writeBatch({
+      reports: [],
+      events: [],
+      agentReports: [report('fd', '1.0', T0 - day + 5, [0.625], 32)],
+    });
+    expect(await fleet('f.errors', 'version')).toEqual({
+      kind: 'counter',
+      rows: [
+        { value: '1.0', clusters: 3, total: 35 },
+        { value: '1.1', clusters: 2, total: 12 },
+      ],
+    });
+    // Tagged internal: left out unless asked for; untagged: back.
+    await store.setInternal('fa', true);
+    expect((await fleet('f.errors', undefined))?.rows).toEqual([{ value: 'all', clusters: 3, total: 42 }]);
+    expect((await fleet('f.errors', undefined, { includeInternal: true }))?.rows).toEqual([
+      { value: 'all', clusters: 4, total: 47 },
+    ]);
+    expect(await fleet('f.duration', undefined)).toEqual(await perCluster('f.duration', undefined));
+    await store.setInternal('fa', false);
+    expect((await fleet('f.errors', undefined))?.rows).toEqual([{ value: 'all', clusters: 4, total: 47 }]);
+    // Erased: gone from every cell.
+    await store.eraseCluster('fc');
+    expect((await fleet('f.errors', undefined))?.rows).toEqual([{ value: 'all', clusters: 3, total: 39 }]);
+    expect(await fleet('f.duration', 'version')).toEqual(await perCluster('f.duration', 'version'));
+    // Retention: the days it deletes answer nothing, from cells or rows.
+    await store.deleteBefore('2026-11-20');
+    expect(await fleet('f.errors', 'version')).toEqual({
+      kind: 'counter',
+      rows: [{ value: '1.1', clusters: 1, total: 4 }],
+    });
+    expect(await fleet('f.errors', undefined, { fromDay: '2026-11-19', toDay: '2026-11-19' })).toEqual({
+      kind: null,
+      rows: [],
+    });
+    // A gauge is answered from per-cluster rows (each cluster's latest value): no cells answer.
+    await store.writeBatch({
+      reports: [],
+      events: [],
+      agentReports: [agent({ trackingId: 'g', metrics: [gauge('f.gauge', 3)] })],
+    });
+    expect(await fleet('f.gauge', undefined)).toBeNull();
   });
 
   it('erases a cluster from the metric rollup and keeps other clusters', async () => {

@@ -166,6 +166,7 @@ export function metricRollup(r: {
   node_type: string;
   version: string | null;
   cluster_type: string | null;
+  ci: number | string | boolean;
   kind: string;
   labels: string;
   points: number | string;
@@ -183,6 +184,7 @@ export function metricRollup(r: {
     nodeType: r.node_type,
     version: r.version,
     clusterType: r.cluster_type,
+    ci: Number(r.ci) === 1 || r.ci === true,
     kind: r.kind,
     labels: r.labels,
     points: Number(r.points),

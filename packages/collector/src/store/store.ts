@@ -3,6 +3,7 @@
 // adapter.
 
 import type { ConnectorUseCount } from './connector-uses.js';
+import type { CellGrouping, MetricFleetAnswer } from './metric-cells.js';
 
 /** One stored node report (RisingWave v1/v2), as the ingest layer normalized it. */
 export interface ReportRow {
@@ -212,6 +213,8 @@ export interface MetricRollup {
   nodeType: string;
   version: string | null;
   clusterType: string | null;
+  /** Sent from a CI run (left out of statistics unless asked for). */
+  ci: boolean;
   kind: string;
   /** Canonical JSON of the labels (keys sorted). */
   labels: string;
@@ -507,6 +510,13 @@ export interface Store {
    * cluster and series key (the primary key's order), a page at a time (see METRIC_ROLLUP_PAGE).
    */
   metricRollupPages(query: MetricPointQuery, pageSize?: number): AsyncIterable<MetricRollup[]>;
+  /**
+   * A fleet counter or histogram question: the metric's cells in the range (store/metric-cells.ts:
+   * per day and series across clusters, CI and internal ones left out unless asked for, in
+   * compareCells order) and its distinct clusters per kind and `by` value. `now` sets which days
+   * are recent enough to be folded from per-cluster rows rather than read from stored cells.
+   */
+  metricFleet(query: MetricPointQuery, by: CellGrouping, now?: number): Promise<MetricFleetAnswer>;
   /** Agent events newest first (receive time, report id, place in the report); `limit` rows at most. */
   agentEvents(query: AgentEventQuery): Promise<StoredAgentEvent[]>;
   /**

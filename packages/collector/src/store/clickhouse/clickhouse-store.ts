@@ -32,6 +32,7 @@ import {
   tokenRecord,
   versionCountsOf,
 } from '../answers.js';
+import { type CellGrouping, foldCells, type MetricFleetAnswer } from '../metric-cells.js';
 import { foldPoints, metricRollup, type PointRow, type RollupColumns } from '../metric-rollup.js';
 import {
   agentChildren,
@@ -821,13 +822,42 @@ export class ClickHouseStore implements Store {
   async *metricRollupPages(query: MetricPointQuery): AsyncGenerator<MetricRollup[]> {
     // One page: FINAL merges the whole range in one pass, so keyset pages would each read it again.
     const rows = await this.rows<RollupColumns>(
-      sql`SELECT toString(received_day) AS day, tracking_id, node_type, version, cluster_type, kind, labels,
+      sql`SELECT toString(received_day) AS day, tracking_id, node_type, version, cluster_type, ci, kind, labels,
             points, total, min_value, max_value, last_at, last_report, last_value, histogram
           FROM metric_rollup FINAL
           WHERE name = ${query.name} AND ${and([dayRange(query), ...this.statisticFilters(query)])}
           ORDER BY received_day, tracking_id, group_key`,
     );
     yield rows.map(metricRollup);
+  }
+
+  async metricFleet(query: MetricPointQuery, by: CellGrouping): Promise<MetricFleetAnswer> {
+    // No stored cells here: every question folds them from the per-cluster rows (one read), as
+    // the SQL stores fold their recent days, so that the answers match theirs bit for bit.
+    const everything = { ...query, includeCi: true, includeInternal: true };
+    const rows: MetricRollup[] = [];
+    for await (const page of this.metricRollupPages(everything)) rows.push(...page);
+    const internal = await this.rows<{ tracking_id: string }>(
+      sql`SELECT tracking_id FROM ${this.internalIds()}`,
+    );
+    const cells = foldCells(rows, new Set(internal.map((r) => r.tracking_id))).filter(
+      (c) => (query.includeCi || !c.ci) && (query.includeInternal || !c.internal),
+    );
+    const column =
+      by === 'version'
+        ? sql`version`
+        : by === 'clusterType'
+          ? sql`cluster_type`
+          : by === 'nodeType'
+            ? sql`node_type`
+            : sql`'all'`;
+    const clusters = await this.rows<{ kind: string; value: string | null; clusters: number | string }>(
+      sql`SELECT kind, ${column} AS value, uniqExact(tracking_id) AS clusters
+          FROM metric_rollup
+          WHERE name = ${query.name} AND ${and([dayRange(query), ...this.statisticFilters(query)])}
+          GROUP BY kind, value`,
+    );
+    return { cells, clusters: clusters.map((r) => ({ ...r, clusters: Number(r.clusters) })) };
   }
 
   async agentEvents(query: AgentEventQuery): Promise<StoredAgentEvent[]> {

@@ -1,6 +1,7 @@
 // Row models to table columns, and the steps every SQL write takes: shared by the Kysely path
 // (sql-store.ts) and the SQLite writer thread (sqlite/sqlite-writer.ts), so both store the same.
 import { connectorUseCounts } from '../connector-uses.js';
+import { writerMarksDay } from '../metric-cells.js';
 import type { AgentReportRow, AgentReportWrite, EventRow, ReportRow, WriteBatch } from '../store.js';
 import type { AgentReportsTable, ReportsTable } from './schema.js';
 
@@ -465,3 +466,26 @@ export const ROLLUP_SQL = {
   countDay: () => `insert into day_versions (day, version, ci, clusters)
     select day, version, ci, count(*) from cluster_days where day = ? group by day, version, ci`,
 } as const;
+
+/**
+ * Ingest: one statement per (metric, day) of the batch's rollup rows, in (metric, day) order so that
+ * concurrent PostgreSQL writers take row locks in one order. A day writers do not normally write
+ * (writerMarksDay) is marked stale; any other only gets its row if it has none yet.
+ */
+export function fleetDayMarks(
+  rows: readonly { name: string; day: string }[],
+  now: number,
+): { text: string; parameters: [string, string] }[] {
+  const days = new Map<string, [string, string]>();
+  for (const r of rows) days.set(`${r.name}\0${r.day}`, [r.name, r.day]);
+  return [...days]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([, parameters]) => ({
+      text: writerMarksDay(parameters[1], now) ? MARK_STALE : MARK_SEEN,
+      parameters,
+    }));
+}
+const MARK_STALE =
+  'insert into metric_fleet_days (name, day, fresh) values (?, ?, 0) on conflict (name, day) do update set fresh = 0';
+const MARK_SEEN =
+  'insert into metric_fleet_days (name, day, fresh) values (?, ?, 0) on conflict (name, day) do nothing';

@@ -592,6 +592,46 @@ function migrations(types: DialectTypes): Record<string, Migration> {
           .execute();
       },
     },
+    '0036_metric_fleet': {
+      async up(db: Kysely<unknown>) {
+        // Fleet metric cells (store/sql/metric-fleet.ts): a metric's per-cluster rollup rows
+        // folded across clusters per day and series, built by the first question that needs a
+        // day; metric_fleet_days says which days are fresh. Every day that has rows starts stale.
+        await db.schema
+          .createTable('metric_fleet')
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('day', 'text', (c) => c.notNull())
+          .addColumn('cell_key', 'text', (c) => c.notNull())
+          .addColumn('internal', 'integer', (c) => c.notNull())
+          .addColumn('node_type', 'text', (c) => c.notNull())
+          .addColumn('version', 'text')
+          .addColumn('cluster_type', 'text')
+          .addColumn('ci', 'integer', (c) => c.notNull())
+          .addColumn('kind', 'text', (c) => c.notNull())
+          .addColumn('labels', 'text', (c) => c.notNull())
+          .addColumn('total', 'double precision', (c) => c.notNull())
+          .addColumn('last_at', 'bigint', (c) => c.notNull())
+          .addColumn('last_report', 'text', (c) => c.notNull())
+          .addColumn('histogram', 'text')
+          .addPrimaryKeyConstraint('metric_fleet_pk', ['name', 'day', 'cell_key', 'internal'])
+          .execute();
+        await db.schema
+          .createTable('metric_fleet_days')
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('day', 'text', (c) => c.notNull())
+          .addColumn('fresh', 'integer', (c) => c.notNull())
+          .addPrimaryKeyConstraint('metric_fleet_days_pk', ['name', 'day'])
+          .execute();
+        await sql`insert into metric_fleet_days (name, day, fresh)
+          select distinct name, day, 0 from metric_rollup`.execute(db);
+        // Distinct clusters per group from the index alone (the cells cannot count clusters).
+        await db.schema
+          .createIndex('metric_rollup_clusters')
+          .on('metric_rollup')
+          .columns(['name', 'day', 'kind', 'ci', 'version', 'cluster_type', 'node_type', 'tracking_id'])
+          .execute();
+      },
+    },
   };
 }
 

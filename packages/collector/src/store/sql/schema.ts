@@ -168,6 +168,34 @@ export interface AgentEventsTable {
 /** The daily metric rollup (store/metric-rollup.ts). */
 export type MetricRollupTable = RollupColumns;
 
+/** Fleet metric cells (store/metric-cells.ts, sql/metric-fleet.ts): one per metric, day and series. */
+export interface MetricFleetTable
+  extends Pick<
+    RollupColumns,
+    | 'name'
+    | 'day'
+    | 'node_type'
+    | 'version'
+    | 'cluster_type'
+    | 'ci'
+    | 'kind'
+    | 'labels'
+    | 'total'
+    | 'last_at'
+    | 'last_report'
+    | 'histogram'
+  > {
+  cell_key: string;
+  internal: number;
+}
+
+/** Per metric and day with points: are its stored cells fresh (1) or to be built again (0)? */
+export interface MetricFleetDaysTable {
+  name: string;
+  day: string;
+  fresh: number;
+}
+
 export interface ClusterDaysTable {
   day: string;
   tracking_id: string;
@@ -242,6 +270,8 @@ export interface Database {
   metric_series: MetricSeriesTable;
   agent_events: AgentEventsTable;
   metric_rollup: MetricRollupTable;
+  metric_fleet: MetricFleetTable;
+  metric_fleet_days: MetricFleetDaysTable;
   reports: ReportsTable;
   events: EventsTable;
   clusters: ClustersTable;
@@ -273,6 +303,8 @@ export const RETAINED_BY_DAY = [
   'metric_points',
   'agent_events',
   'metric_rollup',
+  'metric_fleet',
+  'metric_fleet_days',
   'cluster_days',
   'cluster_day_facts',
 ] as const satisfies readonly (keyof Database)[];

@@ -16,13 +16,13 @@ import {
   versionCountsOf,
 } from '../answers.js';
 import { type ConnectorUseCount, connectorUseCounts } from '../connector-uses.js';
+import { type CellGrouping, lastStoredCellDay, type MetricFleetAnswer } from '../metric-cells.js';
 import {
   foldPoints,
   histogramAfterUpsert,
   METRIC_ROLLUP_CONFLICT,
   METRIC_ROLLUP_PAGE,
   METRIC_ROLLUP_SET_HISTOGRAM,
-  metricRollup,
   type PointRow,
 } from '../metric-rollup.js';
 import type {
@@ -71,6 +71,7 @@ import {
   dayFactsRows,
   eventColumns,
   factsLinks,
+  fleetDayMarks,
   NO_NEXT_DAY,
   ordered,
   ROLLUP_SQL,
@@ -78,6 +79,7 @@ import {
   versionRefreshes,
   withoutBlocked,
 } from './columns.js';
+import { MARK_CLUSTER_DAYS_SQL, MetricFleet, rollupPages } from './metric-fleet.js';
 import { type DialectTypes, migrationProvider } from './migrations.js';
 import { type Database, DERIVED_CLUSTER_TABLES, RETAINED_BY_DAY } from './schema.js';
 
@@ -106,14 +108,25 @@ const DAY_MS = 86_400_000;
  */
 const LINKED_DAYS_AFTER = 31;
 
+/** Rollup tables among RETAINED_BY_DAY: their day column is `day`, not `received_day`. */
+const ROLLUPS_BY_DAY = new Set<string>([
+  'cluster_days',
+  'cluster_day_facts',
+  'metric_rollup',
+  'metric_fleet',
+  'metric_fleet_days',
+]);
+
 export class SqlStore implements Store {
   readonly kind: 'sqlite' | 'postgres';
+  private readonly fleet: MetricFleet;
 
   constructor(
     readonly db: Kysely<Database>,
     private readonly hooks: SqlDialectHooks,
   ) {
     this.kind = hooks.kind;
+    this.fleet = new MetricFleet(db);
   }
 
   async migrate(): Promise<void> {
@@ -186,7 +199,8 @@ export class SqlStore implements Store {
    * holds the row lock, so concurrent writers cannot lose an update).
    */
   private async foldIntoRollup(trx: Kysely<Database>, points: PointRow[]): Promise<void> {
-    for (const row of foldPoints(points)) {
+    const folded = foldPoints(points);
+    for (const row of folded) {
       const columns = Object.keys(row) as (keyof typeof row)[];
       const [stored] = await this.rollup<{ points: number | string; histogram: string | null }>(
         trx,
@@ -205,6 +219,7 @@ export class SqlStore implements Store {
         ]);
       }
     }
+    for (const mark of fleetDayMarks(folded, Date.now())) await this.rollup(trx, mark.text, mark.parameters);
   }
 
   async writeBatch(request: WriteBatch): Promise<WriteResult> {
@@ -465,12 +480,16 @@ export class SqlStore implements Store {
   }
 
   async setInternal(trackingId: string, internal: boolean): Promise<boolean> {
-    const result = await this.db
-      .updateTable('clusters')
-      .set({ internal: internal ? 1 : 0 })
-      .where('tracking_id', '=', trackingId)
-      .executeTakeFirst();
-    return Number(result.numUpdatedRows) > 0;
+    return this.db.transaction().execute(async (trx) => {
+      const result = await trx
+        .updateTable('clusters')
+        .set({ internal: internal ? 1 : 0 })
+        .where('tracking_id', '=', trackingId)
+        .executeTakeFirst();
+      // The cluster's metric cells move between the internal and the other cells.
+      await this.rollup(trx, MARK_CLUSTER_DAYS_SQL, [trackingId]);
+      return Number(result.numUpdatedRows) > 0;
+    });
   }
 
   /** The clusters columns of a cluster's first and last active day, CI days counted or not. */
@@ -838,54 +857,15 @@ export class SqlStore implements Store {
     return rows.map(metricPoint);
   }
 
-  async *metricRollupPages(
-    query: MetricPointQuery,
-    pageSize = METRIC_ROLLUP_PAGE,
-  ): AsyncGenerator<MetricRollup[]> {
-    // Keyset pages in the primary key's order (an index range per page, no sort): the same order on
-    // every store, so sums add up in the same order; a page at a time so that a year of a fleet's
-    // rows is never all in memory (metric-aggregate.ts).
-    let after: { day: string; tracking_id: string; group_key: string } | undefined;
-    for (;;) {
-      let q = this.db
-        .selectFrom('metric_rollup')
-        .select([
-          'day',
-          'tracking_id',
-          'group_key',
-          'node_type',
-          'version',
-          'cluster_type',
-          'kind',
-          'labels',
-          'points',
-          'total',
-          'min_value',
-          'max_value',
-          'last_at',
-          'last_report',
-          'last_value',
-          'histogram',
-        ])
-        .where('name', '=', query.name)
-        .where('day', '>=', query.fromDay)
-        .where('day', '<=', query.toDay);
-      if (after) {
-        const { day, tracking_id, group_key } = after;
-        q = q.where(sql<boolean>`(day, tracking_id, group_key) > (${day}, ${tracking_id}, ${group_key})`);
-      }
-      if (!query.includeCi) q = q.where('ci', '=', 0);
-      if (!query.includeInternal) q = q.where('tracking_id', 'not in', this.internalIds());
-      const rows = await q
-        .orderBy('day')
-        .orderBy('tracking_id')
-        .orderBy('group_key')
-        .limit(pageSize)
-        .execute();
-      if (rows.length > 0) yield rows.map(metricRollup);
-      if (rows.length < pageSize) return;
-      after = rows[rows.length - 1]!;
-    }
+  metricRollupPages(query: MetricPointQuery, pageSize = METRIC_ROLLUP_PAGE): AsyncGenerator<MetricRollup[]> {
+    return rollupPages(this.db, query, pageSize);
+  }
+
+  async metricFleet(query: MetricPointQuery, by: CellGrouping, now = Date.now()): Promise<MetricFleetAnswer> {
+    return {
+      cells: await this.fleet.cells(query, lastStoredCellDay(now)),
+      clusters: await this.fleet.clusterCounts(query, by),
+    };
   }
 
   async agentEvents(query: AgentEventQuery): Promise<StoredAgentEvent[]> {
@@ -943,6 +923,8 @@ export class SqlStore implements Store {
         .deleteFrom('agent_reports')
         .where('tracking_id', '=', trackingId)
         .executeTakeFirst();
+      // Its metric cells are built again without it (before its rollup rows go).
+      await this.rollup(trx, MARK_CLUSTER_DAYS_SQL, [trackingId]);
       // Every other table that holds rows of a cluster (rollups included): erase means everywhere.
       for (const table of DERIVED_CLUSTER_TABLES) {
         await trx.deleteFrom(table).where('tracking_id', '=', trackingId).execute();
@@ -1008,10 +990,7 @@ export class SqlStore implements Store {
     return this.db.transaction().execute(async (trx) => {
       const deleted: RetentionResult = {};
       const byDay = async (table: (typeof RETAINED_BY_DAY)[number]) => {
-        const column =
-          table === 'cluster_days' || table === 'cluster_day_facts' || table === 'metric_rollup'
-            ? 'day'
-            : 'received_day';
+        const column = ROLLUPS_BY_DAY.has(table) ? 'day' : 'received_day';
         const result = await trx.deleteFrom(table).where(sql.ref(column), '<', fromDay).executeTakeFirst();
         deleted[table] = Number(result.numDeletedRows);
       };

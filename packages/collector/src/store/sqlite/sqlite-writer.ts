@@ -25,6 +25,7 @@ import {
   dayFactsRows,
   eventColumns,
   factsLinks,
+  fleetDayMarks,
   ordered,
   ROLLUP_SQL,
   reportColumns,
@@ -149,7 +150,8 @@ function writeRows(request: WriteBatch): WriteResult {
   for (const e of children.events) insert('agent_events', e, 'do nothing').run(e);
   // The daily metric rollup: one upsert per (metric, day, cluster, series) of the batch, and for a
   // histogram row that was already there one more update with the merged histogram.
-  for (const row of foldPoints(children.points)) {
+  const folded = foldPoints(children.points);
+  for (const row of folded) {
     const stored = insert(
       'metric_rollup',
       row as unknown as Row,
@@ -162,6 +164,7 @@ function writeRows(request: WriteBatch): WriteResult {
       setHistogram.run(histogram, row.name, row.day, row.tracking_id, row.group_key);
     }
   }
+  for (const mark of fleetDayMarks(folded, Date.now())) prepared(mark.text).run(...mark.parameters);
   for (const s of children.series)
     insert('metric_series', s, '(tracking_id, name, labels) do nothing').run(s);
   const dayRows = clusterDayRows(insertedReports);
