@@ -7,8 +7,8 @@
 //   into a closed day (before yesterday: an import, a late retry) sets fresh = 0 again. Live
 //   ingest writes only today, so it never contends on these rows.
 // - Erase and the internal tag set fresh = 0 on every day of the cluster.
-// - A reader trusts stored cells only for days before firstOpenDay (today and the two days
-//   before are folded from the per-cluster rows on every question: a few days of rows). A stale
+// - A reader uses stored cells only up to lastStoredCellDay, three days back (the days after it
+//   are folded from the per-cluster rows on every question: a few days of rows). A stale
 //   or never-built closed day is rebuilt in one transaction that first flips fresh to 1 (so a
 //   writer that changes the day meanwhile waits for it, then sets fresh = 0 again), then reads
 //   the day's per-cluster rows, folds and replaces its cells.
@@ -38,8 +38,9 @@ export class MetricFleet {
   constructor(private readonly db: Db) {}
 
   /**
-   * The metric's cells in the range (stored ones up to closedTo, folded from per-cluster rows
-   * after it), filtered by the query's CI and internal choices, in compareCells order.
+   * The metric's cells in the range (stored ones up to closedTo, built first where stale; folded
+   * from per-cluster rows after it), filtered by the query's CI and internal choices, in
+   * compareCells order.
    */
   async cells(query: MetricPointQuery, closedTo: string): Promise<MetricCell[]> {
     const cells: MetricCell[] = [];
