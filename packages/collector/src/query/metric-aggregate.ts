@@ -198,22 +198,17 @@ export function cellGrouping(by: MetricGrouping | undefined): CellGrouping | nul
  * in the order the store gave them (compareCells), so every store adds the same numbers in the
  * same order.
  */
-export function metricFromCells(fleet: MetricFleetAnswer, by: CellGrouping): MetricAnswer | null {
-  let newest = fleet.cells[0];
-  for (const c of fleet.cells) {
-    if (compareLast(c.lastAt, c.lastReport, newest!.lastAt, newest!.lastReport) > 0) newest = c;
-  }
-  const kind = newest?.kind;
+export function metricFromCells(fleet: MetricFleetAnswer): MetricAnswer | null {
+  const kind = fleet.kind;
   if (kind === 'gauge') return null;
   if (kind !== 'counter' && kind !== 'histogram') return { kind: null, rows: [] };
   const groups = new Map<string | null, { total: number; histogram: HistogramMerger | undefined }>();
   for (const c of fleet.cells) {
     if (c.kind !== kind) continue;
-    const value = by === undefined ? 'all' : (c[by] ?? null);
-    let group = groups.get(value);
+    let group = groups.get(c.value);
     if (!group) {
       group = { total: 0, histogram: undefined };
-      groups.set(value, group);
+      groups.set(c.value, group);
     }
     group.total += c.total;
     if (c.histogram !== null) {
@@ -221,7 +216,7 @@ export function metricFromCells(fleet: MetricFleetAnswer, by: CellGrouping): Met
       group.histogram.add(JSON.parse(c.histogram) as ExpHistogramData);
     }
   }
-  const clusters = new Map(fleet.clusters.filter((c) => c.kind === kind).map((c) => [c.value, c.clusters]));
+  const clusters = new Map(fleet.clusters.map((c) => [c.value, c.clusters]));
   const rows = [...groups].map(([value, group]): MetricRow => {
     const n = clusters.get(value) ?? 0;
     if (kind === 'counter') return { value, clusters: n, total: group.total };

@@ -114,11 +114,10 @@ export async function metricsRoute(app: FastifyInstance, opts: { store: Store })
       // cluster's latest value) and groupings by cluster or label: the per-cluster daily rollup,
       // folded a page at a time. Never the raw points.
       const grouping = cellGrouping(by);
-      const fromCells =
+      let answer =
         grouping === null
           ? null
-          : metricFromCells(await opts.store.metricFleet({ name, ...filter }, grouping), grouping);
-      let answer = fromCells;
+          : metricFromCells(await opts.store.metricFleet({ name, ...filter }, grouping));
       if (!answer) {
         const aggregator = new MetricAggregator(by);
         for await (const page of opts.store.metricRollupPages({ name, ...filter })) {

@@ -506,7 +506,7 @@ describe.each(targets)('store contract: $name', (target) => {
     // (with values whose sums are exact in binary) alike the per-cluster fold (MetricAggregator).
     const later = T0 + 30 * day;
     const fleet = async (name: string, by: CellGrouping, q: Partial<DayRangeQuery> = {}, now = later) =>
-      metricFromCells(await store.metricFleet({ ...range, ...q, name }, by, now), by);
+      metricFromCells(await store.metricFleet({ ...range, ...q, name }, by, now));
     const perCluster = async (name: string, by: CellGrouping, q: Partial<DayRangeQuery> = {}) =>
       aggregateMetric(await rollupRows(store, { ...range, ...q, name }), by);
     for (const by of [undefined, 'version', 'nodeType'] as const) {
@@ -572,6 +572,40 @@ describe.each(targets)('store contract: $name', (target) => {
       agentReports: [agent({ trackingId: 'g', metrics: [gauge('f.gauge', 3)] })],
     });
     expect(await fleet('f.gauge', undefined)).toBeNull();
+  });
+
+  it("counts the distinct clusters of a fleet metric in a range, gaps in a cluster's days included", async () => {
+    const day = 86_400_000;
+    const at = (d: number) => T0 + d * day;
+    const write = (trackingId: string, version: string, days: number[]) =>
+      store.writeBatch({
+        reports: [],
+        events: [],
+        agentReports: days.map((d) => agent({ trackingId, version, metrics: [counter('s.q', 1)] }, at(d))),
+      });
+    await write('gap', '1.0', [-3, 2]); // before and after the range, nothing in it
+    await write('through', '1.0', [-3, 0, 2]); // before, in and after
+    await write('inside', '1.1', [-1]);
+    await write('moved', '1.0', [-5]); // 1.0 before the range, 1.1 after it: neither in it
+    await write('moved', '1.1', [3]);
+    const range = { fromDay: '2026-11-19', toDay: '2026-11-21', includeCi: false, name: 's.q' };
+    for (const now of [T0, T0 + 30 * day]) {
+      expect(metricFromCells(await store.metricFleet(range, 'version', now))).toEqual({
+        kind: 'counter',
+        rows: [
+          { value: '1.0', clusters: 1, total: 1 },
+          { value: '1.1', clusters: 1, total: 1 },
+        ],
+      });
+      expect(metricFromCells(await store.metricFleet(range, undefined, now))?.rows).toEqual([
+        { value: 'all', clusters: 2, total: 2 },
+      ]);
+      // The whole span: every cluster.
+      const all = { ...range, fromDay: '2026-11-15', toDay: '2026-11-23' };
+      expect(metricFromCells(await store.metricFleet(all, undefined, now))?.rows).toEqual([
+        { value: 'all', clusters: 4, total: 8 },
+      ]);
+    }
   });
 
   it('erases a cluster from the metric rollup and keeps other clusters', async () => {

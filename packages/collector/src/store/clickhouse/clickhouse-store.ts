@@ -32,7 +32,7 @@ import {
   tokenRecord,
   versionCountsOf,
 } from '../answers.js';
-import { type CellGrouping, foldCells, type MetricFleetAnswer } from '../metric-cells.js';
+import { type CellGrouping, foldCells, type MetricFleetAnswer, newestKind } from '../metric-cells.js';
 import { foldPoints, metricRollup, type PointRow, type RollupColumns } from '../metric-rollup.js';
 import {
   agentChildren,
@@ -840,9 +840,11 @@ export class ClickHouseStore implements Store {
     const internal = await this.rows<{ tracking_id: string }>(
       sql`SELECT tracking_id FROM ${this.internalIds()}`,
     );
-    const cells = foldCells(rows, new Set(internal.map((r) => r.tracking_id))).filter(
+    const cells = foldCells(rows, new Set(internal.map((r) => r.tracking_id)), by).filter(
       (c) => (query.includeCi || !c.ci) && (query.includeInternal || !c.internal),
     );
+    const kind = newestKind(cells);
+    if (kind === null || kind === 'gauge') return { cells, kind, clusters: [] };
     const column =
       by === 'version'
         ? sql`version`
@@ -851,13 +853,13 @@ export class ClickHouseStore implements Store {
           : by === 'nodeType'
             ? sql`node_type`
             : sql`'all'`;
-    const clusters = await this.rows<{ kind: string; value: string | null; clusters: number | string }>(
-      sql`SELECT kind, ${column} AS value, uniqExact(tracking_id) AS clusters
+    const clusters = await this.rows<{ value: string | null; clusters: number | string }>(
+      sql`SELECT ${column} AS value, uniqExact(tracking_id) AS clusters
           FROM metric_rollup
-          WHERE name = ${query.name} AND ${and([dayRange(query), ...this.statisticFilters(query)])}
-          GROUP BY kind, value`,
+          WHERE name = ${query.name} AND kind = ${kind} AND ${and([dayRange(query), ...this.statisticFilters(query)])}
+          GROUP BY value`,
     );
-    return { cells, clusters: clusters.map((r) => ({ ...r, clusters: Number(r.clusters) })) };
+    return { cells, kind, clusters: clusters.map((r) => ({ value: r.value, clusters: Number(r.clusters) })) };
   }
 
   async agentEvents(query: AgentEventQuery): Promise<StoredAgentEvent[]> {

@@ -2,6 +2,7 @@
 // (sql-store.ts) and the SQLite writer thread (sqlite/sqlite-writer.ts), so both store the same.
 import { connectorUseCounts } from '../connector-uses.js';
 import { writerMarksDay } from '../metric-cells.js';
+import type { RollupColumns } from '../metric-rollup.js';
 import type { AgentReportRow, AgentReportWrite, EventRow, ReportRow, WriteBatch } from '../store.js';
 import type { AgentReportsTable, ReportsTable } from './schema.js';
 
@@ -467,25 +468,74 @@ export const ROLLUP_SQL = {
     select day, version, ci, count(*) from cluster_days where day = ? group by day, version, ci`,
 } as const;
 
+/** A statement with `?` parameters, for the Kysely path and the SQLite writer alike. */
+export interface Statement {
+  text: string;
+  parameters: (string | number | null)[];
+}
+
 /**
- * Ingest: one statement per (metric, day) of the batch's rollup rows, in (metric, day) order so that
- * concurrent PostgreSQL writers take row locks in one order. A day writers do not normally write
- * (writerMarksDay) is marked stale; any other only gets its row if it has none yet.
+ * What a batch's new rollup rows change besides metric_rollup (sql/metric-fleet.ts): per (metric,
+ * day), metric_fleet_days (a day writers do not normally write, writerMarksDay, is marked stale;
+ * any other only gets its row if it has none yet); per (metric, cluster, series without labels),
+ * the span of days in metric_spans. In key order, so that concurrent PostgreSQL writers take row
+ * locks in one order.
  */
-export function fleetDayMarks(
-  rows: readonly { name: string; day: string }[],
+export function fleetStatements(
+  rows: readonly Pick<
+    RollupColumns,
+    'name' | 'day' | 'tracking_id' | 'kind' | 'ci' | 'version' | 'cluster_type' | 'node_type'
+  >[],
   now: number,
-): { text: string; parameters: [string, string] }[] {
+): Statement[] {
   const days = new Map<string, [string, string]>();
-  for (const r of rows) days.set(`${r.name}\0${r.day}`, [r.name, r.day]);
-  return [...days]
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([, parameters]) => ({
+  const spans = new Map<string, (string | number | null)[]>();
+  for (const r of rows) {
+    days.set(`${r.name}\0${r.day}`, [r.name, r.day]);
+    const series = spanSeries(r);
+    const key = `${r.name}\0${r.tracking_id}\0${series}`;
+    const span = spans.get(key);
+    if (!span) {
+      spans.set(key, [
+        r.name,
+        r.tracking_id,
+        series,
+        r.kind,
+        r.ci,
+        r.version,
+        r.cluster_type,
+        r.node_type,
+        r.day,
+        r.day,
+      ]);
+    } else {
+      if (r.day < (span[8] as string)) span[8] = r.day;
+      if (r.day > (span[9] as string)) span[9] = r.day;
+    }
+  }
+  const byKey = <T>(entries: Map<string, T>) => [...entries].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return [
+    ...byKey(days).map(([, parameters]) => ({
       text: writerMarksDay(parameters[1], now) ? MARK_STALE : MARK_SEEN,
       parameters,
-    }));
+    })),
+    ...byKey(spans).map(([, parameters]) => ({ text: SPAN_UPSERT, parameters })),
+  ];
 }
+
+/** A span's series: the rollup row's series without its labels (a cluster counts once per value). */
+export function spanSeries(
+  r: Pick<RollupColumns, 'kind' | 'ci' | 'version' | 'cluster_type' | 'node_type'>,
+): string {
+  return JSON.stringify([r.kind, Number(r.ci), r.version, r.cluster_type, r.node_type]);
+}
+
 const MARK_STALE =
   'insert into metric_fleet_days (name, day, fresh) values (?, ?, 0) on conflict (name, day) do update set fresh = 0';
 const MARK_SEEN =
   'insert into metric_fleet_days (name, day, fresh) values (?, ?, 0) on conflict (name, day) do nothing';
+const SPAN_UPSERT = `insert into metric_spans (name, tracking_id, series, kind, ci, version, cluster_type, node_type,
+    first_day, last_day) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+  on conflict (name, tracking_id, series) do update set
+    first_day = case when excluded.first_day < metric_spans.first_day then excluded.first_day else metric_spans.first_day end,
+    last_day = case when excluded.last_day > metric_spans.last_day then excluded.last_day else metric_spans.last_day end`;

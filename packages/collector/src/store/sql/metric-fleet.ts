@@ -1,7 +1,9 @@
-// Stored fleet metric cells on SQLite and PostgreSQL (see store/metric-cells.ts for what a cell is).
+// Stored fleet metric cells on SQLite and PostgreSQL (see store/metric-cells.ts for what a cell is),
+// and the distinct cluster counts next to them.
 //
-// Cells are built lazily, per metric and day, by the first question that needs them, and kept in
-// `metric_fleet`; `metric_fleet_days` says per (metric, day) whether they are fresh:
+// Cells are built lazily, per metric and day (every family at once), by the first question that
+// needs them, and kept in `metric_fleet`; `metric_fleet_days` says per (metric, day) whether they
+// are fresh:
 // - Ingest adds the (metric, day) row with fresh = 0 when it first stores a point of that day
 //   (`on conflict do nothing`: once the row exists no writer waits on another for it). A write
 //   into a closed day (before yesterday: an import, a late retry) sets fresh = 0 again. Live
@@ -14,11 +16,14 @@
 //   the day's per-cluster rows, folds and replaces its cells.
 import { type Kysely, sql } from 'kysely';
 import {
+  CELL_GROUPINGS,
   type CellGrouping,
   type ClusterCount,
   compareCells,
+  familyName,
   foldCells,
   type MetricCell,
+  newestKind,
 } from '../metric-cells.js';
 import { METRIC_ROLLUP_PAGE, metricRollup } from '../metric-rollup.js';
 import type { MetricPointQuery, MetricRollup } from '../store.js';
@@ -38,19 +43,24 @@ export class MetricFleet {
   constructor(private readonly db: Db) {}
 
   /**
-   * The metric's cells in the range (stored ones up to closedTo, built first where stale; folded
+   * The family's cells in the range (stored ones up to closedTo, built first where stale; folded
    * from per-cluster rows after it), filtered by the query's CI and internal choices, in
-   * compareCells order.
+   * compareCells order; and the distinct clusters per group value of the newest cell's kind.
    */
-  async cells(query: MetricPointQuery, closedTo: string): Promise<MetricCell[]> {
+  async answer(
+    query: MetricPointQuery,
+    by: CellGrouping,
+    closedTo: string,
+  ): Promise<{ cells: MetricCell[]; kind: string | null; clusters: ClusterCount[] }> {
     const cells: MetricCell[] = [];
     if (query.fromDay <= closedTo) {
       const storedTo = query.toDay < closedTo ? query.toDay : closedTo;
       await this.rebuildStale(query.name, query.fromDay, storedTo);
       let q = this.db
         .selectFrom('metric_fleet')
-        .selectAll()
+        .select(['day', 'value', 'kind', 'ci', 'internal', 'total', 'histogram', 'last_at', 'last_report'])
         .where('name', '=', query.name)
+        .where('family', '=', familyName(by))
         .where('day', '>=', query.fromDay)
         .where('day', '<=', storedTo);
       if (!query.includeCi) q = q.where('ci', '=', 0);
@@ -59,39 +69,76 @@ export class MetricFleet {
     }
     if (query.toDay > closedTo) {
       const fromDay = query.fromDay > closedTo ? query.fromDay : nextDay(closedTo);
-      const open = await this.foldDays(this.db, query.name, fromDay, query.toDay);
-      for (const c of open)
+      const [open] = await this.foldDays(this.db, query.name, fromDay, query.toDay, [by]);
+      for (const c of open!) {
         if ((query.includeCi || !c.ci) && (query.includeInternal || !c.internal)) cells.push(c);
+      }
     }
     // Stored cells come back in the database's order (collations differ): sort as foldCells does.
-    return cells.sort(compareCells);
+    cells.sort(compareCells);
+    const kind = newestKind(cells);
+    const clusters = kind === null || kind === 'gauge' ? [] : await this.clusterCounts(query, by, kind);
+    return { cells, kind, clusters };
   }
 
-  /** Distinct clusters per kind and group value (a covering index over the per-cluster rows). */
-  async clusterCounts(query: MetricPointQuery, by: CellGrouping): Promise<ClusterCount[]> {
-    const column =
-      by === 'version'
-        ? 'version'
-        : by === 'clusterType'
-          ? 'cluster_type'
-          : by === 'nodeType'
-            ? 'node_type'
-            : null;
+  /**
+   * Distinct clusters per group value with points of `kind` in the range, from metric_spans (a
+   * cluster's first and last day per metric and series): a span that starts or ends inside the
+   * range has a day in it; one that covers the range from before to after may have a gap there,
+   * and only those are looked up in the range's rollup rows.
+   */
+  private async clusterCounts(
+    query: MetricPointQuery,
+    by: CellGrouping,
+    kind: string,
+  ): Promise<ClusterCount[]> {
     let q = this.db
-      .selectFrom('metric_rollup')
-      .select((eb) => [
-        'kind',
-        column ? eb.ref(column).as('value') : sql<string | null>`'all'`.as('value'),
-        eb.fn.count<number>('tracking_id').distinct().as('clusters'),
-      ])
+      .selectFrom('metric_spans')
+      .select(['tracking_id', 'version', 'cluster_type', 'node_type', 'first_day', 'last_day'])
       .where('name', '=', query.name)
-      .where('day', '>=', query.fromDay)
-      .where('day', '<=', query.toDay);
+      .where('kind', '=', kind)
+      .where('last_day', '>=', query.fromDay)
+      .where('first_day', '<=', query.toDay);
     if (!query.includeCi) q = q.where('ci', '=', 0);
     if (!query.includeInternal) q = q.where('tracking_id', 'not in', internalIds(this.db));
-    q = column ? q.groupBy(['kind', column]) : q.groupBy('kind');
-    const rows = await q.execute();
-    return rows.map((r) => ({ kind: r.kind, value: r.value, clusters: Number(r.clusters) }));
+    const spans = await q.execute();
+    const valueOf = (r: (typeof spans)[number]) =>
+      by === undefined
+        ? 'all'
+        : by === 'version'
+          ? r.version
+          : by === 'clusterType'
+            ? r.cluster_type
+            : r.node_type;
+    const members = new Map<string | null, Set<string>>();
+    const count = (value: string | null, trackingId: string) => {
+      let set = members.get(value);
+      if (!set) {
+        set = new Set();
+        members.set(value, set);
+      }
+      set.add(trackingId);
+    };
+    const covering = [];
+    for (const span of spans) {
+      if (span.first_day >= query.fromDay || span.last_day <= query.toDay)
+        count(valueOf(span), span.tracking_id);
+      else covering.push(span);
+    }
+    for (const ids of chunks([...new Set(covering.map((s) => s.tracking_id))])) {
+      let inRange = this.db
+        .selectFrom('metric_rollup')
+        .select(['tracking_id', 'version', 'cluster_type', 'node_type'])
+        .distinct()
+        .where('name', '=', query.name)
+        .where('kind', '=', kind)
+        .where('day', '>=', query.fromDay)
+        .where('day', '<=', query.toDay)
+        .where('tracking_id', 'in', ids);
+      if (!query.includeCi) inRange = inRange.where('ci', '=', 0);
+      for (const r of await inRange.execute()) count(valueOf(r as never), r.tracking_id);
+    }
+    return [...members].map(([value, ids]) => ({ value, clusters: ids.size }));
   }
 
   /** Rebuilds the closed days in the range whose cells are missing or stale. */
@@ -119,26 +166,31 @@ export class MetricFleet {
           .execute();
         if (claimed.length === 0) return; // another collector rebuilt them
         const claimedDays = claimed.map((r) => r.day).sort();
-        const cells: MetricCell[] = [];
-        for (const day of claimedDays) cells.push(...(await this.foldDays(trx, name, day, day)));
         await trx
           .deleteFrom('metric_fleet')
           .where('name', '=', name)
           .where('day', 'in', claimedDays)
           .execute();
-        for (const chunk of chunks(cells)) {
-          await trx
-            .insertInto('metric_fleet')
-            .values(chunk.map((c) => cellColumns(name, c)))
-            .execute();
+        for (const day of claimedDays) {
+          const families = await this.foldDays(trx, name, day, day, CELL_GROUPINGS);
+          const rows = families.flatMap((cells, f) =>
+            cells.map((c) => cellColumns(name, CELL_GROUPINGS[f], c)),
+          );
+          for (const chunk of chunks(rows)) await trx.insertInto('metric_fleet').values(chunk).execute();
         }
       });
     }
   }
 
-  /** Cells folded from the per-cluster rows of the days (all of them: CI and internal too). */
-  private async foldDays(db: Db, name: string, fromDay: string, toDay: string): Promise<MetricCell[]> {
-    const internal = await internalIds(db).execute();
+  /** Each family's cells folded from the per-cluster rows of the days (CI and internal ones too). */
+  private async foldDays(
+    db: Db,
+    name: string,
+    fromDay: string,
+    toDay: string,
+    families: readonly CellGrouping[],
+  ): Promise<MetricCell[][]> {
+    const internal = new Set((await internalIds(db).execute()).map((r) => r.tracking_id));
     const rows: MetricRollup[] = [];
     for await (const page of rollupPages(db, {
       name,
@@ -149,54 +201,53 @@ export class MetricFleet {
     })) {
       rows.push(...page);
     }
-    return foldCells(rows, new Set(internal.map((r) => r.tracking_id)));
+    return families.map((by) => foldCells(rows, internal, by));
   }
-}
-
-/** Tracking ids tagged internal (partial index clusters_internal). */
-function internalIds(db: Db) {
-  return db.selectFrom('clusters').select('tracking_id').where('internal', '=', 1);
 }
 
 function nextDay(day: string): string {
   return new Date(Date.parse(`${day}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
 }
 
-function cellColumns(name: string, c: MetricCell): Database['metric_fleet'] {
+function cellColumns(name: string, by: CellGrouping, c: MetricCell): Database['metric_fleet'] {
   return {
     name,
     day: c.day,
-    cell_key: c.key,
-    internal: c.internal ? 1 : 0,
-    node_type: c.nodeType,
-    version: c.version,
-    cluster_type: c.clusterType,
-    ci: c.ci ? 1 : 0,
+    family: familyName(by),
+    value_key: JSON.stringify(c.value),
+    value: c.value,
     kind: c.kind,
-    labels: c.labels,
+    ci: c.ci ? 1 : 0,
+    internal: c.internal ? 1 : 0,
     total: c.total,
+    histogram: c.histogram,
     last_at: c.lastAt,
     last_report: c.lastReport,
-    histogram: c.histogram,
   };
 }
 
-function storedCell(r: Database['metric_fleet']): MetricCell {
+function storedCell(
+  r: Pick<
+    Database['metric_fleet'],
+    'day' | 'value' | 'kind' | 'ci' | 'internal' | 'total' | 'histogram' | 'last_at' | 'last_report'
+  >,
+): MetricCell {
   return {
     day: r.day,
-    key: r.cell_key,
-    internal: Number(r.internal) === 1,
-    nodeType: r.node_type,
-    version: r.version,
-    clusterType: r.cluster_type,
-    ci: Number(r.ci) === 1,
+    value: r.value,
     kind: r.kind,
-    labels: r.labels,
+    ci: Number(r.ci) === 1,
+    internal: Number(r.internal) === 1,
     total: Number(r.total),
     histogram: r.histogram,
     lastAt: Number(r.last_at),
     lastReport: r.last_report,
   };
+}
+
+/** Tracking ids tagged internal (partial index clusters_internal). */
+function internalIds(db: Db) {
+  return db.selectFrom('clusters').select('tracking_id').where('internal', '=', 1);
 }
 
 /**

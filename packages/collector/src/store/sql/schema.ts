@@ -168,25 +168,30 @@ export interface AgentEventsTable {
 /** The daily metric rollup (store/metric-rollup.ts). */
 export type MetricRollupTable = RollupColumns;
 
-/** Fleet metric cells (store/metric-cells.ts, sql/metric-fleet.ts): one per metric, day and series. */
+/** Fleet metric cells (store/metric-cells.ts, sql/metric-fleet.ts): per metric, day, family and value. */
 export interface MetricFleetTable
   extends Pick<
     RollupColumns,
-    | 'name'
-    | 'day'
-    | 'node_type'
-    | 'version'
-    | 'cluster_type'
-    | 'ci'
-    | 'kind'
-    | 'labels'
-    | 'total'
-    | 'last_at'
-    | 'last_report'
-    | 'histogram'
+    'name' | 'day' | 'kind' | 'ci' | 'total' | 'last_at' | 'last_report' | 'histogram'
   > {
-  cell_key: string;
+  /** The grouping: all, version, clusterType or nodeType. */
+  family: string;
+  /** JSON of value (part of the primary key, which cannot hold a null). */
+  value_key: string;
+  value: string | null;
   internal: number;
+}
+
+/** Per metric, cluster and series (labels left out): the first and last day with points. */
+export interface MetricSpansTable
+  extends Pick<
+    RollupColumns,
+    'name' | 'tracking_id' | 'kind' | 'ci' | 'version' | 'cluster_type' | 'node_type'
+  > {
+  /** JSON of [kind, ci, version, cluster_type, node_type] (part of the primary key). */
+  series: string;
+  first_day: string;
+  last_day: string;
 }
 
 /** Per metric and day with points: are its stored cells fresh (1) or to be built again (0)? */
@@ -272,6 +277,7 @@ export interface Database {
   metric_rollup: MetricRollupTable;
   metric_fleet: MetricFleetTable;
   metric_fleet_days: MetricFleetDaysTable;
+  metric_spans: MetricSpansTable;
   reports: ReportsTable;
   events: EventsTable;
   clusters: ClustersTable;
@@ -287,6 +293,7 @@ export const DERIVED_CLUSTER_TABLES = [
   'metric_series',
   'agent_events',
   'metric_rollup',
+  'metric_spans',
   'cluster_days',
   'cluster_day_facts',
   'clusters',

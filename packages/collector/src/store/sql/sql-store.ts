@@ -71,7 +71,7 @@ import {
   dayFactsRows,
   eventColumns,
   factsLinks,
-  fleetDayMarks,
+  fleetStatements,
   NO_NEXT_DAY,
   ordered,
   ROLLUP_SQL,
@@ -219,7 +219,7 @@ export class SqlStore implements Store {
         ]);
       }
     }
-    for (const mark of fleetDayMarks(folded, Date.now())) await this.rollup(trx, mark.text, mark.parameters);
+    for (const s of fleetStatements(folded, Date.now())) await this.rollup(trx, s.text, s.parameters);
   }
 
   async writeBatch(request: WriteBatch): Promise<WriteResult> {
@@ -861,11 +861,8 @@ export class SqlStore implements Store {
     return rollupPages(this.db, query, pageSize);
   }
 
-  async metricFleet(query: MetricPointQuery, by: CellGrouping, now = Date.now()): Promise<MetricFleetAnswer> {
-    return {
-      cells: await this.fleet.cells(query, lastStoredCellDay(now)),
-      clusters: await this.fleet.clusterCounts(query, by),
-    };
+  metricFleet(query: MetricPointQuery, by: CellGrouping, now = Date.now()): Promise<MetricFleetAnswer> {
+    return this.fleet.answer(query, by, lastStoredCellDay(now));
   }
 
   async agentEvents(query: AgentEventQuery): Promise<StoredAgentEvent[]> {
@@ -1017,6 +1014,17 @@ export class SqlStore implements Store {
         )
         .executeTakeFirst();
       deleted.metric_series = Number(series.numDeletedRows);
+      // Metric spans: gone with their last day; one that began before the cut-off begins at its
+      // oldest remaining rollup row (same metric, cluster and series; nulls compared as equal).
+      const spans = await trx.deleteFrom('metric_spans').where('last_day', '<', fromDay).executeTakeFirst();
+      deleted.metric_spans = Number(spans.numDeletedRows);
+      await sql`update metric_spans set first_day = (select min(r.day) from metric_rollup r
+          where r.name = metric_spans.name and r.tracking_id = metric_spans.tracking_id
+            and r.kind = metric_spans.kind and r.ci = metric_spans.ci and r.node_type = metric_spans.node_type
+            and (r.version = metric_spans.version or (r.version is null and metric_spans.version is null))
+            and (r.cluster_type = metric_spans.cluster_type
+              or (r.cluster_type is null and metric_spans.cluster_type is null)))
+        where first_day < ${fromDay}`.execute(trx);
       // First seen moves to the oldest remaining row; a cluster with nothing left is forgotten.
       await sql`update clusters set first_seen = coalesce((select min(m) from (
           select min(received_at) as m from reports where reports.tracking_id = clusters.tracking_id

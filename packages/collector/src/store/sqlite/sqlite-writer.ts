@@ -25,7 +25,7 @@ import {
   dayFactsRows,
   eventColumns,
   factsLinks,
-  fleetDayMarks,
+  fleetStatements,
   ordered,
   ROLLUP_SQL,
   reportColumns,
@@ -164,7 +164,7 @@ function writeRows(request: WriteBatch): WriteResult {
       setHistogram.run(histogram, row.name, row.day, row.tracking_id, row.group_key);
     }
   }
-  for (const mark of fleetDayMarks(folded, Date.now())) prepared(mark.text).run(...mark.parameters);
+  for (const s of fleetStatements(folded, Date.now())) prepared(s.text).run(...s.parameters);
   for (const s of children.series)
     insert('metric_series', s, '(tracking_id, name, labels) do nothing').run(s);
   const dayRows = clusterDayRows(insertedReports);
