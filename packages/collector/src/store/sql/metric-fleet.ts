@@ -102,7 +102,7 @@ export class MetricFleet {
     if (!query.includeCi) q = q.where('ci', '=', 0);
     if (!query.includeInternal) q = q.where('tracking_id', 'not in', internalIds(this.db));
     const spans = await q.execute();
-    const valueOf = (r: (typeof spans)[number]) =>
+    const groupOf = (r: (typeof spans)[number]) =>
       by === undefined
         ? 'all'
         : by === 'version'
@@ -122,7 +122,7 @@ export class MetricFleet {
     const covering = [];
     for (const span of spans) {
       if (span.first_day >= query.fromDay || span.last_day <= query.toDay)
-        count(valueOf(span), span.tracking_id);
+        count(groupOf(span), span.tracking_id);
       else covering.push(span);
     }
     for (const ids of chunks([...new Set(covering.map((s) => s.tracking_id))])) {
@@ -136,7 +136,7 @@ export class MetricFleet {
         .where('day', '<=', query.toDay)
         .where('tracking_id', 'in', ids);
       if (!query.includeCi) inRange = inRange.where('ci', '=', 0);
-      for (const r of await inRange.execute()) count(valueOf(r as never), r.tracking_id);
+      for (const r of await inRange.execute()) count(groupOf(r as never), r.tracking_id);
     }
     return [...members].map(([value, ids]) => ({ value, clusters: ids.size }));
   }
