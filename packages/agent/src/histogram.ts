@@ -111,8 +111,8 @@ export class HistogramSeries {
   /** Values ignored: NaN, negative, infinite. */
   rejected = 0;
   // The hot path's tables, reached through `this` rather than the module scope: a module-level
-  // const costs a context load (and a hole check) per use in optimized code; a field is one load
-  // off a register. ~19% fewer instructions per record() (callgrind, see DESIGN.md).
+  // const costs a context load per use in optimized code, a field one load off a register (17%
+  // fewer instructions per record() under callgrind; the time per call did not move measurably).
   private readonly bits: Float64Array = F64;
   private readonly hiWord: Uint32Array = HI_WORD;
   private readonly fastSub: Int32Array = FAST_SUB;
