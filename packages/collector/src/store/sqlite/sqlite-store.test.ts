@@ -1,11 +1,13 @@
 // The SQLite writer thread seen from a plain script: a write in flight keeps the process alive
-// until it is committed, and an idle store does not keep it running.
+// until it is committed, and an idle store does not keep it running. And the checkpointer thread
+// beside it: committed pages reach the database file without the writer checkpointing.
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { statSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import SQLite from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../../../test-support/services.js';
+import { openStore } from '../open-store.js';
 
 const dir = tempDir();
 afterAll(() => dir.remove());
@@ -37,5 +39,43 @@ describe('SQLite store in a script', () => {
     const db = new SQLite(file, { readonly: true });
     expect(db.prepare('select count(*) as n from events').get()).toEqual({ n: 1 });
     db.close();
+  });
+});
+
+describe('SQLite checkpointer thread', () => {
+  it('copies committed writes into the database file in the background', async () => {
+    const file = `${dir.path}/checkpoint.db`;
+    const store = openStore(`sqlite:${file}`);
+    try {
+      await store.migrate();
+      const before = statSync(file).size;
+      const raw = new Uint8Array(2048).fill(7);
+      const events = Array.from({ length: 400 }, (_, i) => ({
+        dedupKey: `k${i}`,
+        trackingId: `t${i % 20}`,
+        receivedAt: Date.now(),
+        receivedDay: '2026-11-26',
+        eventTimeSec: i,
+        stage: null,
+        name: 'e',
+        connectorName: null,
+        catalogId: i,
+        attributes: null,
+        node: 'n',
+        object: null,
+        flags: null,
+        raw,
+      }));
+      expect(await store.writeBatch({ reports: [], events })).toMatchObject({ eventsInserted: 400 });
+      // ~1 MB committed: far below the writer's own checkpoint (32 MiB of WAL), so only the
+      // checkpointer can have put it into the database file.
+      const deadline = Date.now() + 10_000;
+      while (statSync(file).size < before + 800_000 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      expect(statSync(file).size).toBeGreaterThanOrEqual(before + 800_000);
+    } finally {
+      await store.close();
+    }
   });
 });

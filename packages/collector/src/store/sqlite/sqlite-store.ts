@@ -21,15 +21,19 @@ interface Pending {
  * The writer thread's module. Under the test runner this file runs from its TypeScript source,
  * which a worker cannot load: it then uses the compiled writer (the test setup builds dist/).
  */
-function writerModule(): URL {
+function threadModule(name: 'sqlite-writer' | 'sqlite-checkpointer'): URL {
   return import.meta.url.endsWith('.ts')
-    ? new URL('../../../dist/store/sqlite/sqlite-writer.js', import.meta.url)
-    : new URL('./sqlite-writer.js', import.meta.url);
+    ? new URL(`../../../dist/store/sqlite/${name}.js`, import.meta.url)
+    : new URL(`./${name}.js`, import.meta.url);
 }
 
-/** Owns the writer thread; restarts it on the next write if it ever dies. */
+/**
+ * Owns the writer thread (restarted on the next write if it ever dies) and the checkpointer thread
+ * beside it (sqlite-checkpointer.ts; started with the writer, best effort).
+ */
 class WriterThread {
   private worker: Worker | null = null;
+  private checkpointer: Worker | null = null;
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
 
@@ -52,10 +56,20 @@ class WriterThread {
     const worker = this.worker;
     this.worker = null;
     if (worker) await worker.terminate();
+    const checkpointer = this.checkpointer;
+    this.checkpointer = null;
+    if (checkpointer) {
+      // A last checkpoint, then it closes its connection and exits.
+      const exited = new Promise((resolve) => checkpointer.once('exit', resolve));
+      checkpointer.ref(); // awaited: it keeps the process alive until it is done
+      checkpointer.postMessage('stop');
+      await exited;
+    }
   }
 
   private start(): Worker {
-    const worker = new Worker(writerModule(), { workerData: { path: this.path } });
+    this.checkpointer ??= this.startCheckpointer();
+    const worker = new Worker(threadModule('sqlite-writer'), { workerData: { path: this.path } });
     worker.on('message', (response: WriterResponse) => {
       const pending = this.pending.get(response.id);
       this.pending.delete(response.id);
@@ -74,6 +88,18 @@ class WriterThread {
     worker.unref();
     this.worker = worker;
     return worker;
+  }
+
+  private startCheckpointer(): Worker {
+    const checkpointer = new Worker(threadModule('sqlite-checkpointer'), { workerData: { path: this.path } });
+    // Should it fail, the writer's own automatic checkpoint takes over; it starts again with the
+    // next writer thread.
+    checkpointer.on('error', () => {});
+    checkpointer.on('exit', () => {
+      if (this.checkpointer === checkpointer) this.checkpointer = null;
+    });
+    checkpointer.unref();
+    return checkpointer;
   }
 }
 

@@ -44,6 +44,9 @@ export type WriterResponse = { id: number; result: WriteResult } | { id: number;
 
 const db = new SQLite((workerData as { path: string }).path);
 configureSqlite(db);
+// Checkpoints run on their own thread (sqlite-checkpointer.ts); this connection checkpoints only if
+// the WAL reaches 8,192 pages (32 MiB), which that thread keeps it far below.
+db.pragma('wal_autocheckpoint = 8192');
 
 type Row = Record<string, unknown>;
 const statements = new Map<string, SQLite.Statement>();
