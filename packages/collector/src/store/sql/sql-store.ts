@@ -747,7 +747,12 @@ export class SqlStore implements Store {
       .select([
         sql<string | null>`${sql.ref(column)}`.as('value'),
         (eb) => eb.fn.countAll().as('events'),
-        (eb) => eb.fn.count('tracking_id').distinct().as('clusters'),
+        // By cluster every group is one cluster: without a distinct count the groups can be hashed
+        // instead of sorted (PostgreSQL sorted a year of 10M's recovery events on disk for it).
+        (eb) =>
+          query.by === 'trackingId'
+            ? sql<number>`1`.as('clusters')
+            : eb.fn.count('tracking_id').distinct().as('clusters'),
       ])
       .where('received_day', '>=', query.fromDay)
       .where('received_day', '<=', query.toDay);
