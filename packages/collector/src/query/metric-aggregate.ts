@@ -72,6 +72,29 @@ function grouper(by: MetricGrouping | undefined): (row: MetricRollup) => string 
   };
 }
 
+/** A histogram group's answer row: count, sum and quantiles of the merged histogram. */
+function histogramRow(
+  value: string | null,
+  clusters: number,
+  histogram: HistogramMerger | undefined,
+): MetricRow {
+  const merged = (histogram ?? new HistogramMerger()).result();
+  return {
+    value,
+    clusters,
+    count: merged.count,
+    sum: merged.sum,
+    p50: quantile(merged, 0.5),
+    p90: quantile(merged, 0.9),
+    p99: quantile(merged, 0.99),
+  };
+}
+
+/** Biggest groups first, then by name, so the answer is stable on every store. */
+function rankRows(rows: MetricRow[]): void {
+  rows.sort((a, b) => b.clusters - a.clusters || String(a.value).localeCompare(String(b.value)));
+}
+
 /** One group's running totals: every kind's, since the metric's kind is known only at the end. */
 class GroupTotals {
   readonly clusters = new Set<string>();
@@ -119,16 +142,7 @@ class GroupTotals {
         avg: this.total / this.points,
       };
     }
-    const merged = (this.histogram ?? new HistogramMerger()).result();
-    return {
-      value,
-      clusters: this.clusters.size,
-      count: merged.count,
-      sum: merged.sum,
-      p50: quantile(merged, 0.5),
-      p90: quantile(merged, 0.9),
-      p99: quantile(merged, 0.99),
-    };
+    return histogramRow(value, this.clusters.size, this.histogram);
   }
 }
 
@@ -171,8 +185,7 @@ export class MetricAggregator {
     const kind = this.newest?.kind;
     if (kind !== 'counter' && kind !== 'gauge' && kind !== 'histogram') return { kind: null, rows: [] };
     const rows = [...(this.groups.get(kind) ?? [])].map(([value, totals]) => totals.row(value, kind));
-    // Biggest groups first, then by name, so the answer is stable on every store.
-    rows.sort((a, b) => b.clusters - a.clusters || String(a.value).localeCompare(String(b.value)));
+    rankRows(rows);
     return { kind, rows };
   }
 }
@@ -220,17 +233,8 @@ export function metricFromCells(fleet: MetricFleetAnswer): MetricAnswer | null {
   const rows = [...groups].map(([value, group]): MetricRow => {
     const n = clusters.get(value) ?? 0;
     if (kind === 'counter') return { value, clusters: n, total: group.total };
-    const merged = (group.histogram ?? new HistogramMerger()).result();
-    return {
-      value,
-      clusters: n,
-      count: merged.count,
-      sum: merged.sum,
-      p50: quantile(merged, 0.5),
-      p90: quantile(merged, 0.9),
-      p99: quantile(merged, 0.99),
-    };
+    return histogramRow(value, n, group.histogram);
   });
-  rows.sort((a, b) => b.clusters - a.clusters || String(a.value).localeCompare(String(b.value)));
+  rankRows(rows);
   return { kind, rows };
 }

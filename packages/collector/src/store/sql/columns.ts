@@ -489,28 +489,19 @@ export function fleetStatements(
   now: number,
 ): Statement[] {
   const days = new Map<string, [string, string]>();
-  const spans = new Map<string, (string | number | null)[]>();
+  const spans = new Map<
+    string,
+    { row: (typeof rows)[number]; series: string; first: string; last: string }
+  >();
   for (const r of rows) {
     days.set(`${r.name}\0${r.day}`, [r.name, r.day]);
     const series = spanSeries(r);
     const key = `${r.name}\0${r.tracking_id}\0${series}`;
     const span = spans.get(key);
-    if (!span) {
-      spans.set(key, [
-        r.name,
-        r.tracking_id,
-        series,
-        r.kind,
-        r.ci,
-        r.version,
-        r.cluster_type,
-        r.node_type,
-        r.day,
-        r.day,
-      ]);
-    } else {
-      if (r.day < (span[8] as string)) span[8] = r.day;
-      if (r.day > (span[9] as string)) span[9] = r.day;
+    if (!span) spans.set(key, { row: r, series, first: r.day, last: r.day });
+    else {
+      if (r.day < span.first) span.first = r.day;
+      if (r.day > span.last) span.last = r.day;
     }
   }
   const byKey = <T>(entries: Map<string, T>) => [...entries].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
@@ -519,7 +510,21 @@ export function fleetStatements(
       text: writerMarksDay(parameters[1], now) ? MARK_STALE : MARK_SEEN,
       parameters,
     })),
-    ...byKey(spans).map(([, parameters]) => ({ text: SPAN_UPSERT, parameters })),
+    ...byKey(spans).map(([, { row: r, series, first, last }]) => ({
+      text: SPAN_UPSERT,
+      parameters: [
+        r.name,
+        r.tracking_id,
+        series,
+        r.kind,
+        r.ci,
+        r.version,
+        r.cluster_type,
+        r.node_type,
+        first,
+        last,
+      ],
+    })),
   ];
 }
 

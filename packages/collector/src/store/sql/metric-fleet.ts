@@ -245,8 +245,8 @@ function storedCell(
   };
 }
 
-/** Tracking ids tagged internal (partial index clusters_internal). */
-function internalIds(db: Db) {
+/** Tracking ids tagged internal (partial index clusters_internal), for `not in` filters. */
+export function internalIds(db: Db) {
   return db.selectFrom('clusters').select('tracking_id').where('internal', '=', 1);
 }
 

@@ -79,7 +79,7 @@ import {
   versionRefreshes,
   withoutBlocked,
 } from './columns.js';
-import { MARK_CLUSTER_DAYS_SQL, MetricFleet, rollupPages } from './metric-fleet.js';
+import { internalIds, MARK_CLUSTER_DAYS_SQL, MetricFleet, rollupPages } from './metric-fleet.js';
 import { type DialectTypes, migrationProvider } from './migrations.js';
 import { type Database, DERIVED_CLUSTER_TABLES, RETAINED_BY_DAY } from './schema.js';
 
@@ -436,7 +436,7 @@ export class SqlStore implements Store {
 
   /** Tracking ids tagged internal, for `not in` filters. */
   private internalIds() {
-    return this.db.selectFrom('clusters').select('tracking_id').where('internal', '=', 1);
+    return internalIds(this.db);
   }
 
   async leftOut(query: { fromDay: string; toDay: string }): Promise<LeftOut> {
