@@ -4,11 +4,11 @@
 // store. With --collectors N, N collector processes share one store and the load is split evenly
 // between them (what a load balancer does); bench:scale runs it with 1 and 2.
 //
-//   npx tsx bench/ingest.ts [--duration 10] [--warmup 2] [--connections 50] [--pipelining 1]
+//   npx tsx bench/ingest.ts [--duration 15] [--rounds 5] [--warmup 2] [--connections 50] [--pipelining 1]
 //                           [--targets noop,sqlite,postgres,clickhouse] [--clusters 1000] [--pool N]
 //                           [--collectors 1] [--ch-url http://127.0.0.1:8123]
 //                           [--pg-url postgres://postgres@127.0.0.1:5432/test]
-//                           [--node-args "--cpu-prof"] [--out bench/results/ingest.json]
+//                           [--node-args="--cpu-prof"] [--out bench/results/ingest.json]
 //
 // Servers run in child processes; autocannon runs in this process, so the load generator competes
 // with the server (and with PostgreSQL) for the same cores. Every request carries a different
@@ -16,6 +16,9 @@
 // load starts. Per request we remember whether it was sent, answered 2xx or answered otherwise, and
 // afterwards compare with the rows in the store: every 2xx must be stored, nothing else may be
 // stored except requests still in flight when the load generator hung up. Exit code 1 on a mismatch.
+// All targets' servers run at once and are loaded in turn, --rounds slices of --duration/--rounds
+// seconds each; a target's ratio to the ceiling is the median over rounds of its rate against the
+// no-op rate of the same round, so a machine that slows down between minutes moves both alike.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -37,7 +40,8 @@ const root = resolve(here, '..');
 
 const { values: flags } = parseArgs({
   options: {
-    duration: { type: 'string', default: '10' },
+    duration: { type: 'string', default: '15' },
+    rounds: { type: 'string', default: '5' },
     warmup: { type: 'string', default: '2' },
     connections: { type: 'string', default: '50' },
     pipelining: { type: 'string', default: '1' },
@@ -61,6 +65,7 @@ function positive(name: string, value: string | undefined, min = 1): number {
 }
 
 const duration = positive('duration', flags.duration);
+const rounds = positive('rounds', flags.rounds);
 const warmup = positive('warmup', flags.warmup, 0);
 const connections = positive('connections', flags.connections);
 const pipelining = positive('pipelining', flags.pipelining);
@@ -604,9 +609,17 @@ interface TargetResult {
   errors: number;
   timeouts: number;
   seconds: number;
+  /** Each round's slice: its rate, and its ratio to the no-op rate of the same round. */
+  rounds: { requestsPerSecond: number; ratioToCeiling: number | null }[];
+  /** The median of the per-round ratios. */
   ratioToCeiling: number | null;
   goal: number | null;
   cpuCoreSeconds: CpuShare;
+  /**
+   * The server's CPU per acknowledged request (PostgreSQL's own not included): steadier than the
+   * rate on a shared machine, where waiting for a core slows the rate but not the CPU it takes.
+   */
+  serverCpuUsPerRequest: number;
   batches?: BatchStats;
   verification?: Verification;
   note?: string;
@@ -640,109 +653,179 @@ function verify(ledger: Ledger, sessions: string[]): Verification {
   };
 }
 
-async function runTarget(target: string, pool: Buffer[], ceiling: number | null): Promise<TargetResult> {
-  const ledger = new Ledger(pool, target === 'noop');
-  let store: Store | undefined;
-  const servers: Child[] = [];
-  try {
-    if (target === 'noop') {
-      servers.push(
-        await startChild(['--import', 'tsx', join(here, 'noop-server.ts'), '--port', '0'], 'no-op server'),
-      );
-    } else {
-      store =
-        target === 'sqlite'
-          ? await sqliteStore()
-          : target === 'clickhouse'
-            ? await clickhouseStore(flags['ch-url'])
-            : await postgresStore(flags['pg-url']);
-      cleanups.add(store.cleanup);
-      // SQLite serves one process; the others take --collectors of them, started one by one.
-      const count = target === 'sqlite' ? 1 : collectorCount;
-      for (let i = 0; i < count; i++) {
-        servers.push(
-          await startChild(
-            [
-              ...nodeArgs,
-              join(root, 'packages/cli/bin/tidewatch.js'),
-              'serve',
-              '--port',
-              '0',
-              '--store',
-              store.url,
-              '--admin-token',
-              ADMIN_TOKEN,
-              '--log-level',
-              'warn',
-              // One load generator, one address, thousands of requests a second: throughput, not abuse.
-              '--rate-limit-address',
-              '0',
-              '--rate-limit-cluster',
-              '0',
-            ],
-            `collector ${i + 1} (${target})`,
-          ),
-        );
-      }
-    }
-    const urls = servers.map((s) => s.url);
-    const isCollector = target !== 'noop';
-    if (warmup > 0) {
-      log(`${target}: ${urls.join(' ')}, warming up ${warmup} s`);
-      await loadAll(urls, ledger, warmup);
-      if (isCollector) await settle(urls);
-    }
-    log(`${target}: loading ${duration} s with ${connections} connections over ${urls.length} server(s)`);
-    const before = isCollector ? await scrapeAll(urls) : undefined;
-    const meter = cpuMeter(servers.map((s) => s.proc.pid));
-    const result = await loadAll(urls, ledger, duration);
-    const cpu = meter();
-    const after = isCollector ? await settle(urls) : undefined;
-    const rps = result['2xx'] / result.duration;
-    const out: TargetResult = {
-      target,
-      collectors: servers.length,
-      requestsPerSecond: Math.round(rps),
-      latencyMs: {
-        p50: result.latency.p50,
-        p90: result.latency.p90,
-        p99: result.latency.p99,
-        mean: result.latency.average,
-        max: result.latency.max,
-      },
-      acknowledged: result['2xx'],
-      non2xx: result.non2xx,
-      errors: result.errors,
-      timeouts: result.timeouts,
-      seconds: result.duration,
-      ratioToCeiling: ceiling ? Math.round((rps / ceiling) * 1000) / 1000 : null,
-      goal: GOALS[target] ?? null,
-      cpuCoreSeconds: cpu,
-    };
-    if (before && after) out.batches = batchStats(before, after, result.duration);
-    for (const child of servers) {
-      const exit = await stopChild(child.proc);
-      if (isCollector && exit !== 0)
-        throw new Error(`collector (${target}) exited with ${exit}:\n${child.output()}`);
-    }
-    if (store) {
-      out.verification = verify(ledger, await store.sessions());
-      const v = out.verification;
-      log(
-        `${target}: stored ${v.stored}, acknowledged ${v.acknowledged} (+${v.storedCutOff} of ${v.cutOff} cut off in flight), ` +
-          `${v.ok ? 'every acknowledged report stored' : 'MISMATCH'}`,
+/** A target whose servers are up, and what its measured slices gave so far. */
+interface Running {
+  target: string;
+  ledger: Ledger;
+  store: Store | undefined;
+  servers: Child[];
+  urls: string[];
+  slices: { result: AutocannonResult; cpu: CpuShare }[];
+  /** Collector metrics before its first measured slice and after its last one. */
+  firstScrape?: Scrape;
+  lastScrape?: Scrape;
+}
+
+/** Starts the target's server(s) on a fresh store and warms them up. */
+async function startTarget(target: string, pool: Buffer[]): Promise<Running> {
+  const running: Running = {
+    target,
+    ledger: new Ledger(pool, target === 'noop'),
+    store: undefined,
+    servers: [],
+    urls: [],
+    slices: [],
+  };
+  if (target === 'noop') {
+    running.servers.push(
+      await startChild(['--import', 'tsx', join(here, 'noop-server.ts'), '--port', '0'], 'no-op server'),
+    );
+  } else {
+    const store =
+      target === 'sqlite'
+        ? await sqliteStore()
+        : target === 'clickhouse'
+          ? await clickhouseStore(flags['ch-url'])
+          : await postgresStore(flags['pg-url']);
+    running.store = store;
+    cleanups.add(store.cleanup);
+    // SQLite serves one process; the others take --collectors of them, started one by one.
+    const count = target === 'sqlite' ? 1 : collectorCount;
+    for (let i = 0; i < count; i++) {
+      running.servers.push(
+        await startChild(
+          [
+            ...nodeArgs,
+            join(root, 'packages/cli/bin/tidewatch.js'),
+            'serve',
+            '--port',
+            '0',
+            '--store',
+            store.url,
+            '--admin-token',
+            ADMIN_TOKEN,
+            '--log-level',
+            'warn',
+            // One load generator, one address, thousands of requests a second: throughput, not abuse.
+            '--rate-limit-address',
+            '0',
+            '--rate-limit-cluster',
+            '0',
+          ],
+          `collector ${i + 1} (${target})`,
+        ),
       );
     }
-    if (ledger.generatedOnTheFly > 0) {
-      out.note = `pool of ${poolSize} exhausted: ${ledger.generatedOnTheFly} bodies encoded during the load`;
-    }
-    return out;
-  } finally {
-    for (const child of servers) await stopChild(child.proc, 5000).catch(() => undefined);
-    if (store) {
-      await store.cleanup().catch((e: unknown) => log(`cleanup of ${target} store failed: ${e}`));
-      cleanups.delete(store.cleanup);
-    }
+  }
+  running.urls = running.servers.map((s) => s.url);
+  if (warmup > 0) {
+    log(`${target}: ${running.urls.join(' ')}, warming up ${warmup} s`);
+    await loadAll(running.urls, running.ledger, warmup);
+    if (running.store) await settle(running.urls);
+  }
+  return running;
+}
+
+/** One measured slice of load on a running target. */
+async function measureSlice(running: Running, seconds: number): Promise<number> {
+  const isCollector = running.store !== undefined;
+  if (isCollector && !running.firstScrape) running.firstScrape = await scrapeAll(running.urls);
+  const meter = cpuMeter(running.servers.map((s) => s.proc.pid));
+  const result = await loadAll(running.urls, running.ledger, seconds);
+  const cpu = meter();
+  // Requests cut off when the load stopped finish before the next slice (of any target) starts.
+  if (isCollector) running.lastScrape = await settle(running.urls);
+  running.slices.push({ result, cpu });
+  return result['2xx'] / result.duration;
+}
+
+const median = (values: number[]) => {
+  const sorted = [...values].sort((x, y) => x - y);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
+
+/**
+ * Stops the target's servers, checks its store against the ledger and sums up its slices. With
+ * `ceilings` (the no-op rate of each round), the ratio is the median of the per-round ratios.
+ */
+async function finishTarget(running: Running, ceilings: number[] | null): Promise<TargetResult> {
+  const { target, slices, store } = running;
+  const isCollector = store !== undefined;
+  for (const child of running.servers) {
+    const exit = await stopChild(child.proc);
+    if (isCollector && exit !== 0)
+      throw new Error(`collector (${target}) exited with ${exit}:\n${child.output()}`);
+  }
+  const sum = (f: (slice: { result: AutocannonResult; cpu: CpuShare }) => number) =>
+    slices.reduce((total, slice) => total + f(slice), 0);
+  const seconds = sum((x) => x.result.duration);
+  const rates = slices.map((x) => x.result['2xx'] / x.result.duration);
+  const roundRatios = ceilings ? rates.map((rate, i) => rate / ceilings[i]!) : null;
+  const round2 = (x: number) => Math.round(x * 100) / 100;
+  const out: TargetResult = {
+    target,
+    collectors: running.servers.length,
+    requestsPerSecond: Math.round(sum((x) => x.result['2xx']) / seconds),
+    // Per slice, autocannon's percentiles; across slices, their median (max: the largest).
+    latencyMs: {
+      p50: median(slices.map((x) => x.result.latency.p50)),
+      p90: median(slices.map((x) => x.result.latency.p90)),
+      p99: median(slices.map((x) => x.result.latency.p99)),
+      mean: round2(median(slices.map((x) => x.result.latency.average))),
+      max: Math.max(...slices.map((x) => x.result.latency.max)),
+    },
+    acknowledged: sum((x) => x.result['2xx']),
+    non2xx: sum((x) => x.result.non2xx),
+    errors: sum((x) => x.result.errors),
+    timeouts: sum((x) => x.result.timeouts),
+    seconds: round2(seconds),
+    rounds: rates.map((rate, i) => ({
+      requestsPerSecond: Math.round(rate),
+      ratioToCeiling: roundRatios ? Math.round(roundRatios[i]! * 1000) / 1000 : null,
+    })),
+    ratioToCeiling: roundRatios ? Math.round(median(roundRatios) * 1000) / 1000 : null,
+    goal: GOALS[target] ?? null,
+    serverCpuUsPerRequest: Math.round(
+      (sum((x) => x.cpu.server) /
+        Math.max(
+          1,
+          sum((x) => x.result['2xx']),
+        )) *
+        1e6,
+    ),
+    cpuCoreSeconds: {
+      server: round2(sum((x) => x.cpu.server)),
+      loadGenerator: round2(sum((x) => x.cpu.loadGenerator)),
+      other: round2(sum((x) => x.cpu.other)),
+      idle: round2(sum((x) => x.cpu.idle)),
+    },
+  };
+  // Between its own slices a collector is idle (the other targets are loaded): its commits and
+  // store time over the whole span are those of its slices.
+  if (running.firstScrape && running.lastScrape)
+    out.batches = batchStats(running.firstScrape, running.lastScrape, seconds);
+  if (store) {
+    out.verification = verify(running.ledger, await store.sessions());
+    const v = out.verification;
+    log(
+      `${target}: stored ${v.stored}, acknowledged ${v.acknowledged} (+${v.storedCutOff} of ${v.cutOff} cut off in flight), ` +
+        `${v.ok ? 'every acknowledged report stored' : 'MISMATCH'}`,
+    );
+  }
+  if (running.ledger.generatedOnTheFly > 0) {
+    out.note = `pool of ${poolSize} exhausted: ${running.ledger.generatedOnTheFly} bodies encoded during the load`;
+  }
+  return out;
+}
+
+/** Stops whatever still runs of a target and removes its store (after a failure too). */
+async function dropTarget(running: Running): Promise<void> {
+  for (const child of running.servers) await stopChild(child.proc, 5000).catch(() => undefined);
+  const store = running.store;
+  if (store) {
+    await store.cleanup().catch((e: unknown) => log(`cleanup of ${running.target} store failed: ${e}`));
+    cleanups.delete(store.cleanup);
   }
 }
 
@@ -798,11 +881,15 @@ function printTable(results: TargetResult[]): void {
     const c = r.cpuCoreSeconds;
     const b = r.batches;
     console.log(
-      `  ${pad(r.target, 8)} cpu core-s over ${r.seconds} s: server ${c.server}, autocannon ${c.loadGenerator}, other processes ${c.other}, idle ${c.idle}` +
+      `  ${pad(r.target, 8)} cpu core-s over ${r.seconds} s: server ${c.server} (${r.serverCpuUsPerRequest} µs per 2xx), autocannon ${c.loadGenerator}, other processes ${c.other}, idle ${c.idle}` +
         (b
           ? `; ${b.commits} commits, ${b.meanRowsPerCommit} rows/commit (median ${b.medianRowsPerCommitBucket}), ${b.meanCommitMs} ms/commit, store busy ${Math.round(b.storeBusy * 100)}%`
           : ''),
     );
+    if (r.rounds.some((x) => x.ratioToCeiling !== null)) {
+      const each = r.rounds.map((x) => `${((x.ratioToCeiling ?? 0) * 100).toFixed(1)}%`).join(' ');
+      console.log(`  ${pad(r.target, 8)} vs the ceiling round by round: ${each} (median in the table)`);
+    }
     if (r.note) console.log(`  ${pad(r.target, 8)} ${r.note}`);
     if (r.target !== 'postgres' && c.other > 0.15 * cpus().length * r.seconds) {
       console.log(
@@ -846,13 +933,34 @@ async function main(): Promise<number> {
   );
   log(`encoded in ${((performance.now() - t0) / 1000).toFixed(1)} s, ~${meanBytes} bytes each`);
 
+  // Every target's servers run side by side; the load goes to one at a time, in rounds of one
+  // slice each (the order turning every round). A shared machine's speed drifts over minutes (the
+  // ceiling alone moved 12k-19k/s between runs): each round's ratio compares slices seconds apart.
+  const running: Running[] = [];
   const results: TargetResult[] = [];
-  let ceiling: number | null = null;
-  for (const target of targets) {
-    const r = await runTarget(target, pool, target === 'noop' ? null : ceiling);
-    if (target === 'noop') ceiling = r.requestsPerSecond;
-    results.push(r);
+  try {
+    for (const target of targets) running.push(await startTarget(target, pool));
+    const sliceSeconds = duration / rounds;
+    log(
+      `measuring ${rounds} round(s) of ${sliceSeconds.toFixed(1)} s per target, ${connections} connections`,
+    );
+    const ceilings: number[] = [];
+    for (let round = 0; round < rounds; round++) {
+      const order = running.map((_, i) => running[(i + round) % running.length]!);
+      const rates: string[] = [];
+      for (const r of order) {
+        const rate = await measureSlice(r, sliceSeconds);
+        if (r.target === 'noop') ceilings[round] = rate;
+        rates.push(`${r.target} ${Math.round(rate)}/s`);
+      }
+      log(`round ${round + 1}/${rounds}: ${rates.join(', ')}`);
+    }
+    for (const r of running)
+      results.push(await finishTarget(r, r.target === 'noop' || ceilings.length === 0 ? null : ceilings));
+  } finally {
+    for (const r of running) await dropTarget(r);
   }
+  const ceiling = results.find((r) => r.target === 'noop')?.requestsPerSecond ?? null;
   printTable(results);
 
   const failed = results.filter((r) => r.verification && !r.verification.ok);
@@ -863,6 +971,7 @@ async function main(): Promise<number> {
     cpu: { model: cpus()[0]?.model ?? 'unknown', count: cpus().length },
     options: {
       duration,
+      rounds,
       warmup,
       connections,
       pipelining,
@@ -875,7 +984,8 @@ async function main(): Promise<number> {
     machineBusyBeforeRun: Math.round(busyBefore * 100) / 100,
     note:
       'autocannon runs in the benchmark process on the same machine and competes with the server (and PostgreSQL) for its cores; ' +
-      'ratioToCeiling compares 2xx/s with a no-op fastify route measured in the same run with the same load and bodies.',
+      'ratioToCeiling compares 2xx/s with a no-op fastify route measured in the same run with the same load and bodies: ' +
+      'the median over rounds of the ratio to the no-op rate of the same round (targets loaded in turn, servers all up).',
     ceilingRequestsPerSecond: ceiling,
     results,
     ok: failed.length === 0,
