@@ -659,7 +659,6 @@ interface Running {
   ledger: Ledger;
   store: Store | undefined;
   servers: Child[];
-  urls: string[];
   slices: { result: AutocannonResult; cpu: CpuShare }[];
   /** Collector metrics before its first measured slice and after its last one. */
   firstScrape?: Scrape;
@@ -673,7 +672,6 @@ async function startTarget(target: string, pool: Buffer[]): Promise<Running> {
     ledger: new Ledger(pool, target === 'noop'),
     store: undefined,
     servers: [],
-    urls: [],
     slices: [],
   };
   if (target === 'noop') {
@@ -717,11 +715,11 @@ async function startTarget(target: string, pool: Buffer[]): Promise<Running> {
       );
     }
   }
-  running.urls = running.servers.map((s) => s.url);
+  const urls = running.servers.map((s) => s.url);
   if (warmup > 0) {
-    log(`${target}: ${running.urls.join(' ')}, warming up ${warmup} s`);
-    await loadAll(running.urls, running.ledger, warmup);
-    if (running.store) await settle(running.urls);
+    log(`${target}: ${urls.join(' ')}, warming up ${warmup} s`);
+    await loadAll(urls, running.ledger, warmup);
+    if (running.store) await settle(urls);
   }
   return running;
 }
@@ -729,12 +727,13 @@ async function startTarget(target: string, pool: Buffer[]): Promise<Running> {
 /** One measured slice of load on a running target. */
 async function measureSlice(running: Running, seconds: number): Promise<number> {
   const isCollector = running.store !== undefined;
-  if (isCollector && !running.firstScrape) running.firstScrape = await scrapeAll(running.urls);
+  const urls = running.servers.map((s) => s.url);
+  if (isCollector && !running.firstScrape) running.firstScrape = await scrapeAll(urls);
   const meter = cpuMeter(running.servers.map((s) => s.proc.pid));
-  const result = await loadAll(running.urls, running.ledger, seconds);
+  const result = await loadAll(urls, running.ledger, seconds);
   const cpu = meter();
   // Requests cut off when the load stopped finish before the next slice (of any target) starts.
-  if (isCollector) running.lastScrape = await settle(running.urls);
+  if (isCollector) running.lastScrape = await settle(urls);
   running.slices.push({ result, cpu });
   return result['2xx'] / result.duration;
 }
@@ -760,13 +759,15 @@ async function finishTarget(running: Running, ceilings: number[] | null): Promis
   const sum = (f: (slice: { result: AutocannonResult; cpu: CpuShare }) => number) =>
     slices.reduce((total, slice) => total + f(slice), 0);
   const seconds = sum((x) => x.result.duration);
+  const acknowledged = sum((x) => x.result['2xx']);
+  const serverSeconds = sum((x) => x.cpu.server);
   const rates = slices.map((x) => x.result['2xx'] / x.result.duration);
   const roundRatios = ceilings ? rates.map((rate, i) => rate / ceilings[i]!) : null;
   const round2 = (x: number) => Math.round(x * 100) / 100;
   const out: TargetResult = {
     target,
     collectors: running.servers.length,
-    requestsPerSecond: Math.round(sum((x) => x.result['2xx']) / seconds),
+    requestsPerSecond: Math.round(acknowledged / seconds),
     // Per slice, autocannon's percentiles; across slices, their median (max: the largest).
     latencyMs: {
       p50: median(slices.map((x) => x.result.latency.p50)),
@@ -775,7 +776,7 @@ async function finishTarget(running: Running, ceilings: number[] | null): Promis
       mean: round2(median(slices.map((x) => x.result.latency.average))),
       max: Math.max(...slices.map((x) => x.result.latency.max)),
     },
-    acknowledged: sum((x) => x.result['2xx']),
+    acknowledged,
     non2xx: sum((x) => x.result.non2xx),
     errors: sum((x) => x.result.errors),
     timeouts: sum((x) => x.result.timeouts),
@@ -786,16 +787,9 @@ async function finishTarget(running: Running, ceilings: number[] | null): Promis
     })),
     ratioToCeiling: roundRatios ? Math.round(median(roundRatios) * 1000) / 1000 : null,
     goal: GOALS[target] ?? null,
-    serverCpuUsPerRequest: Math.round(
-      (sum((x) => x.cpu.server) /
-        Math.max(
-          1,
-          sum((x) => x.result['2xx']),
-        )) *
-        1e6,
-    ),
+    serverCpuUsPerRequest: Math.round((serverSeconds / Math.max(1, acknowledged)) * 1e6),
     cpuCoreSeconds: {
-      server: round2(sum((x) => x.cpu.server)),
+      server: round2(serverSeconds),
       loadGenerator: round2(sum((x) => x.cpu.loadGenerator)),
       other: round2(sum((x) => x.cpu.other)),
       idle: round2(sum((x) => x.cpu.idle)),
