@@ -4,6 +4,7 @@ import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import type { Database } from '../sql/schema.js';
 import { SqlStore } from '../sql/sql-store.js';
+import { preparingPool } from './prepared-pool.js';
 
 const INT8_OID = 20;
 /** Any fixed number: the key of the advisory lock that serializes first-start setup. */
@@ -23,7 +24,9 @@ export function openPostgresStore(url: string, options: { poolSize?: number } = 
   });
   // An idle client losing its connection must not crash the process: the pool replaces it.
   pool.on('error', () => {});
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<Database>({
+    dialect: new PostgresDialect({ pool: preparingPool(pool) as unknown as pg.Pool }),
+  });
   return new SqlStore(db, {
     kind: 'postgres',
     types: { serial: 'bigserial', blob: 'bytea' },

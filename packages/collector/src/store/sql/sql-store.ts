@@ -25,6 +25,7 @@ import {
   METRIC_ROLLUP_SET_HISTOGRAM,
   type PointRow,
 } from '../metric-rollup.js';
+import { PREPARE_MARK, PREPARED_MAX_ROWS } from '../postgres/prepared-pool.js';
 import type {
   AgentEventQuery,
   AuditEntry,
@@ -149,7 +150,13 @@ export class SqlStore implements Store {
   /** A rollup statement (written with `?` parameters for every dialect). */
   private async rollup<R>(db: Kysely<Database>, text: string, parameters: unknown[]): Promise<R[]> {
     let i = 0;
-    const compiled = this.kind === 'postgres' ? text.replace(/\?/g, () => `$${++i}`) : text;
+    const compiled =
+      this.kind === 'postgres'
+        ? this.prepared(
+            text.replace(/\?/g, () => `$${++i}`),
+            Math.ceil(parameters.length / 2),
+          )
+        : text;
     return (await db.executeQuery<R>(CompiledQuery.raw(compiled, parameters))).rows;
   }
 
@@ -179,10 +186,22 @@ export class SqlStore implements Store {
         }
         tuples.push(`(${marks.join(', ')})`);
       }
-      const text = `insert into "${table}" (${columns.map((c) => `"${c}"`).join(', ')}) values ${tuples.join(', ')} on conflict ${conflict}${returning ? ` returning ${returning}` : ''}`;
+      const text = this.prepared(
+        `insert into "${table}" (${columns.map((c) => `"${c}"`).join(', ')}) values ${tuples.join(', ')} on conflict ${conflict}${returning ? ` returning ${returning}` : ''}`,
+        chunk.length,
+      );
       results.push(...(await db.executeQuery<R>(CompiledQuery.raw(text, parameters))).rows);
     }
     return results;
+  }
+
+  /**
+   * On PostgreSQL a write statement small enough to keep is run as a named prepared statement
+   * (postgres/prepared-pool.ts): parsed and planned once per connection instead of per batch.
+   * `rows` is the statement's row count (a rollup passes half its parameters: they come in pairs).
+   */
+  private prepared(text: string, rows: number): string {
+    return this.kind === 'postgres' && rows <= PREPARED_MAX_ROWS ? PREPARE_MARK + text : text;
   }
 
   /** Counts day_versions again for these days from cluster_days. */

@@ -1,0 +1,62 @@
+import pg from 'pg';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createPostgresDatabase } from '../../../test-support/services.js';
+import { PREPARE_MARK, preparingPool } from './prepared-pool.js';
+
+const database = await createPostgresDatabase();
+
+// Registered only when PostgreSQL runs (under CI=true createPostgresDatabase throws instead).
+if (database) {
+  describe('preparingPool (PostgreSQL)', () => {
+    const pool = new pg.Pool({ connectionString: database.url, max: 2 });
+    const prepared = preparingPool(pool);
+    afterAll(async () => {
+      await prepared.end();
+      await database.drop();
+    });
+
+    const preparedOn = async (client: Awaited<ReturnType<typeof prepared.connect>>) =>
+      (
+        (await client.query(
+          'select name, statement from pg_prepared_statements order by name',
+        )) as pg.QueryResult
+      ).rows;
+
+    it('runs a marked statement prepared once per connection, with its answers unchanged', async () => {
+      const client = await prepared.connect();
+      try {
+        const text = 'select $1::int + $2::int as n';
+        const first = (await client.query(PREPARE_MARK + text, [1, 2])) as pg.QueryResult;
+        const second = (await client.query(PREPARE_MARK + text, [40, 2])) as pg.QueryResult;
+        expect(first.rows).toEqual([{ n: 3 }]);
+        expect(second.rows).toEqual([{ n: 42 }]);
+        const statements = await preparedOn(client);
+        expect(statements).toHaveLength(1);
+        expect(statements[0].statement).toBe(text); // the mark is not sent
+        expect(statements[0].name).toMatch(/^tw_\d+$/);
+      } finally {
+        client.release();
+      }
+    });
+
+    it('leaves unmarked statements unnamed, and reports a marked statement’s error as PostgreSQL’s', async () => {
+      const client = await prepared.connect();
+      try {
+        const before = (await preparedOn(client)).length;
+        expect(((await client.query('select $1::text as t', ['x'])) as pg.QueryResult).rows).toEqual([
+          { t: 'x' },
+        ]);
+        expect(await preparedOn(client)).toHaveLength(before);
+        await expect(client.query(`${PREPARE_MARK}select 1 / $1::int as q`, [0])).rejects.toMatchObject({
+          code: '22012', // division_by_zero
+        });
+        // The connection is still usable and the statement still runs with good input.
+        expect(
+          ((await client.query(`${PREPARE_MARK}select 1 / $1::int as q`, [1])) as pg.QueryResult).rows,
+        ).toEqual([{ q: 1 }]);
+      } finally {
+        client.release();
+      }
+    });
+  });
+}
