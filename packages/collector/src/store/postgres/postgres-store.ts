@@ -4,13 +4,14 @@ import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import type { Database } from '../sql/schema.js';
 import { SqlStore } from '../sql/sql-store.js';
-import { preparingPool } from './prepared-pool.js';
+import { preparedStatementsOption, preparingPool } from './prepared-pool.js';
 
 const INT8_OID = 20;
 /** Any fixed number: the key of the advisory lock that serializes first-start setup. */
 const SETUP_LOCK_KEY = 7_370_447_001;
 
-export function openPostgresStore(url: string, options: { poolSize?: number } = {}): SqlStore {
+export function openPostgresStore(storeUrl: string, options: { poolSize?: number } = {}): SqlStore {
+  const { url, prepare } = preparedStatementsOption(storeUrl);
   const pool = new pg.Pool({
     connectionString: url,
     max: options.poolSize ?? 10,
@@ -25,7 +26,7 @@ export function openPostgresStore(url: string, options: { poolSize?: number } = 
   // An idle client losing its connection must not crash the process: the pool replaces it.
   pool.on('error', () => {});
   const db = new Kysely<Database>({
-    dialect: new PostgresDialect({ pool: preparingPool(pool) as unknown as pg.Pool }),
+    dialect: new PostgresDialect({ pool: preparingPool(pool, prepare) as unknown as pg.Pool }),
   });
   return new SqlStore(db, {
     kind: 'postgres',

@@ -1,7 +1,38 @@
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createPostgresDatabase } from '../../../test-support/services.js';
-import { PREPARE_MARK, preparingPool } from './prepared-pool.js';
+import { PREPARE_MARK, preparedStatementsOption, preparingPool } from './prepared-pool.js';
+
+describe('preparedStatementsOption', () => {
+  it('reads prepare=on|off from the store URL and hands pg the URL without it', () => {
+    expect(preparedStatementsOption('postgres://u@h:5432/db')).toEqual({
+      url: 'postgres://u@h:5432/db',
+      prepare: true,
+    });
+    expect(preparedStatementsOption('postgres://u@h/db?prepare=off')).toEqual({
+      url: 'postgres://u@h/db',
+      prepare: false,
+    });
+    expect(preparedStatementsOption('postgres://u@h/db?prepare=OFF&sslmode=require')).toEqual({
+      url: 'postgres://u@h/db?sslmode=require',
+      prepare: false,
+    });
+    expect(preparedStatementsOption('postgres://u@h/db?sslmode=require&prepare=on')).toEqual({
+      url: 'postgres://u@h/db?sslmode=require',
+      prepare: true,
+    });
+    expect(preparedStatementsOption('postgres://u@h/db?a=1&prepare=0&b=2')).toEqual({
+      url: 'postgres://u@h/db?a=1&b=2',
+      prepare: false,
+    });
+  });
+
+  it('refuses a value that is neither on nor off, naming the parameter', () => {
+    expect(() => preparedStatementsOption('postgres://u@h/db?prepare=maybe')).toThrow(
+      /prepare=maybe is not on or off/,
+    );
+  });
+});
 
 const database = await createPostgresDatabase();
 
@@ -36,6 +67,19 @@ if (database) {
         expect(statements[0].name).toMatch(/^tw_\d+$/);
       } finally {
         client.release();
+      }
+    });
+
+    it('with prepare off, runs marked statements unnamed', async () => {
+      const unprepared = preparingPool(new pg.Pool({ connectionString: database.url, max: 1 }), false);
+      const client = await unprepared.connect();
+      try {
+        const answer = (await client.query(`${PREPARE_MARK}select $1::int * 2 as n`, [21])) as pg.QueryResult;
+        expect(answer.rows).toEqual([{ n: 42 }]);
+        expect(await preparedOn(client)).toEqual([]);
+      } finally {
+        client.release();
+        await unprepared.end();
       }
     });
 

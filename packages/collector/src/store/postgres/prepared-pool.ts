@@ -11,7 +11,12 @@
 // Memory bounds it: a prepared statement costs the backend ~60 KiB plus ~11 KiB per row of a
 // 35-column insert (pg_backend_memory_contexts), per connection. Larger batches stay unnamed
 // (their parse is spread over many rows anyway), and at most MAX_NAMES distinct texts are named.
+//
+// Named statements live in a server connection, so a pooler that hands one client's transactions
+// to different server connections (PgBouncer before 1.21 in transaction mode) cannot carry them:
+// `?prepare=off` on the store URL turns them off (the mark is then only removed).
 import type pg from 'pg';
+import { CollectorError } from '../../errors.js';
 
 /** Prefix of a statement text to run as a named prepared statement (removed before sending). */
 export const PREPARE_MARK = '/*tw:prepare*/';
@@ -40,8 +45,29 @@ interface DriverClient {
   release(destroy?: boolean): void;
 }
 
-/** The `pool` Kysely's PostgresDialect takes: pg's pool, with marked statements prepared. */
-export function preparingPool(pool: pg.Pool): { connect(): Promise<DriverClient>; end(): Promise<void> } {
+/**
+ * Reads and removes `prepare=on|off` from a postgres:// store URL (default on), so that pg never
+ * sees a parameter it does not know.
+ */
+export function preparedStatementsOption(url: string): { url: string; prepare: boolean } {
+  const match = /[?&]prepare=([^&]*)/.exec(url);
+  if (!match) return { url, prepare: true };
+  const value = decodeURIComponent(match[1]!).toLowerCase();
+  if (!['on', 'off', 'true', 'false', '1', '0'].includes(value)) {
+    throw new CollectorError(
+      'invalid_store',
+      `postgres store URL: prepare=${match[1]} is not on or off (off runs every statement unnamed, for PgBouncer in transaction mode before 1.21)`,
+    );
+  }
+  const rest = url.replace(/([?&])prepare=[^&]*&?/, '$1').replace(/[?&]$/, '');
+  return { url: rest, prepare: value === 'on' || value === 'true' || value === '1' };
+}
+
+/** The `pool` Kysely's PostgresDialect takes: pg's pool, with marked statements prepared (or not). */
+export function preparingPool(
+  pool: pg.Pool,
+  prepare = true,
+): { connect(): Promise<DriverClient>; end(): Promise<void> } {
   return {
     async connect() {
       const client = await pool.connect();
@@ -50,7 +76,7 @@ export function preparingPool(pool: pg.Pool): { connect(): Promise<DriverClient>
         query(config, values) {
           if (typeof config !== 'string' || !config.startsWith(PREPARE_MARK)) return query(config, values);
           const text = config.slice(PREPARE_MARK.length);
-          const name = nameOf(text);
+          const name = prepare ? nameOf(text) : null;
           return name === null ? query(text, values) : query({ name, text, values });
         },
         release: (destroy) => client.release(destroy),
