@@ -121,4 +121,18 @@ describe('histogram series (hot path)', () => {
     expect(series.snapshot().count).toBe(1);
     expect(series.counts).toBe(before);
   });
+
+  it('keeps a bucket count exact past 2^31 (the counts array leaves small integers then)', () => {
+    const series = new HistogramSeries(1024);
+    series.record(0.25);
+    const bucket = series.counts.findIndex((n) => n === 1);
+    series.counts[bucket] = 2 ** 31 - 1; // as if recorded that often: 20 s of calls at 100M/s
+    series.record(0.25);
+    series.record(0.25);
+    series.record(4); // a second bucket, and a re-centred window keeps the big count
+    for (const v of lognormal(2000, 9)) series.record(v); // wide enough to lower the scale
+    const snapshot = series.snapshot();
+    expect(snapshot.count).toBe(2 ** 31 + 1 + 1 + 2000);
+    expect(Math.max(...snapshot.positive.bucketCounts)).toBeGreaterThanOrEqual(2 ** 31 + 1);
+  });
 });
