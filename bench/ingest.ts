@@ -620,6 +620,8 @@ interface TargetResult {
    * rate on a shared machine, where waiting for a core slows the rate but not the CPU it takes.
    */
   serverCpuUsPerRequest: number;
+  /** Everything else's CPU per acknowledged request: on the postgres target, mostly PostgreSQL. */
+  otherCpuUsPerRequest: number;
   batches?: BatchStats;
   verification?: Verification;
   note?: string;
@@ -788,6 +790,7 @@ async function finishTarget(running: Running, ceilings: number[] | null): Promis
     ratioToCeiling: roundRatios ? Math.round(median(roundRatios) * 1000) / 1000 : null,
     goal: GOALS[target] ?? null,
     serverCpuUsPerRequest: Math.round((serverSeconds / Math.max(1, acknowledged)) * 1e6),
+    otherCpuUsPerRequest: Math.round((sum((x) => x.cpu.other) / Math.max(1, acknowledged)) * 1e6),
     cpuCoreSeconds: {
       server: round2(serverSeconds),
       loadGenerator: round2(sum((x) => x.cpu.loadGenerator)),
@@ -875,7 +878,7 @@ function printTable(results: TargetResult[]): void {
     const c = r.cpuCoreSeconds;
     const b = r.batches;
     console.log(
-      `  ${pad(r.target, 8)} cpu core-s over ${r.seconds} s: server ${c.server} (${r.serverCpuUsPerRequest} µs per 2xx), autocannon ${c.loadGenerator}, other processes ${c.other}, idle ${c.idle}` +
+      `  ${pad(r.target, 8)} cpu core-s over ${r.seconds} s: server ${c.server} (${r.serverCpuUsPerRequest} µs per 2xx), autocannon ${c.loadGenerator}, other processes ${c.other} (${r.otherCpuUsPerRequest} µs per 2xx${r.target === 'postgres' ? ', PostgreSQL' : ''}), idle ${c.idle}` +
         (b
           ? `; ${b.commits} commits, ${b.meanRowsPerCommit} rows/commit (median ${b.medianRowsPerCommitBucket}), ${b.meanCommitMs} ms/commit, store busy ${Math.round(b.storeBusy * 100)}%`
           : ''),
