@@ -31,6 +31,7 @@ describe('preparedStatementsOption', () => {
     expect(() => preparedStatementsOption('postgres://u@h/db?prepare=maybe')).toThrow(
       /prepare=maybe is not on or off/,
     );
+    expect(() => preparedStatementsOption('postgres://u@h/db?prepare=%E0%A4%A')).toThrow(/is not on or off/);
   });
 });
 
