@@ -1,30 +1,21 @@
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createPostgresDatabase } from '../../../test-support/services.js';
-import { PREPARE_MARK, preparedStatementsOption, preparingPool } from './prepared-pool.js';
+import { PREPARE_MARK } from '../sql/columns.js';
+import { preparedStatementsOption, preparingPool } from './prepared-pool.js';
 
 describe('preparedStatementsOption', () => {
   it('reads prepare=on|off from the store URL and hands pg the URL without it', () => {
-    expect(preparedStatementsOption('postgres://u@h:5432/db')).toEqual({
-      url: 'postgres://u@h:5432/db',
-      prepare: true,
-    });
-    expect(preparedStatementsOption('postgres://u@h/db?prepare=off')).toEqual({
-      url: 'postgres://u@h/db',
-      prepare: false,
-    });
-    expect(preparedStatementsOption('postgres://u@h/db?prepare=OFF&sslmode=require')).toEqual({
-      url: 'postgres://u@h/db?sslmode=require',
-      prepare: false,
-    });
-    expect(preparedStatementsOption('postgres://u@h/db?sslmode=require&prepare=on')).toEqual({
-      url: 'postgres://u@h/db?sslmode=require',
-      prepare: true,
-    });
-    expect(preparedStatementsOption('postgres://u@h/db?a=1&prepare=0&b=2')).toEqual({
-      url: 'postgres://u@h/db?a=1&b=2',
-      prepare: false,
-    });
+    const cases: [string, string, boolean][] = [
+      ['postgres://u@h:5432/db', 'postgres://u@h:5432/db', true],
+      ['postgres://u@h/db?prepare=off', 'postgres://u@h/db', false],
+      ['postgres://u@h/db?prepare=OFF&sslmode=require', 'postgres://u@h/db?sslmode=require', false],
+      ['postgres://u@h/db?sslmode=require&prepare=on', 'postgres://u@h/db?sslmode=require', true],
+      ['postgres://u@h/db?a=1&prepare=0&b=2', 'postgres://u@h/db?a=1&b=2', false],
+    ];
+    for (const [given, url, prepare] of cases) {
+      expect(preparedStatementsOption(given)).toEqual({ url, prepare });
+    }
   });
 
   it('refuses a value that is neither on nor off, naming the parameter', () => {

@@ -19,11 +19,8 @@
 // `?prepare=off` on the store URL turns them off (the mark is then only removed).
 import type pg from 'pg';
 import { CollectorError } from '../../errors.js';
+import { PREPARE_MARK } from '../sql/columns.js';
 
-/** Prefix of a statement text to run as a named prepared statement (removed before sending). */
-export const PREPARE_MARK = '/*tw:prepare*/';
-/** The largest multi-row insert that is prepared: row counts 1..16 give 16 shapes per table. */
-export const PREPARED_MAX_ROWS = 16;
 const MAX_NAMES = 512;
 
 /** Statement text (without the mark) → its name, shared by every connection of the process. */

@@ -9,6 +9,14 @@ import type { AgentReportsTable, ReportsTable } from './schema.js';
 /** Rows per INSERT statement: well under SQLite's 32,766 and PostgreSQL's 65,535 parameters. */
 export const ROWS_PER_STATEMENT = 500;
 
+/**
+ * Prefix of a statement text that PostgreSQL may keep as a named prepared statement
+ * (postgres/prepared-pool.ts removes it before sending), and the largest multi-row insert marked:
+ * row counts 1..16 give 16 shapes per table.
+ */
+export const PREPARE_MARK = '/*tw:prepare*/';
+export const PREPARED_MAX_ROWS = 16;
+
 export function chunks<T>(rows: T[]): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) out.push(rows.slice(i, i + ROWS_PER_STATEMENT));

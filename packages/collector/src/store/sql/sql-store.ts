@@ -25,7 +25,6 @@ import {
   METRIC_ROLLUP_SET_HISTOGRAM,
   type PointRow,
 } from '../metric-rollup.js';
-import { PREPARE_MARK, PREPARED_MAX_ROWS } from '../postgres/prepared-pool.js';
 import type {
   AgentEventQuery,
   AuditEntry,
@@ -75,6 +74,8 @@ import {
   fleetStatements,
   NO_NEXT_DAY,
   ordered,
+  PREPARE_MARK,
+  PREPARED_MAX_ROWS,
   ROLLUP_SQL,
   reportColumns,
   versionRefreshes,
@@ -150,14 +151,9 @@ export class SqlStore implements Store {
   /** A rollup statement (written with `?` parameters for every dialect). */
   private async rollup<R>(db: Kysely<Database>, text: string, parameters: unknown[]): Promise<R[]> {
     let i = 0;
-    const compiled =
-      this.kind === 'postgres'
-        ? this.prepared(
-            text.replace(/\?/g, () => `$${++i}`),
-            Math.ceil(parameters.length / 2),
-          )
-        : text;
-    return (await db.executeQuery<R>(CompiledQuery.raw(compiled, parameters))).rows;
+    const compiled = this.kind === 'postgres' ? text.replace(/\?/g, () => `$${++i}`) : text;
+    const query = CompiledQuery.raw(this.prepared(compiled, Math.ceil(parameters.length / 2)), parameters);
+    return (await db.executeQuery<R>(query)).rows;
   }
 
   /**
