@@ -9,7 +9,7 @@
 // are. Submittables (pg-cursor, pg-query-stream, a `new Query()`) pass through unrecorded.
 import type { Agent } from '@tidewatch/agent';
 import type { Client, Pool, PoolClient } from 'pg';
-import { type Attachment, type IntegrationOptions, QueryRecorder } from './recorder.js';
+import { type Attachment, type IntegrationOptions, nowMs, QueryRecorder } from './recorder.js';
 
 export { type Attachment, DDL_EVENT, type IntegrationOptions, METRICS } from './recorder.js';
 
@@ -68,7 +68,7 @@ function instrumentClient(client: QueryHolder, recorder: QueryRecorder): () => v
   const original = client.query;
   client.query = function (this: unknown, config?: unknown, values?: unknown, callback?: unknown) {
     if (!isQueryText(config)) return original.call(this, config, values, callback);
-    const start = performance.now();
+    const start = nowMs();
     const sql = typeof config === 'string' ? config : (config as { text?: unknown }).text;
     if (typeof values === 'function') {
       return original.call(this, config, timedCallback(values as Callback, start, sql, recorder));

@@ -9,7 +9,7 @@
 import type { PGliteInterface, Transaction } from '@electric-sql/pglite';
 import type { Agent } from '@tidewatch/agent';
 import type { DdlStatement } from './ddl.js';
-import { type Attachment, type IntegrationOptions, QueryRecorder } from './recorder.js';
+import { type Attachment, type IntegrationOptions, nowMs, QueryRecorder } from './recorder.js';
 
 export { type Attachment, DDL_EVENT, type IntegrationOptions, METRICS } from './recorder.js';
 
@@ -64,7 +64,7 @@ function instrumentTransaction(
   target.exec = timed(target.exec, recorder, pending);
   const sql = target.sql as (this: unknown, strings: unknown, ...params: unknown[]) => Promise<unknown>;
   target.sql = function (this: unknown, strings: unknown, ...params: unknown[]) {
-    const start = performance.now();
+    const start = nowMs();
     return observed(sql.call(this, strings, ...params), start, strings, recorder, pending);
   };
   const rollback = target.rollback;
@@ -78,7 +78,7 @@ function instrumentTransaction(
 // Fixed arity (PGlite's methods take at most three arguments) so that a call allocates no rest array.
 function timed(original: Method, recorder: QueryRecorder, pending?: DdlStatement[]): Method {
   return function (this: unknown, a?: unknown, b?: unknown, c?: unknown) {
-    const start = performance.now();
+    const start = nowMs();
     return observed(original.call(this, a, b, c), start, a, recorder, pending);
   };
 }
