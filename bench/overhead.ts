@@ -3,7 +3,7 @@
 // process, on PGlite (in this process) and through node-postgres on the running PostgreSQL.
 //
 //   npx tsx bench/overhead.ts [--rounds 40] [--slices 10] [--slice-ms 25] [--ticks 6] [--control]
-//                             [--targets pglite,pg] [--pg-url postgres://postgres@127.0.0.1:5432/test]
+//                             [--cost-only] [--targets pglite,pg] [--pg-url postgres://postgres@127.0.0.1:5432/test]
 //                             [--out bench/results/overhead.json]
 //
 // Method.
@@ -66,6 +66,7 @@ const { values: flags } = parseArgs({
     'slice-ms': { type: 'string', default: '25' },
     ticks: { type: 'string', default: '6' },
     control: { type: 'boolean', default: false },
+    'cost-only': { type: 'boolean', default: false },
     targets: { type: 'string', default: 'pglite,pg' },
     'pg-url': { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/test' },
     out: { type: 'string', default: join(root, 'bench/results/overhead.json') },
@@ -432,17 +433,27 @@ async function tickCost(agent: Agent): Promise<TickCost> {
 
 // --- the integration's own cost per query, free of the database's noise ------------------------------
 /**
- * A driver stand-in whose query() answers at once (a resolved promise, or a callback in a
- * microtask, as the real drivers do), and how to attach the real integration to it.
+ * A driver stand-in whose query() answers at once (PGlite: a resolved promise; pg: a callback in a
+ * microtask, or pg's own promise around one), and how to attach the real integration to it.
  */
 function standIn(kind: 'pglite' | 'pg', agent: Agent) {
   const answer = { rows: [], fields: [], command: 'SELECT', affectedRows: 0 };
+  // pg answers a callback when one is given (the integration gives one) and otherwise makes its
+  // own promise around that callback, with a catch that retakes an error's stack (pg/lib/client.js);
+  // the stand-in does the same, so that the cost measured is what attaching adds to pg's path.
+  const answerLater = (callback: (error: unknown, result: unknown) => void) =>
+    queueMicrotask(() => callback(null, answer));
+  const pgPromise = () =>
+    new Promise((resolve, reject) => {
+      answerLater((error, result) => (error ? reject(error) : resolve(result)));
+    }).catch((error: Error) => {
+      Error.captureStackTrace(error);
+      throw error;
+    });
   const driver = {
-    // pg answers a callback when one is given (the integration gives one), a promise otherwise.
     query: (_text: unknown, _values?: unknown, callback?: unknown) => {
-      if (typeof callback !== 'function') return Promise.resolve(answer);
-      queueMicrotask(() => callback(null, answer));
-      return undefined;
+      if (typeof callback === 'function') return answerLater(callback as never);
+      return kind === 'pg' ? pgPromise() : Promise.resolve(answer);
     },
     exec: async () => [answer],
     transaction: async (fn: (tx: unknown) => Promise<unknown>) => fn(driver),
@@ -484,7 +495,7 @@ async function integrationCost(kind: 'pglite' | 'pg', agent: Agent): Promise<num
 /**
  * The same cost with cold CPU caches, as between the queries of a real database (whose own work
  * evicts the integration's code and data): before each timed call, a write to every cache line of
- * an 8 MiB buffer. Median over 7 rounds of the mean of 300 calls each way. This is the number the
+ * an 8 MiB buffer. Median over 15 rounds of the mean of 300 calls each way. This is the number the
  * database benchmark should be compared with; the warm one is a floor.
  */
 async function integrationColdCost(kind: 'pglite' | 'pg', agent: Agent): Promise<number> {
@@ -504,7 +515,7 @@ async function integrationColdCost(kind: 'pglite' | 'pg', agent: Agent): Promise
     for (let i = 0; i < 5000; i++) await driver.query(POINT_SELECT, [i]);
   };
   const added: number[] = [];
-  for (let r = 0; r < 7; r++) {
+  for (let r = 0; r < 15; r++) {
     await warm();
     const off = await timedCold(300);
     const a = attach();
@@ -588,8 +599,9 @@ try {
       integrationColdNsPerQuery[name] = round(coldNsPerQuery, 0);
       log(
         `${name}: the integration adds ${Math.round(nsPerQuery)} ns per query warm (no-op driver, fastest of 7), ` +
-          `${Math.round(coldNsPerQuery)} ns with cold CPU caches (median of 7)`,
+          `${Math.round(coldNsPerQuery)} ns with cold CPU caches (median of 15)`,
       );
+      if (flags['cost-only']) continue; // only the integration's own cost (finally still closes)
       for (const workload of ['tpcb', 'select'] as const) {
         log(`${name} ${workload}: running`);
         const r = await measure(target, workload, agent, nsPerQuery, coldNsPerQuery);
@@ -675,6 +687,8 @@ const json = {
   reportTick: tickCosts,
   wallSeconds: Math.round((Date.now() - started) / 100) / 10,
 };
-mkdirSync(dirname(flags.out), { recursive: true });
-writeFileSync(flags.out, `${JSON.stringify(json, null, 2)}\n`);
-log(`wrote ${flags.out} (${json.wallSeconds} s in total)`);
+if (!flags['cost-only']) {
+  mkdirSync(dirname(flags.out), { recursive: true });
+  writeFileSync(flags.out, `${JSON.stringify(json, null, 2)}\n`);
+  log(`wrote ${flags.out} (${json.wallSeconds} s in total)`);
+}
