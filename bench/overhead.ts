@@ -201,7 +201,7 @@ class Samples {
     let ms = 0;
     for (let i = 0; i < keep; i++) ms += sorted[i]!;
     return {
-      p99Ms: sorted[Math.min(this.ops - 1, Math.floor(0.99 * this.ops))]!,
+      p99Ms: sorted[Math.min(this.ops - 1, keep)]!,
       fastest99OpsPerSecond: (keep / ms) * 1000,
     };
   }
@@ -363,6 +363,7 @@ async function measure(
   const integrationUsPerOp = (target.queriesPerOp[workload] * nsPerQuery) / 1000;
   const integrationColdUsPerOp = (target.queriesPerOp[workload] * coldNsPerQuery) / 1000;
   const cpuOff = median(off.map((x) => x.cpuUsPerOp));
+  const impliedRatio = (integrationUs: number) => round(cpuOff / (cpuOff + integrationUs));
   const total = (runs: Run[]) => runs.reduce((t, x) => t + x.ops, 0) / runs.reduce((t, x) => t + x.ms, 0);
   return {
     target: target.name,
@@ -389,9 +390,9 @@ async function measure(
       with: round(median(on.map((x) => x.cpuUsPerOp)), 2),
     },
     integrationUsPerOp: round(integrationUsPerOp, 3),
-    impliedThroughputRatio: round(cpuOff / (cpuOff + integrationUsPerOp)),
+    impliedThroughputRatio: impliedRatio(integrationUsPerOp),
     integrationColdUsPerOp: round(integrationColdUsPerOp, 3),
-    impliedThroughputRatioCold: round(cpuOff / (cpuOff + integrationColdUsPerOp)),
+    impliedThroughputRatioCold: impliedRatio(integrationColdUsPerOp),
     throughputRatioAllRoundsPooled: round(total(on) / total(off)),
     ticksDuringMeasuredRuns: ticks,
     throughputVerdict:

@@ -49,7 +49,8 @@ const hrtime = process.hrtime;
  * performance.now() (the same clock): between the queries of a real database the CPU caches are
  * cold, and there performance.now()'s longer path (a brand check, then the same binding) cost
  * ~550 ns per query's two reads against ~85 ns (two reads after an 8 MiB cache sweep,
- * docs/DESIGN.md, session 9). The result is exact to a few ns for years of uptime.
+ * docs/DESIGN.md, session 9), for a two-number array of young garbage per read. The result is
+ * exact to a few ns for years of uptime.
  */
 export function nowMs(): number {
   const t = hrtime();
@@ -93,7 +94,8 @@ export class QueryRecorder {
   }
 
   // The hot path: called once per settled query with the nowMs() taken before the call.
-  // Two handle updates, no allocation; never throws (the caller's query must not notice us).
+  // Two handle updates and one clock read (its two-number array is the only allocation); never
+  // throws (the caller's query must not notice us).
   succeeded(startMs: number, sql: SqlSource, result: unknown, pending?: DdlStatement[]): void {
     try {
       this.settle(startMs);
