@@ -82,6 +82,30 @@ describe('histogram series (hot path)', () => {
     );
   });
 
+  it('snapshots and starts anew in one pass: the next interval is as if the series were new', () => {
+    const values = fc.array(fc.oneof(fc.constant(0), fc.double({ min: 1e-9, max: 1e9, noNaN: true })), {
+      maxLength: 200,
+    });
+    fc.assert(
+      fc.property(values, values, fc.constantFrom(32, 160, 1024), (first, second, buckets) => {
+        const series = new HistogramSeries(buckets);
+        const twin = new HistogramSeries(buckets);
+        for (const v of first) {
+          series.record(v);
+          twin.record(v);
+        }
+        expect(series.snapshot(true)).toEqual(twin.snapshot());
+        expect(series.counts.every((n) => n === 0)).toBe(true);
+        const fresh = new HistogramSeries(buckets);
+        for (const v of second) {
+          series.record(v);
+          fresh.record(v);
+        }
+        expect(series.snapshot()).toEqual(fresh.snapshot());
+      }),
+    );
+  });
+
   it('keeps quantiles of lognormal latencies within 2% with the default 1024 buckets', () => {
     const values = lognormal(200_000, 7);
     const series = new HistogramSeries(1024);
@@ -106,12 +130,12 @@ describe('histogram series (hot path)', () => {
     expect(series.snapshot().count).toBe(2);
   });
 
-  it('starts each interval empty and at the finest scale, reusing its window', () => {
+  it('starts each interval empty and at the report scale, reusing its window', () => {
     const series = new HistogramSeries(1024);
     for (const v of lognormal(1000, 3)) series.record(v);
     const before = series.counts;
     series.reset();
-    expect(series.scale).toBe(MAX_SCALE);
+    expect(series.scale).toBe(REPORT_SCALE);
     expect(series.snapshot()).toMatchObject({
       count: 0,
       scale: REPORT_SCALE,

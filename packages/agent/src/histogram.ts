@@ -9,17 +9,25 @@
 // the exact path (indexAtMaxScale, tested against the protocol's bucketIndex). So every reported
 // bucket is exactly OpenTelemetry's, for one table load and no compare of the low mantissa bits.
 //
-// Counts live in a plain array window [base, base + length) of bucket indexes at the current
-// scale. A value outside the window takes the rare path: re-centre, grow (doubling, up to
-// `maxBuckets`) or lower the scale until the populated range fits. With the default 1024 buckets
-// the scale stays >= 5 (<= 1.1% error) while one interval's values span at most 2^32.
+// Counts are kept at REPORT_SCALE from the start of each interval (the scale-8 index shifted right
+// by three): a finer scale would never reach a report, and it made every report tick fold ~1,000
+// scale-8 counts per histogram into scale-5 buckets, and every interval re-grow its window through
+// scales 8, 7 and 6. They live in a plain array window [base, base + length) of bucket indexes at
+// the current scale. A value outside the window takes the rare path: re-centre, grow (doubling, up
+// to `maxBuckets`) or lower the scale until the populated range fits. With the default 1024
+// buckets the scale stays 5 (<= 1.1% error) while one interval's values span at most 2^32.
 import { endianness } from 'node:os';
 import type { ExpHistogramData } from '@tidewatch/protocol';
 
-/** The scale recording starts at each interval (and the finest it ever uses). */
+/** The scale of the bucket index the hot path computes from the float's bits (the table's). */
 export const MAX_SCALE = 8;
-/** The finest scale a report carries (relative error ≤ 1.08%, see exp-histogram.ts). */
+/**
+ * The finest scale a report carries (relative error ≤ 1.08%, see exp-histogram.ts), and so the
+ * scale counts are kept at from the start of each interval.
+ */
 export const REPORT_SCALE = 5;
+/** From the hot path's scale-8 index to the counts' starting scale. */
+const START_SHIFT = MAX_SCALE - REPORT_SCALE;
 const SUB_BUCKETS = 1 << MAX_SCALE;
 const CELL_BITS = 12;
 const INITIAL_CAPACITY = 64;
@@ -117,8 +125,9 @@ export class HistogramSeries {
   counts: number[] = NO_COUNTS;
   /** Bucket index (at `scale`) of counts[0]. */
   base = 0;
-  scale = MAX_SCALE;
-  shift = 0;
+  scale = REPORT_SCALE;
+  /** MAX_SCALE - scale: turns the hot path's scale-8 index into one at `scale`. */
+  shift = START_SHIFT;
   zeroCount = 0;
   sum = 0;
   min = Number.POSITIVE_INFINITY;
@@ -219,48 +228,54 @@ export class HistogramSeries {
   }
 
   /**
-   * The values recorded since the last reset, in the wire model, at scale REPORT_SCALE at most:
-   * that keeps every quantile within 1.1% (the promise is 2%) with 8× fewer buckets to encode,
-   * send and store than the recording scale.
+   * The values recorded since the last reset, in the wire model (counts are kept at REPORT_SCALE
+   * at most: every quantile within 1.1%, the promise is 2%). With `reset`, the interval starts
+   * anew in the same pass: only the populated buckets are read and zeroed.
    */
-  snapshot(): ExpHistogramData {
-    const populated = this.populatedRange();
-    const shift = Math.max(0, this.scale - REPORT_SCALE);
+  snapshot(reset = false): ExpHistogramData {
+    const counts = this.counts;
+    let first = 0;
+    while (first < counts.length && counts[first] === 0) first++;
+    let last = counts.length - 1;
+    while (last >= first && counts[last] === 0) last--;
     let count = this.zeroCount;
-    let offset = 0;
-    let bucketCounts: number[] = [];
-    if (populated) {
-      // `>>` floors negative indexes too: exactly OpenTelemetry's downscaling.
-      offset = populated[0] >> shift;
-      bucketCounts = new Array<number>((populated[1] >> shift) - offset + 1).fill(0);
-      for (let i = populated[0]; i <= populated[1]; i++) {
-        const n = this.counts[i - this.base]!;
-        bucketCounts[(i >> shift) - offset]! += n;
-        count += n;
-      }
-    }
+    for (let k = first; k <= last; k++) count += counts[k]!;
     const empty = count === 0;
-    return {
-      scale: this.scale - shift,
+    const data: ExpHistogramData = {
+      scale: this.scale,
       zeroCount: this.zeroCount,
-      positive: { offset, bucketCounts },
+      positive: {
+        offset: first <= last ? this.base + first : 0,
+        bucketCounts: counts.slice(first, last + 1),
+      },
       count,
       sum: empty ? 0 : this.sum,
       min: empty ? 0 : this.min,
       max: empty ? 0 : this.max,
     };
+    if (reset) {
+      counts.fill(0, first, last + 1);
+      this.restart();
+    }
+    return data;
   }
 
   /**
-   * Starts a new interval: counts zeroed, scale back to the finest. The window keeps its place
-   * (translated to scale 8), so steady traffic records without the rare path from the first value.
+   * Starts a new interval: counts zeroed, scale back to REPORT_SCALE. The window keeps its place
+   * (translated to that scale), so steady traffic records without the rare path from the first value.
    */
   reset(): void {
-    const centre = (this.base + (this.counts.length >> 1)) << this.shift; // an int, like base
     this.counts.fill(0);
+    this.restart();
+  }
+
+  /** reset() once the counts are zero. */
+  private restart(): void {
+    // The window's centre, translated to REPORT_SCALE (an int, like base).
+    const centre = (this.base + (this.counts.length >> 1)) << (REPORT_SCALE - this.scale);
     this.base = centre - (this.counts.length >> 1);
-    this.scale = MAX_SCALE;
-    this.shift = 0;
+    this.scale = REPORT_SCALE;
+    this.shift = START_SHIFT;
     this.zeroCount = 0;
     this.sum = 0;
     this.min = Number.POSITIVE_INFINITY;

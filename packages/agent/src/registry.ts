@@ -196,8 +196,7 @@ export class Registry {
         let value = 0;
         let histogram: ExpHistogramData | null = null;
         if (series instanceof LabelledHistogram) {
-          histogram = series.snapshot();
-          if (reset) series.reset();
+          histogram = series.snapshot(reset);
         } else {
           value = series.value;
           if (reset) series.rejected = 0;
