@@ -70,6 +70,22 @@ describe('ProtoSink', () => {
     );
   });
 
+  it('starts empty again after finish(), each piece exactly as a new writer would write it', () => {
+    fc.assert(
+      fc.property(fc.array(fc.array(op, { maxLength: 20 }), { maxLength: 5 }), (pieces) => {
+        const ours = new ProtoSink();
+        for (const ops of pieces) {
+          const theirs = new BinaryWriter();
+          apply(theirs, ops);
+          apply(ours, ops);
+          expect(ours.finish()).toEqual(theirs.finish());
+        }
+      }),
+      { numRuns: 500 },
+    );
+    expect(() => new ProtoSink().fork().finish()).toThrow(/unjoined fork/);
+  });
+
   it('grows past its first buffer without losing bytes', () => {
     const big = new Uint8Array(100_000).map((_, i) => i & 0xff);
     const sink = new ProtoSink().fork().bytes(big).join();

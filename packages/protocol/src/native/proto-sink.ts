@@ -129,9 +129,15 @@ export class ProtoSink {
     return this;
   }
 
-  /** The bytes written, in a buffer of their own. */
+  /**
+   * The bytes written, in a buffer of their own; the sink is empty again and keeps its buffer, so
+   * a report encoded piece by piece grows one buffer once instead of one per piece.
+   */
   finish(): Uint8Array {
-    return this.buf.slice(0, this.pos);
+    if (this.forks.length > 0) throw new Error('finish() inside an unjoined fork()');
+    const bytes = this.buf.slice(0, this.pos);
+    this.pos = 0;
+    return bytes;
   }
 }
 

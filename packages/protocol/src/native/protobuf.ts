@@ -137,7 +137,7 @@ export const SERIES_PER_PIECE = 100;
  * for the whole encoding.
  */
 export function* encodeReportProtobufPieces(r: AgentReport): Generator<Uint8Array> {
-  let w = new ProtoSink();
+  const w = new ProtoSink();
   w.tag(1, VARINT).uint32(r.protocol);
   stringNonEmpty(w, 2, r.reportId);
   u64NonZero(w, 3, r.sequence);
@@ -176,7 +176,6 @@ export function* encodeReportProtobufPieces(r: AgentReport): Generator<Uint8Arra
   }
   yield w.finish();
   for (let i = 0; i < r.metrics.length; i += SERIES_PER_PIECE) {
-    w = new ProtoSink();
     for (const m of r.metrics.slice(i, i + SERIES_PER_PIECE)) {
       w.tag(18, LEN).fork();
       metricTo(w, m);
@@ -184,7 +183,6 @@ export function* encodeReportProtobufPieces(r: AgentReport): Generator<Uint8Arra
     }
     yield w.finish();
   }
-  w = new ProtoSink();
   for (const e of r.events) {
     w.tag(19, LEN).fork();
     eventTo(w, e);
