@@ -111,6 +111,31 @@ describe('native report golden files', () => {
     a.metrics[0]!.labels = { a: '2', z: '1' };
     expect(encodeReportProtobuf(a)).toEqual(encodeReportProtobuf(b));
   });
+
+  it('encodes series that share one labels object, or change unit, each with its own identity', () => {
+    // The encoder caches a series' identity bytes by its labels object (the agent's way: one per
+    // series); a shared object or a changed unit must never get another series' bytes.
+    const labels = { route: '/a' };
+    const base = sample().metrics[0]!;
+    const reports: [string, string][][] = [
+      [
+        ['first', base.unit],
+        ['second', base.unit],
+      ],
+      [['first', 'By']],
+      [
+        ['first', base.unit],
+        ['second', 'By'],
+      ],
+    ];
+    for (const series of reports) {
+      const r = sample();
+      r.metrics = series.map(([name, unit]) => ({ ...base, name, unit, labels }));
+      const back = decodeNativeReport(encodeReportProtobuf(r), 'application/x-protobuf');
+      expect(back.metrics.map((m) => [m.name, m.unit])).toEqual(series);
+      expect(back.metrics.every((m) => m.labels.route === '/a')).toBe(true);
+    }
+  });
 });
 
 // Valid reports, generated: every field at its edges.
