@@ -17,9 +17,10 @@
 //   values each) are snapshotted and encoded to protobuf, as the agent does on its schedule (it
 //   yields to the event loop after the snapshot and after every hundred series encoded). CPU
 //   time is process.cpuUsage() around each slice, summed per tick (median and max of 30 ticks); the
-//   longest slice is how long the tick holds the host's event loop at most (also printed by the
-//   wall clock, and by the wall clock less the garbage collections that fell into it, which tells a
-//   slow slice from a collection that happened to run in it); the event loop's
+//   longest slice is how long the tick holds the host's event loop at most: per slice the smaller
+//   of its CPU (all threads) and its wall time, both upper bounds of the main thread's time in it
+//   (also printed: the CPU alone, the wall clock, and the wall clock less the garbage collections
+//   that fell into it, which tells a slow slice from a collection that happened to run in it); the event loop's
 //   delay is watched by perf_hooks.monitorEventLoopDelay (1 ms resolution), reset before each tick
 //   and read after it (median and max over the ticks; the max includes any GC pause that hit).
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -327,6 +328,8 @@ async function reportTick() {
   // The same slices by the wall clock, and the garbage collections that ran inside them: a slice
   // that a collection fell into holds the loop for the collection too, whatever allocated the garbage.
   const wallSlices: number[] = [];
+  /** Per tick, the longest slice's hold on the event loop: min(CPU of all threads, wall). */
+  const holds: number[] = [];
   const wallSlicesWithoutGc: number[] = [];
   const gcPauses: { start: number; end: number }[] = [];
   const gcWatch = new PerformanceObserver((list) => {
@@ -345,6 +348,7 @@ async function reportTick() {
     // slice per piece of a hundred series, with the event loop free in between.
     let micros = 0;
     let longest = 0;
+    let longestHold = 0;
     const walls: [number, number][] = [];
     let start = process.cpuUsage();
     let wallStart = performance.now();
@@ -353,9 +357,15 @@ async function reportTick() {
     for (;;) {
       const next = pieces.next();
       const used = process.cpuUsage(start);
-      walls.push([wallStart, performance.now()]);
+      const wallEnd = performance.now();
+      walls.push([wallStart, wallEnd]);
       micros += used.user + used.system;
       longest = Math.max(longest, used.user + used.system);
+      // The main thread ran for at most the slice's wall time and at most the CPU of all threads:
+      // the smaller of the two is how long the slice held the loop at most. (The CPU of all
+      // threads alone can read more than the wall time allows: Linux credits another thread's
+      // running time when it next accounts for it, which may fall inside our slice.)
+      longestHold = Math.max(longestHold, Math.min((used.user + used.system) / 1000, wallEnd - wallStart));
       if (next.done) break;
       bytes += next.value.length;
       await new Promise((resolve) => setImmediate(resolve));
@@ -363,6 +373,7 @@ async function reportTick() {
       wallStart = performance.now();
     }
     slices.push(longest / 1000);
+    holds.push(longestHold);
     await new Promise((resolve) => setImmediate(resolve)); // the observer reports a GC entry later
     wallSlices.push(Math.max(...walls.map(([a, b]) => b - a)));
     wallSlicesWithoutGc.push(Math.max(...walls.map(([a, b]) => b - a - gcInside(a, b))));
@@ -383,6 +394,7 @@ async function reportTick() {
     eventLoopDelayMsMedian: delays[delays.length >> 1]!,
     maxEventLoopDelayMs: delays[delays.length - 1]!,
     longestSliceCpuMs: Math.max(...slices),
+    longestSliceHoldMs: Math.max(...holds),
     longestSliceWallMs: Math.max(...wallSlices),
     longestSliceWallMsWithoutGc: Math.max(...wallSlicesWithoutGc),
   };
@@ -430,7 +442,7 @@ const goals = {
     .filter((r) => r.name.startsWith('tidewatch'))
     .every((r) => r.bytesPerCall !== null && r.bytesPerCall < 1),
   tickAtMost2msCpu: tick.cpuMsMedian <= 2,
-  tickBlocksEventLoopAtMost5ms: tick.longestSliceCpuMs <= 5,
+  tickBlocksEventLoopAtMost5ms: tick.longestSliceHoldMs <= 5,
 };
 
 const pad = (s: string, n: number) => s.padEnd(n);
@@ -444,8 +456,9 @@ console.log(
   `\nreport tick, ${tick.series} series: ${tick.cpuMsMedian.toFixed(2)} ms CPU median (max ${tick.cpuMsMax.toFixed(2)}), ` +
     `${tick.reportBytes} bytes protobuf, event-loop delay ${tick.eventLoopDelayMsMedian.toFixed(2)} ms median, ` +
     `${tick.maxEventLoopDelayMs.toFixed(2)} ms max (includes the OS scheduling this process on a shared machine); ` +
-    `longest synchronous slice ${tick.longestSliceCpuMs.toFixed(2)} ms CPU (all threads), ` +
-    `${tick.longestSliceWallMs.toFixed(2)} ms wall, ${tick.longestSliceWallMsWithoutGc.toFixed(2)} ms wall without the garbage collections that fell into it`,
+    `longest synchronous slice ${tick.longestSliceHoldMs.toFixed(2)} ms (the smaller of its CPU and wall time; ` +
+    `${tick.longestSliceCpuMs.toFixed(2)} ms CPU of all threads, ` +
+    `${tick.longestSliceWallMs.toFixed(2)} ms wall, ${tick.longestSliceWallMsWithoutGc.toFixed(2)} ms wall without the garbage collections that fell into it)`,
 );
 console.log(
   `histogram.record vs peers: ${(ns('hdr-histogram-js recordValue(µs)') / ourRecord).toFixed(1)}x hdr, ` +
