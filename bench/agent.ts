@@ -20,9 +20,10 @@
 //   longest slice is how long the tick holds the host's event loop at most: per slice the smaller
 //   of its CPU (all threads) and its wall time, both upper bounds of the main thread's time in it
 //   (also printed: the CPU alone, the wall clock, and the wall clock less the garbage collections
-//   that fell into it, which tells a slow slice from a collection that happened to run in it); the event loop's
-//   delay is watched by perf_hooks.monitorEventLoopDelay (1 ms resolution), reset before each tick
-//   and read after it (median and max over the ticks; the max includes any GC pause that hit).
+//   that fell into it, which tells a slow slice from a collection that happened to run in it);
+//   the event loop's delay is watched by perf_hooks.monitorEventLoopDelay (1 ms resolution),
+//   reset before each tick and read after it (median and max over the ticks; the max includes any
+//   GC pause that hit).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
