@@ -134,7 +134,7 @@ describe('histogram series (hot path)', () => {
     const series = new HistogramSeries(1024);
     for (const v of lognormal(1000, 3)) series.record(v);
     const before = series.counts;
-    series.reset();
+    series.snapshot(true);
     expect(series.scale).toBe(REPORT_SCALE);
     expect(series.snapshot()).toMatchObject({
       count: 0,

@@ -181,14 +181,14 @@ export class HistogramSeries {
       this.counts[index - this.base]! += 1; // a marked cell (see FAST_SUB), inside the window
       return true;
     }
-    const populated = this.populatedRange();
-    if (!populated) {
+    const [first, last] = this.populated();
+    if (first > last) {
       this.base = index - (this.counts.length >> 1);
       this.counts[index - this.base]! += 1;
       return true;
     }
-    const lo = Math.min(populated[0], index);
-    const hi = Math.max(populated[1], index);
+    const lo = Math.min(this.base + first, index);
+    const hi = Math.max(this.base + last, index);
     let by = 0;
     while ((hi >> by) - (lo >> by) + 1 > this.maxBuckets) by++;
     const span = (hi >> by) - (lo >> by) + 1;
@@ -199,15 +199,14 @@ export class HistogramSeries {
     return true;
   }
 
-  /** First and last non-empty bucket index at the current scale, or null. */
-  private populatedRange(): [number, number] | null {
+  /** Positions in `counts` of the first and last non-zero count; first > last when all are zero. */
+  private populated(): [number, number] {
     const counts = this.counts;
     let first = 0;
     while (first < counts.length && counts[first] === 0) first++;
-    if (first === counts.length) return null;
     let last = counts.length - 1;
-    while (counts[last] === 0) last--;
-    return [this.base + first, this.base + last];
+    while (last >= first && counts[last] === 0) last--;
+    return [first, last];
   }
 
   private remap(scale: number, base: number, capacity: number): void {
@@ -234,10 +233,7 @@ export class HistogramSeries {
    */
   snapshot(reset = false): ExpHistogramData {
     const counts = this.counts;
-    let first = 0;
-    while (first < counts.length && counts[first] === 0) first++;
-    let last = counts.length - 1;
-    while (last >= first && counts[last] === 0) last--;
+    const [first, last] = this.populated();
     let count = this.zeroCount;
     for (let k = first; k <= last; k++) count += counts[k]!;
     const empty = count === 0;
@@ -255,22 +251,17 @@ export class HistogramSeries {
     };
     if (reset) {
       counts.fill(0, first, last + 1);
-      this.restart();
+      this.startInterval();
     }
     return data;
   }
 
   /**
-   * Starts a new interval: counts zeroed, scale back to REPORT_SCALE. The window keeps its place
-   * (translated to that scale), so steady traffic records without the rare path from the first value.
+   * Starts a new interval once the counts are zero: scale back to REPORT_SCALE. The window keeps
+   * its place (translated to that scale), so steady traffic records without the rare path from the
+   * first value.
    */
-  reset(): void {
-    this.counts.fill(0);
-    this.restart();
-  }
-
-  /** reset() once the counts are zero. */
-  private restart(): void {
+  private startInterval(): void {
     // The window's centre, translated to REPORT_SCALE (an int, like base).
     const centre = (this.base + (this.counts.length >> 1)) << (REPORT_SCALE - this.scale);
     this.base = centre - (this.counts.length >> 1);
