@@ -5,10 +5,14 @@
 // between them (what a load balancer does); bench:scale runs it with 1 and 2.
 //
 //   npx tsx bench/ingest.ts [--duration 15] [--rounds 5] [--warmup 2] [--connections 50] [--pipelining 1]
-//                           [--targets noop,sqlite,postgres,clickhouse] [--clusters 1000] [--pool N]
+//                           [--targets noop,discard,sqlite,postgres,clickhouse] [--clusters 1000] [--pool N]
 //                           [--collectors 1] [--ch-url http://127.0.0.1:8123]
 //                           [--pg-url postgres://postgres@127.0.0.1:5432/test]
 //                           [--node-args="--cpu-prof"] [--out bench/results/ingest.json]
+//
+// `discard` is the collector answering the same reports marked is_test: decoded and validated, answered
+// 200, stored nowhere. It is what the collector's HTTP handling and decoding cost before any store,
+// and so the most any store could reach on this machine.
 //
 // Servers run in child processes; autocannon runs in this process, so the load generator competes
 // with the server (and with PostgreSQL) for the same cores. Every request carries a different
@@ -45,7 +49,7 @@ const { values: flags } = parseArgs({
     warmup: { type: 'string', default: '2' },
     connections: { type: 'string', default: '50' },
     pipelining: { type: 'string', default: '1' },
-    targets: { type: 'string', default: 'noop,sqlite,postgres' },
+    targets: { type: 'string', default: 'noop,discard,sqlite,postgres' },
     clusters: { type: 'string', default: '1000' },
     pool: { type: 'string' },
     'pg-url': { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/test' },
@@ -76,7 +80,8 @@ const poolSize = flags.pool
   : Math.min(1_000_000, Math.max(200_000, (duration + warmup) * 15_000));
 const targets = flags.targets.split(',').map((t) => t.trim());
 for (const t of targets) {
-  if (!['noop', 'sqlite', 'postgres', 'clickhouse'].includes(t)) throw new Error(`unknown target ${t}`);
+  if (!['noop', 'discard', 'sqlite', 'postgres', 'clickhouse'].includes(t))
+    throw new Error(`unknown target ${t}`);
 }
 const nodeArgs = flags['node-args'].split(' ').filter(Boolean);
 const ADMIN_TOKEN = `bench-${randomBytes(16).toString('hex')}`;
@@ -119,7 +124,7 @@ function indexOfSession(session: string): number {
   return Number.parseInt(session.slice(runPrefix.length + 1), 16);
 }
 
-function encodeReport(i: number): Buffer {
+function encodeReport(i: number, isTest = false): Buffer {
   const c = i % clusterCount;
   const jobs = 1 + (c % 5);
   const report = create(wire.MetaReportSchema, {
@@ -134,7 +139,7 @@ function encodeReport(i: number): Buffer {
       upTime: BigInt(21_600 * (1 + (i % 40))),
       reportTime: BigInt(baseReportTime + i),
       nodeType: wire.TelemetryNodeType.META,
-      isTest: false,
+      isTest,
     },
     metaBackend: c % 7 === 0 ? wire.MetaBackend.ETCD : wire.MetaBackend.RDB,
     nodeCount: { meta: 1, compute: 1 + (c % 6), frontend: 1 + (c % 2), compactor: 1 + (c % 3) },
@@ -671,7 +676,8 @@ interface Running {
 async function startTarget(target: string, pool: Buffer[]): Promise<Running> {
   const running: Running = {
     target,
-    ledger: new Ledger(pool, target === 'noop'),
+    // The no-op server and `discard` store nothing, so their bodies may repeat.
+    ledger: new Ledger(pool, target === 'noop' || target === 'discard'),
     store: undefined,
     servers: [],
     slices: [],
@@ -682,7 +688,7 @@ async function startTarget(target: string, pool: Buffer[]): Promise<Running> {
     );
   } else {
     const store =
-      target === 'sqlite'
+      target === 'sqlite' || target === 'discard'
         ? await sqliteStore()
         : target === 'clickhouse'
           ? await clickhouseStore(flags['ch-url'])
@@ -690,7 +696,7 @@ async function startTarget(target: string, pool: Buffer[]): Promise<Running> {
     running.store = store;
     cleanups.add(store.cleanup);
     // SQLite serves one process; the others take --collectors of them, started one by one.
-    const count = target === 'sqlite' ? 1 : collectorCount;
+    const count = target === 'sqlite' || target === 'discard' ? 1 : collectorCount;
     for (let i = 0; i < count; i++) {
       running.servers.push(
         await startChild(
@@ -802,7 +808,23 @@ async function finishTarget(running: Running, ceilings: number[] | null): Promis
   // store time over the whole span are those of its slices.
   if (running.firstScrape && running.lastScrape)
     out.batches = batchStats(running.firstScrape, running.lastScrape, seconds);
-  if (store) {
+  if (store && target === 'discard') {
+    // Every body was marked is_test: answered, never stored.
+    const stored = (await store.sessions()).length;
+    out.verification = {
+      stored,
+      acknowledged,
+      refused: out.non2xx,
+      cutOff: 0,
+      storedCutOff: 0,
+      acknowledgedMissing: 0,
+      storedUnexpected: stored,
+      ok: stored === 0,
+    };
+    log(
+      `${target}: ${acknowledged} is_test reports answered, ${stored} stored ${stored === 0 ? '(ok)' : 'MISMATCH'}`,
+    );
+  } else if (store) {
     out.verification = verify(running.ledger, await store.sessions());
     const v = out.verification;
     log(
@@ -849,7 +871,9 @@ function printTable(results: TargetResult[]): void {
     return [
       r.target === 'noop'
         ? 'no-op fastify (ceiling)'
-        : `${r.collectors === 1 ? 'collector' : `${r.collectors} collectors`} ${r.target}`,
+        : r.target === 'discard'
+          ? 'collector, is_test (no store)'
+          : `${r.collectors === 1 ? 'collector' : `${r.collectors} collectors`} ${r.target}`,
       String(r.requestsPerSecond),
       r.latencyMs.p50.toFixed(1),
       r.latencyMs.p99.toFixed(1),
@@ -862,9 +886,11 @@ function printTable(results: TargetResult[]): void {
       r.goal === null
         ? '-'
         : `${r.goal * 100}% ${r.ratioToCeiling !== null && r.ratioToCeiling >= r.goal ? 'met' : 'MISSED'}`,
-      v
-        ? `${v.stored} / ${v.acknowledged}${v.storedCutOff ? ` +${v.storedCutOff} cut off` : ''} ${v.ok ? 'ok' : 'MISMATCH'}`
-        : '-',
+      v && r.target === 'discard'
+        ? `${v.stored} stored ${v.ok ? 'ok' : 'MISMATCH'}`
+        : v
+          ? `${v.stored} / ${v.acknowledged}${v.storedCutOff ? ` +${v.storedCutOff} cut off` : ''} ${v.ok ? 'ok' : 'MISMATCH'}`
+          : '-',
     ];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
@@ -936,7 +962,9 @@ async function main(): Promise<number> {
   const running: Running[] = [];
   const results: TargetResult[] = [];
   try {
-    for (const target of targets) running.push(await startTarget(target, pool));
+    const testPool = Array.from({ length: 4096 }, (_, i) => encodeReport(i, true));
+    for (const target of targets)
+      running.push(await startTarget(target, target === 'discard' ? testPool : pool));
     const sliceSeconds = duration / rounds;
     log(
       `measuring ${rounds} round(s) of ${sliceSeconds.toFixed(1)} s per target, ${connections} connections`,
