@@ -687,16 +687,17 @@ async function startTarget(target: string, pool: Buffer[]): Promise<Running> {
       await startChild(['--import', 'tsx', join(here, 'noop-server.ts'), '--port', '0'], 'no-op server'),
     );
   } else {
-    const store =
-      target === 'sqlite' || target === 'discard'
-        ? await sqliteStore()
-        : target === 'clickhouse'
-          ? await clickhouseStore(flags['ch-url'])
-          : await postgresStore(flags['pg-url']);
+    // `discard` runs on SQLite too: a store it never writes to.
+    const onSqlite = target === 'sqlite' || target === 'discard';
+    const store = onSqlite
+      ? await sqliteStore()
+      : target === 'clickhouse'
+        ? await clickhouseStore(flags['ch-url'])
+        : await postgresStore(flags['pg-url']);
     running.store = store;
     cleanups.add(store.cleanup);
     // SQLite serves one process; the others take --collectors of them, started one by one.
-    const count = target === 'sqlite' || target === 'discard' ? 1 : collectorCount;
+    const count = onSqlite ? 1 : collectorCount;
     for (let i = 0; i < count; i++) {
       running.servers.push(
         await startChild(
