@@ -95,15 +95,72 @@ describe('histogram series (hot path)', () => {
           twin.record(v);
         }
         expect(series.snapshot(true)).toEqual(twin.snapshot());
-        expect(series.counts.every((n) => n === 0)).toBe(true);
+        expect(series.cells.every((n) => n === 0)).toBe(true);
         const fresh = new HistogramSeries(buckets);
         for (const v of second) {
           series.record(v);
           fresh.record(v);
         }
-        expect(series.snapshot()).toEqual(fresh.snapshot());
+        // Sums are kept per bucket, and a window that moved merges buckets at other moments: the
+        // same values may then add up in another order, so the sums agree to rounding.
+        const got = series.snapshot();
+        const expected = fresh.snapshot();
+        expect({ ...got, sum: 0 }).toEqual({ ...expected, sum: 0 });
+        expect(got.sum).toBeCloseTo(expected.sum, 9);
       }),
     );
+  });
+
+  it('counts, min, max and sum stay exact for any mix of values, over several intervals', () => {
+    // The hot path checks only that a value lands strictly between min's and max's buckets; this
+    // throws everything else at it: zero, -0, NaN, infinities, negatives, subnormals, exact
+    // boundaries and values beside them, repeats, in any order, with resets in between.
+    const boundary = fc
+      .tuple(fc.integer({ min: -40, max: 40 }), fc.integer({ min: 0, max: 31 }), fc.constantFrom(0, 1, -1))
+      .map(([e, j, nudge]) => 2 ** (e + j / 32) * (1 + nudge * 2 ** -52));
+    const value = fc.oneof(
+      fc.constantFrom(0, -0, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 5e-324, -5e-324),
+      fc.double({ min: -1e3, max: -1e-300, noNaN: true }),
+      fc.double({ min: 1e-310, max: 1e300, noNaN: true }),
+      fc.double({ min: 1e-4, max: 10, noNaN: true }),
+      boundary,
+    );
+    fc.assert(
+      fc.property(
+        fc.array(fc.array(value, { maxLength: 120 }), { minLength: 1, maxLength: 4 }),
+        fc.constantFrom(16, 160, 1024),
+        (intervals, buckets) => {
+          const series = new HistogramSeries(buckets);
+          for (const values of intervals) {
+            for (const v of values) series.record(v);
+            const valid = values.filter((v) => v >= 0 && v < Number.POSITIVE_INFINITY);
+            const recorded = histogramOf(valid, MAX_SCALE, buckets);
+            const expected =
+              recorded.scale > REPORT_SCALE ? downscale(recorded, recorded.scale - REPORT_SCALE) : recorded;
+            expect(series.rejected).toBe(values.length - valid.length);
+            const got = series.snapshot(true);
+            expect({ ...got, sum: 0, min: 0, max: 0 }).toEqual({ ...expected, sum: 0, min: 0, max: 0 });
+            // + 0: a -0 is reported as 0.
+            expect(got.min + 0).toBe(valid.length > 0 ? Math.min(...valid) + 0 : 0);
+            expect(got.max + 0).toBe(valid.length > 0 ? Math.max(...valid) + 0 : 0);
+            const sum = valid.reduce((a, b) => a + b, 0);
+            expect(Math.abs(got.sum - sum)).toBeLessThanOrEqual(Math.abs(sum) * 1e-12);
+          }
+        },
+      ),
+      { numRuns: Number(process.env.HISTOGRAM_RUNS ?? 500) },
+    );
+  });
+
+  it('records a value that repeats (every call at the min and max bucket) exactly', () => {
+    const series = new HistogramSeries(1024);
+    for (let i = 0; i < 10_000; i++) series.record(0.005);
+    series.record(0.004);
+    const got = series.snapshot();
+    expect(got.count).toBe(10_001);
+    expect(got.min).toBe(0.004);
+    expect(got.max).toBe(0.005);
+    expect(got.sum).toBeCloseTo(10_000 * 0.005 + 0.004, 9);
   });
 
   it('keeps quantiles of lognormal latencies within 2% with the default 1024 buckets', () => {
@@ -133,7 +190,7 @@ describe('histogram series (hot path)', () => {
   it('starts each interval empty and at the report scale, reusing its window', () => {
     const series = new HistogramSeries(1024);
     for (const v of lognormal(1000, 3)) series.record(v);
-    const before = series.counts;
+    const before = series.cells;
     series.snapshot(true);
     expect(series.scale).toBe(REPORT_SCALE);
     expect(series.snapshot()).toMatchObject({
@@ -143,14 +200,14 @@ describe('histogram series (hot path)', () => {
     });
     series.record(0.01);
     expect(series.snapshot().count).toBe(1);
-    expect(series.counts).toBe(before);
+    expect(series.cells).toBe(before);
   });
 
-  it('keeps a bucket count exact past 2^31 (the counts array leaves small integers then)', () => {
+  it('keeps a bucket count exact past 2^31', () => {
     const series = new HistogramSeries(1024);
     series.record(0.25);
-    const bucket = series.counts.indexOf(1);
-    series.counts[bucket] = 2 ** 31 - 1; // as if recorded that often: 20 s of calls at 100M/s
+    const bucket = series.cells.indexOf(1); // cells are count, sum pairs; the one count of 1
+    series.cells[bucket] = 2 ** 31 - 1; // as if recorded that often: 20 s of calls at 100M/s
     series.record(0.25);
     series.record(0.25);
     series.record(4); // a second bucket, and a re-centred window keeps the big count

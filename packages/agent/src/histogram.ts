@@ -12,10 +12,14 @@
 // Counts are kept at REPORT_SCALE from the start of each interval (the scale-8 index shifted right
 // by three): a finer scale would never reach a report, and it made every report tick fold ~1,000
 // scale-8 counts per histogram into scale-5 buckets, and every interval re-grow its window through
-// scales 8, 7 and 6. They live in a plain array window [base, base + length) of bucket indexes at
-// the current scale. A value outside the window takes the rare path: re-centre, grow (doubling, up
-// to `maxBuckets`) or lower the scale until the populated range fits. With the default 1024
-// buckets the scale stays 5 (<= 1.1% error) while one interval's values span at most 2^32.
+// scales 8, 7 and 6. Each bucket's count and the sum of its values live side by side in a plain
+// array window [base, base + capacity) of bucket indexes at the current scale. The hot path only
+// checks that a value lands strictly between the buckets of min and max: such a value is inside
+// the window and changes neither min nor max, so it costs two adds in one cache line. Everything
+// else (a new min or max, zero, rejected values, marked cells, outside the window) takes the rare
+// path: exact index, then re-centre, grow (doubling, up to `maxBuckets`) or lower the scale until
+// the populated range fits. With the default 1024 buckets the scale stays 5 (<= 1.1% error) while
+// one interval's values span at most 2^32.
 import { endianness } from 'node:os';
 import type { ExpHistogramData } from '@tidewatch/protocol';
 
@@ -30,6 +34,10 @@ export const REPORT_SCALE = 5;
 const START_SHIFT = MAX_SCALE - REPORT_SCALE;
 const SUB_BUCKETS = 1 << MAX_SCALE;
 const CELL_BITS = 12;
+/** The high word's bits below a cell's: shifted out to find the cell, compared to find the boundary. */
+const REST_BITS = 20 - CELL_BITS;
+const CELL_MASK = (1 << CELL_BITS) - 1;
+const REST_MASK = (1 << REST_BITS) - 1;
 const INITIAL_CAPACITY = 64;
 
 /** BOUNDARY[j] = 2^(j/256): the lower boundary of sub-bucket j within an octave. */
@@ -52,7 +60,7 @@ const LO = 1 - HI;
 const HI_WORD = new Uint32Array(F64.buffer, HI * 4, 1);
 
 /** Scratch for re-mapping a window (rare path), so that it allocates only when the window grows. */
-let scratch: number[] = [];
+let scratch: number[] = zeros(0);
 
 /**
  * The boundary inside each cell, as the mantissa bits below the cell's 12: CUT_HI = the 8 low bits
@@ -64,9 +72,9 @@ const CUT_LO = new Uint32Array(1 << CELL_BITS);
 for (let j = 1; j < SUB_BUCKETS; j++) {
   F64[0] = BOUNDARY[j]!;
   const hi = U32[HI]!;
-  const cell = (hi >>> 8) & 0xfff;
+  const cell = (hi >>> REST_BITS) & CELL_MASK;
   if (SUB_BUCKET[cell] === j - 1) {
-    CUT_HI[cell] = hi & 0xff;
+    CUT_HI[cell] = hi & REST_MASK;
     CUT_LO[cell] = U32[1 - HI]!;
   }
 }
@@ -77,7 +85,10 @@ for (let j = 1; j < SUB_BUCKETS; j++) {
  * OFF_WINDOW pushes the index out of any window, so those values take the exact path in place().
  */
 const OFF_WINDOW = 1 << 30;
+const SMALLEST_NORMAL = 2 ** -1022;
 const FAST_SUB = new Int32Array(1 << CELL_BITS);
+/** The least position a value of a marked cell can get from the table (windows are far below). */
+const MARKED_AT = (OFF_WINDOW - (1023 << 8)) >> MAX_SCALE;
 for (let cell = 0; cell < 1 << CELL_BITS; cell++) {
   const boundaryInCell = CUT_HI[cell]! !== 256;
   const reportBoundary = boundaryInCell && (SUB_BUCKET[cell]! + 1) % (1 << (MAX_SCALE - REPORT_SCALE)) === 0;
@@ -91,8 +102,8 @@ export function indexAtMaxScale(v: number): number {
   const lo = U32[LO]!;
   const exponent = (hi >>> 20) - 1023;
   if (exponent === -1023) return Math.ceil(Math.log2(v) * SUB_BUCKETS) - 1; // subnormal: never hot
-  const cell = (hi >>> 8) & 0xfff;
-  const rest = hi & 0xff;
+  const cell = (hi >>> REST_BITS) & CELL_MASK;
+  const rest = hi & REST_MASK;
   const cut = CUT_HI[cell]!;
   let sub = SUB_BUCKET[cell]!;
   if (rest > cut || (rest === cut && lo > CUT_LO[cell]!)) sub++;
@@ -102,36 +113,54 @@ export function indexAtMaxScale(v: number): number {
 }
 
 /**
- * An array of n zeros with V8's packed small-integer elements (`new Array(n).fill(0)` would be
- * holey). Counts are a plain array rather than a Float64Array because a typed-array access
- * checks for a detached buffer as soon as any ArrayBuffer in the process has been detached (a
- * transfer to a worker, a WebAssembly memory growing, a web stream): V8 then drops its
- * process-wide "no detached buffers" assumption for good. In that state record() took 5.2 ns
- * with Float64Array counts and 4.3 ns with a plain array; without it, 3.4 ns either way
- * (docs/DESIGN.md, session 8). A count past 2^31 turns the array into doubles: still exact.
+ * An array of n zeros with V8's packed double elements: a plain array of unboxed doubles, which
+ * records update in place. Not a Float64Array, because a typed-array access checks for a detached
+ * buffer as soon as any ArrayBuffer in the process has been detached (a transfer to a worker, a
+ * WebAssembly memory growing, a web stream): V8 then drops its process-wide "no detached buffers"
+ * assumption for good, and a host that embeds the agent is almost always in that state
+ * (docs/DESIGN.md, session 8). The array starts from a double so that its elements are doubles
+ * from the first push (pushing small integers into an empty array would make them small integers).
  */
 function zeros(n: number): number[] {
-  const array: number[] = [];
+  const array = [0.5];
+  array.pop();
   for (let i = 0; i < n; i++) array.push(0);
   return array;
 }
 
-/** The first value of every series' counts, replaced in the constructor. */
-const NO_COUNTS: number[] = zeros(0);
+/** The first value of every series' cells, replaced in the constructor. */
+const NO_CELLS: number[] = zeros(0);
 
 export class HistogramSeries {
-  // Both fields start with a value of their final type: a class field without an initializer is
-  // first set to undefined, and V8 then checks the field's type on every record() (~7% slower).
-  counts: number[] = NO_COUNTS;
-  /** Bucket index (at `scale`) of counts[0]. */
+  // Fields start with a value of their final type: a class field without an initializer is first
+  // set to undefined, and V8 then checks the field's type on every record() (~7% slower).
+  /**
+   * Two cells per bucket of the window: cells[2p] is the count of position p (bucket base + p),
+   * cells[2p + 1] the sum of its values. A sum per bucket instead of one running sum: a single
+   * `sum += v` chains every call to the previous one's add through memory (session 12: 4.2 ns
+   * per call with it, 3.3 ns with sums per bucket, which consecutive calls rarely share). Counts
+   * are doubles, exact to 2^53.
+   */
+  cells: number[] = NO_CELLS;
+  /** Bucket index (at `scale`) of position 0. */
   base = 0;
   scale = REPORT_SCALE;
   /** MAX_SCALE - scale: turns the hot path's scale-8 index into one at `scale`. */
   shift = START_SHIFT;
   zeroCount = 0;
-  sum = 0;
   min = Number.POSITIVE_INFINITY;
   max = Number.NEGATIVE_INFINITY;
+  /** Positions of the buckets holding min and max (meaningful while min > 0, max > 0). */
+  private minAt = 0;
+  private maxAt = 0;
+  /**
+   * The positions strictly between min's bucket and max's: [inner, inner + innerSpan). A value
+   * there is inside the window and can be neither a new min nor a new max, so the hot path checks
+   * only that (one unsigned compare, which also fails for zero, negative, NaN, infinite, subnormal
+   * and marked-cell values, whose positions fall outside any window).
+   */
+  private inner = 0;
+  private innerSpan = 0;
   /** Values ignored: NaN, negative, infinite. */
   rejected = 0;
   // The hot path's tables, reached through `this` rather than the module scope: a module-level
@@ -142,85 +171,147 @@ export class HistogramSeries {
   private readonly fastSub: Int32Array = FAST_SUB;
 
   constructor(readonly maxBuckets: number) {
-    this.counts = zeros(Math.min(INITIAL_CAPACITY, maxBuckets));
-    this.base = 0 - (this.counts.length >> 1); // 0 - 0 is the int 0, -(0) the double -0
+    this.cells = zeros(2 * Math.min(INITIAL_CAPACITY, maxBuckets));
+    this.base = 0 - (this.capacity >> 1); // 0 - 0 is the int 0, -(0) the double -0
   }
 
-  // THE HOT PATH. Shape: one branch for the common case (v > 0), the bucket index from the float's
-  // exponent bits and one table load (see the header), one bounds check on a preallocated typed
-  // array, and plain number fields for sum/min/max (count is derived at snapshot). No allocation,
-  // no Map, no try/catch, never throws. Everything unusual (subnormal, infinite, a marked cell,
-  // outside the window) goes to place(), kept out of line so that this method stays small enough
-  // to inline.
+  /** Buckets in the window. */
+  private get capacity(): number {
+    return this.cells.length >> 1;
+  }
+
+  // THE HOT PATH. The bucket's position from the float's exponent bits and one table load (see
+  // the header), one unsigned compare against the inner range, and two adds into one cache line.
+  // No allocation, no Map, no try/catch, never throws. Everything else (the first values of an
+  // interval, a new min or max, a value in min's or max's bucket, zero, rejected values, a marked
+  // cell, outside the window) goes to recordEdge(), kept out of line so that this method stays
+  // small enough to inline.
   record(v: number): void {
-    if (v > 0) {
-      this.bits[0] = v;
-      const hi = this.hiWord[0]!;
-      const biased = hi >>> 20;
-      const j = ((((biased - 1023) << 8) + this.fastSub[(hi >>> 8) & 0xfff]!) >> this.shift) - this.base;
-      if (j >= 0 && j < this.counts.length && biased - 1 < 2046) this.counts[j]!++;
-      else if (!this.place(v)) return;
-    } else if (v === 0) this.zeroCount++;
-    else {
+    this.bits[0] = v;
+    const hi = this.hiWord[0]!;
+    const at = (((((hi >>> 20) - 1023) << 8) + this.fastSub[(hi >>> 8) & 0xfff]!) >> this.shift) - this.base;
+    if ((at - this.inner) >>> 0 < this.innerSpan) {
+      const cells = this.cells;
+      cells[2 * at]! += 1;
+      cells[2 * at + 1]! += v;
+    } else this.recordEdge(v, at);
+  }
+
+  /** Every value the hot path leaves; `at` is its position if the table placed it (see record). */
+  private recordEdge(v: number, at: number): void {
+    if (at >= MARKED_AT && v > 0) {
+      // A marked cell (see FAST_SUB), most often well inside the range: its exact position, and
+      // nothing else to do if that is inner (an infinite v never is).
+      const exact = this.positionOf(v);
+      if ((exact - this.inner) >>> 0 < this.innerSpan) {
+        const cells = this.cells;
+        cells[2 * exact]! += 1;
+        cells[2 * exact + 1]! += v;
+        return;
+      }
+    }
+    if (v === 0) {
+      this.zeroCount++;
+      if (this.min > 0) this.min = 0;
+      if (this.max < 0) this.max = 0;
+      this.refreshInner();
+      return;
+    }
+    // Also false for NaN.
+    if (!(v > 0 && v < Number.POSITIVE_INFINITY)) {
       this.rejected++;
       return;
     }
-    this.sum += v;
-    if (v < this.min) this.min = v;
-    if (v > this.max) this.max = v;
+    // A marked cell lands far outside any window, so `at` is right when inside it, unless v is
+    // subnormal: the table reads its bits as if it were normal.
+    const position = at >= 0 && at < this.capacity && v >= SMALLEST_NORMAL ? at : this.place(v);
+    const cells = this.cells;
+    cells[2 * position]! += 1;
+    cells[2 * position + 1]! += v;
+    if (v < this.min || v > this.max) this.extend(v, position);
   }
 
-  /** Rare path: subnormal, infinite, or outside the window. False if v was rejected. */
-  private place(v: number): boolean {
-    if (v === Number.POSITIVE_INFINITY) {
-      this.rejected++;
-      return false;
+  /** v, at `position`, is a new min or max (or both: the interval's first value). */
+  private extend(v: number, position: number): void {
+    if (v < this.min) {
+      this.min = v;
+      this.minAt = position;
     }
+    if (v > this.max) {
+      this.max = v;
+      this.maxAt = position;
+    }
+    this.refreshInner();
+  }
+
+  private refreshInner(): void {
+    let from = this.min > 0 ? this.minAt + 1 : 0;
+    // The table places a subnormal as if it were normal, at or below the bucket of 2^-1022: only
+    // a min below that (zero or a subnormal) could let that position be inner, so keep it out.
+    if (this.min < SMALLEST_NORMAL) from = Math.max(from, this.positionOf(SMALLEST_NORMAL) + 1);
+    const to = this.max > 0 ? this.maxAt : 0;
+    this.inner = from;
+    this.innerSpan = to > from ? to - from : 0;
+  }
+
+  /** The position of a finite v > 0 in the current window, exactly (the rare path's index). */
+  private positionOf(v: number): number {
+    return (indexAtMaxScale(v) >> this.shift) - this.base;
+  }
+
+  /**
+   * Rare path: the position of a finite v > 0 that the table could not place in the window (a
+   * subnormal, a marked cell, outside the window), moving or widening the window if need be.
+   */
+  private place(v: number): number {
     const index = indexAtMaxScale(v) >> this.shift;
-    if (index >= this.base && index < this.base + this.counts.length) {
-      this.counts[index - this.base]! += 1; // a marked cell (see FAST_SUB), inside the window
-      return true;
-    }
+    if (index >= this.base && index < this.base + this.capacity) return index - this.base;
     const [first, last] = this.populated();
-    if (first > last) {
-      this.base = index - (this.counts.length >> 1);
-      this.counts[index - this.base]! += 1;
-      return true;
-    }
-    const lo = Math.min(this.base + first, index);
-    const hi = Math.max(this.base + last, index);
     let by = 0;
-    while ((hi >> by) - (lo >> by) + 1 > this.maxBuckets) by++;
-    const span = (hi >> by) - (lo >> by) + 1;
-    let capacity = this.counts.length;
-    while (capacity < span) capacity = Math.min(capacity * 2, this.maxBuckets);
-    this.remap(this.scale - by, (lo >> by) - ((capacity - span) >> 1), capacity);
-    this.counts[(index >> by) - this.base]! += 1;
-    return true;
+    if (first > last) {
+      this.base = index - (this.capacity >> 1);
+    } else {
+      const lo = Math.min(this.base + first, index);
+      const hi = Math.max(this.base + last, index);
+      while ((hi >> by) - (lo >> by) + 1 > this.maxBuckets) by++;
+      const span = (hi >> by) - (lo >> by) + 1;
+      let capacity = this.capacity;
+      while (capacity < span) capacity = Math.min(capacity * 2, this.maxBuckets);
+      this.remap(this.scale - by, (lo >> by) - ((capacity - span) >> 1), capacity);
+    }
+    // The window moved: min's and max's buckets have new positions.
+    if (this.min > 0 && this.min < Number.POSITIVE_INFINITY) this.minAt = this.positionOf(this.min);
+    if (this.max > 0) this.maxAt = this.positionOf(this.max);
+    this.refreshInner();
+    return (index >> by) - this.base;
   }
 
-  /** Positions in `counts` of the first and last non-zero count; first > last when all are zero. */
+  /** The first and last position with a non-zero count; first > last when all are zero. */
   private populated(): [number, number] {
-    const counts = this.counts;
+    const cells = this.cells;
+    const capacity = this.capacity;
     let first = 0;
-    while (first < counts.length && counts[first] === 0) first++;
-    let last = counts.length - 1;
-    while (last >= first && counts[last] === 0) last--;
+    while (first < capacity && cells[2 * first] === 0) first++;
+    let last = capacity - 1;
+    while (last >= first && cells[2 * last] === 0) last--;
     return [first, last];
   }
 
   private remap(scale: number, base: number, capacity: number): void {
-    const old = this.counts;
+    const old = this.cells;
     const oldBase = this.base;
     const by = this.scale - scale;
-    if (scratch.length < old.length) scratch = zeros(this.maxBuckets);
-    for (let k = 0; k < old.length; k++) scratch[k] = old[k]!; // integers: stays small-integer elements
-    const counts = capacity === old.length ? old.fill(0) : zeros(capacity);
-    for (let k = 0; k < old.length; k++) {
-      const n = scratch[k]!;
-      if (n !== 0) counts[((oldBase + k) >> by) - base]! += n;
+    if (scratch.length < old.length) scratch = zeros(2 * this.maxBuckets);
+    for (let k = 0; k < old.length; k++) scratch[k] = old[k]!;
+    const cells = 2 * capacity === old.length ? old.fill(0) : zeros(2 * capacity);
+    for (let k = 0; k < old.length >> 1; k++) {
+      const n = scratch[2 * k]!;
+      if (n === 0) continue;
+      const to = ((oldBase + k) >> by) - base;
+      cells[2 * to]! += n;
+      cells[2 * to + 1]! += scratch[2 * k + 1]!;
     }
-    this.counts = counts;
+    this.cells = cells;
     this.base = base;
     this.scale = scale;
     this.shift = MAX_SCALE - scale;
@@ -232,45 +323,55 @@ export class HistogramSeries {
    * anew in the same pass: only the populated buckets are read and zeroed.
    */
   snapshot(reset = false): ExpHistogramData {
-    const counts = this.counts;
+    const cells = this.cells;
     const [first, last] = this.populated();
     let count = this.zeroCount;
-    for (let k = first; k <= last; k++) count += counts[k]!;
+    let sum = 0;
+    // One copy of the populated cells, compacted in place to their counts: half the time of
+    // pushing the counts one by one into a new array (it grows as it goes).
+    const length = last - first + 1;
+    const bucketCounts = length > 0 ? cells.slice(2 * first, 2 * last + 2) : [];
+    for (let k = 0; k < length; k++) {
+      const n = bucketCounts[2 * k]!;
+      sum += bucketCounts[2 * k + 1]!;
+      bucketCounts[k] = n;
+      count += n;
+    }
+    bucketCounts.length = Math.max(0, length);
     const empty = count === 0;
     const data: ExpHistogramData = {
       scale: this.scale,
       zeroCount: this.zeroCount,
-      positive: {
-        offset: first <= last ? this.base + first : 0,
-        bucketCounts: counts.slice(first, last + 1),
-      },
+      positive: { offset: first <= last ? this.base + first : 0, bucketCounts },
       count,
-      sum: empty ? 0 : this.sum,
+      sum,
       min: empty ? 0 : this.min,
       max: empty ? 0 : this.max,
     };
     if (reset) {
-      counts.fill(0, first, last + 1);
+      for (let k = 2 * first; k <= 2 * last + 1; k++) cells[k] = 0;
       this.startInterval();
     }
     return data;
   }
 
   /**
-   * Starts a new interval once the counts are zero: scale back to REPORT_SCALE. The window keeps
+   * Starts a new interval once the cells are zero: scale back to REPORT_SCALE. The window keeps
    * its place (translated to that scale), so steady traffic records without the rare path from the
    * first value.
    */
   private startInterval(): void {
     // The window's centre, translated to REPORT_SCALE (an int, like base).
-    const centre = (this.base + (this.counts.length >> 1)) << (REPORT_SCALE - this.scale);
-    this.base = centre - (this.counts.length >> 1);
+    const centre = (this.base + (this.capacity >> 1)) << (REPORT_SCALE - this.scale);
+    this.base = centre - (this.capacity >> 1);
     this.scale = REPORT_SCALE;
     this.shift = START_SHIFT;
     this.zeroCount = 0;
-    this.sum = 0;
     this.min = Number.POSITIVE_INFINITY;
     this.max = Number.NEGATIVE_INFINITY;
+    this.minAt = 0;
+    this.maxAt = 0;
+    this.refreshInner();
     this.rejected = 0;
   }
 }
