@@ -186,6 +186,59 @@ describe('agent', () => {
     ]);
   });
 
+  it('leaves out a series past ±1e300 (and counts it) so that the collector takes the rest', async () => {
+    const stub = await collector();
+    const clock = new FakeClock();
+    const { agent } = agentFor(stub.url, { clock, dataDir: tempDir() });
+    agent.counter('huge').inc(1e301); // finite, but a rollup adding two of them reaches Infinity
+    agent.histogram('huge.sum').record(1.5e300);
+    agent.histogram('huge.sum').record(1.5e300);
+    agent.counter('ok').inc(2);
+    agent.event('odd', { big: 1e301 }); // refused at once: event() reports the problem
+    await started(agent);
+    await agent.flush();
+    const sent = stub.accepted[0]!;
+    expect(sent.metrics.map((m) => m.name)).toEqual(['ok']);
+    expect(sent.drops.series).toBe(2);
+    expect(sent.events).toEqual([]);
+  });
+
+  it('never lets its logger break the host: an async logger that rejects is ignored', async () => {
+    const stub = await collector(() => 503);
+    const clock = new FakeClock();
+    const { agent } = agentFor(stub.url, {
+      clock,
+      dataDir: tempDir(),
+      // A rejection here would be unhandled (and fail this test run) if the agent did not catch it.
+      logger: { warn: async () => Promise.reject(new Error('log sink down')) },
+    });
+    await started(agent); // the first-start notice
+    await agent.flush(); // a 503: "delivery failed" is logged
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(stub.requests).toBe(1);
+  });
+
+  it('in debug mode sends nothing, not even reports an earlier run left in the spool', async () => {
+    const stub = await collector(() => 503);
+    const dataDir = tempDir();
+    const first = agentFor(stub.url, { clock: new FakeClock(), dataDir });
+    first.agent.counter('c').inc();
+    await started(first.agent);
+    await first.agent.flush(); // refused: stays spooled
+    await first.agent.shutdown(500);
+    const before = stub.requests;
+    stub.answer = () => 200;
+    const { agent } = agentFor(stub.url, {
+      clock: new FakeClock(),
+      dataDir,
+      env: { TIDEWATCH_TELEMETRY_DEBUG: '1' },
+    });
+    await started(agent);
+    await agent.flush();
+    expect(stub.requests).toBe(before);
+    expect(readdirSync(path.join(dataDir, 'spool')).length).toBeGreaterThan(0);
+  });
+
   it('when disabled, writes no file, opens no connection and arms no timer', async () => {
     const stub = await collector();
     const dataDir = path.join(tempDir(), 'data');

@@ -59,6 +59,25 @@ const NOTICE = (o: ResolvedOptions, dir: string | null) =>
   ].join('\n');
 
 /** Validates options (throws AgentError) and starts the agent; or a no-op agent when disabled. */
+/** setTimeout's largest delay; a longer one fires at once (with a TimeoutOverflowWarning). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+/** The longest flush() keeps its host's process alive. */
+const FLUSH_HOLD_MS = 60_000;
+
+/**
+ * `work`, with the process kept alive until it settles (at most `maxMs`). The agent's own timers
+ * and sockets are unref'd so that they never hold a host open; but a host that awaits flush() as
+ * its last step would then exit in the middle of the await, with the rest of its code never run.
+ */
+async function keptAlive<T>(work: Promise<T>, maxMs: number): Promise<T> {
+  const hold = setTimeout(() => {}, maxMs);
+  try {
+    return await work;
+  } finally {
+    clearTimeout(hold);
+  }
+}
+
 export function createAgent(options: AgentOptions): Agent {
   const resolved = resolveOptions(options);
   if (resolved.disabledBy !== null) return disabledAgent;
@@ -170,14 +189,20 @@ class RunningAgent implements Agent {
   }
 
   async flush(): Promise<void> {
-    await this.run(async () => {
-      await this.report();
-      this.rearm();
-    });
+    await keptAlive(
+      this.run(async () => {
+        await this.report();
+        this.rearm();
+      }),
+      // Sending is bounded by its own timeout; this bound is only a backstop.
+      FLUSH_HOLD_MS,
+    );
   }
 
   shutdown(deadlineMs = 2000): Promise<void> {
-    this.stopping ??= this.stop(Number.isFinite(deadlineMs) && deadlineMs >= 0 ? deadlineMs : 2000);
+    const deadline =
+      Number.isFinite(deadlineMs) && deadlineMs >= 0 ? Math.min(deadlineMs, MAX_TIMER_MS) : 2000;
+    this.stopping ??= this.stop(deadline);
     return this.stopping;
   }
 
@@ -188,9 +213,10 @@ class RunningAgent implements Agent {
     const final = this.run(() => this.report());
     let timer: NodeJS.Timeout | undefined;
     // Real time on purpose: the host's deadline is wall-clock, whatever clock drives the schedule.
+    // Not unref'd: a host awaiting shutdown() at its end must still be running when it resolves
+    // (an unref'd timer and socket let the process exit mid-await). The deadline bounds it.
     const deadline = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, deadlineMs);
-      timer.unref();
     });
     await Promise.race([final, deadline]);
     clearTimeout(timer);
@@ -212,7 +238,7 @@ class RunningAgent implements Agent {
     this.trackingId = await loadTrackingId(this.disk, this.o.trackingId);
     this.state = await loadState(this.disk);
     if (this.state.noticeShownMs === null) {
-      this.o.logger.warn(NOTICE(this.o, this.o.dataDir));
+      this.log(NOTICE(this.o, this.o.dataDir));
       this.state.noticeShownMs = this.o.clock.now();
       await saveState(this.disk, this.state);
     }
@@ -297,9 +323,7 @@ class RunningAgent implements Agent {
     const json = this.o.format === 'json';
     const body = json ? await inNextTurn(() => encodeReportJson(report)) : await encodeInTurns(report);
     if (this.o.debug) {
-      this.o.logger.warn(
-        `tidewatch report (TIDEWATCH_TELEMETRY_DEBUG, not sent):\n${JSON.stringify(report, null, 2)}`,
-      );
+      this.log(`tidewatch report (TIDEWATCH_TELEMETRY_DEBUG, not sent):\n${JSON.stringify(report, null, 2)}`);
       await saveState(this.disk, this.state);
       return;
     }
@@ -309,6 +333,7 @@ class RunningAgent implements Agent {
   }
 
   private async deliver(): Promise<void> {
+    if (this.o.debug) return; // TIDEWATCH_TELEMETRY_DEBUG: nothing leaves, not even older spooled reports
     const result = await this.delivery.drain(this.abort.signal);
     const now = this.o.clock.now();
     this.drops.reports += result.dropped;
@@ -330,8 +355,17 @@ class RunningAgent implements Agent {
   private warnOnce(message: string): void {
     if (this.loggedThisInterval) return;
     this.loggedThisInterval = true;
+    this.log(`tidewatch agent: ${message} (further problems this interval are only counted)`);
+  }
+
+  /**
+   * One line to the host's logger, which must not break the host either way: a logger that throws,
+   * or an async one whose promise rejects (that would be an unhandled rejection), is ignored.
+   */
+  private log(message: string): void {
     try {
-      this.o.logger.warn(`tidewatch agent: ${message} (further problems this interval are only counted)`);
+      const returned: unknown = this.o.logger.warn(message);
+      if (returned instanceof Promise) returned.catch(() => {});
     } catch {}
   }
 

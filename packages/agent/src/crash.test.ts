@@ -14,17 +14,23 @@ afterEach(async () => {
   await stub?.close();
 });
 
-/** Starts the agent in a separate node process (TypeScript through tsx, protocol from source). */
-async function host(endpoint: string, dataDir: string): Promise<ChildProcess> {
+/** Runs one of test/'s host scripts in a separate node process (tsx, protocol from source). */
+function spawnHost(script: string, endpoint: string, dataDir: string): ChildProcess {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', path.join(here, '../test/child-agent.ts'), endpoint, dataDir],
+    ['--import', 'tsx', path.join(here, '../test', script), endpoint, dataDir],
     {
       env: { ...process.env, TSX_TSCONFIG_PATH: path.join(here, '../test/tsconfig.child.json') },
       stdio: 'pipe',
     },
   );
   children.push(child);
+  return child;
+}
+
+/** Starts the agent in a host that keeps counting until it is killed. */
+async function host(endpoint: string, dataDir: string): Promise<ChildProcess> {
+  const child = spawnHost('child-agent.ts', endpoint, dataDir);
   await new Promise<void>((resolve, reject) => {
     child.stdout!.on('data', (d: Buffer) => d.toString().includes('ready') && resolve());
     child.on('exit', (code) => reject(new Error(`child exited early (${code})`)));
@@ -95,4 +101,33 @@ describe('a host killed with SIGKILL', () => {
     expect(Date.now() - started).toBeLessThan(8000); // not held by the hanging request (timeout 10 s)
     expect(stub.requests).toBeGreaterThanOrEqual(1);
   });
+
+  /** Runs child-short-lived.ts to its natural end; its output and exit code. */
+  async function shortLived(endpoint: string, dataDir: string) {
+    const child = spawnHost('child-short-lived.ts', endpoint, dataDir);
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    return { out, code };
+  }
+
+  it('lets a script that awaits flush() and shutdown() as its last steps run to its end', async () => {
+    stub = await startCollector();
+    const dir = mkdtempSync(path.join(tmpdir(), 'tw-short-'));
+    const { out, code } = await shortLived(stub.url, dir);
+    expect(out).toBe('after flush\nafter shutdown\n');
+    expect(code).toBe(0);
+    expect(stub.accepted.length).toBeGreaterThanOrEqual(1);
+  }, 30_000);
+
+  // Node 20's recursive mkdir spins forever under /proc; the agent must go memory-only instead.
+  if (process.platform === 'linux') {
+    it('goes memory-only for a dataDir under /proc, and the host still exits', async () => {
+      stub = await startCollector();
+      const { out, code } = await shortLived(stub.url, '/proc/tidewatch-test/data');
+      expect(out).toBe('after flush\nafter shutdown\n');
+      expect(code).toBe(0);
+      expect(stub.accepted.length).toBeGreaterThanOrEqual(1);
+    }, 30_000);
+  }
 });

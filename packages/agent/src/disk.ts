@@ -6,6 +6,27 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 
+/**
+ * mkdir -p, by hand: Node 20's `mkdir(dir, { recursive: true })` never returns (and spins a
+ * thread-pool thread at 100%) for a path under /proc, where creating fails with ENOENT although
+ * the parent exists. Here every level is tried at most twice, so it fails instead.
+ */
+async function makeDirectories(dir: string): Promise<void> {
+  try {
+    await mkdir(dir);
+    return;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return; // a file in the way fails the write that follows, as it should
+    const parent = path.dirname(dir);
+    if (code !== 'ENOENT' || parent === dir) throw error;
+  }
+  await makeDirectories(path.dirname(dir));
+  await mkdir(dir).catch((error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EEXIST') throw error;
+  });
+}
+
 export class Disk {
   /** True once any write failed (or there is no dataDir): callers keep things in memory. */
   memoryOnly: boolean;
@@ -37,7 +58,7 @@ export class Disk {
     const target = this.path(rel);
     const temp = path.join(path.dirname(target), `.tmp-${randomUUID()}`);
     try {
-      await mkdir(path.dirname(target), { recursive: true });
+      await makeDirectories(path.dirname(target));
       const file = await open(temp, 'w', 0o644);
       try {
         await file.writeFile(bytes);

@@ -187,6 +187,12 @@ export class HistogramSeries {
   // cell, outside the window) goes to recordEdge(), kept out of line so that this method stays
   // small enough to inline.
   record(v: number): void {
+    // Free when the JIT knows v is a number; keeps '5' (which would turn a sum into a string), 5n
+    // and symbols (which would throw) out.
+    if (typeof v !== 'number') {
+      this.rejected++;
+      return;
+    }
     this.bits[0] = v;
     const hi = this.hiWord[0]!;
     const at = (((((hi >>> 20) - 1023) << 8) + this.fastSub[(hi >>> 8) & 0xfff]!) >> this.shift) - this.base;

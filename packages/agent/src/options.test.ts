@@ -19,6 +19,19 @@ describe('options', () => {
   it('createAgent throws AgentError at once for options the host got wrong', () => {
     expect(() => createAgent({ ...base, endpoint: 'not a url' })).toThrow(AgentError);
     expect(code({ endpoint: 'ftp://x' })).toBe('invalid_option');
+    // Each of these parsed once the route was appended, and every report went astray.
+    for (const endpoint of [
+      'http://',
+      'https:',
+      'http:/',
+      'http://x.example/?token=a',
+      'http://x.example/#f',
+    ]) {
+      expect(code({ endpoint }), endpoint).toBe('invalid_option');
+    }
+    expect(resolveOptions({ ...base, endpoint: 'https://t.example/prefix/' }).reportUrl.href).toBe(
+      'https://t.example/prefix/api/v3/report',
+    );
     expect(code({ endpoint: undefined })).toBe('invalid_option');
     expect(code({ nodeType: '' })).toBe('invalid_option');
     expect(code({ nodeType: 'n'.repeat(65) })).toBe('invalid_option');

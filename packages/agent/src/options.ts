@@ -140,15 +140,24 @@ export function resolveOptions(options: AgentOptions): ResolvedOptions {
   const o = options;
   const env = o.env ?? process.env;
 
-  let reportUrl: URL;
+  // The endpoint is parsed on its own first: `http://` or `https:` would otherwise parse once the
+  // route is appended (its first segment taken for the host), and a query or fragment would
+  // swallow the route.
+  let base: URL;
   try {
-    reportUrl = new URL(`${String(o.endpoint).replace(/\/+$/, '')}/api/v3/report`);
+    base = new URL(String(o.endpoint));
   } catch {
     fail(`endpoint ${JSON.stringify(o.endpoint)} is not a URL like https://telemetry.example.com`);
   }
-  if (typeof o.endpoint !== 'string' || !/^https?:$/.test(reportUrl.protocol)) {
-    fail(`endpoint ${JSON.stringify(o.endpoint)} must be an http:// or https:// URL`);
+  if (typeof o.endpoint !== 'string' || !/^https?:$/.test(base.protocol) || base.hostname === '') {
+    fail(`endpoint ${JSON.stringify(o.endpoint)} must be an http:// or https:// URL with a host`);
   }
+  if (base.search !== '' || base.hash !== '' || o.endpoint.includes('#') || o.endpoint.includes('?')) {
+    fail(
+      `endpoint ${JSON.stringify(o.endpoint)} must not have a ?query or #fragment: reports go to ENDPOINT/api/v3/report`,
+    );
+  }
+  const reportUrl = new URL(`${base.href.replace(/\/+$/, '')}/api/v3/report`);
   if (
     o.trackingId !== undefined &&
     (typeof o.trackingId !== 'string' ||

@@ -87,4 +87,67 @@ describe('registry', () => {
     expect(a).toEqual(b);
     expect(r.snapshot(true)).toEqual(a);
   });
+
+  it('never throws and never takes a non-number on the hot path; such values are counted', () => {
+    const r = registry();
+    const c = r.counter('c');
+    const g = r.gauge('g');
+    const h = r.histogram('h');
+    const odd: unknown[] = [
+      '5',
+      5n,
+      Symbol('s'),
+      true,
+      [],
+      {},
+      null,
+      {
+        valueOf: () => {
+          throw new Error('x');
+        },
+      },
+    ];
+    for (const v of odd) {
+      expect(() => (c.inc as (n: unknown) => void)(v)).not.toThrow();
+      expect(() => (g.set as (n: unknown) => void)(v)).not.toThrow();
+      expect(() => (h.record as (n: unknown) => void)(v)).not.toThrow();
+    }
+    c.inc(2);
+    g.set(7);
+    h.record(0.5);
+    const snap = r.snapshot(true);
+    expect(snap.metrics.map((m) => m.value)).toEqual([2, 7, 0]);
+    const histogram = snap.metrics[2]!.histogram!;
+    expect([histogram.count, histogram.sum, histogram.min, histogram.max]).toEqual([1, 0.5, 0.5, 0.5]);
+    // inc() with no argument is inc(1): undefined takes the default, so it is not among the odd.
+    expect(snap.rejectedValues).toBe(3 * odd.length);
+  });
+
+  it('hands out a no-op handle when labels or info throw while being read', () => {
+    const r = registry();
+    const throwing = Object.defineProperty({}, 'kind', {
+      enumerable: true,
+      get() {
+        throw new Error('getter');
+      },
+    });
+    const proxy = new Proxy(
+      {},
+      {
+        ownKeys: () => {
+          throw new Error('ownKeys');
+        },
+      },
+    );
+    const info = Object.defineProperty({}, 'unit', {
+      get() {
+        throw new Error('unit');
+      },
+    });
+    expect(r.counter('a', throwing as never)).toBe(NOOP_HANDLE);
+    expect(r.gauge('b', proxy as never)).toBe(NOOP_HANDLE);
+    expect(r.histogram('c', undefined, info as never)).toBe(NOOP_HANDLE);
+    expect(() => r.describe('d', info as never)).not.toThrow();
+    expect(r.droppedSeries).toBe(3);
+  });
 });

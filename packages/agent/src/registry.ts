@@ -41,9 +41,11 @@ export class CounterSeries implements Counter {
   rejected = 0;
   constructor(readonly labels: Record<string, string>) {}
 
-  // Hot path: one comparison pair and an add on the handle's own field.
+  // Hot path: a type check (free when the JIT already knows n is a number), one comparison pair
+  // and an add on the handle's own field. Without the type check, inc('5') would turn the count
+  // into a string and inc(5n) would throw.
   inc(n = 1): void {
-    if (n >= 0 && n !== Number.POSITIVE_INFINITY) this.value += n;
+    if (typeof n === 'number' && n >= 0 && n !== Number.POSITIVE_INFINITY) this.value += n;
     else this.rejected++;
   }
 }
@@ -54,8 +56,8 @@ export class GaugeSeries implements Gauge {
   constructor(readonly labels: Record<string, string>) {}
 
   set(v: number): void {
-    if (v - v === 0)
-      this.value = v; // false for NaN and ±Infinity
+    // v - v === 0 is false for NaN and ±Infinity; the type check keeps out '5', true, [] and 5n.
+    if (typeof v === 'number' && v - v === 0) this.value = v;
     else this.rejected++;
   }
 }
@@ -75,6 +77,15 @@ export const NOOP_HANDLE: Counter & Gauge & Histogram = {
   set() {},
   record() {},
 };
+
+/** String(x) for a log line, even for a value whose toString throws. */
+function safeString(x: unknown): string {
+  try {
+    return String(x);
+  } catch {
+    return '(unprintable)';
+  }
+}
 
 type AnySeries = CounterSeries | GaugeSeries | LabelledHistogram;
 
@@ -105,22 +116,35 @@ export class Registry {
   ) {}
 
   counter(name: string, labels?: Labels, info?: MetricInfo): Counter {
-    return (this.series('counter', name, labels, info) as CounterSeries | undefined) ?? NOOP_HANDLE;
+    return (this.guarded('counter', name, labels, info) as CounterSeries | undefined) ?? NOOP_HANDLE;
   }
   gauge(name: string, labels?: Labels, info?: MetricInfo): Gauge {
-    return (this.series('gauge', name, labels, info) as GaugeSeries | undefined) ?? NOOP_HANDLE;
+    return (this.guarded('gauge', name, labels, info) as GaugeSeries | undefined) ?? NOOP_HANDLE;
   }
   histogram(name: string, labels?: Labels, info?: MetricInfo): Histogram {
-    return (this.series('histogram', name, labels, info) as LabelledHistogram | undefined) ?? NOOP_HANDLE;
+    return (this.guarded('histogram', name, labels, info) as LabelledHistogram | undefined) ?? NOOP_HANDLE;
   }
 
   /** Sets a metric's unit and description (before or after its first series). */
   describe(name: string, info: MetricInfo): void {
-    const clean = this.info(name, info);
-    if (!clean) return;
-    this.infos.set(name, clean);
-    const family = this.families.get(name);
-    if (family) Object.assign(family, clean);
+    try {
+      const clean = this.info(name, info);
+      if (!clean) return;
+      this.infos.set(name, clean);
+      const family = this.families.get(name);
+      if (family) Object.assign(family, clean);
+    } catch (error) {
+      this.onProblem(`describe(${JSON.stringify(safeString(name))}): ${safeString(error)}`);
+    }
+  }
+
+  /** series(), never throwing into the host: labels or info with a getter (or Proxy) that throws. */
+  private guarded(kind: MetricKind, name: string, labels: Labels | undefined, info: MetricInfo | undefined) {
+    try {
+      return this.series(kind, name, labels, info);
+    } catch (error) {
+      return this.drop(`metric ${JSON.stringify(safeString(name))}: ${safeString(error)}`);
+    }
   }
 
   private info(name: string, info: MetricInfo | undefined) {

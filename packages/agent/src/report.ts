@@ -7,6 +7,7 @@ import {
   type AgentReport,
   type EventFieldValue,
   KEY_PATTERN,
+  type MetricSeries,
   NAME_PATTERN,
   NATIVE_LIMITS,
   NATIVE_PROTOCOL,
@@ -40,11 +41,24 @@ export function cleanEvent(
       return `event ${name}: field key ${JSON.stringify(key)} is not like rows_read`;
     if (typeof value === 'string') {
       clean[key] = value.slice(0, NATIVE_LIMITS.eventStringMax).replace(NOT_STORABLE, '\uFFFD');
-    } else if (typeof value === 'number' && Number.isFinite(value)) clean[key] = value;
+    } else if (typeof value === 'number' && wireNumber(value)) clean[key] = value;
     else if (typeof value === 'boolean') clean[key] = value;
-    else return `event ${name}: field ${key} must be a string, a finite number or a boolean`;
+    else return `event ${name}: field ${key} must be a string, a number within ±1e300 or a boolean`;
   }
   return { name, timeMs: Math.max(0, Math.round(timeMs)), fields: clean };
+}
+
+/** A number the collector accepts: finite and within ±1e300 (its rollups add them up). */
+function wireNumber(v: number): boolean {
+  return Math.abs(v) <= NATIVE_LIMITS.numberMagnitudeMax;
+}
+
+/** A series whose numbers the collector would refuse (and the whole report with it). */
+function unsendable(m: MetricSeries): boolean {
+  const h = m.histogram;
+  return (
+    !wireNumber(m.value) || (h !== null && !(wireNumber(h.sum) && wireNumber(h.min) && wireNumber(h.max)))
+  );
 }
 
 export const noDrops = (): AgentDrops => ({ series: 0, events: 0, reports: 0, values: 0, errors: 0 });
@@ -70,9 +84,11 @@ export interface ReportInput {
 export function buildReport(input: ReportInput): AgentReport {
   const { options: o, registry } = input;
   const snapshot = registry.snapshot(input.reset);
+  // A counter past 1e300 (or a histogram summing past it) would get the whole report refused.
+  const metrics = snapshot.metrics.filter((m) => !unsendable(m));
   const drops: AgentDrops = {
     ...input.drops,
-    series: input.drops.series + registry.droppedSeries,
+    series: input.drops.series + registry.droppedSeries + snapshot.metrics.length - metrics.length,
     values: input.drops.values + snapshot.rejectedValues,
   };
   if (input.reset) registry.droppedSeries = 0;
@@ -94,7 +110,7 @@ export function buildReport(input: ReportInput): AgentReport {
     system: input.collectors.system(),
     process: input.collectors.process(input.reset),
     cluster: input.cluster,
-    metrics: snapshot.metrics,
+    metrics,
     events: input.events,
     drops,
     agentVersion: AGENT_VERSION,
@@ -113,8 +129,11 @@ export function cleanClusterFacts(
   }
   for (const [key, value] of Object.entries(raw)) {
     if (Object.keys(out).length >= NATIVE_LIMITS.clusterFactsMax) break;
-    if (NAME_PATTERN.test(key) && typeof value === 'number' && Number.isFinite(value)) out[key] = value;
-    else onProblem(`clusterFacts(): ${JSON.stringify(key)} is not a metric-style name with a finite number`);
+    if (NAME_PATTERN.test(key) && typeof value === 'number' && wireNumber(value)) out[key] = value;
+    else
+      onProblem(
+        `clusterFacts(): ${JSON.stringify(key)} is not a metric-style name with a number within ±1e300`,
+      );
   }
   return out;
 }

@@ -34,6 +34,12 @@ store URLs:  sqlite:PATH (default sqlite:./data/tidewatch.db), postgres://USER@H
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
+  // `query` and `simulate` print their own help; the others are covered by this one.
+  const wantsHelp = rest.includes('--help') || rest.includes('-h');
+  if (wantsHelp && command !== 'query' && command !== 'simulate') {
+    console.log(HELP);
+    return;
+  }
   switch (command) {
     case 'serve':
       return serve(serveConfig(rest, process.env));

@@ -1,6 +1,8 @@
 // `tidewatch query` against a real collector: aligned tables, JSON equal to the API's answer.
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { encodeReportJson } from '@tidewatch/protocol';
@@ -11,7 +13,7 @@ import {
   startTestCollector,
   type TestCollector,
 } from '../../collector/test-support/collector.js';
-import { metaReport } from '../../collector/test-support/risingwave.js';
+import { metaReport, v1MetaReport } from '../../collector/test-support/risingwave.js';
 import { tempDir } from '../../collector/test-support/services.js';
 
 const BIN = fileURLToPath(new URL('../bin/tidewatch.js', import.meta.url));
@@ -139,5 +141,58 @@ describe('tidewatch query', () => {
       code: 2,
       stderr: expect.stringContaining('--by'),
     });
+  });
+
+  it('prints terminal escape sequences from reports as visible text, never to the terminal', async () => {
+    // Anyone may send a report: an OS name that clears the screen and sets the window title.
+    const evil = '\u001b[2J\u001b[31mEVIL\u001b]0;pwned\u0007';
+    const report = JSON.parse(v1MetaReport({ trackingId: randomUUID() })) as {
+      system_data: { os: { name: string } };
+    };
+    report.system_data.os.name = evil;
+    const res = await c.post('/api/v1/report/meta', JSON.stringify(report), {
+      'content-type': 'application/json',
+    });
+    expect(res.status).toBe(200);
+    const { stdout } = await tidewatch('breakdown', '--by', 'os');
+    expect(stdout).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
+    expect(stdout).toContain('\\x1b[2J\\x1b[31mEVIL\\x1b]0;pwned\\x07');
+  });
+
+  it('gives up on a collector that never answers, and says what answered when it is not one', async () => {
+    const sockets = new Set<Socket>();
+    const silent = createServer(() => {}).on('connection', (s) => sockets.add(s));
+    const html = createServer((_req, res) => res.end('<html>not a collector</html>'));
+    const shapeless = createServer((_req, res) => res.end('{"rows":"nope"}'));
+    const urls = await Promise.all(
+      [silent, html, shapeless].map(
+        (s) =>
+          new Promise<string>((resolve) =>
+            s.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(s.address() as AddressInfo).port}`)),
+          ),
+      ),
+    );
+    const at = (url: string, ...args: string[]) =>
+      run(process.execPath, [BIN, 'query', 'breakdown', '--by', 'version', '--target', url, ...args], {
+        env: { ...process.env, TIDEWATCH_TOKEN: ADMIN_TOKEN },
+      });
+    try {
+      await expect(at(urls[0]!, '--timeout', '1')).rejects.toMatchObject({
+        code: 1,
+        stderr: expect.stringContaining('no answer within 1 s'),
+      });
+      await expect(at(urls[1]!)).rejects.toMatchObject({
+        code: 1,
+        stderr: expect.stringContaining('not a Tidewatch answer'),
+      });
+      await expect(at(urls[2]!)).rejects.toMatchObject({
+        code: 1,
+        stderr: expect.stringContaining('--json prints the answer'),
+      });
+      await expect(at(urls[0]!, '--timeout', 'soon')).rejects.toMatchObject({ code: 2 });
+    } finally {
+      for (const s of sockets) s.destroy();
+      for (const s of [silent, html, shapeless]) s.close();
+    }
   });
 });

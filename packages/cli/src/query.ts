@@ -1,10 +1,13 @@
 // `tidewatch query <question>`: the query API from a terminal, as aligned tables or JSON.
 import { parseArgs } from 'node:util';
 import { UsageError } from './args.js';
-import { formatTable } from './table.js';
+import { formatTable, printable } from './table.js';
+
+/** How long a query waits for the collector's answer before giving up, unless --timeout says. */
+const DEFAULT_TIMEOUT_S = 30;
 
 const USAGE = `usage: tidewatch query <question> [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--json] [--include-ci] [--include-internal]
-                       [--target URL] [--token T]
+                       [--target URL] [--token T] [--timeout SECONDS (default 30)]
 questions:
   overview                        active, new, silent and total clusters; lifetimes
   active                          active clusters per day
@@ -205,6 +208,7 @@ export async function query(argv: string[], env: NodeJS.ProcessEnv): Promise<voi
       limit: { type: 'string' },
       target: { type: 'string' },
       token: { type: 'string' },
+      timeout: { type: 'string' },
       help: { type: 'boolean' },
     },
     allowPositionals: true,
@@ -236,21 +240,53 @@ export async function query(argv: string[], env: NodeJS.ProcessEnv): Promise<voi
   if (values['include-internal']) params.set('includeInternal', 'true');
   const url = `${base}${q.path}${params.size > 0 ? `?${params}` : ''}`;
 
+  const timeoutS = values.timeout === undefined ? DEFAULT_TIMEOUT_S : Number(values.timeout);
+  if (!(timeoutS > 0 && timeoutS <= 3600))
+    throw new UsageError('--timeout must be a number of seconds from 0 to 3600');
   let res: Response;
+  let body: string;
   try {
-    res = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
+    // A collector that accepts the connection and never answers must not hang the terminal.
+    const signal = AbortSignal.timeout(timeoutS * 1000);
+    res = await fetch(url, { headers: { authorization: `Bearer ${token}` }, signal });
+    body = await res.text();
   } catch (error) {
-    throw new Error(`cannot reach the collector at ${base}: ${(error as Error).message}`);
+    const reason =
+      (error as Error).name === 'TimeoutError'
+        ? `no answer within ${timeoutS} s (--timeout)`
+        : (error as Error).message;
+    throw new Error(`cannot reach the collector at ${base}: ${reason}`);
   }
-  const answer = (await res.json().catch(() => ({}))) as Record<string, unknown>;
-  if (!res.ok) throw new Error(`${res.status} ${answer.error ?? ''}: ${answer.message ?? res.statusText}`);
+  let answer: Record<string, unknown>;
+  try {
+    const parsed = JSON.parse(body) as unknown;
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+      throw new Error('not an object');
+    answer = parsed as Record<string, unknown>;
+  } catch {
+    throw new Error(
+      `${base}${q.path} answered ${res.status} with something that is not a Tidewatch answer (JSON object); is --target a Tidewatch collector?`,
+    );
+  }
+  if (!res.ok) {
+    throw new Error(printable(`${res.status} ${answer.error ?? ''}: ${answer.message ?? res.statusText}`));
+  }
   if (values.json) {
     console.log(JSON.stringify(answer, null, 2));
     return;
   }
-  console.log(formatTable(q.rows(answer)));
+  let rows: Record<string, unknown>[];
+  try {
+    rows = q.rows(answer);
+    if (!Array.isArray(rows) || !rows.every((r) => typeof r === 'object' && r !== null)) throw new Error();
+  } catch {
+    throw new Error(
+      `${base}${q.path} answered in a shape this CLI does not know; --json prints the answer as it is`,
+    );
+  }
+  console.log(formatTable(rows));
   for (const part of q.more?.(answer) ?? []) {
-    console.log(typeof part === 'string' ? `\n${part}` : formatTable(part));
+    console.log(typeof part === 'string' ? `\n${printable(part)}` : formatTable(part));
   }
   if (typeof answer.next === 'string') console.log(`(more: --json shows the cursor "next")`);
   const excluded = answer.excluded as { ci: number; internal: number } | undefined;

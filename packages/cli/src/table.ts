@@ -1,10 +1,21 @@
 // Aligned text tables for the terminal: numbers right-aligned, everything else left.
 
+/** Control characters (C0, DEL, C1): ESC and friends would drive the operator's terminal. */
+const CONTROL = /\p{Cc}/gu;
+
+/**
+ * Text from the collector made safe to print: anyone can send a report, so a stored string may
+ * carry terminal escape sequences (clear the screen, set the window title); they show as \xNN.
+ */
+export function printable(text: string): string {
+  return text.replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
 export function formatTable(rows: Record<string, unknown>[], columns?: string[]): string {
   if (rows.length === 0) return '(no rows)';
   const keys = columns ?? Object.keys(rows[0]!);
   const cell = (v: unknown) =>
-    v === null || v === undefined ? '-' : typeof v === 'object' ? JSON.stringify(v) : String(v);
+    v === null || v === undefined ? '-' : printable(typeof v === 'object' ? JSON.stringify(v) : String(v));
   const numeric = keys.map((k) =>
     rows.every((r) => r[k] === null || r[k] === undefined || typeof r[k] === 'number'),
   );

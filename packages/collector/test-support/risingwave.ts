@@ -51,6 +51,8 @@ export interface MetaOptions extends BaseOptions {
   streamJobCount?: number;
   licenseTier?: string;
   connectorUsage?: string;
+  /** license_info_json_str as sent, instead of the usual paid license of ACME Corp. */
+  licenseJson?: string;
 }
 
 export function metaReport(o: MetaOptions = {}): Uint8Array {
@@ -70,12 +72,14 @@ export function metaReport(o: MetaOptions = {}): Uint8Array {
       clusterType: rw.TelemetryClusterType.KUBERNETES,
       objectStoreMediaType: 's3',
       connectorUsageJsonStr: o.connectorUsage ?? CONNECTOR_USAGE,
-      licenseInfoJsonStr: JSON.stringify({
-        sub: 'ACME Corp',
-        iss: 'prod.risingwave.com',
-        tier: o.licenseTier ?? 'paid',
-        exp: 1_900_000_000,
-      }),
+      licenseInfoJsonStr:
+        o.licenseJson ??
+        JSON.stringify({
+          sub: 'ACME Corp',
+          iss: 'prod.risingwave.com',
+          tier: o.licenseTier ?? 'paid',
+          exp: 1_900_000_000,
+        }),
     }),
   );
 }
@@ -113,6 +117,13 @@ function eventMessage(o: EventOptions) {
 
 export function event(o: EventOptions): Uint8Array {
   return toBinary(rw.EventMessageSchema, eventMessage(o));
+}
+
+/** One event with its attributes (a JSON text RisingWave embeds) as given. */
+export function eventMessageWith(o: EventOptions & { attributes: string }): Uint8Array {
+  const message = eventMessage(o);
+  message.attributes = o.attributes;
+  return toBinary(rw.EventMessageSchema, message);
 }
 
 export function eventBatch(events: EventOptions[]): Uint8Array {

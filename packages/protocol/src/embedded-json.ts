@@ -1,33 +1,58 @@
 // JSON texts that RisingWave embeds inside its reports: connector usage and license info.
 // A text that does not parse is kept as sent and flagged, never a reason to reject the report.
-import { Flags } from './fields.js';
+import { Flags, storable } from './fields.js';
 import type { ConnectorUse } from './model.js';
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** NUL replaced (no store can hold it) and flagged, like every other string of a report. */
-function noNul(value: string, flags: Flags): string {
-  if (!value.includes('\0')) return value;
-  flags.add('nul_replaced');
-  return value.replaceAll('\0', '\uFFFD');
+/**
+ * How deep arrays and objects may nest in an embedded JSON text. Real ones nest two or three
+ * levels; a deeper one still parses, but writing it back out (JSON.stringify, fastify's
+ * serializer) recurses once per level and runs out of stack at a few thousand.
+ */
+export const MAX_JSON_DEPTH = 64;
+
+/** Whether the arrays and objects of a JSON text nest at most `max` deep: a scan, no parse. */
+export function nestsAtMost(text: string, max: number = MAX_JSON_DEPTH): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c)
+        i++; // a backslash escapes the next character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) return false;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return true;
+}
+
+/**
+ * An embedded JSON text parsed, or undefined when it does not parse or nests deeper than
+ * MAX_JSON_DEPTH (such a text is kept as text: it could not be written back out as JSON).
+ */
+export function parseEmbeddedJson(text: string): unknown {
+  if (!nestsAtMost(text)) return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
 }
 
 function shortString(value: unknown, flags: Flags): string | null {
-  return typeof value === 'string' && value.length > 0 && value.length <= 256 ? noNul(value, flags) : null;
+  return typeof value === 'string' && value.length > 0 && value.length <= 256 ? storable(value, flags) : null;
 }
 
 /** `{"source":[{"<id>":{"connector":..,"format":..,"encode":..}}],"sink":[...]}` */
 export function parseConnectorUsage(json: string | null, flags: Flags): ConnectorUse[] {
   if (json === null) return [];
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(json);
-  } catch {
-    flags.add('connector_usage_unparsable');
-    return [];
-  }
+  const parsed = parseEmbeddedJson(json);
   if (!isRecord(parsed)) {
     flags.add('connector_usage_unparsable');
     return [];
@@ -49,7 +74,7 @@ export function parseConnectorUsage(json: string | null, flags: Flags): Connecto
         const d = isRecord(desc) ? desc : {};
         uses.push({
           kind,
-          id: noNul(id.slice(0, 64), flags),
+          id: storable(id.slice(0, 64), flags),
           connector: shortString(d['connector'], flags)?.toLowerCase() ?? null,
           format: shortString(d['format'], flags)?.toLowerCase() ?? null,
           encode: shortString(d['encode'], flags)?.toLowerCase() ?? null,
@@ -68,13 +93,7 @@ export interface LicenseFacts {
 /** License JSON (`sub`, `iss`, `tier`, `rwu_limit`, `exp`) or `{"error": ...}`. */
 export function parseLicense(json: string | null, flags: Flags): LicenseFacts {
   if (json === null) return { tier: null, subject: null };
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(json);
-  } catch {
-    flags.add('license_unparsable');
-    return { tier: null, subject: null };
-  }
+  const parsed = parseEmbeddedJson(json);
   if (!isRecord(parsed)) {
     flags.add('license_unparsable');
     return { tier: null, subject: null };
@@ -93,12 +112,7 @@ export function connectorUsesOf(json: string | null): ConnectorUse[] {
  * is nothing to redact. A text that is not a JSON object is replaced whole (it may be anything).
  */
 export function redactLicenseJson(json: string, redact: (subject: string) => string): string | null {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(json);
-  } catch {
-    return JSON.stringify({ unparsable: redact(json) });
-  }
+  const parsed = parseEmbeddedJson(json);
   if (!isRecord(parsed)) return JSON.stringify({ unparsable: redact(json) });
   if (!('sub' in parsed)) return null;
   const sub = parsed['sub'];

@@ -50,11 +50,29 @@ export function text(value: unknown, field: string, flags: Flags, max: number = 
     throw new ProtocolError('string_too_long', `${field} is ${value.length} characters; the limit is ${max}`);
   }
   if (value.length === 0) return null;
-  if (value.includes('\0')) {
+  return storable(value, flags);
+}
+
+/** A lone UTF-16 surrogate: in a `u` regex, the halves of a well-formed pair never match. */
+const LONE_SURROGATE = /\p{Cs}/gu;
+
+/**
+ * A string every store can hold, and flagged where it had to change: NUL (no store can hold it)
+ * and lone surrogates (a JSON `\ud800` escape; not UTF-8, so a store would keep mangled bytes)
+ * become U+FFFD. Rejecting instead would lose a RisingWave report for good.
+ */
+export function storable(value: string, flags: Flags): string {
+  let out = value;
+  if (out.includes('\0')) {
     flags.add('nul_replaced');
-    return value.replaceAll('\0', '\uFFFD');
+    out = out.replaceAll('\0', '\uFFFD');
   }
-  return value;
+  LONE_SURROGATE.lastIndex = 0;
+  if (LONE_SURROGATE.test(out)) {
+    flags.add('surrogate_replaced');
+    out = out.replace(LONE_SURROGATE, '\uFFFD');
+  }
+  return out;
 }
 
 /** An unsigned integer that may arrive as a bigint (protobuf uint64) or a JSON number. */

@@ -39,7 +39,7 @@ export async function auditRoute(app: FastifyInstance, opts: { store: Store }) {
   app.get(
     '/admin/audit',
     {
-      preHandler: requireToken(opts.store, 'admin'),
+      onRequest: requireToken(opts.store, 'admin'),
       schema: {
         tags: ['admin'],
         summary: 'The audit log of admin actions, newest first',

@@ -14,7 +14,7 @@ export async function blockRoutes(app: FastifyInstance, opts: { store: Store }) 
   app.get(
     '/admin/blocked',
     {
-      preHandler: requireToken(store, 'admin'),
+      onRequest: requireToken(store, 'admin'),
       schema: {
         tags,
         summary: 'Erased clusters whose new reports are dropped',
@@ -48,7 +48,7 @@ export async function blockRoutes(app: FastifyInstance, opts: { store: Store }) 
   app.delete(
     '/admin/blocked/:trackingId',
     {
-      preHandler: requireToken(store, 'admin'),
+      onRequest: requireToken(store, 'admin'),
       schema: {
         tags,
         summary: "Lift an erase's block: the cluster's reports are stored again",

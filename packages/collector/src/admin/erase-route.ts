@@ -11,7 +11,7 @@ export async function eraseRoute(app: FastifyInstance, opts: { store: Store }) {
   app.delete(
     '/admin/clusters/:trackingId',
     {
-      preHandler: requireToken(opts.store, 'admin'),
+      onRequest: requireToken(opts.store, 'admin'),
       schema: {
         tags: ['admin'],
         summary: 'Erase everything stored for a cluster, and drop its new reports until unblocked',

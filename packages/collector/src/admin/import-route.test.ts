@@ -14,6 +14,8 @@ afterAll(async () => {
   for (const t of targets) await t.cleanup();
 });
 
+/** A time in the past year as written, month and day included: `${year}-${rest}`. */
+const lastYear = (rest: string) => `${new Date().getUTCFullYear() - 1}-${rest}`;
 const DAY = 86_400_000;
 const PROTOBUF = 'application/x-protobuf';
 
@@ -161,6 +163,13 @@ describe.each(targets)('POST /admin/import: $name', (target) => {
     ['a receivedAt 500 days ago', { receivedAt: Date.now() - 500 * DAY }, /line 2: .*more than 400 days ago/],
     ['a wrong content type', { contentType: 'application/json' }, /line 2: contentType must be/],
     ['not a time', { receivedAt: 'yesterday' }, /line 2: receivedAt must be/],
+    // Date.parse rolls these over to March: they would be stored on another day than written.
+    [
+      'a day February does not have',
+      { receivedAt: lastYear('02-30T00:00:00Z') },
+      /line 2: .*not a valid time/,
+    ],
+    ['a 13th month', { receivedAt: lastYear('13-01T00:00:00Z') }, /line 2: .*not a valid time/],
   ])(
     'refuses the whole import for %s, naming the line, and stores nothing',
     async (_name, patch, message) => {

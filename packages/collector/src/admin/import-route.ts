@@ -60,7 +60,12 @@ function receiveTime(value: unknown, now: number): number {
     ms = value;
   } else if (typeof value === 'string' && ISO_8601.test(value)) {
     ms = Date.parse(value);
-    if (Number.isNaN(ms)) throw new LineError(`receivedAt ${JSON.stringify(value)} is not a valid time`);
+    // Date.parse rolls 2026-02-30 over to March: the calendar day must exist as written.
+    const [year, month, day] = value.slice(0, 10).split('-').map(Number) as [number, number, number];
+    const written = new Date(Date.UTC(year, month - 1, day)).toISOString().slice(0, 10);
+    if (Number.isNaN(ms) || written !== value.slice(0, 10)) {
+      throw new LineError(`receivedAt ${JSON.stringify(value)} is not a valid time`);
+    }
   } else {
     throw new LineError('receivedAt must be an ISO 8601 time with a zone or a number of ms since the epoch');
   }

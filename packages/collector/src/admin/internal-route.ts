@@ -11,7 +11,7 @@ export async function internalRoute(app: FastifyInstance, opts: { store: Store }
   app.put(
     '/admin/clusters/:trackingId/internal',
     {
-      preHandler: requireToken(opts.store, 'admin'),
+      onRequest: requireToken(opts.store, 'admin'),
       schema: {
         tags: ['admin'],
         summary: 'Tag a cluster as internal (left out of statistics by default) or not',

@@ -1,5 +1,6 @@
-// A preHandler per role: `Authorization: Bearer <token>`; 401 without a valid token, 403 when a
-// read token asks for an admin route (CONTRACT.md).
+// An onRequest hook per role: `Authorization: Bearer <token>`; 401 without a valid token, 403 when a
+// read token asks for an admin route (CONTRACT.md). onRequest, so that nobody without a token
+// learns anything from how parameters are validated (that comes later, in preValidation).
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { CollectorError } from '../errors.js';
 import type { Store, TokenRole } from '../store/store.js';

@@ -59,6 +59,30 @@ describe("the license's sub (a customer name)", () => {
     await other.close();
   });
 
+  it('survives a license JSON nesting thousands deep: stored, flagged, the name still never in clear', async () => {
+    const c = await startTestCollector(freshStore());
+    const deep = (n: number) => `${'['.repeat(n)}${']'.repeat(n)}`;
+    for (const licenseJson of [
+      `{"sub":${deep(5000)}}`,
+      `{"sub":"ACME Corp","x":${deep(5000)}}`,
+      `{"sub":"ACME Corp","tier":"paid","x":${deep(40)}}`, // real licenses nest 1 deep; 40 is fine
+    ]) {
+      const trackingId = randomUUID();
+      const res = await c.postProto('/api/v2/report/meta', metaReport({ trackingId, licenseJson }));
+      expect(res.status, licenseJson.slice(0, 40)).toBe(200);
+      const stored = await storedLicense(c, trackingId);
+      expect(stored.raw.includes('ACME Corp')).toBe(false);
+      const row = await db(c)
+        .selectFrom('reports')
+        .select(['flags'])
+        .where('tracking_id', '=', trackingId)
+        .executeTakeFirstOrThrow();
+      if (licenseJson.includes('"tier"')) expect(stored.tier).toBe('paid');
+      else expect(row.flags).toContain('license_unparsable');
+    }
+    await c.close();
+  });
+
   it('is stored in clear when the operator opts in', async () => {
     const c = await startTestCollector(freshStore(), { storeLicenseSubject: true });
     const id = randomUUID();

@@ -16,7 +16,7 @@ export async function activeRoute(app: FastifyInstance, opts: { store: Store }) 
   app.get(
     '/query/active',
     {
-      preHandler: requireToken(opts.store, 'read'),
+      onRequest: requireToken(opts.store, 'read'),
       schema: {
         tags: ['query'],
         summary: 'Active clusters per day',

@@ -3,6 +3,7 @@
 // rather than a part of `/query/events`: that one's shape is pinned in CONTRACT.md around
 // RisingWave's event model (stage, catalog id, connector, node), which agent events do not have;
 // theirs is a name and free fields.
+import { UUID_PATTERN } from '@tidewatch/protocol';
 import type { FastifyInstance } from 'fastify';
 import { requireToken } from '../auth/require-token.js';
 import type { Store, StoredAgentEvent } from '../store/store.js';
@@ -35,6 +36,8 @@ function decodeCursor(cursor: string): Position {
     parsed.length === 3 &&
     Number.isSafeInteger(parsed[0]) &&
     typeof parsed[1] === 'string' &&
+    // Report ids are UUIDs: anything else (a NUL, say, which PostgreSQL refuses) is forged.
+    UUID_PATTERN.test(parsed[1]) &&
     Number.isSafeInteger(parsed[2])
   ) {
     return { receivedAt: parsed[0], reportId: parsed[1], seq: parsed[2] };
@@ -46,7 +49,7 @@ export async function agentEventsRoute(app: FastifyInstance, opts: { store: Stor
   app.get(
     '/query/agent-events',
     {
-      preHandler: requireToken(opts.store, 'read'),
+      onRequest: requireToken(opts.store, 'read'),
       schema: {
         tags: ['query'],
         summary:

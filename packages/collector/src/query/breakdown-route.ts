@@ -9,7 +9,7 @@ export async function breakdownRoute(app: FastifyInstance, opts: { store: Store 
   app.get(
     '/query/breakdown',
     {
-      preHandler: requireToken(opts.store, 'read'),
+      onRequest: requireToken(opts.store, 'read'),
       schema: {
         tags: ['query'],
         summary: 'Clusters per value of a dimension (each cluster once per value), largest first',

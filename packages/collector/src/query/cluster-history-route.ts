@@ -15,7 +15,7 @@ export async function clusterHistoryRoute(app: FastifyInstance, opts: { store: S
   app.get(
     '/query/clusters/:trackingId/history',
     {
-      preHandler: requireToken(opts.store, 'read'),
+      onRequest: requireToken(opts.store, 'read'),
       schema: {
         tags: ['query'],
         summary: "One cluster's facts per day and its sessions (nodes and agents between restarts)",

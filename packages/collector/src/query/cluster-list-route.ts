@@ -4,6 +4,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { requireToken } from '../auth/require-token.js';
 import { CollectorError } from '../errors.js';
 import type { ClusterListItem, ClusterListQuery, Store } from '../store/store.js';
+import { parseDay } from './day-range.js';
 
 const MAX_PAGE = 1000;
 /** Exports page through the store this many rows at a time. */
@@ -79,7 +80,7 @@ export async function clusterListRoute(app: FastifyInstance, opts: { store: Stor
   app.get(
     '/query/clusters',
     {
-      preHandler: requireToken(opts.store, 'read'),
+      onRequest: requireToken(opts.store, 'read'),
       schema: {
         tags: ['query'],
         summary: 'Clusters, most recently seen first; searchable, filterable, exportable (format=csv|ndjson)',
@@ -115,12 +116,8 @@ export async function clusterListRoute(app: FastifyInstance, opts: { store: Stor
         before?: string;
         format: 'json' | 'csv' | 'ndjson';
       };
-      if (q.seenFrom !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(q.seenFrom)) {
-        throw new CollectorError(
-          'invalid_date',
-          `seenFrom must be a date like 2026-11-25, not "${q.seenFrom.slice(0, 40)}"`,
-        );
-      }
+      // A real calendar day: 2026-02-30 or 2026-13-01 would become NaN or roll over in the stores.
+      if (q.seenFrom !== undefined) parseDay(q.seenFrom, 'seenFrom');
       const query: ClusterListQuery = {
         search: q.search,
         version: q.version,

@@ -42,7 +42,7 @@ export async function clusterRoute(app: FastifyInstance, opts: { store: Store })
   app.get(
     '/query/clusters/:trackingId',
     {
-      preHandler: requireToken(opts.store, 'read'),
+      onRequest: requireToken(opts.store, 'read'),
       schema: {
         tags: ['query'],
         summary: "One cluster's latest facts and all-time counts",

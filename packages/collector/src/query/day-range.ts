@@ -11,7 +11,8 @@ export interface DayRange {
   toDay: string;
 }
 
-function parseDay(value: string, name: string): number {
+/** The UTC midnight of a real calendar day written like 2026-11-25; a 400 `invalid_date` otherwise. */
+export function parseDay(value: string, name: string): number {
   const match = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value);
   const ms = match ? Date.UTC(Number(match[1]), Number(match[2]) - 1, Number(match[3])) : Number.NaN;
   // Date.UTC rolls 2026-02-31 over to March: a real date must print back the same.

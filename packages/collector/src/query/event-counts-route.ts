@@ -12,7 +12,7 @@ export async function eventCountsRoute(app: FastifyInstance, opts: { store: Stor
   app.get(
     '/query/event-counts',
     {
-      preHandler: requireToken(opts.store, 'read'),
+      onRequest: requireToken(opts.store, 'read'),
       schema: {
         tags: ['query'],
         summary:

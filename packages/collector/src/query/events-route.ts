@@ -30,7 +30,7 @@ export async function eventsRoute(app: FastifyInstance, opts: { store: Store }) 
   app.get(
     '/query/events',
     {
-      preHandler: requireToken(opts.store, 'read'),
+      onRequest: requireToken(opts.store, 'read'),
       schema: {
         tags: ['query'],
         summary: 'RisingWave events, newest first',

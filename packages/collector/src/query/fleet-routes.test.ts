@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, startTestCollector, type TestCollector } from '../../test-support/collector.js';
-import { eventBatch, metaReport, nodeReport } from '../../test-support/risingwave.js';
+import { eventBatch, eventMessageWith, metaReport, nodeReport } from '../../test-support/risingwave.js';
 import { storeTargets } from '../../test-support/stores.js';
 
 const targets = await storeTargets();
@@ -309,6 +309,15 @@ describe.each(targets)('fleet query routes: $name', (target) => {
       ['/query/clusters?format=xml', 'invalid_request'],
       ['/query/clusters?before=%%%', 'invalid_cursor'],
       ['/query/clusters?seenFrom=last-week', 'invalid_date'],
+      // Shaped like dates but not on the calendar: NaN or a rolled-over day in the stores before.
+      ['/query/clusters?seenFrom=2026-13-01', 'invalid_date'],
+      ['/query/clusters?seenFrom=2026-02-30', 'invalid_date'],
+      ['/query/clusters?seenFrom=0000-00-00', 'invalid_date'],
+      // A forged cursor whose report id holds a NUL (PostgreSQL refused it with a 500 before).
+      [
+        `/query/agent-events?before=${Buffer.from(JSON.stringify([1795744637281, '\0', 1])).toString('base64url')}`,
+        'invalid_cursor',
+      ],
       ['/query/overview?to=2026-02-30', 'invalid_date'],
       ['/query/event-counts', 'invalid_request'],
       ['/query/event-counts?by=mood', 'invalid_request'],
@@ -339,8 +348,30 @@ describe.each(targets)('fleet query routes: $name', (target) => {
       '/query/adoption',
       '/query/metrics',
       '/query/clusters/x/history',
+      // Parameters are checked only after the token: nobody without one learns how they are read.
+      '/query/breakdown',
+      '/query/events?limit=1001',
+      '/query/clusters?seenFrom=2026-13-01',
+      '/admin/audit?before=abc',
     ]) {
-      expect((await c.get(path, null)).status).toBe(401);
+      expect((await c.get(path, null)).status, path).toBe(401);
     }
+  });
+
+  it('stores an event whose attributes nest deeper than JSON can be written back, and lists it as text', async () => {
+    const trackingId = randomUUID();
+    const deep = `${'['.repeat(5000)}${']'.repeat(5000)}`;
+    const res = await c.postProto(
+      '/api/v2/report/event',
+      eventMessageWith({ trackingId, name: 'deep_attributes', attributes: deep }),
+    );
+    expect(res.status).toBe(200);
+    const answer = await c.get(`/query/events?trackingId=${trackingId}`);
+    expect(answer.status).toBe(200);
+    const { events } = (await answer.json()) as { events: { name: string; attributes: unknown }[] };
+    expect(events).toHaveLength(1);
+    expect(events[0]!.attributes).toBe(deep);
+    // The fleet's unfiltered list still answers.
+    expect((await c.get('/query/events')).status).toBe(200);
   });
 });

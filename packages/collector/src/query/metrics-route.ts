@@ -18,7 +18,7 @@ export async function metricsRoute(app: FastifyInstance, opts: { store: Store })
   app.get(
     '/query/metrics',
     {
-      preHandler: requireToken(opts.store, 'read'),
+      onRequest: requireToken(opts.store, 'read'),
       schema: {
         tags: ['query'],
         summary: 'Every metric name agents have sent, with its kind, unit and how many clusters send it',
@@ -50,7 +50,7 @@ export async function metricsRoute(app: FastifyInstance, opts: { store: Store })
   app.get(
     '/query/metrics/:name',
     {
-      preHandler: requireToken(opts.store, 'read'),
+      onRequest: requireToken(opts.store, 'read'),
       schema: {
         tags: ['query'],
         summary:

@@ -35,7 +35,7 @@ export async function overviewRoute(app: FastifyInstance, opts: { store: Store }
   app.get(
     '/query/overview',
     {
-      preHandler: requireToken(opts.store, 'read'),
+      onRequest: requireToken(opts.store, 'read'),
       schema: {
         tags: ['query'],
         summary: 'Active, new, silent (no report for 7 days) and total clusters; cluster lifetimes',

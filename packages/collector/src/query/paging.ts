@@ -1,6 +1,7 @@
 // What the newest-first event list routes share (`/query/events`, `/query/agent-events`): the day
 // range, cluster filter, `limit` and an opaque `before` cursor, how a page and its `next` cursor are
 // cut from limit + 1 rows, and JSON fields shown parsed.
+import { parseEmbeddedJson } from '@tidewatch/protocol';
 import { CollectorError } from '../errors.js';
 import { dayRange, dayRangeQuerySchema } from './day-range.js';
 import { trackingIdParam } from './tracking-id.js';
@@ -49,14 +50,14 @@ export function cutPage<T>(
   return { page, next: rows.length > limit ? cursor(page.at(-1)!) : null };
 }
 
-/** JSON text as a client sent it: parsed when it parses, else the text. */
+/**
+ * JSON text as a client sent it: parsed when it parses, else the text. Text that nests deeper than
+ * the answer's serializer can write out also stays text (parseEmbeddedJson).
+ */
 export function jsonOrText(text: string | null): unknown {
   if (text === null) return null;
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
+  const parsed = parseEmbeddedJson(text);
+  return parsed === undefined ? text : parsed;
 }
 
 /** The querystring every paged list shares. */

@@ -46,7 +46,7 @@ export async function shapeRoutes(app: FastifyInstance, opts: { store: Store }) 
   app.get(
     '/query/distribution',
     {
-      preHandler: read,
+      onRequest: read,
       schema: {
         tags: ['query'],
         summary:
@@ -101,7 +101,7 @@ export async function shapeRoutes(app: FastifyInstance, opts: { store: Store }) 
   app.get(
     '/query/connectors',
     {
-      preHandler: read,
+      onRequest: read,
       schema: {
         tags: ['query'],
         summary:
@@ -137,7 +137,7 @@ export async function shapeRoutes(app: FastifyInstance, opts: { store: Store }) 
   app.get(
     '/query/adoption',
     {
-      preHandler: read,
+      onRequest: read,
       schema: {
         tags: ['query'],
         summary: `How fast each release is picked up: days from its first day until ${ADOPTION_SHARES.join('/')}% of active clusters run it`,

@@ -31,7 +31,7 @@ export async function versionsRoute(app: FastifyInstance, opts: { store: Store }
   app.get(
     '/query/versions',
     {
-      preHandler: requireToken(opts.store, 'read'),
+      onRequest: requireToken(opts.store, 'read'),
       schema: {
         tags: ['query'],
         summary: 'Active clusters per version per day (version adoption)',

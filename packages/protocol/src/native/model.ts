@@ -124,6 +124,13 @@ export const NATIVE_LIMITS = {
   bucketsMax: 2048,
   scaleMin: -10,
   scaleMax: 20,
+  /**
+   * Every number a report carries (metric values, histogram sums, mins and maxes, event fields,
+   * cluster facts): |v| at most 1e300. Rollups add values up across reports and clusters, and two
+   * values near Number.MAX_VALUE already add up to Infinity, which no store keeps (SQLite and
+   * PostgreSQL turn it into NULL or refuse it); at 1e300 it takes ~10^8 values to get there.
+   */
+  numberMagnitudeMax: 1e300,
 } as const;
 
 /** Metric, event and cluster-fact names: OpenTelemetry instrument-name syntax, shorter. */

@@ -146,7 +146,8 @@ const freeText = (max: number) =>
     .string({ maxLength: max, unit: 'grapheme' })
     .filter((s) => !/[\0\uD800-\uDFFF]/u.test(s) && s.length <= max);
 const count = fc.nat({ max: Number.MAX_SAFE_INTEGER });
-const finite = fc.double({ noNaN: true, noDefaultInfinity: true });
+/** Any number the wire accepts: finite, within ±1e300 (NATIVE_LIMITS.numberMagnitudeMax). */
+const finite = fc.double({ min: -1e300, max: 1e300, noNaN: true });
 const histogram = fc
   .tuple(
     fc.array(fc.double({ min: 0, max: 1e12, noNaN: true }), { maxLength: 50 }),
@@ -161,7 +162,7 @@ const metric = fc.oneof(
     description: freeText(40),
     kind: fc.constant('counter' as const),
     labels: fc.dictionary(key, freeText(20), { maxKeys: 4 }),
-    value: fc.double({ min: 0, noNaN: true, noDefaultInfinity: true }),
+    value: fc.double({ min: 0, max: 1e300, noNaN: true }),
     histogram: fc.constant(null),
   }),
   fc.record({
@@ -331,6 +332,12 @@ describe('hostile native bodies', () => {
     expect(codeOf(withHistogram({ ...h, min: 2, max: 1 }))).toBe('inconsistent_histogram');
     expect(codeOf(withHistogram(null))).toBe('invalid_field');
     expect(codeOf({ ...sample(), metrics: [{ ...m[0], histogram: h }] })).toBe('invalid_field');
+    // Finite but past ±1e300: two of them add up to Infinity in a rollup, which no store keeps.
+    expect(codeOf({ ...sample(), metrics: [{ ...m[0], value: 1.7e308 }] })).toBe('invalid_field');
+    expect(codeOf({ ...sample(), metrics: [{ ...m[1], value: -1.7e308 }] })).toBe('invalid_field');
+    expect(codeOf(withHistogram({ ...h, sum: 1.7e308 }))).toBe('invalid_field');
+    expect(codeOf({ ...sample(), cluster: { nodes: 1e301 } })).toBe('invalid_field');
+    expect(codeOf({ ...sample(), metrics: [{ ...m[0], value: 1e300 }] })).toBeUndefined();
   });
 
   it('rejects huge arrays and maps by their size, before looking at their entries', () => {

@@ -81,7 +81,9 @@ function bool(value: unknown, field: string): boolean {
 
 function finite(value: unknown, field: string): number {
   if (value === undefined || value === null) return 0;
-  if (typeof value !== 'number' || !Number.isFinite(value)) throw invalid(field, 'must be a finite number');
+  if (typeof value !== 'number' || !(Math.abs(value) <= L.numberMagnitudeMax)) {
+    throw invalid(field, `must be a finite number from -${L.numberMagnitudeMax} to ${L.numberMagnitudeMax}`);
+  }
   return value;
 }
 

@@ -60,6 +60,7 @@ const SLOW_MS = 1000;
 const FLAGS: readonly ReportFlag[] = [
   'number_clamped',
   'nul_replaced',
+  'surrogate_replaced',
   'connector_usage_unparsable',
   'license_unparsable',
   'legacy_memory_total',
@@ -71,6 +72,7 @@ function assertStorable(value: unknown, path: string): void {
   switch (typeof value) {
     case 'string':
       if (value.includes('\0')) throw new Error(`${path} contains NUL`);
+      if (/\p{Cs}/u.test(value)) throw new Error(`${path} contains a lone surrogate`);
       return;
     case 'number':
       if (!Number.isFinite(value)) throw new Error(`${path} is ${value}`);

@@ -182,6 +182,25 @@ describe('RisingWave v1 meta reports', () => {
     } satisfies NodeReport);
   });
 
+  it('replaces lone surrogates (JSON \\ud800 escapes, not UTF-8) with U+FFFD and flags them', () => {
+    // JSON.stringify escapes a lone surrogate as \udXXX; a store would keep mangled bytes.
+    const body = withFields({
+      system_data: {
+        ...BASE_ONLY.system_data,
+        os: { name: 'Linux\ud800', kernel_version: '\udfff6.6', version: 'ok' },
+      },
+      rw_version: { version: '2.1.0', git_sha: 'abc\udbff' },
+    });
+    const report = decodeV1Report('meta', body);
+    expect(report.system.osName).toBe('Linux\uFFFD');
+    expect(report.system.osKernel).toBe('\uFFFD6.6');
+    expect(report.meta?.gitSha).toBe('abc\uFFFD');
+    expect(report.flags).toContain('surrogate_replaced');
+    // A well-formed pair (an astral character) is kept as it is.
+    const astral = withFields({ rw_version: { version: '2.1.0', git_sha: 'sha\u{1F600}' } });
+    expect(decodeV1Report('meta', astral).meta?.gitSha).toBe('sha\u{1F600}');
+  });
+
   it('ignores fields it does not know', () => {
     const body = withFields({ future_field: { nested: [1, 2, 3] }, another: 'x' });
     expect(decodeV1Report('meta', body)).toEqual(EXAMPLE_EXPECTED);
