@@ -43,12 +43,14 @@ export async function startCollector(
   let collector: Collector | undefined;
   try {
     await store.migrate();
-    const createdAdminToken = await ensureAdminToken(store, config.adminToken);
     if (Boolean(config.tlsCert) !== Boolean(config.tlsKey)) {
       throw new Error('TLS needs both a certificate (--tls-cert) and its key (--tls-key)');
     }
     collector = await buildServer(store, config, runtime);
     await collector.app.listen({ host: config.host, port: config.port });
+    // Only once listening: a first start that fails (the port taken, say) must not mint the one
+    // admin token that is shown only on the start that creates it.
+    const createdAdminToken = await ensureAdminToken(store, config.adminToken);
     const address = collector.app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
     const host = config.host.includes(':') ? `[${config.host}]` : config.host;

@@ -135,6 +135,9 @@ describe.each(targets)('RisingWave ingest over HTTP: $name', (target) => {
     // A test report is still validated: a broken one is refused.
     const broken = metaReport({ trackingId: '', isTest: true });
     await expectError(await c.postProto('/api/v2/report/meta', broken), 400, 'invalid_tracking_id');
+    // An empty batch is not a test batch: nothing to store, and it says so.
+    const empty = await c.postProto('/api/v2/report/events', eventBatch([]));
+    expect(await empty.json()).toEqual({ status: 'stored', reports: 0, events: 0 });
   });
 
   it('accepts gzip bodies (limits apply to the inflated bytes)', async () => {
