@@ -203,6 +203,33 @@ describe('agent', () => {
     expect(sent.events).toEqual([]);
   });
 
+  it('fits a report too big for the collector by coarser histograms first, then fewer series', async () => {
+    const stub = await collector();
+    const clock = new FakeClock();
+    const { agent } = agentFor(stub.url, { clock, dataDir: tempDir(), maxReportBytes: 16 * 1024 });
+    for (let i = 0; i < 40; i++) {
+      const h = agent.histogram(`wide.${i}`);
+      for (let k = 0; k < 500; k++) h.record(2 ** (-20 + (k * 40) / 500)); // 40 octaves: ~1,000 buckets
+    }
+    await started(agent);
+    await agent.flush();
+    const sent = stub.accepted[0]!;
+    expect(sent.metrics).toHaveLength(40);
+    for (const m of sent.metrics) {
+      expect(m.histogram!.scale).toBeLessThan(5); // coarser than the recorded scale
+      expect(m.histogram!.count).toBe(500); // but every value still counted
+    }
+    expect(sent.drops.series).toBe(0);
+
+    // When resolution is not enough, the widest series go, counted.
+    for (let i = 0; i < 400; i++) agent.counter(`c.${i}`, { name: 'x'.repeat(200) }).inc();
+    await agent.flush();
+    const second = stub.accepted[1]!;
+    const series = 400 + 40; // the counters, and the 40 histograms (empty this interval)
+    expect(second.metrics.length).toBeLessThan(series);
+    expect(second.drops.series).toBe(series - second.metrics.length);
+  });
+
   it('never lets its logger break the host: an async logger that rejects is ignored', async () => {
     const stub = await collector(() => 503);
     const clock = new FakeClock();

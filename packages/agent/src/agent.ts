@@ -28,7 +28,14 @@ import {
   NOOP_HANDLE,
   Registry,
 } from './registry.js';
-import { buildReport, cleanClusterFacts, cleanEvent, type EventFields, noDrops } from './report.js';
+import {
+  buildReport,
+  cleanClusterFacts,
+  cleanEvent,
+  type EventFields,
+  noDrops,
+  shrinkReport,
+} from './report.js';
 import { Alarm, firstReportAt, nextReportAt, retryDelay } from './schedule.js';
 import { Spool, spoolName } from './spool.js';
 
@@ -321,7 +328,10 @@ class RunningAgent implements Agent {
     this.state.lastReportMs = now;
 
     const json = this.o.format === 'json';
-    const body = json ? await inNextTurn(() => encodeReportJson(report)) : await encodeInTurns(report);
+    const encode = () => (json ? inNextTurn(() => encodeReportJson(report)) : encodeInTurns(report));
+    let body = await encode();
+    // Rare (thousands of wide histograms): the collector would refuse the whole report with a 413.
+    while (body.length > this.o.maxReportBytes && shrinkReport(report)) body = await encode();
     if (this.o.debug) {
       this.log(`tidewatch report (TIDEWATCH_TELEMETRY_DEBUG, not sent):\n${JSON.stringify(report, null, 2)}`);
       await saveState(this.disk, this.state);

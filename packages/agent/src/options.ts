@@ -49,8 +49,14 @@ export interface AgentOptions {
   maxBackoff?: number;
   maxSeries?: number;
   maxEvents?: number;
-  /** Buckets per histogram series (memory: 8 bytes each, allocated as needed). */
+  /** Buckets per histogram series (memory: 16 bytes each, allocated as needed). */
   histogramBuckets?: number;
+  /**
+   * The largest report body (before gzip) to send: the collector refuses bigger ones (its
+   * --body-limit, 1 MiB by default). A report over it first loses histogram resolution, then
+   * its widest series.
+   */
+  maxReportBytes?: number;
   spoolMaxReports?: number;
   spoolMaxBytes?: number;
   spoolMaxAge?: number;
@@ -76,6 +82,7 @@ export const DEFAULTS = {
   maxSeries: 2000,
   maxEvents: 1000,
   histogramBuckets: 1024,
+  maxReportBytes: 1024 * 1024,
   spoolMaxReports: 100,
   spoolMaxBytes: 16 * 1024 * 1024,
   spoolMaxAge: 30 * 24 * 60 * 60 * 1000,
@@ -228,6 +235,14 @@ export function resolveOptions(options: AgentOptions): ResolvedOptions {
       DEFAULTS.histogramBuckets,
       32,
       NATIVE_LIMITS.bucketsMax,
+      true,
+    ),
+    maxReportBytes: number(
+      o.maxReportBytes,
+      'maxReportBytes',
+      DEFAULTS.maxReportBytes,
+      16 * 1024,
+      NATIVE_LIMITS.bodyMax,
       true,
     ),
     spoolMaxReports: number(o.spoolMaxReports, 'spoolMaxReports', DEFAULTS.spoolMaxReports, 1, 100_000, true),

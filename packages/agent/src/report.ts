@@ -5,6 +5,7 @@ import {
   type AgentDrops,
   type AgentEvent,
   type AgentReport,
+  downscale,
   type EventFieldValue,
   KEY_PATTERN,
   type MetricSeries,
@@ -59,6 +60,41 @@ function unsendable(m: MetricSeries): boolean {
   return (
     !wireNumber(m.value) || (h !== null && !(wireNumber(h.sum) && wireNumber(h.min) && wireNumber(h.max)))
   );
+}
+
+/** Histograms are not made coarser than this many buckets to fit a report; series go first. */
+const MIN_FITTED_BUCKETS = 16;
+
+/**
+ * One step towards a smaller report, in place; false when nothing is left to shrink. Histograms
+ * lose one scale first (half the buckets, about twice the quantile error, still exact counts and
+ * sums); once none has more than MIN_FITTED_BUCKETS buckets, the widest series is left out, then
+ * half the events (counted in drops).
+ */
+export function shrinkReport(report: AgentReport): boolean {
+  const wide = report.metrics.filter(
+    (m) => m.histogram !== null && m.histogram.positive.bucketCounts.length > MIN_FITTED_BUCKETS,
+  );
+  if (wide.length > 0) {
+    for (const m of wide) m.histogram = downscale(m.histogram!, 1);
+    return true;
+  }
+  if (report.metrics.length > 0) {
+    let widest = 0;
+    for (let i = 1; i < report.metrics.length; i++) {
+      const buckets = (m: MetricSeries) => m.histogram?.positive.bucketCounts.length ?? 0;
+      if (buckets(report.metrics[i]!) > buckets(report.metrics[widest]!)) widest = i;
+    }
+    report.metrics.splice(widest, 1);
+    report.drops.series++;
+    return true;
+  }
+  if (report.events.length > 0) {
+    const removed = report.events.splice(report.events.length >> 1, Math.ceil(report.events.length / 2));
+    report.drops.events += removed.length;
+    return true;
+  }
+  return false;
 }
 
 export const noDrops = (): AgentDrops => ({ series: 0, events: 0, reports: 0, values: 0, errors: 0 });
