@@ -152,6 +152,7 @@ describe('tidewatch serve', () => {
     const list = (await run(process.execPath, [BIN, 'token', 'list', '--store', store])).stdout;
     const line = list.split('\n').find((l) => l.includes('ci'))!;
     expect(line).toMatch(/read\s+active/);
+    expect(line).toMatch(/never expires|expires \d{4}-\d{2}-\d{2}T/);
     const id = line.split(/\s+/)[0]!;
     await run(process.execPath, [BIN, 'token', 'revoke', id, '--store', store]);
     expect((await fetch(`${s.url}/query/clusters/cli-cluster`, { headers: auth })).status).toBe(401);

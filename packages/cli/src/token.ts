@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { newToken, openStore, type TokenRole } from '@tidewatch/collector';
 import { storeUrl, UsageError } from './args.js';
+import { printable } from './table.js';
 
 const USAGE = `usage: tidewatch token create --role read|admin [--label TEXT] [--expires-days N] [--store URL]
        tidewatch token list [--store URL]
@@ -54,8 +55,17 @@ export async function token(argv: string[], env: NodeJS.ProcessEnv): Promise<voi
           : t.expiresAt !== null && t.expiresAt <= now
             ? 'expired'
             : 'active';
+        const expires =
+          t.expiresAt === null ? 'never expires' : `expires ${new Date(t.expiresAt).toISOString()}`;
         console.log(
-          [t.id, t.role.padEnd(5), state.padEnd(7), new Date(t.createdAt).toISOString(), t.label].join('  '),
+          [
+            t.id,
+            t.role.padEnd(5),
+            state.padEnd(7),
+            new Date(t.createdAt).toISOString(),
+            expires,
+            printable(t.label),
+          ].join('  '),
         );
       }
     } else {
