@@ -12,6 +12,18 @@ export async function internalRoute(app: FastifyInstance, opts: { store: Store }
     '/admin/clusters/:trackingId/internal',
     {
       onRequest: requireToken(opts.store, 'admin'),
+      // Before the schema, which would coerce "true", 1 and null (null untagging a cluster).
+      preValidation: async (request) => {
+        const body = request.body as { internal?: unknown } | null;
+        if (
+          typeof body === 'object' &&
+          body !== null &&
+          'internal' in body &&
+          typeof body.internal !== 'boolean'
+        ) {
+          throw new CollectorError('invalid_request', 'internal must be true or false', 400);
+        }
+      },
       schema: {
         tags: ['admin'],
         summary: 'Tag a cluster as internal (left out of statistics by default) or not',

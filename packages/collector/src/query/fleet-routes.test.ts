@@ -280,6 +280,19 @@ describe.each(targets)('fleet query routes: $name', (target) => {
         headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_TOKEN}` },
       });
       expect(unknown.status).toBe(404);
+      // Only true or false: "true", 1 and null were coerced by the schema (null untagged it).
+      for (const body of ['{"internal":"true"}', '{"internal":1}', '{"internal":null}', '{"internal":"x"}']) {
+        const odd = await fetch(`${c.url}/admin/clusters/${b}/internal`, {
+          method: 'PUT',
+          body,
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_TOKEN}` },
+        });
+        expect(odd.status, body).toBe(400);
+      }
+      expect(
+        ((await json(`/query/clusters?search=${b}`)) as { clusters: { internal: boolean }[] }).clusters[0]!
+          .internal,
+      ).toBe(true);
     } finally {
       expect((await tag(false)).status).toBe(200);
     }
