@@ -331,7 +331,9 @@ class RunningAgent implements Agent {
     const encode = () => (json ? inNextTurn(() => encodeReportJson(report)) : encodeInTurns(report));
     let body = await encode();
     // Rare (thousands of wide histograms): the collector would refuse the whole report with a 413.
-    while (body.length > this.o.maxReportBytes && shrinkReport(report)) body = await encode();
+    while (body.length > this.o.maxReportBytes && shrinkReport(report, body.length / this.o.maxReportBytes)) {
+      body = await encode();
+    }
     if (this.o.debug) {
       this.log(`tidewatch report (TIDEWATCH_TELEMETRY_DEBUG, not sent):\n${JSON.stringify(report, null, 2)}`);
       await saveState(this.disk, this.state);

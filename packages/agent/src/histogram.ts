@@ -161,7 +161,7 @@ export class HistogramSeries {
    */
   private inner = 0;
   private innerSpan = 0;
-  /** Values ignored: NaN, negative, infinite. */
+  /** Values ignored: NaN, negative, infinite, not a number at all. */
   rejected = 0;
   // The hot path's tables, reached through `this` rather than the module scope: a module-level
   // const costs a context load per use in optimized code, a field one load off a register (17%
@@ -218,9 +218,12 @@ export class HistogramSeries {
     }
     if (v === 0) {
       this.zeroCount++;
-      if (this.min > 0) this.min = 0;
-      if (this.max < 0) this.max = 0;
-      this.refreshInner();
+      // Only the interval's first zero can change min or max (a histogram of many zeros stays cheap).
+      if (this.min > 0 || this.max < 0) {
+        if (this.min > 0) this.min = 0;
+        if (this.max < 0) this.max = 0;
+        this.refreshInner();
+      }
       return;
     }
     // Also false for NaN.

@@ -66,31 +66,32 @@ function unsendable(m: MetricSeries): boolean {
 const MIN_FITTED_BUCKETS = 16;
 
 /**
- * One step towards a smaller report, in place; false when nothing is left to shrink. Histograms
- * lose one scale first (half the buckets, about twice the quantile error, still exact counts and
- * sums); once none has more than MIN_FITTED_BUCKETS buckets, the widest series is left out, then
- * half the events (counted in drops).
+ * One step towards a smaller report, in place, sized by `excess` (its bytes over the budget, > 1);
+ * false when nothing is left to shrink. Histograms lose scales first (each halves the buckets and
+ * about doubles the quantile error; counts and sums stay exact); once none has more than
+ * MIN_FITTED_BUCKETS buckets, the widest series are left out, then events (counted in drops). Each
+ * step cuts in proportion to the excess, so a report is re-encoded a few times, not once per series.
  */
-export function shrinkReport(report: AgentReport): boolean {
+export function shrinkReport(report: AgentReport, excess: number): boolean {
   const wide = report.metrics.filter(
     (m) => m.histogram !== null && m.histogram.positive.bucketCounts.length > MIN_FITTED_BUCKETS,
   );
   if (wide.length > 0) {
-    for (const m of wide) m.histogram = downscale(m.histogram!, 1);
+    const by = Math.max(1, Math.ceil(Math.log2(excess)));
+    for (const m of wide) m.histogram = downscale(m.histogram!, by);
     return true;
   }
+  const share = (n: number) => Math.min(n, Math.ceil(n * (1 - 1 / excess)) + 1);
   if (report.metrics.length > 0) {
-    let widest = 0;
-    for (let i = 1; i < report.metrics.length; i++) {
-      const buckets = (m: MetricSeries) => m.histogram?.positive.bucketCounts.length ?? 0;
-      if (buckets(report.metrics[i]!) > buckets(report.metrics[widest]!)) widest = i;
-    }
-    report.metrics.splice(widest, 1);
-    report.drops.series++;
+    const buckets = (m: MetricSeries) => m.histogram?.positive.bucketCounts.length ?? 0;
+    const widestFirst = [...report.metrics].sort((a, b) => buckets(b) - buckets(a));
+    const leftOut = new Set(widestFirst.slice(0, share(report.metrics.length)));
+    report.metrics = report.metrics.filter((m) => !leftOut.has(m));
+    report.drops.series += leftOut.size;
     return true;
   }
   if (report.events.length > 0) {
-    const removed = report.events.splice(report.events.length >> 1, Math.ceil(report.events.length / 2));
+    const removed = report.events.splice(report.events.length - share(report.events.length));
     report.drops.events += removed.length;
     return true;
   }
