@@ -137,9 +137,9 @@ export class HistogramSeries {
   /**
    * Two cells per bucket of the window: cells[2p] is the count of position p (bucket base + p),
    * cells[2p + 1] the sum of its values. A sum per bucket instead of one running sum: a single
-   * `sum += v` chains every call to the previous one's add through memory (session 12: 4.2 ns
-   * per call with it, 3.3 ns with sums per bucket, which consecutive calls rarely share). Counts
-   * are doubles, exact to 2^53.
+   * `sum += v` chains every call to the previous one's add through memory (session 12, the same
+   * loop: 4.0–4.3 ns per call with it, 3.5–3.9 ns with sums per bucket, which consecutive calls
+   * rarely share, and the inner-range check below). Counts are doubles, exact to 2^53.
    */
   cells: number[] = NO_CELLS;
   /** Bucket index (at `scale`) of position 0. */
