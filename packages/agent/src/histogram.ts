@@ -34,10 +34,6 @@ export const REPORT_SCALE = 5;
 const START_SHIFT = MAX_SCALE - REPORT_SCALE;
 const SUB_BUCKETS = 1 << MAX_SCALE;
 const CELL_BITS = 12;
-/** The high word's bits below a cell's: shifted out to find the cell, compared to find the boundary. */
-const REST_BITS = 20 - CELL_BITS;
-const CELL_MASK = (1 << CELL_BITS) - 1;
-const REST_MASK = (1 << REST_BITS) - 1;
 const INITIAL_CAPACITY = 64;
 
 /** BOUNDARY[j] = 2^(j/256): the lower boundary of sub-bucket j within an octave. */
@@ -72,9 +68,9 @@ const CUT_LO = new Uint32Array(1 << CELL_BITS);
 for (let j = 1; j < SUB_BUCKETS; j++) {
   F64[0] = BOUNDARY[j]!;
   const hi = U32[HI]!;
-  const cell = (hi >>> REST_BITS) & CELL_MASK;
+  const cell = (hi >>> 8) & 0xfff;
   if (SUB_BUCKET[cell] === j - 1) {
-    CUT_HI[cell] = hi & REST_MASK;
+    CUT_HI[cell] = hi & 0xff;
     CUT_LO[cell] = U32[1 - HI]!;
   }
 }
@@ -102,8 +98,8 @@ export function indexAtMaxScale(v: number): number {
   const lo = U32[LO]!;
   const exponent = (hi >>> 20) - 1023;
   if (exponent === -1023) return Math.ceil(Math.log2(v) * SUB_BUCKETS) - 1; // subnormal: never hot
-  const cell = (hi >>> REST_BITS) & CELL_MASK;
-  const rest = hi & REST_MASK;
+  const cell = (hi >>> 8) & 0xfff;
+  const rest = hi & 0xff;
   const cut = CUT_HI[cell]!;
   let sub = SUB_BUCKET[cell]!;
   if (rest > cut || (rest === cut && lo > CUT_LO[cell]!)) sub++;
@@ -210,9 +206,7 @@ export class HistogramSeries {
       // nothing else to do if that is inner (an infinite v never is).
       const exact = this.positionOf(v);
       if ((exact - this.inner) >>> 0 < this.innerSpan) {
-        const cells = this.cells;
-        cells[2 * exact]! += 1;
-        cells[2 * exact + 1]! += v;
+        this.add(exact, v);
         return;
       }
     }
@@ -234,10 +228,15 @@ export class HistogramSeries {
     // A marked cell lands far outside any window, so `at` is right when inside it, unless v is
     // subnormal: the table reads its bits as if it were normal.
     const position = at >= 0 && at < this.capacity && v >= SMALLEST_NORMAL ? at : this.place(v);
+    this.add(position, v);
+    if (v < this.min || v > this.max) this.extend(v, position);
+  }
+
+  /** Counts v at `position` (what record() does inline on the hot path). */
+  private add(position: number, v: number): void {
     const cells = this.cells;
     cells[2 * position]! += 1;
     cells[2 * position + 1]! += v;
-    if (v < this.min || v > this.max) this.extend(v, position);
   }
 
   /** v, at `position`, is a new min or max (or both: the interval's first value). */

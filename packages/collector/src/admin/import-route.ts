@@ -22,6 +22,7 @@ import { acceptRawBodies, inflatedBody, mediaType, requireMediaType } from '../h
 import { agentReportWrite, DEFAULT_SERIES_CAPS } from '../ingest/native-rows.js';
 import { eventRow, reportRow } from '../ingest/rows.js';
 import type { LicenseSubjectPolicy } from '../privacy/license-subject.js';
+import { calendarDay } from '../query/day-range.js';
 import type {
   AgentReportWrite,
   EventRow,
@@ -61,9 +62,7 @@ function receiveTime(value: unknown, now: number): number {
   } else if (typeof value === 'string' && ISO_8601.test(value)) {
     ms = Date.parse(value);
     // Date.parse rolls 2026-02-30 over to March: the calendar day must exist as written.
-    const [year, month, day] = value.slice(0, 10).split('-').map(Number) as [number, number, number];
-    const written = new Date(Date.UTC(year, month - 1, day)).toISOString().slice(0, 10);
-    if (Number.isNaN(ms) || written !== value.slice(0, 10)) {
+    if (Number.isNaN(ms) || calendarDay(value.slice(0, 10)) === null) {
       throw new LineError(`receivedAt ${JSON.stringify(value)} is not a valid time`);
     }
   } else {

@@ -11,12 +11,18 @@ export interface DayRange {
   toDay: string;
 }
 
-/** The UTC midnight of a real calendar day written like 2026-11-25; a 400 `invalid_date` otherwise. */
-export function parseDay(value: string, name: string): number {
+/** The UTC midnight of `value` if it is a real calendar day written like 2026-11-25, else null. */
+export function calendarDay(value: string): number | null {
   const match = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value);
   const ms = match ? Date.UTC(Number(match[1]), Number(match[2]) - 1, Number(match[3])) : Number.NaN;
   // Date.UTC rolls 2026-02-31 over to March: a real date must print back the same.
-  if (!match || Number.isNaN(ms) || new Date(ms).toISOString().slice(0, 10) !== value) {
+  return !Number.isNaN(ms) && new Date(ms).toISOString().slice(0, 10) === value ? ms : null;
+}
+
+/** The UTC midnight of a real calendar day written like 2026-11-25; a 400 `invalid_date` otherwise. */
+export function parseDay(value: string, name: string): number {
+  const ms = calendarDay(value);
+  if (ms === null) {
     throw new CollectorError(
       'invalid_date',
       `${name} must be a date like 2026-11-25, not "${value.slice(0, 40)}"`,
