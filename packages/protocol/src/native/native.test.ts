@@ -143,7 +143,7 @@ const name = fc.stringMatching(/^[A-Za-z][A-Za-z0-9_.\-/]{0,20}$/);
 const key = fc.stringMatching(/^[A-Za-z][A-Za-z0-9_]{0,10}$/);
 const freeText = (max: number) =>
   fc
-    .string({ maxLength: max, unit: 'grapheme' })
+    .oneof(fc.string({ maxLength: max, unit: 'grapheme' }), fc.constantFrom('\uFEFF', '\uFEFFx'))
     .filter((s) => !/[\0\uD800-\uDFFF]/u.test(s) && s.length <= max);
 const count = fc.nat({ max: Number.MAX_SAFE_INTEGER });
 /** Any number the wire accepts: finite, within ±1e300 (NATIVE_LIMITS.numberMagnitudeMax). */

@@ -10,6 +10,7 @@ import {
 } from '../gen/tidewatch/report_pb.js';
 import type { AgentEvent, AgentReport, ExpHistogramData, MetricKind, MetricSeries } from './model.js';
 import { I64, LEN, ProtoSink, VARINT } from './proto-sink.js';
+import '../utf8.js'; // strings keep a leading U+FEFF
 
 const TO_WIRE_KIND: Record<MetricKind, WireKind> = {
   counter: WireKind.COUNTER,

@@ -179,7 +179,10 @@ const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 const printable = (minLength: number, maxLength: number) =>
   fc.string({ unit: 'grapheme-ascii', minLength, maxLength });
 /** Any text, NUL and astral characters included (no lone surrogates: they are not UTF-8). */
-const anyText = fc.oneof(fc.string({ unit: 'binary', maxLength: 30 }), fc.constantFrom('', '\0', 'a\0b'));
+const anyText = fc.oneof(
+  fc.string({ unit: 'binary', maxLength: 30 }),
+  fc.constantFrom('', '\0', 'a\0b', '\uFEFF', '\uFEFFa'),
+);
 /** Words inside the embedded JSON texts: mostly printable, sometimes with NUL or control characters. */
 const word = fc.oneof(
   { weight: 4, arbitrary: fc.string({ unit: 'grapheme', minLength: 1, maxLength: 12 }) },

@@ -13,6 +13,7 @@
 // last value of a repeated scalar field wins, a repeated message field merges, strings must be
 // valid UTF-8. Unlike protobuf-es, a known field with the wrong wire type is refused.
 import { BinaryReader, WireType } from '@bufbuild/protobuf/wire';
+import { decodeUtf8Strict } from '../utf8.js';
 
 export interface WireSystemData {
   memory?: { used: bigint; total: bigint };
@@ -54,8 +55,6 @@ export class WireError extends Error {}
 /** Thrown when stream_jobs has more entries than allowed, counted while reading. */
 export class TooManyStreamJobs extends Error {}
 
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
-
 /** The fields of one message: `read` is called for each tag; unknown ones are skipped. */
 type FieldReader = (reader: Reader, field: number, wireType: WireType) => boolean;
 
@@ -96,7 +95,7 @@ class Reader extends BinaryReader {
   str(wireType: WireType, field: number): string {
     expect(wireType, WireType.LengthDelimited, field);
     try {
-      return strictUtf8.decode(this.bytes());
+      return decodeUtf8Strict(this.bytes());
     } catch (error) {
       if (error instanceof RangeError) throw error;
       throw new WireError(`field ${field} is not valid UTF-8`);

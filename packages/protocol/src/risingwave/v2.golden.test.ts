@@ -742,6 +742,22 @@ describe('RisingWave v2 numbers and strings a store cannot hold', () => {
     expect(report.system.osName).toBe('Ubuntu — 日本語 🚀');
   });
 
+  it('keeps a leading U+FEFF in strings: it is text on this wire, not a byte order mark', () => {
+    const bom = '\uFEFF';
+    const event = { trackingId: TRACKING_ID, name: `${bom}x`, connectorName: bom, node: `${bom}meta` };
+    for (const decoded of [
+      decodeV2Event(body(eventMessage(event))),
+      ...decodeV2EventBatch(eventBatch([event])),
+    ]) {
+      expect([decoded.name, decoded.connectorName, decoded.node]).toEqual([`${bom}x`, bom, `${bom}meta`]);
+    }
+    const report = decodeV2Report(
+      'meta',
+      meta({ objectStore: `${bom}s3` }, { system: { osName: `${bom}Linux` } }),
+    );
+    expect([report.meta?.objectStore, report.system.osName]).toEqual([`${bom}s3`, `${bom}Linux`]);
+  });
+
   it('rejects strings over the limits with string_too_long (400) and accepts them at the limit', () => {
     const atLimit = 'x'.repeat(LIMITS.shortStringMax);
     const over = atLimit + 'x';

@@ -25,6 +25,7 @@ import {
   type WireReportBase,
   type WireSystemData,
 } from './node-report-reader.js';
+import '../utf8.js'; // strings keep a leading U+FEFF
 
 /** protobuf-es throws plain Errors (and RangeErrors on absurd lengths): all mean "undecodable". */
 function parse<Desc extends DescMessage>(schema: Desc, bytes: Uint8Array, what: string): MessageShape<Desc> {
