@@ -98,7 +98,8 @@ function values(row: object): unknown[] {
   const list = Object.values(row);
   for (let i = 0; i < list.length; i++) {
     const v = list[i];
-    if (v instanceof Uint8Array && !Buffer.isBuffer(v)) list[i] = Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+    if (v instanceof Uint8Array && !Buffer.isBuffer(v))
+      list[i] = Buffer.from(v.buffer, v.byteOffset, v.byteLength);
   }
   return list;
 }
