@@ -51,6 +51,20 @@ db.pragma('wal_autocheckpoint = 8192');
 type Row = Record<string, unknown>;
 const statements = new Map<string, SQLite.Statement>();
 
+interface InsertShape {
+  columns: string[];
+  conflict: string;
+  returning: string | undefined;
+  statement: SQLite.Statement;
+}
+const insertsByTable = new Map<string, InsertShape[]>();
+
+function sameColumns(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 /**
  * `INSERT … ON CONFLICT … RETURNING …` for a table, prepared once per column set, with positional
  * parameters: better-sqlite3 binds an array by index, while binding an object looks up every named
@@ -59,16 +73,23 @@ const statements = new Map<string, SQLite.Statement>();
  */
 function insert(table: string, row: Row, conflict: string, returning?: string): SQLite.Statement {
   const columns = Object.keys(row);
-  const key = `${table}:${columns.join(',')}`;
-  let statement = statements.get(key);
-  if (!statement) {
-    const names = columns.map((c) => `"${c}"`).join(', ');
-    const params = columns.map(() => '?').join(', ');
-    statement = db.prepare(
-      `insert into "${table}" (${names}) values (${params}) on conflict ${conflict}${returning ? ` returning ${returning}` : ''}`,
-    );
-    statements.set(key, statement);
+  // Found by comparing column lists (interned strings) rather than by a joined key: joining and
+  // hashing a fresh ~400-character key per row showed in this thread's profile.
+  let shapes = insertsByTable.get(table);
+  if (!shapes) {
+    shapes = [];
+    insertsByTable.set(table, shapes);
   }
+  for (const shape of shapes) {
+    if (shape.conflict === conflict && shape.returning === returning && sameColumns(shape.columns, columns))
+      return shape.statement;
+  }
+  const names = columns.map((c) => `"${c}"`).join(', ');
+  const params = columns.map(() => '?').join(', ');
+  const statement = db.prepare(
+    `insert into "${table}" (${names}) values (${params}) on conflict ${conflict}${returning ? ` returning ${returning}` : ''}`,
+  );
+  shapes.push({ columns, conflict, returning, statement });
   return statement;
 }
 
