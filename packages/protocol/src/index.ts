@@ -1,4 +1,4 @@
-export { connectorUsesOf, MAX_JSON_DEPTH, parseEmbeddedJson } from './embedded-json.js';
+export { connectorUsesOf, MAX_JSON_DEPTH, parseEmbeddedJson, redactLicenseJson } from './embedded-json.js';
 export * from './errors.js';
 export * as risingwaveWire from './gen/risingwave/telemetry_pb.js';
 export * from './limits.js';

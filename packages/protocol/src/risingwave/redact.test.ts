@@ -1,6 +1,7 @@
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 import { describe, expect, it } from 'vitest';
+import { redactLicenseJson } from '../embedded-json.js';
 import { MetaReportSchema, ReportBaseSchema } from '../gen/risingwave/telemetry_pb.js';
 import { redactV2LicenseSubject } from './v2.js';
 
@@ -25,7 +26,7 @@ describe('redactV2LicenseSubject', () => {
       .string(license('ACME Corp'))
       .finish();
     const body = new Uint8Array([...report, ...extra]);
-    const out = redactV2LicenseSubject(body, (s) => `h(${s.length})`);
+    const out = redactV2LicenseSubject(body, (json) => redactLicenseJson(json, (s) => `h(${s.length})`));
     expect(text(out)).not.toContain('ACME Corp');
     expect(text(out)).toContain('from the future');
     const decoded = fromBinary(MetaReportSchema, out, { readUnknownFields: true });
@@ -37,5 +38,10 @@ describe('redactV2LicenseSubject', () => {
   it('returns the very bytes when there is no subject to redact', () => {
     const body = toBinary(MetaReportSchema, create(MetaReportSchema, { streamJobCount: 3 }));
     expect(redactV2LicenseSubject(body, () => 'x')).toBe(body);
+    const license = toBinary(
+      MetaReportSchema,
+      create(MetaReportSchema, { licenseInfoJsonStr: '{"tier":"paid"}' }),
+    );
+    expect(redactV2LicenseSubject(license, (json) => redactLicenseJson(json, () => 'x'))).toBe(license);
   });
 });

@@ -2,7 +2,7 @@
 // /api/v2/report/{node}, /api/v2/report/events and /api/v2/report/event.
 import { type DescMessage, fromBinary, type MessageShape } from '@bufbuild/protobuf';
 import { BinaryReader, BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
-import { parseConnectorUsage, parseLicense, redactLicenseJson } from '../embedded-json.js';
+import { parseConnectorUsage, parseLicense } from '../embedded-json.js';
 import { ProtocolError } from '../errors.js';
 import { enumName, Flags, finite, sessionId, signed, text, trackingId, unsigned } from '../fields.js';
 import { type EventMessage, EventMessageSchema } from '../gen/risingwave/telemetry_pb.js';
@@ -215,11 +215,15 @@ export function decodeV2Event(bytes: Uint8Array): ClusterEvent {
 }
 
 /**
- * A meta report body with the license's `sub` (a customer name) replaced by `redact(sub)`, every
- * other field kept (unknown ones too), so that the raw body a collector stores does not hold the
- * name in clear. The same bytes when there is no license subject.
+ * A meta report body with each license field (field 10, `license_info_json_str`) replaced by
+ * `rewrite(licenseJson)`, or left as it is where that returns null; every other field is kept
+ * (unknown ones too). With `redactLicenseJson` as the rewrite, the raw body a collector stores no
+ * longer holds the license's `sub` (a customer name) in clear. The same bytes when nothing changed.
  */
-export function redactV2LicenseSubject(bytes: Uint8Array, redact: (subject: string) => string): Uint8Array {
+export function redactV2LicenseSubject(
+  bytes: Uint8Array,
+  rewrite: (licenseJson: string) => string | null,
+): Uint8Array {
   // Only field 10 changes, so it is spliced in place: decoding and re-encoding the whole report
   // doubled the decode cost of every meta report on the ingest path. Every occurrence of the field
   // is redacted (a decoder keeps the last; none may keep the name).
@@ -233,7 +237,7 @@ export function redactV2LicenseSubject(bytes: Uint8Array, redact: (subject: stri
       reader.skip(wireType, field);
       continue;
     }
-    const redacted = redactLicenseJson(reader.string(), redact);
+    const redacted = rewrite(reader.string());
     if (redacted === null) continue;
     pieces.push(bytes.subarray(copiedTo, start));
     pieces.push(
