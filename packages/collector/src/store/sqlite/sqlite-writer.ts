@@ -68,8 +68,8 @@ function sameColumns(a: readonly string[], b: readonly string[]): boolean {
 /**
  * `INSERT … ON CONFLICT … RETURNING …` for a table, prepared once per column set, with positional
  * parameters: better-sqlite3 binds an array by index, while binding an object looks up every named
- * parameter by its string key (property lookups and string hashing were ~10% of this thread's CPU
- * under bench:ingest). Run it with `values(row)`: the row's values in its keys' order.
+ * parameter by its string key (those lookups and their string hashing showed in this thread's
+ * profile under bench:ingest). Run it with `values(row)`: the row's values in its keys' order.
  */
 function insert(table: string, row: Row, conflict: string, returning?: string): SQLite.Statement {
   const columns = Object.keys(row);
