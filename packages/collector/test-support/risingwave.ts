@@ -98,6 +98,9 @@ export interface EventOptions {
   stage?: rw.TelemetryEventStage;
   isTest?: boolean;
   catalogId?: number;
+  connectorName?: string;
+  /** TelemetryDatabaseObject's number (any, known to this version or not). */
+  object?: number;
 }
 
 function eventMessage(o: EventOptions) {
@@ -106,11 +109,11 @@ function eventMessage(o: EventOptions) {
     eventTimeSec: BigInt(o.eventTimeSec ?? 1_764_000_000),
     eventStage: o.stage ?? rw.TelemetryEventStage.CREATE_STREAM_JOB,
     eventName: o.name ?? 'source',
-    connectorName: 'kafka',
+    connectorName: o.connectorName ?? 'kafka',
     catalogId: BigInt(o.catalogId ?? 42),
     attributes: '{"format":"plain","encode":"json"}',
     node: 'meta',
-    object: rw.TelemetryDatabaseObject.SOURCE,
+    object: o.object ?? rw.TelemetryDatabaseObject.SOURCE,
     isTest: o.isTest ?? false,
   });
 }

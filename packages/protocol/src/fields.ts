@@ -46,11 +46,37 @@ export class Flags {
 export function text(value: unknown, field: string, flags: Flags, max: number = LIMITS.shortStringMax) {
   if (value === undefined || value === null) return null;
   if (typeof value !== 'string') throw new ProtocolError('invalid_field', `${field} must be a string`);
-  if (value.length > max) {
-    throw new ProtocolError('string_too_long', `${field} is ${value.length} characters; the limit is ${max}`);
-  }
+  checkLength(value, field, max);
   if (value.length === 0) return null;
   return storable(value, flags);
+}
+
+/**
+ * Characters of s, counted as Unicode code points: what every length limit means (the README says
+ * characters, and the query routes' schemas count the same way), not UTF-16 code units, in which
+ * an emoji is two.
+ */
+export function characters(s: string): number {
+  let n = s.length;
+  for (let i = 0; i < s.length - 1; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff) {
+      const d = s.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        n--;
+        i++;
+      }
+    }
+  }
+  return n;
+}
+
+/** A string over `max` characters is abuse: a 400 naming the field. */
+export function checkLength(value: string, field: string, max: number): void {
+  // Code units are never fewer than code points: count only when the cheap check fails.
+  if (value.length <= max) return;
+  const n = characters(value);
+  if (n > max) throw new ProtocolError('string_too_long', `${field} is ${n} characters; the limit is ${max}`);
 }
 
 /** A lone UTF-16 surrogate: in a `u` regex, the halves of a well-formed pair never match. */

@@ -110,6 +110,11 @@ export interface ClusterEvent {
   /** The client's clock (unix seconds) as sent. */
   eventTimeSec: number;
   stage: EventStage | null;
+  /**
+   * event_stage's number when it is one this version does not know (a newer RisingWave's; `stage`
+   * is then null), else null. Two events that differ only there are two events (dedup key).
+   */
+  unknownStage: number | null;
   name: string;
   connectorName: string | null;
   catalogId: number;
@@ -118,6 +123,8 @@ export interface ClusterEvent {
   /** `meta`, `frontend`, `compute`, `compactor` or `paywall`. */
   node: string;
   object: DatabaseObject | null;
+  /** The same for `object`: its number when this version does not know it, else null. */
+  unknownObject: number | null;
   isTest: boolean;
   flags: ReportFlag[];
 }

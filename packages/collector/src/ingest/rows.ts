@@ -85,16 +85,20 @@ export function reportRow(report: NodeReport, raw: Uint8Array, receivedAt: numbe
   };
 }
 
+const unknownEnum = (n: number | null) => (n === null ? null : `#${n}`);
+
 export function eventRow(event: ClusterEvent, raw: Uint8Array, receivedAt: number): EventRow {
   return {
     dedupKey: dedupKey('rw-event', event.eventTimeSec, [
       event.trackingId,
-      event.stage,
+      // A stage or object this version does not know keeps its number in the key (null would
+      // merge two events of a newer RisingWave); known ones key as before, so retries still match.
+      event.stage ?? unknownEnum(event.unknownStage),
       event.name,
       event.node,
       event.catalogId,
       event.connectorName,
-      event.object,
+      event.object ?? unknownEnum(event.unknownObject),
       event.attributes,
     ]),
     trackingId: event.trackingId,

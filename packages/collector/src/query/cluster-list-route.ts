@@ -1,5 +1,6 @@
 // `GET /query/clusters`: the list of clusters, most recently seen first, searchable by tracking id,
 // filterable by version, cluster type and last seen; JSON pages, or the whole list as CSV/NDJSON.
+import { LIMITS, NATIVE_LIMITS } from '@tidewatch/protocol';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { requireToken } from '../auth/require-token.js';
 import { CollectorError } from '../errors.js';
@@ -93,8 +94,13 @@ export async function clusterListRoute(app: FastifyInstance, opts: { store: Stor
               maxLength: 128,
               description: 'Part of a tracking id (case-insensitive)',
             },
-            version: { type: 'string', maxLength: 1024 },
-            clusterType: { type: 'string', maxLength: 64 },
+            // As long as ingest lets them be (RisingWave's and agents' limits): a stored value can
+            // always be looked for.
+            version: { type: 'string', maxLength: Math.max(LIMITS.shortStringMax, NATIVE_LIMITS.textMax) },
+            clusterType: {
+              type: 'string',
+              maxLength: Math.max(LIMITS.shortStringMax, NATIVE_LIMITS.textMax),
+            },
             seenFrom: {
               type: 'string',
               description: 'Only clusters last seen on or after this day (YYYY-MM-DD)',

@@ -1,5 +1,5 @@
 // `GET /query/events`: RisingWave events newest first, filtered, with a cursor (CONTRACT.md).
-import { EVENT_STAGES } from '@tidewatch/protocol';
+import { EVENT_STAGES, LIMITS } from '@tidewatch/protocol';
 import type { FastifyInstance } from 'fastify';
 import { requireToken } from '../auth/require-token.js';
 import type { Store, StoredEvent } from '../store/store.js';
@@ -39,8 +39,13 @@ export async function eventsRoute(app: FastifyInstance, opts: { store: Store }) 
           type: 'object',
           properties: {
             stage: { type: 'string', enum: [...STAGES] },
-            name: { type: 'string', maxLength: 1024 },
-            connector: { type: 'string', maxLength: 256, description: 'Events of this connector only' },
+            // As long as ingest lets them be: a stored value can always be looked for.
+            name: { type: 'string', maxLength: LIMITS.shortStringMax },
+            connector: {
+              type: 'string',
+              maxLength: LIMITS.shortStringMax,
+              description: 'Events of this connector only',
+            },
             ...pageQuerySchema(100),
           },
         },

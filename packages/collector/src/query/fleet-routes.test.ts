@@ -371,6 +371,53 @@ describe.each(targets)('fleet query routes: $name', (target) => {
     }
   });
 
+  it('keeps apart two events that differ only in a stage or object a newer RisingWave knows, and still dedups a retry', async () => {
+    const trackingId = randomUUID();
+    const unknown = (stage: number, object: number) =>
+      eventBatch([{ trackingId, name: 'future', stage: stage as never, object }]);
+    for (const body of [unknown(6, 1), unknown(7, 1), unknown(1, 6), unknown(1, 7), unknown(6, 1)]) {
+      expect((await c.postProto('/api/v2/report/events', body)).status).toBe(200);
+    }
+    const res = await c.get(`/query/events?trackingId=${trackingId}`);
+    const { events } = (await res.json()) as { events: { stage: string | null; object: string | null }[] };
+    // The last body is a retry of the first; the other four are four different events.
+    expect(events).toHaveLength(4);
+  });
+
+  it('finds an event by any connector name ingest stores, the longest too', async () => {
+    const trackingId = randomUUID();
+    const connector = 'c'.repeat(1024);
+    await c.postProto('/api/v2/report/events', eventBatch([{ trackingId, connectorName: connector }]));
+    const res = await c.get(`/query/events?trackingId=${trackingId}&connector=${connector}`);
+    expect(res.status).toBe(200);
+    const { events } = (await res.json()) as { events: { connector: string }[] };
+    expect(events.map((e) => e.connector)).toEqual([connector]);
+    expect((await c.get(`/query/clusters?clusterType=${'k'.repeat(256)}`)).status).toBe(200);
+  });
+
+  it('answers event attributes as sent: JSON only when it writes back to the same text, else the text', async () => {
+    const trackingId = randomUUID();
+    const sent = [
+      '{"format":"plain","encode":"json"}', // as RisingWave writes them: answered as JSON
+      '{"limit":1e400}',
+      '{"id":12345678901234567890}',
+      '{"x":-0}',
+      '{"a":1,"a":2}',
+      ' {"a":1} ',
+      '"hello"',
+      'hello',
+    ];
+    for (const [i, attributes] of sent.entries()) {
+      const body = eventMessageWith({ trackingId, name: `attributes_${i}`, attributes });
+      expect((await c.postProto('/api/v2/report/event', body)).status).toBe(200);
+    }
+    const res = await c.get(`/query/events?trackingId=${trackingId}`);
+    const { events } = (await res.json()) as { events: { name: string; attributes: unknown }[] };
+    const byName = new Map(events.map((e) => [e.name, e.attributes]));
+    expect(byName.get('attributes_0')).toEqual({ format: 'plain', encode: 'json' });
+    for (let i = 1; i < sent.length; i++) expect(byName.get(`attributes_${i}`), sent[i]).toBe(sent[i]);
+  });
+
   it('stores an event whose attributes nest deeper than JSON can be written back, and lists it as text', async () => {
     const trackingId = randomUUID();
     const deep = `${'['.repeat(5000)}${']'.repeat(5000)}`;

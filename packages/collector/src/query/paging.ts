@@ -51,13 +51,17 @@ export function cutPage<T>(
 }
 
 /**
- * JSON text as a client sent it: parsed when it parses, else the text. Text that nests deeper than
- * the answer's serializer can write out also stays text (parseEmbeddedJson).
+ * JSON text as a client sent it: an object or array when it parses and serializes back to exactly
+ * the text that was sent, else the text itself (a string). So an answer is never a changed value:
+ * `1e400`, integers past 2^53, `-0`, duplicate keys or extra whitespace would not survive a
+ * parse and re-serialize, a scalar would be mistaken for text, and text nesting deeper than the
+ * answer's serializer can write out (parseEmbeddedJson) cannot be written back at all.
  */
 export function jsonOrText(text: string | null): unknown {
   if (text === null) return null;
   const parsed = parseEmbeddedJson(text);
-  return parsed === undefined ? text : parsed;
+  if (typeof parsed !== 'object' || parsed === null) return text;
+  return JSON.stringify(parsed) === text ? parsed : text;
 }
 
 /** The querystring every paged list shares. */

@@ -314,6 +314,9 @@ describe('hostile native bodies', () => {
     expect(codeOf({ ...sample(), sequence: -1 })).toBe('invalid_field');
     expect(codeOf({ ...sample(), sequence: 2 ** 53 })).toBe('invalid_field');
     expect(codeOf({ ...sample(), nodeType: 'n'.repeat(65) })).toBe('string_too_long');
+    // Limits count characters: 64 emoji are 64 characters (128 UTF-16 code units), 65 are over.
+    expect(codeOf({ ...sample(), nodeType: '🚀'.repeat(64) })).toBeUndefined();
+    expect(codeOf({ ...sample(), nodeType: '🚀'.repeat(65) })).toBe('string_too_long');
     expect(codeOf({ ...sample(), version: 'a\0b' })).toBe('invalid_field');
     expect(codeOf({ ...sample(), isLeader: 'yes' })).toBe('invalid_field');
     expect(codeOf({ ...sample(), cluster: { __proto__x: 1 } })).toBe('invalid_field');

@@ -2,6 +2,7 @@
 // values and then checked here, field by field: either a complete, typed AgentReport comes out, or
 // a ProtocolError naming the field. Nothing else is ever thrown, whatever the input.
 import { ProtocolError } from '../errors.js';
+import { checkLength } from '../fields.js';
 import {
   type AgentDrops,
   type AgentEvent,
@@ -61,9 +62,7 @@ function entries(value: unknown, field: string, max: number): [string, unknown][
 function text(value: unknown, field: string, max: number): string {
   if (value === undefined || value === null) return '';
   if (typeof value !== 'string') throw invalid(field, 'must be a string');
-  if (value.length > max) {
-    throw new ProtocolError('string_too_long', `${field} is ${value.length} characters; the limit is ${max}`);
-  }
+  checkLength(value, field, max);
   if (UNSTORABLE_TEXT.test(value)) throw invalid(field, 'contains NUL or an unpaired surrogate');
   return value;
 }

@@ -438,16 +438,20 @@ function expectedMeta(m: MetaInit): NodeReport {
 
 function expectedEvent(e: EventInit): ClusterEvent {
   const flags = new Set<ReportFlag>();
+  const stage = expectedEnum(e.eventStage, EVENT_STAGES);
+  const object = e.object === undefined ? null : expectedEnum(e.object, DATABASE_OBJECTS);
   return {
     trackingId: e.trackingId,
     eventTimeSec: expectedUnsigned(e.eventTimeSec, flags),
-    stage: expectedEnum(e.eventStage, EVENT_STAGES),
+    stage,
+    unknownStage: stage === null && e.eventStage !== 0 ? e.eventStage : null,
     name: expectedText(e.eventName, flags) ?? '',
     connectorName: expectedText(e.connectorName, flags),
     catalogId: expectedSigned(e.catalogId, flags),
     attributes: expectedText(e.attributes, flags),
     node: expectedText(e.node, flags) ?? '',
-    object: e.object === undefined ? null : expectedEnum(e.object, DATABASE_OBJECTS),
+    object,
+    unknownObject: object === null && e.object !== undefined && e.object !== 0 ? e.object : null,
     isTest: e.isTest,
     flags: [...flags],
   };

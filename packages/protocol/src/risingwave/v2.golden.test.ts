@@ -783,6 +783,17 @@ describe('RisingWave v2 numbers and strings a store cannot hold', () => {
     }
   });
 
+  it('counts a limit in characters (code points), so text of emoji or other astral characters gets the whole limit', () => {
+    const emoji = '🚀'.repeat(LIMITS.shortStringMax); // twice as many UTF-16 code units
+    expect(decodeV2Report('meta', meta({ rwVersion: [emoji, 'sha'] })).meta?.version).toBe(emoji);
+    expect(
+      protocolError(() => decodeV2Report('meta', meta({ rwVersion: [`${emoji}x`, 'sha'] }))),
+    ).toMatchObject({
+      code: 'string_too_long',
+      message: `rw_version.rw_version is ${LIMITS.shortStringMax + 1} characters; the limit is ${LIMITS.shortStringMax}`,
+    });
+  });
+
   it('accepts embedded JSON texts right at their limit', () => {
     const [head, tail] = ['{"source":[],"pad":"', '"}'];
     const padded = head + 'x'.repeat(LIMITS.jsonStringMax - head.length - tail.length) + tail;
@@ -909,12 +920,14 @@ describe('RisingWave v2 events', () => {
     trackingId: TRACKING_ID,
     eventTimeSec: 1750001234,
     stage: 'create_stream_job',
+    unknownStage: null,
     name: 'source',
     connectorName: 'kafka',
     catalogId: 1001,
     attributes: '{"format":"plain","encode":"json"}',
     node: 'frontend',
     object: 'source',
+    unknownObject: null,
     isTest: false,
     flags: [],
   };
@@ -939,12 +952,14 @@ describe('RisingWave v2 events', () => {
       trackingId: TRACKING_ID,
       eventTimeSec: 1750009999,
       stage: 'recovery',
+      unknownStage: null,
       name: 'failure_recovery',
       connectorName: null,
       catalogId: -1,
       attributes: null,
       node: 'meta',
       object: null,
+      unknownObject: null,
       isTest: false,
       flags: [],
     } satisfies ClusterEvent);
@@ -997,17 +1012,33 @@ describe('RisingWave v2 events', () => {
     expect(decodeV2Event(body(eventMessage({ trackingId: TRACKING_ID, object: wire }))).object).toBe(object);
   });
 
+  it('keeps the number of a stage or object this version does not know, and not of UNSPECIFIED', () => {
+    const decoded = (stage: number, object?: number) =>
+      decodeV2Event(body(eventMessage({ trackingId: TRACKING_ID, stage, object })));
+    expect(decoded(6, 7)).toMatchObject({ stage: null, unknownStage: 6, object: null, unknownObject: 7 });
+    expect(decoded(0, 0)).toMatchObject({
+      stage: null,
+      unknownStage: null,
+      object: null,
+      unknownObject: null,
+    });
+    expect(decoded(1, 1)).toMatchObject({ stage: 'create_stream_job', unknownStage: null, object: 'source' });
+    expect(decoded(1)).toMatchObject({ object: null, unknownObject: null });
+  });
+
   it('decodes a minimal event with only a tracking_id to empty name and node', () => {
     expect(decodeV2Event(body(eventMessage({ trackingId: TRACKING_ID })))).toEqual({
       trackingId: TRACKING_ID,
       eventTimeSec: 0,
       stage: null,
+      unknownStage: null,
       name: '',
       connectorName: null,
       catalogId: 0,
       attributes: null,
       node: '',
       object: null,
+      unknownObject: null,
       isTest: false,
       flags: [],
     } satisfies ClusterEvent);

@@ -146,16 +146,20 @@ export function decodeV2Report(nodeType: NodeType, bytes: Uint8Array): NodeRepor
 
 function event(wire: EventMessage, field: string): ClusterEvent {
   const flags = new Flags();
+  const stage = enumName(wire.eventStage, EVENT_STAGES);
+  const object = wire.object === undefined ? null : enumName(wire.object, DATABASE_OBJECTS);
   return {
     trackingId: trackingId(wire.trackingId, `${field}.tracking_id`),
     eventTimeSec: unsigned(wire.eventTimeSec, `${field}.event_time_sec`, flags),
-    stage: enumName(wire.eventStage, EVENT_STAGES),
+    stage,
+    unknownStage: stage === null && wire.eventStage !== 0 ? wire.eventStage : null,
     name: text(wire.eventName, `${field}.event_name`, flags) ?? '',
     connectorName: text(wire.connectorName, `${field}.connector_name`, flags),
     catalogId: signed(wire.catalogId, flags),
     attributes: text(wire.attributes, `${field}.attributes`, flags, LIMITS.jsonStringMax),
     node: text(wire.node, `${field}.node`, flags) ?? '',
-    object: wire.object === undefined ? null : enumName(wire.object, DATABASE_OBJECTS),
+    object,
+    unknownObject: object === null && wire.object !== undefined && wire.object !== 0 ? wire.object : null,
     isTest: wire.isTest,
     flags: flags.list,
   };
