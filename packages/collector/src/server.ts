@@ -11,7 +11,12 @@ import { eraseRoute } from './admin/erase-route.js';
 import { importRoute } from './admin/import-route.js';
 import { internalRoute } from './admin/internal-route.js';
 import type { CollectorConfig } from './config.js';
-import { clientErrorHandler, frameworkErrorHandler, installErrorHandling } from './http/error-handler.js';
+import {
+  clientErrorHandler,
+  frameworkErrorHandler,
+  installErrorHandling,
+  schemaErrorFormatter,
+} from './http/error-handler.js';
 import { loggerOptions } from './http/logging.js';
 import { installSecurityHeaders } from './http/security-headers.js';
 import { requireUsableParameters } from './http/usable-parameters.js';
@@ -83,6 +88,7 @@ export async function buildServer(
     keepAliveTimeout: 10_000,
     return503OnClosing: true,
     clientErrorHandler,
+    schemaErrorFormatter,
     // Tracking ids may be 128 characters; longer ones get our own 400, not a bare 414.
     routerOptions: { maxParamLength: 512 },
     frameworkErrors: frameworkErrorHandler,

@@ -4,7 +4,13 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import { ProtocolError } from '@tidewatch/protocol';
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type {
+  FastifyError,
+  FastifyInstance,
+  FastifyReply,
+  FastifyRequest,
+  FastifySchemaValidationError,
+} from 'fastify';
 import { CollectorError } from '../errors.js';
 
 export interface ErrorBody {
@@ -37,6 +43,24 @@ export function toErrorBody(error: unknown): { status: number; body: ErrorBody }
     status: 500,
     body: { error: 'internal', message: 'the collector failed; the error is in its log' },
   };
+}
+
+/**
+ * Schema errors worded for the person who sent the request: an enum names its allowed values, and
+ * a query parameter given twice (which arrives as a list) says so instead of "must be string".
+ */
+export function schemaErrorFormatter(errors: FastifySchemaValidationError[], dataVar: string): Error {
+  const messages = errors.map((e) => {
+    const where = `${dataVar}${e.instancePath}`;
+    if (e.keyword === 'enum' && Array.isArray(e.params['allowedValues'])) {
+      return `${where} must be one of: ${e.params['allowedValues'].join(', ')}`;
+    }
+    if (dataVar === 'querystring' && e.keyword === 'type' && e.params['type'] === 'string') {
+      return `${where} must be given once`;
+    }
+    return `${where} ${e.message ?? 'is not valid'}`;
+  });
+  return new Error(messages.join(', '));
 }
 
 export function installErrorHandling(

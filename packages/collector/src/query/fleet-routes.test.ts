@@ -371,6 +371,17 @@ describe.each(targets)('fleet query routes: $name', (target) => {
     }
   });
 
+  it('names the allowed values of a bad choice, and says when a parameter came twice', async () => {
+    const bad = await c.get('/query/breakdown?by=nope');
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { message: string }).message).toBe(
+      'querystring/by must be one of: version, clusterType, metaBackend, os, objectStore, connector, licenseTier',
+    );
+    const twice = await c.get(`/query/active?from=${daysAgo(3)}&to=${today}&from=${daysAgo(2)}`);
+    expect(twice.status).toBe(400);
+    expect(((await twice.json()) as { message: string }).message).toBe('querystring/from must be given once');
+  });
+
   it('keeps apart two events that differ only in a stage or object a newer RisingWave knows, and still dedups a retry', async () => {
     const trackingId = randomUUID();
     const unknown = (stage: number, object: number) =>
