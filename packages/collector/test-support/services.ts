@@ -15,8 +15,11 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
-/** A fresh PostgreSQL database for one test file, or null (outside CI) when none is reachable. */
-export async function createPostgresDatabase(): Promise<TestDatabase | null> {
+/**
+ * A fresh PostgreSQL database for one test file, or null (outside CI) when none is reachable.
+ * `options`: what follows `create database <name>`, e.g. an ICU collation.
+ */
+export async function createPostgresDatabase(options = ''): Promise<TestDatabase | null> {
   const admin = new pg.Client({ connectionString: ADMIN_URL, connectionTimeoutMillis: 5000 });
   try {
     await admin.connect();
@@ -27,7 +30,7 @@ export async function createPostgresDatabase(): Promise<TestDatabase | null> {
     return null;
   }
   const name = `tidewatch_test_${process.pid}_${randomBytes(4).toString('hex')}`;
-  await admin.query(`create database ${name}`);
+  await admin.query(`create database ${name} ${options}`);
   await admin.end();
   const url = new URL(ADMIN_URL);
   url.pathname = `/${name}`;

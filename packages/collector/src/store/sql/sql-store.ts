@@ -595,18 +595,22 @@ export class SqlStore implements Store {
     if (query.version !== undefined) q = q.where('version', '=', query.version);
     if (query.clusterType !== undefined) q = q.where('cluster_type', '=', query.clusterType);
     if (query.seenFromDay !== undefined) q = q.where('last_seen', '>=', Date.parse(query.seenFromDay));
+    // Ties in byte order on every store (SQLite's own order): PostgreSQL would otherwise follow
+    // the database's collation, and an ICU one orders tied clusters differently.
+    const trackingId =
+      this.kind === 'postgres' ? sql<string>`tracking_id collate "C"` : sql<string>`tracking_id`;
     const before = query.before;
     if (before) {
       q = q.where((eb) =>
         eb.or([
           eb('last_seen', '<', before.lastSeen),
-          eb.and([eb('last_seen', '=', before.lastSeen), eb('tracking_id', '<', before.trackingId)]),
+          eb.and([eb('last_seen', '=', before.lastSeen), eb(trackingId, '<', before.trackingId)]),
         ]),
       );
     }
     const rows = await q
       .orderBy('last_seen', 'desc')
-      .orderBy('tracking_id', 'desc')
+      .orderBy(trackingId, 'desc')
       .limit(query.limit)
       .execute();
     return rows.map(clusterListItem);
