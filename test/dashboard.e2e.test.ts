@@ -616,9 +616,70 @@ describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
     const text = (await state.textContent()) ?? '';
     expect(text).toContain(`curl -X POST ${empty.url}/api/v2/report/meta`);
     expect(text).toContain(
-      `npx tidewatch simulate --clusters 200 --days 60 --target ${empty.url} --token ${ADMIN_TOKEN}`,
+      `npx tidewatch simulate --clusters 200 --days 60 --target ${empty.url} --token <your admin token>`,
     );
+    // The page may be on a shared screen: the token is never printed.
+    expect(await page.content()).not.toContain(ADMIN_TOKEN);
     await shot(page, 'empty');
     await page.close();
   });
+
+  it('keeps data of any length or direction inside its cards, and a past range is not an empty collector', async () => {
+    const hostile = await startTestCollector(`sqlite:${join(dir.path, 'hostile.db')}`);
+    try {
+      const long = 'v'.repeat(1024); // no space to break at
+      const rlo = '\u202E2.6.2-rlo'; // a right-to-left override, never closed
+      const ids = { long: 'hostile-long-0001', rlo: 'hostile-rlo-0001' };
+      for (const [id, version] of [
+        [ids.long, long],
+        [ids.rlo, rlo],
+      ] as const) {
+        const res = await hostile.postProto('/api/v2/report/meta', metaReport({ trackingId: id, version }));
+        expect(res.status).toBe(200);
+      }
+      const events = eventBatch([{ trackingId: ids.long, connectorName: 'c'.repeat(1024) }]);
+      expect((await hostile.postProto('/api/v2/report/events', events)).status).toBe(200);
+
+      const page = await context.newPage();
+      const pageErrors: string[] = [];
+      page.on('pageerror', (e) => pageErrors.push(e.message));
+      await page.goto(`${hostile.url}/#token=${ADMIN_TOKEN}`);
+      await settled(page);
+      const overflow = () => page.evaluate('document.documentElement.scrollWidth - window.innerWidth');
+      const views = [
+        `#/overview?from=${range.from}&to=${range.to}`,
+        `#/connectors?from=${range.from}&to=${range.to}`,
+        `#/events?from=${range.from}&to=${range.to}`,
+        `#/cluster/${ids.long}?from=${range.from}&to=${range.to}`,
+      ];
+      for (const width of [1280, 375]) {
+        await page.setViewportSize({ width, height: 900 });
+        for (const view of views) {
+          await go(page, view);
+          expect(await overflow(), `${view} at ${width} px`).toBeLessThanOrEqual(0);
+        }
+      }
+      await shot(page, 'hostile-cluster-375');
+
+      // The filter note isolates the value: its override cannot mirror the note's own text.
+      await page.setViewportSize({ width: 1280, height: 900 });
+      await go(page, `#/cluster?version=${encodeURIComponent(rlo)}`);
+      const value = page.locator('p.muted .value').first();
+      expect(await value.textContent()).toBe(rlo);
+      const bidiOf = (e: unknown) =>
+        (globalThis as unknown as { getComputedStyle(e: unknown): { unicodeBidi: string } }).getComputedStyle(
+          e,
+        ).unicodeBidi;
+      expect(await value.evaluate(bidiOf)).toBe('isolate');
+
+      // A range before the first report: zero tiles, not the first-report instructions.
+      await go(page, '#/overview?from=2020-01-01&to=2020-01-31');
+      expect(await page.locator('[data-test="empty-state"]').count()).toBe(0);
+      expect(await page.content()).not.toContain(ADMIN_TOKEN);
+      expect(pageErrors).toEqual([]);
+      await page.close();
+    } finally {
+      await hostile.close();
+    }
+  }, 120_000);
 });

@@ -91,7 +91,12 @@ function clusterList(route: Route): HTMLElement {
             'p',
             { class: 'muted' },
             'Filtered by ',
-            active.map(([k, v]) => `${k} “${v}”`).join(', '),
+            active.flatMap(([k, v], i) => [
+              i > 0 ? ', ' : '',
+              `${k} “`,
+              h('span', { class: 'value' }, v),
+              '”',
+            ]),
             ' · ',
             h(
               'a',

@@ -1,5 +1,4 @@
 // What a newcomer sees on a collector that has stored nothing yet: how to send a first report.
-import { getToken } from '../auth';
 import { h } from '../dom';
 
 function codeBlock(text: string, labelText: string): HTMLElement {
@@ -8,7 +7,6 @@ function codeBlock(text: string, labelText: string): HTMLElement {
 
 export function emptyState(): HTMLElement {
   const origin = window.location.origin;
-  const token = getToken() ?? '<token>';
   const now = Math.floor(Date.now() / 1000);
   const target = origin === 'http://127.0.0.1:8080' ? '' : ` --target ${origin}`;
   return h(
@@ -37,7 +35,8 @@ export function emptyState(): HTMLElement {
     h('h3', {}, 'Or a whole simulated fleet'),
     h('p', {}, '200 clusters with 60 days of history, through the real wire formats:'),
     codeBlock(
-      `npx tidewatch simulate --clusters 200 --days 60${target} --token ${token}`,
+      // The token is not printed: this page may be on a shared screen.
+      `npx tidewatch simulate --clusters 200 --days 60${target} --token <your admin token>`,
       'command that sends a simulated fleet',
     ),
     h(

@@ -2,6 +2,7 @@
 import {
   type ActiveAnswer,
   type BreakdownAnswer,
+  type ClusterListAnswer,
   getJson,
   NotFoundError,
   type OverviewAnswer,
@@ -130,14 +131,18 @@ export function overviewView(route: Route): HTMLElement {
     adoptionPanel(range),
   );
 
-  // A collector that never stored anything gets the first-report instructions instead.
+  // A collector that never stored anything gets the first-report instructions instead. Asked of
+  // the cluster list, which no range limits: a range before the first report is not an empty
+  // collector, and gets zero tiles like any other range without data.
   const isEmpty = overview
-    .then((o) => o.clusters.total === 0)
-    .catch(async (error: unknown) => {
-      if (!(error instanceof NotFoundError)) return false;
-      const a = await active;
-      return a.series.every((s) => s.clusters === 0);
-    });
+    .then(
+      (o) => o.clusters.total === 0,
+      (error: unknown) => error instanceof NotFoundError, // a collector without this route
+    )
+    .then(
+      async (maybe) =>
+        maybe && (await getJson<ClusterListAnswer>('/query/clusters', { limit: 1 })).clusters.length === 0,
+    );
   isEmpty.then(
     (empty) => {
       if (empty) clear(content, emptyState());
