@@ -19,7 +19,13 @@ import {
 } from '../packages/collector/test-support/collector.js';
 import { eventBatch, metaReport, nodeReport } from '../packages/collector/test-support/risingwave.js';
 import { IN_CI, type TempDir, tempDir } from '../packages/collector/test-support/services.js';
-import { formatCount, formatNumber, formatSeconds, label } from '../packages/dashboard/app/format.js';
+import {
+  formatCount,
+  formatNumber,
+  formatPercent,
+  formatSeconds,
+  label,
+} from '../packages/dashboard/app/format.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const FLAGS = [
@@ -287,12 +293,18 @@ describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
       q('/query/breakdown', '&by=connector'),
     );
     expect(connectors.rows.length).toBeGreaterThan(0);
+    const usage = await api<{ clusters: number }>(full, q('/query/connectors'));
     const connectorRows = await page
       .locator('[data-test="breakdown-connector"] tbody tr')
-      .evaluateAll((rows) =>
-        rows.map((r) => [r.children[0]?.textContent ?? '', r.children[1]?.textContent ?? '']),
-      );
-    expect(connectorRows).toEqual(connectors.rows.map((r) => [label(r.value), formatCount(r.clusters)]));
+      .evaluateAll((rows) => rows.map((r) => [0, 1, 2].map((i) => r.children[i]?.textContent ?? '')));
+    // Every cluster uses several connectors: a share is of the clusters, not of the rows' sum.
+    expect(connectorRows).toEqual(
+      connectors.rows.map((r) => [
+        label(r.value),
+        formatCount(r.clusters),
+        formatPercent(r.clusters, usage.clusters),
+      ]),
+    );
     await shot(page, 'connectors');
 
     // Events: all, then filtered to recoveries with the form.
@@ -504,6 +516,31 @@ describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
           rows.map((r) => [r.children[0]?.textContent ?? '', r.children[1]?.textContent ?? '']),
         );
       expect(shown).toEqual(versions.rows.map((r) => [label(r.value), formatCount(r.clusters)]));
+      // The clusters with the most recoveries, as the collector ranks them over the whole range,
+      // each share of all recoveries in it.
+      const top = await api<{ rows: { value: string; events: number }[] }>(
+        sim,
+        q('/query/event-counts', '&by=trackingId&stage=recovery&limit=10'),
+      );
+      const allRecoveries = await api<{ rows: { events: number }[] }>(
+        sim,
+        q('/query/event-counts', '&by=stage&stage=recovery'),
+      );
+      const recoveries = allRecoveries.rows.reduce((sum, r) => sum + r.events, 0);
+      expect(top.rows.length).toBeGreaterThan(1);
+      await page.evaluate(
+        `window.location.hash = ${JSON.stringify(`#/events?from=${range.from}&to=${range.to}`)}`,
+      );
+      await settled(page);
+      expect(
+        await page
+          .locator('[data-test="recoveries"] tbody tr')
+          .evaluateAll((rows) => rows.map((r) => [0, 1, 2].map((i) => r.children[i]?.textContent ?? ''))),
+      ).toEqual(top.rows.map((r) => [r.value, formatCount(r.events), formatPercent(r.events, recoveries)]));
+      await page.evaluate(
+        `window.location.hash = ${JSON.stringify(`#/overview?from=${range.from}&to=${range.to}`)}`,
+      );
+      await settled(page);
       // Sizes: the compute-node distribution, bucket for bucket, and its percentiles.
       const nodes = await api<{
         buckets: { from: number; to: number; clusters: number }[];

@@ -190,6 +190,10 @@ export interface ConnectorUsageRow {
   clusters: number;
   count: number;
 }
+/** GET /query/event-counts: events (and the clusters they came from) per group. */
+export interface EventCountsAnswer {
+  rows: { value: string | null; events: number; clusters: number }[];
+}
 export interface ConnectorsAnswer {
   clusters: number;
   sources: ConnectorUsageRow[];

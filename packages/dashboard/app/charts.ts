@@ -186,9 +186,14 @@ export function barTable(
     countHeader?: string;
     link?: (value: string | null) => string | null;
     testId?: string;
+    /**
+     * What each share is a share of, when it is not the rows' sum: a cluster counted in several
+     * rows (one per connector), or rows that are only the top few.
+     */
+    total?: number;
   } = {},
 ): HTMLElement {
-  const total = rows.reduce((sum, r) => sum + r.clusters, 0);
+  const total = options.total ?? rows.reduce((sum, r) => sum + r.clusters, 0);
   const peak = Math.max(1, ...rows.map((r) => r.clusters));
   if (rows.length === 0) {
     return h(

@@ -1,5 +1,5 @@
 // Connectors: which connectors clusters use, and the create/drop events that name a connector.
-import { type BreakdownAnswer, type EventsAnswer, getJson } from '../api';
+import { type BreakdownAnswer, type ConnectorsAnswer, type EventsAnswer, getJson } from '../api';
 import { barTable } from '../charts';
 import { h, table } from '../dom';
 import { formatCount } from '../format';
@@ -23,11 +23,17 @@ export function connectorsView(route: Route): HTMLElement {
       'div',
       { class: 'grid two' },
       panel('Clusters per connector', async () => {
-        const b = await getJson<BreakdownAnswer>('/query/breakdown', { by: 'connector', ...range });
+        // A cluster uses several connectors: each share is of the clusters with a meta report in
+        // the range, not of the rows' sum.
+        const [b, usage] = await Promise.all([
+          getJson<BreakdownAnswer>('/query/breakdown', { by: 'connector', ...range }),
+          getJson<ConnectorsAnswer>('/query/connectors', range),
+        ]);
         return barTable(
           'Clusters using each connector (sources and sinks, latest report in the range)',
           b.rows,
           {
+            total: usage.clusters,
             valueHeader: 'Connector',
             testId: 'breakdown-connector',
           },

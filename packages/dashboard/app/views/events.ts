@@ -1,6 +1,6 @@
 // Events: RisingWave's create/drop/recovery events, filtered by stage, name and cluster, paged with
 // the API's `next` cursor; and the clusters with the most recoveries (a reliability signal).
-import { type EventsAnswer, getJson } from '../api';
+import { type EventCountsAnswer, type EventsAnswer, getJson } from '../api';
 import { barTable } from '../charts';
 import { h } from '../dom';
 import { formatCount } from '../format';
@@ -136,22 +136,24 @@ export function eventsView(route: Route): HTMLElement {
       return [summary, eventsTable('Events, newest first', answer.events), pager];
     }),
     panel('Clusters with the most recoveries', async () => {
-      const answer = await getJson<EventsAnswer>('/query/events', {
-        ...route.range,
-        stage: 'recovery',
-        limit: 1000,
-      });
-      const perCluster = new Map<string, number>();
-      for (const e of answer.events) perCluster.set(e.trackingId, (perCluster.get(e.trackingId) ?? 0) + 1);
-      const rows = [...perCluster]
-        .sort((a, b) => b[1] - a[1])
-        .slice(0, 10)
-        .map(([value, clusters]) => ({ value, clusters }));
+      // Counted by the collector over every recovery in the range (not the latest page of events),
+      // each share of all recoveries in the range.
+      const [top, all] = await Promise.all([
+        getJson<EventCountsAnswer>('/query/event-counts', {
+          ...route.range,
+          by: 'trackingId',
+          stage: 'recovery',
+          limit: 10,
+        }),
+        getJson<EventCountsAnswer>('/query/event-counts', { ...route.range, by: 'stage', stage: 'recovery' }),
+      ]);
+      const rows = top.rows.map((r) => ({ value: r.value, clusters: r.events }));
       if (rows.length === 0) return h('p', { class: 'muted' }, 'No recoveries in this range.');
-      return barTable(`Recovery events per cluster${answer.next ? ' (from the latest 1,000)' : ''}`, rows, {
+      return barTable('Recovery events per cluster (the ten with the most)', rows, {
         valueHeader: 'Cluster',
         countHeader: 'Recoveries',
         link: (v) => (v === null ? null : href('cluster', v)),
+        total: all.rows.reduce((sum, r) => sum + r.events, 0),
         testId: 'recoveries',
       });
     }),
