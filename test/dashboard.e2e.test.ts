@@ -24,6 +24,7 @@ import {
   formatNumber,
   formatPercent,
   formatSeconds,
+  groupLabel,
   label,
 } from '../packages/dashboard/app/format.js';
 
@@ -360,7 +361,7 @@ describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
       .locator('table.metrics tbody tr')
       .evaluateAll((rows) => rows.map((r) => [...r.querySelectorAll('td')].map((td) => td.textContent)));
     expect(classRows).toEqual(
-      byClass.rows.map((r) => [label(r.value), formatCount(r.clusters), formatNumber(r.total)]),
+      byClass.rows.map((r) => [groupLabel(r.value), formatCount(r.clusters), formatNumber(r.total)]),
     );
     const ddl = await api<{ events: { trackingId: string; name: string }[] }>(
       full,
@@ -676,6 +677,16 @@ describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
       }
       const events = eventBatch([{ trackingId: ids.long, connectorName: 'c'.repeat(1024) }]);
       expect((await hostile.postProto('/api/v2/report/events', events)).status).toBe(200);
+      // An agent's extreme counter, and a label that is empty beside series without it.
+      const metrics = [
+        counter('huge.counter', 1e300),
+        counter('lab.counter', 2, { k: '' }),
+        counter('lab.counter', 3),
+      ];
+      const agent = encodeReportJson(agentReport({ trackingId: ids.long, metrics }));
+      expect(
+        (await hostile.post('/api/v3/report', agent, { 'content-type': 'application/json' })).status,
+      ).toBe(200);
 
       const page = await context.newPage();
       const pageErrors: string[] = [];
@@ -688,6 +699,7 @@ describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
         `#/connectors?from=${range.from}&to=${range.to}`,
         `#/events?from=${range.from}&to=${range.to}`,
         `#/cluster/${ids.long}?from=${range.from}&to=${range.to}`,
+        `#/metrics?from=${range.from}&to=${range.to}&name=huge.counter&by=trackingId`,
       ];
       for (const width of [1280, 375]) {
         await page.setViewportSize({ width, height: 900 });
@@ -708,6 +720,17 @@ describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
           e,
         ).unicodeBidi;
       expect(await value.evaluate(bidiOf)).toBe('isolate');
+
+      // Huge values in compact notation; an empty label value apart from a missing label.
+      await go(page, `#/metrics?from=${range.from}&to=${range.to}&name=huge.counter&by=trackingId`);
+      expect(await page.locator('table.data').first().textContent()).toContain('1.000e+300');
+      await go(page, `#/metrics?from=${range.from}&to=${range.to}&name=lab.counter&by=label:k`);
+      const groups = await page
+        .locator('table.data')
+        .first()
+        .locator('tbody tr')
+        .evaluateAll((rows) => rows.map((r) => r.children[0]?.textContent ?? ''));
+      expect(groups.sort()).toEqual(['(empty)', 'unknown']);
 
       // A range before the first report: zero tiles, not the first-report instructions.
       await go(page, '#/overview?from=2020-01-01&to=2020-01-31');

@@ -10,6 +10,9 @@ export function formatCount(value: number | null | undefined): string {
 
 export function formatNumber(value: number | null | undefined): string {
   if (value === null || value === undefined) return '—';
+  // Past 10^15 digits stop meaning anything (and up to 1e300, which agents may send, they would
+  // run off the table): four significant digits and an exponent.
+  if (Math.abs(value) >= 1e15) return value.toExponential(3);
   return Number.isInteger(value) ? INTEGER.format(value) : DECIMAL.format(Number(value.toPrecision(4)));
 }
 
@@ -36,6 +39,14 @@ export function formatPercent(part: number, whole: number): string {
 /** A missing value (unknown or unspecified in the report) is shown as "unknown". */
 export function label(value: string | null | undefined): string {
   return value === null || value === undefined || value === '' ? 'unknown' : value;
+}
+
+/**
+ * A metric's group: like label(), but an empty label value is a value of its own, apart from
+ * series without the label at all (null, "unknown").
+ */
+export function groupLabel(value: string | null): string {
+  return value === '' ? '(empty)' : label(value);
 }
 
 const DAY_MS = 86_400_000;

@@ -4,7 +4,7 @@
 import { getJson, type MetricAnswer, type MetricNamesAnswer, type MetricRow } from '../api';
 import { groupedBars } from '../charts';
 import { type Child, h, table } from '../dom';
-import { formatCount, formatNumber, formatSeconds, label } from '../format';
+import { formatCount, formatNumber, formatSeconds, groupLabel } from '../format';
 import { panel } from '../panel';
 import { go, href, type Route } from '../router';
 import { agentEventsPanel, pageHeading } from './common';
@@ -31,7 +31,7 @@ function num(value: number | null | undefined, format: (v: number | null) => str
 function rowsTable(answer: MetricAnswer, byName: string): HTMLElement {
   const fmt = valueFormat(answer.name);
   const caption = `${answer.name} by ${byName}, ${answer.from} to ${answer.to}`;
-  const group = (r: MetricRow): Child => label(r.value);
+  const group = (r: MetricRow): Child => groupLabel(r.value);
   if (answer.kind === 'histogram') {
     return table(
       caption,
@@ -197,7 +197,7 @@ export function metricsView(route: Route): HTMLElement {
           ? groupedBars(
               `${name}: p50, p90 and p99 by ${by.name}`,
               answer.rows.map((r) => ({
-                label: label(r.value),
+                label: groupLabel(r.value),
                 values: [r.p50 ?? null, r.p90 ?? null, r.p99 ?? null],
               })),
               ['p50', 'p90', 'p99'],
@@ -206,13 +206,13 @@ export function metricsView(route: Route): HTMLElement {
           : answer.kind === 'gauge'
             ? groupedBars(
                 `${name}: latest by ${by.name}`,
-                answer.rows.map((r) => ({ label: label(r.value), values: [r.last ?? null] })),
+                answer.rows.map((r) => ({ label: groupLabel(r.value), values: [r.last ?? null] })),
                 ['latest (sum)'],
                 formatNumber,
               )
             : groupedBars(
                 `${name}: total by ${by.name}`,
-                answer.rows.map((r) => ({ label: label(r.value), values: [r.total ?? null] })),
+                answer.rows.map((r) => ({ label: groupLabel(r.value), values: [r.total ?? null] })),
                 ['total'],
                 formatNumber,
               );
