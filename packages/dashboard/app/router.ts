@@ -1,6 +1,6 @@
 // Hash routes: `#/view[/arg][?from=&to=&...]`. The date range rides along in every link, so a view
 // can be bookmarked or shared (without the token, which lives in sessionStorage only).
-import { lastDays } from './format';
+import { isoDay, lastDays, shiftDay } from './format';
 
 export const VIEWS = ['overview', 'connectors', 'events', 'metrics', 'cluster'] as const;
 export type ViewName = (typeof VIEWS)[number];
@@ -13,7 +13,28 @@ export interface Route {
 }
 
 export const DEFAULT_DAYS = 30;
+/** The longest range the query routes answer (MAX_RANGE_DAYS in the collector). */
+export const MAX_DAYS = 400;
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
+
+/** A real calendar day written YYYY-MM-DD (not 2026-02-31, which Date would roll over). */
+function isDay(text: string | null): text is string {
+  return (
+    text !== null && DAY.test(text) && !Number.isNaN(Date.parse(text)) && isoDay(Date.parse(text)) === text
+  );
+}
+
+/**
+ * The range a URL asks for, made one the API answers, so that a hand-edited or old link shows data
+ * instead of an error in every panel: impossible days give the default range, an inverted range is
+ * turned around, and one over MAX_DAYS keeps its last MAX_DAYS days (the heading shows the range used).
+ */
+export function usableRange(from: string | null, to: string | null): { from: string; to: string } {
+  if (!isDay(from) || !isDay(to)) return lastDays(DEFAULT_DAYS);
+  const [first, last] = from <= to ? [from, to] : [to, from];
+  const earliest = shiftDay(last, -(MAX_DAYS - 1));
+  return { from: first < earliest ? earliest : first, to: last };
+}
 
 export function parseRoute(hash = window.location.hash): Route {
   const text = hash.replace(/^#\/?/, '');
@@ -30,9 +51,7 @@ export function parseRoute(hash = window.location.hash): Route {
     }
   }
   const params = new URLSearchParams(query);
-  const from = params.get('from');
-  const to = params.get('to');
-  const range = from && to && DAY.test(from) && DAY.test(to) ? { from, to } : lastDays(DEFAULT_DAYS);
+  const range = usableRange(params.get('from'), params.get('to'));
   return { view, arg, params, range };
 }
 
