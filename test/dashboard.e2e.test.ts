@@ -428,9 +428,13 @@ describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
     // No script error and no CSP violation anywhere so far.
     expect(consoleErrors, consoleErrors.join('\n')).toEqual([]);
 
-    // A tracking id nobody sent: a clear note, not a broken page (the browser logs the 404).
+    // A tracking id nobody sent: a clear note, not a broken page (the browser logs the one 404),
+    // and no panel fails with the same 404 again.
+    consoleErrors.length = 0;
     await go(page, '#/cluster/no-such-cluster');
     await page.locator('[data-test="cluster-not-found"]').waitFor();
+    expect(await page.locator('[role="alert"]').count()).toBe(0);
+    expect(consoleErrors.filter((e) => e.includes('404'))).toHaveLength(1);
     await page.close();
   }, 90_000);
 

@@ -166,10 +166,15 @@ function fact(name: string, value: Child, id?: string): Child[] {
 }
 
 /** Facts per day (what changed: upgrades, scaling) and sessions (nodes and their restarts). */
-function historyPanels(route: Route, trackingId: string): HTMLElement {
-  const history = getJson<HistoryAnswer>(
-    `/query/clusters/${encodeURIComponent(trackingId)}/history`,
-    route.range,
+function historyPanels(route: Route, trackingId: string, cluster: Promise<ClusterAnswer>): HTMLElement {
+  // Asked only once the cluster is known to exist: for an unknown (or erased) id the Facts panel
+  // says so once, and these two say nothing was stored instead of failing with the same 404.
+  const history = cluster.then(
+    () => getJson<HistoryAnswer>(`/query/clusters/${encodeURIComponent(trackingId)}/history`, route.range),
+    (error: unknown) => {
+      if (error instanceof NotFoundError) return { days: [], sessions: [] } as unknown as HistoryAnswer;
+      throw error;
+    },
   );
   history.catch(() => {});
   const nodes = (n: NodeCounts | null) =>
@@ -272,7 +277,7 @@ function clusterPage(route: Route, trackingId: string): HTMLElement[] {
         ),
       );
     }),
-    historyPanels(route, trackingId),
+    historyPanels(route, trackingId, cluster),
     panel('Events', async () => {
       const answer = await getJson<EventsAnswer>('/query/events', { trackingId, ...route.range, limit: 100 });
       if (answer.events.length === 0)
