@@ -20,6 +20,14 @@ describe('serve flags: abuse controls, privacy, security', () => {
     expect(config.rateLimitPerAddress).toBe(DEFAULT_CONFIG.rateLimitPerAddress);
   });
 
+  it('takes only redis:// and rediss:// Redis addresses (anything else would be tried as a socket path)', () => {
+    expect(serveConfig(['--redis-url', 'rediss://cache:6380'], {}).redisUrl).toBe('rediss://cache:6380');
+    for (const bad of ['http://x', 'localhost:6379', '/tmp/redis.sock']) {
+      expect(() => serveConfig(['--redis-url', bad], {}), bad).toThrow(UsageError);
+      expect(() => serveConfig([], { TIDEWATCH_REDIS_URL: bad }), bad).toThrow(/redis:\/\//);
+    }
+  });
+
   it('reads every setting from flags, and from the environment when no flag is given', () => {
     const flags = serveConfig(
       [

@@ -118,7 +118,7 @@ export function serveConfig(argv: string[], env: NodeJS.ProcessEnv): CollectorCo
       0,
       1e9,
     ),
-    redisUrl: flag('redis-url', 'TIDEWATCH_REDIS_URL'),
+    redisUrl: redisUrl(flag('redis-url', 'TIDEWATCH_REDIS_URL')),
     maxConnections: number(
       'max-connections',
       'TIDEWATCH_MAX_CONNECTIONS',
@@ -160,4 +160,21 @@ export function trustProxy(value: string | undefined): CollectorConfig['trustPro
 
 export function storeUrl(values: { store?: string | undefined }, env: NodeJS.ProcessEnv): string {
   return values.store ?? env.TIDEWATCH_STORE ?? DEFAULT_CONFIG.store;
+}
+
+/** A Redis address (redis:// or rediss://); anything else would be tried as a socket path. */
+function redisUrl(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  let protocol = '';
+  try {
+    protocol = new URL(value).protocol;
+  } catch {
+    // Not a URL at all: refused below.
+  }
+  if (protocol !== 'redis:' && protocol !== 'rediss:') {
+    throw new UsageError(
+      `--redis-url must be a redis:// or rediss:// URL (e.g. redis://127.0.0.1:6379), not "${value}"`,
+    );
+  }
+  return value;
 }

@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { metaReport, nodeReport } from '../../collector/test-support/risingwave.js';
 import { tempDir } from '../../collector/test-support/services.js';
+import { storeFlag } from './serve.js';
 
 const BIN = fileURLToPath(new URL('../bin/tidewatch.js', import.meta.url));
 const run = promisify(execFile);
@@ -62,6 +63,14 @@ const postMeta = (url: string, body: Uint8Array) =>
     headers: { 'content-type': 'application/x-protobuf' },
   });
 
+describe('the token hint after a later start', () => {
+  it('names the store unless it is the default, never with its password', () => {
+    expect(storeFlag('sqlite:./data/tidewatch.db')).toBe('');
+    expect(storeFlag('postgres://tw:s3cret@db:5432/tw')).toBe(" --store 'postgres://tw:PASSWORD@db:5432/tw'");
+    expect(storeFlag("sqlite:/srv/it's.db")).toBe(" --store 'sqlite:/srv/it'\\''s.db'");
+  });
+});
+
 describe('tidewatch serve', () => {
   const store = `sqlite:${join(dir.path, 'serve.db')}`;
   let adminToken = '';
@@ -78,7 +87,8 @@ describe('tidewatch serve', () => {
 
     const again = await serve([], { TIDEWATCH_STORE: store });
     expect(again.lines.join('\n')).not.toContain('#token=');
-    expect(again.lines.join('\n')).toContain('token create');
+    // The hint names this store: run as printed, it mints a token this collector accepts.
+    expect(again.lines.join('\n')).toContain(`token create --role admin --store '${store}'`);
     const res = await fetch(`${again.url}/query/clusters/cli-cluster`, {
       headers: { authorization: `Bearer ${adminToken}` },
     });
@@ -205,6 +215,38 @@ describe('tidewatch serve', () => {
       code: 1,
       stderr: expect.stringContaining('unknown store URL'),
     });
+    // A PostgreSQL database that does not exist: said as such, with what to do (or, on a machine
+    // without PostgreSQL, that the store cannot be reached).
+    const missingDb = run(process.execPath, [
+      BIN,
+      'serve',
+      '--port',
+      '0',
+      '--store',
+      'postgres://postgres@127.0.0.1:5432/tidewatch_no_such_database',
+    ]);
+    await expect(missingDb).rejects.toMatchObject({
+      code: 1,
+      stderr: expect.stringMatching(
+        /cannot reach the store: (database ".*" does not exist \(create it first|connect ECONNREFUSED)/,
+      ),
+    });
+    // A port already taken: what to do about it.
+    const first = await serve(['--store', `sqlite:${join(dir.path, 'port-a.db')}`]);
+    const port = new URL(first.url).port;
+    const taken = run(process.execPath, [
+      BIN,
+      'serve',
+      '--port',
+      port,
+      '--store',
+      `sqlite:${join(dir.path, 'port-b.db')}`,
+    ]);
+    await expect(taken).rejects.toMatchObject({
+      code: 1,
+      stderr: expect.stringMatching(/EADDRINUSE[\s\S]*choose a port with --port/),
+    });
+    expect(await stop(first)).toBe(0);
     const unknown = run(process.execPath, [BIN, 'frobnicate']);
     await expect(unknown).rejects.toMatchObject({
       code: 2,

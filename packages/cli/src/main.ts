@@ -67,6 +67,14 @@ main(process.argv.slice(2)).catch((error: unknown) => {
     console.error(`tidewatch: ${(error as Error).message}`);
     process.exit(2);
   }
-  console.error(`tidewatch: ${(error as Error).message ?? error}`);
+  console.error(`tidewatch: ${(error as Error).message ?? error}${hintFor(error)}`);
   process.exit(1);
 });
+
+/** What to do about an error an operator meets on a first start. */
+function hintFor(error: unknown): string {
+  if ((error as { code?: string }).code === 'EADDRINUSE') {
+    return '\n  another process (another collector?) listens there: stop it, or choose a port with --port or TIDEWATCH_PORT';
+  }
+  return '';
+}

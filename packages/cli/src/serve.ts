@@ -1,6 +1,6 @@
 // `tidewatch serve`: run the collector until SIGTERM/SIGINT, then shut down gracefully (stop
 // accepting, finish in-flight writes, close the store, exit 0).
-import { type CollectorConfig, startCollector } from '@tidewatch/collector';
+import { type CollectorConfig, DEFAULT_CONFIG, startCollector } from '@tidewatch/collector';
 
 export async function serve(config: CollectorConfig): Promise<void> {
   const collector = await startCollector(config);
@@ -13,7 +13,7 @@ export async function serve(config: CollectorConfig): Promise<void> {
     console.log(`dashboard: ${url}/ (sign in with the admin token you configured)`);
   } else {
     console.log(
-      `dashboard: ${url}/ (sign in with your token; mint one with: npx tidewatch token create --role admin)`,
+      `dashboard: ${url}/ (sign in with your token; mint one with: npx tidewatch token create --role admin${storeFlag(config.store)})`,
     );
   }
 
@@ -38,4 +38,24 @@ export async function serve(config: CollectorConfig): Promise<void> {
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+}
+
+/**
+ * `--store …` for a command an operator is told to run against this collector's store: without it
+ * the command would open the default store (relative to its own directory), not this one. A
+ * password in the URL is not printed.
+ */
+export function storeFlag(store: string): string {
+  if (store === DEFAULT_CONFIG.store) return '';
+  let shown = store;
+  try {
+    const url = new URL(store);
+    if (url.password) {
+      url.password = 'PASSWORD';
+      shown = url.toString();
+    }
+  } catch {
+    // sqlite:PATH and the like: nothing secret in them.
+  }
+  return ` --store '${shown.replaceAll("'", "'\\''")}'`;
 }

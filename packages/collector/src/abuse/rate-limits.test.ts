@@ -1,6 +1,7 @@
 // Rate limits on ingest over real HTTP: per client address (from X-Forwarded-For only behind a
 // trusted proxy), per tracking id, in one process and shared through a real Redis by two collectors.
 import { randomUUID } from 'node:crypto';
+import { Writable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startTestCollector, type TestCollector } from '../../test-support/collector.js';
 import { nodeReport } from '../../test-support/risingwave.js';
@@ -138,9 +139,24 @@ describe.skipIf(!redisUrl)('ingest rate limits shared through Redis', () => {
     expect(await metric(b, 'tidewatch_rate_limited_total{limit="address"}')).toBe(1);
   });
 
-  it('keeps accepting reports when Redis cannot be reached (a lost report is worse than a loose limit)', async () => {
-    const c = await collector({ redisUrl: 'redis://127.0.0.1:1', rateLimitPerCluster: 1 });
+  it('keeps accepting reports when Redis cannot be reached (a lost report is worse than a loose limit), and says so once', async () => {
+    const lines: string[] = [];
+    const logStream = new Writable({
+      write(chunk, _encoding, done) {
+        lines.push(String(chunk));
+        done();
+      },
+    });
+    const c = await startTestCollector(
+      freshStore(),
+      { redisUrl: 'redis://127.0.0.1:1', rateLimitPerCluster: 1, logLevel: 'warn' },
+      { logStream },
+    );
+    open.push(c);
     const id = randomUUID();
     expect(await statuses([send(c, id), send(c, id), send(c, id)])).toEqual([200, 200, 200]);
+    // ioredis retries every few hundred ms at first: wait through several attempts.
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    expect(lines.filter((l) => l.includes('Redis unreachable'))).toHaveLength(1);
   });
 });

@@ -41,9 +41,18 @@ export async function installRateLimits(
       connectTimeout: 2000,
       lazyConnect: true,
     });
-    redis.on('error', (error) =>
-      app.log.warn({ err: error }, 'rate limits: Redis unreachable, not limiting'),
-    );
+    // Once per outage, not once per reconnection attempt (every few seconds, for as long as it lasts).
+    let down = false;
+    redis.on('error', (error) => {
+      if (down) return;
+      down = true;
+      app.log.warn({ err: error }, 'rate limits: Redis unreachable, not limiting until it is back');
+    });
+    redis.on('ready', () => {
+      if (!down) return;
+      down = false;
+      app.log.info('rate limits: Redis reachable again, limiting');
+    });
     await redis.connect().catch(() => {});
     const client = redis;
     app.addHook('onClose', async () => {

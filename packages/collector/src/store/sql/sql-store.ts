@@ -141,10 +141,15 @@ export class SqlStore implements Store {
     });
     const { error, results } = await migrator.migrateToLatest();
     if (error) {
-      const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
-      throw new Error(
-        `migration ${failed} failed: ${error instanceof Error ? error.message : String(error)}`,
-      );
+      const reason = error instanceof Error ? error.message : String(error);
+      const failed = results?.find((r) => r.status === 'Error')?.migrationName;
+      if (failed) throw new Error(`migration ${failed} failed: ${reason}`);
+      // No migration ran: the store itself could not be reached (a wrong host or port, a
+      // database that does not exist yet).
+      const hint = /database ".*" does not exist/.test(reason)
+        ? ' (create it first: createdb NAME, or CREATE DATABASE NAME in psql)'
+        : '';
+      throw new Error(`cannot reach the store: ${reason}${hint}`);
     }
   }
 
