@@ -1,10 +1,23 @@
 // A real collector on a free port for tests, talked to over real HTTP.
+import { Writable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { type RunningCollector, startCollector } from '../src/collector.js';
 import type { CollectorConfig } from '../src/config.js';
 import type { ServerRuntime } from '../src/server.js';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
+
+/** A log stream for a collector under test, and the lines written to it. */
+export function capturedLog(): { stream: Writable; lines: string[] } {
+  const lines: string[] = [];
+  const stream = new Writable({
+    write(chunk, _encoding, done) {
+      lines.push(String(chunk));
+      done();
+    },
+  });
+  return { stream, lines };
+}
 
 export interface TestCollector {
   collector: RunningCollector;

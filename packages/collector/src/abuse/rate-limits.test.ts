@@ -1,9 +1,8 @@
 // Rate limits on ingest over real HTTP: per client address (from X-Forwarded-For only behind a
 // trusted proxy), per tracking id, in one process and shared through a real Redis by two collectors.
 import { randomUUID } from 'node:crypto';
-import { Writable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startTestCollector, type TestCollector } from '../../test-support/collector.js';
+import { capturedLog, startTestCollector, type TestCollector } from '../../test-support/collector.js';
 import { nodeReport } from '../../test-support/risingwave.js';
 import { redisForTests, tempDir } from '../../test-support/services.js';
 
@@ -140,13 +139,7 @@ describe.skipIf(!redisUrl)('ingest rate limits shared through Redis', () => {
   });
 
   it('keeps accepting reports when Redis cannot be reached (a lost report is worse than a loose limit), and says so once', async () => {
-    const lines: string[] = [];
-    const logStream = new Writable({
-      write(chunk, _encoding, done) {
-        lines.push(String(chunk));
-        done();
-      },
-    });
+    const { stream: logStream, lines } = capturedLog();
     const c = await startTestCollector(
       freshStore(),
       { redisUrl: 'redis://127.0.0.1:1', rateLimitPerCluster: 1, logLevel: 'warn' },

@@ -2,11 +2,15 @@
 // blocks the id until an admin lifts it (audited with the token's id), retention at start, and
 // logs without client addresses or tokens.
 import { randomUUID } from 'node:crypto';
-import { Writable } from 'node:stream';
 import { decodeV2Report } from '@tidewatch/protocol';
 import type { Kysely } from 'kysely';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ADMIN_TOKEN, startTestCollector, type TestCollector } from '../../test-support/collector.js';
+import {
+  ADMIN_TOKEN,
+  capturedLog,
+  startTestCollector,
+  type TestCollector,
+} from '../../test-support/collector.js';
 import { metaReport, nodeReport } from '../../test-support/risingwave.js';
 import { tempDir } from '../../test-support/services.js';
 import type { Database } from '../store/sql/schema.js';
@@ -181,13 +185,7 @@ describe('logs', () => {
   it('serialize a request as method, path and id only, should anything log one', async () => {
     const { pino } = await import('pino');
     const { loggerOptions } = await import('../http/logging.js');
-    const lines: string[] = [];
-    const stream = new Writable({
-      write(chunk, _encoding, done) {
-        lines.push(String(chunk));
-        done();
-      },
-    });
+    const { stream, lines } = capturedLog();
     const options = loggerOptions('info') as import('pino').LoggerOptions;
     const log = pino(options, stream);
     log.info(
@@ -211,13 +209,7 @@ describe('logs', () => {
   });
 
   it('carry no client address and no token, even at trace level', async () => {
-    const lines: string[] = [];
-    const stream = new Writable({
-      write(chunk, _encoding, done) {
-        lines.push(String(chunk));
-        done();
-      },
-    });
+    const { stream, lines } = capturedLog();
     const client = '203.0.113.77';
     const c = await startTestCollector(
       freshStore(),
