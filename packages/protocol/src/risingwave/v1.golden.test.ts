@@ -271,7 +271,10 @@ describe('RisingWave v1 rejections', () => {
 
   it('rejects a body without node_type as node_type_mismatch', () => {
     const { node_type: _, ...rest } = example();
-    expect(protocolError(() => decodeV1Report('meta', json(rest))).code).toBe('node_type_mismatch');
+    expect(protocolError(() => decodeV1Report('meta', json(rest)))).toMatchObject({
+      code: 'node_type_mismatch',
+      message: 'the path says meta but the body has no node_type',
+    });
   });
 
   it.each([

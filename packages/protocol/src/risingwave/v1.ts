@@ -83,10 +83,11 @@ export function decodeV1Report(nodeType: NodeType, body: Uint8Array): NodeReport
       ? V1_NODE_TYPES[wireNodeType]
       : undefined;
   if (bodyNodeType !== nodeType) {
-    throw new ProtocolError(
-      'node_type_mismatch',
-      `the path says ${nodeType} but the body's node_type is ${JSON.stringify(json['node_type'] ?? null)}`,
-    );
+    const said =
+      wireNodeType === undefined || wireNodeType === null
+        ? 'the body has no node_type'
+        : `the body's node_type is ${JSON.stringify(wireNodeType)}`;
+    throw new ProtocolError('node_type_mismatch', `the path says ${nodeType} but ${said}`);
   }
   const report: NodeReport = {
     protocol: 'risingwave_v1',
