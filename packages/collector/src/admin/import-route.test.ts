@@ -137,6 +137,22 @@ describe.each(targets)('POST /admin/import: $name', (target) => {
     });
   });
 
+  it('audits every import that carries lines, and not an empty one (a token check)', async () => {
+    const audited = async () => {
+      const res = await c.get('/admin/audit?limit=1000');
+      const { entries } = (await res.json()) as { entries: { action: string }[] };
+      return entries.filter((e) => e.action === 'import').length;
+    };
+    const before = await audited();
+    const empty = await send('');
+    expect(empty.status).toBe(200);
+    expect(await empty.json()).toMatchObject({ lines: 0 });
+    expect(await audited()).toBe(before);
+    const one = [line(Date.now() - DAY, '/api/v2/report/meta', metaReport({ trackingId: randomUUID() }))];
+    expect((await send(one)).status).toBe(200);
+    expect(await audited()).toBe(before + 1);
+  });
+
   it('needs an admin token: 401 without one, 403 with a read token', async () => {
     const lines = [line(Date.now(), '/api/v2/report/meta', metaReport())];
     const none = await send(lines, {}, null);

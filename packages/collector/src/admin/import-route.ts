@@ -292,14 +292,17 @@ export async function importRoute(
         agentReports: result.agentReportsInserted,
       };
       const duplicates = rows - imported.reports - imported.events - imported.agentReports - result.blocked;
-      await recordAudit(opts.store, request, 'import', null, {
-        lines,
-        ...imported,
-        duplicates,
-        blocked: result.blocked,
-        discarded,
-        ...(rows > 0 ? { from: new Date(first).toISOString(), to: new Date(last).toISOString() } : {}),
-      });
+      // An empty body changes nothing (tidewatch simulate sends one to check its token first):
+      // nothing to audit.
+      if (lines > 0)
+        await recordAudit(opts.store, request, 'import', null, {
+          lines,
+          ...imported,
+          duplicates,
+          blocked: result.blocked,
+          discarded,
+          ...(rows > 0 ? { from: new Date(first).toISOString(), to: new Date(last).toISOString() } : {}),
+        });
       return { lines, imported, duplicates, discarded };
     },
   );
