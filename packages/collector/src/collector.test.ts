@@ -32,3 +32,37 @@ describe('first start', () => {
     await again.close();
   });
 });
+
+describe('a configured admin token (--admin-token)', () => {
+  it('is valid while configured: a rotated secret revokes the old one, and the revocation is audited', async () => {
+    const store = `sqlite:${dir.path}/configured.db`;
+    const old = 'old-configured-admin-token-0123';
+    const rotated = 'new-configured-admin-token-4567';
+    const status = async (url: string, token: string) =>
+      (await fetch(`${url}/admin/blocked`, { headers: { authorization: `Bearer ${token}` } })).status;
+    const start = (adminToken: string) =>
+      startCollector({ store, host: '127.0.0.1', port: 0, logLevel: 'silent', adminToken });
+
+    const first = await start(old);
+    expect(await status(first.url, old)).toBe(200);
+    await first.close();
+
+    const second = await start(rotated);
+    try {
+      expect(await status(second.url, rotated)).toBe(200);
+      expect(await status(second.url, old)).toBe(401);
+      const audit = await fetch(`${second.url}/admin/audit`, {
+        headers: { authorization: `Bearer ${rotated}` },
+      });
+      const { entries } = (await audit.json()) as { entries: { action: string; details: unknown }[] };
+      expect(entries.filter((e) => e.action === 'token_revoke')).toHaveLength(1);
+    } finally {
+      await second.close();
+    }
+
+    // Started again with the same secret: nothing more is revoked.
+    const third = await start(rotated);
+    expect(await status(third.url, rotated)).toBe(200);
+    await third.close();
+  });
+});

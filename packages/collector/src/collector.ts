@@ -1,7 +1,7 @@
 // Starts a collector process: open and migrate the store, make sure an admin token exists, serve.
 // Shutdown stops accepting, lets in-flight requests finish (their writes commit), then closes the
 // store.
-import { newToken, tokenRecord } from './auth/tokens.js';
+import { hashToken, newToken, tokenRecord } from './auth/tokens.js';
 import { type CollectorConfig, DEFAULT_CONFIG } from './config.js';
 import { buildServer, type Collector, type ServerRuntime } from './server.js';
 import { openStore } from './store/open-store.js';
@@ -15,11 +15,29 @@ export interface RunningCollector extends Collector {
   close(): Promise<void>;
 }
 
-/** The configured token is accepted as admin; without one, the first start mints one. */
+const CONFIGURED = 'configured (--admin-token)';
+
+/**
+ * The configured token is accepted as admin; without one, the first start mints one. A token is
+ * valid as configured only while it is configured: one configured on an earlier start and not on
+ * this one (a rotated or removed secret) is revoked, and the revocation audited.
+ */
 async function ensureAdminToken(store: Store, configured: string | undefined): Promise<string | null> {
   const now = Date.now();
+  const current = configured ? hashToken(configured) : null;
+  for (const token of await store.listTokens()) {
+    if (token.label !== CONFIGURED || token.revokedAt !== null || token.hash === current) continue;
+    if (!(await store.revokeToken(token.id, now))) continue;
+    await store.appendAudit({
+      at: now,
+      actor: 'collector',
+      action: 'token_revoke',
+      target: token.id,
+      details: JSON.stringify({ reason: 'no longer configured (--admin-token)' }),
+    });
+  }
   if (configured) {
-    await store.putToken(tokenRecord(configured, 'admin', 'configured (--admin-token)', now));
+    await store.putToken(tokenRecord(configured, 'admin', CONFIGURED, now));
     return null;
   }
   const token = newToken('admin', 'created on first start', now);
