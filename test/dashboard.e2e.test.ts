@@ -672,11 +672,16 @@ describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
       const long = 'v'.repeat(1024); // no space to break at
       const rlo = '\u202E2.6.2-rlo'; // a right-to-left override, never closed
       const ids = { long: 'hostile-long-0001', rlo: 'hostile-rlo-0001' };
+      // Extremes too: the most compute nodes a report can say, and 2^53-1 bytes of memory.
+      const extremes = { computeNodes: 4_294_967_295, memoryTotal: Number.MAX_SAFE_INTEGER };
       for (const [id, version] of [
         [ids.long, long],
         [ids.rlo, rlo],
       ] as const) {
-        const res = await hostile.postProto('/api/v2/report/meta', metaReport({ trackingId: id, version }));
+        const res = await hostile.postProto(
+          '/api/v2/report/meta',
+          metaReport({ trackingId: id, version, ...extremes }),
+        );
         expect(res.status).toBe(200);
       }
       const events = eventBatch([{ trackingId: ids.long, connectorName: 'c'.repeat(1024) }]);
@@ -713,6 +718,14 @@ describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
         }
       }
       await shot(page, 'hostile-cluster-375');
+      // Big numbers in the cluster's history are grouped, as everywhere else.
+      await go(page, `#/cluster/${ids.long}?from=${range.from}&to=${range.to}`);
+      const historyRow = await page
+        .locator('[data-test="cluster-history"] tbody tr')
+        .first()
+        .evaluate((r) => [...r.children].map((c) => c.textContent));
+      expect(historyRow).toContain('1 / 4,294,967,295 / 2 / 1');
+      expect(historyRow).toContain('8,388,608 GiB');
 
       // The filter note isolates the value: its override cannot mirror the note's own text.
       await page.setViewportSize({ width: 1280, height: 900 });

@@ -74,5 +74,5 @@ const GIB = 1024 ** 3;
 /** Bytes as GiB with one decimal (memory sizes). */
 export function formatGiB(bytes: number | null | undefined): string {
   if (bytes === null || bytes === undefined) return '—';
-  return `${Math.round((bytes / GIB) * 10) / 10} GiB`;
+  return `${DECIMAL.format(Math.round((bytes / GIB) * 10) / 10)} GiB`;
 }

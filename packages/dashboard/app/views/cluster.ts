@@ -178,7 +178,7 @@ function historyPanels(route: Route, trackingId: string, cluster: Promise<Cluste
   );
   history.catch(() => {});
   const nodes = (n: NodeCounts | null) =>
-    n ? `${n.meta} / ${n.compute} / ${n.frontend} / ${n.compactor}` : '—';
+    n ? [n.meta, n.compute, n.frontend, n.compactor].map((c) => formatCount(c)).join(' / ') : '—';
   return h(
     'div',
     { class: 'grid two' },

@@ -43,7 +43,9 @@ export function distributionPanel(size: (typeof SIZES)[number], range: Params): 
           'p',
           { class: 'muted', 'data-test': `percentiles-${size.of}` },
           `p50 ${show(d.p50)} · p90 ${show(d.p90)} · p99 ${show(d.p99)} · max ${show(d.max)}`,
-          d.unknown > 0 ? ` · ${formatCount(d.unknown)} clusters do not say` : '',
+          d.unknown > 0
+            ? ` · ${formatCount(d.unknown)} ${d.unknown === 1 ? 'cluster does' : 'clusters do'} not say`
+            : '',
         ),
       ];
     },
