@@ -247,6 +247,9 @@ describe('tidewatch serve', () => {
       stderr: expect.stringMatching(/EADDRINUSE[\s\S]*choose a port with --port/),
     });
     expect(await stop(first)).toBe(0);
+    // Every store kind is named in the help.
+    const help = await run(process.execPath, [BIN, 'serve', '--help']);
+    for (const scheme of ['sqlite:', 'postgres://', 'clickhouse://']) expect(help.stdout).toContain(scheme);
     const unknown = run(process.execPath, [BIN, 'frobnicate']);
     await expect(unknown).rejects.toMatchObject({
       code: 2,

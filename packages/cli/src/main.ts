@@ -30,7 +30,8 @@ environment: TIDEWATCH_HOST, TIDEWATCH_PORT, TIDEWATCH_STORE, TIDEWATCH_ADMIN_TO
              TIDEWATCH_MAX_CONNECTIONS, TIDEWATCH_CORS_ORIGINS (comma-separated),
              TIDEWATCH_RETENTION_MONTHS, TIDEWATCH_STORE_LICENSE_SUBJECT=1, TIDEWATCH_LICENSE_SALT,
              TIDEWATCH_TLS_CERT, TIDEWATCH_TLS_KEY; for query: TIDEWATCH_URL, TIDEWATCH_TOKEN
-store URLs:  sqlite:PATH (default sqlite:./data/tidewatch.db), postgres://USER@HOST:PORT/DB`;
+store URLs:  sqlite:PATH (default sqlite:./data/tidewatch.db, relative to the working directory),
+             postgres://USER@HOST:PORT/DB, clickhouse://USER@HOST:8123/DB`;
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
