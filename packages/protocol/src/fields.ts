@@ -56,7 +56,7 @@ export function text(value: unknown, field: string, flags: Flags, max: number = 
  * characters, and the query routes' schemas count the same way), not UTF-16 code units, in which
  * an emoji is two.
  */
-export function characters(s: string): number {
+function characters(s: string): number {
   let n = s.length;
   for (let i = 0; i < s.length - 1; i++) {
     const c = s.charCodeAt(i);

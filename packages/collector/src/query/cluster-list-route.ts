@@ -7,6 +7,9 @@ import { CollectorError } from '../errors.js';
 import type { ClusterListItem, ClusterListQuery, Store } from '../store/store.js';
 import { parseDay } from './day-range.js';
 
+/** The longest version or cluster type ingest stores (RisingWave's or an agent's): any can be looked for. */
+const STORED_TEXT_MAX = Math.max(LIMITS.shortStringMax, NATIVE_LIMITS.textMax);
+
 const MAX_PAGE = 1000;
 /** Exports page through the store this many rows at a time. */
 const EXPORT_PAGE = 1000;
@@ -94,13 +97,8 @@ export async function clusterListRoute(app: FastifyInstance, opts: { store: Stor
               maxLength: 128,
               description: 'Part of a tracking id (case-insensitive)',
             },
-            // As long as ingest lets them be (RisingWave's and agents' limits): a stored value can
-            // always be looked for.
-            version: { type: 'string', maxLength: Math.max(LIMITS.shortStringMax, NATIVE_LIMITS.textMax) },
-            clusterType: {
-              type: 'string',
-              maxLength: Math.max(LIMITS.shortStringMax, NATIVE_LIMITS.textMax),
-            },
+            version: { type: 'string', maxLength: STORED_TEXT_MAX },
+            clusterType: { type: 'string', maxLength: STORED_TEXT_MAX },
             seenFrom: {
               type: 'string',
               description: 'Only clusters last seen on or after this day (YYYY-MM-DD)',

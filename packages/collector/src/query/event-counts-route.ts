@@ -1,6 +1,6 @@
 // `GET /query/event-counts`: RisingWave events counted per day, stage, name, connector or cluster
 // (creates, drops and recoveries per day; the clusters with the most failure recoveries).
-import { EVENT_STAGES } from '@tidewatch/protocol';
+import { EVENT_STAGES, LIMITS } from '@tidewatch/protocol';
 import type { FastifyInstance } from 'fastify';
 import { requireToken } from '../auth/require-token.js';
 import { EVENT_GROUPINGS, type EventGrouping, type Store } from '../store/store.js';
@@ -26,7 +26,7 @@ export async function eventCountsRoute(app: FastifyInstance, opts: { store: Stor
             to: dayRangeQuerySchema.to,
             by: { type: 'string', enum: [...EVENT_GROUPINGS] },
             stage: { type: 'string', enum: [...STAGES] },
-            name: { type: 'string', maxLength: 1024 },
+            name: { type: 'string', maxLength: LIMITS.shortStringMax },
             limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
             includeInternal: dayRangeQuerySchema.includeInternal,
           },

@@ -172,7 +172,8 @@ function historyPanels(route: Route, trackingId: string, cluster: Promise<Cluste
   const history = cluster.then(
     () => getJson<HistoryAnswer>(`/query/clusters/${encodeURIComponent(trackingId)}/history`, route.range),
     (error: unknown) => {
-      if (error instanceof NotFoundError) return { days: [], sessions: [] } as unknown as HistoryAnswer;
+      if (error instanceof NotFoundError)
+        return { trackingId, days: [], sessions: [] } satisfies HistoryAnswer;
       throw error;
     },
   );
