@@ -608,9 +608,13 @@ describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
       );
       await shot(page, 'simulated-connectors');
 
-      // One cluster's history and sessions.
-      const listed = await api<{ clusters: { trackingId: string }[] }>(sim, '/query/clusters?limit=1');
-      const id = listed.clusters[0]!.trackingId;
+      // One cluster's history and sessions: the most recently seen one with a meta report (the
+      // newest cluster may so far have sent only a compute node's report, depending on the hour).
+      const listed = await api<{ clusters: { trackingId: string; version: string | null }[] }>(
+        sim,
+        '/query/clusters?limit=50',
+      );
+      const id = listed.clusters.find((c) => c.version !== null)!.trackingId;
       await page.evaluate(
         `window.location.hash = ${JSON.stringify(`#/cluster/${id}?from=${range.from}&to=${range.to}`)}`,
       );
