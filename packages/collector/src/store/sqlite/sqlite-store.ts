@@ -154,8 +154,29 @@ class SqliteStore extends SqlStore {
 
 export function openSqliteStore(path: string): SqlStore {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-  const sqlite = new SQLite(path);
+  const sqlite = openDatabase(path);
   configureSqlite(sqlite);
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
   return new SqliteStore(db, path);
+}
+
+/**
+ * better-sqlite3 loads its native module on first use. npm 11 skips dependencies' install scripts
+ * unless package.json's allowScripts names them (ours does), and `--ignore-scripts` skips them all:
+ * either way the module was never built, and its own error lists thirteen paths without a word on
+ * why. Say what to run instead.
+ */
+function openDatabase(path: string): SQLite.Database {
+  try {
+    return new SQLite(path);
+  } catch (error) {
+    if (error instanceof Error && /bindings file/.test(error.message)) {
+      throw new Error(
+        "better-sqlite3's native module is not built (its install script did not run: npm's " +
+          'ignore-scripts, or an npm that blocks install scripts not listed in allowScripts). ' +
+          'Run `npm rebuild better-sqlite3`, or use another store with --store postgres://…',
+      );
+    }
+    throw error;
+  }
 }
