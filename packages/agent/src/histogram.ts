@@ -335,17 +335,20 @@ export class HistogramSeries {
     const [first, last] = this.populated();
     let count = this.zeroCount;
     let sum = 0;
-    // One copy of the populated cells, compacted in place to their counts: half the time of
-    // pushing the counts one by one into a new array (it grows as it goes).
-    const length = last - first + 1;
-    const bucketCounts = length > 0 ? cells.slice(2 * first, 2 * last + 2) : [];
-    for (let k = 0; k < length; k++) {
-      const n = bucketCounts[2 * k]!;
-      sum += bucketCounts[2 * k + 1]!;
+    // One pass over the populated cells: each count copied out (into an array allocated at its
+    // final length) and, with reset, both cells zeroed while they are in the cache.
+    const length = Math.max(0, last - first + 1);
+    const bucketCounts: number[] = new Array(length);
+    for (let k = 0, at = 2 * first; k < length; k++, at += 2) {
+      const n = cells[at]!;
+      sum += cells[at + 1]!;
       bucketCounts[k] = n;
       count += n;
+      if (reset) {
+        cells[at] = 0;
+        cells[at + 1] = 0;
+      }
     }
-    bucketCounts.length = Math.max(0, length);
     const empty = count === 0;
     const data: ExpHistogramData = {
       scale: this.scale,
@@ -356,10 +359,7 @@ export class HistogramSeries {
       min: empty ? 0 : this.min,
       max: empty ? 0 : this.max,
     };
-    if (reset) {
-      for (let k = 2 * first; k <= 2 * last + 1; k++) cells[k] = 0;
-      this.startInterval();
-    }
+    if (reset) this.startInterval();
     return data;
   }
 

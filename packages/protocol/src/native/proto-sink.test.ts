@@ -15,7 +15,15 @@ type Op =
   | { op: 'double'; d: number }
   | { op: 'string'; s: string }
   | { op: 'bytes'; bytes: Uint8Array }
+  | { op: 'packed'; values: number[] }
   | { op: 'nested'; ops: Op[] };
+
+/** Counts at every varint width, and at the edges where the encoder switches arithmetic. */
+const packedCount = fc.oneof(
+  fc.nat({ max: 300 }),
+  fc.maxSafeNat(),
+  fc.constantFrom(127, 128, 2 ** 14 - 1, 2 ** 14, 2 ** 31 - 1, 2 ** 31, 2 ** 32 - 1, 2 ** 32, 2 ** 53 - 1),
+);
 
 const { op } = fc.letrec<{ op: Op }>((tie) => ({
   op: fc.oneof(
@@ -33,6 +41,7 @@ const { op } = fc.letrec<{ op: Op }>((tie) => ({
     fc.record({ op: fc.constant('double' as const), d: fc.double() }),
     fc.record({ op: fc.constant('string' as const), s: fc.string({ unit: 'grapheme', maxLength: 300 }) }),
     fc.record({ op: fc.constant('bytes' as const), bytes: fc.uint8Array({ maxLength: 300 }) }),
+    fc.record({ op: fc.constant('packed' as const), values: fc.array(packedCount, { maxLength: 40 }) }),
     fc.record({ op: fc.constant('nested' as const), ops: fc.array(tie('op'), { maxLength: 6 }) }),
   ),
 }));
@@ -48,7 +57,15 @@ function apply(w: BinaryWriter | ProtoSink, ops: Op[]): void {
     else if (o.op === 'double') w.double(o.d);
     else if (o.op === 'string') w.string(o.s);
     else if (o.op === 'bytes') w.bytes(o.bytes);
-    else {
+    else if (o.op === 'packed') {
+      if (w instanceof ProtoSink) w.packedVarints(o.values);
+      else {
+        // BinaryWriter's packed repeated uint64: a length-delimited run of varints.
+        w.fork();
+        for (const n of o.values) w.uint64(n);
+        w.join();
+      }
+    } else {
       w.fork();
       apply(w, o.ops);
       w.join();

@@ -109,6 +109,39 @@ export class ProtoSink {
     return this;
   }
 
+  /**
+   * A packed repeated field's body (its length, then the varints) of non-negative safe integers,
+   * written straight into the buffer: the histogram's bucket counts, tens of thousands per report
+   * tick and mostly under 128, are sized in a first pass and written in a second, with no scratch
+   * copy and 32-bit shifts where a count fits them.
+   */
+  packedVarints(values: readonly number[]): this {
+    let size = 0;
+    for (let i = 0; i < values.length; i++) {
+      const n = values[i]!;
+      size += n < 0x80 ? 1 : varintSize(n);
+    }
+    this.varint(size);
+    this.ensure(size);
+    const buf = this.buf;
+    let at = this.pos;
+    for (let i = 0; i < values.length; i++) {
+      let n = values[i]!;
+      while (n > 0x7fffffff) {
+        buf[at++] = (n % 0x80) | 0x80;
+        n = Math.floor(n / 0x80);
+      }
+      let small = n | 0;
+      while (small > 0x7f) {
+        buf[at++] = (small & 0x7f) | 0x80;
+        small >>>= 7;
+      }
+      buf[at++] = small;
+    }
+    this.pos = at;
+    return this;
+  }
+
   /** Starts a nested message; `join` ends it and writes its length in front. */
   fork(): this {
     this.forks.push(this.pos);

@@ -37,23 +37,6 @@ const stringNonEmpty = (w: ProtoSink, field: number, s: string) => s !== '' && w
 const doubleNonZero = (w: ProtoSink, field: number, d: number) => d !== 0 && w.tag(field, I64).double(d);
 const boolTrue = (w: ProtoSink, field: number, b: boolean) => b && w.tag(field, VARINT).bool(true);
 
-/** Scratch for packed bucket counts: at most 10 bytes per varint. */
-let packed = new Uint8Array(0);
-
-/** The packed encoding of non-negative safe integers (the histogram's hot loop, written by hand). */
-function packedVarints(values: readonly number[]): Uint8Array {
-  if (packed.length < values.length * 10) packed = new Uint8Array(values.length * 10);
-  let at = 0;
-  for (let n of values) {
-    while (n > 0x7f) {
-      packed[at++] = (n % 0x80) | 0x80;
-      n = Math.floor(n / 0x80);
-    }
-    packed[at++] = n;
-  }
-  return packed.subarray(0, at); // ProtoSink copies it
-}
-
 const sortedKeys = (map: Record<string, unknown>) => Object.keys(map).sort();
 
 function histogramTo(w: ProtoSink, h: ExpHistogramData): void {
@@ -61,7 +44,7 @@ function histogramTo(w: ProtoSink, h: ExpHistogramData): void {
   u64NonZero(w, 2, h.zeroCount);
   if (h.positive.offset !== 0) w.tag(3, VARINT).sint32(h.positive.offset);
   const counts = h.positive.bucketCounts;
-  if (counts.length > 0) w.tag(4, LEN).bytes(packedVarints(counts));
+  if (counts.length > 0) w.tag(4, LEN).packedVarints(counts);
   u64NonZero(w, 5, h.count);
   doubleNonZero(w, 6, h.sum);
   doubleNonZero(w, 7, h.min);
