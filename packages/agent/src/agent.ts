@@ -10,6 +10,7 @@ import {
 import { Collectors } from './collectors.js';
 import { Delivery } from './delivery.js';
 import { Disk } from './disk.js';
+import { describeError } from './errors.js';
 import {
   type AgentState,
   loadState,
@@ -68,22 +69,14 @@ const NOTICE = (o: ResolvedOptions, dir: string | null) =>
 /** Validates options (throws AgentError) and starts the agent; or a no-op agent when disabled. */
 /** setTimeout's largest delay; a longer one fires at once (with a TimeoutOverflowWarning). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
-/** The longest flush() keeps its host's process alive. */
-const FLUSH_HOLD_MS = 60_000;
-
 /**
- * `work`, with the process kept alive until it settles (at most `maxMs`). The agent's own timers
- * and sockets are unref'd so that they never hold a host open; but a host that awaits flush() as
- * its last step would then exit in the middle of the await, with the rest of its code never run.
+ * The longest a flush() sends for: past it the send in flight is aborted (its report stays spooled
+ * for the next attempt), so that the flush settles. Until then a ref'd timer keeps the process
+ * alive: the agent's own timers and sockets are unref'd so that they never hold a host open, but a
+ * host that awaits flush() as its last step would otherwise exit in the middle of the await, with
+ * the rest of its code never run.
  */
-async function keptAlive<T>(work: Promise<T>, maxMs: number): Promise<T> {
-  const hold = setTimeout(() => {}, maxMs);
-  try {
-    return await work;
-  } finally {
-    clearTimeout(hold);
-  }
-}
+const FLUSH_MAX_MS = 60_000;
 
 export function createAgent(options: AgentOptions): Agent {
   const resolved = resolveOptions(options);
@@ -146,7 +139,8 @@ class RunningAgent implements Agent {
         this.warnOnce(`spool full: dropped the ${n} oldest report(s)`);
       },
     );
-    this.delivery = new Delivery(this.spool, this.disk, o, (m) => this.problem(m));
+    // A refused report is counted in drops.reports (not as an agent error) and logged.
+    this.delivery = new Delivery(this.spool, this.disk, o, (m) => this.warnOnce(m));
     this.alarm = new Alarm(o.clock, () => this.onAlarm());
     this.ready = this.run(() => this.start());
   }
@@ -176,7 +170,7 @@ class RunningAgent implements Agent {
         this.warnOnce(event);
       } else this.events.push(event);
     } catch (error) {
-      this.problem(`event(): ${String(error)}`); // e.g. a getter on fields that throws
+      this.problem(`event(): ${describeError(error)}`); // e.g. a getter on fields that throws
     }
   }
 
@@ -190,20 +184,31 @@ class RunningAgent implements Agent {
         reset: false,
       });
     } catch (error) {
-      this.problem(`preview failed: ${String(error)}`);
+      this.problem(`preview failed: ${describeError(error)}`);
       return null;
     }
   }
 
   async flush(): Promise<void> {
-    await keptAlive(
-      this.run(async () => {
+    const work = this.run(async () => {
+      try {
         await this.report();
-        this.rearm();
-      }),
-      // Sending is bounded by its own timeout; this bound is only a backstop.
-      FLUSH_HOLD_MS,
-    );
+      } finally {
+        this.rearmAfterWork();
+      }
+    });
+    const hold = setTimeout(() => this.abortSending(), FLUSH_MAX_MS);
+    try {
+      await work;
+    } finally {
+      clearTimeout(hold);
+    }
+  }
+
+  /** Ends the send in flight and any drain under way; what was not sent stays spooled. */
+  private abortSending(): void {
+    this.abort.abort();
+    this.abort = new AbortController();
   }
 
   shutdown(deadlineMs = 2000): Promise<void> {
@@ -215,8 +220,7 @@ class RunningAgent implements Agent {
 
   private async stop(deadlineMs: number): Promise<void> {
     this.alarm.cancel();
-    this.abort.abort(); // an in-flight send ends now; its report stays spooled for the next start
-    this.abort = new AbortController();
+    this.abortSending(); // an in-flight send ends now; its report stays spooled for the next start
     const final = this.run(() => this.report());
     let timer: NodeJS.Timeout | undefined;
     // Real time on purpose: the host's deadline is wall-clock, whatever clock drives the schedule.
@@ -227,14 +231,14 @@ class RunningAgent implements Agent {
     });
     await Promise.race([final, deadline]);
     clearTimeout(timer);
-    this.abort.abort();
+    this.abortSending();
     this.collectors.stop();
   }
 
   /** Serializes agent work; a failure is counted and logged, never rethrown. */
   private run<T>(work: () => Promise<T>): Promise<T | undefined> {
     const next = this.chain.then(work).catch((error: unknown) => {
-      this.problem(`internal error: ${error instanceof Error ? error.message : String(error)}`);
+      this.problem(`internal error: ${describeError(error)}`);
       return undefined;
     });
     this.chain = next;
@@ -261,10 +265,23 @@ class RunningAgent implements Agent {
   private onAlarm(): void {
     void this.run(async () => {
       if (this.stopping) return;
-      if (this.o.clock.now() >= this.nextReportAt) await this.report();
-      else await this.deliver();
-      this.rearm();
+      try {
+        if (this.o.clock.now() >= this.nextReportAt) await this.report();
+        else await this.deliver();
+      } finally {
+        this.rearmAfterWork();
+      }
     });
+  }
+
+  /**
+   * The next wake-up after a report or a delivery, whether it worked or threw: a throw must not
+   * end the schedule, and a report that failed before it was taken must not fire again at once.
+   */
+  private rearmAfterWork(): void {
+    const now = this.o.clock.now();
+    if (this.nextReportAt <= now) this.nextReportAt = nextReportAt(now, this.o);
+    this.rearm();
   }
 
   private rearm(): void {
@@ -302,7 +319,7 @@ class RunningAgent implements Agent {
       );
       return cleanClusterFacts(raw, (m) => this.warnOnce(m));
     } catch (error) {
-      this.problem(`clusterFacts() failed: ${error instanceof Error ? error.message : String(error)}`);
+      this.problem(`clusterFacts() failed: ${describeError(error)}`);
       return {};
     }
   }

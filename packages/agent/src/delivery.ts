@@ -27,7 +27,7 @@ export class Delivery {
     private readonly spool: Spool,
     private readonly disk: Disk,
     private readonly options: ResolvedOptions,
-    private readonly onProblem: (message: string) => void,
+    private readonly onDropped: (message: string) => void,
   ) {}
 
   async drain(signal: AbortSignal): Promise<DrainResult> {
@@ -58,7 +58,7 @@ export class Delivery {
         await this.audit(name, body, format);
       } else {
         result.dropped++;
-        this.onProblem(`report ${name} dropped: ${sent.reason}`);
+        this.onDropped(`report ${name} dropped: ${sent.reason}`);
       }
     }
     return result;

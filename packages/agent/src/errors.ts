@@ -12,3 +12,40 @@ export class AgentError extends Error {
     this.name = 'AgentError';
   }
 }
+
+/**
+ * A thrown value as text, whatever it is: `String()` itself throws for a null-prototype object, a
+ * symbol's description is fine, and an Error's `message` may be a throwing getter. Used in every
+ * catch, which must not throw in turn.
+ */
+export function describeError(error: unknown): string {
+  try {
+    return error instanceof Error ? String(error.message) : String(error);
+  } catch {
+    return `a thrown ${typeof error} that cannot be shown`;
+  }
+}
+
+/** A host's value quoted for an error message (JSON where it can be, e.g. 10n or a null-prototype object). */
+export function shown(value: unknown): string {
+  try {
+    const json = JSON.stringify(value);
+    if (json !== undefined) return json;
+  } catch {}
+  try {
+    return String(value);
+  } catch {
+    return `a ${typeof value}`;
+  }
+}
+
+/**
+ * A copy of `s` that holds no reference to a longer string. V8 makes a cut (`slice`) point into the
+ * original, which then cannot be freed while the agent keeps the cut: a 1,024-character field cut
+ * from a host's 10 MB string kept all 10 MB alive until the next report. Through UTF-16 bytes the
+ * copy is exact, lone surrogates included. For what the agent keeps (event fields, names, label
+ * values), never on the hot path.
+ */
+export function ownCopy(s: string): string {
+  return s.length === 0 ? s : Buffer.from(s, 'utf16le').toString('utf16le');
+}

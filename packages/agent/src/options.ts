@@ -1,7 +1,7 @@
 // The agent's one configuration object: what the host passes, the defaults, and the operator's
 // environment switches, which the agent reads itself (the operator decides, not the host).
 import { NATIVE_LIMITS, PRINTABLE_ASCII, UNSTORABLE_TEXT } from '@tidewatch/protocol';
-import { AgentError } from './errors.js';
+import { AgentError, shown } from './errors.js';
 
 /** Time and timers, injectable so that tests can run days in milliseconds. */
 export interface Clock {
@@ -131,9 +131,7 @@ function text(value: unknown, name: string, max: number, required = false): stri
 function number(value: unknown, name: string, fallback: number, min: number, max: number, integer = false) {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !(value >= min && value <= max) || (integer && !Number.isInteger(value))) {
-    fail(
-      `${name} must be ${integer ? 'an integer' : 'a number'} from ${min} to ${max}, got ${String(value)}`,
-    );
+    fail(`${name} must be ${integer ? 'an integer' : 'a number'} from ${min} to ${max}, got ${shown(value)}`);
   }
   return value;
 }
@@ -152,16 +150,16 @@ export function resolveOptions(options: AgentOptions): ResolvedOptions {
   // swallow the route.
   let base: URL;
   try {
-    base = new URL(String(o.endpoint));
+    base = new URL(typeof o.endpoint === 'string' ? o.endpoint : shown(o.endpoint));
   } catch {
-    fail(`endpoint ${JSON.stringify(o.endpoint)} is not a URL like https://telemetry.example.com`);
+    fail(`endpoint ${shown(o.endpoint)} is not a URL like https://telemetry.example.com`);
   }
   if (typeof o.endpoint !== 'string' || !/^https?:$/.test(base.protocol) || base.hostname === '') {
-    fail(`endpoint ${JSON.stringify(o.endpoint)} must be an http:// or https:// URL with a host`);
+    fail(`endpoint ${shown(o.endpoint)} must be an http:// or https:// URL with a host`);
   }
   if (base.search !== '' || base.hash !== '' || o.endpoint.includes('#') || o.endpoint.includes('?')) {
     fail(
-      `endpoint ${JSON.stringify(o.endpoint)} must not have a ?query or #fragment: reports go to ENDPOINT/api/v3/report`,
+      `endpoint ${shown(o.endpoint)} must not have a ?query or #fragment: reports go to ENDPOINT/api/v3/report`,
     );
   }
   const reportUrl = new URL(`${base.href.replace(/\/+$/, '')}/api/v3/report`);

@@ -12,6 +12,7 @@ import {
   NATIVE_LIMITS,
   UNSTORABLE_TEXT,
 } from '@tidewatch/protocol';
+import { describeError, ownCopy, shown } from './errors.js';
 import { HistogramSeries } from './histogram.js';
 
 export interface Counter {
@@ -78,15 +79,6 @@ export const NOOP_HANDLE: Counter & Gauge & Histogram = {
   record() {},
 };
 
-/** String(x) for a log line, even for a value whose toString throws. */
-function safeString(x: unknown): string {
-  try {
-    return String(x);
-  } catch {
-    return '(unprintable)';
-  }
-}
-
 type AnySeries = CounterSeries | GaugeSeries | LabelledHistogram;
 
 interface Family {
@@ -134,7 +126,7 @@ export class Registry {
       const family = this.families.get(name);
       if (family) Object.assign(family, clean);
     } catch (error) {
-      this.onProblem(`describe(${JSON.stringify(safeString(name))}): ${safeString(error)}`);
+      this.onProblem(`describe(${shown(name)}): ${describeError(error)}`);
     }
   }
 
@@ -143,7 +135,7 @@ export class Registry {
     try {
       return this.series(kind, name, labels, info);
     } catch (error) {
-      return this.drop(`metric ${JSON.stringify(safeString(name))}: ${safeString(error)}`);
+      return this.drop(`metric ${shown(name)}: ${describeError(error)}`);
     }
   }
 
@@ -177,7 +169,7 @@ export class Registry {
       return this.drop(`metric ${name} is a ${family.kind}, not a ${kind}`);
     }
     const described = this.info(name, info);
-    if (described) this.infos.set(name, described);
+    if (described) this.infos.set(ownCopy(name), described);
     const key = JSON.stringify(clean);
     const existing = family?.series.get(key);
     if (existing) return existing;
@@ -187,7 +179,7 @@ export class Registry {
     }
     if (!family) {
       family = { kind, unit: '', description: '', series: new Map() };
-      this.families.set(name, family);
+      this.families.set(ownCopy(name), family);
     }
     Object.assign(family, this.infos.get(name));
     const series =
@@ -252,7 +244,7 @@ function cleanLabels(labels: Labels | undefined): Record<string, string> | strin
     if (value.length > NATIVE_LIMITS.labelValueMax || UNSTORABLE_TEXT.test(value)) {
       return `label ${key} is longer than ${NATIVE_LIMITS.labelValueMax} characters or not storable`;
     }
-    out[key] = value;
+    out[key] = ownCopy(value);
   }
   return out;
 }

@@ -14,6 +14,7 @@ import {
   NATIVE_PROTOCOL,
 } from '@tidewatch/protocol';
 import type { Collectors } from './collectors.js';
+import { ownCopy } from './errors.js';
 import type { ResolvedOptions } from './options.js';
 import type { Registry } from './registry.js';
 
@@ -41,12 +42,12 @@ export function cleanEvent(
     if (!KEY_PATTERN.test(key))
       return `event ${name}: field key ${JSON.stringify(key)} is not like rows_read`;
     if (typeof value === 'string') {
-      clean[key] = value.slice(0, NATIVE_LIMITS.eventStringMax).replace(NOT_STORABLE, '\uFFFD');
+      clean[key] = ownCopy(value.slice(0, NATIVE_LIMITS.eventStringMax)).replace(NOT_STORABLE, '\uFFFD');
     } else if (typeof value === 'number' && wireNumber(value)) clean[key] = value;
     else if (typeof value === 'boolean') clean[key] = value;
     else return `event ${name}: field ${key} must be a string, a number within ±1e300 or a boolean`;
   }
-  return { name, timeMs: Math.max(0, Math.round(timeMs)), fields: clean };
+  return { name: ownCopy(name), timeMs: Math.max(0, Math.round(timeMs)), fields: clean };
 }
 
 /** A number the collector accepts: finite and within ±1e300 (its rollups add them up). */

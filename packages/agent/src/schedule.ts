@@ -17,7 +17,9 @@ export interface ScheduleOptions {
 /** When the first report of this process is due. */
 export function firstReportAt(now: number, lastReportMs: number | null, o: ScheduleOptions): number {
   const spread = o.random() * o.jitter * o.firstReportDelay;
-  if (lastReportMs === null) return now + o.firstReportDelay + spread;
+  // A last report in the future (the clock was ahead when it was saved, or state.json was edited)
+  // would silence the agent until then: start a fresh cycle, as for no state at all.
+  if (lastReportMs === null || lastReportMs > now) return now + o.firstReportDelay + spread;
   const due = lastReportMs + o.interval;
   return due <= now ? now + spread : due + o.random() * o.jitter * o.interval;
 }

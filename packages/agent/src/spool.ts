@@ -73,7 +73,9 @@ export class Spool {
 
   /** Names of spooled reports, oldest first, after dropping what is over the bounds. */
   async names(): Promise<string[]> {
-    await this.enforce();
+    // The newest report is spared by the count and size bounds here too, as when it was put: a
+    // single report larger than spoolMaxBytes is still sent once.
+    await this.enforce([...this.sizes.keys()].sort().at(-1));
     return [...this.sizes.keys()].sort();
   }
 
@@ -90,7 +92,7 @@ export class Spool {
     return this.sizes.size;
   }
 
-  /** Drops the oldest reports until every bound holds (never `keep`, the one just written). */
+  /** Drops the oldest reports until every bound holds (`keep`, the newest, only when it is too old). */
   private async enforce(keep?: string): Promise<void> {
     const names = [...this.sizes.keys()].sort();
     let bytes = 0;
@@ -99,7 +101,7 @@ export class Spool {
     let dropped = 0;
     for (const name of names) {
       const over = names.length - dropped > this.limits.maxReports || bytes > this.limits.maxBytes;
-      if (name === keep || (!over && createdOf(name) >= oldest)) continue;
+      if ((name === keep || !over) && createdOf(name) >= oldest) continue;
       bytes -= this.sizes.get(name)!;
       await this.remove(name);
       dropped++;

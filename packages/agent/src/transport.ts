@@ -62,8 +62,11 @@ export async function send(body: Uint8Array, options: SendOptions): Promise<Send
     if (options.gzip) headers['content-encoding'] = 'gzip';
     const request = client.request(options.url, { method: 'POST', headers, agent: false }, (response) => {
       const status = response.statusCode ?? 0;
-      response.resume(); // the body is not needed; drain it so the socket can close
+      // The body is not needed: close the connection now rather than read it. Reading it had no
+      // bound in time or size, so an answer that streamed forever held a socket (one per retry)
+      // and filled the host's memory.
       response.on('error', () => {});
+      response.destroy();
       if (status >= 200 && status < 300) finish({ outcome: 'ok', status });
       else if (status === 408 || status === 429 || status >= 500) {
         finish({
@@ -71,7 +74,12 @@ export async function send(body: Uint8Array, options: SendOptions): Promise<Send
           reason: `collector answered ${status}`,
           retryAfterMs: parseRetryAfter(response.headers['retry-after'], options.now),
         });
-      } else finish({ outcome: 'drop', reason: `collector answered ${status}` });
+      } else {
+        // A redirect is not followed (the report would be sent somewhere not configured): say where.
+        const location = status >= 300 && status < 400 ? response.headers.location : undefined;
+        const hint = location ? ` (a redirect to ${location.slice(0, 200)}: set endpoint to it)` : '';
+        finish({ outcome: 'drop', reason: `collector answered ${status}${hint}` });
+      }
     });
     // Listen for errors before anything can destroy the request: a destroyed request emits
     // "socket hang up", and without a listener that would be thrown into the host.

@@ -45,6 +45,26 @@ describe('ddlStatements', () => {
     ]);
   });
 
+  it('reads comments between the keywords as whitespace, as PostgreSQL does', () => {
+    expect(
+      ddlStatements(`
+        create /* x */ table t1 (id int);
+        create -- why
+          unlogged /* a */ table t2 (id int);
+        create/**/or/**/replace/**/view v as select 1;
+        drop -- gone
+        materialized view mv;
+        create or /* not replace */ table nope (id int)
+      `),
+    ).toEqual([
+      { action: 'create', object: 'table' },
+      { action: 'create', object: 'table' },
+      { action: 'create', object: 'view' },
+      { action: 'drop', object: 'materialized_view' },
+    ]);
+    expect(ddlStatements('create1 table t (id int); createtable t (id int)')).toEqual([]);
+  });
+
   it('finds nothing in queries that are not DDL', () => {
     expect(ddlStatements('select * from t where created = $1')).toEqual([]);
     expect(ddlStatements('')).toEqual([]);

@@ -11,9 +11,17 @@ export interface DdlStatement {
   object: DdlObject;
 }
 
-// At a statement's start: CREATE [OR REPLACE] [modifiers…] <kind>, or DROP [MATERIALIZED] <kind>.
-const HEAD =
-  /(create|drop)\s+(?:or\s+replace\s+)?((?:(?:global|local|temp|temporary|unlogged|unique|materialized|recursive)\s+)*)([a-z_]+)/iy;
+const WORD = /[a-z_][a-z_0-9$]*/iy;
+const MODIFIERS = new Set([
+  'global',
+  'local',
+  'temp',
+  'temporary',
+  'unlogged',
+  'unique',
+  'materialized',
+  'recursive',
+]);
 
 /**
  * The CREATE and DROP statements of `sql`, in order. Statements are split on `;` outside string
@@ -24,17 +32,44 @@ export function ddlStatements(sql: string): DdlStatement[] {
   let i = 0;
   while (i < sql.length) {
     i = skipBlank(sql, i);
-    HEAD.lastIndex = i;
-    const head = HEAD.exec(sql);
-    if (head) found.push({ action: head[1]!.toLowerCase() as DdlAction, object: kindOf(head[2]!, head[3]!) });
+    const head = headAt(sql, i);
+    if (head) found.push(head);
     i = endOfStatement(sql, i) + 1;
   }
   return found;
 }
 
-function kindOf(modifiers: string, word: string): DdlObject {
-  const kind = word.toLowerCase();
-  if (kind === 'view') return /materialized/i.test(modifiers) ? 'materialized_view' : 'view';
+/** The lower-cased word at `i` and the position after it, or null. */
+function wordAt(sql: string, i: number): { word: string; end: number } | null {
+  WORD.lastIndex = i;
+  const match = WORD.exec(sql);
+  return match ? { word: match[0].toLowerCase(), end: WORD.lastIndex } : null;
+}
+
+/**
+ * CREATE [OR REPLACE] [modifiers…] <kind>, or DROP [MATERIALIZED] <kind>, at `i`: word by word, so
+ * that comments may stand between the words as whitespace does (`create /* x *\/ table`).
+ */
+function headAt(sql: string, i: number): DdlStatement | null {
+  const first = wordAt(sql, i);
+  if (first?.word !== 'create' && first?.word !== 'drop') return null;
+  let next = wordAt(sql, skipBlank(sql, first.end));
+  if (first.word === 'create' && next?.word === 'or') {
+    const replace = wordAt(sql, skipBlank(sql, next.end));
+    if (replace?.word !== 'replace') return null;
+    next = wordAt(sql, skipBlank(sql, replace.end));
+  }
+  let materialized = false;
+  while (next && MODIFIERS.has(next.word)) {
+    materialized ||= next.word === 'materialized';
+    next = wordAt(sql, skipBlank(sql, next.end));
+  }
+  if (!next) return null;
+  return { action: first.word, object: kindOf(materialized, next.word) };
+}
+
+function kindOf(materialized: boolean, kind: string): DdlObject {
+  if (kind === 'view') return materialized ? 'materialized_view' : 'view';
   return kind === 'table' || kind === 'index' ? kind : 'other';
 }
 

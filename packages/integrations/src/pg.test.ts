@@ -91,6 +91,65 @@ describe.skipIf(!database)('instrumentPg (real PostgreSQL)', () => {
     expect(JSON.stringify(report)).not.toContain('users');
   });
 
+  it("changes nothing a caller relies on: config classes, pg's own TypeErrors, stacks, two attachments", async () => {
+    const db = await client();
+    const first = agent();
+    const second = agent();
+    const a1 = instrumentPg(db, first);
+    const a2 = instrumentPg(db, second);
+    cleanup.push(
+      () => a2.detach(),
+      () => a1.detach(),
+    );
+
+    // A config class whose text is a getter, with a callback in the config.
+    class Config {
+      callback: (err: Error | null, res: pg.QueryResult) => void;
+      constructor(callback: (err: Error | null, res: pg.QueryResult) => void) {
+        this.callback = callback;
+      }
+      get text() {
+        return 'select 7 as seven';
+      }
+    }
+    const rows = await new Promise((resolve, reject) =>
+      db.query(new Config((err, res) => (err ? reject(err) : resolve(res.rows))) as unknown as string),
+    );
+    expect(rows).toEqual([{ seven: 7 }]);
+    // A callback that is not a function: pg's TypeError, thrown at once, as without the integration.
+    expect(() => db.query('select 1', [], 'not a function' as unknown as () => void)).toThrow(TypeError);
+    expect(() => db.query({ text: 'select 1', callback: 42 } as unknown as string)).toThrow(TypeError);
+    // The stack of a failed query starts at the caller's code, not in the integration.
+    const failed = (await db.query('selec 1').catch((e: unknown) => e)) as Error;
+    expect(failed.stack!.split('\n')[1]).not.toMatch(/integrations|restack/);
+
+    // The first attachment detached first: the second keeps recording, then both are gone.
+    a1.detach();
+    await db.query('select 1');
+    a2.detach();
+    await db.query('select 2');
+    expect(counterTotal(await nextReport(first), 'db.queries')).toBe(2);
+    expect(counterTotal(await nextReport(second), 'db.queries')).toBe(3);
+  });
+
+  it('reports DDL that PostgreSQL tags SELECT, and DDL with comments between its keywords', async () => {
+    const db = await client();
+    const telemetry = agent();
+    const attachment = instrumentPg(db, telemetry);
+    cleanup.push(() => attachment.detach());
+    await db.query('create table base (x int)');
+    await db.query('create materialized view mv as select x from base'); // tagged SELECT 0
+    await db.query('/* migration 7 */ create table copy as select x from base'); // tagged SELECT 0
+    await db.query('create /* why */ unlogged -- really\n table t2 (id int)');
+    await db.query('select 1');
+    expect(eventFields(await nextReport(telemetry), 'db.ddl')).toEqual([
+      { system: 'postgresql', action: 'create', object: 'table' },
+      { system: 'postgresql', action: 'create', object: 'materialized_view' },
+      { system: 'postgresql', action: 'create', object: 'table' },
+      { system: 'postgresql', action: 'create', object: 'table' },
+    ]);
+  });
+
   it('a Pool: pool.query() and pool.connect() clients are counted; DDL events carry the object kind only', async () => {
     const pool = new pg.Pool({ connectionString: database!.url, max: 3 });
     cleanup.push(() => pool.end());

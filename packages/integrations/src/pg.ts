@@ -66,8 +66,13 @@ function isPool(target: Client | Pool | PoolClient): target is Pool {
 function instrumentClient(client: QueryHolder, recorder: QueryRecorder): () => void {
   const wasOwn = Object.hasOwn(client, 'query');
   const original = client.query;
-  client.query = function (this: unknown, config?: unknown, values?: unknown, callback?: unknown) {
-    if (!isQueryText(config)) return original.call(this, config, values, callback);
+  let active = true;
+  const timedQuery = function (this: unknown, config?: unknown, values?: unknown, callback?: unknown) {
+    // Not ours to time: a submittable, a missing query, or a callback that is not a function (pg
+    // throws a TypeError for those at once, and so it still should).
+    if (!active || !isQueryText(config) || !callable(values) || !callable(callback)) {
+      return original.call(this, config, values, callback);
+    }
     const start = nowMs();
     const sql = typeof config === 'string' ? config : (config as { text?: unknown }).text;
     if (typeof values === 'function') {
@@ -78,12 +83,16 @@ function instrumentClient(client: QueryHolder, recorder: QueryRecorder): () => v
     }
     const inConfig = typeof config === 'object' ? (config as { callback?: unknown }).callback : undefined;
     if (typeof inConfig === 'function') {
-      const copy = {
-        ...(config as object),
-        callback: timedCallback(inConfig as Callback, start, sql, recorder),
-      };
+      // A copy with the same prototype and accessors (a config class with `get text()` must still
+      // work), whose callback is timed.
+      const copy = Object.create(
+        Object.getPrototypeOf(config) as object | null,
+        Object.getOwnPropertyDescriptors(config),
+      ) as { callback: Callback };
+      copy.callback = timedCallback(inConfig as Callback, start, sql, recorder);
       return original.call(this, copy, values);
     }
+    if (inConfig !== undefined && inConfig !== null) return original.call(this, config, values, callback);
     // Promise style: pg is called in its callback style and our promise stands in for the one pg
     // would have made (pg's own takes two closures and a catch; chaining a then() on it cost
     // ~250 ns more per query, this ~300 ns less). Like pg's, it settles with pg's value or error, an
@@ -101,16 +110,30 @@ function instrumentClient(client: QueryHolder, recorder: QueryRecorder): () => v
       });
     }).catch(restack);
   };
+  client.query = timedQuery;
   return () => {
+    active = false;
+    // Another wrapper (a second attachment) put on top of ours stays and keeps working; ours is
+    // then a pass-through below it.
+    if (client.query !== timedQuery) return;
     if (wasOwn) client.query = original;
     else delete (client as Partial<QueryHolder>).query;
   };
 }
 
-/** What pg's promise does with an error: its stack, taken again here, shows the caller's awaits. */
+/**
+ * What pg's promise does with an error: its stack, taken again here, shows the caller's awaits.
+ * Without this function's own frame, so that the stack does not start in Tidewatch (an error
+ * tracker grouping by top frame would file every database error under it).
+ */
 function restack(error: unknown): never {
-  if (error instanceof Error) Error.captureStackTrace(error);
+  if (error instanceof Error) Error.captureStackTrace(error, restack);
   throw error;
+}
+
+/** Absent or a function: what pg accepts as a callback argument without throwing. */
+function callable(value: unknown): boolean {
+  return value === undefined || typeof value === 'function' || (typeof value === 'object' && value !== null);
 }
 
 /**

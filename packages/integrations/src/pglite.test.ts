@@ -171,6 +171,35 @@ describe('instrumentPGlite', () => {
     expect(counterTotal(await nextReport(agent), 'db.queries')).toBe(1);
   });
 
+  it('two attachments detached in either order: each stops only its own recording', async () => {
+    const first = testAgent();
+    const second = testAgent();
+    cleanup.push(
+      () => first.shutdown(200),
+      () => second.shutdown(200),
+    );
+    const a1 = instrumentPGlite(db, first);
+    const a2 = instrumentPGlite(db, second);
+    a1.detach();
+    await db.query('select 1');
+    a2.detach();
+    await db.query('select 2');
+    await db.transaction(async (tx) => tx.query('select 3'));
+    expect(counterTotal(await nextReport(first), 'db.queries')).toBe(0);
+    expect(counterTotal(await nextReport(second), 'db.queries')).toBe(1);
+  });
+
+  it('reports a materialized view created with data (PostgreSQL tags it SELECT)', async () => {
+    const agent = attach();
+    const table = freshTable();
+    await db.exec(`create table ${table} (x int)`);
+    await db.query(`create materialized view ${table}_mv as select x from ${table}`);
+    expect(eventFields(await nextReport(agent), 'db.ddl')).toEqual([
+      { system: 'pglite', action: 'create', object: 'table' },
+      { system: 'pglite', action: 'create', object: 'materialized_view' },
+    ]);
+  });
+
   it('an agent that fails inside never reaches the caller: queries answer and fail as before', async () => {
     const broken = testAgent();
     const failing = () => {

@@ -32,11 +32,12 @@ export function instrumentPGlite(
   const own = (['query', 'exec', 'transaction'] as const).map(
     (name) => [name, Object.hasOwn(target, name), target[name]] as const,
   );
-  target.query = timed(target.query, recorder);
-  target.exec = timed(target.exec, recorder);
+  const state = { active: true };
+  target.query = timed(target.query, recorder, undefined, state);
+  target.exec = timed(target.exec, recorder, undefined, state);
   const transaction = target.transaction;
   target.transaction = function (this: unknown, callback: unknown) {
-    if (typeof callback !== 'function') return transaction.call(this, callback);
+    if (typeof callback !== 'function' || !state.active) return transaction.call(this, callback);
     const pending: DdlStatement[] = [];
     const body = (tx: Transaction) => callback(instrumentTransaction(tx, recorder, pending));
     return transaction.call(this, body).then((value) => {
@@ -44,8 +45,12 @@ export function instrumentPGlite(
       return value;
     });
   };
+  const instrumented = new Set<Method>([target.query, target.exec, target.transaction]);
   return {
     detach() {
+      state.active = false;
+      // A second attachment on top of this one keeps working: ours stays below it as a pass-through.
+      if (own.some(([name]) => !instrumented.has(target[name]))) return;
       for (const [name, wasOwn, original] of own) {
         if (wasOwn) target[name] = original;
         else delete (target as Partial<Record<Instrumented, Method>>)[name];
@@ -76,8 +81,14 @@ function instrumentTransaction(
 }
 
 // Fixed arity (PGlite's methods take at most three arguments) so that a call allocates no rest array.
-function timed(original: Method, recorder: QueryRecorder, pending?: DdlStatement[]): Method {
+function timed(
+  original: Method,
+  recorder: QueryRecorder,
+  pending?: DdlStatement[],
+  state: { active: boolean } = { active: true },
+): Method {
   return function (this: unknown, a?: unknown, b?: unknown, c?: unknown) {
+    if (!state.active) return original.call(this, a, b, c);
     const start = nowMs();
     return observed(original.call(this, a, b, c), start, a, recorder, pending);
   };

@@ -99,7 +99,7 @@ export class QueryRecorder {
   succeeded(startMs: number, sql: SqlSource, result: unknown, pending?: DdlStatement[]): void {
     try {
       this.settle(startMs);
-      if (isDdlResult(result)) this.ddl(sql, pending);
+      if (isDdlResult(result) || (hasSelectTag(result) && mayStartWithCreate(sql))) this.ddl(sql, pending);
     } catch {
       // Nothing the integration does may reach the query's caller.
     }
@@ -157,6 +157,29 @@ export class QueryRecorder {
     }
     return counter;
   }
+}
+
+/**
+ * PostgreSQL tags `CREATE TABLE … AS` and `CREATE MATERIALIZED VIEW … AS` (with data) `SELECT`, like
+ * a query: those are told apart by their text, which is read only when it may start with CREATE
+ * (its first character after blanks is a c, or a comment), so a plain SELECT costs one character
+ * test. A multi-statement text (an array of results) is read whenever it mentions create.
+ */
+function hasSelectTag(result: unknown): boolean {
+  if (Array.isArray(result)) return result.some(hasSelectTag);
+  return (
+    typeof result === 'object' && result !== null && (result as { command?: unknown }).command === 'SELECT'
+  );
+}
+
+function mayStartWithCreate(sql: SqlSource): boolean {
+  const text = typeof sql === 'string' ? sql : Array.isArray(sql) ? sql[0] : null;
+  if (typeof text !== 'string') return false;
+  let i = 0;
+  while (i < text.length && text.charCodeAt(i) <= 32) i++;
+  const c = text.charCodeAt(i);
+  // c or C, or a comment (- or /) that may hide a CREATE; a multi-statement text may have one later.
+  return c === 99 || c === 67 || c === 45 || c === 47 || (text.includes(';') && /create/i.test(text));
 }
 
 /** PostgreSQL's command tag says CREATE or DROP (for one result, or any of a multi-statement run). */

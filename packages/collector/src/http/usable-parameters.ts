@@ -1,6 +1,8 @@
 // Query and path parameters every store can take: no NUL character (PostgreSQL text cannot hold
 // it; a query with one fails inside the driver) and no infinite number (a schema coerces "1e309"
-// to Infinity, which no LIMIT takes). Checked once for every route, after schema validation.
+// to Infinity, which no LIMIT takes). Checked once for every route, after schema validation. And a
+// query string that is not valid percent-encoded UTF-8 is refused as the router refuses such a path:
+// the query-string parser would take `%ZZ` literally and drop bad UTF-8 silently.
 import type { FastifyInstance } from 'fastify';
 import { CollectorError } from '../errors.js';
 
@@ -18,7 +20,27 @@ function check(values: unknown, where: string): void {
   }
 }
 
+/** Every name and value of the URL's query string decodes (well-formed %XX, valid UTF-8). */
+function wellEncodedQuery(url: string): boolean {
+  const start = url.indexOf('?');
+  if (start === -1 || !url.includes('%', start)) return true;
+  try {
+    decodeURIComponent(url.slice(start + 1)); // leaves & and = alone; throws URIError on bad input
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export function requireUsableParameters(app: FastifyInstance): void {
+  app.addHook('onRequest', async (request) => {
+    if (!wellEncodedQuery(request.url)) {
+      throw new CollectorError(
+        'invalid_url',
+        'the query string is not valid percent-encoding (each % takes two hex digits, of UTF-8 bytes)',
+      );
+    }
+  });
   app.addHook('preHandler', async (request) => {
     check(request.params, 'path parameter');
     check(request.query, 'query parameter');

@@ -32,6 +32,20 @@ function dedupKey(kind: string, time: number, fields: unknown[]): string {
   return Math.floor(time).toString(16).padStart(14, '0') + digest.slice(0, 18);
 }
 
+/** Flags that say a key field may have been changed on the way in (clamped or cleaned). */
+const CHANGED_ON_INGEST = ['number_clamped', 'nul_replaced', 'surrogate_replaced'];
+
+/**
+ * The retry key's fields, plus the message's exact bytes when a value had to be clamped or cleaned:
+ * the stored value is then no longer what was sent (2^60 and 2^61 both become 2^53−1, "a\0b" and
+ * "a\uFFFDb" both become "a\uFFFDb"), and two different messages must not share a key. A retry
+ * sends the same bytes, so it still matches; every other message keys as before.
+ */
+function keyFields(fields: unknown[], flags: readonly string[], raw: Uint8Array): unknown[] {
+  if (!flags.some((f) => CHANGED_ON_INGEST.includes(f))) return fields;
+  return [...fields, hash('sha256', raw, 'hex')];
+}
+
 function connectorNames(report: NodeReport): string | null {
   if (!report.meta) return null;
   const names = new Set<string>();
@@ -44,11 +58,11 @@ export function reportRow(report: NodeReport, raw: Uint8Array, receivedAt: numbe
   const meta = report.meta;
   return {
     // RisingWave reports carry no id: (tracking_id, session_id, node type, report_time) (CONTRACT.md).
-    dedupKey: dedupKey('rw-report', report.reportTime, [
-      report.trackingId,
-      report.sessionId,
-      report.nodeType,
-    ]),
+    dedupKey: dedupKey(
+      'rw-report',
+      report.reportTime,
+      keyFields([report.trackingId, report.sessionId, report.nodeType], report.flags, raw),
+    ),
     trackingId: report.trackingId,
     sessionId: report.sessionId,
     nodeType: report.nodeType,
@@ -89,18 +103,26 @@ const unknownEnum = (n: number | null) => (n === null ? null : `#${n}`);
 
 export function eventRow(event: ClusterEvent, raw: Uint8Array, receivedAt: number): EventRow {
   return {
-    dedupKey: dedupKey('rw-event', event.eventTimeSec, [
-      event.trackingId,
-      // A stage or object this version does not know keeps its number in the key (null would
-      // merge two events of a newer RisingWave); known ones key as before, so retries still match.
-      event.stage ?? unknownEnum(event.unknownStage),
-      event.name,
-      event.node,
-      event.catalogId,
-      event.connectorName,
-      event.object ?? unknownEnum(event.unknownObject),
-      event.attributes,
-    ]),
+    dedupKey: dedupKey(
+      'rw-event',
+      event.eventTimeSec,
+      keyFields(
+        [
+          event.trackingId,
+          // A stage or object this version does not know keeps its number in the key (null would
+          // merge two events of a newer RisingWave); known ones key as before, so retries match.
+          event.stage ?? unknownEnum(event.unknownStage),
+          event.name,
+          event.node,
+          event.catalogId,
+          event.connectorName,
+          event.object ?? unknownEnum(event.unknownObject),
+          event.attributes,
+        ],
+        event.flags,
+        raw,
+      ),
+    ),
     trackingId: event.trackingId,
     receivedAt,
     receivedDay: utcDay(receivedAt),

@@ -4,7 +4,7 @@ import { EVENT_STAGES, LIMITS } from '@tidewatch/protocol';
 import type { FastifyInstance } from 'fastify';
 import { requireToken } from '../auth/require-token.js';
 import { EVENT_GROUPINGS, type EventGrouping, type Store } from '../store/store.js';
-import { booleanParam, dayRange, dayRangeQuerySchema } from './day-range.js';
+import { booleanParam, dayRange, dayRangeQuerySchema, excluded, excludedSchema } from './day-range.js';
 
 const STAGES = [...EVENT_STAGES, 'unspecified'] as const;
 
@@ -46,6 +46,7 @@ export async function eventCountsRoute(app: FastifyInstance, opts: { store: Stor
                   },
                 },
               },
+              excluded: excludedSchema,
             },
           },
         },
@@ -62,15 +63,17 @@ export async function eventCountsRoute(app: FastifyInstance, opts: { store: Stor
         includeInternal?: string;
       };
       const range = dayRange(q);
+      const includeInternal = booleanParam(q.includeInternal, 'includeInternal');
       const rows = await opts.store.eventCounts({
         ...range,
         by: q.by,
         stage: q.stage === 'unspecified' ? null : q.stage,
         name: q.name,
         limit: q.limit,
-        includeInternal: booleanParam(q.includeInternal, 'includeInternal'),
+        includeInternal,
       });
-      return { rows };
+      // RisingWave events carry no CI tag, so none is left out for CI: only internal clusters.
+      return { rows, excluded: await excluded(opts.store, { ...range, includeCi: true, includeInternal }) };
     },
   );
 }

@@ -107,6 +107,18 @@ describe.each(targets)('fleet query routes: $name', (target) => {
     expect(page2.next).toBeNull();
   });
 
+  it('refuses a query string that is not valid percent-encoding instead of reading it literally', async () => {
+    // `%ZZ` matched an event literally named "%ZZ", and bad UTF-8 was dropped into an empty answer.
+    for (const query of ['name=%ZZ', 'name=%E0%A4', 'name=%ED%A0%80', 'by=name&name=a%', 'n%ZZ=1']) {
+      const res = await c.get(`/query/event-counts?by=name&${query}`);
+      expect(res.status, query).toBe(400);
+      expect(await res.json(), query).toMatchObject({ error: 'invalid_url', message: /percent-encoding/ });
+    }
+    // Well-formed escapes still work, a literal "%" included (sent as %25).
+    expect((await c.get('/query/event-counts?by=name&name=%25ZZ')).status).toBe(200);
+    expect((await c.get('/query/event-counts?by=name&name=caf%C3%A9')).status).toBe(200);
+  });
+
   it('counts events per name and finds the clusters with the most failure recoveries', async () => {
     expect(await json('/query/event-counts?by=name')).toEqual({
       rows: [
@@ -114,12 +126,15 @@ describe.each(targets)('fleet query routes: $name', (target) => {
         { value: 'sink', events: 1, clusters: 1 },
         { value: 'source', events: 1, clusters: 1 },
       ],
+      excluded: { ci: 0, internal: 0 },
     });
     expect(await json('/query/event-counts?by=trackingId&name=failure_recovery')).toEqual({
       rows: [{ value: a, events: 1, clusters: 1 }],
+      excluded: { ci: 0, internal: 0 },
     });
     expect(await json('/query/event-counts?by=day&stage=create_stream_job')).toEqual({
       rows: [{ value: today, events: 2, clusters: 2 }],
+      excluded: { ci: 0, internal: 0 },
     });
   });
 
@@ -270,7 +285,13 @@ describe.each(targets)('fleet query routes: $name', (target) => {
         ci: 0,
         internal: 0,
       });
-      expect(((await json('/query/event-counts?by=name')) as { rows: unknown[] }).rows).toHaveLength(2);
+      const counted = (await json('/query/event-counts?by=name')) as { rows: unknown[]; excluded: unknown };
+      expect(counted.rows).toHaveLength(2);
+      expect(counted.excluded).toEqual({ ci: 0, internal: 1 });
+      expect((await json('/query/event-counts?by=name&includeInternal=true')).excluded).toEqual({
+        ci: 0,
+        internal: 0,
+      });
       const listed = (await json(`/query/clusters?search=${b}`)) as { clusters: { internal: boolean }[] };
       expect(listed.clusters[0]!.internal).toBe(true);
       expect((await tag(false, 'wrong-token')).status).toBe(401);
@@ -320,7 +341,8 @@ describe.each(targets)('fleet query routes: $name', (target) => {
       [`/query/events?trackingId=${'x'.repeat(200)}`, 'invalid_tracking_id'],
       ['/query/clusters?limit=0', 'invalid_request'],
       ['/query/clusters?format=xml', 'invalid_request'],
-      ['/query/clusters?before=%%%', 'invalid_cursor'],
+      ['/query/clusters?before=%%%', 'invalid_url'],
+      ['/query/clusters?before=%25%25%25', 'invalid_cursor'],
       ['/query/clusters?seenFrom=last-week', 'invalid_date'],
       // Shaped like dates but not on the calendar: NaN or a rolled-over day in the stores before.
       ['/query/clusters?seenFrom=2026-13-01', 'invalid_date'],
@@ -393,6 +415,31 @@ describe.each(targets)('fleet query routes: $name', (target) => {
     const { events } = (await res.json()) as { events: { stage: string | null; object: string | null }[] };
     // The last body is a retry of the first; the other four are four different events.
     expect(events).toHaveLength(4);
+  });
+
+  it('keeps apart messages whose key fields differ only before clamping or cleaning, and still dedups a retry', async () => {
+    const trackingId = randomUUID();
+    // 2^60 and 2^61 are both stored as 2^53-1 (flagged number_clamped); "a\0b" is stored as "a\uFFFDb".
+    const sessionId = randomUUID();
+    const reports = [2 ** 60, 2 ** 61].map((reportTime) =>
+      nodeReport('compute', { trackingId, sessionId, reportTime }),
+    );
+    reports.push(reports[0]!); // a retry: the same bytes again
+    const events = [
+      eventBatch([{ trackingId, name: 'odd', catalogId: 2 ** 60 }]),
+      eventBatch([{ trackingId, name: 'odd', catalogId: 2 ** 61 }]),
+      eventBatch([{ trackingId, name: 'a\0b' }]),
+      eventBatch([{ trackingId, name: 'a\uFFFDb' }]),
+    ];
+    events.push(events[1]!); // a retry
+    for (const body of reports) expect((await c.postProto('/api/v2/report/compute', body)).status).toBe(200);
+    for (const body of events) expect((await c.postProto('/api/v2/report/events', body)).status).toBe(200);
+    const cluster = (await json(`/query/clusters/${trackingId}`)) as {
+      reports: { compute: number };
+      events: number;
+    };
+    expect(cluster.reports.compute).toBe(2);
+    expect(cluster.events).toBe(4);
   });
 
   it('finds an event by any connector name ingest stores, the longest too', async () => {

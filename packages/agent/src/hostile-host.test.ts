@@ -1,0 +1,159 @@
+// What a careless or hostile host, collector or disk can do to the agent, and what the agent must
+// still promise: nothing thrown into the host, no memory or sockets held, the schedule kept.
+import { writeFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { describe, expect, it, vi } from 'vitest';
+import { FakeClock } from '../test/fake-clock.js';
+import { cleanup, collector, DAY, MINUTE, tempDir } from '../test/harness.js';
+import { AgentError } from './errors.js';
+import { createAgent } from './index.js';
+import type { AgentOptions } from './options.js';
+
+function agentFor(url: string, options: Partial<AgentOptions>) {
+  const logs: string[] = [];
+  const agent = createAgent({
+    endpoint: url,
+    nodeType: 'frontend',
+    trackingId: 'cluster-1',
+    jitter: 0,
+    env: {},
+    logger: { warn: (m) => logs.push(m) },
+    ...options,
+  });
+  cleanup.push(() => agent.shutdown(500));
+  return { agent, logs };
+}
+
+/** A value that even String() cannot turn into text. */
+const unprintable = () => Object.create(null) as object;
+
+describe('agent under a hostile host', () => {
+  it('keeps only what it cuts from a long event string, not the whole string', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const stub = await collector();
+    const { agent } = agentFor(stub.url, { clock: new FakeClock(), dataDir: null });
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    for (let i = 0; i < 20; i++) {
+      // A fresh 4 MB string per event, which the host drops at once.
+      const text = `${i}`.padEnd(4_000_000, 'x');
+      agent.event('log.line', { text });
+    }
+    gc();
+    const grown = process.memoryUsage().heapUsed - before;
+    // 20 kept cuts of 1,024 characters; before the fix each kept its 4 MB original (~80 MB).
+    expect(grown).toBeLessThan(16 * 1024 * 1024);
+    const report = await agent.preview();
+    expect(report!.events).toHaveLength(20);
+    expect(report!.events[3]!.fields['text']).toBe(`3${'x'.repeat(1023)}`);
+  });
+
+  it('never throws a value that cannot be printed back into the host, and keeps its schedule', async () => {
+    const stub = await collector();
+    const clock = new FakeClock();
+    let calls = 0;
+    const { agent } = agentFor(stub.url, {
+      clock,
+      dataDir: tempDir(),
+      interval: DAY,
+      isLeader: true,
+      clusterFacts: () => {
+        calls++;
+        if (calls === 1) throw unprintable();
+        return { nodes: 3 };
+      },
+    });
+    const fields = {
+      get boom(): string {
+        throw unprintable();
+      },
+    };
+    expect(() => agent.event('odd', fields)).not.toThrow();
+    await agent.preview(); // started (this preview is the first clusterFacts call: it throws)
+    await clock.advance(5 * MINUTE);
+    await vi.waitFor(() => expect(stub.accepted).toHaveLength(1));
+    await clock.advance(DAY);
+    await vi.waitFor(() => expect(stub.accepted).toHaveLength(2));
+    expect(stub.accepted[1]!.cluster).toEqual({ nodes: 3 });
+    expect(stub.accepted[0]!.drops.errors).toBeGreaterThanOrEqual(2); // the event and clusterFacts
+  });
+
+  it('gives a typed error for options whose value cannot be printed', () => {
+    const bad: Partial<AgentOptions>[] = [
+      { endpoint: 10n as unknown as string },
+      { interval: unprintable() as unknown as number },
+      { timeout: unprintable() as unknown as number },
+      { endpoint: unprintable() as unknown as string },
+    ];
+    for (const options of bad) {
+      expect(() =>
+        createAgent({ endpoint: 'http://127.0.0.1:9', nodeType: 'x', env: {}, ...options }),
+      ).toThrow(AgentError);
+    }
+  });
+
+  it('starts a fresh cycle when state.json says the last report is in the future', async () => {
+    const stub = await collector();
+    const clock = new FakeClock();
+    const dataDir = tempDir();
+    const ahead = clock.now() + 365 * DAY;
+    writeFileSync(
+      path.join(dataDir, 'state.json'),
+      JSON.stringify({
+        format: 1,
+        nextSequence: 4,
+        lastReportMs: ahead,
+        lastSuccessMs: ahead,
+        noticeShownMs: 1,
+      }),
+    );
+    const { agent } = agentFor(stub.url, { clock, dataDir });
+    await agent.preview();
+    await clock.advance(5 * MINUTE);
+    await vi.waitFor(() => expect(stub.accepted).toHaveLength(1));
+    expect(stub.accepted[0]!.sequence).toBe(4);
+  });
+
+  it('sends a report larger than spoolMaxBytes once instead of dropping it unsent', async () => {
+    const stub = await collector();
+    const { agent } = agentFor(stub.url, { clock: new FakeClock(), dataDir: tempDir(), spoolMaxBytes: 100 });
+    agent.counter('queries').inc();
+    await agent.flush();
+    await agent.flush();
+    expect(stub.accepted).toHaveLength(2);
+    expect(stub.accepted[1]!.drops.reports).toBe(0);
+  });
+
+  it('closes each connection once the status is known, even if the answer streams forever', async () => {
+    let open = 0;
+    let streamed = 0;
+    const server = http.createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(Number(req.headers['x-test'] ?? 503), { 'content-type': 'text/plain' });
+        const timer = setInterval(() => {
+          streamed += 65536;
+          res.write(Buffer.alloc(65536));
+        }, 5);
+        res.on('close', () => clearInterval(timer));
+      });
+    });
+    server.on('connection', (socket) => {
+      open++;
+      socket.on('close', () => open--);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    cleanup.push(() => new Promise((resolve) => server.close(() => resolve())));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const { agent } = agentFor(url, { clock: new FakeClock(), dataDir: null });
+    await agent.flush(); // 503: the report stays spooled for a retry
+    await agent.flush();
+    await vi.waitFor(() => expect(open).toBe(0), { timeout: 2000 });
+    expect(streamed).toBeLessThan(4 * 1024 * 1024);
+  });
+});
