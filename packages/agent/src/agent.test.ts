@@ -2,25 +2,8 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { FakeClock, tick } from '../test/fake-clock.js';
-import { cleanup, collector, DAY, MINUTE, tempDir } from '../test/harness.js';
-import { type Agent, createAgent } from './agent.js';
-import type { AgentOptions } from './options.js';
-
-function agentFor(url: string, options: Partial<AgentOptions> & { clock: FakeClock }) {
-  const logs: string[] = [];
-  const agent = createAgent({
-    endpoint: url,
-    nodeType: 'frontend',
-    version: '2.1.0',
-    trackingId: 'cluster-1',
-    jitter: 0,
-    env: {},
-    logger: { warn: (m) => logs.push(m) },
-    ...options,
-  });
-  cleanup.push(() => agent.shutdown(500));
-  return { agent, logs };
-}
+import { agentFor, collector, DAY, MINUTE, tempDir } from '../test/harness.js';
+import type { Agent } from './agent.js';
 
 /** Waits until the agent finished starting (preview awaits it). */
 const started = async (agent: Agent) => void (await agent.preview());

@@ -8,25 +8,10 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it, vi } from 'vitest';
 import { FakeClock } from '../test/fake-clock.js';
-import { cleanup, collector, DAY, MINUTE, tempDir } from '../test/harness.js';
+import { agentFor, cleanup, collector, DAY, MINUTE, tempDir } from '../test/harness.js';
 import { AgentError } from './errors.js';
 import { createAgent } from './index.js';
 import type { AgentOptions } from './options.js';
-
-function agentFor(url: string, options: Partial<AgentOptions>) {
-  const logs: string[] = [];
-  const agent = createAgent({
-    endpoint: url,
-    nodeType: 'frontend',
-    trackingId: 'cluster-1',
-    jitter: 0,
-    env: {},
-    logger: { warn: (m) => logs.push(m) },
-    ...options,
-  });
-  cleanup.push(() => agent.shutdown(500));
-  return { agent, logs };
-}
 
 /** A value that even String() cannot turn into text. */
 const unprintable = () => Object.create(null) as object;
@@ -148,7 +133,7 @@ describe('agent under a hostile host', () => {
       socket.on('close', () => open--);
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    cleanup.push(() => new Promise((resolve) => server.close(() => resolve())));
+    cleanup.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     const { agent } = agentFor(url, { clock: new FakeClock(), dataDir: null });
     await agent.flush(); // 503: the report stays spooled for a retry

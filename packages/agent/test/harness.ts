@@ -3,6 +3,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach } from 'vitest';
+import { createAgent } from '../src/agent.js';
+import type { AgentOptions } from '../src/options.js';
 import { type StubCollector, startCollector } from './collector-stub.js';
 
 export const DAY = 24 * 60 * 60 * 1000;
@@ -21,3 +23,20 @@ export async function collector(answer?: Parameters<typeof startCollector>[0]): 
 }
 
 export const tempDir = () => mkdtempSync(path.join(tmpdir(), 'tw-agent-'));
+
+/** An agent of tracking id cluster-1 reporting to `url`, its log lines collected, shut down after the test. */
+export function agentFor(url: string, options: Partial<AgentOptions>) {
+  const logs: string[] = [];
+  const agent = createAgent({
+    endpoint: url,
+    nodeType: 'frontend',
+    version: '2.1.0',
+    trackingId: 'cluster-1',
+    jitter: 0,
+    env: {},
+    logger: { warn: (m) => logs.push(m) },
+    ...options,
+  });
+  cleanup.push(() => agent.shutdown(500));
+  return { agent, logs };
+}
