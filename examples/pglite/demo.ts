@@ -36,6 +36,10 @@ function start(
     cwd: root,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    // In a process group of its own: a terminal's Ctrl-C goes to the whole foreground group, and the
+    // collector would stop at once, before the service's agent sent its last report. Only this
+    // process gets it, and stops the children in order.
+    detached: true,
   });
   children.push(child);
   return new Promise((resolve, reject) => {
@@ -76,6 +80,10 @@ async function stop(why: string, exitCode = 0): Promise<never> {
   process.exit(exitCode);
 }
 process.on('SIGINT', () => void stop('Ctrl-C'));
+// Should this process end any other way, no child outlives it (they are not in its process group).
+process.on('exit', () => {
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+});
 process.on('SIGTERM', () => void stop('SIGTERM'));
 
 const tsx = ['--import', 'tsx'];

@@ -123,12 +123,23 @@ describe.skipIf(!database)('instrumentPg (real PostgreSQL)', () => {
     const failed = (await db.query('selec 1').catch((e: unknown) => e)) as Error;
     expect(failed.stack!.split('\n')[1]).not.toMatch(/integrations|restack/);
 
+    // pg's `Promise` option: the promise the caller gets is of the configured class.
+    class MyPromise<T> extends Promise<T> {}
+    const custom = new pg.Client({ connectionString: database!.url, Promise: MyPromise } as pg.ClientConfig);
+    await custom.connect();
+    cleanup.push(() => custom.end());
+    const customAttachment = instrumentPg(custom, first);
+    cleanup.push(() => customAttachment.detach());
+    const pending = custom.query('select 1');
+    expect(pending).toBeInstanceOf(MyPromise);
+    await pending;
+
     // The first attachment detached first: the second keeps recording, then both are gone.
     a1.detach();
     await db.query('select 1');
     a2.detach();
     await db.query('select 2');
-    expect(counterTotal(await nextReport(first), 'db.queries')).toBe(2);
+    expect(counterTotal(await nextReport(first), 'db.queries')).toBe(3); // two on db, one on custom
     expect(counterTotal(await nextReport(second), 'db.queries')).toBe(3);
   });
 

@@ -98,7 +98,9 @@ function instrumentClient(client: QueryHolder, recorder: QueryRecorder): () => v
     // ~250 ns more per query, this ~300 ns less). Like pg's, it settles with pg's value or error, an
     // ignored rejection stays unhandled, and an error's stack is taken again in a catch so that it
     // leads back to the caller instead of to the socket.
-    return new Promise((resolve, reject) => {
+    // The promise class the client was configured with (pg's `Promise` option), as pg would use.
+    const PromiseClass = (this as { _Promise?: PromiseConstructor } | undefined)?._Promise ?? Promise;
+    return new PromiseClass((resolve, reject) => {
       original.call(this, config, values, (error: unknown, result: unknown) => {
         if (error) {
           recorder.failed(start, error);
