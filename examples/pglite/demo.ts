@@ -82,7 +82,8 @@ async function stop(why: string, exitCode = 0): Promise<never> {
 process.on('SIGINT', () => void stop('Ctrl-C'));
 // Should this process end any other way, no child outlives it (they are not in its process group).
 process.on('exit', () => {
-  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  for (const child of children)
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
 });
 process.on('SIGTERM', () => void stop('SIGTERM'));
 
