@@ -30,6 +30,11 @@ export interface CollectorConfig {
   redisUrl?: string | undefined;
   /** Open TCP connections at most; more are closed at once. */
   maxConnections: number;
+  /**
+   * An ingest write the store has not committed after this many ms is answered 503 (a stalled
+   * store must not hold every request and its body in memory); 0: wait for ever.
+   */
+  storeTimeout: number;
   /** Origins allowed to call the API from a browser (CORS); empty: none (the dashboard is same-origin). */
   corsOrigins: string[];
   /** Months raw rows and rollups are kept (by receive day); 0 keeps everything. */
@@ -65,6 +70,7 @@ export const DEFAULT_CONFIG: CollectorConfig = {
   rateLimitPerAddress: 12_000,
   rateLimitPerCluster: 1_200,
   maxConnections: 10_000,
+  storeTimeout: 30_000,
   corsOrigins: [],
   retentionMonths: 13,
   storeLicenseSubject: false,

@@ -103,6 +103,7 @@ export async function buildServer(
     // busy. A server store waits on round trips: four transactions in flight gave PostgreSQL ~13%
     // more reports/s than two in bench:ingest; eight made batches too small.
     maxInFlight: store.kind === 'sqlite' ? 2 : 4,
+    timeoutMs: config.storeTimeout,
     observer: metrics.batcherObserver(),
   });
   const license = config.storeLicenseSubject

@@ -3,7 +3,7 @@
 // the batching, not a database (the contract suite covers the real stores).
 import { describe, expect, it } from 'vitest';
 import type { ReportRow, Store, WriteBatch, WriteResult } from '../store/store.js';
-import { WriteBatcher } from './write-batcher.js';
+import { StoreBehindError, WriteBatcher } from './write-batcher.js';
 
 function row(key: string): ReportRow {
   return { dedupKey: key } as ReportRow;
@@ -63,5 +63,25 @@ describe('WriteBatcher', () => {
     expect(commits.flat()).toHaveLength(20);
     await Promise.all(pending);
     await batcher.flush(); // idle: returns at once
+  });
+
+  it('answers a write the store does not commit in time with an error, and refuses writes past the queue bound', async () => {
+    const hung = { writeBatch: () => new Promise<never>(() => {}) } as unknown as Store;
+    const batcher = new WriteBatcher(hung, { maxInFlight: 1, timeoutMs: 300, maxQueuedRows: 3 });
+    const first = write(batcher, 'a').catch((e: unknown) => e);
+    await new Promise((r) => setImmediate(r)); // 'a' is taken into the (hung) transaction
+    const queued = ['b', 'c', 'd'].map((k) => write(batcher, k).catch((e: unknown) => e));
+    // Three rows wait already: a fourth is refused at once, without waiting for the timeout.
+    const refused = await write(batcher, 'e').catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(StoreBehindError);
+    expect((refused as Error).message).toMatch(/3 rows are already waiting/);
+    for (const outcome of [await first, ...(await Promise.all(queued))]) {
+      expect(outcome).toBeInstanceOf(StoreBehindError);
+      expect((outcome as Error).message).toMatch(/did not commit it within/);
+    }
+    // The timed-out rows left the queue: new writes are taken again (and time out in turn).
+    const later = await write(batcher, 'f').catch((e: unknown) => e);
+    expect(later).toBeInstanceOf(StoreBehindError);
+    expect((later as Error).message).toMatch(/did not commit/);
   });
 });

@@ -6,9 +6,16 @@ import type { Store, WriteBatch, WriteResult } from '../store/store.js';
 interface Pending {
   batch: WriteBatch;
   rows: number;
+  /** performance.now() when it was queued. */
+  at: number;
+  /** Answered (committed, failed or timed out): later outcomes are ignored. */
+  done: boolean;
   resolve(): void;
   reject(error: unknown): void;
 }
+
+/** Why a write was answered without a commit: the store is stalled or too far behind. */
+export class StoreBehindError extends Error {}
 
 export interface BatcherObserver {
   /** Called after each committed transaction. */
@@ -30,6 +37,14 @@ export interface WriteBatcherOptions {
   /** Transactions in flight at once (default 2: one committing, the next being sent). */
   maxInFlight?: number;
   observer?: BatcherObserver;
+  /**
+   * A write not committed within this many ms is answered with an error (the route's 503) instead
+   * of waiting for a stalled store (a lock, a hung connection); its rows may still be committed
+   * later, which a retry's dedup key makes harmless. 0: wait for ever. Default 30 s.
+   */
+  timeoutMs?: number;
+  /** Rows queued for a transaction beyond which new writes are refused at once. Default 200,000. */
+  maxQueuedRows?: number;
 }
 
 /** Rows a write adds (an agent report counts with its metric points and events). */
@@ -50,6 +65,10 @@ function merge(items: Pending[]): WriteBatch {
 
 export class WriteBatcher {
   private queue: Pending[] = [];
+  private queuedRows = 0;
+  /** Every write not yet answered, for the timeout sweep. */
+  private readonly unanswered = new Set<Pending>();
+  private sweeper: NodeJS.Timeout | null = null;
   /** Transactions under way (each lane runs one at a time). */
   private lanes = 0;
   private idleWaiters: (() => void)[] = [];
@@ -64,10 +83,31 @@ export class WriteBatcher {
     this.maxInFlight = options.maxInFlight ?? 2;
   }
 
-  /** Resolves once the rows are committed; rejects if the store failed to commit them. */
+  /**
+   * Resolves once the rows are committed; rejects if the store failed to commit them, or with a
+   * StoreBehindError when it did not commit them in time or too many rows already wait.
+   */
   write(batch: WriteBatch): Promise<void> {
+    const rows = rowCount(batch);
+    const maxQueued = this.options.maxQueuedRows ?? 200_000;
+    if (this.queuedRows > 0 && this.queuedRows + rows > maxQueued) {
+      return Promise.reject(
+        new StoreBehindError(`the store is behind: ${this.queuedRows} rows are already waiting for it`),
+      );
+    }
     return new Promise((resolve, reject) => {
-      this.queue.push({ batch, rows: rowCount(batch), resolve, reject });
+      const pending: Pending = {
+        batch,
+        rows,
+        at: performance.now(),
+        done: false,
+        resolve: () => this.answer(pending, resolve),
+        reject: (error) => this.answer(pending, () => reject(error)),
+      };
+      this.queue.push(pending);
+      this.queuedRows += rows;
+      this.unanswered.add(pending);
+      this.watch();
       // While transactions run, new requests queue up and go into the next one together. A second
       // lane lets the next batch be sent while the store still commits the previous one.
       if (this.lanes < this.maxInFlight) {
@@ -100,7 +140,42 @@ export class WriteBatcher {
       rows += this.queue[n]!.rows;
       n++;
     }
+    this.queuedRows -= rows;
     return this.queue.splice(0, n);
+  }
+
+  private answer(pending: Pending, settle: () => void): void {
+    if (pending.done) return;
+    pending.done = true;
+    this.unanswered.delete(pending);
+    settle();
+  }
+
+  /** While writes wait, a sweep every second answers those past the timeout. */
+  private watch(): void {
+    const timeout = this.options.timeoutMs ?? 30_000;
+    if (this.sweeper !== null || timeout <= 0) return;
+    this.sweeper = setInterval(() => this.sweep(timeout), Math.min(1000, timeout / 2));
+    this.sweeper.unref();
+  }
+
+  private sweep(timeout: number): void {
+    const now = performance.now();
+    for (const pending of this.unanswered) {
+      if (now - pending.at < timeout) continue;
+      pending.reject(
+        new StoreBehindError(`the store did not commit it within ${Math.round(timeout / 1000)} s`),
+      );
+    }
+    // What timed out while still queued is not written at all.
+    if (this.queue.some((p) => p.done)) {
+      this.queue = this.queue.filter((p) => !p.done);
+      this.queuedRows = this.queue.reduce((sum, p) => sum + p.rows, 0);
+    }
+    if (this.unanswered.size === 0 && this.sweeper !== null) {
+      clearInterval(this.sweeper);
+      this.sweeper = null;
+    }
   }
 
   private async commit(items: Pending[]): Promise<void> {
@@ -116,7 +191,7 @@ export class WriteBatcher {
         return;
       }
       // One bad request must not fail its neighbours: retry each alone, so only it is refused.
-      for (const item of items) await this.commit([item]);
+      for (const item of items) if (!item.done) await this.commit([item]);
       return;
     }
     for (const item of items) item.resolve();

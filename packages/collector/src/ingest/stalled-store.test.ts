@@ -1,0 +1,85 @@
+// A store that stalls (a table lock held by someone else) must not hold every ingest request for
+// ever: past --store-timeout's default the request is answered 503, and the retry that follows
+// once the store is back is stored exactly once. Real stores, real locks.
+import { join } from 'node:path';
+import SQLite from 'better-sqlite3';
+import pg from 'pg';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ADMIN_TOKEN, startTestCollector } from '../../test-support/collector.js';
+import { metaReport } from '../../test-support/risingwave.js';
+import { createPostgresDatabase, tempDir } from '../../test-support/services.js';
+
+const dir = tempDir();
+const database = await createPostgresDatabase(); // null (skipped, with a warning) only outside CI
+afterAll(async () => {
+  await database?.drop();
+  dir.remove();
+});
+
+/** Holds the reports table locked until the returned function is called. */
+type Lock = () => Promise<void>;
+
+const stores: { name: string; url: () => string; lock: (url: string) => Promise<Lock> }[] = [
+  {
+    name: 'sqlite',
+    url: () => `sqlite:${join(dir.path, 'stalled.db')}`,
+    lock: async (url) => {
+      const db = new SQLite(url.slice('sqlite:'.length));
+      db.pragma('busy_timeout = 5000');
+      db.exec('begin immediate'); // the write lock: the collector's writer waits, then gives up
+      return async () => {
+        db.exec('rollback');
+        db.close();
+      };
+    },
+  },
+];
+if (database) {
+  stores.push({
+    name: 'postgres',
+    url: () => database.url,
+    lock: async (url) => {
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      await client.query('begin');
+      await client.query('lock table reports in access exclusive mode');
+      return async () => {
+        await client.query('rollback');
+        await client.end();
+      };
+    },
+  });
+}
+
+describe.each(stores)('a stalled store: $name', (store) => {
+  it('answers 503 once the store timeout passes, and the retry after it is stored once', async () => {
+    const url = store.url();
+    const c = await startTestCollector(url, { storeTimeout: 1000 });
+    try {
+      const trackingId = crypto.randomUUID();
+      const report = metaReport({ trackingId });
+      const unlock = await store.lock(url);
+      let answered: Response;
+      try {
+        answered = await c.postProto('/api/v2/report/meta', report);
+      } finally {
+        await unlock();
+      }
+      expect(answered.status).toBe(503);
+      expect(await answered.json()).toMatchObject({
+        error: 'store_unavailable',
+        message: expect.stringMatching(
+          /did not commit it within 1 s.*send it again later|send it again later.*did not commit it within 1 s/,
+        ),
+      });
+      // The client sends it again once the store is back: stored, and only once, even though the
+      // first write may still have committed after its 503.
+      const retried = await c.postProto('/api/v2/report/meta', report);
+      expect(retried.status).toBe(200);
+      const cluster = await c.get(`/query/clusters/${trackingId}`, ADMIN_TOKEN);
+      expect(((await cluster.json()) as { reports: { meta: number } }).reports.meta).toBe(1);
+    } finally {
+      await c.close();
+    }
+  });
+});
