@@ -18,6 +18,11 @@ async function distribution(): Promise<string> {
   }
 }
 
+/** Memory this process can still get: the cgroup's rest in a container (Node ≥ 20.13), else free memory. */
+function available(): number {
+  return process.availableMemory?.() ?? os.freemem();
+}
+
 export class Collectors {
   private osVersion = '';
   /**
@@ -54,7 +59,9 @@ export class Collectors {
   system(): AgentSystemData {
     if (this.machineMemory === 0) this.readMemoryTotals(); // system() before start()
     return {
-      memoryUsed: Math.max(0, this.machineMemory - os.freemem()),
+      // Against the same total: in a container, what is left of its limit (availableMemory() takes
+      // the cgroup into account), not the whole machine's used memory against the limit.
+      memoryUsed: Math.max(0, this.memoryTotal - available()),
       memoryTotal: this.memoryTotal,
       osName: os.type(),
       osVersion: this.osVersion,

@@ -68,6 +68,15 @@ describe('agent under a hostile host', () => {
     expect(stub.accepted[0]!.drops.errors).toBeGreaterThanOrEqual(2); // the event and clusterFacts
   });
 
+  it('reports memory used against the same total it reports (the cgroup limit in a container)', async () => {
+    const { agent } = agentFor('http://127.0.0.1:9', { clock: new FakeClock(), dataDir: null });
+    const { system } = (await agent.preview())!;
+    expect(system.memoryTotal).toBeGreaterThan(0);
+    expect(system.memoryUsed).toBeGreaterThan(0);
+    // The machine's used memory against a container's limit could exceed it.
+    expect(system.memoryUsed).toBeLessThanOrEqual(system.memoryTotal);
+  });
+
   it('gives a typed error for options whose value cannot be printed', () => {
     const bad: Partial<AgentOptions>[] = [
       { endpoint: 10n as unknown as string },
