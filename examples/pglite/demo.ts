@@ -49,7 +49,8 @@ function start(
       if (match) {
         matched = true;
         resolve(match);
-      } else console.log(`[${name}] ${line}`);
+      } else if (!/this admin token is shown once/.test(line)) console.log(`[${name}] ${line}`);
+      // (that hint belongs to the dashboard line, which this script prints itself, later)
     };
     createInterface({ input: child.stdout! }).on('line', show);
     createInterface({ input: child.stderr! }).on('line', show);

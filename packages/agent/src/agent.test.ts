@@ -280,7 +280,12 @@ describe('agent', () => {
     const b = agentFor(stub.url, { clock, dataDir, sentMax: 2 });
     await started(b.agent);
     expect(a.logs.filter((l) => l.includes('TIDEWATCH_TELEMETRY=off'))).toHaveLength(1);
+    expect(a.logs.find((l) => l.includes('TIDEWATCH_TELEMETRY=off'))).toContain('telemetry once a day');
     expect(b.logs.filter((l) => l.includes('TIDEWATCH_TELEMETRY=off'))).toHaveLength(0);
+    // The notice says how often this host reports, not the default.
+    const c = agentFor(stub.url, { clock, dataDir: tempDir(), interval: 6 * 60 * MINUTE });
+    await started(c.agent);
+    expect(c.logs.join('\n')).toContain('telemetry every 6 hours');
     const sent = readdirSync(path.join(dataDir, 'sent'));
     expect(sent).toHaveLength(2);
     const copy = JSON.parse(readFileSync(path.join(dataDir, 'sent', sent[1]!), 'utf8'));

@@ -57,9 +57,23 @@ export interface Agent {
   shutdown(deadlineMs?: number): Promise<void>;
 }
 
+/** The report interval in words for the notice: "once a day", "every 6 hours", "every 5 seconds". */
+function howOften(ms: number): string {
+  if (ms === 86_400_000) return 'once a day';
+  for (const [unit, size] of [
+    ['day', 86_400_000],
+    ['hour', 3_600_000],
+    ['minute', 60_000],
+    ['second', 1000],
+  ] as const) {
+    if (ms >= size && ms % size === 0) return ms === size ? `every ${unit}` : `every ${ms / size} ${unit}s`;
+  }
+  return `every ${ms} ms`;
+}
+
 const NOTICE = (o: ResolvedOptions, dir: string | null) =>
   [
-    'tidewatch: this software sends anonymous usage telemetry once a day: its version, node type,',
+    `tidewatch: this software sends anonymous usage telemetry ${howOften(o.interval)}: its version, node type,`,
     'system facts (OS, memory, CPUs), process facts (heap, event-loop delay, uptime) and its own',
     'counters and latency histograms. No hostnames, addresses, queries or data.',
     `It goes to ${o.reportUrl.origin}. Copies of what was sent: ${dir ? `${dir}/sent/` : '(memory only)'}.`,

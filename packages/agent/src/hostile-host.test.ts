@@ -74,7 +74,7 @@ describe('agent under a hostile host', () => {
     expect(system.memoryTotal).toBeGreaterThan(0);
     expect(system.memoryUsed).toBeGreaterThan(0);
     // The machine's used memory against a container's limit could exceed it.
-    expect(system.memoryUsed).toBeLessThanOrEqual(system.memoryTotal);
+    expect(system.memoryUsed).toBeLessThanOrEqual(system.memoryTotal!);
   });
 
   it('gives a typed error for options whose value cannot be printed', () => {

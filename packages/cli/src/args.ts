@@ -1,4 +1,6 @@
 // Flags and environment for every command, read in this one place (STYLE.md).
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type CollectorConfig, DEFAULT_CONFIG } from '@tidewatch/collector';
 
@@ -160,6 +162,25 @@ export function trustProxy(value: string | undefined): CollectorConfig['trustPro
 
 export function storeUrl(values: { store?: string | undefined }, env: NodeJS.ProcessEnv): string {
   return values.store ?? env.TIDEWATCH_STORE ?? DEFAULT_CONFIG.store;
+}
+
+/**
+ * The store of a command that works on an existing one (token, audit). The default store is a
+ * path relative to the current directory: run from anywhere else, such a command would create a
+ * new empty store there and mint tokens the running collector never sees. So the default must
+ * exist; a store named with --store or TIDEWATCH_STORE is opened (or created) as asked.
+ */
+export function existingStoreUrl(values: { store?: string | undefined }, env: NodeJS.ProcessEnv): string {
+  const url = storeUrl(values, env);
+  if (values.store !== undefined || env.TIDEWATCH_STORE !== undefined) return url;
+  const path = resolve(url.slice('sqlite:'.length));
+  if (!existsSync(path)) {
+    throw new UsageError(
+      `no store at ${path}: run this where the collector runs (its default store, ${url}, is relative to ` +
+        'the directory it was started in), or name the store with --store URL or TIDEWATCH_STORE',
+    );
+  }
+  return url;
 }
 
 /** A Redis address (redis:// or rediss://); anything else would be tried as a socket path. */

@@ -2,7 +2,7 @@
 // (like `tidewatch token`, it runs where the store is reachable).
 import { parseArgs } from 'node:util';
 import { openStore } from '@tidewatch/collector';
-import { storeUrl, UsageError } from './args.js';
+import { existingStoreUrl, UsageError } from './args.js';
 
 export async function audit(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
   const { values } = parseArgs({
@@ -13,7 +13,7 @@ export async function audit(argv: string[], env: NodeJS.ProcessEnv): Promise<voi
   const limit = values.limit === undefined ? 50 : Number(values.limit);
   if (!Number.isInteger(limit) || limit < 1 || limit > 10_000)
     throw new UsageError('--limit must be an integer from 1 to 10000');
-  const store = openStore(storeUrl(values, env));
+  const store = openStore(existingStoreUrl(values, env));
   try {
     await store.migrate();
     for (const e of await store.auditLog({ limit })) {

@@ -1,6 +1,7 @@
 // The real `tidewatch` command in a child process: first start, restart, tokens, graceful stop.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -172,6 +173,22 @@ describe('tidewatch serve', () => {
     expect(audit[0]).toMatch(new RegExp(`^\\S+Z\\s+cli\\s+token_revoke\\s+${id}`));
     expect(audit[1]).toMatch(new RegExp(`cli\\s+token_create\\s+${id}\\s+\\{"role":"read","label":"ci"\\}`));
     expect(audit.join('\n')).not.toContain(readToken);
+  });
+
+  it('token and audit refuse to create the default store somewhere else, and say where to run them', async () => {
+    const elsewhere = join(dir.path, 'not-the-collector-dir');
+    mkdirSync(elsewhere);
+    const env = { ...process.env, TIDEWATCH_STORE: undefined } as NodeJS.ProcessEnv;
+    for (const args of [['token', 'list'], ['token', 'create', '--role', 'read'], ['audit']]) {
+      const failed = await run(process.execPath, [BIN, ...args], { cwd: elsewhere, env }).catch(
+        (e: { code: number; stderr: string }) => e,
+      );
+      expect(failed, args.join(' ')).toMatchObject({ code: 2 });
+      expect((failed as { stderr: string }).stderr).toMatch(
+        /no store at .*not-the-collector-dir.*--store URL/,
+      );
+    }
+    expect(existsSync(join(elsewhere, 'data'))).toBe(false);
   });
 
   it('finishes in-flight writes on SIGTERM: every acknowledged report is stored', async () => {

@@ -141,6 +141,15 @@ describe('tidewatch query', () => {
       code: 2,
       stderr: expect.stringContaining('--by'),
     });
+    // No collector there: the cause, and what to do about it.
+    await expect(
+      run(process.execPath, [BIN, 'query', 'overview', '--token', 'x'], {
+        env: { ...process.env, TIDEWATCH_URL: 'http://127.0.0.1:9' },
+      }),
+    ).rejects.toMatchObject({
+      code: 1,
+      stderr: expect.stringMatching(/at http:\/\/127\.0\.0\.1:9: \S.*: start it with .*TIDEWATCH_URL/),
+    });
   });
 
   it('prints terminal escape sequences from reports as visible text, never to the terminal', async () => {

@@ -23,9 +23,9 @@ interface Run {
   stderr: string;
 }
 
-function tidewatch(args: string[]): Promise<Run> {
+function tidewatch(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { cwd: dir.path }, (error, stdout, stderr) => {
+    execFile(process.execPath, [BIN, ...args], { cwd: dir.path, env }, (error, stdout, stderr) => {
       resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr });
     });
   });
@@ -253,6 +253,13 @@ describe('tidewatch simulate usage', () => {
     ]);
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(/cannot reach the collector at http:\/\/127\.0\.0\.1:9/);
+  });
+
+  it('takes the collector from TIDEWATCH_URL, as `tidewatch query` does', async () => {
+    const env = { ...process.env, TIDEWATCH_URL: 'http://127.0.0.1:9' };
+    const run = await tidewatch(['simulate', '--clusters', '2', '--days', '2'], env);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/cannot reach the collector at http:\/\/127\.0\.0\.1:9 \(/);
   });
 
   it('prints its help', async () => {

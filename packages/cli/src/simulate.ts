@@ -14,7 +14,7 @@ export const SIMULATE_USAGE = `usage: tidewatch simulate --clusters N --days D [
   --clusters N   clusters in the fleet (1–100000); some run from the start, new ones keep arriving,
                  some go silent for good
   --days D       days of history (1–365), ending now
-  --target URL   the collector (default http://127.0.0.1:8080)
+  --target URL   the collector (default TIDEWATCH_URL, else http://127.0.0.1:8080)
   --token T      an admin token: send all D days to /admin/import with backdated receive times.
                  Without it, only the last day's reports go to the public ingest routes (they
                  stamp the collector's clock), so the dashboard shows one day
@@ -43,7 +43,11 @@ function integer(value: string | undefined, name: string, min: number, max: numb
   return n;
 }
 
-export function simulateOptions(argv: string[], now = Date.now()): SimulateOptions | null {
+export function simulateOptions(
+  argv: string[],
+  now = Date.now(),
+  env: NodeJS.ProcessEnv = {},
+): SimulateOptions | null {
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -59,7 +63,8 @@ export function simulateOptions(argv: string[], now = Date.now()): SimulateOptio
     strict: true,
   });
   if (values.help) return null;
-  const target = (values.target ?? 'http://127.0.0.1:8080').replace(/\/+$/, '');
+  // The same environment as `tidewatch query`: set once, used by both.
+  const target = (values.target ?? env.TIDEWATCH_URL ?? 'http://127.0.0.1:8080').replace(/\/+$/, '');
   let url: URL;
   try {
     url = new URL(target);
@@ -76,12 +81,15 @@ export function simulateOptions(argv: string[], now = Date.now()): SimulateOptio
       throw new UsageError(`--now must be an ISO 8601 time that is not in the future, not "${values.now}"`);
     }
   }
-  if (values.token === '') throw new UsageError('--token is empty');
+  // Not TIDEWATCH_TOKEN: a token switches simulate to importing history, which a read token for
+  // `tidewatch query` cannot do; it is passed on purpose.
+  const token = values.token;
+  if (token === '') throw new UsageError('--token is empty');
   return {
     clusters: integer(values.clusters, '--clusters', 1, 100_000),
     days: integer(values.days, '--days', 1, 365),
     target,
-    token: values.token ?? null,
+    token: token ?? null,
     seed: values.seed ?? '1',
     agents: values.agents ?? false,
     now: at,
@@ -177,8 +185,8 @@ function summary(sim: FleetSimulation, o: SimulateOptions, d: Delivered, seconds
   return lines.join('\n');
 }
 
-export async function simulate(argv: string[]): Promise<void> {
-  const o = simulateOptions(argv);
+export async function simulate(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  const o = simulateOptions(argv, Date.now(), env);
   if (!o) {
     console.log(SIMULATE_USAGE);
     return;

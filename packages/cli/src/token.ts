@@ -1,7 +1,7 @@
 // `tidewatch token create|list|revoke`: manage access tokens directly in the store.
 import { parseArgs } from 'node:util';
 import { newToken, openStore, type TokenRole } from '@tidewatch/collector';
-import { storeUrl, UsageError } from './args.js';
+import { existingStoreUrl, UsageError } from './args.js';
 import { printable } from './table.js';
 
 const USAGE = `usage: tidewatch token create --role read|admin [--label TEXT] [--expires-days N] [--store URL]
@@ -22,7 +22,7 @@ export async function token(argv: string[], env: NodeJS.ProcessEnv): Promise<voi
     strict: true,
   });
   if (!action || !['create', 'list', 'revoke'].includes(action)) throw new UsageError(USAGE);
-  const store = openStore(storeUrl(values, env));
+  const store = openStore(existingStoreUrl(values, env));
   try {
     await store.migrate();
     const now = Date.now();

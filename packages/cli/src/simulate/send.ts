@@ -3,6 +3,7 @@
 // that say what to do (collector down, token wrong or not admin).
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
+import { describeFetchError } from '../fetch-error.js';
 import type { WireItem } from './activity.js';
 
 const gzipAsync = promisify(gzip);
@@ -47,10 +48,8 @@ async function post(target: string, path: string, init: RequestInit): Promise<Re
   try {
     return await fetch(`${target}${path}`, { ...init, method: 'POST', signal: AbortSignal.timeout(120_000) });
   } catch (error) {
-    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-    const why = cause?.code ?? cause?.message ?? (error as Error).message;
     throw new SimulateError(
-      `cannot reach the collector at ${target} (${why}): start it with \`npm start\` or \`npx tidewatch serve\`, or pass --target URL`,
+      `cannot reach the collector at ${target} (${describeFetchError(error)}): start it with \`npm start\` or \`npx tidewatch serve\`, or pass --target URL`,
     );
   }
 }
@@ -171,9 +170,8 @@ export class PublicSender {
     try {
       await fetch(`${this.target}/healthz`, { signal: AbortSignal.timeout(10_000) });
     } catch (error) {
-      const cause = (error as { cause?: { code?: string } }).cause;
       throw new SimulateError(
-        `cannot reach the collector at ${this.target} (${cause?.code ?? (error as Error).message}): start it with \`npm start\` or \`npx tidewatch serve\`, or pass --target URL`,
+        `cannot reach the collector at ${this.target} (${describeFetchError(error)}): start it with \`npm start\` or \`npx tidewatch serve\`, or pass --target URL`,
       );
     }
   }
