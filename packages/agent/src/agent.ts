@@ -80,7 +80,6 @@ const NOTICE = (o: ResolvedOptions, dir: string | null) =>
     'Turn it off with TIDEWATCH_TELEMETRY=off or DO_NOT_TRACK=1; see it with TIDEWATCH_TELEMETRY_DEBUG=1.',
   ].join('\n');
 
-/** Validates options (throws AgentError) and starts the agent; or a no-op agent when disabled. */
 /** setTimeout's largest delay; a longer one fires at once (with a TimeoutOverflowWarning). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 /**
@@ -92,6 +91,7 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  */
 const FLUSH_MAX_MS = 60_000;
 
+/** Validates options (throws AgentError) and starts the agent; or a no-op agent when disabled. */
 export function createAgent(options: AgentOptions): Agent {
   const resolved = resolveOptions(options);
   if (resolved.disabledBy !== null) return disabledAgent;
