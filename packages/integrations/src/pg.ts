@@ -133,7 +133,10 @@ function restack(error: unknown): never {
   throw error;
 }
 
-/** Absent or a function: what pg accepts as a callback argument without throwing. */
+/**
+ * Absent, a function or an object (a values array): what pg takes in its second and third place.
+ * Anything else (a string where the callback goes) makes pg throw at once, so it goes to pg as is.
+ */
 function callable(value: unknown): boolean {
   return value === undefined || typeof value === 'function' || (typeof value === 'object' && value !== null);
 }
