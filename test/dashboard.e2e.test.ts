@@ -284,7 +284,28 @@ describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
       types.rows.length,
     );
     // The adoption chart drew (a canvas) and has its table.
-    await page.locator('section.panel', { hasText: 'Version adoption' }).locator('canvas').first().waitFor();
+    const adoptionPanel = page.locator('section.panel', { hasText: 'Version adoption' });
+    await adoptionPanel.locator('canvas').first().waitFor();
+    // With the pointer off the chart its legend shows the latest day's count per version, as the
+    // table does (it showed blanks until a hover).
+    await adoptionPanel.locator('.u-over').first().hover();
+    await page.mouse.move(0, 0);
+    const legend = await adoptionPanel
+      .locator('.u-legend .u-series')
+      .evaluateAll((rows) =>
+        rows.map((r) => [
+          r.querySelector('.u-label')?.textContent ?? '',
+          r.querySelector('.u-value')?.textContent ?? '',
+        ]),
+      );
+    const onLastDay = await adoptionPanel
+      .locator('figure.chart', { has: page.locator('.u-legend') })
+      .locator('table.data tbody tr')
+      .evaluateAll((rows) =>
+        rows.map((r) => [r.children[0]?.textContent ?? '', r.children[1]?.textContent ?? '']),
+      );
+    expect(legend[0]![1]).toMatch(/^\d{4}-\d{2}-\d{2}$/);
+    expect(legend.slice(1).sort()).toEqual(onLastDay.sort());
     await shot(page, 'overview');
 
     // Connectors.

@@ -124,6 +124,8 @@ export function stackedChart(
   }
   const peak = Math.max(1, ...(cumulative.at(-1) ?? [0]));
   const order = groups.map((_, i) => i).reverse();
+  // Without the cursor on the chart the legend shows the latest day (not blanks until a hover).
+  const last = days.length - 1;
   mount(
     plot,
     {
@@ -138,7 +140,8 @@ export function stackedChart(
       series: [
         {
           label: 'day',
-          value: (_u, v) => (v === null ? '—' : new Date(v * 1000).toISOString().slice(0, 10)),
+          value: (_u, v) =>
+            v === null ? (days[last] ?? '—') : new Date(v * 1000).toISOString().slice(0, 10),
         },
         ...order.map((i) => ({
           label: groups[i]!.label,
@@ -147,13 +150,12 @@ export function stackedChart(
           width: 1,
           points: { show: false },
           value: (_u: uPlot, _v: number | null, _s: number, idx: number | null) =>
-            idx === null ? '' : formatCount(groups[i]!.values[idx] ?? 0),
+            formatCount(groups[i]!.values[idx ?? last] ?? 0),
         })),
       ],
     },
     [days.map(dayToSeconds), ...order.map((i) => cumulative[i]!)],
   );
-  const last = days.length - 1;
   const lastTotal = groups.reduce((sum, g) => sum + (g.values[last] ?? 0), 0);
   return h(
     'figure',
