@@ -26,11 +26,10 @@ function available(): number {
 export class Collectors {
   private osVersion = '';
   /**
-   * Read once at start, like the OS version: the machine's memory and a container's limit are
-   * fixed for a process's life in practice (an in-place resize shows after a restart), and reading
-   * them costs ~60 µs per report tick (/proc/meminfo and the cgroup file, both parsed).
+   * The machine's memory, or a container's cgroup limit when that is lower. Read once at start,
+   * like the OS version: both are fixed for a process's life in practice (an in-place resize shows
+   * after a restart), and reading them parses /proc/meminfo and the cgroup file.
    */
-  private machineMemory = 0;
   private memoryTotal = 0;
   private readonly loopDelay: IntervalHistogram;
 
@@ -46,10 +45,9 @@ export class Collectors {
   }
 
   private readMemoryTotals(): void {
-    this.machineMemory = os.totalmem();
-    // In a container the cgroup limit is the memory that matters.
+    const machine = os.totalmem();
     const constrained = process.constrainedMemory?.() ?? 0;
-    this.memoryTotal = constrained > 0 && constrained < this.machineMemory ? constrained : this.machineMemory;
+    this.memoryTotal = constrained > 0 && constrained < machine ? constrained : machine;
   }
 
   stop(): void {
@@ -57,7 +55,7 @@ export class Collectors {
   }
 
   system(): AgentSystemData {
-    if (this.machineMemory === 0) this.readMemoryTotals(); // system() before start()
+    if (this.memoryTotal === 0) this.readMemoryTotals(); // system() before start()
     return {
       // Against the same total: in a container, what is left of its limit (availableMemory() takes
       // the cgroup into account), not the whole machine's used memory against the limit.

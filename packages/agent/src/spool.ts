@@ -75,8 +75,9 @@ export class Spool {
   async names(): Promise<string[]> {
     // The newest report is spared by the count and size bounds here too, as when it was put: a
     // single report larger than spoolMaxBytes is still sent once.
-    await this.enforce([...this.sizes.keys()].sort().at(-1));
-    return [...this.sizes.keys()].sort();
+    const sorted = [...this.sizes.keys()].sort();
+    await this.enforce(sorted.at(-1));
+    return sorted.filter((name) => this.sizes.has(name));
   }
 
   async read(name: string): Promise<Uint8Array | null> {

@@ -1,7 +1,7 @@
 // `tidewatch query <question>`: the query API from a terminal, as aligned tables or JSON.
 import { parseArgs } from 'node:util';
 import { UsageError } from './args.js';
-import { describeFetchError } from './fetch-error.js';
+import { describeFetchError, START_HINT } from './fetch-error.js';
 import { formatTable, printable } from './table.js';
 
 /** How long a query waits for the collector's answer before giving up, unless --timeout says. */
@@ -256,9 +256,7 @@ export async function query(argv: string[], env: NodeJS.ProcessEnv): Promise<voi
       (error as Error).name === 'TimeoutError'
         ? `no answer within ${timeoutS} s (--timeout)`
         : describeFetchError(error);
-    throw new Error(
-      `cannot reach the collector at ${base}: ${reason}: start it with \`npm start\` or \`npx tidewatch serve\`, or point at it with --target URL or TIDEWATCH_URL`,
-    );
+    throw new Error(`cannot reach the collector at ${base}: ${reason}: ${START_HINT}`);
   }
   let answer: Record<string, unknown>;
   try {

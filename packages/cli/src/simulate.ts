@@ -83,13 +83,12 @@ export function simulateOptions(
   }
   // Not TIDEWATCH_TOKEN: a token switches simulate to importing history, which a read token for
   // `tidewatch query` cannot do; it is passed on purpose.
-  const token = values.token;
-  if (token === '') throw new UsageError('--token is empty');
+  if (values.token === '') throw new UsageError('--token is empty');
   return {
     clusters: integer(values.clusters, '--clusters', 1, 100_000),
     days: integer(values.days, '--days', 1, 365),
     target,
-    token: token ?? null,
+    token: values.token ?? null,
     seed: values.seed ?? '1',
     agents: values.agents ?? false,
     now: at,

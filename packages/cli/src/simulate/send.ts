@@ -3,7 +3,7 @@
 // that say what to do (collector down, token wrong or not admin).
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
-import { describeFetchError } from '../fetch-error.js';
+import { describeFetchError, START_HINT } from '../fetch-error.js';
 import type { WireItem } from './activity.js';
 
 const gzipAsync = promisify(gzip);
@@ -49,7 +49,7 @@ async function post(target: string, path: string, init: RequestInit): Promise<Re
     return await fetch(`${target}${path}`, { ...init, method: 'POST', signal: AbortSignal.timeout(120_000) });
   } catch (error) {
     throw new SimulateError(
-      `cannot reach the collector at ${target} (${describeFetchError(error)}): start it with \`npm start\` or \`npx tidewatch serve\`, or pass --target URL`,
+      `cannot reach the collector at ${target} (${describeFetchError(error)}): ${START_HINT}`,
     );
   }
 }
@@ -171,7 +171,7 @@ export class PublicSender {
       await fetch(`${this.target}/healthz`, { signal: AbortSignal.timeout(10_000) });
     } catch (error) {
       throw new SimulateError(
-        `cannot reach the collector at ${this.target} (${describeFetchError(error)}): start it with \`npm start\` or \`npx tidewatch serve\`, or pass --target URL`,
+        `cannot reach the collector at ${this.target} (${describeFetchError(error)}): ${START_HINT}`,
       );
     }
   }
