@@ -158,11 +158,22 @@ function dayRange(
   return sql`${ident(column)} >= toDate(${q.fromDay}) AND ${ident(column)} <= toDate(${q.toDay})`;
 }
 
+/** Every retry key of a batch, named by its table (a report's and an event's keys never meet). */
+function retryKeys(batch: WriteBatch): string[] {
+  return [
+    ...batch.reports.map((r) => `r ${r.dedupKey}`),
+    ...batch.events.map((e) => `e ${e.dedupKey}`),
+    ...(batch.agentReports ?? []).map((w) => `a ${w.report.reportId}`),
+  ];
+}
+
 export class ClickHouseStore implements Store {
   readonly kind = 'clickhouse' as const;
   readonly client: ClickHouseClient;
   /** Versions for ReplacingMergeTree(version) updates: µs of the clock, unique within a process. */
   private lastVersion = 0;
+  /** The retry keys of the batches this process is writing, each with its batch's write (see writeBatch). */
+  private readonly writing = new Map<string, Promise<unknown>>();
 
   constructor(private readonly options: ClickHouseOptions) {
     this.client = this.connect(options.database);
@@ -308,7 +319,36 @@ export class ClickHouseStore implements Store {
     return blocked;
   }
 
+  /**
+   * A batch holding a retry key that another batch of this process is still writing waits for that
+   * one first, so that its lookup finds the key stored: without a transaction, two copies of a
+   * message looked up at the same moment (a client's retry while its first attempt still waits in
+   * a slow commit, with several batches in flight) would both be inserted, and the rollups (first
+   * and last seen, a backdated copy's day) count every copy. Collectors racing each other still
+   * can (README, ClickHouse store).
+   */
   async writeBatch(request: WriteBatch): Promise<WriteResult> {
+    const keys = retryKeys(request);
+    for (;;) {
+      const earlier = new Set<Promise<unknown>>();
+      for (const key of keys) {
+        const write = this.writing.get(key);
+        if (write) earlier.add(write);
+      }
+      if (earlier.size === 0) break;
+      await Promise.allSettled(earlier);
+    }
+    // Claimed with no await since the check above: no other batch can claim one of these keys between.
+    const write = this.writeUnclaimed(request);
+    for (const key of keys) this.writing.set(key, write);
+    try {
+      return await write;
+    } finally {
+      for (const key of keys) if (this.writing.get(key) === write) this.writing.delete(key);
+    }
+  }
+
+  private async writeUnclaimed(request: WriteBatch): Promise<WriteResult> {
     // Every lookup at once (one round trip of latency): blocks, and keys already stored.
     const all = ordered(request);
     const agentWrites = all.agentReports ?? [];

@@ -4,7 +4,7 @@
 // are filled from them; erase and retention reach the rollups.
 import { decodeV2EventBatchRaw, decodeV2Report } from '@tidewatch/protocol';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import { agentReport } from '../../../test-support/agent-report.js';
+import { agentReport, counter } from '../../../test-support/agent-report.js';
 import { eventBatch, metaReport, nodeReport } from '../../../test-support/risingwave.js';
 import { createClickHouseDatabase, type TestDatabase } from '../../../test-support/services.js';
 import { agentReportWrite } from '../../ingest/native-rows.js';
@@ -40,7 +40,7 @@ function events(trackingId: string, names: string[], receivedAt: number) {
 }
 
 function agent(trackingId: string, receivedAt: number, ci = false) {
-  const report = agentReport({ trackingId, ci });
+  const report = agentReport({ trackingId, ci, metrics: [counter('db.queries', 100)] });
   const none = { names: new Set<string>(), series: new Set<string>() };
   return agentReportWrite(report, new TextEncoder().encode(JSON.stringify(report)), receivedAt, none).write;
 }
@@ -142,6 +142,35 @@ describe.skipIf(!probe)('ClickHouse rollups and reads without FINAL', () => {
       before: { receivedAt: last.receivedAt, id: last.id },
     });
     expect([...first, ...second].map((e) => e.name).sort()).toEqual(['sink', 'source']);
+  });
+
+  it('stores once a copy that arrives while the first is still being written (one collector)', async () => {
+    const first = batch();
+    // A client's retry while its first attempt still waits in a slow commit, received a second
+    // later; the agent report's copy a day later (its metric points then belong to another day).
+    const later = <T extends { receivedAt: number }>(r: T, ms = 1000) => ({
+      ...r,
+      receivedAt: r.receivedAt + ms,
+    });
+    const retry: WriteBatch = {
+      reports: first.reports.map((r) => later(r)),
+      events: first.events.map((e) => later(e)),
+      agentReports: first.agentReports!.map((w) => ({
+        ...w,
+        report: { ...later(w.report, DAY), receivedDay: '2026-11-21' },
+      })),
+    };
+    const [, again] = await Promise.all([store.writeBatch(first), store.writeBatch(retry)]);
+    expect(again).toMatchObject({ reportsInserted: 0, eventsInserted: 0, agentReportsInserted: 0 });
+    const cluster = await store.getCluster('dup');
+    expect(cluster).toMatchObject({ reports: { meta: 2, compute: 1 }, events: 2, agentReports: 1 });
+    expect(cluster?.lastSeen).toBe(T0);
+    const days = await store.rows<{ day: string }>(
+      sql`SELECT DISTINCT toString(received_day) AS day FROM metric_rollup FINAL WHERE tracking_id = 'dup'`,
+    );
+    expect(days.map((d) => d.day)).toEqual(['2026-11-20']);
+    const [copies] = await store.rows<{ n: number }>(sql`SELECT count() AS n FROM reports`);
+    expect(Number(copies?.n)).toBe(3);
   });
 
   it('fills rollups created on a store that already holds rows, answering as before', async () => {
