@@ -144,6 +144,27 @@ describe.each(targets)('native agent route and /query/metrics: $name', (target) 
     expect(metrics).toMatch(/^tidewatch_series_dropped_total 3000$/m);
   });
 
+  it('caps distinct names per cluster for reports sent at the same moment too', async () => {
+    const id = randomUUID();
+    const dropped = async () =>
+      Number(
+        /^tidewatch_series_dropped_total (\d+)$/m.exec(await (await fetch(`${c.url}/metrics`)).text())?.[1],
+      );
+    const before = await dropped();
+    // 20 reports of 100 new names each, all in flight at once: the cap of 500 names keeps 500.
+    const reports = Array.from({ length: 20 }, (_, r) =>
+      agentReport({
+        trackingId: id,
+        metrics: Array.from({ length: 100 }, (_, i) => counter(`t9.r${r}.n${i}`, 1)),
+      }),
+    );
+    const answers = await Promise.all(reports.map((report) => sendJson(report)));
+    expect(answers.map((a) => a.status)).toEqual(reports.map(() => 200));
+    const listed = (await (await c.get('/query/metrics')).json()) as { metrics: { name: string }[] };
+    expect(listed.metrics.filter((m) => m.name.startsWith('t9.'))).toHaveLength(500);
+    expect((await dropped()) - before).toBe(1500);
+  });
+
   it('breaks a metric down by one label: errors by SQLSTATE class', async () => {
     const [x, y] = [randomUUID(), randomUUID()];
     const errors = (cls: string, n: number) => counter('t7.db.query.errors', n, { sqlstate_class: cls });

@@ -6,6 +6,7 @@ import { CollectorError } from '../errors.js';
 import type { CollectorMetrics } from '../ops/metrics.js';
 import type { LicenseSubjectPolicy } from '../privacy/license-subject.js';
 import type { Store, WriteBatch } from '../store/store.js';
+import { KeyedQueue } from './keyed-queue.js';
 import { agentReportWrite, DEFAULT_SERIES_CAPS, type SeriesCaps } from './native-rows.js';
 import { eventRow, reportRow } from './rows.js';
 import type { WriteBatcher } from './write-batcher.js';
@@ -18,6 +19,8 @@ export interface IngestResult {
 }
 
 export class IngestPipeline {
+  private readonly oneAtATime = new KeyedQueue();
+
   constructor(
     private readonly batcher: WriteBatcher,
     private readonly metrics: CollectorMetrics,
@@ -31,8 +34,18 @@ export class IngestPipeline {
       this.metrics.discardedTest.inc();
       return { status: 'discarded', reports: 0, events: 0 };
     }
-    // The caps are checked against what is stored: soft under concurrency (two reports of one
-    // cluster in flight may both add), exact otherwise, and the same on every collector.
+    // One at a time per cluster: the caps are checked against what is stored, and two reports of
+    // one cluster checked at once would each see room for all of their new series (20 concurrent
+    // reports of 100 new names stored 2,000 names against a cap of 500). Exact within a collector;
+    // collectors sharing a store can still each add one report's worth past a cap.
+    return this.oneAtATime.run(report.trackingId, () => this.storeAgentReport(report, raw, receivedAt));
+  }
+
+  private async storeAgentReport(
+    report: AgentReport,
+    raw: Uint8Array,
+    receivedAt: number,
+  ): Promise<IngestResult> {
     const known = await this.store.knownSeries(report.trackingId);
     const { write, droppedSeries } = agentReportWrite(report, raw, receivedAt, known, this.caps);
     const odd = agentReportFlags(report, receivedAt);
