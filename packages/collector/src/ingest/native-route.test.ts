@@ -67,7 +67,10 @@ describe.each(targets)('native agent route and /query/metrics: $name', (target) 
     expect(answer.kind).toBe('histogram');
     const byVersion = Object.fromEntries(answer.rows.map((r) => [r.value, r]));
     // Merged across the two 1.0.0 nodes: the quantiles of all 500 values, within 2%.
+    // The error bound of the merged scale is answered beside the quantiles (at most 1.08%, scale 5).
     expect(byVersion['1.0.0']).toMatchObject({ clusters: 2, count: 500 });
+    expect(byVersion['1.0.0']!.relativeError).toBeGreaterThan(0);
+    expect(byVersion['1.0.0']!.relativeError).toBeLessThanOrEqual(0.0108);
     for (const [q, key] of [
       [0.5, 'p50'],
       [0.9, 'p90'],

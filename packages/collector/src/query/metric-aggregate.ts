@@ -2,7 +2,13 @@
 // (store/metric-rollup.ts): counters add up, gauges give each cluster's latest value and the
 // spread, histograms merge bucket by bucket so that quantiles are of the fleet's real
 // distribution, never averages of percentiles.
-import { type ExpHistogramData, HistogramMerger, KEY_PATTERN, quantile } from '@tidewatch/protocol';
+import {
+  type ExpHistogramData,
+  HistogramMerger,
+  KEY_PATTERN,
+  quantile,
+  relativeErrorBound,
+} from '@tidewatch/protocol';
 import { CollectorError } from '../errors.js';
 import type { CellGrouping, MetricFleetAnswer } from '../store/metric-cells.js';
 import { compareLast } from '../store/metric-rollup.js';
@@ -45,6 +51,11 @@ export interface MetricRow {
   p50?: number | null;
   p90?: number | null;
   p99?: number | null;
+  /**
+   * The largest relative error of p50/p90/p99: that of the merged histogram's scale (1.08% at the
+   * agent's scale 5; coarser when a merged histogram spans a very wide range of values).
+   */
+  relativeError?: number;
 }
 
 export interface MetricAnswer {
@@ -87,6 +98,7 @@ function histogramRow(
     p50: quantile(merged, 0.5),
     p90: quantile(merged, 0.9),
     p99: quantile(merged, 0.99),
+    relativeError: relativeErrorBound(merged.scale),
   };
 }
 

@@ -94,6 +94,10 @@ export async function metricsRoute(app: FastifyInstance, opts: { store: Store })
                     p50: nullableNumber,
                     p90: nullableNumber,
                     p99: nullableNumber,
+                    relativeError: {
+                      type: 'number',
+                      description: 'largest relative error of p50, p90 and p99 (the merged histogram scale)',
+                    },
                   },
                 },
               },

@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ProtocolError } from '../errors.js';
 import { decodeNativeReport } from './decode.js';
-import { histogramOf } from './exp-histogram.js';
+import { bucketIndex, histogramOf } from './exp-histogram.js';
 import { encodeReportJson } from './json.js';
 import { type AgentReport, NATIVE_LIMITS } from './model.js';
 import { encodeReportProtobuf } from './protobuf.js';
@@ -333,6 +333,17 @@ describe('hostile native bodies', () => {
     expect(codeOf(withHistogram({ ...h, scale: 21 }))).toBe('invalid_field');
     expect(codeOf(withHistogram({ ...h, scale: -11 }))).toBe('invalid_field');
     expect(codeOf(withHistogram({ ...h, min: 2, max: 1 }))).toBe('inconsistent_histogram');
+    // Buckets that do not hold min and max: one far below the smallest double, or beside the values.
+    const one = { scale: 20, zeroCount: 0, count: 1, sum: 0.01, min: 0.01, max: 0.01 };
+    const at = (offset: number) => withHistogram({ ...one, positive: { offset, bucketCounts: [1] } });
+    expect(codeOf(at(-(2 ** 31)))).toBe('inconsistent_histogram');
+    const exact = bucketIndex(0.01, 20);
+    expect(codeOf(at(exact))).toBeUndefined();
+    expect(codeOf(at(exact + 1))).toBeUndefined(); // one bucket off: floating-point boundaries
+    expect(codeOf(at(exact + 2))).toBe('inconsistent_histogram');
+    expect(codeOf(withHistogram({ ...h, max: h.max * 4 }))).toBe('inconsistent_histogram');
+    const lowMin = { ...one, min: 0.0001, positive: { offset: exact, bucketCounts: [1] } };
+    expect(codeOf(withHistogram(lowMin))).toBe('inconsistent_histogram');
     expect(codeOf(withHistogram(null))).toBe('invalid_field');
     expect(codeOf({ ...sample(), metrics: [{ ...m[0], histogram: h }] })).toBe('invalid_field');
     // Finite but past ±1e300: two of them add up to Infinity in a rollup, which no store keeps.

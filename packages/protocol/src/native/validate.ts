@@ -3,6 +3,7 @@
 // a ProtocolError naming the field. Nothing else is ever thrown, whatever the input.
 import { ProtocolError } from '../errors.js';
 import { checkLength } from '../fields.js';
+import { bucketIndex } from './exp-histogram.js';
 import {
   type AgentDrops,
   type AgentEvent,
@@ -153,6 +154,28 @@ function labels(value: unknown, field: string): Record<string, string> {
   return out;
 }
 
+/**
+ * The first and last populated buckets must be those of min and max (one bucket either way, for
+ * producers that compute boundaries in floating point). Buckets anywhere else (an offset of -2^31
+ * at scale 20 lies below the smallest double) describe values that were never recorded, and
+ * would drag every fleet merge they join down to a coarse scale.
+ */
+function checkBucketsHoldMinMax(h: ExpHistogramData, field: string): void {
+  const counts = h.positive.bucketCounts;
+  const first = counts.findIndex((n) => n > 0);
+  if (first === -1) return;
+  let last = counts.length - 1;
+  while (counts[last] === 0) last--;
+  const near = (index: number, value: number) =>
+    value > 0 && Math.abs(index - bucketIndex(value, h.scale)) <= 1;
+  if (!near(h.positive.offset + last, h.max) || (h.min > 0 && !near(h.positive.offset + first, h.min))) {
+    throw new ProtocolError(
+      'inconsistent_histogram',
+      `${field}: the populated buckets (${h.positive.offset + first} to ${h.positive.offset + last} at scale ${h.scale}) do not hold min ${h.min} and max ${h.max}`,
+    );
+  }
+}
+
 export function validateHistogram(value: unknown, field: string): ExpHistogramData {
   const h = object(value, field);
   const positive = optionalObject(h['positive'], `${field}.positive`);
@@ -186,6 +209,7 @@ export function validateHistogram(value: unknown, field: string): ExpHistogramDa
   if (data.count > 0 && !(data.min >= 0 && data.min <= data.max)) {
     throw new ProtocolError('inconsistent_histogram', `${field} needs 0 <= min <= max`);
   }
+  checkBucketsHoldMinMax(data, field);
   return data;
 }
 
