@@ -75,17 +75,19 @@ function events(count: number, patch: Record<string, unknown> = {}): Uint8Array 
 const v1 = (o: Record<string, unknown>) =>
   utf8(JSON.stringify({ ...JSON.parse(v1MetaReport({ sessionId: randomUUID() })), ...o }));
 const v3 = (o: Partial<AgentReport>) => encodeReportJson(agentReport(o));
+// Buckets from the smallest double up (scale 0: bucket i holds (2^i, 2^(i+1)]), min and max in
+// the first and last of them, as validation requires.
 const histogramSeries = (buckets: number) => ({
   ...counter('h.seconds', 0),
   kind: 'histogram' as const,
   histogram: {
     scale: 0,
     zeroCount: 0,
-    positive: { offset: 0, bucketCounts: Array<number>(buckets).fill(1) },
+    positive: { offset: -1074, bucketCounts: Array<number>(buckets).fill(1) },
     count: buckets,
     sum: buckets,
-    min: 1,
-    max: 1e300,
+    min: 2 ** -1073,
+    max: 2 ** (buckets - 1074),
   },
 });
 const labels = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, 'v']));
