@@ -352,6 +352,36 @@ describe.each(targets)('store contract: $name', (target) => {
     expect(await sum('2026-11-21', '2026-11-30', true)).toBe(0);
   });
 
+  it('erases a cluster while its reports are being written: the erase succeeds and leaves nothing', async () => {
+    // Writes in flight when the erase starts commit before it (and are erased) or see the block
+    // (and are dropped); a burst from a restarting cluster made PostgreSQL's erase deadlock.
+    const writes: Promise<unknown>[] = [];
+    let erase: Promise<unknown> = Promise.resolve();
+    for (let i = 0; i < 60; i++) {
+      writes.push(
+        store.writeBatch({
+          reports: [meta('busy', T0 + i), compute('busy', T0 + i, 1_764_000_000 + i)],
+          events: events('busy', [`e${i}`], T0 + i),
+          agentReports: [agent({ trackingId: 'busy', metrics: [counter('busy.q', 1)] }, T0 + i)],
+        }),
+      );
+      if (i === 20) erase = store.eraseCluster('busy');
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await Promise.all([...writes, erase]);
+    expect(await store.getCluster('busy')).toBeNull();
+    // A second erase finds nothing left to delete.
+    expect(await store.eraseCluster('busy')).toEqual({ reports: 0, events: 0, agentReports: 0 });
+    expect(
+      await rollupRows(store, {
+        name: 'busy.q',
+        fromDay: '2026-11-20',
+        toDay: '2026-11-20',
+        includeCi: true,
+      }),
+    ).toEqual([]);
+  });
+
   it('erases agent reports, points, series and events with the cluster', async () => {
     const write = agent({
       trackingId: 'pg-gone',

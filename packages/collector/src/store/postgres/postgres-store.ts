@@ -10,6 +10,26 @@ const INT8_OID = 20;
 /** Any fixed number: the key of the advisory lock that serializes first-start setup. */
 const SETUP_LOCK_KEY = 7_370_447_001;
 
+/** The first key of the cluster locks (advisory locks with two int keys: this, and a slot). */
+const CLUSTER_LOCK_CLASS = 737_044;
+/**
+ * Clusters share this many lock slots: a batch of thousands of clusters (an import) takes at most
+ * this many locks, well inside PostgreSQL's lock table (64 per connection by default, shared),
+ * and an erase holds up only the writes of the clusters in its slot, for as long as it runs.
+ */
+const CLUSTER_LOCK_SLOTS = 64;
+
+/** The distinct lock slots of these clusters, ascending. */
+export function clusterLockSlots(trackingIds: readonly string[]): number[] {
+  const slots = new Set<number>();
+  for (const id of trackingIds) {
+    let h = 0;
+    for (let i = 0; i < id.length; i++) h = (Math.imul(h, 31) + id.charCodeAt(i)) | 0;
+    slots.add((h >>> 0) % CLUSTER_LOCK_SLOTS);
+  }
+  return [...slots].sort((a, b) => a - b);
+}
+
 export function openPostgresStore(storeUrl: string, options: { poolSize?: number } = {}): SqlStore {
   const { url, prepare } = preparedStatementsOption(storeUrl);
   const pool = new pg.Pool({
@@ -33,6 +53,16 @@ export function openPostgresStore(storeUrl: string, options: { poolSize?: number
     types: { serial: 'bigserial', blob: 'bytea' },
     lockForSetup: async (trx) => {
       await sql`select pg_advisory_xact_lock(${SETUP_LOCK_KEY})`.execute(trx);
+    },
+    lockClusters: async (trx, trackingIds, mode) => {
+      const slots = clusterLockSlots(trackingIds);
+      if (slots.length === 0) return;
+      // In slot order, so that two writes waiting on two erases cannot wait on each other.
+      await (mode === 'write'
+        ? sql`select pg_advisory_xact_lock_shared(${CLUSTER_LOCK_CLASS}, slot)
+              from (select unnest(${slots}::int[]) as slot order by slot) s`
+        : sql`select pg_advisory_xact_lock(${CLUSTER_LOCK_CLASS}, ${slots[0]!})`
+      ).execute(trx);
     },
   });
 }

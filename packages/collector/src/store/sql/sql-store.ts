@@ -90,6 +90,17 @@ export interface SqlDialectHooks {
   types: DialectTypes;
   /** Serializes first-start token creation across processes (inside the transaction). */
   lockForSetup(trx: Transaction<Database>): Promise<void>;
+  /**
+   * Orders a write against an erase of the same clusters (inside the transaction, first): a write
+   * shares the clusters' locks, an erase takes its cluster's alone. Without it, on PostgreSQL a
+   * write that read "not blocked" before an erase committed stored its rows after the erase had
+   * deleted, and the two transactions' row locks could deadlock. SQLite has one writer at a time.
+   */
+  lockClusters?(
+    trx: Transaction<Database>,
+    trackingIds: readonly string[],
+    mode: 'write' | 'erase',
+  ): Promise<void>;
   /** Closes connections that Kysely does not own. */
   close?(): Promise<void>;
 }
@@ -245,6 +256,7 @@ export class SqlStore implements Store {
   async writeBatch(request: WriteBatch): Promise<WriteResult> {
     return this.db.transaction().execute(async (trx) => {
       const ids = batchTrackingIds(request);
+      await this.hooks.lockClusters?.(trx, ids, 'write');
       const blockedRows =
         ids.length === 0
           ? []
@@ -928,6 +940,9 @@ export class SqlStore implements Store {
 
   async eraseCluster(trackingId: string, at: number = Date.now()): Promise<EraseResult> {
     return this.db.transaction().execute(async (trx) => {
+      // Writes of this cluster in flight commit first; those that start later wait for this
+      // transaction and then see the block.
+      await this.hooks.lockClusters?.(trx, [trackingId], 'erase');
       // Blocked first, in the same transaction: a write racing the erase either commits before it
       // (and is erased) or sees the block (and is dropped).
       await trx
