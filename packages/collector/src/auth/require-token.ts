@@ -15,6 +15,9 @@ export function tokenIdOf(request: FastifyRequest): string | null {
 
 export function requireToken(store: Store, needed: TokenRole) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
+    // Answers for a token holder stay out of browser and proxy caches (a shared machine's cache
+    // would keep fleet data after the tab is closed).
+    void reply.header('cache-control', 'no-store');
     const header = request.headers.authorization ?? '';
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
     if (!match) {

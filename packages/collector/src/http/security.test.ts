@@ -32,6 +32,19 @@ describe('security headers', () => {
     await c.close();
   });
 
+  it('keep answers for a token holder out of caches, and with a wrong token too', async () => {
+    const c = await startTestCollector(freshStore());
+    for (const [path, token] of [
+      ['/query/active', ADMIN_TOKEN],
+      ['/admin/blocked', ADMIN_TOKEN],
+      ['/query/active', 'wrong-token'],
+    ] as const) {
+      const res = await c.get(path, token);
+      expect(res.headers.get('cache-control'), `${path} ${res.status}`).toBe('no-store');
+    }
+    await c.close();
+  });
+
   it('are left off ingest answers, which database nodes read, not browsers', async () => {
     const c = await startTestCollector(freshStore());
     const res = await c.postProto('/api/v2/report/meta', metaReport());

@@ -2,7 +2,8 @@
 // until it is committed, and an idle store does not keep it running. And the checkpointer thread
 // beside it: committed pages reach the database file without the writer checkpointing.
 import { execFileSync } from 'node:child_process';
-import { statSync, writeFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import SQLite from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -12,6 +13,38 @@ import { openStore } from '../open-store.js';
 const dir = tempDir();
 afterAll(() => dir.remove());
 const storeModule = fileURLToPath(new URL('../../../dist/store/open-store.js', import.meta.url));
+
+describe('SQLite erase', () => {
+  it("leaves none of an erased cluster's data in the database file or its WAL", async () => {
+    const file = `${dir.path}/erase.db`;
+    const store = openStore(`sqlite:${file}`);
+    await store.migrate();
+    // Distinctive text inside the cluster's rows (not its tracking id, which the block keeps).
+    const secret = `secret-${randomUUID()}`;
+    const rows = Array.from({ length: 200 }, (_, i) => ({
+      dedupKey: `k${i}`,
+      trackingId: 'erased',
+      receivedAt: Date.UTC(2026, 10, 20),
+      receivedDay: '2026-11-20',
+      eventTimeSec: i,
+      stage: null,
+      name: `${secret}-name`,
+      connectorName: `${secret}-connector`,
+      catalogId: i,
+      attributes: `{"about":"${secret}"}`,
+      node: 'n',
+      object: null,
+      flags: null,
+      raw: new TextEncoder().encode(`${secret}-raw-${i}`),
+    }));
+    await store.writeBatch({ reports: [], events: rows });
+    await store.eraseCluster('erased');
+    await store.close();
+    for (const path of [file, `${file}-wal`]) {
+      if (existsSync(path)) expect(readFileSync(path).includes(secret), path).toBe(false);
+    }
+  });
+});
 
 describe('SQLite store in a script', () => {
   it('a script that awaits a write and nothing else finishes it and exits 0', () => {

@@ -8,7 +8,7 @@ import SQLite from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
 import type { Database } from '../sql/schema.js';
 import { SqlStore } from '../sql/sql-store.js';
-import type { WriteBatch, WriteResult } from '../store.js';
+import type { EraseResult, WriteBatch, WriteResult } from '../store.js';
 import { configureSqlite } from './pragmas.js';
 import type { WriterRequest, WriterResponse } from './sqlite-writer.js';
 
@@ -131,7 +131,11 @@ function detached(batch: WriteBatch): { batch: WriteBatch; transfer: ArrayBuffer
 class SqliteStore extends SqlStore {
   private readonly writer: WriterThread | null;
 
-  constructor(db: Kysely<Database>, path: string) {
+  constructor(
+    db: Kysely<Database>,
+    path: string,
+    private readonly sqlite: SQLite.Database,
+  ) {
     super(db, {
       kind: 'sqlite',
       types: { serial: 'integer', blob: 'blob' },
@@ -146,6 +150,22 @@ class SqliteStore extends SqlStore {
     return this.writer ? this.writer.write(batch) : super.writeBatch(batch);
   }
 
+  /**
+   * An erase must not leave the cluster's rows readable in the file (a stolen disk, a backup):
+   * this connection deletes with secure_delete on (openSqliteStore), which zeroes what it frees,
+   * and the WAL, which still holds the pages as they were before, is checkpointed into the file
+   * and truncated right after (best effort: a busy checkpoint leaves it to the next ones).
+   */
+  override async eraseCluster(trackingId: string, at?: number): Promise<EraseResult> {
+    const result = await super.eraseCluster(trackingId, at);
+    try {
+      this.sqlite.pragma('wal_checkpoint(TRUNCATE)');
+    } catch {
+      // Busy: the checkpointer thread copies the WAL within 100 ms, and writes overwrite it.
+    }
+    return result;
+  }
+
   override async close(): Promise<void> {
     await this.writer?.stop();
     await super.close();
@@ -156,8 +176,11 @@ export function openSqliteStore(path: string): SqlStore {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const sqlite = openDatabase(path);
   configureSqlite(sqlite);
+  // Only this connection deletes (erase, retention; the writer thread inserts): what it deletes is
+  // overwritten with zeros, not left in free space (SqliteStore.eraseCluster).
+  sqlite.pragma('secure_delete = ON');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
-  return new SqliteStore(db, path);
+  return new SqliteStore(db, path, sqlite);
 }
 
 /**
