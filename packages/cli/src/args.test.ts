@@ -11,6 +11,7 @@ describe('serve flags: abuse controls, privacy, security', () => {
       rateLimitPerAddress: 12_000,
       rateLimitPerCluster: 1_200,
       maxConnections: 10_000,
+      maxConnectionsPerAddress: 256,
       corsOrigins: [],
       retentionMonths: 13,
       storeLicenseSubject: false,
@@ -41,6 +42,8 @@ describe('serve flags: abuse controls, privacy, security', () => {
         'redis://127.0.0.1:6379',
         '--max-connections',
         '500',
+        '--max-connections-per-address',
+        '0',
         '--cors-origin',
         'https://a.example',
         '--cors-origin',
@@ -61,6 +64,7 @@ describe('serve flags: abuse controls, privacy, security', () => {
       rateLimitPerCluster: 50,
       redisUrl: 'redis://127.0.0.1:6379',
       maxConnections: 500,
+      maxConnectionsPerAddress: 0,
       corsOrigins: ['https://a.example', 'http://localhost:5173'],
       retentionMonths: 0,
       storeLicenseSubject: true,
@@ -73,6 +77,7 @@ describe('serve flags: abuse controls, privacy, security', () => {
       TIDEWATCH_STORE_LICENSE_SUBJECT: '1',
       TIDEWATCH_LICENSE_SALT: 'pepper',
       TIDEWATCH_RETENTION_MONTHS: '24',
+      TIDEWATCH_MAX_CONNECTIONS_PER_ADDRESS: '32',
     });
     expect(env).toMatchObject({
       trustProxy: 2,
@@ -80,6 +85,7 @@ describe('serve flags: abuse controls, privacy, security', () => {
       storeLicenseSubject: true,
       licenseSalt: 'pepper',
       retentionMonths: 24,
+      maxConnectionsPerAddress: 32,
     });
     expect(serveConfig(['--trust-proxy', 'true'], {}).trustProxy).toBe(true);
   });
@@ -92,6 +98,7 @@ describe('serve flags: abuse controls, privacy, security', () => {
       [['--tls-cert', 'c.pem'], /--tls-cert and --tls-key go together/],
       [['--rate-limit-address=-1'], /--rate-limit-address must be an integer/],
       [['--max-connections', '0'], /--max-connections must be an integer/],
+      [['--max-connections-per-address=-1'], /--max-connections-per-address must be an integer/],
       [['--retention-months', 'forever'], /--retention-months must be an integer/],
     ];
     for (const [argv, message] of bad) {

@@ -31,6 +31,11 @@ export interface CollectorConfig {
   /** Open TCP connections at most; more are closed at once. */
   maxConnections: number;
   /**
+   * Open TCP connections from one client address at most (0: no cap); more from it are closed at
+   * once. Not applied behind a trusted proxy (trustProxy), whose own address every connection has.
+   */
+  maxConnectionsPerAddress: number;
+  /**
    * An ingest write the store has not committed after this many ms is answered 503 (a stalled
    * store must not hold every request and its body in memory); 0: wait for ever.
    */
@@ -70,6 +75,7 @@ export const DEFAULT_CONFIG: CollectorConfig = {
   rateLimitPerAddress: 12_000,
   rateLimitPerCluster: 1_200,
   maxConnections: 10_000,
+  maxConnectionsPerAddress: 256,
   storeTimeout: 30_000,
   corsOrigins: [],
   retentionMonths: 13,

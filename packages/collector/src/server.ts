@@ -11,6 +11,7 @@ import { eraseRoute } from './admin/erase-route.js';
 import { importRoute } from './admin/import-route.js';
 import { internalRoute } from './admin/internal-route.js';
 import type { CollectorConfig } from './config.js';
+import { capConnectionsPerAddress } from './http/connections.js';
 import {
   clientErrorHandler,
   frameworkErrorHandler,
@@ -96,6 +97,9 @@ export async function buildServer(
   // Connections beyond this are closed at once, before any byte is read: bounded memory and file
   // descriptors under a connection flood.
   app.server.maxConnections = config.maxConnections;
+  if (config.maxConnectionsPerAddress > 0 && config.trustProxy === false) {
+    capConnectionsPerAddress(app.server, config.maxConnectionsPerAddress);
+  }
   const metrics = new CollectorMetrics();
   const batcher = new WriteBatcher(store, {
     maxRows: config.maxBatchRows,

@@ -1,6 +1,7 @@
 // Security headers, CORS, TLS and connection limits over real HTTP(S) and sockets.
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { get as httpGet } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -171,27 +172,60 @@ function open(port: number): Promise<Socket> {
   });
 }
 
+/** What a request on `socket` gets before the socket closes ('' when it is dropped unread). */
+function answerTo(socket: Socket): Promise<string> {
+  return new Promise<string>((resolve) => {
+    let data = '';
+    socket.on('data', (chunk) => {
+      data += chunk;
+    });
+    socket.on('close', () => resolve(data));
+    socket.on('error', () => {});
+    socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+  });
+}
+
+/** GET /healthz from another loopback address (127.0.0.2), as another client would. */
+function statusFrom(url: string, localAddress: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    httpGet(`${url}/healthz`, { localAddress }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    }).on('error', reject);
+  });
+}
+
 describe('connection limit', () => {
   it('closes connections beyond --max-connections at once, and serves again when some close', async () => {
     const c = await startTestCollector(freshStore(), { maxConnections: 2 });
     const port = Number(new URL(c.url).port);
     const held = [await open(port), await open(port)];
-    const third = await open(port);
     // The server drops it without reading: the request gets no answer, only the close.
-    const answer = await new Promise<string>((resolve) => {
-      let data = '';
-      third.on('data', (chunk) => {
-        data += chunk;
-      });
-      third.on('close', () => resolve(data));
-      third.on('error', () => {});
-      third.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
-    });
-    expect(answer).toBe('');
+    expect(await answerTo(await open(port))).toBe('');
     for (const s of held) s.destroy();
     await expect
       .poll(async () => (await fetch(`${c.url}/healthz`).catch(() => null))?.status, { timeout: 10_000 })
       .toBe(200);
     await c.close();
+  });
+
+  it('closes connections from one address beyond --max-connections-per-address; others are served', async () => {
+    const c = await startTestCollector(freshStore(), { maxConnectionsPerAddress: 2 });
+    const port = Number(new URL(c.url).port);
+    const held = [await open(port), await open(port)];
+    expect(await answerTo(await open(port))).toBe('');
+    expect(await statusFrom(c.url, '127.0.0.2')).toBe(200);
+    for (const s of held) s.destroy();
+    await expect
+      .poll(async () => (await fetch(`${c.url}/healthz`).catch(() => null))?.status, { timeout: 10_000 })
+      .toBe(200);
+    await c.close();
+    // Behind a trusted proxy every connection has the proxy's address: no cap then.
+    const proxied = await startTestCollector(freshStore(), { maxConnectionsPerAddress: 2, trustProxy: true });
+    const proxiedPort = Number(new URL(proxied.url).port);
+    const many = [await open(proxiedPort), await open(proxiedPort)];
+    expect(await answerTo(await open(proxiedPort))).toMatch(/^HTTP\/1.1 200/);
+    for (const s of many) s.destroy();
+    await proxied.close();
   });
 });
