@@ -18,6 +18,14 @@ export interface ErrorBody {
   message: string;
 }
 
+/** Codes for a bare status from a plugin (e.g. @fastify/static's 403 on a path outside its root). */
+const CODES_BY_STATUS: Record<number, string> = {
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'not_found',
+  413: 'payload_too_large',
+};
+
 /** Fastify's own error codes (body parsing, routing) mapped to ours. */
 const FASTIFY_CODES: Record<string, string> = {
   FST_ERR_CTP_BODY_TOO_LARGE: 'payload_too_large',
@@ -35,8 +43,7 @@ export function toErrorBody(error: unknown): { status: number; body: ErrorBody }
   const fastifyError = error as Partial<FastifyError>;
   const status = fastifyError.statusCode ?? 500;
   if (status >= 400 && status < 500) {
-    const code =
-      FASTIFY_CODES[fastifyError.code ?? ''] ?? (status === 413 ? 'payload_too_large' : 'bad_request');
+    const code = FASTIFY_CODES[fastifyError.code ?? ''] ?? CODES_BY_STATUS[status] ?? 'bad_request';
     return { status, body: { error: code, message: fastifyError.message ?? 'bad request' } };
   }
   return {

@@ -46,6 +46,24 @@ describe('security headers', () => {
     await c.close();
   });
 
+  it("answer a path out of the OpenAPI viewer's files with a JSON 403 forbidden", async () => {
+    const c = await startTestCollector(freshStore());
+    // Sent as is (a URL would have its dots resolved first).
+    const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const { hostname, port } = new URL(c.url);
+      httpGet({ hostname, port, path: '/docs/static/../../package.json' }, (res) => {
+        let body = '';
+        res.on('data', (chunk) => {
+          body += chunk;
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      }).on('error', reject);
+    });
+    expect(answer.status).toBe(403);
+    expect(JSON.parse(answer.body)).toMatchObject({ error: 'forbidden' });
+    await c.close();
+  });
+
   it('are left off ingest answers, which database nodes read, not browsers', async () => {
     const c = await startTestCollector(freshStore());
     const res = await c.postProto('/api/v2/report/meta', metaReport());
