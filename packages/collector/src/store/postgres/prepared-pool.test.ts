@@ -62,6 +62,31 @@ if (database) {
       }
     });
 
+    it('survives its connection dropping mid-query: the query fails, the process lives on, the pool serves again', async () => {
+      const client = await prepared.connect();
+      const pid = ((await client.query('select pg_backend_pid() as pid')) as pg.QueryResult).rows[0].pid;
+      const slow = client.query('select pg_sleep(30)').then(
+        () => null,
+        (error: unknown) => error,
+      );
+      // As a PostgreSQL restart or failover would: the server ends the backend under the query.
+      const admin = new pg.Client({ connectionString: database.url });
+      await admin.connect();
+      await expect
+        .poll(async () => (await admin.query('select pg_terminate_backend($1) as ok', [pid])).rows[0].ok)
+        .toBe(true);
+      await admin.end();
+      expect(await slow).toMatchObject({ code: '57P01' }); // admin_shutdown
+      client.release();
+      // Without a listener, pg's 'error' event on the checked-out client ended the process.
+      const again = await prepared.connect();
+      try {
+        expect(((await again.query('select 1 as n')) as pg.QueryResult).rows).toEqual([{ n: 1 }]);
+      } finally {
+        again.release();
+      }
+    });
+
     it('with prepare off, runs marked statements unnamed', async () => {
       const unprepared = preparingPool(new pg.Pool({ connectionString: database.url, max: 1 }), false);
       const client = await unprepared.connect();

@@ -71,6 +71,15 @@ export function preparingPool(
     async connect() {
       const client = await pool.connect();
       const query = client.query.bind(client) as Query;
+      // pg emits 'error' on a checked-out client whose connection drops (a PostgreSQL restart, a
+      // terminated backend, a cut network); the pool listens only while a client is idle, and an
+      // 'error' without a listener ends the process. The query in flight fails on its own (and
+      // its write is answered 503); the broken client is destroyed on release, not reused.
+      let broken = false;
+      const onError = () => {
+        broken = true;
+      };
+      client.on('error', onError);
       return {
         query(config, values) {
           if (typeof config !== 'string' || !config.startsWith(PREPARE_MARK)) return query(config, values);
@@ -78,7 +87,10 @@ export function preparingPool(
           const name = prepare ? nameOf(text) : null;
           return name === null ? query(text, values) : query({ name, text, values });
         },
-        release: (destroy) => client.release(destroy),
+        release: (destroy) => {
+          client.off('error', onError);
+          client.release(destroy || broken);
+        },
       };
     },
     end: () => pool.end(),
