@@ -88,6 +88,12 @@ describe('serve flags: abuse controls, privacy, security', () => {
       maxConnectionsPerAddress: 32,
     });
     expect(serveConfig(['--trust-proxy', 'true'], {}).trustProxy).toBe(true);
+    expect(serveConfig(['--store-timeout', '0'], {}).storeTimeout).toBe(0);
+    expect(serveConfig([], { TIDEWATCH_STORE_TIMEOUT: '5000' }).storeTimeout).toBe(5000);
+    expect(() => serveConfig([], { TIDEWATCH_RETENTION_MONTHS: '' })).toThrow(
+      /--retention-months must be an integer/,
+    );
+    expect(() => serveConfig([], { TIDEWATCH_HOST: ' ' })).toThrow(/--host must not be empty/);
   });
 
   it('refuses values that cannot be right, with a message', () => {
@@ -99,6 +105,13 @@ describe('serve flags: abuse controls, privacy, security', () => {
       [['--rate-limit-address=-1'], /--rate-limit-address must be an integer/],
       [['--max-connections', '0'], /--max-connections must be an integer/],
       [['--max-connections-per-address=-1'], /--max-connections-per-address must be an integer/],
+      // Not numbers at all, though Number() reads them as some: '' as 0, hex, exponents.
+      [['--port', ''], /--port must be an integer/],
+      [['--port', '0x10'], /--port must be an integer/],
+      [['--port', '4.12e4'], /--port must be an integer/],
+      [['--rate-limit-address', ''], /--rate-limit-address must be an integer/],
+      [['--store-timeout', '1.5'], /--store-timeout must be an integer/],
+      [['--host', ''], /--host must not be empty/],
       [['--retention-months', 'forever'], /--retention-months must be an integer/],
     ];
     for (const [argv, message] of bad) {

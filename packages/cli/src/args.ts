@@ -7,7 +7,9 @@ import { type CollectorConfig, DEFAULT_CONFIG } from '@tidewatch/collector';
 export class UsageError extends Error {}
 
 function integer(value: string, name: string, min: number, max: number): number {
-  const n = Number(value);
+  // Decimal digits only: Number() would take '' as 0 (an empty TIDEWATCH_RATE_LIMIT_ADDRESS turned
+  // the limit off), '0x10' as 16 and '4.1e4' as 41000.
+  const n = /^-?\d+$/.test(value.trim()) ? Number(value) : Number.NaN;
   if (!Number.isInteger(n) || n < min || n > max)
     throw new UsageError(`${name} must be an integer from ${min} to ${max}, not "${value}"`);
   return n;
@@ -33,6 +35,7 @@ export function serveConfig(argv: string[], env: NodeJS.ProcessEnv): CollectorCo
       'redis-url': { type: 'string' },
       'max-connections': { type: 'string' },
       'max-connections-per-address': { type: 'string' },
+      'store-timeout': { type: 'string' },
       'cors-origin': { type: 'string', multiple: true },
       'retention-months': { type: 'string' },
       'store-license-subject': { type: 'boolean' },
@@ -89,13 +92,20 @@ export function serveConfig(argv: string[], env: NodeJS.ProcessEnv): CollectorCo
       '--request-timeout must be at least --headers-timeout (the body comes after the headers)',
     );
   }
+  const host = values.host ?? env.TIDEWATCH_HOST ?? DEFAULT_CONFIG.host;
+  if (host.trim() === '') {
+    // An empty host makes Node listen on every interface: never by accident.
+    throw new UsageError(
+      '--host must not be empty (0.0.0.0 listens on every interface, 127.0.0.1 on this machine only)',
+    );
+  }
   const adminToken = values['admin-token'] ?? env.TIDEWATCH_ADMIN_TOKEN;
   if (adminToken !== undefined && adminToken.length < 16) {
     throw new UsageError('--admin-token must be at least 16 characters (use a long random secret)');
   }
   return {
     ...DEFAULT_CONFIG,
-    host: values.host ?? env.TIDEWATCH_HOST ?? DEFAULT_CONFIG.host,
+    host,
     port: port === undefined ? DEFAULT_CONFIG.port : integer(port, '--port', 0, 65535),
     store: values.store ?? env.TIDEWATCH_STORE ?? DEFAULT_CONFIG.store,
     adminToken,
@@ -128,6 +138,13 @@ export function serveConfig(argv: string[], env: NodeJS.ProcessEnv): CollectorCo
       DEFAULT_CONFIG.maxConnections,
       1,
       1e6,
+    ),
+    storeTimeout: number(
+      'store-timeout',
+      'TIDEWATCH_STORE_TIMEOUT',
+      DEFAULT_CONFIG.storeTimeout,
+      0,
+      3_600_000,
     ),
     maxConnectionsPerAddress: number(
       'max-connections-per-address',

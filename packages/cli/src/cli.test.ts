@@ -6,15 +6,20 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { metaReport, nodeReport } from '../../collector/test-support/risingwave.js';
-import { tempDir } from '../../collector/test-support/services.js';
+import { createPostgresDatabase, tempDir } from '../../collector/test-support/services.js';
 import { storeFlag } from './serve.js';
 
 const BIN = fileURLToPath(new URL('../bin/tidewatch.js', import.meta.url));
 const run = promisify(execFile);
 const dir = tempDir();
-afterAll(() => dir.remove());
+const postgres = await createPostgresDatabase();
+afterAll(async () => {
+  dir.remove();
+  await postgres?.drop();
+});
 
 interface Served {
   child: ChildProcess;
@@ -219,6 +224,37 @@ describe('tidewatch serve', () => {
     // Acknowledged implies stored; a request cut off mid-shutdown may be stored unacknowledged.
     expect(stored).toBeGreaterThanOrEqual(acknowledged);
     expect(await stop(again)).toBe(0);
+  });
+
+  it.skipIf(!postgres)('exits on SIGTERM within the store timeout while the store is stalled', async () => {
+    const db = postgres!;
+    const s = await serve(['--store', db.url, '--store-timeout', '1000']);
+    // Another session holds the reports table: the collector's write waits for it.
+    const locker = new pg.Client({ connectionString: db.url });
+    await locker.connect();
+    await locker.query('begin');
+    await locker.query('lock table reports in access exclusive mode');
+    try {
+      const sent = postMeta(s.url, metaReport()).then(
+        (r) => r.status,
+        () => 0,
+      );
+      await new Promise((r) => setTimeout(r, 300));
+      const started = Date.now();
+      s.child.kill('SIGTERM');
+      const code = await Promise.race([
+        s.exited,
+        new Promise((r) => setTimeout(() => r('still running'), 20_000)),
+      ]);
+      // Not acknowledged (503 once the store timeout passed), and the process gone soon after.
+      expect(code).toBe(1);
+      expect(await sent).toBe(503);
+      expect(Date.now() - started).toBeLessThan(15_000);
+    } finally {
+      s.child.kill('SIGKILL');
+      await locker.query('rollback');
+      await locker.end();
+    }
   });
 
   it('explains bad flags and store URLs and exits non-zero', async () => {

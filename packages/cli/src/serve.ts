@@ -25,6 +25,17 @@ export async function serve(config: CollectorConfig): Promise<void> {
     }
     stopping = true;
     collector.app.log.info({ signal }, 'shutting down: finishing in-flight writes');
+    // A stalled store (a lock held elsewhere, a hung connection) must not keep the process up:
+    // in-flight writes are answered 503 after the store timeout, so past it nothing is left to
+    // acknowledge, and every report that was acknowledged is committed.
+    const deadlineMs = (config.storeTimeout > 0 ? config.storeTimeout : 60_000) + 5_000;
+    setTimeout(() => {
+      collector.app.log.error(
+        { deadlineMs },
+        'shutdown: the store did not finish within the deadline; exiting now (every acknowledged report is committed)',
+      );
+      process.exit(1);
+    }, deadlineMs).unref();
     collector.close().then(
       () => {
         collector.app.log.info('stopped cleanly');
