@@ -11,6 +11,7 @@ import { eraseRoute } from './admin/erase-route.js';
 import { importRoute } from './admin/import-route.js';
 import { internalRoute } from './admin/internal-route.js';
 import type { CollectorConfig } from './config.js';
+import { CollectorError } from './errors.js';
 import { capConnectionsPerAddress } from './http/connections.js';
 import {
   clientErrorHandler,
@@ -87,7 +88,8 @@ export async function buildServer(
     trustProxy: config.trustProxy as boolean | string[],
     connectionTimeout: 60_000,
     keepAliveTimeout: 10_000,
-    return503OnClosing: true,
+    // Our own 503 once closing starts (below), in the documented error shape, not fastify's.
+    return503OnClosing: false,
     clientErrorHandler,
     schemaErrorFormatter,
     // Tracking ids may be 128 characters; longer ones get our own 400, not a bare 414.
@@ -116,6 +118,22 @@ export async function buildServer(
   const pipeline = new IngestPipeline(batcher, metrics, store, license);
 
   installErrorHandling(app, (reason) => metrics.rejected.inc({ reason }));
+  // From the moment shutdown starts, requests that still arrive (on kept-alive connections) are
+  // refused with a clear 503 and the connection is closed; the ones already in flight finish.
+  let closing = false;
+  app.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
+  app.addHook('onRequest', async (_request, reply) => {
+    if (!closing) return;
+    void reply.header('connection', 'close');
+    throw new CollectorError(
+      'shutting_down',
+      'the collector is shutting down: nothing was stored; send it again in a moment',
+      503,
+    );
+  });
   requireUsableParameters(app);
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';

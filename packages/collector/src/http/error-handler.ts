@@ -70,14 +70,41 @@ export function schemaErrorFormatter(errors: FastifySchemaValidationError[], dat
   return new Error(messages.join(', '));
 }
 
+/** How often one kind of chosen 5xx answer (a stalled store, a shutdown) is logged at most. */
+const OUTAGE_LOG_MS = 10_000;
+
+/**
+ * Logs a 5xx answer the collector chose (store_unavailable, shutting_down) once per OUTAGE_LOG_MS
+ * per code, with how many were not logged since: an outage answers every request 503, and a line
+ * with a stack trace for each buried the log. Crashes (anything else) are logged every time.
+ */
+function outageLogger() {
+  const last = new Map<string, { at: number; suppressed: number }>();
+  return (log: FastifyRequest['log'], error: CollectorError, route: string) => {
+    const now = Date.now();
+    const seen = last.get(error.code);
+    if (seen && now - seen.at < OUTAGE_LOG_MS) {
+      seen.suppressed++;
+      return;
+    }
+    last.set(error.code, { at: now, suppressed: 0 });
+    log.warn(
+      { code: error.code, route, alsoAnsweredSinceLastLine: seen?.suppressed ?? 0 },
+      `answering ${error.status} ${error.code}: ${error.message}`,
+    );
+  };
+}
+
 export function installErrorHandling(
   app: FastifyInstance,
   onRejected: (code: string, route: string) => void,
 ) {
+  const logOutage = outageLogger();
   app.setErrorHandler((error, request, reply) => {
     const { status, body } = toErrorBody(error);
     const route = request.routeOptions.url ?? 'unknown';
-    if (status >= 500) request.log.error({ err: error, route }, 'request failed');
+    if (status >= 500 && error instanceof CollectorError) logOutage(request.log, error, route);
+    else if (status >= 500) request.log.error({ err: error, route }, 'request failed');
     else request.log.debug({ route, error: body.error }, body.message);
     if (route.startsWith('/api/')) onRejected(body.error, route);
     void reply.status(status).send(body);

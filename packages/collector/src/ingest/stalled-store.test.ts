@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ADMIN_TOKEN, startTestCollector } from '../../test-support/collector.js';
+import { ADMIN_TOKEN, capturedLog, startTestCollector } from '../../test-support/collector.js';
 import { metaReport } from '../../test-support/risingwave.js';
 import { createPostgresDatabase, tempDir } from '../../test-support/services.js';
 
@@ -52,6 +52,36 @@ if (database) {
 }
 
 describe.each(stores)('a stalled store: $name', (store) => {
+  it('logs the outage once per 10 s, not once per refused request', async () => {
+    const url = store.url();
+    const log = capturedLog();
+    const c = await startTestCollector(
+      url,
+      { storeTimeout: 300, logLevel: 'warn' },
+      { logStream: log.stream },
+    );
+    try {
+      const unlock = await store.lock(url);
+      let statuses: number[];
+      try {
+        const sends = Array.from({ length: 5 }, () =>
+          c.postProto('/api/v2/report/meta', metaReport()).then((r) => r.status),
+        );
+        statuses = await Promise.all(sends);
+        statuses.push((await c.postProto('/api/v2/report/meta', metaReport())).status);
+      } finally {
+        await unlock();
+      }
+      expect(statuses).toEqual([503, 503, 503, 503, 503, 503]);
+      const lines = log.lines.map((l) => JSON.parse(l) as { level: number; msg: string; stack?: string });
+      const outage = lines.filter((l) => l.msg.includes('store_unavailable'));
+      expect(outage).toHaveLength(1);
+      expect(outage[0]).toMatchObject({ level: 40, msg: expect.stringContaining('did not commit') });
+    } finally {
+      await c.close();
+    }
+  });
+
   it('answers 503 once the store timeout passes, and the retry after it is stored once', async () => {
     const url = store.url();
     const c = await startTestCollector(url, { storeTimeout: 1000 });
