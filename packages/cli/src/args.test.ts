@@ -11,7 +11,7 @@ describe('serve flags: abuse controls, privacy, security', () => {
       rateLimitPerAddress: 12_000,
       rateLimitPerCluster: 1_200,
       maxConnections: 10_000,
-      maxConnectionsPerAddress: 256,
+      maxConnectionsPerAddress: 1_000,
       corsOrigins: [],
       retentionMonths: 13,
       storeLicenseSubject: false,

@@ -75,7 +75,7 @@ export const DEFAULT_CONFIG: CollectorConfig = {
   rateLimitPerAddress: 12_000,
   rateLimitPerCluster: 1_200,
   maxConnections: 10_000,
-  maxConnectionsPerAddress: 256,
+  maxConnectionsPerAddress: 1_000,
   storeTimeout: 30_000,
   corsOrigins: [],
   retentionMonths: 13,
