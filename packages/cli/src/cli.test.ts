@@ -284,6 +284,35 @@ describe('tidewatch serve', () => {
         /cannot reach the store: (database ".*" does not exist \(create it first|connect ECONNREFUSED)/,
       ),
     });
+    // A SQLite path that is a directory, a TLS file that is missing, a ClickHouse port nobody
+    // listens on: each named, with what to check (and never the client's own stack dump).
+    for (const [args, message] of [
+      [['--store', `sqlite:${dir.path}`], /cannot open the SQLite store at .*must name a file/],
+      [
+        ['--store', `sqlite:${join(dir.path, 'tls.db')}`, '--tls-cert', '/nonexistent.pem', '--tls-key', BIN],
+        /--tls-cert \/nonexistent.pem cannot be read/,
+      ],
+      [
+        ['--store', `sqlite:${join(dir.path, 'tls.db')}`, '--tls-cert', BIN, '--tls-key', BIN],
+        /--tls-cert .* is not a PEM file/,
+      ],
+      [
+        ['--store', 'clickhouse://default@127.0.0.1:9/x'],
+        /cannot reach the store: .*is clickhouse-server running/,
+      ],
+      [
+        ['--store', 'postgres://postgres@127.0.0.1:9/x'],
+        /cannot reach the store: .*is the database server running/,
+      ],
+    ] as const) {
+      const failed = run(process.execPath, [BIN, 'serve', '--port', '0', ...args]);
+      await expect(failed, args.join(' ')).rejects.toMatchObject({
+        code: 1,
+        stderr: expect.stringMatching(message),
+      });
+      const { stderr } = (await failed.catch((e: { stderr: string }) => e)) as { stderr: string };
+      expect(stderr.trim().split('\n'), args.join(' ')).toHaveLength(1);
+    }
     // A port already taken: what to do about it.
     const first = await serve(['--store', `sqlite:${join(dir.path, 'port-a.db')}`]);
     const port = new URL(first.url).port;

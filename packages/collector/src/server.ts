@@ -57,6 +57,20 @@ export interface ServerRuntime {
   logStream?: NodeJS.WritableStream;
 }
 
+/** A PEM file for TLS, or an error that names the flag and the file (not Node's bare ENOENT). */
+function readPem(path: string, flag: string): Buffer {
+  let pem: Buffer;
+  try {
+    pem = readFileSync(path);
+  } catch (error) {
+    throw new CollectorError('invalid_tls', `${flag} ${path} cannot be read: ${(error as Error).message}`);
+  }
+  if (!pem.includes('-----BEGIN ')) {
+    throw new CollectorError('invalid_tls', `${flag} ${path} is not a PEM file (it has no -----BEGIN line)`);
+  }
+  return pem;
+}
+
 export async function buildServer(
   store: Store,
   config: CollectorConfig,
@@ -73,7 +87,13 @@ export async function buildServer(
   };
   const tls =
     config.tlsCert && config.tlsKey
-      ? { https: { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey), ...deadlines } }
+      ? {
+          https: {
+            cert: readPem(config.tlsCert, '--tls-cert'),
+            key: readPem(config.tlsKey, '--tls-key'),
+            ...deadlines,
+          },
+        }
       : {};
   const app = Fastify({
     ...tls,

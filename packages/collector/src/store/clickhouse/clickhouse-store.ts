@@ -12,7 +12,7 @@
 // - No server-side parameters on 18.16: values go through the one escaping function (sql.ts).
 // - Deletes are asynchronous mutations: an erase waits until system.mutations says they are done.
 import { createHash } from 'node:crypto';
-import { type ClickHouseClient, createClient } from '@clickhouse/client';
+import { type ClickHouseClient, ClickHouseLogLevel, createClient } from '@clickhouse/client';
 import {
   clusterFacts,
   clusterListItem,
@@ -193,6 +193,9 @@ export class ClickHouseStore implements Store {
       // import, a 50,000-row batch built between two inserts). Checking the idle time when a
       // socket is taken does not depend on the timer.
       keep_alive: { idle_socket_ttl: 2_000, eagerly_destroy_stale_sockets: true },
+      // Every failure reaches us as a thrown error, which the collector answers and logs in its
+      // own words; the client's own logger printed each one again, stack and all, to the console.
+      log: { level: ClickHouseLogLevel.OFF },
       clickhouse_settings: {
         output_format_json_quote_64bit_integers: 0,
         max_query_size: String(MAX_QUERY_SIZE),
@@ -225,6 +228,10 @@ export class ClickHouseStore implements Store {
     const admin = this.connect(undefined);
     try {
       await admin.command({ query: sql`CREATE DATABASE IF NOT EXISTS ${ident(this.options.database)}`.text });
+    } catch (error) {
+      throw new Error(
+        `cannot reach the store: ${(error as Error).message} (is clickhouse-server running and listening for HTTP at ${this.options.url}? Check the host and port of the store URL, and the user's password)`,
+      );
     } finally {
       await admin.close();
     }

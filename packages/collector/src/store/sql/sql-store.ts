@@ -159,7 +159,9 @@ export class SqlStore implements Store {
       // database that does not exist yet).
       const hint = /database ".*" does not exist/.test(reason)
         ? ' (create it first: createdb NAME, or CREATE DATABASE NAME in psql)'
-        : '';
+        : /ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|EHOSTUNREACH|timeout/i.test(reason)
+          ? ' (is the database server running and listening there? Check the host and port of the store URL)'
+          : '';
       throw new Error(`cannot reach the store: ${reason}${hint}`);
     }
   }

@@ -175,12 +175,25 @@ class SqliteStore extends SqlStore {
 export function openSqliteStore(path: string): SqlStore {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const sqlite = openDatabase(path);
-  configureSqlite(sqlite);
+  try {
+    configureSqlite(sqlite);
+  } catch (error) {
+    sqlite.close();
+    throw unusableFile(path, error);
+  }
   // Only this connection deletes (erase, retention; the writer thread inserts): what it deletes is
   // overwritten with zeros, not left in free space (SqliteStore.eraseCluster).
   sqlite.pragma('secure_delete = ON');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
   return new SqliteStore(db, path, sqlite);
+}
+
+/** The error for a path SQLite cannot use as a database (a directory, /proc, another kind of file). */
+function unusableFile(path: string, error: unknown): Error {
+  const message = error instanceof Error ? error.message : String(error);
+  return new Error(
+    `cannot open the SQLite store at ${path}: ${message} (sqlite:PATH must name a file, new or a Tidewatch store, in a directory the collector can write to)`,
+  );
 }
 
 /**
@@ -200,6 +213,6 @@ function openDatabase(path: string): SQLite.Database {
           'Run `npm rebuild better-sqlite3`, or use another store with --store postgres://…',
       );
     }
-    throw error;
+    throw unusableFile(path, error);
   }
 }
