@@ -197,15 +197,20 @@ export function storeUrl(values: { store?: string | undefined }, env: NodeJS.Pro
  */
 export function existingStoreUrl(values: { store?: string | undefined }, env: NodeJS.ProcessEnv): string {
   const url = storeUrl(values, env);
-  if (values.store !== undefined || env.TIDEWATCH_STORE !== undefined) return url;
+  // Only SQLite files can be created by mistake: a server store that does not exist fails to open.
+  if (!url.startsWith('sqlite:') || url === 'sqlite::memory:') return url;
   const path = resolve(url.slice('sqlite:'.length));
-  if (!existsSync(path)) {
+  if (existsSync(path)) return url;
+  if (values.store !== undefined || env.TIDEWATCH_STORE !== undefined) {
+    // A typo would create a new, empty store, and tokens no collector ever sees.
     throw new UsageError(
-      `no store at ${path}: run this where the collector runs (its default store, ${url}, is relative to ` +
-        'the directory it was started in), or name the store with --store URL or TIDEWATCH_STORE',
+      `no store at ${path}: --store must name the collector's existing store (start the collector on it first)`,
     );
   }
-  return url;
+  throw new UsageError(
+    `no store at ${path}: run this where the collector runs (its default store, ${url}, is relative to ` +
+      'the directory it was started in), or name the store with --store URL or TIDEWATCH_STORE',
+  );
 }
 
 /** A Redis address (redis:// or rediss://); anything else would be tried as a socket path. */

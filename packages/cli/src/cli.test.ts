@@ -192,6 +192,17 @@ describe('tidewatch serve', () => {
       expect((failed as { stderr: string }).stderr).toMatch(
         /no store at .*not-the-collector-dir.*--store URL/,
       );
+      // Nor a mistyped --store: that would create a new, empty store no collector uses.
+      const typo = join(elsewhere, 'tidewatch-typo.db');
+      const mistyped = await run(process.execPath, [BIN, ...args, '--store', `sqlite:${typo}`], {
+        cwd: elsewhere,
+        env,
+      }).catch((e: { code: number; stderr: string }) => e);
+      expect(mistyped, args.join(' ')).toMatchObject({
+        code: 2,
+        stderr: expect.stringMatching(/no store at .*tidewatch-typo/),
+      });
+      expect(existsSync(typo)).toBe(false);
     }
     expect(existsSync(join(elsewhere, 'data'))).toBe(false);
   });
