@@ -3,6 +3,9 @@ import type { FastifyInstance } from 'fastify';
 import type { Store } from '../store/store.js';
 import type { CollectorMetrics } from './metrics.js';
 
+/** How long /readyz waits for the store to answer before it says 503. */
+export const READY_TIMEOUT_MS = 2_000;
+
 export async function healthRoutes(app: FastifyInstance, opts: { store: Store; metrics: CollectorMetrics }) {
   app.get('/healthz', { schema: { tags: ['operations'], summary: 'The process is up' } }, async () => ({
     status: 'ok',
@@ -11,14 +14,25 @@ export async function healthRoutes(app: FastifyInstance, opts: { store: Store; m
     '/readyz',
     { schema: { tags: ['operations'], summary: 'The store is reachable' } },
     async (_req, reply) => {
+      // Bounded: an orchestrator's probe gives up after a second or so, and a stalled store (a
+      // hung connection, a full pool) made this wait up to the driver's own 10 s timeout.
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`it did not answer within ${READY_TIMEOUT_MS} ms`)),
+          READY_TIMEOUT_MS,
+        );
+      });
       try {
-        await opts.store.ping();
+        await Promise.race([opts.store.ping(), deadline]);
         return { status: 'ready', store: opts.store.kind };
       } catch (error) {
         return reply.status(503).send({
           error: 'store_unavailable',
           message: `the ${opts.store.kind} store is not reachable: ${(error as Error).message}`,
         });
+      } finally {
+        clearTimeout(timer);
       }
     },
   );
