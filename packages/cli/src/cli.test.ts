@@ -174,6 +174,13 @@ describe('tidewatch serve', () => {
     expect((await fetch(`${s.url}/query/clusters/cli-cluster`, { headers: auth })).status).toBe(401);
     expect(await stop(s)).toBe(0);
     // Both are in the audit log, by id (never the token), newest first.
+    // One id at a time: a second one would be left active without a word.
+    await expect(
+      run(process.execPath, [BIN, 'token', 'revoke', id, 'tok_other', '--store', store]),
+    ).rejects.toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('one token id at a time'),
+    });
     const audit = (await run(process.execPath, [BIN, 'audit', '--store', store])).stdout.split('\n');
     expect(audit[0]).toMatch(new RegExp(`^\\S+Z\\s+cli\\s+token_revoke\\s+${id}`));
     expect(audit[1]).toMatch(new RegExp(`cli\\s+token_create\\s+${id}\\s+\\{"role":"read","label":"ci"\\}`));

@@ -243,7 +243,7 @@ export async function query(argv: string[], env: NodeJS.ProcessEnv): Promise<voi
 
   const timeoutS = values.timeout === undefined ? DEFAULT_TIMEOUT_S : Number(values.timeout);
   if (!(timeoutS > 0 && timeoutS <= 3600))
-    throw new UsageError('--timeout must be a number of seconds from 0 to 3600');
+    throw new UsageError('--timeout must be a number of seconds above 0, at most 3600');
   let res: Response;
   let body: string;
   try {

@@ -233,6 +233,8 @@ describe('tidewatch simulate usage', () => {
     [['--days', '3'], /--clusters is required/],
     [['--clusters', '5', '--days', '3', '--target', 'ftp://x'], /--target must be an http/],
     [['--clusters', '5', '--days', '3', '--bogus'], /bogus/],
+    // A day that is not in the calendar, which Date.parse would roll over to March 2.
+    [['--clusters', '5', '--days', '3', '--now', '2026-02-30'], /--now must be an ISO 8601 time/],
   ])('%j is a usage error (exit 2)', async (args, message) => {
     const run = await tidewatch(['simulate', ...args]);
     expect(run.code).toBe(2);

@@ -77,7 +77,11 @@ export function simulateOptions(
   let at = now;
   if (values.now !== undefined) {
     at = Date.parse(values.now);
-    if (Number.isNaN(at) || at > now) {
+    // Date.parse rolls 2026-02-30 over to March 2: the calendar day must come back as written.
+    const [, y, m, d] = /^(\d{4})-(\d{2})-(\d{2})/.exec(values.now) ?? [];
+    const rolledOver =
+      d !== undefined && new Date(Date.UTC(Number(y), Number(m) - 1, Number(d))).getUTCDate() !== Number(d);
+    if (Number.isNaN(at) || at > now || rolledOver) {
       throw new UsageError(`--now must be an ISO 8601 time that is not in the future, not "${values.now}"`);
     }
   }

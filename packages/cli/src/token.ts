@@ -71,6 +71,8 @@ export async function token(argv: string[], env: NodeJS.ProcessEnv): Promise<voi
     } else {
       const id = positionals[0];
       if (!id) throw new UsageError(USAGE);
+      // One at a time: a second id was silently left active.
+      if (positionals.length > 1) throw new UsageError('token revoke takes one token id at a time');
       if (!(await store.revokeToken(id, now))) throw new UsageError(`no active token with id ${id}`);
       await store.appendAudit({ at: now, actor: 'cli', action: 'token_revoke', target: id, details: null });
       console.log(`revoked ${id}`);
