@@ -275,6 +275,15 @@ describe('tidewatch serve', () => {
     }
   });
 
+  it('warns that an in-memory store keeps nothing past a stop', async () => {
+    const s = await serve(['--store', 'sqlite::memory:']);
+    // The log line may come after the address lines (the logger writes asynchronously).
+    await expect
+      .poll(() => s.lines.join('\n'), { timeout: 5000 })
+      .toMatch(/"level":40.*store is in memory.*use sqlite:PATH/);
+    expect(await stop(s)).toBe(0);
+  });
+
   it('explains bad flags and store URLs and exits non-zero', async () => {
     const badPort = run(process.execPath, [BIN, 'serve', '--port', 'abc']);
     await expect(badPort).rejects.toMatchObject({

@@ -6,6 +6,11 @@ export async function serve(config: CollectorConfig): Promise<void> {
   const collector = await startCollector(config);
   const { url } = collector;
   console.log(`listening on ${url}`);
+  if (config.store === 'sqlite::memory:') {
+    collector.app.log.warn(
+      'the store is in memory (sqlite::memory:): everything stored is lost when the collector stops; use sqlite:PATH to keep it',
+    );
+  }
   if (collector.createdAdminToken) {
     console.log(`dashboard: ${url}/#token=${collector.createdAdminToken}`);
     console.log('  (this admin token is shown once: keep the address; only its hash is stored)');
