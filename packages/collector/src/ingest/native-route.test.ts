@@ -166,6 +166,19 @@ describe.each(targets)('native agent route and /query/metrics: $name', (target) 
     const listed = (await (await c.get('/query/metrics')).json()) as { metrics: { name: string }[] };
     expect(listed.metrics.filter((m) => m.name.startsWith('t9.'))).toHaveLength(500);
     expect((await dropped()) - before).toBe(1500);
+    // The nodes of another cluster starting together: the same new series in every report, all
+    // stored (each after the first finds them known and does not wait for the others' commits).
+    const other = randomUUID();
+    const same = await Promise.all(
+      Array.from({ length: 10 }, () =>
+        sendJson(
+          agentReport({ trackingId: other, metrics: [counter('t9b.queries', 1), counter('t9b.errors', 2)] }),
+        ),
+      ),
+    );
+    expect(same.map((a) => a.status)).toEqual(same.map(() => 200));
+    const queries = await metric('t9b.queries', '&by=trackingId');
+    expect(queries.rows.find((r) => r.value === other)).toMatchObject({ total: 10 });
   });
 
   it('breaks a metric down by one label: errors by SQLSTATE class', async () => {

@@ -5,9 +5,9 @@ import { agentReportFlags, eventFlags, reportFlags, withFlags } from '../abuse/p
 import { CollectorError } from '../errors.js';
 import type { CollectorMetrics } from '../ops/metrics.js';
 import type { LicenseSubjectPolicy } from '../privacy/license-subject.js';
-import type { Store, WriteBatch } from '../store/store.js';
+import type { KnownSeries, Store, WriteBatch } from '../store/store.js';
 import { KeyedQueue } from './keyed-queue.js';
-import { agentReportWrite, DEFAULT_SERIES_CAPS, type SeriesCaps } from './native-rows.js';
+import { agentReportWrite, canonicalLabels, DEFAULT_SERIES_CAPS, type SeriesCaps } from './native-rows.js';
 import { eventRow, reportRow } from './rows.js';
 import type { WriteBatcher } from './write-batcher.js';
 
@@ -34,19 +34,29 @@ export class IngestPipeline {
       this.metrics.discardedTest.inc();
       return { status: 'discarded', reports: 0, events: 0 };
     }
-    // One at a time per cluster: the caps are checked against what is stored, and two reports of
-    // one cluster checked at once would each see room for all of their new series (20 concurrent
-    // reports of 100 new names stored 2,000 names against a cap of 500). Exact within a collector;
-    // collectors sharing a store can still each add one report's worth past a cap.
-    return this.oneAtATime.run(report.trackingId, () => this.storeAgentReport(report, raw, receivedAt));
+    const id = report.trackingId;
+    const known = await this.store.knownSeries(id);
+    // A report that adds no series cannot pass a cap: stored at once (the steady state).
+    if (!addsSeries(report, known)) return this.storeAgentReport(report, raw, receivedAt, known);
+    // One that does waits its turn per cluster, through its commit: the caps are checked against
+    // what is stored, and reports checked at the same moment would each see room for all of their
+    // new series (20 concurrent reports of 100 new names stored 2,000 names against a cap of 500).
+    // Exact within a collector; collectors sharing a store can each add one report's worth past a
+    // cap. A report whose series another one stored meanwhile leaves the queue before committing.
+    const outcome = await this.oneAtATime.run(id, async () => {
+      const fresh = await this.store.knownSeries(id);
+      if (!addsSeries(report, fresh)) return { known: fresh };
+      return { result: await this.storeAgentReport(report, raw, receivedAt, fresh) };
+    });
+    return outcome.result ?? this.storeAgentReport(report, raw, receivedAt, outcome.known);
   }
 
   private async storeAgentReport(
     report: AgentReport,
     raw: Uint8Array,
     receivedAt: number,
+    known: KnownSeries,
   ): Promise<IngestResult> {
-    const known = await this.store.knownSeries(report.trackingId);
     const { write, droppedSeries } = agentReportWrite(report, raw, receivedAt, known, this.caps);
     const odd = agentReportFlags(report, receivedAt);
     write.report.flags = withFlags(write.report.flags, odd);
@@ -108,4 +118,9 @@ export class IngestPipeline {
   private count(flags: readonly string[]): void {
     for (const flag of flags) this.metrics.flagged.inc({ flag });
   }
+}
+
+/** Whether a report has a series (name and label set) that its cluster has not stored yet. */
+function addsSeries(report: AgentReport, known: KnownSeries): boolean {
+  return report.metrics.some((m) => !known.series.has(`${m.name}\0${canonicalLabels(m.labels)}`));
 }
