@@ -141,6 +141,12 @@ describe('tidewatch query', () => {
       code: 2,
       stderr: expect.stringContaining('--by'),
     });
+    // No question at all is a usage error too; --help is not.
+    await expect(tidewatch()).rejects.toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('which question?'),
+    });
+    expect((await tidewatch('--help')).stdout).toContain('usage: tidewatch query');
     // No collector there: the cause, and what to do about it.
     await expect(
       run(process.execPath, [BIN, 'query', 'overview', '--token', 'x'], {

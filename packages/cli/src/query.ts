@@ -216,10 +216,12 @@ export async function query(argv: string[], env: NodeJS.ProcessEnv): Promise<voi
     strict: true,
   });
   const [name, arg] = positionals;
-  if (name === undefined || name === 'help' || argv.includes('--help')) {
+  if (name === 'help' || argv.includes('--help')) {
     console.log(USAGE);
     return;
   }
+  // No question is a mistake (exit 2), as in every other command; asking for help is not.
+  if (name === undefined) throw new UsageError(`which question?\n${USAGE}`);
   const q = question(name, arg, values.by, values.of);
   const token = values.token ?? env.TIDEWATCH_TOKEN;
   if (!token)

@@ -235,6 +235,7 @@ describe('tidewatch simulate usage', () => {
     [['--clusters', '5', '--days', '3', '--bogus'], /bogus/],
     // A day that is not in the calendar, which Date.parse would roll over to March 2.
     [['--clusters', '5', '--days', '3', '--now', '2026-02-30'], /--now must be an ISO 8601 time/],
+    [['--clusters', '5', '--days', '3', '--seed', ''], /--seed is empty/],
   ])('%j is a usage error (exit 2)', async (args, message) => {
     const run = await tidewatch(['simulate', ...args]);
     expect(run.code).toBe(2);

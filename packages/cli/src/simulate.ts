@@ -88,6 +88,8 @@ export function simulateOptions(
   // Not TIDEWATCH_TOKEN: a token switches simulate to importing history, which a read token for
   // `tidewatch query` cannot do; it is passed on purpose.
   if (values.token === '') throw new UsageError('--token is empty');
+  if (values.seed === '')
+    throw new UsageError('--seed is empty (any text: the same seed gives the same fleet)');
   return {
     clusters: integer(values.clusters, '--clusters', 1, 100_000),
     days: integer(values.days, '--days', 1, 365),
