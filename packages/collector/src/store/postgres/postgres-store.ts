@@ -20,7 +20,7 @@ const CLUSTER_LOCK_CLASS = 737_044;
 const CLUSTER_LOCK_SLOTS = 64;
 
 /** The distinct lock slots of these clusters, ascending. */
-export function clusterLockSlots(trackingIds: readonly string[]): number[] {
+function clusterLockSlots(trackingIds: readonly string[]): number[] {
   const slots = new Set<number>();
   for (const id of trackingIds) {
     let h = 0;
