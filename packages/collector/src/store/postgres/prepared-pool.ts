@@ -74,18 +74,27 @@ export function preparingPool(
       // pg emits 'error' on a checked-out client whose connection drops (a PostgreSQL restart, a
       // terminated backend, a cut network); the pool listens only while a client is idle, and an
       // 'error' without a listener ends the process. The query in flight fails on its own (and
-      // its write is answered 503); the broken client is destroyed on release, not reused.
+      // its write is answered 503); the broken client is destroyed on release, not reused. A FATAL
+      // error (the server ending the session: a terminated backend, a shutdown) marks it broken
+      // too: it reaches the query before the connection's end does, and a client released in
+      // between went back to the pool and failed the next query as well.
       let broken = false;
       const onError = () => {
         broken = true;
       };
       client.on('error', onError);
+      const noteFatal = (error: unknown) => {
+        if ((error as { severity?: unknown } | null)?.severity === 'FATAL') broken = true;
+        throw error;
+      };
       return {
         query(config, values) {
-          if (typeof config !== 'string' || !config.startsWith(PREPARE_MARK)) return query(config, values);
+          if (typeof config !== 'string' || !config.startsWith(PREPARE_MARK)) {
+            return query(config, values).catch(noteFatal);
+          }
           const text = config.slice(PREPARE_MARK.length);
           const name = prepare ? nameOf(text) : null;
-          return name === null ? query(text, values) : query({ name, text, values });
+          return (name === null ? query(text, values) : query({ name, text, values })).catch(noteFatal);
         },
         release: (destroy) => {
           client.off('error', onError);
