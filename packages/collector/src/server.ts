@@ -145,13 +145,16 @@ export async function buildServer(
     closing = true;
     done();
   });
-  app.addHook('onRequest', async (_request, reply) => {
-    if (!closing) return;
+  // A callback hook, not an async one: it runs on every request, and costs nothing until then.
+  app.addHook('onRequest', (_request, reply, done) => {
+    if (!closing) return done();
     void reply.header('connection', 'close');
-    throw new CollectorError(
-      'shutting_down',
-      'the collector is shutting down: nothing was stored; send it again in a moment',
-      503,
+    done(
+      new CollectorError(
+        'shutting_down',
+        'the collector is shutting down: nothing was stored; send it again in a moment',
+        503,
+      ),
     );
   });
   requireUsableParameters(app);
