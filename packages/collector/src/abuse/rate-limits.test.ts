@@ -3,8 +3,10 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { capturedLog, startTestCollector, type TestCollector } from '../../test-support/collector.js';
+import { hangableRelay } from '../../test-support/relay.js';
 import { nodeReport } from '../../test-support/risingwave.js';
 import { redisForTests, tempDir } from '../../test-support/services.js';
+import { REDIS_COMMAND_TIMEOUT_MS } from './rate-limits.js';
 
 const dir = tempDir();
 let n = 0;
@@ -136,6 +138,23 @@ describe.skipIf(!redisUrl)('ingest rate limits shared through Redis', () => {
     expect((await send(a, randomUUID(), from)).status).toBe(200);
     expect((await send(b, randomUUID(), from)).status).toBe(429);
     expect(await metric(b, 'tidewatch_rate_limited_total{limit="address"}')).toBe(1);
+  });
+
+  it('keeps accepting reports, promptly, when Redis stops answering on an open connection', async () => {
+    const relay = await hangableRelay(new URL(redisUrl!), 6379);
+    const c = await startTestCollector(freshStore(), { redisUrl: relay.url, rateLimitPerCluster: 100 });
+    open.push(c);
+    try {
+      const id = randomUUID();
+      expect((await send(c, id)).status).toBe(200);
+      relay.hang();
+      const started = Date.now();
+      expect(await statuses([send(c, id), send(c, randomUUID()), send(c, id)])).toEqual([200, 200, 200]);
+      // Two checks per request (address, cluster), each given up after the command timeout.
+      expect(Date.now() - started).toBeLessThan(4 * REDIS_COMMAND_TIMEOUT_MS + 2000);
+    } finally {
+      await relay.close();
+    }
   });
 
   it('keeps accepting reports when Redis cannot be reached (a lost report is worse than a loose limit), and says so once', async () => {

@@ -20,6 +20,8 @@ export interface IngestLimits {
 }
 
 const WINDOW_MS = 60_000;
+/** How long a rate-limit check waits for Redis before letting the request through. */
+export const REDIS_COMMAND_TIMEOUT_MS = 500;
 /** Keys one process remembers (LRU); well above the addresses a minute brings. */
 const LOCAL_KEYS = 100_000;
 
@@ -39,6 +41,10 @@ export async function installRateLimits(
       maxRetriesPerRequest: 1,
       enableOfflineQueue: false,
       connectTimeout: 2000,
+      // A Redis that keeps the connection but stops answering (hung, or a network that drops
+      // packets) must not hold every ingest request: a command unanswered after this fails, and
+      // skipOnError lets the request through, as for a Redis that cannot be reached.
+      commandTimeout: REDIS_COMMAND_TIMEOUT_MS,
       lazyConnect: true,
     });
     // Once per outage, not once per reconnection attempt (every few seconds, for as long as it lasts).

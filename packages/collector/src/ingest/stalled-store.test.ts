@@ -1,12 +1,12 @@
 // A store that stalls (a table lock held by someone else) must not hold every ingest request for
 // ever: past --store-timeout's default the request is answered 503, and the retry that follows
 // once the store is back is stored exactly once. Real stores, real locks.
-import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, capturedLog, startTestCollector } from '../../test-support/collector.js';
+import { hangableRelay } from '../../test-support/relay.js';
 import { metaReport } from '../../test-support/risingwave.js';
 import { createPostgresDatabase, tempDir } from '../../test-support/services.js';
 import { READY_TIMEOUT_MS } from '../ops/health.js';
@@ -116,45 +116,9 @@ describe.each(stores)('a stalled store: $name', (store) => {
   });
 });
 
-/**
- * A TCP relay to PostgreSQL that can stop passing bytes (a hung network or server): connections
- * stay open, nothing more arrives either way.
- */
-async function hangableRelay(target: URL): Promise<{ url: string; hang(): void; close(): Promise<void> }> {
-  let hung = false;
-  const sockets = new Set<Socket>();
-  const server = createServer((client) => {
-    const upstream = connect(Number(target.port || 5432), target.hostname);
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on('error', () => {});
-    }
-    client.on('data', (d) => {
-      if (!hung) upstream.write(d);
-    });
-    upstream.on('data', (d) => {
-      if (!hung) client.write(d);
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  const url = new URL(target);
-  url.host = `127.0.0.1:${port}`;
-  return {
-    url: url.toString(),
-    hang: () => {
-      hung = true;
-    },
-    close: async () => {
-      for (const s of sockets) s.destroy();
-      await new Promise((resolve) => server.close(resolve));
-    },
-  };
-}
-
 describe.skipIf(!database)('readiness with a hung store', () => {
   it('answers /readyz 503 within a few seconds, not after the driver gives up', async () => {
-    const relay = await hangableRelay(new URL(database!.url));
+    const relay = await hangableRelay(new URL(database!.url), 5432);
     const c = await startTestCollector(relay.url);
     try {
       expect((await fetch(`${c.url}/readyz`)).status).toBe(200);
