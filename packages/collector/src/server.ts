@@ -23,6 +23,7 @@ import { loggerOptions } from './http/logging.js';
 import { installSecurityHeaders } from './http/security-headers.js';
 import { requireUsableParameters } from './http/usable-parameters.js';
 import { nativeRoute } from './ingest/native-route.js';
+import { DEFAULT_SERIES_CAPS } from './ingest/native-rows.js';
 import { IngestPipeline } from './ingest/pipeline.js';
 import { risingwaveRoutes } from './ingest/risingwave-routes.js';
 import { WriteBatcher } from './ingest/write-batcher.js';
@@ -135,7 +136,14 @@ export async function buildServer(
   const license = config.storeLicenseSubject
     ? LicenseSubjectPolicy.clear()
     : await LicenseSubjectPolicy.hashed(store, config.licenseSalt);
-  const pipeline = new IngestPipeline(batcher, metrics, store, license);
+  const pipeline = new IngestPipeline(
+    batcher,
+    metrics,
+    store,
+    license,
+    DEFAULT_SERIES_CAPS,
+    config.storeTimeout,
+  );
 
   installErrorHandling(app, (reason) => metrics.rejected.inc({ reason }));
   // From the moment shutdown starts, requests that still arrive (on kept-alive connections) are

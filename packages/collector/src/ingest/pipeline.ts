@@ -27,6 +27,8 @@ export class IngestPipeline {
     private readonly store: Store,
     private readonly license: LicenseSubjectPolicy,
     private readonly caps: SeriesCaps = DEFAULT_SERIES_CAPS,
+    /** How long the read before a write may take (the batcher's store timeout; 0: no limit). */
+    private readonly storeTimeoutMs = 30_000,
   ) {}
 
   async agentReport(report: AgentReport, raw: Uint8Array, receivedAt: number): Promise<IngestResult> {
@@ -35,7 +37,7 @@ export class IngestPipeline {
       return { status: 'discarded', reports: 0, events: 0 };
     }
     const id = report.trackingId;
-    const known = await this.store.knownSeries(id);
+    const known = await this.knownSeries(id);
     // A report that adds no series cannot pass a cap: stored at once (the steady state).
     if (!addsSeries(report, known)) return this.storeAgentReport(report, raw, receivedAt, known);
     // One that does waits its turn per cluster, through its commit: the caps are checked against
@@ -44,7 +46,7 @@ export class IngestPipeline {
     // Exact within a collector; collectors sharing a store can each add one report's worth past a
     // cap. A report whose series another one stored meanwhile leaves the queue before committing.
     const outcome = await this.oneAtATime.run(id, async () => {
-      const fresh = await this.store.knownSeries(id);
+      const fresh = await this.knownSeries(id);
       if (!addsSeries(report, fresh)) return { known: fresh };
       return { result: await this.storeAgentReport(report, raw, receivedAt, fresh) };
     });
@@ -101,6 +103,39 @@ export class IngestPipeline {
     for (const e of real) this.count(e.event.flags);
     this.metrics.accepted.inc({ protocol: 'risingwave_v2', kind: 'event' }, real.length);
     return { status: 'stored', reports: 0, events: real.length };
+  }
+
+  /**
+   * The series a cluster has stored, read before its agent report is written: like the write, it
+   * fails as 503 store_unavailable (a dropped connection was a 500) and is bounded by the store
+   * timeout (a lock on metric_series held the report as long as the lock).
+   */
+  private async knownSeries(trackingId: string): Promise<KnownSeries> {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline =
+      this.storeTimeoutMs > 0
+        ? new Promise<never>((_, reject) => {
+            timer = setTimeout(
+              () =>
+                reject(
+                  new Error(`the store did not answer within ${Math.round(this.storeTimeoutMs / 1000)} s`),
+                ),
+              this.storeTimeoutMs,
+            );
+          })
+        : null;
+    try {
+      const read = this.store.knownSeries(trackingId);
+      return await (deadline ? Promise.race([read, deadline]) : read);
+    } catch (error) {
+      throw new CollectorError(
+        'store_unavailable',
+        `the store could not read this cluster's series, so nothing was stored; send it again later (${(error as Error).message})`,
+        503,
+      );
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   private async commit(batch: WriteBatch): Promise<void> {

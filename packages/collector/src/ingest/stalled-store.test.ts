@@ -2,9 +2,11 @@
 // ever: past --store-timeout's default the request is answered 503, and the retry that follows
 // once the store is back is stored exactly once. Real stores, real locks.
 import { join } from 'node:path';
+import { encodeReportJson } from '@tidewatch/protocol';
 import SQLite from 'better-sqlite3';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
+import { agentReport, counter } from '../../test-support/agent-report.js';
 import { ADMIN_TOKEN, capturedLog, startTestCollector } from '../../test-support/collector.js';
 import { hangableRelay } from '../../test-support/relay.js';
 import { metaReport } from '../../test-support/risingwave.js';
@@ -111,6 +113,40 @@ describe.each(stores)('a stalled store: $name', (store) => {
       const cluster = await c.get(`/query/clusters/${trackingId}`, ADMIN_TOKEN);
       expect(((await cluster.json()) as { reports: { meta: number } }).reports.meta).toBe(1);
     } finally {
+      await c.close();
+    }
+  });
+});
+
+describe.skipIf(!database)('the read before an agent report is written, with a stalled store', () => {
+  it('answers 503 within the store timeout, and the retry after it is stored once', async () => {
+    const c = await startTestCollector(database!.url, { storeTimeout: 1000 });
+    const locker = new pg.Client({ connectionString: database!.url });
+    await locker.connect();
+    try {
+      const trackingId = crypto.randomUUID();
+      const report = encodeReportJson(agentReport({ trackingId, metrics: [counter('stall.new', 1)] }));
+      const send = () => c.post('/api/v3/report', report, { 'content-type': 'application/json' });
+      await locker.query('begin');
+      await locker.query('lock table metric_series in access exclusive mode');
+      const started = Date.now();
+      let answered: Response;
+      try {
+        answered = await send();
+      } finally {
+        await locker.query('rollback');
+      }
+      expect(answered.status).toBe(503);
+      expect(await answered.json()).toMatchObject({
+        error: 'store_unavailable',
+        message: /series.*within 1 s/,
+      });
+      expect(Date.now() - started).toBeLessThan(5000);
+      expect((await send()).status).toBe(200);
+      const cluster = await c.get(`/query/clusters/${trackingId}`, ADMIN_TOKEN);
+      expect(await cluster.json()).toMatchObject({ agentReports: 1 });
+    } finally {
+      await locker.end();
       await c.close();
     }
   });
