@@ -2,6 +2,7 @@
 // rows, and wait for the group commit before the route answers 200.
 import type { AgentReport, ClusterEvent, NodeReport } from '@tidewatch/protocol';
 import { agentReportFlags, eventFlags, reportFlags, withFlags } from '../abuse/plausibility.js';
+import { withDeadline } from '../deadline.js';
 import { CollectorError } from '../errors.js';
 import type { CollectorMetrics } from '../ops/metrics.js';
 import type { LicenseSubjectPolicy } from '../privacy/license-subject.js';
@@ -111,30 +112,15 @@ export class IngestPipeline {
    * timeout (a lock on metric_series held the report as long as the lock).
    */
   private async knownSeries(trackingId: string): Promise<KnownSeries> {
-    let timer: NodeJS.Timeout | undefined;
-    const deadline =
-      this.storeTimeoutMs > 0
-        ? new Promise<never>((_, reject) => {
-            timer = setTimeout(
-              () =>
-                reject(
-                  new Error(`the store did not answer within ${Math.round(this.storeTimeoutMs / 1000)} s`),
-                ),
-              this.storeTimeoutMs,
-            );
-          })
-        : null;
+    const within = `the store did not answer within ${Math.round(this.storeTimeoutMs / 1000)} s`;
     try {
-      const read = this.store.knownSeries(trackingId);
-      return await (deadline ? Promise.race([read, deadline]) : read);
+      return await withDeadline(this.store.knownSeries(trackingId), this.storeTimeoutMs, within);
     } catch (error) {
       throw new CollectorError(
         'store_unavailable',
         `the store could not read this cluster's series, so nothing was stored; send it again later (${(error as Error).message})`,
         503,
       );
-    } finally {
-      clearTimeout(timer);
     }
   }
 

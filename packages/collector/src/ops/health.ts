@@ -1,5 +1,6 @@
 // Liveness, readiness and metrics for orchestrators and Prometheus.
 import type { FastifyInstance } from 'fastify';
+import { withDeadline } from '../deadline.js';
 import type { Store } from '../store/store.js';
 import type { CollectorMetrics } from './metrics.js';
 
@@ -16,23 +17,18 @@ export async function healthRoutes(app: FastifyInstance, opts: { store: Store; m
     async (_req, reply) => {
       // Bounded: an orchestrator's probe gives up after a second or so, and a stalled store (a
       // hung connection, a full pool) made this wait up to the driver's own 10 s timeout.
-      let timer: NodeJS.Timeout | undefined;
-      const deadline = new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`it did not answer within ${READY_TIMEOUT_MS} ms`)),
-          READY_TIMEOUT_MS,
-        );
-      });
       try {
-        await Promise.race([opts.store.ping(), deadline]);
+        await withDeadline(
+          opts.store.ping(),
+          READY_TIMEOUT_MS,
+          `it did not answer within ${READY_TIMEOUT_MS} ms`,
+        );
         return { status: 'ready', store: opts.store.kind };
       } catch (error) {
         return reply.status(503).send({
           error: 'store_unavailable',
           message: `the ${opts.store.kind} store is not reachable: ${(error as Error).message}`,
         });
-      } finally {
-        clearTimeout(timer);
       }
     },
   );
