@@ -31,6 +31,7 @@ import type {
   Store,
   WriteResult,
 } from '../store/store.js';
+import { seriesKey } from '../store/store.js';
 import { recordAudit } from './audit.js';
 
 /** Inflated NDJSON bytes per request: about 50,000 typical reports with their base64 bodies. */
@@ -171,7 +172,7 @@ class SeriesLedger {
     const { write } = agentReportWrite(report, raw, receivedAt, known, DEFAULT_SERIES_CAPS);
     for (const m of write.metrics) {
       known.names.add(m.name);
-      known.series.add(`${m.name}\0${m.labels}`);
+      known.series.add(seriesKey(m.name, m.labels));
     }
     return write;
   }

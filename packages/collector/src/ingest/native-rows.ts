@@ -2,7 +2,7 @@
 // distinct metric names and label sets: a series beyond them is dropped and counted, so one
 // misbehaving host (labels with user ids, say) cannot grow the store without bound.
 import type { AgentReport, MetricSeries } from '@tidewatch/protocol';
-import type { AgentReportWrite, KnownSeries } from '../store/store.js';
+import { type AgentReportWrite, type KnownSeries, seriesKey } from '../store/store.js';
 import { utcDay } from './rows.js';
 
 export interface SeriesCaps {
@@ -21,14 +21,24 @@ export function canonicalLabels(labels: Record<string, string>): string {
   return JSON.stringify(sorted);
 }
 
-function capSeries(metrics: MetricSeries[], known: KnownSeries, caps: SeriesCaps) {
+/** Each metric's canonical labels, in order: computed once per report (they are sorted and serialized). */
+export function canonicalSeriesLabels(metrics: readonly MetricSeries[]): string[] {
+  return metrics.map((m) => canonicalLabels(m.labels));
+}
+
+function capSeries(
+  metrics: MetricSeries[],
+  labelsOf: readonly string[],
+  known: KnownSeries,
+  caps: SeriesCaps,
+) {
   const names = new Set(known.names);
   const series = new Set(known.series);
   const kept: { metric: MetricSeries; labels: string }[] = [];
   let dropped = 0;
-  for (const metric of metrics) {
-    const labels = canonicalLabels(metric.labels);
-    const key = `${metric.name}\0${labels}`;
+  for (const [i, metric] of metrics.entries()) {
+    const labels = labelsOf[i]!;
+    const key = seriesKey(metric.name, labels);
     if (!series.has(key)) {
       const newName = !names.has(metric.name);
       if (series.size >= caps.seriesPerCluster || (newName && names.size >= caps.namesPerCluster)) {
@@ -49,8 +59,9 @@ export function agentReportWrite(
   receivedAt: number,
   known: KnownSeries,
   caps: SeriesCaps = DEFAULT_SERIES_CAPS,
+  labels: readonly string[] = canonicalSeriesLabels(report.metrics),
 ): { write: AgentReportWrite; droppedSeries: number } {
-  const { kept, dropped } = capSeries(report.metrics, known, caps);
+  const { kept, dropped } = capSeries(report.metrics, labels, known, caps);
   const emptyToNull = (s: string) => (s === '' ? null : s);
   const receivedDay = utcDay(receivedAt);
   return {

@@ -6,9 +6,14 @@ import { withDeadline } from '../deadline.js';
 import { CollectorError } from '../errors.js';
 import type { CollectorMetrics } from '../ops/metrics.js';
 import type { LicenseSubjectPolicy } from '../privacy/license-subject.js';
-import type { KnownSeries, Store, WriteBatch } from '../store/store.js';
+import { type KnownSeries, type Store, seriesKey, type WriteBatch } from '../store/store.js';
 import { KeyedQueue } from './keyed-queue.js';
-import { agentReportWrite, canonicalLabels, DEFAULT_SERIES_CAPS, type SeriesCaps } from './native-rows.js';
+import {
+  agentReportWrite,
+  canonicalSeriesLabels,
+  DEFAULT_SERIES_CAPS,
+  type SeriesCaps,
+} from './native-rows.js';
 import { eventRow, reportRow } from './rows.js';
 import type { WriteBatcher } from './write-batcher.js';
 
@@ -38,9 +43,13 @@ export class IngestPipeline {
       return { status: 'discarded', reports: 0, events: 0 };
     }
     const id = report.trackingId;
+    const labels = canonicalSeriesLabels(report.metrics);
+    const adds = (known: KnownSeries) =>
+      report.metrics.some((m, i) => !known.series.has(seriesKey(m.name, labels[i]!)));
+    const store = (known: KnownSeries) => this.storeAgentReport(report, raw, receivedAt, known, labels);
     const known = await this.knownSeries(id);
     // A report that adds no series cannot pass a cap: stored at once (the steady state).
-    if (!addsSeries(report, known)) return this.storeAgentReport(report, raw, receivedAt, known);
+    if (!adds(known)) return store(known);
     // One that does waits its turn per cluster, through its commit: the caps are checked against
     // what is stored, and reports checked at the same moment would each see room for all of their
     // new series (20 concurrent reports of 100 new names stored 2,000 names against a cap of 500).
@@ -48,10 +57,9 @@ export class IngestPipeline {
     // cap. A report whose series another one stored meanwhile leaves the queue before committing.
     const outcome = await this.oneAtATime.run(id, async () => {
       const fresh = await this.knownSeries(id);
-      if (!addsSeries(report, fresh)) return { known: fresh };
-      return { result: await this.storeAgentReport(report, raw, receivedAt, fresh) };
+      return adds(fresh) ? { result: await store(fresh) } : { known: fresh };
     });
-    return outcome.result ?? this.storeAgentReport(report, raw, receivedAt, outcome.known);
+    return outcome.result ?? store(outcome.known);
   }
 
   private async storeAgentReport(
@@ -59,8 +67,9 @@ export class IngestPipeline {
     raw: Uint8Array,
     receivedAt: number,
     known: KnownSeries,
+    labels: readonly string[],
   ): Promise<IngestResult> {
-    const { write, droppedSeries } = agentReportWrite(report, raw, receivedAt, known, this.caps);
+    const { write, droppedSeries } = agentReportWrite(report, raw, receivedAt, known, this.caps, labels);
     const odd = agentReportFlags(report, receivedAt);
     write.report.flags = withFlags(write.report.flags, odd);
     await this.commit({ reports: [], events: [], agentReports: [write] });
@@ -139,9 +148,4 @@ export class IngestPipeline {
   private count(flags: readonly string[]): void {
     for (const flag of flags) this.metrics.flagged.inc({ flag });
   }
-}
-
-/** Whether a report has a series (name and label set) that its cluster has not stored yet. */
-function addsSeries(report: AgentReport, known: KnownSeries): boolean {
-  return report.metrics.some((m) => !known.series.has(`${m.name}\0${canonicalLabels(m.labels)}`));
 }

@@ -181,9 +181,12 @@ export interface StoredAuditEntry extends AuditEntry {
 /** The series a cluster already has, for the per-cluster caps. */
 export interface KnownSeries {
   names: Set<string>;
-  /** `name` + NUL + canonical labels JSON. */
+  /** seriesKey(name, canonical labels JSON). */
   series: Set<string>;
 }
+
+/** A series' entry in KnownSeries.series. */
+export const seriesKey = (name: string, labels: string) => `${name}\0${labels}`;
 
 export interface MetricPointQuery extends DayRangeQuery {
   name: string;

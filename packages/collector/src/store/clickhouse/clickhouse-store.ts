@@ -76,6 +76,7 @@ import type {
   WriteBatch,
   WriteResult,
 } from '../store.js';
+import { seriesKey } from '../store.js';
 import {
   CLUSTER_TABLES,
   checkRows,
@@ -851,7 +852,7 @@ export class ClickHouseStore implements Store {
     const known: KnownSeries = { names: new Set(), series: new Set() };
     for (const row of rows) {
       known.names.add(row.name);
-      known.series.add(`${row.name}\0${row.labels}`);
+      known.series.add(seriesKey(row.name, row.labels));
     }
     return known;
   }

@@ -57,6 +57,7 @@ import type {
   WriteBatch,
   WriteResult,
 } from '../store.js';
+import { seriesKey } from '../store.js';
 import {
   agentChildren,
   agentReportColumns,
@@ -849,7 +850,7 @@ export class SqlStore implements Store {
     const known: KnownSeries = { names: new Set(), series: new Set() };
     for (const row of rows) {
       known.names.add(row.name);
-      known.series.add(`${row.name}\0${row.labels}`);
+      known.series.add(seriesKey(row.name, row.labels));
     }
     return known;
   }
