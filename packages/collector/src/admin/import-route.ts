@@ -274,6 +274,7 @@ export async function importRoute(
         eventsInserted: 0,
         agentReportsInserted: 0,
         blocked: 0,
+        blockedIds: [],
       };
       const rows = reports.length + events.length + agentReports.length;
       if (rows > 0) {

@@ -68,7 +68,7 @@ export const ingestedResponse = {
   200: {
     type: 'object',
     properties: {
-      status: { type: 'string', enum: ['stored', 'discarded'] },
+      status: { type: 'string', enum: ['stored', 'discarded', 'blocked'] },
       reports: { type: 'integer' },
       events: { type: 'integer' },
     },

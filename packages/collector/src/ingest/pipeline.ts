@@ -18,11 +18,17 @@ import { eventRow, reportRow } from './rows.js';
 import type { WriteBatcher } from './write-batcher.js';
 
 export interface IngestResult {
-  /** `stored` once committed (or already stored: a retry), `discarded` for is_test. */
-  status: 'stored' | 'discarded';
+  /**
+   * `stored` once committed (or already stored: a retry), `discarded` for is_test, `blocked` when
+   * the cluster was erased and is blocked: nothing was stored, and nothing needs sending again.
+   */
+  status: 'stored' | 'discarded' | 'blocked';
   reports: number;
   events: number;
 }
+
+/** The answer for a report or batch of an erased, blocked cluster (counted in blocked_rows_total). */
+const BLOCKED: IngestResult = Object.freeze({ status: 'blocked', reports: 0, events: 0 });
 
 export class IngestPipeline {
   private readonly oneAtATime = new KeyedQueue();
@@ -72,7 +78,8 @@ export class IngestPipeline {
     const { write, droppedSeries } = agentReportWrite(report, raw, receivedAt, known, this.caps, labels);
     const odd = agentReportFlags(report, receivedAt);
     write.report.flags = withFlags(write.report.flags, odd);
-    await this.commit({ reports: [], events: [], agentReports: [write] });
+    const blocked = await this.commit({ reports: [], events: [], agentReports: [write] });
+    if (blocked.has(report.trackingId)) return BLOCKED;
     this.metrics.seriesDropped.inc(droppedSeries);
     if (droppedSeries > 0) this.metrics.flagged.inc({ flag: 'series_capped' });
     this.count(odd);
@@ -88,7 +95,8 @@ export class IngestPipeline {
     const row = this.license.apply(reportRow(report, raw, receivedAt), report);
     const odd = reportFlags(report, receivedAt);
     row.flags = withFlags(row.flags, odd);
-    await this.commit({ reports: [row], events: [] });
+    const blocked = await this.commit({ reports: [row], events: [] });
+    if (blocked.has(report.trackingId)) return BLOCKED;
     this.count([...report.flags, ...odd]);
     this.metrics.accepted.inc({ protocol: report.protocol, kind: `${report.nodeType}_report` });
     return { status: 'stored', reports: 1, events: 0 };
@@ -109,10 +117,13 @@ export class IngestPipeline {
       this.count(odd);
       return { ...row, flags: withFlags(row.flags, odd) };
     });
-    await this.commit({ reports: [], events: rows });
-    for (const e of real) this.count(e.event.flags);
-    this.metrics.accepted.inc({ protocol: 'risingwave_v2', kind: 'event' }, real.length);
-    return { status: 'stored', reports: 0, events: real.length };
+    const blocked = await this.commit({ reports: [], events: rows });
+    // A batch may mix clusters (RisingWave sends one cluster's, anyone can send several).
+    const stored = blocked.size === 0 ? real : real.filter((e) => !blocked.has(e.event.trackingId));
+    if (stored.length === 0) return BLOCKED;
+    for (const e of stored) this.count(e.event.flags);
+    this.metrics.accepted.inc({ protocol: 'risingwave_v2', kind: 'event' }, stored.length);
+    return { status: 'stored', reports: 0, events: stored.length };
   }
 
   /**
@@ -133,9 +144,10 @@ export class IngestPipeline {
     }
   }
 
-  private async commit(batch: WriteBatch): Promise<void> {
+  /** Commits the batch; resolves with the tracking ids whose rows were dropped as blocked. */
+  private async commit(batch: WriteBatch): Promise<ReadonlySet<string>> {
     try {
-      await this.batcher.write(batch);
+      return await this.batcher.write(batch);
     } catch (error) {
       throw new CollectorError(
         'store_unavailable',

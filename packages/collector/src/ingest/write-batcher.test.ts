@@ -22,7 +22,13 @@ function recordingStore(options: { failKey?: string; delayMs?: number } = {}) {
       const keys = batch.reports.map((r) => r.dedupKey);
       if (options.failKey && keys.includes(options.failKey)) throw new Error('constraint failed');
       commits.push(keys);
-      return { reportsInserted: keys.length, eventsInserted: 0, agentReportsInserted: 0, blocked: 0 };
+      return {
+        reportsInserted: keys.length,
+        eventsInserted: 0,
+        agentReportsInserted: 0,
+        blocked: 0,
+        blockedIds: [],
+      };
     },
   } as unknown as Store;
   return { store, commits, maxInFlight: () => maxInFlight };

@@ -10,7 +10,8 @@ interface Pending {
   at: number;
   /** Answered (committed, failed or timed out): later outcomes are ignored. */
   done: boolean;
-  resolve(): void;
+  /** With the tracking ids of the transaction that were blocked (erased): none of them is stored. */
+  resolve(blocked: ReadonlySet<string>): void;
   reject(error: unknown): void;
 }
 
@@ -84,10 +85,12 @@ export class WriteBatcher {
   }
 
   /**
-   * Resolves once the rows are committed; rejects if the store failed to commit them, or with a
-   * StoreBehindError when it did not commit them in time or too many rows already wait.
+   * Resolves once the rows are committed, with the tracking ids whose rows the store dropped
+   * because the cluster is blocked (its transaction's, a superset of this batch's); rejects if the
+   * store failed to commit them, or with a StoreBehindError when it did not commit them in time or
+   * too many rows already wait.
    */
-  write(batch: WriteBatch): Promise<void> {
+  write(batch: WriteBatch): Promise<ReadonlySet<string>> {
     const rows = rowCount(batch);
     const maxQueued = this.options.maxQueuedRows ?? 200_000;
     if (this.queuedRows > 0 && this.queuedRows + rows > maxQueued) {
@@ -101,7 +104,7 @@ export class WriteBatcher {
         rows,
         at: performance.now(),
         done: false,
-        resolve: () => this.answer(pending, resolve),
+        resolve: (blocked) => this.answer(pending, () => resolve(blocked)),
         reject: (error) => this.answer(pending, () => reject(error)),
       };
       this.queue.push(pending);
@@ -194,7 +197,8 @@ export class WriteBatcher {
       for (const item of items) if (!item.done) await this.commit([item]);
       return;
     }
-    for (const item of items) item.resolve();
+    const blocked: ReadonlySet<string> = new Set(result.blockedIds);
+    for (const item of items) item.resolve(blocked);
     const rows = items.reduce((sum, p) => sum + p.rows, 0);
     const submitted = batch.reports.length + batch.events.length + (batch.agentReports?.length ?? 0);
     const seconds = (performance.now() - started) / 1000;

@@ -2,16 +2,17 @@
 // blocks the id until an admin lifts it (audited with the token's id), retention at start, and
 // logs without client addresses or tokens.
 import { randomUUID } from 'node:crypto';
-import { decodeV2Report } from '@tidewatch/protocol';
+import { decodeV2Report, encodeReportJson } from '@tidewatch/protocol';
 import type { Kysely } from 'kysely';
 import { afterAll, describe, expect, it } from 'vitest';
+import { agentReport } from '../../test-support/agent-report.js';
 import {
   ADMIN_TOKEN,
   capturedLog,
   startTestCollector,
   type TestCollector,
 } from '../../test-support/collector.js';
-import { metaReport, nodeReport } from '../../test-support/risingwave.js';
+import { eventBatch, metaReport, nodeReport } from '../../test-support/risingwave.js';
 import { tempDir } from '../../test-support/services.js';
 import type { Database } from '../store/sql/schema.js';
 
@@ -104,12 +105,25 @@ describe('erase by tracking id', () => {
     const id = randomUUID();
     await c.postProto('/api/v2/report/meta', metaReport({ trackingId: id }));
     expect((await c.del(`/admin/clusters/${id}`)).status).toBe(200);
-    // RisingWave keeps sending: answered 200, stored nowhere.
+    // RisingWave keeps sending: answered 200 (nothing to send again), stored nowhere, and the body
+    // says so.
     const again = await c.postProto('/api/v2/report/compute', nodeReport('compute', { trackingId: id }));
     expect(again.status).toBe(200);
+    expect(await again.json()).toEqual({ status: 'blocked', reports: 0, events: 0 });
+    // In a batch with another cluster's events, only the blocked cluster's are left out.
+    const other = randomUUID();
+    const mixed = await c.postProto(
+      '/api/v2/report/events',
+      eventBatch([{ trackingId: id }, { trackingId: other }, { trackingId: other, catalogId: 7 }]),
+    );
+    expect(await mixed.json()).toEqual({ status: 'stored', reports: 0, events: 2 });
+    const agent = await c.post('/api/v3/report', encodeReportJson(agentReport({ trackingId: id })), {
+      'content-type': 'application/json',
+    });
+    expect(await agent.json()).toEqual({ status: 'blocked', reports: 0, events: 0 });
     expect((await c.get(`/query/clusters/${id}`)).status).toBe(404);
     const metrics = await (await c.get('/metrics', null)).text();
-    expect(metrics).toMatch(/^tidewatch_blocked_rows_total 1$/m);
+    expect(metrics).toMatch(/^tidewatch_blocked_rows_total 3$/m);
     expect(await (await c.get('/admin/blocked')).json()).toEqual({
       blocked: [{ trackingId: id, blockedAt: expect.stringMatching(/Z$/) }],
     });
@@ -128,7 +142,8 @@ describe('erase by tracking id', () => {
     expect((await c.del(`/admin/blocked/${id}`, readToken)).status).toBe(403);
     expect((await c.del(`/admin/blocked/${id}`)).status).toBe(200);
     expect(await (await c.del(`/admin/blocked/${id}`)).json()).toMatchObject({ error: 'not_found' });
-    await c.postProto('/api/v2/report/compute', nodeReport('compute', { trackingId: id }));
+    const unblocked = await c.postProto('/api/v2/report/compute', nodeReport('compute', { trackingId: id }));
+    expect(await unblocked.json()).toEqual({ status: 'stored', reports: 1, events: 0 });
     expect((await c.get(`/query/clusters/${id}`)).status).toBe(200);
 
     const audit = (await (await c.get('/admin/audit')).json()) as {

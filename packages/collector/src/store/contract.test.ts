@@ -253,6 +253,7 @@ describe.each(targets)('store contract: $name', (target) => {
       eventsInserted: 0,
       agentReportsInserted: 0,
       blocked: 3,
+      blockedIds: ['gone'],
     });
     expect(await store.getCluster('gone')).toBeNull();
     expect(await store.blockedClusters()).toEqual([{ trackingId: 'gone', blockedAt: expect.any(Number) }]);

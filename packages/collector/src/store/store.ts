@@ -149,6 +149,8 @@ export interface WriteResult {
   agentReportsInserted: number;
   /** Rows dropped because their cluster was erased and is blocked (answered 200, never stored). */
   blocked: number;
+  /** The tracking ids of those rows: their senders are told `blocked` instead of `stored`. */
+  blockedIds: string[];
 }
 
 /** A cluster erased by an admin: its new reports are dropped until an admin lifts the block. */

@@ -379,7 +379,8 @@ export class ClickHouseStore implements Store {
       ),
     ]);
     const { batch } = withoutBlocked(all, blockedIds);
-    const { blocked } = withoutBlocked(request, blockedIds); // counted as sent, like every store
+    // Counted as sent, like every store.
+    const { blocked, blockedIds: blockedOnes } = withoutBlocked(request, blockedIds);
     const reports = batch.reports
       .filter((r) => !storedReports.has(r.dedupKey))
       .map((r) => ({ ...reportColumns(r), raw: base64(r.raw) }));
@@ -412,6 +413,7 @@ export class ClickHouseStore implements Store {
       eventsInserted: events.length,
       agentReportsInserted: agentReports.length,
       blocked,
+      blockedIds: blockedOnes,
     };
   }
 

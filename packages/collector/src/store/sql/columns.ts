@@ -119,7 +119,7 @@ export function agentReportColumns(r: AgentReportRow): Omit<AgentReportsTable, '
  * inside the write transaction, so an erase and a write racing each other never leave a row behind.
  */
 export function withoutBlocked(batch: WriteBatch, blocked: ReadonlySet<string>) {
-  if (blocked.size === 0) return { batch, blocked: 0 };
+  if (blocked.size === 0) return { batch, blocked: 0, blockedIds: [] };
   const keep = (trackingId: string) => !blocked.has(trackingId);
   const kept: WriteBatch = {
     reports: batch.reports.filter((r) => keep(r.trackingId)),
@@ -127,7 +127,12 @@ export function withoutBlocked(batch: WriteBatch, blocked: ReadonlySet<string>) 
     agentReports: (batch.agentReports ?? []).filter((w) => keep(w.report.trackingId)),
   };
   const count = (b: WriteBatch) => b.reports.length + b.events.length + (b.agentReports?.length ?? 0);
-  return { batch: kept, blocked: count(batch) - count(kept) };
+  const present = new Set(batchTrackingIds(batch));
+  return {
+    batch: kept,
+    blocked: count(batch) - count(kept),
+    blockedIds: [...blocked].filter((id) => present.has(id)),
+  };
 }
 
 /** Every tracking id a batch writes rows for. */

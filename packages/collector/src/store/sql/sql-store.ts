@@ -268,10 +268,11 @@ export class SqlStore implements Store {
               .select('tracking_id')
               .where('tracking_id', 'in', ids)
               .execute();
-      const { batch: unordered, blocked } = withoutBlocked(
-        request,
-        new Set(blockedRows.map((r) => r.tracking_id)),
-      );
+      const {
+        batch: unordered,
+        blocked,
+        blockedIds,
+      } = withoutBlocked(request, new Set(blockedRows.map((r) => r.tracking_id)));
       const batch = ordered(unordered);
       const inserted: { tracking_id: string; received_at: number }[] = [];
       const insertedReports: { tracking_id: string; received_at: number; ci: number }[] = [];
@@ -358,7 +359,7 @@ export class SqlStore implements Store {
         for (const row of updated) days.add(row.day);
       }
       await this.recountDays(trx, days);
-      return { reportsInserted, eventsInserted, agentReportsInserted, blocked };
+      return { reportsInserted, eventsInserted, agentReportsInserted, blocked, blockedIds };
     });
   }
 

@@ -132,7 +132,7 @@ let setHistogram: SQLite.Statement | undefined;
 function writeRows(request: WriteBatch): WriteResult {
   isBlocked ??= db.prepare('select 1 from blocked_clusters where tracking_id = ?');
   const blockedIds = new Set(batchTrackingIds(request).filter((id) => isBlocked!.get(id) !== undefined));
-  const { batch: unordered, blocked } = withoutBlocked(request, blockedIds);
+  const { batch: unordered, blocked, blockedIds: blockedOnes } = withoutBlocked(request, blockedIds);
   const batch = ordered(unordered);
   type Stored = { tracking_id: string; received_at: number; ci: number };
   const inserted: Stored[] = [];
@@ -223,7 +223,13 @@ function writeRows(request: WriteBatch): WriteResult {
     prepared(ROLLUP_SQL.clearDay()).run(day);
     prepared(ROLLUP_SQL.countDay()).run(day);
   }
-  return { reportsInserted, eventsInserted, agentReportsInserted: insertedIds.size, blocked };
+  return {
+    reportsInserted,
+    eventsInserted,
+    agentReportsInserted: insertedIds.size,
+    blocked,
+    blockedIds: blockedOnes,
+  };
 }
 
 // BEGIN IMMEDIATE (`.immediate`): the transaction reads (the blocked-cluster check) before it
