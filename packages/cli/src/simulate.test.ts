@@ -174,6 +174,16 @@ describe('tidewatch simulate --token: history through /admin/import', () => {
     expect((await cluster(id)).body).toEqual(before);
   });
 
+  it("says how many items of an erased cluster the collector dropped, apart from is_test's", async () => {
+    const id = new FleetSimulation(options).clusters.find((p) => !p.isTest)!.trackingId;
+    expect((await c.del(`/admin/clusters/${id}`)).status).toBe(200);
+    const run = await tidewatch(['simulate', ...fleetArgs, '--target', c.url, '--token', ADMIN_TOKEN]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/; [1-9][\d,]* items of erased \(blocked\) clusters dropped/);
+    expect((await cluster(id)).status).toBe(404);
+    expect((await c.del(`/admin/blocked/${id}`)).status).toBe(200);
+  });
+
   it('says when the token is wrong or not an admin token', async () => {
     const wrong = await tidewatch([
       'simulate',

@@ -25,6 +25,8 @@ export interface Delivered {
   duplicates: number;
   /** is_test items, validated and dropped by the collector. */
   discarded: number;
+  /** Items of erased (blocked) clusters, dropped by the collector. */
+  blocked: number;
 }
 
 export function emptyDelivered(): Delivered {
@@ -34,6 +36,7 @@ export function emptyDelivered(): Delivered {
     stored: { reports: 0, events: 0, agentReports: 0 },
     duplicates: 0,
     discarded: 0,
+    blocked: 0,
   };
 }
 
@@ -145,7 +148,12 @@ export class ImportSender {
       },
     });
     if (!response.ok) throw await refusal(response, '/admin/import', this.target);
-    const answer = (await response.json()) as { imported: Counts; duplicates?: number; discarded: number };
+    const answer = (await response.json()) as {
+      imported: Counts;
+      duplicates?: number;
+      discarded: number;
+      blocked?: number;
+    };
     if (ndjson === '') return;
     const d = this.delivered;
     d.requests++;
@@ -154,6 +162,7 @@ export class ImportSender {
     d.stored.agentReports += answer.imported.agentReports;
     d.duplicates += answer.duplicates ?? 0;
     d.discarded += answer.discarded;
+    d.blocked += answer.blocked ?? 0;
   }
 }
 
@@ -199,7 +208,9 @@ export class PublicSender {
     const d = this.delivered;
     d.requests++;
     count(d.sent, item);
+    const items = item.kind === 'events' ? item.events : 1;
     if (answer.status === 'stored') count(d.stored, item);
-    else d.discarded += item.kind === 'events' ? item.events : 1;
+    else if (answer.status === 'blocked') d.blocked += items;
+    else d.discarded += items;
   }
 }

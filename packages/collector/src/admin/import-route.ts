@@ -220,6 +220,10 @@ export async function importRoute(
               imported: countsSchema,
               duplicates: { type: 'integer', description: 'rows already stored (a retried import)' },
               discarded: { type: 'integer', description: 'is_test reports and events' },
+              blocked: {
+                type: 'integer',
+                description: 'rows of erased (blocked) clusters, dropped until an admin lifts the block',
+              },
             },
           },
         },
@@ -305,7 +309,7 @@ export async function importRoute(
           discarded,
           ...(rows > 0 ? { from: new Date(first).toISOString(), to: new Date(last).toISOString() } : {}),
         });
-      return { lines, imported, duplicates, discarded };
+      return { lines, imported, duplicates, discarded, blocked: result.blocked };
     },
   );
 }
