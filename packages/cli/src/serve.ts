@@ -5,23 +5,8 @@ import { type CollectorConfig, DEFAULT_CONFIG, startCollector } from '@tidewatch
 export async function serve(config: CollectorConfig): Promise<void> {
   const collector = await startCollector(config);
   const { url } = collector;
-  console.log(`listening on ${url}`);
-  if (config.store === 'sqlite::memory:') {
-    collector.app.log.warn(
-      'the store is in memory (sqlite::memory:): everything stored is lost when the collector stops; use sqlite:PATH to keep it',
-    );
-  }
-  if (collector.createdAdminToken) {
-    console.log(`dashboard: ${url}/#token=${collector.createdAdminToken}`);
-    console.log('  (this admin token is shown once: keep the address; only its hash is stored)');
-  } else if (config.adminToken) {
-    console.log(`dashboard: ${url}/ (sign in with the admin token you configured)`);
-  } else {
-    console.log(
-      `dashboard: ${url}/ (sign in with your token; mint one with: npx tidewatch token create --role admin${storeFlag(config.store)})`,
-    );
-  }
-
+  // Before the first line is printed: whoever waits for it (a supervisor, a test) may signal at
+  // once, and without a handler SIGTERM would kill the process instead of shutting it down.
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) {
@@ -54,6 +39,22 @@ export async function serve(config: CollectorConfig): Promise<void> {
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+  console.log(`listening on ${url}`);
+  if (config.store === 'sqlite::memory:') {
+    collector.app.log.warn(
+      'the store is in memory (sqlite::memory:): everything stored is lost when the collector stops; use sqlite:PATH to keep it',
+    );
+  }
+  if (collector.createdAdminToken) {
+    console.log(`dashboard: ${url}/#token=${collector.createdAdminToken}`);
+    console.log('  (this admin token is shown once: keep the address; only its hash is stored)');
+  } else if (config.adminToken) {
+    console.log(`dashboard: ${url}/ (sign in with the admin token you configured)`);
+  } else {
+    console.log(
+      `dashboard: ${url}/ (sign in with your token; mint one with: npx tidewatch token create --role admin${storeFlag(config.store)})`,
+    );
+  }
 }
 
 /**

@@ -105,6 +105,9 @@ const n = (v: number) => v.toLocaleString('en-US');
 /** Said only when it happened: items of clusters an admin erased, which the collector drops. */
 const blockedNote = (blocked: number) =>
   blocked > 0 ? `; ${n(blocked)} items of erased (blocked) clusters dropped` : '';
+/** Items older than the collector keeps (its --retention-months): not stored. */
+const expiredNote = (expired: number) =>
+  expired > 0 ? `; ${n(expired)} items older than the collector's retention not stored` : '';
 
 /** Everything with a receive time in the period, day by day, in NDJSON imports. */
 async function importHistory(sim: FleetSimulation, o: SimulateOptions, token: string): Promise<Delivered> {
@@ -168,7 +171,7 @@ function summary(sim: FleetSimulation, o: SimulateOptions, d: Delivered, seconds
     `simulated ${n(o.clusters)} clusters over ${o.days} days (seed ${o.seed}) in ${seconds.toFixed(1)} s`,
     `  sent      ${n(d.sent.reports)} reports, ${n(d.sent.events)} events, ${n(d.sent.agentReports)} agent reports in ${n(d.requests)} requests to ${o.target}${o.token ? '/admin/import' : ''}`,
     o.token
-      ? `  stored    ${n(d.stored.reports)} reports, ${n(d.stored.events)} events, ${n(d.stored.agentReports)} agent reports new; ${n(d.duplicates)} already stored; ${n(d.discarded)} is_test items discarded${blockedNote(d.blocked)}`
+      ? `  stored    ${n(d.stored.reports)} reports, ${n(d.stored.events)} events, ${n(d.stored.agentReports)} agent reports new; ${n(d.duplicates)} already stored; ${n(d.discarded)} is_test items discarded${blockedNote(d.blocked)}${expiredNote(d.expired)}`
       : `  stored    ${n(d.stored.reports)} reports, ${n(d.stored.events)} events, ${n(d.stored.agentReports)} agent reports acknowledged; ${n(d.discarded)} is_test items discarded${blockedNote(d.blocked)}`,
     `  fleet     ${n(reporting.length)} clusters still reporting, ${n(silent)} went silent, ${n(o.clusters - seen.length)} arrive later today; versions ${sim.releases[0]!.version} to ${sim.releases.at(-1)!.version}`,
     '',

@@ -140,8 +140,13 @@ export function signed(value: bigint | number, flags: Flags): number {
 export function finite(value: unknown, field: string): number | null {
   if (value === undefined || value === null) return null;
   if (typeof value !== 'number') throw new ProtocolError('invalid_field', `${field} must be a number`);
-  return Number.isFinite(value) ? value : null;
+  if (!Number.isFinite(value)) return null;
+  // A subnormal (below 2^-1022, only a v1 JSON number can be one) is 0: ClickHouse flushes them
+  // to 0, so every store keeps 0 and answers alike.
+  return Math.abs(value) < SMALLEST_NORMAL ? value * 0 : value; // keeps the sign of -0
 }
+
+const SMALLEST_NORMAL = 2 ** -1022;
 
 /** Enum number → name by table; UNSPECIFIED (0) or unknown numbers become null. */
 export function enumName<T extends string>(value: number, names: readonly T[]): T | null {

@@ -27,6 +27,8 @@ export interface Delivered {
   discarded: number;
   /** Items of erased (blocked) clusters, dropped by the collector. */
   blocked: number;
+  /** Items received before the collector's retention period, not stored. Import mode only. */
+  expired: number;
 }
 
 export function emptyDelivered(): Delivered {
@@ -37,6 +39,7 @@ export function emptyDelivered(): Delivered {
     duplicates: 0,
     discarded: 0,
     blocked: 0,
+    expired: 0,
   };
 }
 
@@ -153,6 +156,7 @@ export class ImportSender {
       duplicates?: number;
       discarded: number;
       blocked?: number;
+      expired?: number;
     };
     if (ndjson === '') return;
     const d = this.delivered;
@@ -163,6 +167,7 @@ export class ImportSender {
     d.duplicates += answer.duplicates ?? 0;
     d.discarded += answer.discarded;
     d.blocked += answer.blocked ?? 0;
+    d.expired += answer.expired ?? 0;
   }
 }
 

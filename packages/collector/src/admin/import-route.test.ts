@@ -90,6 +90,8 @@ describe.each(targets)('POST /admin/import: $name', (target) => {
       imported: { reports: 3, events: 3, agentReports: 1 },
       duplicates: 0,
       discarded: 0,
+      expired: 0,
+      blocked: 0,
     });
     const { status, body } = await cluster(id);
     expect(status).toBe(200);
@@ -135,6 +137,51 @@ describe.each(targets)('POST /admin/import: $name', (target) => {
       reports: { meta: 1, compute: 0, frontend: 0, compactor: 0 },
       events: 1,
     });
+  });
+
+  it('drops lines received before the retention period, counted as expired, and refuses absurd times', async () => {
+    const kept = await startTestCollector(await target.freshUrl(), { retentionMonths: 1 });
+    try {
+      const old = randomUUID();
+      const recent = randomUUID();
+      const res = await fetch(`${kept.url}/admin/import`, {
+        method: 'POST',
+        body: ndjson([
+          line(Date.now() - 40 * DAY, '/api/v2/report/meta', metaReport({ trackingId: old })),
+          line(Date.now() - 40 * DAY, '/api/v2/report/events', eventBatch([{ trackingId: old }])),
+          {
+            ...line(
+              Date.now() - 40 * DAY,
+              '/api/v3/report',
+              encodeReportJson(agentReport({ trackingId: old })),
+            ),
+            contentType: 'application/json',
+          },
+          line(Date.now() - 2 * DAY, '/api/v2/report/meta', metaReport({ trackingId: recent })),
+        ]),
+        headers: {
+          'content-type': 'application/x-ndjson',
+          authorization: 'Bearer test-admin-token-0123456789',
+        },
+      });
+      expect(await res.json()).toMatchObject({
+        imported: { reports: 1, events: 0, agentReports: 0 },
+        expired: 3,
+      });
+      expect((await kept.get(`/query/clusters/${old}`)).status).toBe(404);
+      expect((await kept.get(`/query/clusters/${recent}`)).status).toBe(200);
+    } finally {
+      await kept.close();
+    }
+    // Past what a JavaScript date can hold: a 400 naming the line, not a 500.
+    for (const receivedAt of [8_640_000_000_000_001, -8_640_000_000_000_001, 2 ** 53 - 1]) {
+      const res = await send([{ ...line(0, '/api/v2/report/meta', metaReport()), receivedAt }]);
+      expect(res.status).toBe(400);
+      expect(await res.json()).toMatchObject({
+        error: 'invalid_line',
+        message: expect.stringMatching(/^line 1: /),
+      });
+    }
   });
 
   it('audits every import that carries lines, and not an empty one (a token check)', async () => {

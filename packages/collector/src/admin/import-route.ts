@@ -22,6 +22,7 @@ import { acceptRawBodies, inflatedBody, mediaType, requireMediaType } from '../h
 import { agentReportWrite, DEFAULT_SERIES_CAPS } from '../ingest/native-rows.js';
 import { eventRow, reportRow } from '../ingest/rows.js';
 import type { LicenseSubjectPolicy } from '../privacy/license-subject.js';
+import { retentionCutoffDay } from '../privacy/retention.js';
 import { calendarDay } from '../query/day-range.js';
 import type {
   AgentReportWrite,
@@ -41,6 +42,8 @@ export const IMPORT_MAX_LINES = 50_000;
 const LINE_BODY_MAX = 4 * 1024 * 1024;
 const CLOCK_SKEW_MS = 5 * 60_000;
 const MAX_AGE_MS = 400 * 86_400_000;
+/** The largest time a JavaScript Date can hold. */
+const MAX_DATE_MS = 8.64e15;
 
 const NDJSON = ['application/x-ndjson', 'application/ndjson'] as const;
 const PROTOBUF = ['application/x-protobuf', 'application/protobuf', 'application/octet-stream'] as const;
@@ -69,6 +72,8 @@ function receiveTime(value: unknown, now: number): number {
   } else {
     throw new LineError('receivedAt must be an ISO 8601 time with a zone or a number of ms since the epoch');
   }
+  // Beyond ±8.64e15 ms a Date holds no time at all (and printing it would throw).
+  if (Math.abs(ms) > MAX_DATE_MS) throw new LineError(`receivedAt ${ms} is not a valid time`);
   if (ms > now + CLOCK_SKEW_MS) {
     throw new LineError(`receivedAt ${new Date(ms).toISOString()} is in the future`);
   }
@@ -189,7 +194,12 @@ const countsSchema = {
 
 export async function importRoute(
   app: FastifyInstance,
-  opts: { store: Store; license: LicenseSubjectPolicy },
+  opts: {
+    store: Store;
+    license: LicenseSubjectPolicy;
+    /** The collector's retention (0: keeps everything): older lines are dropped as `expired`. */
+    retentionMonths: number;
+  },
 ) {
   const { store } = opts;
   acceptRawBodies(app, IMPORT_BODY_LIMIT);
@@ -220,6 +230,11 @@ export async function importRoute(
               imported: countsSchema,
               duplicates: { type: 'integer', description: 'rows already stored (a retried import)' },
               discarded: { type: 'integer', description: 'is_test reports and events' },
+              expired: {
+                type: 'integer',
+                description:
+                  'reports and events received before the retention period (--retention-months): not stored',
+              },
               blocked: {
                 type: 'integer',
                 description: 'rows of erased (blocked) clusters, dropped until an admin lifts the block',
@@ -233,6 +248,11 @@ export async function importRoute(
       requireMediaType(request, NDJSON);
       const text = Buffer.from(await inflatedBody(request, IMPORT_BODY_LIMIT)).toString('utf8');
       const now = Date.now();
+      // A line older than the retention keeps would show until the next daily pass deleted it.
+      const keptFrom = opts.retentionMonths > 0 ? retentionCutoffDay(now, opts.retentionMonths) : null;
+      const expiredAt = (receivedAt: number) =>
+        keptFrom !== null && new Date(receivedAt).toISOString().slice(0, 10) < keptFrom;
+      let expired = 0;
       const ledger = new SeriesLedger(store);
       const reports: ReportRow[] = [];
       const events: EventRow[] = [];
@@ -256,11 +276,14 @@ export async function importRoute(
           const decoded = parseLine(line, now, opts.license);
           if (decoded.kind === 'agent') {
             if (decoded.report.isTest) discarded++;
+            else if (expiredAt(decoded.receivedAt)) expired++;
             else agentReports.push(await ledger.write(decoded.report, decoded.raw, decoded.receivedAt));
           } else {
             discarded += decoded.discarded;
-            if (decoded.kind === 'report') reports.push(...decoded.rows);
-            else events.push(...decoded.rows);
+            const kept = decoded.rows.filter((r) => !expiredAt(r.receivedAt));
+            expired += decoded.rows.length - kept.length;
+            if (decoded.kind === 'report') reports.push(...(kept as ReportRow[]));
+            else events.push(...(kept as EventRow[]));
           }
         } catch (error) {
           if (error instanceof LineError) {
@@ -307,9 +330,10 @@ export async function importRoute(
           duplicates,
           blocked: result.blocked,
           discarded,
+          expired,
           ...(rows > 0 ? { from: new Date(first).toISOString(), to: new Date(last).toISOString() } : {}),
         });
-      return { lines, imported, duplicates, discarded, blocked: result.blocked };
+      return { lines, imported, duplicates, discarded, expired, blocked: result.blocked };
     },
   );
 }

@@ -20,6 +20,30 @@ function check(values: unknown, where: string): void {
   }
 }
 
+/** A number as people write one in a URL: decimal digits, a sign, a fraction. */
+const DECIMAL = /^-?\d+(\.\d+)?$/;
+
+/**
+ * The schema coerces any string that JavaScript reads as a number: `0x10` became 16, `1e3` 1000,
+ * ` 5` 5. A query parameter that became a number must have been written in decimal.
+ */
+function decimalNumbers(query: unknown, url: string): void {
+  if (typeof query !== 'object' || query === null) return;
+  const numeric = Object.entries(query).filter(([, v]) => typeof v === 'number');
+  if (numeric.length === 0) return;
+  const start = url.indexOf('?');
+  const raw = new URLSearchParams(start === -1 ? '' : url.slice(start + 1));
+  for (const [name] of numeric) {
+    const written = raw.get(name);
+    if (written !== null && !DECIMAL.test(written)) {
+      throw new CollectorError(
+        'invalid_parameter',
+        `query parameter ${name} must be a decimal number, not ${JSON.stringify(written.slice(0, 40))}`,
+      );
+    }
+  }
+}
+
 /** Every name and value of the URL's query string decodes (well-formed %XX, valid UTF-8). */
 function wellEncodedQuery(url: string): boolean {
   const start = url.indexOf('?');
@@ -44,5 +68,6 @@ export function requireUsableParameters(app: FastifyInstance): void {
   app.addHook('preHandler', async (request) => {
     check(request.params, 'path parameter');
     check(request.query, 'query parameter');
+    decimalNumbers(request.query, request.url);
   });
 }

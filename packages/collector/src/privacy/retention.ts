@@ -8,10 +8,17 @@ import type { RetentionResult, Store } from '../store/store.js';
 
 const DAY_MS = 86_400_000;
 
-/** The first UTC day kept: today's date `months` calendar months ago. */
+/**
+ * The first UTC day kept: today's date `months` calendar months ago, or that month's last day when
+ * it is shorter (31 March less one month is 28 or 29 February, not 3 March: Date.UTC rolls an
+ * overflowing day into the next month, which deleted days less than a month old).
+ */
 export function retentionCutoffDay(now: number, months: number): string {
   const today = new Date(now);
-  return new Date(Date.UTC(today.getUTCFullYear(), today.getUTCMonth() - months, today.getUTCDate()))
+  const year = today.getUTCFullYear();
+  const month = today.getUTCMonth() - months;
+  const lastDayOfMonth = new Date(Date.UTC(year, month + 1, 0)).getUTCDate();
+  return new Date(Date.UTC(year, month, Math.min(today.getUTCDate(), lastDayOfMonth)))
     .toISOString()
     .slice(0, 10);
 }

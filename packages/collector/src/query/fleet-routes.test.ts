@@ -302,14 +302,46 @@ describe.each(targets)('fleet query routes: $name', (target) => {
       });
       expect(unknown.status).toBe(404);
       // Only true or false: "true", 1 and null were coerced by the schema (null untagged it).
-      for (const body of ['{"internal":"true"}', '{"internal":1}', '{"internal":null}', '{"internal":"x"}']) {
+      // Nor another field beside it (the schema's removeAdditional dropped it silently).
+      const bodies = [
+        '{"internal":"true"}',
+        '{"internal":1}',
+        '{"internal":null}',
+        '{"internal":"x"}',
+        '{"internal":false,"x":1}',
+      ];
+      for (const body of bodies) {
         const odd = await fetch(`${c.url}/admin/clusters/${b}/internal`, {
           method: 'PUT',
           body,
           headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_TOKEN}` },
         });
         expect(odd.status, body).toBe(400);
+        expect(await odd.json(), body).toMatchObject({ error: 'invalid_request' });
       }
+      // A body it cannot read as sent: compressed, or in another charset. Refused by name.
+      const refused: Record<string, string>[] = [
+        { 'content-type': 'application/json', 'content-encoding': 'gzip' },
+        { 'content-type': 'application/json', 'content-encoding': 'br' },
+        { 'content-type': 'application/json; charset=utf-16' },
+      ];
+      for (const headers of refused) {
+        const odd = await fetch(`${c.url}/admin/clusters/${b}/internal`, {
+          method: 'PUT',
+          body: '{"internal":false}',
+          headers: { ...headers, authorization: `Bearer ${ADMIN_TOKEN}` },
+        });
+        expect(odd.status, JSON.stringify(headers)).toBe(415);
+      }
+      const utf8 = await fetch(`${c.url}/admin/clusters/${b}/internal`, {
+        method: 'PUT',
+        body: '{"internal":true}',
+        headers: {
+          'content-type': 'application/json; charset=UTF-8',
+          authorization: `Bearer ${ADMIN_TOKEN}`,
+        },
+      });
+      expect(utf8.status).toBe(200);
       expect(
         ((await json(`/query/clusters?search=${b}`)) as { clusters: { internal: boolean }[] }).clusters[0]!
           .internal,

@@ -64,6 +64,17 @@ describe.each(targets)('query parameters under injection: $name', (target) => {
     return () => c.close();
   });
 
+  it('takes numbers in decimal only: 0x10, 1e2, +5 and " 5" were read as 16, 100 and 5', async () => {
+    for (const limit of ['0x10', '1e2', '%2B5', '%205', '0b11', '0o7', '5%20']) {
+      const res = await c.get(`/query/events?limit=${limit}`);
+      expect(res.status, limit).toBe(400);
+      expect(await res.json(), limit).toMatchObject({ error: 'invalid_parameter' });
+    }
+    const sixteen = await c.get('/query/events?limit=16');
+    expect(sixteen.status).toBe(200);
+    expect(((await sixteen.json()) as { events: unknown[] }).events.length).toBeGreaterThan(0);
+  });
+
   it('answers every hostile value of every parameter with a 400 or a normal answer, and loses nothing', async () => {
     const doc = (await (await c.get('/docs/json', null)).json()) as OpenApi;
     const routes = Object.entries(doc.paths).filter(

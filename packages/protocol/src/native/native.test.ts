@@ -219,7 +219,7 @@ const report: fc.Arbitrary<AgentReport> = fc.record({
   events: fc.array(
     fc.record({
       name,
-      timeMs: count,
+      timeMs: fc.nat({ max: 8.64e15 }),
       fields: fc.dictionary(key, fc.oneof(freeText(30), finite, fc.boolean()), { maxKeys: 5 }),
     }),
     { maxLength: 5 },
@@ -352,6 +352,11 @@ describe('hostile native bodies', () => {
     expect(codeOf(withHistogram({ ...h, sum: 1.7e308 }))).toBe('invalid_field');
     expect(codeOf({ ...sample(), cluster: { nodes: 1e301 } })).toBe('invalid_field');
     expect(codeOf({ ...sample(), metrics: [{ ...m[0], value: 1e300 }] })).toBeUndefined();
+    // An event time past what a date holds would be read back as another time (+275760-09-13).
+    const e = sample().events[0]!;
+    expect(codeOf({ ...sample(), events: [{ ...e, timeMs: 8.64e15 + 1 }] })).toBe('invalid_field');
+    expect(codeOf({ ...sample(), events: [{ ...e, timeMs: 2 ** 53 - 1 }] })).toBe('invalid_field');
+    expect(codeOf({ ...sample(), events: [{ ...e, timeMs: 8.64e15 }] })).toBeUndefined();
   });
 
   it('rejects huge arrays and maps by their size, before looking at their entries', () => {

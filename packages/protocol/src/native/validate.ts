@@ -101,6 +101,16 @@ function count(value: unknown, field: string): number {
   return n;
 }
 
+/** The largest time a JavaScript Date holds: a later one would be read back as this one. */
+const MAX_DATE_MS = 8.64e15;
+
+/** Milliseconds since the epoch that a date can hold (0: not given). */
+function eventTime(value: unknown, field: string): number {
+  const ms = count(value, field);
+  if (ms > MAX_DATE_MS) throw invalid(field, `must be ms since the epoch, at most ${MAX_DATE_MS}`);
+  return ms;
+}
+
 function nullableCount(value: unknown, field: string): number | null {
   return value === undefined || value === null ? null : count(value, field);
 }
@@ -251,7 +261,7 @@ function event(value: unknown, i: number): AgentEvent {
   }
   return {
     name: matching(e['name'], `${field}.name`, NAME_PATTERN, 'an event name like backup.finished'),
-    timeMs: count(e['timeMs'], `${field}.timeMs`),
+    timeMs: eventTime(e['timeMs'], `${field}.timeMs`),
     fields,
   };
 }

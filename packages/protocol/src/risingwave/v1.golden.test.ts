@@ -201,6 +201,16 @@ describe('RisingWave v1 meta reports', () => {
     expect(decodeV1Report('meta', astral).meta?.gitSha).toBe('sha\u{1F600}');
   });
 
+  it('keeps a subnormal CPU count as 0, as every store can (ClickHouse flushes subnormals to 0)', () => {
+    const cpu = (available: number) =>
+      decodeV1Report('meta', withFields({ system_data: { ...BASE_ONLY.system_data, cpu: { available } } }))
+        .system.cpuAvailable;
+    expect(cpu(5e-324)).toBe(0);
+    expect(Math.abs(cpu(-1e-310)!)).toBe(0);
+    expect(cpu(2 ** -1022)).toBe(2 ** -1022);
+    expect(cpu(0.5)).toBe(0.5);
+  });
+
   it('ignores fields it does not know', () => {
     const body = withFields({ future_field: { nested: [1, 2, 3] }, another: 'x' });
     expect(decodeV1Report('meta', body)).toEqual(EXAMPLE_EXPECTED);

@@ -1016,7 +1016,9 @@ export class ClickHouseStore implements Store {
       const [old] = await this.rows<{ n: number }>(
         sql`SELECT count() AS n FROM ${ident(rollup.name)} WHERE ${older}`,
       );
-      if (Number(old?.n ?? 0) > 0) await dropOld(rollup.name, older);
+      // Counted like the SQL stores' rollup tables (rows as stored: parts not yet merged count each).
+      deleted[rollup.name] = Number(old?.n ?? 0);
+      if (deleted[rollup.name]! > 0) await dropOld(rollup.name, older);
     }
     // A series whose points are all gone is forgotten (it only served the per-cluster caps).
     const series = await this.rows<{ tracking_id: string; name: string; labels: string }>(
