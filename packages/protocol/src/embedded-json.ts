@@ -49,6 +49,17 @@ function shortString(value: unknown, flags: Flags): string | null {
   return typeof value === 'string' && value.length > 0 && value.length <= 256 ? storable(value, flags) : null;
 }
 
+/**
+ * A format or encode as one name: RisingWave 2.3+ writes its protobuf enum's name
+ * (`FORMAT_TYPE_PLAIN`, `ENCODE_TYPE_JSON`, from `as_str_name()`), older versions and hand-written
+ * samples `plain`, `json`; both are `plain`, `json` here, so one connector is one row.
+ */
+function enumValue(value: string | null, prefix: string): string | null {
+  if (value === null) return null;
+  const lower = value.toLowerCase();
+  return lower.startsWith(prefix) && lower.length > prefix.length ? lower.slice(prefix.length) : lower;
+}
+
 /** `{"source":[{"<id>":{"connector":..,"format":..,"encode":..}}],"sink":[...]}` */
 export function parseConnectorUsage(json: string | null, flags: Flags): ConnectorUse[] {
   if (json === null) return [];
@@ -76,8 +87,8 @@ export function parseConnectorUsage(json: string | null, flags: Flags): Connecto
           kind,
           id: storable(id.slice(0, 64), flags),
           connector: shortString(d['connector'], flags)?.toLowerCase() ?? null,
-          format: shortString(d['format'], flags)?.toLowerCase() ?? null,
-          encode: shortString(d['encode'], flags)?.toLowerCase() ?? null,
+          format: enumValue(shortString(d['format'], flags), 'format_type_'),
+          encode: enumValue(shortString(d['encode'], flags), 'encode_type_'),
         });
       }
     }
@@ -98,7 +109,9 @@ export function parseLicense(json: string | null, flags: Flags): LicenseFacts {
     flags.add('license_unparsable');
     return { tier: null, subject: null };
   }
-  const tier = shortString(parsed['tier'], flags);
+  // RisingWave 2.6+ writes a custom tier as an object, `{"name": …, "features": […]}`: its name may
+  // be the customer's, so it is kept as `custom` only.
+  const tier = isRecord(parsed['tier']) ? 'custom' : shortString(parsed['tier'], flags);
   return { tier: tier?.toLowerCase() ?? null, subject: shortString(parsed['sub'], flags) };
 }
 

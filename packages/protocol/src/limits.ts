@@ -6,7 +6,12 @@ export const LIMITS = {
   sessionIdMax: 128,
   /** Names, versions, OS strings, connector names: generous for real values, small for abuse. */
   shortStringMax: 1024,
-  /** JSON texts RisingWave embeds (connector usage, license, event attributes). */
+  /**
+   * Event attributes, a JSON text RisingWave embeds in each event. Connector usage and license
+   * texts have no limit of their own: a real cluster lists every source and sink (~90 characters
+   * each), so one with a few thousand writes more than this, and refusing its meta report would
+   * lose it for good; the body limit bounds them.
+   */
   jsonStringMax: 256 * 1024,
   /** Stream jobs listed in one meta report. */
   streamJobsMax: 100_000,

@@ -37,7 +37,7 @@ export type ReportFlag =
   | 'surrogate_replaced' // a lone UTF-16 surrogate (a JSON \ud800 escape) was replaced with U+FFFD
   | 'connector_usage_unparsable' // connector_usage_json_str is not the JSON RisingWave writes
   | 'license_unparsable' // license_info_json_str is not JSON
-  | 'legacy_memory_total'; // v1 up to 1.4: memory.total was used + available, an over-count
+  | 'legacy_memory_total'; // v1 up to 1.4: memory.total over-counted; the total kept is `available`
 
 export interface SystemData {
   memoryUsed: number | null;

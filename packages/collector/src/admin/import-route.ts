@@ -20,7 +20,7 @@ import { requireToken } from '../auth/require-token.js';
 import { CollectorError } from '../errors.js';
 import { acceptRawBodies, inflatedBody, mediaType, requireMediaType } from '../http/body.js';
 import { agentReportWrite, DEFAULT_SERIES_CAPS } from '../ingest/native-rows.js';
-import { eventRow, reportRow } from '../ingest/rows.js';
+import { eventRows, reportRow } from '../ingest/rows.js';
 import type { LicenseSubjectPolicy } from '../privacy/license-subject.js';
 import { retentionCutoffDay } from '../privacy/retention.js';
 import { calendarDay } from '../query/day-range.js';
@@ -119,7 +119,7 @@ function decode(
     const real = events.filter((e) => !e.event.isTest);
     return {
       kind: 'events',
-      rows: real.map((e) => eventRow(e.event, e.raw, receivedAt)),
+      rows: eventRows(real, receivedAt),
       discarded: events.length - real.length,
     };
   }

@@ -14,7 +14,7 @@ import {
   DEFAULT_SERIES_CAPS,
   type SeriesCaps,
 } from './native-rows.js';
-import { eventRow, reportRow } from './rows.js';
+import { eventRows, reportRow } from './rows.js';
 import type { WriteBatcher } from './write-batcher.js';
 
 export interface IngestResult {
@@ -111,9 +111,8 @@ export class IngestPipeline {
     // An empty batch stores nothing, and nothing in it was is_test: "discarded" would say so.
     if (events.length === 0) return { status: 'stored', reports: 0, events: 0 };
     if (real.length === 0) return { status: 'discarded', reports: 0, events: 0 };
-    const rows = real.map((e) => {
-      const row = eventRow(e.event, e.raw, receivedAt);
-      const odd = eventFlags(e.event, receivedAt);
+    const rows = eventRows(real, receivedAt).map((row, i) => {
+      const odd = eventFlags(real[i]!.event, receivedAt);
       this.count(odd);
       return { ...row, flags: withFlags(row.flags, odd) };
     });

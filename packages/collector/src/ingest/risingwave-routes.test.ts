@@ -111,6 +111,43 @@ describe.each(targets)('RisingWave ingest over HTTP: $name', (target) => {
     expect((await cluster(c, id)).body).toMatchObject({ events: 3, reports: { meta: 0 } });
   });
 
+  it('stores every copy of an event RisingWave repeats within a batch, and a retried batch once', async () => {
+    // RisingWave emits the same `paywall` event on every check of a feature it is not licensed
+    // for, many in one second: copies within a batch are occurrences, not retries.
+    const id = randomUUID();
+    const paywall = { trackingId: id, name: 'paywall', stage: 4, eventTimeSec: 1_764_000_000 };
+    const batch = eventBatch([paywall, paywall, paywall, { ...paywall, name: 'other' }, paywall]);
+    const first = await c.postProto('/api/v2/report/events', batch);
+    expect(await first.json()).toEqual({ status: 'stored', reports: 0, events: 5 });
+    expect((await c.postProto('/api/v2/report/events', batch)).status).toBe(200);
+    expect((await cluster(c, id)).body).toMatchObject({ events: 5 });
+    const listed = await c.get(`/query/events?trackingId=${id}&name=paywall`);
+    expect(((await listed.json()) as { events: unknown[] }).events).toHaveLength(4);
+  });
+
+  it("stores a large cluster's meta report whose connector usage lists thousands of sources", async () => {
+    const big = await startTestCollector(await target.freshUrl());
+    try {
+      const id = randomUUID();
+      const source = Array.from({ length: 3500 }, (_, i) => ({
+        [String(i)]: { connector: 'kafka', format: 'FORMAT_TYPE_PLAIN', encode: 'ENCODE_TYPE_JSON' },
+      }));
+      const usage = JSON.stringify({ source, sink: [] });
+      expect(usage.length).toBeGreaterThan(256 * 1024);
+      const res = await big.postProto(
+        '/api/v2/report/meta',
+        metaReport({ trackingId: id, connectorUsage: usage }),
+      );
+      expect(res.status).toBe(200);
+      const connectors = await big.get('/query/connectors');
+      expect(await connectors.json()).toMatchObject({
+        sources: [{ connector: 'kafka', format: 'plain', encode: 'json', clusters: 1, count: 3500 }],
+      });
+    } finally {
+      await big.close();
+    }
+  });
+
   it('answers a retried report 200 and stores it once', async () => {
     const id = randomUUID();
     const body = metaReport({ trackingId: id, sessionId: 's-1', reportTime: 1_764_000_000 });

@@ -88,7 +88,7 @@ export async function risingwaveRoutes(app: FastifyInstance, opts: IngestRouteOp
       bodyLimit,
       schema: {
         tags,
-        summary: 'RisingWave v2 single event (EventMessage, 2.0/2.1)',
+        summary: 'RisingWave v2 single event (EventMessage, 2.0–2.2)',
         response: ingestedResponse,
       },
     },

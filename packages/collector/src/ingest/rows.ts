@@ -101,7 +101,24 @@ export function reportRow(report: NodeReport, raw: Uint8Array, receivedAt: numbe
 
 const unknownEnum = (n: number | null) => (n === null ? null : `#${n}`);
 
-export function eventRow(event: ClusterEvent, raw: Uint8Array, receivedAt: number): EventRow {
+/**
+ * The rows of one request's events. Identical events in one batch are distinct occurrences, not
+ * retries (a retry resends the whole batch): RisingWave emits the same event (a feature's
+ * `paywall`, a recovery) many times a second, and keying them alike kept one of each. So the n-th
+ * copy of an event within the batch (n ≥ 1) adds n to its key: a retried batch repeats the same
+ * copies in the same order and matches, and a first copy keys as it always did.
+ */
+export function eventRows(events: readonly { event: ClusterEvent; raw: Uint8Array }[], receivedAt: number) {
+  const seen = new Map<string, number>();
+  return events.map(({ event, raw }) => {
+    const first = eventRow(event, raw, receivedAt);
+    const copies = seen.get(first.dedupKey) ?? 0;
+    seen.set(first.dedupKey, copies + 1);
+    return copies === 0 ? first : eventRow(event, raw, receivedAt, copies);
+  });
+}
+
+export function eventRow(event: ClusterEvent, raw: Uint8Array, receivedAt: number, copy = 0): EventRow {
   return {
     dedupKey: dedupKey(
       'rw-event',
@@ -118,6 +135,7 @@ export function eventRow(event: ClusterEvent, raw: Uint8Array, receivedAt: numbe
           event.connectorName,
           event.object ?? unknownEnum(event.unknownObject),
           event.attributes,
+          ...(copy > 0 ? [copy] : []),
         ],
         event.flags,
         raw,

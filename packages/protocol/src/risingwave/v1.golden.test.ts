@@ -102,7 +102,7 @@ describe('RisingWave v1 meta reports', () => {
     }
   });
 
-  it('accepts a 1.4-era memory block with available, keeps total as sent and flags legacy_memory_total', () => {
+  it("takes a 1.4-era memory block's available as the total (total was used + available) and flags it", () => {
     const body = withFields({
       system_data: {
         memory: { used: 3221225472, total: 8589934592, available: 5368709120 },
@@ -112,16 +112,16 @@ describe('RisingWave v1 meta reports', () => {
       node_count: { meta_count: 0, compute_count: 1, frontend_count: 1, compactor_count: 1 },
     });
     const report = decodeV1Report('meta', body);
-    expect(report.system).toEqual({ ...EXAMPLE_EXPECTED.system, memoryTotal: 8589934592 });
+    expect(report.system).toEqual({ ...EXAMPLE_EXPECTED.system, memoryTotal: 5368709120 });
     expect(report.meta?.nodeCount).toEqual({ meta: 0, compute: 1, frontend: 1, compactor: 1 });
     expect(report.flags).toEqual(['legacy_memory_total']);
   });
 
-  it('derives total as used + available when a legacy memory block has no total', () => {
+  it('takes available as the total when a legacy memory block has no total', () => {
     const body = withFields({ system_data: { memory: { used: 100, available: 900 } } });
     const report = decodeV1Report('meta', body);
     expect(report.system.memoryUsed).toBe(100);
-    expect(report.system.memoryTotal).toBe(1000);
+    expect(report.system.memoryTotal).toBe(900);
     expect(report.flags).toEqual(['legacy_memory_total']);
   });
 

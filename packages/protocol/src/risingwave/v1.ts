@@ -34,13 +34,13 @@ function system(json: Json, flags: Flags): SystemData {
   const used = memory && 'used' in memory ? unsigned(memory['used'], 'system_data.memory.used', flags) : null;
   let total: number | null =
     memory && 'total' in memory ? unsigned(memory['total'], 'system_data.memory.total', flags) : null;
-  // Up to 1.4.x, `available` was sent too and `total` meant used + available, an over-count of the
-  // machine's memory. The real total cannot be recovered from it: keep what was sent (or used +
-  // available if total is missing) and flag the report so statistics can leave it out.
+  // Up to 1.4.x, `available` held the machine's (or cgroup's) memory and `total` was used +
+  // available, an over-count; 1.5 renamed that same value to `total` (RisingWave's
+  // telemetry/mod.rs: `available = system_memory_available_bytes()`, in 1.5 `total = …`). So the
+  // real total is `available`; the report is flagged so it can be told apart.
   if (memory && 'available' in memory) {
-    const available = unsigned(memory['available'], 'system_data.memory.available', flags);
+    total = unsigned(memory['available'], 'system_data.memory.available', flags);
     flags.add('legacy_memory_total');
-    total ??= Math.min((used ?? 0) + available, Number.MAX_SAFE_INTEGER);
   }
   return {
     memoryUsed: used,

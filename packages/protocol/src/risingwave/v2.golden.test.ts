@@ -768,8 +768,6 @@ describe('RisingWave v2 numbers and strings a store cannot hold', () => {
       () => decodeV2Report('meta', meta({ streamJobs: [{ tableId: 1, connectorName: over }] })),
       () => decodeV2Report('meta', meta({}, { system: { osName: over } })),
       () => decodeV2Report('meta', meta({}, { system: { kernelVersion: over } })),
-      () => decodeV2Report('meta', meta({ connectorUsage: 'x'.repeat(LIMITS.jsonStringMax + 1) })),
-      () => decodeV2Report('meta', meta({ license: 'x'.repeat(LIMITS.jsonStringMax + 1) })),
       () => decodeV2Event(body(eventMessage({ trackingId: TRACKING_ID, name: over }))),
       () => decodeV2Event(body(eventMessage({ trackingId: TRACKING_ID, node: over }))),
       () => decodeV2Event(body(eventMessage({ trackingId: TRACKING_ID, connectorName: over }))),
@@ -792,6 +790,57 @@ describe('RisingWave v2 numbers and strings a store cannot hold', () => {
       code: 'string_too_long',
       message: `rw_version.rw_version is ${LIMITS.shortStringMax + 1} characters; the limit is ${LIMITS.shortStringMax}`,
     });
+  });
+
+  it("keeps a large cluster's connector usage whatever its length (only the body limit bounds it)", () => {
+    // RisingWave lists every source and sink, ~90 characters each: 4,000 are ~360,000 characters,
+    // over the 256 KiB of event attributes. Refusing it would lose the whole meta report for good.
+    const sources = Array.from({ length: 4000 }, (_, i) => ({
+      [String(1000 + i)]: { connector: 'kafka', format: 'FORMAT_TYPE_PLAIN', encode: 'ENCODE_TYPE_JSON' },
+    }));
+    const usage = JSON.stringify({ source: sources, sink: [] });
+    expect(usage.length).toBeGreaterThan(LIMITS.jsonStringMax);
+    const report = decodeV2Report('meta', meta({ connectorUsage: usage, license: `${'x'.repeat(300_000)}` }));
+    expect(report.meta?.connectorUsageJson).toBe(usage);
+    expect(report.meta?.connectorUsage).toHaveLength(4000);
+    expect(report.meta?.connectorUsage[0]).toEqual({
+      kind: 'source',
+      id: '1000',
+      connector: 'kafka',
+      format: 'plain',
+      encode: 'json',
+    });
+    expect(report.flags).toEqual(['license_unparsable']);
+  });
+
+  it('reads formats and encodes as RisingWave 2.3+ writes them (FORMAT_TYPE_UPSERT) and as older ones did', () => {
+    const usage = JSON.stringify({
+      source: [
+        { '1': { connector: 'Kafka', format: 'FORMAT_TYPE_UPSERT', encode: 'ENCODE_TYPE_AVRO' } },
+        { '2': { connector: 'kafka', format: 'upsert', encode: 'avro' } },
+        { '3': { connector: 'kafka', format: 'FORMAT_TYPE_', encode: 'ENCODE_TYPE_UNSPECIFIED' } },
+      ],
+      sink: [],
+    });
+    const uses = decodeV2Report('meta', meta({ connectorUsage: usage })).meta?.connectorUsage;
+    expect(uses?.map((u) => [u.connector, u.format, u.encode])).toEqual([
+      ['kafka', 'upsert', 'avro'],
+      ['kafka', 'upsert', 'avro'],
+      ['kafka', 'format_type_', 'unspecified'],
+    ]);
+  });
+
+  it("keeps a RisingWave 2.6+ custom tier (an object that may name the customer) as 'custom'", () => {
+    const license = JSON.stringify({
+      sub: 'ACME',
+      iss: 'prod.risingwave.com',
+      tier: { name: 'acme-special', features: ['iceberg'] },
+      cpu_core_limit: 64,
+      exp: 1893456000,
+    });
+    const report = decodeV2Report('meta', meta({ license }));
+    expect(report.meta?.licenseTier).toBe('custom');
+    expect(report.flags).toEqual([]);
   });
 
   it('accepts embedded JSON texts right at their limit', () => {

@@ -103,14 +103,15 @@ export function decodeV2Report(nodeType: NodeType, bytes: Uint8Array): NodeRepor
     return { ...base(wire.base, nodeType, flags), meta: null, flags: flags.list };
   }
   const common = base(wire.base, 'meta', flags);
+  // No length limit but the body's (LIMITS.jsonStringMax says why).
   const connectorUsageJson = text(
     wire.connectorUsageJsonStr,
     'connector_usage_json_str',
     flags,
-    LIMITS.jsonStringMax,
+    Number.POSITIVE_INFINITY,
   );
   const license = parseLicense(
-    text(wire.licenseInfoJsonStr, 'license_info_json_str', flags, LIMITS.jsonStringMax),
+    text(wire.licenseInfoJsonStr, 'license_info_json_str', flags, Number.POSITIVE_INFINITY),
     flags,
   );
   return {
@@ -213,7 +214,7 @@ export function decodeV2EventBatch(bytes: Uint8Array): ClusterEvent[] {
   return decodeV2EventBatchRaw(bytes).map((e) => e.event);
 }
 
-/** Decodes the body of `POST /api/v2/report/event` (one `EventMessage`, RisingWave 2.0/2.1). */
+/** Decodes the body of `POST /api/v2/report/event` (one `EventMessage`, RisingWave 2.0–2.2). */
 export function decodeV2Event(bytes: Uint8Array): ClusterEvent {
   return event(parse(EventMessageSchema, bytes, 'EventMessage'), 'event');
 }
