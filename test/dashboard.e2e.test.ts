@@ -709,10 +709,20 @@ describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
         );
         expect(res.status).toBe(200);
       }
+      // More versions than a breakdown lists (nightly builds): the rest are summed in one row.
+      for (let i = 0; i < 35; i++) {
+        const res = await hostile.postProto(
+          '/api/v2/report/meta',
+          metaReport({ trackingId: `hostile-many-${i}`, version: `9.0.${i}\u200B` }),
+        );
+        expect(res.status).toBe(200);
+      }
       const events = eventBatch([{ trackingId: ids.long, connectorName: 'c'.repeat(1024) }]);
       expect((await hostile.postProto('/api/v2/report/events', events)).status).toBe(200);
       // An agent's extreme counter, and a label that is empty beside series without it.
+      const longName = `m${'.x'.repeat(63)}z`.slice(0, 128); // the longest metric name there is
       const metrics = [
+        counter(longName, 1),
         counter('huge.counter', 1e300),
         counter('lab.counter', 2, { k: '' }),
         counter('lab.counter', 3),
@@ -734,6 +744,7 @@ describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
         `#/events?from=${range.from}&to=${range.to}`,
         `#/cluster/${ids.long}?from=${range.from}&to=${range.to}`,
         `#/metrics?from=${range.from}&to=${range.to}&name=huge.counter&by=trackingId`,
+        `#/metrics?from=${range.from}&to=${range.to}&name=${longName}&by=version`,
       ];
       for (const width of [1280, 375]) {
         await page.setViewportSize({ width, height: 900 });
@@ -756,12 +767,28 @@ describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
       await page.setViewportSize({ width: 1280, height: 900 });
       await go(page, `#/cluster?version=${encodeURIComponent(rlo)}`);
       const value = page.locator('p.muted .value').first();
-      expect(await value.textContent()).toBe(rlo);
+      // The override is shown as what it is, so it reorders nothing (a value read "gpj.exe").
+      expect(await value.textContent()).toBe('⟨U+202E⟩2.6.2-rlo');
       const bidiOf = (e: unknown) =>
         (globalThis as unknown as { getComputedStyle(e: unknown): { unicodeBidi: string } }).getComputedStyle(
           e,
         ).unicodeBidi;
       expect(await value.evaluate(bidiOf)).toBe('isolate');
+
+      // Thousands of versions would be thousands of rows: 30 at most, the last summing the rest; a
+      // zero-width space is shown, so two versions that differ only by one do not look alike.
+      await go(page, `#/overview?from=${range.from}&to=${range.to}`);
+      const versionRows = await page
+        .locator('[data-test="breakdown-version"] tbody tr')
+        .evaluateAll((rows) => rows.map((r) => r.children[0]?.textContent ?? ''));
+      expect(versionRows).toHaveLength(30);
+      expect(versionRows.at(-1)).toMatch(/^\d+ other values$/);
+      expect(versionRows.some((v) => /^9\.0\.\d+⟨U\+200B⟩$/.test(v))).toBe(true);
+      // A 1,024-character connector is cut in its cell and whole in the tooltip.
+      await go(page, `#/events?from=${range.from}&to=${range.to}`);
+      const cut = page.locator('td span[title]', { hasText: 'ccc' }).first();
+      expect((await cut.textContent())!.length).toBe(161);
+      expect((await cut.getAttribute('title'))!.length).toBe(1024);
 
       // Huge values in compact notation; an empty label value apart from a missing label.
       await go(page, `#/metrics?from=${range.from}&to=${range.to}&name=huge.counter&by=trackingId`);

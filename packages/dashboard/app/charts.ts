@@ -180,6 +180,9 @@ export function stackedChart(
 }
 
 /** A distribution as a table whose last column is a bar: readable by eye and by a screen reader. */
+/** Rows of a bar table, the last one summing the rest when there are more. */
+const BAR_ROWS_MAX = 30;
+
 export function barTable(
   caption: string,
   rows: { value: string | null; clusters: number }[],
@@ -204,21 +207,41 @@ export function barTable(
       h('p', { class: 'muted' }, `${caption}: no clusters in this range.`),
     );
   }
+  // A fleet can report thousands of distinct values (versions of every nightly build): the first
+  // rows, and the rest summed in one, as the version chart does.
+  const shown = rows.length > BAR_ROWS_MAX ? rows.slice(0, BAR_ROWS_MAX - 1) : rows;
+  const rest = rows.slice(shown.length);
+  const restRow: Child[][] =
+    rest.length === 0
+      ? []
+      : [
+          [
+            h('span', { class: 'muted' }, `${formatCount(rest.length)} other values`),
+            formatCount(rest.reduce((sum, r) => sum + r.clusters, 0)),
+            formatPercent(
+              rest.reduce((sum, r) => sum + r.clusters, 0),
+              total,
+            ),
+            '',
+          ],
+        ];
   const tableEl = table(
     caption,
     [options.valueHeader ?? 'Value', options.countHeader ?? 'Clusters', 'Share', ''],
-    rows.map((r) => {
-      const bar = h('span', { class: 'bar' });
-      bar.style.width = `${(r.clusters / peak) * 100}%`;
-      const href = options.link?.(r.value) ?? null;
-      const name: Child = href ? h('a', { href }, label(r.value)) : label(r.value);
-      return [
-        name,
-        h('span', { 'data-value': r.clusters }, formatCount(r.clusters)),
-        formatPercent(r.clusters, total),
-        h('span', { class: 'bar-track', 'aria-hidden': 'true' }, bar),
-      ];
-    }),
+    shown
+      .map((r): Child[] => {
+        const bar = h('span', { class: 'bar' });
+        bar.style.width = `${(r.clusters / peak) * 100}%`;
+        const href = options.link?.(r.value) ?? null;
+        const name: Child = href ? h('a', { href }, label(r.value)) : label(r.value);
+        return [
+          name,
+          h('span', { 'data-value': r.clusters }, formatCount(r.clusters)),
+          formatPercent(r.clusters, total),
+          h('span', { class: 'bar-track', 'aria-hidden': 'true' }, bar),
+        ];
+      })
+      .concat(restRow),
     { numeric: [1, 2], className: 'data bars' },
   );
   if (options.testId) tableEl.setAttribute('data-test', options.testId);

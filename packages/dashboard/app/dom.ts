@@ -19,12 +19,34 @@ export function h<K extends keyof HTMLElementTagNameMap>(
   return element;
 }
 
+/**
+ * Characters that change how text around them shows without showing themselves: bidirectional
+ * overrides, embeddings, isolates and marks, and zero-width ones. In a value from a report they
+ * reversed text ("gpj.exe") or made two different versions look the same, so each is shown as its
+ * code point instead.
+ */
+const INVISIBLE = /[\u061C\u200B-\u200F\u202A-\u202E\u2060-\u2064\u2066-\u2069\uFEFF]/g;
+
+/** Text as the dashboard shows it: invisible characters made visible (see INVISIBLE). */
+export function visible(text: string): string {
+  return text.replace(INVISIBLE, (c) => `⟨U+${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}⟩`);
+}
+
 export function append(parent: Node, children: Child[]): void {
   for (const child of children) {
     if (child === null || child === undefined || child === false) continue;
     if (Array.isArray(child)) append(parent, child);
-    else parent.appendChild(typeof child === 'object' ? child : document.createTextNode(String(child)));
+    else
+      parent.appendChild(typeof child === 'object' ? child : document.createTextNode(visible(String(child))));
   }
+}
+
+/** A cell's text past this many characters is cut, whole in its tooltip (a value may be 1,024). */
+const CELL_TEXT_MAX = 160;
+
+function cellContent(cell: Child): Child {
+  if (typeof cell !== 'string' || cell.length <= CELL_TEXT_MAX) return cell;
+  return h('span', { title: visible(cell) }, `${cell.slice(0, CELL_TEXT_MAX)}…`);
 }
 
 export function clear(element: Element, ...children: Child[]): void {
@@ -60,7 +82,7 @@ export function table(
         h(
           'tr',
           {},
-          row.map((cell, i) => h('td', { class: numeric.has(i) ? 'num' : null }, cell)),
+          row.map((cell, i) => h('td', { class: numeric.has(i) ? 'num' : null }, cellContent(cell))),
         ),
       ),
     ),

@@ -53,6 +53,9 @@ export function distributionPanel(size: (typeof SIZES)[number], range: Params): 
   );
 }
 
+/** Releases listed in the pickup table (newest first). */
+const RELEASES_MAX = 30;
+
 export function adoptionPanel(range: Params): HTMLElement {
   return panel(
     'Release pickup',
@@ -61,10 +64,13 @@ export function adoptionPanel(range: Params): HTMLElement {
       if (a.releases.length === 0) return h('p', { class: 'muted' }, 'No versions reported in this range.');
       const shares = Object.keys(a.releases[0]!.daysTo);
       const days = (v: number | null) => (v === null ? 'not yet' : `${v} d`);
+      // Newest first: the releases a team asks about; thousands of nightly builds would not fit.
+      const releases = a.releases.slice(0, RELEASES_MAX);
+      const older = a.releases.length - releases.length;
       const t = table(
         'Days from the first day a release ran on an active cluster until it ran on a share of them (newest releases first; “≤” marks releases already running when the range starts)',
         ['Version', 'First day', ...shares.map((s) => `${s}%`), 'Peak share', 'Share now'],
-        a.releases.map((r) => [
+        releases.map((r) => [
           r.version,
           r.beforeRange ? `≤ ${r.firstDay}` : r.firstDay,
           ...shares.map((s) => days(r.daysTo[s] ?? null)),
@@ -74,7 +80,10 @@ export function adoptionPanel(range: Params): HTMLElement {
         { numeric: [2, 3, 4, 5, 6] },
       );
       t.setAttribute('data-test', 'adoption');
-      return h('div', { class: 'table-scroll' }, t);
+      return [
+        h('div', { class: 'table-scroll' }, t),
+        older > 0 ? h('p', { class: 'muted' }, `${formatCount(older)} older releases not shown.`) : null,
+      ];
     },
     { optional: true },
   );
