@@ -64,5 +64,18 @@ describe('a configured admin token (--admin-token)', () => {
     const third = await start(rotated);
     expect(await status(third.url, rotated)).toBe(200);
     await third.close();
+
+    // A collector of the same store started without the secret (a host missing the variable)
+    // neither revokes it for the others nor mints an admin token of its own.
+    const withSecret = await start(rotated);
+    const without = await startCollector({ store, host: '127.0.0.1', port: 0, logLevel: 'silent' });
+    try {
+      expect(without.createdAdminToken).toBeNull();
+      expect(await status(withSecret.url, rotated)).toBe(200);
+      expect(await status(without.url, rotated)).toBe(200);
+    } finally {
+      await without.close();
+      await withSecret.close();
+    }
   });
 });

@@ -18,14 +18,17 @@ export interface RunningCollector extends Collector {
 const CONFIGURED = 'configured (--admin-token)';
 
 /**
- * The configured token is accepted as admin; without one, the first start mints one. A token is
- * valid as configured only while it is configured: one configured on an earlier start and not on
- * this one (a rotated or removed secret) is revoked, and the revocation audited.
+ * The configured token is accepted as admin; without one, the first start mints one (unless an
+ * admin token exists). A rotated secret revokes the one configured before it, and the revocation
+ * is audited. A start without any secret revokes nothing: collectors share a store, and one host
+ * missing the variable must not lock every other collector's admin out (it revoked the shared
+ * secret and minted a token of its own); a removed secret is revoked with `tidewatch token revoke`.
  */
 async function ensureAdminToken(store: Store, configured: string | undefined): Promise<string | null> {
   const now = Date.now();
   const current = configured ? hashToken(configured) : null;
   for (const token of await store.listTokens()) {
+    if (current === null) break;
     if (token.label !== CONFIGURED || token.revokedAt !== null || token.hash === current) continue;
     if (!(await store.revokeToken(token.id, now))) continue;
     await store.appendAudit({
