@@ -152,6 +152,54 @@ describe('agent', () => {
     ]);
   });
 
+  it('previews without counting a failing clusterFacts, and previews a report as fitted as the one sent', async () => {
+    const stub = await collector();
+    const clock = new FakeClock();
+    const { agent } = agentFor(stub.url, {
+      clock,
+      dataDir: tempDir(),
+      isLeader: true,
+      clusterFacts: () => {
+        throw new Error('facts unavailable');
+      },
+      maxReportBytes: 16 * 1024,
+    });
+    for (let i = 0; i < 40; i++) {
+      const h = agent.histogram(`wide.${i}`);
+      for (let k = 0; k < 500; k++) h.record(2 ** (-20 + (k * 40) / 500));
+    }
+    const previews = [await agent.preview(), await agent.preview(), await agent.preview()];
+    // Each preview shows the one error the next report will carry; none adds to it.
+    expect(previews.map((p) => p!.drops.errors)).toEqual([1, 1, 1]);
+    await agent.flush();
+    const sent = stub.accepted[0]!;
+    expect(sent.drops.errors).toBe(1);
+    expect(sent.reportId).toBe(previews[0]!.reportId);
+    expect(previews[0]!.metrics.map((m) => m.histogram!.scale)).toEqual(
+      sent.metrics.map((m) => m.histogram!.scale),
+    );
+  });
+
+  it('counts a logger that throws or rejects in drops.errors', async () => {
+    const stub = await collector(() => 503);
+    const clock = new FakeClock();
+    const { agent } = agentFor(stub.url, {
+      clock,
+      dataDir: tempDir(),
+      logger: {
+        warn: () => {
+          throw new Error('log sink down');
+        },
+      },
+    });
+    await started(agent); // the first-start notice: the logger throws
+    await agent.flush(); // a 503, logged: the logger throws again
+    stub.answer = () => 200;
+    await agent.flush();
+    const last = stub.accepted.at(-1)!;
+    expect(last.drops.errors).toBeGreaterThanOrEqual(1);
+  });
+
   it('leaves out a series past ±1e300 (and counts it) so that the collector takes the rest', async () => {
     const stub = await collector();
     const clock = new FakeClock();
@@ -268,6 +316,14 @@ describe('agent', () => {
     expect(stub.connections).toBe(0);
     expect(logs.some((l) => l.includes('"name": "c"') && l.includes('not sent'))).toBe(true);
     expect(readdirSync(path.join(dataDir))).not.toContain('spool');
+    await agent.shutdown(500);
+    // Nothing was sent, so nothing is recorded: a real run afterwards starts at sequence 1, with
+    // no gap that would say a report was lost.
+    const real = agentFor(stub.url, { clock, dataDir });
+    real.agent.counter('c').inc();
+    await started(real.agent);
+    await real.agent.flush();
+    expect(stub.accepted.map((r) => r.sequence)).toEqual([1]);
   });
 
   it('shows the notice once per dataDir and keeps a bounded audit copy of what was sent', async () => {

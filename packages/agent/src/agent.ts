@@ -191,12 +191,17 @@ class RunningAgent implements Agent {
   async preview(): Promise<AgentReport | null> {
     await this.ready;
     try {
-      return buildReport({
-        ...this.reportBase(await this.clusterFacts()),
+      // What report() would build, without its side effects: a failing clusterFacts is counted in
+      // the copy's drops only, and the copy is made to fit maxReportBytes the same way.
+      const { facts, failed } = await this.readClusterFacts();
+      const report = buildReport({
+        ...this.reportBase(facts),
         events: [...this.events],
-        drops: { ...this.drops },
+        drops: { ...this.drops, errors: this.drops.errors + (failed ? 1 : 0) },
         reset: false,
       });
+      await this.fitted(report);
+      return report;
     } catch (error) {
       this.problem(`preview failed: ${describeError(error)}`);
       return null;
@@ -320,8 +325,15 @@ class RunningAgent implements Agent {
   }
 
   private async clusterFacts(): Promise<Record<string, number>> {
+    const { facts, failed } = await this.readClusterFacts();
+    if (failed) this.problem(`clusterFacts() failed: ${failed}`);
+    return facts;
+  }
+
+  /** The leader's cluster facts, or why they could not be read (nothing counted or logged). */
+  private async readClusterFacts(): Promise<{ facts: Record<string, number>; failed: string | null }> {
     const facts = this.o.clusterFacts;
-    if (!this.o.isLeader || !facts) return {};
+    if (!this.o.isLeader || !facts) return { facts: {}, failed: null };
     try {
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<never>((_, reject) => {
@@ -331,11 +343,24 @@ class RunningAgent implements Agent {
       const raw = await Promise.race([Promise.resolve().then(facts), timeout]).finally(() =>
         clearTimeout(timer),
       );
-      return cleanClusterFacts(raw, (m) => this.warnOnce(m));
+      return { facts: cleanClusterFacts(raw, (m) => this.warnOnce(m)), failed: null };
     } catch (error) {
-      this.problem(`clusterFacts() failed: ${describeError(error)}`);
-      return {};
+      return { facts: {}, failed: describeError(error) };
     }
+  }
+
+  /**
+   * The report's body, made to fit maxReportBytes (rare: thousands of wide histograms, which the
+   * collector would refuse whole with a 413) by coarsening the report in place.
+   */
+  private async fitted(report: AgentReport): Promise<Uint8Array> {
+    const json = this.o.format === 'json';
+    const encode = () => (json ? inNextTurn(() => encodeReportJson(report)) : encodeInTurns(report));
+    let body = await encode();
+    while (body.length > this.o.maxReportBytes && shrinkReport(report, body.length / this.o.maxReportBytes)) {
+      body = await encode();
+    }
+    return body;
   }
 
   /** Builds the next report, spools it and delivers everything spooled. */
@@ -359,15 +384,11 @@ class RunningAgent implements Agent {
     this.state.lastReportMs = now;
 
     const json = this.o.format === 'json';
-    const encode = () => (json ? inNextTurn(() => encodeReportJson(report)) : encodeInTurns(report));
-    let body = await encode();
-    // Rare (thousands of wide histograms): the collector would refuse the whole report with a 413.
-    while (body.length > this.o.maxReportBytes && shrinkReport(report, body.length / this.o.maxReportBytes)) {
-      body = await encode();
-    }
+    const body = await this.fitted(report);
     if (this.o.debug) {
+      // Not sent, so not recorded either: a later real run numbers its reports on from the last
+      // one sent (a gap would say one was lost) and keeps its schedule.
       this.log(`tidewatch report (TIDEWATCH_TELEMETRY_DEBUG, not sent):\n${JSON.stringify(report, null, 2)}`);
-      await saveState(this.disk, this.state);
       return;
     }
     await saveState(this.disk, this.state);
@@ -408,8 +429,13 @@ class RunningAgent implements Agent {
   private log(message: string): void {
     try {
       const returned: unknown = this.o.logger.warn(message);
-      if (returned instanceof Promise) returned.catch(() => {});
-    } catch {}
+      if (returned instanceof Promise)
+        returned.catch(() => {
+          this.drops.errors++;
+        });
+    } catch {
+      this.drops.errors++;
+    }
   }
 
   private problem(message: string): void {

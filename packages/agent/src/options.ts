@@ -121,7 +121,7 @@ function fail(message: string): never {
 function text(value: unknown, name: string, max: number, required = false): string {
   if (value === undefined && !required) return '';
   if (typeof value !== 'string' || (required && value.length === 0))
-    fail(`${name} must be a non-empty string`);
+    fail(`${name} must be a ${required ? 'non-empty ' : ''}string`);
   if (value.length > max || UNSTORABLE_TEXT.test(value)) {
     fail(`${name} must be at most ${max} characters, without NUL or unpaired surrogates`);
   }
