@@ -15,7 +15,7 @@ usage:
       [--max-connections N] [--max-connections-per-address N] [--store-timeout MS]
       [--cors-origin ORIGIN]... [--retention-months N] [--store-license-subject]
       [--tls-cert PEM --tls-key PEM]        (README: Configuration)
-  tidewatch token create --role read|admin | list | revoke ID   [--store URL]
+  tidewatch token create --role read|admin [--label TEXT] [--expires-days N] | list | revoke ID   [--store URL]
   tidewatch audit [--limit N] [--store URL]     the audit log of admin actions, newest first
   tidewatch simulate --clusters N --days D [--target URL] [--token T] [--seed S] [--agents] [--now TIME]
       a realistic fleet through the real wire formats; with an admin --token, D days of history go to
