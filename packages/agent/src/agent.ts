@@ -424,7 +424,8 @@ class RunningAgent implements Agent {
 
   /**
    * One line to the host's logger, which must not break the host either way: a logger that throws,
-   * or an async one whose promise rejects (that would be an unhandled rejection), is ignored.
+   * or an async one whose promise rejects (that would be an unhandled rejection), is counted in
+   * drops.errors and otherwise ignored.
    */
   private log(message: string): void {
     try {

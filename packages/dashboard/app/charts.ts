@@ -211,17 +211,15 @@ export function barTable(
   // rows, and the rest summed in one, as the version chart does.
   const shown = rows.length > BAR_ROWS_MAX ? rows.slice(0, BAR_ROWS_MAX - 1) : rows;
   const rest = rows.slice(shown.length);
+  const restClusters = rest.reduce((sum, r) => sum + r.clusters, 0);
   const restRow: Child[][] =
     rest.length === 0
       ? []
       : [
           [
             h('span', { class: 'muted' }, `${formatCount(rest.length)} other values`),
-            formatCount(rest.reduce((sum, r) => sum + r.clusters, 0)),
-            formatPercent(
-              rest.reduce((sum, r) => sum + r.clusters, 0),
-              total,
-            ),
+            formatCount(restClusters),
+            formatPercent(restClusters, total),
             '',
           ],
         ];
