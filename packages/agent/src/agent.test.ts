@@ -126,15 +126,33 @@ describe('agent', () => {
     expect(logs.some((l) => l.includes('collector answered 400'))).toBe(true);
   });
 
-  it('previews the exact next report without changing anything', async () => {
+  /** A leader agent with its own stub collector and clock. */
+  async function leader(
+    clusterFacts: () => Record<string, number>,
+    options: { maxReportBytes?: number } = {},
+  ) {
     const stub = await collector();
     const clock = new FakeClock();
     const { agent } = agentFor(stub.url, {
       clock,
       dataDir: tempDir(),
       isLeader: true,
-      clusterFacts: () => ({ 'nodes.compute': 3 }),
+      clusterFacts,
+      ...options,
     });
+    return { stub, clock, agent };
+  }
+
+  /** 40 histograms spanning 40 octaves each (~1,000 buckets): a report over 16 KiB. */
+  function recordWide(agent: Agent): void {
+    for (let i = 0; i < 40; i++) {
+      const h = agent.histogram(`wide.${i}`);
+      for (let k = 0; k < 500; k++) h.record(2 ** (-20 + (k * 40) / 500));
+    }
+  }
+
+  it('previews the exact next report without changing anything', async () => {
+    const { stub, clock, agent } = await leader(() => ({ 'nodes.compute': 3 }));
     agent.counter('c').inc(5);
     agent.histogram('h').record(1.5);
     agent.event('backup.finished', { ok: true, seconds: 3 });
@@ -153,21 +171,13 @@ describe('agent', () => {
   });
 
   it('previews without counting a failing clusterFacts, and previews a report as fitted as the one sent', async () => {
-    const stub = await collector();
-    const clock = new FakeClock();
-    const { agent } = agentFor(stub.url, {
-      clock,
-      dataDir: tempDir(),
-      isLeader: true,
-      clusterFacts: () => {
+    const { stub, agent } = await leader(
+      () => {
         throw new Error('facts unavailable');
       },
-      maxReportBytes: 16 * 1024,
-    });
-    for (let i = 0; i < 40; i++) {
-      const h = agent.histogram(`wide.${i}`);
-      for (let k = 0; k < 500; k++) h.record(2 ** (-20 + (k * 40) / 500));
-    }
+      { maxReportBytes: 16 * 1024 },
+    );
+    recordWide(agent);
     const previews = [await agent.preview(), await agent.preview(), await agent.preview()];
     // Each preview shows the one error the next report will carry; none adds to it.
     expect(previews.map((p) => p!.drops.errors)).toEqual([1, 1, 1]);
@@ -221,10 +231,7 @@ describe('agent', () => {
     const stub = await collector();
     const clock = new FakeClock();
     const { agent } = agentFor(stub.url, { clock, dataDir: tempDir(), maxReportBytes: 16 * 1024 });
-    for (let i = 0; i < 40; i++) {
-      const h = agent.histogram(`wide.${i}`);
-      for (let k = 0; k < 500; k++) h.record(2 ** (-20 + (k * 40) / 500)); // 40 octaves: ~1,000 buckets
-    }
+    recordWide(agent);
     await started(agent);
     await agent.flush();
     const sent = stub.accepted[0]!;

@@ -20,7 +20,7 @@ import { requireToken } from '../auth/require-token.js';
 import { CollectorError } from '../errors.js';
 import { acceptRawBodies, inflatedBody, mediaType, requireMediaType } from '../http/body.js';
 import { agentReportWrite, DEFAULT_SERIES_CAPS } from '../ingest/native-rows.js';
-import { eventRows, reportRow } from '../ingest/rows.js';
+import { eventRows, reportRow, utcDay } from '../ingest/rows.js';
 import type { LicenseSubjectPolicy } from '../privacy/license-subject.js';
 import { retentionCutoffDay } from '../privacy/retention.js';
 import { calendarDay } from '../query/day-range.js';
@@ -250,8 +250,7 @@ export async function importRoute(
       const now = Date.now();
       // A line older than the retention keeps would show until the next daily pass deleted it.
       const keptFrom = opts.retentionMonths > 0 ? retentionCutoffDay(now, opts.retentionMonths) : null;
-      const expiredAt = (receivedAt: number) =>
-        keptFrom !== null && new Date(receivedAt).toISOString().slice(0, 10) < keptFrom;
+      const expiredAt = (receivedAt: number) => keptFrom !== null && utcDay(receivedAt) < keptFrom;
       let expired = 0;
       const ledger = new SeriesLedger(store);
       const reports: ReportRow[] = [];
