@@ -2,12 +2,13 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdirSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { metaReport, nodeReport } from '../../collector/test-support/risingwave.js';
 import { createPostgresDatabase, tempDir } from '../../collector/test-support/services.js';
 import { storeFlag } from './serve.js';
@@ -101,6 +102,21 @@ describe('tidewatch serve', () => {
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ version: '2.4.1', reports: { meta: 1 } });
     expect(await stop(again)).toBe(0);
+  });
+
+  it('on every interface (--host 0.0.0.0), prints a dashboard address a browser can open', async () => {
+    const s = await serve(['--store', `sqlite:${join(dir.path, 'wildcard.db')}`, '--host', '0.0.0.0']);
+    expect(s.url).toMatch(/^http:\/\/0\.0\.0\.0:\d+$/);
+    const port = new URL(s.url).port;
+    const dashboard = s.lines.find((l) => l.startsWith('dashboard:'))!;
+    expect(dashboard).toMatch(new RegExp(`^dashboard: http://${hostname()}:${port}/#token=tw_`));
+    await vi.waitFor(() => expect(s.lines.some((l) => l.includes('every interface'))).toBe(true));
+    expect(s.lines).toContain(
+      `  (listening on every interface; on this machine also http://localhost:${port}/)`,
+    );
+    // The printed local address answers.
+    expect((await fetch(`http://localhost:${port}/healthz`)).status).toBe(200);
+    expect(await stop(s)).toBe(0);
   });
 
   it('stores the README example: curl --data-binary @examples/risingwave/meta-report.pb', async () => {

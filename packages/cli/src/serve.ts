@@ -1,5 +1,6 @@
 // `tidewatch serve`: run the collector until SIGTERM/SIGINT, then shut down gracefully (stop
 // accepting, finish in-flight writes, close the store, exit 0).
+import { hostname } from 'node:os';
 import { type CollectorConfig, DEFAULT_CONFIG, startCollector } from '@tidewatch/collector';
 
 export async function serve(config: CollectorConfig): Promise<void> {
@@ -45,16 +46,35 @@ export async function serve(config: CollectorConfig): Promise<void> {
       'the store is in memory (sqlite::memory:): everything stored is lost when the collector stops; use sqlite:PATH to keep it',
     );
   }
+  // Listening on every interface: http://0.0.0.0:4318 is no address a browser can open (Chromium
+  // refuses 0.0.0.0), so the dashboard line names the machine.
+  const wildcard = dashboardUrl(url);
+  const dashboard = wildcard ?? url;
   if (collector.createdAdminToken) {
-    console.log(`dashboard: ${url}/#token=${collector.createdAdminToken}`);
+    console.log(`dashboard: ${dashboard}/#token=${collector.createdAdminToken}`);
     console.log('  (this admin token is shown once: keep the address; only its hash is stored)');
   } else if (config.adminToken) {
-    console.log(`dashboard: ${url}/ (sign in with the admin token you configured)`);
+    console.log(`dashboard: ${dashboard}/ (sign in with the admin token you configured)`);
   } else {
     console.log(
-      `dashboard: ${url}/ (sign in with your token; mint one with: npx tidewatch token create --role admin${storeFlag(config.store)})`,
+      `dashboard: ${dashboard}/ (sign in with your token; mint one with: npx tidewatch token create --role admin${storeFlag(config.store)})`,
     );
   }
+  if (wildcard) console.log(`  (listening on every interface; on this machine also ${localUrl(url)}/)`);
+}
+
+/** For a wildcard listening address (0.0.0.0, ::), the same URL with this machine's host name. */
+export function dashboardUrl(url: string): string | undefined {
+  const parsed = new URL(url);
+  if (parsed.hostname !== '0.0.0.0' && parsed.hostname !== '[::]') return undefined;
+  parsed.hostname = hostname();
+  return parsed.origin;
+}
+
+function localUrl(url: string): string {
+  const parsed = new URL(url);
+  parsed.hostname = 'localhost';
+  return parsed.origin;
 }
 
 /**

@@ -1,6 +1,7 @@
 // Assembles the HTTP service from its plugins. Knows nothing about flags or processes: tests build
 // it directly, the CLI through startCollector.
 import { readFileSync } from 'node:fs';
+import { createSecureContext } from 'node:tls';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
@@ -72,6 +73,47 @@ function readPem(path: string, flag: string): Buffer {
   return pem;
 }
 
+/**
+ * The certificate and key for HTTPS, checked here so that a mistake names the flags and files:
+ * OpenSSL's own messages ("PEM routines::no start line", "key values mismatch") name neither.
+ */
+export function tlsFiles(certPath: string, keyPath: string): { cert: Buffer; key: Buffer } {
+  const cert = readPem(certPath, '--tls-cert');
+  const key = readPem(keyPath, '--tls-key');
+  const isCert = (pem: Buffer) => pem.includes('-----BEGIN CERTIFICATE-----');
+  const isKey = (pem: Buffer) => /-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(pem.toString('latin1'));
+  if (!isCert(cert) && isKey(cert) && isCert(key))
+    throw new CollectorError(
+      'invalid_tls',
+      `--tls-cert ${certPath} holds a private key and --tls-key ${keyPath} a certificate: the two are swapped`,
+    );
+  if (!isCert(cert))
+    throw new CollectorError(
+      'invalid_tls',
+      `--tls-cert ${certPath} holds no certificate (-----BEGIN CERTIFICATE-----)`,
+    );
+  if (!isKey(key))
+    throw new CollectorError(
+      'invalid_tls',
+      `--tls-key ${keyPath} holds no private key (-----BEGIN … PRIVATE KEY-----)`,
+    );
+  try {
+    createSecureContext({ cert, key });
+  } catch (error) {
+    const reason = (error as Error).message;
+    throw new CollectorError(
+      'invalid_tls',
+      /key values mismatch/.test(reason)
+        ? `--tls-key ${keyPath} is not the private key of the certificate in --tls-cert ${certPath}`
+        : `--tls-cert ${certPath} with --tls-key ${keyPath} cannot be used: ${reason}` +
+            (/ENCRYPTED|bad decrypt|passphrase/i.test(`${reason} ${key.toString('latin1', 0, 200)}`)
+              ? ' (the key is encrypted: give the collector an unencrypted key, readable by it alone)'
+              : ''),
+    );
+  }
+  return { cert, key };
+}
+
 export async function buildServer(
   store: Store,
   config: CollectorConfig,
@@ -89,11 +131,7 @@ export async function buildServer(
   const tls =
     config.tlsCert && config.tlsKey
       ? {
-          https: {
-            cert: readPem(config.tlsCert, '--tls-cert'),
-            key: readPem(config.tlsKey, '--tls-key'),
-            ...deadlines,
-          },
+          https: { ...tlsFiles(config.tlsCert, config.tlsKey), ...deadlines },
         }
       : {};
   const app = Fastify({

@@ -121,9 +121,9 @@ describe('CORS', () => {
 });
 
 /** A self-signed certificate for 127.0.0.1, made by the openssl binary. */
-function selfSigned(): { cert: string; key: string } {
-  const cert = join(dir.path, 'cert.pem');
-  const key = join(dir.path, 'key.pem');
+function selfSigned(name = 'a'): { cert: string; key: string } {
+  const cert = join(dir.path, `${name}-cert.pem`);
+  const key = join(dir.path, `${name}-key.pem`);
   execFileSync(
     'openssl',
     [
@@ -179,6 +179,31 @@ describe('TLS', () => {
   it('refuses a certificate without its key', async () => {
     const { cert } = selfSigned();
     await expect(startTestCollector(freshStore(), { tlsCert: cert })).rejects.toThrow(/--tls-key/);
+  });
+
+  it('names the flags and files when the certificate and key do not fit together', async () => {
+    const a = selfSigned('a');
+    const b = selfSigned('b');
+    const refused = (tlsCert: string, tlsKey: string) =>
+      startTestCollector(freshStore(), { tlsCert, tlsKey }).then(
+        async (c) => {
+          await c.close();
+          return 'started';
+        },
+        (error: Error) => error.message,
+      );
+    // OpenSSL alone says "PEM routines::no start line" and "key values mismatch", naming no file.
+    expect(await refused(a.key, a.cert)).toBe(
+      `--tls-cert ${a.key} holds a private key and --tls-key ${a.cert} a certificate: the two are swapped`,
+    );
+    expect(await refused(a.cert, b.key)).toBe(
+      `--tls-key ${b.key} is not the private key of the certificate in --tls-cert ${a.cert}`,
+    );
+    expect(await refused(a.cert, a.cert)).toMatch(/^--tls-key .* holds no private key/);
+    expect(await refused(a.key, a.key)).toMatch(/^--tls-cert .* holds no certificate/);
+    const encrypted = join(dir.path, 'encrypted-key.pem');
+    execFileSync('openssl', ['pkey', '-in', a.key, '-aes256', '-passout', 'pass:secret', '-out', encrypted]);
+    expect(await refused(a.cert, encrypted)).toMatch(/^--tls-cert .* cannot be used: .*the key is encrypted/);
   });
 });
 
