@@ -784,6 +784,13 @@ describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
       expect(versionRows).toHaveLength(30);
       expect(versionRows.at(-1)).toMatch(/^\d+ other values$/);
       expect(versionRows.some((v) => /^9\.0\.\d+⟨U\+200B⟩$/.test(v))).toBe(true);
+      // The adoption chart's legend (text set by uPlot) shows them alike, and cuts a long version.
+      const legend = await page
+        .locator('.u-legend .u-series .u-label')
+        .evaluateAll((labels) => labels.map((l) => l.textContent ?? ''));
+      expect(legend.some((v) => /^9\.0\.\d+⟨U\+200B⟩$/.test(v))).toBe(true);
+      expect(legend.filter((v) => /[\u200B-\u200F\u202A-\u202E\u2066-\u2069]/.test(v))).toEqual([]);
+      expect(Math.max(...legend.map((v) => v.length))).toBeLessThanOrEqual(41);
       // A 1,024-character connector is cut in its cell and whole in the tooltip.
       await go(page, `#/events?from=${range.from}&to=${range.to}`);
       const cut = page.locator('td span[title]', { hasText: 'ccc' }).first();

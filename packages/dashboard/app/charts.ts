@@ -2,7 +2,7 @@
 // chart has a text alternative: a caption that says what it shows and a table with the numbers.
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
-import { type Child, h, table } from './dom';
+import { type Child, h, table, visible } from './dom';
 import { formatCount, formatPercent, label } from './format';
 
 /** Okabe–Ito: distinguishable with the common colour-vision deficiencies. */
@@ -106,6 +106,17 @@ export function dailyChart(
   );
 }
 
+/** A legend entry past this many characters is cut (a version may be 128); the table has it whole. */
+const LEGEND_TEXT_MAX = 40;
+
+/**
+ * A value as a chart legend shows it. uPlot sets the text itself (as text, not markup), so the
+ * dashboard's own treatment of values (dom.ts: visible()) is applied here.
+ */
+function legendLabel(value: string): string {
+  return visible(value.length > LEGEND_TEXT_MAX ? `${value.slice(0, LEGEND_TEXT_MAX)}…` : value);
+}
+
 /** Version adoption: active clusters per version per day, stacked. */
 export function stackedChart(
   title: string,
@@ -144,7 +155,7 @@ export function stackedChart(
             v === null ? (days[last] ?? '—') : new Date(v * 1000).toISOString().slice(0, 10),
         },
         ...order.map((i) => ({
-          label: groups[i]!.label,
+          label: legendLabel(groups[i]!.label),
           stroke: PALETTE[i % PALETTE.length]!,
           fill: PALETTE[i % PALETTE.length]!,
           width: 1,
