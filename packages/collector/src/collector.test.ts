@@ -1,6 +1,7 @@
 // Starting a collector: the first admin token is minted only by a start that is actually serving.
 import { createServer } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
+import { capturedLog } from '../test-support/collector.js';
 import { tempDir } from '../test-support/services.js';
 import { startCollector } from './collector.js';
 
@@ -30,6 +31,27 @@ describe('first start', () => {
     const again = await startCollector({ store, host: '127.0.0.1', port: 0, logLevel: 'silent' });
     expect(again.createdAdminToken).toBeNull(); // shown once
     await again.close();
+  });
+});
+
+describe('the store schema', () => {
+  it('logs the migrations a start applied (a new store, an upgrade), and nothing when there were none', async () => {
+    const store = `sqlite:${dir.path}/schema-log.db`;
+    const starts: string[][] = [];
+    for (let i = 0; i < 2; i++) {
+      const log = capturedLog();
+      const collector = await startCollector(
+        { store, host: '127.0.0.1', port: 0, logLevel: 'info' },
+        { logStream: log.stream },
+      );
+      await collector.close();
+      starts.push(log.lines.filter((l) => l.includes('store schema')));
+    }
+    expect(starts[0]).toHaveLength(1);
+    const line = JSON.parse(starts[0]![0]!) as { msg: string; migrations: string[] };
+    expect(line.msg).toMatch(/^store schema updated: \d+ steps applied \(0001_initial … \d{4}_\w+\)$/);
+    expect(line.migrations).toContain('0037_event_counts_index');
+    expect(starts[1]).toEqual([]);
   });
 });
 

@@ -63,11 +63,18 @@ export async function startCollector(
   const store = openStore(config.store);
   let collector: Collector | undefined;
   try {
-    await store.migrate();
+    const migrated = await store.migrate();
     if (Boolean(config.tlsCert) !== Boolean(config.tlsKey)) {
       throw new Error('TLS needs both a certificate (--tls-cert) and its key (--tls-key)');
     }
     collector = await buildServer(store, config, runtime);
+    // The one record of a schema change an operator reads later (an upgrade, a new store).
+    if (migrated.length > 0) {
+      collector.app.log.info(
+        { migrations: migrated },
+        `store schema updated: ${migrated.length} step${migrated.length === 1 ? '' : 's'} applied (${migrated[0]}${migrated.length > 1 ? ` … ${migrated.at(-1)}` : ''})`,
+      );
+    }
     await collector.app.listen({ host: config.host, port: config.port });
     // Only once listening: a first start that fails (the port taken, say) must not mint the one
     // admin token that is shown only on the start that creates it.

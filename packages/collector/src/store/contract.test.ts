@@ -71,8 +71,8 @@ describe.each(targets)('store contract: $name', (target) => {
     return () => store.close();
   });
 
-  it('runs migrations again without error (every start does)', async () => {
-    await store.migrate();
+  it('runs migrations again without error (every start does), applying nothing', async () => {
+    expect(await store.migrate()).toEqual([]);
     await store.ping();
   });
 
@@ -1322,6 +1322,25 @@ describe.each(targets)('store contract: $name', (target) => {
       );
     } finally {
       await sqlStore.close();
+    }
+  });
+
+  sqlOnly?.('says what it applied, and refuses a store that a newer version upgraded', async () => {
+    const fresh = openStore(await target.freshUrl()) as SqlStore;
+    try {
+      const applied = await fresh.migrate();
+      expect(applied[0]).toBe('0001_initial');
+      expect(applied).toContain('0037_event_counts_index');
+      // A later Tidewatch ran a migration this one does not have: not "cannot reach the store".
+      await fresh.db
+        .insertInto('kysely_migration' as never)
+        .values({ name: '9999_from_the_future', timestamp: new Date().toISOString() } as never)
+        .execute();
+      await expect(fresh.migrate()).rejects.toThrow(
+        /^the store was upgraded by a newer Tidewatch: its migration 9999_from_the_future is unknown to this version/,
+      );
+    } finally {
+      await fresh.close();
     }
   });
 

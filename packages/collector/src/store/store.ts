@@ -459,8 +459,12 @@ export interface MetricName {
 
 export interface Store {
   readonly kind: 'sqlite' | 'postgres' | 'clickhouse';
-  /** Runs pending migrations; safe when several collectors start together. */
-  migrate(): Promise<void>;
+  /**
+   * Runs pending migrations; safe when several collectors start together. Answers the steps it
+   * applied (migration names; on ClickHouse the rollup tables it created and filled), none when the
+   * schema was already current.
+   */
+  migrate(): Promise<string[]>;
   /** Writes everything in one transaction: all of it is committed, or none of it. */
   writeBatch(batch: WriteBatch): Promise<WriteResult>;
   getCluster(trackingId: string): Promise<ClusterSummary | null>;

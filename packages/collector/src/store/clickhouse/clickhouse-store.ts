@@ -225,7 +225,8 @@ export class ClickHouseStore implements Store {
     return this.lastVersion;
   }
 
-  async migrate(): Promise<void> {
+  async migrate(): Promise<string[]> {
+    const applied: string[] = [];
     const admin = this.connect(undefined);
     try {
       await admin.command({ query: sql`CREATE DATABASE IF NOT EXISTS ${ident(this.options.database)}`.text });
@@ -247,6 +248,7 @@ export class ClickHouseStore implements Store {
       const created = !(await this.tableExists(rollup.name)) && (await this.claim(rollup.name, rollup.ddl));
       for (const view of rollup.views) await this.idempotentDdl(createViewSql(rollup, view), view.name);
       if (created) {
+        applied.push(rollup.name);
         // Month by month: one statement over years of rows could outgrow the server's memory.
         for (const view of rollup.views) {
           const months = await this.rows<{ month: number }>(
@@ -259,6 +261,7 @@ export class ClickHouseStore implements Store {
         }
       }
     }
+    return applied;
   }
 
   /**

@@ -143,7 +143,7 @@ export class SqlStore implements Store {
     this.fleet = new MetricFleet(db);
   }
 
-  async migrate(): Promise<void> {
+  async migrate(): Promise<string[]> {
     // Unordered: migrations are numbered in blocks per line of work, and a store may have run a
     // later block before an earlier one landed; each migration still runs once.
     const migrator = new Migrator({
@@ -156,6 +156,14 @@ export class SqlStore implements Store {
       const reason = error instanceof Error ? error.message : String(error);
       const failed = results?.find((r) => r.status === 'Error')?.migrationName;
       if (failed) throw new Error(`migration ${failed} failed: ${reason}`);
+      // A migration this version does not have: a newer Tidewatch has run on this store.
+      const unknown = /previously executed migration (\S+) is missing/.exec(reason)?.[1];
+      if (unknown) {
+        throw new Error(
+          `the store was upgraded by a newer Tidewatch: its migration ${unknown} is unknown to this version. ` +
+            'Run the version that upgraded it (or a later one), or restore the backup taken before that upgrade',
+        );
+      }
       // No migration ran: the store itself could not be reached (a wrong host or port, a
       // database that does not exist yet).
       const hint = /database ".*" does not exist/.test(reason)
@@ -165,6 +173,7 @@ export class SqlStore implements Store {
           : '';
       throw new Error(`cannot reach the store: ${reason}${hint}`);
     }
+    return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
   }
 
   /** A rollup statement (written with `?` parameters for every dialect). */
