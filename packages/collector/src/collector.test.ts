@@ -1,9 +1,13 @@
 // Starting a collector: the first admin token is minted only by a start that is actually serving.
 import { createServer } from 'node:net';
+import { Migrator } from 'kysely';
 import { afterAll, describe, expect, it } from 'vitest';
 import { capturedLog } from '../test-support/collector.js';
 import { tempDir } from '../test-support/services.js';
 import { startCollector } from './collector.js';
+import { openStore } from './store/open-store.js';
+import { migrationProvider } from './store/sql/migrations.js';
+import type { SqlStore } from './store/sql/sql-store.js';
 
 const dir = tempDir();
 afterAll(() => dir.remove());
@@ -35,23 +39,45 @@ describe('first start', () => {
 });
 
 describe('the store schema', () => {
-  it('logs the migrations a start applied (a new store, an upgrade), and nothing when there were none', async () => {
+  /** The lines about the store's schema that one start logged. */
+  async function startLogging(store: string): Promise<{ msg: string; migrations?: string[] }[]> {
+    const log = capturedLog();
+    const collector = await startCollector(
+      { store, host: '127.0.0.1', port: 0, logLevel: 'info' },
+      { logStream: log.stream },
+    );
+    await collector.close();
+    return log.lines
+      .filter((l) => l.includes('store schema'))
+      .map((l) => JSON.parse(l) as { msg: string; migrations?: string[] });
+  }
+
+  it('logs that a new store is created, each step of an upgrade as it goes, and nothing when current', async () => {
     const store = `sqlite:${dir.path}/schema-log.db`;
-    const starts: string[][] = [];
-    for (let i = 0; i < 2; i++) {
-      const log = capturedLog();
-      const collector = await startCollector(
-        { store, host: '127.0.0.1', port: 0, logLevel: 'info' },
-        { logStream: log.stream },
-      );
-      await collector.close();
-      starts.push(log.lines.filter((l) => l.includes('store schema')));
-    }
-    expect(starts[0]).toHaveLength(1);
-    const line = JSON.parse(starts[0]![0]!) as { msg: string; migrations: string[] };
-    expect(line.msg).toMatch(/^store schema updated: \d+ steps applied \(0001_initial … \d{4}_\w+\)$/);
-    expect(line.migrations).toContain('0037_event_counts_index');
-    expect(starts[1]).toEqual([]);
+    const created = await startLogging(store);
+    expect(created.map((l) => l.msg)).toEqual([
+      expect.stringMatching(/^store schema: a new store, creating it \(\d+ steps\)$/),
+      expect.stringMatching(/^store schema updated: \d+ steps applied \(0001_initial … \d{4}_\w+\)$/),
+    ]);
+    expect(await startLogging(store)).toEqual([]);
+
+    // A store an older collector left at an earlier migration: the upgrade names every step.
+    const old = openStore(`sqlite:${dir.path}/schema-old.db`) as SqlStore;
+    const migrator = new Migrator({
+      db: old.db,
+      provider: migrationProvider({ serial: 'integer', blob: 'blob' }),
+    });
+    expect((await migrator.migrateTo('0033_cluster_day_spans')).error).toBeUndefined();
+    const pending = (await migrator.getMigrations()).filter((m) => !m.executedAt).map((m) => m.name);
+    await old.close();
+    expect(pending.length).toBeGreaterThan(0);
+    const upgraded = await startLogging(`sqlite:${dir.path}/schema-old.db`);
+    expect(upgraded.map((l) => l.msg)).toEqual([
+      `store schema: upgrading, ${pending.length} step${pending.length === 1 ? '' : 's'} to apply before serving (on a large store this may take minutes)`,
+      ...pending.map((name) => `store schema: ${name} applied`),
+      expect.stringMatching(/^store schema updated: /),
+    ]);
+    expect(upgraded.at(-1)?.migrations).toEqual(pending);
   });
 });
 

@@ -3,6 +3,7 @@
 // store.
 import { hashToken, newToken, tokenRecord } from './auth/tokens.js';
 import { type CollectorConfig, DEFAULT_CONFIG } from './config.js';
+import { startupLogger } from './http/logging.js';
 import { buildServer, type Collector, type ServerRuntime } from './server.js';
 import { openStore } from './store/open-store.js';
 import type { Store } from './store/store.js';
@@ -63,18 +64,34 @@ export async function startCollector(
   const store = openStore(config.store);
   let collector: Collector | undefined;
   try {
-    const migrated = await store.migrate();
+    // A backfill over millions of rows can take minutes: an upgrade says what it is doing while
+    // it does; a new store says once that it is being created.
+    const startup = startupLogger(config.logLevel, runtime.logStream);
+    const started = Date.now();
+    let upgrading = false;
+    const migrated = await store.migrate((step) => {
+      if (step.phase === 'pending') {
+        upgrading = !step.newStore;
+        const steps = `${step.names.length} step${step.names.length === 1 ? '' : 's'}`;
+        startup.info(
+          { migrations: step.names },
+          upgrading
+            ? `store schema: upgrading, ${steps} to apply before serving (on a large store this may take minutes)`
+            : `store schema: a new store, creating it (${steps})`,
+        );
+      } else if (upgrading)
+        startup.info({ migration: step.name, ms: step.ms }, `store schema: ${step.name} applied`);
+    });
+    if (migrated.length > 0) {
+      startup.info(
+        { migrations: migrated, ms: Date.now() - started },
+        `store schema updated: ${migrated.length} step${migrated.length === 1 ? '' : 's'} applied (${migrated[0]}${migrated.length > 1 ? ` … ${migrated.at(-1)}` : ''})`,
+      );
+    }
     if (Boolean(config.tlsCert) !== Boolean(config.tlsKey)) {
       throw new Error('TLS needs both a certificate (--tls-cert) and its key (--tls-key)');
     }
     collector = await buildServer(store, config, runtime);
-    // The one record of a schema change an operator reads later (an upgrade, a new store).
-    if (migrated.length > 0) {
-      collector.app.log.info(
-        { migrations: migrated },
-        `store schema updated: ${migrated.length} step${migrated.length === 1 ? '' : 's'} applied (${migrated[0]}${migrated.length > 1 ? ` … ${migrated.at(-1)}` : ''})`,
-      );
-    }
     await collector.app.listen({ host: config.host, port: config.port });
     // Only once listening: a first start that fails (the port taken, say) must not mint the one
     // admin token that is shown only on the start that creates it.

@@ -2,6 +2,7 @@
 // and whatever is logged about a request never carries the client's address, its headers (tokens
 // travel in Authorization) or its query string: only method, route path and request id.
 import type { FastifyServerOptions } from 'fastify';
+import { type Logger, type LoggerOptions, pino } from 'pino';
 import type { CollectorConfig } from '../config.js';
 
 export function loggerOptions(
@@ -36,4 +37,13 @@ export function loggerOptions(
       censor: '[redacted]',
     },
   };
+}
+
+/**
+ * A logger with the collector's options for what runs before its HTTP server exists (the store's
+ * migrations at start); the server makes its own from the same options.
+ */
+export function startupLogger(level: CollectorConfig['logLevel'], stream?: NodeJS.WritableStream): Logger {
+  const { stream: _, ...options } = loggerOptions(level) as LoggerOptions & { stream?: unknown };
+  return stream ? pino(options, stream) : pino(options);
 }

@@ -457,14 +457,22 @@ export interface MetricName {
   clusters: number;
 }
 
+/** What a migration run tells its caller: how many steps it is about to run, then each one done. */
+export type MigrationProgress = (
+  step:
+    | { phase: 'pending'; names: string[]; newStore: boolean }
+    | { phase: 'applied'; name: string; ms: number },
+) => void;
+
 export interface Store {
   readonly kind: 'sqlite' | 'postgres' | 'clickhouse';
   /**
    * Runs pending migrations; safe when several collectors start together. Answers the steps it
    * applied (migration names; on ClickHouse the rollup tables it created and filled), none when the
-   * schema was already current.
+   * schema was already current. `progress` hears about each step as it goes (a backfill over
+   * millions of rows takes a while, and the operator should see that something is happening).
    */
-  migrate(): Promise<string[]>;
+  migrate(progress?: MigrationProgress): Promise<string[]>;
   /** Writes everything in one transaction: all of it is committed, or none of it. */
   writeBatch(batch: WriteBatch): Promise<WriteResult>;
   getCluster(trackingId: string): Promise<ClusterSummary | null>;

@@ -67,6 +67,7 @@ import type {
   MetricPoint,
   MetricPointQuery,
   MetricRollup,
+  MigrationProgress,
   RetentionResult,
   Store,
   StoredAgentEvent,
@@ -225,7 +226,7 @@ export class ClickHouseStore implements Store {
     return this.lastVersion;
   }
 
-  async migrate(): Promise<string[]> {
+  async migrate(progress?: MigrationProgress): Promise<string[]> {
     const applied: string[] = [];
     const admin = this.connect(undefined);
     try {
@@ -237,6 +238,7 @@ export class ClickHouseStore implements Store {
     } finally {
       await admin.close();
     }
+    const newStore = !(await this.tableExists('reports'));
     for (const table of TABLES) await this.idempotentDdl(createTableSql(table), table.name);
     for (const rollup of ROLLUPS) {
       // The collector that creates a rollup fills it from the rows stored before it existed, after
@@ -248,7 +250,8 @@ export class ClickHouseStore implements Store {
       const created = !(await this.tableExists(rollup.name)) && (await this.claim(rollup.name, rollup.ddl));
       for (const view of rollup.views) await this.idempotentDdl(createViewSql(rollup, view), view.name);
       if (created) {
-        applied.push(rollup.name);
+        const started = Date.now();
+        progress?.({ phase: 'pending', names: [rollup.name], newStore });
         // Month by month: one statement over years of rows could outgrow the server's memory.
         for (const view of rollup.views) {
           const months = await this.rows<{ month: number }>(
@@ -259,6 +262,8 @@ export class ClickHouseStore implements Store {
             await this.command(sql`INSERT INTO ${ident(rollup.name)} ${view.select(where)}`);
           }
         }
+        applied.push(rollup.name);
+        progress?.({ phase: 'applied', name: rollup.name, ms: Date.now() - started });
       }
     }
     return applied;

@@ -1,6 +1,6 @@
 // The Store on a SQL database through Kysely. SQLite and PostgreSQL share this code; what differs
 // (connection, column types, the setup lock) is passed in by sqlite/ and postgres/.
-import { CompiledQuery, type Kysely, Migrator, sql, type Transaction } from 'kysely';
+import { CompiledQuery, type Kysely, type MigrationResult, Migrator, sql, type Transaction } from 'kysely';
 import {
   BREAKDOWN_COLUMNS,
   clusterFacts,
@@ -48,6 +48,7 @@ import type {
   MetricPoint,
   MetricPointQuery,
   MetricRollup,
+  MigrationProgress,
   RetentionResult,
   Store,
   StoredAgentEvent,
@@ -143,7 +144,7 @@ export class SqlStore implements Store {
     this.fleet = new MetricFleet(db);
   }
 
-  async migrate(): Promise<string[]> {
+  async migrate(progress?: MigrationProgress): Promise<string[]> {
     // Unordered: migrations are numbered in blocks per line of work, and a store may have run a
     // later block before an earlier one landed; each migration still runs once.
     const migrator = new Migrator({
@@ -151,29 +152,30 @@ export class SqlStore implements Store {
       provider: migrationProvider(this.hooks.types),
       allowUnorderedMigrations: true,
     });
-    const { error, results } = await migrator.migrateToLatest();
-    if (error) {
-      const reason = error instanceof Error ? error.message : String(error);
-      const failed = results?.find((r) => r.status === 'Error')?.migrationName;
-      if (failed) throw new Error(`migration ${failed} failed: ${reason}`);
-      // A migration this version does not have: a newer Tidewatch has run on this store.
-      const unknown = /previously executed migration (\S+) is missing/.exec(reason)?.[1];
-      if (unknown) {
-        throw new Error(
-          `the store was upgraded by a newer Tidewatch: its migration ${unknown} is unknown to this version. ` +
-            'Run the version that upgraded it (or a later one), or restore the backup taken before that upgrade',
-        );
-      }
-      // No migration ran: the store itself could not be reached (a wrong host or port, a
-      // database that does not exist yet).
-      const hint = /database ".*" does not exist/.test(reason)
-        ? ' (create it first: createdb NAME, or CREATE DATABASE NAME in psql)'
-        : /ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|EHOSTUNREACH|timeout/i.test(reason)
-          ? ' (is the database server running and listening there? Check the host and port of the store URL)'
-          : '';
-      throw new Error(`cannot reach the store: ${reason}${hint}`);
+    let known: readonly { name: string; executedAt?: Date | undefined }[];
+    try {
+      known = await migrator.getMigrations();
+    } catch (error) {
+      throw migrationError(error, undefined);
     }
-    return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+    const pending = known.filter((m) => !m.executedAt).map((m) => m.name);
+    if (pending.length > 0)
+      progress?.({ phase: 'pending', names: pending, newStore: pending.length === known.length });
+    // One step at a time (each under Kysely's migration lock, so collectors starting together
+    // still run each once), to report each as it finishes. A step another collector ran
+    // meanwhile is simply not run here.
+    const applied: string[] = [];
+    for (;;) {
+      const started = Date.now();
+      const { error, results } = await migrator.migrateUp();
+      if (error) throw migrationError(error, results);
+      const ran = (results ?? []).filter((r) => r.status === 'Success');
+      if (ran.length === 0) return applied;
+      for (const r of ran) {
+        applied.push(r.migrationName);
+        progress?.({ phase: 'applied', name: r.migrationName, ms: Date.now() - started });
+      }
+    }
   }
 
   /** A rollup statement (written with `?` parameters for every dialect). */
@@ -1190,4 +1192,27 @@ export class SqlStore implements Store {
     await this.db.destroy();
     await this.hooks.close?.();
   }
+}
+
+/** A failed migration run as the operator should read it: which step, a newer store, or no store at all. */
+function migrationError(error: unknown, results: readonly MigrationResult[] | undefined): Error {
+  const reason = error instanceof Error ? error.message : String(error);
+  const failed = results?.find((r) => r.status === 'Error')?.migrationName;
+  if (failed) return new Error(`migration ${failed} failed: ${reason}`);
+  // A migration this version does not have: a newer Tidewatch has run on this store.
+  const unknown = /previously executed migration (\S+) is missing/.exec(reason)?.[1];
+  if (unknown) {
+    return new Error(
+      `the store was upgraded by a newer Tidewatch: its migration ${unknown} is unknown to this version. ` +
+        'Run the version that upgraded it (or a later one), or restore the backup taken before that upgrade',
+    );
+  }
+  // No migration ran: the store itself could not be reached (a wrong host or port, a database
+  // that does not exist yet).
+  const hint = /database ".*" does not exist/.test(reason)
+    ? ' (create it first: createdb NAME, or CREATE DATABASE NAME in psql)'
+    : /ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|EHOSTUNREACH|timeout/i.test(reason)
+      ? ' (is the database server running and listening there? Check the host and port of the store URL)'
+      : '';
+  return new Error(`cannot reach the store: ${reason}${hint}`);
 }
