@@ -162,6 +162,9 @@ export async function buildServer(
     capConnectionsPerAddress(app.server, config.maxConnectionsPerAddress);
   }
   const metrics = new CollectorMetrics();
+  const batcherMetrics = metrics.batcherObserver();
+  // A commit ends a store outage in the log (set once error handling is installed, below).
+  let errors: ReturnType<typeof installErrorHandling> | undefined;
   const batcher = new WriteBatcher(store, {
     maxRows: config.maxBatchRows,
     // SQLite's writer thread merges whatever is queued into one commit, so two in flight keep it
@@ -169,7 +172,13 @@ export async function buildServer(
     // more reports/s than two in bench:ingest; eight made batches too small.
     maxInFlight: store.kind === 'sqlite' ? 2 : 4,
     timeoutMs: config.storeTimeout,
-    observer: metrics.batcherObserver(),
+    observer: {
+      ...batcherMetrics,
+      committed(batch) {
+        batcherMetrics.committed(batch);
+        errors?.outageOver('store_unavailable');
+      },
+    },
   });
   const license = config.storeLicenseSubject
     ? LicenseSubjectPolicy.clear()
@@ -183,7 +192,7 @@ export async function buildServer(
     config.storeTimeout,
   );
 
-  installErrorHandling(app, (reason) => metrics.rejected.inc({ reason }));
+  errors = installErrorHandling(app, (reason) => metrics.rejected.inc({ reason }));
   // From the moment shutdown starts, requests that still arrive (on kept-alive connections) are
   // refused with a clear 503 and the connection is closed; the ones already in flight finish.
   let closing = false;
@@ -243,7 +252,7 @@ export async function buildServer(
   await app.register(importRoute, { store, license, retentionMonths: config.retentionMonths });
   await app.register(blockRoutes, { store });
   await app.register(auditRoute, { store });
-  await app.register(healthRoutes, { store, metrics });
+  await app.register(healthRoutes, { store, metrics, batcher, storeTimeout: config.storeTimeout });
   await app.register(dashboardRoutes);
   const retention = new RetentionJob(store, config.retentionMonths, app.log, metrics);
   app.addHook('onReady', async () => retention.start());

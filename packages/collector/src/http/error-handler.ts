@@ -77,21 +77,36 @@ const OUTAGE_LOG_MS = 10_000;
  * Logs a 5xx answer the collector chose (store_unavailable, shutting_down) once per OUTAGE_LOG_MS
  * per code, with how many were not logged since: an outage answers every request 503, and a line
  * with a stack trace for each buried the log. Crashes (anything else) are logged every time.
+ * `over(code)` ends an outage: one line with its whole count (the last ones would otherwise wait
+ * for the next outage's first line) and how long it lasted.
  */
-function outageLogger() {
-  const last = new Map<string, { at: number; suppressed: number }>();
-  return (log: FastifyRequest['log'], error: CollectorError, route: string) => {
-    const now = Date.now();
-    const seen = last.get(error.code);
-    if (seen && now - seen.at < OUTAGE_LOG_MS) {
-      seen.suppressed++;
-      return;
-    }
-    last.set(error.code, { at: now, suppressed: 0 });
-    log.warn(
-      { code: error.code, route, alsoAnsweredSinceLastLine: seen?.suppressed ?? 0 },
-      `answering ${error.status} ${error.code}: ${error.message}`,
-    );
+function outageLogger(app: FastifyInstance) {
+  const last = new Map<string, { at: number; suppressed: number; since: number; total: number }>();
+  return {
+    log(log: FastifyRequest['log'], error: CollectorError, route: string) {
+      const now = Date.now();
+      const seen = last.get(error.code);
+      if (seen) seen.total++;
+      if (seen && now - seen.at < OUTAGE_LOG_MS) {
+        seen.suppressed++;
+        return;
+      }
+      last.set(error.code, { at: now, suppressed: 0, since: seen?.since ?? now, total: seen?.total ?? 1 });
+      log.warn(
+        { code: error.code, route, alsoAnsweredSinceLastLine: seen?.suppressed ?? 0 },
+        `answering ${error.status} ${error.code}: ${error.message}`,
+      );
+    },
+    over(code: string) {
+      const seen = last.get(code);
+      if (!seen) return;
+      last.delete(code);
+      const seconds = Math.round((Date.now() - seen.since) / 1000);
+      app.log.info(
+        { code, answered: seen.total, notLoggedOneByOne: seen.suppressed, seconds },
+        `${code} is over: the store commits writes again; ${seen.total} request${seen.total === 1 ? ' was' : 's were'} answered 503 over ${seconds} s (each one safe to resend)`,
+      );
+    },
   };
 }
 
@@ -99,11 +114,11 @@ export function installErrorHandling(
   app: FastifyInstance,
   onRejected: (code: string, route: string) => void,
 ) {
-  const logOutage = outageLogger();
+  const outages = outageLogger(app);
   app.setErrorHandler((error, request, reply) => {
     const { status, body } = toErrorBody(error);
     const route = request.routeOptions.url ?? 'unknown';
-    if (status >= 500 && error instanceof CollectorError) logOutage(request.log, error, route);
+    if (status >= 500 && error instanceof CollectorError) outages.log(request.log, error, route);
     else if (status >= 500) request.log.error({ err: error, route }, 'request failed');
     else request.log.debug({ route, error: body.error }, body.message);
     if (route.startsWith('/api/')) onRejected(body.error, route);
@@ -114,6 +129,7 @@ export function installErrorHandling(
       .status(404)
       .send({ error: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` });
   });
+  return { outageOver: (code: string) => outages.over(code) };
 }
 
 /**

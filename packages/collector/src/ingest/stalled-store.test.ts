@@ -5,13 +5,13 @@ import { join } from 'node:path';
 import { encodeReportJson } from '@tidewatch/protocol';
 import SQLite from 'better-sqlite3';
 import pg from 'pg';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { agentReport, counter } from '../../test-support/agent-report.js';
 import { ADMIN_TOKEN, capturedLog, startTestCollector } from '../../test-support/collector.js';
 import { hangableRelay } from '../../test-support/relay.js';
 import { metaReport } from '../../test-support/risingwave.js';
 import { createPostgresDatabase, tempDir } from '../../test-support/services.js';
-import { READY_TIMEOUT_MS } from '../ops/health.js';
+import { READY_STALL_MS, READY_TIMEOUT_MS } from '../ops/health.js';
 
 const dir = tempDir();
 const database = await createPostgresDatabase(); // null (skipped, with a warning) only outside CI
@@ -61,7 +61,7 @@ describe.each(stores)('a stalled store: $name', (store) => {
     const log = capturedLog();
     const c = await startTestCollector(
       url,
-      { storeTimeout: 300, logLevel: 'warn' },
+      { storeTimeout: 300, logLevel: 'info' },
       { logStream: log.stream },
     );
     try {
@@ -81,10 +81,54 @@ describe.each(stores)('a stalled store: $name', (store) => {
       const outage = lines.filter((l) => l.msg.includes('store_unavailable'));
       expect(outage).toHaveLength(1);
       expect(outage[0]).toMatchObject({ level: 40, msg: expect.stringContaining('did not commit') });
+      // The store is back: the next commit ends the outage with one line counting all six.
+      expect((await c.postProto('/api/v2/report/meta', metaReport())).status).toBe(200);
+      await vi.waitFor(() => expect(log.lines.some((l) => l.includes('is over'))).toBe(true));
+      const over = log.lines
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .find((l) => String(l.msg).includes('is over'));
+      expect(over).toMatchObject({
+        code: 'store_unavailable',
+        answered: 6,
+        msg: expect.stringMatching(
+          /^store_unavailable is over: the store commits writes again; 6 requests were answered 503/,
+        ),
+      });
     } finally {
       await c.close();
     }
   });
+
+  it('is not ready while a write waits for the store, and ready again once it commits', async () => {
+    const url = store.url();
+    const c = await startTestCollector(url, { storeTimeout: 60_000 });
+    try {
+      expect((await fetch(`${c.url}/readyz`)).status).toBe(200);
+      const unlock = await store.lock(url);
+      let written: Promise<number>;
+      try {
+        // The store still answers a ping, but this write cannot commit.
+        written = c.postProto('/api/v2/report/meta', metaReport()).then((r) => r.status);
+        await vi.waitFor(
+          async () => {
+            const res = await fetch(`${c.url}/readyz`);
+            expect(res.status).toBe(503);
+            expect(await res.json()).toMatchObject({
+              error: 'store_unavailable',
+              message: expect.stringMatching(/reachable but not committing writes: a write has waited/),
+            });
+          },
+          { timeout: READY_STALL_MS + 5_000, interval: 200 },
+        );
+      } finally {
+        await unlock();
+      }
+      expect(await written).toBe(200);
+      expect((await fetch(`${c.url}/readyz`)).status).toBe(200);
+    } finally {
+      await c.close();
+    }
+  }, 30_000);
 
   it('answers 503 once the store timeout passes, and the retry after it is stored once', async () => {
     const url = store.url();

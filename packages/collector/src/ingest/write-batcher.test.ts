@@ -54,6 +54,32 @@ describe('WriteBatcher', () => {
     expect(commits.flat().sort()).toEqual(['a', 'c', 'd']);
   });
 
+  it('says writes are in trouble after a failed commit, until one commits or the failure is old', async () => {
+    const { store } = recordingStore({ failKey: 'bad' });
+    const batcher = new WriteBatcher(store, { maxInFlight: 1 });
+    expect(batcher.writeTrouble(5_000, 10_000)).toBeNull();
+    await expect(write(batcher, 'bad')).rejects.toThrow('constraint failed');
+    expect(batcher.writeTrouble(5_000, 10_000)).toBe('the last write failed: constraint failed');
+    // Without traffic a failure stops counting after recentMs, so that a probe lets the next try in.
+    await new Promise((r) => setTimeout(r, 30));
+    expect(batcher.writeTrouble(5_000, 20)).toBeNull();
+    await write(batcher, 'good');
+    expect(batcher.writeTrouble(5_000, 10_000)).toBeNull();
+  });
+
+  it('says writes are in trouble while the oldest one waits past the stall time', async () => {
+    const { store } = recordingStore({ delayMs: 300 });
+    const batcher = new WriteBatcher(store, { maxInFlight: 1 });
+    const written = write(batcher, 'slow');
+    await new Promise((r) => setTimeout(r, 100));
+    expect(batcher.writeTrouble(50, 10_000)).toMatch(
+      /^a write has waited 0\.\d s for the store to commit it$/,
+    );
+    expect(batcher.writeTrouble(5_000, 10_000)).toBeNull();
+    await written;
+    expect(batcher.writeTrouble(50, 10_000)).toBeNull();
+  });
+
   it('keeps transactions under the row limit', async () => {
     const { store, commits } = recordingStore();
     const batcher = new WriteBatcher(store, { maxRows: 10, maxInFlight: 1 });

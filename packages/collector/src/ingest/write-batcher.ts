@@ -73,6 +73,8 @@ export class WriteBatcher {
   /** Transactions under way (each lane runs one at a time). */
   private lanes = 0;
   private idleWaiters: (() => void)[] = [];
+  /** The last transaction that failed, until one commits again. */
+  private lastFailure: { at: number; message: string } | null = null;
   private readonly maxRows: number;
   private readonly maxInFlight: number;
 
@@ -118,6 +120,25 @@ export class WriteBatcher {
         void this.lane();
       }
     });
+  }
+
+  /**
+   * Why writes are not being committed right now, or null: the oldest unanswered write has waited
+   * past `stallMs` (a lock, a hung connection, a full disk being retried), or a transaction failed
+   * within the last `recentMs` and none has committed since. The store may still answer a ping
+   * then, so this is what tells a load balancer to send the traffic elsewhere (/readyz). A failure
+   * stops counting after `recentMs` without traffic, so the next request can find out whether the
+   * store is back.
+   */
+  writeTrouble(stallMs: number, recentMs: number): string | null {
+    const now = performance.now();
+    // A Set iterates in insertion order: the first unanswered write is the oldest.
+    const oldest = this.unanswered.values().next().value as Pending | undefined;
+    if (oldest && now - oldest.at > stallMs)
+      return `a write has waited ${((now - oldest.at) / 1000).toFixed(1)} s for the store to commit it`;
+    if (this.lastFailure && now - this.lastFailure.at < recentMs)
+      return `the last write failed: ${this.lastFailure.message}`;
+    return null;
   }
 
   /** Resolves when everything queued so far is committed or failed. */
@@ -188,6 +209,10 @@ export class WriteBatcher {
     try {
       result = await this.store.writeBatch(batch);
     } catch (error) {
+      this.lastFailure = {
+        at: performance.now(),
+        message: error instanceof Error ? error.message : String(error),
+      };
       this.options.observer?.failed(error);
       if (items.length === 1) {
         items[0]!.reject(error);
@@ -197,6 +222,7 @@ export class WriteBatcher {
       for (const item of items) if (!item.done) await this.commit([item]);
       return;
     }
+    this.lastFailure = null;
     const blocked: ReadonlySet<string> = new Set(result.blockedIds);
     for (const item of items) item.resolve(blocked);
     const rows = items.reduce((sum, p) => sum + p.rows, 0);

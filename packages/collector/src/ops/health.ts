@@ -1,20 +1,41 @@
 // Liveness, readiness and metrics for orchestrators and Prometheus.
 import type { FastifyInstance } from 'fastify';
 import { withDeadline } from '../deadline.js';
+import type { WriteBatcher } from '../ingest/write-batcher.js';
 import type { Store } from '../store/store.js';
 import type { CollectorMetrics } from './metrics.js';
 
 /** How long /readyz waits for the store to answer before it says 503. */
 export const READY_TIMEOUT_MS = 2_000;
+/**
+ * A write waiting this long for its commit makes the collector not ready (the store is stalled);
+ * half the store timeout when that is shorter, so that it is said before writes are refused.
+ */
+export const READY_STALL_MS = 5_000;
+/** A failed write makes the collector not ready for this long, unless one commits meanwhile. */
+export const READY_FAILURE_MS = 10_000;
 
-export async function healthRoutes(app: FastifyInstance, opts: { store: Store; metrics: CollectorMetrics }) {
+export async function healthRoutes(
+  app: FastifyInstance,
+  opts: { store: Store; metrics: CollectorMetrics; batcher: WriteBatcher; storeTimeout: number },
+) {
+  const stallMs = opts.storeTimeout > 0 ? Math.min(READY_STALL_MS, opts.storeTimeout / 2) : READY_STALL_MS;
   app.get('/healthz', { schema: { tags: ['operations'], summary: 'The process is up' } }, async () => ({
     status: 'ok',
   }));
   app.get(
     '/readyz',
-    { schema: { tags: ['operations'], summary: 'The store is reachable' } },
+    { schema: { tags: ['operations'], summary: 'The store is reachable and commits writes' } },
     async (_req, reply) => {
+      // A store can answer a ping while no write commits (a table lock, a full disk, a writer
+      // holding SQLite's lock): ingest then answers 503 after the store timeout, so say not ready.
+      const trouble = opts.batcher.writeTrouble(stallMs, READY_FAILURE_MS);
+      if (trouble) {
+        return reply.status(503).send({
+          error: 'store_unavailable',
+          message: `the ${opts.store.kind} store is reachable but not committing writes: ${trouble}`,
+        });
+      }
       // Bounded: an orchestrator's probe gives up after a second or so, and a stalled store (a
       // hung connection, a full pool) made this wait up to the driver's own 10 s timeout.
       try {

@@ -46,6 +46,32 @@ describe('SQLite erase', () => {
   });
 });
 
+describe('SQLite file of another application', () => {
+  it('is refused before anything is written to it, and a Tidewatch store or a new file is not', async () => {
+    const file = `${dir.path}/someone-else.db`;
+    const other = new SQLite(file);
+    other.exec('create table customers (id integer primary key, name text)');
+    other.close();
+    expect(() => openStore(`sqlite:${file}`)).toThrow(
+      `the SQLite file at ${file} is another application's database (it holds customers and no Tidewatch schema); nothing was written to it`,
+    );
+    const after = new SQLite(file, { readonly: true });
+    expect(after.prepare("select name from sqlite_master where type = 'table'").pluck().all()).toEqual([
+      'customers',
+    ]);
+    expect(after.pragma('journal_mode', { simple: true })).toBe('delete'); // not switched to WAL
+    after.close();
+    // A new file, then the same file as a Tidewatch store, open as before.
+    const ours = `${dir.path}/ours.db`;
+    const created = openStore(`sqlite:${ours}`);
+    await created.migrate();
+    await created.close();
+    const reopened = openStore(`sqlite:${ours}`);
+    expect(await reopened.migrate()).toEqual([]);
+    await reopened.close();
+  });
+});
+
 describe('SQLite store in a script', () => {
   it('a script that awaits a write and nothing else finishes it and exits 0', () => {
     const file = `${dir.path}/script.db`;

@@ -175,17 +175,42 @@ class SqliteStore extends SqlStore {
 export function openSqliteStore(path: string): SqlStore {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const sqlite = openDatabase(path);
+  let foreign: Error | null;
   try {
-    configureSqlite(sqlite);
+    foreign = foreignDatabase(sqlite, path);
+    if (!foreign) configureSqlite(sqlite);
   } catch (error) {
     sqlite.close();
     throw unusableFile(path, error);
+  }
+  if (foreign) {
+    sqlite.close();
+    throw foreign;
   }
   // Only this connection deletes (erase, retention; the writer thread inserts): what it deletes is
   // overwritten with zeros, not left in free space (SqliteStore.eraseCluster).
   sqlite.pragma('secure_delete = ON');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
   return new SqliteStore(db, path, sqlite);
+}
+
+/**
+ * A file that already holds another application's tables: refused before anything is written to
+ * it, WAL mode included (a mistyped path must not add twenty tables to someone else's database).
+ */
+function foreignDatabase(sqlite: SQLite.Database, path: string): Error | null {
+  const tables = (
+    sqlite
+      .prepare(
+        "select name from sqlite_master where type = 'table' and name not like 'sqlite_%' order by name",
+      )
+      .all() as { name: string }[]
+  ).map((t) => t.name);
+  if (tables.length === 0 || tables.includes('kysely_migration')) return null;
+  const shown = tables.slice(0, 5).join(', ') + (tables.length > 5 ? `, … (${tables.length} tables)` : '');
+  return new Error(
+    `the SQLite file at ${path} is another application's database (it holds ${shown} and no Tidewatch schema); nothing was written to it. sqlite:PATH must name a new file or a Tidewatch store`,
+  );
 }
 
 /** The error for a path SQLite cannot use as a database (a directory, /proc, another kind of file). */
