@@ -1,5 +1,6 @@
 // `GET /query/breakdown`: clusters per version, cluster type, meta backend, OS, object store or
-// connector, by each cluster's latest meta report in the range (CONTRACT.md).
+// connector, by each cluster's latest meta report in the range (CONTRACT.md); a cluster active in
+// the range without one counts as unknown (null).
 import type { FastifyInstance } from 'fastify';
 import { requireToken } from '../auth/require-token.js';
 import { BREAKDOWN_DIMENSIONS, type BreakdownDimension, type Store } from '../store/store.js';
@@ -40,6 +41,18 @@ export async function breakdownRoute(app: FastifyInstance, opts: { store: Store 
       const query = request.query as FleetQuery & { by: BreakdownDimension };
       const filter = fleetFilter(query);
       const rows = await opts.store.breakdown(query.by, filter);
+      if (query.by !== 'connector') {
+        // Every cluster active in the range counts once (CONTRACT.md). Facts come from meta
+        // reports: a cluster seen only through compute, frontend or compactor reports, or only
+        // through agents, has none, and counts in the null row, so the rows add up to /query/active.
+        const active = await opts.store.activeClusterCount(filter);
+        const withoutFacts = active - rows.reduce((sum, r) => sum + r.clusters, 0);
+        if (withoutFacts > 0) {
+          const unknown = rows.find((r) => r.value === null);
+          if (unknown) unknown.clusters += withoutFacts;
+          else rows.push({ value: null, clusters: withoutFacts });
+        }
+      }
       // Sorted here, not in SQL, so that every store answers in the same order (collations differ).
       rows.sort(
         (a, b) =>

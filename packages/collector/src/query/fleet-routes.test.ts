@@ -1,6 +1,8 @@
 // The fleet routes of CONTRACT.md over real HTTP, on every store: active, breakdown, events.
 import { randomUUID } from 'node:crypto';
+import { encodeReportJson } from '@tidewatch/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { agentReport, counter } from '../../test-support/agent-report.js';
 import { ADMIN_TOKEN, startTestCollector, type TestCollector } from '../../test-support/collector.js';
 import { eventBatch, eventMessageWith, metaReport, nodeReport } from '../../test-support/risingwave.js';
 import { storeTargets } from '../../test-support/stores.js';
@@ -523,5 +525,43 @@ describe.each(targets)('fleet query routes: $name', (target) => {
     expect(events[0]!.attributes).toBe(deep);
     // The fleet's unfiltered list still answers.
     expect((await c.get('/query/events')).status).toBe(200);
+  });
+});
+
+describe.each(targets)('breakdowns count every active cluster once: $name', (target) => {
+  it('puts clusters without a meta report in the range (compute-only, agent-only) in the null row', async () => {
+    const c = await startTestCollector(await target.freshUrl());
+    try {
+      await c.postProto('/api/v2/report/meta', metaReport({ trackingId: randomUUID(), version: '2.4.1' }));
+      await c.postProto('/api/v2/report/compute', nodeReport('compute', { trackingId: randomUUID() }));
+      await c.postProto('/api/v2/report/frontend', nodeReport('frontend', { trackingId: randomUUID() }));
+      const agent = encodeReportJson(agentReport({ trackingId: randomUUID(), metrics: [counter('q', 1)] }));
+      expect((await c.post('/api/v3/report', agent, { 'content-type': 'application/json' })).status).toBe(
+        200,
+      );
+      const get = async (path: string) => (await (await c.get(path)).json()) as Record<string, unknown>;
+      const active = (await get(`/query/active?from=${today}&to=${today}`)) as {
+        series: { clusters: number }[];
+      };
+      expect(active.series[0]!.clusters).toBe(4);
+      for (const by of ['version', 'clusterType', 'metaBackend', 'os', 'objectStore', 'licenseTier']) {
+        const { rows } = (await get(`/query/breakdown?by=${by}&from=${today}&to=${today}`)) as {
+          rows: { value: string | null; clusters: number }[];
+        };
+        expect(
+          rows.reduce((sum, r) => sum + r.clusters, 0),
+          by,
+        ).toBe(4);
+        expect(rows.find((r) => r.value === null)?.clusters, by).toBeGreaterThanOrEqual(3);
+      }
+      expect(
+        ((await get(`/query/breakdown?by=version&from=${today}&to=${today}`)) as { rows: unknown[] }).rows,
+      ).toEqual([
+        { value: null, clusters: 3 },
+        { value: '2.4.1', clusters: 1 },
+      ]);
+    } finally {
+      await c.close();
+    }
   });
 });
