@@ -114,6 +114,27 @@ export function tlsFiles(certPath: string, keyPath: string): { cert: Buffer; key
   return { cert, key };
 }
 
+const htmlPage = (summary: string) => ({
+  get: {
+    tags: ['operations'],
+    summary,
+    responses: { 200: { description: 'An HTML page', content: { 'text/html': {} } } },
+  },
+});
+const PAGE_PATHS = {
+  '/': htmlPage(
+    'The dashboard (its token arrives in the #token= fragment), or a page on how to send a first report when the dashboard is not built',
+  ),
+  '/docs': htmlPage('This API document, browsable (Swagger UI)'),
+  '/docs/json': {
+    get: {
+      tags: ['operations'],
+      summary: 'This API document (OpenAPI 3, JSON)',
+      responses: { 200: { description: 'The OpenAPI document', content: { 'application/json': {} } } },
+    },
+  },
+};
+
 export async function buildServer(
   store: Store,
   config: CollectorConfig,
@@ -227,6 +248,13 @@ export async function buildServer(
         description: 'Ingest (RisingWave v1/v2), query, admin and operations routes. See CONTRACT.md.',
       },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    },
+    // The pages are served by plugins whose routes hide themselves (the dashboard's static files,
+    // the Swagger UI): listed here, so that the document names every route (CONTRACT.md).
+    transformObject: (document) => {
+      if (!('openapiObject' in document)) return document.swaggerObject;
+      const openapi = document.openapiObject;
+      return { ...openapi, paths: { ...PAGE_PATHS, ...openapi.paths } } as typeof openapi;
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
