@@ -56,7 +56,7 @@ describe('the store schema', () => {
     const store = `sqlite:${dir.path}/schema-log.db`;
     const created = await startLogging(store);
     expect(created.map((l) => l.msg)).toEqual([
-      expect.stringMatching(/^store schema: a new store, creating it \(\d+ steps\)$/),
+      'store schema: a new store, creating it',
       expect.stringMatching(/^store schema updated: \d+ steps applied \(0001_initial … \d{4}_\w+\)$/),
     ]);
     expect(await startLogging(store)).toEqual([]);

@@ -69,15 +69,19 @@ export async function startCollector(
     const startup = startupLogger(config.logLevel, runtime.logStream);
     const started = Date.now();
     let upgrading = false;
+    let announcedNew = false;
     const migrated = await store.migrate((step) => {
       if (step.phase === 'pending') {
         upgrading = !step.newStore;
+        // ClickHouse announces each rollup it creates: a new store is said once.
+        if (!upgrading && announcedNew) return;
+        announcedNew ||= !upgrading;
         const steps = `${step.names.length} step${step.names.length === 1 ? '' : 's'}`;
         startup.info(
           { migrations: step.names },
           upgrading
             ? `store schema: upgrading, ${steps} to apply before serving (on a large store this may take minutes)`
-            : `store schema: a new store, creating it (${steps})`,
+            : 'store schema: a new store, creating it',
         );
       } else if (upgrading)
         startup.info({ migration: step.name, ms: step.ms }, `store schema: ${step.name} applied`);
