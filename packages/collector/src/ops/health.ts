@@ -8,10 +8,12 @@ import type { CollectorMetrics } from './metrics.js';
 /** How long /readyz waits for the store to answer before it says 503. */
 export const READY_TIMEOUT_MS = 2_000;
 /**
- * A write waiting this long for its commit makes the collector not ready (the store is stalled);
- * half the store timeout when that is shorter, so that it is said before writes are refused.
+ * A write waiting this long for its commit makes the collector not ready: half the store timeout
+ * (after the whole of it, writes are refused), or this when there is none. Not shorter: a write
+ * that waits a few seconds behind a large import still commits, and a RisingWave node that finds
+ * no ready collector does not resend its report.
  */
-export const READY_STALL_MS = 5_000;
+export const READY_STALL_MS = 15_000;
 /** A failed write makes the collector not ready for this long, unless one commits meanwhile. */
 export const READY_FAILURE_MS = 10_000;
 
@@ -19,7 +21,7 @@ export async function healthRoutes(
   app: FastifyInstance,
   opts: { store: Store; metrics: CollectorMetrics; batcher: WriteBatcher; storeTimeout: number },
 ) {
-  const stallMs = opts.storeTimeout > 0 ? Math.min(READY_STALL_MS, opts.storeTimeout / 2) : READY_STALL_MS;
+  const stallMs = opts.storeTimeout > 0 ? opts.storeTimeout / 2 : READY_STALL_MS;
   app.get('/healthz', { schema: { tags: ['operations'], summary: 'The process is up' } }, async () => ({
     status: 'ok',
   }));
