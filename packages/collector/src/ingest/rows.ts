@@ -54,15 +54,25 @@ function connectorNames(report: NodeReport): string | null {
   return JSON.stringify([...names].sort());
 }
 
+/**
+ * A RisingWave report's retry key. RisingWave reports carry no id: (tracking_id, session_id, node
+ * type, report_time) (CONTRACT.md), plus the body's hash when the decoder had to change a value.
+ */
+export function reportKey(
+  report: Pick<NodeReport, 'trackingId' | 'sessionId' | 'nodeType' | 'reportTime' | 'flags'>,
+  raw: Uint8Array,
+): string {
+  return dedupKey(
+    'rw-report',
+    report.reportTime,
+    keyFields([report.trackingId, report.sessionId, report.nodeType], report.flags, raw),
+  );
+}
+
 export function reportRow(report: NodeReport, raw: Uint8Array, receivedAt: number): ReportRow {
   const meta = report.meta;
   return {
-    // RisingWave reports carry no id: (tracking_id, session_id, node type, report_time) (CONTRACT.md).
-    dedupKey: dedupKey(
-      'rw-report',
-      report.reportTime,
-      keyFields([report.trackingId, report.sessionId, report.nodeType], report.flags, raw),
-    ),
+    dedupKey: reportKey(report, raw),
     trackingId: report.trackingId,
     sessionId: report.sessionId,
     nodeType: report.nodeType,

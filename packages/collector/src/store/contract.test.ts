@@ -1,4 +1,5 @@
 // The definition of a correct store: every adapter passes this same suite.
+import { createHash } from 'node:crypto';
 import { decodeV2EventBatchRaw, decodeV2Report } from '@tidewatch/protocol';
 import { Migrator } from 'kysely';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
@@ -20,11 +21,12 @@ import {
   clusterDayRows,
   clusterRows,
   dayFactsRows,
+  eventColumns,
   reportColumns,
 } from './sql/columns.js';
 import { migrationProvider } from './sql/migrations.js';
 import type { SqlStore } from './sql/sql-store.js';
-import type { DayRangeQuery, Store, WriteBatch } from './store.js';
+import type { DayRangeQuery, ReportRow, Store, WriteBatch } from './store.js';
 
 const targets = await storeTargets();
 afterAll(async () => {
@@ -1320,6 +1322,42 @@ describe.each(targets)('store contract: $name', (target) => {
       expect(await sqlStore.clusterSpans({ toDay: '2026-11-20', includeCi: false })).toEqual(
         await store.clusterSpans({ toDay: '2026-11-20', includeCi: false }),
       );
+    } finally {
+      await sqlStore.close();
+    }
+  });
+
+  sqlOnly?.('gives rows from before time-first retry keys the keys ingest computes now (0038)', async () => {
+    const sqlStore = await storeMigratedTo('0037_event_counts_index');
+    try {
+      const old = meta('rekey-a', T0, { reportTime: 1_764_000_000 });
+      const doubled = meta('rekey-b', T0, { reportTime: 1_764_000_001 });
+      const [oldEvent] = events('rekey-a', ['source']);
+      // The format before commit a51942a: 128 bits of sha256 over the key's fields, time not first.
+      const v0 = (r: ReportRow) =>
+        createHash('sha256')
+          .update(JSON.stringify(['rw-report', r.trackingId, r.sessionId, r.nodeType, r.reportTime]))
+          .digest('hex')
+          .slice(0, 32);
+      await sqlStore.db
+        .insertInto('reports')
+        .values([
+          reportColumns({ ...old, dedupKey: v0(old) }),
+          reportColumns({ ...doubled, dedupKey: v0(doubled) }),
+          // Stored again after an upgrade without this migration: both copies stay.
+          reportColumns(doubled),
+        ])
+        .execute();
+      await sqlStore.db
+        .insertInto('events')
+        .values(eventColumns({ ...oldEvent!, dedupKey: 'ab'.repeat(16) }))
+        .execute();
+      await sqlStore.migrate();
+      const keys = await sqlStore.db.selectFrom('reports').select('dedup_key').orderBy('id').execute();
+      expect(keys.map((k) => k.dedup_key)).toEqual([old.dedupKey, v0(doubled), doubled.dedupKey]);
+      // A retry of an old report or event now stores nothing new.
+      const retried = await sqlStore.writeBatch({ reports: [old], events: [oldEvent!] });
+      expect(retried).toMatchObject({ reportsInserted: 0, eventsInserted: 0 });
     } finally {
       await sqlStore.close();
     }

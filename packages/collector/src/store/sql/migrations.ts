@@ -1,13 +1,18 @@
 // Versioned schema migrations, run at start by Kysely's Migrator (which serializes concurrent
 // runs: an advisory lock on PostgreSQL, SQLite's single writer). Never edit a shipped migration:
 // add the next one.
+import { decodeV2Event, type NodeReport } from '@tidewatch/protocol';
 import {
   type ColumnDefinitionBuilder,
   type Kysely,
   type Migration,
   type MigrationProvider,
+  type RawBuilder,
   sql,
 } from 'kysely';
+// A data migration computes retry keys as ingest does (0038): the one place the store layer reads
+// the ingest code.
+import { eventRow, reportKey } from '../../ingest/rows.js';
 import { connectorUseCounts } from '../connector-uses.js';
 import { foldPoints, type PointRow } from '../metric-rollup.js';
 import {
@@ -688,7 +693,80 @@ function migrations(types: DialectTypes): Record<string, Migration> {
         }
       },
     },
+    '0038_retry_keys_time_first': {
+      // Stores written before retry keys began with the message's time (2026-11-26, commit a51942a)
+      // hold keys of the old format: a retry or a replayed import of such a row got a new-format
+      // key and was stored a second time. Each old-format key is computed again the way ingest
+      // computes it now, from the row's columns (reports) or its own raw bytes (events). A row whose
+      // new key is already stored (a copy stored after an upgrade) keeps its old key: removing one
+      // copy would also take it out of the rollups.
+      async up(db: Kysely<unknown>): Promise<void> {
+        await rekey(db, types, {
+          table: 'reports',
+          time: 'report_time',
+          columns: sql`tracking_id, session_id, node_type, report_time, flags, raw`,
+          key: (r) =>
+            reportKey(
+              {
+                trackingId: r.tracking_id as string,
+                sessionId: r.session_id as string,
+                nodeType: r.node_type as NodeReport['nodeType'],
+                reportTime: Number(r.report_time),
+                flags: (r.flags ? String(r.flags).split(',') : []) as NodeReport['flags'],
+              },
+              r.raw as Uint8Array,
+            ),
+        });
+        await rekey(db, types, {
+          table: 'events',
+          time: 'event_time_sec',
+          columns: sql`raw`,
+          key: (r) => {
+            const raw = r.raw as Uint8Array;
+            try {
+              return eventRow(decodeV2Event(raw), raw, 0).dedupKey;
+            } catch {
+              return null; // not decodable by this version: left as it is
+            }
+          },
+        });
+      },
+    },
   };
+}
+
+/**
+ * Gives the rows of `table` whose retry key does not start with their own time (the old format)
+ * the key `key` computes, a page of ids at a time (a store may hold millions of old rows).
+ */
+async function rekey(
+  db: Kysely<unknown>,
+  types: DialectTypes,
+  spec: {
+    table: string;
+    time: string;
+    columns: RawBuilder<unknown>;
+    key: (row: Record<string, unknown>) => string | null;
+  },
+): Promise<void> {
+  const time = sql.ref(spec.time);
+  // The key's first 14 characters are the time in hex: what the old format never had.
+  const prefix =
+    types.serial === 'integer' ? sql`printf('%014x', ${time})` : sql`lpad(to_hex(${time}), 14, '0')`;
+  const table = sql.table(spec.table);
+  let after = 0;
+  for (;;) {
+    const { rows } = await sql<Record<string, unknown>>`select id, dedup_key, ${spec.columns} from ${table}
+      where id > ${after} and substr(dedup_key, 1, 14) <> ${prefix} order by id limit 1000`.execute(db);
+    if (rows.length === 0) return;
+    for (const row of rows) {
+      const key = spec.key(row);
+      if (key === null || key === row.dedup_key) continue;
+      await sql`update ${table} set dedup_key = ${key} where id = ${row.id}
+        and not exists (select 1 from ${table} where dedup_key = ${key})`.execute(db);
+    }
+    after = Number(rows.at(-1)!.id);
+  }
 }
 
 export function migrationProvider(types: DialectTypes): MigrationProvider {
