@@ -3,16 +3,21 @@ import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
 
 /**
  * A TCP relay to a service (PostgreSQL, Redis) that can stop passing bytes, as a hung network or
- * server does: connections stay open, nothing more arrives either way. `url` is `target` with the
- * relay's address in place of the service's.
+ * server does: connections stay open, nothing more arrives either way; or drop them all (`cut`).
+ * `url` is `target` with the relay's address in place of the service's.
  */
 export async function hangableRelay(
   target: URL,
   defaultPort: number,
-): Promise<{ url: string; hang(): void; close(): Promise<void> }> {
+): Promise<{ url: string; hang(): void; cut(): void; close(): Promise<void> }> {
   let hung = false;
+  let cut = false;
   const sockets = new Set<Socket>();
   const server = createServer((client) => {
+    if (cut) {
+      client.destroy();
+      return;
+    }
     const upstream = connect(Number(target.port || defaultPort), target.hostname);
     for (const s of [client, upstream]) {
       sockets.add(s);
@@ -33,6 +38,11 @@ export async function hangableRelay(
     url: url.toString(),
     hang: () => {
       hung = true;
+    },
+    /** Drops every connection, and each new one at once: a service gone (or a network cut). */
+    cut: () => {
+      cut = true;
+      for (const s of sockets) s.destroy();
     },
     close: async () => {
       for (const s of sockets) s.destroy();

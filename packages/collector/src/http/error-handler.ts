@@ -12,6 +12,7 @@ import type {
   FastifySchemaValidationError,
 } from 'fastify';
 import { CollectorError } from '../errors.js';
+import { storeUnavailable } from './store-errors.js';
 
 export interface ErrorBody {
   error: string;
@@ -77,21 +78,49 @@ const OUTAGE_LOG_MS = 10_000;
  * Logs a 5xx answer the collector chose (store_unavailable, shutting_down) once per OUTAGE_LOG_MS
  * per code, with how many were not logged since: an outage answers every request 503, and a line
  * with a stack trace for each buried the log. Crashes (anything else) are logged every time.
- * `over(code)` ends an outage: one line with its whole count (the last ones would otherwise wait
- * for the next outage's first line) and how long it lasted.
+ * `over(code)` (a commit went through) ends an outage once no 503 of it followed for
+ * OUTAGE_LOG_MS: one line with its whole count (the last ones would otherwise wait for the next
+ * outage's first line) and how long it lasted. Waiting first keeps a store that fails every other
+ * commit (a connection limit) to one line per 10 s instead of a pair per request.
  */
-function outageLogger(app: FastifyInstance) {
-  const last = new Map<string, { at: number; suppressed: number; since: number; total: number }>();
+export function outageLogger(app: Pick<FastifyInstance, 'log'>) {
+  interface Outage {
+    /** When its last line was logged, and how many 503s were not logged one by one since. */
+    at: number;
+    suppressed: number;
+    since: number;
+    lastAnsweredAt: number;
+    lastCommittedAt: number;
+    total: number;
+    ending: NodeJS.Timeout | null;
+  }
+  const last = new Map<string, Outage>();
   return {
     log(log: FastifyRequest['log'], error: CollectorError, route: string) {
       const now = Date.now();
       const seen = last.get(error.code);
-      if (seen) seen.total++;
+      if (seen) {
+        seen.total++;
+        seen.lastAnsweredAt = now;
+      }
       if (seen && now - seen.at < OUTAGE_LOG_MS) {
         seen.suppressed++;
         return;
       }
-      last.set(error.code, { at: now, suppressed: 0, since: seen?.since ?? now, total: seen?.total ?? 1 });
+      if (seen) {
+        seen.at = now;
+        seen.suppressed = 0;
+      } else {
+        last.set(error.code, {
+          at: now,
+          suppressed: 0,
+          since: now,
+          lastAnsweredAt: now,
+          lastCommittedAt: 0,
+          total: 1,
+          ending: null,
+        });
+      }
       log.warn(
         { code: error.code, route, alsoAnsweredSinceLastLine: seen?.suppressed ?? 0 },
         `answering ${error.status} ${error.code}: ${error.message}`,
@@ -100,12 +129,28 @@ function outageLogger(app: FastifyInstance) {
     over(code: string) {
       const seen = last.get(code);
       if (!seen) return;
-      last.delete(code);
-      const seconds = Math.round((Date.now() - seen.since) / 1000);
-      app.log.info(
-        { code, answered: seen.total, notLoggedOneByOne: seen.suppressed, seconds },
-        `${code} is over: the store commits writes again; ${seen.total} request${seen.total === 1 ? ' was' : 's were'} answered 503 over ${seconds} s (each one safe to resend)`,
-      );
+      seen.lastCommittedAt = Date.now();
+      if (seen.ending) return;
+      const check = () => {
+        seen.ending = null;
+        if (last.get(code) !== seen) return;
+        // No commit since the last 503: the store failed again; the next commit looks again.
+        if (seen.lastCommittedAt < seen.lastAnsweredAt) return;
+        const quiet = Date.now() - seen.lastAnsweredAt;
+        if (quiet < OUTAGE_LOG_MS) {
+          seen.ending = setTimeout(check, OUTAGE_LOG_MS - quiet);
+          seen.ending.unref();
+          return;
+        }
+        last.delete(code);
+        const seconds = Math.round((seen.lastAnsweredAt - seen.since) / 1000);
+        app.log.info(
+          { code, answered: seen.total, notLoggedOneByOne: seen.suppressed, seconds },
+          `${code} is over: the store has committed writes for ${OUTAGE_LOG_MS / 1000} s; ${seen.total} request${seen.total === 1 ? ' was' : 's were'} answered 503 over ${seconds} s (each one safe to resend)`,
+        );
+      };
+      seen.ending = setTimeout(check, OUTAGE_LOG_MS);
+      seen.ending.unref();
     },
   };
 }
@@ -115,7 +160,8 @@ export function installErrorHandling(
   onRejected: (code: string, route: string) => void,
 ) {
   const outages = outageLogger(app);
-  app.setErrorHandler((error, request, reply) => {
+  app.setErrorHandler((thrown, request, reply) => {
+    const error = storeUnavailable(thrown) ?? thrown;
     const { status, body } = toErrorBody(error);
     const route = request.routeOptions.url ?? 'unknown';
     if (status >= 500 && error instanceof CollectorError) outages.log(request.log, error, route);

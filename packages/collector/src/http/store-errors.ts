@@ -1,0 +1,53 @@
+// Which failures of a query, admin or ops request are the store's state (unreachable, out of
+// connections, locked, full, a statement cut short) rather than a bug of ours: those are answered
+// 503 `store_unavailable` (try again later) instead of 500 `internal`, with what the store said,
+// and logged like an outage (once per 10 s), not with a stack per request.
+import { CollectorError } from '../errors.js';
+
+/**
+ * SQLSTATE classes of a PostgreSQL server that is there but cannot answer now: 08 connection
+ * exception, 40 transaction rollback (serialization, deadlock), 53 insufficient resources (too many
+ * connections, disk full), 55 object not in prerequisite state (lock not available), 57 operator
+ * intervention (statement timeout, shutdown).
+ */
+const UNAVAILABLE_SQLSTATE_CLASSES = new Set(['08', '40', '53', '55', '57']);
+/** better-sqlite3's codes for a database that is busy, full or unwritable just now. */
+const UNAVAILABLE_SQLITE = /^SQLITE_(BUSY|LOCKED|FULL|IOERR|CANTOPEN|READONLY|PROTOCOL)/;
+/** Socket-level failures (PostgreSQL, ClickHouse over HTTP). */
+const UNAVAILABLE_SOCKET = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENOTFOUND',
+]);
+/** node-postgres and pg-pool failures that carry no code, and the ClickHouse client's timeout. */
+const UNAVAILABLE_MESSAGE =
+  /Connection terminated|timeout exceeded when trying to connect|not queryable|Timeout error|socket hang up/i;
+
+/** Extra words for a failure whose cause an operator can fix where the store is configured. */
+function hint(code: string, message: string): string {
+  if (code === '57014' && /statement timeout/.test(message))
+    return ' (a statement_timeout set on the collector’s role or database cut it short; see docs/deploy.md)';
+  if (code === '53300')
+    return ' (the role or server has no connection left; see the pool size in docs/deploy.md)';
+  return '';
+}
+
+/** The 503 for a request the store could not serve, or null when `error` is not the store's state. */
+export function storeUnavailable(error: unknown): CollectorError | null {
+  if (!(error instanceof Error) || error instanceof CollectorError) return null;
+  const code = String((error as { code?: unknown }).code ?? '');
+  const unavailable =
+    (/^[0-9A-Z]{5}$/.test(code) && UNAVAILABLE_SQLSTATE_CLASSES.has(code.slice(0, 2))) ||
+    UNAVAILABLE_SQLITE.test(code) ||
+    UNAVAILABLE_SOCKET.has(code) ||
+    UNAVAILABLE_MESSAGE.test(error.message);
+  if (!unavailable) return null;
+  return new CollectorError(
+    'store_unavailable',
+    `the store could not answer this request; nothing was changed, try again later (${error.message}${hint(code, error.message)})`,
+    503,
+  );
+}
