@@ -4,7 +4,7 @@
 import { hashToken, newToken, tokenRecord } from './auth/tokens.js';
 import { type CollectorConfig, DEFAULT_CONFIG } from './config.js';
 import { startupLogger } from './http/logging.js';
-import { buildServer, type Collector, type ServerRuntime } from './server.js';
+import { buildServer, type Collector, type ServerRuntime, tlsFiles } from './server.js';
 import { openStore } from './store/open-store.js';
 import type { Store } from './store/store.js';
 
@@ -61,6 +61,12 @@ export async function startCollector(
   runtime: ServerRuntime = {},
 ): Promise<RunningCollector> {
   const config: CollectorConfig = { ...DEFAULT_CONFIG, ...overrides };
+  // Before the store is opened: a mistyped TLS path must not wait for (or leave behind) a new
+  // store, or an upgrade's migrations, before it is reported.
+  if (Boolean(config.tlsCert) !== Boolean(config.tlsKey)) {
+    throw new Error('TLS needs both a certificate (--tls-cert) and its key (--tls-key)');
+  }
+  if (config.tlsCert && config.tlsKey) tlsFiles(config.tlsCert, config.tlsKey);
   const store = openStore(config.store);
   let collector: Collector | undefined;
   try {
@@ -91,9 +97,6 @@ export async function startCollector(
         { migrations: migrated, ms: Date.now() - started },
         `store schema updated: ${migrated.length} step${migrated.length === 1 ? '' : 's'} applied (${migrated[0]}${migrated.length > 1 ? ` … ${migrated.at(-1)}` : ''})`,
       );
-    }
-    if (Boolean(config.tlsCert) !== Boolean(config.tlsKey)) {
-      throw new Error('TLS needs both a certificate (--tls-cert) and its key (--tls-key)');
     }
     collector = await buildServer(store, config, runtime);
     await collector.app.listen({ host: config.host, port: config.port });

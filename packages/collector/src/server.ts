@@ -1,5 +1,7 @@
 // Assembles the HTTP service from its plugins. Knows nothing about flags or processes: tests build
 // it directly, the CLI through startCollector.
+
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
 import swagger from '@fastify/swagger';
@@ -99,12 +101,16 @@ export function tlsFiles(certPath: string, keyPath: string): { cert: Buffer; key
     );
   try {
     createSecureContext({ cert, key });
+    // The server presents the file's first certificate: it must be the key's (a key of another
+    // type, or a chain with the leaf not first, passes createSecureContext and fails every handshake).
+    if (!new X509Certificate(cert).checkPrivateKey(createPrivateKey(key)))
+      throw new Error('key values mismatch');
   } catch (error) {
     const reason = (error as Error).message;
     throw new CollectorError(
       'invalid_tls',
       /key values mismatch/.test(reason)
-        ? `--tls-key ${keyPath} is not the private key of the certificate in --tls-cert ${certPath}`
+        ? `--tls-key ${keyPath} is not the private key of the first certificate in --tls-cert ${certPath} (a chain file starts with the server's own certificate)`
         : `--tls-cert ${certPath} with --tls-key ${keyPath} cannot be used: ${reason}` +
             (/ENCRYPTED|bad decrypt|passphrase/i.test(`${reason} ${key.toString('latin1', 0, 200)}`)
               ? ' (the key is encrypted: give the collector an unencrypted key, readable by it alone)'

@@ -1,6 +1,6 @@
 // Security headers, CORS, TLS and connection limits over real HTTP(S) and sockets.
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { get as httpGet } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { connect, type Socket } from 'node:net';
@@ -197,8 +197,46 @@ describe('TLS', () => {
       `--tls-cert ${a.key} holds a private key and --tls-key ${a.cert} a certificate: the two are swapped`,
     );
     expect(await refused(a.cert, b.key)).toBe(
-      `--tls-key ${b.key} is not the private key of the certificate in --tls-cert ${a.cert}`,
+      `--tls-key ${b.key} is not the private key of the first certificate in --tls-cert ${a.cert} (a chain file starts with the server's own certificate)`,
     );
+    // A key of another type (RSA certificate, EC key), and a chain whose first certificate is not
+    // the key's: both pass OpenSSL's own check, and every handshake would fail.
+    const rsaCert = join(dir.path, 'rsa-cert.pem');
+    const rsaKey = join(dir.path, 'rsa-key.pem');
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        rsaKey,
+        '-out',
+        rsaCert,
+        '-days',
+        '1',
+        '-subj',
+        '/CN=127.0.0.1',
+      ],
+      { stdio: 'ignore' },
+    );
+    expect(await refused(rsaCert, a.key)).toMatch(
+      /^--tls-key .* is not the private key of the first certificate/,
+    );
+    const wrongOrder = join(dir.path, 'chain-wrong.pem');
+    writeFileSync(wrongOrder, Buffer.concat([readFileSync(b.cert), readFileSync(a.cert)]));
+    expect(await refused(wrongOrder, a.key)).toMatch(
+      /^--tls-key .* is not the private key of the first certificate/,
+    );
+    const rightOrder = join(dir.path, 'chain-right.pem');
+    writeFileSync(rightOrder, Buffer.concat([readFileSync(a.cert), readFileSync(b.cert)]));
+    expect(await refused(rightOrder, a.key)).toBe('started');
+    // Refused before the store is opened: no new store file is left behind.
+    const store = freshStore();
+    await expect(startTestCollector(store, { tlsCert: a.key, tlsKey: a.cert })).rejects.toThrow(/swapped/);
+    expect(existsSync(store.slice('sqlite:'.length))).toBe(false);
     expect(await refused(a.cert, a.cert)).toMatch(/^--tls-key .* holds no private key/);
     expect(await refused(a.key, a.key)).toMatch(/^--tls-cert .* holds no certificate/);
     const encrypted = join(dir.path, 'encrypted-key.pem');

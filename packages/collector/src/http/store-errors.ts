@@ -32,7 +32,15 @@ function hint(code: string, message: string): string {
     return ' (a statement_timeout set on the collector’s role or database cut it short; see docs/deploy.md)';
   if (code === '53300')
     return ' (the role or server has no connection left; see the pool size in docs/deploy.md)';
+  if (/prepared statement "tw_\d+"/.test(message))
+    return ' (a connection pooler in transaction mode, such as PgBouncer without max_prepared_statements, cannot keep the collector’s prepared statements: add ?prepare=off to the store URL)';
   return '';
+}
+
+/** What the store said, with a hint when its cause is in the store's configuration. */
+export function storeReason(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  return `${error.message}${hint(String((error as { code?: unknown }).code ?? ''), error.message)}`;
 }
 
 /** The 503 for a request the store could not serve, or null when `error` is not the store's state. */
@@ -47,7 +55,7 @@ export function storeUnavailable(error: unknown): CollectorError | null {
   if (!unavailable) return null;
   return new CollectorError(
     'store_unavailable',
-    `the store could not answer this request; nothing was changed, try again later (${error.message}${hint(code, error.message)})`,
+    `the store could not answer this request; nothing was changed, try again later (${storeReason(error)})`,
     503,
   );
 }

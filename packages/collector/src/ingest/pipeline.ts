@@ -4,6 +4,7 @@ import type { AgentReport, ClusterEvent, NodeReport } from '@tidewatch/protocol'
 import { agentReportFlags, eventFlags, reportFlags, withFlags } from '../abuse/plausibility.js';
 import { withDeadline } from '../deadline.js';
 import { CollectorError } from '../errors.js';
+import { storeReason } from '../http/store-errors.js';
 import type { CollectorMetrics } from '../ops/metrics.js';
 import type { LicenseSubjectPolicy } from '../privacy/license-subject.js';
 import { type KnownSeries, type Store, seriesKey, type WriteBatch } from '../store/store.js';
@@ -137,7 +138,7 @@ export class IngestPipeline {
     } catch (error) {
       throw new CollectorError(
         'store_unavailable',
-        `the store could not read this cluster's series, so nothing was stored; send it again later (${(error as Error).message})`,
+        `the store could not read this cluster's series, so nothing was stored; send it again later (${storeReason(error)})`,
         503,
       );
     }
@@ -150,7 +151,7 @@ export class IngestPipeline {
     } catch (error) {
       throw new CollectorError(
         'store_unavailable',
-        `the store could not commit this write, so it was not acknowledged; send it again later (${(error as Error).message})`,
+        `the store could not commit this write, so it was not acknowledged; send it again later (${storeReason(error)})`,
         503,
       );
     }

@@ -77,7 +77,34 @@ describe('WriteBatcher', () => {
     );
     expect(batcher.writeTrouble(5_000, 10_000)).toBeNull();
     await written;
+    await batcher.flush();
     expect(batcher.writeTrouble(50, 10_000)).toBeNull();
+  });
+
+  it('still says so once the stalled write was answered past the timeout, until its transaction ends', async () => {
+    let release = () => {};
+    const store = {
+      writeBatch: () =>
+        new Promise<WriteResult>((resolve) => {
+          release = () =>
+            resolve({
+              reportsInserted: 1,
+              eventsInserted: 0,
+              agentReportsInserted: 0,
+              blocked: 0,
+              blockedIds: [],
+            });
+        }),
+    } as unknown as Store;
+    const batcher = new WriteBatcher(store, { maxInFlight: 1, timeoutMs: 50 });
+    await expect(write(batcher, 'stuck')).rejects.toThrow(StoreBehindError);
+    await new Promise((r) => setTimeout(r, 30));
+    expect(batcher.writeTrouble(20, 10_000)).toMatch(
+      /^a transaction has waited \d+\.\d s for the store to commit it$/,
+    );
+    release();
+    await batcher.flush();
+    expect(batcher.writeTrouble(20, 10_000)).toBeNull();
   });
 
   it('keeps transactions under the row limit', async () => {

@@ -73,6 +73,8 @@ export class WriteBatcher {
   /** Transactions under way (each lane runs one at a time). */
   private lanes = 0;
   private idleWaiters: (() => void)[] = [];
+  /** Transactions being committed, oldest first. */
+  private readonly committing = new Set<{ at: number }>();
   /** The last transaction that failed, until one commits again. */
   private lastFailure: { at: number; message: string } | null = null;
   private readonly maxRows: number;
@@ -136,6 +138,11 @@ export class WriteBatcher {
     const oldest = this.unanswered.values().next().value as Pending | undefined;
     if (oldest && now - oldest.at > stallMs)
       return `a write has waited ${((now - oldest.at) / 1000).toFixed(1)} s for the store to commit it`;
+    // Writes past the store timeout were answered 503 and left `unanswered`, but their
+    // transaction may still be stuck: with few requests, it is the only sign of the stall.
+    const transaction = this.committing.values().next().value as { at: number } | undefined;
+    if (transaction && now - transaction.at > stallMs)
+      return `a transaction has waited ${((now - transaction.at) / 1000).toFixed(1)} s for the store to commit it`;
     if (this.lastFailure && now - this.lastFailure.at < recentMs)
       return `the last write failed: ${this.lastFailure.message}`;
     return null;
@@ -204,6 +211,17 @@ export class WriteBatcher {
 
   private async commit(items: Pending[]): Promise<void> {
     const started = performance.now();
+    // Watched by writeTrouble() for as long as it runs, even once its writes were answered 503.
+    const running = { at: started };
+    this.committing.add(running);
+    try {
+      await this.commitOnce(items, started);
+    } finally {
+      this.committing.delete(running);
+    }
+  }
+
+  private async commitOnce(items: Pending[], started: number): Promise<void> {
     const batch = merge(items);
     let result: WriteResult;
     try {

@@ -44,13 +44,13 @@ export async function healthRoutes(
         await withDeadline(
           opts.store.ping(),
           READY_TIMEOUT_MS,
-          `it did not answer within ${READY_TIMEOUT_MS} ms`,
+          `it did not answer within ${READY_TIMEOUT_MS} ms (stalled, unreachable, or every connection busy)`,
         );
         return { status: 'ready', store: opts.store.kind };
       } catch (error) {
         return reply.status(503).send({
           error: 'store_unavailable',
-          message: `the ${opts.store.kind} store is not reachable: ${(error as Error).message}`,
+          message: `the ${opts.store.kind} store is not answering: ${(error as Error).message}`,
         });
       }
     },

@@ -2,6 +2,7 @@
 // durability promise; BIGINT columns come back as numbers (all our values are below 2^53).
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
+import { CollectorError } from '../../errors.js';
 import type { Database } from '../sql/schema.js';
 import { SqlStore } from '../sql/sql-store.js';
 import { preparedStatementsOption, preparingPool } from './prepared-pool.js';
@@ -30,11 +31,33 @@ function clusterLockSlots(trackingIds: readonly string[]): number[] {
   return [...slots].sort((a, b) => a - b);
 }
 
+/** Connections one collector keeps open at most, unless the store URL says `pool=N`. */
+export const DEFAULT_POOL_SIZE = 10;
+
+/**
+ * `pool=N` on the store URL (1 to 1,000): the connections this collector may keep. Several
+ * collectors on a role with a connection limit, or behind a pooler with a small pool, need the
+ * sum of theirs to fit (docs/deploy.md). Taken off the URL before node-postgres reads it.
+ */
+export function poolSizeOption(storeUrl: string): { url: string; poolSize: number } {
+  const match = /[?&]pool=([^&]*)/.exec(storeUrl);
+  if (!match) return { url: storeUrl, poolSize: DEFAULT_POOL_SIZE };
+  const n = /^\d{1,4}$/.test(match[1]!) ? Number(match[1]) : Number.NaN;
+  if (!(n >= 1 && n <= 1000)) {
+    throw new CollectorError(
+      'invalid_store',
+      `postgres store URL: pool=${match[1]} is not a number of connections from 1 to 1000`,
+    );
+  }
+  return { url: storeUrl.replace(/([?&])pool=[^&]*&?/, '$1').replace(/[?&]$/, ''), poolSize: n };
+}
+
 export function openPostgresStore(storeUrl: string, options: { poolSize?: number } = {}): SqlStore {
-  const { url, prepare } = preparedStatementsOption(storeUrl);
+  const sized = poolSizeOption(storeUrl);
+  const { url, prepare } = preparedStatementsOption(sized.url);
   const pool = new pg.Pool({
     connectionString: url,
-    max: options.poolSize ?? 10,
+    max: options.poolSize ?? sized.poolSize,
     connectionTimeoutMillis: 10_000,
     types: {
       getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
