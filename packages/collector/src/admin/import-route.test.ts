@@ -6,6 +6,7 @@ import { encodeReportJson } from '@tidewatch/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { agentReport } from '../../test-support/agent-report.js';
 import { startTestCollector, type TestCollector } from '../../test-support/collector.js';
+import { spawnCollector } from '../../test-support/collector-process.js';
 import { event, eventBatch, metaReport, nodeReport, v1MetaReport } from '../../test-support/risingwave.js';
 import { storeTargets } from '../../test-support/stores.js';
 
@@ -269,4 +270,47 @@ describe.each(targets)('POST /admin/import: $name', (target) => {
     };
     expect(doc.paths['/admin/import']?.post).toMatchObject({ tags: ['admin'], security: [{ bearer: [] }] });
   });
+});
+
+describe('a large import', () => {
+  it('lets other requests run while it decodes (health probes are answered meanwhile)', async () => {
+    // A collector process of its own: in this process the probes' own client would share the
+    // event loop that the import holds.
+    const token = 'import-probe-token-0123456789';
+    const c = await spawnCollector([
+      '--store',
+      (await targets[0]!.freshUrl()) as string,
+      '--admin-token',
+      token,
+    ]);
+    try {
+      // is_test lines: decoded, then dropped, so the answer comes as soon as decoding ends.
+      const body = ndjson(
+        Array.from({ length: 40_000 }, (_, i) =>
+          line(Date.now(), '/api/v2/report/meta', metaReport({ trackingId: `t-${i}`, isTest: true })),
+        ),
+      );
+      let done = false;
+      const imported = fetch(`${c.url}/admin/import`, {
+        method: 'POST',
+        body,
+        headers: { 'content-type': 'application/x-ndjson', authorization: `Bearer ${token}` },
+      }).then(async (res) => {
+        done = true;
+        return { status: res.status, body: (await res.json()) as { discarded: number } };
+      });
+      let probesDuringImport = 0;
+      while (!done) {
+        const res = await fetch(`${c.url}/healthz`);
+        if (!done && res.status === 200) probesDuringImport++;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(await imported).toEqual({ status: 200, body: expect.objectContaining({ discarded: 40_000 }) });
+      // Decoding 40,000 lines takes most of a second or more; probes kept being answered.
+      expect(probesDuringImport).toBeGreaterThan(8);
+    } finally {
+      c.child.kill('SIGTERM');
+      await c.exited;
+    }
+  }, 60_000);
 });

@@ -36,6 +36,9 @@ import { seriesKey } from '../store/store.js';
 import { recordAudit } from './audit.js';
 
 /** Inflated NDJSON bytes per request: about 50,000 typical reports with their base64 bodies. */
+/** The longest stretch an import decodes without letting other requests run. */
+const IMPORT_SLICE_MS = 10;
+
 export const IMPORT_BODY_LIMIT = 64 * 1024 * 1024;
 export const IMPORT_MAX_LINES = 50_000;
 /** One decoded wire body: the native protocol's own limit, above RisingWave's 1 MiB default. */
@@ -268,7 +271,14 @@ export async function importRoute(
           413,
         );
       }
+      let slice = performance.now();
       for (let i = 0; i < all.length; i++) {
+        // Decoding 50,000 lines takes seconds: every ~10 ms the event loop gets a turn, so that
+        // ingest, /healthz and /readyz keep answering (a 1 s probe failed during a large import).
+        if (performance.now() - slice > IMPORT_SLICE_MS) {
+          await new Promise((resolve) => setImmediate(resolve));
+          slice = performance.now();
+        }
         const line = all[i]!.trim();
         if (line === '') continue;
         try {
