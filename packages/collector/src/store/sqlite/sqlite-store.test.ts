@@ -61,6 +61,21 @@ describe('SQLite file of another application', () => {
     ]);
     expect(after.pragma('journal_mode', { simple: true })).toBe('delete'); // not switched to WAL
     after.close();
+    // Only a view, or another Kysely application's migrations: also someone else's.
+    const viewOnly = `${dir.path}/view-only.db`;
+    const withView = new SQLite(viewOnly);
+    withView.exec('create view v as select 1');
+    withView.close();
+    expect(() => openStore(`sqlite:${viewOnly}`)).toThrow(/another application's database \(it holds v and/);
+    const otherKysely = `${dir.path}/other-kysely.db`;
+    const migrated = new SQLite(otherKysely);
+    migrated.exec(
+      "create table kysely_migration (name text primary key, timestamp text); insert into kysely_migration values ('2024_01_01_create_users', '')",
+    );
+    migrated.close();
+    expect(() => openStore(`sqlite:${otherKysely}`)).toThrow(
+      /another application's database \(it holds kysely_migration/,
+    );
     // A new file, then the same file as a Tidewatch store, open as before.
     const ours = `${dir.path}/ours.db`;
     const created = openStore(`sqlite:${ours}`);

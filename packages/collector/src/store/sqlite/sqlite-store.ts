@@ -199,15 +199,20 @@ export function openSqliteStore(path: string): SqlStore {
  * it, WAL mode included (a mistyped path must not add twenty tables to someone else's database).
  */
 function foreignDatabase(sqlite: SQLite.Database, path: string): Error | null {
-  const tables = (
+  const objects = (
     sqlite
       .prepare(
-        "select name from sqlite_master where type = 'table' and name not like 'sqlite_%' order by name",
+        "select name from sqlite_master where type in ('table', 'view', 'trigger') and name not like 'sqlite_%' order by name",
       )
       .all() as { name: string }[]
   ).map((t) => t.name);
-  if (tables.length === 0 || tables.includes('kysely_migration')) return null;
-  const shown = tables.slice(0, 5).join(', ') + (tables.length > 5 ? `, … (${tables.length} tables)` : '');
+  if (objects.length === 0) return null;
+  // A Tidewatch store: its migration table, empty (a first start cut short) or holding our first.
+  if (objects.includes('kysely_migration')) {
+    const names = sqlite.prepare('select name from kysely_migration').pluck().all() as string[];
+    if (names.length === 0 || names.includes('0001_initial')) return null;
+  }
+  const shown = objects.slice(0, 5).join(', ') + (objects.length > 5 ? `, … (${objects.length} in all)` : '');
   return new Error(
     `the SQLite file at ${path} is another application's database (it holds ${shown} and no Tidewatch schema); nothing was written to it. sqlite:PATH must name a new file or a Tidewatch store`,
   );
