@@ -542,6 +542,9 @@ describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
           rows.map((r) => [r.children[0]?.textContent ?? '', r.children[1]?.textContent ?? '']),
         );
       expect(shown).toEqual(versions.rows.map((r) => [label(r.value), formatCount(r.clusters)]));
+      // Every active cluster is in the breakdown once, and the page says what "unknown" holds.
+      expect(versions.rows.reduce((sum, r) => sum + r.clusters, 0)).toBe(overview.clusters.active);
+      expect(await page.locator('[data-test="shape-note"]').textContent()).toContain('no meta report');
       // The clusters with the most recoveries, as the collector ranks them over the whole range,
       // each share of all recoveries in it.
       const top = await api<{ rows: { value: string; events: number }[] }>(

@@ -102,6 +102,11 @@ export function overviewView(route: Route): HTMLElement {
     ),
     h('h2', { class: 'section-title' }, 'Deployment shape'),
     h(
+      'p',
+      { class: 'muted', 'data-test': 'shape-note' },
+      'Each cluster active in the range counts once, by its latest meta report. “unknown” counts those whose report does not say, and those with no meta report in the range: only compute, frontend or compactor nodes reported, or a database reporting through the Tidewatch agent.',
+    ),
+    h(
       'div',
       { class: 'grid shapes' },
       SHAPES.map((shape) =>
