@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it, vi } from 'vitest';
 import { createPostgresDatabase, tempDir } from '../../test-support/services.js';
 import { CollectorError } from '../errors.js';
 import { outageLogger } from './error-handler.js';
-import { storeUnavailable } from './store-errors.js';
+import { storeReason, storeUnavailable } from './store-errors.js';
 
 const dir = tempDir();
 const database = await createPostgresDatabase(); // null (skipped, with a warning) only outside CI
@@ -76,6 +76,15 @@ describe('store errors', () => {
       holder.close();
       other.close();
     }
+  });
+});
+
+describe('store reasons', () => {
+  it('tell an operator behind a transaction pooler to turn prepared statements off', () => {
+    const error = Object.assign(new Error('prepared statement "tw_0" already exists'), { code: '42P05' });
+    expect(storeReason(error)).toMatch(
+      /already exists \(a connection pooler in transaction mode.*add \?prepare=off to the store URL\)$/,
+    );
   });
 });
 

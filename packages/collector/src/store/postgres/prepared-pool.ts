@@ -15,7 +15,7 @@
 // most MAX_NAMES distinct texts are named.
 //
 // Named statements live in a server connection, so a pooler that hands one client's transactions
-// to different server connections (PgBouncer before 1.21 in transaction mode) cannot carry them:
+// to different server connections (PgBouncer in transaction mode without max_prepared_statements) cannot carry them:
 // `?prepare=off` on the store URL turns them off (the mark is then only removed).
 import type pg from 'pg';
 import { CollectorError } from '../../errors.js';
@@ -55,7 +55,7 @@ export function preparedStatementsOption(url: string): { url: string; prepare: b
   if (!['on', 'off', 'true', 'false', '1', '0'].includes(value)) {
     throw new CollectorError(
       'invalid_store',
-      `postgres store URL: prepare=${match[1]} is not on or off (off runs every statement unnamed, for PgBouncer in transaction mode before 1.21)`,
+      `postgres store URL: prepare=${match[1]} is not on or off (off runs every statement unnamed, for PgBouncer in transaction mode without max_prepared_statements)`,
     );
   }
   const rest = url.replace(/([?&])prepare=[^&]*&?/, '$1').replace(/[?&]$/, '');

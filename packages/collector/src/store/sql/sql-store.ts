@@ -1,6 +1,7 @@
 // The Store on a SQL database through Kysely. SQLite and PostgreSQL share this code; what differs
 // (connection, column types, the setup lock) is passed in by sqlite/ and postgres/.
 import { CompiledQuery, type Kysely, type MigrationResult, Migrator, sql, type Transaction } from 'kysely';
+import { storeReason } from '../../http/store-errors.js';
 import {
   BREAKDOWN_COLUMNS,
   clusterFacts,
@@ -1198,13 +1199,19 @@ export class SqlStore implements Store {
 function migrationError(error: unknown, results: readonly MigrationResult[] | undefined): Error {
   const reason = error instanceof Error ? error.message : String(error);
   const failed = results?.find((r) => r.status === 'Error')?.migrationName;
-  if (failed) return new Error(`migration ${failed} failed: ${reason}`);
+  if (failed) return new Error(`migration ${failed} failed: ${storeReason(error)}`);
   // A migration this version does not have: a newer Tidewatch has run on this store.
   const unknown = /previously executed migration (\S+) is missing/.exec(reason)?.[1];
   if (unknown) {
     return new Error(
       `the store was upgraded by a newer Tidewatch: its migration ${unknown} is unknown to this version. ` +
         'Run the version that upgraded it (or a later one), or restore the backup taken before that upgrade',
+    );
+  }
+  // Reached, but the role may not create the store's tables there.
+  if (/permission denied for|must be owner of|no schema has been selected to create in/.test(reason)) {
+    return new Error(
+      `cannot set up the store: ${reason} (the collector's role must own the store's tables, or be able to create them: give it a database it owns, or a schema it owns first in its search_path; see docs/deploy.md)`,
     );
   }
   // No migration ran: the store itself could not be reached (a wrong host or port, a database
