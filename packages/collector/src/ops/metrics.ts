@@ -64,6 +64,11 @@ export class CollectorMetrics {
     labelNames: ['table'] as const,
     registers: [this.registry],
   });
+  readonly retentionFailures = new client.Counter({
+    name: 'tidewatch_retention_failures_total',
+    help: 'Retention passes that failed (each is tried again the next day; the log says why)',
+    registers: [this.registry],
+  });
   readonly deduplicated = new client.Counter({
     name: 'tidewatch_rows_deduplicated_total',
     help: 'Rows not stored because an identical one (a retry) already was',

@@ -1,6 +1,7 @@
 // The retention cut-off: "older than N calendar months" by UTC receive day.
 import { describe, expect, it } from 'vitest';
-import { retentionCutoffDay } from './retention.js';
+import { CollectorMetrics } from '../ops/metrics.js';
+import { RetentionJob, retentionCutoffDay } from './retention.js';
 
 const at = (iso: string) => Date.parse(iso);
 
@@ -33,5 +34,25 @@ describe('retentionCutoffDay', () => {
         expect(Number(cut.slice(8, 10))).toBeLessThanOrEqual(today.getUTCDate());
       }
     }
+  });
+});
+
+describe('a retention pass that fails', () => {
+  it('is counted in /metrics and logged with what the store said, and never throws', async () => {
+    const metrics = new CollectorMetrics();
+    const errors: string[] = [];
+    const log = { error: (_: unknown, msg: string) => errors.push(msg), info: () => {} } as never;
+    const failing = Object.assign(new Error('canceling statement due to statement timeout'), {
+      code: '57014',
+    });
+    const store = { deleteBefore: async () => Promise.reject(failing) } as never;
+    const job = new RetentionJob(store, 13, log, metrics);
+    expect(await job.runOnce(at('2026-11-27T00:00:00Z'))).toBeNull();
+    expect(await metrics.registry.metrics()).toMatch(/^tidewatch_retention_failures_total 1$/m);
+    expect(errors).toEqual([
+      expect.stringMatching(
+        /^retention pass failed; it runs again tomorrow \(canceling statement due to statement timeout \(a statement_timeout set on the collector’s role/,
+      ),
+    ]);
   });
 });

@@ -3,6 +3,7 @@
 // Store.deleteBefore. The job runs at start and once a day; with several collectors each runs it,
 // which is harmless (deleting what is already gone deletes nothing).
 import type { FastifyBaseLogger } from 'fastify';
+import { storeReason } from '../http/store-errors.js';
 import type { CollectorMetrics } from '../ops/metrics.js';
 import type { RetentionResult, Store } from '../store/store.js';
 
@@ -58,7 +59,11 @@ export class RetentionJob {
         this.log.info({ retention: { keptFrom: fromDay, deleted } }, 'retention pass done');
         return deleted;
       } catch (error) {
-        this.log.error({ err: error }, 'retention pass failed; it runs again tomorrow');
+        this.metrics.retentionFailures.inc();
+        this.log.error(
+          { err: error },
+          `retention pass failed; it runs again tomorrow (${storeReason(error)})`,
+        );
         return null;
       } finally {
         this.running = null;
