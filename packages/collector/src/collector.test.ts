@@ -3,13 +3,14 @@ import { createServer } from 'node:net';
 import { Migrator } from 'kysely';
 import { afterAll, describe, expect, it } from 'vitest';
 import { capturedLog } from '../test-support/collector.js';
-import { tempDir } from '../test-support/services.js';
+import { createClickHouseDatabase, tempDir } from '../test-support/services.js';
 import { startCollector } from './collector.js';
 import { openStore } from './store/open-store.js';
 import { migrationProvider } from './store/sql/migrations.js';
 import type { SqlStore } from './store/sql/sql-store.js';
 
 const dir = tempDir();
+const clickhouseDb = await createClickHouseDatabase(); // null (skipped, with a warning) only outside CI
 afterAll(() => dir.remove());
 
 describe('first start', () => {
@@ -125,5 +126,28 @@ describe('a configured admin token (--admin-token)', () => {
       await without.close();
       await withSecret.close();
     }
+  });
+});
+
+describe('a ClickHouse store that does not answer, or refuses', () => {
+  it('a host that takes the connection and never answers is reported within seconds', async () => {
+    const silent = createServer(() => {}); // accepts, never answers
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const port = (silent.address() as { port: number }).port;
+    try {
+      await expect(
+        startCollector({ store: `clickhouse://default@127.0.0.1:${port}/x`, port: 0, logLevel: 'silent' }),
+      ).rejects.toThrow(/^cannot reach the store: .*Timeout/i);
+    } finally {
+      silent.close();
+    }
+  }, 30_000);
+
+  it.skipIf(!clickhouseDb)('a wrong password is refused as such, not as "cannot reach"', async () => {
+    const url = new URL(clickhouseDb!.url);
+    url.password = 'not-the-password';
+    await expect(startCollector({ store: url.toString(), port: 0, logLevel: 'silent' })).rejects.toThrow(
+      /^cannot set up the store: .*Code: 19[2-3].*the user of the store URL needs its password right/s,
+    );
   });
 });

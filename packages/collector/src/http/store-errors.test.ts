@@ -1,16 +1,18 @@
 // Which store failures are answered 503 (the store's state) and which stay 500 (our bug), with
 // errors the real drivers throw.
 import { join } from 'node:path';
+import { createClient } from '@clickhouse/client';
 import SQLite from 'better-sqlite3';
 import pg from 'pg';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { createPostgresDatabase, tempDir } from '../../test-support/services.js';
+import { createClickHouseDatabase, createPostgresDatabase, tempDir } from '../../test-support/services.js';
 import { CollectorError } from '../errors.js';
 import { outageLogger } from './error-handler.js';
 import { storeReason, storeUnavailable } from './store-errors.js';
 
 const dir = tempDir();
 const database = await createPostgresDatabase(); // null (skipped, with a warning) only outside CI
+const clickhouseDb = await createClickHouseDatabase();
 afterAll(async () => {
   await database?.drop();
   dir.remove();
@@ -75,6 +77,24 @@ describe('store errors', () => {
       holder.exec('rollback');
       holder.close();
       other.close();
+    }
+  });
+});
+
+describe.skipIf(!clickhouseDb)('ClickHouse errors', () => {
+  it('a memory limit is the store’s state, a syntax error is not', async () => {
+    const client = createClient({ url: `http://${new URL(clickhouseDb!.url).host}` });
+    try {
+      const limited = await thrown(() =>
+        client.query({
+          query: 'SELECT groupArray(number) FROM numbers(1000000)',
+          clickhouse_settings: { max_memory_usage: '1000000' },
+        }),
+      );
+      expect(storeUnavailable(limited)).toMatchObject({ code: 'store_unavailable', status: 503 });
+      expect(storeUnavailable(await thrown(() => client.query({ query: 'SELEC 1' })))).toBeNull();
+    } finally {
+      await client.close();
     }
   });
 });

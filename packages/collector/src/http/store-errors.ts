@@ -22,6 +22,24 @@ const UNAVAILABLE_SOCKET = new Set([
   'EHOSTUNREACH',
   'ENOTFOUND',
 ]);
+/**
+ * ClickHouse's codes for a server that is there but cannot answer now: 159 timeout exceeded, 160
+ * too slow, 202 too many simultaneous queries, 203 no free connection, 209 socket timeout, 210
+ * network error, 241 memory limit exceeded, 242 table is read-only, 252 too many parts, 319
+ * unknown status of insert, 394 query was cancelled, 425 system error, 439 cannot schedule task,
+ * 473 deadlock avoided.
+ */
+const UNAVAILABLE_CLICKHOUSE = new Set([
+  159, 160, 202, 203, 209, 210, 241, 242, 252, 319, 394, 425, 439, 473,
+]);
+
+/** The ClickHouse error code of a failure: the client's own, or the server's text (18.16 has no type). */
+function clickHouseCode(code: string, message: string): number | null {
+  if (/^\d{1,4}$/.test(code)) return Number(code);
+  const found = /\bCode: (\d{1,4})\b/.exec(message);
+  return found ? Number(found[1]) : null;
+}
+
 /** node-postgres and pg-pool failures that carry no code, and the ClickHouse client's timeout. */
 const UNAVAILABLE_MESSAGE =
   /Connection terminated|timeout exceeded when trying to connect|not queryable|Timeout error|socket hang up/i;
@@ -51,6 +69,7 @@ export function storeUnavailable(error: unknown): CollectorError | null {
     (/^[0-9A-Z]{5}$/.test(code) && UNAVAILABLE_SQLSTATE_CLASSES.has(code.slice(0, 2))) ||
     UNAVAILABLE_SQLITE.test(code) ||
     UNAVAILABLE_SOCKET.has(code) ||
+    UNAVAILABLE_CLICKHOUSE.has(clickHouseCode(code, error.message) ?? -1) ||
     UNAVAILABLE_MESSAGE.test(error.message);
   if (!unavailable) return null;
   return new CollectorError(

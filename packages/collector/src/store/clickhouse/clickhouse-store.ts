@@ -169,6 +169,9 @@ function retryKeys(batch: WriteBatch): string[] {
   ];
 }
 
+/** How long the first request of a start may take (ClickHouse answers it in milliseconds). */
+const START_TIMEOUT_MS = 10_000;
+
 export class ClickHouseStore implements Store {
   readonly kind = 'clickhouse' as const;
   readonly client: ClickHouseClient;
@@ -181,14 +184,14 @@ export class ClickHouseStore implements Store {
     this.client = this.connect(options.database);
   }
 
-  private connect(database: string | undefined): ClickHouseClient {
+  private connect(database: string | undefined, requestTimeout = 300_000): ClickHouseClient {
     return createClient({
       url: this.options.url,
       username: this.options.username ?? 'default',
       password: this.options.password ?? '',
       ...(database ? { database } : {}),
       // Long fleet scans and erases: progress headers keep the idle connection alive meanwhile.
-      request_timeout: 300_000,
+      request_timeout: requestTimeout,
       // The server closes an idle keep-alive socket after 3 s (keep_alive_timeout before 23.11).
       // The client's timer that retires sockets idle for 2.5 s fires late when the event loop is
       // busy, and an insert on a socket the server closed fails with ECONNRESET (seen: a bulk
@@ -228,12 +231,21 @@ export class ClickHouseStore implements Store {
 
   async migrate(progress?: MigrationProgress): Promise<string[]> {
     const applied: string[] = [];
-    const admin = this.connect(undefined);
+    // The first request of a start: bounded, so that a host that takes the connection and never
+    // answers is reported within seconds, not after the long queries' 5 minutes.
+    const admin = this.connect(undefined, START_TIMEOUT_MS);
     try {
       await admin.command({ query: sql`CREATE DATABASE IF NOT EXISTS ${ident(this.options.database)}`.text });
     } catch (error) {
+      const reason = (error as Error).message || String((error as { code?: unknown }).code ?? error);
+      // The server answered and refused (a password, a user, rights): not a matter of reaching it.
+      if (/\bCode: \d+/.test(reason) || /^\d+$/.test(String((error as { code?: unknown }).code ?? ''))) {
+        throw new Error(
+          `cannot set up the store: ${reason} (the user of the store URL needs its password right, and rights to create the database, its tables and views, and to delete from them; see docs/deploy.md)`,
+        );
+      }
       throw new Error(
-        `cannot reach the store: ${(error as Error).message} (is clickhouse-server running and listening for HTTP at ${this.options.url}? Check the host and port of the store URL, and the user's password)`,
+        `cannot reach the store: ${reason} (is clickhouse-server running and listening for HTTP at ${this.options.url}? Check the host and port of the store URL)`,
       );
     } finally {
       await admin.close();
