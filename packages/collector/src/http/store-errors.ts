@@ -64,6 +64,8 @@ export function storeReason(error: unknown): string {
 /** The 503 for a request the store could not serve, or null when `error` is not the store's state. */
 export function storeUnavailable(error: unknown): CollectorError | null {
   if (!(error instanceof Error) || error instanceof CollectorError) return null;
+  // An error that already carries an HTTP status is the request's (a client gone mid-body).
+  if (typeof (error as { statusCode?: unknown }).statusCode === 'number') return null;
   const code = String((error as { code?: unknown }).code ?? '');
   const unavailable =
     (/^[0-9A-Z]{5}$/.test(code) && UNAVAILABLE_SQLSTATE_CLASSES.has(code.slice(0, 2))) ||
