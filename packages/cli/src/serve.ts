@@ -60,20 +60,19 @@ export async function serve(config: CollectorConfig): Promise<void> {
       `dashboard: ${dashboard}/ (sign in with your token; mint one with: npx tidewatch token create --role admin${storeFlag(config.store)})`,
     );
   }
-  if (wildcard) console.log(`  (listening on every interface; on this machine also ${localUrl(url)}/)`);
+  if (wildcard)
+    console.log(`  (listening on every interface; on this machine also ${withHost(url, 'localhost')}/)`);
 }
 
 /** For a wildcard listening address (0.0.0.0, ::), the same URL with this machine's host name. */
 export function dashboardUrl(url: string): string | undefined {
-  const parsed = new URL(url);
-  if (parsed.hostname !== '0.0.0.0' && parsed.hostname !== '[::]') return undefined;
-  parsed.hostname = hostname();
-  return parsed.origin;
+  const { hostname: listening } = new URL(url);
+  return listening === '0.0.0.0' || listening === '[::]' ? withHost(url, hostname()) : undefined;
 }
 
-function localUrl(url: string): string {
+function withHost(url: string, host: string): string {
   const parsed = new URL(url);
-  parsed.hostname = 'localhost';
+  parsed.hostname = host;
   return parsed.origin;
 }
 

@@ -1,6 +1,8 @@
 // Starts a collector process: open and migrate the store, make sure an admin token exists, serve.
 // Shutdown stops accepting, lets in-flight requests finish (their writes commit), then closes the
 // store.
+
+import type { Logger } from 'pino';
 import { hashToken, newToken, tokenRecord } from './auth/tokens.js';
 import { type CollectorConfig, DEFAULT_CONFIG } from './config.js';
 import { startupLogger } from './http/logging.js';
@@ -56,6 +58,39 @@ async function ensureAdminToken(store: Store, configured: string | undefined): P
   return token.secret;
 }
 
+/**
+ * Runs the store's migrations, saying what happens: a backfill over millions of rows can take
+ * minutes, so an upgrade names each step as it goes; a new store says once that it is created.
+ */
+async function migrateLogged(store: Store, log: Logger): Promise<void> {
+  const started = Date.now();
+  let upgrading = false;
+  let announcedNew = false;
+  const migrated = await store.migrate((step) => {
+    if (step.phase === 'applied') {
+      if (upgrading) log.info({ migration: step.name, ms: step.ms }, `store schema: ${step.name} applied`);
+      return;
+    }
+    upgrading = !step.newStore;
+    // ClickHouse announces each rollup it creates: a new store is said once.
+    if (!upgrading && announcedNew) return;
+    announcedNew ||= !upgrading;
+    const steps = `${step.names.length} step${step.names.length === 1 ? '' : 's'}`;
+    log.info(
+      { migrations: step.names },
+      upgrading
+        ? `store schema: upgrading, ${steps} to apply before serving (on a large store this may take minutes)`
+        : 'store schema: a new store, creating it',
+    );
+  });
+  if (migrated.length === 0) return;
+  const range = migrated.length > 1 ? `${migrated[0]} … ${migrated.at(-1)}` : migrated[0];
+  log.info(
+    { migrations: migrated, ms: Date.now() - started },
+    `store schema updated: ${migrated.length} step${migrated.length === 1 ? '' : 's'} applied (${range})`,
+  );
+}
+
 export async function startCollector(
   overrides: Partial<CollectorConfig> = {},
   runtime: ServerRuntime = {},
@@ -66,39 +101,12 @@ export async function startCollector(
   if (Boolean(config.tlsCert) !== Boolean(config.tlsKey)) {
     throw new Error('TLS needs both a certificate (--tls-cert) and its key (--tls-key)');
   }
-  if (config.tlsCert && config.tlsKey) tlsFiles(config.tlsCert, config.tlsKey);
+  const tls = config.tlsCert && config.tlsKey ? tlsFiles(config.tlsCert, config.tlsKey) : undefined;
   const store = openStore(config.store);
   let collector: Collector | undefined;
   try {
-    // A backfill over millions of rows can take minutes: an upgrade says what it is doing while
-    // it does; a new store says once that it is being created.
-    const startup = startupLogger(config.logLevel, runtime.logStream);
-    const started = Date.now();
-    let upgrading = false;
-    let announcedNew = false;
-    const migrated = await store.migrate((step) => {
-      if (step.phase === 'pending') {
-        upgrading = !step.newStore;
-        // ClickHouse announces each rollup it creates: a new store is said once.
-        if (!upgrading && announcedNew) return;
-        announcedNew ||= !upgrading;
-        const steps = `${step.names.length} step${step.names.length === 1 ? '' : 's'}`;
-        startup.info(
-          { migrations: step.names },
-          upgrading
-            ? `store schema: upgrading, ${steps} to apply before serving (on a large store this may take minutes)`
-            : 'store schema: a new store, creating it',
-        );
-      } else if (upgrading)
-        startup.info({ migration: step.name, ms: step.ms }, `store schema: ${step.name} applied`);
-    });
-    if (migrated.length > 0) {
-      startup.info(
-        { migrations: migrated, ms: Date.now() - started },
-        `store schema updated: ${migrated.length} step${migrated.length === 1 ? '' : 's'} applied (${migrated[0]}${migrated.length > 1 ? ` … ${migrated.at(-1)}` : ''})`,
-      );
-    }
-    collector = await buildServer(store, config, runtime);
+    await migrateLogged(store, startupLogger(config.logLevel, runtime.logStream));
+    collector = await buildServer(store, config, tls ? { ...runtime, tls } : runtime);
     await collector.app.listen({ host: config.host, port: config.port });
     // Only once listening: a first start that fails (the port taken, say) must not mint the one
     // admin token that is shown only on the start that creates it.

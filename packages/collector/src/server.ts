@@ -59,6 +59,8 @@ export interface Collector {
 /** What a process provides besides configuration (tests capture the log). */
 export interface ServerRuntime {
   logStream?: NodeJS.WritableStream;
+  /** The certificate and key, when the caller already read and checked them (startCollector). */
+  tls?: { cert: Buffer; key: Buffer };
 }
 
 /** A PEM file for TLS, or an error that names the flag and the file (not Node's bare ENOENT). */
@@ -158,7 +160,7 @@ export async function buildServer(
   const tls =
     config.tlsCert && config.tlsKey
       ? {
-          https: { ...tlsFiles(config.tlsCert, config.tlsKey), ...deadlines },
+          https: { ...(runtime.tls ?? tlsFiles(config.tlsCert, config.tlsKey)), ...deadlines },
         }
       : {};
   const app = Fastify({

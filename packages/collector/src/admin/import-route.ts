@@ -19,6 +19,7 @@ import type { FastifyInstance } from 'fastify';
 import { requireToken } from '../auth/require-token.js';
 import { CollectorError } from '../errors.js';
 import { acceptRawBodies, inflatedBody, mediaType, requireMediaType } from '../http/body.js';
+import { storeReason } from '../http/store-errors.js';
 import { agentReportWrite, DEFAULT_SERIES_CAPS } from '../ingest/native-rows.js';
 import { eventRows, reportRow, utcDay } from '../ingest/rows.js';
 import type { LicenseSubjectPolicy } from '../privacy/license-subject.js';
@@ -319,7 +320,7 @@ export async function importRoute(
         } catch (error) {
           throw new CollectorError(
             'store_unavailable',
-            `the store could not commit this import; nothing of it was written, send it again later (${(error as Error).message})`,
+            `the store could not commit this import; nothing of it was written, send it again later (${storeReason(error)})`,
             503,
           );
         }
