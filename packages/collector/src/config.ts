@@ -3,7 +3,7 @@
 export interface CollectorConfig {
   host: string;
   port: number;
-  /** `sqlite:PATH` or `postgres://...` (CONTRACT.md). */
+  /** `sqlite:PATH`, `postgres://...` (or `postgresql://`) or `clickhouse://...` (CONTRACT.md, README "Stores"). */
   store: string;
   /** An admin token to accept; when unset, the first start creates one and prints it. */
   adminToken?: string | undefined;

@@ -36,10 +36,10 @@ import type {
 import { seriesKey } from '../store/store.js';
 import { recordAudit } from './audit.js';
 
-/** Inflated NDJSON bytes per request: about 50,000 typical reports with their base64 bodies. */
 /** The longest stretch an import decodes without letting other requests run. */
 const IMPORT_SLICE_MS = 10;
 
+/** Inflated NDJSON bytes per request: about 50,000 typical reports with their base64 bodies. */
 export const IMPORT_BODY_LIMIT = 64 * 1024 * 1024;
 export const IMPORT_MAX_LINES = 50_000;
 /** One decoded wire body: the native protocol's own limit, above RisingWave's 1 MiB default. */

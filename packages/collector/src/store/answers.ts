@@ -210,44 +210,6 @@ export function clusterSummary(p: ClusterParts): ClusterSummary {
   };
 }
 
-/** Clusters per value from each cluster's one latest value (`connector`: a JSON array each). */
-export function breakdownCounts(
-  by: BreakdownDimension,
-  rows: readonly { value: string | null }[],
-): { value: string | null; clusters: number }[] {
-  const counts = new Map<string | null, number>();
-  for (const row of rows) {
-    // `connector` counts a cluster once per connector it uses (a JSON array per report).
-    const values = by === 'connector' ? (row.value ? (JSON.parse(row.value) as string[]) : []) : [row.value];
-    for (const value of values) counts.set(value, (counts.get(value) ?? 0) + 1);
-  }
-  return [...counts].map(([value, clusters]) => ({ value, clusters }));
-}
-
-/**
- * Each active (day, cluster) with the cluster's version that day: that of its latest meta report
- * known by then, carried forward over days with only other reports. `history` is in day order.
- */
-export function carryVersions(
-  days: readonly { day: string; tracking_id: string }[],
-  history: readonly { day: string; tracking_id: string; version: string | null }[],
-): { day: string; trackingId: string; version: string | null }[] {
-  const byCluster = new Map<string, { day: string; version: string | null }[]>();
-  for (const m of history) {
-    const list = byCluster.get(m.tracking_id) ?? [];
-    list.push({ day: m.day, version: m.version });
-    byCluster.set(m.tracking_id, list);
-  }
-  return days.map((d) => {
-    let version: string | null = null;
-    for (const h of byCluster.get(d.tracking_id) ?? []) {
-      if (h.day > d.day) break;
-      version = h.version;
-    }
-    return { day: d.day, trackingId: d.tracking_id, version };
-  });
-}
-
 /** Event counts ordered alike in every store (by day ascending, otherwise largest first), cut. */
 export function rankEventCounts(
   query: EventCountQuery,

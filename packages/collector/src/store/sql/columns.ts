@@ -254,7 +254,6 @@ export function clusterDayRows(
   );
 }
 
-/** The upsert that keeps `ci` = 1 only if every report of the day was from CI (same SQL everywhere). */
 /**
  * A cluster-day stays CI only while every report of it is (ci only goes down). The `where` makes
  * `returning` name only rows that were new or changed: the days whose counts need a recount.

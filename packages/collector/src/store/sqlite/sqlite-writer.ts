@@ -209,7 +209,8 @@ function writeRows(request: WriteBatch): WriteResult {
       | undefined;
     if (changed) days.add(changed.day);
   }
-  // The same order as the Kysely path (sql-store.ts): clusters, then their facts rows.
+  // Clusters, then their facts rows, as in sql-store.ts. cluster_days come first here, not last:
+  // the order there is for PostgreSQL's row locks, and this thread is SQLite's only writer.
   for (const c of clusterUpserts(inserted, storedReports, dayRows)) upsertCluster.run(c);
   // Facts rollups follow stored reports only: a retried old report must not win as "latest".
   const factRows = dayFactsRows(storedReports);
