@@ -21,6 +21,7 @@ import {
   type CollectorProcess,
   spawnCollector,
 } from '../packages/collector/test-support/collector-process.js';
+import { IN_CI } from '../packages/collector/test-support/services.js';
 
 type Fault = 'forward' | '500' | 'hang' | 'reset' | 'slow' | 'too-slow' | '429';
 
@@ -102,8 +103,10 @@ function tmpfs(sizeKiB: number): { dir: string; remountReadOnly(): void; remove(
   const dir = mkdtempSync(path.join(tmpdir(), 'tw-tmpfs-'));
   try {
     execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${sizeKiB}k`, 'tmpfs', dir], { stdio: 'ignore' });
-  } catch {
+  } catch (error) {
     rmSync(dir, { recursive: true, force: true });
+    // CI runs as root: a weaker fallback there would hide that the real fault was never tried.
+    if (IN_CI) throw new Error(`cannot mount a tmpfs under CI=true: ${(error as Error).message}`);
     return null;
   }
   return {

@@ -113,10 +113,14 @@ describe('serve flags: abuse controls, privacy, security', () => {
       [['--store-timeout', '1.5'], /--store-timeout must be an integer/],
       [['--host', ''], /--host must not be empty/],
       [['--retention-months', 'forever'], /--retention-months must be an integer/],
+      [['--admin-token', 'fifteen-chars15'], /--admin-token must be at least 16 characters/],
     ];
     for (const [argv, message] of bad) {
       expect(() => serveConfig(argv, {}), argv.join(' ')).toThrow(UsageError);
       expect(() => serveConfig(argv, {}), argv.join(' ')).toThrow(message);
     }
+    // The same rule for the environment; 16 characters is enough.
+    expect(() => serveConfig([], { TIDEWATCH_ADMIN_TOKEN: 'short' })).toThrow(/at least 16 characters/);
+    expect(serveConfig(['--admin-token', 'sixteen-chars-16'], {}).adminToken).toBe('sixteen-chars-16');
   });
 });

@@ -184,7 +184,7 @@ describe('tidewatch serve', () => {
     const list = (await run(process.execPath, [BIN, 'token', 'list', '--store', store])).stdout;
     const line = list.split('\n').find((l) => l.includes('ci'))!;
     expect(line).toMatch(/read\s+active/);
-    expect(line).toMatch(/never expires|expires \d{4}-\d{2}-\d{2}T/);
+    expect(line).toMatch(/\snever expires(\s|$)/); // no --expires-days: no expiry
     const id = line.split(/\s+/)[0]!;
     await run(process.execPath, [BIN, 'token', 'revoke', id, '--store', store]);
     expect((await fetch(`${s.url}/query/clusters/cli-cluster`, { headers: auth })).status).toBe(401);
@@ -201,6 +201,49 @@ describe('tidewatch serve', () => {
     expect(audit[0]).toMatch(new RegExp(`^\\S+Z\\s+cli\\s+token_revoke\\s+${id}`));
     expect(audit[1]).toMatch(new RegExp(`cli\\s+token_create\\s+${id}\\s+\\{"role":"read","label":"ci"\\}`));
     expect(audit.join('\n')).not.toContain(readToken);
+  });
+
+  it('token create --expires-days: the token works until then, then answers 401 and lists as expired', async () => {
+    for (const bad of ['0', '-1', 'soon']) {
+      await expect(
+        run(process.execPath, [
+          BIN,
+          'token',
+          'create',
+          '--role',
+          'read',
+          `--expires-days=${bad}`, // = so that -1 is read as a value
+          '--store',
+          store,
+        ]),
+      ).rejects.toMatchObject({
+        code: 2,
+        stderr: expect.stringContaining('--expires-days must be a positive number'),
+      });
+    }
+    // The collector runs first, so the token is used at once. 0.0001 days: 8.64 s, ample to use it
+    // once even on a loaded machine, short enough to see it expire.
+    const s = await serve(['--store', store]);
+    const before = Date.now();
+    const args = ['token', 'create', '--role', 'read', '--label', 'brief', '--expires-days', '0.0001'];
+    const token = (await run(process.execPath, [BIN, ...args, '--store', store])).stdout.trim();
+    const auth = { authorization: `Bearer ${token}` };
+    const status = async () => (await fetch(`${s.url}/query/clusters/cli-cluster`, { headers: auth })).status;
+    expect(await status()).toBe(200);
+    const listed = (await run(process.execPath, [BIN, 'token', 'list', '--store', store])).stdout
+      .split('\n')
+      .find((l) => l.includes('brief'))!;
+    expect(listed).toMatch(/read\s+active/);
+    const expires = Date.parse(/expires (\S+)/.exec(listed)![1]!);
+    expect(expires - before).toBeGreaterThanOrEqual(8_640 - 100);
+    expect(expires - Date.now()).toBeLessThanOrEqual(8_640);
+    await vi.waitUntil(() => Date.now() > expires + 50, { timeout: 20_000, interval: 100 });
+    expect(await status()).toBe(401);
+    const after = (await run(process.execPath, [BIN, 'token', 'list', '--store', store])).stdout
+      .split('\n')
+      .find((l) => l.includes('brief'))!;
+    expect(after).toMatch(/read\s+expired/);
+    expect(await stop(s)).toBe(0);
   });
 
   it('token and audit refuse to create the default store somewhere else, and say where to run them', async () => {

@@ -10,8 +10,10 @@ describe('nowMs (the clock queries are timed with)', () => {
     const theirs = b[0]! - a[1]!;
     // Read back to back, the two deltas bracket each other: ours spans theirs plus two reads.
     expect(ours).toBeGreaterThanOrEqual(theirs);
-    expect(ours - theirs).toBeLessThan(5);
-    expect(theirs).toBeGreaterThan(25); // milliseconds, not seconds or microseconds
+    expect(theirs).toBeGreaterThan(25); // performance.now() counts milliseconds
+    // Ours is not microseconds (1000x theirs); no tighter bound, as a loaded machine may pause
+    // this process between two reads for any time.
+    expect(ours).toBeLessThan(theirs * 100);
   });
 
   it('never goes backwards', () => {

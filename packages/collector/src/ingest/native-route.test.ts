@@ -117,8 +117,15 @@ describe.each(targets)('native agent route and /query/metrics: $name', (target) 
     expect(await metric('t5.queries')).toEqual(expect.objectContaining({ kind: null, rows: [] }));
   });
 
-  it('caps distinct series per cluster: extra label sets are dropped and counted', async () => {
+  it('caps distinct series per cluster: extra label sets are dropped, counted and flagged', async () => {
     const id = randomUUID();
+    const flagged = async () =>
+      Number(
+        /^tidewatch_reports_flagged_total\{flag="series_capped"\} (\d+)$/m.exec(
+          await (await fetch(`${c.url}/metrics`)).text(),
+        )?.[1] ?? 0,
+      );
+    const flaggedBefore = await flagged();
     const many = Array.from({ length: 2000 }, (_, i) => counter('t6.per_user', 1, { user: `u${i}` }));
     for (let i = 0; i < 3; i++) {
       const res = await sendJson(
@@ -145,6 +152,8 @@ describe.each(targets)('native agent route and /query/metrics: $name', (target) 
     expect(total).toBe(5000);
     const metrics = await (await fetch(`${c.url}/metrics`)).text();
     expect(metrics).toMatch(/^tidewatch_series_dropped_total 3000$/m);
+    // The w report lost 1000 of its series and the x report all 2000: two reports flagged.
+    expect((await flagged()) - flaggedBefore).toBe(2);
   });
 
   it('caps distinct names per cluster for reports sent at the same moment too', async () => {

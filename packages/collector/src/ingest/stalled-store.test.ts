@@ -165,6 +165,24 @@ describe.each(stores)('a stalled store: $name', (store) => {
       await c.close();
     }
   });
+
+  it('with --store-timeout 0 waits for the store as long as it takes, and answers 200 once it committed', async () => {
+    const url = store.url();
+    const c = await startTestCollector(url, { storeTimeout: 0 });
+    try {
+      const trackingId = crypto.randomUUID();
+      const unlock = await store.lock(url);
+      // Held past what a 1 s timeout allows (and under SQLite's 5 s busy timeout).
+      const answered = c.postProto('/api/v2/report/meta', metaReport({ trackingId }));
+      await new Promise((r) => setTimeout(r, 2500));
+      await unlock();
+      expect((await answered).status).toBe(200);
+      const cluster = await c.get(`/query/clusters/${trackingId}`, ADMIN_TOKEN);
+      expect(((await cluster.json()) as { reports: { meta: number } }).reports.meta).toBe(1);
+    } finally {
+      await c.close();
+    }
+  });
 });
 
 describe.skipIf(!database)('the read before an agent report is written, with a stalled store', () => {

@@ -194,6 +194,32 @@ describe('retention', () => {
     expect(metrics).toMatch(/^tidewatch_retention_deleted_rows_total\{table="reports"\} 1$/m);
     await c.close();
   });
+
+  it('keeps everything with --retention-months 0, however old', async () => {
+    const store = freshStore();
+    const c = await startTestCollector(store, { retentionMonths: 0 });
+    const ancient = randomUUID();
+    const line = JSON.stringify({
+      // Older than the default 13 months (and as old as an import may be).
+      receivedAt: new Date(Date.now() - 399 * 86_400_000).toISOString(),
+      path: '/api/v2/report/meta',
+      contentType: 'application/x-protobuf',
+      body: Buffer.from(metaReport({ trackingId: ancient })).toString('base64'),
+    });
+    const imported = await fetch(`${c.url}/admin/import`, {
+      method: 'POST',
+      body: `${line}\n`,
+      headers: { 'content-type': 'application/x-ndjson', authorization: `Bearer ${ADMIN_TOKEN}` },
+    });
+    expect(imported.status).toBe(200);
+    await c.close();
+    // A restart is when a pass would run: none does, and the cluster is still there.
+    const again = await startTestCollector(store, { retentionMonths: 0 });
+    expect((await again.get(`/query/clusters/${ancient}`)).status).toBe(200);
+    const metrics = await (await again.get('/metrics', null)).text();
+    expect(metrics).not.toMatch(/^tidewatch_retention_deleted_rows_total\{/m);
+    await again.close();
+  });
 });
 
 describe('logs', () => {
