@@ -44,12 +44,20 @@ describe.skipIf(!database)('a PostgreSQL store with pool=2', () => {
       const reads = Array.from({ length: 20 }, () =>
         store.activeClusterCount({ fromDay: day, toDay: day, includeCi: false }),
       );
-      await new Promise((r) => setTimeout(r, 500));
-      const { rows } = await watcher.query<{ n: string }>(
-        'select count(*) as n from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()',
-      );
+      const connections = async () => {
+        // pg_stat_activity is read once per transaction unless the snapshot is dropped.
+        await watcher.query('select pg_stat_clear_snapshot()');
+        const { rows } = await watcher.query<{ n: string }>(
+          'select count(*) as n from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()',
+        );
+        return Number(rows[0]!.n);
+      };
+      // Wait for the pool to fill (not a fixed sleep), then check it stays filled at two.
+      await expect.poll(connections, { timeout: 10_000 }).toBeGreaterThanOrEqual(2);
+      await new Promise((r) => setTimeout(r, 300));
+      const held = await connections();
       await watcher.query('rollback');
-      expect(Number(rows[0]!.n)).toBe(2);
+      expect(held).toBe(2);
       expect(await Promise.all(reads)).toEqual(Array.from({ length: 20 }, () => 0));
     } finally {
       await watcher.end();
