@@ -1265,7 +1265,7 @@ async function measureStore(t: Target, lastDay: string, reference: Target): Prom
   };
   const results: RouteResult[] = [];
   try {
-    // Fleet metric cells are built by the first question that needs a day, then kept (DESIGN.md,
+    // Fleet metric cells are built by the first question that needs a day, then kept (DESIGN-LOG.md,
     // query side, session 6): that one-time cost is timed on its own, not mixed into a route's p95.
     const year = `from=${shiftDay(lastDay, -364)}&to=${lastDay}`;
     const first = await timed(() => get(`/query/metrics/db.query.duration?${year}&by=version`));

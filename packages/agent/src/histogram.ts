@@ -114,7 +114,7 @@ export function indexAtMaxScale(v: number): number {
  * buffer as soon as any ArrayBuffer in the process has been detached (a transfer to a worker, a
  * WebAssembly memory growing, a web stream): V8 then drops its process-wide "no detached buffers"
  * assumption for good, and a host that embeds the agent is almost always in that state
- * (docs/DESIGN.md, session 8). The array starts from a double so that its elements are doubles
+ * (docs/DESIGN-LOG.md, session 8). The array starts from a double so that its elements are doubles
  * from the first push (pushing small integers into an empty array would make them small integers).
  */
 function zeros(n: number): number[] {
