@@ -1,7 +1,8 @@
 // The Store on a SQL database through Kysely. SQLite and PostgreSQL share this code; what differs
-// (connection, column types, the setup lock) is passed in by sqlite/ and postgres/.
-import { CompiledQuery, type Kysely, type MigrationResult, Migrator, sql, type Transaction } from 'kysely';
-import { storeReason } from '../../http/store-errors.js';
+// (connection, column types, the setup lock) is passed in by sqlite/ and postgres/. This file holds
+// the reads, tokens and settings; each other job has its own file: sql-migrate.ts (start-up),
+// sql-write.ts (ingest), sql-erase.ts, sql-retention.ts, and sql-runner.ts (their hand-written SQL).
+import { type Kysely, sql, type Transaction } from 'kysely';
 import {
   BREAKDOWN_COLUMNS,
   clusterFacts,
@@ -18,14 +19,7 @@ import {
 } from '../answers.js';
 import { type ConnectorUseCount, connectorUseCounts } from '../connector-uses.js';
 import { type CellGrouping, lastStoredCellDay, type MetricFleetAnswer } from '../metric-cells.js';
-import {
-  foldPoints,
-  histogramAfterUpsert,
-  METRIC_ROLLUP_CONFLICT,
-  METRIC_ROLLUP_PAGE,
-  METRIC_ROLLUP_SET_HISTOGRAM,
-  type PointRow,
-} from '../metric-rollup.js';
+import { METRIC_ROLLUP_PAGE } from '../metric-rollup.js';
 import type {
   AgentEventQuery,
   AuditEntry,
@@ -60,33 +54,15 @@ import type {
   WriteResult,
 } from '../store.js';
 import { seriesKey } from '../store.js';
-import {
-  agentChildren,
-  agentReportColumns,
-  batchTrackingIds,
-  CLUSTER_CONFLICT,
-  CLUSTER_DAY_CONFLICT,
-  chunks,
-  clusterDayRows,
-  clusterUpserts,
-  DAY_FACTS_CONFLICT,
-  DAY_SPAN_SET,
-  dayFactsRows,
-  eventColumns,
-  factsLinks,
-  fleetStatements,
-  NO_NEXT_DAY,
-  ordered,
-  PREPARE_MARK,
-  PREPARED_MAX_ROWS,
-  ROLLUP_SQL,
-  reportColumns,
-  versionRefreshes,
-  withoutBlocked,
-} from './columns.js';
+import { NO_NEXT_DAY } from './columns.js';
 import { internalIds, MARK_CLUSTER_DAYS_SQL, MetricFleet, rollupPages } from './metric-fleet.js';
-import { type DialectTypes, migrationProvider } from './migrations.js';
-import { type Database, DERIVED_CLUSTER_TABLES, RETAINED_BY_DAY } from './schema.js';
+import type { DialectTypes } from './migrations.js';
+import type { Database } from './schema.js';
+import { eraseCluster } from './sql-erase.js';
+import { migrateSqlStore } from './sql-migrate.js';
+import { deleteBefore } from './sql-retention.js';
+import { SqlRunner } from './sql-runner.js';
+import { writeBatch } from './sql-write.js';
 
 export interface SqlDialectHooks {
   kind: 'sqlite' | 'postgres';
@@ -124,18 +100,10 @@ const DAY_MS = 86_400_000;
  */
 const LINKED_DAYS_AFTER = 31;
 
-/** Rollup tables among RETAINED_BY_DAY: their day column is `day`, not `received_day`. */
-const ROLLUPS_BY_DAY = new Set<string>([
-  'cluster_days',
-  'cluster_day_facts',
-  'metric_rollup',
-  'metric_fleet',
-  'metric_fleet_days',
-]);
-
 export class SqlStore implements Store {
   readonly kind: 'sqlite' | 'postgres';
   private readonly fleet: MetricFleet;
+  private readonly run: SqlRunner;
 
   constructor(
     readonly db: Kysely<Database>,
@@ -143,236 +111,15 @@ export class SqlStore implements Store {
   ) {
     this.kind = hooks.kind;
     this.fleet = new MetricFleet(db);
+    this.run = new SqlRunner(hooks.kind);
   }
 
-  async migrate(progress?: MigrationProgress): Promise<string[]> {
-    // Unordered: migrations are numbered in blocks per line of work, and a store may have run a
-    // later block before an earlier one landed; each migration still runs once.
-    const migrator = new Migrator({
-      db: this.db,
-      provider: migrationProvider(this.hooks.types),
-      allowUnorderedMigrations: true,
-    });
-    let known: readonly { name: string; executedAt?: Date | undefined }[];
-    try {
-      known = await migrator.getMigrations();
-    } catch (error) {
-      throw migrationError(error, undefined);
-    }
-    const pending = known.filter((m) => !m.executedAt).map((m) => m.name);
-    if (pending.length > 0)
-      progress?.({ phase: 'pending', names: pending, newStore: pending.length === known.length });
-    // One step at a time (each under Kysely's migration lock, so collectors starting together
-    // still run each once), to report each as it finishes. A step another collector ran
-    // meanwhile is simply not run here.
-    const applied: string[] = [];
-    for (;;) {
-      const started = Date.now();
-      const { error, results } = await migrator.migrateUp();
-      if (error) throw migrationError(error, results);
-      const ran = (results ?? []).filter((r) => r.status === 'Success');
-      if (ran.length === 0) return applied;
-      for (const r of ran) {
-        applied.push(r.migrationName);
-        progress?.({ phase: 'applied', name: r.migrationName, ms: Date.now() - started });
-      }
-    }
+  migrate(progress?: MigrationProgress): Promise<string[]> {
+    return migrateSqlStore(this.db, this.hooks.types, progress);
   }
 
-  /** A rollup statement (written with `?` parameters for every dialect). */
-  private async rollup<R>(db: Kysely<Database>, text: string, parameters: unknown[]): Promise<R[]> {
-    let i = 0;
-    const compiled = this.kind === 'postgres' ? text.replace(/\?/g, () => `$${++i}`) : text;
-    const query = CompiledQuery.raw(this.prepared(compiled, Math.ceil(parameters.length / 2)), parameters);
-    return (await db.executeQuery<R>(query)).rows;
-  }
-
-  /**
-   * A multi-row `insert … on conflict …` written out by hand (conflict clauses shared with the
-   * SQLite writer, sql/columns.ts). The ingest path's inserts went through Kysely's builder, which
-   * makes a node per value: with ~35 columns per report that was most of the PostgreSQL path's CPU
-   * and garbage per report.
-   */
-  private async insertRows<R = never>(
-    db: Kysely<Database>,
-    table: string,
-    rows: readonly Record<string, unknown>[],
-    conflict: string,
-    returning?: string,
-  ): Promise<R[]> {
-    const results: R[] = [];
-    for (const chunk of chunks([...rows])) {
-      const columns = Object.keys(chunk[0]!);
-      const parameters: unknown[] = [];
-      const tuples: string[] = [];
-      for (const row of chunk) {
-        const marks: string[] = [];
-        for (const column of columns) {
-          parameters.push(row[column]);
-          marks.push(this.kind === 'postgres' ? `$${parameters.length}` : '?');
-        }
-        tuples.push(`(${marks.join(', ')})`);
-      }
-      const text = this.prepared(
-        `insert into "${table}" (${columns.map((c) => `"${c}"`).join(', ')}) values ${tuples.join(', ')} on conflict ${conflict}${returning ? ` returning ${returning}` : ''}`,
-        chunk.length,
-      );
-      results.push(...(await db.executeQuery<R>(CompiledQuery.raw(text, parameters))).rows);
-    }
-    return results;
-  }
-
-  /**
-   * On PostgreSQL a write statement small enough to keep is run as a named prepared statement
-   * (postgres/prepared-pool.ts): parsed and planned once per connection instead of per batch.
-   * `rows` is the statement's row count (a rollup passes half its parameters: they come in pairs).
-   */
-  private prepared(text: string, rows: number): string {
-    return this.kind === 'postgres' && rows <= PREPARED_MAX_ROWS ? PREPARE_MARK + text : text;
-  }
-
-  /** Counts day_versions again for these days from cluster_days. */
-  private async recountDays(db: Kysely<Database>, days: Iterable<string>): Promise<void> {
-    for (const day of [...days].sort()) {
-      await this.rollup(db, ROLLUP_SQL.clearDay(), [day]);
-      await this.rollup(db, ROLLUP_SQL.countDay(), [day]);
-    }
-  }
-
-  /**
-   * Folds newly stored points into metric_rollup: one upsert per (metric, day, cluster, series) of
-   * the batch; a histogram row that was already there gets the two histograms merged (the upsert
-   * holds the row lock, so concurrent writers cannot lose an update).
-   */
-  private async foldIntoRollup(trx: Kysely<Database>, points: PointRow[]): Promise<void> {
-    const folded = foldPoints(points);
-    for (const row of folded) {
-      const columns = Object.keys(row) as (keyof typeof row)[];
-      const [stored] = await this.rollup<{ points: number | string; histogram: string | null }>(
-        trx,
-        `insert into metric_rollup (${columns.join(', ')}) values (${columns.map(() => '?').join(', ')})
-          on conflict ${METRIC_ROLLUP_CONFLICT} returning points, histogram`,
-        columns.map((c) => row[c]),
-      );
-      const histogram = stored && histogramAfterUpsert(row, stored);
-      if (histogram) {
-        await this.rollup(trx, METRIC_ROLLUP_SET_HISTOGRAM, [
-          histogram,
-          row.name,
-          row.day,
-          row.tracking_id,
-          row.group_key,
-        ]);
-      }
-    }
-    for (const s of fleetStatements(folded, Date.now())) await this.rollup(trx, s.text, s.parameters);
-  }
-
-  async writeBatch(request: WriteBatch): Promise<WriteResult> {
-    return this.db.transaction().execute(async (trx) => {
-      const ids = batchTrackingIds(request);
-      await this.hooks.lockClusters?.(trx, ids, 'write');
-      const blockedRows =
-        ids.length === 0
-          ? []
-          : await trx
-              .selectFrom('blocked_clusters')
-              .select('tracking_id')
-              .where('tracking_id', 'in', ids)
-              .execute();
-      const {
-        batch: unordered,
-        blocked,
-        blockedIds,
-      } = withoutBlocked(request, new Set(blockedRows.map((r) => r.tracking_id)));
-      const batch = ordered(unordered);
-      const inserted: { tracking_id: string; received_at: number }[] = [];
-      const insertedReports: { tracking_id: string; received_at: number; ci: number }[] = [];
-      const storedKeys = new Set<string>();
-      type Stored = { tracking_id: string; received_at: number; ci: number };
-      const reportRows = await this.insertRows<Stored & { dedup_key: string }>(
-        trx,
-        'reports',
-        batch.reports.map(reportColumns),
-        '(dedup_key) do nothing',
-        'tracking_id, received_at, ci, dedup_key',
-      );
-      const reportsInserted = reportRows.length;
-      for (const { dedup_key, ...row } of reportRows) {
-        storedKeys.add(dedup_key);
-        inserted.push(row);
-        insertedReports.push(row);
-      }
-      // Facts rollups follow stored reports only: a retried old report must not win as "latest".
-      const storedReports = batch.reports.filter((r) => storedKeys.has(r.dedupKey));
-      const eventRows = await this.insertRows<{ tracking_id: string; received_at: number }>(
-        trx,
-        'events',
-        batch.events.map(eventColumns),
-        '(dedup_key) do nothing',
-        'tracking_id, received_at',
-      );
-      const eventsInserted = eventRows.length;
-      inserted.push(...eventRows);
-      const agentWrites = batch.agentReports ?? [];
-      const insertedIds = new Set<string>();
-      const agentRows = await this.insertRows<Stored & { report_id: string }>(
-        trx,
-        'agent_reports',
-        agentWrites.map((w) => agentReportColumns(w.report)),
-        '(report_id) do nothing',
-        'report_id, tracking_id, received_at, ci',
-      );
-      const agentReportsInserted = agentRows.length;
-      for (const { report_id, ...row } of agentRows) {
-        insertedIds.add(report_id);
-        inserted.push(row);
-        insertedReports.push(row);
-      }
-      // A retried report stores nothing new: its points and events were stored with the first copy.
-      const children = agentChildren(agentWrites.filter((w) => insertedIds.has(w.report.reportId)));
-      await this.insertRows(trx, 'metric_points', children.points, 'do nothing');
-      await this.insertRows(trx, 'agent_events', children.events, 'do nothing');
-      await this.foldIntoRollup(trx, children.points);
-      await this.insertRows(trx, 'metric_series', children.series, '(tracking_id, name, labels) do nothing');
-      // Only rows that were really stored move first/last seen, so a cluster exists exactly when
-      // something of it is stored; the facts come from the latest stored meta report. One
-      // statement for all clusters of the batch, before any facts row: its row locks (taken in
-      // tracking id order) serialize two transactions writing one cluster's facts, so linking
-      // their days cannot deadlock and the second one sees the first one's days.
-      const dayRows = clusterDayRows(insertedReports);
-      await this.insertRows(
-        trx,
-        'clusters',
-        clusterUpserts(inserted, storedReports, dayRows),
-        CLUSTER_CONFLICT,
-      );
-      const factRows = dayFactsRows(storedReports);
-      await this.insertRows(trx, 'cluster_day_facts', factRows, DAY_FACTS_CONFLICT);
-      for (const pairs of factsLinks(factRows)) {
-        await this.rollup(trx, ROLLUP_SQL.linkFacts(pairs.length / 2), pairs);
-      }
-      const days = new Set<string>();
-      // `returning` names only rows that were new or whose ci went down: their days need a recount.
-      const changed = await this.insertRows<{ day: string }>(
-        trx,
-        'cluster_days',
-        dayRows,
-        CLUSTER_DAY_CONFLICT,
-        'day',
-      );
-      for (const row of changed) days.add(row.day);
-      for (const r of versionRefreshes([...dayRows, ...factRows])) {
-        const updated = await this.rollup<{ day: string }>(
-          trx,
-          ROLLUP_SQL.carryVersions(r.trackingIds.length),
-          [r.fromDay, ...r.trackingIds],
-        );
-        for (const row of updated) days.add(row.day);
-      }
-      await this.recountDays(trx, days);
-      return { reportsInserted, eventsInserted, agentReportsInserted, blocked, blockedIds };
-    });
+  writeBatch(request: WriteBatch): Promise<WriteResult> {
+    return writeBatch(this.db, this.hooks, this.run, request);
   }
 
   async getCluster(trackingId: string): Promise<ClusterSummary | null> {
@@ -535,7 +282,7 @@ export class SqlStore implements Store {
         .where('tracking_id', '=', trackingId)
         .executeTakeFirst();
       // The cluster's metric cells move between the internal and the other cells.
-      await this.rollup(trx, MARK_CLUSTER_DAYS_SQL, [trackingId]);
+      await this.run.raw(trx, MARK_CLUSTER_DAYS_SQL, [trackingId]);
       return Number(result.numUpdatedRows) > 0;
     });
   }
@@ -954,48 +701,8 @@ export class SqlStore implements Store {
     return rows.map(storedAgentEvent);
   }
 
-  async eraseCluster(trackingId: string, at: number = Date.now()): Promise<EraseResult> {
-    return this.db.transaction().execute(async (trx) => {
-      // Writes of this cluster in flight commit first; those that start later wait for this
-      // transaction and then see the block.
-      await this.hooks.lockClusters?.(trx, [trackingId], 'erase');
-      // Blocked first, in the same transaction: a write racing the erase either commits before it
-      // (and is erased) or sees the block (and is dropped).
-      await trx
-        .insertInto('blocked_clusters')
-        .values({ tracking_id: trackingId, blocked_at: at })
-        .onConflict((oc) => oc.column('tracking_id').doUpdateSet({ blocked_at: at }))
-        .execute();
-      const days = await trx
-        .selectFrom('cluster_days')
-        .select('day')
-        .where('tracking_id', '=', trackingId)
-        .execute();
-      const reports = await trx
-        .deleteFrom('reports')
-        .where('tracking_id', '=', trackingId)
-        .executeTakeFirst();
-      const events = await trx.deleteFrom('events').where('tracking_id', '=', trackingId).executeTakeFirst();
-      const agentReports = await trx
-        .deleteFrom('agent_reports')
-        .where('tracking_id', '=', trackingId)
-        .executeTakeFirst();
-      // Its metric cells are built again without it (before its rollup rows go).
-      await this.rollup(trx, MARK_CLUSTER_DAYS_SQL, [trackingId]);
-      // Every other table that holds rows of a cluster (rollups included): erase means everywhere.
-      for (const table of DERIVED_CLUSTER_TABLES) {
-        await trx.deleteFrom(table).where('tracking_id', '=', trackingId).execute();
-      }
-      await this.recountDays(
-        trx,
-        days.map((d) => d.day),
-      );
-      return {
-        reports: Number(reports.numDeletedRows),
-        events: Number(events.numDeletedRows),
-        agentReports: Number(agentReports.numDeletedRows),
-      };
-    });
+  eraseCluster(trackingId: string, at: number = Date.now()): Promise<EraseResult> {
+    return eraseCluster(this.db, this.hooks, this.run, trackingId, at);
   }
 
   async unblockCluster(trackingId: string): Promise<boolean> {
@@ -1016,96 +723,8 @@ export class SqlStore implements Store {
     return rows.map((r) => ({ trackingId: r.tracking_id, blockedAt: Number(r.blocked_at) }));
   }
 
-  /**
-   * day_versions after retention: days before the cut-off go; versions carried forward from meta
-   * reports that are gone now are unknown (as in the raw rows that remain), and the days they
-   * counted in are counted again.
-   */
-  private async retainDayVersions(trx: Kysely<Database>, fromDay: string): Promise<void> {
-    await trx.deleteFrom('day_versions').where('day', '<', fromDay).execute();
-    const orphaned = await trx
-      .updateTable('cluster_days')
-      .set({ version: null })
-      .where('version', 'is not', null)
-      .where(({ not, exists, selectFrom }) =>
-        not(
-          exists(
-            selectFrom('cluster_day_facts as f')
-              .select(sql.lit(1).as('one'))
-              .whereRef('f.tracking_id', '=', 'cluster_days.tracking_id')
-              .whereRef('f.day', '<=', 'cluster_days.day'),
-          ),
-        ),
-      )
-      .returning('day')
-      .execute();
-    await this.recountDays(trx, new Set(orphaned.map((r) => r.day)));
-  }
-
-  async deleteBefore(fromDay: string): Promise<RetentionResult> {
-    const cutoff = Date.parse(`${fromDay}T00:00:00.000Z`);
-    return this.db.transaction().execute(async (trx) => {
-      const deleted: RetentionResult = {};
-      const byDay = async (table: (typeof RETAINED_BY_DAY)[number]) => {
-        const column = ROLLUPS_BY_DAY.has(table) ? 'day' : 'received_day';
-        const result = await trx.deleteFrom(table).where(sql.ref(column), '<', fromDay).executeTakeFirst();
-        deleted[table] = Number(result.numDeletedRows);
-      };
-      for (const table of RETAINED_BY_DAY) await byDay(table);
-      // Only when retention removed rollup rows: the pass runs at every start, mostly with nothing
-      // to do, and must not hold the write lock longer than that.
-      if ((deleted.cluster_days ?? 0) + (deleted.cluster_day_facts ?? 0) > 0) {
-        await this.retainDayVersions(trx, fromDay);
-      }
-      // A series whose points are all gone is forgotten (it only served the per-cluster caps).
-      const series = await trx
-        .deleteFrom('metric_series')
-        .where('first_seen', '<', cutoff)
-        .where(({ not, exists, selectFrom }) =>
-          not(
-            exists(
-              selectFrom('metric_points as p')
-                .select(sql.lit(1).as('one'))
-                .whereRef('p.tracking_id', '=', 'metric_series.tracking_id')
-                .whereRef('p.name', '=', 'metric_series.name')
-                .whereRef('p.labels', '=', 'metric_series.labels'),
-            ),
-          ),
-        )
-        .executeTakeFirst();
-      deleted.metric_series = Number(series.numDeletedRows);
-      // Metric spans: gone with their last day; one that began before the cut-off begins at its
-      // oldest remaining rollup row (same metric, cluster and series; nulls compared as equal).
-      const spans = await trx.deleteFrom('metric_spans').where('last_day', '<', fromDay).executeTakeFirst();
-      deleted.metric_spans = Number(spans.numDeletedRows);
-      await sql`update metric_spans set first_day = (select min(r.day) from metric_rollup r
-          where r.name = metric_spans.name and r.tracking_id = metric_spans.tracking_id
-            and r.kind = metric_spans.kind and r.ci = metric_spans.ci and r.node_type = metric_spans.node_type
-            and (r.version = metric_spans.version or (r.version is null and metric_spans.version is null))
-            and (r.cluster_type = metric_spans.cluster_type
-              or (r.cluster_type is null and metric_spans.cluster_type is null)))
-        where first_day < ${fromDay}`.execute(trx);
-      // First seen moves to the oldest remaining row; a cluster with nothing left is forgotten.
-      await sql`update clusters set first_seen = coalesce((select min(m) from (
-          select min(received_at) as m from reports where reports.tracking_id = clusters.tracking_id
-          union all select min(received_at) from events where events.tracking_id = clusters.tracking_id
-          union all select min(received_at) from agent_reports where agent_reports.tracking_id = clusters.tracking_id
-        ) oldest), first_seen)
-        where first_seen < ${cutoff}`.execute(trx);
-      const clusters = await trx.deleteFrom('clusters').where('first_seen', '<', cutoff).executeTakeFirst();
-      // Day spans that began before the cut-off begin at the oldest remaining day now.
-      await sql`update clusters set ${sql.raw(DAY_SPAN_SET)} where first_day < ${fromDay}`.execute(trx);
-      deleted.clusters = Number(clusters.numDeletedRows);
-      // Latest facts whose meta report is gone: no newer one exists, so they are unknown now.
-      await trx
-        .updateTable('clusters')
-        .set({ version: null, git_sha: null, cluster_type: null, meta_backend: null, facts_at: null })
-        .where('facts_at', '<', cutoff)
-        .execute();
-      const audit = await trx.deleteFrom('audit_log').where('at', '<', cutoff).executeTakeFirst();
-      deleted.audit_log = Number(audit.numDeletedRows);
-      return deleted;
-    });
+  deleteBefore(fromDay: string): Promise<RetentionResult> {
+    return deleteBefore(this.db, this.run, fromDay);
   }
 
   async ensureSetting(key: string, value: string): Promise<string> {
@@ -1193,33 +812,4 @@ export class SqlStore implements Store {
     await this.db.destroy();
     await this.hooks.close?.();
   }
-}
-
-/** A failed migration run as the operator should read it: which step, a newer store, or no store at all. */
-function migrationError(error: unknown, results: readonly MigrationResult[] | undefined): Error {
-  const reason = error instanceof Error ? error.message : String(error);
-  const failed = results?.find((r) => r.status === 'Error')?.migrationName;
-  if (failed) return new Error(`migration ${failed} failed: ${storeReason(error)}`);
-  // A migration this version does not have: a newer Tidewatch has run on this store.
-  const unknown = /previously executed migration (\S+) is missing/.exec(reason)?.[1];
-  if (unknown) {
-    return new Error(
-      `the store was upgraded by a newer Tidewatch: its migration ${unknown} is unknown to this version. ` +
-        'Run the version that upgraded it (or a later one), or restore the backup taken before that upgrade',
-    );
-  }
-  // Reached, but the role may not create the store's tables there.
-  if (/permission denied for|must be owner of|no schema has been selected to create in/.test(reason)) {
-    return new Error(
-      `cannot set up the store: ${reason} (the collector's role must own the store's tables, or be able to create them: give it a database it owns, or a schema it owns first in its search_path; see docs/deploy.md)`,
-    );
-  }
-  // No migration ran: the store itself could not be reached (a wrong host or port, a database
-  // that does not exist yet).
-  const hint = /database ".*" does not exist/.test(reason)
-    ? ' (create it first: createdb NAME, or CREATE DATABASE NAME in psql)'
-    : /ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|EHOSTUNREACH|timeout/i.test(reason)
-      ? ' (is the database server running and listening there? Check the host and port of the store URL)'
-      : '';
-  return new Error(`cannot reach the store: ${reason}${hint}`);
 }
