@@ -11,8 +11,11 @@
 //   key, and event lists keep one copy per key.
 // - No server-side parameters on 18.16: values go through the one escaping function (sql.ts).
 // - Deletes are asynchronous mutations: an erase waits until system.mutations says they are done.
+// This file holds the reads, tokens and settings; each other job has its own file:
+// clickhouse-connection.ts (the client), clickhouse-migrate.ts, clickhouse-write.ts,
+// clickhouse-erase.ts and clickhouse-retention.ts.
 import { createHash } from 'node:crypto';
-import { type ClickHouseClient, ClickHouseLogLevel, createClient } from '@clickhouse/client';
+import type { ClickHouseClient } from '@clickhouse/client';
 import {
   clusterFacts,
   clusterListItem,
@@ -33,16 +36,7 @@ import {
   versionCountsOf,
 } from '../answers.js';
 import { type CellGrouping, foldCells, type MetricFleetAnswer, newestKind } from '../metric-cells.js';
-import { foldPoints, metricRollup, type PointRow, type RollupColumns } from '../metric-rollup.js';
-import {
-  agentChildren,
-  agentReportColumns,
-  batchTrackingIds,
-  eventColumns,
-  ordered,
-  reportColumns,
-  withoutBlocked,
-} from '../sql/columns.js';
+import { metricRollup, type RollupColumns } from '../metric-rollup.js';
 import type { ClusterListItem as ClusterListRow } from '../sql/schema.js';
 import type {
   AgentEventQuery,
@@ -78,56 +72,16 @@ import type {
   WriteResult,
 } from '../store.js';
 import { seriesKey } from '../store.js';
-import {
-  CLUSTER_TABLES,
-  checkRows,
-  createTableSql,
-  createViewSql,
-  RETAINED_TABLES,
-  ROLLUPS,
-  TABLES,
-  type TableName,
-} from './schema.js';
-import { and, ident, join, type Sql, sql } from './sql.js';
+import { ClickHouseConnection, type ClickHouseOptions, parseClickHouseUrl } from './clickhouse-connection.js';
+import { countOf, eraseCluster } from './clickhouse-erase.js';
+import { migrateClickHouse } from './clickhouse-migrate.js';
+import { deleteBefore } from './clickhouse-retention.js';
+import { ClickHouseWriter } from './clickhouse-write.js';
+import type { TableName } from './schema.js';
+import { and, ident, type Sql, sql } from './sql.js';
 
-export interface ClickHouseOptions {
-  /** `http://host:8123` or `https://…`. */
-  url: string;
-  database: string;
-  username?: string;
-  password?: string;
-  /** How long an erase waits for its mutations (default 5 minutes). */
-  mutationTimeoutMs?: number;
-  /** Retry keys per dedup lookup (default KEYS_PER_LOOKUP; tests make it small). */
-  keysPerLookup?: number;
-}
-
-/** `clickhouse://[user[:password]@]host[:port]/database` (HTTP; `clickhouse+https://` for TLS). */
-export function parseClickHouseUrl(url: string): ClickHouseOptions {
-  const parsed = new URL(
-    url.replace(/^clickhouse(\+https?)?:/, (_, tls) => (tls === '+https' ? 'https:' : 'http:')),
-  );
-  const database = decodeURIComponent(parsed.pathname.replace(/^\//, '')) || 'tidewatch';
-  if (!/^[a-z_][a-z0-9_]*$/i.test(database)) {
-    throw new Error(`ClickHouse database name "${database}" must be letters, digits and _`);
-  }
-  return {
-    url: `${parsed.protocol}//${parsed.hostname}:${parsed.port || (parsed.protocol === 'https:' ? 8443 : 8123)}`,
-    database,
-    username: decodeURIComponent(parsed.username) || 'default',
-    password: decodeURIComponent(parsed.password),
-  };
-}
-
-/**
- * Keys looked up per query: with 128-character ids and their tracking ids the statement stays
- * under MAX_QUERY_SIZE. Few big lookups, not many small ones: each reads at least a granule of
- * every part of the table (measured on a bulk import into 3.5 M reports: 300-key lookups took
- * ~0.2 s of ClickHouse CPU each, whatever their size).
- */
-const KEYS_PER_LOOKUP = 4_000;
-/** ClickHouse's max_query_size for this store's statements (the server's default is 256 KiB). */
-const MAX_QUERY_SIZE = 2 * 1024 * 1024;
+export { type ClickHouseOptions, parseClickHouseUrl } from './clickhouse-connection.js';
+export { eventId } from './clickhouse-write.js';
 
 type Row = Record<string, unknown>;
 
@@ -144,14 +98,6 @@ function expression(e: (typeof EVENT_GROUP_COLUMNS)[EventGrouping]): Sql {
   return e === 'toString(received_day)' ? sql`toString(received_day)` : ident(e);
 }
 
-/** The page cursor's tie-breaker for an event: 48 bits of its retry key, the same on every copy. */
-export function eventId(dedupKey: string): number {
-  return createHash('sha256').update(dedupKey).digest().readUIntBE(0, 6);
-}
-
-const base64 = (bytes: Uint8Array) =>
-  Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
-
 /** Rows of a day range, by the raw tables' received_day or the rollups' day. */
 function dayRange(
   q: { fromDay: string; toDay: string },
@@ -160,312 +106,38 @@ function dayRange(
   return sql`${ident(column)} >= toDate(${q.fromDay}) AND ${ident(column)} <= toDate(${q.toDay})`;
 }
 
-/** Every retry key of a batch, named by its table (a report's and an event's keys never meet). */
-function retryKeys(batch: WriteBatch): string[] {
-  return [
-    ...batch.reports.map((r) => `r ${r.dedupKey}`),
-    ...batch.events.map((e) => `e ${e.dedupKey}`),
-    ...(batch.agentReports ?? []).map((w) => `a ${w.report.reportId}`),
-  ];
-}
-
-/** How long the first request of a start may take (ClickHouse answers it in milliseconds). */
-const START_TIMEOUT_MS = 10_000;
-
 export class ClickHouseStore implements Store {
   readonly kind = 'clickhouse' as const;
-  readonly client: ClickHouseClient;
-  /** Versions for ReplacingMergeTree(version) updates: µs of the clock, unique within a process. */
-  private lastVersion = 0;
-  /** The retry keys of the batches this process is writing, each with its batch's write (see writeBatch). */
-  private readonly writing = new Map<string, Promise<unknown>>();
+  private readonly ch: ClickHouseConnection;
+  private readonly writer: ClickHouseWriter;
 
-  constructor(private readonly options: ClickHouseOptions) {
-    this.client = this.connect(options.database);
+  constructor(options: ClickHouseOptions) {
+    this.ch = new ClickHouseConnection(options);
+    this.writer = new ClickHouseWriter(this.ch);
   }
 
-  private connect(database: string | undefined, requestTimeout = 300_000): ClickHouseClient {
-    return createClient({
-      url: this.options.url,
-      username: this.options.username ?? 'default',
-      password: this.options.password ?? '',
-      ...(database ? { database } : {}),
-      // Long fleet scans and erases: progress headers keep the idle connection alive meanwhile.
-      request_timeout: requestTimeout,
-      // The server closes an idle keep-alive socket after 3 s (keep_alive_timeout before 23.11).
-      // The client's timer that retires sockets idle for 2.5 s fires late when the event loop is
-      // busy, and an insert on a socket the server closed fails with ECONNRESET (seen: a bulk
-      // import, a 50,000-row batch built between two inserts). Checking the idle time when a
-      // socket is taken does not depend on the timer.
-      keep_alive: { idle_socket_ttl: 2_000, eagerly_destroy_stale_sockets: true },
-      // Every failure reaches us as a thrown error, which the collector answers and logs in its
-      // own words; the client's own logger printed each one again, stack and all, to the console.
-      log: { level: ClickHouseLogLevel.OFF },
-      clickhouse_settings: {
-        output_format_json_quote_64bit_integers: 0,
-        max_query_size: String(MAX_QUERY_SIZE),
-        send_progress_in_http_headers: 1,
-        http_headers_progress_interval_ms: '10000',
-      },
-    });
+  get client(): ClickHouseClient {
+    return this.ch.client;
   }
 
-  async rows<T = Row>(query: Sql): Promise<T[]> {
-    const result = await this.client.query({ query: query.text, format: 'JSONEachRow' });
-    return result.json<T>();
+  rows<T = Row>(query: Sql): Promise<T[]> {
+    return this.ch.rows<T>(query);
   }
 
-  private async command(query: Sql): Promise<void> {
-    await this.client.command({ query: query.text });
-  }
-
-  private async insert(table: TableName, values: Row[]): Promise<void> {
-    if (values.length === 0) return;
-    await this.client.insert({ table, values, format: 'JSONEachRow' });
+  private insert(table: TableName, values: Row[]): Promise<void> {
+    return this.ch.insert(table, values);
   }
 
   private nextVersion(): number {
-    this.lastVersion = Math.max(this.lastVersion + 1, Date.now() * 1000);
-    return this.lastVersion;
+    return this.ch.nextVersion();
   }
 
-  async migrate(progress?: MigrationProgress): Promise<string[]> {
-    const applied: string[] = [];
-    // The first request of a start: bounded, so that a host that takes the connection and never
-    // answers is reported within seconds, not after the long queries' 5 minutes.
-    const admin = this.connect(undefined, START_TIMEOUT_MS);
-    try {
-      await admin.command({ query: sql`CREATE DATABASE IF NOT EXISTS ${ident(this.options.database)}`.text });
-    } catch (error) {
-      const reason = (error as Error).message || String((error as { code?: unknown }).code ?? error);
-      // The server answered and refused (a password, a user, rights): not a matter of reaching it.
-      if (/\bCode: \d+/.test(reason) || /^\d+$/.test(String((error as { code?: unknown }).code ?? ''))) {
-        throw new Error(
-          `cannot set up the store: ${reason} (the user of the store URL needs its password right, and rights to create the database, its tables and views, and to delete from them; see docs/deploy.md)`,
-        );
-      }
-      throw new Error(
-        `cannot reach the store: ${reason} (is clickhouse-server running and listening for HTTP at ${this.options.url}? Check the host and port of the store URL)`,
-      );
-    } finally {
-      await admin.close();
-    }
-    const newStore = !(await this.tableExists('reports'));
-    for (const table of TABLES) await this.idempotentDdl(createTableSql(table), table.name);
-    for (const rollup of ROLLUPS) {
-      // The collector that creates a rollup fills it from the rows stored before it existed, after
-      // its views are in place: a row written meanwhile reaches it through a view, the backfill or
-      // both, and both is harmless (min, max and latest do not change with a second copy). A
-      // collector that dies before the backfill ends leaves it partial: drop the rollup table and
-      // restart to fill it again.
-      // Looked up first: a failed CREATE is logged as an error by the client, at every start.
-      const created = !(await this.tableExists(rollup.name)) && (await this.claim(rollup.name, rollup.ddl));
-      for (const view of rollup.views) await this.idempotentDdl(createViewSql(rollup, view), view.name);
-      if (created) {
-        const started = Date.now();
-        progress?.({ phase: 'pending', names: [rollup.name], newStore });
-        // Month by month: one statement over years of rows could outgrow the server's memory.
-        for (const view of rollup.views) {
-          const months = await this.rows<{ month: number }>(
-            sql`SELECT DISTINCT toYYYYMM(received_day) AS month FROM ${ident(view.source)} ORDER BY month`,
-          );
-          for (const { month } of months) {
-            const where = sql`toYYYYMM(received_day) = ${Number(month)}`;
-            await this.command(sql`INSERT INTO ${ident(rollup.name)} ${view.select(where)}`);
-          }
-        }
-        applied.push(rollup.name);
-        progress?.({ phase: 'applied', name: rollup.name, ms: Date.now() - started });
-      }
-    }
-    return applied;
+  migrate(progress?: MigrationProgress): Promise<string[]> {
+    return migrateClickHouse(this.ch, progress);
   }
 
-  /**
-   * CREATE … IF NOT EXISTS, safe when several collectors start together: 18.16 may answer "is
-   * creating right now" to the second one; then the table is there (or soon is).
-   */
-  private async idempotentDdl(ddl: Sql, table: string): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await this.command(ddl);
-        return;
-      } catch (error) {
-        if (attempt >= 50 || !/right now|already exists/i.test((error as Error).message)) throw error;
-        if (await this.tableExists(table).catch(() => false)) return;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
-  }
-
-  private async tableExists(table: string): Promise<boolean> {
-    const [found] = await this.rows<{ n: number }>(
-      sql`SELECT count() AS n FROM system.tables WHERE database = currentDatabase() AND name = ${table}`,
-    );
-    return Number(found?.n ?? 0) > 0;
-  }
-
-  /** Which of these keys are stored already (in any copy). */
-  private async storedKeys(
-    table: 'reports' | 'events' | 'agent_reports',
-    keyColumn: 'dedup_key' | 'report_id',
-    rows: readonly { trackingId: string; key: string }[],
-  ): Promise<Set<string>> {
-    // Chunks of neighbouring tracking ids: a lookup reads the granules of the tracking ids it
-    // names (the tables are ordered by tracking id first), so a big batch of many clusters (a bulk
-    // import) in chunks of random ids read the whole table once per chunk (measured at 3.5 M
-    // reports: ~1.1 s of ClickHouse CPU per 300-key lookup), in sorted chunks about once in all.
-    const sorted = [...rows].sort((a, b) =>
-      a.trackingId < b.trackingId ? -1 : a.trackingId > b.trackingId ? 1 : 0,
-    );
-    const size = this.options.keysPerLookup ?? KEYS_PER_LOOKUP;
-    const parts: (typeof rows)[] = [];
-    for (let i = 0; i < sorted.length; i += size) parts.push(sorted.slice(i, i + size));
-    const found = await Promise.all(
-      parts.map((part) =>
-        this.rows<{ k: string }>(
-          sql`SELECT ${ident(keyColumn)} AS k FROM ${ident(table)}
-              WHERE tracking_id IN (${join([...new Set(part.map((r) => r.trackingId))].map((id) => sql`${id}`))})
-                AND ${ident(keyColumn)} IN (${join(part.map((r) => sql`${r.key}`))})`,
-        ),
-      ),
-    );
-    return new Set(found.flat().map((row) => row.k));
-  }
-
-  /** Which of these ids are blocked (erased and not unblocked). */
-  private async blockedIds(ids: readonly string[]): Promise<Set<string>> {
-    const blocked = new Set<string>();
-    for (let i = 0; i < ids.length; i += KEYS_PER_LOOKUP) {
-      const part = ids.slice(i, i + KEYS_PER_LOOKUP);
-      const rows = await this.rows<{ tracking_id: string }>(
-        sql`SELECT tracking_id FROM blocked_clusters FINAL
-            WHERE blocked = 1 AND tracking_id IN (${join(part.map((id) => sql`${id}`))})`,
-      );
-      for (const row of rows) blocked.add(row.tracking_id);
-    }
-    return blocked;
-  }
-
-  /**
-   * A batch holding a retry key that another batch of this process is still writing waits for that
-   * one first, so that its lookup finds the key stored: without a transaction, two copies of a
-   * message looked up at the same moment (a client's retry while its first attempt still waits in
-   * a slow commit, with several batches in flight) would both be inserted, and the rollups (first
-   * and last seen, a backdated copy's day) count every copy. Collectors racing each other still
-   * can (README, ClickHouse store).
-   */
-  async writeBatch(request: WriteBatch): Promise<WriteResult> {
-    const keys = retryKeys(request);
-    for (;;) {
-      const earlier = new Set<Promise<unknown>>();
-      for (const key of keys) {
-        const write = this.writing.get(key);
-        if (write) earlier.add(write);
-      }
-      if (earlier.size === 0) break;
-      await Promise.allSettled(earlier);
-    }
-    // Claimed with no await since the check above: no other batch can claim one of these keys between.
-    const write = this.writeUnclaimed(request);
-    for (const key of keys) this.writing.set(key, write);
-    try {
-      return await write;
-    } finally {
-      for (const key of keys) if (this.writing.get(key) === write) this.writing.delete(key);
-    }
-  }
-
-  private async writeUnclaimed(request: WriteBatch): Promise<WriteResult> {
-    // Every lookup at once (one round trip of latency): blocks, and keys already stored.
-    const all = ordered(request);
-    const agentWrites = all.agentReports ?? [];
-    const [blockedIds, storedReports, storedEvents, storedAgents] = await Promise.all([
-      this.blockedIds(batchTrackingIds(all)),
-      this.storedKeys(
-        'reports',
-        'dedup_key',
-        all.reports.map((r) => ({ trackingId: r.trackingId, key: r.dedupKey })),
-      ),
-      this.storedKeys(
-        'events',
-        'dedup_key',
-        all.events.map((e) => ({ trackingId: e.trackingId, key: e.dedupKey })),
-      ),
-      this.storedKeys(
-        'agent_reports',
-        'report_id',
-        agentWrites.map((w) => ({ trackingId: w.report.trackingId, key: w.report.reportId })),
-      ),
-    ]);
-    const { batch } = withoutBlocked(all, blockedIds);
-    // Counted as sent, like every store.
-    const { blocked, blockedIds: blockedOnes } = withoutBlocked(request, blockedIds);
-    const reports = batch.reports
-      .filter((r) => !storedReports.has(r.dedupKey))
-      .map((r) => ({ ...reportColumns(r), raw: base64(r.raw) }));
-    const events = batch.events
-      .filter((e) => !storedEvents.has(e.dedupKey))
-      .map((e) => ({ ...eventColumns(e), id: eventId(e.dedupKey), raw: base64(e.raw) }));
-    const newAgents = (batch.agentReports ?? []).filter((w) => !storedAgents.has(w.report.reportId));
-    const agentReports = newAgents.map((w) => ({
-      ...agentReportColumns(w.report),
-      raw: base64(w.report.raw),
-    }));
-    const children = agentChildren(newAgents);
-    const writes: [TableName, Row[]][] = [
-      ['metric_points', children.points],
-      ['agent_events', children.events],
-      ['metric_series', children.series],
-      ['events', events],
-      ['reports', reports],
-      ['agent_reports', agentReports],
-    ];
-    for (const [table, rows] of writes) checkRows(table, rows);
-    // Children before their parents: an agent report's row is what tells a retry "already stored",
-    // so it goes in only once its points and events are in. The rest go in together.
-    await Promise.all(writes.slice(0, -1).map(([table, rows]) => this.insert(table, rows)));
-    // The rollup before the parents too: a retry after a crash here recomputes it.
-    await this.refreshRollup(children.points);
-    await this.insert('agent_reports', agentReports);
-    return {
-      reportsInserted: reports.length,
-      eventsInserted: events.length,
-      agentReportsInserted: agentReports.length,
-      blocked,
-      blockedIds: blockedOnes,
-    };
-  }
-
-  /**
-   * Recomputes the metric_rollup rows of every (metric, day, cluster) these new points belong to
-   * from the raw points stored for it (FINAL: each point once). The version is taken before the
-   * read, so of two racing refreshes the later-versioned one read at least what the other did.
-   * Costs one read of those cluster-days' points per write.
-   */
-  private async refreshRollup(points: readonly PointRow[]): Promise<void> {
-    if (points.length === 0) return;
-    const key = (p: { name: string; received_day: string; tracking_id: string }) =>
-      `${p.name}\0${p.received_day}\0${p.tracking_id}`;
-    const touched = new Set(points.map(key));
-    const list = (values: Iterable<string>) => join([...new Set(values)].map((v) => sql`${v}`));
-    const version = this.nextVersion();
-    const stored = await this.rows<PointRow>(
-      sql`SELECT report_id, tracking_id, received_at, received_day, node_type,
-            version, cluster_type, ci, name, kind, labels, value, histogram
-          FROM metric_points FINAL
-          WHERE name IN (${list(points.map((p) => p.name))})
-            AND received_day IN (${join([...new Set(points.map((p) => p.received_day))].map((d) => sql`toDate(${d})`))})
-            AND tracking_id IN (${list(points.map((p) => p.tracking_id))})
-          ORDER BY received_at, report_id, labels`,
-    );
-    const rows = foldPoints(stored.filter((p) => touched.has(key(p)))).map(({ day, ...r }) => ({
-      ...r,
-      received_day: day,
-      rollup_version: version,
-    }));
-    checkRows('metric_rollup', rows);
-    await this.insert('metric_rollup', rows);
+  writeBatch(request: WriteBatch): Promise<WriteResult> {
+    return this.writer.write(request);
   }
 
   /** Tracking ids an admin tagged internal. */
@@ -495,22 +167,6 @@ export class ClickHouseStore implements Store {
     return and(filters);
   }
 
-  /** Everything stored of a cluster, with its receive time (erase checks that nothing is left). */
-  private stored(where: Sql): Sql {
-    return sql`(SELECT tracking_id, received_at FROM reports WHERE ${where}
-      UNION ALL SELECT tracking_id, received_at FROM events WHERE ${where}
-      UNION ALL SELECT tracking_id, received_at FROM agent_reports WHERE ${where})`;
-  }
-
-  /** Rows of a cluster in a raw table, each retried copy counted once. */
-  private async count(table: 'reports' | 'events' | 'agent_reports', trackingId: string): Promise<number> {
-    const key = ident(table === 'agent_reports' ? 'report_id' : 'dedup_key');
-    const [row] = await this.rows<{ n: number }>(
-      sql`SELECT uniqExact(${key}) AS n FROM ${ident(table)} WHERE tracking_id = ${trackingId}`,
-    );
-    return Number(row?.n ?? 0);
-  }
-
   async getCluster(trackingId: string): Promise<ClusterSummary | null> {
     const mine = sql`tracking_id = ${trackingId}`;
     // Independent reads, sent together; each reads the cluster's key range only.
@@ -536,8 +192,8 @@ export class ClickHouseStore implements Store {
         sql`SELECT version, git_sha, cluster_type FROM agent_reports WHERE ${mine}
             ORDER BY received_at DESC, sequence DESC LIMIT 1`,
       ),
-      this.count('events', trackingId),
-      this.count('agent_reports', trackingId),
+      countOf(this.ch, 'events', trackingId),
+      countOf(this.ch, 'agent_reports', trackingId),
     ]);
     if (!seen || Number(seen.n) === 0) return null;
     return clusterSummary({
@@ -951,30 +607,8 @@ export class ClickHouseStore implements Store {
     return rows.map(storedAgentEvent);
   }
 
-  async eraseCluster(trackingId: string, at: number = Date.now()): Promise<EraseResult> {
-    // Blocked first: a write that checks after this drops the cluster's rows.
-    await this.insert('blocked_clusters', [
-      { tracking_id: trackingId, blocked: 1, blocked_at: at, version: this.nextVersion() },
-    ]);
-    const counts = {
-      reports: await this.count('reports', trackingId),
-      events: await this.count('events', trackingId),
-      agentReports: await this.count('agent_reports', trackingId),
-    };
-    // A write that checked the block just before it landed may insert after the first delete was
-    // queued (a mutation only touches the parts that existed then): a second pass takes those.
-    for (let pass = 0; pass < 2; pass++) {
-      // Every table with rows of the cluster, tags and series included: erase means everywhere.
-      for (const table of CLUSTER_TABLES) {
-        await this.command(sql`ALTER TABLE ${ident(table)} DELETE WHERE tracking_id = ${trackingId}`);
-      }
-      await this.waitForMutations();
-      const [left] = await this.rows<{ n: number }>(
-        sql`SELECT count() AS n FROM ${this.stored(sql`tracking_id = ${trackingId}`)}`,
-      );
-      if (Number(left?.n ?? 0) === 0) break;
-    }
-    return counts;
+  eraseCluster(trackingId: string, at: number = Date.now()): Promise<EraseResult> {
+    return eraseCluster(this.ch, trackingId, at);
   }
 
   async unblockCluster(trackingId: string): Promise<boolean> {
@@ -996,92 +630,8 @@ export class ClickHouseStore implements Store {
     return rows.map((r) => ({ trackingId: r.tracking_id, blockedAt: Number(r.blocked_at) }));
   }
 
-  /**
-   * Retention the ClickHouse way: months wholly before the cut-off are dropped as partitions (no
-   * rewrite), and only the month that straddles it is deleted from by a mutation. Nothing else to
-   * fix: first seen, latest facts and the daily statistics are read from the rows that remain.
-   */
-  async deleteBefore(fromDay: string): Promise<RetentionResult> {
-    const cutoff = Date.parse(`${fromDay}T00:00:00.000Z`);
-    const before = sql`received_day < toDate(${fromDay})`;
-    const deleted: RetentionResult = {};
-    // Clusters all of whose rows are older: forgotten (tags included).
-    const forgotten = await this.rows<{ tracking_id: string }>(
-      sql`SELECT tracking_id FROM cluster_days GROUP BY tracking_id HAVING maxMerge(last_at) < ${cutoff}`,
-    );
-    deleted.clusters = forgotten.length;
-    const dropOld = async (table: string, older: Sql) => {
-      const partitions = await this.rows<{ partition_id: string }>(
-        sql`SELECT partition_id FROM system.parts
-            WHERE database = ${this.options.database} AND table = ${table} AND active
-            GROUP BY partition_id HAVING max(max_date) < toDate(${fromDay})`,
-      );
-      // Monthly partitions only (cluster_latest has one, 'all').
-      for (const p of partitions.filter((p) => /^\d+$/.test(p.partition_id))) {
-        await this.command(sql`ALTER TABLE ${ident(table)} DROP PARTITION ${Number(p.partition_id)}`);
-      }
-      await this.command(sql`ALTER TABLE ${ident(table)} DELETE WHERE ${older}`);
-    };
-    for (const table of RETAINED_TABLES) {
-      const [old] = await this.rows<{ n: number }>(
-        sql`SELECT count() AS n FROM ${ident(table)} FINAL WHERE ${before}`,
-      );
-      deleted[table] = Number(old?.n ?? 0);
-      if (deleted[table] > 0) await dropOld(table, before);
-    }
-    // The rollups' days before the cut-off go too: first seen, activity and latest facts then come
-    // from the rows that remain, as in the SQL stores.
-    for (const rollup of ROLLUPS) {
-      const older = sql`day < toDate(${fromDay})`;
-      const [old] = await this.rows<{ n: number }>(
-        sql`SELECT count() AS n FROM ${ident(rollup.name)} WHERE ${older}`,
-      );
-      // Counted like the SQL stores' rollup tables (rows as stored: parts not yet merged count each).
-      deleted[rollup.name] = Number(old?.n ?? 0);
-      if (deleted[rollup.name]! > 0) await dropOld(rollup.name, older);
-    }
-    // A series whose points are all gone is forgotten (it only served the per-cluster caps).
-    const series = await this.rows<{ tracking_id: string; name: string; labels: string }>(
-      sql`SELECT tracking_id, name, labels FROM metric_series FINAL
-          WHERE first_seen < ${cutoff}
-            AND (tracking_id, name, labels) NOT IN (SELECT tracking_id, name, labels FROM metric_points FINAL
-              WHERE NOT (${before}))`,
-    );
-    deleted.metric_series = series.length;
-    const [audit] = await this.rows<{ n: number }>(
-      sql`SELECT count() AS n FROM audit_log WHERE at < ${cutoff}`,
-    );
-    deleted.audit_log = Number(audit?.n ?? 0);
-    // Mutations take literal lists: 18.16 does not run subqueries inside them.
-    const tuples = series.map((s) => sql`(${s.tracking_id}, ${s.name}, ${s.labels})`);
-    for (let i = 0; i < tuples.length; i += KEYS_PER_LOOKUP) {
-      await this.command(
-        sql`ALTER TABLE metric_series DELETE WHERE (tracking_id, name, labels) IN (${join(tuples.slice(i, i + KEYS_PER_LOOKUP))})`,
-      );
-    }
-    const ids = forgotten.map((f) => sql`${f.tracking_id}`);
-    for (let i = 0; i < ids.length; i += KEYS_PER_LOOKUP) {
-      await this.command(
-        sql`ALTER TABLE cluster_tags DELETE WHERE tracking_id IN (${join(ids.slice(i, i + KEYS_PER_LOOKUP))})`,
-      );
-    }
-    if (deleted.audit_log > 0) await this.command(sql`ALTER TABLE audit_log DELETE WHERE at < ${cutoff}`);
-    await this.waitForMutations();
-    return deleted;
-  }
-
-  /**
-   * A claim that exactly one of several collectors wins: ClickHouse has no transactions or unique
-   * keys, but creating a table is atomic, so of concurrent CREATEs of one name only one succeeds.
-   */
-  private async claim(name: string, ddl?: Sql): Promise<boolean> {
-    try {
-      await this.command(ddl ?? sql`CREATE TABLE ${ident(name)} (claimed_at Int64) ENGINE = TinyLog`);
-      return true;
-    } catch (error) {
-      if (/already exists|right now/i.test((error as Error).message)) return false;
-      throw error;
-    }
+  deleteBefore(fromDay: string): Promise<RetentionResult> {
+    return deleteBefore(this.ch, fromDay);
   }
 
   async ensureSetting(key: string, value: string): Promise<string> {
@@ -1091,7 +641,7 @@ export class ClickHouseStore implements Store {
     const stored = await read();
     if (stored !== undefined) return stored;
     const name = `setting_claim_${createHash('sha256').update(key).digest('hex').slice(0, 16)}`;
-    if (await this.claim(name)) {
+    if (await this.ch.claim(name)) {
       await this.insert('settings', [{ key, value }]);
       return value;
     }
@@ -1119,21 +669,6 @@ export class ClickHouseStore implements Store {
     return rows.map((r) => ({ ...r, id: Number(r.id), at: Number(r.at) }));
   }
 
-  /** Deletes are mutations that run in the background: answer only once none is pending. */
-  private async waitForMutations(): Promise<void> {
-    const deadline = Date.now() + (this.options.mutationTimeoutMs ?? 300_000);
-    const tables = CLUSTER_TABLES.map((t) => sql`${t}`);
-    for (let wait = 10; ; wait = Math.min(wait * 2, 500)) {
-      const [pending] = await this.rows<{ n: number }>(
-        sql`SELECT count() AS n FROM system.mutations
-            WHERE database = ${this.options.database} AND table IN (${join(tables)}) AND is_done = 0`,
-      );
-      if (Number(pending?.n ?? 0) === 0) return;
-      if (Date.now() > deadline) throw new Error('ClickHouse has not finished the erase mutations yet');
-      await new Promise((r) => setTimeout(r, wait));
-    }
-  }
-
   private async tokens(where: Sql): Promise<(TokenColumns & { version: number })[]> {
     return this.rows(
       sql`SELECT id, hash, role, label, created_at, expires_at, revoked_at, version
@@ -1150,7 +685,7 @@ export class ClickHouseStore implements Store {
     if (admins.some((t) => t.revoked_at === null)) return false;
     // Of the collectors that start together, the one that wins the claim creates the token. The
     // claim is numbered by the admin tokens ever made, so a start after all were revoked claims anew.
-    if (!(await this.claim(`first_admin_claim_${admins.length}`))) return false;
+    if (!(await this.ch.claim(`first_admin_claim_${admins.length}`))) return false;
     await this.writeToken(tokenColumns(token));
     return true;
   }
@@ -1185,7 +720,7 @@ export class ClickHouseStore implements Store {
   }
 
   async close(): Promise<void> {
-    await this.client.close();
+    await this.ch.close();
   }
 }
 

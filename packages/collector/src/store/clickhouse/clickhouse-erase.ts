@@ -1,0 +1,58 @@
+// Erase on ClickHouse: the cluster is blocked first (a write that checks after that drops its rows),
+// then every table with rows of it is deleted from by a mutation, twice if a racing write landed
+// between, and the answer waits until ClickHouse says the mutations are done.
+import type { EraseResult } from '../store.js';
+import type { ClickHouseConnection } from './clickhouse-connection.js';
+import { CLUSTER_TABLES } from './schema.js';
+import { ident, type Sql, sql } from './sql.js';
+
+/** Everything stored of a cluster, with its receive time (erase checks that nothing is left). */
+export function storedOf(where: Sql): Sql {
+  return sql`(SELECT tracking_id, received_at FROM reports WHERE ${where}
+    UNION ALL SELECT tracking_id, received_at FROM events WHERE ${where}
+    UNION ALL SELECT tracking_id, received_at FROM agent_reports WHERE ${where})`;
+}
+
+/** Rows of a cluster in a raw table, each retried copy counted once. */
+export async function countOf(
+  ch: ClickHouseConnection,
+  table: 'reports' | 'events' | 'agent_reports',
+  trackingId: string,
+): Promise<number> {
+  const key = ident(table === 'agent_reports' ? 'report_id' : 'dedup_key');
+  const [row] = await ch.rows<{ n: number }>(
+    sql`SELECT uniqExact(${key}) AS n FROM ${ident(table)} WHERE tracking_id = ${trackingId}`,
+  );
+  return Number(row?.n ?? 0);
+}
+
+/** Blocks the cluster, then deletes its rows from every table and waits until the mutations are done. */
+export async function eraseCluster(
+  ch: ClickHouseConnection,
+  trackingId: string,
+  at: number,
+): Promise<EraseResult> {
+  // Blocked first: a write that checks after this drops the cluster's rows.
+  await ch.insert('blocked_clusters', [
+    { tracking_id: trackingId, blocked: 1, blocked_at: at, version: ch.nextVersion() },
+  ]);
+  const counts = {
+    reports: await countOf(ch, 'reports', trackingId),
+    events: await countOf(ch, 'events', trackingId),
+    agentReports: await countOf(ch, 'agent_reports', trackingId),
+  };
+  // A write that checked the block just before it landed may insert after the first delete was
+  // queued (a mutation only touches the parts that existed then): a second pass takes those.
+  for (let pass = 0; pass < 2; pass++) {
+    // Every table with rows of the cluster, tags and series included: erase means everywhere.
+    for (const table of CLUSTER_TABLES) {
+      await ch.command(sql`ALTER TABLE ${ident(table)} DELETE WHERE tracking_id = ${trackingId}`);
+    }
+    await ch.waitForMutations();
+    const [left] = await ch.rows<{ n: number }>(
+      sql`SELECT count() AS n FROM ${storedOf(sql`tracking_id = ${trackingId}`)}`,
+    );
+    if (Number(left?.n ?? 0) === 0) break;
+  }
+  return counts;
+}

@@ -1,0 +1,79 @@
+// Setting up a ClickHouse store at start: the database, every table, and the rollups with their
+// materialized views (a rollup created on a store that already has rows is filled from them).
+import type { MigrationProgress } from '../store.js';
+import { type ClickHouseConnection, START_TIMEOUT_MS } from './clickhouse-connection.js';
+import { createTableSql, createViewSql, ROLLUPS, TABLES } from './schema.js';
+import { ident, type Sql, sql } from './sql.js';
+
+/** Creates the database, its tables, rollups and views (idempotent, safe for collectors starting together). */
+export async function migrateClickHouse(
+  ch: ClickHouseConnection,
+  progress?: MigrationProgress,
+): Promise<string[]> {
+  const applied: string[] = [];
+  // The first request of a start: bounded, so that a host that takes the connection and never
+  // answers is reported within seconds, not after the long queries' 5 minutes.
+  const admin = ch.connect(undefined, START_TIMEOUT_MS);
+  try {
+    await admin.command({ query: sql`CREATE DATABASE IF NOT EXISTS ${ident(ch.options.database)}`.text });
+  } catch (error) {
+    const reason = (error as Error).message || String((error as { code?: unknown }).code ?? error);
+    // The server answered and refused (a password, a user, rights): not a matter of reaching it.
+    if (/\bCode: \d+/.test(reason) || /^\d+$/.test(String((error as { code?: unknown }).code ?? ''))) {
+      throw new Error(
+        `cannot set up the store: ${reason} (the user of the store URL needs its password right, and rights to create the database, its tables and views, and to delete from them; see docs/deploy.md)`,
+      );
+    }
+    throw new Error(
+      `cannot reach the store: ${reason} (is clickhouse-server running and listening for HTTP at ${ch.options.url}? Check the host and port of the store URL)`,
+    );
+  } finally {
+    await admin.close();
+  }
+  const newStore = !(await ch.tableExists('reports'));
+  for (const table of TABLES) await idempotentDdl(ch, createTableSql(table), table.name);
+  for (const rollup of ROLLUPS) {
+    // The collector that creates a rollup fills it from the rows stored before it existed, after
+    // its views are in place: a row written meanwhile reaches it through a view, the backfill or
+    // both, and both is harmless (min, max and latest do not change with a second copy). A
+    // collector that dies before the backfill ends leaves it partial: drop the rollup table and
+    // restart to fill it again.
+    // Looked up first: a failed CREATE is logged as an error by the client, at every start.
+    const created = !(await ch.tableExists(rollup.name)) && (await ch.claim(rollup.name, rollup.ddl));
+    for (const view of rollup.views) await idempotentDdl(ch, createViewSql(rollup, view), view.name);
+    if (created) {
+      const started = Date.now();
+      progress?.({ phase: 'pending', names: [rollup.name], newStore });
+      // Month by month: one statement over years of rows could outgrow the server's memory.
+      for (const view of rollup.views) {
+        const months = await ch.rows<{ month: number }>(
+          sql`SELECT DISTINCT toYYYYMM(received_day) AS month FROM ${ident(view.source)} ORDER BY month`,
+        );
+        for (const { month } of months) {
+          const where = sql`toYYYYMM(received_day) = ${Number(month)}`;
+          await ch.command(sql`INSERT INTO ${ident(rollup.name)} ${view.select(where)}`);
+        }
+      }
+      applied.push(rollup.name);
+      progress?.({ phase: 'applied', name: rollup.name, ms: Date.now() - started });
+    }
+  }
+  return applied;
+}
+
+/**
+ * CREATE … IF NOT EXISTS, safe when several collectors start together: 18.16 may answer "is
+ * creating right now" to the second one; then the table is there (or soon is).
+ */
+async function idempotentDdl(ch: ClickHouseConnection, ddl: Sql, table: string): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await ch.command(ddl);
+      return;
+    } catch (error) {
+      if (attempt >= 50 || !/right now|already exists/i.test((error as Error).message)) throw error;
+      if (await ch.tableExists(table).catch(() => false)) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
