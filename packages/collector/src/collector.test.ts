@@ -137,7 +137,10 @@ describe('a ClickHouse store that does not answer, or refuses', () => {
     try {
       await expect(
         startCollector({ store: `clickhouse://default@127.0.0.1:${port}/x`, port: 0, logLevel: 'silent' }),
-      ).rejects.toThrow(/^cannot reach the store: .*Timeout/i);
+      ).rejects.toMatchObject({
+        code: 'store_unreachable',
+        message: expect.stringMatching(/^cannot reach the store: .*Timeout/i),
+      });
     } finally {
       silent.close();
     }
@@ -146,8 +149,13 @@ describe('a ClickHouse store that does not answer, or refuses', () => {
   it.skipIf(!clickhouseDb)('a wrong password is refused as such, not as "cannot reach"', async () => {
     const url = new URL(clickhouseDb!.url);
     url.password = 'not-the-password';
-    await expect(startCollector({ store: url.toString(), port: 0, logLevel: 'silent' })).rejects.toThrow(
-      /^cannot set up the store: .*Code: 19[2-3].*the user of the store URL needs its password right/s,
-    );
+    await expect(
+      startCollector({ store: url.toString(), port: 0, logLevel: 'silent' }),
+    ).rejects.toMatchObject({
+      code: 'store_setup',
+      message: expect.stringMatching(
+        /^cannot set up the store: .*Code: 19[2-3].*the user of the store URL needs its password right/s,
+      ),
+    });
   });
 });

@@ -5,6 +5,7 @@
 import type { Logger } from 'pino';
 import { hashToken, newToken, tokenRecord } from './auth/tokens.js';
 import { type CollectorConfig, DEFAULT_CONFIG } from './config.js';
+import { CollectorError } from './errors.js';
 import { startupLogger } from './http/logging.js';
 import { buildServer, type Collector, type ServerRuntime, tlsFiles } from './server.js';
 import { openStore } from './store/open-store.js';
@@ -99,7 +100,10 @@ export async function startCollector(
   // Before the store is opened: a mistyped TLS path must not wait for (or leave behind) a new
   // store, or an upgrade's migrations, before it is reported.
   if (Boolean(config.tlsCert) !== Boolean(config.tlsKey)) {
-    throw new Error('TLS needs both a certificate (--tls-cert) and its key (--tls-key)');
+    throw new CollectorError(
+      'invalid_tls',
+      'TLS needs both a certificate (--tls-cert) and its key (--tls-key)',
+    );
   }
   const tls = config.tlsCert && config.tlsKey ? tlsFiles(config.tlsCert, config.tlsKey) : undefined;
   const store = openStore(config.store);

@@ -19,7 +19,6 @@ import type { FastifyInstance } from 'fastify';
 import { requireToken } from '../auth/require-token.js';
 import { CollectorError } from '../errors.js';
 import { acceptRawBodies, inflatedBody, mediaType, requireMediaType } from '../http/body.js';
-import { storeReason } from '../http/store-errors.js';
 import { agentReportWrite, DEFAULT_SERIES_CAPS } from '../ingest/native-rows.js';
 import { eventRows, reportRow, utcDay } from '../ingest/rows.js';
 import type { LicenseSubjectPolicy } from '../privacy/license-subject.js';
@@ -34,6 +33,7 @@ import type {
   WriteResult,
 } from '../store/store.js';
 import { seriesKey } from '../store/store.js';
+import { storeReason } from '../store/store-errors.js';
 import { recordAudit } from './audit.js';
 
 /** The longest stretch an import decodes without letting other requests run. */

@@ -12,7 +12,7 @@ import type {
   FastifySchemaValidationError,
 } from 'fastify';
 import { CollectorError } from '../errors.js';
-import { storeUnavailable } from './store-errors.js';
+import { storeUnavailable } from '../store/store-errors.js';
 
 export interface ErrorBody {
   error: string;

@@ -4,10 +4,10 @@ import type { AgentReport, ClusterEvent, NodeReport } from '@tidewatch/protocol'
 import { agentReportFlags, eventFlags, reportFlags, withFlags } from '../abuse/plausibility.js';
 import { withDeadline } from '../deadline.js';
 import { CollectorError } from '../errors.js';
-import { storeReason } from '../http/store-errors.js';
 import type { CollectorMetrics } from '../ops/metrics.js';
 import type { LicenseSubjectPolicy } from '../privacy/license-subject.js';
 import { type KnownSeries, type Store, seriesKey, type WriteBatch } from '../store/store.js';
+import { storeReason } from '../store/store-errors.js';
 import { KeyedQueue } from './keyed-queue.js';
 import {
   agentReportWrite,

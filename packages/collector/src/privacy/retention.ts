@@ -3,9 +3,9 @@
 // Store.deleteBefore. The job runs at start and once a day; with several collectors each runs it,
 // which is harmless (deleting what is already gone deletes nothing).
 import type { FastifyBaseLogger } from 'fastify';
-import { storeReason } from '../http/store-errors.js';
 import type { CollectorMetrics } from '../ops/metrics.js';
 import type { RetentionResult, Store } from '../store/store.js';
+import { storeReason } from '../store/store-errors.js';
 
 const DAY_MS = 86_400_000;
 

@@ -1374,9 +1374,12 @@ describe.each(targets)('store contract: $name', (target) => {
         .insertInto('kysely_migration' as never)
         .values({ name: '9999_from_the_future', timestamp: new Date().toISOString() } as never)
         .execute();
-      await expect(fresh.migrate()).rejects.toThrow(
-        /^the store was upgraded by a newer Tidewatch: its migration 9999_from_the_future is unknown to this version/,
-      );
+      await expect(fresh.migrate()).rejects.toMatchObject({
+        code: 'store_newer',
+        message: expect.stringMatching(
+          /^the store was upgraded by a newer Tidewatch: its migration 9999_from_the_future is unknown to this version/,
+        ),
+      });
     } finally {
       await fresh.close();
     }

@@ -1,5 +1,7 @@
 // Setting up a ClickHouse store at start: the database, every table, and the rollups with their
 // materialized views (a rollup created on a store that already has rows is filled from them).
+
+import { CollectorError } from '../../errors.js';
 import type { MigrationProgress } from '../store.js';
 import { type ClickHouseConnection, START_TIMEOUT_MS } from './clickhouse-connection.js';
 import { createTableSql, createViewSql, ROLLUPS, TABLES } from './schema.js';
@@ -20,12 +22,16 @@ export async function migrateClickHouse(
     const reason = (error as Error).message || String((error as { code?: unknown }).code ?? error);
     // The server answered and refused (a password, a user, rights): not a matter of reaching it.
     if (/\bCode: \d+/.test(reason) || /^\d+$/.test(String((error as { code?: unknown }).code ?? ''))) {
-      throw new Error(
+      throw new CollectorError(
+        'store_setup',
         `cannot set up the store: ${reason} (the user of the store URL needs its password right, and rights to create the database, its tables and views, and to delete from them; see docs/deploy.md)`,
+        503,
       );
     }
-    throw new Error(
+    throw new CollectorError(
+      'store_unreachable',
       `cannot reach the store: ${reason} (is clickhouse-server running and listening for HTTP at ${ch.options.url}? Check the host and port of the store URL)`,
+      503,
     );
   } finally {
     await admin.close();

@@ -1,7 +1,8 @@
 // Migrating a SQL store at start, and saying why it failed in words an operator can act on.
 import { type Kysely, type MigrationResult, Migrator } from 'kysely';
-import { storeReason } from '../../http/store-errors.js';
+import { CollectorError } from '../../errors.js';
 import type { MigrationProgress } from '../store.js';
+import { storeReason } from '../store-errors.js';
 import { type DialectTypes, migrationProvider } from './migrations.js';
 import type { Database } from './schema.js';
 
@@ -45,22 +46,31 @@ export async function migrateSqlStore(
 }
 
 /** A failed migration run as the operator should read it: which step, a newer store, or no store at all. */
-function migrationError(error: unknown, results: readonly MigrationResult[] | undefined): Error {
+function migrationError(error: unknown, results: readonly MigrationResult[] | undefined): CollectorError {
   const reason = error instanceof Error ? error.message : String(error);
   const failed = results?.find((r) => r.status === 'Error')?.migrationName;
-  if (failed) return new Error(`migration ${failed} failed: ${storeReason(error)}`);
+  if (failed)
+    return new CollectorError(
+      'store_migration_failed',
+      `migration ${failed} failed: ${storeReason(error)}`,
+      503,
+    );
   // A migration this version does not have: a newer Tidewatch has run on this store.
   const unknown = /previously executed migration (\S+) is missing/.exec(reason)?.[1];
   if (unknown) {
-    return new Error(
+    return new CollectorError(
+      'store_newer',
       `the store was upgraded by a newer Tidewatch: its migration ${unknown} is unknown to this version. ` +
         'Run the version that upgraded it (or a later one), or restore the backup taken before that upgrade',
+      503,
     );
   }
   // Reached, but the role may not create the store's tables there.
   if (/permission denied for|must be owner of|no schema has been selected to create in/.test(reason)) {
-    return new Error(
+    return new CollectorError(
+      'store_setup',
       `cannot set up the store: ${reason} (the collector's role must own the store's tables, or be able to create them: give it a database it owns, or a schema it owns first in its search_path; see docs/deploy.md)`,
+      503,
     );
   }
   // No migration ran: the store itself could not be reached (a wrong host or port, a database
@@ -70,5 +80,5 @@ function migrationError(error: unknown, results: readonly MigrationResult[] | un
     : /ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|EHOSTUNREACH|timeout/i.test(reason)
       ? ' (is the database server running and listening there? Check the host and port of the store URL)'
       : '';
-  return new Error(`cannot reach the store: ${reason}${hint}`);
+  return new CollectorError('store_unreachable', `cannot reach the store: ${reason}${hint}`, 503);
 }

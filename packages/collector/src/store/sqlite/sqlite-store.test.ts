@@ -55,6 +55,9 @@ describe('SQLite file of another application', () => {
     expect(() => openStore(`sqlite:${file}`)).toThrow(
       `the SQLite file at ${file} is another application's database (it holds customers and no Tidewatch schema); nothing was written to it`,
     );
+    expect(() => openStore(`sqlite:${file}`)).toThrow(
+      expect.objectContaining({ code: 'store_foreign_file' }),
+    );
     const after = new SQLite(file, { readonly: true });
     expect(after.prepare("select name from sqlite_master where type = 'table'").pluck().all()).toEqual([
       'customers',

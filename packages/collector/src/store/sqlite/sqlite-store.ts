@@ -6,6 +6,7 @@ import { dirname } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import SQLite from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
+import { CollectorError } from '../../errors.js';
 import type { Database } from '../sql/schema.js';
 import { SqlStore } from '../sql/sql-store.js';
 import type { EraseResult, WriteBatch, WriteResult } from '../store.js';
@@ -213,16 +214,20 @@ function foreignDatabase(sqlite: SQLite.Database, path: string): Error | null {
     if (names.length === 0 || names.includes('0001_initial')) return null;
   }
   const shown = objects.slice(0, 5).join(', ') + (objects.length > 5 ? `, … (${objects.length} in all)` : '');
-  return new Error(
+  return new CollectorError(
+    'store_foreign_file',
     `the SQLite file at ${path} is another application's database (it holds ${shown} and no Tidewatch schema); nothing was written to it. sqlite:PATH must name a new file or a Tidewatch store`,
+    503,
   );
 }
 
 /** The error for a path SQLite cannot use as a database (a directory, /proc, another kind of file). */
 function unusableFile(path: string, error: unknown): Error {
   const message = error instanceof Error ? error.message : String(error);
-  return new Error(
+  return new CollectorError(
+    'store_unusable_file',
     `cannot open the SQLite store at ${path}: ${message} (sqlite:PATH must name a file, new or a Tidewatch store, in a directory the collector can write to)`,
+    503,
   );
 }
 
@@ -237,10 +242,12 @@ function openDatabase(path: string): SQLite.Database {
     return new SQLite(path);
   } catch (error) {
     if (error instanceof Error && /bindings file/.test(error.message)) {
-      throw new Error(
+      throw new CollectorError(
+        'sqlite_not_built',
         "better-sqlite3's native module is not built (its install script did not run: npm's " +
           'ignore-scripts, or an npm that blocks install scripts not listed in allowScripts). ' +
           'Run `npm rebuild better-sqlite3`, or use another store with --store postgres://…',
+        503,
       );
     }
     throw unusableFile(path, error);
