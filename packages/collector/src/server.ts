@@ -15,7 +15,11 @@ import { importRoute } from './admin/import-route.js';
 import { internalRoute } from './admin/internal-route.js';
 import type { CollectorConfig } from './config.js';
 import { CollectorError } from './errors.js';
-import { capConnectionsPerAddress } from './http/connections.js';
+import {
+  capConnectionsPerAddress,
+  capPipelinedRequests,
+  MAX_PIPELINED_REQUESTS,
+} from './http/connections.js';
 import {
   clientErrorHandler,
   frameworkErrorHandler,
@@ -190,6 +194,11 @@ export async function buildServer(
   if (config.maxConnectionsPerAddress > 0 && config.trustProxy === false) {
     capConnectionsPerAddress(app.server, config.maxConnectionsPerAddress);
   }
+  capPipelinedRequests(app.server, MAX_PIPELINED_REQUESTS);
+  // A client that half-closes its side after a whole request (FIN: `nc -N`, some HTTP/1.0
+  // clients) still gets its answer, and the connection ends after it. Node's default abandons the
+  // request and closes: its report was stored but it never heard so.
+  (app.server as { httpAllowHalfOpen?: boolean }).httpAllowHalfOpen = true;
   const metrics = new CollectorMetrics();
   const batcherMetrics = metrics.batcherObserver();
   // A commit ends a store outage in the log (set once error handling is installed, below).

@@ -26,6 +26,15 @@ export function requireMediaType(request: FastifyRequest, accepted: readonly str
 
 /** The body after Content-Encoding, at most `limit` bytes once inflated. */
 export async function inflatedBody(request: FastifyRequest, limit: number): Promise<Uint8Array> {
+  // Node decodes only `chunked`; a body sent with another transfer coding would be read as if it
+  // had none (a proxy that applies the coding would read another body).
+  const transfer = request.headers['transfer-encoding'];
+  if (transfer !== undefined && transfer.trim().toLowerCase() !== 'chunked') {
+    throw new CollectorError(
+      'unsupported_transfer_encoding',
+      `Transfer-Encoding must be chunked or absent, not ${transfer}`,
+    );
+  }
   const raw = request.body instanceof Buffer ? request.body : Buffer.alloc(0);
   const encoding = (request.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
   if (encoding === 'identity' || encoding === '') return raw;

@@ -1,9 +1,21 @@
-// A cap on open connections per client address: one address holding sockets open (idle, or
-// trickling headers until the deadline) could otherwise take every slot of --max-connections and
-// keep RisingWave clusters, which never retry a report, out. Counted on the TCP peer address, so
-// it is not applied behind a trusted proxy (server.ts).
+// Limits on what one client can hold: connections per address, and requests answered but not read
+// per connection.
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { Server, Socket } from 'node:net';
 
+/**
+ * Requests one connection may have unanswered at once. RisingWave's client and the agent send one
+ * request at a time; a client that pipelines more (sends the next requests before reading the
+ * answers) has its connection closed.
+ */
+export const MAX_PIPELINED_REQUESTS = 8;
+
+/**
+ * A cap on open connections per client address: one address holding sockets open (idle, or
+ * trickling headers until the deadline) could otherwise take every slot of --max-connections and
+ * keep RisingWave clusters, which never retry a report, out. Counted on the TCP peer address, so
+ * it is not applied behind a trusted proxy (server.ts).
+ */
 export function capConnectionsPerAddress(server: Server, max: number): void {
   const open = new Map<string, number>();
   // 'connection' comes before any byte is read; TLS servers emit it for the raw socket too.
@@ -21,5 +33,30 @@ export function capConnectionsPerAddress(server: Server, max: number): void {
       if (left === 0) open.delete(address);
       else open.set(address, left);
     });
+  });
+}
+
+/**
+ * Closes a connection that has more than `max` requests unanswered. Node parses every request a
+ * client pipelines in one write and holds each answer until the ones before it are sent, so 60
+ * connections that pipelined 3,000 requests each and never read made the collector hold gigabytes
+ * of answers and die (a review, session 18). Wraps the server's request listeners (fastify's), so
+ * that the requests past the cap, which Node still parses from what it had read, are never
+ * handled: no answer is built for a connection that is gone.
+ */
+export function capPipelinedRequests(server: Server, max: number): void {
+  const handlers = server.listeners('request') as RequestListener[];
+  server.removeAllListeners('request');
+  const unanswered = new WeakMap<Socket, number>();
+  server.on('request', (request: IncomingMessage, response: ServerResponse) => {
+    const socket = request.socket;
+    const count = (unanswered.get(socket) ?? 0) + 1;
+    if (count > max) {
+      socket.destroy();
+      return;
+    }
+    unanswered.set(socket, count);
+    response.once('close', () => unanswered.set(socket, (unanswered.get(socket) ?? 1) - 1));
+    for (const handle of handlers) handle.call(server, request, response);
   });
 }

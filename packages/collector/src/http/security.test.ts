@@ -1,4 +1,4 @@
-// Security headers, CORS, TLS and connection limits over real HTTP(S) and sockets.
+// Security headers, CORS, TLS, connection limits and HTTP framing over real HTTP(S) and sockets.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { get as httpGet } from 'node:http';
@@ -10,6 +10,7 @@ import { ADMIN_TOKEN, startTestCollector } from '../../test-support/collector.js
 import { metaReport } from '../../test-support/risingwave.js';
 import { tempDir } from '../../test-support/services.js';
 import { DASHBOARD_CSP } from '../ops/dashboard.js';
+import { MAX_PIPELINED_REQUESTS } from './connections.js';
 
 const dir = tempDir();
 let n = 0;
@@ -308,5 +309,78 @@ describe('connection limit', () => {
     expect(await answerTo(await open(proxiedPort))).toMatch(/^HTTP\/1.1 200/);
     for (const s of many) s.destroy();
     await proxied.close();
+  });
+});
+
+/** Writes `bytes` in one go, optionally half-closes, and collects everything until the server closes. */
+function exchange(port: number, bytes: Buffer, halfClose = false): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1', () => {
+      socket.write(bytes);
+      if (halfClose) socket.end();
+    });
+    let data = '';
+    socket.on('data', (chunk) => {
+      data += chunk;
+    });
+    socket.on('close', () => resolve(data));
+    socket.on('error', () => {}); // a reset (a connection the server closed unread) ends it too
+  });
+}
+
+const answers = (data: string) => data.split(/(?=HTTP\/1\.1 \d{3} )/).filter((a) => a.startsWith('HTTP/1.1'));
+
+describe('HTTP framing', () => {
+  it('closes a connection that pipelines more requests than it reads; other clients are served', async () => {
+    const c = await startTestCollector(freshStore());
+    const port = Number(new URL(c.url).port);
+    const one = 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n';
+    // Up to the cap, pipelined requests are all answered, in order.
+    const last = 'GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n';
+    const few = answers(await exchange(port, Buffer.from(one.repeat(MAX_PIPELINED_REQUESTS - 1) + last)));
+    expect(few).toHaveLength(MAX_PIPELINED_REQUESTS);
+    for (const answer of few) expect(answer).toMatch(/^HTTP\/1\.1 200/);
+    // Thousands in one write (each answer held until the previous is read): the connection is
+    // closed after at most the cap's worth of answers, and nothing else is built for it.
+    const flood = await exchange(port, Buffer.from(one.repeat(3000)));
+    expect(answers(flood).length).toBeLessThanOrEqual(MAX_PIPELINED_REQUESTS);
+    expect((await fetch(`${c.url}/healthz`)).status).toBe(200);
+    await c.close();
+  });
+
+  it('answers a whole report whose client half-closes right after sending it', async () => {
+    const c = await startTestCollector(freshStore());
+    const port = Number(new URL(c.url).port);
+    const trackingId = crypto.randomUUID();
+    const body = Buffer.from(metaReport({ trackingId }));
+    const head = `POST /api/v2/report/meta HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\nContent-Length: ${body.length}\r\n\r\n`;
+    const data = await exchange(port, Buffer.concat([Buffer.from(head), body]), true);
+    expect(data).toMatch(/^HTTP\/1\.1 200/);
+    expect(data).toContain('"status":"stored"');
+    expect((await c.get(`/query/clusters/${trackingId}`, ADMIN_TOKEN)).status).toBe(200);
+    await c.close();
+  });
+
+  it('refuses a body sent with a transfer coding other than chunked, and stores nothing', async () => {
+    const c = await startTestCollector(freshStore());
+    const port = Number(new URL(c.url).port);
+    const trackingId = crypto.randomUUID();
+    const body = Buffer.from(metaReport({ trackingId }));
+    const chunked = Buffer.concat([
+      Buffer.from(`${body.length.toString(16)}\r\n`),
+      body,
+      Buffer.from('\r\n0\r\n\r\n'),
+    ]);
+    for (const coding of ['gzip, chunked', 'foo, chunked']) {
+      const head = `POST /api/v2/report/meta HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\nTransfer-Encoding: ${coding}\r\nConnection: close\r\n\r\n`;
+      const data = await exchange(port, Buffer.concat([Buffer.from(head), chunked]));
+      expect(data, coding).toMatch(/^HTTP\/1\.1 400/);
+      expect(data, coding).toContain('"error":"unsupported_transfer_encoding"');
+    }
+    expect((await c.get(`/query/clusters/${trackingId}`, ADMIN_TOKEN)).status).toBe(404);
+    // Plain chunked is fine.
+    const head = `POST /api/v2/report/meta HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n`;
+    expect(await exchange(port, Buffer.concat([Buffer.from(head), chunked]))).toMatch(/^HTTP\/1\.1 200/);
+    await c.close();
   });
 });
