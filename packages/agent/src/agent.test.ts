@@ -89,6 +89,32 @@ describe('agent', () => {
     await vi.waitFor(() => expect(stub.accepted).toHaveLength(5));
   });
 
+  it('keeps one report per interval when the wall clock is stepped back, with intervals that end after they start', async () => {
+    const stub = await collector();
+    const clock = new FakeClock();
+    const { agent } = agentFor(stub.url, { clock, dataDir: tempDir() });
+    await started(agent);
+    await agent.flush();
+    expect(stub.accepted).toHaveLength(1);
+    // NTP (or an operator) sets the clock back a year halfway through the interval.
+    await clock.advance(DAY / 2);
+    clock.stepWallClock(-365 * DAY);
+    await clock.advance(DAY / 2 - 1);
+    expect(stub.accepted).toHaveLength(1);
+    await clock.advance(1);
+    await vi.waitFor(() => expect(stub.accepted).toHaveLength(2)); // a day after the first, not a year
+    const second = stub.accepted[1]!;
+    expect(second.intervalEndMs - second.intervalStartMs).toBe(DAY);
+    // And the next one a day later again.
+    await clock.advance(DAY);
+    await vi.waitFor(() => expect(stub.accepted).toHaveLength(3));
+    // Stepped back again, then shut down before the next alarm: the last interval still ends after it starts.
+    clock.stepWallClock(-30 * DAY);
+    await agent.shutdown();
+    const last = stub.accepted.at(-1)!;
+    expect(last.intervalEndMs).toBeGreaterThanOrEqual(last.intervalStartMs);
+  });
+
   it('delivers every report exactly once after the collector was down for several intervals', async () => {
     let down = true;
     const stub = await collector(() => (down ? 503 : 200));

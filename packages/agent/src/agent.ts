@@ -155,7 +155,7 @@ class RunningAgent implements Agent {
     );
     // A refused report is counted in drops.reports (not as an agent error) and logged.
     this.delivery = new Delivery(this.spool, this.disk, o, (m) => this.warnOnce(m));
-    this.alarm = new Alarm(o.clock, () => this.onAlarm());
+    this.alarm = new Alarm(o.clock, (steppedBackMs) => this.onAlarm(steppedBackMs));
     this.ready = this.run(() => this.start());
   }
 
@@ -281,7 +281,15 @@ class RunningAgent implements Agent {
     this.rearm();
   }
 
-  private onAlarm(): void {
+  private onAlarm(steppedBackMs: number): void {
+    // The wall clock was stepped back while the alarm waited: the times it set were read on the
+    // old clock, so they move back with it (else the next report would wait out the whole step:
+    // a year, for a clock set back a year). The interval then spans the time that really passed.
+    if (steppedBackMs > 0) {
+      this.nextReportAt -= steppedBackMs;
+      this.nextRetryAt -= steppedBackMs;
+      this.intervalStartMs -= steppedBackMs;
+    }
     void this.run(async () => {
       if (this.stopping) return;
       try {
@@ -316,7 +324,8 @@ class RunningAgent implements Agent {
       sessionId: this.sessionId,
       reportId: this.nextReportId,
       sequence: this.state.nextSequence,
-      intervalStartMs: this.intervalStartMs,
+      // A clock stepped back since the interval began must not make it end before it starts.
+      intervalStartMs: Math.min(this.intervalStartMs, this.o.clock.now()),
       nowMs: this.o.clock.now(),
       cluster,
       registry: this.registry,

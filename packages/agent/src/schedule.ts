@@ -38,14 +38,23 @@ export function retryDelay(failures: number, retryAfterMs: number | null, o: Sch
   return retryAfterMs === null ? backoff : Math.max(Math.min(retryAfterMs, o.interval), backoff);
 }
 
-/** One pending wake-up on the injected clock (unref'd by the clock). */
+/** setTimeout's longest wait; longer ones are made of several. */
+const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+
+/**
+ * One pending wake-up on the injected clock (unref'd by the clock). It waits for the time that
+ * remained when it was set, as elapsed time: a timer keeps counting whatever the wall clock does,
+ * so when the wall clock is stepped back (NTP fixing a VM that booted in the future, an operator)
+ * the alarm still fires on time, and tells `onFire` by how much the clock now reads earlier than
+ * the time it was set for, so that the caller can move its other times by as much.
+ */
 export class Alarm {
   private handle: unknown = null;
   private at = Number.POSITIVE_INFINITY;
 
   constructor(
     private readonly clock: Clock,
-    private readonly onFire: () => void,
+    private readonly onFire: (steppedBackMs: number) => void,
   ) {}
 
   /** Fires at `at` (or keeps an earlier pending time). */
@@ -53,13 +62,20 @@ export class Alarm {
     if (this.handle !== null && this.at <= at) return;
     this.cancel();
     this.at = at;
-    // setTimeout takes at most 2^31-1 ms; longer waits re-arm when they wake early.
-    const delay = Math.min(Math.max(0, at - this.clock.now()), 2 ** 31 - 1);
+    this.arm(Math.max(0, at - this.clock.now()));
+  }
+
+  private arm(remaining: number): void {
+    const delay = Math.min(remaining, MAX_TIMEOUT_MS);
     this.handle = this.clock.setTimeout(() => {
       this.handle = null;
+      if (remaining > delay) {
+        this.arm(remaining - delay);
+        return;
+      }
+      const at = this.at;
       this.at = Number.POSITIVE_INFINITY;
-      if (this.clock.now() < at) this.set(at);
-      else this.onFire();
+      this.onFire(Math.max(0, at - this.clock.now()));
     }, delay);
   }
 

@@ -43,6 +43,15 @@ export class FakeClock implements Clock {
   }
 
   /**
+   * Steps the wall clock by `ms` (negative: back, as NTP or an operator may) while every pending
+   * timer still fires after the time it was set to wait, as Node's timers do.
+   */
+  stepWallClock(ms: number): void {
+    this.time += ms;
+    for (const timer of this.timers.values()) timer.at += ms;
+  }
+
+  /**
    * Waits until the agent armed its next timer (it does so once the work a timer started is done,
    * however slow the disk), or 5 s at most for work that arms none; then a few more turns.
    */
