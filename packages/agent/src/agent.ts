@@ -19,7 +19,7 @@ import {
   newSessionId,
   saveState,
 } from './identity.js';
-import { type AgentOptions, type ResolvedOptions, resolveOptions } from './options.js';
+import { type AgentOptions, type ResolvedOptions, resolveOptions, unrefTimer } from './options.js';
 import {
   type Counter,
   type Gauge,
@@ -189,6 +189,10 @@ class RunningAgent implements Agent {
   }
 
   async preview(): Promise<AgentReport | null> {
+    return (await withDeadline(this.buildPreview(), FLUSH_MAX_MS)) ?? null;
+  }
+
+  private async buildPreview(): Promise<AgentReport | null> {
     await this.ready;
     try {
       // What report() would build, without its side effects: a failing clusterFacts is counted in
@@ -209,6 +213,7 @@ class RunningAgent implements Agent {
   }
 
   async flush(): Promise<void> {
+    if (this.stopping) return; // after shutdown() the agent sends nothing more
     const work = this.run(async () => {
       try {
         await this.report();
@@ -216,12 +221,9 @@ class RunningAgent implements Agent {
         this.rearmAfterWork();
       }
     });
-    const hold = setTimeout(() => this.abortSending(), FLUSH_MAX_MS);
-    try {
-      await work;
-    } finally {
-      clearTimeout(hold);
-    }
+    // At most FLUSH_MAX_MS, whatever holds the work up: the send in flight is ended then, and the
+    // caller goes on even if something before it (a disk that stopped answering) never ends.
+    await withDeadline(work, FLUSH_MAX_MS, () => this.abortSending());
   }
 
   /** Ends the send in flight and any drain under way; what was not sent stays spooled. */
@@ -347,7 +349,7 @@ class RunningAgent implements Agent {
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new Error('clusterFacts() took over 1 s')), 1000);
-        timer.unref();
+        unrefTimer(timer);
       });
       const raw = await Promise.race([Promise.resolve().then(facts), timeout]).finally(() =>
         clearTimeout(timer),
@@ -479,4 +481,20 @@ async function encodeInTurns(report: AgentReport): Promise<Uint8Array> {
     at += piece.length;
   }
   return body;
+}
+
+/** `work`'s result, or undefined once `ms` passed (after calling `onExpiry`). */
+async function withDeadline<T>(work: Promise<T>, ms: number, onExpiry?: () => void): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => {
+      onExpiry?.();
+      resolve(undefined);
+    }, ms);
+  });
+  try {
+    return await Promise.race([work, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

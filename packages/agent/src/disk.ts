@@ -3,7 +3,8 @@
 // the disk says no (read-only, full, no permission), the agent goes memory-only for the rest of the
 // process instead of failing: telemetry must never hurt its host.
 import { randomUUID } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { type FileHandle, link, mkdir, open, readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 
 /**
@@ -54,7 +55,24 @@ export class Disk {
 
   /** Writes `bytes` to `rel` atomically; false (and memory-only from now on) if the disk refused. */
   async write(rel: string, bytes: Uint8Array | string): Promise<boolean> {
-    if (this.memoryOnly) return false;
+    return (await this.place(rel, bytes, 'replace')) === 'written';
+  }
+
+  /**
+   * Writes `rel` only if no file is there yet, atomically: of several processes creating it at
+   * once exactly one gets 'written', the others 'exists' (and read the winner's).
+   */
+  async create(rel: string, bytes: Uint8Array | string): Promise<'written' | 'exists' | 'failed'> {
+    return this.place(rel, bytes, 'create');
+  }
+
+  /** A temp file, fsynced, then renamed over `rel` or linked to it (which fails if it exists). */
+  private async place(
+    rel: string,
+    bytes: Uint8Array | string,
+    how: 'replace' | 'create',
+  ): Promise<'written' | 'exists' | 'failed'> {
+    if (this.memoryOnly) return 'failed';
     const target = this.path(rel);
     const temp = path.join(path.dirname(target), `.tmp-${randomUUID()}`);
     try {
@@ -66,12 +84,23 @@ export class Disk {
       } finally {
         await file.close();
       }
-      await rename(temp, target);
+      if (how === 'replace') await rename(temp, target);
+      else {
+        try {
+          await link(temp, target);
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+          await rm(temp, { force: true });
+          return 'exists';
+        }
+        await rm(temp, { force: true });
+      }
       await this.syncDir(path.dirname(target));
-      return true;
+      return 'written';
     } catch (error) {
       await rm(temp, { force: true }).catch(() => {});
-      return this.fail(`write ${rel}`, error);
+      this.fail(`write ${rel}`, error);
+      return 'failed';
     }
   }
 
@@ -87,12 +116,21 @@ export class Disk {
     } catch {}
   }
 
+  /** The file's bytes, or null when it is missing, unreadable or not a regular file. */
   async read(rel: string): Promise<Buffer | null> {
     if (this.dir === null) return null;
+    let handle: FileHandle | undefined;
     try {
-      return await readFile(this.path(rel));
+      // Non-blocking: opening a FIFO (or a device) left where one of our files should be waits for
+      // a writer for ever, in a thread-pool thread that keeps the host's process alive, and every
+      // agent call queued behind it would wait too. Opened this way it is seen, and skipped.
+      handle = await open(this.path(rel), constants.O_RDONLY | constants.O_NONBLOCK);
+      if (!(await handle.stat()).isFile()) return null;
+      return await handle.readFile();
     } catch {
       return null;
+    } finally {
+      await handle?.close().catch(() => {});
     }
   }
 

@@ -1,6 +1,7 @@
 // What a careless or hostile host, collector or disk can do to the agent, and what the agent must
 // still promise: nothing thrown into the host, no memory or sockets held, the schedule kept.
-import { writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -11,7 +12,7 @@ import { FakeClock } from '../test/fake-clock.js';
 import { agentFor, cleanup, collector, DAY, MINUTE, tempDir } from '../test/harness.js';
 import { AgentError } from './errors.js';
 import { createAgent } from './index.js';
-import type { AgentOptions } from './options.js';
+import { type AgentOptions, unrefTimer } from './options.js';
 
 /** A value that even String() cannot turn into text. */
 const unprintable = () => Object.create(null) as object;
@@ -149,5 +150,45 @@ describe('agent under a hostile host', () => {
     await agent.flush();
     await vi.waitFor(() => expect(open).toBe(0), { timeout: 2000 });
     expect(streamed).toBeLessThan(4 * 1024 * 1024);
+  });
+
+  it('skips a FIFO left where state.json should be, instead of waiting for a writer for ever', async () => {
+    const stub = await collector();
+    const dataDir = tempDir();
+    execFileSync('mkfifo', [path.join(dataDir, 'state.json')]); // stands in for a hung mount
+    const { agent } = agentFor(stub.url, { dataDir });
+    expect(await agent.preview()).toMatchObject({ sequence: 1 });
+    await agent.flush();
+    expect(stub.accepted).toHaveLength(1);
+  });
+
+  it('gives every agent that starts on a fresh dataDir at the same moment the same tracking id', async () => {
+    const stub = await collector();
+    const dataDir = tempDir();
+    const agents = Array.from(
+      { length: 4 },
+      () => agentFor(stub.url, { dataDir, trackingId: undefined, clock: new FakeClock() }).agent,
+    );
+    const ids = await Promise.all(agents.map(async (agent) => (await agent.preview())!.trackingId));
+    expect(new Set(ids).size).toBe(1);
+    expect(readFileSync(path.join(dataDir, 'tracking-id'), 'utf8').trim()).toBe(ids[0]);
+  });
+
+  it('sends nothing more once shut down, even when flush() is called after', async () => {
+    const stub = await collector();
+    const { agent } = agentFor(stub.url, { dataDir: tempDir(), clock: new FakeClock() });
+    await agent.shutdown();
+    const sent = stub.accepted.length;
+    await agent.flush();
+    expect(stub.accepted).toHaveLength(sent);
+  });
+
+  it('lets a timer go whatever the host made of setTimeout (a number from a polyfill)', () => {
+    expect(() => unrefTimer(7)).not.toThrow();
+    expect(() => unrefTimer(undefined)).not.toThrow();
+    const real = setTimeout(() => {}, 60_000);
+    unrefTimer(real);
+    expect(real.hasRef()).toBe(false);
+    clearTimeout(real);
   });
 });

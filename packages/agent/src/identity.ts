@@ -50,11 +50,22 @@ export async function saveState(disk: Disk, state: AgentState): Promise<boolean>
 /** The host's trackingId, else the persisted one, else a new UUID (persisted when possible). */
 export async function loadTrackingId(disk: Disk, fromOptions: string | null): Promise<string> {
   if (fromOptions !== null) return fromOptions;
-  const stored = (await disk.read(TRACKING_ID_FILE))?.toString('utf8').trim();
-  if (stored && stored.length <= 128 && PRINTABLE_ASCII.test(stored)) return stored;
+  const stored = await readTrackingId(disk);
+  if (stored) return stored;
   const id = randomUUID();
-  await disk.write(TRACKING_ID_FILE, `${id}\n`);
+  // Created, never replaced: of the nodes that share a dataDir and start together, the first to
+  // create the file names the cluster, and the others read its id instead of keeping their own.
+  if ((await disk.create(TRACKING_ID_FILE, `${id}\n`)) === 'exists') {
+    const winner = await readTrackingId(disk);
+    if (winner) return winner;
+    await disk.write(TRACKING_ID_FILE, `${id}\n`); // what was there is not an id: replace it
+  }
   return id;
+}
+
+async function readTrackingId(disk: Disk): Promise<string | null> {
+  const stored = (await disk.read(TRACKING_ID_FILE))?.toString('utf8').trim();
+  return stored && stored.length <= 128 && PRINTABLE_ASCII.test(stored) ? stored : null;
 }
 
 export const newSessionId = (): string => randomUUID();

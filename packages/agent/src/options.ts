@@ -102,11 +102,20 @@ export type ResolvedOptions = Required<
   ci: boolean;
 };
 
+/**
+ * Lets the process exit while `handle` waits. A host may have replaced the global setTimeout
+ * with one that returns a number (a polyfill, an old fake-timer library): then there is nothing
+ * to unref, and calling it would throw inside the agent on every timer.
+ */
+export function unrefTimer(handle: unknown): void {
+  (handle as { unref?: () => void } | null)?.unref?.();
+}
+
 export const systemClock: Clock = {
   now: () => Date.now(),
   setTimeout(callback, ms) {
     const handle = setTimeout(callback, ms);
-    handle.unref();
+    unrefTimer(handle);
     return handle;
   },
   clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),

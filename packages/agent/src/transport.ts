@@ -5,6 +5,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { promisify } from 'node:util';
 import { gzip as gzipCallback } from 'node:zlib';
+import { unrefTimer } from './options.js';
 
 const gzip = promisify(gzipCallback);
 
@@ -90,7 +91,7 @@ export async function send(body: Uint8Array, options: SendOptions): Promise<Send
     };
     const onAbort = () => fail(ABORTED.reason);
     const timer = setTimeout(() => fail(`no answer within ${options.timeoutMs} ms`), options.timeoutMs);
-    timer.unref();
+    unrefTimer(timer);
     if (options.signal.aborted) return onAbort(); // aborted while gzip ran
     options.signal.addEventListener('abort', onAbort);
     request.on('socket', (socket) => socket.unref());
