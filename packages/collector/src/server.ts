@@ -3,6 +3,7 @@
 
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createSecureContext } from 'node:tls';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -160,6 +161,8 @@ export async function buildServer(
     headersTimeout: config.headersTimeout,
     requestTimeout,
     connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(config.headersTimeout / 4))),
+    // Node would answer an HTTP/1.1 request without Host with an empty 400; ours says why (below).
+    requireHostHeader: false,
   };
   const tls =
     config.tlsCert && config.tlsKey
@@ -195,6 +198,14 @@ export async function buildServer(
     capConnectionsPerAddress(app.server, config.maxConnectionsPerAddress);
   }
   capPipelinedRequests(app.server, MAX_PIPELINED_REQUESTS);
+  // An Expect other than 100-continue: Node's own answer is an empty 417; ours says why.
+  app.server.on('checkExpectation', (request: IncomingMessage, response: ServerResponse) => {
+    const body = JSON.stringify({
+      error: 'expectation_failed',
+      message: `Expect: ${request.headers.expect} is not supported (only 100-continue is)`,
+    });
+    response.writeHead(417, { 'content-type': 'application/json', connection: 'close' }).end(body);
+  });
   // A client that half-closes its side after a whole request (FIN: `nc -N`, some HTTP/1.0
   // clients) still gets its answer, and the connection ends after it. Node's default abandons the
   // request and closes: its report was stored but it never heard so.
@@ -239,7 +250,10 @@ export async function buildServer(
     done();
   });
   // A callback hook, not an async one: it runs on every request, and costs nothing until then.
-  app.addHook('onRequest', (_request, reply, done) => {
+  app.addHook('onRequest', (request, reply, done) => {
+    if (request.raw.httpVersion === '1.1' && request.headers.host === undefined) {
+      return done(new CollectorError('missing_host', 'an HTTP/1.1 request needs a Host header'));
+    }
     if (!closing) return done();
     void reply.header('connection', 'close');
     done(

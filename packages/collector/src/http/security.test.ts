@@ -383,4 +383,23 @@ describe('HTTP framing', () => {
     expect(await exchange(port, Buffer.concat([Buffer.from(head), chunked]))).toMatch(/^HTTP\/1\.1 200/);
     await c.close();
   });
+
+  it('answers a request without Host, or with an Expect it cannot meet, in JSON like every other error', async () => {
+    const c = await startTestCollector(freshStore());
+    const port = Number(new URL(c.url).port);
+    const noHost = await exchange(port, Buffer.from('GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n'));
+    expect(noHost).toMatch(/^HTTP\/1\.1 400/);
+    expect(noHost).toContain('"error":"missing_host"');
+    // HTTP/1.0 has no Host requirement.
+    expect(await exchange(port, Buffer.from('GET /healthz HTTP/1.0\r\n\r\n'))).toMatch(/^HTTP\/1\.1 200/);
+    const expectation = await exchange(
+      port,
+      Buffer.from(
+        'POST /api/v2/report/meta HTTP/1.1\r\nHost: x\r\nExpect: something-else\r\nContent-Length: 3\r\n\r\n',
+      ),
+    );
+    expect(expectation).toMatch(/^HTTP\/1\.1 417/);
+    expect(expectation).toContain('"error":"expectation_failed"');
+    await c.close();
+  });
 });
