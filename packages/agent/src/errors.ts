@@ -49,3 +49,12 @@ export function shown(value: unknown): string {
 export function ownCopy(s: string): string {
   return s.length === 0 ? s : Buffer.from(s, 'utf16le').toString('utf16le');
 }
+
+/**
+ * Sets `key` on a plain object the agent builds from host input, as its own property. Plain
+ * assignment would throw for keys such as `constructor` or `toString` in a host that froze
+ * Object.prototype (a hardened runtime), losing the label or field.
+ */
+export function setOwn<T>(target: Record<string, T>, key: string, value: T): void {
+  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+}

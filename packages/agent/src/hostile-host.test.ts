@@ -5,6 +5,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it, vi } from 'vitest';
@@ -190,5 +191,28 @@ describe('agent under a hostile host', () => {
     unrefTimer(real);
     expect(real.hasRef()).toBe(false);
     clearTimeout(real);
+  });
+
+  it('keeps labels and fields named like Object methods in a host that froze Object.prototype', () => {
+    const here = path.dirname(fileURLToPath(import.meta.url));
+    const script = [
+      `import { createAgent } from ${JSON.stringify(path.join(here, 'index.ts'))};`,
+      'Object.freeze(Object.prototype);',
+      "const agent = createAgent({ endpoint: 'http://127.0.0.1:9', nodeType: 'frozen', dataDir: null, env: {}, logger: { warn() {} } });",
+      "agent.counter('frozen.count', { constructor: 'x', tostring: 'y' }).inc(3);",
+      "agent.event('frozen.event', { constructor: 'z', valueOf: 1 });",
+      'const report = await agent.preview();',
+      "const m = report.metrics.find((m) => m.name === 'frozen.count');",
+      'console.log(JSON.stringify({ labels: m?.labels, fields: report.events[0]?.fields }));',
+      'await agent.shutdown(100);',
+    ].join('\n');
+    const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      env: { ...process.env, TSX_TSCONFIG_PATH: path.join(here, '../test/tsconfig.child.json') },
+      encoding: 'utf8',
+    });
+    expect(JSON.parse(out.trim().split('\n').at(-1)!)).toEqual({
+      labels: { constructor: 'x', tostring: 'y' },
+      fields: { constructor: 'z', valueOf: 1 },
+    });
   });
 });

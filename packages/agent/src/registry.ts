@@ -12,7 +12,7 @@ import {
   NATIVE_LIMITS,
   UNSTORABLE_TEXT,
 } from '@tidewatch/protocol';
-import { describeError, ownCopy, shown } from './errors.js';
+import { describeError, ownCopy, setOwn, shown } from './errors.js';
 import { HistogramSeries } from './histogram.js';
 
 export interface Counter {
@@ -244,7 +244,7 @@ function cleanLabels(labels: Labels | undefined): Record<string, string> | strin
     if (value.length > NATIVE_LIMITS.labelValueMax || UNSTORABLE_TEXT.test(value)) {
       return `label ${key} is longer than ${NATIVE_LIMITS.labelValueMax} characters or not storable`;
     }
-    out[key] = ownCopy(value);
+    setOwn(out, key, ownCopy(value));
   }
   return out;
 }

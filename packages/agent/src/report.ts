@@ -14,7 +14,7 @@ import {
   NATIVE_PROTOCOL,
 } from '@tidewatch/protocol';
 import type { Collectors } from './collectors.js';
-import { ownCopy } from './errors.js';
+import { ownCopy, setOwn } from './errors.js';
 import type { ResolvedOptions } from './options.js';
 import type { Registry } from './registry.js';
 
@@ -42,9 +42,13 @@ export function cleanEvent(
     if (!KEY_PATTERN.test(key))
       return `event ${name}: field key ${JSON.stringify(key)} is not like rows_read`;
     if (typeof value === 'string') {
-      clean[key] = ownCopy(value.slice(0, NATIVE_LIMITS.eventStringMax)).replace(NOT_STORABLE, '\uFFFD');
-    } else if (typeof value === 'number' && wireNumber(value)) clean[key] = value;
-    else if (typeof value === 'boolean') clean[key] = value;
+      setOwn(
+        clean,
+        key,
+        ownCopy(value.slice(0, NATIVE_LIMITS.eventStringMax)).replace(NOT_STORABLE, '\uFFFD'),
+      );
+    } else if (typeof value === 'number' && wireNumber(value)) setOwn(clean, key, value);
+    else if (typeof value === 'boolean') setOwn(clean, key, value);
     else return `event ${name}: field ${key} must be a string, a number within ±1e300 or a boolean`;
   }
   return { name: ownCopy(name), timeMs: Math.max(0, Math.round(timeMs)), fields: clean };
@@ -167,7 +171,7 @@ export function cleanClusterFacts(
   }
   for (const [key, value] of Object.entries(raw)) {
     if (Object.keys(out).length >= NATIVE_LIMITS.clusterFactsMax) break;
-    if (NAME_PATTERN.test(key) && typeof value === 'number' && wireNumber(value)) out[key] = value;
+    if (NAME_PATTERN.test(key) && typeof value === 'number' && wireNumber(value)) setOwn(out, key, value);
     else
       onProblem(
         `clusterFacts(): ${JSON.stringify(key)} is not a metric-style name with a number within ±1e300`,
