@@ -115,6 +115,23 @@ describe('agent', () => {
     expect(last.intervalEndMs).toBeGreaterThanOrEqual(last.intervalStartMs);
   });
 
+  it('also follows a clock stepped back while a send is in flight (no alarm armed then)', async () => {
+    // The second request (the day-1 report) hangs until the agent's timeout; the rest are answered.
+    const stub = await collector((n) => (n === 1 ? 'hang' : 200));
+    const clock = new FakeClock();
+    const { agent } = agentFor(stub.url, { clock, dataDir: tempDir(), timeout: 2000 });
+    await agent.preview();
+    await agent.flush();
+    await clock.advance(DAY, () => tick(300)); // the day-1 report goes out and hangs
+    expect(stub.requests).toBeGreaterThanOrEqual(2);
+    clock.stepWallClock(-365 * DAY);
+    await vi.waitFor(() => expect(clock.pending).toBeGreaterThan(0), { timeout: 10_000 }); // the retry
+    await clock.advance(10 * MINUTE);
+    await vi.waitFor(() => expect(stub.accepted).toHaveLength(2));
+    await clock.advance(2 * DAY); // two more reports are due: a day apart, not a year
+    await vi.waitFor(() => expect(stub.accepted.length).toBeGreaterThanOrEqual(4));
+  });
+
   it('delivers every report exactly once after the collector was down for several intervals', async () => {
     let down = true;
     const stub = await collector(() => (down ? 503 : 200));

@@ -90,6 +90,8 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  * the rest of its code never run.
  */
 const FLUSH_MAX_MS = 60_000;
+/** A wall clock that fell behind elapsed time by more than this was stepped back (not jitter). */
+const CLOCK_STEP_MS = 1000;
 
 /** Validates options (throws AgentError) and starts the agent; or a no-op agent when disabled. */
 export function createAgent(options: AgentOptions): Agent {
@@ -134,6 +136,8 @@ class RunningAgent implements Agent {
   private loggedThisInterval = false;
   private nextReportAt = Number.POSITIVE_INFINITY;
   private nextRetryAt = Number.POSITIVE_INFINITY;
+  /** Wall clock minus elapsed time when the times above were last checked (followClockSteps). */
+  private clockOffset: number;
   private failures = 0;
   private abort = new AbortController();
   private chain: Promise<unknown> = Promise.resolve();
@@ -142,6 +146,7 @@ class RunningAgent implements Agent {
 
   constructor(private readonly o: ResolvedOptions) {
     this.intervalStartMs = o.clock.now();
+    this.clockOffset = o.clock.now() - (o.clock.elapsed?.() ?? o.clock.now());
     this.registry = new Registry(o.maxSeries, o.histogramBuckets, (m) => this.warnOnce(m));
     this.disk = new Disk(o.dataDir, (m) => this.problem(m));
     this.spool = new Spool(
@@ -155,7 +160,7 @@ class RunningAgent implements Agent {
     );
     // A refused report is counted in drops.reports (not as an agent error) and logged.
     this.delivery = new Delivery(this.spool, this.disk, o, (m) => this.warnOnce(m));
-    this.alarm = new Alarm(o.clock, (steppedBackMs) => this.onAlarm(steppedBackMs));
+    this.alarm = new Alarm(o.clock, () => this.onAlarm());
     this.ready = this.run(() => this.start());
   }
 
@@ -283,15 +288,26 @@ class RunningAgent implements Agent {
     this.rearm();
   }
 
-  private onAlarm(steppedBackMs: number): void {
-    // The wall clock was stepped back while the alarm waited: the times it set were read on the
-    // old clock, so they move back with it (else the next report would wait out the whole step:
-    // a year, for a clock set back a year). The interval then spans the time that really passed.
-    if (steppedBackMs > 0) {
-      this.nextReportAt -= steppedBackMs;
-      this.nextRetryAt -= steppedBackMs;
-      this.intervalStartMs -= steppedBackMs;
+  /**
+   * Moves the agent's wall-clock times back when the wall clock was stepped back since they were
+   * set (seen as the wall clock gaining less than elapsed time): they were read on the old clock,
+   * and the next report would otherwise wait out the whole step (a year, for a clock set back a
+   * year). The interval then spans the time that really passed. A step forward needs nothing: what
+   * was due is simply due.
+   */
+  private followClockSteps(): void {
+    const offset = this.o.clock.now() - (this.o.clock.elapsed?.() ?? this.o.clock.now());
+    const back = this.clockOffset - offset;
+    if (back > CLOCK_STEP_MS) {
+      this.nextReportAt -= back;
+      this.nextRetryAt -= back;
+      this.intervalStartMs -= back;
     }
+    this.clockOffset = offset;
+  }
+
+  private onAlarm(): void {
+    this.followClockSteps();
     void this.run(async () => {
       if (this.stopping) return;
       try {
@@ -315,6 +331,7 @@ class RunningAgent implements Agent {
 
   private rearm(): void {
     if (this.stopping) return;
+    this.followClockSteps();
     this.alarm.cancel();
     this.alarm.set(Math.min(this.nextReportAt, this.nextRetryAt));
   }

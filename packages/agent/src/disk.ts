@@ -88,12 +88,16 @@ export class Disk {
       else {
         try {
           await link(temp, target);
-        } catch (error) {
-          if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
           await rm(temp, { force: true });
-          return 'exists';
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
+            await rm(temp, { force: true });
+            return 'exists';
+          }
+          // No hard links here (vfat, exFAT, many FUSE and network mounts): replace instead, as
+          // write() does. Exclusive no more, but the file is kept.
+          await rename(temp, target);
         }
-        await rm(temp, { force: true });
       }
       await this.syncDir(path.dirname(target));
       return 'written';

@@ -1,8 +1,9 @@
 // What a careless or hostile host, collector or disk can do to the agent, and what the agent must
 // still promise: nothing thrown into the host, no memory or sockets held, the schedule kept.
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import fs, { readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import { syncBuiltinESMExports } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,7 +12,9 @@ import { runInNewContext } from 'node:vm';
 import { describe, expect, it, vi } from 'vitest';
 import { FakeClock } from '../test/fake-clock.js';
 import { agentFor, cleanup, collector, DAY, MINUTE, tempDir } from '../test/harness.js';
+import { Disk } from './disk.js';
 import { AgentError } from './errors.js';
+import { loadTrackingId } from './identity.js';
 import { createAgent } from './index.js';
 import { type AgentOptions, unrefTimer } from './options.js';
 
@@ -214,5 +217,28 @@ describe('agent under a hostile host', () => {
       labels: { constructor: 'x', tostring: 'y' },
       fields: { constructor: 'z', valueOf: 1 },
     });
+  });
+
+  it('keeps its tracking id across starts on a filesystem without hard links (vfat, FUSE mounts)', async () => {
+    const dataDir = tempDir();
+    const realLink = fs.promises.link;
+    fs.promises.link = async () => {
+      throw Object.assign(new Error('EPERM: operation not permitted, link'), { code: 'EPERM' });
+    };
+    syncBuiltinESMExports();
+    try {
+      const ids = [];
+      for (let start = 0; start < 3; start++) {
+        const logs: string[] = [];
+        const disk = new Disk(dataDir, (m) => logs.push(m));
+        ids.push(await loadTrackingId(disk, null));
+        expect(disk.memoryOnly).toBe(false);
+        expect(logs).toEqual([]);
+      }
+      expect(new Set(ids).size).toBe(1);
+    } finally {
+      fs.promises.link = realLink;
+      syncBuiltinESMExports();
+    }
   });
 });

@@ -6,6 +6,11 @@ import { AgentError, shown } from './errors.js';
 /** Time and timers, injectable so that tests can run days in milliseconds. */
 export interface Clock {
   now(): number;
+  /**
+   * Milliseconds on a clock that only moves forward (the default: performance.now()), so that the
+   * agent can tell the wall clock being stepped from time passing. Without it, steps go unseen.
+   */
+  elapsed?(): number;
   /** Must not keep the process alive (the default unrefs its timers). */
   setTimeout(callback: () => void, ms: number): unknown;
   clearTimeout(handle: unknown): void;
@@ -113,6 +118,7 @@ export function unrefTimer(handle: unknown): void {
 
 export const systemClock: Clock = {
   now: () => Date.now(),
+  elapsed: () => performance.now(),
   setTimeout(callback, ms) {
     const handle = setTimeout(callback, ms);
     unrefTimer(handle);

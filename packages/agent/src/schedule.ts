@@ -43,10 +43,9 @@ const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 
 /**
  * One pending wake-up on the injected clock (unref'd by the clock). It waits for the time that
- * remained when it was set, as elapsed time: a timer keeps counting whatever the wall clock does,
- * so when the wall clock is stepped back (NTP fixing a VM that booted in the future, an operator)
- * the alarm still fires on time, and tells `onFire` by how much the clock now reads earlier than
- * the time it was set for, so that the caller can move its other times by as much.
+ * remained when it was set, as elapsed time (a timer keeps counting whatever the wall clock does),
+ * so a wall clock stepped back while it waits (NTP fixing a VM that booted in the future, an
+ * operator) does not hold it back; the agent moves its own times (Agent.followClockSteps).
  */
 export class Alarm {
   private handle: unknown = null;
@@ -54,7 +53,7 @@ export class Alarm {
 
   constructor(
     private readonly clock: Clock,
-    private readonly onFire: (steppedBackMs: number) => void,
+    private readonly onFire: () => void,
   ) {}
 
   /** Fires at `at` (or keeps an earlier pending time). */
@@ -73,9 +72,8 @@ export class Alarm {
         this.arm(remaining - delay);
         return;
       }
-      const at = this.at;
       this.at = Number.POSITIVE_INFINITY;
-      this.onFire(Math.max(0, at - this.clock.now()));
+      this.onFire();
     }, delay);
   }
 

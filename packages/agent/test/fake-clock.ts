@@ -9,6 +9,10 @@ export class FakeClock implements Clock {
 
   now = (): number => this.time;
 
+  /** Time that passed (advance), not counting wall-clock steps (stepWallClock). */
+  elapsed = (): number => this.time - this.stepped;
+  private stepped = 0;
+
   setTimeout = (callback: () => void, ms: number): unknown => {
     const id = this.nextId++;
     this.timers.set(id, { at: this.time + ms, callback });
@@ -48,6 +52,7 @@ export class FakeClock implements Clock {
    */
   stepWallClock(ms: number): void {
     this.time += ms;
+    this.stepped += ms;
     for (const timer of this.timers.values()) timer.at += ms;
   }
 
