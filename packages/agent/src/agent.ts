@@ -19,7 +19,13 @@ import {
   newSessionId,
   saveState,
 } from './identity.js';
-import { type AgentOptions, type ResolvedOptions, resolveOptions, unrefTimer } from './options.js';
+import {
+  type AgentOptions,
+  type Clock,
+  type ResolvedOptions,
+  resolveOptions,
+  unrefTimer,
+} from './options.js';
 import {
   type Counter,
   type Gauge,
@@ -146,7 +152,7 @@ class RunningAgent implements Agent {
 
   constructor(private readonly o: ResolvedOptions) {
     this.intervalStartMs = o.clock.now();
-    this.clockOffset = o.clock.now() - (o.clock.elapsed?.() ?? o.clock.now());
+    this.clockOffset = wallMinusElapsed(o.clock);
     this.registry = new Registry(o.maxSeries, o.histogramBuckets, (m) => this.warnOnce(m));
     this.disk = new Disk(o.dataDir, (m) => this.problem(m));
     this.spool = new Spool(
@@ -248,15 +254,8 @@ class RunningAgent implements Agent {
     this.alarm.cancel();
     this.abortSending(); // an in-flight send ends now; its report stays spooled for the next start
     const final = this.run(() => this.report());
-    let timer: NodeJS.Timeout | undefined;
     // Real time on purpose: the host's deadline is wall-clock, whatever clock drives the schedule.
-    // Not unref'd: a host awaiting shutdown() at its end must still be running when it resolves
-    // (an unref'd timer and socket let the process exit mid-await). The deadline bounds it.
-    const deadline = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, deadlineMs);
-    });
-    await Promise.race([final, deadline]);
-    clearTimeout(timer);
+    await withDeadline(final, deadlineMs);
     this.abortSending();
     this.collectors.stop();
   }
@@ -296,7 +295,7 @@ class RunningAgent implements Agent {
    * was due is simply due.
    */
   private followClockSteps(): void {
-    const offset = this.o.clock.now() - (this.o.clock.elapsed?.() ?? this.o.clock.now());
+    const offset = wallMinusElapsed(this.o.clock);
     const back = this.clockOffset - offset;
     if (back > CLOCK_STEP_MS) {
       this.nextReportAt -= back;
@@ -500,7 +499,11 @@ async function encodeInTurns(report: AgentReport): Promise<Uint8Array> {
   return body;
 }
 
-/** `work`'s result, or undefined once `ms` passed (after calling `onExpiry`). */
+/**
+ * `work`'s result, or undefined once `ms` passed (after calling `onExpiry`). The timer is not
+ * unref'd: a host awaiting the call at its end must still be running when it resolves (an unref'd
+ * timer and socket let the process exit mid-await). The deadline bounds it.
+ */
 async function withDeadline<T>(work: Promise<T>, ms: number, onExpiry?: () => void): Promise<T | undefined> {
   let timer: NodeJS.Timeout | undefined;
   const expired = new Promise<undefined>((resolve) => {
@@ -514,4 +517,10 @@ async function withDeadline<T>(work: Promise<T>, ms: number, onExpiry?: () => vo
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** How far the wall clock reads ahead of elapsed time; it drops when the wall clock steps back. */
+function wallMinusElapsed(clock: Clock): number {
+  const now = clock.now();
+  return now - (clock.elapsed?.() ?? now);
 }

@@ -6,7 +6,7 @@
 // what arrived during a read (a report, a probe) is taken before the next read starts: in the same
 // test the median report waited 1 s instead of 19, though the worst still waited 27 s (README,
 // Stores). PostgreSQL and ClickHouse reads do not block the loop.
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, preHandlerAsyncHookHandler } from 'fastify';
 
 export class ReadGate {
   private busy = false;
@@ -35,13 +35,20 @@ export class ReadGate {
   }
 }
 
-/** Puts every `/query/` request through one gate, after its token and parameters were checked. */
+/**
+ * Puts every `/query/` request through one gate, after its token and parameters were checked.
+ * The hook is attached to those routes alone (call before they are registered): ingest pays nothing.
+ */
 export function gateQueryRoutes(app: FastifyInstance): void {
   const gate = new ReadGate();
-  app.addHook('preHandler', async (request, reply) => {
-    if (!request.url.startsWith('/query/')) return;
+  const enterGate: preHandlerAsyncHookHandler = async (_request, reply) => {
     const leave = await gate.enter();
     // 'close' comes for every ending: answered, failed, or the client gone.
     reply.raw.once('close', leave);
+  };
+  app.addHook('onRoute', (route) => {
+    if (!route.url.startsWith('/query/')) return;
+    const own = route.preHandler;
+    route.preHandler = own === undefined ? [enterGate] : [...(Array.isArray(own) ? own : [own]), enterGate];
   });
 }

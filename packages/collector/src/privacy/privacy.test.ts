@@ -165,23 +165,28 @@ describe('erase by tracking id', () => {
   });
 });
 
+/** Imports one meta report of `trackingId` received `daysAgo` days ago; the answer's status. */
+async function importMetaReport(url: string, trackingId: string, daysAgo: number): Promise<number> {
+  const line = JSON.stringify({
+    receivedAt: new Date(Date.now() - daysAgo * 86_400_000).toISOString(),
+    path: '/api/v2/report/meta',
+    contentType: 'application/x-protobuf',
+    body: Buffer.from(metaReport({ trackingId })).toString('base64'),
+  });
+  const imported = await fetch(`${url}/admin/import`, {
+    method: 'POST',
+    body: `${line}\n`,
+    headers: { 'content-type': 'application/x-ndjson', authorization: `Bearer ${ADMIN_TOKEN}` },
+  });
+  return imported.status;
+}
+
 describe('retention', () => {
   it('deletes what is older than the retention period when the collector starts', async () => {
     const store = freshStore();
     let c = await startTestCollector(store);
     const [old, recent] = [randomUUID(), randomUUID()];
-    const line = JSON.stringify({
-      receivedAt: new Date(Date.now() - 45 * 86_400_000).toISOString(),
-      path: '/api/v2/report/meta',
-      contentType: 'application/x-protobuf',
-      body: Buffer.from(metaReport({ trackingId: old })).toString('base64'),
-    });
-    const imported = await fetch(`${c.url}/admin/import`, {
-      method: 'POST',
-      body: `${line}\n`,
-      headers: { 'content-type': 'application/x-ndjson', authorization: `Bearer ${ADMIN_TOKEN}` },
-    });
-    expect(imported.status).toBe(200);
+    expect(await importMetaReport(c.url, old, 45)).toBe(200);
     await c.postProto('/api/v2/report/meta', metaReport({ trackingId: recent }));
     await c.close();
     c = await startTestCollector(store, { retentionMonths: 1 });
@@ -199,19 +204,8 @@ describe('retention', () => {
     const store = freshStore();
     const c = await startTestCollector(store, { retentionMonths: 0 });
     const ancient = randomUUID();
-    const line = JSON.stringify({
-      // Older than the default 13 months (and as old as an import may be).
-      receivedAt: new Date(Date.now() - 399 * 86_400_000).toISOString(),
-      path: '/api/v2/report/meta',
-      contentType: 'application/x-protobuf',
-      body: Buffer.from(metaReport({ trackingId: ancient })).toString('base64'),
-    });
-    const imported = await fetch(`${c.url}/admin/import`, {
-      method: 'POST',
-      body: `${line}\n`,
-      headers: { 'content-type': 'application/x-ndjson', authorization: `Bearer ${ADMIN_TOKEN}` },
-    });
-    expect(imported.status).toBe(200);
+    // Older than the default 13 months (and as old as an import may be).
+    expect(await importMetaReport(c.url, ancient, 399)).toBe(200);
     await c.close();
     // A restart is when a pass would run: none does, and the cluster is still there.
     const again = await startTestCollector(store, { retentionMonths: 0 });
