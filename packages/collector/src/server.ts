@@ -28,7 +28,6 @@ import {
   schemaErrorFormatter,
 } from './http/error-handler.js';
 import { loggerOptions } from './http/logging.js';
-import { gateQueryRoutes } from './http/read-gate.js';
 import { installSecurityHeaders } from './http/security-headers.js';
 import { requireUsableParameters } from './http/usable-parameters.js';
 import { nativeRoute } from './ingest/native-route.js';
@@ -295,7 +294,6 @@ export async function buildServer(
 
   await app.register(risingwaveRoutes, { pipeline, limits, bodyLimit: config.bodyLimit });
   await app.register(nativeRoute, { pipeline, limits, bodyLimit: config.bodyLimit });
-  if (store.kind === 'sqlite') gateQueryRoutes(app);
   await app.register(clusterRoute, { store });
   await app.register(metricsRoute, { store });
   await app.register(activeRoute, { store });

@@ -250,17 +250,21 @@ export function internalIds(db: Db) {
   return db.selectFrom('clusters').select('tracking_id').where('internal', '=', 1);
 }
 
+/** A rollup row's position in the primary key's order, where the next page starts. */
+type RollupKey = { day: string; tracking_id: string; group_key: string };
+
 /**
  * The per-cluster rollup rows of one metric in a day range, in keyset pages of the primary key's
  * order (an index range per page, no sort), so that a year of a fleet's rows is never all in memory.
+ * The next page is asked for before this one is handed over: the store (SQLite's query thread,
+ * PostgreSQL) reads it while the caller folds this one.
  */
 export async function* rollupPages(
   db: Db,
   query: MetricPointQuery,
   pageSize = METRIC_ROLLUP_PAGE,
 ): AsyncGenerator<MetricRollup[]> {
-  let after: { day: string; tracking_id: string; group_key: string } | undefined;
-  for (;;) {
+  const page = (after: RollupKey | undefined) => {
     let q = db
       .selectFrom('metric_rollup')
       .select([
@@ -291,9 +295,20 @@ export async function* rollupPages(
     }
     if (!query.includeCi) q = q.where('ci', '=', 0);
     if (!query.includeInternal) q = q.where('tracking_id', 'not in', internalIds(db));
-    const rows = await q.orderBy('day').orderBy('tracking_id').orderBy('group_key').limit(pageSize).execute();
-    if (rows.length > 0) yield rows.map(metricRollup);
-    if (rows.length < pageSize) return;
-    after = rows[rows.length - 1]!;
+    return q.orderBy('day').orderBy('tracking_id').orderBy('group_key').limit(pageSize).execute();
+  };
+  let next = page(undefined);
+  try {
+    for (;;) {
+      const rows = await next;
+      const full = rows.length === pageSize;
+      if (full) next = page(rows[rows.length - 1]);
+      if (rows.length > 0) yield rows.map(metricRollup);
+      if (!full) return;
+    }
+  } finally {
+    // A caller that stopped early (an error while folding) leaves a page in flight: its failure is
+    // no one's to report.
+    next.catch(() => {});
   }
 }

@@ -1,18 +1,45 @@
-// The SQLite writer thread seen from a plain script: a write in flight keeps the process alive
-// until it is committed, and an idle store does not keep it running. And the checkpointer thread
-// beside it: committed pages reach the database file without the writer checkpointing.
+// The SQLite store's threads. The writer seen from a plain script: a write in flight keeps the
+// process alive until it is committed, and an idle store does not keep it running. The
+// checkpointer beside it: committed pages reach the database file without the writer
+// checkpointing. The query thread: a long read holds up neither the event loop nor the writes.
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import SQLite from 'better-sqlite3';
+import { sql } from 'kysely';
 import { afterAll, describe, expect, it } from 'vitest';
+import { ADMIN_TOKEN, startTestCollector } from '../../../test-support/collector.js';
+import { metaReport } from '../../../test-support/risingwave.js';
 import { tempDir } from '../../../test-support/services.js';
 import { openStore } from '../open-store.js';
+import type { SqlStore } from '../sql/sql-store.js';
+import { storeUnavailable } from '../store-errors.js';
 
 const dir = tempDir();
 afterAll(() => dir.remove());
 const storeModule = fileURLToPath(new URL('../../../dist/store/open-store.js', import.meta.url));
+
+/** An event row for Store.writeBatch, numbered `i`, with `fields` in place of the defaults. */
+function event(i: number, fields: Record<string, unknown> = {}) {
+  return {
+    dedupKey: `k${i}`,
+    trackingId: 't1',
+    receivedAt: Date.now(),
+    receivedDay: '2026-11-27',
+    eventTimeSec: i,
+    stage: null,
+    name: 'e',
+    connectorName: null,
+    catalogId: i,
+    attributes: null,
+    node: 'n',
+    object: null,
+    flags: null,
+    raw: new Uint8Array([i]),
+    ...fields,
+  };
+}
 
 describe('SQLite erase', () => {
   it("leaves none of an erased cluster's data in the database file or its WAL", async () => {
@@ -127,22 +154,7 @@ describe('SQLite checkpointer thread', () => {
       await store.migrate();
       const before = statSync(file).size;
       const raw = new Uint8Array(2048).fill(7);
-      const events = Array.from({ length: 400 }, (_, i) => ({
-        dedupKey: `k${i}`,
-        trackingId: `t${i % 20}`,
-        receivedAt: Date.now(),
-        receivedDay: '2026-11-26',
-        eventTimeSec: i,
-        stage: null,
-        name: 'e',
-        connectorName: null,
-        catalogId: i,
-        attributes: null,
-        node: 'n',
-        object: null,
-        flags: null,
-        raw,
-      }));
+      const events = Array.from({ length: 400 }, (_, i) => event(i, { trackingId: `t${i % 20}`, raw }));
       expect(await store.writeBatch({ reports: [], events })).toMatchObject({ eventsInserted: 400 });
       // ~1 MB committed: far below the writer's own checkpoint (32 MiB of WAL), so only the
       // checkpointer can have put it into the database file.
@@ -155,4 +167,83 @@ describe('SQLite checkpointer thread', () => {
       await store.close();
     }
   });
+});
+
+describe('SQLite query thread', () => {
+  it('runs a long read off the event loop: a write is acknowledged and timers fire before it ends', async () => {
+    const store = openStore(`sqlite:${dir.path}/long-read.db`) as SqlStore;
+    try {
+      await store.migrate();
+      await store.writeBatch({ reports: [], events: [event(0)] }); // the writer thread is up
+      const order: string[] = [];
+      // Counting to 20 million in a recursive query: a second or more of SQLite on one core.
+      const longRead = sql<{
+        n: number;
+      }>`with recursive c(x) as (select 1 union all select x + 1 from c where x < 20000000) select count(*) as n from c`
+        .execute(store.db)
+        .then((result) => order.push(`read ${result.rows[0]?.n}`));
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      order.push('timer');
+      await store.writeBatch({ reports: [], events: [event(1)] });
+      order.push('write acknowledged');
+      await longRead;
+      // On the main thread the read held everything until it ended: ['read 20000000', 'timer', ...].
+      expect(order).toEqual(['timer', 'write acknowledged', 'read 20000000']);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('answers every query of many at once, and ingest between them', async () => {
+    const c = await startTestCollector(`sqlite:${dir.path}/many-queries.db`);
+    try {
+      const id = randomUUID();
+      expect((await c.postProto('/api/v2/report/meta', metaReport({ trackingId: id }))).status).toBe(200);
+      const queries = Array.from({ length: 20 }, (_, i) =>
+        c.get(i % 2 ? `/query/clusters/${id}` : '/query/versions?from=2026-01-01&to=2026-12-31', ADMIN_TOKEN),
+      );
+      const report = c.postProto('/api/v2/report/meta', metaReport({ trackingId: randomUUID() }));
+      const answers = await Promise.all([...queries, report]);
+      expect(answers.map((a) => a.status)).toEqual(answers.map(() => 200));
+    } finally {
+      await c.close();
+    }
+  });
+
+  it('gives back SQLite errors with their codes, and bytes as Buffers', async () => {
+    const store = openStore(`sqlite:${dir.path}/errors.db`) as SqlStore;
+    try {
+      await store.migrate();
+      const failure = await sql`selec 1`.execute(store.db).catch((error: unknown) => error);
+      expect(failure).toMatchObject({ code: 'SQLITE_ERROR', message: expect.stringMatching(/syntax error/) });
+      expect(storeUnavailable(failure)).toBeNull(); // a bug of ours, not the store's state
+      // A Buffer cut from Node's shared pool goes as its own bytes and comes back a Buffer.
+      const pooled = Buffer.from('tidewatch');
+      const { rows } = await sql<{ b: Buffer }>`select ${pooled} as b`.execute(store.db);
+      expect(Buffer.isBuffer(rows[0]?.b)).toBe(true);
+      expect(rows[0]?.b.toString()).toBe('tidewatch');
+      // The thread goes on after an error.
+      expect((await sql<{ one: number }>`select 1 as one`.execute(store.db)).rows).toEqual([{ one: 1 }]);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('answers a database locked by another process as the store’s state (503), not a bug', async () => {
+    const file = `${dir.path}/locked.db`;
+    const store = openStore(`sqlite:${file}`) as SqlStore;
+    const holder = new SQLite(file);
+    try {
+      await store.migrate();
+      holder.exec('begin immediate'); // holds the write lock past the thread's 5 s busy timeout
+      const failure = await sql`insert into settings (key, value) values ('x', 'y')`
+        .execute(store.db)
+        .catch((error: unknown) => error);
+      expect(failure).toMatchObject({ code: expect.stringMatching(/^SQLITE_BUSY/) });
+      expect(storeUnavailable(failure)).toMatchObject({ code: 'store_unavailable', status: 503 });
+    } finally {
+      holder.close();
+      await store.close();
+    }
+  }, 20_000);
 });

@@ -1,28 +1,27 @@
-// The embedded default store: SQLite through better-sqlite3. Reads, migrations and tokens go
-// through Kysely on the main thread; report writes go to a writer thread (sqlite-writer.ts) so that
-// commits never stop the event loop.
+// The embedded default store: SQLite through better-sqlite3, on threads so that neither a commit
+// nor a long read stops the event loop. Reads, migrations, tokens, erase and retention go through
+// Kysely to a query thread (sqlite-thread-dialect.ts); report writes go to a writer thread
+// (sqlite-writer.ts); a third thread checkpoints the WAL. An in-memory store, which threads cannot
+// share, runs all of it on the main thread.
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import SQLite from 'better-sqlite3';
-import { Kysely, SqliteDialect } from 'kysely';
+import { Kysely, SqliteDialect, sql } from 'kysely';
 import { CollectorError } from '../../errors.js';
 import type { Database } from '../sql/schema.js';
 import { SqlStore } from '../sql/sql-store.js';
 import type { EraseResult, WriteBatch, WriteResult } from '../store.js';
 import { configureSqlite } from './pragmas.js';
+import { RequestThread } from './request-thread.js';
+import { SqliteThreadDialect } from './sqlite-thread-dialect.js';
 import type { WriterRequest, WriterResponse } from './sqlite-writer.js';
 
-interface Pending {
-  resolve(result: WriteResult): void;
-  reject(error: Error): void;
-}
-
 /**
- * The writer thread's module. Under the test runner this file runs from its TypeScript source,
- * which a worker cannot load: it then uses the compiled writer (the test setup builds dist/).
+ * A thread's module. Under the test runner this file runs from its TypeScript source, which a
+ * worker cannot load: it then uses the compiled module (the test setup builds dist/).
  */
-function threadModule(name: 'sqlite-writer' | 'sqlite-checkpointer'): URL {
+function threadModule(name: 'sqlite-writer' | 'sqlite-checkpointer' | 'sqlite-query-thread'): URL {
   return import.meta.url.endsWith('.ts')
     ? new URL(`../../../dist/store/sqlite/${name}.js`, import.meta.url)
     : new URL(`./${name}.js`, import.meta.url);
@@ -33,30 +32,23 @@ function threadModule(name: 'sqlite-writer' | 'sqlite-checkpointer'): URL {
  * beside it (sqlite-checkpointer.ts; started with the writer, best effort).
  */
 class WriterThread {
-  private worker: Worker | null = null;
+  private readonly thread: RequestThread<WriterRequest, WriterResponse>;
   private checkpointer: Worker | null = null;
-  private readonly pending = new Map<number, Pending>();
-  private nextId = 1;
 
-  constructor(private readonly path: string) {}
+  constructor(private readonly path: string) {
+    this.thread = new RequestThread(threadModule('sqlite-writer'), path, 'the SQLite writer thread');
+  }
 
-  write(batch: WriteBatch): Promise<WriteResult> {
-    const worker = this.worker ?? this.start();
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      // A write in flight keeps the process alive (a script awaiting it must not exit early);
-      // an idle thread does not.
-      if (this.pending.size === 0) worker.ref();
-      this.pending.set(id, { resolve, reject });
-      const { batch: own, transfer } = detached(batch);
-      worker.postMessage({ id, batch: own } satisfies WriterRequest, transfer);
-    });
+  async write(batch: WriteBatch): Promise<WriteResult> {
+    this.checkpointer ??= this.startCheckpointer();
+    const { batch: own, transfer } = detached(batch);
+    const response = await this.thread.request({ batch: own }, transfer);
+    if ('error' in response) throw new Error(response.error);
+    return response.result;
   }
 
   async stop(): Promise<void> {
-    const worker = this.worker;
-    this.worker = null;
-    if (worker) await worker.terminate();
+    await this.thread.stop();
     const checkpointer = this.checkpointer;
     this.checkpointer = null;
     if (checkpointer) {
@@ -68,33 +60,10 @@ class WriterThread {
     }
   }
 
-  private start(): Worker {
-    this.checkpointer ??= this.startCheckpointer();
-    const worker = new Worker(threadModule('sqlite-writer'), { workerData: { path: this.path } });
-    worker.on('message', (response: WriterResponse) => {
-      const pending = this.pending.get(response.id);
-      this.pending.delete(response.id);
-      if (this.pending.size === 0) worker.unref();
-      if ('error' in response) pending?.reject(new Error(response.error));
-      else pending?.resolve(response.result);
-    });
-    const fail = (error: Error) => {
-      if (this.worker === worker) this.worker = null;
-      for (const p of this.pending.values()) p.reject(error);
-      this.pending.clear();
-    };
-    worker.on('error', fail);
-    worker.on('exit', (code) => fail(new Error(`the SQLite writer thread exited (code ${code})`)));
-    // The host process may exit while the thread idles.
-    worker.unref();
-    this.worker = worker;
-    return worker;
-  }
-
   private startCheckpointer(): Worker {
     const checkpointer = new Worker(threadModule('sqlite-checkpointer'), { workerData: { path: this.path } });
     // Should it fail, the writer's own automatic checkpoint takes over; it starts again with the
-    // next writer thread.
+    // next write.
     checkpointer.on('error', () => {});
     checkpointer.on('exit', () => {
       if (this.checkpointer === checkpointer) this.checkpointer = null;
@@ -132,11 +101,7 @@ function detached(batch: WriteBatch): { batch: WriteBatch; transfer: ArrayBuffer
 class SqliteStore extends SqlStore {
   private readonly writer: WriterThread | null;
 
-  constructor(
-    db: Kysely<Database>,
-    path: string,
-    private readonly sqlite: SQLite.Database,
-  ) {
+  constructor(db: Kysely<Database>, path: string) {
     super(db, {
       kind: 'sqlite',
       types: { serial: 'integer', blob: 'blob' },
@@ -153,14 +118,14 @@ class SqliteStore extends SqlStore {
 
   /**
    * An erase must not leave the cluster's rows readable in the file (a stolen disk, a backup):
-   * this connection deletes with secure_delete on (openSqliteStore), which zeroes what it frees,
+   * the query thread's connection deletes with secure_delete on, which zeroes what it frees,
    * and the WAL, which still holds the pages as they were before, is checkpointed into the file
    * and truncated right after (best effort: a busy checkpoint leaves it to the next ones).
    */
   override async eraseCluster(trackingId: string, at?: number): Promise<EraseResult> {
     const result = await super.eraseCluster(trackingId, at);
     try {
-      this.sqlite.pragma('wal_checkpoint(TRUNCATE)');
+      await sql`pragma wal_checkpoint(TRUNCATE)`.execute(this.db);
     } catch {
       // Busy: the checkpointer thread copies the WAL within 100 ms, and writes overwrite it.
     }
@@ -188,11 +153,16 @@ export function openSqliteStore(path: string): SqlStore {
     sqlite.close();
     throw foreign;
   }
-  // Only this connection deletes (erase, retention; the writer thread inserts): what it deletes is
-  // overwritten with zeros, not left in free space (SqliteStore.eraseCluster).
-  sqlite.pragma('secure_delete = ON');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
-  return new SqliteStore(db, path, sqlite);
+  if (path === ':memory:') {
+    sqlite.pragma('secure_delete = ON');
+    return new SqliteStore(new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) }), path);
+  }
+  // The file is checked and in WAL mode: from here on the query thread has its own connection.
+  sqlite.close();
+  const dialect = new SqliteThreadDialect(
+    new RequestThread(threadModule('sqlite-query-thread'), path, 'the SQLite query thread'),
+  );
+  return new SqliteStore(new Kysely<Database>({ dialect }), path);
 }
 
 /**

@@ -282,7 +282,14 @@ function drain(): void {
   for (const [i, request] of requests.entries()) respond(request, () => results[i]!);
 }
 
-parentPort!.on('message', (request: WriterRequest) => {
+parentPort!.on('message', (request: WriterRequest | 'stop') => {
+  if (request === 'stop') {
+    // SqliteStore.close, once the batcher is flushed; a write posted before it still commits.
+    if (queue.length > 0) drain();
+    db.close();
+    parentPort!.close();
+    return;
+  }
   queue.push(request);
   // Messages that are already waiting are delivered before setImmediate runs: they join.
   if (queue.length === 1) setImmediate(drain);
