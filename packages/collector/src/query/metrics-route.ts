@@ -11,10 +11,12 @@ import {
   metricFromCells,
   metricGrouping,
 } from './metric-aggregate.js';
+import { OneAtATime } from './one-at-a-time.js';
 
 const nullableNumber = { type: ['number', 'null'] } as const;
 
 export async function metricsRoute(app: FastifyInstance, opts: { store: Store }) {
+  const folds = new OneAtATime();
   app.get(
     '/query/metrics',
     {
@@ -122,13 +124,16 @@ export async function metricsRoute(app: FastifyInstance, opts: { store: Store })
         grouping === null
           ? null
           : metricFromCells(await opts.store.metricFleet({ name, ...filter }, grouping));
-      if (!answer) {
-        const aggregator = new MetricAggregator(by);
-        for await (const page of opts.store.metricRollupPages({ name, ...filter })) {
-          for (const row of page) aggregator.add(row);
-        }
-        answer = aggregator.answer();
-      }
+      answer ??= await folds.run(
+        async () => {
+          const aggregator = new MetricAggregator(by);
+          for await (const page of opts.store.metricRollupPages({ name, ...filter })) {
+            for (const row of page) aggregator.add(row);
+          }
+          return aggregator.answer();
+        },
+        () => request.raw.socket.destroyed,
+      );
       return {
         name,
         from: filter.fromDay,
