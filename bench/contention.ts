@@ -3,11 +3,12 @@
 // is the evidence that SQLite reads on their own thread no longer stop ingest: before that, one
 // 400-day /query/metrics question held the event loop and every report waited behind it.
 //
-//   npx tsx bench/contention.ts [--targets sqlite,postgres] [--seconds 60] [--clients 4] [--rate 50]
+//   npx tsx bench/contention.ts [--targets sqlite,postgres[,clickhouse]] [--seconds 60] [--clients 4] [--rate 50]
 //                               [--clusters 80] [--days 399] [--meta-every 1] [--solo-runs 3]
 //                               [--batch 5000] [--seed 1] [--port 0] [--refill]
 //                               [--pg-url postgres://postgres@127.0.0.1:5432/test]
-//                               [--pg-database tw_bench_contention] [--out bench/results/contention.json]
+//                               [--pg-database tw_bench_contention] [--ch-url http://127.0.0.1:8123]
+//                               [--out bench/results/contention.json]
 //
 // 1. Fill. --clusters clusters, each with one Tidewatch agent report a day for --days days ending
 //    with yesterday (UTC; ~80% from the first day, the rest join later; 13 series: db.queries and
@@ -91,6 +92,8 @@ const { values: flags } = parseArgs({
     refill: { type: 'boolean', default: false },
     'pg-url': { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/test' },
     'pg-database': { type: 'string', default: 'tw_bench_contention' },
+    // ClickHouse (a target only when named in --targets) gets the database tw_bench_contention.
+    'ch-url': { type: 'string', default: 'http://127.0.0.1:8123' },
     out: { type: 'string', default: join(root, 'bench/results/contention.json') },
   },
   strict: true,
@@ -108,10 +111,11 @@ function integer(
   return n;
 }
 
-type Kind = 'sqlite' | 'postgres';
+type Kind = 'sqlite' | 'postgres' | 'clickhouse';
 
 const TARGETS = flags.targets.split(',').map((t) => t.trim()) as Kind[];
-for (const t of TARGETS) if (t !== 'sqlite' && t !== 'postgres') throw new Error(`unknown target ${t}`);
+for (const t of TARGETS)
+  if (t !== 'sqlite' && t !== 'postgres' && t !== 'clickhouse') throw new Error(`unknown target ${t}`);
 if (new Set(TARGETS).size !== TARGETS.length) throw new Error('--targets: each target once');
 const SECONDS = integer('seconds', flags.seconds, 1);
 const CLIENTS = integer('clients', flags.clients, 0);
@@ -372,6 +376,22 @@ async function dropPgDatabase(): Promise<void> {
   await withPg(flags['pg-url'], (c) =>
     c.query(`drop database if exists ${flags['pg-database']} with (force)`),
   );
+}
+
+/** Runs one statement on the ClickHouse server of --ch-url (the database's DDL). */
+async function clickhouse(query: string): Promise<void> {
+  const res = await fetch(flags['ch-url'], { method: 'POST', body: query });
+  if (!res.ok) throw new Error(`ClickHouse answered ${res.status} to ${query}: ${await res.text()}`);
+}
+
+/** A fresh ClickHouse database for the run, dropped at the end; its store URL. */
+async function createClickHouseDatabase(): Promise<string> {
+  const database = flags['pg-database'];
+  const drop = () => clickhouse(`DROP DATABASE IF EXISTS ${database}`);
+  await drop();
+  await clickhouse(`CREATE DATABASE ${database}`);
+  cleanups.push(drop);
+  return `clickhouse://${new URL(flags['ch-url']).host}/${database}`;
 }
 
 async function createPgDatabase(): Promise<string> {
@@ -873,6 +893,11 @@ async function main(): Promise<number> {
     pgUrl = await createPgDatabase();
     toFill.push({ kind: 'postgres', url: pgUrl });
   }
+  let chUrl: string | null = null;
+  if (TARGETS.includes('clickhouse')) {
+    chUrl = await createClickHouseDatabase();
+    toFill.push({ kind: 'clickhouse', url: chUrl });
+  }
 
   const fills: FillResult[] = [];
   if (haveTemplate && TARGETS.includes('sqlite')) {
@@ -922,7 +947,7 @@ async function main(): Promise<number> {
       results.push(await measure(kind, `sqlite:${db}`, port, end));
       rmSync(dir, { recursive: true, force: true });
     } else {
-      results.push(await measure(kind, pgUrl!, port, end));
+      results.push(await measure(kind, kind === 'postgres' ? pgUrl! : chUrl!, port, end));
     }
     const r = results.at(-1)!;
     log(
