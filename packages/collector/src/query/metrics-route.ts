@@ -15,8 +15,11 @@ import { OneAtATime } from './one-at-a-time.js';
 
 const nullableNumber = { type: ['number', 'null'] } as const;
 
+/** Metric questions that may wait for the one being folded (a dashboard asks a few at a time). */
+const MAX_WAITING_FOLDS = 32;
+
 export async function metricsRoute(app: FastifyInstance, opts: { store: Store }) {
-  const folds = new OneAtATime();
+  const folds = new OneAtATime(MAX_WAITING_FOLDS);
   app.get(
     '/query/metrics',
     {
@@ -108,7 +111,7 @@ export async function metricsRoute(app: FastifyInstance, opts: { store: Store })
         },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { name } = request.params as { name: string };
       if (name.length === 0 || name.length > 128) {
         throw new CollectorError('invalid_metric_name', 'a metric name is 1-128 characters');
@@ -124,6 +127,14 @@ export async function metricsRoute(app: FastifyInstance, opts: { store: Store })
         grouping === null
           ? null
           : metricFromCells(await opts.store.metricFleet({ name, ...filter }, grouping));
+      if (!answer && folds.full) {
+        void reply.header('retry-after', '5');
+        throw new CollectorError(
+          'queue_full',
+          `${folds.limit} metric questions are already waiting for their turn on this collector; ask again in a few seconds`,
+          503,
+        );
+      }
       answer ??= await folds.run(
         async () => {
           const aggregator = new MetricAggregator(by);
@@ -132,7 +143,9 @@ export async function metricsRoute(app: FastifyInstance, opts: { store: Store })
           }
           return aggregator.answer();
         },
-        () => request.raw.socket.destroyed,
+        // Gone: reset, or closed its side (FIN). The server answers half-closed connections
+        // (httpAllowHalfOpen), so a client that hung up looks alive until written to.
+        () => request.raw.socket.destroyed || request.raw.socket.readableEnded,
       );
       return {
         name,

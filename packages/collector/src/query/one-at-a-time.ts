@@ -8,10 +8,23 @@ import { CollectorError } from '../errors.js';
 
 export class OneAtATime {
   private tail: Promise<unknown> = Promise.resolve();
+  private waiting = 0;
+
+  /** `limit`: how many may wait at once (one client must not queue a thousand). */
+  constructor(readonly limit: number) {}
+
+  /** As many are waiting as may: run() would refuse. */
+  get full(): boolean {
+    return this.waiting >= this.limit;
+  }
 
   /** Runs `work` after everything queued before it has settled; skipped if `gone()` by then. */
   run<T>(work: () => Promise<T>, gone: () => boolean): Promise<T> {
+    if (this.full)
+      return Promise.reject(new CollectorError('queue_full', `${this.limit} are waiting already`, 503));
+    this.waiting++;
     const turn = this.tail.then(() => {
+      this.waiting--;
       if (gone())
         throw new CollectorError('client_gone', 'the client closed the connection before its turn', 400);
       return work();

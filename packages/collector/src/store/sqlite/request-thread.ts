@@ -8,9 +8,14 @@ interface Pending<Response> {
   reject(error: Error): void;
 }
 
+/** A running thread and the requests it has not answered yet (its own: a restarted thread has new ones). */
+interface Running<Response> {
+  worker: Worker;
+  pending: Map<number, Pending<Response>>;
+}
+
 export class RequestThread<Request extends { id: number }, Response extends { id: number }> {
-  private worker: Worker | null = null;
-  private readonly pending = new Map<number, Pending<Response>>();
+  private running: Running<Response> | null = null;
   private nextId = 1;
 
   /** `name` is how errors call the thread ("the SQLite writer thread"). */
@@ -21,45 +26,47 @@ export class RequestThread<Request extends { id: number }, Response extends { id
   ) {}
 
   request(body: Omit<Request, 'id'>, transfer: readonly Transferable[] = []): Promise<Response> {
-    const worker = this.worker ?? this.start();
+    const { worker, pending } = this.running ?? this.start();
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       // A request in flight keeps the process alive (a script or CLI command awaiting it); an idle
       // thread does not.
-      if (this.pending.size === 0) worker.ref();
-      this.pending.set(id, { resolve, reject });
+      if (pending.size === 0) worker.ref();
+      pending.set(id, { resolve, reject });
       worker.postMessage({ ...body, id }, transfer);
     });
   }
 
   /** Asks the thread to close its connection and exit, and waits until it has. */
   async stop(): Promise<void> {
-    const worker = this.worker;
-    this.worker = null;
-    if (!worker) return;
-    const exited = new Promise((resolve) => worker.once('exit', resolve));
-    worker.ref();
-    worker.postMessage('stop');
+    const running = this.running;
+    this.running = null;
+    if (!running) return;
+    const exited = new Promise((resolve) => running.worker.once('exit', resolve));
+    running.worker.ref();
+    running.worker.postMessage('stop');
     await exited;
   }
 
-  private start(): Worker {
+  private start(): Running<Response> {
     const worker = new Worker(this.module, { workerData: { path: this.path } });
+    const running: Running<Response> = { worker, pending: new Map() };
+    const { pending } = running;
     worker.on('message', (response: Response) => {
-      const pending = this.pending.get(response.id);
-      this.pending.delete(response.id);
-      if (this.pending.size === 0) worker.unref();
-      pending?.resolve(response);
+      const waiting = pending.get(response.id);
+      pending.delete(response.id);
+      if (pending.size === 0) worker.unref();
+      waiting?.resolve(response);
     });
     const fail = (error: Error) => {
-      if (this.worker === worker) this.worker = null;
-      for (const p of this.pending.values()) p.reject(error);
-      this.pending.clear();
+      if (this.running === running) this.running = null;
+      for (const p of pending.values()) p.reject(error);
+      pending.clear();
     };
     worker.on('error', fail);
     worker.on('exit', (code) => fail(new Error(`${this.name} exited (code ${code})`)));
     worker.unref();
-    this.worker = worker;
-    return worker;
+    this.running = running;
+    return running;
   }
 }

@@ -15,6 +15,8 @@ import { tempDir } from '../../../test-support/services.js';
 import { openStore } from '../open-store.js';
 import type { SqlStore } from '../sql/sql-store.js';
 import { storeUnavailable } from '../store-errors.js';
+import { RequestThread } from './request-thread.js';
+import type { QueryRequest, QueryResponse } from './sqlite-query-thread.js';
 
 const dir = tempDir();
 afterAll(() => dir.remove());
@@ -246,4 +248,25 @@ describe('SQLite query thread', () => {
       await store.close();
     }
   }, 20_000);
+});
+
+describe('SQLite request threads', () => {
+  it('answers a request sent to a new thread while the old one is still exiting', async () => {
+    const module = new URL('../../../dist/store/sqlite/sqlite-query-thread.js', import.meta.url);
+    const thread = new RequestThread<QueryRequest, QueryResponse>(
+      module,
+      `${dir.path}/restart.db`,
+      'the query thread',
+    );
+    await thread.request({ sql: 'select 1', parameters: [] });
+    const stopping = thread.stop();
+    // A new thread takes this one; the old thread's exit must not fail it (it did: one shared list).
+    const answer = await thread.request({
+      sql: 'with recursive c(x) as (select 1 union all select x + 1 from c where x < 3000000) select count(*) as n from c',
+      parameters: [],
+    });
+    expect(answer).toMatchObject({ read: { columns: ['n'], rows: [[3_000_000]] } });
+    await stopping;
+    await thread.stop();
+  });
 });
