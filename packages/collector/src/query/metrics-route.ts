@@ -127,14 +127,8 @@ export async function metricsRoute(app: FastifyInstance, opts: { store: Store })
         grouping === null
           ? null
           : metricFromCells(await opts.store.metricFleet({ name, ...filter }, grouping));
-      if (!answer && folds.full) {
-        void reply.header('retry-after', '5');
-        throw new CollectorError(
-          'queue_full',
-          `${folds.limit} metric questions are already waiting for their turn on this collector; ask again in a few seconds`,
-          503,
-        );
-      }
+      // run() refuses a full queue (503 queue_full): when to ask again.
+      if (!answer && folds.full) void reply.header('retry-after', '5');
       answer ??= await folds.run(
         async () => {
           const aggregator = new MetricAggregator(by);

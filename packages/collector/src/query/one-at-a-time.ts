@@ -11,7 +11,7 @@ export class OneAtATime {
   private waiting = 0;
 
   /** `limit`: how many may wait at once (one client must not queue a thousand). */
-  constructor(readonly limit: number) {}
+  constructor(private readonly limit: number) {}
 
   /** As many are waiting as may: run() would refuse. */
   get full(): boolean {
@@ -20,8 +20,15 @@ export class OneAtATime {
 
   /** Runs `work` after everything queued before it has settled; skipped if `gone()` by then. */
   run<T>(work: () => Promise<T>, gone: () => boolean): Promise<T> {
-    if (this.full)
-      return Promise.reject(new CollectorError('queue_full', `${this.limit} are waiting already`, 503));
+    if (this.full) {
+      return Promise.reject(
+        new CollectorError(
+          'queue_full',
+          `${this.limit} metric questions are already waiting for their turn on this collector; ask again in a few seconds`,
+          503,
+        ),
+      );
+    }
     this.waiting++;
     const turn = this.tail.then(() => {
       this.waiting--;

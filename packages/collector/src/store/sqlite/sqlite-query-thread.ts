@@ -6,6 +6,7 @@
 // One statement at a time, posted by sqlite-thread-dialect.ts.
 import { parentPort, workerData } from 'node:worker_threads';
 import SQLite from 'better-sqlite3';
+import { bindable } from './bindable.js';
 import { configureSqlite } from './pragmas.js';
 
 export interface QueryRequest {
@@ -89,17 +90,10 @@ function packed(columns: string[], rows: unknown[][]): QueryRows {
   return { columns, rows, bytes: bytes.buffer, blobs: Int32Array.from(found) };
 }
 
-/** better-sqlite3 binds bytes only as Buffer; a posted Buffer arrives as a plain Uint8Array. */
-function bindable(parameters: readonly unknown[]): unknown[] {
-  return parameters.map((p) =>
-    p instanceof Uint8Array && !Buffer.isBuffer(p) ? Buffer.from(p.buffer, p.byteOffset, p.byteLength) : p,
-  );
-}
-
 function run({ id, sql, parameters }: QueryRequest): QueryResponse {
   try {
     const { statement, columns } = prepared(sql);
-    const values = bindable(parameters);
+    const values = bindable([...parameters]);
     if (columns) return { id, read: packed(columns, statement.all(values) as unknown[][]) };
     const { changes, lastInsertRowid } = statement.run(values);
     return { id, changes, lastInsertRowid };

@@ -33,6 +33,7 @@ import {
   withoutBlocked,
 } from '../sql/columns.js';
 import type { ReportRow, WriteBatch, WriteResult } from '../store.js';
+import { bindable } from './bindable.js';
 import { configureSqlite } from './pragmas.js';
 
 export interface WriterRequest {
@@ -111,18 +112,9 @@ const upsertCluster = db.prepare(
    on conflict ${CLUSTER_CONFLICT}`,
 );
 
-/**
- * The row's values in its keys' order, for a statement from insert(). better-sqlite3 binds
- * booleans as errors and Uint8Array only as Buffer.
- */
+/** The row's values in its keys' order, for a statement from insert() (bindable.ts). */
 function values(row: object): unknown[] {
-  const list = Object.values(row);
-  for (let i = 0; i < list.length; i++) {
-    const v = list[i];
-    if (v instanceof Uint8Array && !Buffer.isBuffer(v))
-      list[i] = Buffer.from(v.buffer, v.byteOffset, v.byteLength);
-  }
-  return list;
+  return bindable(Object.values(row));
 }
 
 let isBlocked: SQLite.Statement | undefined;
