@@ -22,7 +22,6 @@ import {
   readNodeReport,
   TooManyStreamJobs,
   type WireNodeReport,
-  type WireReportBase,
   type WireSystemData,
 } from './node-report-reader.js';
 import '../utf8.js'; // strings keep a leading U+FEFF
@@ -50,28 +49,34 @@ function system(data: WireSystemData | undefined, flags: Flags): SystemData {
   };
 }
 
-function base(
-  wire: WireReportBase | undefined,
-  pathNodeType: NodeType,
-  flags: Flags,
-): Omit<NodeReport, 'meta' | 'flags'> {
-  if (!wire) throw new ProtocolError('invalid_report', 'report has no base (field 1)');
-  const bodyNodeType = enumName(wire.nodeType, NODE_TYPES);
+/**
+ * The report, built in one object literal: spreading a base object into it (`{...base, meta}`)
+ * cost ~3 µs of the ~15 µs a meta report took to decode (V8 copies the spread object, then adds
+ * the other properties one at a time). Properties are evaluated in order, so the base's fields are
+ * checked (and flagged) before the meta report's, as before.
+ */
+function report(wire: WireNodeReport, pathNodeType: NodeType): NodeReport {
+  const flags = new Flags();
+  const common = wire.base;
+  if (!common) throw new ProtocolError('invalid_report', 'report has no base (field 1)');
+  const bodyNodeType = enumName(common.nodeType, NODE_TYPES);
   if (bodyNodeType !== pathNodeType) {
     throw new ProtocolError(
       'node_type_mismatch',
-      `the path says ${pathNodeType} but the body's node_type is ${bodyNodeType ?? `unspecified (${wire.nodeType})`}`,
+      `the path says ${pathNodeType} but the body's node_type is ${bodyNodeType ?? `unspecified (${common.nodeType})`}`,
     );
   }
   return {
     protocol: 'risingwave_v2',
-    trackingId: trackingId(wire.trackingId),
-    sessionId: sessionId(wire.sessionId),
+    trackingId: trackingId(common.trackingId),
+    sessionId: sessionId(common.sessionId),
     nodeType: pathNodeType,
-    reportTime: unsigned(wire.reportTime, 'report_time', flags),
-    upTime: unsigned(wire.upTime, 'up_time', flags),
-    isTest: wire.isTest,
-    system: system(wire.systemData, flags),
+    reportTime: unsigned(common.reportTime, 'report_time', flags),
+    upTime: unsigned(common.upTime, 'up_time', flags),
+    isTest: common.isTest,
+    system: system(common.systemData, flags),
+    meta: pathNodeType === 'meta' ? metaFacts(wire, flags) : null,
+    flags: flags.list,
   };
 }
 
@@ -97,12 +102,11 @@ function readReport(nodeType: NodeType, bytes: Uint8Array): WireNodeReport {
 
 /** Decodes the body of `POST /api/v2/report/{nodeType}`. */
 export function decodeV2Report(nodeType: NodeType, bytes: Uint8Array): NodeReport {
-  const flags = new Flags();
-  const wire = readReport(nodeType, bytes);
-  if (nodeType !== 'meta') {
-    return { ...base(wire.base, nodeType, flags), meta: null, flags: flags.list };
-  }
-  const common = base(wire.base, 'meta', flags);
+  return report(readReport(nodeType, bytes), nodeType);
+}
+
+/** The facts only a meta report carries. */
+function metaFacts(wire: WireNodeReport, flags: Flags): NonNullable<NodeReport['meta']> {
   // No length limit but the body's (LIMITS.jsonStringMax says why).
   const connectorUsageJson = text(
     wire.connectorUsageJsonStr,
@@ -115,33 +119,29 @@ export function decodeV2Report(nodeType: NodeType, bytes: Uint8Array): NodeRepor
     flags,
   );
   return {
-    ...common,
-    meta: {
-      version: text(wire.rwVersion?.rwVersion, 'rw_version.rw_version', flags),
-      gitSha: text(wire.rwVersion?.gitSha, 'rw_version.git_sha', flags),
-      metaBackend: enumName(wire.metaBackend, META_BACKENDS),
-      clusterType: enumName(wire.clusterType, CLUSTER_TYPES),
-      nodeCount: wire.nodeCount
-        ? {
-            meta: wire.nodeCount.meta,
-            compute: wire.nodeCount.compute,
-            frontend: wire.nodeCount.frontend,
-            compactor: wire.nodeCount.compactor,
-          }
-        : null,
-      streamJobCount: wire.streamJobCount,
-      streamJobs: wire.streamJobs.map((job, i) => ({
-        tableId: job.tableId,
-        connectorName:
-          text(job.connectorName, `stream_jobs[${i}].connector_name`, flags)?.toLowerCase() ?? null,
-      })),
-      objectStore: text(wire.objectStoreMediaType, 'object_store_media_type', flags),
-      connectorUsage: parseConnectorUsage(connectorUsageJson, flags),
-      connectorUsageJson,
-      licenseTier: license.tier,
-      licenseSubject: license.subject,
-    },
-    flags: flags.list,
+    version: text(wire.rwVersion?.rwVersion, 'rw_version.rw_version', flags),
+    gitSha: text(wire.rwVersion?.gitSha, 'rw_version.git_sha', flags),
+    metaBackend: enumName(wire.metaBackend, META_BACKENDS),
+    clusterType: enumName(wire.clusterType, CLUSTER_TYPES),
+    nodeCount: wire.nodeCount
+      ? {
+          meta: wire.nodeCount.meta,
+          compute: wire.nodeCount.compute,
+          frontend: wire.nodeCount.frontend,
+          compactor: wire.nodeCount.compactor,
+        }
+      : null,
+    streamJobCount: wire.streamJobCount,
+    streamJobs: wire.streamJobs.map((job, i) => ({
+      tableId: job.tableId,
+      connectorName:
+        text(job.connectorName, `stream_jobs[${i}].connector_name`, flags)?.toLowerCase() ?? null,
+    })),
+    objectStore: text(wire.objectStoreMediaType, 'object_store_media_type', flags),
+    connectorUsage: parseConnectorUsage(connectorUsageJson, flags),
+    connectorUsageJson,
+    licenseTier: license.tier,
+    licenseSubject: license.subject,
   };
 }
 
