@@ -157,6 +157,8 @@ export class HistogramSeries {
    */
   private inner = 0;
   private innerSpan = 0;
+  /** base + inner: the bucket index (at `scale`) where the inner range starts. */
+  private innerAt = 0;
   /** Values ignored: NaN, negative, infinite, not a number at all. */
   rejected = 0;
   // The hot path's tables, reached through `this` rather than the module scope: a module-level
@@ -169,6 +171,7 @@ export class HistogramSeries {
   constructor(readonly maxBuckets: number) {
     this.cells = zeros(2 * Math.min(INITIAL_CAPACITY, maxBuckets));
     this.base = 0 - (this.capacity >> 1); // 0 - 0 is the int 0, -(0) the double -0
+    this.innerAt = this.base + this.inner;
   }
 
   /** Buckets in the window. */
@@ -191,12 +194,17 @@ export class HistogramSeries {
     }
     this.bits[0] = v;
     const hi = this.hiWord[0]!;
-    const at = (((((hi >>> 20) - 1023) << 8) + this.fastSub[(hi >>> 8) & 0xfff]!) >> this.shift) - this.base;
-    if ((at - this.inner) >>> 0 < this.innerSpan) {
+    // The value's offset into the inner range, `at - inner` (`at` being its position).
+    const rel = (((((hi >>> 20) - 1023) << 8) + this.fastSub[(hi >>> 8) & 0xfff]!) >> this.shift) - this.innerAt;
+    // Unsigned on both sides: an unsigned value against a signed field made V8 compare them as
+    // doubles (two conversions and a float compare); `>>> 0` on both makes it one integer compare.
+    // With the one subtract above instead of two, record() took ~8% less time (session 20).
+    if (rel >>> 0 < this.innerSpan >>> 0) {
       const cells = this.cells;
+      const at = rel + this.inner;
       cells[2 * at]! += 1;
       cells[2 * at + 1]! += v;
-    } else this.recordEdge(v, at);
+    } else this.recordEdge(v, rel + this.inner);
   }
 
   /** Every value the hot path leaves; `at` is its position if the table placed it (see record). */
@@ -260,6 +268,9 @@ export class HistogramSeries {
     const to = this.max > 0 ? this.maxAt : 0;
     this.inner = from;
     this.innerSpan = to > from ? to - from : 0;
+    // base and inner change only here, in the constructor, and where refreshInner() runs last
+    // (place, remap through place, startInterval): innerAt is never stale.
+    this.innerAt = this.base + from;
   }
 
   /** The position of a finite v > 0 in the current window, exactly (the rare path's index). */
