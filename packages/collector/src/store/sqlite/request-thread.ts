@@ -18,12 +18,21 @@ export class RequestThread<Request extends { id: number }, Response extends { id
   private running: Running<Response> | null = null;
   private nextId = 1;
 
-  /** `name` is how errors call the thread ("the SQLite writer thread"). */
+  /**
+   * `name` is how errors call the thread ("the SQLite writer thread"); `options` go to the thread
+   * beside the path, in its workerData.
+   */
   constructor(
     private readonly module: URL,
     private readonly path: string,
     private readonly name: string,
+    private readonly options: Record<string, unknown> = {},
   ) {}
+
+  /** Requests sent and not answered yet. */
+  get inFlight(): number {
+    return this.running?.pending.size ?? 0;
+  }
 
   request(body: Omit<Request, 'id'>, transfer: readonly Transferable[] = []): Promise<Response> {
     const { worker, pending } = this.running ?? this.start();
@@ -49,7 +58,7 @@ export class RequestThread<Request extends { id: number }, Response extends { id
   }
 
   private start(): Running<Response> {
-    const worker = new Worker(this.module, { workerData: { path: this.path } });
+    const worker = new Worker(this.module, { workerData: { ...this.options, path: this.path } });
     const running: Running<Response> = { worker, pending: new Map() };
     const { pending } = running;
     worker.on('message', (response: Response) => {

@@ -1,9 +1,10 @@
-// The SQLite query thread: the connection behind the store's Kysely (dashboard and API reads,
-// tokens, settings, erase, retention, migrations; report writes have their own thread,
-// sqlite-writer.ts). better-sqlite3 is synchronous, so on the main thread a 400-day metric question
-// on a big store (0.5–1 s) stopped everything else for its whole length, report ingest and
-// /healthz included. Here it runs on the machine's other core while the main thread keeps serving.
-// One statement at a time, posted by sqlite-thread-dialect.ts.
+// A SQLite query thread: a connection behind the store's Kysely. better-sqlite3 is synchronous, so
+// on the main thread a 400-day metric question on a big store (0.5–1 s) stopped everything else for
+// its whole length, report ingest and /healthz included. Here it runs on the machine's other core
+// while the main thread keeps serving. One statement at a time, posted by sqlite-thread-dialect.ts.
+// The store runs one read-write thread (tokens, settings, erase, retention, migrations and every
+// transaction; report writes have their own thread, sqlite-writer.ts) and, with `readOnly`, reader
+// threads for the selects outside a transaction.
 import { parentPort, workerData } from 'node:worker_threads';
 import SQLite from 'better-sqlite3';
 import { bindable } from './bindable.js';
@@ -36,11 +37,14 @@ export type QueryResponse =
 /** Prepared statements kept by text: Kysely's own SQLite driver prepares every statement anew. */
 const STATEMENT_CACHE_SIZE = 256;
 
-const db = new SQLite((workerData as { path: string }).path);
+const { path, readOnly } = workerData as { path: string; readOnly?: boolean };
+const db = new SQLite(path);
 configureSqlite(db);
-// Only this connection deletes (erase, retention; the writer thread inserts): what it deletes is
-// overwritten with zeros, not left in free space (SqliteStore.eraseCluster).
+// Only the read-write connection deletes (erase, retention; the writer thread inserts): what it
+// deletes is overwritten with zeros, not left in free space (SqliteStore.eraseCluster).
 db.pragma('secure_delete = ON');
+// A reader refuses to write (SQLITE_READONLY) rather than take the write lock by mistake.
+if (readOnly) db.pragma('query_only = ON');
 
 interface Prepared {
   statement: SQLite.Statement;

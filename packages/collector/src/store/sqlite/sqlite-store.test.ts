@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import SQLite from 'better-sqlite3';
-import { sql } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, startTestCollector } from '../../../test-support/collector.js';
 import { metaReport } from '../../../test-support/risingwave.js';
@@ -196,6 +196,78 @@ describe('SQLite query thread', () => {
     }
   });
 
+  it('answers a select while a transaction holds the read-write thread, without its uncommitted rows', async () => {
+    const store = openStore(`sqlite:${dir.path}/read-beside-transaction.db`) as SqlStore;
+    let release = () => {};
+    try {
+      await store.migrate();
+      const held = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      let inserted = () => {};
+      const insertDone = new Promise<void>((resolve) => {
+        inserted = resolve;
+      });
+      // An erase or a retention pass is such a transaction, and can take seconds on a big store.
+      const transaction = store.db.transaction().execute(async (trx) => {
+        await trx.insertInto('settings').values({ key: 'in-flight', value: '1' }).execute();
+        inserted();
+        await held;
+      });
+      await insertDone;
+      const keys = () =>
+        store.db
+          .selectFrom('settings')
+          .select('key')
+          .execute()
+          .then((rows) => rows.map((r) => r.key));
+      // With one connection for everything, this select waited for the commit (here: for ever).
+      const during = await Promise.race([
+        keys(),
+        new Promise<string>((resolve) => setTimeout(() => resolve('waited for the transaction'), 5_000)),
+      ]);
+      expect(during).toBeInstanceOf(Array);
+      expect(during).not.toContain('in-flight');
+      release();
+      await transaction;
+      expect(await keys()).toContain('in-flight');
+    } finally {
+      release();
+      await store.close();
+    }
+  });
+
+  it('answers a cheap select while a long one runs', async () => {
+    const store = openStore(`sqlite:${dir.path}/two-readers.db`) as SqlStore;
+    try {
+      await store.migrate();
+      const order: string[] = [];
+      // biome-ignore lint/suspicious/noExplicitAny: a recursive CTE outside the store's schema
+      const db = store.db as unknown as Kysely<any>;
+      // Counting to 20 million, as a select Kysely built (so it goes to a reader thread).
+      const longRead = db
+        .withRecursive('c(x)', (qb) =>
+          qb
+            .selectNoFrom(sql<number>`1`.as('x'))
+            .unionAll((qb) =>
+              qb.selectFrom('c').select(sql<number>`x + 1`.as('x')).where('x', '<', 20_000_000),
+            ),
+        )
+        .selectFrom('c')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .execute()
+        .then((rows) => order.push(`long ${rows[0]?.n}`));
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      const cheap = await store.db.selectFrom('settings').select('key').execute();
+      order.push(`cheap ${cheap.length >= 0}`);
+      await longRead;
+      // With one reader the cheap select queued behind the long one: ['long 20000000', 'cheap true'].
+      expect(order).toEqual(['cheap true', 'long 20000000']);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('answers every query of many at once, and ingest between them', async () => {
     const c = await startTestCollector(`sqlite:${dir.path}/many-queries.db`);
     try {
@@ -251,6 +323,29 @@ describe('SQLite query thread', () => {
 });
 
 describe('SQLite request threads', () => {
+  it('a reader thread refuses to write', async () => {
+    const module = new URL('../../../dist/store/sqlite/sqlite-query-thread.js', import.meta.url);
+    const file = `${dir.path}/reader.db`;
+    new SQLite(file).exec('create table t (x integer)');
+    const reader = new RequestThread<QueryRequest, QueryResponse>(module, file, 'a reader', {
+      readOnly: true,
+    });
+    const writer = new RequestThread<QueryRequest, QueryResponse>(module, file, 'a writer');
+    try {
+      expect(await reader.request({ sql: 'insert into t values (1)', parameters: [] })).toMatchObject({
+        error: { code: 'SQLITE_READONLY' },
+      });
+      expect(await writer.request({ sql: 'insert into t values (1)', parameters: [] })).toMatchObject({
+        changes: 1,
+      });
+      expect(await reader.request({ sql: 'select x from t', parameters: [] })).toMatchObject({
+        read: { rows: [[1]] },
+      });
+    } finally {
+      await Promise.all([reader.stop(), writer.stop()]);
+    }
+  });
+
   it('answers a request sent to a new thread while the old one is still exiting', async () => {
     const module = new URL('../../../dist/store/sqlite/sqlite-query-thread.js', import.meta.url);
     const thread = new RequestThread<QueryRequest, QueryResponse>(

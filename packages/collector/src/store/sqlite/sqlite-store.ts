@@ -138,6 +138,12 @@ class SqliteStore extends SqlStore {
   }
 }
 
+/**
+ * Threads for the selects outside a transaction (sqlite-thread-dialect.ts): two, so that a cheap
+ * read does not wait for a long one (the heaviest metric questions already run one at a time).
+ */
+const READER_THREADS = 2;
+
 export function openSqliteStore(path: string): SqlStore {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const sqlite = openDatabase(path);
@@ -157,10 +163,15 @@ export function openSqliteStore(path: string): SqlStore {
     sqlite.pragma('secure_delete = ON');
     return new SqliteStore(new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) }), path);
   }
-  // The file is checked and in WAL mode: from here on the query thread has its own connection.
+  // The file is checked and in WAL mode: from here on the query threads have their own connections.
   sqlite.close();
+  const queryThread = threadModule('sqlite-query-thread');
   const dialect = new SqliteThreadDialect(
-    new RequestThread(threadModule('sqlite-query-thread'), path, 'the SQLite query thread'),
+    new RequestThread(queryThread, path, 'the SQLite query thread'),
+    Array.from(
+      { length: READER_THREADS },
+      (_, i) => new RequestThread(queryThread, path, `SQLite reader thread ${i + 1}`, { readOnly: true }),
+    ),
   );
   return new SqliteStore(new Kysely<Database>({ dialect }), path);
 }
