@@ -237,6 +237,33 @@ describe('SQLite query thread', () => {
     }
   });
 
+  it('frees the read-write thread when a transaction cannot begin', async () => {
+    const store = openStore(`sqlite:${dir.path}/failed-begin.db`) as SqlStore;
+    try {
+      await store.migrate();
+      await sql`begin`.execute(store.db); // left open: the next begin fails
+      const failure = await store.db
+        .transaction()
+        .execute(async () => {})
+        .catch((error: unknown) => error);
+      expect(failure).toMatchObject({ message: expect.stringMatching(/within a transaction/) });
+      // Kysely rolls back only a transaction that began; the thread was held for ever.
+      const next = await Promise.race([
+        sql`rollback`.execute(store.db).then(() => 'rolled back'),
+        new Promise((resolve) => setTimeout(() => resolve('still held'), 5_000)),
+      ]);
+      expect(next).toBe('rolled back');
+      await store.db
+        .transaction()
+        .execute((trx) => trx.insertInto('settings').values({ key: 'after', value: '1' }).execute());
+      expect(
+        await store.db.selectFrom('settings').select('value').where('key', '=', 'after').execute(),
+      ).toEqual([{ value: '1' }]);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('answers a cheap select while a long one runs', async () => {
     const store = openStore(`sqlite:${dir.path}/two-readers.db`) as SqlStore;
     try {

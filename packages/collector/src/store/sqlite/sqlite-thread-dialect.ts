@@ -142,8 +142,13 @@ class QueryThreadDriver implements Driver {
   async beginTransaction(connection: DatabaseConnection): Promise<void> {
     this.release = await this.lock.acquire();
     (connection as ThreadConnection).inTransaction = true;
-    // Should begin fail, Kysely rolls back, which releases the thread.
-    await run(this.primary, CompiledQuery.raw('begin'));
+    try {
+      await run(this.primary, CompiledQuery.raw('begin'));
+    } catch (error) {
+      // Kysely does not roll back a transaction that did not begin: release the thread here.
+      this.endTransaction(connection);
+      throw error;
+    }
   }
 
   async commitTransaction(connection: DatabaseConnection): Promise<void> {
