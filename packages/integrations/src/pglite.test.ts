@@ -1,5 +1,6 @@
 // The PGlite integration against a real PGlite (PostgreSQL in WebAssembly) and the real agent: what
 // a caller's queries record, that the caller sees exactly what it saw before, and what is never sent.
+import { setFlagsFromString } from 'node:v8';
 import { PGlite } from '@electric-sql/pglite';
 import type { Agent } from '@tidewatch/agent';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -170,6 +171,24 @@ describe('instrumentPGlite', () => {
     await db.exec('select 1');
     expect(counterTotal(await nextReport(agent), 'db.queries')).toBe(1);
   });
+
+  it('detach() leaves the instance with fast properties, as it was before attaching', async () => {
+    // Deleting the wrappers in the order they were added turned the instance into a dictionary of
+    // properties for good, which slows every later property access on it.
+    setFlagsFromString('--allow-natives-syntax');
+    const hasFastProperties = new Function('o', 'return %HasFastProperties(o)') as (o: object) => boolean;
+    const fresh = await PGlite.create();
+    try {
+      expect(hasFastProperties(fresh)).toBe(true);
+      const agent = testAgent();
+      cleanup.push(() => agent.shutdown(200));
+      instrumentPGlite(fresh, agent).detach();
+      expect(hasFastProperties(fresh)).toBe(true);
+      expect((await fresh.query<{ one: number }>('select 1 as one')).rows).toEqual([{ one: 1 }]);
+    } finally {
+      await fresh.close();
+    }
+  }, 60_000);
 
   it('two attachments detached in either order: each stops only its own recording', async () => {
     const first = testAgent();

@@ -51,7 +51,9 @@ export function instrumentPGlite(
       state.active = false;
       // A second attachment on top of this one keeps working: ours stays below it as a pass-through.
       if (own.some(([name]) => !instrumented.has(target[name]))) return;
-      for (const [name, wasOwn, original] of own) {
+      // Last added, first removed: V8 then returns the instance to its shape from before
+      // (deleting in any other order leaves it a dictionary of properties, slower for good).
+      for (const [name, wasOwn, original] of own.toReversed()) {
         if (wasOwn) target[name] = original;
         else delete (target as Partial<Record<Instrumented, Method>>)[name];
       }
