@@ -170,7 +170,7 @@ export function openSqliteStore(path: string): SqlStore {
     new RequestThread(queryThread, path, 'the SQLite query thread'),
     Array.from(
       { length: READER_THREADS },
-      (_, i) => new RequestThread(queryThread, path, `SQLite reader thread ${i + 1}`, { readOnly: true }),
+      (_, i) => new RequestThread(queryThread, path, `the SQLite reader thread ${i + 1}`, { readOnly: true }),
     ),
   );
   return new SqliteStore(new Kysely<Database>({ dialect }), path);
