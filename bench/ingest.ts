@@ -35,6 +35,7 @@ import { risingwaveWire as wire } from '@tidewatch/protocol';
 import autocannonModule from 'autocannon';
 import SQLite from 'better-sqlite3';
 import pg from 'pg';
+import { integerFlag } from './flags.js';
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -61,22 +62,15 @@ const { values: flags } = parseArgs({
   strict: true,
 });
 
-function positive(name: string, value: string | undefined, min = 1): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min)
-    throw new Error(`--${name} must be an integer >= ${min}, not ${value}`);
-  return n;
-}
-
-const duration = positive('duration', flags.duration);
-const rounds = positive('rounds', flags.rounds);
-const warmup = positive('warmup', flags.warmup, 0);
-const connections = positive('connections', flags.connections);
-const pipelining = positive('pipelining', flags.pipelining);
-const clusterCount = positive('clusters', flags.clusters);
-const collectorCount = positive('collectors', flags.collectors);
+const duration = integerFlag('duration', flags.duration, 1);
+const rounds = integerFlag('rounds', flags.rounds, 1);
+const warmup = integerFlag('warmup', flags.warmup, 0);
+const connections = integerFlag('connections', flags.connections, 1);
+const pipelining = integerFlag('pipelining', flags.pipelining, 1);
+const clusterCount = integerFlag('clusters', flags.clusters, 1);
+const collectorCount = integerFlag('collectors', flags.collectors, 1);
 const poolSize = flags.pool
-  ? positive('pool', flags.pool)
+  ? integerFlag('pool', flags.pool, 1)
   : Math.min(1_000_000, Math.max(200_000, (duration + warmup) * 15_000));
 const targets = flags.targets.split(',').map((t) => t.trim());
 for (const t of targets) {

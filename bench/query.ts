@@ -75,6 +75,7 @@ import { openStore } from '../packages/collector/src/store/open-store.js';
 import type { Database } from '../packages/collector/src/store/sql/schema.js';
 import type { SqlStore } from '../packages/collector/src/store/sql/sql-store.js';
 import type { ClusterFacts, Store, WriteBatch } from '../packages/collector/src/store/store.js';
+import { integerFlag } from './flags.js';
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -105,22 +106,15 @@ const { values: flags } = parseArgs({
   strict: true,
 });
 
-function integer(name: string, value: string | undefined, min: number): number {
-  const n = Number(value?.replaceAll('_', ''));
-  if (!Number.isInteger(n) || n < min)
-    throw new Error(`--${name} must be an integer >= ${min}, not ${value}`);
-  return n;
-}
-
-const REPORTS = integer('reports', flags.reports, 1000);
+const REPORTS = integerFlag('reports', flags.reports, 1000);
 if (!/^[a-z0-9_]+$/.test(flags['cache-name'])) throw new Error('--cache-name: letters, digits and _ only');
 const CACHE = join(root, 'bench/.cache', flags['cache-name']);
 const DB_NAME = `tw_bench_${flags['cache-name']}_${REPORTS}`;
-const REQUESTS = integer('requests', flags.requests, 1);
-const WARMUP = integer('warmup', flags.warmup, 0);
-const BASELINE_REQUESTS = integer('baseline-requests', flags['baseline-requests'], 1);
-const BASELINE_WARMUP = integer('baseline-warmup', flags['baseline-warmup'], 0);
-const BATCH_ROWS = integer('batch', flags.batch, 1);
+const REQUESTS = integerFlag('requests', flags.requests, 1);
+const WARMUP = integerFlag('warmup', flags.warmup, 0);
+const BASELINE_REQUESTS = integerFlag('baseline-requests', flags['baseline-requests'], 1);
+const BASELINE_WARMUP = integerFlag('baseline-warmup', flags['baseline-warmup'], 0);
+const BATCH_ROWS = integerFlag('batch', flags.batch, 1);
 const TARGETS = flags.targets.split(',').map((t) => t.trim()) as StoreKind[];
 for (const t of TARGETS)
   if (t !== 'sqlite' && t !== 'postgres' && t !== 'clickhouse') throw new Error(`unknown target ${t}`);
