@@ -25,6 +25,7 @@ import {
   clientErrorHandler,
   frameworkErrorHandler,
   installErrorHandling,
+  installNotFound,
   schemaErrorFormatter,
 } from './http/error-handler.js';
 import { loggerOptions } from './http/logging.js';
@@ -313,6 +314,7 @@ export async function buildServer(
   await app.register(auditRoute, { store });
   await app.register(healthRoutes, { store, metrics, batcher, storeTimeout: config.storeTimeout });
   await app.register(dashboardRoutes);
+  await installNotFound(app);
   const retention = new RetentionJob(store, config.retentionMonths, app.log, metrics);
   app.addHook('onReady', async () => retention.start());
   app.addHook('onClose', async () => {

@@ -170,12 +170,25 @@ export function installErrorHandling(
     if (route.startsWith('/api/')) onRejected(body.error, route);
     void reply.status(status).send(body);
   });
-  app.setNotFoundHandler((request, reply) => {
-    void reply
+  return { outageOver: (code: string) => outages.over(code) };
+}
+
+/**
+ * An unknown route is answered 404 from an onRequest hook, before its body is read: the wrong
+ * address is the caller's real mistake, and a 400 for its (unread) JSON or a 413 for its size would
+ * hide it. The hook sits in a scope of its own, so it runs for the 404 handler only. Install it
+ * after every application-wide hook (security headers, request metrics, shutdown): a scope gets the
+ * hooks its parent has when it loads.
+ */
+export async function installNotFound(app: FastifyInstance): Promise<void> {
+  const notFound = (request: FastifyRequest, reply: FastifyReply) =>
+    reply
       .status(404)
       .send({ error: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` });
+  await app.register(async (scope) => {
+    scope.addHook('onRequest', async (request, reply) => notFound(request, reply));
+    scope.setNotFoundHandler(async (request, reply) => notFound(request, reply));
   });
-  return { outageOver: (code: string) => outages.over(code) };
 }
 
 /**

@@ -116,4 +116,22 @@ describe.each(targets)('query and admin routes: $name', (target) => {
     expect(res.status).toBe(404);
     expect(await res.json()).toMatchObject({ error: 'not_found' });
   });
+
+  it('answers 404 for an unknown route before reading its body: not 400 for bad JSON, not 413', async () => {
+    const post = (path: string, body: string | Uint8Array, type: string) =>
+      fetch(`${c.url}${path}`, { method: 'POST', headers: { 'content-type': type }, body });
+    for (const [path, body, type] of [
+      ['/api/v2/nope', '{bad', 'application/json'],
+      ['/no/such/route', '{bad', 'application/json'],
+      ['/api/v1/nope', new Uint8Array(3 << 20), 'application/x-protobuf'],
+    ] as const) {
+      const res = await post(path, body, type);
+      expect(res.status, path).toBe(404);
+      expect(await res.json()).toEqual({ error: 'not_found', message: `no route POST ${path}` });
+    }
+    // A known route still reads its body, and refuses bad JSON as before.
+    const known = await post('/api/v1/report/meta', '{bad', 'application/json');
+    expect(known.status).toBe(400);
+    expect(await known.json()).toMatchObject({ error: 'undecodable' });
+  });
 });
