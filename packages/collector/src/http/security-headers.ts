@@ -49,10 +49,14 @@ export async function installSecurityHeaders(app: FastifyInstance, corsOrigins: 
     referrerPolicy: { policy: 'no-referrer' },
     frameguard: { action: 'deny' },
   });
+  // Strict-Transport-Security only on answers that went over HTTPS (TLS here, or a trusted proxy's
+  // X-Forwarded-Proto): RFC 6797 forbids it over plain HTTP, where it would also promise an HTTPS
+  // this host may not serve.
+  const { 'strict-transport-security': _hsts, ...overHttp } = headers;
   // Not on the ingest routes (/api/…): their callers are database nodes, not browsers, and these
   // twelve headers were about a fifth of the main thread's CPU per ingested report.
   app.addHook('onRequest', (request, reply, done) => {
-    if (!request.url.startsWith('/api/')) reply.headers(headers);
+    if (!request.url.startsWith('/api/')) reply.headers(request.protocol === 'https' ? headers : overHttp);
     done();
   });
   // No CORS headers at all unless origins are configured: the dashboard is served by the collector

@@ -28,10 +28,25 @@ describe('security headers', () => {
       expect(res.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
       expect(res.headers.get('content-security-policy')).toContain("object-src 'none'");
       expect(res.headers.get('content-security-policy')).not.toContain('upgrade-insecure-requests');
-      expect(res.headers.get('strict-transport-security')).toBe('max-age=15552000');
+      // Plain HTTP: no HSTS (RFC 6797); over HTTPS it is there (the TLS tests below).
+      expect(res.headers.get('strict-transport-security')).toBeNull();
       expect(res.headers.get('x-powered-by')).toBeNull();
     }
     await c.close();
+  });
+
+  it('send Strict-Transport-Security only when the client came over HTTPS (a trusted proxy may say so)', async () => {
+    const viaProxy = { 'x-forwarded-proto': 'https' };
+    const proxied = await startTestCollector(freshStore(), { trustProxy: true });
+    const hsts = async (c: typeof proxied, headers: Record<string, string>) =>
+      (await fetch(`${c.url}/healthz`, { headers })).headers.get('strict-transport-security');
+    expect(await hsts(proxied, viaProxy)).toBe('max-age=15552000');
+    expect(await hsts(proxied, {})).toBeNull();
+    await proxied.close();
+    // Without a trusted proxy the header is the client's word, and does not count.
+    const direct = await startTestCollector(freshStore());
+    expect(await hsts(direct, viaProxy)).toBeNull();
+    await direct.close();
   });
 
   it('keep answers for a token holder out of caches, and with a wrong token too', async () => {
@@ -151,14 +166,17 @@ function selfSigned(name = 'a'): { cert: string; key: string } {
   return { cert, key };
 }
 
-function httpsGet(url: string, ca: Buffer): Promise<{ status: number; body: string }> {
+function httpsGet(
+  url: string,
+  ca: Buffer,
+): Promise<{ status: number; body: string; headers: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
     const req = httpsRequest(url, { ca }, (res) => {
       let body = '';
       res.on('data', (chunk) => {
         body += chunk;
       });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
     });
     req.on('error', reject);
     req.end();
@@ -172,6 +190,7 @@ describe('TLS', () => {
     expect(c.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
     const res = await httpsGet(`${c.url}/healthz`, readFileSync(cert));
     expect(res.status).toBe(200);
+    expect(res.headers['strict-transport-security']).toBe('max-age=15552000');
     // A client that does not trust the certificate is refused by TLS itself.
     await expect(httpsGet(`${c.url}/healthz`, Buffer.from(''))).rejects.toThrow();
     await c.close();
