@@ -36,6 +36,19 @@ function nodeType(request: FastifyRequest): NodeType {
   return node as NodeType;
 }
 
+/**
+ * The node type is checked when the request arrives, before its body is read: a wrong path is
+ * answered 404 whatever was sent (not 413 for a body over the limit, not 415 for its type).
+ */
+function knownNodeType(request: FastifyRequest, _reply: unknown, done: (error?: Error) => void): void {
+  try {
+    nodeType(request);
+    done();
+  } catch (error) {
+    done(error as Error);
+  }
+}
+
 export async function risingwaveRoutes(app: FastifyInstance, opts: IngestRouteOptions) {
   const { pipeline, limits, bodyLimit } = opts;
   acceptRawBodies(app, bodyLimit);
@@ -51,6 +64,7 @@ export async function risingwaveRoutes(app: FastifyInstance, opts: IngestRouteOp
     '/api/v2/report/:node',
     {
       bodyLimit,
+      onRequest: knownNodeType,
       schema: { tags, summary: 'RisingWave v2 node report (protobuf)', response: ingestedResponse },
     },
     async (request, reply) => {
@@ -105,6 +119,7 @@ export async function risingwaveRoutes(app: FastifyInstance, opts: IngestRouteOp
     '/api/v1/report/:node',
     {
       bodyLimit,
+      onRequest: knownNodeType,
       schema: { tags, summary: 'RisingWave legacy v1 node report (JSON)', response: ingestedResponse },
     },
     async (request, reply) => {
