@@ -33,6 +33,7 @@ export function usableRange(from: string | null, to: string | null): { from: str
   if (!isDay(from) || !isDay(to)) return lastDays(DEFAULT_DAYS);
   const [first, last] = from <= to ? [from, to] : [to, from];
   const earliest = shiftDay(last, -(MAX_DAYS - 1));
+  // biome-ignore lint/complexity/useMathMinMax: days are strings, compared as text (Math.max would give NaN)
   return { from: first < earliest ? earliest : first, to: last };
 }
 
