@@ -719,6 +719,45 @@ describe.each(targets)('store contract: $name', (target) => {
     expect(await store.activeClusters(q)).toEqual([{ day: '2026-11-20', clusters: 2 }]);
   });
 
+  it('rolls a cluster up again when it reports the same day after an erase and an unblock', async () => {
+    // Steady ingest first (the SQLite writer then remembers the cluster's day rows and skips
+    // rewriting them), then an erase through another connection, which that memory must not outlive.
+    const day = { fromDay: '2026-11-20', toDay: '2026-11-20', includeCi: false };
+    for (const at of [T0, T0 + 1000, T0 + 2000])
+      await store.writeBatch({ reports: [meta('back', at, { version: '2.4.0' })], events: [] });
+    expect(await store.versionCounts(day)).toEqual([{ day: '2026-11-20', version: '2.4.0', clusters: 1 }]);
+    await store.eraseCluster('back');
+    expect(await store.activeClusters(day)).toEqual([]);
+    expect(await store.unblockCluster('back')).toBe(true);
+    await store.writeBatch({ reports: [meta('back', T0 + 3000, { version: '2.5.0' })], events: [] });
+    expect(await store.activeClusters(day)).toEqual([{ day: '2026-11-20', clusters: 1 }]);
+    expect(await store.versionCounts(day)).toEqual([{ day: '2026-11-20', version: '2.5.0', clusters: 1 }]);
+    const history = await store.clusterHistory({ trackingId: 'back', ...day });
+    expect(history.days.map((d) => [d.day, d.version])).toEqual([['2026-11-20', '2.5.0']]);
+  });
+
+  it('carries a version change within a day, and a new day, into the version counts', async () => {
+    const range = { fromDay: '2026-11-20', toDay: '2026-11-21', includeCi: false };
+    const dayMs = 86_400_000;
+    // The same cluster again and again (what the SQLite writer remembers), then a new version the
+    // same day, an older report of the old version that must not win, and a compute report alone
+    // the next day, which carries the latest version forward.
+    for (const at of [T0, T0 + 1000])
+      await store.writeBatch({ reports: [meta('steady', at, { version: '2.4.0' })], events: [] });
+    await store.writeBatch({ reports: [meta('steady', T0 + 2000, { version: '2.5.0' })], events: [] });
+    await store.writeBatch({ reports: [meta('steady', T0 + 1500, { version: '2.4.0' })], events: [] });
+    await store.writeBatch({ reports: [compute('steady', T0 + dayMs)], events: [] });
+    await store.writeBatch({ reports: [compute('steady', T0 + dayMs + 1000, 2)], events: [] });
+    expect(await store.versionCounts(range)).toEqual([
+      { day: '2026-11-20', version: '2.5.0', clusters: 1 },
+      { day: '2026-11-21', version: '2.5.0', clusters: 1 },
+    ]);
+    expect(await store.activeClusters(range)).toEqual([
+      { day: '2026-11-20', clusters: 1 },
+      { day: '2026-11-21', clusters: 1 },
+    ]);
+  });
+
   it("breaks clusters down by their latest meta report's facts in the range", async () => {
     const day = 86_400_000;
     await store.writeBatch({

@@ -35,6 +35,7 @@ import {
 import type { ReportRow, WriteBatch, WriteResult } from '../store.js';
 import { bindable } from './bindable.js';
 import { configureSqlite } from './pragmas.js';
+import { RollupMemo } from './rollup-memo.js';
 
 export interface WriterRequest {
   id: number;
@@ -194,11 +195,16 @@ function writeRows(request: WriteBatch): WriteResult {
     insert('metric_series', s, '(tracking_id, name, labels) do nothing').run(values(s));
   const dayRows = clusterDayRows(insertedReports);
   const days = new Set<string>();
+  // Clusters whose carried versions may change: a new cluster-day, or new facts of another version.
+  const refresh = new Set<string>();
   for (const d of dayRows) {
+    if (memo.dayUnchanged(d)) continue;
+    if (!memo.dayKnown(d)) refresh.add(d.tracking_id);
     // Returns the row only if it was new or its ci changed: that day's counts move.
     const changed = insert('cluster_days', d, CLUSTER_DAY_CONFLICT, 'day').get(values(d)) as
       | { day: string }
       | undefined;
+    memo.dayWritten(d);
     if (changed) days.add(changed.day);
   }
   // Clusters, then their facts rows, as in sql-store.ts. cluster_days come first here, not last:
@@ -206,9 +212,16 @@ function writeRows(request: WriteBatch): WriteResult {
   for (const c of clusterUpserts(inserted, storedReports, dayRows)) upsertCluster.run(c);
   // Facts rollups follow stored reports only: a retried old report must not win as "latest".
   const factRows = dayFactsRows(storedReports);
-  for (const f of factRows) insert('cluster_day_facts', f, DAY_FACTS_CONFLICT).run(values(f));
-  for (const pairs of factsLinks(factRows)) prepared(ROLLUP_SQL.linkFacts(pairs.length / 2)).run(...pairs);
-  for (const r of versionRefreshes([...dayRows, ...factRows])) {
+  // A facts row that already existed keeps its neighbours: only new ones are linked.
+  const newFacts: typeof factRows = [];
+  for (const f of factRows) {
+    if (!memo.factsKnown(f)) newFacts.push(f);
+    const written = insert('cluster_day_facts', f, DAY_FACTS_CONFLICT).run(values(f)).changes > 0;
+    if (memo.factsWritten(f, written)) refresh.add(f.tracking_id);
+  }
+  for (const pairs of factsLinks(newFacts)) prepared(ROLLUP_SQL.linkFacts(pairs.length / 2)).run(...pairs);
+  const refreshed = [...dayRows, ...factRows].filter((r) => refresh.has(r.tracking_id));
+  for (const r of versionRefreshes(refreshed)) {
     const updated = prepared(ROLLUP_SQL.carryVersions(r.trackingIds.length)).all(r.fromDay, ...r.trackingIds);
     for (const row of updated as { day: string }[]) days.add(row.day);
   }
@@ -225,11 +238,31 @@ function writeRows(request: WriteBatch): WriteResult {
   };
 }
 
+/** What this thread already wrote to the day rollups (rollup-memo.ts). */
+const memo = new RollupMemo();
+const dataVersion = db.prepare('pragma data_version').pluck();
+
+/** Runs a write transaction, telling the memo whether it committed. */
+function remembered<T>(transaction: () => T): T {
+  try {
+    const result = transaction();
+    memo.commit();
+    return result;
+  } catch (error) {
+    memo.rollback();
+    throw error;
+  }
+}
+
 // BEGIN IMMEDIATE (`.immediate`): the transaction reads (the blocked-cluster check) before it
 // writes; begun deferred, a commit by the main thread in between (an audit entry) makes its first
-// write fail at once with SQLITE_BUSY instead of waiting for busy_timeout.
-const writeTransaction = db.transaction(writeRows);
-const write = (batch: WriteBatch) => writeTransaction.immediate(batch);
+// write fail at once with SQLITE_BUSY instead of waiting for busy_timeout. It also keeps every
+// other commit out between the memo's data_version check and the writes.
+const writeTransaction = db.transaction((batch: WriteBatch) => {
+  memo.begin(dataVersion.get() as number);
+  return writeRows(batch);
+});
+const write = (batch: WriteBatch) => remembered(() => writeTransaction.immediate(batch));
 
 /**
  * Requests that arrived while a transaction ran are committed together in the next one (group
@@ -250,10 +283,11 @@ function respond(request: WriterRequest, run: () => WriteResult): void {
 }
 
 /** Several requests in one transaction, each with its own insert counts. */
-const writeAllTransaction = db.transaction((requests: WriterRequest[]): WriteResult[] =>
-  requests.map((request) => writeRows(request.batch)),
-);
-const writeAll = (requests: WriterRequest[]) => writeAllTransaction.immediate(requests);
+const writeAllTransaction = db.transaction((requests: WriterRequest[]): WriteResult[] => {
+  memo.begin(dataVersion.get() as number);
+  return requests.map((request) => writeRows(request.batch));
+});
+const writeAll = (requests: WriterRequest[]) => remembered(() => writeAllTransaction.immediate(requests));
 
 function drain(): void {
   const requests = queue;
