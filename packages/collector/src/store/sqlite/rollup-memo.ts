@@ -13,8 +13,8 @@
 interface DayState {
   /** cluster_days.ci is at most this (the row exists), or undefined if unknown. */
   ci?: number;
-  /** The cluster_day_facts row exists, and holds these facts (newest facts_at wins). */
-  facts?: { at: number; version: string | null };
+  /** The cluster_day_facts row exists and holds this version (the newest facts_at's). */
+  facts?: { version: string | null };
 }
 
 /** Far above the clusters × days one day of live ingest brings; past it the memo starts over. */
@@ -87,17 +87,14 @@ export class RollupMemo {
    * After the facts upsert of this row (`written`: it changed the stored row, which the upsert
    * does only for facts at least as new). Returns whether the stored version may have changed.
    */
-  factsWritten(
-    row: { day: string; tracking_id: string; facts_at: number; version: string | null },
-    written: boolean,
-  ): boolean {
+  factsWritten(row: { day: string; tracking_id: string; version: string | null }, written: boolean): boolean {
     const before = this.get(row.tracking_id, row.day)?.facts;
     if (!written) {
       // Newer facts are stored, which this writer may not know: nothing changed, nothing learned.
       return false;
     }
     this.stage(row.tracking_id, row.day, (state) => {
-      state.facts = { at: row.facts_at, version: row.version };
+      state.facts = { version: row.version };
     });
     return before === undefined || before.version !== row.version;
   }
