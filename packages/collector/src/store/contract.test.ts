@@ -736,6 +736,39 @@ describe.each(targets)('store contract: $name', (target) => {
     expect(history.days.map((d) => [d.day, d.version])).toEqual([['2026-11-20', '2.5.0']]);
   });
 
+  it('rolls a cluster up again when another collector erased it between two reports of one day', async () => {
+    // Each collector's writes remember which rollup rows exist; an erase through another one (its
+    // own process on a shared store) must make them forget. SQLite serves one process: there the
+    // erase comes through the same store's other connection.
+    const other = target.name === 'sqlite' ? store : openStore(url);
+    try {
+      const day = { fromDay: '2026-11-20', toDay: '2026-11-20', includeCi: false };
+      for (const at of [T0, T0 + 1000])
+        await store.writeBatch({ reports: [meta('shared', at, { version: '2.4.0' })], events: [] });
+      await other.eraseCluster('shared');
+      expect(await other.unblockCluster('shared')).toBe(true);
+      await store.writeBatch({ reports: [meta('shared', T0 + 2000, { version: '2.5.0' })], events: [] });
+      expect(await other.activeClusters(day)).toEqual([{ day: '2026-11-20', clusters: 1 }]);
+      expect(await other.versionCounts(day)).toEqual([{ day: '2026-11-20', version: '2.5.0', clusters: 1 }]);
+      const history = await other.clusterHistory({ trackingId: 'shared', ...day });
+      expect(history.days.map((d) => [d.day, d.version])).toEqual([['2026-11-20', '2.5.0']]);
+    } finally {
+      if (other !== store) await other.close();
+    }
+  });
+
+  it('rolls a day up again when it is written after retention deleted it', async () => {
+    const day = { fromDay: '2026-11-20', toDay: '2026-11-20', includeCi: false };
+    for (const at of [T0, T0 + 1000])
+      await store.writeBatch({ reports: [meta('kept-late', at, { version: '2.4.0' })], events: [] });
+    await store.deleteBefore('2026-11-21');
+    expect(await store.activeClusters(day)).toEqual([]);
+    // A write of that day after the pass (a store-level write: the ingest routes refuse such old days).
+    await store.writeBatch({ reports: [meta('kept-late', T0 + 2000, { version: '2.4.0' })], events: [] });
+    expect(await store.activeClusters(day)).toEqual([{ day: '2026-11-20', clusters: 1 }]);
+    expect(await store.versionCounts(day)).toEqual([{ day: '2026-11-20', version: '2.4.0', clusters: 1 }]);
+  });
+
   it('carries a version change within a day, and a new day, into the version counts', async () => {
     const range = { fromDay: '2026-11-20', toDay: '2026-11-21', includeCi: false };
     const dayMs = 86_400_000;

@@ -693,6 +693,18 @@ function migrations(types: DialectTypes): Record<string, Migration> {
         }
       },
     },
+    '0039_rollup_epoch': {
+      async up(db: Kysely<unknown>) {
+        // Incremented by every erase and retention pass, in their own transactions: a writer that
+        // remembers which rollup rows exist (sql/rollup-memo.ts) forgets it when this moves.
+        await db.schema
+          .createTable('rollup_epoch')
+          .addColumn('id', 'integer', (c) => c.primaryKey())
+          .addColumn('epoch', 'bigint', (c) => c.notNull())
+          .execute();
+        await sql`insert into rollup_epoch (id, epoch) values (1, 0)`.execute(db);
+      },
+    },
     '0038_retry_keys_time_first': {
       // Stores written before retry keys began with the message's time (2026-11-26, commit a51942a)
       // hold keys of the old format: a retry or a replayed import of such a row got a new-format

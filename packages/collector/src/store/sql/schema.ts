@@ -248,6 +248,12 @@ export interface SettingsTable {
   value: string;
 }
 
+/** One row: moved by every erase and retention pass (sql/rollup-memo.ts). */
+export interface RollupEpochTable {
+  id: number;
+  epoch: number;
+}
+
 /** Erased clusters whose new reports are dropped until an admin lifts the block. */
 export interface BlockedClustersTable {
   tracking_id: string;
@@ -265,6 +271,7 @@ export interface AuditLogTable {
 
 export interface Database {
   settings: SettingsTable;
+  rollup_epoch: RollupEpochTable;
   blocked_clusters: BlockedClustersTable;
   audit_log: AuditLogTable;
   cluster_day_facts: ClusterDayFactsTable;

@@ -4,6 +4,7 @@
 import type { Kysely } from 'kysely';
 import type { EraseResult } from '../store.js';
 import { MARK_CLUSTER_DAYS_SQL } from './metric-fleet.js';
+import { bumpRollupEpoch } from './rollup-memo.js';
 import { type Database, DERIVED_CLUSTER_TABLES } from './schema.js';
 import type { SqlRunner } from './sql-runner.js';
 import type { SqlDialectHooks } from './sql-store.js';
@@ -48,6 +49,7 @@ export async function eraseCluster(
       trx,
       days.map((d) => d.day),
     );
+    await bumpRollupEpoch(trx);
     return {
       reports: Number(reports.numDeletedRows),
       events: Number(events.numDeletedRows),

@@ -4,6 +4,7 @@
 import { type Kysely, sql } from 'kysely';
 import type { RetentionResult } from '../store.js';
 import { DAY_SPAN_SET } from './columns.js';
+import { bumpRollupEpoch } from './rollup-memo.js';
 import { type Database, RETAINED_BY_DAY } from './schema.js';
 import type { SqlRunner } from './sql-runner.js';
 
@@ -61,6 +62,7 @@ export async function deleteBefore(
     // to do, and must not hold the write lock longer than that.
     if ((deleted.cluster_days ?? 0) + (deleted.cluster_day_facts ?? 0) > 0) {
       await retainDayVersions(trx, run, fromDay);
+      await bumpRollupEpoch(trx);
     }
     // A series whose points are all gone is forgotten (it only served the per-cluster caps).
     const series = await trx

@@ -57,6 +57,7 @@ import { seriesKey } from '../store.js';
 import { NO_NEXT_DAY } from './columns.js';
 import { internalIds, MARK_CLUSTER_DAYS_SQL, MetricFleet, rollupPages } from './metric-fleet.js';
 import type { DialectTypes } from './migrations.js';
+import { RollupMemo } from './rollup-memo.js';
 import type { Database } from './schema.js';
 import { eraseCluster } from './sql-erase.js';
 import { migrateSqlStore } from './sql-migrate.js';
@@ -118,8 +119,11 @@ export class SqlStore implements Store {
     return migrateSqlStore(this.db, this.hooks.types, progress);
   }
 
+  /** Which rollup rows this store's writes already committed (rollup-memo.ts). */
+  private readonly rollups = new RollupMemo();
+
   writeBatch(request: WriteBatch): Promise<WriteResult> {
-    return writeBatch(this.db, this.hooks, this.run, request);
+    return writeBatch(this.db, this.hooks, this.run, this.rollups, request);
   }
 
   async getCluster(trackingId: string): Promise<ClusterSummary | null> {

@@ -2,7 +2,7 @@
 // first (reports, events, agent reports and their points, retries left out by their keys), then
 // the rollups the dashboard reads, kept in the same transaction. The SQLite writer thread runs the
 // same steps with its own cached statements (sqlite/sqlite-writer.ts).
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import {
   foldPoints,
   histogramAfterUpsert,
@@ -30,6 +30,7 @@ import {
   versionRefreshes,
   withoutBlocked,
 } from './columns.js';
+import type { MemoTransaction, RollupMemo } from './rollup-memo.js';
 import type { Database } from './schema.js';
 import type { SqlRunner } from './sql-runner.js';
 import type { SqlDialectHooks } from './sql-store.js';
@@ -42,19 +43,34 @@ export async function writeBatch(
   db: Kysely<Database>,
   hooks: SqlDialectHooks,
   run: SqlRunner,
+  memo: RollupMemo,
   request: WriteBatch,
 ): Promise<WriteResult> {
-  return db.transaction().execute(async (trx) => {
+  let rollups: MemoTransaction | null = null;
+  const result = await db.transaction().execute(async (trx) => {
     const ids = batchTrackingIds(request);
     await hooks.lockClusters?.(trx, ids, 'write');
-    const blockedRows =
+    // The blocked ids, and the rollup epoch read after the locks (so no erase of these clusters
+    // can commit before this transaction ends), in one round trip.
+    const checked =
       ids.length === 0
         ? []
         : await trx
             .selectFrom('blocked_clusters')
-            .select('tracking_id')
+            .select([sql<string | null>`tracking_id`.as('tracking_id'), sql<number | null>`null`.as('epoch')])
             .where('tracking_id', 'in', ids)
+            .unionAll(
+              trx
+                .selectFrom('rollup_epoch')
+                .select([sql<string | null>`null`.as('tracking_id'), sql<number | null>`epoch`.as('epoch')]),
+            )
             .execute();
+    const blockedRows = checked.flatMap((r) =>
+      r.tracking_id === null ? [] : [{ tracking_id: r.tracking_id }],
+    );
+    const epoch = checked.find((r) => r.tracking_id === null)?.epoch;
+    const memoTransaction = epoch === undefined || epoch === null ? null : memo.begin(Number(epoch));
+    rollups = memoTransaction;
     const {
       batch: unordered,
       blocked,
@@ -118,19 +134,25 @@ export async function writeBatch(
     const dayRows = clusterDayRows(insertedReports);
     await run.insertRows(trx, 'clusters', clusterUpserts(inserted, storedReports, dayRows), CLUSTER_CONFLICT);
     const factRows = dayFactsRows(storedReports);
+    // Facts rows that already existed keep their neighbours: only the others are linked.
+    const newFacts = factRows.filter((f) => !memoTransaction?.factsKnown(f));
     await run.insertRows(trx, 'cluster_day_facts', factRows, DAY_FACTS_CONFLICT);
-    for (const pairs of factsLinks(factRows)) {
+    for (const pairs of factsLinks(newFacts)) {
       await run.raw(trx, ROLLUP_SQL.linkFacts(pairs.length / 2), pairs);
     }
+    for (const f of factRows) memoTransaction?.factsExist(f);
     const days = new Set<string>();
     // `returning` names only rows that were new or whose ci went down: their days need a recount.
+    // Rows known to be there with a ci no higher are left out: they would change nothing.
+    const dayChanges = dayRows.filter((d) => !memoTransaction?.dayUnchanged(d));
     const changed = await run.insertRows<{ day: string }>(
       trx,
       'cluster_days',
-      dayRows,
+      dayChanges,
       CLUSTER_DAY_CONFLICT,
       'day',
     );
+    for (const d of dayChanges) memoTransaction?.dayWritten(d);
     for (const row of changed) days.add(row.day);
     for (const r of versionRefreshes([...dayRows, ...factRows])) {
       const updated = await run.raw<{ day: string }>(trx, ROLLUP_SQL.carryVersions(r.trackingIds.length), [
@@ -142,6 +164,9 @@ export async function writeBatch(
     await run.recountDays(trx, days);
     return { reportsInserted, eventsInserted, agentReportsInserted, blocked, blockedIds };
   });
+  // Committed: what the transaction wrote to the rollups is now known.
+  (rollups as MemoTransaction | null)?.commit();
+  return result;
 }
 
 /**

@@ -32,10 +32,10 @@ import {
   versionRefreshes,
   withoutBlocked,
 } from '../sql/columns.js';
+import { type MemoTransaction, RollupMemo } from '../sql/rollup-memo.js';
 import type { ReportRow, WriteBatch, WriteResult } from '../store.js';
 import { bindable } from './bindable.js';
 import { configureSqlite } from './pragmas.js';
-import { RollupMemo } from './rollup-memo.js';
 
 export interface WriterRequest {
   id: number;
@@ -122,7 +122,7 @@ let isBlocked: SQLite.Statement | undefined;
 let setHistogram: SQLite.Statement | undefined;
 
 /** The rows of one request; runs inside a transaction. */
-function writeRows(request: WriteBatch): WriteResult {
+function writeRows(request: WriteBatch, rollups: MemoTransaction): WriteResult {
   isBlocked ??= db.prepare('select 1 from blocked_clusters where tracking_id = ?');
   const blockedIds = new Set(batchTrackingIds(request).filter((id) => isBlocked!.get(id) !== undefined));
   const { batch: unordered, blocked, blockedIds: blockedOnes } = withoutBlocked(request, blockedIds);
@@ -198,13 +198,13 @@ function writeRows(request: WriteBatch): WriteResult {
   // Clusters whose carried versions may change: a new cluster-day, or new facts of another version.
   const refresh = new Set<string>();
   for (const d of dayRows) {
-    if (memo.dayUnchanged(d)) continue;
-    if (!memo.dayKnown(d)) refresh.add(d.tracking_id);
+    if (rollups.dayUnchanged(d)) continue;
+    if (!rollups.dayKnown(d)) refresh.add(d.tracking_id);
     // Returns the row only if it was new or its ci changed: that day's counts move.
     const changed = insert('cluster_days', d, CLUSTER_DAY_CONFLICT, 'day').get(values(d)) as
       | { day: string }
       | undefined;
-    memo.dayWritten(d);
+    rollups.dayWritten(d);
     if (changed) days.add(changed.day);
   }
   // Clusters, then their facts rows, as in sql-store.ts. cluster_days come first here, not last:
@@ -215,9 +215,9 @@ function writeRows(request: WriteBatch): WriteResult {
   // A facts row that already existed keeps its neighbours: only new ones are linked.
   const newFacts: typeof factRows = [];
   for (const f of factRows) {
-    if (!memo.factsKnown(f)) newFacts.push(f);
+    if (!rollups.factsKnown(f)) newFacts.push(f);
     const written = insert('cluster_day_facts', f, DAY_FACTS_CONFLICT).run(values(f)).changes > 0;
-    if (memo.factsWritten(f, written)) refresh.add(f.tracking_id);
+    if (rollups.factsWritten(f, written)) refresh.add(f.tracking_id);
   }
   for (const pairs of factsLinks(newFacts)) prepared(ROLLUP_SQL.linkFacts(pairs.length / 2)).run(...pairs);
   const refreshed = [...dayRows, ...factRows].filter((r) => refresh.has(r.tracking_id));
@@ -238,20 +238,22 @@ function writeRows(request: WriteBatch): WriteResult {
   };
 }
 
-/** What this thread already wrote to the day rollups (rollup-memo.ts). */
+/**
+ * What this thread already wrote to the day rollups (sql/rollup-memo.ts). Its epoch is the
+ * connection's data_version, which moves whenever another connection committed (an erase,
+ * retention, a token, the CLI).
+ */
 const memo = new RollupMemo();
 const dataVersion = db.prepare('pragma data_version').pluck();
+let memoTransaction: MemoTransaction | null = null;
 
-/** Runs a write transaction, telling the memo whether it committed. */
+/** Runs a write transaction; once it committed, the memo keeps what it learned. */
 function remembered<T>(transaction: () => T): T {
-  try {
-    const result = transaction();
-    memo.commit();
-    return result;
-  } catch (error) {
-    memo.rollback();
-    throw error;
-  }
+  memoTransaction = null;
+  const result = transaction();
+  // Set by the transaction's function (TypeScript cannot see that it ran).
+  (memoTransaction as MemoTransaction | null)?.commit();
+  return result;
 }
 
 // BEGIN IMMEDIATE (`.immediate`): the transaction reads (the blocked-cluster check) before it
@@ -259,8 +261,8 @@ function remembered<T>(transaction: () => T): T {
 // write fail at once with SQLITE_BUSY instead of waiting for busy_timeout. It also keeps every
 // other commit out between the memo's data_version check and the writes.
 const writeTransaction = db.transaction((batch: WriteBatch) => {
-  memo.begin(dataVersion.get() as number);
-  return writeRows(batch);
+  memoTransaction = memo.begin(dataVersion.get() as number);
+  return writeRows(batch, memoTransaction);
 });
 const write = (batch: WriteBatch) => remembered(() => writeTransaction.immediate(batch));
 
@@ -284,8 +286,9 @@ function respond(request: WriterRequest, run: () => WriteResult): void {
 
 /** Several requests in one transaction, each with its own insert counts. */
 const writeAllTransaction = db.transaction((requests: WriterRequest[]): WriteResult[] => {
-  memo.begin(dataVersion.get() as number);
-  return requests.map((request) => writeRows(request.batch));
+  const transaction = memo.begin(dataVersion.get() as number);
+  memoTransaction = transaction;
+  return requests.map((request) => writeRows(request.batch, transaction));
 });
 const writeAll = (requests: WriterRequest[]) => remembered(() => writeAllTransaction.immediate(requests));
 
