@@ -30,7 +30,7 @@ import {
   versionRefreshes,
   withoutBlocked,
 } from './columns.js';
-import type { MemoTransaction, RollupMemo } from './rollup-memo.js';
+import type { RollupMemo } from './rollup-memo.js';
 import type { Database } from './schema.js';
 import type { SqlRunner } from './sql-runner.js';
 import type { SqlDialectHooks } from './sql-store.js';
@@ -46,8 +46,7 @@ export async function writeBatch(
   memo: RollupMemo,
   request: WriteBatch,
 ): Promise<WriteResult> {
-  let rollups: MemoTransaction | null = null;
-  const result = await db.transaction().execute(async (trx) => {
+  const { result, rollups } = await db.transaction().execute(async (trx) => {
     const ids = batchTrackingIds(request);
     await hooks.lockClusters?.(trx, ids, 'write');
     // The blocked ids, and the rollup epoch read after the locks (so no erase of these clusters
@@ -70,7 +69,6 @@ export async function writeBatch(
     );
     const epoch = checked.find((r) => r.tracking_id === null)?.epoch;
     const memoTransaction = epoch === undefined || epoch === null ? null : memo.begin(Number(epoch));
-    rollups = memoTransaction;
     const {
       batch: unordered,
       blocked,
@@ -162,10 +160,17 @@ export async function writeBatch(
       for (const row of updated) days.add(row.day);
     }
     await run.recountDays(trx, days);
-    return { reportsInserted, eventsInserted, agentReportsInserted, blocked, blockedIds };
+    const result: WriteResult = {
+      reportsInserted,
+      eventsInserted,
+      agentReportsInserted,
+      blocked,
+      blockedIds,
+    };
+    return { result, rollups: memoTransaction };
   });
   // Committed: what the transaction wrote to the rollups is now known.
-  (rollups as MemoTransaction | null)?.commit();
+  rollups?.commit();
   return result;
 }
 

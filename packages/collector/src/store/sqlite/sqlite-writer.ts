@@ -245,26 +245,24 @@ function writeRows(request: WriteBatch, rollups: MemoTransaction): WriteResult {
  */
 const memo = new RollupMemo();
 const dataVersion = db.prepare('pragma data_version').pluck();
-let memoTransaction: MemoTransaction | null = null;
 
-/** Runs a write transaction; once it committed, the memo keeps what it learned. */
-function remembered<T>(transaction: () => T): T {
-  memoTransaction = null;
-  const result = transaction();
-  // Set by the transaction's function (TypeScript cannot see that it ran).
-  (memoTransaction as MemoTransaction | null)?.commit();
-  return result;
-}
-
-// BEGIN IMMEDIATE (`.immediate`): the transaction reads (the blocked-cluster check) before it
-// writes; begun deferred, a commit by the main thread in between (an audit entry) makes its first
-// write fail at once with SQLITE_BUSY instead of waiting for busy_timeout. It also keeps every
-// other commit out between the memo's data_version check and the writes.
-const writeTransaction = db.transaction((batch: WriteBatch) => {
-  memoTransaction = memo.begin(dataVersion.get() as number);
-  return writeRows(batch, memoTransaction);
+// Several requests in one transaction, each with its own insert counts. Begun IMMEDIATE (in
+// writeAll): the transaction reads (the blocked-cluster check) before it writes; begun deferred, a
+// commit by the main thread in between (an audit entry) makes its first write fail at once with
+// SQLITE_BUSY instead of waiting for busy_timeout. It also keeps every other commit out between
+// the memo's data_version check and the writes.
+const writeAllTransaction = db.transaction((requests: WriterRequest[]) => {
+  const rollups = memo.begin(dataVersion.get() as number);
+  return { results: requests.map((request) => writeRows(request.batch, rollups)), rollups };
 });
-const write = (batch: WriteBatch) => remembered(() => writeTransaction.immediate(batch));
+
+/** Once the transaction committed, the memo keeps what it learned. */
+function writeAll(requests: WriterRequest[]): WriteResult[] {
+  const { results, rollups } = writeAllTransaction.immediate(requests);
+  rollups.commit();
+  return results;
+}
+const write = (request: WriterRequest) => writeAll([request])[0]!;
 
 /**
  * Requests that arrived while a transaction ran are committed together in the next one (group
@@ -284,14 +282,6 @@ function respond(request: WriterRequest, run: () => WriteResult): void {
   parentPort!.postMessage(response);
 }
 
-/** Several requests in one transaction, each with its own insert counts. */
-const writeAllTransaction = db.transaction((requests: WriterRequest[]): WriteResult[] => {
-  const transaction = memo.begin(dataVersion.get() as number);
-  memoTransaction = transaction;
-  return requests.map((request) => writeRows(request.batch, transaction));
-});
-const writeAll = (requests: WriterRequest[]) => remembered(() => writeAllTransaction.immediate(requests));
-
 function drain(): void {
   const requests = queue;
   queue = [];
@@ -305,7 +295,7 @@ function drain(): void {
       });
       return;
     }
-    for (const request of requests) respond(request, () => write(request.batch));
+    for (const request of requests) respond(request, () => write(request));
     return;
   }
   for (const [i, request] of requests.entries()) respond(request, () => results[i]!);
