@@ -137,10 +137,15 @@ export function signed(value: bigint | number, flags: Flags): number {
 }
 
 /** A float such as available CPUs: finite, or null. */
-export function finite(value: unknown, field: string): number | null {
+export function finite(value: unknown, field: string, flags: Flags): number | null {
   if (value === undefined || value === null) return null;
   if (typeof value !== 'number') throw new ProtocolError('invalid_field', `${field} must be a number`);
-  if (!Number.isFinite(value)) return null;
+  if (!Number.isFinite(value)) {
+    // NaN or ±Infinity (a float on the wire can be either): no store answers alike for them, so
+    // the value is kept as unknown and the report flagged, like any other odd value.
+    flags.add('number_not_finite');
+    return null;
+  }
   // A subnormal (below 2^-1022, only a v1 JSON number can be one) is 0: ClickHouse flushes them
   // to 0, so every store keeps 0 and answers alike.
   return Math.abs(value) < SMALLEST_NORMAL ? value * 0 : value; // keeps the sign of -0

@@ -33,6 +33,7 @@ export type WireProtocol = 'risingwave_v1' | 'risingwave_v2';
  */
 export type ReportFlag =
   | 'number_clamped' // a uint64 above 2^53-1 was clamped to Number.MAX_SAFE_INTEGER
+  | 'number_not_finite' // a float was NaN or infinite: stored as null
   | 'nul_replaced' // a NUL character in a string was replaced with U+FFFD (no store can hold NUL)
   | 'surrogate_replaced' // a lone UTF-16 surrogate (a JSON \ud800 escape) was replaced with U+FFFD
   | 'connector_usage_unparsable' // connector_usage_json_str is not the JSON RisingWave writes

@@ -119,15 +119,14 @@ const V1_BACKEND = { etcd: 'Etcd', rdb: 'Sql', memory: 'Mem' } as const;
 
 /** Legacy v1 JSON (RisingWave ≤ 1.7): flattened base, enums as strings, no version. */
 export function v1Report(b: BaseFacts, meta: MetaFacts | null, legacyMemory: boolean): Uint8Array {
-  // "available" counted page cache too, so used + available was more than the real total.
-  const available = b.memoryTotal - b.memoryUsed + Math.round(b.memoryUsed * 0.3);
   const body: Record<string, unknown> = {
     tracking_id: b.trackingId,
     session_id: b.sessionId,
     system_data: {
-      // Up to 1.4, `total` was used + available (an over-count) and `available` was sent too.
+      // Up to 1.4, `available` held the machine's memory (1.5 renamed it `total`) and `total` was
+      // used + available, an over-count (the collector keeps `available` as the total).
       memory: legacyMemory
-        ? { available, used: b.memoryUsed, total: b.memoryUsed + available }
+        ? { available: b.memoryTotal, used: b.memoryUsed, total: b.memoryUsed + b.memoryTotal }
         : { used: b.memoryUsed, total: b.memoryTotal },
       os: { name: b.os.name, kernel_version: b.os.kernel, version: b.os.version },
       cpu: { available: b.cpus },

@@ -82,6 +82,35 @@ describe('plausibility checks', () => {
     expect(await flagged('implausible_size')).toBeGreaterThanOrEqual(1);
   });
 
+  it('flags a negative CPU count and a NaN or infinite one (stored as unknown)', async () => {
+    const before = await flagged('number_not_finite');
+    const cpuReport = async (available: number) => {
+      const id = randomUUID();
+      const base = create(rw.ReportBaseSchema, {
+        trackingId: id,
+        sessionId: randomUUID(),
+        reportTime: BigInt(nowSec()),
+        nodeType: rw.TelemetryNodeType.COMPUTE,
+        systemData: { cpu: { available } },
+      });
+      const body = toBinary(rw.ComputeReportSchema, create(rw.ComputeReportSchema, { base }));
+      expect((await c.postProto('/api/v2/report/compute', body)).status).toBe(200);
+      return id;
+    };
+    const negative = await cpuReport(-4);
+    expect(await flagsOf('reports', negative)).toEqual(['implausible_size']);
+    for (const odd of [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]) {
+      const id = await cpuReport(odd);
+      expect(await flagsOf('reports', id)).toEqual(['number_not_finite']);
+      const [row] = await db()
+        .selectFrom('reports')
+        .select('cpu_available')
+        .where('tracking_id', '=', id)
+        .execute();
+      expect(row?.cpu_available).toBeNull();
+    }
+    expect(await flagged('number_not_finite')).toBe(before + 3);
+  });
   it('flags events from a clock far off and agent reports from the future, storing both', async () => {
     const id = randomUUID();
     const body = event({ trackingId: id, eventTimeSec: nowSec() - 60 * 86_400 });

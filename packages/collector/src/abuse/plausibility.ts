@@ -33,8 +33,9 @@ function systemFlags(
   flags: Set<PlausibilityFlag>,
 ) {
   const memory = Math.max(system.memoryUsed ?? 0, system.memoryTotal ?? 0);
-  if (memory > PLAUSIBLE.memoryBytes || (system.cpuAvailable ?? 0) > PLAUSIBLE.cpus)
-    flags.add('implausible_size');
+  const cpus = system.cpuAvailable ?? 0;
+  // A negative CPU count is as impossible as a huge one (memory is unsigned on every wire).
+  if (memory > PLAUSIBLE.memoryBytes || cpus > PLAUSIBLE.cpus || cpus < 0) flags.add('implausible_size');
 }
 
 export function reportFlags(report: NodeReport, receivedAt: number): PlausibilityFlag[] {

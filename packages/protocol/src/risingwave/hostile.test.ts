@@ -64,6 +64,7 @@ const FLAGS: readonly ReportFlag[] = [
   'connector_usage_unparsable',
   'license_unparsable',
   'legacy_memory_total',
+  'number_not_finite',
 ];
 const PRINTABLE_ASCII = /^[\x20-\x7e]{1,128}$/;
 
@@ -369,12 +370,18 @@ const expectedEnum = <T extends string>(value: number, names: readonly T[]): T |
 
 function expectedSystem(data: SystemInit | undefined, flags: Set<ReportFlag>): SystemData {
   const cpu = data?.cpu?.available;
+  const memoryUsed = data?.memory ? expectedUnsigned(data.memory.used, flags) : null;
+  const memoryTotal = data?.memory ? expectedUnsigned(data.memory.total, flags) : null;
+  const osName = expectedText(data?.os?.name, flags);
+  const osVersion = expectedText(data?.os?.version, flags);
+  const osKernel = expectedText(data?.os?.kernelVersion, flags);
+  if (cpu !== undefined && !Number.isFinite(cpu)) flags.add('number_not_finite');
   return {
-    memoryUsed: data?.memory ? expectedUnsigned(data.memory.used, flags) : null,
-    memoryTotal: data?.memory ? expectedUnsigned(data.memory.total, flags) : null,
-    osName: expectedText(data?.os?.name, flags),
-    osVersion: expectedText(data?.os?.version, flags),
-    osKernel: expectedText(data?.os?.kernelVersion, flags),
+    memoryUsed,
+    memoryTotal,
+    osName,
+    osVersion,
+    osKernel,
     cpuAvailable: cpu === undefined ? null : Number.isFinite(cpu) ? cpu : null,
   };
 }

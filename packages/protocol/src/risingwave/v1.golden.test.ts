@@ -125,6 +125,12 @@ describe('RisingWave v1 meta reports', () => {
     expect(report.flags).toEqual(['legacy_memory_total']);
   });
 
+  it('keeps a CPU count too large for a double (JSON 1e999) as unknown and flags it', () => {
+    const report = decodeV1Report('meta', utf8(WIRE_EXAMPLE.replace('"available":4.0', '"available":1e999')));
+    expect(report.system.cpuAvailable).toBeNull();
+    expect(report.flags).toEqual(['number_not_finite']);
+  });
+
   it('decodes a nightly build that sent streaming_job_count and rw_version', () => {
     const body = withFields({
       streaming_job_count: 12,

@@ -48,7 +48,7 @@ function system(json: Json, flags: Flags): SystemData {
     osName: text(os?.['name'], 'system_data.os.name', flags),
     osVersion: text(os?.['version'], 'system_data.os.version', flags),
     osKernel: text(os?.['kernel_version'], 'system_data.os.kernel_version', flags),
-    cpuAvailable: finite(cpu?.['available'], 'system_data.cpu.available'),
+    cpuAvailable: finite(cpu?.['available'], 'system_data.cpu.available', flags),
   };
 }
 

@@ -45,7 +45,7 @@ function system(data: WireSystemData | undefined, flags: Flags): SystemData {
     osName: text(data?.os?.name, 'system_data.os.name', flags),
     osVersion: text(data?.os?.version, 'system_data.os.version', flags),
     osKernel: text(data?.os?.kernelVersion, 'system_data.os.kernel_version', flags),
-    cpuAvailable: data?.cpu ? finite(data.cpu.available, 'system_data.cpu.available') : null,
+    cpuAvailable: data?.cpu ? finite(data.cpu.available, 'system_data.cpu.available', flags) : null,
   };
 }
 
