@@ -354,6 +354,15 @@ describe('tidewatch serve', () => {
       code: 1,
       stderr: expect.stringContaining('unknown store URL'),
     });
+    // A PostgreSQL URL without a database would fill the server's own `postgres` database.
+    for (const url of ['postgres://postgres@127.0.0.1:5432', 'postgresql://postgres@127.0.0.1:5432/']) {
+      await expect(
+        run(process.execPath, [BIN, 'serve', '--port', '0', '--store', url]),
+      ).rejects.toMatchObject({
+        code: 1,
+        stderr: expect.stringContaining('the postgres store URL names no database'),
+      });
+    }
     // A PostgreSQL database that does not exist: said as such, with what to do (or, on a machine
     // without PostgreSQL, that the store cannot be reached).
     const missingDb = run(process.execPath, [

@@ -277,7 +277,8 @@ export async function buildServer(
       info: {
         title: 'Tidewatch collector',
         version: '0.1.0',
-        description: 'Ingest (RisingWave v1/v2), query, admin and operations routes. See CONTRACT.md.',
+        description:
+          'Ingest (RisingWave v1/v2), query, admin and operations routes. See docs/design/CONTRACT.md in the repository.',
       },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
     },

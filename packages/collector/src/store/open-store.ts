@@ -13,10 +13,30 @@ export function openStore(url: string, cwd: string = process.cwd()): Store {
       throw new CollectorError('invalid_store', 'sqlite: needs a path, e.g. sqlite:./data/tidewatch.db');
     return openSqliteStore(path === ':memory:' ? path : resolve(cwd, path));
   }
-  if (url.startsWith('postgres://') || url.startsWith('postgresql://')) return openPostgresStore(url);
+  if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
+    // Without a database, PostgreSQL picks the one named after the user: most often `postgres`,
+    // the server's own, which would quietly fill with Tidewatch's tables.
+    if (!postgresDatabase(url))
+      throw new CollectorError(
+        'invalid_store',
+        'the postgres store URL names no database: add one, e.g. postgres://USER@HOST:5432/tidewatch (create it first: createdb tidewatch)',
+      );
+    return openPostgresStore(url);
+  }
   if (/^clickhouse(\+https?)?:\/\//.test(url)) return openClickHouseStore(url);
   throw new CollectorError(
     'invalid_store',
     `unknown store URL "${url.replace(/\/\/[^@/]*@/, '//***@')}": use sqlite:PATH, postgres://USER@HOST:PORT/DB or clickhouse://USER@HOST:8123/DB`,
   );
+}
+
+/** The database a postgres URL names, in its path or or as `?database=` (empty if none). */
+function postgresDatabase(url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return 'unparsed'; // the driver reports what is wrong with it
+  }
+  return decodeURIComponent(parsed.pathname.replace(/^\//, '')) || parsed.searchParams.get('database') || '';
 }
