@@ -135,6 +135,10 @@ try {
   const seconds = Number(args.seconds);
   if (seconds > 0) setTimeout(() => void stop(`--seconds ${seconds}`), seconds * 1000);
 } catch (error) {
-  console.error(String(error));
-  await stop('a process failed to start', 1);
+  // A child that stops because Ctrl-C came during start-up is not a failure: stop() is already
+  // under way and says so.
+  if (!stopping) {
+    console.error(String(error));
+    await stop('a process failed to start', 1);
+  }
 }

@@ -241,6 +241,23 @@ describe.skipIf(!database)('readiness with a hung store', () => {
       await c.close().catch(() => {});
     }
   });
+
+  it('says the store is not answering, not "reachable", once it is gone and a write failed', async () => {
+    const relay = await hangableRelay(new URL(database!.url), 5432);
+    const c = await startTestCollector(relay.url);
+    try {
+      expect((await c.postProto('/api/v2/report/meta', metaReport())).status).toBe(200);
+      relay.cut();
+      expect((await c.postProto('/api/v2/report/meta', metaReport())).status).toBe(503);
+      const res = await fetch(`${c.url}/readyz`);
+      expect(res.status).toBe(503);
+      const body = (await res.json()) as { message: string };
+      expect(body.message).toMatch(/^the postgres store is not answering: /);
+    } finally {
+      await relay.close();
+      await c.close().catch(() => {});
+    }
+  });
 });
 
 describe.skipIf(!database)('query routes with the store gone', () => {

@@ -29,15 +29,6 @@ export async function healthRoutes(
     '/readyz',
     { schema: { tags: ['operations'], summary: 'The store is reachable and commits writes' } },
     async (_req, reply) => {
-      // A store can answer a ping while no write commits (a table lock, a full disk, a writer
-      // holding SQLite's lock): ingest then answers 503 after the store timeout, so say not ready.
-      const trouble = opts.batcher.writeTrouble(stallMs, READY_FAILURE_MS);
-      if (trouble) {
-        return reply.status(503).send({
-          error: 'store_unavailable',
-          message: `the ${opts.store.kind} store is reachable but not committing writes: ${trouble}`,
-        });
-      }
       // Bounded: an orchestrator's probe gives up after a second or so, and a stalled store (a
       // hung connection, a full pool) made this wait up to the driver's own 10 s timeout.
       try {
@@ -46,13 +37,23 @@ export async function healthRoutes(
           READY_TIMEOUT_MS,
           `it did not answer within ${READY_TIMEOUT_MS} ms (stalled, unreachable, or every connection busy)`,
         );
-        return { status: 'ready', store: opts.store.kind };
       } catch (error) {
         return reply.status(503).send({
           error: 'store_unavailable',
           message: `the ${opts.store.kind} store is not answering: ${(error as Error).message}`,
         });
       }
+      // A store can answer a ping while no write commits (a table lock, a full disk, a writer
+      // holding SQLite's lock): ingest then answers 503 after the store timeout, so say not ready.
+      // Checked after the ping, so that a store that is down is not called reachable.
+      const trouble = opts.batcher.writeTrouble(stallMs, READY_FAILURE_MS);
+      if (trouble) {
+        return reply.status(503).send({
+          error: 'store_unavailable',
+          message: `the ${opts.store.kind} store is reachable but not committing writes: ${trouble}`,
+        });
+      }
+      return { status: 'ready', store: opts.store.kind };
     },
   );
   app.get(
