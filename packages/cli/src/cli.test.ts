@@ -1,7 +1,7 @@
 // The real `tidewatch` command in a child process: first start, restart, tokens, graceful stop.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -427,6 +427,15 @@ describe('tidewatch serve', () => {
     // Every store kind is named in the help.
     const help = await run(process.execPath, [BIN, 'serve', '--help']);
     for (const scheme of ['sqlite:', 'postgres://', 'clickhouse://']) expect(help.stdout).toContain(scheme);
+    // Every question `tidewatch query --help` answers is named in the general help too.
+    const queryHelp = (await run(process.execPath, [BIN, 'query', '--help'])).stdout;
+    const questions = [...queryHelp.matchAll(/^ {2}([a-z-]+)\b/gm)].map((m) => m[1]!);
+    expect(new Set(questions).size).toBeGreaterThanOrEqual(14);
+    for (const question of questions) expect(help.stdout).toMatch(new RegExp(`\\b${question}\\b`));
+    const packageVersion = JSON.parse(readFileSync(join(BIN, '../../package.json'), 'utf8')).version;
+    expect((await run(process.execPath, [BIN, '--version'])).stdout.trim()).toBe(
+      `tidewatch ${packageVersion}`,
+    );
     const unknown = run(process.execPath, [BIN, 'frobnicate']);
     await expect(unknown).rejects.toMatchObject({
       code: 2,

@@ -1,4 +1,5 @@
 // The `tidewatch` command line: serve, token, simulate, query.
+import { readFileSync } from 'node:fs';
 import { serveConfig, UsageError } from './args.js';
 import { audit } from './audit.js';
 import { query } from './query.js';
@@ -21,8 +22,11 @@ usage:
       a realistic fleet through the real wire formats; with an admin --token, D days of history go to
       /admin/import with backdated receive times, without one only the last day goes to the public
       ingest routes (tidewatch simulate --help)
-  tidewatch query <active|breakdown|events|metrics NAME|cluster ID> [--from D] [--to D] [--by DIM] [--json]
-      [--target URL] [--token T]     the query API as aligned tables (tidewatch query --help)
+  tidewatch query <question> [--from D] [--to D] [--json] [--target URL] [--token T]
+      the query API as aligned tables; questions: overview, active, versions, adoption, breakdown,
+      distribution, connectors, clusters, events, event-counts, metrics, agent-events, cluster,
+      history (tidewatch query --help says what each answers)
+  tidewatch --version
 
 environment: TIDEWATCH_HOST, TIDEWATCH_PORT, TIDEWATCH_STORE, TIDEWATCH_ADMIN_TOKEN,
              TIDEWATCH_BODY_LIMIT, TIDEWATCH_LOG_LEVEL, TIDEWATCH_HEADERS_TIMEOUT,
@@ -54,6 +58,16 @@ async function main(argv: string[]): Promise<void> {
       return simulate(rest);
     case 'query':
       return query(rest, process.env);
+    case '--version':
+    case '-v':
+    case 'version': {
+      // The CLI package's own version (dist/main.js and src/main.ts both sit one level below it).
+      const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+        version: string;
+      };
+      console.log(`tidewatch ${pkg.version}`);
+      return;
+    }
     case undefined:
     case 'help':
     case '--help':
