@@ -678,6 +678,22 @@ describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
     }
   }, 240_000);
 
+  it('says the collector did not answer when it is gone, not the browser\'s "Failed to fetch"', async () => {
+    const gone = await startTestCollector(`sqlite:${join(dir.path, 'gone.db')}`);
+    const page = await context.newPage();
+    try {
+      await page.goto(`${gone.url}/#token=${ADMIN_TOKEN}`);
+      await page.locator('[data-test="empty-state"]').waitFor();
+      await gone.close();
+      await page.evaluate(`window.location.hash = '#/clusters'`);
+      const alert = page.getByRole('alert').first();
+      await alert.waitFor();
+      expect(await alert.textContent()).toMatch(/^Could not load this: The collector did not answer/);
+    } finally {
+      await page.close();
+    }
+  });
+
   it('an empty collector shows how to send a first report', async () => {
     const page = await context.newPage();
     await page.goto(`${empty.url}/#token=${ADMIN_TOKEN}`);

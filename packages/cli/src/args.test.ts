@@ -91,9 +91,30 @@ describe('serve flags: abuse controls, privacy, security', () => {
     expect(serveConfig(['--store-timeout', '0'], {}).storeTimeout).toBe(0);
     expect(serveConfig([], { TIDEWATCH_STORE_TIMEOUT: '5000' }).storeTimeout).toBe(5000);
     expect(() => serveConfig([], { TIDEWATCH_RETENTION_MONTHS: '' })).toThrow(
-      /--retention-months must be an integer/,
+      /TIDEWATCH_RETENTION_MONTHS \(--retention-months\) must be an integer/,
     );
-    expect(() => serveConfig([], { TIDEWATCH_HOST: ' ' })).toThrow(/--host must not be empty/);
+    expect(() => serveConfig([], { TIDEWATCH_HOST: ' ' })).toThrow(
+      /TIDEWATCH_HOST \(--host\) must not be empty/,
+    );
+  });
+
+  it('names the environment variable when a bad value came from it, and the flag when from the flag', () => {
+    expect(() => serveConfig([], { TIDEWATCH_ADMIN_TOKEN: 'short' })).toThrow(
+      /^TIDEWATCH_ADMIN_TOKEN \(--admin-token\) must be at least 16 characters/,
+    );
+    expect(() => serveConfig([], { TIDEWATCH_RATE_LIMIT_CLUSTER: '-1' })).toThrow(
+      /^TIDEWATCH_RATE_LIMIT_CLUSTER \(--rate-limit-cluster\) must be an integer/,
+    );
+    expect(() => serveConfig([], { TIDEWATCH_CORS_ORIGINS: 'example.com' })).toThrow(
+      /^TIDEWATCH_CORS_ORIGINS \(--cors-origin\) must be an origin/,
+    );
+    // The flag wins over the variable, so a bad flag is named as the flag.
+    expect(() => serveConfig(['--port', 'abc'], { TIDEWATCH_PORT: '8080' })).toThrow(
+      /^--port must be an integer/,
+    );
+    expect(() => serveConfig(['--port=abc'], { TIDEWATCH_PORT: '8080' })).toThrow(
+      /^--port must be an integer/,
+    );
   });
 
   it('refuses values that cannot be right, with a message', () => {

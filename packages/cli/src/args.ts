@@ -17,7 +17,33 @@ function integer(value: string, name: string, min: number, max: number): number 
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
+/** The environment variable that stands in for a serve flag. */
+function envNameOf(flag: string): string {
+  return flag === 'cors-origin'
+    ? 'TIDEWATCH_CORS_ORIGINS'
+    : `TIDEWATCH_${flag.toUpperCase().replaceAll('-', '_')}`;
+}
+
 export function serveConfig(argv: string[], env: NodeJS.ProcessEnv): CollectorConfig {
+  try {
+    return readServeConfig(argv, env);
+  } catch (error) {
+    // Messages name the flag; when the value came from the environment instead, name the variable
+    // the operator has to fix (a systemd unit or a container spec, not the command line).
+    const flag = error instanceof UsageError ? /^--([a-z-]+)/.exec(error.message)?.[1] : undefined;
+    if (
+      flag &&
+      !argv.some((a) => a === `--${flag}` || a.startsWith(`--${flag}=`)) &&
+      env[envNameOf(flag)] !== undefined
+    )
+      throw new UsageError(
+        `${envNameOf(flag)} (--${flag})${error instanceof Error ? error.message.slice(flag.length + 2) : ''}`,
+      );
+    throw error;
+  }
+}
+
+function readServeConfig(argv: string[], env: NodeJS.ProcessEnv): CollectorConfig {
   const { values } = parseArgs({
     args: argv,
     options: {

@@ -383,6 +383,8 @@ describe('tidewatch serve', () => {
     // listens on: each named, with what to check (and never the client's own stack dump).
     for (const [args, message] of [
       [['--store', `sqlite:${dir.path}`], /cannot open the SQLite store at .*must name a file/],
+      // Under a file, where its directory would have to be.
+      [['--store', `sqlite:${join(BIN, 'tidewatch.db')}`], /cannot open the SQLite store at .*EEXIST/],
       [
         ['--store', `sqlite:${join(dir.path, 'tls.db')}`, '--tls-cert', '/nonexistent.pem', '--tls-key', BIN],
         /--tls-cert \/nonexistent.pem cannot be read/,

@@ -40,11 +40,23 @@ async function request(path: string, params: Params): Promise<Response> {
   const token = getToken();
   if (!token) throw new UnauthorizedError('Sign in with an access token.');
   const signal = controller.signal;
-  const response = await fetch(`${path}${queryString(params)}`, {
-    headers: { authorization: `Bearer ${token}`, accept: 'application/json' },
-    signal,
-    cache: 'no-store',
-  });
+  let response: Response;
+  try {
+    response = await fetch(`${path}${queryString(params)}`, {
+      headers: { authorization: `Bearer ${token}`, accept: 'application/json' },
+      signal,
+      cache: 'no-store',
+    });
+  } catch (error) {
+    if (signal.aborted) throw error;
+    // The browser's own words ("Failed to fetch", "NetworkError when attempting…") do not say
+    // what failed: no answer at all means the collector is down or unreachable.
+    throw new ApiError(
+      0,
+      'unreachable',
+      'The collector did not answer (stopped, restarting, or the network is down); reload this page once it is back.',
+    );
+  }
   if (response.ok) return response;
   let code = 'error';
   let message = `${response.status} ${response.statusText}`;

@@ -61,7 +61,9 @@ export function panel(
 export function errorNote(error: unknown): HTMLElement {
   const message =
     error instanceof ApiError
-      ? `${error.message} (${error.status} ${error.code})`
+      ? error.status === 0
+        ? error.message // no answer: there is no status to show
+        : `${error.message} (${error.status} ${error.code})`
       : error instanceof Error
         ? error.message
         : String(error);

@@ -145,7 +145,14 @@ class SqliteStore extends SqlStore {
 const READER_THREADS = 2;
 
 export function openSqliteStore(path: string): SqlStore {
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  if (path !== ':memory:') {
+    try {
+      mkdirSync(dirname(path), { recursive: true });
+    } catch (error) {
+      // EEXIST (a file where a directory should be), EACCES, EROFS: say which store and why.
+      throw unusableFile(path, error);
+    }
+  }
   const sqlite = openDatabase(path);
   let foreign: Error | null;
   try {
