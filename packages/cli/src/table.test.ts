@@ -1,0 +1,22 @@
+// The terminal tables of `tidewatch query`.
+import { describe, expect, it } from 'vitest';
+import { formatTable } from './table.js';
+
+describe('formatTable', () => {
+  it('prints integers exactly and fractions to 4 significant digits, right-aligned', () => {
+    const text = formatTable([
+      { quantile: 'p50', seconds: 0.003142539557026162, count: 9_007_199_254_740_991 },
+      { quantile: 'p99', seconds: 12.5, count: 3 },
+    ]);
+    expect(text.split('\n')).toEqual([
+      'quantile   seconds             count',
+      '--------  --------  ----------------',
+      'p50       0.003143  9007199254740991',
+      'p99           12.5                 3',
+    ]);
+  });
+
+  it('shows control characters from the collector as escapes, never raw', () => {
+    expect(formatTable([{ name: 'a\u001b[2Jb' }])).toContain('a\\x1b[2Jb');
+  });
+});
