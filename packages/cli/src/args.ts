@@ -30,16 +30,11 @@ export function serveConfig(argv: string[], env: NodeJS.ProcessEnv): CollectorCo
   } catch (error) {
     // Messages name the flag; when the value came from the environment instead, name the variable
     // the operator has to fix (a systemd unit or a container spec, not the command line).
-    const flag = error instanceof UsageError ? /^--([a-z-]+)/.exec(error.message)?.[1] : undefined;
-    if (
-      flag &&
-      !argv.some((a) => a === `--${flag}` || a.startsWith(`--${flag}=`)) &&
-      env[envNameOf(flag)] !== undefined
-    )
-      throw new UsageError(
-        `${envNameOf(flag)} (--${flag})${error instanceof Error ? error.message.slice(flag.length + 2) : ''}`,
-      );
-    throw error;
+    if (!(error instanceof UsageError)) throw error;
+    const flag = /^--([a-z-]+)/.exec(error.message)?.[1];
+    const fromFlag = argv.some((a) => a === `--${flag}` || a.startsWith(`--${flag}=`));
+    if (!flag || fromFlag || env[envNameOf(flag)] === undefined) throw error;
+    throw new UsageError(`${envNameOf(flag)} (--${flag})${error.message.slice(flag.length + 2)}`);
   }
 }
 

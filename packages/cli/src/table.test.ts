@@ -7,12 +7,14 @@ describe('formatTable', () => {
     const text = formatTable([
       { quantile: 'p50', seconds: 0.003142539557026162, count: 9_007_199_254_740_991 },
       { quantile: 'p99', seconds: 12.5, count: 3 },
+      { quantile: 'sum', seconds: 123456.789, count: 0 },
     ]);
     expect(text.split('\n')).toEqual([
       'quantile   seconds             count',
       '--------  --------  ----------------',
       'p50       0.003143  9007199254740991',
       'p99           12.5                 3',
+      'sum         123457                 0',
     ]);
   });
 

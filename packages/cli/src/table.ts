@@ -13,10 +13,12 @@ export function printable(text: string): string {
 
 /**
  * A number as a reader wants it in a table: integers exact, fractions to 4 significant digits (a
- * latency of 0.003142539557026162 s reads 0.003143; `--json` keeps every digit).
+ * latency of 0.003142539557026162 s reads 0.003143), but never fewer than the integer part's (a
+ * sum of 123456.789 reads 123457, not 123500); `--json` keeps every digit.
  */
 function number(v: number): string {
-  return Number.isInteger(v) ? String(v) : String(Number(v.toPrecision(4)));
+  if (Number.isInteger(v)) return String(v);
+  return Math.abs(v) >= 1000 ? String(Math.round(v)) : String(Number(v.toPrecision(4)));
 }
 
 export function formatTable(rows: Record<string, unknown>[], columns?: string[]): string {

@@ -30,7 +30,7 @@ export function openStore(url: string, cwd: string = process.cwd()): Store {
   );
 }
 
-/** The database a postgres URL names, in its path or or as `?database=` (empty if none). */
+/** The database a postgres URL names, in its path or as `?database=` (empty if none). */
 function postgresDatabase(url: string): string {
   let parsed: URL;
   try {
