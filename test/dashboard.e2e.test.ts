@@ -685,7 +685,7 @@ describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
       await page.goto(`${gone.url}/#token=${ADMIN_TOKEN}`);
       await page.locator('[data-test="empty-state"]').waitFor();
       await gone.close();
-      await page.evaluate(`window.location.hash = '#/clusters'`);
+      await page.evaluate(`window.location.hash = '#/cluster'`);
       const alert = page.getByRole('alert').first();
       await alert.waitFor();
       expect(await alert.textContent()).toMatch(/^Could not load this: The collector did not answer/);
@@ -707,6 +707,13 @@ describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
     // The page may be on a shared screen: the token is never printed.
     expect(await page.content()).not.toContain(ADMIN_TOKEN);
     await shot(page, 'empty');
+    // The cluster list of an empty store says so, not "no match" for a search nobody made.
+    await page.evaluate(`window.location.hash = '#/cluster'`);
+    const none = page.locator('[data-test="clusters-none"]');
+    await none.waitFor();
+    expect(await none.textContent()).toBe('No cluster has reported yet.');
+    await page.evaluate(`window.location.hash = '#/cluster?search=zzz'`);
+    await expect.poll(() => none.textContent()).toBe('No cluster matches.');
     await page.close();
   });
 

@@ -126,7 +126,17 @@ function clusterList(route: Route): HTMLElement {
           'Export NDJSON',
         ),
       );
-      if (answer.clusters.length === 0) return [filterNote, h('p', {}, 'No cluster matches.')];
+      if (answer.clusters.length === 0) {
+        // "No match" only when something was searched or filtered; a page past the last one is
+        // not an empty store either.
+        const none =
+          active.length > 0
+            ? 'No cluster matches.'
+            : p.get('before')
+              ? 'No more clusters.'
+              : 'No cluster has reported yet.';
+        return [filterNote, h('p', { 'data-test': 'clusters-none' }, none)];
+      }
       return [
         filterNote,
         exportButtons,
