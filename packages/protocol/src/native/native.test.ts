@@ -104,6 +104,26 @@ describe('native report golden files', () => {
     });
   }
 
+  it('refuses an integer it cannot encode with a RangeError, never a loop that does not end', () => {
+    const hostile: [string, (r: ReturnType<typeof sample>, v: number) => void][] = [
+      ['sequence', (r, v) => void (r.sequence = v)],
+      [
+        'a bucket count',
+        (r, v) => {
+          const counts = r.metrics.find((m) => m.histogram)!.histogram!.positive.bucketCounts;
+          counts[counts.length - 1] = v;
+        },
+      ],
+    ];
+    for (const [what, set] of hostile) {
+      for (const value of [Number.POSITIVE_INFINITY, Number.NaN, '1e400' as unknown as number, 2 ** 60]) {
+        const report = sample();
+        set(report, value);
+        expect(() => encodeReportProtobuf(report), `${what} = ${String(value)}`).toThrow(RangeError);
+      }
+    }
+  });
+
   it('is deterministic whatever order labels were inserted in', () => {
     const a = sample();
     const b = sample();

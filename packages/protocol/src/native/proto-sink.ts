@@ -8,8 +8,18 @@ import { WireType } from '@bufbuild/protobuf/wire';
 
 const utf8 = new TextEncoder();
 
+/**
+ * A varint's value must be a non-negative safe integer: Infinity (or a string such as "1e400" in
+ * a report built by hand) would never shrink below 128, and the encoder would loop for ever.
+ */
+function checkVarint(n: number): void {
+  if (!(n >= 0 && n <= Number.MAX_SAFE_INTEGER))
+    throw new RangeError(`cannot encode ${String(n)} as a protobuf varint: not a non-negative safe integer`);
+}
+
 /** Bytes of the varint of a non-negative safe integer. */
 function varintSize(n: number): number {
+  checkVarint(n);
   let size = 1;
   while (n > 0x7f) {
     n = Math.floor(n / 0x80);
@@ -36,6 +46,7 @@ export class ProtoSink {
 
   /** A varint of a non-negative safe integer (uint32, uint64 and the like). */
   private varint(n: number): this {
+    checkVarint(n);
     this.ensure(10);
     const buf = this.buf;
     let at = this.pos;
