@@ -106,7 +106,12 @@ describe('native report golden files', () => {
 
   it('refuses an integer it cannot encode with a RangeError, never a loop that does not end', () => {
     const hostile: [string, (r: ReturnType<typeof sample>, v: number) => void][] = [
-      ['sequence', (r, v) => void (r.sequence = v)],
+      [
+        'sequence',
+        (r, v) => {
+          r.sequence = v;
+        },
+      ],
       [
         'a bucket count',
         (r, v) => {
