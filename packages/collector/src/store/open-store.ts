@@ -16,7 +16,7 @@ export function openStore(url: string, cwd: string = process.cwd()): Store {
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
     // Without a database, PostgreSQL picks the one named after the user: most often `postgres`,
     // the server's own, which would quietly fill with Tidewatch's tables.
-    if (!postgresDatabase(url))
+    if (namesNoDatabase(url))
       throw new CollectorError(
         'invalid_store',
         'the postgres store URL names no database: add one, e.g. postgres://USER@HOST:5432/tidewatch (create it first: createdb tidewatch)',
@@ -30,13 +30,13 @@ export function openStore(url: string, cwd: string = process.cwd()): Store {
   );
 }
 
-/** The database a postgres URL names, in its path or as `?database=` (empty if none). */
-function postgresDatabase(url: string): string {
+/** A postgres URL that names no database, in its path or as `?database=`. */
+function namesNoDatabase(url: string): boolean {
   let parsed: URL;
   try {
     parsed = new URL(url);
   } catch {
-    return 'unparsed'; // the driver reports what is wrong with it
+    return false; // the driver reports what is wrong with it
   }
-  return decodeURIComponent(parsed.pathname.replace(/^\//, '')) || parsed.searchParams.get('database') || '';
+  return !decodeURIComponent(parsed.pathname.replace(/^\//, '')) && !parsed.searchParams.get('database');
 }

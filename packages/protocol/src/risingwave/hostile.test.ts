@@ -370,20 +370,17 @@ const expectedEnum = <T extends string>(value: number, names: readonly T[]): T |
 
 function expectedSystem(data: SystemInit | undefined, flags: Set<ReportFlag>): SystemData {
   const cpu = data?.cpu?.available;
-  const memoryUsed = data?.memory ? expectedUnsigned(data.memory.used, flags) : null;
-  const memoryTotal = data?.memory ? expectedUnsigned(data.memory.total, flags) : null;
-  const osName = expectedText(data?.os?.name, flags);
-  const osVersion = expectedText(data?.os?.version, flags);
-  const osKernel = expectedText(data?.os?.kernelVersion, flags);
-  if (cpu !== undefined && !Number.isFinite(cpu)) flags.add('number_not_finite');
-  return {
-    memoryUsed,
-    memoryTotal,
-    osName,
-    osVersion,
-    osKernel,
+  const system = {
+    memoryUsed: data?.memory ? expectedUnsigned(data.memory.used, flags) : null,
+    memoryTotal: data?.memory ? expectedUnsigned(data.memory.total, flags) : null,
+    osName: expectedText(data?.os?.name, flags),
+    osVersion: expectedText(data?.os?.version, flags),
+    osKernel: expectedText(data?.os?.kernelVersion, flags),
     cpuAvailable: cpu === undefined ? null : Number.isFinite(cpu) ? cpu : null,
   };
+  // The CPU count is read last, so its flag comes after the other fields' flags.
+  if (cpu !== undefined && !Number.isFinite(cpu)) flags.add('number_not_finite');
+  return system;
 }
 
 function expectedBase(
