@@ -294,6 +294,25 @@ describe('agent', () => {
     expect(second.drops.series).toBe(series - second.metrics.length);
   });
 
+  it('fits many narrow histograms without making them coarser than the collector takes', async () => {
+    const stub = await collector(); // decodes and validates like the real collector
+    const clock = new FakeClock();
+    const { agent } = agentFor(stub.url, { clock, dataDir: tempDir(), maxReportBytes: 16 * 1024 });
+    // 1,500 histograms of ~20 buckets (values within 1.5× of each other): ten times 16 KiB, so one
+    // step of proportional shrinking would take them down several scales at once.
+    for (let i = 0; i < 1500; i++) {
+      const h = agent.histogram(`narrow.${i}`);
+      for (let k = 0; k < 50; k++) h.record(1 + k / 100);
+    }
+    await started(agent);
+    await agent.flush();
+    expect(stub.accepted).toHaveLength(1); // not refused as coarse_histogram
+    const sent = stub.accepted[0]!;
+    expect(sent.drops.reports).toBe(0);
+    expect(sent.drops.series).toBe(1500 - sent.metrics.length); // the rest left out, counted
+    for (const m of sent.metrics) expect(m.histogram!.scale).toBe(4); // lowered one scale, no more
+  });
+
   it('never lets its logger break the host: an async logger that rejects is ignored', async () => {
     const stub = await collector(() => 503);
     const clock = new FakeClock();

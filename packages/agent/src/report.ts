@@ -7,11 +7,13 @@ import {
   type AgentReport,
   downscale,
   type EventFieldValue,
+  FITTED_BUCKETS_MIN,
   KEY_PATTERN,
   type MetricSeries,
   NAME_PATTERN,
   NATIVE_LIMITS,
   NATIVE_PROTOCOL,
+  stepsToFit,
 } from '@tidewatch/protocol';
 import type { Collectors } from './collectors.js';
 import { ownCopy, setOwn } from './errors.js';
@@ -67,25 +69,24 @@ function unsendable(m: MetricSeries): boolean {
   );
 }
 
-/** Histograms are not made coarser than this many buckets to fit a report; series go first. */
-const MIN_FITTED_BUCKETS = 16;
-
 /**
  * One step towards a smaller report, in place, sized by `excess` (its bytes over the budget, > 1);
  * false when nothing is left to shrink. Histograms lose scales first (each halves the buckets and
- * about doubles the quantile error; counts and sums stay exact); once none has more than
- * MIN_FITTED_BUCKETS buckets, the widest series are left out, then events (counted in drops). Each
- * step cuts in proportion to the excess, so a report is re-encoded a few times, not once per series.
+ * about doubles the quantile error; counts and sums stay exact), never below the scale at which
+ * they span FITTED_BUCKETS_MIN buckets (the collector refuses a coarser one); once none spans
+ * more, the widest series are left out, then events (counted in drops). Each step cuts in
+ * proportion to the excess, so a report is re-encoded a few times, not once per series.
  */
 export function shrinkReport(report: AgentReport, excess: number): boolean {
-  const wide = report.metrics.filter(
-    (m) => m.histogram !== null && m.histogram.positive.bucketCounts.length > MIN_FITTED_BUCKETS,
-  );
-  if (wide.length > 0) {
-    const by = Math.max(1, Math.ceil(Math.log2(excess)));
-    for (const m of wide) m.histogram = downscale(m.histogram!, by);
-    return true;
+  let lowered = false;
+  const by = Math.max(1, Math.ceil(Math.log2(excess)));
+  for (const m of report.metrics) {
+    const steps = m.histogram === null ? 0 : stepsToFit(m.histogram, FITTED_BUCKETS_MIN);
+    if (steps === 0) continue;
+    m.histogram = downscale(m.histogram!, Math.min(by, steps));
+    lowered = true;
   }
+  if (lowered) return true;
   const share = (n: number) => Math.min(n, Math.ceil(n * (1 - 1 / excess)) + 1);
   if (report.metrics.length > 0) {
     const buckets = (m: MetricSeries) => m.histogram?.positive.bucketCounts.length ?? 0;

@@ -1,7 +1,13 @@
 // The native agent route and the fleet metric query over real HTTP, on every store adapter.
 import { randomUUID } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
-import { encodeReportJson, encodeReportProtobuf } from '@tidewatch/protocol';
+import {
+  downscale,
+  encodeReportJson,
+  encodeReportProtobuf,
+  histogramOf,
+  stepsToFit,
+} from '@tidewatch/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { agentReport, counter, gauge, histogram } from '../../test-support/agent-report.js';
 import { startTestCollector, type TestCollector } from '../../test-support/collector.js';
@@ -85,6 +91,41 @@ describe.each(targets)('native agent route and /query/metrics: $name', (target) 
       newValues.reduce((a, b) => a + b, 0),
       9,
     );
+  });
+
+  it('refuses a needlessly coarse histogram, so that one report cannot coarsen the fleet quantiles', async () => {
+    const values = Array.from({ length: 200 }, (_, i) => 0.01 * (1 + i));
+    expect((await sendJson(agentReport({ metrics: [histogram('t2b.latency', values)] }))).status).toBe(200);
+    const before = (await metric('t2b.latency')).rows[0]!;
+    // One value in one bucket at scale -10 (a factor of 2^1024): no agent lowers a histogram that far.
+    const coarse = {
+      ...histogram('t2b.latency', [1]),
+      histogram: {
+        scale: -10,
+        zeroCount: 0,
+        positive: { offset: -1, bucketCounts: [1] },
+        count: 1,
+        sum: 1,
+        min: 1,
+        max: 1,
+      },
+    };
+    for (const send of [sendJson, sendProto]) {
+      const res = await send(agentReport({ metrics: [counter('t2b.other', 1), coarse] }));
+      expect(res.status).toBe(400);
+      const body = (await res.json()) as { error: string; message: string };
+      expect(body.error).toBe('coarse_histogram');
+      expect(body.message).toContain('metrics[1].histogram is at scale -10');
+    }
+    // Nothing of the refused reports was stored (not even their counter), and the quantiles stand.
+    expect((await metric('t2b.other')).kind).toBeNull();
+    expect((await metric('t2b.latency')).rows[0]).toEqual(before);
+    expect(before.relativeError).toBeLessThanOrEqual(0.0108);
+    // A histogram lowered only as far as a report's size limit needs is taken (the agent's
+    // shrinkReport stops where a histogram spans FITTED_BUCKETS_MIN buckets).
+    const fitted = histogram('t2b.latency', values);
+    fitted.histogram = downscale(fitted.histogram!, 8 - 5 + stepsToFit(histogramOf(values, 5), 16));
+    expect((await sendJson(agentReport({ metrics: [fitted] }))).status).toBe(200);
   });
 
   it("answers gauges with each cluster's latest value and the spread", async () => {

@@ -3,13 +3,16 @@ import { describe, expect, it } from 'vitest';
 import {
   bucketIndex,
   downscale,
+  FITTED_BUCKETS_MIN,
   histogramOf,
   lowerBoundary,
   mergeHistograms,
   quantile,
   relativeErrorBound,
   SCALE_FOR_2_PERCENT,
+  stepsToFit,
 } from './exp-histogram.js';
+import { validateHistogram } from './validate.js';
 
 /** A seeded generator, so that a failure names data that can be reproduced. */
 function random(seed: number): () => number {
@@ -193,5 +196,37 @@ describe('exponential histogram math', () => {
     expect(quantile(g, 0)).toBe(0);
     expect(quantile(g, 0.4)).toBe(0);
     expect(quantile(g, 1)).toBe(7);
+  });
+
+  it('takes every histogram an agent can send, and refuses one lowered two scales past that (property)', () => {
+    const coarseCode = (h: ReturnType<typeof histogramOf>) => {
+      try {
+        validateHistogram(h, 'h');
+        return undefined;
+      } catch (error) {
+        return (error as { code: string }).code;
+      }
+    };
+    fc.assert(
+      fc.property(
+        fc.array(fc.oneof(fc.constant(0), fc.double({ min: 2 ** -1074, max: 2 ** 980, noNaN: true })), {
+          minLength: 1,
+          maxLength: 200,
+        }),
+        fc.integer({ min: 32, max: 2048 }),
+        (values, budget) => {
+          // What an agent records (scale 5 at most, lowered to its bucket budget), then lowers
+          // step by step to fit a report (report.ts shrinkReport): every step is accepted.
+          const recorded = histogramOf(values, SCALE_FOR_2_PERCENT, budget);
+          const steps = stepsToFit(recorded, FITTED_BUCKETS_MIN);
+          for (let by = 0; by <= steps; by++) expect(coarseCode(downscale(recorded, by))).toBeUndefined();
+          const past = downscale(recorded, steps + 2);
+          const positive = recorded.count > recorded.zeroCount;
+          if (past.scale < -10)
+            expect(coarseCode(past)).toBe('invalid_field'); // below the wire's scales
+          else expect(coarseCode(past)).toBe(positive ? 'coarse_histogram' : undefined);
+        },
+      ),
+    );
   });
 });

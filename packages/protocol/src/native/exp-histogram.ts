@@ -21,6 +21,17 @@ import { type ExpHistogramData, NATIVE_LIMITS } from './model.js';
 /** The smallest scale whose relative error bound is at most 2%. */
 export const SCALE_FOR_2_PERCENT = 5;
 
+/**
+ * The fewest buckets a histogram is lowered to for size: an agent lowers a histogram's scale to
+ * keep its report under the size limit only while the histogram spans more buckets than this
+ * (packages/agent/src/report.ts), and otherwise only to keep a series within its bucket budget
+ * (at least 32). So a histogram below SCALE_FOR_2_PERCENT whose values would span this many
+ * buckets or fewer one scale finer was made coarse on purpose, and the collector refuses it:
+ * merges go to their coarsest input's scale, so one such histogram would coarsen every fleet
+ * answer it joins.
+ */
+export const FITTED_BUCKETS_MIN = 16;
+
 /** Largest relative error of a quantile estimate at `scale` (see the header). */
 export function relativeErrorBound(scale: number): number {
   const inverseBase = 2 ** -(2 ** -scale); // 1/b, finite at every scale (b overflows below -9)
@@ -168,6 +179,29 @@ export class HistogramMerger {
     }
     return merged;
   }
+}
+
+/** The fewest scale steps that bring h's populated buckets within `buckets` (0 when they are). */
+export function stepsToFit(h: ExpHistogramData, buckets: number): number {
+  const range = populated(h);
+  if (!range) return 0;
+  let by = 0;
+  while ((range[1] >> by) - (range[0] >> by) + 1 > buckets) by++;
+  return by;
+}
+
+/**
+ * How many buckets h's positive values would span one scale finer, with a bucket of slack at
+ * either end for producers that compute boundaries in floating point (0 without positive
+ * values). With min 0 the smallest positive value is unknown: its bucket's finer half below is
+ * counted.
+ */
+export function spanOneScaleFiner(h: ExpHistogramData): number {
+  const range = populated(h);
+  if (!range) return 0;
+  const finer = h.scale + 1;
+  const lo = h.min > 0 ? bucketIndex(h.min, finer) : 2 * range[0];
+  return bucketIndex(h.max, finer) - lo + 3;
 }
 
 /** Lowers the scale by `by` steps (bucket i becomes i >> by); the result is trimmed. */

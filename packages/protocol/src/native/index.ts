@@ -5,6 +5,7 @@ export {
   bucketIndex,
   downscale,
   emptyHistogram,
+  FITTED_BUCKETS_MIN,
   HistogramMerger,
   histogramOf,
   lowerBoundary,
@@ -12,6 +13,8 @@ export {
   quantile,
   relativeErrorBound,
   SCALE_FOR_2_PERCENT,
+  spanOneScaleFiner,
+  stepsToFit,
 } from './exp-histogram.js';
 export { encodeReportJson, parseReportJson } from './json.js';
 export * from './model.js';

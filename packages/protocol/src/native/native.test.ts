@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ProtocolError } from '../errors.js';
 import { decodeNativeReport } from './decode.js';
-import { bucketIndex, histogramOf } from './exp-histogram.js';
+import { bucketIndex, FITTED_BUCKETS_MIN, histogramOf, spanOneScaleFiner } from './exp-histogram.js';
 import { encodeReportJson } from './json.js';
 import { type AgentReport, NATIVE_LIMITS } from './model.js';
 import { encodeReportProtobuf } from './protobuf.js';
@@ -178,7 +178,9 @@ const histogram = fc
     fc.array(fc.double({ min: 0, max: 1e12, noNaN: true }), { maxLength: 50 }),
     fc.integer({ min: -2, max: 20 }),
   )
-  .map(([values, scale]) => histogramOf(values, scale, 160));
+  .map(([values, scale]) => histogramOf(values, scale, 160))
+  // As agents send them: not coarser than their values need (FITTED_BUCKETS_MIN).
+  .filter((h) => h.scale >= 5 || h.count === h.zeroCount || spanOneScaleFiner(h) > FITTED_BUCKETS_MIN);
 
 const metric = fc.oneof(
   fc.record({

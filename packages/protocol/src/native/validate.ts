@@ -3,7 +3,7 @@
 // a ProtocolError naming the field. Nothing else is ever thrown, whatever the input.
 import { ProtocolError } from '../errors.js';
 import { checkLength } from '../fields.js';
-import { bucketIndex } from './exp-histogram.js';
+import { bucketIndex, FITTED_BUCKETS_MIN, SCALE_FOR_2_PERCENT, spanOneScaleFiner } from './exp-histogram.js';
 import {
   type AgentDrops,
   type AgentEvent,
@@ -186,6 +186,17 @@ function checkBucketsHoldMinMax(h: ExpHistogramData, field: string): void {
   }
 }
 
+/** See FITTED_BUCKETS_MIN: no agent makes a histogram this coarse, and merges would inherit it. */
+function checkNotNeedlesslyCoarse(h: ExpHistogramData, field: string): void {
+  if (h.scale >= SCALE_FOR_2_PERCENT) return;
+  const span = spanOneScaleFiner(h);
+  if (span === 0 || span > FITTED_BUCKETS_MIN) return;
+  throw new ProtocolError(
+    'coarse_histogram',
+    `${field} is at scale ${h.scale}, coarser than its values need: from min ${h.min} to max ${h.max} they fit in ${span} buckets at scale ${h.scale + 1}. Agents lower a histogram's scale only while it spans more than ${FITTED_BUCKETS_MIN} buckets, and a needlessly coarse one would make every fleet merge of this metric as coarse`,
+  );
+}
+
 export function validateHistogram(value: unknown, field: string): ExpHistogramData {
   const h = object(value, field);
   const positive = optionalObject(h['positive'], `${field}.positive`);
@@ -220,6 +231,7 @@ export function validateHistogram(value: unknown, field: string): ExpHistogramDa
     throw new ProtocolError('inconsistent_histogram', `${field} needs 0 <= min <= max`);
   }
   checkBucketsHoldMinMax(data, field);
+  checkNotNeedlesslyCoarse(data, field);
   return data;
 }
 
