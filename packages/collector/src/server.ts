@@ -4,6 +4,7 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { createSecureContext } from 'node:tls';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -22,6 +23,7 @@ import {
   MAX_PIPELINED_REQUESTS,
 } from './http/connections.js';
 import {
+  answerRawAndClose,
   clientErrorHandler,
   frameworkErrorHandler,
   installErrorHandling,
@@ -207,6 +209,15 @@ export async function buildServer(
     });
     response.writeHead(417, { 'content-type': 'application/json', connection: 'close' }).end(body);
   });
+  // CONNECT (a proxy tunnel): Node's default is to drop the connection without a word.
+  app.server.on('connect', (_request: IncomingMessage, socket: Duplex) =>
+    answerRawAndClose(
+      socket,
+      405,
+      'method_not_allowed',
+      'CONNECT is not supported: the collector is not a proxy',
+    ),
+  );
   // A client that half-closes its side after a whole request (FIN: `nc -N`, some HTTP/1.0
   // clients) still gets its answer, and the connection ends after it. Node's default abandons the
   // request and closes: its report was stored but it never heard so.

@@ -234,6 +234,8 @@ describe.each(targets)('POST /admin/import: $name', (target) => {
       /line 2: .*not a valid time/,
     ],
     ['a 13th month', { receivedAt: lastYear('13-01T00:00:00Z') }, /line 2: .*not a valid time/],
+    // A misspelt key would otherwise be ignored, and its line imported without what it meant.
+    ['an unknown key', { recievedAt: Date.now() }, /line 2: unknown key "recievedAt"/],
   ])(
     'refuses the whole import for %s, naming the line, and stores nothing',
     async (_name, patch, message) => {

@@ -146,6 +146,8 @@ function decode(
   return { kind: 'report', rows: [license.apply(reportRow(report, raw, receivedAt), report)], discarded: 0 };
 }
 
+const LINE_KEYS = ['receivedAt', 'path', 'contentType', 'body'];
+
 function parseLine(text: string, now: number, license: LicenseSubjectPolicy): Decoded {
   let line: unknown;
   try {
@@ -155,6 +157,13 @@ function parseLine(text: string, now: number, license: LicenseSubjectPolicy): De
   }
   if (typeof line !== 'object' || line === null || Array.isArray(line)) {
     throw new LineError('each line must be a JSON object {receivedAt, path, contentType, body}');
+  }
+  for (const key of Object.keys(line)) {
+    if (!LINE_KEYS.includes(key)) {
+      throw new LineError(
+        `unknown key ${JSON.stringify(key.slice(0, 40))} (a line has ${LINE_KEYS.join(', ')})`,
+      );
+    }
   }
   const { receivedAt, path, contentType, body } = line as Record<string, unknown>;
   const at = receiveTime(receivedAt, now);

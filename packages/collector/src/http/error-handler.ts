@@ -3,6 +3,7 @@
 
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { ProtocolError } from '@tidewatch/protocol';
 import type {
   FastifyError,
@@ -164,6 +165,11 @@ export function installErrorHandling(
     const error = storeUnavailable(thrown) ?? thrown;
     const { status, body } = toErrorBody(error);
     const route = request.routeOptions.url ?? 'unknown';
+    if ((error as Partial<FastifyError>).code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      // Fastify's "Request body is too large" does not say what the limit is.
+      const limit = request.routeOptions.bodyLimit;
+      body.message = `the body is larger than this route's limit of ${limit} bytes${route.startsWith('/api/') ? " (the collector's --body-limit)" : ''}`;
+    }
     if (status >= 500 && error instanceof CollectorError) outages.log(request.log, error, route);
     else if (status >= 500) request.log.error({ err: error, route }, 'request failed');
     else request.log.debug({ route, error: body.error }, body.message);
@@ -222,6 +228,11 @@ export function clientErrorHandler(error: NodeJS.ErrnoException, socket: Socket)
     'bad_request',
     'the request is not valid HTTP/1.1',
   ];
+  answerRawAndClose(socket, status, code, message);
+}
+
+/** Writes one JSON error answer straight to a socket (below fastify), then closes it. */
+export function answerRawAndClose(socket: Duplex, status: number, code: string, message: string): void {
   const body = JSON.stringify({ error: code, message } satisfies ErrorBody);
   if (socket.writable) {
     socket.write(

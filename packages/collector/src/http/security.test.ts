@@ -419,6 +419,22 @@ describe('HTTP framing', () => {
     );
     expect(expectation).toMatch(/^HTTP\/1\.1 417/);
     expect(expectation).toContain('"error":"expectation_failed"');
+    // A proxy tunnel request: Node's default drops the connection without an answer.
+    const tunnel = await exchange(
+      port,
+      Buffer.from('CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n'),
+    );
+    expect(tunnel).toMatch(/^HTTP\/1\.1 405/);
+    expect(tunnel).toContain('"error":"method_not_allowed"');
+    // An Upgrade nobody serves is an ordinary request.
+    const upgrade = await exchange(
+      port,
+      Buffer.from(
+        'GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, close\r\nUpgrade: websocket\r\n\r\n',
+      ),
+    );
+    expect(upgrade).toMatch(/^HTTP\/1\.1 200/);
+    expect((await c.get('/healthz')).status).toBe(200);
     await c.close();
   });
 });

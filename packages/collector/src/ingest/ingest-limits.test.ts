@@ -434,6 +434,9 @@ describe.each(targets)('ingest limits, gzip bombs and slow clients: $name', (tar
       'content-encoding': 'gzip',
     });
     expect([refused.status, refused.body.error]).toEqual([413, 'payload_too_large']);
+    expect(refused.body.message).toBe(
+      `the body is larger than this route's limit of ${BODY_LIMIT} bytes (the collector's --body-limit)`,
+    );
     await expectHealthy(c);
     console.log(
       `gzip bombs (${target.name}): ${BOMBS} concurrent bombs of ${bomb.length} bytes inflating to ` +
