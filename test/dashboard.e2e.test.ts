@@ -399,9 +399,16 @@ describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
     );
     await shot(page, 'metrics-errors-by-class');
 
-    // The cluster list, then a cluster found by its tracking id with the search form.
+    // The cluster list, then a cluster found by its tracking id with the search form: first a part
+    // of it (the list of matches, without a 404 in the console), then all of it (its page).
     await go(page, `#/cluster?from=${range.from}&to=${range.to}`);
     await shot(page, 'clusters');
+    const part = clusters.a.slice(0, 8);
+    await page.getByLabel('Tracking id').fill(part);
+    await page.getByRole('button', { name: 'Find cluster' }).click();
+    await page.waitForURL(new RegExp(`search=${part}`));
+    await settled(page);
+    expect(await page.locator('tbody tr', { hasText: clusters.a }).count()).toBe(1);
     await page.getByLabel('Tracking id').fill(clusters.a);
     await page.getByRole('button', { name: 'Find cluster' }).click();
     await page.waitForURL(new RegExp(`#/cluster/${clusters.a}`));

@@ -41,15 +41,22 @@ function searchForm(route: Route, initial: string): HTMLElement {
         if (!text) return go(href('cluster', null, { search: null, before: null }, route));
         status.textContent = 'Searching…';
         try {
-          await getJson<ClusterAnswer>(`/query/clusters/${encodeURIComponent(text)}`);
-          go(href('cluster', text, { search: null, version: null, clusterType: null, before: null }, route));
-        } catch (error) {
-          if (!(error instanceof NotFoundError)) {
-            status.replaceChildren(errorNote(error));
-            return;
+          // Through the list, not /query/clusters/{id}: a partial id would be a 404 there, which
+          // the browser logs as an error in the console.
+          const { clusters } = await getJson<ClusterListAnswer>('/query/clusters', {
+            search: text,
+            limit: '100',
+          });
+          if (clusters.some((c) => c.trackingId === text)) {
+            go(
+              href('cluster', text, { search: null, version: null, clusterType: null, before: null }, route),
+            );
+          } else {
+            // No exact match: list the clusters whose id contains the text.
+            go(href('cluster', null, { search: text, before: null }, route));
           }
-          // No exact match: list the clusters whose id contains the text.
-          go(href('cluster', null, { search: text, before: null }, route));
+        } catch (error) {
+          status.replaceChildren(errorNote(error));
         }
       },
     },
