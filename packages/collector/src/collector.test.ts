@@ -1,4 +1,5 @@
 // Starting a collector: the first admin token is minted only by a start that is actually serving.
+import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { Migrator } from 'kysely';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -14,6 +15,18 @@ const clickhouseDb = await createClickHouseDatabase(); // null (skipped, with a 
 afterAll(() => dir.remove());
 
 describe('first start', () => {
+  it('fails on a taken port before it opens (or creates) the store', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = (taken.address() as { port: number }).port;
+    const file = `${dir.path}/never-created.db`;
+    await expect(
+      startCollector({ store: `sqlite:${file}`, host: '127.0.0.1', port, logLevel: 'silent' }),
+    ).rejects.toThrow(/EADDRINUSE/);
+    taken.close();
+    expect(existsSync(file)).toBe(false);
+  });
+
   it('mints the admin token on the start that serves, not on one that failed to listen', async () => {
     const store = `sqlite:${dir.path}/first-start.db`;
     const taken = createServer();

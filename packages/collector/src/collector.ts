@@ -2,6 +2,7 @@
 // Shutdown stops accepting, lets in-flight requests finish (their writes commit), then closes the
 // store.
 
+import { createServer } from 'node:net';
 import type { Logger } from 'pino';
 import { hashToken, newToken, tokenRecord } from './auth/tokens.js';
 import { type CollectorConfig, DEFAULT_CONFIG } from './config.js';
@@ -92,6 +93,20 @@ async function migrateLogged(store: Store, log: Logger): Promise<void> {
   );
 }
 
+/**
+ * Fails at once when the address is taken (a second collector, say), before the store is opened:
+ * an upgrade's migrations or the retention pass can take minutes, and a store path that does not
+ * exist yet would be created for nothing. The real listen still catches a port taken in between.
+ */
+async function checkPortFree(host: string, port: number): Promise<void> {
+  if (port === 0) return;
+  const probe = createServer();
+  await new Promise<void>((resolve, reject) => {
+    probe.once('error', reject);
+    probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve()));
+  });
+}
+
 export async function startCollector(
   overrides: Partial<CollectorConfig> = {},
   runtime: ServerRuntime = {},
@@ -106,6 +121,7 @@ export async function startCollector(
     );
   }
   const tls = config.tlsCert && config.tlsKey ? tlsFiles(config.tlsCert, config.tlsKey) : undefined;
+  await checkPortFree(config.host, config.port);
   const store = openStore(config.store);
   let collector: Collector | undefined;
   try {
