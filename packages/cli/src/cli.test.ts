@@ -120,7 +120,11 @@ describe('tidewatch serve', () => {
   });
 
   it('stores the README example: curl --data-binary @examples/risingwave/meta-report.pb', async () => {
-    const s = await serve(['--store', store]);
+    // A store and token of its own, so that this test also runs alone (-t).
+    const token = 'readme-example-token-0123456789';
+    const s = await serve(['--store', `sqlite:${join(dir.path, 'readme.db')}`], {
+      TIDEWATCH_ADMIN_TOKEN: token,
+    });
     const sample = fileURLToPath(new URL('../../../examples/risingwave/meta-report.pb', import.meta.url));
     const posted = await run('curl', [
       '-sS',
@@ -137,7 +141,7 @@ describe('tidewatch serve', () => {
     const got = await run('curl', [
       '-sS',
       '-H',
-      `Authorization: Bearer ${adminToken}`,
+      `Authorization: Bearer ${token}`,
       `${s.url}/query/clusters/${id}`,
     ]);
     const cluster = JSON.parse(got.stdout);
