@@ -414,9 +414,55 @@ describe('agent', () => {
     const sent = readdirSync(path.join(dataDir, 'sent'));
     expect(sent).toHaveLength(2);
     const copy = JSON.parse(readFileSync(path.join(dataDir, 'sent', sent[1]!), 'utf8'));
-    expect(copy.reportId).toBe(stub.accepted[4]!.reportId);
+    expect(copy).toEqual(stub.accepted[4]); // an empty report: no metrics, no events
     expect(readdirSync(path.join(dataDir, 'spool'))).toEqual([]);
     expect(readFileSync(path.join(dataDir, 'state.json'), 'utf8')).toContain('"nextSequence":6');
+  });
+
+  /** The audit copy's layout, for comparing whole texts. */
+  function auditLike(report: object): string {
+    const { metrics, events, ...rest } = report as { metrics: unknown[]; events: unknown[] };
+    const list = (key: string, items: unknown[]) =>
+      `  "${key}": [${items.map((x, i) => `${i ? ',' : ''}\n    ${JSON.stringify(x)}`).join('')}${items.length ? '\n  ' : ''}]`;
+    return `${JSON.stringify(rest, null, 2).slice(0, -2)},\n${list('metrics', metrics)},\n${list('events', events)}\n}\n`;
+  }
+
+  it('writes the audit copy with one metric or event per line, equal to what was sent', async () => {
+    const stub = await collector();
+    const dataDir = tempDir();
+    const { agent } = agentFor(stub.url, { clock: new FakeClock(), dataDir });
+    for (let i = 0; i < 250; i++) {
+      agent.counter('c', { i: String(i) }).inc(i);
+      agent.histogram('h', { i: String(i) }).record(1 + i / 7);
+    }
+    agent.event('e', { n: 1 });
+    agent.event('e', { n: 2 });
+    await started(agent);
+    await agent.flush();
+    const [file] = readdirSync(path.join(dataDir, 'sent'));
+    const text = readFileSync(path.join(dataDir, 'sent', file!), 'utf8');
+    expect(JSON.parse(text)).toEqual(stub.accepted[0]);
+    const lines = text.split('\n');
+    expect(lines.filter((l) => l.startsWith('    {"name":"c"'))).toHaveLength(250);
+    expect(lines.filter((l) => l.startsWith('    {"name":"e"'))).toHaveLength(2);
+    // Not a line per bucket count (a 1 MiB report of wide histograms was a 10.7 MB copy).
+    expect(lines.filter((l) => /^\s*\d+,?$/.test(l))).toEqual([]);
+    await agent.shutdown();
+
+    // A report spooled by an earlier process is decoded from the spool for its copy: the same text.
+    stub.answer = () => 503;
+    const later = agentFor(stub.url, { clock: new FakeClock(), dataDir });
+    later.agent.histogram('h', { i: 'x' }).record(2.5);
+    await later.agent.flush();
+    await later.agent.shutdown();
+    stub.answer = () => 200;
+    const again = agentFor(stub.url, { clock: new FakeClock(), dataDir });
+    await started(again.agent);
+    await again.agent.flush();
+    const spooledEarlier = stub.accepted.find((r) => r.metrics.some((m) => m.labels['i'] === 'x'))!;
+    const copy = readdirSync(path.join(dataDir, 'sent')).find((f) => f.includes(spooledEarlier.reportId))!;
+    expect(readFileSync(path.join(dataDir, 'sent', copy), 'utf8')).toBe(auditLike(spooledEarlier));
+    expect(text).toBe(auditLike(stub.accepted[0]!));
   });
 
   it('generates a tracking id once and keeps it in dataDir', async () => {

@@ -419,7 +419,9 @@ class RunningAgent implements Agent {
       return;
     }
     await saveState(this.disk, this.state);
-    await this.spool.put(spoolName(now, report.sequence, report.reportId, json ? 'json' : 'pb'), body);
+    const name = spoolName(now, report.sequence, report.reportId, json ? 'json' : 'pb');
+    await this.spool.put(name, body);
+    this.delivery.spooled(name, report);
     await this.deliver();
   }
 
