@@ -1,3 +1,5 @@
+import { createServer, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { type AgentReport, encodeReportProtobuf } from '@tidewatch/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type StubCollector, startCollector } from '../test/collector-stub.js';
@@ -76,6 +78,50 @@ describe('transport', () => {
   it('drops on other 4xx', async () => {
     stub = await startCollector(() => 400);
     expect(await post(stub.url)).toEqual({ outcome: 'drop', reason: 'collector answered 400' });
+  });
+
+  /** A server that answers every request with `answer`, for answers the stub cannot give. */
+  async function answering(answer: (res: ServerResponse) => void): Promise<{ url: string; server: Server }> {
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => answer(res));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
+  }
+
+  it("names the collector's refusal code and message, reading a bounded part of the body", async () => {
+    const json = await answering((res) =>
+      res
+        .writeHead(400, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ error: 'coarse_histogram', message: 'metrics[0].histogram is at scale -10' })),
+    );
+    expect(await post(json.url)).toEqual({
+      outcome: 'drop',
+      reason: 'collector answered 400 (coarse_histogram: metrics[0].histogram is at scale -10)',
+    });
+    json.server.close();
+    // A refusal whose body never ends is not waited for: dropped, without a reason.
+    const endless = await answering((res) => {
+      res.writeHead(413, { 'content-type': 'text/plain' });
+      const timer = setInterval(() => res.write('x'), 5);
+      res.on('close', () => clearInterval(timer));
+    });
+    // (Without the bound this waits for ever: the send's own 60 s timeout no longer applies.)
+    expect(await post(endless.url, 60_000)).toEqual({ outcome: 'drop', reason: 'collector answered 413' });
+    endless.server.closeAllConnections();
+    endless.server.close();
+  });
+
+  it('names the endpoint to configure for a redirect (without /api/v3/report)', async () => {
+    const moved = await answering((res) =>
+      res.writeHead(301, { location: 'https://elsewhere.example/telemetry/api/v3/report' }).end(),
+    );
+    expect(await post(moved.url)).toEqual({
+      outcome: 'drop',
+      reason: 'collector answered 301 (a redirect: set endpoint to https://elsewhere.example/telemetry)',
+    });
+    moved.server.close();
   });
 
   it('gives up on a collector that hangs, after the timeout', async () => {

@@ -37,6 +37,52 @@ export function parseRetryAfter(value: string | undefined, now: number): number 
   return Number.isNaN(date) ? null : Math.max(0, date - now);
 }
 
+/** The endpoint to configure for a redirect to `location` (reports go to ENDPOINT/api/v3/report). */
+export function endpointOf(location: string): string {
+  return location.slice(0, 200).replace(/\/api\/v3\/report\/?$/, '');
+}
+
+/** The most of a refusal's body that is read, and for how long. */
+const REFUSAL_BYTES = 2048;
+const REFUSAL_MS = 2000;
+
+/**
+ * Reads at most REFUSAL_BYTES of a 4xx answer, for at most REFUSAL_MS: ` (code: message)` when it
+ * is the collector's JSON error, '' otherwise; then closes the connection.
+ */
+function readRefusal(response: http.IncomingMessage, done: (why: string) => void): void {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let ended = false;
+  const end = () => {
+    if (ended) return;
+    ended = true;
+    clearTimeout(timer);
+    response.destroy();
+    done(describeRefusal(Buffer.concat(chunks).subarray(0, REFUSAL_BYTES).toString('utf8')));
+  };
+  const timer = setTimeout(end, REFUSAL_MS);
+  unrefTimer(timer);
+  response.on('data', (chunk: Buffer) => {
+    chunks.push(chunk);
+    size += chunk.length;
+    if (size >= REFUSAL_BYTES) end();
+  });
+  response.once('end', end);
+  response.once('close', end);
+}
+
+export function describeRefusal(text: string): string {
+  try {
+    const body = JSON.parse(text) as { error?: unknown; message?: unknown };
+    if (typeof body.error !== 'string') return '';
+    const message = typeof body.message === 'string' ? `: ${body.message.slice(0, 300)}` : '';
+    return ` (${body.error.slice(0, 64)}${message})`;
+  } catch {
+    return '';
+  }
+}
+
 export async function send(body: Uint8Array, options: SendOptions): Promise<SendResult> {
   if (options.signal.aborted) return ABORTED;
   let payload: Uint8Array;
@@ -63,10 +109,18 @@ export async function send(body: Uint8Array, options: SendOptions): Promise<Send
     if (options.gzip) headers['content-encoding'] = 'gzip';
     const request = client.request(options.url, { method: 'POST', headers, agent: false }, (response) => {
       const status = response.statusCode ?? 0;
-      // The body is not needed: close the connection now rather than read it. Reading it had no
-      // bound in time or size, so an answer that streamed forever held a socket (one per retry)
-      // and filled the host's memory.
       response.on('error', () => {});
+      if (status >= 400 && status < 500 && status !== 408 && status !== 429) {
+        // A refusal: its JSON says why (`coarse_histogram`, ...), which the log line then names.
+        // The answer is known now: the send's own timeout must not turn it into a retry.
+        clearTimeout(timer);
+        return readRefusal(response, (why) =>
+          finish({ outcome: 'drop', reason: `collector answered ${status}${why}` }),
+        );
+      }
+      // Otherwise the body is not needed: close the connection now rather than read it. Reading
+      // it had no bound in time or size, so an answer that streamed forever held a socket (one
+      // per retry) and filled the host's memory.
       response.destroy();
       if (status >= 200 && status < 300) finish({ outcome: 'ok', status });
       else if (status === 408 || status === 429 || status >= 500) {
@@ -75,11 +129,13 @@ export async function send(body: Uint8Array, options: SendOptions): Promise<Send
           reason: `collector answered ${status}`,
           retryAfterMs: parseRetryAfter(response.headers['retry-after'], options.now),
         });
-      } else {
+      } else if (status >= 300 && status < 400) {
         // A redirect is not followed (the report would be sent somewhere not configured): say where.
-        const location = status >= 300 && status < 400 ? response.headers.location : undefined;
-        const hint = location ? ` (a redirect to ${location.slice(0, 200)}: set endpoint to it)` : '';
+        const location = response.headers.location;
+        const hint = location ? ` (a redirect: set endpoint to ${endpointOf(location)})` : '';
         finish({ outcome: 'drop', reason: `collector answered ${status}${hint}` });
+      } else {
+        finish({ outcome: 'drop', reason: `collector answered ${status}` });
       }
     });
     // Listen for errors before anything can destroy the request: a destroyed request emits
