@@ -384,15 +384,19 @@ describe('agent', () => {
     await agent.flush();
     expect(stub.connections).toBe(0);
     expect(logs.some((l) => l.includes('"name": "c"') && l.includes('not sent'))).toBe(true);
-    expect(readdirSync(path.join(dataDir))).not.toContain('spool');
     await agent.shutdown(500);
-    // Nothing was sent, so nothing is recorded: a real run afterwards starts at sequence 1, with
-    // no gap that would say a report was lost.
+    // Nothing was sent, so nothing is recorded, not even the tracking id or the notice: dataDir
+    // is as it was.
+    expect(readdirSync(dataDir)).toEqual([]);
+    expect(logs.filter((l) => l.includes('TIDEWATCH_TELEMETRY=off'))).toEqual([]);
+    // A real run afterwards starts at sequence 1 (no gap that would say a report was lost) and
+    // shows the first-start notice.
     const real = agentFor(stub.url, { clock, dataDir });
     real.agent.counter('c').inc();
     await started(real.agent);
     await real.agent.flush();
     expect(stub.accepted.map((r) => r.sequence)).toEqual([1]);
+    expect(real.logs.filter((l) => l.includes('TIDEWATCH_TELEMETRY=off'))).toHaveLength(1);
   });
 
   it('shows the notice once per dataDir and keeps a bounded audit copy of what was sent', async () => {

@@ -154,7 +154,9 @@ class RunningAgent implements Agent {
     this.intervalStartMs = o.clock.now();
     this.clockOffset = wallMinusElapsed(o.clock);
     this.registry = new Registry(o.maxSeries, o.histogramBuckets, (m) => this.warnOnce(m));
-    this.disk = new Disk(o.dataDir, (m) => this.problem(m));
+    // Debug runs leave dataDir as they found it: a later real run keeps its identity, its
+    // schedule and its first-start notice.
+    this.disk = new Disk(o.dataDir, (m) => this.problem(m), o.debug);
     this.spool = new Spool(
       this.disk,
       { maxReports: o.spoolMaxReports, maxBytes: o.spoolMaxBytes, maxAge: o.spoolMaxAge },
@@ -273,7 +275,7 @@ class RunningAgent implements Agent {
   private async start(): Promise<void> {
     this.trackingId = await loadTrackingId(this.disk, this.o.trackingId);
     this.state = await loadState(this.disk);
-    if (this.state.noticeShownMs === null) {
+    if (this.state.noticeShownMs === null && !this.o.debug) {
       this.log(NOTICE(this.o, this.o.dataDir));
       this.state.noticeShownMs = this.o.clock.now();
       await saveState(this.disk, this.state);

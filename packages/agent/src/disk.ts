@@ -32,9 +32,14 @@ export class Disk {
   /** True once any write failed (or there is no dataDir): callers keep things in memory. */
   memoryOnly: boolean;
 
+  /**
+   * `readOnly` (TIDEWATCH_TELEMETRY_DEBUG): what is in `dir` is read, nothing is written or
+   * removed there, and that is not an error.
+   */
   constructor(
     readonly dir: string | null,
     private readonly onError: (message: string) => void,
+    private readonly readOnly = false,
   ) {
     this.memoryOnly = dir === null;
   }
@@ -72,7 +77,7 @@ export class Disk {
     bytes: Uint8Array | string,
     how: 'replace' | 'create',
   ): Promise<'written' | 'exists' | 'failed'> {
-    if (this.memoryOnly) return 'failed';
+    if (this.memoryOnly || this.readOnly) return 'failed';
     const target = this.path(rel);
     const temp = path.join(path.dirname(target), `.tmp-${randomUUID()}`);
     try {
@@ -149,7 +154,7 @@ export class Disk {
   }
 
   async remove(rel: string): Promise<void> {
-    if (this.dir === null) return;
+    if (this.dir === null || this.readOnly) return;
     try {
       await rm(this.path(rel), { force: true });
     } catch (error) {
@@ -159,7 +164,7 @@ export class Disk {
 
   /** Deletes what interrupted writes left behind in `rel`. */
   async removeTemps(rel: string): Promise<void> {
-    if (this.dir === null || this.memoryOnly) return;
+    if (this.dir === null || this.memoryOnly || this.readOnly) return;
     try {
       for (const name of await readdir(this.path(rel))) {
         if (name.startsWith('.tmp-')) await rm(path.join(this.path(rel), name), { force: true });
