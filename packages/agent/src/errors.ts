@@ -28,6 +28,8 @@ export function describeError(error: unknown): string {
 
 /** A host's value quoted for an error message (JSON where it can be, e.g. 10n or a null-prototype object). */
 export function shown(value: unknown): string {
+  // JSON would print NaN and ±Infinity as null.
+  if (typeof value === 'number') return String(value);
   try {
     const json = JSON.stringify(value);
     if (json !== undefined) return json;

@@ -33,6 +33,14 @@ describe('options', () => {
       'https://t.example/prefix/api/v3/report',
     );
     expect(code({ endpoint: undefined })).toBe('invalid_option');
+    // A URL object, as JavaScript callers pass, is its address.
+    const asUrl = new URL('https://t.example/x') as unknown as string;
+    expect(resolveOptions({ ...base, endpoint: asUrl }).reportUrl.href).toBe(
+      'https://t.example/x/api/v3/report',
+    );
+    // NaN and Infinity are named, not printed as JSON's null.
+    expect(() => resolveOptions({ ...base, interval: Number.NaN })).toThrow(/got NaN$/);
+    expect(() => resolveOptions({ ...base, interval: Number.POSITIVE_INFINITY })).toThrow(/got Infinity$/);
     expect(code({ nodeType: '' })).toBe('invalid_option');
     expect(code({ nodeType: 'n'.repeat(65) })).toBe('invalid_option');
     expect(code({ trackingId: '' })).toBe('invalid_option');

@@ -157,7 +157,9 @@ const truthy = (v: string | undefined) => v !== undefined && v !== '' && !OFF.ha
 /** Validates the host's options (throwing AgentError) and applies defaults and the environment. */
 export function resolveOptions(options: AgentOptions): ResolvedOptions {
   if (typeof options !== 'object' || options === null) fail('options must be an object');
-  const o = options;
+  // A URL object is taken as its address (the type says string; JavaScript callers pass either).
+  const given: unknown = options.endpoint;
+  const o = given instanceof URL ? { ...options, endpoint: given.href } : options;
   const env = o.env ?? process.env;
 
   // The endpoint is parsed on its own first: `http://` or `https:` would otherwise parse once the
