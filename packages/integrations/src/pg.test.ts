@@ -203,6 +203,37 @@ describe.skipIf(!database)('instrumentPg (real PostgreSQL)', () => {
     expect(counterTotal(await nextReport(telemetry), 'db.queries')).toBe(13);
   });
 
+  it('a Pool that cannot connect: each failed pool.query() is counted once, as an error without SQLSTATE', async () => {
+    const down = new pg.Pool({ connectionString: 'postgres://postgres@127.0.0.1:9/test', max: 1 });
+    cleanup.push(() => down.end());
+    const up = new pg.Pool({ connectionString: database!.url, max: 1 });
+    cleanup.push(() => up.end());
+    const telemetry = agent();
+    for (const [pool, name] of [
+      [down, 'down'],
+      [up, 'up'],
+    ] as const) {
+      const attachment = instrumentPg(pool, telemetry, { labels: { db: name } });
+      cleanup.push(() => attachment.detach());
+    }
+    // Promise and callback style against a pool whose database is not there.
+    await expect(down.query('select 1')).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+    const viaCallback = await new Promise((resolve) =>
+      down.query('select 1', [], (err: Error) => resolve(err)),
+    );
+    expect(viaCallback).toMatchObject({ code: 'ECONNREFUSED' });
+    // A failed statement on a working pool is its client's to count: once, not twice.
+    await expect(up.query('select * from no_such_table')).rejects.toMatchObject({ code: '42P01' });
+    await up.query('select 1');
+
+    const report = await nextReport(telemetry);
+    expect(counterTotal(report, 'db.queries', { db: 'down' })).toBe(2);
+    expect(counterTotal(report, 'db.query.errors', { db: 'down', sqlstate_class: 'none' })).toBe(2);
+    expect(histogramCount(report, 'db.query.duration', { db: 'down' })).toBe(2);
+    expect(counterTotal(report, 'db.queries', { db: 'up' })).toBe(2);
+    expect(counterTotal(report, 'db.query.errors', { db: 'up' })).toBe(1);
+  });
+
   it('a Pool that closes idle clients and opens new ones: each new client is counted too', async () => {
     const pool = new pg.Pool({ connectionString: database!.url, max: 2, idleTimeoutMillis: 20 });
     cleanup.push(() => pool.end());

@@ -39,8 +39,10 @@ export function instrumentPg(
   // A pool closes idle clients (every 10 s by default) and opens new ones: forget those it removed.
   const forget = (client: unknown) => restore.delete(client as QueryHolder);
   let pool: Pool | null = null;
+  let unwrapPool = () => {};
   if (isPool(target)) {
     pool = target;
+    unwrapPool = instrumentPoolQuery(pool as unknown as QueryHolder, recorder);
     pool.on('connect', attach);
     pool.on('remove', forget);
     // Clients connected before the attach call: pg-pool keeps them in _clients (not a public API,
@@ -50,6 +52,7 @@ export function instrumentPg(
   } else attach(target);
   return {
     detach() {
+      unwrapPool();
       pool?.off('connect', attach);
       pool?.off('remove', forget);
       for (const undo of restore.values()) undo();
@@ -103,7 +106,7 @@ function instrumentClient(client: QueryHolder, recorder: QueryRecorder): () => v
     return new PromiseClass((resolve, reject) => {
       original.call(this, config, values, (error: unknown, result: unknown) => {
         if (error) {
-          recorder.failed(start, error);
+          failed(recorder, start, error);
           reject(error);
         } else {
           recorder.succeeded(start, sql, result);
@@ -154,9 +157,64 @@ function isQueryText(config: unknown): boolean {
   );
 }
 
+/** Errors a client's timed query() recorded: pool.query() must not record them again. */
+const recorded = new WeakSet<object>();
+
+function failed(recorder: QueryRecorder, start: number, error: unknown): void {
+  recorder.failed(start, error);
+  if (typeof error === 'object' && error !== null) recorded.add(error);
+}
+
+/**
+ * pool.query() fails without any client query when the pool cannot connect (the database is
+ * down, a bad password, `connectionTimeoutMillis` passed while waiting for a client): such a
+ * failure is recorded here, timed from the call; every other query is recorded by its client.
+ */
+function instrumentPoolQuery(pool: QueryHolder, recorder: QueryRecorder): () => void {
+  const wasOwn = Object.hasOwn(pool, 'query');
+  const original = pool.query;
+  let active = true;
+  const observe =
+    (start: number, callback: Callback): Callback =>
+    (error, result) => {
+      if (error && !(typeof error === 'object' && recorded.has(error))) recorder.failed(start, error);
+      callback(error, result);
+    };
+  const poolQuery = function (this: unknown, config?: unknown, values?: unknown, callback?: unknown) {
+    if (!active || !isQueryText(config) || !callable(values) || !callable(callback)) {
+      return original.call(this, config, values, callback);
+    }
+    const inConfig = typeof config === 'object' ? (config as { callback?: unknown }).callback : undefined;
+    if (inConfig !== undefined && inConfig !== null) return original.call(this, config, values, callback);
+    const start = nowMs();
+    if (typeof values === 'function') return original.call(this, config, observe(start, values as Callback));
+    if (typeof callback === 'function') {
+      return original.call(this, config, values, observe(start, callback as Callback));
+    }
+    // Promise style through pg-pool's callback style, as for clients (no extra promise hop, and
+    // an ignored rejection stays unhandled).
+    const PromiseClass = (this as { Promise?: PromiseConstructor } | undefined)?.Promise ?? Promise;
+    return new PromiseClass((resolve, reject) => {
+      original.call(
+        this,
+        config,
+        values,
+        observe(start, (error, result) => (error ? reject(error) : resolve(result))),
+      );
+    });
+  };
+  pool.query = poolQuery;
+  return () => {
+    active = false;
+    if (pool.query !== poolQuery) return;
+    if (wasOwn) pool.query = original;
+    else delete (pool as Partial<QueryHolder>).query;
+  };
+}
+
 function timedCallback(callback: Callback, start: number, sql: unknown, recorder: QueryRecorder): Callback {
   return (error, result) => {
-    if (error) recorder.failed(start, error);
+    if (error) failed(recorder, start, error);
     else recorder.succeeded(start, sql, result);
     callback(error, result);
   };
