@@ -499,13 +499,20 @@ describe('agent', () => {
     const stub = await collector(() => 'hang');
     const clock = new FakeClock();
     const dataDir = tempDir();
-    const { agent } = agentFor(stub.url, { clock, dataDir, timeout: 60_000 });
+    const { agent, logs } = agentFor(stub.url, { clock, dataDir, timeout: 60_000 });
     agent.counter('c').inc();
     await started(agent);
     const t = Date.now();
     await agent.shutdown(300);
     expect(Date.now() - t).toBeLessThan(1500);
     expect(readdirSync(path.join(dataDir, 'spool'))).toHaveLength(1);
+    await tick(50);
+    // Said as it is: nothing retries after shutdown; the next start sends it.
+    expect(
+      logs.filter((l) => l.includes('will retry')),
+      logs.join('\n'),
+    ).toEqual([]);
+    expect(logs.some((l) => l.includes('kept in the spool for the next start'))).toBe(true);
   });
 
   it('bounds events per report and counts the rest, never throwing on bad input', async () => {

@@ -79,9 +79,10 @@ function howOften(ms: number): string {
 
 const NOTICE = (o: ResolvedOptions, dir: string | null) =>
   [
-    `tidewatch: this software sends anonymous usage telemetry ${howOften(o.interval)}: its version, node type,`,
-    'system facts (OS, memory, CPUs), process facts (heap, event-loop delay, uptime) and its own',
-    'counters and latency histograms. No hostnames, addresses, queries or data.',
+    `tidewatch: this software sends usage telemetry ${howOften(o.interval)}: its version, node type,`,
+    'system facts (OS, memory, CPUs), process facts (heap, event-loop delay, uptime), its own',
+    'counters, gauges, latency histograms and events, and cluster facts such as node counts, under a',
+    'random tracking id (or the one the software sets). No hostnames, addresses, queries or data.',
     `It goes to ${o.reportUrl.origin}. Copies of what was sent: ${dir ? `${dir}/sent/` : '(memory only)'}.`,
     'Turn it off with TIDEWATCH_TELEMETRY=off or DO_NOT_TRACK=1; see it with TIDEWATCH_TELEMETRY_DEBUG=1.',
   ].join('\n');
@@ -439,7 +440,9 @@ class RunningAgent implements Agent {
     if (result.retry) {
       this.failures++;
       this.nextRetryAt = now + retryDelay(this.failures, result.retry.retryAfterMs, this.o);
-      this.warnOnce(`report delivery failed (${result.retry.reason}); will retry`);
+      // Aborted by shutdown(): the report stays spooled for the next start, nothing will retry now.
+      const next = this.stopping ? 'kept in the spool for the next start' : 'will retry';
+      this.warnOnce(`report delivery failed (${result.retry.reason}); ${next}`);
     } else {
       this.failures = 0;
       this.nextRetryAt = Number.POSITIVE_INFINITY;

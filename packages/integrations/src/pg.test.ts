@@ -190,11 +190,12 @@ describe.skipIf(!database)('instrumentPg (real PostgreSQL)', () => {
     const report = await nextReport(telemetry);
     expect(counterTotal(report, 'db.queries', { system: 'postgresql', db: 'app' })).toBe(13);
     expect(counterTotal(report, 'db.query.errors', { sqlstate_class: '42' })).toBe(1);
+    // The attachment's labels too, so that two databases' DDL can be told apart.
     expect(eventFields(report, 'db.ddl')).toEqual([
-      { system: 'postgresql', action: 'create', object: 'table' },
-      { system: 'postgresql', action: 'create', object: 'index' },
-      { system: 'postgresql', action: 'create', object: 'view' },
-      { system: 'postgresql', action: 'drop', object: 'view' },
+      { system: 'postgresql', db: 'app', action: 'create', object: 'table' },
+      { system: 'postgresql', db: 'app', action: 'create', object: 'index' },
+      { system: 'postgresql', db: 'app', action: 'create', object: 'view' },
+      { system: 'postgresql', db: 'app', action: 'drop', object: 'view' },
     ]);
     expect(JSON.stringify(report.events)).not.toContain('orders');
 

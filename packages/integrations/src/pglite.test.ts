@@ -141,15 +141,15 @@ describe('instrumentPGlite', () => {
 
     const report = await nextReport(agent);
     expect(eventFields(report, 'db.ddl')).toEqual([
-      { system: 'pglite', action: 'create', object: 'table' },
-      { system: 'pglite', action: 'create', object: 'index' },
-      { system: 'pglite', action: 'create', object: 'view' },
-      { system: 'pglite', action: 'create', object: 'materialized_view' },
-      { system: 'pglite', action: 'drop', object: 'view' },
-      { system: 'pglite', action: 'drop', object: 'materialized_view' },
-      { system: 'pglite', action: 'drop', object: 'index' },
-      { system: 'pglite', action: 'create', object: 'table' },
-      { system: 'pglite', action: 'create', object: 'table' },
+      { system: 'pglite', db: 'ledger', action: 'create', object: 'table' },
+      { system: 'pglite', db: 'ledger', action: 'create', object: 'index' },
+      { system: 'pglite', db: 'ledger', action: 'create', object: 'view' },
+      { system: 'pglite', db: 'ledger', action: 'create', object: 'materialized_view' },
+      { system: 'pglite', db: 'ledger', action: 'drop', object: 'view' },
+      { system: 'pglite', db: 'ledger', action: 'drop', object: 'materialized_view' },
+      { system: 'pglite', db: 'ledger', action: 'drop', object: 'index' },
+      { system: 'pglite', db: 'ledger', action: 'create', object: 'table' },
+      { system: 'pglite', db: 'ledger', action: 'create', object: 'table' },
     ]);
     expect(counterTotal(report, 'db.ddl', { action: 'create', object: 'table', db: 'ledger' })).toBe(3);
     expect(counterTotal(report, 'db.ddl', { action: 'drop', object: 'view' })).toBe(1);

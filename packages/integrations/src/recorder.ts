@@ -74,7 +74,7 @@ export class QueryRecorder {
 
   constructor(
     private readonly agent: Agent,
-    private readonly system: string,
+    system: string,
     options: IntegrationOptions = {},
   ) {
     this.labels = { ...options.labels, system };
@@ -119,7 +119,9 @@ export class QueryRecorder {
     try {
       for (const s of statements) {
         this.ddlCounter(s).inc();
-        this.agent.event(DDL_EVENT, { system: this.system, action: s.action, object: s.object });
+        // With the attachment's labels (`db: 'orders'`), so that two attached databases' DDL
+        // can be told apart.
+        this.agent.event(DDL_EVENT, { ...this.labels, action: s.action, object: s.object });
       }
     } catch {
       // As above.
