@@ -513,6 +513,7 @@ describe('agent', () => {
       logs.join('\n'),
     ).toEqual([]);
     expect(logs.some((l) => l.includes('kept in the spool for the next start'))).toBe(true);
+    expect(await agent.preview()).toBeNull(); // no next report after shutdown()
   });
 
   it('bounds events per report and counts the rest, never throwing on bad input', async () => {

@@ -203,6 +203,7 @@ class RunningAgent implements Agent {
   }
 
   async preview(): Promise<AgentReport | null> {
+    if (this.stopping) return null; // no next report will be sent
     return (await withDeadline(this.buildPreview(), FLUSH_MAX_MS)) ?? null;
   }
 
