@@ -213,6 +213,22 @@ describe('agent', () => {
     ]);
   });
 
+  it('counts a clusterFacts that returns no object as a failure, and skips bad entries of one that does', async () => {
+    for (const [returned, errors] of [
+      [null, 1],
+      [[1, 2], 1],
+      ['3', 1],
+      [{ 'nodes.compute': 3, 'bad key!': 1, 'nodes.meta': Number.NaN }, 0],
+    ] as const) {
+      const { stub, agent } = await leader(() => returned as unknown as Record<string, number>);
+      await started(agent);
+      await agent.flush();
+      const sent = stub.accepted[0]!;
+      expect(sent.drops.errors, JSON.stringify(returned)).toBe(errors);
+      expect(sent.cluster).toEqual(errors ? {} : { 'nodes.compute': 3 });
+    }
+  });
+
   it('previews without counting a failing clusterFacts, and previews a report as fitted as the one sent', async () => {
     const { stub, agent } = await leader(
       () => {

@@ -10,7 +10,7 @@ import {
 import { Collectors } from './collectors.js';
 import { Delivery } from './delivery.js';
 import { Disk } from './disk.js';
-import { describeError } from './errors.js';
+import { describeError, shown } from './errors.js';
 import {
   type AgentState,
   loadState,
@@ -374,6 +374,13 @@ class RunningAgent implements Agent {
       const raw = await Promise.race([Promise.resolve().then(facts), timeout]).finally(() =>
         clearTimeout(timer),
       );
+      // Not an object at all is a failed call, counted like a throw; a bad entry is only skipped.
+      if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+        return {
+          facts: {},
+          failed: `it returned ${Array.isArray(raw) ? 'an array' : shown(raw)}, not an object of numbers`,
+        };
+      }
       return { facts: cleanClusterFacts(raw, (m) => this.warnOnce(m)), failed: null };
     } catch (error) {
       return { facts: {}, failed: describeError(error) };
