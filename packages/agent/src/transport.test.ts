@@ -94,11 +94,11 @@ describe('transport', () => {
     const json = await answering((res) =>
       res
         .writeHead(400, { 'content-type': 'application/json' })
-        .end(JSON.stringify({ error: 'coarse_histogram', message: 'metrics[0].histogram is at scale -10' })),
+        .end(JSON.stringify({ error: 'coarse_histogram', message: 'metrics[0].histogram is at\nscale -10' })),
     );
     expect(await post(json.url)).toEqual({
       outcome: 'drop',
-      reason: 'collector answered 400 (coarse_histogram: metrics[0].histogram is at scale -10)',
+      reason: 'collector answered 400 (coarse_histogram: metrics[0].histogram is at scale -10)', // one log line
     });
     json.server.close();
     // A refusal whose body never ends is not waited for: dropped, without a reason.

@@ -72,12 +72,16 @@ function readRefusal(response: http.IncomingMessage, done: (why: string) => void
   response.once('close', end);
 }
 
-export function describeRefusal(text: string): string {
+/** Control characters (a newline would start a forged line in the host's log) as spaces. */
+const printable = (text: string) =>
+  Array.from(text, (c) => (c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f ? ' ' : c)).join('');
+
+function describeRefusal(text: string): string {
   try {
     const body = JSON.parse(text) as { error?: unknown; message?: unknown };
     if (typeof body.error !== 'string') return '';
     const message = typeof body.message === 'string' ? `: ${body.message.slice(0, 300)}` : '';
-    return ` (${body.error.slice(0, 64)}${message})`;
+    return printable(` (${body.error.slice(0, 64)}${message})`);
   } catch {
     return '';
   }
