@@ -415,6 +415,17 @@ describe('agent', () => {
     expect(real.logs.filter((l) => l.includes('TIDEWATCH_TELEMETRY=off'))).toHaveLength(1);
   });
 
+  it('logs the first-start notice before a warning the host caused right after createAgent()', async () => {
+    const stub = await collector();
+    const { agent, logs } = agentFor(stub.url, { clock: new FakeClock(), dataDir: tempDir() });
+    const labels = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`k${i}`, 'v']));
+    agent.counter('c', labels).inc(); // too many labels: warned at once, on the hot path
+    await started(agent);
+    expect(logs).toHaveLength(2);
+    expect(logs[0]).toContain('TIDEWATCH_TELEMETRY=off');
+    expect(logs[1]).toContain('tidewatch agent:');
+  });
+
   it('shows the notice once per dataDir and keeps a bounded audit copy of what was sent', async () => {
     const stub = await collector();
     const clock = new FakeClock();

@@ -150,6 +150,8 @@ class RunningAgent implements Agent {
   private chain: Promise<unknown> = Promise.resolve();
   private stopping: Promise<void> | null = null;
   private readonly ready: Promise<unknown>;
+  /** warnOnce() lines held until start() has shown (or skipped) the notice; null from then on. */
+  private heldLines: string[] | null = [];
 
   constructor(private readonly o: ResolvedOptions) {
     this.intervalStartMs = o.clock.now();
@@ -170,7 +172,11 @@ class RunningAgent implements Agent {
     // A refused report is counted in drops.reports (not as an agent error) and logged.
     this.delivery = new Delivery(this.spool, this.disk, o, (m) => this.warnOnce(m));
     this.alarm = new Alarm(o.clock, () => this.onAlarm());
-    this.ready = this.run(() => this.start());
+    // Lines held for the notice go out once start() is over, whether it showed one or failed.
+    this.ready = this.run(() => this.start()).then((started) => {
+      this.releaseHeldLines();
+      return started;
+    });
   }
 
   counter(name: string, labels?: Labels, info?: MetricInfo): Counter {
@@ -280,6 +286,7 @@ class RunningAgent implements Agent {
     if (this.state.noticeShownMs === null && !this.o.debug) {
       this.log(NOTICE(this.o, this.o.dataDir));
       this.state.noticeShownMs = this.o.clock.now();
+      this.releaseHeldLines();
       await saveState(this.disk, this.state);
     }
     await this.spool.init();
@@ -461,7 +468,17 @@ class RunningAgent implements Agent {
   private warnOnce(message: string): void {
     if (this.loggedThisInterval) return;
     this.loggedThisInterval = true;
-    this.log(`tidewatch agent: ${message} (further problems this interval are only counted)`);
+    const line = `tidewatch agent: ${message} (further problems this interval are only counted)`;
+    // Before start() has decided on the first-start notice (a hot-path call right after
+    // createAgent()), the line waits for it: the notice comes first in the host's log.
+    if (this.heldLines !== null) this.heldLines.push(line);
+    else this.log(line);
+  }
+
+  private releaseHeldLines(): void {
+    const held = this.heldLines ?? [];
+    this.heldLines = null;
+    for (const line of held) this.log(line);
   }
 
   /**
