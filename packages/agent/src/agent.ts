@@ -286,7 +286,6 @@ class RunningAgent implements Agent {
     if (this.state.noticeShownMs === null && !this.o.debug) {
       this.log(NOTICE(this.o, this.o.dataDir));
       this.state.noticeShownMs = this.o.clock.now();
-      this.releaseHeldLines();
       await saveState(this.disk, this.state);
     }
     await this.spool.init();

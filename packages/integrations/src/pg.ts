@@ -118,12 +118,18 @@ function instrumentClient(client: QueryHolder, recorder: QueryRecorder): () => v
   client.query = timedQuery;
   return () => {
     active = false;
-    // Another wrapper (a second attachment) put on top of ours stays and keeps working; ours is
-    // then a pass-through below it.
-    if (client.query !== timedQuery) return;
-    if (wasOwn) client.query = original;
-    else delete (client as Partial<QueryHolder>).query;
+    unwrap(client, timedQuery, original, wasOwn);
   };
+}
+
+/**
+ * Takes `wrapper` off `holder`, putting back what was there. Another wrapper (a second
+ * attachment) put on top of ours stays and keeps working; ours is then a pass-through below it.
+ */
+function unwrap(holder: QueryHolder, wrapper: Query, original: Query, wasOwn: boolean): void {
+  if (holder.query !== wrapper) return;
+  if (wasOwn) holder.query = original;
+  else delete (holder as Partial<QueryHolder>).query;
 }
 
 /**
@@ -206,9 +212,7 @@ function instrumentPoolQuery(pool: QueryHolder, recorder: QueryRecorder): () => 
   pool.query = poolQuery;
   return () => {
     active = false;
-    if (pool.query !== poolQuery) return;
-    if (wasOwn) pool.query = original;
-    else delete (pool as Partial<QueryHolder>).query;
+    unwrap(pool, poolQuery, original, wasOwn);
   };
 }
 
