@@ -1,15 +1,11 @@
 // The protobuf form of the native report (proto/tidewatch/report.proto, generated into
 // src/gen/tidewatch). Encoding is deterministic (map entries sorted by key) so that the same report
 // always gives the same bytes; decoding only parses, validate.ts decides what is acceptable.
-import { fromBinary } from '@bufbuild/protobuf';
 import { ProtocolError } from '../errors.js';
-import {
-  AgentReportSchema,
-  type ExpHistogram as WireHistogram,
-  MetricKind as WireKind,
-} from '../gen/tidewatch/report_pb.js';
+import { MetricKind as WireKind } from '../gen/tidewatch/report_pb.js';
 import type { AgentEvent, AgentReport, ExpHistogramData, MetricKind, MetricSeries } from './model.js';
 import { I64, LEN, ProtoSink, VARINT } from './proto-sink.js';
+import { readAgentReport } from './report-reader.js';
 import '../utf8.js'; // strings keep a leading U+FEFF
 
 const TO_WIRE_KIND: Record<MetricKind, WireKind> = {
@@ -17,7 +13,6 @@ const TO_WIRE_KIND: Record<MetricKind, WireKind> = {
   gauge: WireKind.GAUGE,
   histogram: WireKind.HISTOGRAM,
 };
-const FROM_WIRE_KIND: Record<number, MetricKind> = { 1: 'counter', 2: 'gauge', 3: 'histogram' };
 
 // The encoder is written out field by field on ProtoSink (a one-buffer ProtoSink, see
 // proto-sink.ts) instead of going through create()/toBinary(): reflection and BigInt conversions
@@ -194,44 +189,17 @@ export function encodeReportProtobuf(r: AgentReport): Uint8Array {
   return w.finish();
 }
 
-function histogramFromWire(h: WireHistogram) {
-  return {
-    scale: h.scale,
-    zeroCount: h.zeroCount,
-    positive: { offset: h.offset, bucketCounts: h.bucketCounts },
-    count: h.count,
-    sum: h.sum,
-    min: h.min,
-    max: h.max,
-  };
-}
-
 /**
- * Parses protobuf bytes into the plain shape validateReport() checks (64-bit integers stay bigint
- * until then). Throws ProtocolError('undecodable') for anything protobuf-es cannot parse.
+ * Parses protobuf bytes into the plain shape validateReport() checks (report-reader.ts; 64-bit
+ * integers past 2^49 stay bigint until then). Throws ProtocolError('undecodable') for bytes that
+ * are not a valid AgentReport.
  */
 export function parseReportProtobuf(bytes: Uint8Array): unknown {
-  let wire: ReturnType<typeof fromBinary<typeof AgentReportSchema>>;
   try {
     // Unknown fields (a newer v3 agent) are skipped: they carry nothing this collector can use.
-    wire = fromBinary(AgentReportSchema, bytes, { readUnknownFields: false });
+    return readAgentReport(bytes);
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     throw new ProtocolError('undecodable', `body is not a valid protobuf AgentReport: ${reason}`);
   }
-  return {
-    ...wire,
-    system: wire.system && { ...wire.system },
-    process: wire.process && { ...wire.process },
-    metrics: wire.metrics.map((m) => ({
-      ...m,
-      kind: FROM_WIRE_KIND[m.kind] ?? `unknown kind ${m.kind}`,
-      histogram: m.histogram && histogramFromWire(m.histogram),
-    })),
-    events: wire.events.map((e) => ({
-      name: e.name,
-      timeMs: e.timeMs,
-      fields: Object.fromEntries(Object.entries(e.fields).map(([k, v]) => [k, v.value.value])),
-    })),
-  };
 }

@@ -12,8 +12,10 @@
 // Semantics follow protobuf-es: unknown fields are skipped (the collector keeps the raw body), the
 // last value of a repeated scalar field wins, a repeated message field merges, strings must be
 // valid UTF-8. Unlike protobuf-es, a known field with the wrong wire type is refused.
-import { BinaryReader, WireType } from '@bufbuild/protobuf/wire';
-import { decodeUtf8Strict } from '../utf8.js';
+import { WireType } from '@bufbuild/protobuf/wire';
+import { expect, Reader, WireError } from '../wire-reader.js';
+
+export { WireError };
 
 export interface WireSystemData {
   memory?: { used: bigint; total: bigint };
@@ -49,80 +51,8 @@ export interface WireNodeReport {
   licenseInfoJsonStr: string;
 }
 
-/** Thrown when the bytes are not a valid message; the decoder turns it into a ProtocolError. */
-export class WireError extends Error {}
-
 /** Thrown when stream_jobs has more entries than allowed, counted while reading. */
 export class TooManyStreamJobs extends Error {}
-
-/** The fields of one message: `read` is called for each tag; unknown ones are skipped. */
-type FieldReader = (reader: Reader, field: number, wireType: WireType) => boolean;
-
-class Reader extends BinaryReader {
-  constructor(bytes: Uint8Array) {
-    super(bytes);
-  }
-
-  /** Reads tags until `end`, handing each to `read`; skips the fields it does not know. */
-  fields(end: number, read: FieldReader): void {
-    while (this.pos < end) {
-      const start = this.pos;
-      const tag = this.uint32();
-      const length = this.pos - start;
-      if (length > 5 || (length === 5 && this.buf[this.pos - 1]! > 0x0f)) {
-        throw new WireError('illegal tag: varint overflows uint32');
-      }
-      const field = tag >>> 3;
-      const wireType = (tag & 7) as WireType;
-      if (field <= 0 || wireType > 5) {
-        throw new WireError(`illegal tag: field no ${field} wire type ${wireType}`);
-      }
-      if (!read(this, field, wireType)) this.skip(wireType, field);
-    }
-    if (this.pos > end) throw new WireError('premature end of a nested message');
-  }
-
-  /** The end position of a length-delimited field whose length was just read. */
-  nested(wireType: WireType, field: number): number {
-    expect(wireType, WireType.LengthDelimited, field);
-    const length = this.uint32();
-    const end = this.pos + length;
-    if (end > this.len) throw new WireError('premature EOF');
-    return end;
-  }
-
-  // Named apart from BinaryReader's own methods (it assigns `varint64` and `uint32` per instance).
-  str(wireType: WireType, field: number): string {
-    expect(wireType, WireType.LengthDelimited, field);
-    try {
-      return decodeUtf8Strict(this.bytes());
-    } catch (error) {
-      if (error instanceof RangeError) throw error;
-      throw new WireError(`field ${field} is not valid UTF-8`);
-    }
-  }
-
-  u32(wireType: WireType, field: number): number {
-    expect(wireType, WireType.Varint, field);
-    return this.uint32();
-  }
-
-  u64(wireType: WireType, field: number): bigint {
-    expect(wireType, WireType.Varint, field);
-    return BigInt(this.uint64());
-  }
-
-  flag(wireType: WireType, field: number): boolean {
-    expect(wireType, WireType.Varint, field);
-    return this.bool();
-  }
-}
-
-function expect(actual: WireType, wanted: WireType, field: number): void {
-  if (actual !== wanted) {
-    throw new WireError(`field ${field} has wire type ${actual}, expected ${wanted}`);
-  }
-}
 
 function readSystemData(r: Reader, end: number, data: WireSystemData): WireSystemData {
   r.fields(end, (r, field, wt) => {
