@@ -128,6 +128,28 @@ describe.each(targets)('native agent route and /query/metrics: $name', (target) 
     expect((await sendJson(agentReport({ metrics: [fitted] }))).status).toBe(200);
   });
 
+  it('keeps fleet quantiles fine when two clusters report values 2^1000 apart', async () => {
+    const fleet = Array.from({ length: 300 }, (_, i) => 0.01 * (1 + i));
+    const around = (x: number) => Array.from({ length: 20 }, (_, i) => x * (1 + i / 20));
+    for (const values of [fleet, around(2 ** -500), around(2 ** 500)]) {
+      expect((await sendProto(agentReport({ metrics: [histogram('t2c.latency', values)] }))).status).toBe(
+        200,
+      );
+    }
+    const row = (await metric('t2c.latency')).rows[0]!;
+    expect(row).toMatchObject({ clusters: 3, count: 340 });
+    // Scale 4 (2.2%): the merge spans ~16,000 buckets (a merge kept to 2,048 went to scale 1, 17%).
+    expect(row.relativeError).toBeLessThan(0.022);
+    const all = [...fleet, ...around(2 ** -500), ...around(2 ** 500)].sort((a, b) => a - b);
+    for (const [q, key] of [
+      [0.5, 'p50'],
+      [0.9, 'p90'],
+    ] as const) {
+      const exact = all[Math.floor(q * (all.length - 1))]!;
+      expect(Math.abs((row[key] as number) - exact) / exact).toBeLessThanOrEqual(0.022);
+    }
+  });
+
   it("answers gauges with each cluster's latest value and the spread", async () => {
     const a = randomUUID();
     const b = randomUUID();

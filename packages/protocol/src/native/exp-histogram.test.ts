@@ -6,6 +6,7 @@ import {
   FITTED_BUCKETS_MIN,
   histogramOf,
   lowerBoundary,
+  MERGE_BUCKETS_MAX,
   mergeHistograms,
   quantile,
   relativeErrorBound,
@@ -186,6 +187,27 @@ describe('exponential histogram math', () => {
     for (const q of QUANTILES) {
       const exact = all[Math.floor(q * (all.length - 1))]!;
       expect(Math.abs(quantile(merged, q)! - exact) / exact).toBeLessThan(0.02);
+    }
+  });
+
+  it('keeps a fleet merge fine when two inputs lie far apart (up to MERGE_BUCKETS_MAX buckets)', () => {
+    const around = (x: number) => Array.from({ length: 50 }, (_, i) => x * (1 + i / 50));
+    const fleet = histogramOf(lognormal(5_000, 7), 5);
+    // 2^1000 apart: scale 4 (16,000 buckets), not scale 1 as with the input limit of 2,048.
+    const far = mergeHistograms([fleet, histogramOf(around(2 ** -500), 5), histogramOf(around(2 ** 500), 5)]);
+    expect(far.scale).toBe(4);
+    expect(far.positive.bucketCounts.length).toBeLessThanOrEqual(MERGE_BUCKETS_MAX);
+    expect(relativeErrorBound(far.scale)).toBeLessThan(0.022);
+    // The widest range a double allows: scale 2 (8.6%), not -1 (60%).
+    const widest = mergeHistograms([histogramOf([2 ** -1070], 5), fleet, histogramOf([2 ** 1020], 5)]);
+    expect(widest.scale).toBe(2);
+    // The fleet's own quantiles stay within the merged scale's bound.
+    const all = [...lognormal(5_000, 7), ...around(2 ** -500), ...around(2 ** 500)].sort((a, b) => a - b);
+    for (const q of QUANTILES) {
+      const exact = all[Math.floor(q * (all.length - 1))]!;
+      expect(Math.abs(quantile(far, q)! - exact) / exact).toBeLessThanOrEqual(
+        relativeErrorBound(4) * (1 + 1e-9),
+      );
     }
   });
 

@@ -32,6 +32,16 @@ export const SCALE_FOR_2_PERCENT = 5;
  */
 export const FITTED_BUCKETS_MIN = 16;
 
+/**
+ * The most buckets a merge spans before it lowers its scale: 512 octaves at scale 5. One histogram
+ * spans at most NATIVE_LIMITS.bucketsMax (2,048), but a fleet merge spans all of its inputs: with
+ * 2,048 as the merge's limit too, two series whose values lay 2^1000 apart (2^-500 in one, 2^500 in
+ * another) lowered every fleet quantile of their metric to scale 1 (17%); with this limit, scale 4
+ * (2.2%), and the widest range doubles allow (2^-1074 to 2^1023) scale 2 (8.6%) instead of -1
+ * (60%). The counts grow with the span actually merged, not with this limit.
+ */
+export const MERGE_BUCKETS_MAX = 16_384;
+
 /** Largest relative error of a quantile estimate at `scale` (see the header). */
 export function relativeErrorBound(scale: number): number {
   const inverseBase = 2 ** -(2 ** -scale); // 1/b, finite at every scale (b overflows below -9)
@@ -81,7 +91,7 @@ function populated(h: ExpHistogramData): [number, number] | null {
  */
 export function mergeHistograms(
   histograms: readonly ExpHistogramData[],
-  maxBuckets: number = NATIVE_LIMITS.bucketsMax,
+  maxBuckets: number = MERGE_BUCKETS_MAX,
 ): ExpHistogramData {
   const merger = new HistogramMerger(maxBuckets);
   for (const h of histograms) merger.add(h);
@@ -111,7 +121,7 @@ export class HistogramMerger {
   private min = Number.POSITIVE_INFINITY;
   private max = Number.NEGATIVE_INFINITY;
 
-  constructor(private readonly maxBuckets: number = NATIVE_LIMITS.bucketsMax) {}
+  constructor(private readonly maxBuckets: number = MERGE_BUCKETS_MAX) {}
 
   add(h: ExpHistogramData): void {
     this.inputs += 1;
