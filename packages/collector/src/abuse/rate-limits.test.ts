@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { capturedLog, startTestCollector, type TestCollector } from '../../test-support/collector.js';
 import { hangableRelay } from '../../test-support/relay.js';
-import { nodeReport } from '../../test-support/risingwave.js';
+import { event, eventBatch, nodeReport } from '../../test-support/risingwave.js';
 import { redisForTests, tempDir } from '../../test-support/services.js';
 import { REDIS_COMMAND_TIMEOUT_MS } from './rate-limits.js';
 
@@ -99,6 +99,28 @@ describe('ingest rate limits (one process)', () => {
       reports: { compute: number };
     };
     expect(cluster.reports.compute).toBe(3);
+  });
+
+  it('gives event requests their own, larger budget per tracking id', async () => {
+    // RisingWave 2.0–2.2 post one request per event, and never retry a refused one.
+    const c = await collector({ rateLimitPerAddress: 0, rateLimitPerCluster: 2 });
+    const id = randomUUID();
+    const post = (path: string, body: Uint8Array) =>
+      c.post(path, body, { 'content-type': 'application/x-protobuf' });
+    const single = (i: number) => post('/api/v2/report/event', event({ trackingId: id, catalogId: i }));
+    const results = [];
+    for (let i = 0; i < 21; i++) results.push((await single(i)).status);
+    expect(results).toEqual([...new Array(20).fill(200), 429]);
+    const refused = await post('/api/v2/report/events', eventBatch([{ trackingId: id, catalogId: 99 }]));
+    expect(refused.status).toBe(429);
+    expect(await refused.json()).toMatchObject({
+      message: expect.stringContaining('more than 20 event requests a minute for this tracking id'),
+    });
+    // The cluster's reports still have their whole budget of 2.
+    const reports = [];
+    for (let i = 0; i < 3; i++) reports.push((await send(c, id)).status);
+    expect(reports).toEqual([200, 200, 429]);
+    expect(((await (await c.get(`/query/clusters/${id}`)).json()) as { events: number }).events).toBe(20);
   });
 
   it('lets a fleet behind one address through with the default limits', async () => {

@@ -15,9 +15,21 @@ type Check = ReturnType<FastifyInstance['createRateLimit']>;
 export interface IngestLimits {
   /** onRequest hook of the ingest routes: the client address's budget. */
   checkAddress(request: FastifyRequest, reply: FastifyReply): Promise<void>;
-  /** After decoding: the budget of each tracking id in the body. */
-  checkClusters(request: FastifyRequest, reply: FastifyReply, trackingIds: Iterable<string>): Promise<void>;
+  /**
+   * After decoding: the budget of each tracking id in the body. Event requests have their own,
+   * EVENT_BUDGET_FACTOR times larger: RisingWave 2.0–2.2 post one request per event (a feature's
+   * `paywall` check can come many times a second), and never retry a refused one.
+   */
+  checkClusters(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    trackingIds: Iterable<string>,
+    kind?: 'reports' | 'events',
+  ): Promise<void>;
 }
+
+/** Event requests per tracking id per minute, as a multiple of --rate-limit-cluster (1,200: 12,000). */
+export const EVENT_BUDGET_FACTOR = 10;
 
 const WINDOW_MS = 60_000;
 /** How long a rate-limit check waits for Redis before letting the request through. */
@@ -84,32 +96,37 @@ export async function installRateLimits(
       : null;
   const byAddress = limiter(config.rateLimitPerAddress, (request) => `address:${request.ip}`);
   const byCluster = limiter(config.rateLimitPerCluster, (request) => `cluster:${checking.get(request)}`);
+  const eventsPerCluster = config.rateLimitPerCluster * EVENT_BUDGET_FACTOR;
+  const byClusterEvents = limiter(eventsPerCluster, (request) => `cluster-events:${checking.get(request)}`);
 
-  const refuse = (reply: FastifyReply, limit: 'address' | 'cluster', seconds: number, max: number) => {
+  const refuse = (reply: FastifyReply, limit: 'address' | 'cluster', seconds: number, what: string) => {
     metrics.rateLimited.inc({ limit });
     void reply.header('retry-after', String(Math.max(1, seconds)));
-    throw new CollectorError(
-      'rate_limited',
-      limit === 'address'
-        ? `more than ${max} ingest requests a minute from this address; retry in ${seconds} s`
-        : `more than ${max} ingest requests a minute for this tracking id; retry in ${seconds} s`,
-      429,
-    );
+    throw new CollectorError('rate_limited', `more than ${what}; retry in ${seconds} s`, 429);
   };
   return {
     async checkAddress(request, reply) {
       if (!byAddress) return;
       const result = await byAddress(request);
       if (!result.isAllowed && result.isExceeded)
-        refuse(reply, 'address', result.ttlInSeconds, config.rateLimitPerAddress);
+        refuse(
+          reply,
+          'address',
+          result.ttlInSeconds,
+          `${config.rateLimitPerAddress} ingest requests a minute from this address`,
+        );
     },
-    async checkClusters(request, reply, trackingIds) {
-      if (!byCluster) return;
+    async checkClusters(request, reply, trackingIds, kind = 'reports') {
+      const check = kind === 'events' ? byClusterEvents : byCluster;
+      if (!check) return;
+      const what =
+        kind === 'events'
+          ? `${eventsPerCluster} event requests a minute for this tracking id (${EVENT_BUDGET_FACTOR} × --rate-limit-cluster)`
+          : `${config.rateLimitPerCluster} ingest requests a minute for this tracking id`;
       for (const id of new Set(trackingIds)) {
         checking.set(request, id);
-        const result = await byCluster(request);
-        if (!result.isAllowed && result.isExceeded)
-          refuse(reply, 'cluster', result.ttlInSeconds, config.rateLimitPerCluster);
+        const result = await check(request);
+        if (!result.isAllowed && result.isExceeded) refuse(reply, 'cluster', result.ttlInSeconds, what);
       }
     },
   };

@@ -123,7 +123,7 @@ function decode(
     const real = events.filter((e) => !e.event.isTest);
     return {
       kind: 'events',
-      rows: eventRows(real, receivedAt),
+      rows: eventRows(real, receivedAt, raw),
       discarded: events.length - real.length,
     };
   }

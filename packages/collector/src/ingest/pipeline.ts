@@ -103,16 +103,18 @@ export class IngestPipeline {
     return { status: 'stored', reports: 1, events: 0 };
   }
 
+  /** One request's events; `body` is the request's (inflated) body, for the retry keys (eventRows). */
   async events(
     events: { event: ClusterEvent; raw: Uint8Array }[],
     receivedAt: number,
+    body: Uint8Array,
   ): Promise<IngestResult> {
     const real = events.filter((e) => !e.event.isTest);
     this.metrics.discardedTest.inc(events.length - real.length);
     // An empty batch stores nothing, and nothing in it was is_test: "discarded" would say so.
     if (events.length === 0) return { status: 'stored', reports: 0, events: 0 };
     if (real.length === 0) return { status: 'discarded', reports: 0, events: 0 };
-    const rows = eventRows(real, receivedAt).map((row, i) => {
+    const rows = eventRows(real, receivedAt, body).map((row, i) => {
       const odd = eventFlags(real[i]!.event, receivedAt);
       this.count(odd);
       return { ...row, flags: withFlags(row.flags, odd) };

@@ -125,6 +125,26 @@ describe.each(targets)('RisingWave ingest over HTTP: $name', (target) => {
     expect(((await listed.json()) as { events: unknown[] }).events).toHaveLength(4);
   });
 
+  it('stores the same events again when they come in another batch of the same second', async () => {
+    // A busy 2.3+ node flushes at every 100 events: 150 identical checks in one second arrive as
+    // a batch of 100 and one of 50. Only a request resent byte for byte is a retry.
+    const id = randomUUID();
+    const paywall = { trackingId: id, name: 'paywall', stage: 4, eventTimeSec: 1_764_000_000 };
+    const hundred = eventBatch(Array.from({ length: 100 }, () => paywall));
+    const fifty = eventBatch(Array.from({ length: 50 }, () => paywall));
+    for (const batch of [hundred, fifty, fifty, hundred]) {
+      expect((await c.postProto('/api/v2/report/events', batch)).status).toBe(200);
+    }
+    expect((await cluster(c, id)).body).toMatchObject({ events: 150 });
+    // The same holds for a gzip-compressed resend: the key is of the inflated body.
+    const gzipped = await c.post('/api/v2/report/events', gzipSync(fifty), {
+      'content-type': 'application/x-protobuf',
+      'content-encoding': 'gzip',
+    });
+    expect(gzipped.status).toBe(200);
+    expect((await cluster(c, id)).body).toMatchObject({ events: 150 });
+  });
+
   it("stores a large cluster's meta report whose connector usage lists thousands of sources", async () => {
     const big = await startTestCollector(await target.freshUrl());
     try {

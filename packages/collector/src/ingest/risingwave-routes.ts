@@ -86,8 +86,9 @@ export async function risingwaveRoutes(app: FastifyInstance, opts: IngestRouteOp
         request,
         reply,
         events.map((e) => e.event.trackingId),
+        'events',
       );
-      return pipeline.events(events, receivedAt);
+      return pipeline.events(events, receivedAt, raw);
     },
   );
 
@@ -105,8 +106,8 @@ export async function risingwaveRoutes(app: FastifyInstance, opts: IngestRouteOp
       const receivedAt = Date.now();
       const raw = await body(request, PROTOBUF);
       const event = decodeV2Event(raw);
-      await limits.checkClusters(request, reply, [event.trackingId]);
-      return pipeline.events([{ event, raw }], receivedAt);
+      await limits.checkClusters(request, reply, [event.trackingId], 'events');
+      return pipeline.events([{ event, raw }], receivedAt, raw);
     },
   );
 

@@ -112,23 +112,37 @@ export function reportRow(report: NodeReport, raw: Uint8Array, receivedAt: numbe
 const unknownEnum = (n: number | null) => (n === null ? null : `#${n}`);
 
 /**
- * The rows of one request's events. Identical events in one batch are distinct occurrences, not
- * retries (a retry resends the whole batch): RisingWave emits the same event (a feature's
- * `paywall`, a recovery) many times a second, and keying them alike kept one of each. So the n-th
- * copy of an event within the batch (n ≥ 1) adds n to its key: a retried batch repeats the same
- * copies in the same order and matches, and a first copy keys as it always did.
+ * The rows of one request's events. RisingWave events carry no id and RisingWave never retries, so
+ * an identical event is usually a real repeat (a feature's `paywall` check, a recovery), yet a retry
+ * (a proxy resending the request) must not store it twice. A retry resends the request byte for
+ * byte: every key includes the hash of the request's (inflated) body, and the n-th copy of an event
+ * within it (n ≥ 1) adds n. So a resent request matches itself, and the same events in another
+ * request are stored (a busy 2.3+ node flushes a batch at every 100 events: 150 identical events in
+ * one second came as batches of 100 and 50, and keys without the body kept 100).
  */
-export function eventRows(events: readonly { event: ClusterEvent; raw: Uint8Array }[], receivedAt: number) {
+export function eventRows(
+  events: readonly { event: ClusterEvent; raw: Uint8Array }[],
+  receivedAt: number,
+  body: Uint8Array,
+) {
+  const request = hash('sha256', body, 'hex').slice(0, 18);
   const seen = new Map<string, number>();
   return events.map(({ event, raw }) => {
-    const first = eventRow(event, raw, receivedAt);
+    const first = eventRow(event, raw, receivedAt, 0, request);
     const copies = seen.get(first.dedupKey) ?? 0;
     seen.set(first.dedupKey, copies + 1);
-    return copies === 0 ? first : eventRow(event, raw, receivedAt, copies);
+    return copies === 0 ? first : eventRow(event, raw, receivedAt, copies, request);
   });
 }
 
-export function eventRow(event: ClusterEvent, raw: Uint8Array, receivedAt: number, copy = 0): EventRow {
+/** `request`: see eventRows (absent: the key of session 17's format, which migration 0038 computes). */
+export function eventRow(
+  event: ClusterEvent,
+  raw: Uint8Array,
+  receivedAt: number,
+  copy = 0,
+  request?: string,
+): EventRow {
   return {
     dedupKey: dedupKey(
       'rw-event',
@@ -146,6 +160,7 @@ export function eventRow(event: ClusterEvent, raw: Uint8Array, receivedAt: numbe
           event.object ?? unknownEnum(event.unknownObject),
           event.attributes,
           ...(copy > 0 ? [copy] : []),
+          ...(request === undefined ? [] : [request]),
         ],
         event.flags,
         raw,

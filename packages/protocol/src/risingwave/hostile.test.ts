@@ -27,7 +27,14 @@ import {
   type SystemData,
 } from '../model.js';
 import { decodeV1Report } from './v1.js';
-import { decodeV2Event, decodeV2EventBatch, decodeV2EventBatchRaw, decodeV2Report } from './v2.js';
+import {
+  decodeV2Event,
+  decodeV2EventBatch,
+  decodeV2EventBatchRaw,
+  decodeV2Report,
+  objectStoreName,
+  shortestFloat32,
+} from './v2.js';
 
 // ---------------------------------------------------------------------------------------------
 // Bookkeeping: how many generated inputs and decoder calls ran.
@@ -376,7 +383,7 @@ function expectedSystem(data: SystemInit | undefined, flags: Set<ReportFlag>): S
     osName: expectedText(data?.os?.name, flags),
     osVersion: expectedText(data?.os?.version, flags),
     osKernel: expectedText(data?.os?.kernelVersion, flags),
-    cpuAvailable: cpu === undefined ? null : Number.isFinite(cpu) ? cpu : null,
+    cpuAvailable: cpu === undefined ? null : Number.isFinite(cpu) ? shortestFloat32(cpu) : null,
   };
   // The CPU count is read last, so its flag comes after the other fields' flags.
   if (cpu !== undefined && !Number.isFinite(cpu)) flags.add('number_not_finite');
@@ -430,7 +437,7 @@ function expectedMeta(m: MetaInit): NodeReport {
         tableId: job.tableId,
         connectorName: expectedText(job.connectorName, flags)?.toLowerCase() ?? null,
       })),
-      objectStore: expectedText(m.objectStoreMediaType, flags),
+      objectStore: objectStoreName(expectedText(m.objectStoreMediaType, flags)),
       connectorUsage: uses,
       connectorUsageJson: m.usage ? usageJson(m.usage) : null,
       licenseTier,

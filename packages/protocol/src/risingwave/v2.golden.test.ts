@@ -662,12 +662,12 @@ describe('RisingWave v2 compute, frontend and compactor reports', () => {
     expect(pb.float(1, 1.5)).toEqual([0x0d, 0x00, 0x00, 0xc0, 0x3f]);
   });
 
-  it('keeps fractional CPU quotas at float precision and turns NaN or infinity into null', () => {
+  it('keeps fractional CPU quotas as the shortest decimal of their float32 and turns NaN or infinity into null', () => {
     const cpuOf = (cpu: number) =>
       decodeV2Report('compute', nodeReport({ trackingId: TRACKING_ID, nodeType: 2, system: { cpu } })).system
         .cpuAvailable;
     expect(cpuOf(0.25)).toBe(0.25);
-    expect(cpuOf(0.1)).toBe(Math.fround(0.1));
+    expect(cpuOf(0.1)).toBe(0.1); // 0.10000000149011612 as a float32
     expect(cpuOf(0)).toBe(0);
     expect(cpuOf(Number.NaN)).toBeNull();
     expect(cpuOf(Number.POSITIVE_INFINITY)).toBeNull();
@@ -713,6 +713,24 @@ describe('RisingWave v2 numbers and strings a store cannot hold', () => {
     );
     expect(report.meta?.streamJobCount).toBe(0xffffffff);
     expect(report.meta?.nodeCount).toEqual({ meta: 0xffffffff, compute: 0, frontend: 0, compactor: 7 });
+  });
+
+  it('spells each object store one way, and a float32 CPU count as its shortest decimal', () => {
+    // The OpenDAL stores send their engine's name capitalised; S3 comes either way.
+    for (const [sent, stored] of [
+      ['s3', 's3'],
+      ['S3', 's3'],
+      ['mem', 'mem'],
+      ['Memory', 'mem'],
+      ['Hdfs', 'hdfs'],
+      ['Azblob', 'azblob'],
+    ]) {
+      expect(decodeV2Report('meta', meta({ objectStore: sent })).meta?.objectStore).toBe(stored);
+    }
+    // 2.3 as a float32 reads back as 2.299999952316284; v1 JSON stores 2.3 for the same machine.
+    for (const cpu of [2.3, 0.1, 1.5, 96, 3.3333]) {
+      expect(decodeV2Report('meta', meta({}, { system: { cpu } })).system.cpuAvailable).toBe(cpu);
+    }
   });
 
   it('replaces NUL in strings and flags the report nul_replaced', () => {

@@ -38,6 +38,30 @@ function parse<Desc extends DescMessage>(schema: Desc, bytes: Uint8Array, what: 
   }
 }
 
+/**
+ * The object store in one spelling. RisingWave's native stores send `s3` and `mem`, the OpenDAL
+ * ones their engine's name capitalised (`S3`, `Memory`, `Gcs`, `Hdfs`, `Minio`, …;
+ * opendal_object_store.rs), and S3 goes either way (`use_opendal`): lower-cased, with `memory` as
+ * `mem`, a breakdown has one row per store. The raw body keeps what was sent.
+ */
+export function objectStoreName(name: string | null): string | null {
+  const lower = name?.toLowerCase() ?? null;
+  return lower === 'memory' ? 'mem' : lower;
+}
+
+/**
+ * A float field (the CPUs available) as its shortest decimal: 2.3 travels as the float32
+ * 2.299999952316284, and the v1 JSON route stores 2.3 for the same machine.
+ */
+export function shortestFloat32(value: number | null): number | null {
+  if (value === null) return null;
+  for (let digits = 1; digits < 9; digits++) {
+    const short = Number(value.toPrecision(digits));
+    if (Math.fround(short) === value) return short;
+  }
+  return value;
+}
+
 function system(data: WireSystemData | undefined, flags: Flags): SystemData {
   return {
     memoryUsed: data?.memory ? unsigned(data.memory.used, 'system_data.memory.used', flags) : null,
@@ -45,7 +69,9 @@ function system(data: WireSystemData | undefined, flags: Flags): SystemData {
     osName: text(data?.os?.name, 'system_data.os.name', flags),
     osVersion: text(data?.os?.version, 'system_data.os.version', flags),
     osKernel: text(data?.os?.kernelVersion, 'system_data.os.kernel_version', flags),
-    cpuAvailable: data?.cpu ? finite(data.cpu.available, 'system_data.cpu.available', flags) : null,
+    cpuAvailable: data?.cpu
+      ? shortestFloat32(finite(data.cpu.available, 'system_data.cpu.available', flags))
+      : null,
   };
 }
 
@@ -137,7 +163,7 @@ function metaFacts(wire: WireNodeReport, flags: Flags): NonNullable<NodeReport['
       connectorName:
         text(job.connectorName, `stream_jobs[${i}].connector_name`, flags)?.toLowerCase() ?? null,
     })),
-    objectStore: text(wire.objectStoreMediaType, 'object_store_media_type', flags),
+    objectStore: objectStoreName(text(wire.objectStoreMediaType, 'object_store_media_type', flags)),
     connectorUsage: parseConnectorUsage(connectorUsageJson, flags),
     connectorUsageJson,
     licenseTier: license.tier,
