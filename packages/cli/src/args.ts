@@ -24,6 +24,81 @@ function envNameOf(flag: string): string {
     : `TIDEWATCH_${flag.toUpperCase().replaceAll('-', '_')}`;
 }
 
+const SERVE_FLAGS = [
+  'host',
+  'port',
+  'store',
+  'admin-token',
+  'body-limit',
+  'headers-timeout',
+  'request-timeout',
+  'log-level',
+  'trust-proxy',
+  'rate-limit-address',
+  'rate-limit-cluster',
+  'redis-url',
+  'max-connections',
+  'max-connections-per-address',
+  'store-timeout',
+  'cors-origin',
+  'retention-months',
+  'store-license-subject',
+  'tls-cert',
+  'tls-key',
+] as const;
+
+/** TIDEWATCH_* variables read elsewhere: the CLI's queries, the agent, the demo and the tests. */
+const OTHER_VARIABLES = new Set(
+  [
+    'URL',
+    'TOKEN',
+    'LICENSE_SALT',
+    'TELEMETRY',
+    'TELEMETRY_DEBUG',
+    'ENDPOINT',
+    'INTERVAL_MS',
+    'FIRST_REPORT_MS',
+    'DATA_DIR',
+    'BIN',
+  ].map((name) => `TIDEWATCH_${name}`),
+);
+
+/**
+ * TIDEWATCH_* variables that nothing reads, each with the serve variable it is closest to (a
+ * misspelt TIDEWATCH_STORE silently opened the default store instead). Tests' TIDEWATCH_TEST_*
+ * are left alone.
+ */
+export function unknownVariables(env: NodeJS.ProcessEnv): { name: string; closest: string | null }[] {
+  const known = SERVE_FLAGS.map(envNameOf);
+  return Object.keys(env)
+    .filter((name) => name.startsWith('TIDEWATCH_') && !name.startsWith('TIDEWATCH_TEST_'))
+    .filter((name) => !known.includes(name) && !OTHER_VARIABLES.has(name))
+    .map((name) => {
+      const [closest] = known
+        .map((k) => [k, editDistance(name, k)] as const)
+        .sort((a, b) => a[1] - b[1])
+        .filter(([, d]) => d <= 2);
+      return { name, closest: closest?.[0] ?? null };
+    });
+}
+
+/** Levenshtein distance; by hand, as the only use is a one-off hint over ~20 short names. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(
+        previous[j]! + 1,
+        current[j - 1]! + 1,
+        previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
+}
+
 export function serveConfig(argv: string[], env: NodeJS.ProcessEnv): CollectorConfig {
   try {
     return readServeConfig(argv, env);

@@ -2,6 +2,7 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -336,6 +337,44 @@ describe('tidewatch serve', () => {
       await locker.query('rollback');
       await locker.end();
     }
+  });
+
+  it('names its store, and warns of a TIDEWATCH_ variable that nothing reads', async () => {
+    const path = join(dir.path, 'named.db');
+    const s = await serve([], {
+      TIDEWATCH_STORE: `sqlite:${path}`,
+      TIDEWATCH_STOER: 'sqlite:/elsewhere.db',
+      TIDEWATCH_TEST_SOMETHING: '1',
+    });
+    expect(s.lines).toContain(`store: sqlite:${path}`);
+    await expect
+      .poll(() => s.lines.join('\n'), { timeout: 5000 })
+      .toMatch(
+        /"level":40.*TIDEWATCH_STOER is set but is no setting of tidewatch: did you mean TIDEWATCH_STORE\?/,
+      );
+    expect(s.lines.join('\n')).not.toContain('TIDEWATCH_TEST_SOMETHING');
+    expect(await stop(s)).toBe(0);
+  });
+
+  it('keeps serving when its standard output is closed at start (`npm start | head`)', async () => {
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const port = (probe.address() as AddressInfo).port;
+    await new Promise((resolve) => probe.close(resolve));
+    const child = spawn(
+      process.execPath,
+      [BIN, 'serve', '--port', String(port), '--store', `sqlite:${join(dir.path, 'epipe.db')}`],
+      { cwd: dir.path, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    child.stdout!.destroy(); // the reader went away before the first line
+    const exited = once(child, 'exit').then(([code]) => code as number | null);
+    await expect
+      .poll(async () => (await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => null))?.status, {
+        timeout: 15_000,
+      })
+      .toBe(200);
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
   });
 
   it('warns that an in-memory store keeps nothing past a stop', async () => {

@@ -49,7 +49,7 @@ async function main(argv: string[]): Promise<void> {
   }
   switch (command) {
     case 'serve':
-      return serve(serveConfig(rest, process.env));
+      return serve(serveConfig(rest, process.env), process.env);
     case 'token':
       return token(rest, process.env);
     case 'audit':

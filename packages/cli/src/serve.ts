@@ -1,9 +1,14 @@
 // `tidewatch serve`: run the collector until SIGTERM/SIGINT, then shut down gracefully (stop
 // accepting, finish in-flight writes, close the store, exit 0).
 import { hostname } from 'node:os';
+import { resolve } from 'node:path';
 import { type CollectorConfig, DEFAULT_CONFIG, startCollector } from '@tidewatch/collector';
+import { unknownVariables } from './args.js';
 
-export async function serve(config: CollectorConfig): Promise<void> {
+export async function serve(config: CollectorConfig, env: NodeJS.ProcessEnv = {}): Promise<void> {
+  // `npm start | head` closes stdout: a write to it must not crash the collector (pino drops the
+  // lines once it runs; the start lines below would throw EPIPE as an unhandled 'error' event).
+  process.stdout.on('error', () => {});
   const collector = await startCollector(config);
   const { url } = collector;
   // Before the first line is printed: whoever waits for it (a supervisor, a test) may signal at
@@ -41,6 +46,12 @@ export async function serve(config: CollectorConfig): Promise<void> {
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
   console.log(`listening on ${url}`);
+  console.log(`store: ${shownStore(config.store)}`);
+  for (const { name, closest } of unknownVariables(env)) {
+    collector.app.log.warn(
+      `${name} is set but is no setting of tidewatch${closest ? `: did you mean ${closest}?` : ''} (ignored)`,
+    );
+  }
   if (config.store === 'sqlite::memory:') {
     collector.app.log.warn(
       'the store is in memory (sqlite::memory:): everything stored is lost when the collector stops; use sqlite:PATH to keep it',
@@ -83,15 +94,25 @@ function withHost(url: string, host: string): string {
  */
 export function storeFlag(store: string): string {
   if (store === DEFAULT_CONFIG.store) return '';
-  let shown = store;
+  const shown = hidePassword(store);
+  return ` --store '${shown.replaceAll("'", "'\\''")}'`;
+}
+
+/** The store as the start-up line names it: a SQLite file by its absolute path, no password. */
+export function shownStore(store: string): string {
+  if (store.startsWith('sqlite:') && store !== 'sqlite::memory:') return `sqlite:${resolve(store.slice(7))}`;
+  return hidePassword(store);
+}
+
+function hidePassword(store: string): string {
   try {
     const url = new URL(store);
     if (url.password) {
       url.password = 'PASSWORD';
-      shown = url.toString();
+      return url.toString();
     }
   } catch {
     // sqlite:PATH and the like: nothing secret in them.
   }
-  return ` --store '${shown.replaceAll("'", "'\\''")}'`;
+  return store;
 }
