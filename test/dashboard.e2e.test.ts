@@ -728,7 +728,7 @@ describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
     const hostile = await startTestCollector(`sqlite:${join(dir.path, 'hostile.db')}`);
     try {
       const long = 'v'.repeat(1024); // no space to break at
-      const rlo = '\u202E2.6.2-rlo'; // a right-to-left override, never closed
+      const rlo = '\u202E2.6.2\u001B-rlo'; // a right-to-left override, never closed, and an ESC
       const ids = { long: 'hostile-long-0001', rlo: 'hostile-rlo-0001' };
       // Extremes too: the most compute nodes a report can say, and 2^53-1 bytes of memory.
       const extremes = { computeNodes: 4_294_967_295, memoryTotal: Number.MAX_SAFE_INTEGER };
@@ -801,7 +801,7 @@ describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
       await go(page, `#/cluster?version=${encodeURIComponent(rlo)}`);
       const value = page.locator('p.muted .value').first();
       // The override is shown as what it is, so it reorders nothing (a value read "gpj.exe").
-      expect(await value.textContent()).toBe('⟨U+202E⟩2.6.2-rlo');
+      expect(await value.textContent()).toBe('⟨U+202E⟩2.6.2⟨U+001B⟩-rlo');
       const bidiOf = (e: unknown) =>
         (globalThis as unknown as { getComputedStyle(e: unknown): { unicodeBidi: string } }).getComputedStyle(
           e,

@@ -325,3 +325,24 @@ function redisUrl(value: string | undefined): string | undefined {
   }
   return value;
 }
+
+/**
+ * The collector a client command talks to (`query`, `simulate`): --target, else TIDEWATCH_URL, else
+ * the default address; an http(s) URL, or a UsageError that says so (`127.0.0.1:8080` without the
+ * scheme was reported as a collector that cannot be reached).
+ */
+export function targetUrl(values: { target?: string | undefined }, env: NodeJS.ProcessEnv): string {
+  const target = (values.target ?? env.TIDEWATCH_URL ?? 'http://127.0.0.1:8080').replace(/\/+$/, '');
+  let url: URL;
+  try {
+    url = new URL(target);
+  } catch {
+    throw new UsageError(`--target must be a URL such as http://127.0.0.1:8080, not "${target}"`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new UsageError(
+      `--target must be an http:// or https:// URL such as http://127.0.0.1:8080, not "${target}"`,
+    );
+  }
+  return target;
+}

@@ -377,6 +377,21 @@ describe('tidewatch serve', () => {
     expect(await exited).toBe(0);
   });
 
+  it('refuses a second collector on the same SQLite file, and starts once the first is gone', async () => {
+    const store = `sqlite:${join(dir.path, 'shared.db')}`;
+    const first = await serve(['--store', store]);
+    const second = run(process.execPath, [BIN, 'serve', '--port', '0', '--store', store], { cwd: dir.path });
+    await expect(second).rejects.toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining(`another collector already serves ${join(dir.path, 'shared.db')}`),
+    });
+    // Killed without a chance to clean up: the lock goes with the process.
+    first.child.kill('SIGKILL');
+    await first.exited;
+    const third = await serve(['--store', store]);
+    expect(await stop(third)).toBe(0);
+  });
+
   it('warns that an in-memory store keeps nothing past a stop', async () => {
     const s = await serve(['--store', 'sqlite::memory:']);
     // The log line may come after the address lines (the logger writes asynchronously).

@@ -63,6 +63,19 @@ describe('tidewatch query', () => {
     expect((await tidewatch('event-counts', '--by', 'name')).stdout).toBe('(no rows)\n');
   });
 
+  it('pages: a page that is not the last names the --before that asks for the next one', async () => {
+    const first = (await tidewatch('clusters', '--limit', '2')).stdout;
+    const next = /^\(more: the same question with --before (\S+)\)$/m.exec(first)?.[1];
+    expect(next).toBeDefined();
+    const second = (await tidewatch('clusters', '--limit', '2', '--before', next!)).stdout;
+    const listed = [
+      ...first.matchAll(/[0-9a-f]{8}-[0-9a-f-]{27}/g),
+      ...second.matchAll(/[0-9a-f]{8}-[0-9a-f-]{27}/g),
+    ];
+    expect(new Set(listed.map((m) => m[0]))).toEqual(new Set(ids));
+    expect(second).not.toContain('(more:');
+  });
+
   it("prints one cluster's facts", async () => {
     const { stdout } = await tidewatch('cluster', ids[2]!);
     expect(stdout).toMatch(/^version\s+10\.0\.0$/m);
@@ -140,6 +153,13 @@ describe('tidewatch query', () => {
     await expect(tidewatch('breakdown')).rejects.toMatchObject({
       code: 2,
       stderr: expect.stringContaining('--by'),
+    });
+    // A target without its scheme is named as such, not as a collector that cannot be reached.
+    await expect(
+      run(process.execPath, [BIN, 'query', 'active', '--target', new URL(c.url).host, '--token', 'x']),
+    ).rejects.toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('--target must be a URL such as http://127.0.0.1:8080'),
     });
     // No question at all is a usage error too; --help is not.
     await expect(tidewatch()).rejects.toMatchObject({

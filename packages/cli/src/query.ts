@@ -1,6 +1,6 @@
 // `tidewatch query <question>`: the query API from a terminal, as aligned tables or JSON.
 import { parseArgs } from 'node:util';
-import { UsageError } from './args.js';
+import { targetUrl, UsageError } from './args.js';
 import { describeFetchError, START_HINT } from './fetch-error.js';
 import { formatTable, printable } from './table.js';
 
@@ -18,14 +18,15 @@ questions:
   distribution --of SIZE          clusters per memory|metaNodes|computeNodes|frontendNodes|compactorNodes|streamJobs
                                   bucket, with percentiles
   connectors                      sources and sinks by connector, format and encode
-  clusters [--search S] [--limit N]   clusters, most recently seen first
-  events [--tracking-id ID] [--stage S] [--name N] [--connector C] [--limit N]
+  clusters [--search S] [--limit N] [--before CURSOR]   clusters, most recently seen first
+  events [--tracking-id ID] [--stage S] [--name N] [--connector C] [--limit N] [--before CURSOR]
   event-counts --by day|stage|name|connector|trackingId [--stage S] [--name N]
   metrics                         the metric names agents send
   metrics NAME [--by version|clusterType|nodeType|trackingId|label:KEY]
                                   an agent metric across the fleet, e.g. db.query.errors --by label:sqlstate_class
-  agent-events [--tracking-id ID] [--name N] [--limit N]
+  agent-events [--tracking-id ID] [--name N] [--limit N] [--before CURSOR]
                                   events agents sent, newest first (e.g. --name db.ddl)
+  (a page that is not the last ends with the --before CURSOR that asks for the next one)
   cluster TRACKING_ID             one cluster's facts and counts
   history TRACKING_ID             one cluster's facts per day and its sessions (nodes, restarts)
 environment: TIDEWATCH_URL (default http://127.0.0.1:8080), TIDEWATCH_TOKEN`;
@@ -207,6 +208,7 @@ export async function query(argv: string[], env: NodeJS.ProcessEnv): Promise<voi
       name: { type: 'string' },
       search: { type: 'string' },
       limit: { type: 'string' },
+      before: { type: 'string' },
       target: { type: 'string' },
       token: { type: 'string' },
       timeout: { type: 'string' },
@@ -226,7 +228,7 @@ export async function query(argv: string[], env: NodeJS.ProcessEnv): Promise<voi
   const token = values.token ?? env.TIDEWATCH_TOKEN;
   if (!token)
     throw new UsageError('a token is needed: --token T or TIDEWATCH_TOKEN (see `tidewatch token create`)');
-  const base = (values.target ?? env.TIDEWATCH_URL ?? 'http://127.0.0.1:8080').replace(/\/+$/, '');
+  const base = targetUrl(values, env);
   const params = new URLSearchParams();
   const set = (key: string, value: string | undefined) => value !== undefined && params.set(key, value);
   set('from', values.from);
@@ -239,6 +241,7 @@ export async function query(argv: string[], env: NodeJS.ProcessEnv): Promise<voi
   set('name', values.name);
   set('search', values.search);
   set('limit', values.limit);
+  set('before', values.before);
   if (values['include-ci']) params.set('includeCi', 'true');
   if (values['include-internal']) params.set('includeInternal', 'true');
   const url = `${base}${q.path}${params.size > 0 ? `?${params}` : ''}`;
@@ -291,7 +294,7 @@ export async function query(argv: string[], env: NodeJS.ProcessEnv): Promise<voi
   for (const part of q.more?.(answer) ?? []) {
     console.log(typeof part === 'string' ? `\n${printable(part)}` : formatTable(part));
   }
-  if (typeof answer.next === 'string') console.log(`(more: --json shows the cursor "next")`);
+  if (typeof answer.next === 'string') console.log(`(more: the same question with --before ${answer.next})`);
   const excluded = answer.excluded as { ci: number; internal: number } | undefined;
   if (excluded && excluded.ci + excluded.internal > 0) {
     console.log(

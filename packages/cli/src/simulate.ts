@@ -3,7 +3,7 @@
 // times; without one, only the last day goes to the public ingest routes, because those stamp
 // the collector's own clock and never trust a client's.
 import { parseArgs } from 'node:util';
-import { UsageError } from './args.js';
+import { targetUrl, UsageError } from './args.js';
 import { FleetSimulation, type WireItem } from './simulate/activity.js';
 import { DAY_MS } from './simulate/fleet.js';
 import { ProgressBar } from './simulate/progress.js';
@@ -64,16 +64,7 @@ export function simulateOptions(
   });
   if (values.help) return null;
   // The same environment as `tidewatch query`: set once, used by both.
-  const target = (values.target ?? env.TIDEWATCH_URL ?? 'http://127.0.0.1:8080').replace(/\/+$/, '');
-  let url: URL;
-  try {
-    url = new URL(target);
-  } catch {
-    throw new UsageError(`--target must be a URL such as http://127.0.0.1:8080, not "${target}"`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new UsageError(`--target must be an http:// or https:// URL, not "${target}"`);
-  }
+  const target = targetUrl(values, env);
   let at = now;
   if (values.now !== undefined) {
     at = Date.parse(values.now);

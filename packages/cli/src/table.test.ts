@@ -21,4 +21,11 @@ describe('formatTable', () => {
   it('shows control characters from the collector as escapes, never raw', () => {
     expect(formatTable([{ name: 'a\u001b[2Jb' }])).toContain('a\\x1b[2Jb');
   });
+
+  it('shows characters that reorder or hide text as \\u escapes (a right-to-left override)', () => {
+    const table = formatTable([{ os: 'Ubu\u202Entu', version: '1.0\u200B' }]);
+    expect(table).toContain('Ubu\\u202entu');
+    expect(table).toContain('1.0\\u200b');
+    expect(table).not.toMatch(/[\u200B\u202E]/);
+  });
 });

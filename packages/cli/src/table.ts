@@ -2,13 +2,22 @@
 
 /** Control characters (C0, DEL, C1): ESC and friends would drive the operator's terminal. */
 const CONTROL = /\p{Cc}/gu;
+/**
+ * Characters that change how the text around them shows without showing themselves
+ * (bidirectional overrides and isolates, zero-width ones): U+202E prints the rest of a line
+ * reversed. The dashboard shows the same set (packages/dashboard/app/dom.ts).
+ */
+const INVISIBLE = /[\u061C\u200B-\u200F\u202A-\u202E\u2060-\u2064\u2066-\u2069\uFEFF]/g;
 
 /**
  * Text from the collector made safe to print: anyone can send a report, so a stored string may
- * carry terminal escape sequences (clear the screen, set the window title); they show as \xNN.
+ * carry terminal escape sequences (clear the screen, set the window title); they show as \xNN,
+ * and invisible characters as \uNNNN.
  */
 export function printable(text: string): string {
-  return text.replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return text
+    .replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
+    .replace(INVISIBLE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /**

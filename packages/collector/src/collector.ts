@@ -9,7 +9,8 @@ import { type CollectorConfig, DEFAULT_CONFIG } from './config.js';
 import { CollectorError } from './errors.js';
 import { startupLogger } from './http/logging.js';
 import { buildServer, type Collector, type ServerRuntime, tlsFiles } from './server.js';
-import { openStore } from './store/open-store.js';
+import { openStore, sqliteFile } from './store/open-store.js';
+import { type ServeLock, takeServeLock } from './store/sqlite/serve-lock.js';
 import type { Store } from './store/store.js';
 
 export interface RunningCollector extends Collector {
@@ -123,8 +124,12 @@ export async function startCollector(
   const tls = config.tlsCert && config.tlsKey ? tlsFiles(config.tlsCert, config.tlsKey) : undefined;
   await checkPortFree(config.host, config.port);
   const store = openStore(config.store);
+  let lock: ServeLock | undefined;
   let collector: Collector | undefined;
   try {
+    // Before migrations: a second collector on the file must change nothing in it.
+    const file = sqliteFile(config.store);
+    if (file) lock = takeServeLock(file);
     await migrateLogged(store, startupLogger(config.logLevel, runtime.logStream));
     collector = await buildServer(store, config, tls ? { ...runtime, tls } : runtime);
     await collector.app.listen({ host: config.host, port: config.port });
@@ -144,6 +149,7 @@ export async function startCollector(
         closing ??= (async () => {
           await app.close();
           await store.close();
+          lock?.release();
         })();
         return closing;
       },
@@ -151,6 +157,7 @@ export async function startCollector(
   } catch (error) {
     await collector?.app.close().catch(() => {});
     await store.close().catch(() => {});
+    lock?.release();
     throw error;
   }
 }

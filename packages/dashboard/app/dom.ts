@@ -21,11 +21,11 @@ export function h<K extends keyof HTMLElementTagNameMap>(
 
 /**
  * Characters that change how text around them shows without showing themselves: bidirectional
- * overrides, embeddings, isolates and marks, and zero-width ones. In a value from a report they
- * reversed text ("gpj.exe") or made two different versions look the same, so each is shown as its
- * code point instead.
+ * overrides, embeddings, isolates and marks, zero-width ones, and control characters (an ESC is
+ * invisible in a page). In a value from a report they reversed text ("gpj.exe") or made two
+ * different versions look the same, so each is shown as its code point instead.
  */
-const INVISIBLE = /[\u061C\u200B-\u200F\u202A-\u202E\u2060-\u2064\u2066-\u2069\uFEFF]/g;
+const INVISIBLE = /[\p{Cc}\u061C\u200B-\u200F\u202A-\u202E\u2060-\u2064\u2066-\u2069\uFEFF]/gu;
 
 /** Text as the dashboard shows it: invisible characters made visible (see INVISIBLE). */
 export function visible(text: string): string {

@@ -150,6 +150,17 @@ describe.each(targets)('native agent route and /query/metrics: $name', (target) 
     }
   });
 
+  it('answers 400 for a metric name no agent can send', async () => {
+    for (const name of ['bad%20name!', '9lives', encodeURIComponent('é')]) {
+      const res = await c.get(`/query/metrics/${name}?from=${today}&to=${today}`);
+      expect(res.status).toBe(400);
+      expect(await res.json()).toMatchObject({
+        error: 'invalid_metric_name',
+        message: expect.stringContaining('e.g. db.query.duration'),
+      });
+    }
+  });
+
   it("answers gauges with each cluster's latest value and the spread", async () => {
     const a = randomUUID();
     const b = randomUUID();

@@ -1,4 +1,5 @@
 // `GET /query/metrics/{name}`: an agent metric across the fleet (CONTRACT.md).
+import { NAME_PATTERN } from '@tidewatch/protocol';
 import type { FastifyInstance } from 'fastify';
 import { requireToken } from '../auth/require-token.js';
 import { CollectorError } from '../errors.js';
@@ -113,8 +114,12 @@ export async function metricsRoute(app: FastifyInstance, opts: { store: Store })
     },
     async (request, reply) => {
       const { name } = request.params as { name: string };
-      if (name.length === 0 || name.length > 128) {
-        throw new CollectorError('invalid_metric_name', 'a metric name is 1-128 characters');
+      // The names the collector stores (agents' metric names): anything else can match nothing.
+      if (!NAME_PATTERN.test(name)) {
+        throw new CollectorError(
+          'invalid_metric_name',
+          `"${name.slice(0, 40)}" is no metric name: a letter, then letters, digits, _ . - /, at most 128 (e.g. db.query.duration)`,
+        );
       }
       const query = request.query as FleetQuery & { by?: string };
       const by = metricGrouping(query.by);

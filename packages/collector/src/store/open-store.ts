@@ -6,12 +6,19 @@ import { openPostgresStore } from './postgres/postgres-store.js';
 import { openSqliteStore } from './sqlite/sqlite-store.js';
 import type { Store } from './store.js';
 
+/** The absolute path of a `sqlite:PATH` store's file; undefined for an in-memory or other store. */
+export function sqliteFile(url: string, cwd: string = process.cwd()): string | undefined {
+  if (!url.startsWith('sqlite:')) return undefined;
+  const path = url.slice('sqlite:'.length);
+  return path.length === 0 || path === ':memory:' ? undefined : resolve(cwd, path);
+}
+
 export function openStore(url: string, cwd: string = process.cwd()): Store {
   if (url.startsWith('sqlite:')) {
     const path = url.slice('sqlite:'.length);
     if (path.length === 0)
       throw new CollectorError('invalid_store', 'sqlite: needs a path, e.g. sqlite:./data/tidewatch.db');
-    return openSqliteStore(path === ':memory:' ? path : resolve(cwd, path));
+    return openSqliteStore(sqliteFile(url, cwd) ?? path);
   }
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
     // Without a database, PostgreSQL picks the one named after the user: most often `postgres`,

@@ -89,7 +89,7 @@ export function metricsView(route: Route): HTMLElement {
     type: 'text',
     value: name,
     required: true,
-    placeholder: 'e.g. query.duration',
+    placeholder: 'e.g. db.query.duration',
     autocomplete: 'off',
     spellcheck: 'false',
     list: 'm-names',

@@ -677,6 +677,7 @@ describe('RisingWave v2 compute, frontend and compactor reports', () => {
     expect(protocolError(() => decodeV2Report('compute', new Uint8Array()))).toMatchObject({
       code: 'invalid_report',
       status: 400,
+      message: expect.stringContaining('the body is empty'),
     });
   });
 });

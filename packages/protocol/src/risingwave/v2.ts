@@ -128,6 +128,13 @@ function readReport(nodeType: NodeType, bytes: Uint8Array): WireNodeReport {
 
 /** Decodes the body of `POST /api/v2/report/{nodeType}`. */
 export function decodeV2Report(nodeType: NodeType, bytes: Uint8Array): NodeReport {
+  // An empty body decodes as a message without a base; say what it more likely is.
+  if (bytes.length === 0) {
+    throw new ProtocolError(
+      'invalid_report',
+      'the body is empty: a RisingWave v2 report is a protobuf message (with curl --data-binary @FILE, check that FILE exists)',
+    );
+  }
   return report(readReport(nodeType, bytes), nodeType);
 }
 
