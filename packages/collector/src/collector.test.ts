@@ -128,16 +128,14 @@ describe('a configured admin token (--admin-token)', () => {
     await third.close();
 
     // A collector of the same store started without the secret (a host missing the variable)
-    // neither revokes it for the others nor mints an admin token of its own.
-    const withSecret = await start(rotated);
+    // neither revokes it for the others nor mints an admin token of its own. (One at a time: a
+    // SQLite file serves one collector; on PostgreSQL they would run side by side.)
     const without = await startCollector({ store, host: '127.0.0.1', port: 0, logLevel: 'silent' });
     try {
       expect(without.createdAdminToken).toBeNull();
-      expect(await status(withSecret.url, rotated)).toBe(200);
       expect(await status(without.url, rotated)).toBe(200);
     } finally {
       await without.close();
-      await withSecret.close();
     }
   });
 });
