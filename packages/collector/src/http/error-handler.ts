@@ -187,15 +187,30 @@ export function installErrorHandling(
  * hooks its parent has when it loads.
  */
 export async function installNotFound(app: FastifyInstance): Promise<void> {
-  const notFound = (request: FastifyRequest, reply: FastifyReply) =>
-    reply
-      .status(404)
-      .send({ error: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` });
+  const notFound = (request: FastifyRequest, reply: FastifyReply) => {
+    const path = request.url.split('?')[0]!;
+    // An ingest route asked with another method (a GET from a browser or a mistyped curl) is a 405
+    // that says what the route takes, not a 404 that suggests a wrong path.
+    if (request.method !== 'POST' && INGEST_PATH.test(path)) {
+      return reply
+        .status(405)
+        .header('allow', 'POST')
+        .send({
+          error: 'method_not_allowed',
+          message: `${path} takes POST (a report or event batch), not ${request.method}`,
+        } satisfies ErrorBody);
+    }
+    return reply.status(404).send({ error: 'not_found', message: `no route ${request.method} ${path}` });
+  };
   await app.register(async (scope) => {
     scope.addHook('onRequest', async (request, reply) => notFound(request, reply));
     scope.setNotFoundHandler(async (request, reply) => notFound(request, reply));
   });
 }
+
+/** The ingest routes' paths (CONTRACT.md): POST only. */
+const INGEST_PATH =
+  /^\/api\/(v[12]\/report\/(meta|compute|frontend|compactor)|v2\/report\/events?|v3\/report)$/;
 
 /**
  * Errors the router raises before any route runs (a malformed or over-long URL), which fastify would

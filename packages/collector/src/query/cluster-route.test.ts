@@ -117,6 +117,25 @@ describe.each(targets)('query and admin routes: $name', (target) => {
     expect(await res.json()).toMatchObject({ error: 'not_found' });
   });
 
+  it('answers 405 with Allow: POST for an ingest route asked with another method', async () => {
+    for (const [method, path] of [
+      ['GET', '/api/v2/report/meta'],
+      ['PUT', '/api/v2/report/events'],
+      ['GET', '/api/v1/report/compute'],
+      ['DELETE', '/api/v3/report'],
+    ] as const) {
+      const res = await fetch(`${c.url}${path}?x=1`, { method });
+      expect(res.status, `${method} ${path}`).toBe(405);
+      expect(res.headers.get('allow')).toBe('POST');
+      expect(await res.json()).toEqual({
+        error: 'method_not_allowed',
+        message: `${path} takes POST (a report or event batch), not ${method}`,
+      });
+    }
+    // Not an ingest route: still a 404.
+    expect((await fetch(`${c.url}/api/v2/report/nope`)).status).toBe(404);
+  });
+
   it('answers 404 for an unknown route before reading its body: not 400 for bad JSON, not 413', async () => {
     const post = (path: string, body: string | Uint8Array, type: string) =>
       fetch(`${c.url}${path}`, { method: 'POST', headers: { 'content-type': type }, body });
