@@ -10,6 +10,7 @@ describe('serve flags: abuse controls, privacy, security', () => {
       trustProxy: false,
       rateLimitPerAddress: 12_000,
       rateLimitPerCluster: 1_200,
+      rateLimitBytesPerAddress: 256 * 1024 * 1024,
       maxConnections: 10_000,
       maxConnectionsPerAddress: 1_000,
       corsOrigins: [],
@@ -38,6 +39,8 @@ describe('serve flags: abuse controls, privacy, security', () => {
         '0',
         '--rate-limit-cluster',
         '50',
+        '--rate-limit-bytes',
+        '1048576',
         '--redis-url',
         'redis://127.0.0.1:6379',
         '--max-connections',
@@ -62,6 +65,7 @@ describe('serve flags: abuse controls, privacy, security', () => {
       trustProxy: ['10.0.0.0/8', '127.0.0.1'],
       rateLimitPerAddress: 0,
       rateLimitPerCluster: 50,
+      rateLimitBytesPerAddress: 1_048_576,
       redisUrl: 'redis://127.0.0.1:6379',
       maxConnections: 500,
       maxConnectionsPerAddress: 0,
@@ -78,6 +82,7 @@ describe('serve flags: abuse controls, privacy, security', () => {
       TIDEWATCH_LICENSE_SALT: 'pepper',
       TIDEWATCH_RETENTION_MONTHS: '24',
       TIDEWATCH_MAX_CONNECTIONS_PER_ADDRESS: '32',
+      TIDEWATCH_RATE_LIMIT_BYTES: '0',
     });
     expect(env).toMatchObject({
       trustProxy: 2,
@@ -86,6 +91,7 @@ describe('serve flags: abuse controls, privacy, security', () => {
       licenseSalt: 'pepper',
       retentionMonths: 24,
       maxConnectionsPerAddress: 32,
+      rateLimitBytesPerAddress: 0,
     });
     expect(serveConfig(['--trust-proxy', 'true'], {}).trustProxy).toBe(true);
     expect(serveConfig(['--store-timeout', '0'], {}).storeTimeout).toBe(0);

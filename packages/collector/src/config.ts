@@ -26,6 +26,11 @@ export interface CollectorConfig {
   rateLimitPerAddress: number;
   /** Ingest requests per tracking id per minute (0: no limit). */
   rateLimitPerCluster: number;
+  /**
+   * Ingest body bytes (after gzip) per client address per minute (0: no limit): what bounds the
+   * decoding CPU one address can buy, which the request count does not.
+   */
+  rateLimitBytesPerAddress: number;
   /** `redis://HOST:PORT`: share the rate limits between collectors; unset: each process alone. */
   redisUrl?: string | undefined;
   /** Open TCP connections at most; more are closed at once. */
@@ -61,7 +66,10 @@ export interface CollectorConfig {
  * restarting all of them at once: under 12,000 per address per minute. One cluster of 500 nodes
  * restarting sends 500 reports: under 1,200 per tracking id per minute. Events have their own budget
  * per tracking id, ten times that (EVENT_BUDGET_FACTOR): 2.3+ nodes post a batch every 10 s and at
- * every 100 events, 2.0–2.2 nodes one request per event, with no cap on how often.
+ * every 100 events, 2.0–2.2 nodes one request per event, with no cap on how often. Bytes: the
+ * 10,000 reports of that restart are ~50 MB (a meta report is a few KiB), and an agent's report
+ * ~64 KiB: 256 MiB per address per minute, while one address is held to ~4 of the largest (1 MiB)
+ * bodies a second, ~50–80 ms of decoding CPU.
  */
 export const DEFAULT_CONFIG: CollectorConfig = {
   host: '127.0.0.1',
@@ -75,6 +83,7 @@ export const DEFAULT_CONFIG: CollectorConfig = {
   trustProxy: false,
   rateLimitPerAddress: 12_000,
   rateLimitPerCluster: 1_200,
+  rateLimitBytesPerAddress: 256 * 1024 * 1024,
   maxConnections: 10_000,
   maxConnectionsPerAddress: 1_000,
   storeTimeout: 30_000,

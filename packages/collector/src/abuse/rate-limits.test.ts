@@ -123,6 +123,39 @@ describe('ingest rate limits (one process)', () => {
     expect(((await (await c.get(`/query/clusters/${id}`)).json()) as { events: number }).events).toBe(20);
   });
 
+  it('holds one address to its budget of body bytes a minute, and no other address', async () => {
+    const size = nodeReport('compute', { trackingId: randomUUID() }).length;
+    const c = await collector({
+      rateLimitPerAddress: 0,
+      rateLimitPerCluster: 0,
+      rateLimitBytesPerAddress: 3 * size + 10,
+      trustProxy: true,
+    });
+    const heavy = someAddress();
+    const results = [];
+    for (let i = 0; i < 4; i++) results.push((await send(c, randomUUID(), heavy)).status);
+    expect(results).toEqual([200, 200, 200, 429]);
+    const refused = await send(c, randomUUID(), heavy);
+    expect(refused.headers.get('retry-after')).toMatch(/^\d+$/);
+    expect(await refused.json()).toMatchObject({
+      error: 'rate_limited',
+      message: expect.stringContaining(
+        `more than ${3 * size + 10} body bytes (after gzip) a minute from this address`,
+      ),
+    });
+    let other = someAddress();
+    while (other === heavy) other = someAddress();
+    expect((await send(c, randomUUID(), other)).status).toBe(200);
+    expect(await metric(c, 'tidewatch_rate_limited_total{limit="bytes"}')).toBe(2);
+    // A budget below one body still lets the first body of a window through.
+    const tiny = await collector({ rateLimitPerAddress: 0, rateLimitBytesPerAddress: 1, trustProxy: true });
+    const from = someAddress();
+    expect([
+      (await send(tiny, randomUUID(), from)).status,
+      (await send(tiny, randomUUID(), from)).status,
+    ]).toEqual([200, 429]);
+  });
+
   it('lets a fleet behind one address through with the default limits', async () => {
     const c = await collector({});
     // 300 nodes of 30 clusters restarting at once, all behind one NAT address: none refused.

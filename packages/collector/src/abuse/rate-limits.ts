@@ -15,6 +15,8 @@ type Check = ReturnType<FastifyInstance['createRateLimit']>;
 export interface IngestLimits {
   /** onRequest hook of the ingest routes: the client address's budget. */
   checkAddress(request: FastifyRequest, reply: FastifyReply): Promise<void>;
+  /** Once the body is read (inflated), before it is decoded: the address's byte budget. */
+  checkBytes(request: FastifyRequest, reply: FastifyReply, bytes: number): void;
   /**
    * After decoding: the budget of each tracking id in the body. Event requests have their own,
    * EVENT_BUDGET_FACTOR times larger: RisingWave 2.0–2.2 post one request per event (a feature's
@@ -42,7 +44,10 @@ const checking = new WeakMap<FastifyRequest, string>();
 
 export async function installRateLimits(
   app: FastifyInstance,
-  config: Pick<CollectorConfig, 'rateLimitPerAddress' | 'rateLimitPerCluster' | 'redisUrl'>,
+  config: Pick<
+    CollectorConfig,
+    'rateLimitPerAddress' | 'rateLimitPerCluster' | 'rateLimitBytesPerAddress' | 'redisUrl'
+  >,
   metrics: CollectorMetrics,
 ): Promise<IngestLimits> {
   let redis: Redis | undefined;
@@ -99,7 +104,13 @@ export async function installRateLimits(
   const eventsPerCluster = config.rateLimitPerCluster * EVENT_BUDGET_FACTOR;
   const byClusterEvents = limiter(eventsPerCluster, (request) => `cluster-events:${checking.get(request)}`);
 
-  const refuse = (reply: FastifyReply, limit: 'address' | 'cluster', seconds: number, what: string) => {
+  const bytesByAddress = new ByteBudget(config.rateLimitBytesPerAddress);
+  const refuse = (
+    reply: FastifyReply,
+    limit: 'address' | 'cluster' | 'bytes',
+    seconds: number,
+    what: string,
+  ) => {
     metrics.rateLimited.inc({ limit });
     void reply.header('retry-after', String(Math.max(1, seconds)));
     throw new CollectorError('rate_limited', `more than ${what}; retry in ${seconds} s`, 429);
@@ -116,6 +127,17 @@ export async function installRateLimits(
           `${config.rateLimitPerAddress} ingest requests a minute from this address`,
         );
     },
+    checkBytes(request, reply, bytes) {
+      const wait = bytesByAddress.take(request.ip, bytes, Date.now());
+      if (wait > 0) {
+        refuse(
+          reply,
+          'bytes',
+          wait,
+          `${config.rateLimitBytesPerAddress} body bytes (after gzip) a minute from this address (--rate-limit-bytes)`,
+        );
+      }
+    },
     async checkClusters(request, reply, trackingIds, kind = 'reports') {
       const check = kind === 'events' ? byClusterEvents : byCluster;
       if (!check) return;
@@ -130,4 +152,34 @@ export async function installRateLimits(
       }
     },
   };
+}
+
+/**
+ * Body bytes per client address in one-minute windows, in this process's memory (with Redis the
+ * request counts are shared between collectors; this budget is per collector). By hand: the
+ * rate-limit library counts requests, not their sizes. A body is always let through in a window
+ * that has taken nothing yet, so a budget below the body limit cannot refuse a report for good.
+ */
+class ByteBudget {
+  private readonly windows = new Map<string, { start: number; bytes: number }>();
+
+  constructor(private readonly perMinute: number) {}
+
+  /** Counts `bytes` for `address`; answers 0, or the seconds to wait when they are over budget. */
+  take(address: string, bytes: number, now: number): number {
+    if (this.perMinute <= 0) return 0;
+    let window = this.windows.get(address);
+    if (!window || now - window.start >= WINDOW_MS) {
+      this.windows.delete(address);
+      window = { start: now, bytes: 0 };
+      this.windows.set(address, window);
+      // The oldest windows go first (a Map keeps insertion order), so memory stays bounded.
+      if (this.windows.size > LOCAL_KEYS) this.windows.delete(this.windows.keys().next().value!);
+    }
+    if (window.bytes > 0 && window.bytes + bytes > this.perMinute) {
+      return Math.max(1, Math.ceil((window.start + WINDOW_MS - now) / 1000));
+    }
+    window.bytes += bytes;
+    return 0;
+  }
 }

@@ -30,6 +30,7 @@ export async function nativeRoute(
       const receivedAt = Date.now();
       const type = requireMediaType(request, NATIVE_CONTENT_TYPES) as NativeContentType;
       const raw = await inflatedBody(request, bodyLimit);
+      limits.checkBytes(request, reply, raw.length);
       const report = decodeNativeReport(raw, type);
       await limits.checkClusters(request, reply, [report.trackingId]);
       return pipeline.agentReport(report, raw, receivedAt);

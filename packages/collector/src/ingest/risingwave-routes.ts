@@ -8,7 +8,7 @@ import {
   NODE_TYPES,
   type NodeType,
 } from '@tidewatch/protocol';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { IngestLimits } from '../abuse/rate-limits.js';
 import { CollectorError } from '../errors.js';
 import { acceptRawBodies, inflatedBody, ingestedResponse, requireMediaType } from '../http/body.js';
@@ -49,9 +49,11 @@ export async function risingwaveRoutes(app: FastifyInstance, opts: IngestRouteOp
   acceptRawBodies(app, bodyLimit);
   app.addHook('onRequest', limits.checkAddress);
 
-  const body = async (request: FastifyRequest, types: readonly string[]) => {
+  const body = async (request: FastifyRequest, reply: FastifyReply, types: readonly string[]) => {
     requireMediaType(request, types);
-    return inflatedBody(request, bodyLimit);
+    const raw = await inflatedBody(request, bodyLimit);
+    limits.checkBytes(request, reply, raw.length);
+    return raw;
   };
   const tags = ['ingest'];
 
@@ -65,7 +67,7 @@ export async function risingwaveRoutes(app: FastifyInstance, opts: IngestRouteOp
     async (request, reply) => {
       const receivedAt = Date.now();
       const node = nodeType(request);
-      const raw = await body(request, PROTOBUF);
+      const raw = await body(request, reply, PROTOBUF);
       const report = decodeV2Report(node, raw);
       await limits.checkClusters(request, reply, [report.trackingId]);
       return pipeline.report(report, raw, receivedAt);
@@ -80,7 +82,7 @@ export async function risingwaveRoutes(app: FastifyInstance, opts: IngestRouteOp
     },
     async (request, reply) => {
       const receivedAt = Date.now();
-      const raw = await body(request, PROTOBUF);
+      const raw = await body(request, reply, PROTOBUF);
       const events = decodeV2EventBatchRaw(raw);
       await limits.checkClusters(
         request,
@@ -104,7 +106,7 @@ export async function risingwaveRoutes(app: FastifyInstance, opts: IngestRouteOp
     },
     async (request, reply) => {
       const receivedAt = Date.now();
-      const raw = await body(request, PROTOBUF);
+      const raw = await body(request, reply, PROTOBUF);
       const event = decodeV2Event(raw);
       await limits.checkClusters(request, reply, [event.trackingId], 'events');
       return pipeline.events([{ event, raw }], receivedAt, raw);
@@ -121,7 +123,7 @@ export async function risingwaveRoutes(app: FastifyInstance, opts: IngestRouteOp
     async (request, reply) => {
       const receivedAt = Date.now();
       const node = nodeType(request);
-      const raw = await body(request, JSON_TYPES);
+      const raw = await body(request, reply, JSON_TYPES);
       const report = decodeV1Report(node, raw);
       await limits.checkClusters(request, reply, [report.trackingId]);
       return pipeline.report(report, raw, receivedAt);

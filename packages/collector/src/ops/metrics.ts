@@ -49,7 +49,7 @@ export class CollectorMetrics {
   });
   readonly rateLimited = new client.Counter({
     name: 'tidewatch_rate_limited_total',
-    help: 'Ingest requests refused with 429 by a rate limit, by limit (address, cluster)',
+    help: 'Ingest requests refused with 429 by a rate limit, by limit (address, cluster, bytes)',
     labelNames: ['limit'] as const,
     registers: [this.registry],
   });
