@@ -24,29 +24,30 @@ function envNameOf(flag: string): string {
     : `TIDEWATCH_${flag.toUpperCase().replaceAll('-', '_')}`;
 }
 
-const SERVE_FLAGS = [
-  'host',
-  'port',
-  'store',
-  'admin-token',
-  'body-limit',
-  'headers-timeout',
-  'request-timeout',
-  'log-level',
-  'trust-proxy',
-  'rate-limit-address',
-  'rate-limit-cluster',
-  'rate-limit-bytes',
-  'redis-url',
-  'max-connections',
-  'max-connections-per-address',
-  'store-timeout',
-  'cors-origin',
-  'retention-months',
-  'store-license-subject',
-  'tls-cert',
-  'tls-key',
-] as const;
+/** The flags of `tidewatch serve`; each has a TIDEWATCH_* variable (envNameOf). */
+const SERVE_OPTIONS = {
+  host: { type: 'string' },
+  port: { type: 'string' },
+  store: { type: 'string' },
+  'admin-token': { type: 'string' },
+  'body-limit': { type: 'string' },
+  'headers-timeout': { type: 'string' },
+  'request-timeout': { type: 'string' },
+  'log-level': { type: 'string' },
+  'trust-proxy': { type: 'string' },
+  'rate-limit-address': { type: 'string' },
+  'rate-limit-cluster': { type: 'string' },
+  'rate-limit-bytes': { type: 'string' },
+  'redis-url': { type: 'string' },
+  'max-connections': { type: 'string' },
+  'max-connections-per-address': { type: 'string' },
+  'store-timeout': { type: 'string' },
+  'cors-origin': { type: 'string', multiple: true },
+  'retention-months': { type: 'string' },
+  'store-license-subject': { type: 'boolean' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+} as const;
 
 /** TIDEWATCH_* variables read elsewhere: the CLI's queries, the agent, the demo and the tests. */
 const OTHER_VARIABLES = new Set(
@@ -70,7 +71,7 @@ const OTHER_VARIABLES = new Set(
  * are left alone.
  */
 export function unknownVariables(env: NodeJS.ProcessEnv): { name: string; closest: string | null }[] {
-  const known = SERVE_FLAGS.map(envNameOf);
+  const known = Object.keys(SERVE_OPTIONS).map(envNameOf);
   return Object.keys(env)
     .filter((name) => name.startsWith('TIDEWATCH_') && !name.startsWith('TIDEWATCH_TEST_'))
     .filter((name) => !known.includes(name) && !OTHER_VARIABLES.has(name))
@@ -117,29 +118,7 @@ export function serveConfig(argv: string[], env: NodeJS.ProcessEnv): CollectorCo
 function readServeConfig(argv: string[], env: NodeJS.ProcessEnv): CollectorConfig {
   const { values } = parseArgs({
     args: argv,
-    options: {
-      host: { type: 'string' },
-      port: { type: 'string' },
-      store: { type: 'string' },
-      'admin-token': { type: 'string' },
-      'body-limit': { type: 'string' },
-      'headers-timeout': { type: 'string' },
-      'request-timeout': { type: 'string' },
-      'log-level': { type: 'string' },
-      'trust-proxy': { type: 'string' },
-      'rate-limit-address': { type: 'string' },
-      'rate-limit-cluster': { type: 'string' },
-      'rate-limit-bytes': { type: 'string' },
-      'redis-url': { type: 'string' },
-      'max-connections': { type: 'string' },
-      'max-connections-per-address': { type: 'string' },
-      'store-timeout': { type: 'string' },
-      'cors-origin': { type: 'string', multiple: true },
-      'retention-months': { type: 'string' },
-      'store-license-subject': { type: 'boolean' },
-      'tls-cert': { type: 'string' },
-      'tls-key': { type: 'string' },
-    },
+    options: SERVE_OPTIONS,
     strict: true,
   });
   const flag = (name: keyof typeof values, envName: string): string | undefined => {

@@ -1,8 +1,7 @@
 // `tidewatch serve`: run the collector until SIGTERM/SIGINT, then shut down gracefully (stop
 // accepting, finish in-flight writes, close the store, exit 0).
 import { hostname } from 'node:os';
-import { resolve } from 'node:path';
-import { type CollectorConfig, DEFAULT_CONFIG, startCollector } from '@tidewatch/collector';
+import { type CollectorConfig, DEFAULT_CONFIG, sqliteFile, startCollector } from '@tidewatch/collector';
 import { unknownVariables } from './args.js';
 
 export async function serve(config: CollectorConfig, env: NodeJS.ProcessEnv = {}): Promise<void> {
@@ -100,8 +99,8 @@ export function storeFlag(store: string): string {
 
 /** The store as the start-up line names it: a SQLite file by its absolute path, no password. */
 export function shownStore(store: string): string {
-  if (store.startsWith('sqlite:') && store !== 'sqlite::memory:') return `sqlite:${resolve(store.slice(7))}`;
-  return hidePassword(store);
+  const file = sqliteFile(store);
+  return file ? `sqlite:${file}` : hidePassword(store);
 }
 
 function hidePassword(store: string): string {

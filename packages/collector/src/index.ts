@@ -3,5 +3,5 @@ export { type RunningCollector, startCollector } from './collector.js';
 export { type CollectorConfig, DEFAULT_CONFIG } from './config.js';
 export { CollectorError } from './errors.js';
 export { buildServer, type Collector } from './server.js';
-export { openStore } from './store/open-store.js';
+export { openStore, sqliteFile } from './store/open-store.js';
 export type * from './store/store.js';

@@ -4,7 +4,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { ProtocolError } from '@tidewatch/protocol';
+import { NODE_TYPES, ProtocolError } from '@tidewatch/protocol';
 import type {
   FastifyError,
   FastifyInstance,
@@ -209,8 +209,7 @@ export async function installNotFound(app: FastifyInstance): Promise<void> {
 }
 
 /** The ingest routes' paths (CONTRACT.md): POST only. */
-const INGEST_PATH =
-  /^\/api\/(v[12]\/report\/(meta|compute|frontend|compactor)|v2\/report\/events?|v3\/report)$/;
+const INGEST_PATH = new RegExp(`^/api/(v[12]/report/(${NODE_TYPES.join('|')})|v2/report/events?|v3/report)$`);
 
 /**
  * Errors the router raises before any route runs (a malformed or over-long URL), which fastify would
