@@ -189,7 +189,9 @@ describe('tidewatch serve', () => {
     const list = (await run(process.execPath, [BIN, 'token', 'list', '--store', store])).stdout;
     const line = list.split('\n').find((l) => l.includes('ci'))!;
     expect(line).toMatch(/read\s+active/);
-    expect(line).toMatch(/\snever expires(\s|$)/); // no --expires-days: no expiry
+    expect(line).toMatch(/\snever\s/); // no --expires-days: no expiry
+    // A header row names the columns, as in `query`.
+    expect(list.split('\n')[0]).toMatch(/^id\s+role\s+state\s+created\s+expires\s+label$/);
     const id = line.split(/\s+/)[0]!;
     await run(process.execPath, [BIN, 'token', 'revoke', id, '--store', store]);
     expect((await fetch(`${s.url}/query/clusters/cli-cluster`, { headers: auth })).status).toBe(401);
@@ -239,7 +241,7 @@ describe('tidewatch serve', () => {
       .split('\n')
       .find((l) => l.includes('brief'))!;
     expect(listed).toMatch(/read\s+active/);
-    const expires = Date.parse(/expires (\S+)/.exec(listed)![1]!);
+    const expires = Date.parse(/active\s+\S+\s+(\S+)/.exec(listed)![1]!);
     expect(expires - before).toBeGreaterThanOrEqual(8_640 - 100);
     expect(expires - Date.now()).toBeLessThanOrEqual(8_640);
     await vi.waitUntil(() => Date.now() > expires + 50, { timeout: 20_000, interval: 100 });

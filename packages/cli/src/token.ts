@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { newToken, openStore, type TokenRole } from '@tidewatch/collector';
 import { existingStoreUrl, UsageError } from './args.js';
-import { printable } from './table.js';
+import { formatTable } from './table.js';
 
 const USAGE = `usage: tidewatch token create --role read|admin [--label TEXT] [--expires-days N] [--store URL]
        tidewatch token list [--store URL]
@@ -49,25 +49,16 @@ export async function token(argv: string[], env: NodeJS.ProcessEnv): Promise<voi
       console.log(created.secret);
       console.error(`created ${role} token ${created.record.id}; it is shown once, only its hash is stored`);
     } else if (action === 'list') {
-      for (const t of await store.listTokens()) {
-        const state = t.revokedAt
-          ? 'revoked'
-          : t.expiresAt !== null && t.expiresAt <= now
-            ? 'expired'
-            : 'active';
-        const expires =
-          t.expiresAt === null ? 'never expires' : `expires ${new Date(t.expiresAt).toISOString()}`;
-        console.log(
-          [
-            t.id,
-            t.role.padEnd(5),
-            state.padEnd(7),
-            new Date(t.createdAt).toISOString(),
-            expires,
-            printable(t.label),
-          ].join('  '),
-        );
-      }
+      const rows = (await store.listTokens()).map((t) => ({
+        id: t.id,
+        role: t.role,
+        state: t.revokedAt ? 'revoked' : t.expiresAt !== null && t.expiresAt <= now ? 'expired' : 'active',
+        created: new Date(t.createdAt).toISOString(),
+        expires: t.expiresAt === null ? 'never' : new Date(t.expiresAt).toISOString(),
+        label: t.label,
+      }));
+      // The query command's table: a header row, and labels escaped like every stored string.
+      console.log(rows.length === 0 ? '(no tokens)' : formatTable(rows));
     } else {
       const id = positionals[0];
       if (!id) throw new UsageError(USAGE);
