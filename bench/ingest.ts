@@ -712,6 +712,8 @@ async function startTarget(target: string, pool: Buffer[]): Promise<Running> {
             '0',
             '--rate-limit-cluster',
             '0',
+            '--rate-limit-bytes',
+            '0',
           ],
           `collector ${i + 1} (${target})`,
         ),

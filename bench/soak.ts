@@ -194,6 +194,8 @@ async function main(): Promise<number> {
     '0',
     '--rate-limit-cluster',
     '0',
+    '--rate-limit-bytes',
+    '0',
   ]);
   log(
     `collector pid ${collector.pid} at ${collector.url}, store ${flags.store}; ${rate} requests/s for ${minutes} min`,
