@@ -70,14 +70,17 @@ export async function auditRoute(app: FastifyInstance, opts: { store: Store }) {
     },
     async (request) => {
       const { limit, before } = request.query as { limit: number; before?: number };
-      const entries = await opts.store.auditLog({ limit, before });
+      // One more than asked for tells whether another page exists (as on the other paged routes):
+      // a `next` after the last entry led to an empty page.
+      const fetched = await opts.store.auditLog({ limit: limit + 1, before });
+      const entries = fetched.slice(0, limit);
       return {
         entries: entries.map((e) => ({
           ...e,
           at: new Date(e.at).toISOString(),
           details: e.details ? (JSON.parse(e.details) as unknown) : null,
         })),
-        next: entries.length === limit ? entries.at(-1)!.id : null,
+        next: fetched.length > limit ? entries.at(-1)!.id : null,
       };
     },
   );

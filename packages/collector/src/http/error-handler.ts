@@ -213,16 +213,31 @@ const INGEST_PATH = new RegExp(`^/api/(v[12]/report/(${NODE_TYPES.join('|')})|v2
 
 /**
  * Errors the router raises before any route runs (a malformed or over-long URL), which fastify would
- * otherwise answer in its own shape: ours, without echoing the (possibly huge) path back.
+ * otherwise answer in its own shape: ours, without echoing the (possibly huge) path back. Under
+ * /query and /admin the token is checked first, as on every route there: without a valid one the
+ * answer is 401 (403 for a read token on /admin) whatever the URL holds.
  */
-export function frameworkErrorHandler(error: FastifyError, _request: FastifyRequest, reply: FastifyReply) {
-  const tooLong = error.code === 'FST_ERR_MAX_PARAM_LENGTH';
-  void reply.status(tooLong ? 414 : 400).send({
-    error: tooLong ? 'uri_too_long' : 'invalid_url',
-    message: tooLong
-      ? 'a path parameter is longer than the collector accepts (512 characters)'
-      : 'the URL is not valid (bad percent-encoding)',
-  } satisfies ErrorBody);
+export function frameworkErrorHandler(
+  checkToken: (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>,
+) {
+  return async (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    if (request.url.startsWith('/query/') || request.url.startsWith('/admin/')) {
+      try {
+        await checkToken(request, reply);
+      } catch (refused) {
+        // A store that cannot check the token is a 503, as on the routes themselves.
+        const { status, body } = toErrorBody(storeUnavailable(refused) ?? refused);
+        return reply.status(status).send(body);
+      }
+    }
+    const tooLong = error.code === 'FST_ERR_MAX_PARAM_LENGTH';
+    return reply.status(tooLong ? 414 : 400).send({
+      error: tooLong ? 'uri_too_long' : 'invalid_url',
+      message: tooLong
+        ? 'a path parameter is longer than the collector accepts (512 characters)'
+        : 'the URL is not valid (bad percent-encoding)',
+    } satisfies ErrorBody);
+  };
 }
 
 /** Errors Node's HTTP parser raises before a request reaches a route, as our status and code. */

@@ -367,6 +367,26 @@ describe('HTTP framing', () => {
     await c.close();
   });
 
+  it('over the pipelining cap, handles exactly the requests it answers: each answered report is stored, no other', async () => {
+    const c = await startTestCollector(freshStore());
+    const port = Number(new URL(c.url).port);
+    const ids = Array.from({ length: MAX_PIPELINED_REQUESTS + 3 }, () => crypto.randomUUID());
+    const requests = ids.map((trackingId) => {
+      const body = Buffer.from(metaReport({ trackingId }));
+      const head = `POST /api/v2/report/meta HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\nContent-Length: ${body.length}\r\n\r\n`;
+      return Buffer.concat([Buffer.from(head), body]);
+    });
+    const replies = answers(await exchange(port, Buffer.concat(requests)));
+    // Before, the connection was closed as the ninth arrived: eight reports stored, none answered.
+    expect(replies).toHaveLength(MAX_PIPELINED_REQUESTS);
+    for (const reply of replies) expect(reply).toMatch(/^HTTP\/1\.1 200/);
+    const stored = await Promise.all(
+      ids.map(async (id) => (await c.get(`/query/clusters/${id}`, ADMIN_TOKEN)).status === 200),
+    );
+    expect(stored).toEqual(ids.map((_, i) => i < MAX_PIPELINED_REQUESTS));
+    await c.close();
+  });
+
   it('answers a whole report whose client half-closes right after sending it', async () => {
     const c = await startTestCollector(freshStore());
     const port = Number(new URL(c.url).port);

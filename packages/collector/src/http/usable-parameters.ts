@@ -44,6 +44,28 @@ function decimalNumbers(query: unknown, url: string): void {
   }
 }
 
+/**
+ * A query or admin route refuses a parameter it does not take: ignored, a filter the reader meant
+ * (`/query/clusters?from=…`, which filters with `seenFrom`) answered unfiltered rows as if it had
+ * applied. The message lists what the route takes.
+ */
+function knownParameters(url: string, schema: unknown): void {
+  const start = url.indexOf('?');
+  if (start === -1) return;
+  const properties = (schema as { querystring?: { properties?: Record<string, unknown> } } | undefined)
+    ?.querystring?.properties;
+  const known = Object.keys(properties ?? {});
+  for (const name of new URLSearchParams(url.slice(start + 1)).keys()) {
+    if (!known.includes(name)) {
+      const takes = known.length === 0 ? 'takes no query parameters' : `takes ${known.join(', ')}`;
+      throw new CollectorError(
+        'invalid_parameter',
+        `unknown query parameter ${JSON.stringify(name.slice(0, 40))}: this route ${takes}`,
+      );
+    }
+  }
+}
+
 /** Every name and value of the URL's query string decodes (well-formed %XX, valid UTF-8). */
 function wellEncodedQuery(url: string): boolean {
   const start = url.indexOf('?');
@@ -66,6 +88,9 @@ export function requireUsableParameters(app: FastifyInstance): void {
     }
   });
   app.addHook('preHandler', async (request) => {
+    if (request.url.startsWith('/query/') || request.url.startsWith('/admin/')) {
+      knownParameters(request.url, request.routeOptions.schema);
+    }
     check(request.params, 'path parameter');
     check(request.query, 'query parameter');
     decimalNumbers(request.query, request.url);

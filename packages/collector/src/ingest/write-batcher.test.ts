@@ -138,6 +138,14 @@ describe('WriteBatcher', () => {
       expect(outcome).toBeInstanceOf(StoreBehindError);
       expect((outcome as Error).message).toMatch(/did not commit it within/);
     }
+    // The one in the running transaction may still be stored (the 503 must not say otherwise);
+    // the queued ones are not written.
+    expect(((await first) as Error).message).toMatch(
+      /still running and may yet store it.*resend is stored once/,
+    );
+    for (const outcome of await Promise.all(queued)) {
+      expect((outcome as Error).message).toMatch(/still queued and is not written/);
+    }
     // The timed-out rows left the queue: new writes are taken again (and time out in turn).
     const later = await write(batcher, 'f').catch((e: unknown) => e);
     expect(later).toBeInstanceOf(StoreBehindError);

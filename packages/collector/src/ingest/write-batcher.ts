@@ -10,6 +10,8 @@ interface Pending {
   at: number;
   /** Answered (committed, failed or timed out): later outcomes are ignored. */
   done: boolean;
+  /** Taken into a transaction: a timeout then cannot stop its rows from being committed. */
+  sent: boolean;
   /** With the tracking ids of the transaction that were blocked (erased): none of them is stored. */
   resolve(blocked: ReadonlySet<string>): void;
   reject(error: unknown): void;
@@ -108,6 +110,7 @@ export class WriteBatcher {
         rows,
         at: performance.now(),
         done: false,
+        sent: false,
         resolve: (blocked) => this.answer(pending, () => resolve(blocked)),
         reject: (error) => this.answer(pending, () => reject(error)),
       };
@@ -172,7 +175,9 @@ export class WriteBatcher {
       n++;
     }
     this.queuedRows -= rows;
-    return this.queue.splice(0, n);
+    const taken = this.queue.splice(0, n);
+    for (const p of taken) p.sent = true;
+    return taken;
   }
 
   private answer(pending: Pending, settle: () => void): void {
@@ -194,9 +199,12 @@ export class WriteBatcher {
     const now = performance.now();
     for (const pending of this.unanswered) {
       if (now - pending.at < timeout) continue;
-      pending.reject(
-        new StoreBehindError(`the store did not commit it within ${Math.round(timeout / 1000)} s`),
-      );
+      const within = `the store did not commit it within ${Math.round(timeout / 1000)} s`;
+      // Said so, because a 503 otherwise reads as "nothing was stored" (a review found the row later).
+      const after = pending.sent
+        ? '; its transaction is still running and may yet store it, and a resend is stored once'
+        : '; it was still queued and is not written';
+      pending.reject(new StoreBehindError(within + after));
     }
     // What timed out while still queued is not written at all.
     if (this.queue.some((p) => p.done)) {

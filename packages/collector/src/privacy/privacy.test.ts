@@ -160,6 +160,15 @@ describe('erase by tracking id', () => {
       }),
     ]);
     expect(JSON.stringify(audit)).not.toContain(ADMIN_TOKEN);
+    // Paged like the other lists: `next` only while entries remain (none after the last page).
+    const total = audit.entries.length;
+    type Page = { entries: unknown[]; next: number | null };
+    const first = (await (await c.get(`/admin/audit?limit=${total - 1}`)).json()) as Page;
+    expect(first.entries).toHaveLength(total - 1);
+    const rest = (await (await c.get(`/admin/audit?limit=${total - 1}&before=${first.next}`)).json()) as Page;
+    expect(rest).toMatchObject({ entries: [expect.anything()], next: null });
+    const whole = (await (await c.get(`/admin/audit?limit=${total}`)).json()) as Page;
+    expect(whole.next).toBeNull();
     expect((await c.get('/admin/audit', readToken)).status).toBe(403);
     await c.close();
   });

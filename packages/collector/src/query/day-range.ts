@@ -12,6 +12,16 @@ export interface DayRange {
 }
 
 /** The UTC midnight of `value` if it is a real calendar day written like 2026-11-25, else null. */
+/**
+ * The days a question may name: ClickHouse's Date runs from 1970 and ends in 2106 (there
+ * `toDate('2106-01-01')` is 0000-00-00, so a question about 2106 answered as if no cluster had
+ * ever reported, where SQLite and PostgreSQL counted them). No report is received outside them.
+ */
+const FIRST_DAY = '1970-01-01';
+const LAST_DAY = '2105-12-31';
+const FIRST_DAY_MS = Date.parse(FIRST_DAY);
+const LAST_DAY_MS = Date.parse(LAST_DAY);
+
 export function calendarDay(value: string): number | null {
   const match = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value);
   const ms = match ? Date.UTC(Number(match[1]), Number(match[2]) - 1, Number(match[3])) : Number.NaN;
@@ -26,6 +36,12 @@ export function parseDay(value: string, name: string): number {
     throw new CollectorError(
       'invalid_date',
       `${name} must be a date like 2026-11-25, not "${value.slice(0, 40)}"`,
+    );
+  }
+  if (ms < FIRST_DAY_MS || ms > LAST_DAY_MS) {
+    throw new CollectorError(
+      'invalid_date',
+      `${name} must be a day from ${FIRST_DAY} to ${LAST_DAY} (the days every store can hold), not ${value}`,
     );
   }
   return ms;

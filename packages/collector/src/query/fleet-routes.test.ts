@@ -6,6 +6,7 @@ import { agentReport, counter } from '../../test-support/agent-report.js';
 import { ADMIN_TOKEN, startTestCollector, type TestCollector } from '../../test-support/collector.js';
 import { eventBatch, eventMessageWith, metaReport, nodeReport } from '../../test-support/risingwave.js';
 import { storeTargets } from '../../test-support/stores.js';
+import { newToken } from '../auth/tokens.js';
 
 const targets = await storeTargets();
 afterAll(async () => {
@@ -388,6 +389,10 @@ describe.each(targets)('fleet query routes: $name', (target) => {
         'invalid_cursor',
       ],
       ['/query/overview?to=2026-02-30', 'invalid_date'],
+      // Past ClickHouse's last Date (it read 2106-01-01 as 0000-00-00 and counted no cluster).
+      ['/query/overview?from=2106-01-01&to=2106-01-01', 'invalid_date'],
+      ['/query/active?from=1969-12-31', 'invalid_date'],
+      ['/query/clusters?seenFrom=2106-01-01', 'invalid_date'],
       ['/query/event-counts', 'invalid_request'],
       ['/query/event-counts?by=mood', 'invalid_request'],
       ['/query/distribution', 'invalid_request'],
@@ -422,9 +427,42 @@ describe.each(targets)('fleet query routes: $name', (target) => {
       '/query/events?limit=1001',
       '/query/clusters?seenFrom=2026-13-01',
       '/admin/audit?before=abc',
+      // Nor from the router: a path it cannot decode, or one over its length limit (400 and 414 before).
+      '/query/clusters/%FF',
+      `/query/clusters/${'a'.repeat(600)}`,
+      '/admin/clusters/%FF/internal',
     ]) {
       expect((await c.get(path, null)).status, path).toBe(401);
     }
+    // With a valid token, the router's answer (and a read token on an admin path is 403 first).
+    expect((await c.get('/query/clusters/%FF')).status).toBe(400);
+    expect((await c.get(`/query/clusters/${'a'.repeat(600)}`)).status).toBe(414);
+    const read = newToken('read', 'router errors', Date.now());
+    await c.collector.store.putToken(read.record);
+    expect((await c.get('/admin/clusters/%FF/internal', read.secret)).status).toBe(403);
+    expect((await c.get('/query/clusters/%FF', read.secret)).status).toBe(400);
+  });
+
+  it('refuses a query parameter the route does not take, naming the ones it does', async () => {
+    // A filter meant but ignored would answer unfiltered rows as if it had applied.
+    for (const [path, takes] of [
+      [
+        `/query/clusters?from=${today}`,
+        /takes search, version, clusterType, seenFrom, limit, before, format$/,
+      ],
+      ['/query/clusters/x?verbose=1', /takes no query parameters$/],
+      [`/query/active?from=${today}&tracking_id=x`, /takes from, to, includeCi, includeInternal$/],
+      ['/admin/audit?since=2026-01-01', /takes .*limit/],
+    ] as const) {
+      const res = await c.get(path);
+      expect(res.status, path).toBe(400);
+      const body = (await res.json()) as { error: string; message: string };
+      expect(body.error, path).toBe('invalid_parameter');
+      expect(body.message, path).toMatch(/^unknown query parameter "\w+": this route /);
+      expect(body.message, path).toMatch(takes);
+    }
+    // Only after the token: nobody without one learns what a route takes.
+    expect((await c.get(`/query/clusters?from=${today}`, null)).status).toBe(401);
   });
 
   it('names the allowed values of a bad choice, and says when a parameter came twice', async () => {
