@@ -10,6 +10,7 @@ import {
   relativeErrorBound,
 } from '@tidewatch/protocol';
 import { CollectorError } from '../errors.js';
+import { compareText } from '../store/answers.js';
 import type { CellGrouping, MetricFleetAnswer } from '../store/metric-cells.js';
 import { compareLast } from '../store/metric-rollup.js';
 import type { MetricRollup } from '../store/store.js';
@@ -104,7 +105,7 @@ function histogramRow(
 
 /** Biggest groups first, then by name, so the answer is stable on every store. */
 function rankRows(rows: MetricRow[]): void {
-  rows.sort((a, b) => b.clusters - a.clusters || String(a.value).localeCompare(String(b.value)));
+  rows.sort((a, b) => b.clusters - a.clusters || compareText(a.value, b.value));
 }
 
 /** One group's running totals: every kind's, since the metric's kind is known only at the end. */

@@ -2,6 +2,7 @@
 // stacked chart (a cluster's version on a day is that of its latest meta report known by then).
 import type { FastifyInstance } from 'fastify';
 import { requireToken } from '../auth/require-token.js';
+import { compareText } from '../store/answers.js';
 import type { Store } from '../store/store.js';
 import {
   dayRangeQuerySchema,
@@ -66,10 +67,7 @@ export async function versionsRoute(app: FastifyInstance, opts: { store: Store }
       const total = (c: number[]) => c.reduce((a, b) => a + b, 0);
       const versions = [...byVersion]
         .map(([version, clusters]) => ({ version, clusters }))
-        .sort(
-          (a, b) =>
-            total(b.clusters) - total(a.clusters) || String(a.version).localeCompare(String(b.version)),
-        );
+        .sort((a, b) => total(b.clusters) - total(a.clusters) || compareText(a.version, b.version));
       return { days, versions, excluded: await excluded(opts.store, filter) };
     },
   );

@@ -24,6 +24,17 @@ import type {
 } from './store.js';
 
 /** A tokens row as every store keeps it (snake_case, times in ms). */
+
+/**
+ * Text order for answers: the locale's, then code units where the locale sees no difference
+ * (`é` written as one code point or as e and a combining accent compare equal, and each store
+ * then answered them in its own row order: a review found ClickHouse's differ from SQLite's).
+ */
+export function compareText(a: unknown, b: unknown): number {
+  const x = String(a);
+  const y = String(b);
+  return x.localeCompare(y) || (x < y ? -1 : x > y ? 1 : 0);
+}
 export type TokenColumns = TokensTable;
 
 /** The column (of reports and their rollups) behind each breakdown dimension: a fixed list. */
@@ -225,9 +236,7 @@ export function rankEventCounts(
     clusters: Number(r.clusters),
   }));
   counted.sort((a, b) =>
-    query.by === 'day'
-      ? String(a.value).localeCompare(String(b.value))
-      : b.events - a.events || String(a.value).localeCompare(String(b.value)),
+    query.by === 'day' ? compareText(a.value, b.value) : b.events - a.events || compareText(a.value, b.value),
   );
   return counted.slice(0, query.limit);
 }
@@ -283,9 +292,7 @@ export function versionCountsOf(
 ): { day: string; version: string | null; clusters: number }[] {
   return [...rows]
     .filter((r) => r.clusters > 0)
-    .sort((a, b) =>
-      a.day !== b.day ? (a.day < b.day ? -1 : 1) : String(a.version).localeCompare(String(b.version)),
-    );
+    .sort((a, b) => (a.day !== b.day ? (a.day < b.day ? -1 : 1) : compareText(a.version, b.version)));
 }
 
 /** Sessions most recently seen first (then node type, session id): the same order everywhere. */
