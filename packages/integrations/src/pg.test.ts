@@ -1,6 +1,6 @@
 // The node-postgres integration against the real PostgreSQL (127.0.0.1:5432, a fresh database per
 // file) and the real agent: Client and Pool, promise and callback style, errors and DDL.
-import type { Agent } from '@tidewatch/agent';
+import { type Agent, createAgent } from '@tidewatch/agent';
 import pg from 'pg';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { createPostgresDatabase } from '../../collector/test-support/services.js';
@@ -249,5 +249,48 @@ describe.skipIf(!database)('instrumentPg (real PostgreSQL)', () => {
     }
     expect(removed).toBe(3);
     expect(counterTotal(await nextReport(telemetry), 'db.queries')).toBe(3);
+  });
+});
+
+// pg before 8.23 writes the callback it is given onto the caller's config object; the integration
+// calls pg in its callback style, so a reused config carried our stale callback into its next call
+// (which then answered undefined). Both lines of pg, the oldest in the peer range we test and ours.
+const pgLines: [string, typeof pg][] = [
+  ['pg 8.11', ((await import('pg-8-11' as string)) as { default: typeof pg }).default],
+  ['pg (current)', pg],
+];
+
+describe.skipIf(!database).each(pgLines)('instrumentPg with %s', (_name, driver) => {
+  it('leaves a reused query config as the caller made it, and answers each of its calls', async () => {
+    const plain = new driver.Client({ connectionString: database!.url });
+    await plain.connect();
+    cleanup.push(() => plain.end());
+    const pool = new driver.Pool({ connectionString: database!.url, max: 1 });
+    cleanup.push(() => pool.end());
+    const telemetry = agent();
+    const attachments = [instrumentPg(plain, telemetry), instrumentPg(pool, telemetry)];
+    cleanup.push(() => attachments.forEach((a) => a.detach()));
+    const pooled = await pool.connect();
+    cleanup.push(() => pooled.release());
+    for (const db of [plain, pooled]) {
+      const statement = { name: 'get-one', text: 'select $1::int as id', values: [1] };
+      const keys = Object.keys(statement);
+      for (let i = 0; i < 3; i++) {
+        expect((await db.query(statement))?.rows, `call ${i + 1}`).toEqual([{ id: 1 }]);
+        expect(Object.keys(statement)).toEqual(keys);
+      }
+    }
+    expect(counterTotal(await nextReport(telemetry), 'db.queries')).toBe(6);
+  });
+
+  it('attaches nothing to a disabled agent: clients and pools keep their own query()', async () => {
+    const off = createAgent({ endpoint: 'http://127.0.0.1:9', nodeType: 'test', enabled: false });
+    const plain = new driver.Client({ connectionString: database!.url });
+    const pool = new driver.Pool({ connectionString: database!.url });
+    cleanup.push(() => pool.end());
+    const before = [plain.query, pool.query, pool.listenerCount('connect')];
+    instrumentPg(plain, off).detach();
+    instrumentPg(pool, off);
+    expect([plain.query, pool.query, pool.listenerCount('connect')]).toEqual(before);
   });
 });

@@ -9,7 +9,7 @@
 // are. Submittables (pg-cursor, pg-query-stream, a `new Query()`) pass through unrecorded.
 import type { Agent } from '@tidewatch/agent';
 import type { Client, Pool, PoolClient } from 'pg';
-import { type Attachment, type IntegrationOptions, nowMs, QueryRecorder } from './recorder.js';
+import { type Attachment, DETACHED, type IntegrationOptions, nowMs, QueryRecorder } from './recorder.js';
 
 export { type Attachment, DDL_EVENT, type IntegrationOptions, METRICS } from './recorder.js';
 
@@ -30,6 +30,8 @@ export function instrumentPg(
   agent: Agent,
   options: IntegrationOptions = {},
 ): Attachment {
+  // Telemetry off: nothing is put on the driver, so it runs exactly as without us.
+  if (!agent.enabled) return DETACHED;
   const recorder = new QueryRecorder(agent, 'postgresql', options);
   const restore = new Map<QueryHolder, () => void>();
   const attach = (client: unknown) => {
@@ -78,11 +80,11 @@ function instrumentClient(client: QueryHolder, recorder: QueryRecorder): () => v
     }
     const start = nowMs();
     const sql = typeof config === 'string' ? config : (config as { text?: unknown }).text;
-    if (typeof values === 'function') {
-      return original.call(this, config, timedCallback(values as Callback, start, sql, recorder));
-    }
-    if (typeof callback === 'function') {
-      return original.call(this, config, values, timedCallback(callback as Callback, start, sql, recorder));
+    // Callback style: (config, callback) or (config, values, callback).
+    const given = typeof values === 'function' ? values : callback;
+    if (typeof given === 'function') {
+      const timed = timedCallback(given as Callback, start, sql, recorder);
+      return callLeavingConfig(original, this, config, given === values ? undefined : values, timed);
     }
     const inConfig = typeof config === 'object' ? (config as { callback?: unknown }).callback : undefined;
     if (typeof inConfig === 'function') {
@@ -104,7 +106,7 @@ function instrumentClient(client: QueryHolder, recorder: QueryRecorder): () => v
     // The promise class the client was configured with (pg's `Promise` option), as pg would use.
     const PromiseClass = (this as { _Promise?: PromiseConstructor } | undefined)?._Promise ?? Promise;
     return new PromiseClass((resolve, reject) => {
-      original.call(this, config, values, (error: unknown, result: unknown) => {
+      callLeavingConfig(original, this, config, values, (error: unknown, result: unknown) => {
         if (error) {
           failed(recorder, start, error);
           reject(error);
@@ -120,6 +122,33 @@ function instrumentClient(client: QueryHolder, recorder: QueryRecorder): () => v
     active = false;
     unwrap(client, timedQuery, original, wasOwn);
   };
+}
+
+/**
+ * Calls pg with our callback, and takes that callback back off the caller's config object: pg
+ * before 8.23 writes the callback it is given onto the config (normalizeQueryConfig), so a config
+ * reused for its next call carried our stale callback, which made that call answer undefined
+ * instead of its rows (a review, session 26). pg reads it synchronously, in the call.
+ */
+function callLeavingConfig(
+  original: Query,
+  self: unknown,
+  config: unknown,
+  values: unknown,
+  callback: Callback,
+): unknown {
+  const target = typeof config === 'object' && config !== null ? (config as { callback?: unknown }) : null;
+  const had = target !== null && Object.hasOwn(target, 'callback');
+  const before = target?.callback;
+  const returned =
+    values === undefined
+      ? original.call(self, config, callback)
+      : original.call(self, config, values, callback);
+  if (target !== null && target.callback === callback) {
+    if (had) target.callback = before;
+    else delete target.callback;
+  }
+  return returned;
 }
 
 /**

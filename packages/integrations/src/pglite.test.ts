@@ -2,7 +2,7 @@
 // a caller's queries record, that the caller sees exactly what it saw before, and what is never sent.
 import { setFlagsFromString } from 'node:v8';
 import { PGlite } from '@electric-sql/pglite';
-import type { Agent } from '@tidewatch/agent';
+import { type Agent, createAgent } from '@tidewatch/agent';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   counterTotal,
@@ -243,5 +243,14 @@ describe('instrumentPGlite', () => {
     await expect(db.transaction(async (tx) => (await tx.query('select 2 as y')).rows)).resolves.toEqual([
       { y: 2 },
     ]);
+  });
+
+  it('attaches nothing to a disabled agent: the instance keeps its own methods', async () => {
+    const off = createAgent({ endpoint: 'http://127.0.0.1:9', nodeType: 'test', enabled: false });
+    const before = [db.query, db.exec, db.transaction];
+    const attachment = instrumentPGlite(db, off);
+    expect([db.query, db.exec, db.transaction]).toEqual(before);
+    attachment.detach();
+    await expect(db.query<{ x: number }>('select 1 as x')).resolves.toMatchObject({ rows: [{ x: 1 }] });
   });
 });

@@ -9,7 +9,7 @@
 import type { PGliteInterface, Transaction } from '@electric-sql/pglite';
 import type { Agent } from '@tidewatch/agent';
 import type { DdlStatement } from './ddl.js';
-import { type Attachment, type IntegrationOptions, nowMs, QueryRecorder } from './recorder.js';
+import { type Attachment, DETACHED, type IntegrationOptions, nowMs, QueryRecorder } from './recorder.js';
 
 export { type Attachment, DDL_EVENT, type IntegrationOptions, METRICS } from './recorder.js';
 
@@ -27,6 +27,8 @@ export function instrumentPGlite(
   agent: Agent,
   options: IntegrationOptions = {},
 ): Attachment {
+  // Telemetry off: nothing is put on the instance, so it runs exactly as without us.
+  if (!agent.enabled) return DETACHED;
   const recorder = new QueryRecorder(agent, 'pglite', options);
   const target = db as unknown as Record<Instrumented, Method>;
   const own = (['query', 'exec', 'transaction'] as const).map(

@@ -16,6 +16,9 @@ export interface Attachment {
   detach(): void;
 }
 
+/** What attaching to a disabled agent returns: nothing was put on the driver, nothing to undo. */
+export const DETACHED: Attachment = Object.freeze({ detach() {} });
+
 export const METRICS = {
   queries: 'db.queries',
   duration: 'db.query.duration',
