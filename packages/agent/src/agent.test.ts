@@ -269,20 +269,29 @@ describe('agent', () => {
     expect(last.drops.errors).toBeGreaterThanOrEqual(1);
   });
 
-  it('leaves out a series past ±1e300 (and counts it) so that the collector takes the rest', async () => {
+  it('refuses a value past ±1e300 alone, and leaves out a series whose total passes it, so that the collector takes the rest', async () => {
     const stub = await collector();
     const clock = new FakeClock();
     const { agent } = agentFor(stub.url, { clock, dataDir: tempDir() });
-    agent.counter('huge').inc(1e301); // finite, but a rollup adding two of them reaches Infinity
-    agent.histogram('huge.sum').record(1.5e300);
-    agent.histogram('huge.sum').record(1.5e300);
+    // One wild sample costs that sample (counted in drops.values), not its series' other values.
+    const latency = agent.histogram('latency');
+    for (let i = 0; i < 1000; i++) latency.record(0.001 + i / 1e6);
+    latency.record(1e301);
+    agent.counter('bytes').inc(1e301); // finite, but a rollup adding two of them reaches Infinity
+    agent.gauge('level').set(-2e300);
+    // Values each within the bound whose total is not: that series cannot be sent this interval.
+    agent.histogram('huge.sum').record(0.9e300);
+    agent.histogram('huge.sum').record(0.9e300);
     agent.counter('ok').inc(2);
     agent.event('odd', { big: 1e301 }); // refused at once: event() reports the problem
     await started(agent);
     await agent.flush();
     const sent = stub.accepted[0]!;
-    expect(sent.metrics.map((m) => m.name)).toEqual(['ok']);
-    expect(sent.drops.series).toBe(2);
+    expect(sent.metrics.map((m) => m.name).sort()).toEqual(['bytes', 'latency', 'ok']);
+    expect(sent.metrics.find((m) => m.name === 'latency')!.histogram!.count).toBe(1000);
+    expect(sent.metrics.find((m) => m.name === 'bytes')!.value).toBe(0);
+    expect(sent.drops.values).toBe(3);
+    expect(sent.drops.series).toBe(1);
     expect(sent.events).toEqual([]);
   });
 
@@ -541,6 +550,126 @@ describe('agent', () => {
     ).toEqual([]);
     expect(logs.some((l) => l.includes('kept in the spool for the next start'))).toBe(true);
     expect(await agent.preview()).toBeNull(); // no next report after shutdown()
+  });
+
+  it('before any report, the first is due firstReportDelay after the first start, not after each start', async () => {
+    const stub = await collector();
+    const clock = new FakeClock();
+    const dataDir = tempDir();
+    // Earlier runs on this dataDir, none of which lived 5 minutes (a crash loop, short runs): the
+    // first start was 4 minutes ago and no report was made.
+    const firstStart = clock.now() - 4 * MINUTE;
+    writeFileSync(
+      path.join(dataDir, 'state.json'),
+      JSON.stringify({ nextSequence: 1, lastReportMs: null, lastSuccessMs: null, noticeShownMs: firstStart }),
+    );
+    const { agent } = agentFor(stub.url, { clock, dataDir });
+    agent.counter('c').inc();
+    await started(agent);
+    await clock.advance(MINUTE - 1);
+    expect(stub.requests).toBe(0);
+    await clock.advance(1);
+    // Before, each start waited its own 5 minutes, so such a host never reported at all.
+    await vi.waitFor(() => expect(stub.accepted).toHaveLength(1));
+    await agent.shutdown(500);
+  });
+
+  it('a sent/ it cannot write skips the audit copy only: reports are still spooled on disk', async () => {
+    const stub = await collector((n) => (n === 0 ? 200 : 503));
+    const clock = new FakeClock();
+    const dataDir = tempDir();
+    writeFileSync(path.join(dataDir, 'sent'), 'not a directory');
+    const { agent, logs } = agentFor(stub.url, { clock, dataDir });
+    const c = agent.counter('c');
+    await started(agent);
+    c.inc();
+    await agent.flush(); // delivered; its audit copy cannot be written
+    expect(stub.accepted).toHaveLength(1);
+    expect(
+      logs.some((l) => l.includes('cannot write sent/') && l.includes('skipped')),
+      logs.join('\n'),
+    ).toBe(true);
+    c.inc();
+    await agent.flush(); // 503: kept
+    // Before, the failed audit write made the whole agent memory-only: this report was not on
+    // disk, and a kill -9 now would have lost it.
+    expect(readdirSync(path.join(dataDir, 'spool'))).toHaveLength(1);
+    expect(logs.some((l) => l.includes('memory only'))).toBe(false);
+  });
+
+  it('past maxSeries, drops new series, counts them and says so once per interval', async () => {
+    const stub = await collector();
+    const clock = new FakeClock();
+    const { agent, logs } = agentFor(stub.url, { clock, dataDir: tempDir(), maxSeries: 2 });
+    agent.counter('a').inc();
+    agent.counter('b').inc();
+    agent.counter('c').inc(); // over the cap
+    agent.histogram('latency').record(0.1); // over the cap
+    await started(agent);
+    await agent.flush();
+    const sent = stub.accepted[0]!;
+    expect(sent.metrics.map((m) => m.name)).toEqual(['a', 'b']);
+    expect(sent.drops.series).toBe(2);
+    const said = logs.filter((l) => l.includes('maxSeries (2)'));
+    expect(said, logs.join('\n')).toHaveLength(1);
+    expect(said[0]).toContain('metric c');
+  });
+
+  it('at a start with a full spool and a report due, sends the spooled reports before spooling the new one', async () => {
+    const down = await collector(() => 503);
+    const clock = new FakeClock();
+    const dataDir = tempDir();
+    const first = agentFor(down.url, { clock, dataDir, spoolMaxReports: 3 }).agent;
+    first.counter('c').inc();
+    await started(first);
+    await clock.advance(5 * MINUTE);
+    for (let i = 0; i < 3; i++) await clock.advance(DAY);
+    await first.shutdown(500);
+    expect(readdirSync(path.join(dataDir, 'spool'))).toHaveLength(3); // full
+    // The next start, a day later, with the collector back: its report is overdue.
+    const up = await collector();
+    await clock.advance(DAY);
+    const second = agentFor(up.url, { clock, dataDir, spoolMaxReports: 3 }).agent;
+    await started(second);
+    await clock.advance(1);
+    await vi.waitFor(() => expect(up.accepted).toHaveLength(4));
+    // Before, the new report was spooled first and pushed out the oldest left over.
+    expect(up.accepted.map((r) => r.drops.reports)).toEqual([
+      expect.any(Number),
+      expect.any(Number),
+      expect.any(Number),
+      0,
+    ]);
+    expect(readdirSync(path.join(dataDir, 'spool'))).toHaveLength(0);
+  });
+
+  it('after shutdown() resolved at its deadline, sends, spools and writes nothing more', async () => {
+    const stub = await collector();
+    const clock = new FakeClock();
+    const dataDir = tempDir();
+    const { agent } = agentFor(stub.url, { clock, dataDir });
+    // Enough wide histograms that the final report is still being encoded at the deadline.
+    for (let i = 0; i < 2000; i++) {
+      const h = agent.histogram('latency', { shard: String(i) });
+      for (let k = 0; k < 200; k++) h.record(Math.exp(((k % 40) - 20) * 0.9));
+    }
+    await started(agent);
+    await agent.shutdown(1);
+    const files = (dir: string) =>
+      existsSync(path.join(dataDir, dir)) ? readdirSync(path.join(dataDir, dir)) : [];
+    const before = {
+      spool: files('spool'),
+      sent: files('sent'),
+      state: readFileSync(path.join(dataDir, 'state.json'), 'utf8'),
+    };
+    await tick(1500);
+    // Before, the final report went on after the deadline: spooled, sent and audited ~200 ms later.
+    expect(stub.requests).toBe(0);
+    expect({
+      spool: files('spool'),
+      sent: files('sent'),
+      state: readFileSync(path.join(dataDir, 'state.json'), 'utf8'),
+    }).toEqual(before);
   });
 
   it('bounds events per report and counts the rest, never throwing on bad input', async () => {

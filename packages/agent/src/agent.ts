@@ -149,6 +149,12 @@ class RunningAgent implements Agent {
   private abort = new AbortController();
   private chain: Promise<unknown> = Promise.resolve();
   private stopping: Promise<void> | null = null;
+  /**
+   * shutdown()'s deadline has passed: nothing is spooled, saved or sent any more. Work still under
+   * way then (a final report being encoded) is dropped where it stands, so that nothing touches
+   * the network or dataDir after the host's `await shutdown()` returned.
+   */
+  private stopped = false;
   private readonly ready: Promise<unknown>;
   /** warnOnce() lines held until start() has shown (or skipped) the notice; null from then on. */
   private heldLines: string[] | null = [];
@@ -266,7 +272,8 @@ class RunningAgent implements Agent {
     const final = this.run(() => this.report());
     // Real time on purpose: the host's deadline is wall-clock, whatever clock drives the schedule.
     await withDeadline(final, deadlineMs);
-    this.abortSending();
+    this.stopped = true;
+    this.abort.abort(); // and left aborted: a send that starts after this ends at once
     this.collectors.stop();
   }
 
@@ -292,7 +299,7 @@ class RunningAgent implements Agent {
     await this.collectors.start();
     if (this.stopping) return;
     const now = this.o.clock.now();
-    this.nextReportAt = firstReportAt(now, this.state.lastReportMs, this.o);
+    this.nextReportAt = firstReportAt(now, this.state.lastReportMs, this.state.noticeShownMs, this.o);
     if (this.spool.size > 0) this.nextRetryAt = now; // left over from a previous process: send now
     this.rearm();
   }
@@ -320,8 +327,15 @@ class RunningAgent implements Agent {
     void this.run(async () => {
       if (this.stopping) return;
       try {
-        if (this.o.clock.now() >= this.nextReportAt) await this.report();
-        else await this.deliver();
+        const now = this.o.clock.now();
+        if (now >= this.nextReportAt) {
+          // Spooled reports whose retry is due (a previous process's, at start) are sent before
+          // the new one is spooled: put first, a full spool dropped one of them although the
+          // collector was there to take it. If they fail, the new one waits for the next retry.
+          const retryDue = now >= this.nextRetryAt && this.spool.size > 0;
+          if (retryDue) await this.deliver();
+          await this.report(!retryDue || this.failures === 0);
+        } else await this.deliver();
       } finally {
         this.rearmAfterWork();
       }
@@ -407,8 +421,8 @@ class RunningAgent implements Agent {
     return body;
   }
 
-  /** Builds the next report, spools it and delivers everything spooled. */
-  private async report(): Promise<void> {
+  /** Builds the next report, spools it and (unless told not to) delivers everything spooled. */
+  private async report(deliver = true): Promise<void> {
     const cluster = await this.clusterFacts();
     // From here to the spool write nothing awaits the host: the snapshot is one consistent instant.
     const report = buildReport({
@@ -435,21 +449,23 @@ class RunningAgent implements Agent {
       this.log(`tidewatch report (TIDEWATCH_TELEMETRY_DEBUG, not sent):\n${JSON.stringify(report, null, 2)}`);
       return;
     }
+    if (this.stopped) return; // past shutdown()'s deadline: the host has moved on
     await saveState(this.disk, this.state);
     const name = spoolName(now, report.sequence, report.reportId, json ? 'json' : 'pb');
     await this.spool.put(name, body);
     this.delivery.spooled(name, report);
-    await this.deliver();
+    if (deliver) await this.deliver();
   }
 
   private async deliver(): Promise<void> {
     if (this.o.debug) return; // TIDEWATCH_TELEMETRY_DEBUG: nothing leaves, not even older spooled reports
+    if (this.stopped) return;
     const result = await this.delivery.drain(this.abort.signal);
     const now = this.o.clock.now();
     this.drops.reports += result.dropped;
     if (result.delivered > 0) {
       this.state.lastSuccessMs = now;
-      await saveState(this.disk, this.state);
+      if (!this.stopped) await saveState(this.disk, this.state); // past shutdown(): no more writes
     }
     if (result.retry) {
       this.failures++;

@@ -81,10 +81,12 @@ export class Delivery {
 
   private async audit(name: string, sent: AgentReport | Uint8Array, format: 'pb' | 'json'): Promise<void> {
     if (this.options.sentMax === 0 || this.disk.memoryOnly) return;
-    await this.disk.write(`${SENT}/${name.replace(/\.(pb|json)$/, '')}.json`, await auditText(sent, format));
+    // Optional writes: a sent/ that cannot be written must not take the spool off the disk.
+    const copy = `${SENT}/${name.replace(/\.(pb|json)$/, '')}.json`;
+    if (!(await this.disk.write(copy, await auditText(sent, format), true))) return;
     const kept = await this.disk.list(SENT);
     for (const old of kept.slice(0, Math.max(0, kept.length - this.options.sentMax))) {
-      await this.disk.remove(`${SENT}/${old}`);
+      await this.disk.remove(`${SENT}/${old}`, true);
     }
   }
 }

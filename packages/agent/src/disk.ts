@@ -48,7 +48,13 @@ export class Disk {
     return path.join(this.dir!, rel);
   }
 
-  private fail(what: string, error: unknown): false {
+  private fail(what: string, error: unknown, optional = false): false {
+    if (optional) {
+      // A file the agent can do without (the audit copy in sent/): skipped, and the spool and
+      // state.json stay on disk. Memory-only for it left a kill -9 losing spooled reports.
+      this.onError(`cannot ${what} in ${this.dir} (${(error as Error)?.message}); skipped`);
+      return false;
+    }
     if (!this.memoryOnly) {
       this.memoryOnly = true;
       this.onError(
@@ -58,9 +64,12 @@ export class Disk {
     return false;
   }
 
-  /** Writes `bytes` to `rel` atomically; false (and memory-only from now on) if the disk refused. */
-  async write(rel: string, bytes: Uint8Array | string): Promise<boolean> {
-    return (await this.place(rel, bytes, 'replace')) === 'written';
+  /**
+   * Writes `bytes` to `rel` atomically; false (and memory-only from now on) if the disk refused.
+   * An `optional` file's failure is logged and changes nothing else.
+   */
+  async write(rel: string, bytes: Uint8Array | string, optional = false): Promise<boolean> {
+    return (await this.place(rel, bytes, 'replace', optional)) === 'written';
   }
 
   /**
@@ -76,6 +85,7 @@ export class Disk {
     rel: string,
     bytes: Uint8Array | string,
     how: 'replace' | 'create',
+    optional = false,
   ): Promise<'written' | 'exists' | 'failed'> {
     if (this.memoryOnly || this.readOnly) return 'failed';
     const target = this.path(rel);
@@ -108,7 +118,7 @@ export class Disk {
       return 'written';
     } catch (error) {
       await rm(temp, { force: true }).catch(() => {});
-      this.fail(`write ${rel}`, error);
+      this.fail(`write ${rel}`, error, optional);
       return 'failed';
     }
   }
@@ -153,12 +163,12 @@ export class Disk {
     }
   }
 
-  async remove(rel: string): Promise<void> {
+  async remove(rel: string, optional = false): Promise<void> {
     if (this.dir === null || this.readOnly) return;
     try {
       await rm(this.path(rel), { force: true });
     } catch (error) {
-      this.fail(`remove ${rel}`, error);
+      this.fail(`remove ${rel}`, error, optional);
     }
   }
 

@@ -21,7 +21,10 @@
 // the populated range fits. With the default 1024 buckets the scale stays 5 (<= 1.1% error) while
 // one interval's values span at most 2^32.
 import { endianness } from 'node:os';
-import type { ExpHistogramData } from '@tidewatch/protocol';
+import { type ExpHistogramData, NATIVE_LIMITS } from '@tidewatch/protocol';
+
+/** The largest value recorded (the collector's bound on numbers); larger ones are refused. */
+const VALUE_MAX = NATIVE_LIMITS.numberMagnitudeMax;
 
 /** The scale of the bucket index the hot path computes from the float's bits (the table's). */
 export const MAX_SCALE = 8;
@@ -229,8 +232,9 @@ export class HistogramSeries {
       }
       return;
     }
-    // Also false for NaN.
-    if (!(v > 0 && v < Number.POSITIVE_INFINITY)) {
+    // Also false for NaN. Past 1e300 the collector would refuse the value, and the report would
+    // then leave out the whole series (one wild sample cost 100,000 good ones): refused alone.
+    if (!(v > 0 && v <= VALUE_MAX)) {
       this.rejected++;
       return;
     }

@@ -16,17 +16,27 @@ import { describeError, ownCopy, setOwn, shown } from './errors.js';
 import { HistogramSeries } from './histogram.js';
 
 export interface Counter {
-  /** Adds n (default 1). NaN, negative and infinite n are ignored and counted in drops.values. */
+  /** Adds n (default 1). NaN, negative n and n over 1e300 are ignored and counted in drops.values. */
   inc(n?: number): void;
 }
 export interface Gauge {
-  /** Sets the value reported until the next set(). NaN and infinities are ignored and counted. */
+  /** Sets the value reported until the next set(). NaN and values past ±1e300 are ignored and counted. */
   set(v: number): void;
 }
 export interface Histogram {
-  /** Records v ≥ 0 (durations in seconds). NaN, negative and infinite v are ignored and counted. */
+  /**
+   * Records v ≥ 0 (durations in seconds). NaN, negative v and v over 1e300 are ignored and
+   * counted in drops.values.
+   */
   record(v: number): void;
 }
+
+/**
+ * The largest magnitude a value may have: the collector refuses a number past it (its rollups add
+ * values up, and two near the largest double make Infinity). Refused per value, so that one wild
+ * sample costs that sample, not its whole series for the interval.
+ */
+const VALUE_MAX = NATIVE_LIMITS.numberMagnitudeMax;
 
 export type Labels = Record<string, string | number | boolean>;
 
@@ -46,7 +56,8 @@ export class CounterSeries implements Counter {
   // and an add on the handle's own field. Without the type check, inc('5') would turn the count
   // into a string and inc(5n) would throw.
   inc(n = 1): void {
-    if (typeof n === 'number' && n >= 0 && n !== Number.POSITIVE_INFINITY) this.value += n;
+    // 1e300 is VALUE_MAX written out: a module-level const costs a context load in optimized code.
+    if (typeof n === 'number' && n >= 0 && n <= 1e300) this.value += n;
     else this.rejected++;
   }
 }
@@ -57,8 +68,8 @@ export class GaugeSeries implements Gauge {
   constructor(readonly labels: Record<string, string>) {}
 
   set(v: number): void {
-    // v - v === 0 is false for NaN and ±Infinity; the type check keeps out '5', true, [] and 5n.
-    if (typeof v === 'number' && v - v === 0) this.value = v;
+    // False for NaN and ±Infinity too; the type check keeps out '5', true, [] and 5n.
+    if (typeof v === 'number' && v >= -VALUE_MAX && v <= VALUE_MAX) this.value = v;
     else this.rejected++;
   }
 }
@@ -174,8 +185,11 @@ export class Registry {
     const existing = family?.series.get(key);
     if (existing) return existing;
     if (this.seriesCount >= this.maxSeries) {
-      this.droppedSeries++;
-      return undefined; // counted, not logged: hitting the cap is a state, not an error
+      // Logged at most once per interval (onProblem), as the README says: a host that reaches
+      // the cap should learn which metric it lost and that maxSeries can be raised.
+      return this.drop(
+        `metric ${name}: maxSeries (${this.maxSeries}) series exist already; this one is dropped`,
+      );
     }
     if (!family) {
       family = { kind, unit: '', description: '', series: new Map() };

@@ -14,12 +14,25 @@ export interface ScheduleOptions {
   random: () => number;
 }
 
-/** When the first report of this process is due. */
-export function firstReportAt(now: number, lastReportMs: number | null, o: ScheduleOptions): number {
+/**
+ * When the first report of this process is due. `firstStartMs` is when the agent first started on
+ * this dataDir (state.json's noticeShownMs): before any report, the first is due firstReportDelay
+ * after that, not after each start, so a host that never lives that long (a crash loop, frequent
+ * redeploys, short runs) still reports, at its next start once the delay has passed.
+ */
+export function firstReportAt(
+  now: number,
+  lastReportMs: number | null,
+  firstStartMs: number | null,
+  o: ScheduleOptions,
+): number {
   const spread = o.random() * o.jitter * o.firstReportDelay;
   // A last report in the future (the clock was ahead when it was saved, or state.json was edited)
   // would silence the agent until then: start a fresh cycle, as for no state at all.
-  if (lastReportMs === null || lastReportMs > now) return now + o.firstReportDelay + spread;
+  if (lastReportMs === null || lastReportMs > now) {
+    const since = firstStartMs !== null && firstStartMs <= now && lastReportMs === null ? firstStartMs : now;
+    return Math.max(now, since + o.firstReportDelay) + spread;
+  }
   const due = lastReportMs + o.interval;
   return due <= now ? now + spread : due + o.random() * o.jitter * o.interval;
 }
