@@ -269,7 +269,9 @@ describe.skipIf(!database).each(pgLines)('instrumentPg with %s', (_name, driver)
     cleanup.push(() => pool.end());
     const telemetry = agent();
     const attachments = [instrumentPg(plain, telemetry), instrumentPg(pool, telemetry)];
-    cleanup.push(() => attachments.forEach((a) => a.detach()));
+    cleanup.push(() => {
+      for (const a of attachments) a.detach();
+    });
     const pooled = await pool.connect();
     cleanup.push(() => pooled.release());
     for (const db of [plain, pooled]) {
