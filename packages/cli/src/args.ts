@@ -49,7 +49,10 @@ const SERVE_OPTIONS = {
   'tls-key': { type: 'string' },
 } as const;
 
-/** TIDEWATCH_* variables read elsewhere: the CLI's queries, the agent (TELEMETRY, TELEMETRY_DEBUG), the demo (ENDPOINT, INTERVAL_MS, FIRST_REPORT_MS, DATA_DIR) and the tests. */
+/**
+ * TIDEWATCH_* variables read elsewhere: the CLI's queries, the agent (TELEMETRY, TELEMETRY_DEBUG),
+ * the demo (ENDPOINT, INTERVAL_MS, FIRST_REPORT_MS, DATA_DIR) and the tests.
+ */
 const OTHER_VARIABLES = new Set(
   [
     'URL',
