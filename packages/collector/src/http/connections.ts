@@ -42,38 +42,25 @@ export function capConnectionsPerAddress(server: Server, max: number): void {
  * connections that pipelined 3,000 requests each and never read made the collector hold gigabytes
  * of answers and die (a review, session 18). Wraps the server's request listeners (fastify's), so
  * that the requests past the cap, which Node still parses from what it had read, are never
- * handled: no answer is built for them. The connection is closed once the requests already being
- * handled are answered: closed at once, it left reports stored whose client never heard so
- * (a review, session 26), where now exactly the answered ones were handled.
+ * handled: no answer is built for a connection that is gone. The requests already being handled
+ * may be stored without their answers reaching the client; a resend is stored once (retry keys).
+ * Closing once those were answered was tried (session 26): the rest of the chunk Node had read was
+ * then held as request objects until the close, and a flood of 60 such connections took ~2x the
+ * memory, so the close stays immediate.
  */
 export function capPipelinedRequests(server: Server, max: number): void {
   const handlers = server.listeners('request') as RequestListener[];
   server.removeAllListeners('request');
   const unanswered = new WeakMap<Socket, number>();
-  const overCap = new WeakSet<Socket>();
   server.on('request', (request: IncomingMessage, response: ServerResponse) => {
     const socket = request.socket;
     const count = (unanswered.get(socket) ?? 0) + 1;
-    if (count > max || overCap.has(socket)) {
-      overCap.add(socket);
-      if (count - 1 === 0) closeAfterWrites(socket);
+    if (count > max) {
+      socket.destroy();
       return;
     }
     unanswered.set(socket, count);
-    response.once('close', () => {
-      const left = (unanswered.get(socket) ?? 1) - 1;
-      unanswered.set(socket, left);
-      if (left === 0 && overCap.has(socket)) closeAfterWrites(socket);
-    });
+    response.once('close', () => unanswered.set(socket, (unanswered.get(socket) ?? 1) - 1));
     for (const handle of handlers) handle.call(server, request, response);
   });
-}
-
-/**
- * Ends the connection after what was written to it (its last answers), and destroys it if the
- * client does not take those within a few seconds (one that never reads would hold it open).
- */
-function closeAfterWrites(socket: Socket): void {
-  socket.end();
-  setTimeout(() => socket.destroy(), 5000).unref();
 }
