@@ -86,7 +86,12 @@ async function migrateLogged(store: Store, log: Logger): Promise<void> {
         : 'store schema: a new store, creating it',
     );
   });
-  if (migrated.length === 0) return;
+  if (migrated.length === 0) {
+    // It announced steps, then found them applied once it held the migration lock: another
+    // collector starting on the same store did them (a review saw an "upgrading" line left open).
+    if (upgrading) log.info('store schema: already upgraded by another collector starting at the same time');
+    return;
+  }
   const range = migrated.length > 1 ? `${migrated[0]} … ${migrated.at(-1)}` : migrated[0];
   log.info(
     { migrations: migrated, ms: Date.now() - started },
