@@ -23,8 +23,12 @@
 import { endianness } from 'node:os';
 import { type ExpHistogramData, NATIVE_LIMITS } from '@tidewatch/protocol';
 
-/** The largest value recorded (the collector's bound on numbers); larger ones are refused. */
-const VALUE_MAX = NATIVE_LIMITS.numberMagnitudeMax;
+/**
+ * The largest magnitude a metric value may have: the collector refuses a number past it (its
+ * rollups add values up, and two near the largest double make Infinity). Refused per value, so
+ * that one wild sample costs that sample, not its whole series for the interval.
+ */
+export const VALUE_MAX = NATIVE_LIMITS.numberMagnitudeMax;
 
 /** The scale of the bucket index the hot path computes from the float's bits (the table's). */
 export const MAX_SCALE = 8;

@@ -13,7 +13,7 @@ import {
   UNSTORABLE_TEXT,
 } from '@tidewatch/protocol';
 import { describeError, ownCopy, setOwn, shown } from './errors.js';
-import { HistogramSeries } from './histogram.js';
+import { HistogramSeries, VALUE_MAX } from './histogram.js';
 
 export interface Counter {
   /** Adds n (default 1). NaN, negative n and n over 1e300 are ignored and counted in drops.values. */
@@ -30,13 +30,6 @@ export interface Histogram {
    */
   record(v: number): void;
 }
-
-/**
- * The largest magnitude a value may have: the collector refuses a number past it (its rollups add
- * values up, and two near the largest double make Infinity). Refused per value, so that one wild
- * sample costs that sample, not its whole series for the interval.
- */
-const VALUE_MAX = NATIVE_LIMITS.numberMagnitudeMax;
 
 export type Labels = Record<string, string | number | boolean>;
 

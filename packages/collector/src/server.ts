@@ -15,7 +15,6 @@ import { blockRoutes } from './admin/block-route.js';
 import { eraseRoute } from './admin/erase-route.js';
 import { importRoute } from './admin/import-route.js';
 import { internalRoute } from './admin/internal-route.js';
-import { requireToken } from './auth/require-token.js';
 import type { CollectorConfig } from './config.js';
 import { CollectorError } from './errors.js';
 import {
@@ -193,9 +192,7 @@ export async function buildServer(
     schemaErrorFormatter,
     // Tracking ids may be 128 characters; longer ones get our own 400, not a bare 414.
     routerOptions: { maxParamLength: 512 },
-    frameworkErrors: frameworkErrorHandler((request, reply) =>
-      requireToken(store, request.url.startsWith('/admin/') ? 'admin' : 'read')(request, reply),
-    ),
+    frameworkErrors: frameworkErrorHandler(store),
   }) as unknown as FastifyInstance;
   // Connections beyond this are closed at once, before any byte is read: bounded memory and file
   // descriptors under a connection flood.

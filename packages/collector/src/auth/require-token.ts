@@ -9,6 +9,11 @@ import { verifyToken } from './tokens.js';
 /** The id of the token each authenticated request presented (for the audit log; never the secret). */
 const tokenIds = new WeakMap<FastifyRequest, string>();
 
+/** The role a path needs: `/admin/…` admin, `/query/…` read, anything else none (ingest, ops). */
+export function roleForPath(url: string): TokenRole | null {
+  return url.startsWith('/admin/') ? 'admin' : url.startsWith('/query/') ? 'read' : null;
+}
+
 export function tokenIdOf(request: FastifyRequest): string | null {
   return tokenIds.get(request) ?? null;
 }

@@ -12,7 +12,9 @@ import type {
   FastifyRequest,
   FastifySchemaValidationError,
 } from 'fastify';
+import { requireToken, roleForPath } from '../auth/require-token.js';
 import { CollectorError } from '../errors.js';
+import type { Store } from '../store/store.js';
 import { storeUnavailable } from '../store/store-errors.js';
 
 export interface ErrorBody {
@@ -217,13 +219,12 @@ const INGEST_PATH = new RegExp(`^/api/(v[12]/report/(${NODE_TYPES.join('|')})|v2
  * /query and /admin the token is checked first, as on every route there: without a valid one the
  * answer is 401 (403 for a read token on /admin) whatever the URL holds.
  */
-export function frameworkErrorHandler(
-  checkToken: (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>,
-) {
+export function frameworkErrorHandler(store: Store) {
   return async (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
-    if (request.url.startsWith('/query/') || request.url.startsWith('/admin/')) {
+    const role = roleForPath(request.url);
+    if (role !== null) {
       try {
-        await checkToken(request, reply);
+        await requireToken(store, role)(request, reply);
       } catch (refused) {
         // A store that cannot check the token is a 503, as on the routes themselves.
         const { status, body } = toErrorBody(storeUnavailable(refused) ?? refused);

@@ -4,6 +4,7 @@
 // query string that is not valid percent-encoded UTF-8 is refused as the router refuses such a path:
 // the query-string parser would take `%ZZ` literally and drop bad UTF-8 silently.
 import type { FastifyInstance } from 'fastify';
+import { roleForPath } from '../auth/require-token.js';
 import { CollectorError } from '../errors.js';
 
 function check(values: unknown, where: string): void {
@@ -88,7 +89,7 @@ export function requireUsableParameters(app: FastifyInstance): void {
     }
   });
   app.addHook('preHandler', async (request) => {
-    if (request.url.startsWith('/query/') || request.url.startsWith('/admin/')) {
+    if (roleForPath(request.url) !== null) {
       knownParameters(request.url, request.routeOptions.schema);
     }
     check(request.params, 'path parameter');
