@@ -135,7 +135,36 @@ export function eventRows(
   });
 }
 
-/** `request`: see eventRows (absent: the key of session 17's format, which migration 0038 computes). */
+/**
+ * An event's retry key. `copy`: its n-th repeat within the request; `request`: see eventRows
+ * (absent: the key of the format before commit b2b470f, which migration 0038 computes and the
+ * stores look up as `legacyKey`).
+ */
+export function eventKey(event: ClusterEvent, raw: Uint8Array, copy = 0, request?: string): string {
+  return dedupKey(
+    'rw-event',
+    event.eventTimeSec,
+    keyFields(
+      [
+        event.trackingId,
+        // A stage or object this version does not know keeps its number in the key (null would
+        // merge two events of a newer RisingWave); known ones key as before, so retries match.
+        event.stage ?? unknownEnum(event.unknownStage),
+        event.name,
+        event.node,
+        event.catalogId,
+        event.connectorName,
+        event.object ?? unknownEnum(event.unknownObject),
+        event.attributes,
+        ...(copy > 0 ? [copy] : []),
+        ...(request === undefined ? [] : [request]),
+      ],
+      event.flags,
+      raw,
+    ),
+  );
+}
+
 export function eventRow(
   event: ClusterEvent,
   raw: Uint8Array,
@@ -144,28 +173,8 @@ export function eventRow(
   request?: string,
 ): EventRow {
   return {
-    dedupKey: dedupKey(
-      'rw-event',
-      event.eventTimeSec,
-      keyFields(
-        [
-          event.trackingId,
-          // A stage or object this version does not know keeps its number in the key (null would
-          // merge two events of a newer RisingWave); known ones key as before, so retries match.
-          event.stage ?? unknownEnum(event.unknownStage),
-          event.name,
-          event.node,
-          event.catalogId,
-          event.connectorName,
-          event.object ?? unknownEnum(event.unknownObject),
-          event.attributes,
-          ...(copy > 0 ? [copy] : []),
-          ...(request === undefined ? [] : [request]),
-        ],
-        event.flags,
-        raw,
-      ),
-    ),
+    dedupKey: eventKey(event, raw, copy, request),
+    ...(request === undefined ? {} : { legacyKey: eventKey(event, raw, copy) }),
     trackingId: event.trackingId,
     receivedAt,
     receivedDay: utcDay(receivedAt),

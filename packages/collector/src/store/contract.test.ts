@@ -1,18 +1,19 @@
 // The definition of a correct store: every adapter passes this same suite.
 import { createHash } from 'node:crypto';
 import { decodeV2EventBatchRaw, decodeV2Report } from '@tidewatch/protocol';
-import { Migrator } from 'kysely';
+import { sql as kyselySql, Migrator } from 'kysely';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { agentReport, counter, gauge, histogram } from '../../test-support/agent-report.js';
 import { event, eventBatch, metaReport, nodeReport } from '../../test-support/risingwave.js';
 import { storeTargets } from '../../test-support/stores.js';
 import { tokenRecord } from '../auth/tokens.js';
 import { agentReportWrite } from '../ingest/native-rows.js';
-import { eventRow, reportRow } from '../ingest/rows.js';
+import { eventRow, eventRows, reportRow } from '../ingest/rows.js';
 import { aggregateMetric, metricFromCells } from '../query/metric-aggregate.js';
 import { ClickHouseStore } from './clickhouse/clickhouse-store.js';
 import { sql } from './clickhouse/sql.js';
 import { connectorUseCounts } from './connector-uses.js';
+import { LEGACY_EVENT_KEYS_SETTING } from './legacy-event-keys.js';
 import type { CellGrouping } from './metric-cells.js';
 import { openStore } from './open-store.js';
 import {
@@ -1419,6 +1420,68 @@ describe.each(targets)('store contract: $name', (target) => {
     } finally {
       await sqlStore.close();
     }
+  });
+
+  /** Takes a store back to what a collector before the legacy-key boundary left (no boundary setting). */
+  async function withoutLegacyBoundary(s: Store): Promise<void> {
+    if (s instanceof ClickHouseStore) {
+      // The store's other settings (the license salt) go too: this test does not read them.
+      await s.client.command({ query: 'TRUNCATE TABLE settings' });
+      const claim = createHash('sha256').update(LEGACY_EVENT_KEYS_SETTING).digest('hex').slice(0, 16);
+      await s.client.command({ query: `DROP TABLE IF EXISTS setting_claim_${claim}` });
+      return;
+    }
+    const { db } = s as SqlStore;
+    await db.deleteFrom('settings').where('key', '=', LEGACY_EVENT_KEYS_SETTING).execute();
+    await kyselySql`delete from kysely_migration where name = '0039_legacy_event_keys'`.execute(db);
+  }
+
+  it('stores an event once when it comes again after an upgrade from keys without the request (a replayed import)', async () => {
+    // A fresh store has no events from before: it looks up nothing.
+    expect(await store.ensureSetting(LEGACY_EVENT_KEYS_SETTING, 'unset')).toBe('');
+    const raw = eventBatch([
+      { trackingId: 'legacy', name: 'source' },
+      { trackingId: 'legacy', name: 'source' },
+      { trackingId: 'legacy', name: 'sink' },
+    ]);
+    const batch = decodeV2EventBatchRaw(raw);
+    // What a collector before commit b2b470f stored: the keys without the request's hash.
+    const before = eventRows(batch, T0, raw).map(({ legacyKey, ...row }) => ({
+      ...row,
+      dedupKey: legacyKey!,
+    }));
+    // The keys the ingest code of b2b470f^ gave these events (run on this batch, copied here).
+    expect(before.map((r) => r.dedupKey)).toEqual([
+      '00000069248100c73328736cd8de3521',
+      '000000692481007fdb982770ba5d302c',
+      '000000692481003c5f4fe7c9e168752c',
+    ]);
+    await withoutLegacyBoundary(store);
+    expect(await store.writeBatch({ reports: [], events: before })).toMatchObject({ eventsInserted: 3 });
+    await store.close();
+    store = openStore(url);
+    await store.migrate();
+    const until = Number(await store.ensureSetting(LEGACY_EVENT_KEYS_SETTING, 'unset'));
+    expect(until).toBeGreaterThanOrEqual(Math.floor(Date.now() / 1000));
+    // The same request replayed (an import) or resent later: nothing new.
+    expect(await store.writeBatch({ reports: [], events: eventRows(batch, T0, raw) })).toMatchObject({
+      eventsInserted: 0,
+    });
+    expect(await store.writeBatch({ reports: [], events: eventRows(batch, T0 + 60_000, raw) })).toMatchObject(
+      { eventsInserted: 0 },
+    );
+    // Other events of that cluster are stored as ever, and a retry of them is not.
+    const later = eventBatch([{ trackingId: 'legacy', name: 'source', eventTimeSec: 1_764_000_100 }]);
+    const laterRows = eventRows(decodeV2EventBatchRaw(later), T0, later);
+    expect(await store.writeBatch({ reports: [], events: laterRows })).toMatchObject({ eventsInserted: 1 });
+    expect(await store.writeBatch({ reports: [], events: laterRows })).toMatchObject({ eventsInserted: 0 });
+    const stored = await store.events({
+      fromDay: '2026-11-20',
+      toDay: '2026-11-20',
+      trackingId: 'legacy',
+      limit: 100,
+    });
+    expect(stored.map((e) => e.name).sort()).toEqual(['sink', 'source', 'source', 'source']);
   });
 
   sqlOnly?.('says what it applied, and refuses a store that a newer version upgraded', async () => {

@@ -59,6 +59,11 @@ export interface ReportRow {
 /** One stored RisingWave event. */
 export interface EventRow {
   dedupKey: string;
+  /**
+   * The key a collector before commit b2b470f gave this event (no request hash): a store drops the
+   * event if it holds this key (legacy-event-keys.ts). Absent on rows not built from a request.
+   */
+  legacyKey?: string;
   trackingId: string;
   receivedAt: number;
   receivedDay: string;

@@ -35,6 +35,7 @@ import {
   tokenRecord,
   versionCountsOf,
 } from '../answers.js';
+import { boundaryValue, LEGACY_EVENT_KEYS_SETTING } from '../legacy-event-keys.js';
 import { type CellGrouping, foldCells, type MetricFleetAnswer, newestKind } from '../metric-cells.js';
 import { metricRollup, type RollupColumns } from '../metric-rollup.js';
 import type { ClusterListItem as ClusterListRow } from '../sql/schema.js';
@@ -132,8 +133,15 @@ export class ClickHouseStore implements Store {
     return this.ch.nextVersion();
   }
 
-  migrate(progress?: MigrationProgress): Promise<string[]> {
-    return migrateClickHouse(this.ch, progress);
+  async migrate(progress?: MigrationProgress): Promise<string[]> {
+    const applied = await migrateClickHouse(this.ch, progress);
+    // Once per store, at the first start of this version (SQL stores: migration 0039).
+    const [events] = await this.rows<{ n: string; newest: string }>(
+      sql`SELECT count() AS n, max(event_time_sec) AS newest FROM events`,
+    );
+    const newest = events && Number(events.n) > 0 ? Number(events.newest) : null;
+    await this.ensureSetting(LEGACY_EVENT_KEYS_SETTING, boundaryValue(newest, Date.now()));
+    return applied;
   }
 
   writeBatch(request: WriteBatch): Promise<WriteResult> {

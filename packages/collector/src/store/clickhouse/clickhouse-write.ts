@@ -3,6 +3,12 @@
 // their parents (a batch cut short by a crash is completed by its retry without duplicates), and
 // two batches of this process holding one retry key are written one after the other.
 import { createHash } from 'node:crypto';
+import {
+  LEGACY_EVENT_KEYS_SETTING,
+  legacyCandidates,
+  parseBoundary,
+  withoutLegacyCopies,
+} from '../legacy-event-keys.js';
 import { foldPoints, type PointRow } from '../metric-rollup.js';
 import {
   agentChildren,
@@ -120,8 +126,18 @@ export class ClickHouseWriter {
     }
   }
 
+  /** The legacy event keys' boundary (legacy-event-keys.ts): read at the first write of events. */
+  private legacyUntil: number | null | undefined;
+
   private async writeUnclaimed(request: WriteBatch): Promise<WriteResult> {
-    // Every lookup at once (one round trip of latency): blocks, and keys already stored.
+    if (request.events.length > 0 && this.legacyUntil === undefined) {
+      const [row] = await this.ch.rows<{ value: string }>(
+        sql`SELECT value FROM settings FINAL WHERE key = ${LEGACY_EVENT_KEYS_SETTING}`,
+      );
+      this.legacyUntil = parseBoundary(row?.value);
+    }
+    // Every lookup at once (one round trip of latency): blocks, and keys already stored (an
+    // event's legacy key among them).
     const all = ordered(request);
     const agentWrites = all.agentReports ?? [];
     const [blockedIds, storedReports, storedEvents, storedAgents] = await Promise.all([
@@ -131,18 +147,20 @@ export class ClickHouseWriter {
         'dedup_key',
         all.reports.map((r) => ({ trackingId: r.trackingId, key: r.dedupKey })),
       ),
-      this.storedKeys(
-        'events',
-        'dedup_key',
-        all.events.map((e) => ({ trackingId: e.trackingId, key: e.dedupKey })),
-      ),
+      this.storedKeys('events', 'dedup_key', [
+        ...all.events.map((e) => ({ trackingId: e.trackingId, key: e.dedupKey })),
+        ...legacyCandidates(all.events, this.legacyUntil ?? null).map((e) => ({
+          trackingId: e.trackingId,
+          key: e.legacyKey!,
+        })),
+      ]),
       this.storedKeys(
         'agent_reports',
         'report_id',
         agentWrites.map((w) => ({ trackingId: w.report.trackingId, key: w.report.reportId })),
       ),
     ]);
-    const { batch } = withoutBlocked(all, blockedIds);
+    const { batch } = withoutBlocked(withoutLegacyCopies(all, storedEvents), blockedIds);
     // Counted as sent, like every store.
     const { blocked, blockedIds: blockedOnes } = withoutBlocked(request, blockedIds);
     const reports = batch.reports

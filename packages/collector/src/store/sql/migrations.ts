@@ -12,8 +12,9 @@ import {
 } from 'kysely';
 // A data migration computes retry keys as ingest does (0038): the one place the store layer reads
 // the ingest code.
-import { eventRow, reportKey } from '../../ingest/rows.js';
+import { eventKey, reportKey } from '../../ingest/rows.js';
 import { connectorUseCounts } from '../connector-uses.js';
+import { boundaryValue, LEGACY_EVENT_KEYS_SETTING } from '../legacy-event-keys.js';
 import { foldPoints, type PointRow } from '../metric-rollup.js';
 import {
   chunks,
@@ -736,12 +737,29 @@ function migrations(types: DialectTypes): Record<string, Migration> {
           key: (r) => {
             const raw = r.raw as Uint8Array;
             try {
-              return eventRow(decodeV2Event(raw), raw, 0).dedupKey;
+              return eventKey(decodeV2Event(raw), raw);
             } catch {
               return null; // not decodable by this version: left as it is
             }
           },
         });
+      },
+    },
+    '0039_legacy_event_keys': {
+      // Events stored until now may hold retry keys without their request's hash (before commit
+      // b2b470f): ingest looks their old keys up up to this boundary (store/legacy-event-keys.ts).
+      async up(db: Kysely<unknown>): Promise<void> {
+        const { rows } = await sql<{
+          newest: unknown;
+        }>`select max(event_time_sec) as newest from events`.execute(db);
+        const newest = rows[0]?.newest;
+        const value = boundaryValue(
+          newest === null || newest === undefined ? null : Number(newest),
+          Date.now(),
+        );
+        await sql`insert into settings (key, value) values (${LEGACY_EVENT_KEYS_SETTING}, ${value})`.execute(
+          db,
+        );
       },
     },
   };

@@ -18,6 +18,7 @@ import {
   versionCountsOf,
 } from '../answers.js';
 import { type ConnectorUseCount, connectorUseCounts } from '../connector-uses.js';
+import { LEGACY_EVENT_KEYS_SETTING, parseBoundary } from '../legacy-event-keys.js';
 import { type CellGrouping, lastStoredCellDay, type MetricFleetAnswer } from '../metric-cells.js';
 import { METRIC_ROLLUP_PAGE } from '../metric-rollup.js';
 import type {
@@ -122,8 +123,19 @@ export class SqlStore implements Store {
   /** Which rollup rows this store's writes already committed (rollup-memo.ts). */
   private readonly rollups = new RollupMemo();
 
-  writeBatch(request: WriteBatch): Promise<WriteResult> {
-    return writeBatch(this.db, this.hooks, this.run, this.rollups, request);
+  /** The legacy event keys' boundary (legacy-event-keys.ts): read at the first write of events. */
+  private legacyUntil: number | null | undefined;
+
+  async writeBatch(request: WriteBatch): Promise<WriteResult> {
+    if (request.events.length > 0 && this.legacyUntil === undefined) {
+      const row = await this.db
+        .selectFrom('settings')
+        .select('value')
+        .where('key', '=', LEGACY_EVENT_KEYS_SETTING)
+        .executeTakeFirst();
+      this.legacyUntil = parseBoundary(row?.value);
+    }
+    return writeBatch(this.db, this.hooks, this.run, this.rollups, request, this.legacyUntil ?? null);
   }
 
   async getCluster(trackingId: string): Promise<ClusterSummary | null> {

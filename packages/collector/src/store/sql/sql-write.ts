@@ -3,6 +3,7 @@
 // the rollups the dashboard reads, kept in the same transaction. The SQLite writer thread runs the
 // same steps with its own cached statements (sqlite/sqlite-writer.ts).
 import { type Kysely, sql } from 'kysely';
+import { legacyCandidates, withoutLegacyCopies } from '../legacy-event-keys.js';
 import {
   foldPoints,
   histogramAfterUpsert,
@@ -17,6 +18,7 @@ import {
   batchTrackingIds,
   CLUSTER_CONFLICT,
   CLUSTER_DAY_CONFLICT,
+  chunks,
   clusterDayRows,
   clusterUpserts,
   DAY_FACTS_CONFLICT,
@@ -45,6 +47,8 @@ export async function writeBatch(
   run: SqlRunner,
   memo: RollupMemo,
   request: WriteBatch,
+  /** The legacy event keys' boundary (legacy-event-keys.ts). */
+  legacyUntil: number | null,
 ): Promise<WriteResult> {
   const { result, rollups } = await db.transaction().execute(async (trx) => {
     const ids = batchTrackingIds(request);
@@ -74,7 +78,17 @@ export async function writeBatch(
       blocked,
       blockedIds,
     } = withoutBlocked(request, new Set(blockedRows.map((r) => r.tracking_id)));
-    const batch = ordered(unordered);
+    const legacyKeys = legacyCandidates(unordered.events, legacyUntil).map((e) => e.legacyKey!);
+    const storedLegacy = new Set<string>();
+    for (const keys of chunks(legacyKeys)) {
+      const rows = await trx
+        .selectFrom('events')
+        .select('dedup_key')
+        .where('dedup_key', 'in', keys)
+        .execute();
+      for (const row of rows) storedLegacy.add(row.dedup_key);
+    }
+    const batch = ordered(withoutLegacyCopies(unordered, storedLegacy));
     const inserted: { tracking_id: string; received_at: number }[] = [];
     const insertedReports: { tracking_id: string; received_at: number; ci: number }[] = [];
     const storedKeys = new Set<string>();

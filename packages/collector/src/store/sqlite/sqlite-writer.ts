@@ -8,6 +8,12 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import SQLite from 'better-sqlite3';
 import {
+  LEGACY_EVENT_KEYS_SETTING,
+  legacyCandidates,
+  parseBoundary,
+  withoutLegacyCopies,
+} from '../legacy-event-keys.js';
+import {
   foldPoints,
   histogramAfterUpsert,
   METRIC_ROLLUP_CONFLICT,
@@ -33,7 +39,7 @@ import {
   withoutBlocked,
 } from '../sql/columns.js';
 import { type MemoTransaction, RollupMemo } from '../sql/rollup-memo.js';
-import type { ReportRow, WriteBatch, WriteResult } from '../store.js';
+import type { EventRow, ReportRow, WriteBatch, WriteResult } from '../store.js';
 import { bindable } from './bindable.js';
 import { configureSqlite } from './pragmas.js';
 
@@ -121,12 +127,32 @@ function values(row: object): unknown[] {
 let isBlocked: SQLite.Statement | undefined;
 let setHistogram: SQLite.Statement | undefined;
 
+/** The legacy event keys' boundary (legacy-event-keys.ts): read at the first write of events. */
+let legacyUntil: number | null | undefined;
+let hasEvent: SQLite.Statement | undefined;
+
+function storedLegacyKeys(events: readonly EventRow[]): Set<string> {
+  const stored = new Set<string>();
+  if (events.length === 0) return stored;
+  if (legacyUntil === undefined) {
+    const row = db.prepare('select value from settings where key = ?').get(LEGACY_EVENT_KEYS_SETTING) as
+      | { value: string }
+      | undefined;
+    legacyUntil = parseBoundary(row?.value);
+  }
+  hasEvent ??= db.prepare('select 1 from events where dedup_key = ?');
+  for (const e of legacyCandidates(events, legacyUntil)) {
+    if (hasEvent.get(e.legacyKey) !== undefined) stored.add(e.legacyKey!);
+  }
+  return stored;
+}
+
 /** The rows of one request; runs inside a transaction. */
 function writeRows(request: WriteBatch, rollups: MemoTransaction): WriteResult {
   isBlocked ??= db.prepare('select 1 from blocked_clusters where tracking_id = ?');
   const blockedIds = new Set(batchTrackingIds(request).filter((id) => isBlocked!.get(id) !== undefined));
   const { batch: unordered, blocked, blockedIds: blockedOnes } = withoutBlocked(request, blockedIds);
-  const batch = ordered(unordered);
+  const batch = ordered(withoutLegacyCopies(unordered, storedLegacyKeys(unordered.events)));
   type Stored = { tracking_id: string; received_at: number; ci: number };
   const inserted: Stored[] = [];
   const insertedReports: Stored[] = [];
