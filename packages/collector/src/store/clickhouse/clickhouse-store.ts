@@ -135,12 +135,16 @@ export class ClickHouseStore implements Store {
 
   async migrate(progress?: MigrationProgress): Promise<string[]> {
     const applied = await migrateClickHouse(this.ch, progress);
-    // Once per store, at the first start of this version (SQL stores: migration 0039).
-    const [events] = await this.rows<{ n: string; newest: string }>(
-      sql`SELECT count() AS n, max(event_time_sec) AS newest FROM events`,
-    );
-    const newest = events && Number(events.n) > 0 ? Number(events.newest) : null;
-    await this.ensureSetting(LEGACY_EVENT_KEYS_SETTING, boundaryValue(newest, Date.now()));
+    // Once per store, at the first start of this version (SQL stores: migration 0039); later
+    // starts only read the setting (the max() reads the whole column of a big table).
+    const setting = sql`SELECT value FROM settings FINAL WHERE key = ${LEGACY_EVENT_KEYS_SETTING}`;
+    if ((await this.rows(setting)).length === 0) {
+      const [events] = await this.rows<{ n: string; newest: string }>(
+        sql`SELECT count() AS n, max(event_time_sec) AS newest FROM events`,
+      );
+      const newest = events && Number(events.n) > 0 ? Number(events.newest) : null;
+      await this.ensureSetting(LEGACY_EVENT_KEYS_SETTING, boundaryValue(newest, Date.now()));
+    }
     return applied;
   }
 
