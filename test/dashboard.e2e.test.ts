@@ -708,6 +708,9 @@ describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
     await state.waitFor();
     const text = (await state.textContent()) ?? '';
     expect(text).toContain(`curl -X POST ${empty.url}/api/v2/report/meta`);
+    // Copied into a shell, the commands run: their line continuations are real line breaks.
+    expect(text).toContain(" \\\n  -H 'Content-Type: application/x-protobuf'");
+    expect(text).not.toContain('⟨U+');
     expect(text).toContain(
       `npx tidewatch simulate --clusters 200 --days 60 --target ${empty.url} --token <your admin token>`,
     );
@@ -734,6 +737,9 @@ describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
       const extremes = { computeNodes: 4_294_967_295, memoryTotal: Number.MAX_SAFE_INTEGER };
       for (const [id, version] of [
         [ids.long, long],
+        // Two more clusters on the long version put it among the breakdown's top rows.
+        [`${ids.long}-b`, long],
+        [`${ids.long}-c`, long],
         [ids.rlo, rlo],
       ] as const) {
         const res = await hostile.postProto(
@@ -741,6 +747,14 @@ describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
           metaReport({ trackingId: id, version, ...extremes }),
         );
         expect(res.status).toBe(200);
+      }
+      // Ids anyone can report: 100 lookalikes seen after the real one.
+      const real = 'hostile-real-858abc62';
+      for (const id of [real, ...Array.from({ length: 100 }, (_, i) => `${i}-${real}`)]) {
+        const version = id === real ? '9.9.9\u{E0041}\u00AD' : '9.9.9';
+        expect(
+          (await hostile.postProto('/api/v2/report/meta', metaReport({ trackingId: id, version }))).status,
+        ).toBe(200);
       }
       // More versions than a breakdown lists (nightly builds): the rest are summed in one row.
       for (let i = 0; i < 35; i++) {
@@ -817,6 +831,10 @@ describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
       expect(versionRows).toHaveLength(30);
       expect(versionRows.at(-1)).toMatch(/^\d+ other values$/);
       expect(versionRows.some((v) => /^9\.0\.\d+⟨U\+200B⟩$/.test(v))).toBe(true);
+      // A linked value is cut like text: a 1,024-character version does not make its card 4,000 px tall.
+      const longLink = page.locator('[data-test="breakdown-version"] a[title]').first();
+      expect((await longLink.textContent())!.length).toBe(161);
+      expect((await longLink.getAttribute('title'))!.length).toBe(1024);
       // The adoption chart's legend (text set by uPlot) shows them alike, and cuts a long version.
       const legend = await page
         .locator('.u-legend .u-series .u-label')
@@ -841,12 +859,46 @@ describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
         .evaluateAll((rows) => rows.map((r) => r.children[0]?.textContent ?? ''));
       expect(groups.sort()).toEqual(['(empty)', 'unknown']);
 
-      // Ranges the API would refuse (inverted, over 400 days, an impossible day) are made usable:
-      // data, not an error in every panel.
+      // The charts' day labels sit on UTC midnights, where the points are, for any range.
+      for (const days of [7, 14, 30, 90]) {
+        const from = isoDay(Date.now() - (days - 1) * 86_400_000);
+        await go(page, `#/overview?from=${from}&to=${isoDay(Date.now())}`);
+        const ticks = await page
+          .locator('[data-day-ticks]')
+          .evaluateAll((plots) => plots.map((p) => p.getAttribute('data-day-ticks') ?? ''));
+        expect(ticks.length, `${days} days`).toBeGreaterThan(0);
+        for (const tick of ticks.join(' ').split(' ').map(Number)) {
+          expect(tick % 86_400, `${days} days: ${tick}`).toBe(0);
+        }
+      }
+
+      // Searching the exact id finds it past 100 lookalikes seen more recently.
+      await go(page, '#/cluster');
+      await page.fill('#c-search', real);
+      await page.click('button:has-text("Find cluster")');
+      await expect
+        .poll(() => page.evaluate('window.location.hash'))
+        .toMatch(/^#\/cluster\/hostile-real-858abc62/);
+      await settled(page);
+      // Tag characters and a soft hyphen are shown: its version does not pass for 9.9.9.
+      expect(await page.locator('main').textContent()).toContain('9.9.9⟨U+E0041⟩⟨U+00AD⟩');
+
+      // "Skip to content" moves the focus and keeps the view and its filters.
+      const filtered = `#/events?from=${range.from}&to=${range.to}&stage=recovery`;
+      await go(page, filtered);
+      await page.focus('a.skip');
+      await page.keyboard.press('Enter');
+      expect(await page.evaluate('window.location.hash')).toBe(filtered);
+      expect(await page.evaluate('document.activeElement.id')).toBe('main');
+
+      // Ranges the API would refuse (inverted, over 400 days, an impossible day, before 1970 or
+      // after 2105) are made usable: data, not an error in every panel.
       for (const bad of [
         'from=2026-11-27&to=2026-01-01',
         'from=2020-01-01&to=2026-11-27',
         'from=2026-02-31&to=2026-03-05',
+        'from=1969-12-01&to=1969-12-31',
+        'from=2106-01-01&to=2999-12-31',
       ]) {
         await go(page, `#/overview?${bad}`);
         expect(await page.locator('[role="alert"]').count(), bad).toBe(0);

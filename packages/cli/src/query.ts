@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { targetUrl, UsageError } from './args.js';
 import { describeFetchError, START_HINT } from './fetch-error.js';
-import { formatTable, printable } from './table.js';
+import { formatTable, printable, printableJson } from './table.js';
 
 /** How long a query waits for the collector's answer before giving up, unless --timeout says. */
 const DEFAULT_TIMEOUT_S = 30;
@@ -278,7 +278,7 @@ export async function query(argv: string[], env: NodeJS.ProcessEnv): Promise<voi
     throw new Error(printable(`${res.status} ${answer.error ?? ''}: ${answer.message ?? res.statusText}`));
   }
   if (values.json) {
-    console.log(JSON.stringify(answer, null, 2));
+    console.log(printableJson(answer));
     return;
   }
   let rows: Record<string, unknown>[];

@@ -1,6 +1,6 @@
 // The terminal tables of `tidewatch query`.
 import { describe, expect, it } from 'vitest';
-import { formatTable } from './table.js';
+import { formatTable, printableJson } from './table.js';
 
 describe('formatTable', () => {
   it('prints integers exactly and fractions to 4 significant digits, right-aligned', () => {
@@ -27,5 +27,20 @@ describe('formatTable', () => {
     expect(table).toContain('Ubu\\u202entu');
     expect(table).toContain('1.0\\u200b');
     expect(table).not.toMatch(/[\u200B\u202E]/);
+  });
+
+  it('shows tag characters, soft hyphens, fillers and variation selectors too, astral ones as their pair', () => {
+    const table = formatTable([{ version: '2.4.1\u{E0041}\u00AD\u3164\uFE0F\u2028' }]);
+    expect(table).toContain('2.4.1\\udb40\\udc41\\u00ad\\u3164\\ufe0f\\u2028');
+  });
+});
+
+describe('printableJson', () => {
+  it('is the same JSON value with invisible and C1 characters escaped, its own line breaks kept', () => {
+    const value = { os: 'Ubu\u202Entu', v: '1\u0085\u{E0041}', esc: '\u001b[2J', n: 1 };
+    const text = printableJson(value);
+    expect(JSON.parse(text)).toEqual(value);
+    expect(text).not.toMatch(/[\u0080-\u009F\u202E\u{E0041}\u001b]/u);
+    expect(text.split('\n')).toHaveLength(6);
   });
 });

@@ -3,11 +3,16 @@
 /** Control characters (C0, DEL, C1): ESC and friends would drive the operator's terminal. */
 const CONTROL = /\p{Cc}/gu;
 /**
- * Characters that change how the text around them shows without showing themselves
- * (bidirectional overrides and isolates, zero-width ones): U+202E prints the rest of a line
- * reversed. The dashboard shows the same set (packages/dashboard/app/dom.ts).
+ * Characters that change how the text around them shows without showing themselves (format
+ * characters such as bidirectional overrides, zero-width and tag characters; line and paragraph
+ * separators; the other default-ignorable ones): U+202E prints the rest of a line reversed. The
+ * dashboard shows the same set (packages/dashboard/app/dom.ts).
  */
-const INVISIBLE = /[\u061C\u200B-\u200F\u202A-\u202E\u2060-\u2064\u2066-\u2069\uFEFF]/g;
+const INVISIBLE = /[\p{Cf}\p{Zl}\p{Zp}\p{Default_Ignorable_Code_Point}]/gu;
+
+/** \uNNNN (a UTF-16 unit), or both halves of a pair: what JSON and JavaScript read back. */
+const unicodeEscape = (c: string) =>
+  [...Array(c.length).keys()].map((i) => `\\u${c.charCodeAt(i).toString(16).padStart(4, '0')}`).join('');
 
 /**
  * Text from the collector made safe to print: anyone can send a report, so a stored string may
@@ -17,8 +22,19 @@ const INVISIBLE = /[\u061C\u200B-\u200F\u202A-\u202E\u2060-\u2064\u2066-\u2069\u
 export function printable(text: string): string {
   return text
     .replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
-    .replace(INVISIBLE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+    .replace(INVISIBLE, unicodeEscape);
 }
+
+/**
+ * JSON for the terminal (`--json`): the same value, with what printable() escapes written as
+ * \uNNNN escapes (JSON.stringify leaves DEL, C1 controls and invisible characters raw).
+ */
+export function printableJson(value: unknown): string {
+  // C0 controls inside strings are escaped by JSON.stringify already; outside them are its own
+  // line breaks, which stay.
+  return JSON.stringify(value, null, 2).replace(RAW_IN_JSON, unicodeEscape);
+}
+const RAW_IN_JSON = /[\u007F-\u009F\p{Cf}\p{Zl}\p{Zp}\p{Default_Ignorable_Code_Point}]/gu;
 
 /**
  * A number as a reader wants it in a table: integers exact, fractions to 4 significant digits (a

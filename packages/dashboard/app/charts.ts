@@ -50,10 +50,22 @@ const AXIS = {
   ticks: { stroke: '#d1d5db', width: 1 },
 };
 
+/**
+ * Gridline steps in whole days: the x scale is plain numbers (seconds), and uPlot's own numeric
+ * steps (multiples of 100,000 s) put a day's label hours away from its point. Multiples of these
+ * fall on UTC midnights, where the points are.
+ */
+const DAY_STEPS = [1, 2, 3, 7, 14, 28, 56, 91, 182, 364, 728].map((days) => days * 86_400);
+
 function dayAxis(): uPlot.Axis {
   return {
     ...AXIS,
-    values: (_u, splits) => splits.map((s) => new Date(s * 1000).toISOString().slice(5, 10)),
+    incrs: DAY_STEPS,
+    values: (u, splits) => {
+      // Where the day labels went (seconds), for the browser test that checks they sit on days.
+      u.root.dataset.dayTicks = splits.join(' ');
+      return splits.map((s) => new Date(s * 1000).toISOString().slice(5, 10));
+    },
   };
 }
 

@@ -20,16 +20,26 @@ export function h<K extends keyof HTMLElementTagNameMap>(
 }
 
 /**
- * Characters that change how text around them shows without showing themselves: bidirectional
- * overrides, embeddings, isolates and marks, zero-width ones, and control characters (an ESC is
- * invisible in a page). In a value from a report they reversed text ("gpj.exe") or made two
- * different versions look the same, so each is shown as its code point instead.
+ * Characters that change how text around them shows without showing themselves: control and
+ * format characters (bidirectional overrides, embeddings, isolates and marks, zero-width ones, tag
+ * characters, the soft hyphen), line and paragraph separators, and the rest of Unicode's
+ * default-ignorable ones (fillers, variation selectors). In a value from a report they reversed text
+ * ("gpj.exe") or made two different versions look the same, so each is shown as its code point.
+ * The dashboard's own text (trusted) keeps its line breaks.
  */
-const INVISIBLE = /[\p{Cc}\u061C\u200B-\u200F\u202A-\u202E\u2060-\u2064\u2066-\u2069\uFEFF]/gu;
+const INVISIBLE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Default_Ignorable_Code_Point}]/gu;
 
 /** Text as the dashboard shows it: invisible characters made visible (see INVISIBLE). */
 export function visible(text: string): string {
-  return text.replace(INVISIBLE, (c) => `⟨U+${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}⟩`);
+  return text.replace(
+    INVISIBLE,
+    (c) => `⟨U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}⟩`,
+  );
+}
+
+/** The dashboard's own text (commands to copy), shown exactly as written, line breaks included. */
+export function trusted(text: string): Text {
+  return document.createTextNode(text);
 }
 
 export function append(parent: Node, children: Child[]): void {
@@ -44,9 +54,24 @@ export function append(parent: Node, children: Child[]): void {
 /** A cell's text past this many characters is cut, whole in its tooltip (a value may be 1,024). */
 const CELL_TEXT_MAX = 160;
 
+/** The first CELL_TEXT_MAX characters, not splitting a surrogate pair. */
+function cut(text: string): string {
+  const end = /[\uD800-\uDBFF]/.test(text.charAt(CELL_TEXT_MAX - 1)) ? CELL_TEXT_MAX - 1 : CELL_TEXT_MAX;
+  return `${text.slice(0, end)}…`;
+}
+
 function cellContent(cell: Child): Child {
+  // A link (a breakdown's value): its text cut in place, whole in its tooltip.
+  if (cell instanceof HTMLElement && cell.childElementCount === 0 && !cell.title) {
+    const text = cell.textContent ?? '';
+    if (text.length > CELL_TEXT_MAX) {
+      cell.title = text;
+      cell.textContent = cut(text);
+    }
+    return cell;
+  }
   if (typeof cell !== 'string' || cell.length <= CELL_TEXT_MAX) return cell;
-  return h('span', { title: visible(cell) }, `${cell.slice(0, CELL_TEXT_MAX)}…`);
+  return h('span', { title: visible(cell) }, cut(cell));
 }
 
 export function clear(element: Element, ...children: Child[]): void {

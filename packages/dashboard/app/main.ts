@@ -237,8 +237,17 @@ setUnauthorizedHandler((message) => {
 });
 
 takeTokenFromFragment();
+// "Skip to content" moves the focus to the view; as a plain #main link it changed the address and
+// so the route (back to the overview, the filters lost).
+document.querySelector('a.skip')?.addEventListener('click', (event) => {
+  event.preventDefault();
+  document.getElementById('main')?.focus();
+});
 window.addEventListener('hashchange', () => {
-  if (window.location.hash.startsWith('#token=')) takeTokenFromFragment();
+  const hash = window.location.hash;
+  if (hash.startsWith('#token=')) takeTokenFromFragment();
+  // A fragment that is not a route (an in-page anchor) leaves the view as it is.
+  else if (hash !== '' && hash !== '#' && !hash.startsWith('#/')) return;
   render();
 });
 render();

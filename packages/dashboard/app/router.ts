@@ -24,14 +24,24 @@ function isDay(text: string | null): text is string {
   );
 }
 
+/** The days every store can hold (FIRST_DAY and LAST_DAY in the collector's day-range.ts). */
+const FIRST_DAY = '1970-01-01';
+const LAST_DAY = '2105-12-31';
+
+/** A day moved into the days the API answers for. */
+function storable(day: string): string {
+  return day < FIRST_DAY ? FIRST_DAY : day > LAST_DAY ? LAST_DAY : day;
+}
+
 /**
  * The range a URL asks for, made one the API answers, so that a hand-edited or old link shows data
  * instead of an error in every panel: impossible days give the default range, an inverted range is
- * turned around, and one over MAX_DAYS keeps its last MAX_DAYS days (the heading shows the range used).
+ * turned around, days before 1970 or after 2105 are moved into those years, and one over MAX_DAYS
+ * keeps its last MAX_DAYS days (the heading shows the range used).
  */
 export function usableRange(from: string | null, to: string | null): { from: string; to: string } {
   if (!isDay(from) || !isDay(to)) return lastDays(DEFAULT_DAYS);
-  const [first, last] = from <= to ? [from, to] : [to, from];
+  const [first, last] = [from, to].map(storable).sort() as [string, string];
   const earliest = shiftDay(last, -(MAX_DAYS - 1));
   // biome-ignore lint/complexity/useMathMinMax: days are strings, compared as text (Math.max would give NaN)
   return { from: first < earliest ? earliest : first, to: last };

@@ -3,6 +3,7 @@
 import { ProtocolError } from './errors.js';
 import { LIMITS } from './limits.js';
 import type { ReportFlag } from './model.js';
+import { DOT_SEGMENT } from './native/model.js';
 
 const PRINTABLE_ASCII = /^[\x20-\x7e]+$/;
 
@@ -16,7 +17,16 @@ export function trackingId(value: unknown, field = 'tracking_id'): string {
       `${field} must be 1-${LIMITS.trackingIdMax} printable ASCII characters`,
     );
   }
+  if (DOT_SEGMENT.test(value)) throw dotSegment(field, value);
   return value;
+}
+
+/** The error for a tracking id `.` or `..` (DOT_SEGMENT). */
+export function dotSegment(field: string, value: string): ProtocolError {
+  return new ProtocolError(
+    'invalid_tracking_id',
+    `${field} "${value}" is not usable: no URL can address a cluster called . or ..`,
+  );
 }
 
 export function sessionId(value: unknown, field = 'session_id'): string {

@@ -9,9 +9,21 @@ import { verifyToken } from './tokens.js';
 /** The id of the token each authenticated request presented (for the audit log; never the secret). */
 const tokenIds = new WeakMap<FastifyRequest, string>();
 
-/** The role a path needs: `/admin/…` admin, `/query/…` read, anything else none (ingest, ops). */
+/**
+ * The role a path needs: `/admin/…` admin, `/query/…` read, anything else none (ingest, ops). The
+ * first segment is read percent-decoded, as the router reads it (`/%71uery/…` is `/query/…`), and
+ * alone, so that a bad encoding further on still needs the token first.
+ */
 export function roleForPath(url: string): TokenRole | null {
-  return url.startsWith('/admin/') ? 'admin' : url.startsWith('/query/') ? 'read' : null;
+  const match = /^\/([^/?#]*)\//.exec(url);
+  if (!match) return null;
+  let first = match[1]!;
+  try {
+    first = decodeURIComponent(first);
+  } catch {
+    return null; // not a segment the router decodes: no route of ours
+  }
+  return first === 'admin' ? 'admin' : first === 'query' ? 'read' : null;
 }
 
 export function tokenIdOf(request: FastifyRequest): string | null {

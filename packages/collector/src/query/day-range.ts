@@ -24,8 +24,11 @@ const LAST_DAY_MS = Date.parse(LAST_DAY);
 
 export function calendarDay(value: string): number | null {
   const match = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value);
-  const ms = match ? Date.UTC(Number(match[1]), Number(match[2]) - 1, Number(match[3])) : Number.NaN;
-  // Date.UTC rolls 2026-02-31 over to March: a real date must print back the same.
+  // setUTCFullYear, not Date.UTC, which reads years 0–99 as 1900–1999 (0001-01-02 was "not a date").
+  const ms = match
+    ? new Date(0).setUTCFullYear(Number(match[1]), Number(match[2]) - 1, Number(match[3]))
+    : Number.NaN;
+  // Date rolls 2026-02-31 over to March: a real date must print back the same.
   return !Number.isNaN(ms) && new Date(ms).toISOString().slice(0, 10) === value ? ms : null;
 }
 

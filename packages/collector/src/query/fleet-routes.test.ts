@@ -363,6 +363,19 @@ describe.each(targets)('fleet query routes: $name', (target) => {
     expect(csv.trim().split('\n')[1]).toMatch(/^"'=HYPERLINK\(""http:\/\/x"",""y""\),1",/);
   });
 
+  it('quotes CSV cells a semicolon-separated spreadsheet would split, and keeps NDJSON records on one line', async () => {
+    // A version with a formula after a semicolon (the separator in de/fr locales), and a tab.
+    const version = 'x;=1+2;@SUM(9)\u2028\t=1+1';
+    await c.postProto('/api/v2/report/meta', metaReport({ trackingId: 'semicolon-formula', version }));
+    const query = `search=${encodeURIComponent('semicolon-formula')}`;
+    const csv = await (await c.get(`/query/clusters?format=csv&${query}`)).text();
+    expect(csv).toContain(`,"${version}",`);
+    const ndjson = await (await c.get(`/query/clusters?format=ndjson&${query}`)).text();
+    const records = ndjson.split(/\r\n|[\n\r\u0085\u2028\u2029]/).filter((l) => l !== '');
+    expect(records).toHaveLength(1);
+    expect(JSON.parse(records[0]!).version).toBe(version);
+  });
+
   it('answers bad parameters with a 400 and a message', async () => {
     for (const [path, code] of [
       ['/query/active?from=2026-13-01', 'invalid_date'],
@@ -407,6 +420,11 @@ describe.each(targets)('fleet query routes: $name', (target) => {
       expect(body.error, path).toBe(code);
       expect(body.message.length).toBeGreaterThan(5);
     }
+    // A real day of a year under 100 is out of range, not "not a date" (Date.UTC read it as 19xx).
+    const early = await c.get('/query/active?from=0001-01-02&to=0001-01-03');
+    expect(((await early.json()) as { message: string }).message).toBe(
+      'to must be a day from 1970-01-01 to 2105-12-31 (the days every store can hold), not 0001-01-03',
+    );
   });
 
   it('needs a token', async () => {
@@ -431,6 +449,9 @@ describe.each(targets)('fleet query routes: $name', (target) => {
       '/query/clusters/%FF',
       `/query/clusters/${'a'.repeat(600)}`,
       '/admin/clusters/%FF/internal',
+      // The same with the route's first segment percent-encoded, which the router decodes.
+      '/%71uery/clusters/%E0%A4%A',
+      `/%71uery/clusters/${'a'.repeat(600)}`,
     ]) {
       expect((await c.get(path, null)).status, path).toBe(401);
     }
@@ -461,6 +482,8 @@ describe.each(targets)('fleet query routes: $name', (target) => {
       expect(body.message, path).toMatch(/^unknown query parameter "\w+": this route /);
       expect(body.message, path).toMatch(takes);
     }
+    // A first segment written percent-encoded is the same route.
+    expect((await c.get('/%71uery/active?bogus=1')).status).toBe(400);
     // Only after the token: nobody without one learns what a route takes.
     expect((await c.get(`/query/clusters?from=${today}`, null)).status).toBe(401);
   });

@@ -18,6 +18,24 @@ import { agentEventsPanel, clusterLink, eventsTable, pageHeading } from './commo
 
 const NODE_TYPES = ['meta', 'compute', 'frontend', 'compactor'] as const;
 
+const SEARCH_LIMIT = 100;
+
+/**
+ * Whether a cluster with exactly this id exists when a full page of others contains the text: ids
+ * are anyone's to report, and 100 lookalikes seen more recently would push the real one off the
+ * page. Asked by id only then (a 404 is logged by the browser as an error).
+ */
+async function existsBeyond(page: readonly unknown[], trackingId: string): Promise<boolean> {
+  if (page.length < SEARCH_LIMIT) return false;
+  try {
+    await getJson<ClusterAnswer>(`/query/clusters/${encodeURIComponent(trackingId)}`);
+    return true;
+  } catch (error) {
+    if (error instanceof NotFoundError) return false;
+    throw error;
+  }
+}
+
 function searchForm(route: Route, initial: string): HTMLElement {
   const input = h('input', {
     id: 'c-search',
@@ -45,9 +63,9 @@ function searchForm(route: Route, initial: string): HTMLElement {
           // the browser logs as an error in the console.
           const { clusters } = await getJson<ClusterListAnswer>('/query/clusters', {
             search: text,
-            limit: '100',
+            limit: String(SEARCH_LIMIT),
           });
-          if (clusters.some((c) => c.trackingId === text)) {
+          if (clusters.some((c) => c.trackingId === text) || (await existsBeyond(clusters, text))) {
             go(
               href('cluster', text, { search: null, version: null, clusterType: null, before: null }, route),
             );

@@ -1,8 +1,8 @@
 // What a newcomer sees on a collector that has stored nothing yet: how to send a first report.
-import { h } from '../dom';
+import { h, trusted } from '../dom';
 
 function codeBlock(text: string, labelText: string): HTMLElement {
-  return h('pre', { tabindex: '0', 'aria-label': labelText }, h('code', {}, text));
+  return h('pre', { tabindex: '0', 'aria-label': labelText }, h('code', {}, trusted(text)));
 }
 
 export function emptyState(): HTMLElement {

@@ -139,5 +139,11 @@ export const NAME_PATTERN = /^[A-Za-z][A-Za-z0-9_.\-/]{0,127}$/;
 export const KEY_PATTERN = /^(?!__)[A-Za-z_][A-Za-z0-9_.-]{0,63}$/;
 export const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 export const PRINTABLE_ASCII = /^[\x20-\x7e]+$/;
+/**
+ * `.` and `..`: printable, but no URL can address them (browsers and fetch resolve the path
+ * segment away, `%2E%2E` included), so a cluster with such an id could never be opened or erased
+ * from the dashboard or the CLI. Refused as tracking ids.
+ */
+export const DOT_SEGMENT = /^\.\.?$/;
 /** NUL (no store can hold it) and lone surrogates (not representable in UTF-8). */
 export const UNSTORABLE_TEXT = /[\0\uD800-\uDFFF]/u;

@@ -216,7 +216,7 @@ const report: fc.Arbitrary<AgentReport> = fc.record({
   protocol: fc.constant(3 as const),
   reportId: fc.uuid().map((u) => u.toLowerCase()),
   sequence: count,
-  trackingId: fc.stringMatching(/^[\x20-\x7e]{1,128}$/),
+  trackingId: fc.stringMatching(/^[\x20-\x7e]{1,128}$/).filter((id) => id !== '.' && id !== '..'),
   sessionId: fc.stringMatching(/^[\x20-\x7e]{0,128}$/),
   nodeType: freeText(64).filter((s) => s.length > 0),
   isLeader: fc.boolean(),
@@ -337,6 +337,8 @@ describe('hostile native bodies', () => {
     expect(codeOf({ ...sample(), trackingId: '' })).toBe('invalid_tracking_id');
     expect(codeOf({ ...sample(), trackingId: 'é' })).toBe('invalid_tracking_id');
     expect(codeOf({ ...sample(), trackingId: 'x'.repeat(129) })).toBe('invalid_tracking_id');
+    expect(codeOf({ ...sample(), trackingId: '..' })).toBe('invalid_tracking_id');
+    expect(codeOf({ ...sample(), trackingId: '...' })).toBeUndefined();
     expect(codeOf({ ...sample(), reportId: 'not-a-uuid' })).toBe('invalid_field');
     expect(codeOf({ ...sample(), sequence: -1 })).toBe('invalid_field');
     expect(codeOf({ ...sample(), sequence: 2 ** 53 })).toBe('invalid_field');

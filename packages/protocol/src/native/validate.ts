@@ -2,7 +2,7 @@
 // values and then checked here, field by field: either a complete, typed AgentReport comes out, or
 // a ProtocolError naming the field. Nothing else is ever thrown, whatever the input.
 import { ProtocolError } from '../errors.js';
-import { checkLength } from '../fields.js';
+import { checkLength, dotSegment } from '../fields.js';
 import { bucketIndex, FITTED_BUCKETS_MIN, SCALE_FOR_2_PERCENT, spanOneScaleFiner } from './exp-histogram.js';
 import {
   type AgentDrops,
@@ -10,6 +10,7 @@ import {
   type AgentProcessData,
   type AgentReport,
   type AgentSystemData,
+  DOT_SEGMENT,
   type EventFieldValue,
   type ExpHistogramData,
   KEY_PATTERN,
@@ -334,6 +335,7 @@ export function validateReport(value: unknown): AgentReport {
       `trackingId must be 1-${L.trackingIdMax} printable ASCII characters`,
     );
   }
+  if (DOT_SEGMENT.test(trackingId)) throw dotSegment('trackingId', trackingId);
   const sessionId = text(r['sessionId'], 'sessionId', L.sessionIdMax);
   if (sessionId !== '' && !PRINTABLE_ASCII.test(sessionId)) {
     throw invalid('sessionId', 'must be printable ASCII');

@@ -186,6 +186,8 @@ const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
 const printable = (minLength: number, maxLength: number) =>
   fc.string({ unit: 'grapheme-ascii', minLength, maxLength });
+/** A valid tracking id: printable, and not `.` or `..` (refused: no URL can address them). */
+const trackingIds = printable(1, 128).filter((id) => id !== '.' && id !== '..');
 /** Any text, NUL and astral characters included (no lone surrogates: they are not UTF-8). */
 const anyText = fc.oneof(
   fc.string({ unit: 'binary', maxLength: 30 }),
@@ -221,7 +223,7 @@ const systemDataInit: fc.Arbitrary<SystemInit> = fc.record(
 
 const baseInit = (nodeType: number): fc.Arbitrary<BaseInit> =>
   fc.record({
-    trackingId: printable(1, 128),
+    trackingId: trackingIds,
     sessionId: printable(0, 128),
     systemData: fc.option(systemDataInit, { nil: undefined }),
     upTime: uint64,
@@ -292,7 +294,7 @@ const metaInit = fc.record({
 type MetaInit = typeof metaInit extends fc.Arbitrary<infer T> ? T : never;
 
 const eventInit = fc.record({
-  trackingId: printable(1, 128),
+  trackingId: trackingIds,
   eventTimeSec: uint64,
   eventStage: enumNumber,
   eventName: anyText,

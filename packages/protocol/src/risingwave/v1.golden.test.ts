@@ -340,6 +340,7 @@ describe('RisingWave v1 rejections', () => {
     ['tracking_id is missing', { tracking_id: undefined }, 'invalid_tracking_id'],
     ['tracking_id has 129 characters', { tracking_id: 'x'.repeat(129) }, 'invalid_tracking_id'],
     ['tracking_id is not ASCII', { tracking_id: 'clüster' }, 'invalid_tracking_id'],
+    ['tracking_id is ..', { tracking_id: '..' }, 'invalid_tracking_id'],
     ['tracking_id has a control character', { tracking_id: 'a\u0001b' }, 'invalid_tracking_id'],
     ['session_id is a number', { session_id: 7 }, 'invalid_field'],
     ['session_id is an object', { session_id: {} }, 'invalid_field'],

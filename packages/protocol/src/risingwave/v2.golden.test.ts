@@ -922,6 +922,9 @@ describe('RisingWave v2 identity checks', () => {
     ['a newline', 'abc\n'],
     ['DEL', 'abc\x7f'],
     ['NUL', 'abc\0def'],
+    // No URL addresses a cluster called . or .. (browsers and fetch resolve the segment away).
+    ['a dot', '.'],
+    ['two dots', '..'],
   ];
 
   it.each(badTrackingIds)('rejects a report whose tracking_id is %s with invalid_tracking_id', (_, id) => {
