@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { type CollectorConfig, DEFAULT_CONFIG } from '@tidewatch/collector';
+import { type CollectorConfig, DEFAULT_CONFIG, type Store } from '@tidewatch/collector';
 
 export class UsageError extends Error {}
 
@@ -298,6 +298,23 @@ export function existingStoreUrl(values: { store?: string | undefined }, env: No
     `no store at ${path}: run this where the collector runs (its default store, ${url}, is relative to ` +
       'the directory it was started in), or name the store with --store URL or TIDEWATCH_STORE',
   );
+}
+
+/**
+ * Sets up the store's schema if it is new, and refuses to upgrade an existing one: `tidewatch
+ * token` or `audit` run against a live store must not migrate it behind its collectors' backs
+ * (an older collector still serving it would then be refused at its next start). Upgrading is
+ * starting the new version's collector (docs/deploy.md, Upgrading).
+ */
+export async function migrateNewOnly(store: Store): Promise<void> {
+  await store.migrate((step) => {
+    if (step.phase === 'pending' && !step.newStore) {
+      throw new UsageError(
+        `the store was written by an older Tidewatch and needs upgrading (${step.names.join(', ')}); ` +
+          'upgrade it by starting this version of the collector on it (docs/deploy.md, Upgrading), then run this again',
+      );
+    }
+  });
 }
 
 /** A Redis address (redis:// or rediss://); anything else would be tried as a socket path. */

@@ -2,7 +2,7 @@
 // (like `tidewatch token`, it runs where the store is reachable).
 import { parseArgs } from 'node:util';
 import { openStore } from '@tidewatch/collector';
-import { existingStoreUrl, UsageError } from './args.js';
+import { existingStoreUrl, migrateNewOnly, UsageError } from './args.js';
 
 export async function audit(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
   const { values } = parseArgs({
@@ -15,7 +15,7 @@ export async function audit(argv: string[], env: NodeJS.ProcessEnv): Promise<voi
     throw new UsageError('--limit must be an integer from 1 to 10000');
   const store = openStore(existingStoreUrl(values, env));
   try {
-    await store.migrate();
+    await migrateNewOnly(store);
     for (const e of await store.auditLog({ limit })) {
       console.log(
         [

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import Database from 'better-sqlite3';
 import pg from 'pg';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { metaReport, nodeReport } from '../../collector/test-support/risingwave.js';
@@ -278,6 +279,29 @@ describe('tidewatch serve', () => {
       expect(existsSync(typo)).toBe(false);
     }
     expect(existsSync(join(elsewhere, 'data'))).toBe(false);
+  });
+
+  it('token and audit do not upgrade a store an older collector serves', async () => {
+    // A store one migration behind: what an older collector left, and may still be serving.
+    const old = join(dir.path, 'older.db');
+    expect(await stop(await serve(['--store', `sqlite:${old}`]))).toBe(0);
+    const db = new Database(old);
+    db.prepare("delete from kysely_migration where name = '0040_legacy_event_keys'").run();
+    db.prepare("delete from settings where key = 'legacy_event_keys_until'").run();
+    for (const args of [['token', 'list'], ['audit']]) {
+      const failed = await run(process.execPath, [BIN, ...args, '--store', `sqlite:${old}`]).catch(
+        (e: { code: number; stderr: string }) => e,
+      );
+      expect(failed, args.join(' ')).toMatchObject({
+        code: 2,
+        stderr: expect.stringContaining(
+          'the store was written by an older Tidewatch and needs upgrading (0040_legacy_event_keys); upgrade it by starting this version of the collector',
+        ),
+      });
+    }
+    const pending = db.prepare("select 1 from kysely_migration where name = '0040_legacy_event_keys'").all();
+    db.close();
+    expect(pending).toEqual([]);
   });
 
   it('finishes in-flight writes on SIGTERM: every acknowledged report is stored', async () => {

@@ -1,7 +1,7 @@
 // `tidewatch token create|list|revoke`: manage access tokens directly in the store.
 import { parseArgs } from 'node:util';
 import { newToken, openStore, type TokenRole } from '@tidewatch/collector';
-import { existingStoreUrl, UsageError } from './args.js';
+import { existingStoreUrl, migrateNewOnly, UsageError } from './args.js';
 import { formatTable } from './table.js';
 
 const USAGE = `usage: tidewatch token create --role read|admin [--label TEXT] [--expires-days N] [--store URL]
@@ -24,7 +24,7 @@ export async function token(argv: string[], env: NodeJS.ProcessEnv): Promise<voi
   if (!action || !['create', 'list', 'revoke'].includes(action)) throw new UsageError(USAGE);
   const store = openStore(existingStoreUrl(values, env));
   try {
-    await store.migrate();
+    await migrateNewOnly(store);
     const now = Date.now();
     if (action === 'create') {
       const role = values.role as TokenRole;

@@ -33,7 +33,7 @@ import type {
   WriteResult,
 } from '../store/store.js';
 import { seriesKey } from '../store/store.js';
-import { storeReason } from '../store/store-errors.js';
+import { storeReason, storeUnavailable } from '../store/store-errors.js';
 import { recordAudit } from './audit.js';
 
 /** The longest stretch an import decodes without letting other requests run. */
@@ -327,6 +327,9 @@ export async function importRoute(
         try {
           result = await store.writeBatch({ reports, events, agentReports });
         } catch (error) {
+          // Only a store that cannot answer now is worth sending again; anything else is a bug of
+          // ours, answered 500 with its stack in the log (a 503 had an operator retry forever).
+          if (storeUnavailable(error) === null) throw error;
           throw new CollectorError(
             'store_unavailable',
             `the store could not commit this import; nothing of it was written, send it again later (${storeReason(error)})`,

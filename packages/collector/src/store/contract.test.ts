@@ -1422,6 +1422,35 @@ describe.each(targets)('store contract: $name', (target) => {
     }
   });
 
+  it('writes an import-sized batch of 150,000 events in one call', async () => {
+    // /admin/import hands its whole body to one writeBatch: 50,000 lines of 3 events each. On
+    // PostgreSQL `push(...rows)` of that many overflowed the call stack (a 503, every time).
+    const raw = eventBatch(
+      Array.from({ length: 1000 }, (_, i) => ({ trackingId: 'bulk', eventTimeSec: 1_764_000_000 + i })),
+    );
+    const thousand = eventRows(decodeV2EventBatchRaw(raw), T0, raw);
+    const events = Array.from({ length: 150 }, (_, copy) =>
+      thousand.map((e) => ({ ...e, dedupKey: `${e.dedupKey}-${copy}`, legacyKey: undefined })),
+    ).flat();
+    expect(await store.writeBatch({ reports: [], events })).toMatchObject({ eventsInserted: 150_000 });
+  }, 120_000);
+
+  const clickHouseOnly = target.name === 'clickhouse' ? it : null;
+  clickHouseOnly?.('records its schema, and refuses a store that a newer version upgraded', async () => {
+    const ch = store as ClickHouseStore;
+    const versions = () =>
+      ch.rows<{ value: string }>(sql`SELECT value FROM settings WHERE key = 'clickhouse_schema'`);
+    expect((await versions()).map((r) => r.value)).toEqual(['1']);
+    await ch.client.insert({
+      table: 'settings',
+      values: [{ key: 'clickhouse_schema', value: '999' }],
+      format: 'JSONEachRow',
+    });
+    await expect(store.migrate()).rejects.toThrow(
+      /^the store was upgraded by a newer Tidewatch: its ClickHouse schema 999 is unknown to this version \(1\)/,
+    );
+  });
+
   /** Takes a store back to what a collector before the legacy-key boundary left (no boundary setting). */
   async function withoutLegacyBoundary(s: Store): Promise<void> {
     if (s instanceof ClickHouseStore) {
@@ -1433,7 +1462,7 @@ describe.each(targets)('store contract: $name', (target) => {
     }
     const { db } = s as SqlStore;
     await db.deleteFrom('settings').where('key', '=', LEGACY_EVENT_KEYS_SETTING).execute();
-    await kyselySql`delete from kysely_migration where name = '0039_legacy_event_keys'`.execute(db);
+    await kyselySql`delete from kysely_migration where name = '0040_legacy_event_keys'`.execute(db);
   }
 
   it('stores an event once when it comes again after an upgrade from keys without the request (a replayed import)', async () => {
@@ -1458,11 +1487,15 @@ describe.each(targets)('store contract: $name', (target) => {
     ]);
     await withoutLegacyBoundary(store);
     expect(await store.writeBatch({ reports: [], events: before })).toMatchObject({ eventsInserted: 3 });
+    // An event timed at the end of time, which anyone can send, does not move the boundary there.
+    const farRaw = eventBatch([{ trackingId: 'far', eventTimeSec: Number.MAX_SAFE_INTEGER }]);
+    await store.writeBatch({ reports: [], events: eventRows(decodeV2EventBatchRaw(farRaw), T0, farRaw) });
     await store.close();
     store = openStore(url);
     await store.migrate();
     const until = Number(await store.ensureSetting(LEGACY_EVENT_KEYS_SETTING, 'unset'));
     expect(until).toBeGreaterThanOrEqual(Math.floor(Date.now() / 1000));
+    expect(until).toBeLessThanOrEqual(Math.floor(Date.now() / 1000) + 86_400);
     // The same request replayed (an import) or resent later: nothing new.
     expect(await store.writeBatch({ reports: [], events: eventRows(batch, T0, raw) })).toMatchObject({
       eventsInserted: 0,

@@ -2,24 +2,29 @@
 // that carried them (ingest/rows.ts, eventRows), and no migration can give them the new key: the
 // request's bytes were not kept. So every event also carries the key it had then (`legacyKey`), and
 // each store drops an event whose legacy key it holds: a replayed import or an exact resend of such
-// an event is then stored once. Only events up to the store's boundary are looked up (a setting
-// written once, at the upgrade: see boundaryValue), so a store with none of those rows looks up
-// nothing, and live events (newer than the boundary) cost nothing.
+// an event is then stored once. Only events whose own time is up to the store's boundary are looked
+// up (a setting written once, at the upgrade: see boundaryValue), so a store that held no events
+// then looks up nothing, and live events (newer than the boundary) cost nothing.
 import type { EventRow, WriteBatch } from './store.js';
 
 /** The settings key of the boundary: unix seconds, or '' when the store held no events then. */
 export const LEGACY_EVENT_KEYS_SETTING = 'legacy_event_keys_until';
 
 /**
- * A rolling upgrade leaves older collectors writing legacy keys for a while after the boundary is
- * set: a day past the later of the newest event and now covers it.
+ * Past the upgrade: an old collector still draining its last requests while the new one starts,
+ * and backdated imports (receive times up to 5 minutes ahead). Running old and new collectors on
+ * one store for longer is not supported (docs/deploy.md, Upgrading).
  */
-const ROLLING_UPGRADE_SEC = 86_400;
+const AFTER_UPGRADE_SEC = 86_400;
 
-/** The boundary to store at the upgrade, from the newest stored event's time (null: no events). */
-export function boundaryValue(newestEventSec: number | null, nowMs: number): string {
-  if (newestEventSec === null) return '';
-  return String(Math.max(newestEventSec, Math.floor(nowMs / 1000)) + ROLLING_UPGRADE_SEC);
+/**
+ * The boundary to store at the upgrade. From the upgrade's time, not the newest event's own time:
+ * anyone can send an event timed 2^53 s, which would have made every later event look itself up.
+ * Events stored before the upgrade were received before it; one whose own time is later (a client
+ * clock ahead by over a day) is not looked up, and a replay stores it again.
+ */
+export function boundaryValue(storeHasEvents: boolean, nowMs: number): string {
+  return storeHasEvents ? String(Math.floor(nowMs / 1000) + AFTER_UPGRADE_SEC) : '';
 }
 
 /** The stored setting as a boundary (null: nothing to look up). */

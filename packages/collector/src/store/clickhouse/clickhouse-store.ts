@@ -16,6 +16,7 @@
 // clickhouse-erase.ts and clickhouse-retention.ts.
 import { createHash } from 'node:crypto';
 import type { ClickHouseClient } from '@clickhouse/client';
+import { CollectorError } from '../../errors.js';
 import {
   clusterFacts,
   clusterListItem,
@@ -107,6 +108,10 @@ function dayRange(
   return sql`${ident(column)} >= toDate(${q.fromDay}) AND ${ident(column)} <= toDate(${q.toDay})`;
 }
 
+/** This version's ClickHouse schema: raise it with every change an older version must not write to. */
+export const CLICKHOUSE_SCHEMA = 1;
+const CLICKHOUSE_SCHEMA_SETTING = 'clickhouse_schema';
+
 export class ClickHouseStore implements Store {
   readonly kind = 'clickhouse' as const;
   private readonly ch: ClickHouseConnection;
@@ -135,17 +140,37 @@ export class ClickHouseStore implements Store {
 
   async migrate(progress?: MigrationProgress): Promise<string[]> {
     const applied = await migrateClickHouse(this.ch, progress);
-    // Once per store, at the first start of this version (SQL stores: migration 0039); later
-    // starts only read the setting (the max() reads the whole column of a big table).
+    await this.checkSchemaVersion();
+    // Once per store, at the first start of this version (SQL stores: migration 0040).
     const setting = sql`SELECT value FROM settings FINAL WHERE key = ${LEGACY_EVENT_KEYS_SETTING}`;
     if ((await this.rows(setting)).length === 0) {
-      const [events] = await this.rows<{ n: string; newest: string }>(
-        sql`SELECT count() AS n, max(event_time_sec) AS newest FROM events`,
-      );
-      const newest = events && Number(events.n) > 0 ? Number(events.newest) : null;
-      await this.ensureSetting(LEGACY_EVENT_KEYS_SETTING, boundaryValue(newest, Date.now()));
+      const someEvent = await this.rows(sql`SELECT 1 FROM events LIMIT 1`);
+      await this.ensureSetting(LEGACY_EVENT_KEYS_SETTING, boundaryValue(someEvent.length > 0, Date.now()));
     }
     return applied;
+  }
+
+  /**
+   * ClickHouse has no migration table: a setting says which schema this store has, and a version
+   * older than the one that wrote it refuses the store, as on SQL stores (versions before this one
+   * do not check it: docs/deploy.md, Upgrading). The newest version's number wins.
+   */
+  private async checkSchemaVersion(): Promise<void> {
+    const rows = await this.rows<{ value: string }>(
+      sql`SELECT value FROM settings WHERE key = ${CLICKHOUSE_SCHEMA_SETTING}`,
+    );
+    const stored = Math.max(0, ...rows.map((r) => Number(r.value)).filter(Number.isFinite));
+    if (stored > CLICKHOUSE_SCHEMA) {
+      throw new CollectorError(
+        'store_newer',
+        `the store was upgraded by a newer Tidewatch: its ClickHouse schema ${stored} is unknown to this version (${CLICKHOUSE_SCHEMA}). ` +
+          'Run the version that upgraded it (or a later one), or restore the backup taken before that upgrade',
+        503,
+      );
+    }
+    if (stored < CLICKHOUSE_SCHEMA) {
+      await this.insert('settings', [{ key: CLICKHOUSE_SCHEMA_SETTING, value: String(CLICKHOUSE_SCHEMA) }]);
+    }
   }
 
   writeBatch(request: WriteBatch): Promise<WriteResult> {

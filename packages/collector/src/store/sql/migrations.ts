@@ -745,18 +745,13 @@ function migrations(types: DialectTypes): Record<string, Migration> {
         });
       },
     },
-    '0039_legacy_event_keys': {
+    '0040_legacy_event_keys': {
       // Events stored until now may hold retry keys without their request's hash (before commit
       // b2b470f): ingest looks their old keys up up to this boundary (store/legacy-event-keys.ts).
+      // One indexed row, not max() over a column a big store would read whole.
       async up(db: Kysely<unknown>): Promise<void> {
-        const { rows } = await sql<{
-          newest: unknown;
-        }>`select max(event_time_sec) as newest from events`.execute(db);
-        const newest = rows[0]?.newest;
-        const value = boundaryValue(
-          newest === null || newest === undefined ? null : Number(newest),
-          Date.now(),
-        );
+        const { rows } = await sql`select 1 from events limit 1`.execute(db);
+        const value = boundaryValue(rows.length > 0, Date.now());
         await sql`insert into settings (key, value) values (${LEGACY_EVENT_KEYS_SETTING}, ${value})`.execute(
           db,
         );

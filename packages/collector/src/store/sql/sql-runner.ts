@@ -46,7 +46,8 @@ export class SqlRunner {
         `insert into "${table}" (${columns.map((c) => `"${c}"`).join(', ')}) values ${tuples.join(', ')} on conflict ${conflict}${returning ? ` returning ${returning}` : ''}`,
         chunk.length,
       );
-      results.push(...(await db.executeQuery<R>(CompiledQuery.raw(text, parameters))).rows);
+      for (const row of (await db.executeQuery<R>(CompiledQuery.raw(text, parameters))).rows)
+        results.push(row);
     }
     return results;
   }
