@@ -170,9 +170,13 @@ class RunningAgent implements Agent {
       this.disk,
       { maxReports: o.spoolMaxReports, maxBytes: o.spoolMaxBytes, maxAge: o.spoolMaxAge },
       o.clock,
-      (n) => {
+      (n, bound) => {
         this.drops.reports += n;
-        this.warnOnce(`spool full: dropped the ${n} oldest report(s)`);
+        this.warnOnce(
+          bound === 'full'
+            ? `spool full: dropped the ${n} oldest report(s)`
+            : `spool: dropped ${n} report(s) older than spoolMaxAge (${o.spoolMaxAge} ms) that could not be delivered`,
+        );
       },
     );
     // A refused report is counted in drops.reports (not as an agent error) and logged.

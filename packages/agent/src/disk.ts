@@ -4,8 +4,11 @@
 // process instead of failing: telemetry must never hurt its host.
 import { randomUUID } from 'node:crypto';
 import { constants } from 'node:fs';
-import { type FileHandle, link, mkdir, open, readdir, rename, rm } from 'node:fs/promises';
+import { type FileHandle, link, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
+
+/** A temp file this old is an interrupted write, not one in progress (which takes milliseconds). */
+const STALE_TEMP_MS = 10 * 60_000;
 
 /**
  * mkdir -p, by hand: Node 20's `mkdir(dir, { recursive: true })` never returns (and spins a
@@ -172,12 +175,19 @@ export class Disk {
     }
   }
 
-  /** Deletes what interrupted writes left behind in `rel`. */
-  async removeTemps(rel: string): Promise<void> {
+  /**
+   * Deletes what interrupted writes left behind in `rel`: temp files over STALE_TEMP_MS old. A
+   * younger one may be another process's write in progress on the same dataDir (its rename then
+   * failed, and that process went memory-only).
+   */
+  async removeTemps(rel: string, now = Date.now()): Promise<void> {
     if (this.dir === null || this.memoryOnly || this.readOnly) return;
     try {
       for (const name of await readdir(this.path(rel))) {
-        if (name.startsWith('.tmp-')) await rm(path.join(this.path(rel), name), { force: true });
+        if (!name.startsWith('.tmp-')) continue;
+        const file = path.join(this.path(rel), name);
+        const { mtimeMs } = await stat(file).catch(() => ({ mtimeMs: now }));
+        if (now - mtimeMs > STALE_TEMP_MS) await rm(file, { force: true });
       }
     } catch {}
   }

@@ -74,6 +74,26 @@ describe('options', () => {
     expect(resolveOptions({ ...base, enabled: false }).disabledBy).toBe('enabled: false');
   });
 
+  it("keeps the operator's opt-out in the real environment even when the host passes its own env", () => {
+    for (const [name, value] of [
+      ['DO_NOT_TRACK', '1'],
+      ['TIDEWATCH_TELEMETRY', 'off'],
+    ] as const) {
+      const before = process.env[name];
+      process.env[name] = value;
+      try {
+        expect(resolveOptions({ ...base, env: {} }).disabledBy, name).not.toBeNull();
+        expect(
+          resolveOptions({ ...base, env: { TIDEWATCH_TELEMETRY: 'on' } }).disabledBy,
+          name,
+        ).not.toBeNull();
+      } finally {
+        if (before === undefined) delete process.env[name];
+        else process.env[name] = before;
+      }
+    }
+  });
+
   it('reads debug and CI from the environment', () => {
     const o = resolveOptions({ ...base, env: { TIDEWATCH_TELEMETRY_DEBUG: '1', CI: 'true' } });
     expect([o.debug, o.ci]).toEqual([true, true]);

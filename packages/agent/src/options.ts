@@ -71,7 +71,10 @@ export interface AgentOptions {
   clock?: Clock;
   /** Uniform random numbers in [0, 1) for jitter; injectable for tests. */
   random?: () => number;
-  /** The environment to read the operator's switches from (default process.env). */
+  /**
+   * The environment to read the operator's switches from (default process.env). An opt-out in
+   * process.env (TIDEWATCH_TELEMETRY=off, DO_NOT_TRACK=1) holds whatever this says.
+   */
   env?: Record<string, string | undefined>;
 }
 
@@ -154,6 +157,13 @@ function number(value: unknown, name: string, fallback: number, min: number, max
 const OFF = new Set(['off', '0', 'false', 'disabled', 'no']);
 const truthy = (v: string | undefined) => v !== undefined && v !== '' && !OFF.has(v.trim().toLowerCase());
 
+/** Which switch in `env` turns telemetry off, or null. */
+function optOutOf(env: Record<string, string | undefined>): string | null {
+  if (OFF.has((env['TIDEWATCH_TELEMETRY'] ?? '').trim().toLowerCase()))
+    return `TIDEWATCH_TELEMETRY=${env['TIDEWATCH_TELEMETRY']}`;
+  return truthy(env['DO_NOT_TRACK']) ? 'DO_NOT_TRACK' : null;
+}
+
 /** Validates the host's options (throwing AgentError) and applies defaults and the environment. */
 export function resolveOptions(options: AgentOptions): ResolvedOptions {
   if (typeof options !== 'object' || options === null) fail('options must be an object');
@@ -215,11 +225,9 @@ export function resolveOptions(options: AgentOptions): ResolvedOptions {
 
   const day = 24 * 60 * 60 * 1000;
   const year = 365 * day;
-  const optOut = OFF.has((env['TIDEWATCH_TELEMETRY'] ?? '').trim().toLowerCase())
-    ? `TIDEWATCH_TELEMETRY=${env['TIDEWATCH_TELEMETRY']}`
-    : truthy(env['DO_NOT_TRACK'])
-      ? 'DO_NOT_TRACK'
-      : null;
+  // The operator's switches in the real environment hold even when the host passes its own `env`:
+  // the operator decides, not the code that embeds the agent.
+  const optOut = optOutOf(env) ?? (env === process.env ? null : optOutOf(process.env));
 
   return {
     endpoint: o.endpoint,

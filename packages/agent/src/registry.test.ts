@@ -150,4 +150,33 @@ describe('registry', () => {
     expect(() => r.describe('d', info as never)).not.toThrow();
     expect(r.droppedSeries).toBe(3);
   });
+
+  it('keeps no more metric infos than series: describe() and the info of dropped series are bounded', () => {
+    const r = registry(10);
+    const infos = () => (r as unknown as { infos: Map<string, unknown> }).infos.size;
+    for (let i = 0; i < 1000; i++) r.describe(`table_${i}.rows`, { unit: '{row}' });
+    expect(infos()).toBe(10);
+    for (let i = 0; i < 1000; i++) r.counter(`m${i}`, undefined, { unit: 's' });
+    // The first ten names made series (the cap); the other 990 series were dropped with their infos.
+    expect(r.snapshot(false).metrics).toHaveLength(10);
+    expect(infos()).toBe(20);
+    // A name that is not one is not kept at all, and nothing throws.
+    r.describe('not a name!', { unit: 's' });
+    r.describe(5 as never, { unit: 's' });
+    expect(infos()).toBe(20);
+    // An already described metric can still be described again.
+    r.describe('table_0.rows', { unit: '{rows}' });
+    expect(infos()).toBe(20);
+  });
+
+  it('shares one frozen no-op handle: nobody can change it for every agent', () => {
+    const handle = registry().counter('bad name!');
+    expect(handle).toBe(NOOP_HANDLE);
+    expect(() => {
+      (handle as { inc: () => void }).inc = () => {
+        throw new Error('host spy');
+      };
+    }).toThrow(TypeError);
+    expect(() => NOOP_HANDLE.inc()).not.toThrow();
+  });
 });

@@ -76,12 +76,12 @@ class LabelledHistogram extends HistogramSeries {
   }
 }
 
-/** What a dropped or invalid series records into: nothing, at no cost. */
-export const NOOP_HANDLE: Counter & Gauge & Histogram = {
+/** What a dropped or invalid series records into: nothing, at no cost. Frozen: shared by every agent. */
+export const NOOP_HANDLE: Counter & Gauge & Histogram = Object.freeze({
   inc() {},
   set() {},
   record() {},
-};
+});
 
 type AnySeries = CounterSeries | GaugeSeries | LabelledHistogram;
 
@@ -124,9 +124,19 @@ export class Registry {
   /** Sets a metric's unit and description (before or after its first series). */
   describe(name: string, info: MetricInfo): void {
     try {
+      if (typeof name !== 'string' || !NAME_PATTERN.test(name)) {
+        this.onProblem(`describe(${shown(name)}): not a metric name like query.duration; ignored`);
+        return;
+      }
       const clean = this.info(name, info);
       if (!clean) return;
-      this.infos.set(name, clean);
+      // Bounded like series: a host describing a new name per table or per request would
+      // otherwise grow this map without end (842 MB in 12 s in a review).
+      if (!this.infos.has(name) && !this.families.has(name) && this.infos.size >= this.maxSeries) {
+        this.onProblem(`describe(${name}): ${this.maxSeries} metrics are described already; ignored`);
+        return;
+      }
+      this.infos.set(ownCopy(name), clean);
       const family = this.families.get(name);
       if (family) Object.assign(family, clean);
     } catch (error) {
@@ -173,10 +183,15 @@ export class Registry {
       return this.drop(`metric ${name} is a ${family.kind}, not a ${kind}`);
     }
     const described = this.info(name, info);
-    if (described) this.infos.set(ownCopy(name), described);
     const key = JSON.stringify(clean);
     const existing = family?.series.get(key);
-    if (existing) return existing;
+    if (existing) {
+      if (described) {
+        this.infos.set(name, described);
+        Object.assign(family!, described);
+      }
+      return existing;
+    }
     if (this.seriesCount >= this.maxSeries) {
       // Logged at most once per interval (onProblem), as the README says: a host that reaches
       // the cap should learn which metric it lost and that maxSeries can be raised.
@@ -188,6 +203,8 @@ export class Registry {
       family = { kind, unit: '', description: '', series: new Map() };
       this.families.set(ownCopy(name), family);
     }
+    // Kept only for a series that exists: the info of a dropped one would be kept for ever.
+    if (described) this.infos.set(ownCopy(name), described);
     Object.assign(family, this.infos.get(name));
     const series =
       kind === 'counter'

@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -40,16 +40,36 @@ describe('spool', () => {
     expect(dropped.reduce((a, b) => a + b, 0)).toBe(3);
   });
 
-  it('writes atomically: no temp files stay, leftovers of a crash are removed, the rest is picked up', async () => {
+  it('ages its own reports by time that passed, not by a wall-clock step, and says which bound dropped what', async () => {
+    const { spool, clock } = setup({ maxReports: 100, maxBytes: 10_000, maxAge: 60_000 });
+    const bounds: string[] = [];
+    (spool as unknown as { onDropped: (n: number, b: string) => void }).onDropped = (n, b) =>
+      bounds.push(`${n} ${b}`);
+    for (let i = 1; i <= 3; i++) await spool.put(spoolName(clock.now(), i, id(i), 'pb'), new Uint8Array(10));
+    // NTP corrects a clock 40 days behind: a minute-old report is not 40 days old.
+    clock.stepWallClock(40 * 86_400_000);
+    expect(await spool.names()).toHaveLength(3);
+    clock.time += 61_000;
+    expect(await spool.names()).toHaveLength(0);
+    expect(bounds).toEqual(['3 old']);
+  });
+
+  it('writes atomically: no temp files stay, old leftovers of a crash are removed (not a write in progress), the rest is picked up', async () => {
     const { spool, dataDir, clock } = setup();
     await spool.put(spoolName(clock.now(), 1, id(1), 'json'), new TextEncoder().encode('{}'));
     expect(readdirSync(path.join(dataDir!, 'spool')).filter((n) => n.startsWith('.tmp-'))).toEqual([]);
-    writeFileSync(path.join(dataDir!, 'spool', '.tmp-half-written'), 'partial');
+    const stale = path.join(dataDir!, 'spool', '.tmp-half-written');
+    writeFileSync(stale, 'partial');
+    const elevenMinutesAgo = (Date.now() - 11 * 60_000) / 1000;
+    utimesSync(stale, elevenMinutesAgo, elevenMinutesAgo);
+    // A fresh one may be another process's write in progress on the same dataDir: it stays.
+    writeFileSync(path.join(dataDir!, 'spool', '.tmp-in-progress'), 'partial');
     writeFileSync(path.join(dataDir!, 'spool', 'unrelated.txt'), 'x');
     const again = setup(undefined, dataDir);
     await again.spool.init();
     expect(await again.spool.names()).toEqual([spoolName(clock.now(), 1, id(1), 'json')]);
     expect(readdirSync(path.join(dataDir!, 'spool'))).not.toContain('.tmp-half-written');
+    expect(readdirSync(path.join(dataDir!, 'spool'))).toContain('.tmp-in-progress');
   });
 
   it('degrades to memory when the disk refuses, with the same bounds and without throwing', async () => {

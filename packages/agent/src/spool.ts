@@ -47,9 +47,17 @@ export class Spool {
     private readonly disk: Disk,
     private readonly limits: SpoolLimits,
     private readonly clock: Clock,
-    /** Called with the number of reports the bounds pushed out. */
-    private readonly onDropped: (count: number) => void,
+    /** Called with the number of reports the bounds pushed out, and which bound: `full` or `old`. */
+    private readonly onDropped: (count: number, bound: 'full' | 'old') => void,
   ) {}
+
+  /**
+   * When each report of this process was spooled, on the clock that only moves forward: its age
+   * does not jump with a wall-clock step (a VM restored from a snapshot, then corrected by NTP,
+   * aged a minute-old report by 40 days and dropped it). A previous process's report has only the
+   * wall time in its name.
+   */
+  private readonly putAt = new Map<string, number>();
 
   /** Picks up what a previous process left behind. */
   async init(): Promise<void> {
@@ -67,6 +75,8 @@ export class Spool {
     const durable = await this.disk.write(`${DIR}/${name}`, body);
     if (!durable) this.memory.set(name, body);
     this.sizes.set(name, body.length);
+    const elapsed = this.clock.elapsed?.();
+    if (elapsed !== undefined) this.putAt.set(name, elapsed);
     await this.enforce(name);
     return durable;
   }
@@ -86,6 +96,7 @@ export class Spool {
 
   async remove(name: string): Promise<void> {
     this.sizes.delete(name);
+    this.putAt.delete(name);
     if (!this.memory.delete(name)) await this.disk.remove(`${DIR}/${name}`);
   }
 
@@ -99,14 +110,25 @@ export class Spool {
     let bytes = 0;
     for (const n of names) bytes += this.sizes.get(n)!;
     const oldest = this.clock.now() - this.limits.maxAge;
-    let dropped = 0;
+    const elapsed = this.clock.elapsed?.();
+    const tooOld = (name: string) => {
+      const at = this.putAt.get(name);
+      return at !== undefined && elapsed !== undefined
+        ? elapsed - at > this.limits.maxAge
+        : createdOf(name) < oldest;
+    };
+    let full = 0;
+    let old = 0;
     for (const name of names) {
-      const over = names.length - dropped > this.limits.maxReports || bytes > this.limits.maxBytes;
-      if ((name === keep || !over) && createdOf(name) >= oldest) continue;
+      const over = names.length - full - old > this.limits.maxReports || bytes > this.limits.maxBytes;
+      const aged = tooOld(name);
+      if ((name === keep || !over) && !aged) continue;
       bytes -= this.sizes.get(name)!;
       await this.remove(name);
-      dropped++;
+      if (aged) old++;
+      else full++;
     }
-    if (dropped > 0) this.onDropped(dropped);
+    if (full > 0) this.onDropped(full, 'full');
+    if (old > 0) this.onDropped(old, 'old');
   }
 }
