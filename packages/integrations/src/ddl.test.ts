@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ddlStatements } from './ddl.js';
 
 describe('ddlStatements', () => {
-  it('finds each CREATE and DROP with its object kind, whatever the modifiers and case', () => {
+  it('finds each CREATE and DROP with its object kind, whatever the modifiers and case (temporary objects left out)', () => {
     expect(
       ddlStatements(`
         CREATE TABLE IF NOT EXISTS a (id int);
@@ -17,13 +17,28 @@ describe('ddlStatements', () => {
     ).toEqual([
       { action: 'create', object: 'table' },
       { action: 'create', object: 'table' },
-      { action: 'create', object: 'table' },
       { action: 'create', object: 'index' },
       { action: 'create', object: 'view' },
       { action: 'create', object: 'materialized_view' },
       { action: 'drop', object: 'materialized_view' },
       { action: 'drop', object: 'table' },
       { action: 'create', object: 'other' },
+    ]);
+  });
+
+  it("leaves out the objects PGlite's live queries create and drop for each subscription", () => {
+    expect(
+      ddlStatements(`
+        CREATE OR REPLACE TEMP VIEW live_query_1a2b_view AS select 1;
+        CREATE TEMP TABLE live_query_1a2b_state1 (LIKE live_query_1a2b_view INCLUDING ALL);
+        CREATE OR REPLACE FUNCTION "_notify_2200_16384"() RETURNS TRIGGER AS $$ begin return null; end $$ language plpgsql;
+        CREATE OR REPLACE TRIGGER "_notify_trigger_2200_16384" AFTER INSERT ON t FOR EACH STATEMENT EXECUTE FUNCTION "_notify_2200_16384"();
+        DROP VIEW IF EXISTS live_query_1a2b_view; DROP TABLE IF EXISTS live_query_1a2b_state1;
+        create view live_queries as select 1; drop table if exists "Orders"
+      `),
+    ).toEqual([
+      { action: 'create', object: 'view' },
+      { action: 'drop', object: 'table' },
     ]);
   });
 

@@ -60,12 +60,31 @@ function headAt(sql: string, i: number): DdlStatement | null {
     next = wordAt(sql, skipBlank(sql, replace.end));
   }
   let materialized = false;
+  let temporary = false;
   while (next && MODIFIERS.has(next.word)) {
     materialized ||= next.word === 'materialized';
+    temporary ||= next.word === 'temp' || next.word === 'temporary';
     next = wordAt(sql, skipBlank(sql, next.end));
   }
   if (!next) return null;
+  // A temporary object lives for the session, not in the schema; PGlite's live queries create
+  // and drop their own views, tables, functions and triggers for every subscription (a review
+  // counted 22 "DDL" events for 10 subscriptions and no DDL of the application's).
+  if (temporary || INTERNAL_NAME.test(objectName(sql, next.end))) return null;
   return { action: first.word, object: kindOf(materialized, next.word) };
+}
+
+/** Names PGlite's live-query extension gives the objects it manages itself. */
+const INTERNAL_NAME = /^(live_query_|_notify_)/;
+
+/** The object's name after its kind (past IF [NOT] EXISTS), unquoted; '' if none is found. */
+function objectName(sql: string, i: number): string {
+  let at = skipBlank(sql, i);
+  for (let word = wordAt(sql, at); word && /^(if|not|exists)$/.test(word.word); word = wordAt(sql, at)) {
+    at = skipBlank(sql, word.end);
+  }
+  if (sql[at] === '"') return sql.slice(at + 1, quoteEnd(sql, at, '"', false) - 1);
+  return wordAt(sql, at)?.word ?? '';
 }
 
 function kindOf(materialized: boolean, kind: string): DdlObject {

@@ -285,6 +285,39 @@ describe.skipIf(!database).each(pgLines)('instrumentPg with %s', (_name, driver)
     expect(counterTotal(await nextReport(telemetry), 'db.queries')).toBe(6);
   });
 
+  it('answers frozen configs as pg does, and a failed pool.query() leads back to its caller', async () => {
+    const plain = new driver.Client({ connectionString: database!.url });
+    await plain.connect();
+    cleanup.push(() => plain.end());
+    const pool = new driver.Pool({ connectionString: database!.url, max: 1 });
+    cleanup.push(() => pool.end());
+    const telemetry = agent();
+    const attachments = [instrumentPg(plain, telemetry), instrumentPg(pool, telemetry)];
+    cleanup.push(() => {
+      for (const a of attachments) a.detach();
+    });
+    // A shared constant, frozen: pg before 8.23 writes the callback it is given onto the config.
+    const two = Object.freeze({ text: 'select 2 as two' });
+    expect((await plain.query(two)).rows).toEqual([{ two: 2 }]);
+    expect((await pool.query(two)).rows).toEqual([{ two: 2 }]);
+    const withCallback = await new Promise((resolve, reject) =>
+      plain.query(
+        Object.freeze({
+          text: 'select 3 as three',
+          callback: (error: Error | null, result: pg.QueryResult) =>
+            error ? reject(error) : resolve(result.rows),
+        }) as unknown as string,
+      ),
+    );
+    expect(withCallback).toEqual([{ three: 3 }]);
+    async function callerOfPool() {
+      return await pool.query('selec 1');
+    }
+    const failed = (await callerOfPool().catch((e: unknown) => e)) as Error;
+    expect(failed.stack).toContain('callerOfPool');
+    expect(counterTotal(await nextReport(telemetry), 'db.queries')).toBe(4);
+  });
+
   it('attaches nothing to a disabled agent: clients and pools keep their own query()', async () => {
     const off = createAgent({ endpoint: 'http://127.0.0.1:9', nodeType: 'test', enabled: false });
     const plain = new driver.Client({ connectionString: database!.url });

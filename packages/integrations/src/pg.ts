@@ -90,11 +90,7 @@ function instrumentClient(client: QueryHolder, recorder: QueryRecorder): () => v
     if (typeof inConfig === 'function') {
       // A copy with the same prototype and accessors (a config class with `get text()` must still
       // work), whose callback is timed.
-      const copy = Object.create(
-        Object.getPrototypeOf(config) as object | null,
-        Object.getOwnPropertyDescriptors(config),
-      ) as { callback: Callback };
-      copy.callback = timedCallback(inConfig as Callback, start, sql, recorder);
+      const copy = configCopy(config as object, timedCallback(inConfig as Callback, start, sql, recorder));
       return original.call(this, copy, values);
     }
     if (inConfig !== undefined && inConfig !== null) return original.call(this, config, values, callback);
@@ -105,8 +101,9 @@ function instrumentClient(client: QueryHolder, recorder: QueryRecorder): () => v
     // leads back to the caller instead of to the socket.
     // The promise class the client was configured with (pg's `Promise` option), as pg would use.
     const PromiseClass = (this as { _Promise?: PromiseConstructor } | undefined)?._Promise ?? Promise;
-    return new PromiseClass((resolve, reject) => {
-      callLeavingConfig(original, this, config, values, (error: unknown, result: unknown) => {
+    let settle: Callback = () => {};
+    const promise = new PromiseClass((resolve, reject) => {
+      settle = (error, result) => {
         if (error) {
           failed(recorder, start, error);
           reject(error);
@@ -114,8 +111,12 @@ function instrumentClient(client: QueryHolder, recorder: QueryRecorder): () => v
           recorder.succeeded(start, sql, result);
           resolve(result);
         }
-      });
-    }).catch(restack);
+      };
+    });
+    // Called outside the promise's executor: what pg throws at once (a TypeError for a bad
+    // config) is thrown at the caller, as without us, not turned into a rejection.
+    callLeavingConfig(original, this, config, values, settle);
+    return promise.catch(restack);
   };
   client.query = timedQuery;
   return () => {
@@ -137,6 +138,11 @@ function callLeavingConfig(
   values: unknown,
   callback: Callback,
 ): unknown {
+  // pg before 8.23 writes the callback onto the config: a frozen one (Object.freeze on a shared
+  // constant) goes to pg as a copy, which takes it.
+  if (typeof config === 'object' && config !== null && !Object.isExtensible(config)) {
+    config = configCopy(config);
+  }
   const target = typeof config === 'object' && config !== null ? (config as { callback?: unknown }) : null;
   const had = target !== null && Object.hasOwn(target, 'callback');
   const before = target?.callback;
@@ -149,6 +155,24 @@ function callLeavingConfig(
     else delete target.callback;
   }
   return returned;
+}
+
+/**
+ * A copy of a query config with the same prototype and accessors (a config class with `get text()`
+ * must still work), extensible, whose `callback` is writable (and is `callback` when given): a
+ * frozen config's own descriptors would refuse the timed callback.
+ */
+function configCopy(config: object, callback?: Callback): object {
+  const descriptors = Object.getOwnPropertyDescriptors(config);
+  if (callback !== undefined || 'callback' in descriptors) {
+    descriptors['callback'] = {
+      value: callback ?? descriptors['callback']?.value,
+      writable: true,
+      configurable: true,
+      enumerable: true,
+    };
+  }
+  return Object.create(Object.getPrototypeOf(config) as object | null, descriptors) as object;
 }
 
 /**
@@ -229,14 +253,13 @@ function instrumentPoolQuery(pool: QueryHolder, recorder: QueryRecorder): () => 
     // Promise style through pg-pool's callback style, as for clients (no extra promise hop, and
     // an ignored rejection stays unhandled).
     const PromiseClass = (this as { Promise?: PromiseConstructor } | undefined)?.Promise ?? Promise;
-    return new PromiseClass((resolve, reject) => {
-      original.call(
-        this,
-        config,
-        values,
-        observe(start, (error, result) => (error ? reject(error) : resolve(result))),
-      );
+    let settle: Callback = () => {};
+    const promise = new PromiseClass((resolve, reject) => {
+      settle = (error, result) => (error ? reject(error) : resolve(result));
     });
+    original.call(this, config, values, observe(start, settle));
+    // pg-pool's own promise takes the stack again so that it leads to the caller: so does ours.
+    return promise.catch(restack);
   };
   pool.query = poolQuery;
   return () => {

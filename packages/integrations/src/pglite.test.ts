@@ -148,14 +148,33 @@ describe('instrumentPGlite', () => {
       { system: 'pglite', db: 'ledger', action: 'drop', object: 'view' },
       { system: 'pglite', db: 'ledger', action: 'drop', object: 'materialized_view' },
       { system: 'pglite', db: 'ledger', action: 'drop', object: 'index' },
-      { system: 'pglite', db: 'ledger', action: 'create', object: 'table' },
+      // The temporary table is left out: it lives for the session, not in the schema.
       { system: 'pglite', db: 'ledger', action: 'create', object: 'table' },
     ]);
-    expect(counterTotal(report, 'db.ddl', { action: 'create', object: 'table', db: 'ledger' })).toBe(3);
+    expect(counterTotal(report, 'db.ddl', { action: 'create', object: 'table', db: 'ledger' })).toBe(2);
     expect(counterTotal(report, 'db.ddl', { action: 'drop', object: 'view' })).toBe(1);
     expect(JSON.stringify(report.events)).not.toContain(table);
     expect(labelSets(report, 'db.queries')).toEqual([{ db: 'ledger', system: 'pglite' }]);
   });
+
+  it("does not take live queries' own views, tables, functions and triggers for the application's DDL", async () => {
+    const { live } = await import('@electric-sql/pglite/live');
+    const liveDb = await PGlite.create({ extensions: { live } });
+    cleanup.push(() => liveDb.close());
+    const agent = testAgent();
+    const attachment = instrumentPGlite(liveDb, agent);
+    cleanup.push(
+      () => attachment.detach(),
+      () => agent.shutdown(200),
+    );
+    await liveDb.exec('create table items (id int primary key)');
+    for (let i = 0; i < 3; i++) {
+      const subscription = await liveDb.live.query('select * from items');
+      await subscription.unsubscribe();
+    }
+    const report = await nextReport(agent);
+    expect(eventFields(report, 'db.ddl')).toEqual([{ system: 'pglite', action: 'create', object: 'table' }]);
+  }, 120_000);
 
   it('detach() puts the original methods back and recording stops', async () => {
     const agent = testAgent();
