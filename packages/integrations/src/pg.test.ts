@@ -261,7 +261,8 @@ const pgLines: [string, typeof pg][] = [
 ];
 
 describe.skipIf(!database).each(pgLines)('instrumentPg with %s', (_name, driver) => {
-  it('leaves a reused query config as the caller made it, and answers each of its calls', async () => {
+  /** A client and a one-connection pool of this pg line, both attached to one agent. */
+  async function attachedClientAndPool() {
     const plain = new driver.Client({ connectionString: database!.url });
     await plain.connect();
     cleanup.push(() => plain.end());
@@ -272,6 +273,11 @@ describe.skipIf(!database).each(pgLines)('instrumentPg with %s', (_name, driver)
     cleanup.push(() => {
       for (const a of attachments) a.detach();
     });
+    return { plain, pool, telemetry };
+  }
+
+  it('leaves a reused query config as the caller made it, and answers each of its calls', async () => {
+    const { plain, pool, telemetry } = await attachedClientAndPool();
     const pooled = await pool.connect();
     cleanup.push(() => pooled.release());
     for (const db of [plain, pooled]) {
@@ -286,16 +292,7 @@ describe.skipIf(!database).each(pgLines)('instrumentPg with %s', (_name, driver)
   });
 
   it('answers frozen configs as pg does, and a failed pool.query() leads back to its caller', async () => {
-    const plain = new driver.Client({ connectionString: database!.url });
-    await plain.connect();
-    cleanup.push(() => plain.end());
-    const pool = new driver.Pool({ connectionString: database!.url, max: 1 });
-    cleanup.push(() => pool.end());
-    const telemetry = agent();
-    const attachments = [instrumentPg(plain, telemetry), instrumentPg(pool, telemetry)];
-    cleanup.push(() => {
-      for (const a of attachments) a.detach();
-    });
+    const { plain, pool, telemetry } = await attachedClientAndPool();
     // A shared constant, frozen: pg before 8.23 writes the callback it is given onto the config.
     const two = Object.freeze({ text: 'select 2 as two' });
     expect((await plain.query(two)).rows).toEqual([{ two: 2 }]);
