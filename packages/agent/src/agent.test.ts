@@ -693,4 +693,19 @@ describe('agent', () => {
     expect((r.events[1]!.fields['s'] as string).length).toBe(1024);
     expect(r.drops.events).toBe(3);
   });
+
+  it('keeps no more events than one report can carry, and counts the rest with bad names', async () => {
+    const stub = await collector();
+    const clock = new FakeClock();
+    const { agent } = agentFor(stub.url, { clock, dataDir: null, maxReportBytes: 64 * 1024 });
+    // 32 fields of 1,024 characters: ~33 KB each, so only one fits in 64 KiB.
+    const fields = Object.fromEntries(Array.from({ length: 32 }, (_, i) => [`f${i}`, 'x'.repeat(1024)]));
+    for (let i = 0; i < 1000; i++) agent.event('big', fields);
+    agent.event(5n as never);
+    await agent.flush();
+    const r = stub.accepted[0]!;
+    expect(r.events).toHaveLength(1);
+    expect(r.drops.events).toBe(1000);
+    expect(r.drops.errors).toBe(0);
+  });
 });

@@ -40,6 +40,7 @@ import {
   cleanClusterFacts,
   cleanEvent,
   type EventFields,
+  eventBytes,
   noDrops,
   shrinkReport,
 } from './report.js';
@@ -139,6 +140,8 @@ class RunningAgent implements Agent {
   private nextReportId = newReportId();
   private intervalStartMs: number;
   private events: AgentEvent[] = [];
+  /** At least the bytes `events` take in a report (eventBytes). */
+  private pendingEventBytes = 0;
   private drops = noDrops();
   private loggedThisInterval = false;
   private nextReportAt = Number.POSITIVE_INFINITY;
@@ -212,7 +215,19 @@ class RunningAgent implements Agent {
       if (typeof event === 'string') {
         this.drops.events++;
         this.warnOnce(event);
-      } else this.events.push(event);
+        return;
+      }
+      // Events past what one report can carry would be cut from it anyway (shrinkReport), after
+      // being kept all interval and encoded at every tick: 1,000 events of 32 fields of 1,100
+      // characters held ~64 MB and blocked the event loop for half a second at the report.
+      const bytes = eventBytes(event);
+      if (this.pendingEventBytes + bytes > this.o.maxReportBytes) {
+        this.drops.events++;
+        this.warnOnce(`events past maxReportBytes (${this.o.maxReportBytes}) in this interval are dropped`);
+        return;
+      }
+      this.pendingEventBytes += bytes;
+      this.events.push(event);
     } catch (error) {
       this.problem(`event(): ${describeError(error)}`); // e.g. a getter on fields that throws
     }
@@ -437,6 +452,7 @@ class RunningAgent implements Agent {
     });
     const now = report.intervalEndMs;
     this.events = [];
+    this.pendingEventBytes = 0;
     this.drops = noDrops();
     this.loggedThisInterval = false;
     this.intervalStartMs = now;

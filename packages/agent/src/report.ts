@@ -16,7 +16,7 @@ import {
   stepsToFit,
 } from '@tidewatch/protocol';
 import type { Collectors } from './collectors.js';
-import { ownCopy, setOwn } from './errors.js';
+import { ownCopy, setOwn, shown } from './errors.js';
 import type { ResolvedOptions } from './options.js';
 import type { Registry } from './registry.js';
 
@@ -33,7 +33,7 @@ export function cleanEvent(
   timeMs: number,
 ): AgentEvent | string {
   if (typeof name !== 'string' || !NAME_PATTERN.test(name)) {
-    return `event name ${JSON.stringify(name)} is not like backup.finished`;
+    return `event name ${shown(name)} is not like backup.finished`;
   }
   const clean: Record<string, EventFieldValue> = {};
   const keys = fields && typeof fields === 'object' ? Object.keys(fields) : [];
@@ -41,8 +41,7 @@ export function cleanEvent(
     return `event ${name} has more than ${NATIVE_LIMITS.eventFieldsMax} fields`;
   for (const key of keys) {
     const value = fields![key];
-    if (!KEY_PATTERN.test(key))
-      return `event ${name}: field key ${JSON.stringify(key)} is not like rows_read`;
+    if (!KEY_PATTERN.test(key)) return `event ${name}: field key ${shown(key)} is not like rows_read`;
     if (typeof value === 'string') {
       setOwn(
         clean,
@@ -54,6 +53,18 @@ export function cleanEvent(
     else return `event ${name}: field ${key} must be a string, a number within ±1e300 or a boolean`;
   }
   return { name: ownCopy(name), timeMs: Math.max(0, Math.round(timeMs)), fields: clean };
+}
+
+/**
+ * About the bytes an event takes in a report, counting a UTF-16 unit as one byte (UTF-8 takes up to
+ * three): the agent keeps events up to about one report's worth (at most three), not without end.
+ */
+export function eventBytes(event: AgentEvent): number {
+  let bytes = 16 + event.name.length;
+  for (const [key, value] of Object.entries(event.fields)) {
+    bytes += 4 + key.length + (typeof value === 'string' ? value.length : 9);
+  }
+  return bytes;
 }
 
 /** A number the collector accepts: finite and within ±1e300 (its rollups add them up). */

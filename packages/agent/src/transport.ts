@@ -144,7 +144,14 @@ export async function send(body: Uint8Array, options: SendOptions): Promise<Send
     });
     // Listen for errors before anything can destroy the request: a destroyed request emits
     // "socket hang up", and without a listener that would be thrown into the host.
-    request.on('error', (error) => fail(`network error: ${error.message}`));
+    // One line: a TLS error's message can hold line breaks and other control characters.
+    request.on('error', (error) =>
+      fail(
+        `network error: ${String(error.message)
+          .replace(/\p{Cc}+/gu, ' ')
+          .trim()}`,
+      ),
+    );
     const fail = (reason: string) => {
       request.destroy();
       finish({ outcome: 'retry', reason, retryAfterMs: null });
