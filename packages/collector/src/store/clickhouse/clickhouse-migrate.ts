@@ -45,11 +45,14 @@ export async function migrateClickHouse(
     // collector that dies before the backfill ends leaves it partial: drop the rollup table and
     // restart to fill it again.
     // Looked up first: a failed CREATE is logged as an error by the client, at every start.
-    const created = !(await ch.tableExists(rollup.name)) && (await ch.claim(rollup.name, rollup.ddl));
+    const missing = !(await ch.tableExists(rollup.name));
+    // Said before anything is created: a caller that must not upgrade the store (the CLI) stops
+    // here, before an empty rollup table exists that no later start would fill.
+    if (missing) progress?.({ phase: 'pending', names: [rollup.name], newStore });
+    const created = missing && (await ch.claim(rollup.name, rollup.ddl));
     for (const view of rollup.views) await idempotentDdl(ch, createViewSql(rollup, view), view.name);
     if (created) {
       const started = Date.now();
-      progress?.({ phase: 'pending', names: [rollup.name], newStore });
       // Month by month: one statement over years of rows could outgrow the server's memory.
       for (const view of rollup.views) {
         const months = await ch.rows<{ month: number }>(

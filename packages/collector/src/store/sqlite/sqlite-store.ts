@@ -43,7 +43,9 @@ class WriterThread {
     this.checkpointer ??= this.startCheckpointer();
     const { batch: own, transfer } = detached(batch);
     const response = await this.thread.request({ batch: own }, transfer);
-    if ('error' in response) throw new Error(response.error);
+    if ('error' in response) {
+      throw Object.assign(new Error(response.error), response.code ? { code: response.code } : {});
+    }
     return response.result;
   }
 

@@ -48,7 +48,9 @@ export interface WriterRequest {
   batch: WriteBatch;
 }
 
-export type WriterResponse = { id: number; result: WriteResult } | { id: number; error: string };
+export type WriterResponse =
+  | { id: number; result: WriteResult }
+  | { id: number; error: string; code?: string };
 
 const db = new SQLite((workerData as { path: string }).path);
 configureSqlite(db);
@@ -303,7 +305,13 @@ function respond(request: WriterRequest, run: () => WriteResult): void {
   try {
     response = { id: request.id, result: run() };
   } catch (error) {
-    response = { id: request.id, error: error instanceof Error ? error.message : String(error) };
+    // The code goes along (SQLITE_BUSY, SQLITE_FULL…): it tells a store outage (503) from a bug (500).
+    const code = (error as { code?: unknown } | null)?.code;
+    response = {
+      id: request.id,
+      error: error instanceof Error ? error.message : String(error),
+      ...(typeof code === 'string' ? { code } : {}),
+    };
   }
   parentPort!.postMessage(response);
 }
