@@ -101,22 +101,13 @@ function instrumentClient(client: QueryHolder, recorder: QueryRecorder): () => v
     // leads back to the caller instead of to the socket.
     // The promise class the client was configured with (pg's `Promise` option), as pg would use.
     const PromiseClass = (this as { _Promise?: PromiseConstructor } | undefined)?._Promise ?? Promise;
-    let settle: Callback = () => {};
-    const promise = new PromiseClass((resolve, reject) => {
-      settle = (error, result) => {
-        if (error) {
-          failed(recorder, start, error);
-          reject(error);
-        } else {
-          recorder.succeeded(start, sql, result);
-          resolve(result);
-        }
-      };
-    });
-    // Called outside the promise's executor: what pg throws at once (a TypeError for a bad
-    // config) is thrown at the caller, as without us, not turned into a rejection.
-    callLeavingConfig(original, this, config, values, settle);
-    return promise.catch(restack);
+    return promiseOf(PromiseClass, (settle) =>
+      callLeavingConfig(original, this, config, values, (error: unknown, result: unknown) => {
+        if (error) failed(recorder, start, error);
+        else recorder.succeeded(start, sql, result);
+        settle(error, result);
+      }),
+    );
   };
   client.query = timedQuery;
   return () => {
@@ -186,6 +177,20 @@ function unwrap(holder: QueryHolder, wrapper: Query, original: Query, wasOwn: bo
 }
 
 /**
+ * The promise a promise-style call gets, settled by the callback `call` hands to pg, with the
+ * error's stack taken again (restack). `call` runs outside the promise's executor: what pg throws
+ * at once (a TypeError for a bad config) reaches the caller as without us, not as a rejection.
+ */
+function promiseOf(PromiseClass: PromiseConstructor, call: (settle: Callback) => unknown): Promise<unknown> {
+  let settle: Callback = () => {};
+  const promise = new PromiseClass((resolve, reject) => {
+    settle = (error, result) => (error ? reject(error) : resolve(result));
+  });
+  call(settle);
+  return promise.catch(restack);
+}
+
+/**
  * What pg's promise does with an error: its stack, taken again here, shows the caller's awaits.
  * Without this function's own frame, so that the stack does not start in Tidewatch (an error
  * tracker grouping by top frame would file every database error under it).
@@ -250,16 +255,10 @@ function instrumentPoolQuery(pool: QueryHolder, recorder: QueryRecorder): () => 
     if (typeof callback === 'function') {
       return original.call(this, config, values, observe(start, callback as Callback));
     }
-    // Promise style through pg-pool's callback style, as for clients (no extra promise hop, and
-    // an ignored rejection stays unhandled).
+    // Promise style through pg-pool's callback style, as for clients (an ignored rejection stays
+    // unhandled; pg-pool's own promise also takes the stack again).
     const PromiseClass = (this as { Promise?: PromiseConstructor } | undefined)?.Promise ?? Promise;
-    let settle: Callback = () => {};
-    const promise = new PromiseClass((resolve, reject) => {
-      settle = (error, result) => (error ? reject(error) : resolve(result));
-    });
-    original.call(this, config, values, observe(start, settle));
-    // pg-pool's own promise takes the stack again so that it leads to the caller: so does ours.
-    return promise.catch(restack);
+    return promiseOf(PromiseClass, (settle) => original.call(this, config, values, observe(start, settle)));
   };
   pool.query = poolQuery;
   return () => {
