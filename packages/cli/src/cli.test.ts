@@ -60,6 +60,15 @@ async function serve(args: string[], env: Record<string, string> = {}): Promise<
   return { child, url, lines, exited };
 }
 
+/** A port nothing listens on right now. */
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const port = (probe.address() as AddressInfo).port;
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
+
 async function stop(s: Served): Promise<number | null> {
   s.child.kill('SIGTERM');
   return s.exited;
@@ -383,10 +392,7 @@ describe('tidewatch serve', () => {
   });
 
   it('keeps serving when its standard output is closed at start (`npm start | head`)', async () => {
-    const probe = createServer();
-    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-    const port = (probe.address() as AddressInfo).port;
-    await new Promise((resolve) => probe.close(resolve));
+    const port = await freePort();
     const child = spawn(
       process.execPath,
       [BIN, 'serve', '--port', String(port), '--store', `sqlite:${join(dir.path, 'epipe.db')}`],
@@ -401,6 +407,30 @@ describe('tidewatch serve', () => {
       .toBe(200);
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
+  });
+
+  it('shuts down cleanly on a SIGTERM sent the moment /healthz first answers (start-up not finished)', async () => {
+    // Listening comes before the first start's admin token is written: a supervisor that saw
+    // /healthz may signal in between, and that signal must still end in a clean stop (exit 0).
+    for (let round = 0; round < 4; round++) {
+      const port = await freePort();
+      const child = spawn(
+        process.execPath,
+        [BIN, 'serve', '--port', String(port), '--store', `sqlite:${join(dir.path, `early-${round}.db`)}`],
+        { cwd: dir.path, stdio: ['ignore', 'ignore', 'pipe'] },
+      );
+      const exited = once(child, 'exit').then(([code]) => code as number | null);
+      for (;;) {
+        const status = await fetch(`http://127.0.0.1:${port}/healthz`).then(
+          (r) => r.status,
+          () => 0,
+        );
+        if (status === 200) break;
+        await new Promise((r) => setImmediate(r));
+      }
+      child.kill('SIGTERM');
+      expect(await exited, `round ${round}`).toBe(0);
+    }
   });
 
   it('refuses a second collector on the same SQLite file, and starts once the first is gone', async () => {

@@ -1,6 +1,6 @@
 // `tidewatch serve`: run the collector until SIGTERM/SIGINT, then shut down gracefully (stop
 // accepting, finish in-flight writes, close the store, exit 0).
-import { hostname } from 'node:os';
+import { constants, hostname } from 'node:os';
 import { type CollectorConfig, DEFAULT_CONFIG, sqliteFile, startCollector } from '@tidewatch/collector';
 import { unknownVariables } from './args.js';
 
@@ -8,10 +8,30 @@ export async function serve(config: CollectorConfig, env: NodeJS.ProcessEnv = {}
   // `npm start | head` closes stdout: a write to it must not crash the collector (pino drops the
   // lines once it runs; the start lines below would throw EPIPE as an unhandled 'error' event).
   process.stdout.on('error', () => {});
-  const collector = await startCollector(config);
+  // Signals are handled from the start. Before the server listens, nothing has been acknowledged,
+  // so a signal ends start-up at once (an upgrade's migrations can take minutes and are
+  // transactional). Once it listens, /healthz answers while the last start-up steps still run:
+  // a supervisor that saw it may signal, and that signal waits for them, then shuts down cleanly.
+  let listening = false;
+  let pending: NodeJS.Signals | undefined;
+  let running: ((signal: NodeJS.Signals) => void) | undefined;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (running) return running(signal);
+    if (listening) {
+      pending ??= signal;
+      return;
+    }
+    console.error(`${signal} during start-up: stopping before serving anything`);
+    process.exit(128 + (constants.signals[signal] ?? 0));
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  const collector = await startCollector(config, {
+    onListening: () => {
+      listening = true;
+    },
+  });
   const { url } = collector;
-  // Before the first line is printed: whoever waits for it (a supervisor, a test) may signal at
-  // once, and without a handler SIGTERM would kill the process instead of shutting it down.
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) {
@@ -42,8 +62,8 @@ export async function serve(config: CollectorConfig, env: NodeJS.ProcessEnv = {}
       },
     );
   };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
+  running = stop;
+  if (pending) return stop(pending);
   console.log(`listening on ${url}`);
   console.log(`store: ${shownStore(config.store)}`);
   for (const { name, closest } of unknownVariables(env)) {

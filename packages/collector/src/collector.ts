@@ -138,6 +138,7 @@ export async function startCollector(
     await migrateLogged(store, startupLogger(config.logLevel, runtime.logStream));
     collector = await buildServer(store, config, tls ? { ...runtime, tls } : runtime);
     await collector.app.listen({ host: config.host, port: config.port });
+    runtime.onListening?.();
     // Only once listening: a first start that fails (the port taken, say) must not mint the one
     // admin token that is shown only on the start that creates it.
     const createdAdminToken = await ensureAdminToken(store, config.adminToken);

@@ -69,6 +69,8 @@ export interface ServerRuntime {
   logStream?: NodeJS.WritableStream;
   /** The certificate and key, when the caller already read and checked them (startCollector). */
   tls?: { cert: Buffer; key: Buffer };
+  /** Called once the server accepts connections (startCollector), before its last start-up steps. */
+  onListening?: () => void;
 }
 
 /** A PEM file for TLS, or an error that names the flag and the file (not Node's bare ENOENT). */

@@ -1436,20 +1436,53 @@ describe.each(targets)('store contract: $name', (target) => {
   }, 120_000);
 
   const clickHouseOnly = target.name === 'clickhouse' ? it : null;
-  clickHouseOnly?.('records its schema, and refuses a store that a newer version upgraded', async () => {
-    const ch = store as ClickHouseStore;
-    const versions = () =>
-      ch.rows<{ value: string }>(sql`SELECT value FROM settings WHERE key = 'clickhouse_schema'`);
-    expect((await versions()).map((r) => r.value)).toEqual(['1']);
-    await ch.client.insert({
-      table: 'settings',
-      values: [{ key: 'clickhouse_schema', value: '999' }],
-      format: 'JSONEachRow',
-    });
-    await expect(store.migrate()).rejects.toThrow(
-      /^the store was upgraded by a newer Tidewatch: its ClickHouse schema 999 is unknown to this version \(1\)/,
-    );
-  });
+  clickHouseOnly?.(
+    'records its schema, and refuses a store that a newer version upgraded, changing nothing in it',
+    async () => {
+      const ch = store as ClickHouseStore;
+      const versions = () =>
+        ch.rows<{ value: string }>(sql`SELECT value FROM settings WHERE key = 'clickhouse_schema'`);
+      expect((await versions()).map((r) => r.value)).toEqual(['1']);
+      await ch.client.insert({
+        table: 'settings',
+        values: [{ key: 'clickhouse_schema', value: '999' }],
+        format: 'JSONEachRow',
+      });
+      // What a newer version might have dropped or renamed: an older one must not create it again.
+      await ch.client.command({ query: 'DROP TABLE cluster_latest' });
+      await expect(store.migrate()).rejects.toThrow(
+        /^the store was upgraded by a newer Tidewatch: its ClickHouse schema 999 is unknown to this version \(1\)/,
+      );
+      expect(
+        await ch.rows(
+          sql`SELECT name FROM system.tables WHERE database = currentDatabase() AND name = 'cluster_latest'`,
+        ),
+      ).toEqual([]);
+    },
+  );
+
+  clickHouseOnly?.(
+    'says an older store needs upgrading before writing anything to it (the CLI stops there)',
+    async () => {
+      const ch = store as ClickHouseStore;
+      await withoutLegacyBoundary(ch); // every setting goes: what a version before the schema setting left
+      const refused = new Error('not upgrading');
+      const steps: unknown[] = [];
+      await expect(
+        store.migrate((step) => {
+          steps.push(step);
+          if (step.phase === 'pending') throw refused;
+        }),
+      ).rejects.toBe(refused);
+      expect(steps).toEqual([{ phase: 'pending', names: ['clickhouse_schema 1'], newStore: false }]);
+      expect(await ch.rows(sql`SELECT key FROM settings`)).toEqual([]);
+      // The collector's start upgrades it.
+      await store.migrate();
+      expect(
+        (await ch.rows<{ key: string }>(sql`SELECT key FROM settings ORDER BY key`)).map((r) => r.key),
+      ).toEqual(expect.arrayContaining(['clickhouse_schema', LEGACY_EVENT_KEYS_SETTING]));
+    },
+  );
 
   /** Takes a store back to what a collector before the legacy-key boundary left (no boundary setting). */
   async function withoutLegacyBoundary(s: Store): Promise<void> {

@@ -7,10 +7,15 @@ import { type ClickHouseConnection, START_TIMEOUT_MS } from './clickhouse-connec
 import { createTableSql, createViewSql, ROLLUPS, TABLES } from './schema.js';
 import { ident, type Sql, sql } from './sql.js';
 
-/** Creates the database, its tables, rollups and views (idempotent, safe for collectors starting together). */
+/**
+ * Creates the database, its tables, rollups and views (idempotent, safe for collectors starting
+ * together). `beforeDdl` runs once the database is reachable and before anything in it changes:
+ * the store's own checks (a newer schema) refuse it there.
+ */
 export async function migrateClickHouse(
   ch: ClickHouseConnection,
   progress?: MigrationProgress,
+  beforeDdl?: (newStore: boolean) => Promise<void>,
 ): Promise<string[]> {
   const applied: string[] = [];
   // The first request of a start: bounded, so that a host that takes the connection and never
@@ -37,6 +42,7 @@ export async function migrateClickHouse(
     await admin.close();
   }
   const newStore = !(await ch.tableExists('reports'));
+  await beforeDdl?.(newStore);
   for (const table of TABLES) await idempotentDdl(ch, createTableSql(table), table.name);
   for (const rollup of ROLLUPS) {
     // The collector that creates a rollup fills it from the rows stored before it existed, after

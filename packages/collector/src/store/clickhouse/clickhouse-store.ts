@@ -139,23 +139,35 @@ export class ClickHouseStore implements Store {
   }
 
   async migrate(progress?: MigrationProgress): Promise<string[]> {
-    const applied = await migrateClickHouse(this.ch, progress);
-    await this.checkSchemaVersion();
-    // Once per store, at the first start of this version (SQL stores: migration 0040).
+    let storedSchema = 0;
+    const applied = await migrateClickHouse(this.ch, progress, async (newStore) => {
+      storedSchema = await this.checkSchemaVersion(newStore, progress);
+    });
+    // Once per store, at the first start of this version (SQL stores: migration 0040); before the
+    // schema is recorded, so that a store that says schema 1 always has it.
     const setting = sql`SELECT value FROM settings FINAL WHERE key = ${LEGACY_EVENT_KEYS_SETTING}`;
     if ((await this.rows(setting)).length === 0) {
       const someEvent = await this.rows(sql`SELECT 1 FROM events LIMIT 1`);
       await this.ensureSetting(LEGACY_EVENT_KEYS_SETTING, boundaryValue(someEvent.length > 0, Date.now()));
+    }
+    if (storedSchema < CLICKHOUSE_SCHEMA) {
+      await this.insert('settings', [{ key: CLICKHOUSE_SCHEMA_SETTING, value: String(CLICKHOUSE_SCHEMA) }]);
     }
     return applied;
   }
 
   /**
    * ClickHouse has no migration table: a setting says which schema this store has, and a version
-   * older than the one that wrote it refuses the store, as on SQL stores (versions before this one
-   * do not check it: docs/deploy.md, Upgrading). The newest version's number wins.
+   * older than the one that wrote it refuses the store before changing anything in it, as on SQL
+   * stores (versions before this one do not check it: docs/deploy.md, Upgrading). The newest
+   * version's number wins. An older schema is an upgrade still to do: said as pending, so that a
+   * caller that must not upgrade the store (the CLI) stops before anything is written.
    */
-  private async checkSchemaVersion(): Promise<void> {
+  private async checkSchemaVersion(newStore: boolean, progress?: MigrationProgress): Promise<number> {
+    if (!(await this.ch.tableExists('settings'))) {
+      if (!newStore) progress?.({ phase: 'pending', names: ['settings'], newStore });
+      return 0;
+    }
     const rows = await this.rows<{ value: string }>(
       sql`SELECT value FROM settings WHERE key = ${CLICKHOUSE_SCHEMA_SETTING}`,
     );
@@ -168,9 +180,14 @@ export class ClickHouseStore implements Store {
         503,
       );
     }
-    if (stored < CLICKHOUSE_SCHEMA) {
-      await this.insert('settings', [{ key: CLICKHOUSE_SCHEMA_SETTING, value: String(CLICKHOUSE_SCHEMA) }]);
+    if (stored < CLICKHOUSE_SCHEMA && !newStore) {
+      progress?.({
+        phase: 'pending',
+        names: [`${CLICKHOUSE_SCHEMA_SETTING} ${CLICKHOUSE_SCHEMA}`],
+        newStore,
+      });
     }
+    return stored;
   }
 
   writeBatch(request: WriteBatch): Promise<WriteResult> {
