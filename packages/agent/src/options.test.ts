@@ -46,6 +46,9 @@ describe('options', () => {
     expect(code({ trackingId: '' })).toBe('invalid_option');
     expect(code({ trackingId: 'ünicode' })).toBe('invalid_option');
     expect(code({ trackingId: 'x'.repeat(129) })).toBe('invalid_option');
+    expect(code({ trackingId: '.' })).toBe('invalid_option');
+    expect(code({ trackingId: '..' })).toBe('invalid_option');
+    expect(code({ trackingId: '...' })).toBeUndefined();
     expect(code({ interval: 0 })).toBe('invalid_option');
     expect(code({ interval: -5 })).toBe('invalid_option');
     expect(code({ interval: Number.NaN })).toBe('invalid_option');

@@ -1,6 +1,6 @@
 // The agent's one configuration object: what the host passes, the defaults, and the operator's
 // environment switches, which the agent reads itself (the operator decides, not the host).
-import { NATIVE_LIMITS, PRINTABLE_ASCII, UNSTORABLE_TEXT } from '@tidewatch/protocol';
+import { DOT_SEGMENT, NATIVE_LIMITS, PRINTABLE_ASCII, UNSTORABLE_TEXT } from '@tidewatch/protocol';
 import { AgentError, shown } from './errors.js';
 
 /** Time and timers, injectable so that tests can run days in milliseconds. */
@@ -197,6 +197,12 @@ export function resolveOptions(options: AgentOptions): ResolvedOptions {
       !PRINTABLE_ASCII.test(o.trackingId))
   ) {
     fail(`trackingId must be 1-${NATIVE_LIMITS.trackingIdMax} printable ASCII characters`);
+  }
+  // The collector refuses these (400 invalid_tracking_id): every report would be dropped.
+  if (typeof o.trackingId === 'string' && DOT_SEGMENT.test(o.trackingId)) {
+    fail(
+      `trackingId must not be "." or "..": such an id cannot be opened in a URL (the collector refuses it)`,
+    );
   }
   if (o.format !== undefined && o.format !== 'protobuf' && o.format !== 'json') {
     fail(`format must be 'protobuf' or 'json'`);

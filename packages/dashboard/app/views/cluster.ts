@@ -1,6 +1,7 @@
 // Clusters: search by tracking id, the list (filterable, exportable as CSV or NDJSON), and one
 // cluster's page: its facts now, its history and sessions, its report counts and its events.
 import {
+  ApiError,
   type ClusterAnswer,
   type ClusterListAnswer,
   type EventsAnswer,
@@ -20,18 +21,25 @@ const NODE_TYPES = ['meta', 'compute', 'frontend', 'compactor'] as const;
 
 const SEARCH_LIMIT = 100;
 
+/** `.` or `..` (protocol's DOT_SEGMENT; not imported: the dashboard bundle stays free of it). */
+const DOT_SEGMENT = /^\.\.?$/;
+
 /**
  * Whether a cluster with exactly this id exists when a full page of others contains the text: ids
  * are anyone's to report, and 100 lookalikes seen more recently would push the real one off the
  * page. Asked by id only then (a 404 is logged by the browser as an error).
  */
 async function existsBeyond(page: readonly unknown[], trackingId: string): Promise<boolean> {
-  if (page.length < SEARCH_LIMIT) return false;
+  // `.` and `..` are no tracking id (the collector refuses them at ingest) and no URL can ask for
+  // them: the browser resolves the segment away.
+  if (page.length < SEARCH_LIMIT || DOT_SEGMENT.test(trackingId)) return false;
   try {
     await getJson<ClusterAnswer>(`/query/clusters/${encodeURIComponent(trackingId)}`);
     return true;
   } catch (error) {
     if (error instanceof NotFoundError) return false;
+    // Text that is no valid id (the route says why): then it is only a search.
+    if (error instanceof ApiError && error.status === 400) return false;
     throw error;
   }
 }
