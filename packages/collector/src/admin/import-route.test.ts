@@ -2,13 +2,15 @@
 // real wire formats, all-or-nothing, idempotent.
 import { randomUUID } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
-import { encodeReportJson } from '@tidewatch/protocol';
+import { decodeV2EventBatchRaw, encodeReportJson } from '@tidewatch/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { agentReport } from '../../test-support/agent-report.js';
-import { startTestCollector, type TestCollector } from '../../test-support/collector.js';
+import { ADMIN_TOKEN, startTestCollector, type TestCollector } from '../../test-support/collector.js';
 import { spawnCollector } from '../../test-support/collector-process.js';
 import { event, eventBatch, metaReport, nodeReport, v1MetaReport } from '../../test-support/risingwave.js';
-import { storeTargets } from '../../test-support/stores.js';
+import { storeTargets, withoutLegacyBoundary } from '../../test-support/stores.js';
+import { eventRows } from '../ingest/rows.js';
+import { openStore } from '../store/open-store.js';
 
 const targets = await storeTargets();
 afterAll(async () => {
@@ -254,6 +256,43 @@ describe.each(targets)('POST /admin/import: $name', (target) => {
       expect((await cluster(id)).status).toBe(404);
     },
   );
+
+  it('stores events once when an import made before an upgrade to request-hashed event keys is replayed', async () => {
+    // The store as a collector before commit b2b470f left it: events keyed without the hash of
+    // the request that carried them (their legacyKey today), and no legacy boundary yet.
+    const url = await target.freshUrl();
+    const old = openStore(url);
+    await old.migrate();
+    const id = randomUUID();
+    const receivedAt = Date.now() - 3 * DAY;
+    const body = eventBatch([
+      { trackingId: id, name: 'source' },
+      { trackingId: id, name: 'source' },
+      { trackingId: id, name: 'sink' },
+    ]);
+    const before = eventRows(decodeV2EventBatchRaw(body), receivedAt, body).map(({ legacyKey, ...row }) => ({
+      ...row,
+      dedupKey: legacyKey!,
+    }));
+    expect(await old.writeBatch({ reports: [], events: before })).toMatchObject({ eventsInserted: 3 });
+    await withoutLegacyBoundary(old);
+    await old.close();
+    // The upgraded collector: the same import replayed, and the same body sent again.
+    const upgraded = await startTestCollector(url);
+    try {
+      const replay = await fetch(`${upgraded.url}/admin/import`, {
+        method: 'POST',
+        body: ndjson([line(receivedAt, '/api/v2/report/events', body)]),
+        headers: { 'content-type': 'application/x-ndjson', authorization: `Bearer ${ADMIN_TOKEN}` },
+      });
+      expect(await replay.json()).toMatchObject({ imported: { events: 0 }, duplicates: 3 });
+      expect((await upgraded.postProto('/api/v2/report/events', body)).status).toBe(200);
+      const events = await upgraded.get(`/query/events?trackingId=${id}`);
+      expect(((await events.json()) as { events: unknown[] }).events).toHaveLength(3);
+    } finally {
+      await upgraded.close();
+    }
+  });
 
   it('refuses a body that is not NDJSON (415) and a line that is not an object (400)', async () => {
     const lines = [line(Date.now(), '/api/v2/report/meta', metaReport())];

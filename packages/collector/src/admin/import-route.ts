@@ -115,6 +115,7 @@ function decode(
   raw: Uint8Array,
   receivedAt: number,
   license: LicenseSubjectPolicy,
+  legacyUntil: number | null,
 ): Decoded {
   if (path === '/api/v2/report/events' || path === '/api/v2/report/event') {
     requireType(contentType, PROTOBUF);
@@ -123,7 +124,7 @@ function decode(
     const real = events.filter((e) => !e.event.isTest);
     return {
       kind: 'events',
-      rows: eventRows(real, receivedAt, raw),
+      rows: eventRows(real, receivedAt, raw, legacyUntil),
       discarded: events.length - real.length,
     };
   }
@@ -146,9 +147,28 @@ function decode(
   return { kind: 'report', rows: [license.apply(reportRow(report, raw, receivedAt), report)], discarded: 0 };
 }
 
+/**
+ * What a failed store call answers: only a store that cannot answer now is worth sending again
+ * (503); anything else is a bug of ours, answered 500 with its stack in the log (a 503 had an
+ * operator retry for ever).
+ */
+function importStoreError(error: unknown, doing: string): unknown {
+  if (storeUnavailable(error) === null) return error;
+  return new CollectorError(
+    'store_unavailable',
+    `the store could not ${doing}; nothing of this import was written, send it again later (${storeReason(error)})`,
+    503,
+  );
+}
+
 const LINE_KEYS = ['receivedAt', 'path', 'contentType', 'body'];
 
-function parseLine(text: string, now: number, license: LicenseSubjectPolicy): Decoded {
+function parseLine(
+  text: string,
+  now: number,
+  license: LicenseSubjectPolicy,
+  legacyUntil: number | null,
+): Decoded {
   let line: unknown;
   try {
     line = JSON.parse(text);
@@ -169,7 +189,7 @@ function parseLine(text: string, now: number, license: LicenseSubjectPolicy): De
   const at = receiveTime(receivedAt, now);
   const raw = wireBody(body);
   try {
-    return decode(path, contentType, raw, at, license);
+    return decode(path, contentType, raw, at, license, legacyUntil);
   } catch (error) {
     if (error instanceof ProtocolError) throw new LineError(`${String(path)}: ${error.message}`);
     throw error;
@@ -281,6 +301,12 @@ export async function importRoute(
           413,
         );
       }
+      let legacyUntil: number | null;
+      try {
+        legacyUntil = await store.legacyEventKeysUntil();
+      } catch (error) {
+        throw importStoreError(error, 'read its settings');
+      }
       let slice = performance.now();
       for (let i = 0; i < all.length; i++) {
         // Decoding 50,000 lines takes seconds: every ~10 ms the event loop gets a turn, so that
@@ -292,7 +318,7 @@ export async function importRoute(
         const line = all[i]!.trim();
         if (line === '') continue;
         try {
-          const decoded = parseLine(line, now, opts.license);
+          const decoded = parseLine(line, now, opts.license, legacyUntil);
           if (decoded.kind === 'agent') {
             if (decoded.report.isTest) discarded++;
             else if (expiredAt(decoded.receivedAt)) expired++;
@@ -327,14 +353,7 @@ export async function importRoute(
         try {
           result = await store.writeBatch({ reports, events, agentReports });
         } catch (error) {
-          // Only a store that cannot answer now is worth sending again; anything else is a bug of
-          // ours, answered 500 with its stack in the log (a 503 had an operator retry forever).
-          if (storeUnavailable(error) === null) throw error;
-          throw new CollectorError(
-            'store_unavailable',
-            `the store could not commit this import; nothing of it was written, send it again later (${storeReason(error)})`,
-            503,
-          );
+          throw importStoreError(error, 'commit this import');
         }
       }
       const imported = {

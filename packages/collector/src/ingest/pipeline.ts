@@ -114,7 +114,7 @@ export class IngestPipeline {
     // An empty batch stores nothing, and nothing in it was is_test: "discarded" would say so.
     if (events.length === 0) return { status: 'stored', reports: 0, events: 0 };
     if (real.length === 0) return { status: 'discarded', reports: 0, events: 0 };
-    const rows = eventRows(real, receivedAt, body).map((row, i) => {
+    const rows = eventRows(real, receivedAt, body, await this.legacyEventKeysUntil()).map((row, i) => {
       const odd = eventFlags(real[i]!.event, receivedAt);
       this.count(odd);
       return { ...row, flags: withFlags(row.flags, odd) };
@@ -133,14 +133,23 @@ export class IngestPipeline {
    * fails as 503 store_unavailable (a dropped connection was a 500) and is bounded by the store
    * timeout (a lock on metric_series held the report as long as the lock).
    */
-  private async knownSeries(trackingId: string): Promise<KnownSeries> {
+  private knownSeries(trackingId: string): Promise<KnownSeries> {
+    return this.readBeforeWrite(this.store.knownSeries(trackingId), "this cluster's series");
+  }
+
+  /** The legacy keys' boundary: read from the store once, then cached by it. */
+  private legacyEventKeysUntil(): Promise<number | null> {
+    return this.readBeforeWrite(this.store.legacyEventKeysUntil(), 'its settings');
+  }
+
+  private async readBeforeWrite<T>(read: Promise<T>, what: string): Promise<T> {
     const within = `the store did not answer within ${Math.round(this.storeTimeoutMs / 1000)} s`;
     try {
-      return await withDeadline(this.store.knownSeries(trackingId), this.storeTimeoutMs, within);
+      return await withDeadline(read, this.storeTimeoutMs, within);
     } catch (error) {
       throw new CollectorError(
         'store_unavailable',
-        `the store could not read this cluster's series, so nothing was stored; send it again later (${storeReason(error)})`,
+        `the store could not read ${what}, so nothing was stored; send it again later (${storeReason(error)})`,
         503,
       );
     }

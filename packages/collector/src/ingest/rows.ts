@@ -124,14 +124,29 @@ export function eventRows(
   events: readonly { event: ClusterEvent; raw: Uint8Array }[],
   receivedAt: number,
   body: Uint8Array,
+  /**
+   * The store's legacy keys' boundary (Store.legacyEventKeysUntil): only events up to it get a
+   * `legacyKey`, the one a store may look up (a second hash per event; live events skip it).
+   * Unknown: every event gets one.
+   */
+  legacyUntil: number | null = Number.POSITIVE_INFINITY,
 ) {
   const request = hash('sha256', body, 'hex').slice(0, 18);
   const seen = new Map<string, number>();
+  const row = (event: ClusterEvent, raw: Uint8Array, copy: number) =>
+    eventRow(
+      event,
+      raw,
+      receivedAt,
+      copy,
+      request,
+      legacyUntil !== null && event.eventTimeSec <= legacyUntil,
+    );
   return events.map(({ event, raw }) => {
-    const first = eventRow(event, raw, receivedAt, 0, request);
+    const first = row(event, raw, 0);
     const copies = seen.get(first.dedupKey) ?? 0;
     seen.set(first.dedupKey, copies + 1);
-    return copies === 0 ? first : eventRow(event, raw, receivedAt, copies, request);
+    return copies === 0 ? first : row(event, raw, copies);
   });
 }
 
@@ -171,10 +186,11 @@ export function eventRow(
   receivedAt: number,
   copy = 0,
   request?: string,
+  withLegacyKey = request !== undefined,
 ): EventRow {
   return {
     dedupKey: eventKey(event, raw, copy, request),
-    ...(request === undefined ? {} : { legacyKey: eventKey(event, raw, copy) }),
+    ...(request !== undefined && withLegacyKey ? { legacyKey: eventKey(event, raw, copy) } : {}),
     trackingId: event.trackingId,
     receivedAt,
     receivedDay: utcDay(receivedAt),

@@ -1,11 +1,11 @@
 // The definition of a correct store: every adapter passes this same suite.
 import { createHash } from 'node:crypto';
 import { decodeV2EventBatchRaw, decodeV2Report } from '@tidewatch/protocol';
-import { sql as kyselySql, Migrator } from 'kysely';
+import { Migrator } from 'kysely';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { agentReport, counter, gauge, histogram } from '../../test-support/agent-report.js';
 import { event, eventBatch, metaReport, nodeReport } from '../../test-support/risingwave.js';
-import { storeTargets } from '../../test-support/stores.js';
+import { storeTargets, withoutLegacyBoundary } from '../../test-support/stores.js';
 import { tokenRecord } from '../auth/tokens.js';
 import { agentReportWrite } from '../ingest/native-rows.js';
 import { eventRow, eventRows, reportRow } from '../ingest/rows.js';
@@ -1425,14 +1425,23 @@ describe.each(targets)('store contract: $name', (target) => {
   it('writes an import-sized batch of 150,000 events in one call', async () => {
     // /admin/import hands its whole body to one writeBatch: 50,000 lines of 3 events each. On
     // PostgreSQL `push(...rows)` of that many overflowed the call stack (a 503, every time).
+    // Old events' keys are looked up in chunks of that batch too.
     const raw = eventBatch(
       Array.from({ length: 1000 }, (_, i) => ({ trackingId: 'bulk', eventTimeSec: 1_764_000_000 + i })),
     );
     const thousand = eventRows(decodeV2EventBatchRaw(raw), T0, raw);
     const events = Array.from({ length: 150 }, (_, copy) =>
-      thousand.map((e) => ({ ...e, dedupKey: `${e.dedupKey}-${copy}`, legacyKey: undefined })),
+      thousand.map((e) => ({ ...e, dedupKey: `${e.dedupKey}-${copy}`, legacyKey: `${e.legacyKey}-${copy}` })),
     ).flat();
-    expect(await store.writeBatch({ reports: [], events })).toMatchObject({ eventsInserted: 150_000 });
+    // A store upgraded with events in it, so every one of these is looked up by its legacy key,
+    // and the last thousand are stored already under it (an import made before the upgrade).
+    await withoutLegacyBoundary(store);
+    expect(await store.ensureSetting(LEGACY_EVENT_KEYS_SETTING, '2000000000')).toBe('2000000000');
+    const storedBefore = events.slice(-1000).map(({ legacyKey, ...e }) => ({ ...e, dedupKey: legacyKey! }));
+    expect(await store.writeBatch({ reports: [], events: storedBefore })).toMatchObject({
+      eventsInserted: 1000,
+    });
+    expect(await store.writeBatch({ reports: [], events })).toMatchObject({ eventsInserted: 149_000 });
   }, 120_000);
 
   const clickHouseOnly = target.name === 'clickhouse' ? it : null;
@@ -1484,23 +1493,10 @@ describe.each(targets)('store contract: $name', (target) => {
     },
   );
 
-  /** Takes a store back to what a collector before the legacy-key boundary left (no boundary setting). */
-  async function withoutLegacyBoundary(s: Store): Promise<void> {
-    if (s instanceof ClickHouseStore) {
-      // The store's other settings (the license salt) go too: this test does not read them.
-      await s.client.command({ query: 'TRUNCATE TABLE settings' });
-      const claim = createHash('sha256').update(LEGACY_EVENT_KEYS_SETTING).digest('hex').slice(0, 16);
-      await s.client.command({ query: `DROP TABLE IF EXISTS setting_claim_${claim}` });
-      return;
-    }
-    const { db } = s as SqlStore;
-    await db.deleteFrom('settings').where('key', '=', LEGACY_EVENT_KEYS_SETTING).execute();
-    await kyselySql`delete from kysely_migration where name = '0040_legacy_event_keys'`.execute(db);
-  }
-
   it('stores an event once when it comes again after an upgrade from keys without the request (a replayed import)', async () => {
     // A fresh store has no events from before: it looks up nothing.
     expect(await store.ensureSetting(LEGACY_EVENT_KEYS_SETTING, 'unset')).toBe('');
+    expect(await store.legacyEventKeysUntil()).toBeNull();
     const raw = eventBatch([
       { trackingId: 'legacy', name: 'source' },
       { trackingId: 'legacy', name: 'source' },
@@ -1529,13 +1525,14 @@ describe.each(targets)('store contract: $name', (target) => {
     const until = Number(await store.ensureSetting(LEGACY_EVENT_KEYS_SETTING, 'unset'));
     expect(until).toBeGreaterThanOrEqual(Math.floor(Date.now() / 1000));
     expect(until).toBeLessThanOrEqual(Math.floor(Date.now() / 1000) + 86_400);
-    // The same request replayed (an import) or resent later: nothing new.
-    expect(await store.writeBatch({ reports: [], events: eventRows(batch, T0, raw) })).toMatchObject({
+    expect(await store.legacyEventKeysUntil()).toBe(until);
+    // The same request replayed (an import) or resent later, its rows built as ingest builds them
+    // (a legacy key for the events up to the boundary): nothing new.
+    const rows = (at: number) => eventRows(batch, at, raw, until);
+    expect(await store.writeBatch({ reports: [], events: rows(T0) })).toMatchObject({ eventsInserted: 0 });
+    expect(await store.writeBatch({ reports: [], events: rows(T0 + 60_000) })).toMatchObject({
       eventsInserted: 0,
     });
-    expect(await store.writeBatch({ reports: [], events: eventRows(batch, T0 + 60_000, raw) })).toMatchObject(
-      { eventsInserted: 0 },
-    );
     // Other events of that cluster are stored as ever, and a retry of them is not.
     const later = eventBatch([{ trackingId: 'legacy', name: 'source', eventTimeSec: 1_764_000_100 }]);
     const laterRows = eventRows(decodeV2EventBatchRaw(later), T0, later);

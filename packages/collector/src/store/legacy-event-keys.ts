@@ -1,10 +1,11 @@
 // Events stored before commit b2b470f (2026-11-28) hold retry keys without the hash of the request
 // that carried them (ingest/rows.ts, eventRows), and no migration can give them the new key: the
-// request's bytes were not kept. So every event also carries the key it had then (`legacyKey`), and
+// request's bytes were not kept. So every event (up to the boundary below) also carries the key it had then (`legacyKey`), and
 // each store drops an event whose legacy key it holds: a replayed import or an exact resend of such
 // an event is then stored once. Only events whose own time is up to the store's boundary are looked
 // up (a setting written once, at the upgrade: see boundaryValue), so a store that held no events
-// then looks up nothing, and live events (newer than the boundary) cost nothing.
+// then looks up nothing, and live events (newer than the boundary) cost nothing: ingest asks the
+// store for the boundary (Store.legacyEventKeysUntil) and gives them no legacy key at all.
 import type { EventRow, WriteBatch } from './store.js';
 
 /** The settings key of the boundary: unix seconds, or '' when the store held no events then. */

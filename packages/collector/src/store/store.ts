@@ -559,6 +559,11 @@ export interface Store {
 
   /** The stored value of a setting, storing `value` first if the key has none. Atomic. */
   ensureSetting(key: string, value: string): Promise<string>;
+  /**
+   * The legacy event keys' boundary (legacy-event-keys.ts): events up to this time (unix
+   * seconds) need their legacy key; null: none do. Fixed once the store is migrated; cached.
+   */
+  legacyEventKeysUntil(): Promise<number | null>;
 
   appendAudit(entry: AuditEntry): Promise<void>;
   /** Audit entries newest first; `before` continues after an entry id. */

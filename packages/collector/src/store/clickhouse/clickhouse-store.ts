@@ -194,6 +194,10 @@ export class ClickHouseStore implements Store {
     return this.writer.write(request);
   }
 
+  legacyEventKeysUntil(): Promise<number | null> {
+    return this.writer.legacyEventKeysUntil();
+  }
+
   /** Tracking ids an admin tagged internal. */
   private internalIds(): Sql {
     return sql`(SELECT tracking_id FROM cluster_tags FINAL WHERE internal = 1)`;

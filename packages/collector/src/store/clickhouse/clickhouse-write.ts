@@ -126,16 +126,21 @@ export class ClickHouseWriter {
     }
   }
 
-  /** The legacy event keys' boundary (legacy-event-keys.ts): read at the first write of events. */
+  /** The legacy event keys' boundary (legacy-event-keys.ts): read once, at the first write of events. */
   private legacyUntil: number | null | undefined;
 
-  private async writeUnclaimed(request: WriteBatch): Promise<WriteResult> {
-    if (request.events.length > 0 && this.legacyUntil === undefined) {
+  async legacyEventKeysUntil(): Promise<number | null> {
+    if (this.legacyUntil === undefined) {
       const [row] = await this.ch.rows<{ value: string }>(
         sql`SELECT value FROM settings FINAL WHERE key = ${LEGACY_EVENT_KEYS_SETTING}`,
       );
       this.legacyUntil = parseBoundary(row?.value);
     }
+    return this.legacyUntil;
+  }
+
+  private async writeUnclaimed(request: WriteBatch): Promise<WriteResult> {
+    const legacyUntil = request.events.length > 0 ? await this.legacyEventKeysUntil() : null;
     // Every lookup at once (one round trip of latency): blocks, and keys already stored (an
     // event's legacy key among them).
     const all = ordered(request);
@@ -149,7 +154,7 @@ export class ClickHouseWriter {
       ),
       this.storedKeys('events', 'dedup_key', [
         ...all.events.map((e) => ({ trackingId: e.trackingId, key: e.dedupKey })),
-        ...legacyCandidates(all.events, this.legacyUntil ?? null).map((e) => ({
+        ...legacyCandidates(all.events, legacyUntil).map((e) => ({
           trackingId: e.trackingId,
           key: e.legacyKey!,
         })),

@@ -123,11 +123,11 @@ export class SqlStore implements Store {
   /** Which rollup rows this store's writes already committed (rollup-memo.ts). */
   private readonly rollups = new RollupMemo();
 
-  /** The legacy event keys' boundary (legacy-event-keys.ts): read at the first write of events. */
+  /** The legacy event keys' boundary: read once, at the first write of events. */
   private legacyUntil: number | null | undefined;
 
-  async writeBatch(request: WriteBatch): Promise<WriteResult> {
-    if (request.events.length > 0 && this.legacyUntil === undefined) {
+  async legacyEventKeysUntil(): Promise<number | null> {
+    if (this.legacyUntil === undefined) {
       const row = await this.db
         .selectFrom('settings')
         .select('value')
@@ -135,7 +135,12 @@ export class SqlStore implements Store {
         .executeTakeFirst();
       this.legacyUntil = parseBoundary(row?.value);
     }
-    return writeBatch(this.db, this.hooks, this.run, this.rollups, request, this.legacyUntil ?? null);
+    return this.legacyUntil;
+  }
+
+  async writeBatch(request: WriteBatch): Promise<WriteResult> {
+    const legacyUntil = request.events.length > 0 ? await this.legacyEventKeysUntil() : null;
+    return writeBatch(this.db, this.hooks, this.run, this.rollups, request, legacyUntil);
   }
 
   async getCluster(trackingId: string): Promise<ClusterSummary | null> {
