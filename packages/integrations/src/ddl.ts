@@ -23,16 +23,26 @@ const MODIFIERS = new Set([
   'recursive',
 ]);
 
+export interface DdlOptions {
+  /**
+   * Leave out the objects PGlite's live-query extension creates and drops for itself (names
+   * starting `live_query_` or `_notify_`). Only on PGlite: elsewhere such names are the
+   * application's own.
+   */
+  liveQueryObjects?: boolean;
+}
+
 /**
  * The CREATE and DROP statements of `sql`, in order. Statements are split on `;` outside string
  * literals (also E'…' with backslash escapes), quoted identifiers, dollar quotes and comments.
+ * Temporary objects are left out: they live for a session, not in the schema.
  */
-export function ddlStatements(sql: string): DdlStatement[] {
+export function ddlStatements(sql: string, options: DdlOptions = {}): DdlStatement[] {
   const found: DdlStatement[] = [];
   let i = 0;
   while (i < sql.length) {
     i = skipBlank(sql, i);
-    const head = headAt(sql, i);
+    const head = headAt(sql, i, options.liveQueryObjects === true);
     if (head) found.push(head);
     i = endOfStatement(sql, i) + 1;
   }
@@ -50,7 +60,7 @@ function wordAt(sql: string, i: number): { word: string; end: number } | null {
  * CREATE [OR REPLACE] [modifiers…] <kind>, or DROP [MATERIALIZED] <kind>, at `i`: word by word, so
  * that comments may stand between the words as whitespace does (`create /* x *\/ table`).
  */
-function headAt(sql: string, i: number): DdlStatement | null {
+function headAt(sql: string, i: number, skipLiveQueryObjects: boolean): DdlStatement | null {
   const first = wordAt(sql, i);
   if (first?.word !== 'create' && first?.word !== 'drop') return null;
   let next = wordAt(sql, skipBlank(sql, first.end));
@@ -70,12 +80,13 @@ function headAt(sql: string, i: number): DdlStatement | null {
   // A temporary object lives for the session, not in the schema; PGlite's live queries create
   // and drop their own views, tables, functions and triggers for every subscription (a review
   // counted 22 "DDL" events for 10 subscriptions and no DDL of the application's).
-  if (temporary || INTERNAL_NAME.test(objectName(sql, next.end))) return null;
+  if (temporary) return null;
+  if (skipLiveQueryObjects && LIVE_QUERY_NAME.test(objectName(sql, next.end))) return null;
   return { action: first.word, object: kindOf(materialized, next.word) };
 }
 
 /** Names PGlite's live-query extension gives the objects it manages itself. */
-const INTERNAL_NAME = /^(live_query_|_notify_)/;
+const LIVE_QUERY_NAME = /^(live_query_|_notify_)/;
 
 /** The object's name after its kind (past IF [NOT] EXISTS), unquoted; '' if none is found. */
 function objectName(sql: string, i: number): string {

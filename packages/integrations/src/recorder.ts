@@ -77,7 +77,7 @@ export class QueryRecorder {
 
   constructor(
     private readonly agent: Agent,
-    system: string,
+    private readonly system: string,
     options: IntegrationOptions = {},
   ) {
     this.labels = { ...options.labels, system };
@@ -139,7 +139,7 @@ export class QueryRecorder {
   private ddl(sql: SqlSource, pending: DdlStatement[] | undefined): void {
     const text = typeof sql === 'string' ? sql : Array.isArray(sql) ? sql.join('$1') : null;
     if (text === null) return;
-    const statements = ddlStatements(text);
+    const statements = ddlStatements(text, { liveQueryObjects: this.system === 'pglite' });
     if (pending) pending.push(...statements);
     else this.emitDdl(statements);
   }
