@@ -66,14 +66,20 @@ describe('options', () => {
       { TIDEWATCH_TELEMETRY: '0' },
       { TIDEWATCH_TELEMETRY: 'FALSE' },
       { TIDEWATCH_TELEMETRY: 'disabled' },
+      // Not one of the "on" words: a misspelt or unusual opt-out is still an opt-out.
+      { TIDEWATCH_TELEMETRY: 'none' },
+      { TIDEWATCH_TELEMETRY: 'disable' },
       { DO_NOT_TRACK: '1' },
     ]) {
       expect(resolveOptions({ ...base, enabled: true, env }).disabledBy).not.toBeNull();
       expect(createAgent({ ...base, env }).enabled).toBe(false);
     }
-    expect(
-      resolveOptions({ ...base, env: { TIDEWATCH_TELEMETRY: 'on', DO_NOT_TRACK: '0' } }).disabledBy,
-    ).toBeNull();
+    for (const on of ['on', '1', 'TRUE', 'enabled', 'yes', '']) {
+      expect(
+        resolveOptions({ ...base, env: { TIDEWATCH_TELEMETRY: on, DO_NOT_TRACK: '0' } }).disabledBy,
+        on,
+      ).toBeNull();
+    }
     expect(resolveOptions({ ...base, enabled: false }).disabledBy).toBe('enabled: false');
   });
 

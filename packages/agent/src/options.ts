@@ -157,10 +157,17 @@ function number(value: unknown, name: string, fallback: number, min: number, max
 const OFF = new Set(['off', '0', 'false', 'disabled', 'no']);
 const truthy = (v: string | undefined) => v !== undefined && v !== '' && !OFF.has(v.trim().toLowerCase());
 
+/**
+ * The values of TIDEWATCH_TELEMETRY that leave telemetry on. Any other value turns it off: an
+ * operator who writes `none`, `disable` or `nope` means off, and a misspelt opt-out must not send.
+ */
+const ON = new Set(['', 'on', '1', 'true', 'enabled', 'yes']);
+
 /** Which switch in `env` turns telemetry off, or null. */
 function optOutOf(env: Record<string, string | undefined>): string | null {
-  if (OFF.has((env['TIDEWATCH_TELEMETRY'] ?? '').trim().toLowerCase()))
-    return `TIDEWATCH_TELEMETRY=${env['TIDEWATCH_TELEMETRY']}`;
+  const telemetry = env['TIDEWATCH_TELEMETRY'];
+  if (telemetry !== undefined && !ON.has(telemetry.trim().toLowerCase()))
+    return `TIDEWATCH_TELEMETRY=${telemetry}`;
   return truthy(env['DO_NOT_TRACK']) ? 'DO_NOT_TRACK' : null;
 }
 
