@@ -433,6 +433,43 @@ describe('tidewatch serve', () => {
     }
   });
 
+  it('stops cleanly when npm, which started it, is stopped (`npm start`, `npx tidewatch serve`)', async () => {
+    const root = fileURLToPath(new URL('../../../', import.meta.url));
+    const healthy = async (port: number) =>
+      (await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => null))?.status === 200;
+    // npm start: npm passes the SIGTERM on, and its script execs the collector, which gets it.
+    // npx: npm's shell dies without passing it on; the orphaned collector notices its parent gone.
+    for (const [how, parentSignal] of [
+      ['npm start', 'SIGTERM'],
+      ['npm exec shell', 'SIGKILL'],
+    ] as const) {
+      const port = await freePort();
+      const store = `sqlite:${join(dir.path, `npm-${parentSignal}.db`)}`;
+      const child =
+        how === 'npm start'
+          ? spawn('npm', ['start', '--', '--port', String(port), '--store', store], {
+              cwd: root,
+              stdio: ['ignore', 'pipe', 'pipe'],
+            })
+          : spawn(
+              'sh',
+              ['-c', `"${process.execPath}" "${BIN}" serve --port ${port} --store ${store}; true`],
+              {
+                cwd: dir.path,
+                env: { ...process.env, npm_command: 'exec' },
+                stdio: ['ignore', 'pipe', 'pipe'],
+              },
+            );
+      let output = '';
+      child.stdout!.on('data', (d: Buffer) => (output += d));
+      child.stderr!.on('data', (d: Buffer) => (output += d));
+      await expect.poll(() => healthy(port), { timeout: 20_000 }).toBe(true);
+      child.kill(parentSignal);
+      await expect.poll(() => healthy(port), { timeout: 10_000 }).toBe(false);
+      await expect.poll(() => output, { timeout: 5_000 }).toContain('stopped cleanly');
+    }
+  }, 60_000);
+
   it('refuses a second collector on the same SQLite file, and starts once the first is gone', async () => {
     const store = `sqlite:${join(dir.path, 'shared.db')}`;
     const first = await serve(['--store', store]);

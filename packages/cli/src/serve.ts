@@ -26,6 +26,7 @@ export async function serve(config: CollectorConfig, env: NodeJS.ProcessEnv = {}
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  if (env['npm_command']) stopWhenOrphaned(onSignal);
   const collector = await startCollector(config, {
     onListening: () => {
       listening = true;
@@ -92,6 +93,23 @@ export async function serve(config: CollectorConfig, env: NodeJS.ProcessEnv = {}
   }
   if (wildcard)
     console.log(`  (listening on every interface; on this machine also ${withHost(url, 'localhost')}/)`);
+}
+
+/**
+ * Started through npm (`npx tidewatch serve`): npm runs the command in a shell and passes a
+ * SIGTERM to that shell, which dies without passing it on, so a service manager that stops npm
+ * left this process running, orphaned, its port and store still held. The parent's end is the
+ * signal then. Only under npm: a collector started any other way may outlive its parent on purpose.
+ */
+function stopWhenOrphaned(stop: (signal: NodeJS.Signals) => void): void {
+  const parent = process.ppid;
+  const timer = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(timer);
+    console.error('npm, which started this collector, is gone: stopping as on SIGTERM');
+    stop('SIGTERM');
+  }, 500);
+  timer.unref();
 }
 
 /** For a wildcard listening address (0.0.0.0, ::), the same URL with this machine's host name. */

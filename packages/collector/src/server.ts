@@ -21,6 +21,7 @@ import {
   capConnectionsPerAddress,
   capPipelinedRequests,
   MAX_PIPELINED_REQUESTS,
+  refusedConnectionsReporter,
 } from './http/connections.js';
 import {
   answerRawAndClose,
@@ -199,10 +200,15 @@ export async function buildServer(
   // Connections beyond this are closed at once, before any byte is read: bounded memory and file
   // descriptors under a connection flood.
   app.server.maxConnections = config.maxConnections;
+  const metrics = new CollectorMetrics();
+  const refused = refusedConnectionsReporter(app.log, metrics.connectionsRefused, config);
+  app.server.on('drop', (data?: { remoteAddress?: string }) =>
+    refused('max_connections', data?.remoteAddress),
+  );
   if (config.maxConnectionsPerAddress > 0 && config.trustProxy === false) {
-    capConnectionsPerAddress(app.server, config.maxConnectionsPerAddress);
+    capConnectionsPerAddress(app.server, config.maxConnectionsPerAddress, refused);
   }
-  capPipelinedRequests(app.server, MAX_PIPELINED_REQUESTS);
+  capPipelinedRequests(app.server, MAX_PIPELINED_REQUESTS, refused);
   // An Expect other than 100-continue: Node's own answer is an empty 417; ours says why.
   app.server.on('checkExpectation', (request: IncomingMessage, response: ServerResponse) => {
     const body = JSON.stringify({
@@ -224,7 +230,6 @@ export async function buildServer(
   // clients) still gets its answer, and the connection ends after it. Node's default abandons the
   // request and closes: its report was stored but it never heard so.
   (app.server as { httpAllowHalfOpen?: boolean }).httpAllowHalfOpen = true;
-  const metrics = new CollectorMetrics();
   const batcherMetrics = metrics.batcherObserver();
   // A commit ends a store outage in the log (set once error handling is installed, below).
   let errors: ReturnType<typeof installErrorHandling> | undefined;

@@ -10,13 +10,19 @@ import type { Server, Socket } from 'node:net';
  */
 export const MAX_PIPELINED_REQUESTS = 8;
 
+/** Told of every connection a cap closed unanswered (counted, and logged now and then). */
+export type RefusedConnection = (
+  cap: 'per_address' | 'max_connections' | 'pipelined',
+  address: string | undefined,
+) => void;
+
 /**
  * A cap on open connections per client address: one address holding sockets open (idle, or
  * trickling headers until the deadline) could otherwise take every slot of --max-connections and
  * keep RisingWave clusters, which never retry a report, out. Counted on the TCP peer address, so
  * it is not applied behind a trusted proxy (server.ts).
  */
-export function capConnectionsPerAddress(server: Server, max: number): void {
+export function capConnectionsPerAddress(server: Server, max: number, onRefused: RefusedConnection): void {
   const open = new Map<string, number>();
   // 'connection' comes before any byte is read; TLS servers emit it for the raw socket too.
   server.on('connection', (socket: Socket) => {
@@ -25,6 +31,7 @@ export function capConnectionsPerAddress(server: Server, max: number): void {
     const count = (open.get(address) ?? 0) + 1;
     if (count > max) {
       socket.destroy();
+      onRefused('per_address', address);
       return;
     }
     open.set(address, count);
@@ -48,7 +55,7 @@ export function capConnectionsPerAddress(server: Server, max: number): void {
  * then held as request objects until the close, and a flood of 60 such connections took ~2x the
  * memory, so the close stays immediate.
  */
-export function capPipelinedRequests(server: Server, max: number): void {
+export function capPipelinedRequests(server: Server, max: number, onRefused: RefusedConnection): void {
   const handlers = server.listeners('request') as RequestListener[];
   server.removeAllListeners('request');
   const unanswered = new WeakMap<Socket, number>();
@@ -56,6 +63,8 @@ export function capPipelinedRequests(server: Server, max: number): void {
     const socket = request.socket;
     const count = (unanswered.get(socket) ?? 0) + 1;
     if (count > max) {
+      // Once per connection: the requests Node parsed after it come here too.
+      if (!socket.destroyed) onRefused('pipelined', socket.remoteAddress);
       socket.destroy();
       return;
     }
@@ -63,4 +72,42 @@ export function capPipelinedRequests(server: Server, max: number): void {
     response.once('close', () => unanswered.set(socket, (unanswered.get(socket) ?? 1) - 1));
     for (const handle of handlers) handle.call(server, request, response);
   });
+}
+
+const CAP_FLAGS = {
+  per_address: '--max-connections-per-address',
+  max_connections: '--max-connections',
+  pipelined: `more than ${MAX_PIPELINED_REQUESTS} requests unanswered on one connection`,
+} as const;
+
+/**
+ * Counts every connection a cap closed (tidewatch_connections_refused_total) and says so in the
+ * log: the first at once, then one line a minute at most with how many since. A closed
+ * connection is otherwise silent (the client sees a reset, and a probe from the same address too).
+ */
+export function refusedConnectionsReporter(
+  log: { warn(object: object, message: string): void },
+  counter: { inc(labels: { cap: string }): void },
+  limits: { maxConnections: number; maxConnectionsPerAddress: number },
+  now: () => number = Date.now,
+): RefusedConnection {
+  let lastLineAt = Number.NEGATIVE_INFINITY;
+  let since = 0;
+  return (cap, address) => {
+    counter.inc({ cap });
+    since++;
+    if (now() - lastLineAt < 60_000) return;
+    lastLineAt = now();
+    const limit =
+      cap === 'per_address'
+        ? `${CAP_FLAGS[cap]} ${limits.maxConnectionsPerAddress}`
+        : cap === 'max_connections'
+          ? `${CAP_FLAGS[cap]} ${limits.maxConnections}`
+          : CAP_FLAGS[cap];
+    log.warn(
+      { cap, address, refusedSinceLastLine: since },
+      `closed a connection unanswered: over ${limit} (counted in tidewatch_connections_refused_total)`,
+    );
+    since = 0;
+  };
 }

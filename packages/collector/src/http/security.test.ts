@@ -6,7 +6,7 @@ import { request as httpsRequest } from 'node:https';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ADMIN_TOKEN, startTestCollector } from '../../test-support/collector.js';
+import { ADMIN_TOKEN, capturedLog, startTestCollector } from '../../test-support/collector.js';
 import { metaReport } from '../../test-support/risingwave.js';
 import { tempDir } from '../../test-support/services.js';
 import { DASHBOARD_CSP } from '../ops/dashboard.js';
@@ -297,21 +297,38 @@ function statusFrom(url: string, localAddress: string): Promise<number> {
 }
 
 describe('connection limit', () => {
-  it('closes connections beyond --max-connections at once, and serves again when some close', async () => {
-    const c = await startTestCollector(freshStore(), { maxConnections: 2 });
+  it('closes connections beyond --max-connections at once, says so, and serves again when some close', async () => {
+    const log = capturedLog();
+    const c = await startTestCollector(
+      freshStore(),
+      { maxConnections: 2, logLevel: 'warn' },
+      { logStream: log.stream },
+    );
     const port = Number(new URL(c.url).port);
     const held = [await open(port), await open(port)];
     // The server drops it without reading: the request gets no answer, only the close.
+    expect(await answerTo(await open(port))).toBe('');
     expect(await answerTo(await open(port))).toBe('');
     for (const s of held) s.destroy();
     await expect
       .poll(async () => (await fetch(`${c.url}/healthz`).catch(() => null))?.status, { timeout: 10_000 })
       .toBe(200);
+    // At least the two above (a health poll may be refused too while the held ones close).
+    expect(await refusedCount(c.url, 'max_connections')).toBeGreaterThanOrEqual(2);
+    // One line for the first; the second within the minute is only counted.
+    const lines = log.lines.filter((l) => l.includes('closed a connection unanswered'));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain('over --max-connections 2');
     await c.close();
   });
 
   it('closes connections from one address beyond --max-connections-per-address; others are served', async () => {
-    const c = await startTestCollector(freshStore(), { maxConnectionsPerAddress: 2 });
+    const log = capturedLog();
+    const c = await startTestCollector(
+      freshStore(),
+      { maxConnectionsPerAddress: 2, logLevel: 'warn' },
+      { logStream: log.stream },
+    );
     const port = Number(new URL(c.url).port);
     const held = [await open(port), await open(port)];
     expect(await answerTo(await open(port))).toBe('');
@@ -320,6 +337,10 @@ describe('connection limit', () => {
     await expect
       .poll(async () => (await fetch(`${c.url}/healthz`).catch(() => null))?.status, { timeout: 10_000 })
       .toBe(200);
+    expect(await refusedCount(c.url, 'per_address')).toBeGreaterThanOrEqual(1);
+    expect(log.lines.join('\n')).toMatch(
+      /"address":"127\.0\.0\.1".*closed a connection unanswered: over --max-connections-per-address 2/,
+    );
     await c.close();
     // Behind a trusted proxy every connection has the proxy's address: no cap then.
     const proxied = await startTestCollector(freshStore(), { maxConnectionsPerAddress: 2, trustProxy: true });
@@ -330,6 +351,15 @@ describe('connection limit', () => {
     await proxied.close();
   });
 });
+
+/** tidewatch_connections_refused_total for one cap, from /metrics. */
+async function refusedCount(url: string, cap: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const line = text
+    .split('\n')
+    .find((l) => l.startsWith(`tidewatch_connections_refused_total{cap="${cap}"}`));
+  return line ? Number(line.split(' ').at(-1)) : 0;
+}
 
 /** Writes `bytes` in one go, optionally half-closes, and collects everything until the server closes. */
 function exchange(port: number, bytes: Buffer, halfClose = false): Promise<string> {
@@ -364,6 +394,7 @@ describe('HTTP framing', () => {
     const flood = await exchange(port, Buffer.from(one.repeat(3000)));
     expect(answers(flood).length).toBeLessThanOrEqual(MAX_PIPELINED_REQUESTS);
     expect((await fetch(`${c.url}/healthz`)).status).toBe(200);
+    expect(await refusedCount(c.url, 'pipelined')).toBe(1);
     await c.close();
   });
 

@@ -53,6 +53,12 @@ export class CollectorMetrics {
     labelNames: ['limit'] as const,
     registers: [this.registry],
   });
+  readonly connectionsRefused = new client.Counter({
+    name: 'tidewatch_connections_refused_total',
+    help: 'Connections closed unanswered, by cap (per_address, max_connections, pipelined)',
+    labelNames: ['cap'] as const,
+    registers: [this.registry],
+  });
   readonly blocked = new client.Counter({
     name: 'tidewatch_blocked_rows_total',
     help: 'Rows answered 200 and dropped because their cluster was erased and is blocked',
