@@ -41,6 +41,7 @@ const SERVE_OPTIONS = {
   'redis-url': { type: 'string' },
   'max-connections': { type: 'string' },
   'max-connections-per-address': { type: 'string' },
+  'max-inflight-bytes': { type: 'string' },
   'store-timeout': { type: 'string' },
   'cors-origin': { type: 'string', multiple: true },
   'retention-months': { type: 'string' },
@@ -239,6 +240,13 @@ function readServeConfig(argv: string[], env: NodeJS.ProcessEnv): CollectorConfi
       DEFAULT_CONFIG.maxConnectionsPerAddress,
       0,
       1e6,
+    ),
+    maxInflightBytes: number(
+      'max-inflight-bytes',
+      'TIDEWATCH_MAX_INFLIGHT_BYTES',
+      DEFAULT_CONFIG.maxInflightBytes,
+      0,
+      2 ** 40,
     ),
     corsOrigins,
     retentionMonths: number(

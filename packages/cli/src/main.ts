@@ -13,7 +13,7 @@ usage:
   tidewatch serve [--host H] [--port P] [--store URL] [--admin-token T] [--body-limit BYTES] [--log-level L]
       [--headers-timeout MS] [--request-timeout MS]
       [--trust-proxy true|HOPS|CIDRS] [--rate-limit-address N] [--rate-limit-cluster N] [--rate-limit-bytes N] [--redis-url URL]
-      [--max-connections N] [--max-connections-per-address N] [--store-timeout MS]
+      [--max-connections N] [--max-connections-per-address N] [--max-inflight-bytes N] [--store-timeout MS]
       [--cors-origin ORIGIN]... [--retention-months N] [--store-license-subject]
       [--tls-cert PEM --tls-key PEM]        (README: Configuration)
   tidewatch token create --role read|admin [--label TEXT] [--expires-days N] | list | revoke ID   [--store URL]
@@ -32,7 +32,8 @@ environment: TIDEWATCH_HOST, TIDEWATCH_PORT, TIDEWATCH_STORE, TIDEWATCH_ADMIN_TO
              TIDEWATCH_BODY_LIMIT, TIDEWATCH_LOG_LEVEL, TIDEWATCH_HEADERS_TIMEOUT,
              TIDEWATCH_REQUEST_TIMEOUT, TIDEWATCH_TRUST_PROXY, TIDEWATCH_RATE_LIMIT_ADDRESS,
              TIDEWATCH_RATE_LIMIT_CLUSTER, TIDEWATCH_RATE_LIMIT_BYTES, TIDEWATCH_REDIS_URL,
-             TIDEWATCH_MAX_CONNECTIONS, TIDEWATCH_MAX_CONNECTIONS_PER_ADDRESS, TIDEWATCH_STORE_TIMEOUT,
+             TIDEWATCH_MAX_CONNECTIONS, TIDEWATCH_MAX_CONNECTIONS_PER_ADDRESS, TIDEWATCH_MAX_INFLIGHT_BYTES,
+             TIDEWATCH_STORE_TIMEOUT,
              TIDEWATCH_CORS_ORIGINS (comma-separated),
              TIDEWATCH_RETENTION_MONTHS, TIDEWATCH_STORE_LICENSE_SUBJECT=1, TIDEWATCH_LICENSE_SALT,
              TIDEWATCH_TLS_CERT, TIDEWATCH_TLS_KEY; for query: TIDEWATCH_URL, TIDEWATCH_TOKEN

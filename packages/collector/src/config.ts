@@ -41,6 +41,11 @@ export interface CollectorConfig {
    */
   maxConnectionsPerAddress: number;
   /**
+   * Ingest body bytes held at once, across all clients (0: no cap); a request past it is answered
+   * 503 `overloaded` with Retry-After before its body is read (abuse/inflight-bytes.ts).
+   */
+  maxInflightBytes: number;
+  /**
    * An ingest write the store has not committed after this many ms is answered 503 (a stalled
    * store must not hold every request and its body in memory); 0: wait for ever.
    */
@@ -86,6 +91,7 @@ export const DEFAULT_CONFIG: CollectorConfig = {
   rateLimitBytesPerAddress: 256 * 1024 * 1024,
   maxConnections: 10_000,
   maxConnectionsPerAddress: 1_000,
+  maxInflightBytes: 128 * 1024 * 1024,
   storeTimeout: 30_000,
   corsOrigins: [],
   retentionMonths: 13,

@@ -9,6 +9,7 @@ import { createSecureContext } from 'node:tls';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
+import { InflightBytes } from './abuse/inflight-bytes.js';
 import { installRateLimits } from './abuse/rate-limits.js';
 import { auditRoute } from './admin/audit.js';
 import { blockRoutes } from './admin/block-route.js';
@@ -312,8 +313,10 @@ export async function buildServer(
   await installSecurityHeaders(app, config.corsOrigins);
   const limits = await installRateLimits(app, config, metrics);
 
-  await app.register(risingwaveRoutes, { pipeline, limits, bodyLimit: config.bodyLimit });
-  await app.register(nativeRoute, { pipeline, limits, bodyLimit: config.bodyLimit });
+  const inflight = new InflightBytes(config.maxInflightBytes, config.bodyLimit);
+  const ingest = { pipeline, limits, inflight, bodyLimit: config.bodyLimit };
+  await app.register(risingwaveRoutes, ingest);
+  await app.register(nativeRoute, ingest);
   await app.register(clusterRoute, { store });
   await app.register(metricsRoute, { store });
   await app.register(activeRoute, { store });

@@ -2,17 +2,14 @@
 // allowed). The report id is the retry key: a resent report is answered 200 and stored once.
 import { decodeNativeReport, NATIVE_CONTENT_TYPES, type NativeContentType } from '@tidewatch/protocol';
 import type { FastifyInstance } from 'fastify';
-import type { IngestLimits } from '../abuse/rate-limits.js';
 import { acceptRawBodies, inflatedBody, ingestedResponse, requireMediaType } from '../http/body.js';
-import type { IngestPipeline } from './pipeline.js';
+import type { IngestRouteOptions } from './risingwave-routes.js';
 
-export async function nativeRoute(
-  app: FastifyInstance,
-  opts: { pipeline: IngestPipeline; limits: IngestLimits; bodyLimit: number },
-) {
+export async function nativeRoute(app: FastifyInstance, opts: IngestRouteOptions) {
   const { pipeline, limits, bodyLimit } = opts;
   acceptRawBodies(app, bodyLimit);
   app.addHook('onRequest', limits.checkAddress);
+  app.addHook('onRequest', opts.inflight.reserve);
   app.post(
     '/api/v3/report',
     {

@@ -9,6 +9,7 @@ import {
   type NodeType,
 } from '@tidewatch/protocol';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { InflightBytes } from '../abuse/inflight-bytes.js';
 import type { IngestLimits } from '../abuse/rate-limits.js';
 import { CollectorError } from '../errors.js';
 import { acceptRawBodies, inflatedBody, ingestedResponse, requireMediaType } from '../http/body.js';
@@ -20,6 +21,8 @@ const JSON_TYPES = ['application/json'] as const;
 export interface IngestRouteOptions {
   pipeline: IngestPipeline;
   limits: IngestLimits;
+  /** The cap on body bytes held at once by all ingest requests. */
+  inflight: InflightBytes;
   /** Largest body accepted, in bytes, after gzip is inflated. */
   bodyLimit: number;
 }
@@ -48,6 +51,7 @@ export async function risingwaveRoutes(app: FastifyInstance, opts: IngestRouteOp
   const { pipeline, limits, bodyLimit } = opts;
   acceptRawBodies(app, bodyLimit);
   app.addHook('onRequest', limits.checkAddress);
+  app.addHook('onRequest', opts.inflight.reserve);
 
   const body = async (request: FastifyRequest, reply: FastifyReply, types: readonly string[]) => {
     requireMediaType(request, types);
