@@ -91,7 +91,7 @@ export const DEFAULT_CONFIG: CollectorConfig = {
   rateLimitBytesPerAddress: 256 * 1024 * 1024,
   maxConnections: 10_000,
   maxConnectionsPerAddress: 1_000,
-  maxInflightBytes: 128 * 1024 * 1024,
+  maxInflightBytes: 32 * 1024 * 1024,
   storeTimeout: 30_000,
   corsOrigins: [],
   retentionMonths: 13,
