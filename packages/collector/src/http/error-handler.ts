@@ -155,6 +155,17 @@ export function outageLogger(app: Pick<FastifyInstance, 'log'>) {
       seen.ending = setTimeout(check, OUTAGE_LOG_MS);
       seen.ending.unref();
     },
+    /** At shutdown: the answers no line has counted yet (the 503s of a stop under load, say). */
+    flush() {
+      for (const [code, seen] of last) {
+        if (seen.suppressed === 0) continue;
+        app.log.warn(
+          { code, answered: seen.total, notLoggedOneByOne: seen.suppressed },
+          `${code}: ${seen.total} request${seen.total === 1 ? ' was' : 's were'} answered so in all, ${seen.suppressed} since the last line`,
+        );
+        seen.suppressed = 0;
+      }
+    },
   };
 }
 
@@ -163,6 +174,10 @@ export function installErrorHandling(
   onRejected: (code: string, route: string) => void,
 ) {
   const outages = outageLogger(app);
+  app.addHook('onClose', (_instance, done) => {
+    outages.flush();
+    done();
+  });
   app.setErrorHandler((thrown, request, reply) => {
     const error = storeUnavailable(thrown) ?? thrown;
     const { status, body } = toErrorBody(error);

@@ -133,4 +133,21 @@ describe('the outage log', () => {
       vi.useRealTimers();
     }
   });
+
+  it('gives the count of answers not logged one by one when the collector stops', () => {
+    const warn = vi.fn();
+    const outages = outageLogger({ log: { warn } } as never);
+    const error = new CollectorError('shutting_down', 'the collector is shutting down', 503);
+    for (let i = 0; i < 491; i++) outages.log({ warn } as never, error, '/api/v2/report/{node}');
+    expect(warn).toHaveBeenCalledTimes(1);
+    outages.flush();
+    expect(warn).toHaveBeenCalledTimes(2);
+    expect(warn.mock.calls[1]![0]).toMatchObject({
+      code: 'shutting_down',
+      answered: 491,
+      notLoggedOneByOne: 490,
+    });
+    outages.flush(); // nothing new since
+    expect(warn).toHaveBeenCalledTimes(2);
+  });
 });
