@@ -290,6 +290,18 @@ describe('tidewatch serve', () => {
     expect(existsSync(join(elsewhere, 'data'))).toBe(false);
   });
 
+  it('names a mistyped option and where the options are listed', async () => {
+    for (const [args, help] of [
+      [['query', 'clusters', '--format', 'csv'], 'tidewatch query --help'],
+      [['serve', '--prot', '9'], 'tidewatch serve --help'],
+    ] as const) {
+      await expect(run(process.execPath, [BIN, ...args], { cwd: dir.path })).rejects.toMatchObject({
+        code: 2,
+        stderr: `tidewatch: unknown option ${args[args.length - 2]} (${help} lists the options)\n`,
+      });
+    }
+  });
+
   it('token and audit do not upgrade a store an older collector serves', async () => {
     // A store one migration behind: what an older collector left, and may still be serving.
     const old = join(dir.path, 'older.db');

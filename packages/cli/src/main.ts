@@ -82,12 +82,24 @@ async function main(argv: string[]): Promise<void> {
 
 main(process.argv.slice(2)).catch((error: unknown) => {
   if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-    console.error(`tidewatch: ${(error as Error).message}`);
+    console.error(`tidewatch: ${usageMessage(error as Error, process.argv[2])}`);
     process.exit(2);
   }
   console.error(`tidewatch: ${(error as Error).message ?? error}${hintFor(error)}`);
   process.exit(1);
 });
+
+/**
+ * A usage error as the operator should read it: parseArgs' unknown option ends with advice about
+ * positional arguments after `--`, which is never what a mistyped flag needs; where the flags are
+ * listed is.
+ */
+function usageMessage(error: Error, command: string | undefined): string {
+  const unknown = /^Unknown option '([^']*)'/.exec(error.message);
+  if ((error as { code?: string }).code !== 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || !unknown) return error.message;
+  const where = command && !command.startsWith('-') ? `tidewatch ${command} --help` : 'tidewatch --help';
+  return `unknown option ${unknown[1]} (${where} lists the options)`;
+}
 
 /** What to do about an error an operator meets on a first start. */
 function hintFor(error: unknown): string {
