@@ -73,6 +73,8 @@ describe('the store schema', () => {
       'store schema: a new store, creating it',
       expect.stringMatching(/^store schema updated: \d+ steps applied \(0001_initial … \d{4}_\w+\)$/),
     ]);
+    expect(created[0]!.migrations).toBeUndefined(); // listed once, in the line after
+    expect(created[1]!.migrations?.[0]).toBe('0001_initial');
     expect(await startLogging(store)).toEqual([]);
 
     // A store an older collector left at an earlier migration: the upgrade names every step.

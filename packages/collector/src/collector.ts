@@ -79,12 +79,13 @@ async function migrateLogged(store: Store, log: Logger): Promise<void> {
     if (!upgrading && announcedNew) return;
     announcedNew ||= !upgrading;
     const steps = `${step.names.length} step${step.names.length === 1 ? '' : 's'}`;
-    log.info(
-      { migrations: step.names },
-      upgrading
-        ? `store schema: upgrading, ${steps} to apply before serving (on a large store this may take minutes)`
-        : 'store schema: a new store, creating it',
-    );
+    // A new store's steps are listed once, in the line that says they were applied.
+    if (!upgrading) log.info('store schema: a new store, creating it');
+    else
+      log.info(
+        { migrations: step.names },
+        `store schema: upgrading, ${steps} to apply before serving (on a large store this may take minutes)`,
+      );
   });
   if (migrated.length === 0) {
     // It announced steps, then found them applied once it held the migration lock: another
