@@ -103,12 +103,17 @@ describe.each(stores)('a stalled store: $name', (store) => {
     }
   });
 
-  it('is not ready while a write waits for the store, and ready again once it commits', async () => {
+  it('is not ready while a write waits for the store, says so in the log, and is ready again once it commits', async () => {
     const url = store.url();
     // Not ready once a write has waited half the store timeout (3 s here). It must show before
     // SQLite's own busy timeout (5 s) fails the write: with a 10 s store timeout the two came at
     // the same 5 s, and on a loaded machine the failure came first.
-    const c = await startTestCollector(url, { storeTimeout: 6_000 });
+    const log = capturedLog();
+    const c = await startTestCollector(
+      url,
+      { storeTimeout: 6_000, logLevel: 'info' },
+      { logStream: log.stream },
+    );
     try {
       expect((await fetch(`${c.url}/readyz`)).status).toBe(200);
       const unlock = await store.lock(url);
@@ -127,11 +132,21 @@ describe.each(stores)('a stalled store: $name', (store) => {
           },
           { timeout: 4_500, interval: 100 },
         );
+        // The log says it too, before any request is refused.
+        await vi.waitFor(
+          () =>
+            expect(log.lines.join('\n')).toMatch(/the store is not committing writes: a write has waited/),
+          { timeout: 2_000, interval: 100 },
+        );
       } finally {
         await unlock();
       }
       expect(await written).toBe(200);
       expect((await fetch(`${c.url}/readyz`)).status).toBe(200);
+      await vi.waitFor(() => expect(log.lines.join('\n')).toContain('the store commits writes again'), {
+        timeout: 3_000,
+        interval: 100,
+      });
     } finally {
       await c.close();
     }

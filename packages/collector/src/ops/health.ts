@@ -22,6 +22,7 @@ export async function healthRoutes(
   opts: { store: Store; metrics: CollectorMetrics; batcher: WriteBatcher; storeTimeout: number },
 ) {
   const stallMs = opts.storeTimeout > 0 ? opts.storeTimeout / 2 : READY_STALL_MS;
+  watchStalls(app, opts.batcher, stallMs);
   app.get('/healthz', { schema: { tags: ['operations'], summary: 'The process is up' } }, async () => ({
     status: 'ok',
   }));
@@ -64,4 +65,29 @@ export async function healthRoutes(
       return reply.type(opts.metrics.registry.contentType).send(text);
     },
   );
+}
+
+/**
+ * Says a stall in the log when /readyz starts saying it: before, the first line came with the
+ * first 503, a whole --store-timeout after the store stopped committing (a load review watched a
+ * held table lock for 30 s of silence). Once per stall, and once when writes commit again.
+ */
+function watchStalls(app: FastifyInstance, batcher: WriteBatcher, stallMs: number): void {
+  let stalled = false;
+  const timer = setInterval(() => {
+    const trouble = batcher.writeTrouble(stallMs, 0);
+    if (trouble && !stalled) {
+      app.log.warn(
+        `the store is not committing writes: ${trouble}; /readyz answers 503 until it does, and ingest answers 503 once a write waits past --store-timeout`,
+      );
+    } else if (!trouble && stalled) {
+      app.log.info('the store commits writes again');
+    }
+    stalled = trouble !== null;
+  }, 1_000);
+  timer.unref();
+  app.addHook('onClose', (_instance, done) => {
+    clearInterval(timer);
+    done();
+  });
 }
