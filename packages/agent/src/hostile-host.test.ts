@@ -241,4 +241,14 @@ describe('agent under a hostile host', () => {
       syncBuiltinESMExports();
     }
   });
+
+  it('replaces a tracking-id file that holds "." or "..", which the collector would refuse', async () => {
+    for (const bad of ['.', '..']) {
+      const dataDir = tempDir();
+      fs.writeFileSync(path.join(dataDir, 'tracking-id'), `${bad}\n`);
+      const id = await loadTrackingId(new Disk(dataDir, () => {}), null);
+      expect(id).toMatch(/^[0-9a-f-]{36}$/);
+      expect(fs.readFileSync(path.join(dataDir, 'tracking-id'), 'utf8').trim()).toBe(id);
+    }
+  });
 });

@@ -11,7 +11,7 @@
 //   noticeShownMs: when the one-time notice was printed.
 // The session id is new in every process and never written anywhere.
 import { randomUUID } from 'node:crypto';
-import { PRINTABLE_ASCII } from '@tidewatch/protocol';
+import { DOT_SEGMENT, PRINTABLE_ASCII } from '@tidewatch/protocol';
 import type { Disk } from './disk.js';
 
 export interface AgentState {
@@ -65,7 +65,10 @@ export async function loadTrackingId(disk: Disk, fromOptions: string | null): Pr
 
 async function readTrackingId(disk: Disk): Promise<string | null> {
   const stored = (await disk.read(TRACKING_ID_FILE))?.toString('utf8').trim();
-  return stored && stored.length <= 128 && PRINTABLE_ASCII.test(stored) ? stored : null;
+  // `.` and `..` are refused by the collector (no URL can name them): not an id either.
+  return stored && stored.length <= 128 && PRINTABLE_ASCII.test(stored) && !DOT_SEGMENT.test(stored)
+    ? stored
+    : null;
 }
 
 export const newSessionId = (): string => randomUUID();

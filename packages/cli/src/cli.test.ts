@@ -429,8 +429,10 @@ describe('tidewatch serve', () => {
       const child = spawn(
         process.execPath,
         [BIN, 'serve', '--port', String(port), '--store', `sqlite:${join(dir.path, `early-${round}.db`)}`],
-        { cwd: dir.path, stdio: ['ignore', 'ignore', 'pipe'] },
+        { cwd: dir.path, stdio: ['ignore', 'pipe', 'pipe'] },
       );
+      let stdout = '';
+      child.stdout!.on('data', (d: Buffer) => (stdout += d));
       const exited = once(child, 'exit').then(([code]) => code as number | null);
       for (;;) {
         const status = await fetch(`http://127.0.0.1:${port}/healthz`).then(
@@ -442,6 +444,8 @@ describe('tidewatch serve', () => {
       }
       child.kill('SIGTERM');
       expect(await exited, `round ${round}`).toBe(0);
+      // The admin token this first start stored is shown, even though it was asked to stop.
+      expect(stdout, `round ${round}`).toMatch(/dashboard: http:\/\/127\.0\.0\.1:\d+\/#token=tw_/);
     }
   });
 

@@ -1,7 +1,13 @@
 // `tidewatch serve`: run the collector until SIGTERM/SIGINT, then shut down gracefully (stop
 // accepting, finish in-flight writes, close the store, exit 0).
 import { constants, hostname } from 'node:os';
-import { type CollectorConfig, DEFAULT_CONFIG, sqliteFile, startCollector } from '@tidewatch/collector';
+import {
+  type CollectorConfig,
+  DEFAULT_CONFIG,
+  type RunningCollector,
+  sqliteFile,
+  startCollector,
+} from '@tidewatch/collector';
 import { unknownVariables } from './args.js';
 
 export async function serve(config: CollectorConfig, env: NodeJS.ProcessEnv = {}): Promise<void> {
@@ -9,17 +15,29 @@ export async function serve(config: CollectorConfig, env: NodeJS.ProcessEnv = {}
   // lines once it runs; the start lines below would throw EPIPE as an unhandled 'error' event).
   process.stdout.on('error', () => {});
   // Signals are handled from the start. Before the server listens, nothing has been acknowledged,
-  // so a signal ends start-up at once (an upgrade's migrations can take minutes and are
-  // transactional). Once it listens, /healthz answers while the last start-up steps still run:
-  // a supervisor that saw it may signal, and that signal waits for them, then shuts down cleanly.
+  // so a signal ends start-up at once, as it always did (an upgrade's migrations can take minutes;
+  // SQL ones are transactional; a ClickHouse rollup whose fill is cut short stays partial: drop it
+  // and start again, docs/deploy.md). Once it listens, /healthz answers while the last start-up steps still run: a
+  // supervisor that saw it may signal, and that signal waits for them (within the stop's own
+  // deadline; a second signal exits at once), then shuts down cleanly.
+  const deadlineMs = (config.storeTimeout > 0 ? config.storeTimeout : 60_000) + 5_000;
   let listening = false;
   let pending: NodeJS.Signals | undefined;
   let running: ((signal: NodeJS.Signals) => void) | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
     if (running) return running(signal);
-    if (listening) {
-      pending ??= signal;
+    if (listening && pending === undefined) {
+      pending = signal;
+      console.error(`${signal}: stopping once start-up has finished (at most ${deadlineMs / 1000} s)`);
+      setTimeout(() => {
+        console.error(`start-up did not finish within ${deadlineMs / 1000} s: exiting now`);
+        process.exit(1);
+      }, deadlineMs).unref();
       return;
+    }
+    if (listening) {
+      console.error(`second signal (${signal}): exiting without waiting`);
+      process.exit(1);
     }
     console.error(`${signal} during start-up: stopping before serving anything`);
     process.exit(128 + (constants.signals[signal] ?? 0));
@@ -32,7 +50,6 @@ export async function serve(config: CollectorConfig, env: NodeJS.ProcessEnv = {}
       listening = true;
     },
   });
-  const { url } = collector;
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) {
@@ -44,7 +61,6 @@ export async function serve(config: CollectorConfig, env: NodeJS.ProcessEnv = {}
     // A stalled store (a lock held elsewhere, a hung connection) must not keep the process up:
     // in-flight writes are answered 503 after the store timeout, so past it nothing is left to
     // acknowledge, and every report that was acknowledged is committed.
-    const deadlineMs = (config.storeTimeout > 0 ? config.storeTimeout : 60_000) + 5_000;
     setTimeout(() => {
       collector.app.log.error(
         { deadlineMs },
@@ -64,7 +80,13 @@ export async function serve(config: CollectorConfig, env: NodeJS.ProcessEnv = {}
     );
   };
   running = stop;
-  if (pending) return stop(pending);
+  printStart(collector, config, env);
+  // After the start lines: a first start's admin token is shown once, and was stored.
+  if (pending) stop(pending);
+}
+
+function printStart(collector: RunningCollector, config: CollectorConfig, env: NodeJS.ProcessEnv): void {
+  const { url } = collector;
   console.log(`listening on ${url}`);
   console.log(`store: ${shownStore(config.store)}`);
   for (const { name, closest } of unknownVariables(env)) {
@@ -106,7 +128,7 @@ function stopWhenOrphaned(stop: (signal: NodeJS.Signals) => void): void {
   const timer = setInterval(() => {
     if (process.ppid === parent) return;
     clearInterval(timer);
-    console.error('npm, which started this collector, is gone: stopping as on SIGTERM');
+    console.error('the npm process that started this collector is gone: stopping as on SIGTERM');
     stop('SIGTERM');
   }, 500);
   timer.unref();

@@ -331,7 +331,12 @@ export async function buildServer(
   await app.register(shapeRoutes, { store });
   await app.register(eraseRoute, { store });
   await app.register(internalRoute, { store });
-  await app.register(importRoute, { store, license, retentionMonths: config.retentionMonths });
+  await app.register(importRoute, {
+    store,
+    license,
+    retentionMonths: config.retentionMonths,
+    storeTimeout: config.storeTimeout,
+  });
   await app.register(blockRoutes, { store });
   await app.register(auditRoute, { store });
   await app.register(healthRoutes, { store, metrics, batcher, storeTimeout: config.storeTimeout });

@@ -17,6 +17,7 @@ import {
 } from '@tidewatch/protocol';
 import type { FastifyInstance } from 'fastify';
 import { requireToken } from '../auth/require-token.js';
+import { withDeadline } from '../deadline.js';
 import { CollectorError } from '../errors.js';
 import { acceptRawBodies, inflatedBody, mediaType, requireMediaType } from '../http/body.js';
 import { agentReportWrite, DEFAULT_SERIES_CAPS } from '../ingest/native-rows.js';
@@ -232,6 +233,8 @@ export async function importRoute(
     license: LicenseSubjectPolicy;
     /** The collector's retention (0: keeps everything): older lines are dropped as `expired`. */
     retentionMonths: number;
+    /** How long the read before the write may take (--store-timeout; 0: no limit). */
+    storeTimeout: number;
   },
 ) {
   const { store } = opts;
@@ -301,11 +304,20 @@ export async function importRoute(
           413,
         );
       }
-      let legacyUntil: number | null;
-      try {
-        legacyUntil = await store.legacyEventKeysUntil();
-      } catch (error) {
-        throw importStoreError(error, 'read its settings');
+      // Only an import with event lines needs the boundary; bounded like the write itself, so a
+      // stalled store is a 503, not a request that never ends (a review).
+      let legacyUntil: number | null = null;
+      if (text.includes('/api/v2/report/event')) {
+        const within = `the store did not answer within ${Math.round(opts.storeTimeout / 1000)} s`;
+        try {
+          legacyUntil = await withDeadline(store.legacyEventKeysUntil(), opts.storeTimeout, within);
+        } catch (error) {
+          throw new CollectorError(
+            'store_unavailable',
+            `the store could not read its settings; nothing of this import was written, send it again later (${storeReason(error)})`,
+            503,
+          );
+        }
       }
       let slice = performance.now();
       for (let i = 0; i < all.length; i++) {
