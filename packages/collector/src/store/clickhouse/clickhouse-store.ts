@@ -151,7 +151,12 @@ export class ClickHouseStore implements Store {
       await this.ensureSetting(LEGACY_EVENT_KEYS_SETTING, boundaryValue(someEvent.length > 0, Date.now()));
     }
     if (storedSchema < CLICKHOUSE_SCHEMA) {
+      const started = Date.now();
       await this.insert('settings', [{ key: CLICKHOUSE_SCHEMA_SETTING, value: String(CLICKHOUSE_SCHEMA) }]);
+      // Said as applied, as it was said pending: the start log then closes the upgrade it opened.
+      const step = `${CLICKHOUSE_SCHEMA_SETTING} ${CLICKHOUSE_SCHEMA}`;
+      applied.push(step);
+      progress?.({ phase: 'applied', name: step, ms: Date.now() - started });
     }
     return applied;
   }
@@ -165,7 +170,13 @@ export class ClickHouseStore implements Store {
    */
   private async checkSchemaVersion(newStore: boolean, progress?: MigrationProgress): Promise<number> {
     if (!(await this.ch.tableExists('settings'))) {
-      if (!newStore) progress?.({ phase: 'pending', names: ['settings'], newStore });
+      // Its schema is recorded with the settings table: one step, applied under the same name.
+      if (!newStore)
+        progress?.({
+          phase: 'pending',
+          names: [`${CLICKHOUSE_SCHEMA_SETTING} ${CLICKHOUSE_SCHEMA}`],
+          newStore,
+        });
       return 0;
     }
     const rows = await this.rows<{ value: string }>(
