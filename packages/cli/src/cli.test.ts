@@ -483,6 +483,7 @@ describe('tidewatch serve', () => {
       child.kill(parentSignal);
       await expect.poll(() => healthy(port), { timeout: 10_000 }).toBe(false);
       await expect.poll(() => output, { timeout: 5_000 }).toContain('stopped cleanly');
+      expect(output).not.toContain('second signal');
     }
   }, 60_000);
 

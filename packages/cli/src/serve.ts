@@ -17,14 +17,16 @@ export async function serve(config: CollectorConfig, env: NodeJS.ProcessEnv = {}
   // Signals are handled from the start. Before the server listens, nothing has been acknowledged,
   // so a signal ends start-up at once, as it always did (an upgrade's migrations can take minutes;
   // SQL ones are transactional; a ClickHouse rollup whose fill is cut short stays partial: drop it
-  // and start again, docs/deploy.md). Once it listens, /healthz answers while the last start-up steps still run: a
-  // supervisor that saw it may signal, and that signal waits for them (within the stop's own
-  // deadline; a second signal exits at once), then shuts down cleanly.
+  // and start again, docs/deploy.md). Once it listens, /healthz answers while the last start-up
+  // steps still run: a supervisor that saw it may signal, and that signal waits for them (within
+  // the stop's own deadline; a second signal exits at once), then shuts down cleanly.
   const deadlineMs = (config.storeTimeout > 0 ? config.storeTimeout : 60_000) + 5_000;
   let listening = false;
   let pending: NodeJS.Signals | undefined;
   let running: ((signal: NodeJS.Signals) => void) | undefined;
+  let signalled = false;
   const onSignal = (signal: NodeJS.Signals) => {
+    signalled = true;
     if (running) return running(signal);
     if (listening && pending === undefined) {
       pending = signal;
@@ -44,7 +46,9 @@ export async function serve(config: CollectorConfig, env: NodeJS.ProcessEnv = {}
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
-  if (env['npm_command']) stopWhenOrphaned(onSignal);
+  // Not after a signal: npm passes its SIGTERM on and then exits, and the orphan's second stop
+  // would count as a second signal and cut the clean stop short.
+  if (env['npm_command']) stopWhenOrphaned(() => signalled || onSignal('SIGTERM'));
   const collector = await startCollector(config, {
     onListening: () => {
       listening = true;
@@ -123,13 +127,13 @@ function printStart(collector: RunningCollector, config: CollectorConfig, env: N
  * left this process running, orphaned, its port and store still held. The parent's end is the
  * signal then. Only under npm: a collector started any other way may outlive its parent on purpose.
  */
-function stopWhenOrphaned(stop: (signal: NodeJS.Signals) => void): void {
+function stopWhenOrphaned(stop: () => void): void {
   const parent = process.ppid;
   const timer = setInterval(() => {
     if (process.ppid === parent) return;
     clearInterval(timer);
     console.error('the npm process that started this collector is gone: stopping as on SIGTERM');
-    stop('SIGTERM');
+    stop();
   }, 500);
   timer.unref();
 }
