@@ -17,7 +17,6 @@ import {
 } from '@tidewatch/protocol';
 import type { FastifyInstance } from 'fastify';
 import { requireToken } from '../auth/require-token.js';
-import { withDeadline } from '../deadline.js';
 import { CollectorError } from '../errors.js';
 import { acceptRawBodies, inflatedBody, mediaType, requireMediaType } from '../http/body.js';
 import { agentReportWrite, DEFAULT_SERIES_CAPS } from '../ingest/native-rows.js';
@@ -34,7 +33,7 @@ import type {
   WriteResult,
 } from '../store/store.js';
 import { seriesKey } from '../store/store.js';
-import { storeReason, storeUnavailable } from '../store/store-errors.js';
+import { boundedStoreRead, storeReason, storeUnavailable } from '../store/store-errors.js';
 import { recordAudit } from './audit.js';
 
 /** The longest stretch an import decodes without letting other requests run. */
@@ -308,16 +307,11 @@ export async function importRoute(
       // stalled store is a 503, not a request that never ends (a review).
       let legacyUntil: number | null = null;
       if (text.includes('/api/v2/report/event')) {
-        const within = `the store did not answer within ${Math.round(opts.storeTimeout / 1000)} s`;
-        try {
-          legacyUntil = await withDeadline(store.legacyEventKeysUntil(), opts.storeTimeout, within);
-        } catch (error) {
-          throw new CollectorError(
-            'store_unavailable',
-            `the store could not read its settings; nothing of this import was written, send it again later (${storeReason(error)})`,
-            503,
-          );
-        }
+        legacyUntil = await boundedStoreRead(
+          store.legacyEventKeysUntil(),
+          opts.storeTimeout,
+          'the store could not read its settings; nothing of this import was written, send it again later',
+        );
       }
       let slice = performance.now();
       for (let i = 0; i < all.length; i++) {

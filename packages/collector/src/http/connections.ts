@@ -74,12 +74,6 @@ export function capPipelinedRequests(server: Server, max: number, onRefused: Ref
   });
 }
 
-const CAP_FLAGS = {
-  per_address: '--max-connections-per-address',
-  max_connections: '--max-connections',
-  pipelined: `more than ${MAX_PIPELINED_REQUESTS} requests unanswered on one connection`,
-} as const;
-
 /**
  * Counts every connection a cap closed (tidewatch_connections_refused_total) and says so in the
  * log: the first at once, then one line a minute at most with how many since. A closed
@@ -91,6 +85,11 @@ export function refusedConnectionsReporter(
   limits: { maxConnections: number; maxConnectionsPerAddress: number },
   now: () => number = Date.now,
 ): RefusedConnection {
+  const over = {
+    per_address: `--max-connections-per-address ${limits.maxConnectionsPerAddress}`,
+    max_connections: `--max-connections ${limits.maxConnections}`,
+    pipelined: `${MAX_PIPELINED_REQUESTS} requests unanswered on one connection`,
+  };
   let lastLineAt = Number.NEGATIVE_INFINITY;
   let since = 0;
   return (cap, address) => {
@@ -98,15 +97,9 @@ export function refusedConnectionsReporter(
     since++;
     if (now() - lastLineAt < 60_000) return;
     lastLineAt = now();
-    const limit =
-      cap === 'per_address'
-        ? `${CAP_FLAGS[cap]} ${limits.maxConnectionsPerAddress}`
-        : cap === 'max_connections'
-          ? `${CAP_FLAGS[cap]} ${limits.maxConnections}`
-          : CAP_FLAGS[cap];
     log.warn(
       { cap, address, refusedSinceLastLine: since },
-      `closed a connection unanswered: over ${limit} (counted in tidewatch_connections_refused_total)`,
+      `closed a connection unanswered: over ${over[cap]} (counted in tidewatch_connections_refused_total)`,
     );
     since = 0;
   };

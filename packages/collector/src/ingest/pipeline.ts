@@ -2,12 +2,11 @@
 // rows, and wait for the group commit before the route answers 200.
 import type { AgentReport, ClusterEvent, NodeReport } from '@tidewatch/protocol';
 import { agentReportFlags, eventFlags, reportFlags, withFlags } from '../abuse/plausibility.js';
-import { withDeadline } from '../deadline.js';
 import { CollectorError } from '../errors.js';
 import type { CollectorMetrics } from '../ops/metrics.js';
 import type { LicenseSubjectPolicy } from '../privacy/license-subject.js';
 import { type KnownSeries, type Store, seriesKey, type WriteBatch } from '../store/store.js';
-import { storeReason } from '../store/store-errors.js';
+import { boundedStoreRead, storeReason } from '../store/store-errors.js';
 import { KeyedQueue } from './keyed-queue.js';
 import {
   agentReportWrite,
@@ -137,22 +136,20 @@ export class IngestPipeline {
     return this.readBeforeWrite(this.store.knownSeries(trackingId), "this cluster's series");
   }
 
-  /** The legacy keys' boundary: read from the store once, then cached by it. */
-  private legacyEventKeysUntil(): Promise<number | null> {
-    return this.readBeforeWrite(this.store.legacyEventKeysUntil(), 'its settings');
+  /** The store's legacy keys' boundary (fixed once it is migrated): read at the first events request. */
+  private legacyUntil: number | null | undefined;
+
+  private async legacyEventKeysUntil(): Promise<number | null> {
+    this.legacyUntil ??= await this.readBeforeWrite(this.store.legacyEventKeysUntil(), 'its settings');
+    return this.legacyUntil;
   }
 
-  private async readBeforeWrite<T>(read: Promise<T>, what: string): Promise<T> {
-    const within = `the store did not answer within ${Math.round(this.storeTimeoutMs / 1000)} s`;
-    try {
-      return await withDeadline(read, this.storeTimeoutMs, within);
-    } catch (error) {
-      throw new CollectorError(
-        'store_unavailable',
-        `the store could not read ${what}, so nothing was stored; send it again later (${storeReason(error)})`,
-        503,
-      );
-    }
+  private readBeforeWrite<T>(read: Promise<T>, what: string): Promise<T> {
+    return boundedStoreRead(
+      read,
+      this.storeTimeoutMs,
+      `the store could not read ${what}, so nothing was stored; send it again later`,
+    );
   }
 
   /** Commits the batch; resolves with the tracking ids whose rows were dropped as blocked. */

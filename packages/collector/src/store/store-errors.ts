@@ -2,6 +2,7 @@
 // connections, locked, full, a statement cut short) rather than a bug of ours: those are answered
 // 503 `store_unavailable` (try again later) instead of 500 `internal`, with what the store said,
 // and logged like an outage (once per 10 s), not with a stack per request.
+import { withDeadline } from '../deadline.js';
 import { CollectorError } from '../errors.js';
 
 /**
@@ -79,4 +80,17 @@ export function storeUnavailable(error: unknown): CollectorError | null {
     `the store could not answer this request; nothing was changed, try again later (${storeReason(error)})`,
     503,
   );
+}
+
+/**
+ * A read a write depends on, bounded by the store timeout (0: no limit): its answer, or a 503
+ * store_unavailable saying `failure` and what the store said (a lock held the request as long).
+ */
+export async function boundedStoreRead<T>(read: Promise<T>, timeoutMs: number, failure: string): Promise<T> {
+  const within = `the store did not answer within ${Math.round(timeoutMs / 1000)} s`;
+  try {
+    return await withDeadline(read, timeoutMs, within);
+  } catch (error) {
+    throw new CollectorError('store_unavailable', `${failure} (${storeReason(error)})`, 503);
+  }
 }
