@@ -90,12 +90,15 @@ for (let j = 1; j < SUB_BUCKETS; j++) {
 const OFF_WINDOW = 1 << 30;
 const SMALLEST_NORMAL = 2 ** -1022;
 const FAST_SUB = new Int32Array(1 << CELL_BITS);
+/** 1023 << MAX_SCALE: the float exponent's bias, at scale 8. */
+const EXPONENT_BIAS = 1023 << MAX_SCALE;
 /** The least position a value of a marked cell can get from the table (windows are far below). */
-const MARKED_AT = (OFF_WINDOW - (1023 << 8)) >> MAX_SCALE;
+const MARKED_AT = (OFF_WINDOW - EXPONENT_BIAS) >> MAX_SCALE;
 for (let cell = 0; cell < 1 << CELL_BITS; cell++) {
   const boundaryInCell = CUT_HI[cell]! !== 256;
   const reportBoundary = boundaryInCell && (SUB_BUCKET[cell]! + 1) % (1 << (MAX_SCALE - REPORT_SCALE)) === 0;
-  FAST_SUB[cell] = cell === 0 || reportBoundary ? OFF_WINDOW : SUB_BUCKET[cell]!;
+  // The exponent's bias is folded in here, so the hot path does not subtract it.
+  FAST_SUB[cell] = (cell === 0 || reportBoundary ? OFF_WINDOW : SUB_BUCKET[cell]!) - EXPONENT_BIAS;
 }
 
 /** The exact OpenTelemetry bucket index of v (> 0, finite) at scale 8. */
@@ -202,8 +205,7 @@ export class HistogramSeries {
     this.bits[0] = v;
     const hi = this.hiWord[0]!;
     // The value's offset into the inner range, `at - inner` (`at` being its position).
-    const rel =
-      (((((hi >>> 20) - 1023) << 8) + this.fastSub[(hi >>> 8) & 0xfff]!) >> this.shift) - this.innerAt;
+    const rel = ((((hi >>> 20) << 8) + this.fastSub[(hi >>> 8) & 0xfff]!) >> this.shift) - this.innerAt;
     // Unsigned on both sides: an unsigned value against a signed field made V8 compare them as
     // doubles (two conversions and a float compare); `>>> 0` on both makes it one integer compare.
     // With the one subtract above instead of two, record() took ~8% less time (session 20).

@@ -44,20 +44,25 @@ export async function migrateClickHouse(
   const newStore = !(await ch.tableExists('reports'));
   await beforeDdl?.(newStore);
   for (const table of TABLES) await idempotentDdl(ch, createTableSql(table), table.name);
+  const fills = await fillStates(ch);
   for (const rollup of ROLLUPS) {
     // The collector that creates a rollup fills it from the rows stored before it existed, after
     // its views are in place: a row written meanwhile reaches it through a view, the backfill or
-    // both, and both is harmless (min, max and latest do not change with a second copy). A
-    // collector that dies before the backfill ends leaves it partial: drop the rollup table and
-    // restart to fill it again.
+    // both, and both is harmless (min, max and latest do not change with a second copy). A setting
+    // says `started` before the claim and `done` after the last month: a rollup whose fill
+    // started and never finished (a collector killed mid-upgrade) is filled again by the next
+    // start. Rollups created before that setting existed have none and count as filled.
+    // Collectors that start while another one fills also fill it (harmless, see above).
     // Looked up first: a failed CREATE is logged as an error by the client, at every start.
     const missing = !(await ch.tableExists(rollup.name));
-    // Said before anything is created: a caller that must not upgrade the store (the CLI) stops
+    const unfinished = !missing && fills.get(rollup.name) === 'started';
+    // Said before anything is written: a caller that must not upgrade the store (the CLI) stops
     // here, before an empty rollup table exists that no later start would fill.
-    if (missing) progress?.({ phase: 'pending', names: [rollup.name], newStore });
+    if (missing || unfinished) progress?.({ phase: 'pending', names: [rollup.name], newStore });
+    if (missing) await ch.insert('settings', [{ key: `${FILL_SETTING}${rollup.name}`, value: 'started' }]);
     const created = missing && (await ch.claim(rollup.name, rollup.ddl));
     for (const view of rollup.views) await idempotentDdl(ch, createViewSql(rollup, view), view.name);
-    if (created) {
+    if (created || unfinished) {
       const started = Date.now();
       // Month by month: one statement over years of rows could outgrow the server's memory.
       for (const view of rollup.views) {
@@ -69,11 +74,26 @@ export async function migrateClickHouse(
           await ch.command(sql`INSERT INTO ${ident(rollup.name)} ${view.select(where)}`);
         }
       }
+      await ch.insert('settings', [{ key: `${FILL_SETTING}${rollup.name}`, value: 'done' }]);
       applied.push(rollup.name);
       progress?.({ phase: 'applied', name: rollup.name, ms: Date.now() - started });
     }
   }
   return applied;
+}
+
+/**
+ * `rollup_fill:<rollup name>`: `started` or `done` (settings keep the last value written). Only a
+ * start that finds the rollup missing writes `started`, before it claims it.
+ */
+export const FILL_SETTING = 'rollup_fill:';
+
+/** Each rollup's fill state, by rollup name (settings are read once per start). */
+async function fillStates(ch: ClickHouseConnection): Promise<Map<string, string>> {
+  const rows = await ch.rows<{ key: string; value: string }>(
+    sql`SELECT key, value FROM settings FINAL WHERE startsWith(key, ${FILL_SETTING})`,
+  );
+  return new Map(rows.map((r) => [r.key.slice(FILL_SETTING.length), r.value]));
 }
 
 /**

@@ -11,6 +11,7 @@ import { agentReportWrite } from '../../ingest/native-rows.js';
 import { eventRow, reportRow } from '../../ingest/rows.js';
 import { agentReportColumns, eventColumns, reportColumns } from '../sql/columns.js';
 import type { ClusterFacts, WriteBatch } from '../store.js';
+import { FILL_SETTING } from './clickhouse-migrate.js';
 import { ClickHouseStore, eventId, openClickHouseStore, parseClickHouseUrl } from './clickhouse-store.js';
 import { ROLLUPS } from './schema.js';
 import { ident, sql } from './sql.js';
@@ -199,6 +200,51 @@ describe.skipIf(!probe)('ClickHouse rollups and reads without FINAL', () => {
       ['dup', '2.4.0'],
       ['new', '2.5.0'],
     ]);
+  });
+
+  it('fills again a rollup whose fill was cut short, and only that once', async () => {
+    await store.writeBatch(batch());
+    await store.writeBatch({ reports: [meta('other', T0 - 2 * DAY, { version: '2.2.0' })], events: [] });
+    const ids = ['dup', 'other'];
+    const before = await answers(store, ids);
+    const rollupRows = async (name: string) =>
+      Number((await store.rows<{ n: number }>(sql`SELECT count() AS n FROM ${ident(name)}`))[0]!.n);
+    // What a collector killed mid-fill leaves: the rollup claimed (its table there, empty here),
+    // the fill's start recorded, its end not.
+    const cutShort = async () => {
+      for (const rollup of ROLLUPS) await store.rows(sql`TRUNCATE TABLE ${ident(rollup.name)}`);
+      await store.client.insert({
+        table: 'settings',
+        values: ROLLUPS.map((r) => ({ key: `${FILL_SETTING}${r.name}`, value: 'started' })),
+        format: 'JSONEachRow',
+      });
+    };
+    await cutShort();
+    expect(await rollupRows('cluster_days')).toBe(0);
+    // A caller that must not upgrade the store (the CLI) is told before anything is written.
+    const refuse = () => {
+      throw new Error('refused');
+    };
+    await expect(store.migrate(refuse)).rejects.toThrow('refused');
+    expect(await rollupRows('cluster_days')).toBe(0);
+    // The next start fills them again, and the answers are what they were.
+    expect(await store.migrate()).toEqual(ROLLUPS.map((r) => r.name));
+    expect(await answers(store, ids)).toEqual(before);
+    // Finished: later starts leave them alone.
+    expect(await store.migrate()).toEqual([]);
+    // A rollup from before the fill was recorded (no setting) counts as filled.
+    await cutShort();
+    await store.client.command({
+      query: `ALTER TABLE settings DELETE WHERE startsWith(key, '${FILL_SETTING}')`,
+    });
+    await expect
+      .poll(
+        async () =>
+          (await store.rows(sql`SELECT 1 FROM settings WHERE startsWith(key, ${FILL_SETTING})`)).length,
+      )
+      .toBe(0);
+    expect(await store.migrate()).toEqual([]);
+    expect(await rollupRows('cluster_days')).toBe(0);
   });
 
   it('counts the clusters a statistic leaves out: all reports from CI, or tagged internal', async () => {
