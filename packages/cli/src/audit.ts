@@ -3,11 +3,12 @@
 import { parseArgs } from 'node:util';
 import { openStore } from '@tidewatch/collector';
 import { existingStoreUrl, migrateNewOnly, UsageError } from './args.js';
+import { formatTable, printableJson } from './table.js';
 
 export async function audit(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
   const { values } = parseArgs({
     args: argv,
-    options: { limit: { type: 'string' }, store: { type: 'string' } },
+    options: { limit: { type: 'string' }, store: { type: 'string' }, json: { type: 'boolean' } },
     strict: true,
   });
   const limit = values.limit === undefined ? 50 : Number(values.limit);
@@ -16,17 +17,26 @@ export async function audit(argv: string[], env: NodeJS.ProcessEnv): Promise<voi
   const store = openStore(existingStoreUrl(values, env));
   try {
     await migrateNewOnly(store);
-    for (const e of await store.auditLog({ limit })) {
-      console.log(
-        [
-          new Date(e.at).toISOString(),
-          e.actor.padEnd(16),
-          e.action.padEnd(12),
-          e.target ?? '-',
-          e.details ?? '',
-        ].join('  '),
-      );
+    const entries = await store.auditLog({ limit });
+    if (values.json) {
+      console.log(printableJson(entries.map((e) => ({ ...e, at: new Date(e.at).toISOString() }))));
+      return;
     }
+    if (entries.length === 0) {
+      console.log(
+        'no admin actions recorded yet (erasures, unblocks, tokens, imports and internal tags are)',
+      );
+      return;
+    }
+    // An aligned table with a header; stored text goes through printable() (formatTable).
+    const rows = entries.map((e) => ({
+      time: new Date(e.at).toISOString(),
+      actor: e.actor,
+      action: e.action,
+      target: e.target ?? null,
+      details: e.details ?? null,
+    }));
+    console.log(formatTable(rows));
   } finally {
     await store.close();
   }

@@ -215,9 +215,18 @@ describe('tidewatch serve', () => {
       stderr: expect.stringContaining('one token id at a time'),
     });
     const audit = (await run(process.execPath, [BIN, 'audit', '--store', store])).stdout.split('\n');
-    expect(audit[0]).toMatch(new RegExp(`^\\S+Z\\s+cli\\s+token_revoke\\s+${id}`));
-    expect(audit[1]).toMatch(new RegExp(`cli\\s+token_create\\s+${id}\\s+\\{"role":"read","label":"ci"\\}`));
+    // A header row and a rule, then the entries.
+    expect(audit[0]).toMatch(/^time\s+actor\s+action\s+target\s+details$/);
+    expect(audit[1]).toMatch(/^-+(\s+-+){4}$/);
+    expect(audit[2]).toMatch(new RegExp(`^\\S+Z\\s+cli\\s+token_revoke\\s+${id}`));
+    expect(audit[3]).toMatch(new RegExp(`cli\\s+token_create\\s+${id}\\s+\\{"role":"read","label":"ci"\\}`));
     expect(audit.join('\n')).not.toContain(readToken);
+    const json = JSON.parse((await run(process.execPath, [BIN, 'audit', '--json', '--store', store])).stdout);
+    expect(json.slice(0, 2).map((e: { action: string; target: string }) => [e.action, e.target])).toEqual([
+      ['token_revoke', id],
+      ['token_create', id],
+    ]);
+    expect(json[0].at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
   });
 
   it('token create --expires-days: the token works until then, then answers 401 and lists as expired', async () => {
@@ -323,6 +332,20 @@ describe('tidewatch serve', () => {
     const pending = db.prepare("select 1 from kysely_migration where name = '0040_legacy_event_keys'").all();
     db.close();
     expect(pending).toEqual([]);
+  });
+
+  it('audit says so when the log is empty (retention removed every entry)', async () => {
+    const path = join(dir.path, 'audit-empty.db');
+    expect(await stop(await serve(['--store', `sqlite:${path}`]))).toBe(0);
+    const db = new Database(path);
+    db.prepare('delete from audit_log').run();
+    db.close();
+    const { stdout } = await run(process.execPath, [BIN, 'audit', '--store', `sqlite:${path}`]);
+    expect(stdout.trim()).toBe(
+      'no admin actions recorded yet (erasures, unblocks, tokens, imports and internal tags are)',
+    );
+    const json = await run(process.execPath, [BIN, 'audit', '--json', '--store', `sqlite:${path}`]);
+    expect(JSON.parse(json.stdout)).toEqual([]);
   });
 
   it('finishes in-flight writes on SIGTERM: every acknowledged report is stored', async () => {

@@ -17,7 +17,7 @@ usage:
       [--cors-origin ORIGIN]... [--retention-months N] [--store-license-subject]
       [--tls-cert PEM --tls-key PEM]        (README: Configuration)
   tidewatch token create --role read|admin [--label TEXT] [--expires-days N] | list | revoke ID   [--store URL]
-  tidewatch audit [--limit N] [--store URL]     the audit log of admin actions, newest first
+  tidewatch audit [--limit N] [--json] [--store URL]     the audit log of admin actions, newest first
   tidewatch simulate --clusters N --days D [--target URL] [--token T] [--seed S] [--agents] [--now TIME]
       a realistic fleet through the real wire formats; with an admin --token, D days of history go to
       /admin/import with backdated receive times, without one only the last day goes to the public
