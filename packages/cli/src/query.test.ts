@@ -230,4 +230,33 @@ describe('tidewatch query', () => {
       for (const s of [silent, html, shapeless]) s.close();
     }
   });
+
+  it('--csv: one table for a spreadsheet, formulas defused, the rest on standard error', async () => {
+    // A stored value that a spreadsheet would run as a formula, with a quote and a comma in it.
+    const report = JSON.parse(v1MetaReport({ trackingId: randomUUID() })) as {
+      system_data: { os: { name: string } };
+    };
+    report.system_data.os.name = '=HYPERLINK("http://x",1)';
+    const res = await c.post('/api/v1/report/meta', JSON.stringify(report), {
+      'content-type': 'application/json',
+    });
+    expect(res.status).toBe(200);
+    const os = await tidewatch('breakdown', '--by', 'os', '--csv');
+    const lines = os.stdout.trimEnd().split('\n');
+    expect(lines[0]).toBe('value,clusters');
+    expect(lines).toContain(`"'=HYPERLINK(""http://x"",1)",1`);
+    // A page that is not the last: the records only on standard output, the cursor on standard error.
+    const page = await tidewatch('clusters', '--limit', '2', '--csv');
+    const records = page.stdout.trimEnd().split('\n');
+    expect(records).toHaveLength(3);
+    expect(records[0]!.split(',')).toContain('trackingId');
+    expect(page.stderr).toMatch(/^\(more: the same question with --before \S+\)$/m);
+    // Objects are JSON in one quoted cell; nothing else goes to standard output.
+    const cluster = await tidewatch('cluster', ids[2]!, '--csv');
+    expect(cluster.stdout).toMatch(/^nodeCount,"\{""meta"":\d+,/m);
+    await expect(tidewatch('active', '--csv', '--json')).rejects.toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('--json and --csv: choose one'),
+    });
+  });
 });

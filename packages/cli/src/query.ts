@@ -1,5 +1,6 @@
 // `tidewatch query <question>`: the query API from a terminal, as aligned tables or JSON.
 import { parseArgs } from 'node:util';
+import { csvLine } from '@tidewatch/collector';
 import { targetUrl, UsageError } from './args.js';
 import { describeFetchError, START_HINT } from './fetch-error.js';
 import { formatTable, printable, printableJson } from './table.js';
@@ -7,7 +8,7 @@ import { formatTable, printable, printableJson } from './table.js';
 /** How long a query waits for the collector's answer before giving up, unless --timeout says. */
 const DEFAULT_TIMEOUT_S = 30;
 
-const USAGE = `usage: tidewatch query <question> [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--json] [--include-ci] [--include-internal]
+const USAGE = `usage: tidewatch query <question> [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--json | --csv] [--include-ci] [--include-internal]
                        [--target URL] [--token T] [--timeout SECONDS (default 30)]
 questions:
   overview                        active, new, silent and total clusters; lifetimes
@@ -201,6 +202,7 @@ export async function query(argv: string[], env: NodeJS.ProcessEnv): Promise<voi
       of: { type: 'string' },
       connector: { type: 'string' },
       json: { type: 'boolean' },
+      csv: { type: 'boolean' },
       'include-ci': { type: 'boolean' },
       'include-internal': { type: 'boolean' },
       'tracking-id': { type: 'string' },
@@ -225,6 +227,7 @@ export async function query(argv: string[], env: NodeJS.ProcessEnv): Promise<voi
   // No question is a mistake (exit 2), as in every other command; asking for help is not.
   if (name === undefined) throw new UsageError(`which question?\n${USAGE}`);
   const q = question(name, arg, values.by, values.of);
+  if (values.json && values.csv) throw new UsageError('--json and --csv: choose one');
   const token = values.token ?? env.TIDEWATCH_TOKEN;
   if (!token)
     throw new UsageError('a token is needed: --token T or TIDEWATCH_TOKEN (see `tidewatch token create`)');
@@ -290,6 +293,10 @@ export async function query(argv: string[], env: NodeJS.ProcessEnv): Promise<voi
       `${base}${q.path} answered in a shape this CLI does not know; --json prints the answer as it is`,
     );
   }
+  if (values.csv) {
+    printCsv(rows, q.more?.(answer) ?? [], answer.next);
+    return;
+  }
   console.log(formatTable(rows));
   for (const part of q.more?.(answer) ?? []) {
     console.log(typeof part === 'string' ? `\n${printable(part)}` : formatTable(part));
@@ -301,4 +308,20 @@ export async function query(argv: string[], env: NodeJS.ProcessEnv): Promise<voi
       `(left out: ${excluded.ci} CI and ${excluded.internal} internal clusters; --include-ci, --include-internal to count them)`,
     );
   }
+}
+
+/**
+ * `--csv`: the question's main table as CSV on standard output (a header, then one record per
+ * row), for a file or a spreadsheet; further tables and the next page's cursor go to standard
+ * error, so the output stays one table. Cells are spreadsheet-safe (csvLine); on a terminal they
+ * are also made printable, as the tables are (escape sequences in stored text must not reach it).
+ */
+function printCsv(rows: Rows, more: (string | Rows)[], next: unknown): void {
+  const keys = [...new Set(rows.flatMap((r) => Object.keys(r)))];
+  const shown = (line: string) => (process.stdout.isTTY ? printable(line) : line);
+  const lines = [csvLine(keys), ...rows.map((r) => csvLine(keys.map((k) => r[k])))];
+  process.stdout.write(`${lines.map(shown).join('\n')}\n`);
+  if (more.some((part) => typeof part !== 'string'))
+    console.error('(this answer has more tables than the first: --json prints all of it)');
+  if (typeof next === 'string') console.error(`(more: the same question with --before ${printable(next)})`);
 }

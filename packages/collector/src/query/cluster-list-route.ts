@@ -6,6 +6,7 @@ import { requireToken } from '../auth/require-token.js';
 import { CollectorError } from '../errors.js';
 import type { ClusterListItem, ClusterListQuery, Store } from '../store/store.js';
 import { parseDay } from './day-range.js';
+import { csvLine, ndjsonLine } from './export-format.js';
 
 /** The longest version or cluster type ingest stores (RisingWave's or an agent's): any can be looked for. */
 const STORED_TEXT_MAX = Math.max(LIMITS.shortStringMax, NATIVE_LIMITS.textMax);
@@ -48,29 +49,6 @@ const CSV_COLUMNS = [
   'metaBackend',
   'internal',
 ] as const;
-
-/**
- * RFC 4180 quoting; a leading = + - @ is prefixed with ' so spreadsheets never run it as a formula.
- * A cell with a semicolon or a tab is quoted too: a spreadsheet whose locale separates fields by
- * `;` (de, fr) would split `x;=1+2` there and run the second part.
- */
-function csvCell(value: string | boolean | null): string {
-  if (value === null) return '';
-  if (typeof value === 'boolean') return String(value);
-  const safe = /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
-  return /[",;\t\r\n]/.test(safe) ? `"${safe.replaceAll('"', '""')}"` : safe;
-}
-
-/**
- * One NDJSON line: JSON.stringify leaves U+2028, U+2029 and U+0085 raw, and readers that split
- * on every line break (Python's splitlines) would cut a record there.
- */
-function ndjsonLine(value: unknown): string {
-  return JSON.stringify(value).replace(
-    /[\u0085\u2028\u2029]/g,
-    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
-  );
-}
 
 /** Most recently seen first, ties by tracking id descending: the stores' order (and the cursor's). */
 function newestFirst(a: ClusterListItem, b: ClusterListItem): number {
@@ -137,7 +115,7 @@ async function exportAll(
   const lines: string[] = format === 'csv' ? [CSV_COLUMNS.join(',')] : [];
   for (const c of await listForExport(store, query)) {
     const v = view(c);
-    lines.push(format === 'csv' ? CSV_COLUMNS.map((k) => csvCell(v[k])).join(',') : ndjsonLine(v));
+    lines.push(format === 'csv' ? csvLine(CSV_COLUMNS.map((k) => v[k])) : ndjsonLine(v));
   }
   return reply
     .type(format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson')
