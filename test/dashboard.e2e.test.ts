@@ -485,6 +485,29 @@ describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
     await page.close();
   }, 90_000);
 
+  it('keeps Sign out on the range row, at the right end of the header, when the header wraps', async () => {
+    const page = await open(`#token=${ADMIN_TOKEN}`);
+    await page.locator('[data-test="tile-active"]').waitFor();
+    for (const width of [1600, 1400, 1000]) {
+      await page.setViewportSize({ width, height: 900 });
+      const [header, range, signOut] = await Promise.all(
+        ['header.top', '.range', '.signout'].map(async (sel) => (await page.locator(sel).boundingBox())!),
+      );
+      const padding = await page.evaluate(
+        `parseFloat(getComputedStyle(document.querySelector('header.top')).paddingRight)`,
+      );
+      expect(
+        Math.abs(signOut!.x + signOut!.width - (header!.width - Number(padding))),
+        `${width}px`,
+      ).toBeLessThan(2);
+      // On the range's row, not alone on one of its own.
+      expect(signOut!.y, `${width}px`).toBeGreaterThanOrEqual(range!.y - 2);
+      expect(signOut!.y + signOut!.height, `${width}px`).toBeLessThanOrEqual(range!.y + range!.height + 2);
+    }
+    await page.setViewportSize({ width: 1280, height: 900 });
+    await page.close();
+  }, 90_000);
+
   it('a wrong token shows the sign-in form with a message', async () => {
     const page = await open('#token=wrong-token-0000000000000000');
     const form = page.getByRole('form', { name: 'Sign in to Tidewatch' });

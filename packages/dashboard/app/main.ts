@@ -117,8 +117,13 @@ function buildFrame(): NonNullable<typeof frame> {
         'Tidewatch',
       ),
       nav,
-      rangeForm,
-      h('button', { type: 'button', class: 'secondary signout', onclick: signOut }, 'Sign out'),
+      // One group, so that on a narrow window the range and Sign out wrap together, at the right.
+      h(
+        'div',
+        { class: 'tools' },
+        rangeForm,
+        h('button', { type: 'button', class: 'secondary signout', onclick: signOut }, 'Sign out'),
+      ),
     ),
     main,
     h(
