@@ -32,8 +32,8 @@ const meta = create(rw.MetaReportSchema, {
   clusterType: rw.TelemetryClusterType.KUBERNETES,
   objectStoreMediaType: 's3',
   connectorUsageJsonStr: JSON.stringify({
-    source: [{ '1001': { connector: 'kafka', format: 'plain', encode: 'json' } }],
-    sink: [{ '1004': { connector: 'iceberg', format: 'upsert', encode: 'parquet' } }],
+    source: [{ '1001': { connector: 'kafka', format: 'FORMAT_TYPE_PLAIN', encode: 'ENCODE_TYPE_JSON' } }],
+    sink: [{ '1004': { connector: 'iceberg', format: 'FORMAT_TYPE_UPSERT', encode: 'ENCODE_TYPE_PARQUET' } }],
   }),
   licenseInfoJsonStr: JSON.stringify({
     sub: 'example-customer',

@@ -173,6 +173,14 @@ describe('tidewatch serve', () => {
       events: 0,
       agentReports: 0,
     });
+    // RisingWave 2.4 writes format and encode as their enum names: the connectors page folds them.
+    const connectors = await fetch(`${s.url}/query/connectors`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(await connectors.json()).toMatchObject({
+      sources: [{ connector: 'kafka', format: 'plain', encode: 'json', clusters: 1 }],
+      sinks: [{ connector: 'iceberg', format: 'upsert', encode: 'parquet', clusters: 1 }],
+    });
     expect(await stop(s)).toBe(0);
   });
 

@@ -145,6 +145,26 @@ describe.each(targets)('RisingWave ingest over HTTP: $name', (target) => {
     expect((await cluster(c, id)).body).toMatchObject({ events: 150 });
   });
 
+  it('stores event connector names lower-case, as report connectors are', async () => {
+    // CREATE SOURCE events carry the user's own spelling of the connector property.
+    const id = randomUUID();
+    const batch = eventBatch([
+      { trackingId: id, name: 'source', connectorName: 'Kafka', catalogId: 1 },
+      { trackingId: id, name: 'source', connectorName: 'kafka', catalogId: 2 },
+      { trackingId: id, name: 'sink', connectorName: 'ICEBERG', catalogId: 3 },
+    ]);
+    expect((await c.postProto('/api/v2/report/events', batch)).status).toBe(200);
+    const connectors = async (filter: string) => {
+      const res = await c.get(`/query/events?trackingId=${id}&connector=${filter}`);
+      return ((await res.json()) as { events: { connector: string }[] }).events.map((e) => e.connector);
+    };
+    expect(await connectors('kafka')).toEqual(['kafka', 'kafka']);
+    expect(await connectors('iceberg')).toEqual(['iceberg']);
+    // A resend is still a retry (the key is of the event as sent).
+    expect((await c.postProto('/api/v2/report/events', batch)).status).toBe(200);
+    expect((await cluster(c, id)).body).toMatchObject({ events: 3 });
+  });
+
   it("stores a large cluster's meta report whose connector usage lists thousands of sources", async () => {
     const big = await startTestCollector(await target.freshUrl());
     try {

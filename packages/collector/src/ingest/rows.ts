@@ -197,7 +197,9 @@ export function eventRow(
     eventTimeSec: event.eventTimeSec,
     stage: event.stage,
     name: event.name,
-    connectorName: event.connectorName,
+    // Lower-case, as the connectors of reports are: CREATE SOURCE events carry the user's own
+    // spelling (`Kafka`), which RisingWave itself matches without case. The key keeps it as sent.
+    connectorName: event.connectorName?.toLowerCase() ?? null,
     catalogId: event.catalogId,
     attributes: event.attributes,
     node: event.node,

@@ -16,11 +16,13 @@ export function emptyState(): HTMLElement {
     h(
       'p',
       {},
-      'This collector has not stored a report. Point RisingWave’s telemetry at it (clusters post to ',
+      'This collector has not stored a report. RisingWave clusters post to a fixed address, ',
+      h('code', {}, 'https://telemetry.risingwave.dev/api/v2/report/…'),
+      ': to receive them, serve this collector under that name for your clusters (DNS and a certificate their images trust; docs/deploy.md, “Receiving from RisingWave”). This one takes ',
       h('code', {}, `${origin}/api/v2/report/{meta,compute,frontend,compactor}`),
       ' and ',
       h('code', {}, `${origin}/api/v2/report/events`),
-      '), or send a first report by hand:',
+      '. Or send a first report by hand:',
     ),
     h('h3', {}, 'A RisingWave meta report (protobuf, from the repository’s examples)'),
     codeBlock(
