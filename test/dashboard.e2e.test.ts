@@ -724,6 +724,54 @@ describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
     }
   });
 
+  it("shows each event's node and RisingWave's unspecified stage as the filter names it", async () => {
+    const own = await startTestCollector(`sqlite:${join(dir.path, 'event-nodes.db')}`);
+    const page = await context.newPage();
+    try {
+      const trackingId = 'event-nodes-0001';
+      const now = Math.floor(Date.now() / 1000);
+      const res = await own.postProto(
+        '/api/v2/report/events',
+        eventBatch([
+          // A license check, as RisingWave 2.x sends one.
+          {
+            trackingId,
+            name: 'TimeTravel',
+            stage: 0,
+            node: 'paywall',
+            connectorName: null,
+            eventTimeSec: now,
+          },
+          { trackingId, name: 'source', eventTimeSec: now - 60 },
+        ]),
+      );
+      expect(res.status).toBe(200);
+      await page.goto(`${own.url}/#token=${ADMIN_TOKEN}`);
+      await page.evaluate(`window.location.hash = '#/events'`);
+      const rows = page.locator('table.events tbody tr');
+      await expect.poll(() => rows.count()).toBe(2);
+      const headers = await page.locator('table.events thead th').allTextContents();
+      expect(headers).toEqual([
+        'Received',
+        'Cluster',
+        'Stage',
+        'Name',
+        'Node',
+        'Connector',
+        'Object',
+        'Attributes',
+      ]);
+      const cells = (i: number) => rows.nth(i).locator('td').allTextContents();
+      expect((await cells(0)).slice(2, 6)).toEqual(['unspecified', 'TimeTravel', 'paywall', '—']);
+      expect((await cells(1)).slice(2, 6)).toEqual(['create_stream_job', 'source', 'meta', 'kafka']);
+      // The cluster's own clock, on the receive time.
+      expect(await rows.nth(0).locator('time').getAttribute('title')).toMatch(/^cluster clock: \d{4}-/);
+    } finally {
+      await page.close();
+      await own.close();
+    }
+  }, 90_000);
+
   it('an empty collector shows how to send a first report', async () => {
     const page = await context.newPage();
     await page.goto(`${empty.url}/#token=${ADMIN_TOKEN}`);
@@ -731,6 +779,8 @@ describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
     await state.waitFor();
     const text = (await state.textContent()) ?? '';
     expect(text).toContain(`curl -X POST ${empty.url}/api/v2/report/meta`);
+    // RisingWave's telemetry address is fixed in its code: the page says which, not "point it here".
+    expect(text).toContain('https://telemetry.risingwave.dev/api/v2/report/');
     // Copied into a shell, the commands run: their line continuations are real line breaks.
     expect(text).toContain(" \\\n  -H 'Content-Type: application/x-protobuf'");
     expect(text).not.toContain('⟨U+');

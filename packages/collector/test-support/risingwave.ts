@@ -98,9 +98,12 @@ export interface EventOptions {
   stage?: rw.TelemetryEventStage;
   isTest?: boolean;
   catalogId?: number;
-  connectorName?: string;
+  /** null: none (a license check or a connection has no connector). */
+  connectorName?: string | null;
   /** TelemetryDatabaseObject's number (any, known to this version or not). */
   object?: number;
+  /** The sending part of RisingWave (default `meta`; license checks say `paywall`). */
+  node?: string;
 }
 
 function eventMessage(o: EventOptions) {
@@ -109,10 +112,10 @@ function eventMessage(o: EventOptions) {
     eventTimeSec: BigInt(o.eventTimeSec ?? 1_764_000_000),
     eventStage: o.stage ?? rw.TelemetryEventStage.CREATE_STREAM_JOB,
     eventName: o.name ?? 'source',
-    connectorName: o.connectorName ?? 'kafka',
+    connectorName: o.connectorName === null ? undefined : (o.connectorName ?? 'kafka'),
     catalogId: BigInt(o.catalogId ?? 42),
     attributes: '{"format":"plain","encode":"json"}',
-    node: 'meta',
+    node: o.node ?? 'meta',
     object: o.object ?? rw.TelemetryDatabaseObject.SOURCE,
     isTest: o.isTest ?? false,
   });

@@ -121,13 +121,88 @@ export function connectorUsesOf(json: string | null): ConnectorUse[] {
 }
 
 /**
- * The license JSON with its `sub` (a customer name) replaced by `redact(sub)`, or null when there
- * is nothing to redact. A text that is not a JSON object is replaced whole (it may be anything).
+ * The license JSON with its `sub` (a customer name) replaced by `redact(sub)`, and a custom tier's
+ * name (RisingWave 2.6+: `"tier": {"name": …}`, which may be the customer's) by `custom`, as the
+ * `license_tier` column keeps it; or null when there is nothing to redact. Every other byte stays
+ * as sent: the members are replaced in the text, not re-serialized, because JSON.parse rounds an
+ * unsigned 64-bit `exp` (RisingWave's u64::MAX for "never") to another number. A text that is not
+ * a JSON object is replaced whole (it may be anything).
  */
 export function redactLicenseJson(json: string, redact: (subject: string) => string): string | null {
   const parsed = parseEmbeddedJson(json);
   if (!isRecord(parsed)) return JSON.stringify({ unparsable: redact(json) });
-  if (!('sub' in parsed)) return null;
-  const sub = parsed['sub'];
-  return JSON.stringify({ ...parsed, sub: redact(typeof sub === 'string' ? sub : JSON.stringify(sub)) });
+  let out = '';
+  let from = 0;
+  for (const member of topLevelMembers(json)) {
+    const value = JSON.parse(json.slice(member.start, member.end)) as unknown;
+    let replacement: string | null = null;
+    if (member.key === 'sub') {
+      replacement = JSON.stringify(redact(typeof value === 'string' ? value : JSON.stringify(value)));
+    } else if (member.key === 'tier' && isRecord(value) && 'name' in value) {
+      replacement = JSON.stringify({ ...value, name: 'custom' });
+    }
+    if (replacement === null) continue;
+    out += json.slice(from, member.start) + replacement;
+    from = member.end;
+  }
+  return from === 0 ? null : out + json.slice(from);
+}
+
+/**
+ * Where each top-level member's value is in the text of a JSON object (valid JSON: parsed before),
+ * with its key; every member, duplicates included (JSON.parse keeps the last, a reader may not).
+ * Hand-written: no JSON library in reach reports where a value is in its text.
+ */
+function topLevelMembers(json: string): { key: string; start: number; end: number }[] {
+  const members: { key: string; start: number; end: number }[] = [];
+  let i = skipSpace(json, 0);
+  if (json[i] !== '{') return members;
+  i = skipSpace(json, i + 1);
+  while (i < json.length && json[i] === '"') {
+    const keyEnd = stringEnd(json, i);
+    const key = JSON.parse(json.slice(i, keyEnd)) as string;
+    const start = skipSpace(json, skipSpace(json, keyEnd) + 1); // past the ':'
+    const end = valueEnd(json, start);
+    members.push({ key, start, end });
+    i = skipSpace(json, end);
+    if (json[i] === ',') i = skipSpace(json, i + 1);
+  }
+  return members;
+}
+
+function skipSpace(json: string, i: number): number {
+  while (i < json.length && (json[i] === ' ' || json[i] === '\n' || json[i] === '\r' || json[i] === '\t'))
+    i++;
+  return i;
+}
+
+/** Just past the string that starts at i (a `"`). */
+function stringEnd(json: string, i: number): number {
+  for (let j = i + 1; j < json.length; j++) {
+    if (json[j] === '\\') j++;
+    else if (json[j] === '"') return j + 1;
+  }
+  return json.length;
+}
+
+/** Just past the value that starts at i. */
+function valueEnd(json: string, i: number): number {
+  const first = json[i];
+  if (first === '"') return stringEnd(json, i);
+  if (first === '{' || first === '[') {
+    let depth = 0;
+    for (let j = i; j < json.length; j++) {
+      const c = json[j];
+      if (c === '"') j = stringEnd(json, j) - 1;
+      else if (c === '{' || c === '[') depth++;
+      else if (c === '}' || c === ']') {
+        depth--;
+        if (depth === 0) return j + 1;
+      }
+    }
+    return json.length;
+  }
+  let j = i;
+  while (j < json.length && !',}] \n\r\t'.includes(json[j]!)) j++;
+  return j;
 }

@@ -1,7 +1,7 @@
 // Pieces several views share: the page heading, the events table and the agent events panel.
 import { type AgentEventsAnswer, type EventItem, getJson } from '../api';
 import { type Child, h, table } from '../dom';
-import { formatTime, label } from '../format';
+import { formatTime } from '../format';
 import { panel } from '../panel';
 import { href, type Route } from '../router';
 
@@ -41,6 +41,7 @@ export function eventsTable(
     ...(showCluster ? ['Cluster'] : []),
     'Stage',
     'Name',
+    'Node',
     'Connector',
     'Object',
     'Attributes',
@@ -52,10 +53,19 @@ export function eventsTable(
       caption,
       headers,
       events.map((e) => [
-        h('time', { datetime: e.receivedAt }, formatTime(e.receivedAt)),
+        // The cluster's own clock, informational (the collector's receive time is what counts).
+        h(
+          'time',
+          { datetime: e.receivedAt, title: `cluster clock: ${e.eventTime}` },
+          formatTime(e.receivedAt),
+        ),
         ...(showCluster ? [clusterLink(e.trackingId)] : []),
-        h('span', { class: `stage stage-${e.stage ?? 'unknown'}` }, label(e.stage)),
+        // UNSPECIFIED is RisingWave's stage for license checks and connections, not a gap in the
+        // data: named as the Stage filter names it.
+        h('span', { class: `stage stage-${e.stage ?? 'unspecified'}` }, e.stage ?? 'unspecified'),
         e.name,
+        // Which part of RisingWave sent it: `paywall` tells a license check from other events.
+        e.node || '—',
         e.connector ?? '—',
         e.object ?? '—',
         h('span', { class: 'mono small' }, attributesText(e.attributes)),

@@ -42,11 +42,11 @@ export function connectorsView(route: Route): HTMLElement {
       panel('Connector events by stage', async () => {
         const list = (await events).events.filter((e) => e.connector !== null);
         if (list.length === 0) return h('p', { class: 'muted' }, 'No event in this range names a connector.');
-        const stages = [...new Set(list.map((e) => e.stage ?? 'unknown'))].sort();
+        const stages = [...new Set(list.map((e) => e.stage ?? 'unspecified'))].sort();
         const counts = new Map<string, Map<string, number>>();
         for (const e of list) {
           const row = counts.get(e.connector!) ?? new Map<string, number>();
-          row.set(e.stage ?? 'unknown', (row.get(e.stage ?? 'unknown') ?? 0) + 1);
+          row.set(e.stage ?? 'unspecified', (row.get(e.stage ?? 'unspecified') ?? 0) + 1);
           counts.set(e.connector!, row);
         }
         const rows = [...counts].sort((a, b) => total(b[1]) - total(a[1]));

@@ -1,5 +1,6 @@
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { redactLicenseJson } from '../embedded-json.js';
 import { MetaReportSchema, ReportBaseSchema } from '../gen/risingwave/telemetry_pb.js';
@@ -43,5 +44,54 @@ describe('redactV2LicenseSubject', () => {
       create(MetaReportSchema, { licenseInfoJsonStr: '{"tier":"paid"}' }),
     );
     expect(redactV2LicenseSubject(license, (json) => redactLicenseJson(json, () => 'x'))).toBe(license);
+  });
+});
+
+describe('redactLicenseJson', () => {
+  const hide = (s: string) => `h(${s.length})`;
+
+  it('keeps every other byte as sent: a u64::MAX expiry stays exact', () => {
+    const json = '{"sub":"ACME Corp","iss":"prod.risingwave.com","tier":"paid","exp":18446744073709551615}';
+    expect(redactLicenseJson(json, hide)).toBe(
+      '{"sub":"h(9)","iss":"prod.risingwave.com","tier":"paid","exp":18446744073709551615}',
+    );
+  });
+
+  it("replaces a custom tier's name, which may be the customer's, and every copy of the subject", () => {
+    const json = '{ "sub" : "A", "tier": {"name": "acme-gold", "features": ["time_travel"]}, "sub": "B" }';
+    const out = redactLicenseJson(json, hide)!;
+    expect(out).not.toMatch(/acme-gold|"A"|"B"/);
+    expect(JSON.parse(out)).toEqual({ sub: 'h(1)', tier: { name: 'custom', features: ['time_travel'] } });
+  });
+
+  it('rewrites a license exactly as parsing, replacing and serializing would, for any JSON object', () => {
+    const license = fc.record(
+      {
+        sub: fc.oneof(fc.string(), fc.jsonValue()),
+        tier: fc.oneof(
+          fc.constantFrom('paid', 'free'),
+          fc.record({ name: fc.string(), features: fc.array(fc.string()) }),
+        ),
+        exp: fc.integer(),
+        other: fc.jsonValue(),
+      },
+      { requiredKeys: [] },
+    );
+    fc.assert(
+      fc.property(license, fc.constantFrom(undefined, 1, '\t'), (value, indent) => {
+        const json = JSON.stringify(value, null, indent);
+        const out = redactLicenseJson(json, hide);
+        const expected: Record<string, unknown> = { ...value };
+        if ('sub' in value) {
+          const sub = value.sub;
+          expected.sub = hide(typeof sub === 'string' ? sub : JSON.stringify(sub));
+        }
+        const tier = value.tier;
+        if (typeof tier === 'object' && tier !== null) expected.tier = { ...tier, name: 'custom' };
+        if (!('sub' in value) && typeof tier !== 'object') expect(out).toBeNull();
+        else expect(JSON.parse(out!)).toEqual(JSON.parse(JSON.stringify(expected)));
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
