@@ -26,6 +26,18 @@ export async function countOf(
   return Number(row?.n ?? 0);
 }
 
+/**
+ * Deletes every row of a cluster, in every table (tags and series included: erase means
+ * everywhere), and waits until ClickHouse says the mutations are done. Also what a write does when
+ * it finds, after inserting, that an erase blocked the cluster meanwhile (clickhouse-write.ts).
+ */
+export async function deleteClusterRows(ch: ClickHouseConnection, trackingId: string): Promise<void> {
+  for (const table of CLUSTER_TABLES) {
+    await ch.command(sql`ALTER TABLE ${ident(table)} DELETE WHERE tracking_id = ${trackingId}`);
+  }
+  await ch.waitForMutations();
+}
+
 /** Blocks the cluster, then deletes its rows from every table and waits until the mutations are done. */
 export async function eraseCluster(
   ch: ClickHouseConnection,
@@ -44,11 +56,7 @@ export async function eraseCluster(
   // A write that checked the block just before it landed may insert after the first delete was
   // queued (a mutation only touches the parts that existed then): a second pass takes those.
   for (let pass = 0; pass < 2; pass++) {
-    // Every table with rows of the cluster, tags and series included: erase means everywhere.
-    for (const table of CLUSTER_TABLES) {
-      await ch.command(sql`ALTER TABLE ${ident(table)} DELETE WHERE tracking_id = ${trackingId}`);
-    }
-    await ch.waitForMutations();
+    await deleteClusterRows(ch, trackingId);
     const [left] = await ch.rows<{ n: number }>(
       sql`SELECT count() AS n FROM ${storedOf(sql`tracking_id = ${trackingId}`)}`,
     );

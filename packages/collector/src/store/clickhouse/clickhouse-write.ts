@@ -21,6 +21,7 @@ import {
 } from '../sql/columns.js';
 import type { WriteBatch, WriteResult } from '../store.js';
 import type { ClickHouseConnection, Row } from './clickhouse-connection.js';
+import { deleteClusterRows } from './clickhouse-erase.js';
 import { checkRows, type TableName } from './schema.js';
 import { ident, join, sql } from './sql.js';
 
@@ -195,12 +196,44 @@ export class ClickHouseWriter {
     // The rollup before the parents too: a retry after a crash here recomputes it.
     await this.refreshRollup(children.points);
     await this.ch.insert('agent_reports', agentReports);
-    return {
+    const result = {
       reportsInserted: reports.length,
       eventsInserted: events.length,
       agentReportsInserted: agentReports.length,
       blocked,
       blockedIds: blockedOnes,
+    };
+    return this.undoIfErased(result, reports, events, agentReports);
+  }
+
+  /**
+   * No transaction holds an erase off while a write is between its block check and its inserts:
+   * an erase that blocked one of these clusters meanwhile may have made its passes before these
+   * rows landed (a slow insert), and they would stay. So the block is checked again once they are
+   * in: if an erase got there first, this write deletes the cluster's rows as its erase would
+   * have (every table) and answers it blocked. An erase that blocks after this check finds the
+   * rows in its own passes.
+   */
+  private async undoIfErased(
+    result: WriteResult,
+    reports: readonly { tracking_id: string }[],
+    events: readonly { tracking_id: string }[],
+    agentReports: readonly { tracking_id: string }[],
+  ): Promise<WriteResult> {
+    const written = new Set([...reports, ...events, ...agentReports].map((r) => r.tracking_id));
+    if (written.size === 0) return result;
+    const erased = await this.blockedIds([...written]);
+    if (erased.size === 0) return result;
+    for (const id of erased) await deleteClusterRows(this.ch, id);
+    const of = (rows: readonly { tracking_id: string }[]) =>
+      rows.filter((r) => erased.has(r.tracking_id)).length;
+    const undone = { reports: of(reports), events: of(events), agentReports: of(agentReports) };
+    return {
+      reportsInserted: result.reportsInserted - undone.reports,
+      eventsInserted: result.eventsInserted - undone.events,
+      agentReportsInserted: result.agentReportsInserted - undone.agentReports,
+      blocked: result.blocked + undone.reports + undone.events + undone.agentReports,
+      blockedIds: [...new Set([...result.blockedIds, ...erased])],
     };
   }
 

@@ -11,9 +11,10 @@ import { agentReportWrite } from '../../ingest/native-rows.js';
 import { eventRow, reportRow } from '../../ingest/rows.js';
 import { agentReportColumns, eventColumns, reportColumns } from '../sql/columns.js';
 import type { ClusterFacts, WriteBatch } from '../store.js';
+import type { ClickHouseConnection } from './clickhouse-connection.js';
 import { FILL_SETTING } from './clickhouse-migrate.js';
 import { ClickHouseStore, eventId, openClickHouseStore, parseClickHouseUrl } from './clickhouse-store.js';
-import { ROLLUPS } from './schema.js';
+import { CLUSTER_TABLES, ROLLUPS } from './schema.js';
 import { ident, sql } from './sql.js';
 
 const DAY = 86_400_000;
@@ -314,5 +315,47 @@ describe.skipIf(!probe)('ClickHouse rollups and reads without FINAL', () => {
     expect((await store.getCluster('dup'))?.firstSeen).toBe(T0);
     const range = { fromDay: '2026-11-19', toDay: '2026-11-20', includeCi: true };
     expect(await store.versionCounts(range)).toEqual([{ day: '2026-11-20', version: '2.4.0', clusters: 2 }]);
+  });
+
+  it('an erase that finishes while a write is between its block check and its inserts still wins', async () => {
+    // A slow insert (a busy server, a slow network): the write checked the block before the erase
+    // blocked the cluster, and its rows land after the erase's passes.
+    const ch = (store as unknown as { ch: ClickHouseConnection }).ch;
+    const insert = ch.insert.bind(ch);
+    let arrived!: () => void;
+    const atInsert = new Promise<void>((resolve) => {
+      arrived = resolve;
+    });
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    ch.insert = async (table, values) => {
+      if (table === 'reports' && values.some((v) => v.tracking_id === 'late')) {
+        arrived();
+        await gate;
+      }
+      return insert(table, values);
+    };
+    const late: WriteBatch = {
+      reports: [meta('late', T0), meta('other', T0)],
+      events: events('late', ['source'], T0),
+      agentReports: [agent('late', T0)],
+    };
+    const writing = store.writeBatch(late);
+    await atInsert;
+    await store.eraseCluster('late', T0);
+    release();
+    const result = await writing;
+    expect(result.blockedIds).toEqual(['late']);
+    expect(result.reportsInserted).toBe(1); // the other cluster's
+    expect(await store.getCluster('late')).toBeNull();
+    expect((await store.getCluster('other'))?.trackingId).toBe('other');
+    for (const table of CLUSTER_TABLES) {
+      const [left] = await store.rows<{ n: number }>(
+        sql`SELECT count() AS n FROM ${ident(table)} WHERE tracking_id = 'late'`,
+      );
+      expect(Number(left?.n), table).toBe(0);
+    }
   });
 });
