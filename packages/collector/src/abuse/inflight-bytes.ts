@@ -2,21 +2,32 @@
 // limits bound what one client can send in a minute, not what many send at the same moment: 900
 // connections each posting a legal ~830 KiB meta report took the collector to 2 GB of memory and
 // held its event loop for seconds (a load review, session 28), as each body is read, inflated,
-// decoded and turned into rows before its memory is freed. Checked before the body is read.
+// decoded and turned into rows before its memory is freed. Checked before the body is read, from
+// what the headers say the body will be: so one client address may hold only a share of the cap
+// (a hostile review held all of it with 32 connections that each declared 1 MiB and then sent one
+// byte, and every other client got 503 for as long as they stalled).
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { CollectorError } from '../errors.js';
 
 /** A gzip body is counted at this many times its size (inflated size unknown until read), up to the body limit. */
 const GZIP_FACTOR = 8;
 
+/** The share of the cap one client address may hold: a quarter, but never less than one body. */
+const ADDRESS_SHARE = 4;
+
 export class InflightBytes {
   private held = 0;
+  /** Bytes held per client address (request.ip: behind a trusted proxy, the client's). */
+  private readonly byAddress = new Map<string, number>();
+  private readonly perAddress: number;
 
   constructor(
     /** Bytes at most (0: no cap). One request is always let through, whatever its size. */
     private readonly max: number,
     private readonly bodyLimit: number,
-  ) {}
+  ) {
+    this.perAddress = Math.max(bodyLimit, Math.floor(max / ADDRESS_SHARE));
+  }
 
   /** onRequest hook of the ingest routes: holds the body's share until its answer is sent or the connection ends. */
   reserve = (request: FastifyRequest, reply: FastifyReply, done: (error?: Error) => void): void => {
@@ -36,10 +47,27 @@ export class InflightBytes {
       );
       return;
     }
+    const address = request.ip;
+    const ofAddress = this.byAddress.get(address) ?? 0;
+    if (ofAddress > 0 && ofAddress + bytes > this.perAddress) {
+      void reply.header('retry-after', '1');
+      done(
+        new CollectorError(
+          'overloaded',
+          `requests from this address already hold ${ofAddress} body bytes, its share of --max-inflight-bytes (${this.perAddress} of ${this.max}); nothing was stored, send it again once they are answered`,
+          503,
+        ),
+      );
+      return;
+    }
     this.held += bytes;
+    this.byAddress.set(address, ofAddress + bytes);
     // 'close' comes once the answer is sent, or when the connection ends first: exactly once.
     reply.raw.once('close', () => {
       this.held -= bytes;
+      const left = (this.byAddress.get(address) ?? bytes) - bytes;
+      if (left > 0) this.byAddress.set(address, left);
+      else this.byAddress.delete(address);
     });
     done();
   };
