@@ -509,6 +509,12 @@ describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
   }, 90_000);
 
   it('a wrong token shows the sign-in form with a message', async () => {
+    const bad = await open(`#token=${ADMIN_TOKEN}%E2%80%99`);
+    await bad.getByRole('form', { name: 'Sign in to Tidewatch' }).waitFor();
+    expect(await bad.locator('[data-test="signin-message"]').textContent()).toMatch(
+      /a character no token has/,
+    );
+    await bad.close();
     const page = await open('#token=wrong-token-0000000000000000');
     const form = page.getByRole('form', { name: 'Sign in to Tidewatch' });
     await form.waitFor();
@@ -523,6 +529,13 @@ describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
       .poll(() => page.locator('[data-test="signin-message"]').textContent())
       .toMatch(/not accepted/);
     await shot(page, 'signin');
+    // A token no header can carry (a curly quote from copying it) is a wrong token, not a collector
+    // that did not answer.
+    await page.getByLabel('Access token').fill(`${ADMIN_TOKEN}\u2019`);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expect
+      .poll(() => page.locator('[data-test="signin-message"]').textContent())
+      .toMatch(/a character no token has/);
     // The right token, pasted, signs in.
     await page.getByLabel('Access token').fill(ADMIN_TOKEN);
     await page.getByRole('button', { name: 'Sign in' }).click();

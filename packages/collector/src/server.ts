@@ -198,6 +198,10 @@ export async function buildServer(
     routerOptions: { maxParamLength: 512 },
     frameworkErrors: frameworkErrorHandler(store),
   }) as unknown as FastifyInstance;
+  // Request bodies outside ingest (admin routes) are JSON: a text/plain body was parsed as a string
+  // and refused as "body must be object" (400) where no Content-Type was a 415; now both are 415.
+  // The ingest routes take every body raw in their own scope (http/body.ts).
+  app.removeContentTypeParser('text/plain');
   // Connections beyond this are closed at once, before any byte is read: bounded memory and file
   // descriptors under a connection flood.
   app.server.maxConnections = config.maxConnections;

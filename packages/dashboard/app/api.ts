@@ -4,6 +4,9 @@ import { getToken } from './auth';
 
 export class UnauthorizedError extends Error {}
 
+/** A token the browser cannot put in a header at all (a character no token has). */
+export class UnsendableTokenError extends UnauthorizedError {}
+
 /** 404: an unknown route (not built yet) or an unknown cluster, depending on the route. */
 export class NotFoundError extends Error {}
 
@@ -40,10 +43,20 @@ async function request(path: string, params: Params): Promise<Response> {
   const token = getToken();
   if (!token) throw new UnauthorizedError('Sign in with an access token.');
   const signal = controller.signal;
+  let headers: Headers;
+  try {
+    headers = new Headers({ authorization: `Bearer ${token}`, accept: 'application/json' });
+  } catch {
+    // The browser refuses the header before anything is sent (fetch would say "Failed to fetch"):
+    // a character no header may carry, most often a curly quote or a line break from copying.
+    throw new UnsendableTokenError(
+      'that token has a character no token has (a curly quote or a line break from copying it?)',
+    );
+  }
   let response: Response;
   try {
     response = await fetch(`${path}${queryString(params)}`, {
-      headers: { authorization: `Bearer ${token}`, accept: 'application/json' },
+      headers,
       signal,
       cache: 'no-store',
     });

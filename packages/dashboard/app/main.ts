@@ -1,6 +1,6 @@
 // The Tidewatch dashboard: sign-in, the frame (navigation and date range), and the views.
 import './style.css';
-import { type ActiveAnswer, cancelPending, getJson, UnauthorizedError } from './api';
+import { type ActiveAnswer, cancelPending, getJson, UnauthorizedError, UnsendableTokenError } from './api';
 import { clearToken, getToken, setToken, takeTokenFromFragment } from './auth';
 import { destroyCharts } from './charts';
 import { clear, h } from './dom';
@@ -67,7 +67,7 @@ function signIn(message: string | null): void {
           status.hidden = false;
           status.textContent =
             error instanceof UnauthorizedError
-              ? 'That token was not accepted: it is unknown, revoked or expired.'
+              ? `That token was not accepted: ${error instanceof UnsendableTokenError ? error.message : 'it is unknown, revoked or expired'}.`
               : `Could not reach the collector: ${(error as Error).message}`;
           input.focus();
           return;

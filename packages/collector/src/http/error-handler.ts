@@ -40,6 +40,14 @@ const FASTIFY_CODES: Record<string, string> = {
   FST_ERR_VALIDATION: 'invalid_request',
 };
 
+/** Fastify's words, where they are not the whole truth or do not say what to send instead. */
+const FASTIFY_MESSAGES: Record<string, string> = {
+  // Also what its parser says of valid JSON with a `__proto__` key (refused: prototype poisoning).
+  FST_ERR_CTP_INVALID_JSON_BODY:
+    'the body is not valid JSON, or has a __proto__ or constructor.prototype key, which is refused',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'this route takes a JSON body: Content-Type must be application/json',
+};
+
 export function toErrorBody(error: unknown): { status: number; body: ErrorBody } {
   if (error instanceof ProtocolError || error instanceof CollectorError) {
     return { status: error.status, body: { error: error.code, message: error.message } };
@@ -48,7 +56,8 @@ export function toErrorBody(error: unknown): { status: number; body: ErrorBody }
   const status = fastifyError.statusCode ?? 500;
   if (status >= 400 && status < 500) {
     const code = FASTIFY_CODES[fastifyError.code ?? ''] ?? CODES_BY_STATUS[status] ?? 'bad_request';
-    return { status, body: { error: code, message: fastifyError.message ?? 'bad request' } };
+    const message = FASTIFY_MESSAGES[fastifyError.code ?? ''] ?? fastifyError.message ?? 'bad request';
+    return { status, body: { error: code, message } };
   }
   return {
     status: 500,

@@ -336,6 +336,30 @@ describe.each(targets)('fleet query routes: $name', (target) => {
         });
         expect(odd.status, JSON.stringify(headers)).toBe(415);
       }
+      // JSON sent as text, or with no type at all: both 415, saying what to send.
+      for (const type of ['text/plain', '']) {
+        const odd = await fetch(`${c.url}/admin/clusters/${b}/internal`, {
+          method: 'PUT',
+          body: '{"internal":false}',
+          headers: { 'content-type': type, authorization: `Bearer ${ADMIN_TOKEN}` },
+        });
+        expect(odd.status, type).toBe(415);
+        expect(await odd.json(), type).toEqual({
+          error: 'unsupported_media_type',
+          message: 'this route takes a JSON body: Content-Type must be application/json',
+        });
+      }
+      // Valid JSON with a __proto__ key is refused, and the answer does not call it invalid JSON.
+      const poisoned = await fetch(`${c.url}/admin/clusters/${b}/internal`, {
+        method: 'PUT',
+        body: '{"internal":false,"__proto__":{"admin":true}}',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_TOKEN}` },
+      });
+      expect(poisoned.status).toBe(400);
+      expect(await poisoned.json()).toMatchObject({
+        error: 'invalid_json',
+        message: expect.stringContaining('__proto__'),
+      });
       const utf8 = await fetch(`${c.url}/admin/clusters/${b}/internal`, {
         method: 'PUT',
         body: '{"internal":true}',
