@@ -134,6 +134,7 @@ export function redactLicenseJson(json: string, redact: (subject: string) => str
   let out = '';
   let from = 0;
   for (const member of topLevelMembers(json)) {
+    if (member.key !== 'sub' && member.key !== 'tier') continue;
     const value = JSON.parse(json.slice(member.start, member.end)) as unknown;
     let replacement: string | null = null;
     if (member.key === 'sub') {

@@ -36,28 +36,17 @@ export class InflightBytes {
       return;
     }
     const bytes = this.estimate(request);
-    if (this.held > 0 && this.held + bytes > this.max) {
-      void reply.header('retry-after', '1');
-      done(
-        new CollectorError(
-          'overloaded',
-          `ingest requests already hold ${this.held} body bytes, near the limit (--max-inflight-bytes ${this.max}); nothing was stored, send it again in a second`,
-          503,
-        ),
-      );
-      return;
-    }
     const address = request.ip;
     const ofAddress = this.byAddress.get(address) ?? 0;
-    if (ofAddress > 0 && ofAddress + bytes > this.perAddress) {
+    const refusal =
+      this.held > 0 && this.held + bytes > this.max
+        ? `ingest requests already hold ${this.held} body bytes, near the limit (--max-inflight-bytes ${this.max}); nothing was stored, send it again in a second`
+        : ofAddress > 0 && ofAddress + bytes > this.perAddress
+          ? `requests from this address already hold ${ofAddress} body bytes, its share of --max-inflight-bytes (${this.perAddress} of ${this.max}); nothing was stored, send it again once they are answered`
+          : null;
+    if (refusal !== null) {
       void reply.header('retry-after', '1');
-      done(
-        new CollectorError(
-          'overloaded',
-          `requests from this address already hold ${ofAddress} body bytes, its share of --max-inflight-bytes (${this.perAddress} of ${this.max}); nothing was stored, send it again once they are answered`,
-          503,
-        ),
-      );
+      done(new CollectorError('overloaded', refusal, 503));
       return;
     }
     this.held += bytes;
