@@ -18,11 +18,6 @@ async function distribution(): Promise<string> {
   }
 }
 
-/** Memory this process can still get: the cgroup's rest in a container (Node ≥ 20.13), else free memory. */
-function available(): number {
-  return process.availableMemory?.() ?? os.freemem();
-}
-
 export class Collectors {
   private osVersion = '';
   /**
@@ -31,6 +26,8 @@ export class Collectors {
    * after a restart), and reading them parses /proc/meminfo and the cgroup file.
    */
   private memoryTotal = 0;
+  /** Whether a cgroup limit below the machine's memory applies (read with memoryTotal). */
+  private constrained = false;
   private readonly loopDelay: IntervalHistogram;
 
   constructor() {
@@ -47,7 +44,17 @@ export class Collectors {
   private readMemoryTotals(): void {
     const machine = os.totalmem();
     const constrained = process.constrainedMemory?.() ?? 0;
-    this.memoryTotal = constrained > 0 && constrained < machine ? constrained : machine;
+    this.constrained = constrained > 0 && constrained < machine;
+    this.memoryTotal = this.constrained ? constrained : machine;
+  }
+
+  /**
+   * Memory this process can still get: the cgroup's rest in a container (Node ≥ 20.13), else free
+   * memory. Without a limit both are the same number, but availableMemory() still looks for cgroup
+   * files on every call: ~76 µs against os.freemem()'s ~18 µs, about 4% of a 500-series report tick.
+   */
+  private available(): number {
+    return this.constrained ? (process.availableMemory?.() ?? os.freemem()) : os.freemem();
   }
 
   stop(): void {
@@ -59,7 +66,7 @@ export class Collectors {
     return {
       // Against the same total: in a container, what is left of its limit (availableMemory() takes
       // the cgroup into account), not the whole machine's used memory against the limit.
-      memoryUsed: Math.max(0, this.memoryTotal - available()),
+      memoryUsed: Math.max(0, this.memoryTotal - this.available()),
       memoryTotal: this.memoryTotal,
       osName: os.type(),
       osVersion: this.osVersion,

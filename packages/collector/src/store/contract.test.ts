@@ -862,6 +862,36 @@ describe.each(targets)('store contract: $name', (target) => {
     expect([...first, ...rest].map((e) => e.id)).toEqual(all.map((e) => e.id));
   });
 
+  it('lists events received together in one order on every store: the later batch first, each by its own time', async () => {
+    const batchOf = (times: number[]) =>
+      decodeV2EventBatchRaw(
+        eventBatch(times.map((t) => ({ trackingId: 'tie', eventTimeSec: t, name: `t${t}` }))),
+      ).map((e) => eventRow(e.event, e.raw, T0));
+    // Two requests in the same millisecond (one receive time), the events of each in no order.
+    await store.writeBatch({ reports: [], events: batchOf([1_764_000_030, 1_764_000_010, 1_764_000_020]) });
+    await store.writeBatch({ reports: [], events: batchOf([1_764_000_005, 1_764_000_040, 1_764_000_015]) });
+    const base = { fromDay: '2026-11-20', toDay: '2026-11-20', limit: 10 };
+    const expected = [
+      't1764000040',
+      't1764000015',
+      't1764000005',
+      't1764000030',
+      't1764000020',
+      't1764000010',
+    ];
+    expect((await store.events(base)).map((e) => e.name)).toEqual(expected);
+    // Page by page, two at a time: the same order, each event once.
+    const paged: string[] = [];
+    let before: { receivedAt: number; id: number } | undefined;
+    for (let page = 0; page < 5; page++) {
+      const rows = await store.events({ ...base, limit: 2, before });
+      paged.push(...rows.map((e) => e.name));
+      if (rows.length < 2) break;
+      before = { receivedAt: rows[1]!.receivedAt, id: rows[1]!.id };
+    }
+    expect(paged).toEqual(expected);
+  });
+
   it('spans clusters over days and carries versions forward day by day', async () => {
     const day = 86_400_000;
     await store.writeBatch({

@@ -83,7 +83,6 @@ import type { TableName } from './schema.js';
 import { and, ident, type Sql, sql } from './sql.js';
 
 export { type ClickHouseOptions, parseClickHouseUrl } from './clickhouse-connection.js';
-export { eventId } from './clickhouse-write.js';
 
 type Row = Record<string, unknown>;
 
@@ -574,11 +573,12 @@ export class ClickHouseStore implements Store {
     const after = before
       ? sql`at < ${before.receivedAt} OR (at = ${before.receivedAt} AND first_id < ${before.id})`
       : sql`1`;
-    // Each event's first copy (a retry stored twice before a merge is listed once, at one place of
-    // the page order); the page cursor applies after that choice, so pages never repeat an event.
-    // The page is chosen on narrow columns; only its rows are then read whole (PREWHERE).
+    // Each event's first copy by (received_at, id) (a retry stored twice before a merge is listed
+    // once, at one place of the page order; each copy has its own id); the page cursor applies
+    // after that choice, so pages never repeat an event. The page is chosen on narrow columns;
+    // only its rows are then read whole (PREWHERE).
     const page = sql`SELECT dedup_key FROM (
-        SELECT dedup_key, min(received_at) AS at, any(id) AS first_id FROM events
+        SELECT dedup_key, min(received_at) AS at, argMin(id, (received_at, id)) AS first_id FROM events
         WHERE ${and(filters)} GROUP BY dedup_key)
       WHERE ${after} ORDER BY at DESC, first_id DESC LIMIT ${query.limit}`;
     const rows = await this.rows<EventColumns>(
@@ -586,7 +586,7 @@ export class ClickHouseStore implements Store {
             SELECT dedup_key, id, tracking_id, received_at, event_time_sec, stage, name, connector_name,
               catalog_id, attributes, node, object
             FROM events PREWHERE dedup_key IN (${page}) WHERE ${and(filters)}
-            ORDER BY received_at LIMIT 1 BY dedup_key)
+            ORDER BY received_at, id LIMIT 1 BY dedup_key)
           ORDER BY received_at DESC, id DESC`,
     );
     return rows.map(storedEvent);

@@ -2,7 +2,6 @@
 // whole before its first insert, keys already stored are looked up first, children go in before
 // their parents (a batch cut short by a crash is completed by its retry without duplicates), and
 // two batches of this process holding one retry key are written one after the other.
-import { createHash } from 'node:crypto';
 import {
   LEGACY_EVENT_KEYS_SETTING,
   legacyCandidates,
@@ -32,11 +31,6 @@ import { ident, join, sql } from './sql.js';
  * ~0.2 s of ClickHouse CPU each, whatever their size).
  */
 export const KEYS_PER_LOOKUP = 4_000;
-
-/** The page cursor's tie-breaker for an event: 48 bits of its retry key, the same on every copy. */
-export function eventId(dedupKey: string): number {
-  return createHash('sha256').update(dedupKey).digest().readUIntBE(0, 6);
-}
 
 const base64 = (bytes: Uint8Array) =>
   Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
@@ -172,9 +166,11 @@ export class ClickHouseWriter {
     const reports = batch.reports
       .filter((r) => !storedReports.has(r.dedupKey))
       .map((r) => ({ ...reportColumns(r), raw: base64(r.raw) }));
+    // Ids rise in retry-key order within a batch and from batch to batch, as the SQL stores'
+    // row ids do: events received together are listed in the same order on every store.
     const events = batch.events
       .filter((e) => !storedEvents.has(e.dedupKey))
-      .map((e) => ({ ...eventColumns(e), id: eventId(e.dedupKey), raw: base64(e.raw) }));
+      .map((e) => ({ ...eventColumns(e), id: this.ch.nextVersion(), raw: base64(e.raw) }));
     const newAgents = (batch.agentReports ?? []).filter((w) => !storedAgents.has(w.report.reportId));
     const agentReports = newAgents.map((w) => ({
       ...agentReportColumns(w.report),

@@ -13,7 +13,7 @@ import { agentReportColumns, eventColumns, reportColumns } from '../sql/columns.
 import type { ClusterFacts, WriteBatch } from '../store.js';
 import type { ClickHouseConnection } from './clickhouse-connection.js';
 import { FILL_SETTING } from './clickhouse-migrate.js';
-import { ClickHouseStore, eventId, openClickHouseStore, parseClickHouseUrl } from './clickhouse-store.js';
+import { ClickHouseStore, openClickHouseStore, parseClickHouseUrl } from './clickhouse-store.js';
 import { CLUSTER_TABLES, ROLLUPS } from './schema.js';
 import { ident, sql } from './sql.js';
 
@@ -54,11 +54,15 @@ async function secondCopy(store: ClickHouseStore, batch: WriteBatch, shiftMs: nu
   const later = <T extends { receivedAt: number }>(r: T) => ({ ...r, receivedAt: r.receivedAt + shiftMs });
   await store.client.insert({
     table: 'events',
-    values: batch.events.map(later).map((e) => ({
-      ...eventColumns(e),
-      id: eventId(e.dedupKey),
-      raw: base64(e.raw),
-    })),
+    // Ids as that collector's writer gives them: rising in key order, from its clock a moment later.
+    values: [...batch.events]
+      .sort((a, b) => (a.dedupKey < b.dedupKey ? -1 : 1))
+      .map(later)
+      .map((e, i) => ({
+        ...eventColumns(e),
+        id: (Date.now() + 1) * 1000 + i,
+        raw: base64(e.raw),
+      })),
     format: 'JSONEachRow',
   });
   await store.client.insert({

@@ -87,7 +87,8 @@ export const TABLES: readonly TableDef[] = [
     name: 'events',
     columns: [
       s('dedup_key'),
-      // Stable 52-bit number from the retry key: the page cursor's tie-breaker.
+      // The page cursor's tie-breaker: rises in retry-key order within a batch and from batch to
+      // batch, like the SQL stores' row ids (rows stored before session 30: 48 bits of the key's hash).
       { name: 'id', type: 'UInt64' },
       s('tracking_id'),
       ...received,
