@@ -110,6 +110,11 @@ export function reportRow(report: NodeReport, raw: Uint8Array, receivedAt: numbe
 }
 
 const unknownEnum = (n: number | null) => (n === null ? null : `#${n}`);
+/**
+ * How a stage or object number this version does not know (a newer RisingWave's) is stored and
+ * answered, e.g. `unknown_7`: listed and counted apart from UNSPECIFIED, and filterable by stage.
+ */
+export const unknownName = (n: number | null) => (n === null ? null : `unknown_${n}`);
 
 /**
  * The rows of one request's events. RisingWave events carry no id and RisingWave never retries, so
@@ -195,7 +200,7 @@ export function eventRow(
     receivedAt,
     receivedDay: utcDay(receivedAt),
     eventTimeSec: event.eventTimeSec,
-    stage: event.stage,
+    stage: event.stage ?? unknownName(event.unknownStage),
     name: event.name,
     // Lower-case, as the connectors of reports are: CREATE SOURCE events carry the user's own
     // spelling (`Kafka`), which RisingWave itself matches without case. The key keeps it as sent.
@@ -203,7 +208,7 @@ export function eventRow(
     catalogId: event.catalogId,
     attributes: event.attributes,
     node: event.node,
-    object: event.object,
+    object: event.object ?? unknownName(event.unknownObject),
     flags: event.flags.length > 0 ? event.flags.join(',') : null,
     raw,
   };

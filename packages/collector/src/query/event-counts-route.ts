@@ -1,12 +1,11 @@
 // `GET /query/event-counts`: RisingWave events counted per day, stage, name, connector or cluster
 // (creates, drops and recoveries per day; the clusters with the most failure recoveries).
-import { EVENT_STAGES, LIMITS } from '@tidewatch/protocol';
+import { LIMITS } from '@tidewatch/protocol';
 import type { FastifyInstance } from 'fastify';
 import { requireToken } from '../auth/require-token.js';
 import { EVENT_GROUPINGS, type EventGrouping, type Store } from '../store/store.js';
 import { booleanParam, dayRange, dayRangeQuerySchema, excluded, excludedSchema } from './day-range.js';
-
-const STAGES = [...EVENT_STAGES, 'unspecified'] as const;
+import { stageFilter, stageParamSchema } from './stage-param.js';
 
 export async function eventCountsRoute(app: FastifyInstance, opts: { store: Store }) {
   app.get(
@@ -25,7 +24,7 @@ export async function eventCountsRoute(app: FastifyInstance, opts: { store: Stor
             from: dayRangeQuerySchema.from,
             to: dayRangeQuerySchema.to,
             by: { type: 'string', enum: [...EVENT_GROUPINGS] },
-            stage: { type: 'string', enum: [...STAGES] },
+            stage: stageParamSchema,
             name: { type: 'string', maxLength: LIMITS.shortStringMax },
             limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
             includeInternal: dayRangeQuerySchema.includeInternal,
@@ -57,7 +56,7 @@ export async function eventCountsRoute(app: FastifyInstance, opts: { store: Stor
         from?: string;
         to?: string;
         by: EventGrouping;
-        stage?: (typeof STAGES)[number];
+        stage?: string;
         name?: string;
         limit: number;
         includeInternal?: string;
@@ -67,7 +66,7 @@ export async function eventCountsRoute(app: FastifyInstance, opts: { store: Stor
       const rows = await opts.store.eventCounts({
         ...range,
         by: q.by,
-        stage: q.stage === 'unspecified' ? null : q.stage,
+        stage: stageFilter(q.stage),
         name: q.name,
         limit: q.limit,
         includeInternal,

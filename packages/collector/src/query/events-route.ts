@@ -1,5 +1,5 @@
 // `GET /query/events`: RisingWave events newest first, filtered, with a cursor (CONTRACT.md).
-import { EVENT_STAGES, LIMITS } from '@tidewatch/protocol';
+import { LIMITS } from '@tidewatch/protocol';
 import type { FastifyInstance } from 'fastify';
 import { requireToken } from '../auth/require-token.js';
 import type { Store, StoredEvent } from '../store/store.js';
@@ -12,8 +12,7 @@ import {
   pageQuerySchema,
   pageResponseSchema,
 } from './paging.js';
-
-const STAGES = [...EVENT_STAGES, 'unspecified'] as const;
+import { stageFilter, stageParamSchema } from './stage-param.js';
 
 /** An opaque cursor: the position (receive time, id) of the last event of a page. */
 function encodeCursor(e: StoredEvent): string {
@@ -38,7 +37,7 @@ export async function eventsRoute(app: FastifyInstance, opts: { store: Store }) 
         querystring: {
           type: 'object',
           properties: {
-            stage: { type: 'string', enum: [...STAGES] },
+            stage: stageParamSchema,
             // As long as ingest lets them be: a stored value can always be looked for.
             name: { type: 'string', maxLength: LIMITS.shortStringMax },
             connector: {
@@ -65,13 +64,13 @@ export async function eventsRoute(app: FastifyInstance, opts: { store: Store }) 
     },
     async (request) => {
       const query = request.query as PageQuery & {
-        stage?: (typeof STAGES)[number];
+        stage?: string;
         name?: string;
         connector?: string;
       };
       const events = await opts.store.events({
         ...pageFilter(query, decodeCursor),
-        stage: query.stage === 'unspecified' ? null : query.stage,
+        stage: stageFilter(query.stage),
         name: query.name,
         connector: query.connector,
       });

@@ -534,6 +534,26 @@ describe.each(targets)('fleet query routes: $name', (target) => {
     const { events } = (await res.json()) as { events: { stage: string | null; object: string | null }[] };
     // The last body is a retry of the first; the other four are four different events.
     expect(events).toHaveLength(4);
+    // Each answered with its number, apart from UNSPECIFIED, and found by it.
+    const shown = (e: { stage: string | null; object: string | null }) => `${e.stage}/${e.object}`;
+    expect(events.map(shown).sort()).toEqual([
+      'create_stream_job/unknown_6',
+      'create_stream_job/unknown_7',
+      'unknown_6/source',
+      'unknown_7/source',
+    ]);
+    const byStage = (await json(`/query/events?trackingId=${trackingId}&stage=unknown_7`)) as {
+      events: { stage: string }[];
+    };
+    expect(byStage.events.map((e) => e.stage)).toEqual(['unknown_7']);
+    expect(
+      ((await json(`/query/events?trackingId=${trackingId}&stage=unspecified`)) as { events: [] }).events,
+    ).toEqual([]);
+    const counts = (await json('/query/event-counts?by=stage&name=future')) as { rows: { value: string }[] };
+    expect(counts.rows.map((r) => r.value).sort()).toEqual(['create_stream_job', 'unknown_6', 'unknown_7']);
+    for (const bad of ['unknown_', 'unknown_x', 'unknown_12345678901', 'UNKNOWN_6']) {
+      expect((await c.get(`/query/events?stage=${bad}`)).status, bad).toBe(400);
+    }
   });
 
   it('keeps apart messages whose key fields differ only before clamping or cleaning, and still dedups a retry', async () => {
