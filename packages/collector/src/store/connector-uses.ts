@@ -22,3 +22,13 @@ export function connectorUseCounts(json: string | null): ConnectorUseCount[] {
   }
   return [...counts.values()];
 }
+
+/**
+ * The stored connector names an event filter for `connector` matches: ingest stores it
+ * lower-cased (CREATE SOURCE events carry the user's `Kinesis`), so `Kinesis` must find `kinesis`;
+ * events stored by collectors from before that keep the spelling they were sent with.
+ */
+export function eventConnectorNames(connector: string): string[] {
+  const lower = connector.toLowerCase();
+  return lower === connector ? [connector] : [lower, connector];
+}

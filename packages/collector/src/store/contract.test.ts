@@ -1095,6 +1095,12 @@ describe.each(targets)('store contract: $name', (target) => {
     const base = { fromDay: '2026-11-20', toDay: '2026-11-20', limit: 10 };
     expect(await store.events({ ...base, connector: 'kafka' })).toHaveLength(2);
     expect(await store.events({ ...base, connector: 'iceberg' })).toHaveLength(0);
+    // Stored lower-cased, found in any case; a row an earlier collector kept as sent, by that spelling.
+    expect(await store.events({ ...base, connector: 'Kafka' })).toHaveLength(2);
+    expect(await store.events({ ...base, connector: 'KAFKA' })).toHaveLength(2);
+    const [old] = events('ec2', ['source']);
+    await store.writeBatch({ reports: [], events: [{ ...old!, connectorName: 'Kinesis' }] });
+    expect((await store.events({ ...base, connector: 'Kinesis' })).map((e) => e.trackingId)).toEqual(['ec2']);
   });
 
   // SQL stores keep rollups, filled by a migration for data stored before it (ClickHouse fills its

@@ -348,7 +348,7 @@ export interface EventQuery {
   /** A stage name, or null for events with an unspecified stage; undefined for any. */
   stage?: string | null | undefined;
   name?: string | undefined;
-  /** Events of this connector only. */
+  /** Events of this connector only, in any case (see eventConnectorNames). */
   connector?: string | undefined;
   limit: number;
   /** Continue after this (receivedAt, id) position (newest first). */

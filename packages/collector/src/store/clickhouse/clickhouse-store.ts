@@ -36,6 +36,7 @@ import {
   tokenRecord,
   versionCountsOf,
 } from '../answers.js';
+import { eventConnectorNames } from '../connector-uses.js';
 import { boundaryValue, LEGACY_EVENT_KEYS_SETTING } from '../legacy-event-keys.js';
 import { type CellGrouping, foldCells, type MetricFleetAnswer, newestKind } from '../metric-cells.js';
 import { metricRollup, type RollupColumns } from '../metric-rollup.js';
@@ -80,7 +81,7 @@ import { migrateClickHouse } from './clickhouse-migrate.js';
 import { deleteBefore } from './clickhouse-retention.js';
 import { ClickHouseWriter } from './clickhouse-write.js';
 import type { TableName } from './schema.js';
-import { and, ident, type Sql, sql } from './sql.js';
+import { and, ident, join, type Sql, sql } from './sql.js';
 
 export { type ClickHouseOptions, parseClickHouseUrl } from './clickhouse-connection.js';
 
@@ -568,7 +569,11 @@ export class ClickHouseStore implements Store {
   async events(query: EventQuery): Promise<StoredEvent[]> {
     const filters = this.eventFilters(query);
     if (query.trackingId !== undefined) filters.push(sql`tracking_id = ${query.trackingId}`);
-    if (query.connector !== undefined) filters.push(sql`connector_name = ${query.connector}`);
+    if (query.connector !== undefined) {
+      filters.push(
+        sql`connector_name IN (${join(eventConnectorNames(query.connector).map((n) => sql`${n}`))})`,
+      );
+    }
     const before = query.before;
     const after = before
       ? sql`at < ${before.receivedAt} OR (at = ${before.receivedAt} AND first_id < ${before.id})`

@@ -17,7 +17,7 @@ import {
   tokenRecord,
   versionCountsOf,
 } from '../answers.js';
-import { type ConnectorUseCount, connectorUseCounts } from '../connector-uses.js';
+import { type ConnectorUseCount, connectorUseCounts, eventConnectorNames } from '../connector-uses.js';
 import { LEGACY_EVENT_KEYS_SETTING, parseBoundary } from '../legacy-event-keys.js';
 import { type CellGrouping, lastStoredCellDay, type MetricFleetAnswer } from '../metric-cells.js';
 import { METRIC_ROLLUP_PAGE } from '../metric-rollup.js';
@@ -608,7 +608,8 @@ export class SqlStore implements Store {
     if (query.stage === null) q = q.where('stage', 'is', null);
     else if (query.stage !== undefined) q = q.where('stage', '=', query.stage);
     if (query.name !== undefined) q = q.where('name', '=', query.name);
-    if (query.connector !== undefined) q = q.where('connector_name', '=', query.connector);
+    if (query.connector !== undefined)
+      q = q.where('connector_name', 'in', eventConnectorNames(query.connector));
     const before = query.before;
     if (before) {
       q = q.where((eb) =>
