@@ -486,17 +486,20 @@ describe('tidewatch serve', () => {
       (await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => null))?.status === 200;
     // npm start: npm passes the SIGTERM on, and its script execs the collector, which gets it.
     // npx: npm's shell dies without passing it on; the orphaned collector notices its parent gone.
+    // Ctrl-C in a terminal: SIGINT to npm and the collector at once, and npm passes its own on.
     for (const [how, parentSignal] of [
       ['npm start', 'SIGTERM'],
+      ['npm start', 'SIGINT to the group'],
       ['npm exec shell', 'SIGKILL'],
     ] as const) {
       const port = await freePort();
-      const store = `sqlite:${join(dir.path, `npm-${parentSignal}.db`)}`;
+      const store = `sqlite:${join(dir.path, `npm-${parentSignal.replaceAll(' ', '-')}.db`)}`;
       const child =
         how === 'npm start'
           ? spawn('npm', ['start', '--', '--port', String(port), '--store', store], {
               cwd: root,
               stdio: ['ignore', 'pipe', 'pipe'],
+              detached: true, // its own process group, as a terminal's foreground job
             })
           : spawn(
               'sh',
@@ -511,7 +514,8 @@ describe('tidewatch serve', () => {
       child.stdout!.on('data', (d: Buffer) => (output += d));
       child.stderr!.on('data', (d: Buffer) => (output += d));
       await expect.poll(() => healthy(port), { timeout: 20_000 }).toBe(true);
-      child.kill(parentSignal);
+      if (parentSignal === 'SIGINT to the group') process.kill(-child.pid!, 'SIGINT');
+      else child.kill(parentSignal);
       await expect.poll(() => healthy(port), { timeout: 10_000 }).toBe(false);
       await expect.poll(() => output, { timeout: 5_000 }).toContain('stopped cleanly');
       expect(output).not.toContain('second signal');

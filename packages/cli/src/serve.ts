@@ -10,6 +10,9 @@ import {
 } from '@tidewatch/collector';
 import { unknownVariables } from './args.js';
 
+/** A second identical signal within this is the first one delivered twice (see onSignal). */
+const REPEAT_WINDOW_MS = 1_000;
+
 export async function serve(config: CollectorConfig, env: NodeJS.ProcessEnv = {}): Promise<void> {
   // `npm start | head` closes stdout: a write to it must not crash the collector (pino drops the
   // lines once it runs; the start lines below would throw EPIPE as an unhandled 'error' event).
@@ -25,7 +28,13 @@ export async function serve(config: CollectorConfig, env: NodeJS.ProcessEnv = {}
   let pending: NodeJS.Signals | undefined;
   let running: ((signal: NodeJS.Signals) => void) | undefined;
   let signalled = false;
+  let first: { signal: NodeJS.Signals; at: number } | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
+    // Ctrl-C on `npm start` reaches the collector twice within milliseconds: the terminal sends
+    // SIGINT to npm and to it, and npm passes its own on. The same signal again within a second is
+    // that one Ctrl-C, not an operator asking to exit at once.
+    if (first && first.signal === signal && Date.now() - first.at < REPEAT_WINDOW_MS) return;
+    first ??= { signal, at: Date.now() };
     signalled = true;
     if (running) return running(signal);
     if (listening && pending === undefined) {

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import SQLite from 'better-sqlite3';
-import { type Kysely, sql } from 'kysely';
+import { type Kysely, Migrator, sql } from 'kysely';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, startTestCollector } from '../../../test-support/collector.js';
 import { metaReport } from '../../../test-support/risingwave.js';
@@ -116,6 +116,36 @@ describe('SQLite file of another application', () => {
     const reopened = openStore(`sqlite:${ours}`);
     expect(await reopened.migrate()).toEqual([]);
     await reopened.close();
+  });
+});
+
+describe('SQLite migrations', () => {
+  it('commit each migration whole or not at all, so a start cut short can start again', async () => {
+    // A migration that stops after its first statement, as a signal or a full disk would stop one.
+    const file = `${dir.path}/half-migrated.db`;
+    const store = openStore(`sqlite:${file}`) as SqlStore;
+    const halfway = new Migrator({
+      db: store.db,
+      provider: {
+        getMigrations: async () => ({
+          '0001_two_steps': {
+            up: async (db: Kysely<unknown>) => {
+              await sql`create table first_step (id integer)`.execute(db);
+              throw new Error('stopped halfway');
+            },
+          },
+        }),
+      },
+    });
+    const { error } = await halfway.migrateUp();
+    expect(String(error)).toMatch(/stopped halfway/);
+    const tables = await sql<{ name: string }>`select name from sqlite_master where type = 'table'`.execute(
+      store.db,
+    );
+    expect(tables.rows.map((r) => r.name)).not.toContain('first_step');
+    // The real migrations then run on the same file as on a new one.
+    expect((await store.migrate()).length).toBeGreaterThan(10);
+    await store.close();
   });
 });
 

@@ -178,6 +178,19 @@ class QueryThreadDriver implements Driver {
 }
 
 /**
+ * Kysely's SQLite adapter, but saying what is true of SQLite: DDL is transactional. Kysely's own
+ * says not, so its migrator ran each migration's statements one by one, and a start stopped by a
+ * signal or a full disk halfway through one left tables created and the migration unrecorded:
+ * every later start then failed at "table already exists". Now each migration commits whole or
+ * not at all.
+ */
+class TransactionalSqliteAdapter extends SqliteAdapter {
+  override get supportsTransactionalDdl(): boolean {
+    return true;
+  }
+}
+
+/**
  * Kysely's SQLite dialect with its connections on threads running sqlite-query-thread.ts: one
  * read-write (`primary`) and any number of read-only ones (`readers`).
  */
@@ -196,7 +209,7 @@ export class SqliteThreadDialect implements Dialect {
   }
 
   createAdapter() {
-    return new SqliteAdapter();
+    return new TransactionalSqliteAdapter();
   }
 
   // biome-ignore lint/suspicious/noExplicitAny: Kysely's Dialect interface takes Kysely<any>
