@@ -238,7 +238,7 @@ describe('tidewatch serve', () => {
   });
 
   it('token create --expires-days: the token works until then, then answers 401 and lists as expired', async () => {
-    for (const bad of ['0', '-1', 'soon']) {
+    for (const bad of ['0', '-1', 'soon', '36501', '99999999']) {
       await expect(
         run(process.execPath, [
           BIN,
@@ -278,6 +278,13 @@ describe('tidewatch serve', () => {
       .find((l) => l.includes('brief'))!;
     expect(after).toMatch(/read\s+expired/);
     expect(await stop(s)).toBe(0);
+    // A token an older version let through with an expiry no date can show: listed, not a crash.
+    const file = new Database(store.slice('sqlite:'.length));
+    file.prepare("update tokens set expires_at = 8641795834447096 where label = 'brief'").run();
+    file.close();
+    const odd = (await run(process.execPath, [BIN, 'token', 'list', '--store', store])).stdout;
+    expect(odd).toMatch(/brief/);
+    expect(odd).toMatch(/8641795834447096 ms \(out of range\)/);
   });
 
   it('token and audit refuse to create the default store somewhere else, and say where to run them', async () => {

@@ -4,6 +4,14 @@ import { newToken, openStore, type TokenRole } from '@tidewatch/collector';
 import { existingStoreUrl, migrateNewOnly, UsageError } from './args.js';
 import { formatTable } from './table.js';
 
+const MAX_EXPIRES_DAYS = 36_500;
+
+/** A stored time as ISO 8601; one no date can show (set by an older version) as its number. */
+function isoTime(ms: number): string {
+  const date = new Date(ms);
+  return Number.isNaN(date.getTime()) ? `${ms} ms (out of range)` : date.toISOString();
+}
+
 const USAGE = `usage: tidewatch token create --role read|admin [--label TEXT] [--expires-days N] [--store URL]
        tidewatch token list [--store URL]
        tidewatch token revoke ID [--store URL]`;
@@ -30,8 +38,9 @@ export async function token(argv: string[], env: NodeJS.ProcessEnv): Promise<voi
       const role = values.role as TokenRole;
       if (role !== 'read' && role !== 'admin') throw new UsageError(`--role must be read or admin\n${USAGE}`);
       const days = values['expires-days'] === undefined ? null : Number(values['expires-days']);
-      if (days !== null && !(Number.isFinite(days) && days > 0))
-        throw new UsageError('--expires-days must be a positive number');
+      // At most a century: past ~273,790 years a date cannot be written, and `token list` failed.
+      if (days !== null && !(Number.isFinite(days) && days > 0 && days <= MAX_EXPIRES_DAYS))
+        throw new UsageError(`--expires-days must be a positive number of days, at most ${MAX_EXPIRES_DAYS}`);
       const created = newToken(
         role,
         values.label ?? `created by the CLI`,
@@ -53,8 +62,8 @@ export async function token(argv: string[], env: NodeJS.ProcessEnv): Promise<voi
         id: t.id,
         role: t.role,
         state: t.revokedAt ? 'revoked' : t.expiresAt !== null && t.expiresAt <= now ? 'expired' : 'active',
-        created: new Date(t.createdAt).toISOString(),
-        expires: t.expiresAt === null ? 'never' : new Date(t.expiresAt).toISOString(),
+        created: isoTime(t.createdAt),
+        expires: t.expiresAt === null ? 'never' : isoTime(t.expiresAt),
         label: t.label,
       }));
       // The query command's table: a header row, and labels escaped like every stored string.

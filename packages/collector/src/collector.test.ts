@@ -104,8 +104,14 @@ describe('a configured admin token (--admin-token)', () => {
     const rotated = 'new-configured-admin-token-4567';
     const status = async (url: string, token: string) =>
       (await fetch(`${url}/admin/blocked`, { headers: { authorization: `Bearer ${token}` } })).status;
+    const log = capturedLog();
     const start = (adminToken: string) =>
-      startCollector({ store, host: '127.0.0.1', port: 0, logLevel: 'silent', adminToken });
+      startCollector(
+        { store, host: '127.0.0.1', port: 0, logLevel: 'warn', adminToken },
+        { logStream: log.stream },
+      );
+    const revokedLines = () =>
+      log.lines.filter((l) => l.includes('revoked the admin secret configured before'));
 
     const first = await start(old);
     expect(await status(first.url, old)).toBe(200);
@@ -120,6 +126,12 @@ describe('a configured admin token (--admin-token)', () => {
       });
       const { entries } = (await audit.json()) as { entries: { action: string; details: unknown }[] };
       expect(entries.filter((e) => e.action === 'token_revoke')).toHaveLength(1);
+      // Said where the operator looks: other collectors of the store now refuse the old secret.
+      expect(revokedLines()).toHaveLength(1);
+      expect(JSON.parse(revokedLines()[0]!)).toMatchObject({
+        level: 40,
+        msg: /must restart with the new one/,
+      });
     } finally {
       await second.close();
     }
@@ -128,6 +140,7 @@ describe('a configured admin token (--admin-token)', () => {
     const third = await start(rotated);
     expect(await status(third.url, rotated)).toBe(200);
     await third.close();
+    expect(revokedLines()).toHaveLength(1);
 
     // A collector of the same store started without the secret (a host missing the variable)
     // neither revokes it for the others nor mints an admin token of its own. (One at a time: a

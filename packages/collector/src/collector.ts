@@ -30,7 +30,11 @@ const CONFIGURED = 'configured (--admin-token)';
  * missing the variable must not lock every other collector's admin out (it revoked the shared
  * secret and minted a token of its own); a removed secret is revoked with `tidewatch token revoke`.
  */
-async function ensureAdminToken(store: Store, configured: string | undefined): Promise<string | null> {
+async function ensureAdminToken(
+  store: Store,
+  configured: string | undefined,
+  log: Pick<Logger, 'warn'>,
+): Promise<string | null> {
   const now = Date.now();
   const current = configured ? hashToken(configured) : null;
   for (const token of await store.listTokens()) {
@@ -44,6 +48,11 @@ async function ensureAdminToken(store: Store, configured: string | undefined): P
       target: token.id,
       details: JSON.stringify({ reason: 'no longer configured (--admin-token)' }),
     });
+    // Other collectors of the store still configured with it answer 401 to it from now on.
+    log.warn(
+      { token: token.id },
+      `revoked the admin secret configured before (${token.id}): --admin-token changed; collectors sharing this store must restart with the new one`,
+    );
   }
   if (configured) {
     await store.putToken(tokenRecord(configured, 'admin', CONFIGURED, now));
@@ -142,7 +151,7 @@ export async function startCollector(
     runtime.onListening?.();
     // Only once listening: a first start that fails (the port taken, say) must not mint the one
     // admin token that is shown only on the start that creates it.
-    const createdAdminToken = await ensureAdminToken(store, config.adminToken);
+    const createdAdminToken = await ensureAdminToken(store, config.adminToken, collector.app.log);
     const address = collector.app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
     const host = config.host.includes(':') ? `[${config.host}]` : config.host;
