@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { type CollectorConfig, DEFAULT_CONFIG, type Store } from '@tidewatch/collector';
+import { type CollectorConfig, DEFAULT_CONFIG, type Store, sqliteFile } from '@tidewatch/collector';
 
 export class UsageError extends Error {}
 
@@ -294,7 +294,7 @@ export function existingStoreUrl(values: { store?: string | undefined }, env: No
   const url = storeUrl(values, env);
   // Only SQLite files can be created by mistake: a server store that does not exist fails to open.
   if (!url.startsWith('sqlite:') || url === 'sqlite::memory:') return url;
-  const path = resolve(url.slice('sqlite:'.length));
+  const path = sqliteFile(url) ?? resolve(url.slice('sqlite:'.length));
   if (existsSync(path)) return url;
   if (values.store !== undefined || env.TIDEWATCH_STORE !== undefined) {
     // A typo would create a new, empty store, and tokens no collector ever sees.

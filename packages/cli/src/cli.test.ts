@@ -593,6 +593,11 @@ describe('tidewatch serve', () => {
     // listens on: each named, with what to check (and never the client's own stack dump).
     for (const [args, message] of [
       [['--store', `sqlite:${dir.path}`], /cannot open the SQLite store at .*must name a file/],
+      // sqlite://data/x.db made /data/x.db, at the root of the file system.
+      [
+        ['--store', 'sqlite://data/tidewatch.db'],
+        /sqlite:\/\/data\/tidewatch.db names a host.*sqlite:data\/tidewatch.db/,
+      ],
       // Under a file, where its directory would have to be.
       [['--store', `sqlite:${join(BIN, 'tidewatch.db')}`], /cannot open the SQLite store at .*EEXIST/],
       [
