@@ -1,7 +1,7 @@
 // The real `tidewatch` command in a child process: first start, restart, tokens, graceful stop.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -537,6 +537,16 @@ describe('tidewatch serve', () => {
       code: 1,
       stderr: expect.stringContaining(`another collector already serves ${join(dir.path, 'shared.db')}`),
     });
+    // Nor through a symbolic link to the file or to its directory: the same file.
+    symlinkSync(join(dir.path, 'shared.db'), join(dir.path, 'link-to-shared.db'));
+    symlinkSync(dir.path, join(dir.path, 'link-to-dir'));
+    for (const other of [join(dir.path, 'link-to-shared.db'), join(dir.path, 'link-to-dir', 'shared.db')]) {
+      const linked = run(process.execPath, [BIN, 'serve', '--port', '0', '--store', `sqlite:${other}`]);
+      await expect(linked, other).rejects.toMatchObject({
+        code: 1,
+        stderr: expect.stringContaining('another collector already serves'),
+      });
+    }
     // Killed without a chance to clean up: the lock goes with the process.
     first.child.kill('SIGKILL');
     await first.exited;
