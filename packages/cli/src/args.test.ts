@@ -93,6 +93,12 @@ describe('serve flags: abuse controls, privacy, security', () => {
       maxConnectionsPerAddress: 32,
       rateLimitBytesPerAddress: 0,
     });
+    // An on/off variable takes 1/true or 0/false/empty; `yes` silently meant off.
+    expect(serveConfig([], { TIDEWATCH_STORE_LICENSE_SUBJECT: 'true' }).storeLicenseSubject).toBe(true);
+    expect(serveConfig([], { TIDEWATCH_STORE_LICENSE_SUBJECT: '' }).storeLicenseSubject).toBe(false);
+    expect(() => serveConfig([], { TIDEWATCH_STORE_LICENSE_SUBJECT: 'yes' })).toThrow(
+      /TIDEWATCH_STORE_LICENSE_SUBJECT must be 1 or true \(on\), or 0, false or empty \(off\), not "yes"/,
+    );
     expect(serveConfig(['--trust-proxy', 'true'], {}).trustProxy).toBe(true);
     expect(serveConfig(['--store-timeout', '0'], {}).storeTimeout).toBe(0);
     expect(serveConfig([], { TIDEWATCH_STORE_TIMEOUT: '5000' }).storeTimeout).toBe(5000);

@@ -147,7 +147,8 @@ function readServeConfig(argv: string[], env: NodeJS.ProcessEnv): CollectorConfi
     }
   }
   const storeLicenseSubject =
-    values['store-license-subject'] ?? ['1', 'true'].includes(env.TIDEWATCH_STORE_LICENSE_SUBJECT ?? '');
+    values['store-license-subject'] ??
+    switchVariable(env.TIDEWATCH_STORE_LICENSE_SUBJECT, 'TIDEWATCH_STORE_LICENSE_SUBJECT');
   const logLevel = values['log-level'] ?? env.TIDEWATCH_LOG_LEVEL ?? DEFAULT_CONFIG.logLevel;
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
     throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
@@ -278,6 +279,13 @@ export function trustProxy(value: string | undefined): CollectorConfig['trustPro
     );
   }
   return proxies;
+}
+
+/** An on/off variable: `1`/`true` or `0`/`false`/empty; anything else (a `yes` read as off) is refused. */
+function switchVariable(value: string | undefined, name: string): boolean {
+  if (value === undefined || value === '' || value === '0' || value === 'false') return false;
+  if (value === '1' || value === 'true') return true;
+  throw new UsageError(`${name} must be 1 or true (on), or 0, false or empty (off), not "${value}"`);
 }
 
 export function storeUrl(values: { store?: string | undefined }, env: NodeJS.ProcessEnv): string {

@@ -222,6 +222,13 @@ describe('tidewatch serve', () => {
       code: 2,
       stderr: expect.stringContaining('one token id at a time'),
     });
+    // Revoked already: not a usage error, the store has no such active token.
+    await expect(run(process.execPath, [BIN, 'token', 'revoke', id, '--store', store])).rejects.toMatchObject(
+      {
+        code: 1,
+        stderr: expect.stringContaining(`no active token with id ${id}`),
+      },
+    );
     const audit = (await run(process.execPath, [BIN, 'audit', '--store', store])).stdout.split('\n');
     // A header row and a rule, then the entries.
     expect(audit[0]).toMatch(/^time\s+actor\s+action\s+target\s+details$/);

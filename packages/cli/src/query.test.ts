@@ -176,6 +176,35 @@ describe('tidewatch query', () => {
       code: 1,
       stderr: expect.stringMatching(/at http:\/\/127\.0\.0\.1:9: \S.*: start it with .*TIDEWATCH_URL/),
     });
+    // Words a question does not take are refused, not ignored.
+    for (const args of [
+      ['overview', 'extra'],
+      ['cluster', ids[0]!, ids[1]!],
+    ]) {
+      await expect(tidewatch(...args), args.join(' ')).rejects.toMatchObject({
+        code: 2,
+        stderr: expect.stringMatching(/takes (no argument|one argument), not/),
+      });
+    }
+    // A token copied with a curly quote: said as such, not as a collector that is down.
+    await expect(
+      run(process.execPath, [BIN, 'query', 'overview', '--target', c.url, '--token', 'tw_abc\u201d']),
+    ).rejects.toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('--token holds a character a token never has (U+201D at position 7'),
+    });
+    // https:// to a collector serving plain HTTP: the address to use.
+    await expect(
+      run(process.execPath, [
+        BIN,
+        'query',
+        'overview',
+        '--target',
+        c.url.replace('http:', 'https:'),
+        '--token',
+        'x',
+      ]),
+    ).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining('use an http:// address') });
   });
 
   it('prints terminal escape sequences from reports as visible text, never to the terminal', async () => {

@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { csvLine } from '@tidewatch/collector';
 import { targetUrl, UsageError } from './args.js';
-import { describeFetchError, START_HINT } from './fetch-error.js';
+import { checkSendableToken, describeFetchError, START_HINT } from './fetch-error.js';
 import { formatTable, printable, printableJson } from './table.js';
 
 /** How long a query waits for the collector's answer before giving up, unless --timeout says. */
@@ -43,6 +43,9 @@ interface Question {
 }
 
 const GIB = 1024 ** 3;
+
+/** The questions that take a word after their name (a tracking id, a metric name). */
+const QUESTIONS_WITH_ARGUMENT = new Set(['history', 'metrics', 'cluster']);
 
 function question(
   name: string | undefined,
@@ -226,11 +229,18 @@ export async function query(argv: string[], env: NodeJS.ProcessEnv): Promise<voi
   }
   // No question is a mistake (exit 2), as in every other command; asking for help is not.
   if (name === undefined) throw new UsageError(`which question?\n${USAGE}`);
+  // Extra words were ignored: `query cluster ID1 ID2` showed ID1 alone.
+  const takes = QUESTIONS_WITH_ARGUMENT.has(name) ? 1 : 0;
+  if (positionals.length > 1 + takes)
+    throw new UsageError(
+      `${name} takes ${takes === 0 ? 'no argument' : 'one argument'}, not "${positionals.slice(1).join(' ')}"\n${USAGE}`,
+    );
   const q = question(name, arg, values.by, values.of);
   if (values.json && values.csv) throw new UsageError('--json and --csv: choose one');
   const token = values.token ?? env.TIDEWATCH_TOKEN;
   if (!token)
     throw new UsageError('a token is needed: --token T or TIDEWATCH_TOKEN (see `tidewatch token create`)');
+  checkSendableToken(token, values.token === undefined ? 'TIDEWATCH_TOKEN' : '--token');
   const base = targetUrl(values, env);
   const params = new URLSearchParams();
   const set = (key: string, value: string | undefined) => value !== undefined && params.set(key, value);

@@ -4,6 +4,7 @@
 // the collector's own clock and never trust a client's.
 import { parseArgs } from 'node:util';
 import { targetUrl, UsageError } from './args.js';
+import { checkSendableToken } from './fetch-error.js';
 import { FleetSimulation, type WireItem } from './simulate/activity.js';
 import { DAY_MS } from './simulate/fleet.js';
 import { ProgressBar } from './simulate/progress.js';
@@ -79,6 +80,7 @@ export function simulateOptions(
   // Not TIDEWATCH_TOKEN: a token switches simulate to importing history, which a read token for
   // `tidewatch query` cannot do; it is passed on purpose.
   if (values.token === '') throw new UsageError('--token is empty');
+  if (values.token !== undefined) checkSendableToken(values.token, '--token');
   if (values.seed === '')
     throw new UsageError('--seed is empty (any text: the same seed gives the same fleet)');
   return {

@@ -73,7 +73,9 @@ export async function token(argv: string[], env: NodeJS.ProcessEnv): Promise<voi
       if (!id) throw new UsageError(USAGE);
       // One at a time: a second id was silently left active.
       if (positionals.length > 1) throw new UsageError('token revoke takes one token id at a time');
-      if (!(await store.revokeToken(id, now))) throw new UsageError(`no active token with id ${id}`);
+      // Not a usage error (exit 1, not 2): the command was right, the store holds no such token.
+      if (!(await store.revokeToken(id, now)))
+        throw new Error(`no active token with id ${id} (tidewatch token list shows them)`);
       await store.appendAudit({ at: now, actor: 'cli', action: 'token_revoke', target: id, details: null });
       console.log(`revoked ${id}`);
     }
