@@ -1,7 +1,10 @@
 // `tidewatch serve` flags and environment for abuse controls, privacy and security.
+
+import { readFileSync } from 'node:fs';
 import { DEFAULT_CONFIG } from '@tidewatch/collector';
 import { describe, expect, it } from 'vitest';
-import { serveConfig, UsageError } from './args.js';
+import { envNameOf, SERVE_OPTIONS, serveConfig, UsageError } from './args.js';
+import { SERVE_FLAGS, serveHelp } from './serve-help.js';
 
 describe('serve flags: abuse controls, privacy, security', () => {
   it('defaults to no trusted proxy, generous limits, no CORS, 13 months, hashed license subject, plain HTTP', () => {
@@ -155,5 +158,22 @@ describe('serve flags: abuse controls, privacy, security', () => {
     // The same rule for the environment; 16 characters is enough.
     expect(() => serveConfig([], { TIDEWATCH_ADMIN_TOKEN: 'short' })).toThrow(/at least 16 characters/);
     expect(serveConfig(['--admin-token', 'sixteen-chars-16'], {}).adminToken).toBe('sixteen-chars-16');
+  });
+});
+
+describe('serve --help', () => {
+  it('lists every serve flag with its variable and default, as the README does', () => {
+    const help = serveHelp(envNameOf);
+    const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
+    for (const flag of Object.keys(SERVE_OPTIONS)) {
+      expect(SERVE_FLAGS[flag], flag).toBeDefined();
+      expect(help).toMatch(new RegExp(`^--${flag}\\b.*${envNameOf(flag)}`, 'm'));
+      expect(readme, `README: Configuration lists --${flag}`).toMatch(
+        new RegExp(`^\\| [^|]*\`--${flag}\\b`, 'm'),
+      );
+    }
+    expect(Object.keys(SERVE_FLAGS).sort()).toEqual(Object.keys(SERVE_OPTIONS).sort());
+    // Defaults are the collector's own.
+    expect(help).toMatch(new RegExp(`^--port P .* ${DEFAULT_CONFIG.port} `, 'm'));
   });
 });

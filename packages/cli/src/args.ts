@@ -18,14 +18,14 @@ function integer(value: string, name: string, min: number, max: number): number 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 /** The environment variable that stands in for a serve flag. */
-function envNameOf(flag: string): string {
+export function envNameOf(flag: string): string {
   return flag === 'cors-origin'
     ? 'TIDEWATCH_CORS_ORIGINS'
     : `TIDEWATCH_${flag.toUpperCase().replaceAll('-', '_')}`;
 }
 
 /** The flags of `tidewatch serve`; each has a TIDEWATCH_* variable (envNameOf). */
-const SERVE_OPTIONS = {
+export const SERVE_OPTIONS = {
   host: { type: 'string' },
   port: { type: 'string' },
   store: { type: 'string' },

@@ -1,9 +1,10 @@
 // The `tidewatch` command line: serve, token, simulate, query.
 import { readFileSync } from 'node:fs';
-import { serveConfig, UsageError } from './args.js';
+import { envNameOf, serveConfig, UsageError } from './args.js';
 import { audit } from './audit.js';
 import { query } from './query.js';
 import { serve } from './serve.js';
+import { serveHelp } from './serve-help.js';
 import { simulate } from './simulate.js';
 import { token } from './token.js';
 
@@ -44,6 +45,10 @@ async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   // `query` and `simulate` print their own help; the others are covered by this one.
   const wantsHelp = rest.includes('--help') || rest.includes('-h');
+  if (wantsHelp && command === 'serve') {
+    console.log(serveHelp(envNameOf));
+    return;
+  }
   if (wantsHelp && command !== 'query' && command !== 'simulate') {
     console.log(HELP);
     return;
