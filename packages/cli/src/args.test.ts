@@ -157,6 +157,9 @@ describe('serve flags: abuse controls, privacy, security', () => {
     }
     // The same rule for the environment; 16 characters is enough.
     expect(() => serveConfig([], { TIDEWATCH_ADMIN_TOKEN: 'short' })).toThrow(/at least 16 characters/);
+    expect(() => serveConfig([], { TIDEWATCH_ADMIN_TOKEN: '' })).toThrow(
+      /^TIDEWATCH_ADMIN_TOKEN \(--admin-token\) is empty: set a long random secret.*or remove the setting/,
+    );
     expect(serveConfig(['--admin-token', 'sixteen-chars-16'], {}).adminToken).toBe('sixteen-chars-16');
   });
 });

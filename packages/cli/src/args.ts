@@ -182,6 +182,13 @@ function readServeConfig(argv: string[], env: NodeJS.ProcessEnv): CollectorConfi
     );
   }
   const adminToken = values['admin-token'] ?? env.TIDEWATCH_ADMIN_TOKEN;
+  // An empty variable (`TIDEWATCH_ADMIN_TOKEN=` in a compose file) is refused, not read as unset:
+  // the operator meant to configure a secret, and unset would mint a token of its own.
+  if (adminToken === '') {
+    throw new UsageError(
+      '--admin-token is empty: set a long random secret (at least 16 characters), or remove the setting to have a first start create an admin token',
+    );
+  }
   if (adminToken !== undefined && adminToken.length < 16) {
     throw new UsageError('--admin-token must be at least 16 characters (use a long random secret)');
   }

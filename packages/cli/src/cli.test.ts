@@ -86,6 +86,10 @@ describe('the token hint after a later start', () => {
     expect(storeFlag('sqlite:./data/tidewatch.db')).toBe('');
     expect(storeFlag('postgres://tw:s3cret@db:5432/tw')).toBe(" --store 'postgres://tw:PASSWORD@db:5432/tw'");
     expect(storeFlag("sqlite:/srv/it's.db")).toBe(" --store 'sqlite:/srv/it'\\''s.db'");
+    // A relative path as the absolute one the start-up line shows: the hint works from anywhere.
+    expect(storeFlag('sqlite:review/copy.db')).toBe(
+      ` --store 'sqlite:${join(process.cwd(), 'review/copy.db')}'`,
+    );
   });
 });
 
@@ -658,9 +662,13 @@ describe('tidewatch serve', () => {
       stderr: expect.stringMatching(/EADDRINUSE[\s\S]*choose a port with --port/),
     });
     expect(await stop(first)).toBe(0);
-    // Every store kind is named in the help.
-    const help = await run(process.execPath, [BIN, 'serve', '--help']);
-    for (const scheme of ['sqlite:', 'postgres://', 'clickhouse://']) expect(help.stdout).toContain(scheme);
+    // Every store kind is named in the help, and in serve's own.
+    const help = await run(process.execPath, [BIN, '--help']);
+    const serveHelp = (await run(process.execPath, [BIN, 'serve', '--help'])).stdout;
+    for (const scheme of ['sqlite:', 'postgres://', 'clickhouse://']) {
+      expect(help.stdout).toContain(scheme);
+      expect(serveHelp).toContain(scheme);
+    }
     // Every question `tidewatch query --help` answers is named in the general help too.
     const queryHelp = (await run(process.execPath, [BIN, 'query', '--help'])).stdout;
     const questions = [...queryHelp.matchAll(/^ {2}([a-z-]+)\b/gm)].map((m) => m[1]!);

@@ -162,11 +162,12 @@ function withHost(url: string, host: string): string {
 /**
  * `--store …` for a command an operator is told to run against this collector's store: without it
  * the command would open the default store (relative to its own directory), not this one. A
- * password in the URL is not printed.
+ * password in the URL is not printed (PASSWORD stands in for it).
  */
 export function storeFlag(store: string): string {
   if (store === DEFAULT_CONFIG.store) return '';
-  const shown = hidePassword(store);
+  // A SQLite file by its absolute path: the command may be run from another directory.
+  const shown = shownStore(store);
   return ` --store '${shown.replaceAll("'", "'\\''")}'`;
 }
 
