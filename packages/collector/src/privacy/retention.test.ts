@@ -56,3 +56,26 @@ describe('a retention pass that fails', () => {
     ]);
   });
 });
+
+describe('a retention pass that succeeds', () => {
+  it('logs how many rows it deleted and before which day, naming only the tables it deleted from', async () => {
+    const lines: { fields: { retention: { deleted: Record<string, number> } }; msg: string }[] = [];
+    const log = {
+      info: (fields: never, msg: string) => lines.push({ fields, msg }),
+      error: () => {},
+    } as never;
+    const results = [
+      { reports: 13_000, events: 469, clusters: 0, agent_reports: 0 },
+      { reports: 0, events: 0, clusters: 0, agent_reports: 0 },
+    ];
+    const store = { deleteBefore: async () => results.shift() } as never;
+    const job = new RetentionJob(store, 1, log, new CollectorMetrics());
+    await job.runOnce(at('2026-11-27T00:00:00Z'));
+    await job.runOnce(at('2026-11-28T00:00:00Z'));
+    expect(lines.map((l) => l.msg)).toEqual([
+      'retention pass: deleted 13,469 rows received before 2026-10-27 (1 month kept, --retention-months)',
+      'retention pass: nothing received before 2026-10-28 (1 month kept)',
+    ]);
+    expect(lines[0]!.fields.retention.deleted).toEqual({ reports: 13_000, events: 469 });
+  });
+});

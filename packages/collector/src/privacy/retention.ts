@@ -56,7 +56,18 @@ export class RetentionJob {
         const deleted = await this.store.deleteBefore(fromDay);
         for (const [table, rows] of Object.entries(deleted))
           this.metrics.retentionDeleted.inc({ table }, rows);
-        this.log.info({ retention: { keptFrom: fromDay, deleted } }, 'retention pass done');
+        // Only the tables it deleted from, and the total in words: a first start's line was an
+        // object of a dozen zeros, and a lowered --retention-months deleting months of data read
+        // the same as a quiet day.
+        const touched = Object.fromEntries(Object.entries(deleted).filter(([, rows]) => rows > 0));
+        const total = Object.values(touched).reduce((sum, rows) => sum + rows, 0);
+        const kept = `${this.months} month${this.months === 1 ? '' : 's'} kept`;
+        this.log.info(
+          { retention: { keptFrom: fromDay, months: this.months, deleted: touched } },
+          total === 0
+            ? `retention pass: nothing received before ${fromDay} (${kept})`
+            : `retention pass: deleted ${total.toLocaleString('en-US')} rows received before ${fromDay} (${kept}, --retention-months)`,
+        );
         return deleted;
       } catch (error) {
         this.metrics.retentionFailures.inc();
