@@ -19,7 +19,16 @@ export async function audit(argv: string[], env: NodeJS.ProcessEnv): Promise<voi
     await migrateNewOnly(store);
     const entries = await store.auditLog({ limit });
     if (values.json) {
-      console.log(printableJson(entries.map((e) => ({ ...e, at: new Date(e.at).toISOString() }))));
+      // As GET /admin/audit answers them: details as JSON, not a string holding JSON.
+      console.log(
+        printableJson(
+          entries.map((e) => ({
+            ...e,
+            at: new Date(e.at).toISOString(),
+            details: e.details ? jsonOrText(e.details) : null,
+          })),
+        ),
+      );
       return;
     }
     if (entries.length === 0) {
@@ -39,5 +48,14 @@ export async function audit(argv: string[], env: NodeJS.ProcessEnv): Promise<voi
     console.log(formatTable(rows));
   } finally {
     await store.close();
+  }
+}
+
+/** Stored details are JSON the collector wrote; anything else (edited by hand) stays text. */
+function jsonOrText(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
   }
 }

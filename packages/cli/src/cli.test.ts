@@ -246,6 +246,8 @@ describe('tidewatch serve', () => {
       ['token_create', id],
     ]);
     expect(json[0].at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    // Details as the API gives them: JSON, not a string of it.
+    expect(json[1].details).toMatchObject({ role: 'read' });
   });
 
   it('token create --expires-days: the token works until then, then answers 401 and lists as expired', async () => {
