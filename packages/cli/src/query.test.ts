@@ -101,6 +101,9 @@ describe('tidewatch query', () => {
     const history = (await tidewatch('history', ids[2]!)).stdout;
     expect(history).toMatch(/^\d{4}-\d{2}-\d{2}\s+10\.0\.0\s+1\/3\/2\/1\s+5\s+8\s+paid$/m);
     expect(history).toContain('sessions');
+    // The sessions' memory in GiB, as the days' (the API answers bytes).
+    expect(history).toMatch(/memoryGiB/);
+    expect(history).not.toMatch(/memoryTotal/);
     expect((await tidewatch('metrics')).stdout).toBe('(no rows)\n');
     await expect(tidewatch('distribution')).rejects.toMatchObject({
       code: 2,

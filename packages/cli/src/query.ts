@@ -43,6 +43,7 @@ interface Question {
 }
 
 const GIB = 1024 ** 3;
+const gib = (bytes: number | null) => (bytes === null ? null : Math.round((bytes / GIB) * 10) / 10);
 
 /** The questions that take a word after their name (a tracking id, a metric name). */
 const QUESTIONS_WITH_ARGUMENT = new Set(['history', 'metrics', 'cluster']);
@@ -129,10 +130,18 @@ function question(
               ? `${d.nodeCount.meta}/${d.nodeCount.compute}/${d.nodeCount.frontend}/${d.nodeCount.compactor}`
               : null,
             streamJobs: d.streamJobCount,
-            memoryGiB: d.memoryTotal === null ? null : Math.round((d.memoryTotal / GIB) * 10) / 10,
+            memoryGiB: gib(d.memoryTotal),
             license: d.licenseTier,
           })),
-        more: (a) => ['sessions (nodes: meta/compute/frontend/compactor above)', a.sessions as Rows],
+        // Sessions in the same unit as the days above (the API gives bytes).
+        more: (a) => [
+          'sessions (nodes: meta/compute/frontend/compactor above)',
+          (a.sessions as Rows).map(({ memoryTotal, ...session }) =>
+            memoryTotal === undefined
+              ? session
+              : { ...session, memoryGiB: gib(memoryTotal as number | null) },
+          ),
+        ],
       };
     case 'overview':
       return {
