@@ -11,6 +11,7 @@ import { startupLogger } from './http/logging.js';
 import { buildServer, type Collector, type ServerRuntime, tlsFiles } from './server.js';
 import { openStore, sqliteFile } from './store/open-store.js';
 import { type ServeLock, takeServeLock } from './store/sqlite/serve-lock.js';
+import { assertWritableSqliteFile } from './store/sqlite/sqlite-store.js';
 import type { Store } from './store/store.js';
 
 export interface RunningCollector extends Collector {
@@ -144,7 +145,10 @@ export async function startCollector(
   try {
     // Before migrations: a second collector on the file must change nothing in it.
     const file = sqliteFile(config.store);
-    if (file) lock = takeServeLock(file);
+    if (file) {
+      assertWritableSqliteFile(file);
+      lock = takeServeLock(file);
+    }
     await migrateLogged(store, startupLogger(config.logLevel, runtime.logStream));
     collector = await buildServer(store, config, tls ? { ...runtime, tls } : runtime);
     await collector.app.listen({ host: config.host, port: config.port });

@@ -4,7 +4,7 @@
 // checkpointing. The query thread: a long read holds up neither the event loop nor the writes.
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import SQLite from 'better-sqlite3';
 import { type Kysely, Migrator, sql } from 'kysely';
@@ -21,6 +21,9 @@ import type { QueryRequest, QueryResponse } from './sqlite-query-thread.js';
 const dir = tempDir();
 afterAll(() => dir.remove());
 const storeModule = fileURLToPath(new URL('../../../dist/store/open-store.js', import.meta.url));
+const sqliteStoreModule = fileURLToPath(
+  new URL('../../../dist/store/sqlite/sqlite-store.js', import.meta.url),
+);
 
 /** An event row for Store.writeBatch, numbered `i`, with `fields` in place of the defaults. */
 function event(i: number, fields: Record<string, unknown> = {}) {
@@ -116,6 +119,28 @@ describe('SQLite file of another application', () => {
     const reopened = openStore(`sqlite:${ours}`);
     expect(await reopened.migrate()).toEqual([]);
     await reopened.close();
+  });
+});
+
+describe('SQLite file the collector may not write', () => {
+  it('is refused before serving, naming the file and the user', () => {
+    const sub = `${dir.path}/read-only`;
+    chmodSync(dir.path, 0o755); // a temporary directory is its creator's alone
+    mkdirSync(sub, { mode: 0o777 });
+    chmodSync(sub, 0o777);
+    const file = `${sub}/store.db`;
+    new SQLite(file).close();
+    chmodSync(file, 0o444);
+    // As another user when the tests run as root, whom no file mode stops.
+    const check = `import(${JSON.stringify(sqliteStoreModule)}).then((m) => m.assertWritableSqliteFile(${JSON.stringify(file)})).catch((e) => { console.log(e.message); })`;
+    const [command, args] =
+      process.getuid?.() === 0
+        ? ['runuser', ['-u', 'nobody', '--', process.execPath, '-e', check]]
+        : [process.execPath, ['-e', check]];
+    const said = execFileSync(command as string, args as string[], { encoding: 'utf8' });
+    expect(said).toMatch(
+      /cannot serve the SQLite store at .*store.db: .*store.db is not writable by this user \(uid \d+\)/,
+    );
   });
 });
 

@@ -3,7 +3,7 @@
 // Kysely to a query thread (sqlite-thread-dialect.ts); report writes go to a writer thread
 // (sqlite-writer.ts); a third thread checkpoints the WAL. An in-memory store, which threads cannot
 // share, runs all of it on the main thread.
-import { mkdirSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import SQLite from 'better-sqlite3';
@@ -145,6 +145,30 @@ class SqliteStore extends SqlStore {
  * read does not wait for a long one (the heaviest metric questions already run one at a time).
  */
 const READER_THREADS = 2;
+
+/**
+ * Refuses, before serving, a store file (or its WAL and shared-memory files, or their directory)
+ * that this user may not write: reads worked, so the collector started, and the first write (its
+ * admin token) failed with SQLite's bare "attempt to write a readonly database", naming no file.
+ */
+export function assertWritableSqliteFile(path: string): void {
+  const notWritable = [path, `${path}-wal`, `${path}-shm`, dirname(path)].find((file) => {
+    if (!existsSync(file)) return false;
+    try {
+      accessSync(file, constants.W_OK);
+      return false;
+    } catch {
+      return true;
+    }
+  });
+  if (notWritable === undefined) return;
+  const user = process.getuid?.();
+  throw new CollectorError(
+    'store_unusable_file',
+    `cannot serve the SQLite store at ${path}: ${notWritable} is not writable by this user${user === undefined ? '' : ` (uid ${user})`}; the collector writes to the file, its -wal and -shm files and their directory: run it as their owner, or chown them to its user`,
+    503,
+  );
+}
 
 export function openSqliteStore(path: string): SqlStore {
   if (path !== ':memory:') {
