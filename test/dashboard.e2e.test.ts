@@ -721,6 +721,22 @@ describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
     }
   }, 240_000);
 
+  it('an address of no page shows the overview under its own address, and says so', async () => {
+    const page = await open(`#token=${ADMIN_TOKEN}`);
+    try {
+      await page.locator('[data-test="tile-active"]').waitFor();
+      await go(page, `#/clusters?from=${range.from}&to=${range.to}`);
+      const note = page.getByRole('status').filter({ hasText: 'There is no page' });
+      await note.waitFor();
+      expect(await note.textContent()).toBe('There is no page “clusters”: this is the overview.');
+      // The overview's address, the range kept (a default range is left out of it).
+      expect(new URL(page.url()).hash).toMatch(/^#\/overview(\?|$)/);
+      await page.locator('[data-test="tile-active"]').waitFor();
+    } finally {
+      await page.close();
+    }
+  });
+
   it('says the collector did not answer when it is gone, not the browser\'s "Failed to fetch"', async () => {
     const gone = await startTestCollector(`sqlite:${join(dir.path, 'gone.db')}`);
     const page = await context.newPage();

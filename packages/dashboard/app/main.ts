@@ -223,13 +223,25 @@ function render(): void {
   }
   cancelPending();
   destroyCharts();
-  const route = parseRoute();
+  let route = parseRoute();
+  // A mistyped or old address (`#/clusters`): the address bar is made the overview's, which is
+  // what shows, and a line says why (it showed the overview under the unknown address).
+  const unknown = route.unknown;
+  if (unknown !== null) {
+    history.replaceState(null, '', href('overview', null, {}, route));
+    route = parseRoute();
+  }
   frame ??= buildFrame();
   renderNav(frame.nav, route);
   renderRange(frame.rangeForm, route);
   const title = NAV.find((n) => n.view === route.view)?.name ?? 'Overview';
   document.title = `${route.view === 'cluster' && route.arg ? route.arg : title} · Tidewatch`;
   clear(frame.main, RENDER[route.view](route));
+  if (unknown !== null) {
+    frame.main.prepend(
+      h('p', { class: 'note', role: 'status' }, `There is no page “${unknown}”: this is the overview.`),
+    );
+  }
   if (!firstRender) frame.main.querySelector<HTMLElement>('h1')?.focus();
   firstRender = false;
 }

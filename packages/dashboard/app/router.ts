@@ -10,6 +10,8 @@ export interface Route {
   arg: string | null;
   params: URLSearchParams;
   range: { from: string; to: string };
+  /** A view name the address asked for that does not exist (the overview is shown instead). */
+  unknown: string | null;
 }
 
 export const DEFAULT_DAYS = 30;
@@ -51,7 +53,8 @@ export function parseRoute(hash = window.location.hash): Route {
   const text = hash.replace(/^#\/?/, '');
   const [path = '', query = ''] = text.split('?', 2) as [string?, string?];
   const [name = '', ...rest] = path.split('/');
-  const view = (VIEWS as readonly string[]).includes(name) ? (name as ViewName) : 'overview';
+  const known = (VIEWS as readonly string[]).includes(name);
+  const view = known ? (name as ViewName) : 'overview';
   const argText = rest.join('/');
   let arg: string | null = null;
   if (argText) {
@@ -63,7 +66,7 @@ export function parseRoute(hash = window.location.hash): Route {
   }
   const params = new URLSearchParams(query);
   const range = usableRange(params.get('from'), params.get('to'));
-  return { view, arg, params, range };
+  return { view, arg, params, range, unknown: known || name === '' ? null : name };
 }
 
 /** A link to a view that keeps the current range; `extra` adds or (with null) removes parameters. */
