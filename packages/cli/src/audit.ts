@@ -1,7 +1,7 @@
 // `tidewatch audit`: the audit log of admin actions, newest first, read directly from the store
 // (like `tidewatch token`, it runs where the store is reachable).
 import { parseArgs } from 'node:util';
-import { openStore } from '@tidewatch/collector';
+import { auditEntryAnswer, openStore } from '@tidewatch/collector';
 import { existingStoreUrl, migrateNewOnly, UsageError } from './args.js';
 import { formatTable, printableJson } from './table.js';
 
@@ -20,15 +20,7 @@ export async function audit(argv: string[], env: NodeJS.ProcessEnv): Promise<voi
     const entries = await store.auditLog({ limit });
     if (values.json) {
       // As GET /admin/audit answers them: details as JSON, not a string holding JSON.
-      console.log(
-        printableJson(
-          entries.map((e) => ({
-            ...e,
-            at: new Date(e.at).toISOString(),
-            details: e.details ? jsonOrText(e.details) : null,
-          })),
-        ),
-      );
+      console.log(printableJson(entries.map(auditEntryAnswer)));
       return;
     }
     if (entries.length === 0) {
@@ -48,14 +40,5 @@ export async function audit(argv: string[], env: NodeJS.ProcessEnv): Promise<voi
     console.log(formatTable(rows));
   } finally {
     await store.close();
-  }
-}
-
-/** Stored details are JSON the collector wrote; anything else (edited by hand) stays text. */
-function jsonOrText(text: string): unknown {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return text;
   }
 }

@@ -1,3 +1,4 @@
+export { auditEntryAnswer } from './admin/audit.js';
 export { hashToken, newToken, tokenRecord, verifyToken } from './auth/tokens.js';
 export { type RunningCollector, startCollector } from './collector.js';
 export { type CollectorConfig, DEFAULT_CONFIG } from './config.js';

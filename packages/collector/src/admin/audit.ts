@@ -3,7 +3,7 @@
 // `GET /admin/audit` and `tidewatch audit`.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { requireToken, tokenIdOf } from '../auth/require-token.js';
-import type { Store } from '../store/store.js';
+import type { Store, StoredAuditEntry } from '../store/store.js';
 
 export async function recordAudit(
   store: Store,
@@ -75,13 +75,18 @@ export async function auditRoute(app: FastifyInstance, opts: { store: Store }) {
       const fetched = await opts.store.auditLog({ limit: limit + 1, before });
       const entries = fetched.slice(0, limit);
       return {
-        entries: entries.map((e) => ({
-          ...e,
-          at: new Date(e.at).toISOString(),
-          details: e.details ? (JSON.parse(e.details) as unknown) : null,
-        })),
+        entries: entries.map(auditEntryAnswer),
         next: fetched.length > limit ? entries.at(-1)!.id : null,
       };
     },
   );
+}
+
+/** An audit entry as the API answers it (and `tidewatch audit --json` prints it). */
+export function auditEntryAnswer(e: StoredAuditEntry) {
+  return {
+    ...e,
+    at: new Date(e.at).toISOString(),
+    details: e.details ? (JSON.parse(e.details) as unknown) : null,
+  };
 }

@@ -3,12 +3,12 @@
 // number this version does not know (a newer RisingWave's; ingest stores it under that name).
 import { EVENT_STAGES } from '@tidewatch/protocol';
 
-export const STAGE_VALUES = [...EVENT_STAGES, 'unspecified', 'unknown_<n>'] as const;
+const NAMED = [...EVENT_STAGES, 'unspecified'];
 
 export const stageParamSchema = {
   type: 'string',
-  pattern: `^(?:${[...EVENT_STAGES, 'unspecified'].join('|')}|unknown_[0-9]{1,10})$`,
-  description: `One of ${STAGE_VALUES.join(', ')}`,
+  pattern: `^(?:${NAMED.join('|')}|unknown_[0-9]{1,10})$`,
+  description: `One of ${NAMED.join(', ')}, unknown_<n>`,
 } as const;
 
 /** The stored stage a filter looks for: null for `unspecified`. */
