@@ -236,6 +236,12 @@ describe.each(targets)('POST /admin/import: $name', (target) => {
       /line 2: .*not a valid time/,
     ],
     ['a 13th month', { receivedAt: lastYear('13-01T00:00:00Z') }, /line 2: .*not a valid time/],
+    // Date.parse reads 24:00 as the next day's midnight: the line would land on another day.
+    [
+      'hour 24',
+      { receivedAt: `${new Date(Date.now() - 3 * DAY).toISOString().slice(0, 10)}T24:00:00Z` },
+      /line 2: .*not a valid time/,
+    ],
     // A misspelt key would otherwise be ignored, and its line imported without what it meant.
     ['an unknown key', { recievedAt: Date.now() }, /line 2: unknown key "recievedAt"/],
   ])(

@@ -69,8 +69,9 @@ function receiveTime(value: unknown, now: number): number {
     ms = value;
   } else if (typeof value === 'string' && ISO_8601.test(value)) {
     ms = Date.parse(value);
-    // Date.parse rolls 2026-02-30 over to March: the calendar day must exist as written.
-    if (Number.isNaN(ms) || calendarDay(value.slice(0, 10)) === null) {
+    // Date.parse rolls 2026-02-30 over to March: the calendar day must exist as written. It also
+    // reads T24:00 as the next day's midnight, which would store the line under another day.
+    if (Number.isNaN(ms) || calendarDay(value.slice(0, 10)) === null || value.slice(11, 13) === '24') {
       throw new LineError(`receivedAt ${JSON.stringify(value)} is not a valid time`);
     }
   } else {
