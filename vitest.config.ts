@@ -15,6 +15,9 @@ export default defineConfig({
       ),
       '@tidewatch/protocol': src('protocol'),
       '@tidewatch/agent': src('agent'),
+      '@tidewatch/collector/light': fileURLToPath(
+        new URL('./packages/collector/src/light.ts', import.meta.url),
+      ),
       '@tidewatch/collector': src('collector'),
     },
   },

@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { type CollectorConfig, DEFAULT_CONFIG, type Store, sqliteFile } from '@tidewatch/collector';
+import { type CollectorConfig, DEFAULT_CONFIG, type Store, sqliteFile } from '@tidewatch/collector/light';
 
 export class UsageError extends Error {}
 

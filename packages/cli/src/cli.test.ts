@@ -685,5 +685,18 @@ describe('tidewatch serve', () => {
       code: 2,
       stderr: expect.stringContaining('unknown command'),
     });
+    // About twenty collector starts, each loading the whole server: ~30 s on a busy 2-core machine.
+  }, 90_000);
+
+  it('prints the help of token and audit, each with every flag it takes', async () => {
+    for (const [command, flags] of [
+      ['token', ['create', 'list', 'revoke', '--role', '--label', '--expires-days', '--store']],
+      ['audit', ['--limit', '--json', '--store']],
+    ] as const) {
+      const own = (await run(process.execPath, [BIN, command, '--help'])).stdout;
+      expect(own).toMatch(new RegExp(`^usage: tidewatch ${command}`));
+      expect(own).not.toContain('tidewatch serve');
+      for (const flag of flags) expect(own).toContain(flag);
+    }
   });
 });

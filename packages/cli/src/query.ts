@@ -1,6 +1,6 @@
 // `tidewatch query <question>`: the query API from a terminal, as aligned tables or JSON.
 import { parseArgs } from 'node:util';
-import { csvLine } from '@tidewatch/collector';
+import { csvLine } from '@tidewatch/collector/light';
 import { targetUrl, UsageError } from './args.js';
 import { checkSendableToken, describeFetchError, START_HINT } from './fetch-error.js';
 import { formatTable, printable, printableJson } from './table.js';

@@ -1,7 +1,7 @@
 // `tidewatch serve --help`: every flag with its variable, default and meaning, one line each (the
 // README's Configuration table says more). Keyed by the flag names of SERVE_OPTIONS: a test checks
 // that every flag is here and in the README.
-import { DEFAULT_CONFIG as D } from '@tidewatch/collector';
+import { DEFAULT_CONFIG as D } from '@tidewatch/collector/light';
 
 const MIB = 1024 * 1024;
 

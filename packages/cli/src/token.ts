@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { newToken, openStore, type TokenRole } from '@tidewatch/collector';
 import { existingStoreUrl, migrateNewOnly, UsageError } from './args.js';
+import { TOKEN_USAGE as USAGE } from './help.js';
 import { formatTable } from './table.js';
 
 const MAX_EXPIRES_DAYS = 36_500;
@@ -11,10 +12,6 @@ function isoTime(ms: number): string {
   const date = new Date(ms);
   return Number.isNaN(date.getTime()) ? `${ms} ms (out of range)` : date.toISOString();
 }
-
-const USAGE = `usage: tidewatch token create --role read|admin [--label TEXT] [--expires-days N] [--store URL]
-       tidewatch token list [--store URL]
-       tidewatch token revoke ID [--store URL]`;
 
 export async function token(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
   const [action, ...rest] = argv;

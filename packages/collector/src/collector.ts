@@ -9,10 +9,11 @@ import { type CollectorConfig, DEFAULT_CONFIG } from './config.js';
 import { CollectorError } from './errors.js';
 import { startupLogger } from './http/logging.js';
 import { buildServer, type Collector, type ServerRuntime, tlsFiles } from './server.js';
-import { openStore, sqliteFile } from './store/open-store.js';
+import { openStore } from './store/open-store.js';
 import { type ServeLock, takeServeLock } from './store/sqlite/serve-lock.js';
 import { assertWritableSqliteFile } from './store/sqlite/sqlite-store.js';
 import type { Store } from './store/store.js';
+import { sqliteFile } from './store/store-url.js';
 
 export interface RunningCollector extends Collector {
   /** `http://HOST:PORT`, with the port actually bound (for `--port 0`). */

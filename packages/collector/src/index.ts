@@ -5,5 +5,6 @@ export { type CollectorConfig, DEFAULT_CONFIG } from './config.js';
 export { CollectorError } from './errors.js';
 export { csvLine } from './query/export-format.js';
 export { buildServer, type Collector } from './server.js';
-export { openStore, sqliteFile } from './store/open-store.js';
+export { openStore } from './store/open-store.js';
 export type * from './store/store.js';
+export { sqliteFile } from './store/store-url.js';
