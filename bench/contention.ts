@@ -306,7 +306,7 @@ async function startCollector(store: string, port: number): Promise<Collector> {
   proc.child.stdout!.on('data', (chunk: string) => {
     const lines = (partial + chunk).split('\n');
     partial = lines.pop()!;
-    for (const l of lines) if (/"level":(50|60)/.test(l) && errors.length < 100) errors.push(l);
+    for (const l of lines) if (/"level":"(error|fatal)"/.test(l) && errors.length < 100) errors.push(l);
   });
   return { process: proc, url: proc.url, errorLines: () => errors };
 }

@@ -448,7 +448,7 @@ describe('tidewatch serve', () => {
     await expect
       .poll(() => s.lines.join('\n'), { timeout: 5000 })
       .toMatch(
-        /"level":40.*TIDEWATCH_STOER is set but is no setting of tidewatch: did you mean TIDEWATCH_STORE\?/,
+        /"level":"warn".*TIDEWATCH_STOER is set but is no setting of tidewatch: did you mean TIDEWATCH_STORE\?/,
       );
     expect(s.lines.join('\n')).not.toContain('TIDEWATCH_TEST_SOMETHING');
     expect(await stop(s)).toBe(0);
@@ -572,7 +572,7 @@ describe('tidewatch serve', () => {
     // The log line may come after the address lines (the logger writes asynchronously).
     await expect
       .poll(() => s.lines.join('\n'), { timeout: 5000 })
-      .toMatch(/"level":40.*store is in memory.*use sqlite:PATH/);
+      .toMatch(/"level":"warn".*store is in memory.*use sqlite:PATH/);
     expect(await stop(s)).toBe(0);
   });
 

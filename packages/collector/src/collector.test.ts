@@ -129,7 +129,7 @@ describe('a configured admin token (--admin-token)', () => {
       // Said where the operator looks: other collectors of the store now refuse the old secret.
       expect(revokedLines()).toHaveLength(1);
       expect(JSON.parse(revokedLines()[0]!)).toMatchObject({
-        level: 40,
+        level: 'warn',
         msg: /must restart with the new one/,
       });
     } finally {

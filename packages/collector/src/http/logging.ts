@@ -2,7 +2,7 @@
 // and whatever is logged about a request never carries the client's address, its headers (tokens
 // travel in Authorization) or its query string: only method, route path and request id.
 import type { FastifyServerOptions } from 'fastify';
-import { type Logger, type LoggerOptions, pino } from 'pino';
+import { type Logger, type LoggerOptions, pino, stdTimeFunctions } from 'pino';
 import type { CollectorConfig } from '../config.js';
 
 export function loggerOptions(
@@ -12,6 +12,10 @@ export function loggerOptions(
   return {
     level,
     ...(stream ? { stream } : {}),
+    // Read by people at a terminal as much as by log shippers: an ISO 8601 time and the level's
+    // name ("warn"), not pino's epoch milliseconds and level number (40).
+    timestamp: stdTimeFunctions.isoTime,
+    formatters: { level: (label: string) => ({ level: label }) },
     serializers: {
       req: (request: { id?: string; method?: string; url?: string }) => ({
         id: request.id,

@@ -77,10 +77,10 @@ describe.each(stores)('a stalled store: $name', (store) => {
         await unlock();
       }
       expect(statuses).toEqual([503, 503, 503, 503, 503, 503]);
-      const lines = log.lines.map((l) => JSON.parse(l) as { level: number; msg: string; stack?: string });
+      const lines = log.lines.map((l) => JSON.parse(l) as { level: string; msg: string; stack?: string });
       const outage = lines.filter((l) => l.msg.includes('store_unavailable'));
       expect(outage).toHaveLength(1);
-      expect(outage[0]).toMatchObject({ level: 40, msg: expect.stringContaining('did not commit') });
+      expect(outage[0]).toMatchObject({ level: 'warn', msg: expect.stringContaining('did not commit') });
       // The store is back: the next commit ends the outage with one line counting all six.
       expect((await c.postProto('/api/v2/report/meta', metaReport())).status).toBe(200);
       // Said once no 503 followed for 10 s (a flapping store stays one outage).
