@@ -11,7 +11,7 @@ import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { encodeReportJson, risingwaveWire as rw } from '@tidewatch/protocol';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { agentReport, counter, histogram } from '../packages/collector/test-support/agent-report.js';
+import { agentReport, counter, gauge, histogram } from '../packages/collector/test-support/agent-report.js';
 import {
   ADMIN_TOKEN,
   startTestCollector,
@@ -26,6 +26,7 @@ import {
   formatSeconds,
   groupLabel,
   label,
+  unitFormat,
 } from '../packages/dashboard/app/format.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -1025,4 +1026,70 @@ describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
       await hostile.close();
     }
   }, 120_000);
+
+  /** A collector of its own for one test, and a signed-in page on it; both closed by `use`'s end. */
+  async function withOwn(
+    name: string,
+    use: (own: TestCollector, page: Page) => Promise<void>,
+  ): Promise<void> {
+    const own = await startTestCollector(`sqlite:${join(dir.path, `${name}.db`)}`);
+    const page = await context.newPage();
+    page.on('pageerror', (e) => consoleErrors.push(e.message));
+    try {
+      await use(own, page);
+    } finally {
+      await page.close();
+      await own.close();
+    }
+  }
+
+  async function sendAgent(
+    own: TestCollector,
+    report: Parameters<typeof encodeReportJson>[0],
+  ): Promise<void> {
+    const res = await own.post('/api/v3/report', encodeReportJson(report), {
+      'content-type': 'application/json',
+    });
+    expect(res.status).toBe(200);
+    await own.collector.batcher.flush();
+  }
+
+  it('shows metric values in the unit the agents reported, never one guessed from the name', async () => {
+    await withOwn('units', async (own, page) => {
+      const ms = Array.from({ length: 50 }, (_, i) => 5 + i); // 5–54 ms
+      await sendAgent(
+        own,
+        agentReport({
+          trackingId: 'units-0001',
+          metrics: [
+            { ...histogram('db.query.duration_ms', ms), unit: 'ms' },
+            { ...counter('request.timeouts', 3), unit: '{timeout}' },
+            { ...gauge('payload.size', 1536), unit: 'By' },
+          ],
+        }),
+      );
+      await page.goto(`${own.url}/#token=${ADMIN_TOKEN}`);
+      await settled(page);
+      const cells = () => page.locator('table.metrics tbody tr').first().locator('td').allTextContents();
+
+      await go(page, '#/metrics?name=db.query.duration_ms');
+      const duration = await api<{ rows: { p50: number; p99: number }[] }>(
+        own,
+        '/query/metrics/db.query.duration_ms',
+      );
+      const p50 = duration.rows[0]!.p50;
+      expect(p50).toBeGreaterThan(5);
+      expect(p50).toBeLessThan(54);
+      const row = await cells();
+      expect(row[3]).toBe(unitFormat('ms')(p50));
+      expect(row[3]).toMatch(/^\d+(\.\d+)? ms$/);
+      expect(row[5]).toBe(unitFormat('ms')(duration.rows[0]!.p99));
+
+      await go(page, '#/metrics?name=request.timeouts');
+      expect((await cells()).slice(1)).toEqual(['1', '3']);
+
+      await go(page, '#/metrics?name=payload.size');
+      expect((await cells())[2]).toBe('1.5 KiB');
+    });
+  }, 90_000);
 });

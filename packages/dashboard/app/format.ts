@@ -32,8 +32,73 @@ export function formatTime(iso: string | null | undefined): string {
   return `${iso.slice(0, 10)} ${iso.slice(11, 19)} UTC`;
 }
 
+/**
+ * A share given in percent, whole: a share that is not zero never reads "0%" ("<1%"). The API's
+ * shares (release pickup) come rounded to 0.1, and so are computed ones (sharePercent), so that one
+ * share reads the same in every table.
+ */
+export function formatShare(percent: number): string {
+  if (percent > 0 && percent < 0.5) return '<1%';
+  return `${Math.round(percent)}%`;
+}
+
+/** `part` of `whole` in percent, rounded to 0.1 as the API rounds its shares. */
+export function sharePercent(part: number, whole: number): number {
+  return whole === 0 ? 0 : Math.round((part / whole) * 1000) / 10;
+}
+
 export function formatPercent(part: number, whole: number): string {
-  return whole === 0 ? '0%' : `${Math.round((part / whole) * 100)}%`;
+  return formatShare(sharePercent(part, whole));
+}
+
+/** Durations in the UCUM units OpenTelemetry uses, as seconds per unit. */
+const DURATION_UNITS: Record<string, number> = {
+  d: 86_400,
+  h: 3_600,
+  min: 60,
+  s: 1,
+  ms: 1e-3,
+  us: 1e-6,
+  ns: 1e-9,
+};
+/** Byte units (UCUM `By` with SI and binary prefixes), as bytes per unit. */
+const BYTE_UNITS: Record<string, number> = {
+  By: 1,
+  kBy: 1e3,
+  MBy: 1e6,
+  GBy: 1e9,
+  TBy: 1e12,
+  KiBy: 1024,
+  MiBy: 1024 ** 2,
+  GiBy: 1024 ** 3,
+  TiBy: 1024 ** 4,
+};
+
+/** Bytes with a binary prefix, to three significant digits (`1.5 KiB`). */
+export function formatBytes(value: number | null | undefined): string {
+  if (value === null || value === undefined) return '—';
+  const prefixes = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB'];
+  let scaled = value;
+  let i = 0;
+  while (Math.abs(scaled) >= 1024 && i < prefixes.length - 1) {
+    scaled /= 1024;
+    i++;
+  }
+  return `${i === 0 ? formatNumber(scaled) : Number(scaled.toPrecision(3))} ${prefixes[i]}`;
+}
+
+/**
+ * How a metric's values are shown, from the unit the agent reported with it (UCUM, as OpenTelemetry
+ * uses: `s`, `ms`, `By`, `KiBy`, `{query}`…), never guessed from the metric's name: a duration or a
+ * size is scaled, an annotation (`{query}`), `1` (a ratio or a plain count) or a unit this does not
+ * know is a plain number.
+ */
+export function unitFormat(unit: string | null | undefined): (value: number | null) => string {
+  const seconds = unit ? DURATION_UNITS[unit] : undefined;
+  if (seconds !== undefined) return (v) => formatSeconds(v === null ? null : v * seconds);
+  const bytes = unit ? BYTE_UNITS[unit] : undefined;
+  if (bytes !== undefined) return (v) => formatBytes(v === null ? null : v * bytes);
+  return formatNumber;
 }
 
 /** A missing value (unknown or unspecified in the report) is shown as "unknown". */

@@ -4,7 +4,7 @@
 import { getJson, type MetricAnswer, type MetricNamesAnswer, type MetricRow } from '../api';
 import { groupedBars } from '../charts';
 import { type Child, h, table } from '../dom';
-import { formatCount, formatNumber, formatSeconds, groupLabel } from '../format';
+import { formatCount, groupLabel, unitFormat } from '../format';
 import { panel } from '../panel';
 import { go, href, type Route } from '../router';
 import { agentEventsPanel, pageHeading } from './common';
@@ -19,17 +19,11 @@ const GROUPINGS = [
 
 const LAST_METRIC = 'tidewatch.metric';
 
-/** Durations are recorded in seconds; a unit-less histogram is shown as plain numbers. */
-function valueFormat(name: string): (v: number | null) => string {
-  return /duration|latency|seconds|time|delay/i.test(name) ? formatSeconds : formatNumber;
-}
-
 function num(value: number | null | undefined, format: (v: number | null) => string): HTMLElement {
   return h('span', { 'data-value': value ?? '' }, format(value ?? null));
 }
 
-function rowsTable(answer: MetricAnswer, byName: string): HTMLElement {
-  const fmt = valueFormat(answer.name);
+function rowsTable(answer: MetricAnswer, byName: string, fmt: (v: number | null) => string): HTMLElement {
   const caption = `${answer.name} by ${byName}, ${answer.from} to ${answer.to}`;
   const group = (r: MetricRow): Child => groupLabel(r.value);
   if (answer.kind === 'histogram') {
@@ -54,10 +48,10 @@ function rowsTable(answer: MetricAnswer, byName: string): HTMLElement {
       answer.rows.map((r) => [
         group(r),
         formatCount(r.clusters),
-        num(r.last, formatNumber),
-        num(r.min, formatNumber),
-        num(r.max, formatNumber),
-        num(r.avg, formatNumber),
+        num(r.last, fmt),
+        num(r.min, fmt),
+        num(r.max, fmt),
+        num(r.avg, fmt),
       ]),
       { numeric: [1, 2, 3, 4, 5], className: 'data metrics' },
     );
@@ -65,7 +59,7 @@ function rowsTable(answer: MetricAnswer, byName: string): HTMLElement {
   return table(
     caption,
     [byName, 'Clusters', 'Total'],
-    answer.rows.map((r) => [group(r), formatCount(r.clusters), num(r.total, formatNumber)]),
+    answer.rows.map((r) => [group(r), formatCount(r.clusters), num(r.total, fmt)]),
     { numeric: [1, 2], className: 'data metrics' },
   );
 }
@@ -96,7 +90,8 @@ export function metricsView(route: Route): HTMLElement {
   });
   // The picker: every metric name agents have sent, as suggestions for the text field.
   const names = h('datalist', { id: 'm-names', 'data-test': 'metric-names' });
-  getJson<MetricNamesAnswer>('/query/metrics').then(
+  const known = getJson<MetricNamesAnswer>('/query/metrics');
+  known.then(
     (answer) => {
       for (const m of answer.metrics) {
         names.append(
@@ -171,10 +166,14 @@ export function metricsView(route: Route): HTMLElement {
   }
   view.append(
     panel(`${name} by ${by.name}`, async () => {
-      const answer = await getJson<MetricAnswer>(`/query/metrics/${encodeURIComponent(name)}`, {
-        ...route.range,
-        by: by.by,
-      });
+      const [answer, unit] = await Promise.all([
+        getJson<MetricAnswer>(`/query/metrics/${encodeURIComponent(name)}`, { ...route.range, by: by.by }),
+        // The unit the agents reported with the name (the metric answer itself has none).
+        known.then(
+          (list) => list.metrics.find((m) => m.name === name)?.unit ?? null,
+          () => null,
+        ),
+      ]);
       if (answer.kind === null || answer.rows.length === 0) {
         return h(
           'p',
@@ -182,7 +181,7 @@ export function metricsView(route: Route): HTMLElement {
           `No agent reported “${name}” in this range.`,
         );
       }
-      const fmt = valueFormat(answer.name);
+      const fmt = unitFormat(unit);
       const kindNote = h(
         'p',
         { class: 'muted' },
@@ -208,20 +207,20 @@ export function metricsView(route: Route): HTMLElement {
                 `${name}: latest by ${by.name}`,
                 answer.rows.map((r) => ({ label: groupLabel(r.value), values: [r.last ?? null] })),
                 ['latest (sum)'],
-                formatNumber,
+                fmt,
               )
             : groupedBars(
                 `${name}: total by ${by.name}`,
                 answer.rows.map((r) => ({ label: groupLabel(r.value), values: [r.total ?? null] })),
                 ['total'],
-                formatNumber,
+                fmt,
               );
       return [
         kindNote,
         h(
           'div',
           { class: 'grid two' },
-          h('div', { class: 'table-scroll' }, rowsTable(answer, by.name)),
+          h('div', { class: 'table-scroll' }, rowsTable(answer, by.name, fmt)),
           chart,
         ),
       ];
