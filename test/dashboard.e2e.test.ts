@@ -1092,4 +1092,132 @@ describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
       expect((await cells())[2]).toBe('1.5 KiB');
     });
   }, 90_000);
+
+  /** Reports received on an earlier day, through POST /admin/import (the public routes stamp now). */
+  async function importMeta(
+    own: TestCollector,
+    lines: { trackingId: string; version?: string; daysAgo: number }[],
+  ) {
+    const ndjson = lines
+      .map((l) =>
+        JSON.stringify({
+          receivedAt: Date.now() - l.daysAgo * 86_400_000,
+          path: '/api/v2/report/meta',
+          contentType: 'application/x-protobuf',
+          body: Buffer.from(metaReport({ trackingId: l.trackingId, version: l.version ?? '2.4.1' })).toString(
+            'base64',
+          ),
+        }),
+      )
+      .join('\n');
+    const res = await own.post('/admin/import', ndjson, {
+      authorization: `Bearer ${ADMIN_TOKEN}`,
+      'content-type': 'application/x-ndjson',
+    });
+    expect(res.status, await res.clone().text()).toBe(200);
+  }
+
+  it('pagers keep the filters, and the cluster list is of the range it shows', async () => {
+    await withOwn('pagers', async (own, page) => {
+      const now = Math.floor(Date.now() / 1000);
+      const id = 'pager-0001';
+      // 130 `source` events and 20 others: the second page of `name=source` holds only sources.
+      const events = Array.from({ length: 150 }, (_, i) => ({
+        trackingId: id,
+        name: i < 130 ? 'source' : 'mv',
+        eventTimeSec: now - i,
+      }));
+      expect((await own.postProto('/api/v2/report/events', eventBatch(events))).status).toBe(200);
+      // 55 clusters on 3.0.0 and 10 on 3.1.0: two pages of 3.0.0 at 50 a page.
+      await importMeta(own, [
+        ...Array.from({ length: 55 }, (_, i) => ({
+          trackingId: `pager-v30-${i}`,
+          version: '3.0.0',
+          daysAgo: 0,
+        })),
+        ...Array.from({ length: 10 }, (_, i) => ({
+          trackingId: `pager-v31-${i}`,
+          version: '3.1.0',
+          daysAgo: 0,
+        })),
+        // Seen last 60 days ago: not in the last 30 days.
+        { trackingId: 'pager-old-0001', version: '3.0.0', daysAgo: 60 },
+      ]);
+      await own.collector.batcher.flush();
+      await page.goto(`${own.url}/#token=${ADMIN_TOKEN}`);
+      await settled(page);
+
+      await go(page, `#/events?name=source&from=${range.from}&to=${range.to}`);
+      await page.getByRole('link', { name: 'Older events →' }).click();
+      await page.waitForURL(/before=/);
+      await settled(page);
+      expect(page.url()).toContain('name=source');
+      expect(await page.locator('#f-name').inputValue()).toBe('source');
+      const names = await page.locator('table.events tbody tr td:nth-child(4)').allTextContents();
+      expect(names).toHaveLength(30);
+      expect(new Set(names)).toEqual(new Set(['source']));
+      await page.getByRole('link', { name: '← Newest' }).click();
+      await expect.poll(() => page.url()).not.toContain('before=');
+      expect(page.url()).toContain('name=source');
+
+      await go(page, '#/cluster?version=3.0.0');
+      const caption = await page.locator('table.data caption').textContent();
+      expect(caption).toContain(`seen on or after ${range.from}`);
+      await page.getByRole('link', { name: 'More clusters →' }).click();
+      await page.waitForURL(/before=/);
+      await settled(page);
+      expect(page.url()).toContain('version=3.0.0');
+      const versions = await page.locator('table.data tbody tr td:nth-child(2)').allTextContents();
+      // The 55 clusters of the range, not the one seen 60 days ago.
+      expect(versions).toEqual(Array.from({ length: 5 }, () => '3.0.0'));
+      // A range that holds it lists it.
+      await go(page, `#/cluster?version=3.0.0&from=${isoDay(Date.now() - 90 * 86_400_000)}&to=${range.to}`);
+      await page.getByRole('link', { name: 'More clusters →' }).click();
+      await page.waitForURL(/before=/);
+      await settled(page);
+      expect(await page.locator('table.data tbody tr', { hasText: 'pager-old-0001' }).count()).toBe(1);
+    });
+  }, 90_000);
+
+  it('export and search: a revoked token signs out as every panel does, a collector that is down says so', async () => {
+    await withOwn('export-errors', async (own, page) => {
+      await importMeta(own, [{ trackingId: 'export-0001', daysAgo: 0 }]);
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(e.message));
+      const revoke = () =>
+        page.evaluate(`sessionStorage.setItem('tidewatch.token', 'tw_revoked_0000000000')`);
+      const signInForm = page.getByRole('form', { name: 'Sign in to Tidewatch' });
+      const signIn = async () => {
+        await page.getByLabel('Access token').fill(ADMIN_TOKEN);
+        await page.getByRole('button', { name: 'Sign in' }).click();
+        await settled(page);
+      };
+      await page.goto(`${own.url}/#token=${ADMIN_TOKEN}`);
+      await go(page, '#/cluster');
+
+      await revoke();
+      await page.getByRole('button', { name: 'Export CSV' }).click();
+      await signInForm.waitFor();
+      expect(await page.locator('[data-test="signin-message"]').textContent()).toMatch(/^Signed out/);
+      await signIn();
+
+      await go(page, '#/cluster');
+      await revoke();
+      await page.getByLabel('Tracking id').fill('export-0001');
+      await page.getByRole('button', { name: 'Find cluster' }).click();
+      await signInForm.waitFor();
+      expect(await page.locator('[data-test="signin-message"]').textContent()).toMatch(/^Signed out/);
+      await signIn();
+
+      await go(page, '#/cluster');
+      // The collector gone (the connection refused) when the export is asked for.
+      await page.route('**/query/clusters?*format=*', (route) => route.abort('connectionrefused'));
+      await page.getByRole('button', { name: 'Export NDJSON' }).click();
+      const status = page.locator('[data-test="export-status"]');
+      await expect
+        .poll(() => status.textContent())
+        .toMatch(/^Could not load this: The collector did not answer/);
+      expect(errors).toEqual([]);
+    });
+  }, 90_000);
 });

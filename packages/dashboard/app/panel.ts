@@ -40,11 +40,6 @@ export function panel(
     },
     (error: unknown) => {
       body.removeAttribute('aria-busy');
-      if (isAbort(error)) return;
-      if (error instanceof UnauthorizedError) {
-        onUnauthorized(error.message);
-        return;
-      }
       if (error instanceof NotFoundError && options.optional) {
         clear(
           body,
@@ -52,10 +47,23 @@ export function panel(
         );
         return;
       }
-      clear(body, errorNote(error));
+      showError(body, error);
     },
   );
   return section;
+}
+
+/**
+ * What every failed request shows, in a panel or next to a button: nothing for a cancelled one,
+ * the sign-in form for a 401 (a revoked or expired token), else the error in `container`.
+ */
+export function showError(container: Element, error: unknown): void {
+  if (isAbort(error)) return;
+  if (error instanceof UnauthorizedError) {
+    onUnauthorized(error.message);
+    return;
+  }
+  clear(container, errorNote(error));
 }
 
 export function errorNote(error: unknown): HTMLElement {

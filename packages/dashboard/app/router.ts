@@ -75,8 +75,11 @@ export function href(
   arg: string | null = null,
   extra: Record<string, string | null> = {},
   current: Route = parseRoute(),
+  keep: URLSearchParams = new URLSearchParams(),
 ): string {
-  const params = new URLSearchParams();
+  const params = new URLSearchParams(keep);
+  params.delete('from');
+  params.delete('to');
   const { from, to } = current.range;
   const defaults = lastDays(DEFAULT_DAYS);
   if (from !== defaults.from || to !== defaults.to) {
@@ -89,6 +92,11 @@ export function href(
   }
   const query = params.toString();
   return `#/${view}${arg === null ? '' : `/${encodeURIComponent(arg)}`}${query ? `?${query}` : ''}`;
+}
+
+/** The same view with every parameter of the route kept (its filters), changed by `extra`: pagers. */
+export function hrefHere(route: Route, extra: Record<string, string | null>): string {
+  return href(route.view, route.arg, extra, route, route.params);
 }
 
 export function go(target: string): void {

@@ -13,8 +13,8 @@ import {
 } from '../api';
 import { type Child, h, table } from '../dom';
 import { formatCount, formatGiB, formatTime, label } from '../format';
-import { errorNote, panel } from '../panel';
-import { go, href, type Route } from '../router';
+import { panel, showError } from '../panel';
+import { go, href, hrefHere, type Route } from '../router';
 import { agentEventsPanel, clusterLink, eventsTable, pageHeading } from './common';
 
 const NODE_TYPES = ['meta', 'compute', 'frontend', 'compactor'] as const;
@@ -82,7 +82,8 @@ function searchForm(route: Route, initial: string): HTMLElement {
             go(href('cluster', null, { search: text, before: null }, route));
           }
         } catch (error) {
-          status.replaceChildren(errorNote(error));
+          // A revoked token signs out here as in every panel, not an error under the form.
+          showError(status, error);
         }
       },
     },
@@ -92,8 +93,20 @@ function searchForm(route: Route, initial: string): HTMLElement {
   );
 }
 
-async function download(format: 'csv' | 'ndjson', params: Record<string, string | null>): Promise<void> {
-  const text = await getText('/query/clusters', { ...params, format });
+/** Fetches the whole filtered list and saves it; a failure shows in `status` (a 401 signs out). */
+async function download(
+  format: 'csv' | 'ndjson',
+  params: Record<string, string | null>,
+  status: HTMLElement,
+): Promise<void> {
+  status.replaceChildren();
+  let text: string;
+  try {
+    text = await getText('/query/clusters', { ...params, format });
+  } catch (error) {
+    showError(status, error);
+    return;
+  }
   const blob = new Blob([text], { type: format === 'csv' ? 'text/csv' : 'application/x-ndjson' });
   const url = URL.createObjectURL(blob);
   const a = h('a', { href: url, download: `clusters.${format}` });
@@ -111,11 +124,14 @@ function clusterList(route: Route): HTMLElement {
     clusterType: p.get('clusterType'),
   };
   const active = Object.entries(filters).filter(([, v]) => v);
+  // The range's first day: the clusters seen in the range (or after it: a list has no end day).
+  const seenFrom = route.range.from;
+  const query = { ...filters, seenFrom };
   return panel(
     'Clusters',
     async () => {
       const answer = await getJson<ClusterListAnswer>('/query/clusters', {
-        ...filters,
+        ...query,
         limit: 50,
         before: p.get('before'),
       });
@@ -145,19 +161,25 @@ function clusterList(route: Route): HTMLElement {
             ),
           )
         : null;
+      const exportStatus = h('div', { 'data-test': 'export-status' });
       const exportButtons = h(
         'div',
         { class: 'actions' },
         h(
           'button',
-          { type: 'button', class: 'secondary', onclick: () => void download('csv', filters) },
+          { type: 'button', class: 'secondary', onclick: () => void download('csv', query, exportStatus) },
           'Export CSV',
         ),
         h(
           'button',
-          { type: 'button', class: 'secondary', onclick: () => void download('ndjson', filters) },
+          {
+            type: 'button',
+            class: 'secondary',
+            onclick: () => void download('ndjson', query, exportStatus),
+          },
           'Export NDJSON',
         ),
+        exportStatus,
       );
       if (answer.clusters.length === 0) {
         // "No match" only when something was searched or filtered; a page past the last one is
@@ -167,7 +189,9 @@ function clusterList(route: Route): HTMLElement {
             ? 'No cluster matches.'
             : p.get('before')
               ? 'No more clusters.'
-              : 'No cluster has reported yet.';
+              : (await getJson<ClusterListAnswer>('/query/clusters', { limit: 1 })).clusters.length === 0
+                ? 'No cluster has reported yet.'
+                : `No cluster was seen on or after ${seenFrom}: choose an earlier range.`;
         return [filterNote, h('p', { 'data-test': 'clusters-none' }, none)];
       }
       return [
@@ -177,7 +201,7 @@ function clusterList(route: Route): HTMLElement {
           'div',
           { class: 'table-scroll' },
           table(
-            'Clusters, most recently seen first',
+            `Clusters seen on or after ${seenFrom} (the range’s first day), most recently seen first`,
             ['Tracking id', 'Version', 'Cluster type', 'First seen', 'Last seen'],
             answer.clusters.map((c) => [
               clusterLink(c.trackingId),
@@ -191,12 +215,8 @@ function clusterList(route: Route): HTMLElement {
         h(
           'nav',
           { class: 'pager', 'aria-label': 'Cluster pages' },
-          p.get('before')
-            ? h('a', { href: href('cluster', null, { before: null }, route) }, '← Most recent')
-            : null,
-          answer.next
-            ? h('a', { href: href('cluster', null, { before: answer.next }, route) }, 'More clusters →')
-            : null,
+          p.get('before') ? h('a', { href: hrefHere(route, { before: null }) }, '← Most recent') : null,
+          answer.next ? h('a', { href: hrefHere(route, { before: answer.next }) }, 'More clusters →') : null,
         ),
       ];
     },

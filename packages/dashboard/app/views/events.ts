@@ -5,7 +5,7 @@ import { barTable } from '../charts';
 import { h } from '../dom';
 import { formatCount } from '../format';
 import { panel } from '../panel';
-import { go, href, type Route } from '../router';
+import { go, href, hrefHere, type Route } from '../router';
 import { eventsTable, pageHeading } from './common';
 
 export const STAGES = [
@@ -127,10 +127,8 @@ export function eventsView(route: Route): HTMLElement {
       const pager = h(
         'nav',
         { class: 'pager', 'aria-label': 'Event pages' },
-        before ? h('a', { href: href('events', null, { before: null }, route) }, '← Newest') : null,
-        answer.next
-          ? h('a', { href: href('events', null, { before: answer.next }, route) }, 'Older events →')
-          : null,
+        before ? h('a', { href: hrefHere(route, { before: null }) }, '← Newest') : null,
+        answer.next ? h('a', { href: hrefHere(route, { before: answer.next }) }, 'Older events →') : null,
       );
       if (count === 0) return [summary, h('p', {}, 'No events match these filters in this range.'), pager];
       return [summary, eventsTable('Events, newest first', answer.events), pager];
