@@ -1220,4 +1220,33 @@ describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
       expect(errors).toEqual([]);
     });
   }, 90_000);
+
+  it('says what a statistic left out (CI runs), and counts it on request', async () => {
+    await withOwn('left-out', async (own, page) => {
+      await sendAgent(
+        own,
+        agentReport({ trackingId: 'ci-run-0001', ci: true, metrics: [counter('ci.only.queries', 7)] }),
+      );
+      await importMeta(own, [{ trackingId: 'left-out-0001', daysAgo: 0 }]);
+      await page.goto(`${own.url}/#token=${ADMIN_TOKEN}`);
+      await settled(page);
+      const note = page.locator('[data-test="left-out"]');
+      // The overview says it once, for every statistic on the page.
+      await go(page, '#/overview');
+      expect(await note.textContent()).toBe('1 cluster left out: runs under CI · include CI runs');
+
+      await go(page, '#/metrics?name=ci.only.queries');
+      expect(await page.locator('[data-test="metric-empty"]').count()).toBe(1);
+      expect(await note.textContent()).toBe('1 cluster left out: runs under CI · include CI runs');
+      await note.getByRole('link', { name: 'include CI runs' }).click();
+      await page.waitForURL(/includeCi=1/);
+      await settled(page);
+      expect(page.url()).toContain('name=ci.only.queries');
+      expect(await page.locator('table.metrics tbody tr td').allTextContents()).toEqual(['0.2.0', '1', '7']);
+      expect(await note.textContent()).toBe('Counting CI runs · leave them out');
+      // The overview counts it too when asked.
+      await go(page, '#/overview?includeCi=1');
+      expect(await page.locator('[data-test="tile-active"]').textContent()).toBe('2');
+    });
+  }, 90_000);
 });

@@ -99,19 +99,28 @@ export function isAbort(error: unknown): boolean {
 }
 
 // Shapes of the answers (CONTRACT.md and the OpenAPI document at /docs).
+/** What a statistic left out: clusters with reports in the range, by reason. */
+export interface Excluded {
+  ci: number;
+  internal: number;
+}
 export interface ActiveAnswer {
+  excluded?: Excluded;
   series: { day: string; clusters: number }[];
 }
 export interface BreakdownAnswer {
+  excluded?: Excluded;
   rows: { value: string | null; clusters: number }[];
 }
 export interface OverviewAnswer {
+  excluded?: Excluded;
   from: string;
   to: string;
   clusters: { active: number; new: number; silent: number; total: number };
   lifetimeDays?: { p50: number | null; p90: number | null };
 }
 export interface VersionsAnswer {
+  excluded?: Excluded;
   days: string[];
   versions: { version: string | null; clusters: number[] }[];
 }
@@ -157,6 +166,7 @@ export interface MetricRow {
   p99?: number | null;
 }
 export interface MetricAnswer {
+  excluded?: Excluded;
   name: string;
   from: string;
   to: string;
@@ -197,6 +207,7 @@ export interface ClusterListAnswer {
   next: string | null;
 }
 export interface DistributionAnswer {
+  excluded?: Excluded;
   of: string;
   unit: 'bytes' | 'nodes' | 'jobs';
   clusters: number;
@@ -217,14 +228,17 @@ export interface ConnectorUsageRow {
 }
 /** GET /query/event-counts: events (and the clusters they came from) per group. */
 export interface EventCountsAnswer {
+  excluded?: Excluded;
   rows: { value: string | null; events: number; clusters: number }[];
 }
 export interface ConnectorsAnswer {
+  excluded?: Excluded;
   clusters: number;
   sources: ConnectorUsageRow[];
   sinks: ConnectorUsageRow[];
 }
 export interface AdoptionAnswer {
+  excluded?: Excluded;
   from: string;
   to: string;
   releases: {

@@ -1,9 +1,61 @@
 // Pieces several views share: the page heading, the events table and the agent events panel.
-import { type AgentEventsAnswer, type EventItem, getJson } from '../api';
+import { type AgentEventsAnswer, type EventItem, type Excluded, getJson } from '../api';
 import { type Child, h, table } from '../dom';
-import { formatTime } from '../format';
+import { formatCount, formatTime } from '../format';
 import { panel } from '../panel';
-import { href, type Route } from '../router';
+import { href, hrefHere, type Route } from '../router';
+
+/**
+ * What statistics routes are asked: the range, and whether to count CI runs and internal clusters
+ * (left out by default). The page's `includeCi=1` / `includeInternal=1` toggle them.
+ */
+export function fleetParams(route: Route): Record<string, string | null> {
+  return {
+    ...route.range,
+    includeCi: route.params.get('includeCi') === '1' ? 'true' : null,
+    includeInternal: route.params.get('includeInternal') === '1' ? 'true' : null,
+  };
+}
+
+const LEFT_OUT = [
+  { key: 'ci', param: 'includeCi', one: 'runs under CI', many: 'run under CI', toggle: 'CI runs' },
+  {
+    key: 'internal',
+    param: 'includeInternal',
+    one: 'tagged internal',
+    many: 'tagged internal',
+    toggle: 'internal clusters',
+  },
+] as const;
+
+/**
+ * What an answer left out, said where its numbers are (else a metric only CI runs send reads as
+ * "no agent reported it"), with a link that counts them; once counted, a link that leaves them out.
+ */
+export function leftOutNote(excluded: Excluded | undefined, route: Route): HTMLElement | null {
+  const notes: Child[][] = [];
+  for (const r of LEFT_OUT) {
+    const n = excluded?.[r.key] ?? 0;
+    if (route.params.get(r.param) === '1') {
+      notes.push([
+        `Counting ${r.toggle} · `,
+        h('a', { href: hrefHere(route, { [r.param]: null }) }, `leave them out`),
+      ]);
+    } else if (n > 0) {
+      const what = n === 1 ? `cluster left out: ${r.one}` : `clusters left out: ${r.many}`;
+      notes.push([
+        `${formatCount(n)} ${what} · `,
+        h('a', { href: hrefHere(route, { [r.param]: '1' }) }, `include ${r.toggle}`),
+      ]);
+    }
+  }
+  if (notes.length === 0) return null;
+  return h(
+    'p',
+    { class: 'muted', 'data-test': 'left-out' },
+    notes.map((note, i) => [i > 0 ? '; ' : '', note]),
+  );
+}
 
 export function pageHeading(title: string, route: Route, extra?: Child): HTMLElement {
   return h(

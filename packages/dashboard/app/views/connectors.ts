@@ -5,15 +5,15 @@ import { h, table } from '../dom';
 import { formatCount } from '../format';
 import { panel } from '../panel';
 import type { Route } from '../router';
-import { eventsTable, pageHeading } from './common';
+import { eventsTable, fleetParams, leftOutNote, pageHeading } from './common';
 import { connectorUsagePanels } from './shape';
 
 const SCAN = 1000;
 const SHOWN = 50;
 
 export function connectorsView(route: Route): HTMLElement {
-  const range = route.range;
-  const events = getJson<EventsAnswer>('/query/events', { ...range, limit: SCAN });
+  const range = fleetParams(route);
+  const events = getJson<EventsAnswer>('/query/events', { ...route.range, limit: SCAN });
   events.catch(() => {});
   return h(
     'div',
@@ -29,15 +29,14 @@ export function connectorsView(route: Route): HTMLElement {
           getJson<BreakdownAnswer>('/query/breakdown', { by: 'connector', ...range }),
           getJson<ConnectorsAnswer>('/query/connectors', range),
         ]);
-        return barTable(
-          'Clusters using each connector (sources and sinks, latest report in the range)',
-          b.rows,
-          {
+        return [
+          barTable('Clusters using each connector (sources and sinks, latest report in the range)', b.rows, {
             total: usage.clusters,
             valueHeader: 'Connector',
             testId: 'breakdown-connector',
-          },
-        );
+          }),
+          leftOutNote(b.excluded, route),
+        ];
       }),
       panel('Connector events by stage', async () => {
         const list = (await events).events.filter((e) => e.connector !== null);

@@ -6,7 +6,7 @@ import { h } from '../dom';
 import { formatCount } from '../format';
 import { panel } from '../panel';
 import { go, href, hrefHere, type Route } from '../router';
-import { eventsTable, pageHeading } from './common';
+import { eventsTable, fleetParams, leftOutNote, pageHeading } from './common';
 
 export const STAGES = [
   'create_stream_job',
@@ -136,24 +136,30 @@ export function eventsView(route: Route): HTMLElement {
     panel('Clusters with the most recoveries', async () => {
       // Counted by the collector over every recovery in the range (not the latest page of events),
       // each share of all recoveries in the range.
+      // Event counts leave out internal clusters only (RisingWave events carry no CI tag).
+      const counted = { ...route.range, includeInternal: fleetParams(route).includeInternal };
       const [top, all] = await Promise.all([
         getJson<EventCountsAnswer>('/query/event-counts', {
-          ...route.range,
+          ...counted,
           by: 'trackingId',
           stage: 'recovery',
           limit: 10,
         }),
-        getJson<EventCountsAnswer>('/query/event-counts', { ...route.range, by: 'stage', stage: 'recovery' }),
+        getJson<EventCountsAnswer>('/query/event-counts', { ...counted, by: 'stage', stage: 'recovery' }),
       ]);
       const rows = top.rows.map((r) => ({ value: r.value, clusters: r.events }));
-      if (rows.length === 0) return h('p', { class: 'muted' }, 'No recoveries in this range.');
-      return barTable('Recovery events per cluster (the ten with the most)', rows, {
-        valueHeader: 'Cluster',
-        countHeader: 'Recoveries',
-        link: (v) => (v === null ? null : href('cluster', v)),
-        total: all.rows.reduce((sum, r) => sum + r.events, 0),
-        testId: 'recoveries',
-      });
+      const leftOut = leftOutNote({ ci: 0, internal: top.excluded?.internal ?? 0 }, route);
+      if (rows.length === 0) return [h('p', { class: 'muted' }, 'No recoveries in this range.'), leftOut];
+      return [
+        barTable('Recovery events per cluster (the ten with the most)', rows, {
+          valueHeader: 'Cluster',
+          countHeader: 'Recoveries',
+          link: (v) => (v === null ? null : href('cluster', v)),
+          total: all.rows.reduce((sum, r) => sum + r.events, 0),
+          testId: 'recoveries',
+        }),
+        leftOut,
+      ];
     }),
   );
 }

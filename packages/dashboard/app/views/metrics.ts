@@ -7,7 +7,7 @@ import { type Child, h, table } from '../dom';
 import { formatCount, groupLabel, unitFormat } from '../format';
 import { panel } from '../panel';
 import { go, href, type Route } from '../router';
-import { agentEventsPanel, pageHeading } from './common';
+import { agentEventsPanel, fleetParams, leftOutNote, pageHeading } from './common';
 
 const GROUPINGS = [
   { by: 'version', name: 'version' },
@@ -167,19 +167,26 @@ export function metricsView(route: Route): HTMLElement {
   view.append(
     panel(`${name} by ${by.name}`, async () => {
       const [answer, unit] = await Promise.all([
-        getJson<MetricAnswer>(`/query/metrics/${encodeURIComponent(name)}`, { ...route.range, by: by.by }),
+        getJson<MetricAnswer>(`/query/metrics/${encodeURIComponent(name)}`, {
+          ...fleetParams(route),
+          by: by.by,
+        }),
         // The unit the agents reported with the name (the metric answer itself has none).
         known.then(
           (list) => list.metrics.find((m) => m.name === name)?.unit ?? null,
           () => null,
         ),
       ]);
+      const leftOut = leftOutNote(answer.excluded, route);
       if (answer.kind === null || answer.rows.length === 0) {
-        return h(
-          'p',
-          { class: 'muted', 'data-test': 'metric-empty' },
-          `No agent reported “${name}” in this range.`,
-        );
+        return [
+          h(
+            'p',
+            { class: 'muted', 'data-test': 'metric-empty' },
+            `No agent reported “${name}” in this range.`,
+          ),
+          leftOut,
+        ];
       }
       const fmt = unitFormat(unit);
       const kindNote = h(
@@ -217,6 +224,7 @@ export function metricsView(route: Route): HTMLElement {
               );
       return [
         kindNote,
+        leftOut,
         h(
           'div',
           { class: 'grid two' },

@@ -13,7 +13,7 @@ import { clear, h } from '../dom';
 import { formatCount, label } from '../format';
 import { panel } from '../panel';
 import { href, type Route } from '../router';
-import { pageHeading } from './common';
+import { fleetParams, leftOutNote, pageHeading } from './common';
 import { emptyState } from './empty';
 import { adoptionPanel, distributionPanel, SIZES } from './shape';
 
@@ -39,7 +39,7 @@ const SHAPES = [
 ] as const;
 
 export function overviewView(route: Route): HTMLElement {
-  const range = route.range;
+  const range = fleetParams(route);
   const overview = getJson<OverviewAnswer>('/query/overview', range);
   const active = getJson<ActiveAnswer>('/query/active', range);
   const root = h('div', { class: 'view' }, pageHeading('Overview', route));
@@ -51,14 +51,18 @@ export function overviewView(route: Route): HTMLElement {
       null,
       async () => {
         const o = await overview;
-        return h(
-          'div',
-          { class: 'tiles', role: 'group', 'aria-label': 'Clusters in this range' },
-          tile('active', o.clusters.active, 'Active clusters', 'sent a report in the range'),
-          tile('new', o.clusters.new, 'New clusters', 'first report in the range'),
-          tile('silent', o.clusters.silent, 'Went silent', 'no report for 7 days'),
-          tile('total', o.clusters.total, 'All clusters', `ever seen up to ${o.to}`),
-        );
+        return [
+          h(
+            'div',
+            { class: 'tiles', role: 'group', 'aria-label': 'Clusters in this range' },
+            tile('active', o.clusters.active, 'Active clusters', 'sent a report in the range'),
+            tile('new', o.clusters.new, 'New clusters', 'first report in the range'),
+            tile('silent', o.clusters.silent, 'Went silent', 'no report for 7 days'),
+            tile('total', o.clusters.total, 'All clusters', `ever seen up to ${o.to}`),
+          ),
+          // Every statistic on this page leaves out the same clusters: said once, here.
+          leftOutNote(o.excluded, route),
+        ];
       },
       { optional: true, className: 'panel-tiles' },
     ),
