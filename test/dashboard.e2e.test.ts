@@ -17,7 +17,12 @@ import {
   startTestCollector,
   type TestCollector,
 } from '../packages/collector/test-support/collector.js';
-import { eventBatch, metaReport, nodeReport } from '../packages/collector/test-support/risingwave.js';
+import {
+  eventBatch,
+  eventMessageWith,
+  metaReport,
+  nodeReport,
+} from '../packages/collector/test-support/risingwave.js';
 import { IN_CI, type TempDir, tempDir } from '../packages/collector/test-support/services.js';
 import {
   formatCount,
@@ -530,6 +535,10 @@ describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
       .poll(() => page.locator('[data-test="signin-message"]').textContent())
       .toMatch(/not accepted/);
     await shot(page, 'signin');
+    // Where a token comes from, and that a new tab asks again (it is kept for this tab only).
+    const help = (await page.locator('#token-help').textContent()) ?? '';
+    expect(help).toContain('npx tidewatch token create --role read');
+    expect(help).toMatch(/this browser tab only \(session storage\): a new tab or window asks for it again/);
     // A token no header can carry (a curly quote from copying it) is a wrong token, not a collector
     // that did not answer.
     await page.getByLabel('Access token').fill(`${ADMIN_TOKEN}\u2019`);
@@ -629,7 +638,7 @@ describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
           );
       expect(await rowsOf('distribution-computeNodes')).toEqual(
         nodes.buckets.map((b) => [
-          b.from === b.to ? String(b.from) : `${b.from}–${b.to}`,
+          b.from === b.to ? formatCount(b.from) : `${formatCount(b.from)}–${formatCount(b.to)}`,
           formatCount(b.clusters),
         ]),
       );
@@ -1247,6 +1256,80 @@ describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
       // The overview counts it too when asked.
       await go(page, '#/overview?includeCi=1');
       expect(await page.locator('[data-test="tile-active"]').textContent()).toBe('2');
+    });
+  }, 90_000);
+
+  it('unknown and bad stages, whole attributes in tooltips, no request for a `.` id, grouped bucket bounds', async () => {
+    await withOwn('small-things', async (own, page) => {
+      const now = Math.floor(Date.now() / 1000);
+      const trackingId = 'small-things-0001';
+      const stage42 = 42 as rw.TelemetryEventStage; // a stage a newer RisingWave may send
+      expect(
+        (
+          await own.postProto(
+            '/api/v2/report/events',
+            eventBatch([{ trackingId, stage: stage42, eventTimeSec: now }]),
+          )
+        ).status,
+      ).toBe(200);
+      const attributes = JSON.stringify({ note: 'a'.repeat(200) });
+      expect(
+        (
+          await own.postProto(
+            '/api/v2/report/event',
+            eventMessageWith({ trackingId, eventTimeSec: now - 5, attributes }),
+          )
+        ).status,
+      ).toBe(200);
+      const fields = { op: 'create', object: 'table', a: 'x'.repeat(60), b: 'y'.repeat(60) };
+      await sendAgent(
+        own,
+        agentReport({ trackingId, events: [{ name: 'db.ddl', timeMs: Date.now(), fields }] }),
+      );
+      expect(
+        (await own.postProto('/api/v2/report/meta', metaReport({ trackingId, computeNodes: 4_294_967_295 })))
+          .status,
+      ).toBe(200);
+      await own.collector.batcher.flush();
+      const requests: string[] = [];
+      page.on('request', (r) => requests.push(new URL(r.url()).pathname));
+      await page.goto(`${own.url}/#token=${ADMIN_TOKEN}`);
+      await settled(page);
+
+      // stage 42 is `unknown_42`: the select shows the filter the address gives.
+      await go(page, '#/events?stage=unknown_42');
+      expect(await page.locator('#f-stage').inputValue()).toBe('unknown_42');
+      expect(await page.locator('table.events tbody tr').count()).toBe(1);
+      await go(page, '#/events?stage=bogus');
+      expect(await page.locator('[data-test="bad-stage"]').textContent()).toMatch(
+        /^“bogus” is no event stage/,
+      );
+      expect(await page.locator('main').textContent()).not.toContain('pattern');
+
+      // A cut attribute or field is whole in its tooltip.
+      await go(page, '#/events');
+      const cut = page.locator('table.events td span[title]').first();
+      expect(await cut.getAttribute('title')).toBe(attributes);
+      expect((await cut.textContent())!.endsWith('…')).toBe(true);
+      await go(page, `#/cluster/${trackingId}`);
+      const field = page.locator('table.agent-events td span[title]').first();
+      expect(await field.getAttribute('title')).toBe(JSON.stringify(fields));
+
+      // `.` and `..` are no tracking id: the page says nothing is stored, without asking
+      // /query/clusters/ (or /query/) for it.
+      for (const id of ['.', '..']) {
+        requests.length = 0;
+        await go(page, `#/cluster/${id}`);
+        await page.locator('[data-test="cluster-not-found"]').waitFor();
+        expect(requests.filter((r) => r === '/query/clusters/' || r === '/query/')).toEqual([]);
+        expect(await page.locator('[role="alert"]').count()).toBe(0);
+      }
+
+      // Bucket bounds are grouped like the percentiles under them.
+      await go(page, '#/overview');
+      expect(
+        await page.locator('[data-test="distribution-computeNodes"] tbody tr td').first().textContent(),
+      ).toBe('2,147,483,649–4,294,967,296');
     });
   }, 90_000);
 });

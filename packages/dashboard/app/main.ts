@@ -84,9 +84,9 @@ function signIn(message: string | null): void {
       { id: 'token-help', class: 'muted' },
       'The collector prints a dashboard address with an admin token when it first starts (',
       h('code', {}, '…/#token=…'),
-      '). Mint another with ',
+      '). Mint a read-only one on the collector’s machine with ',
       h('code', {}, 'npx tidewatch token create --role read'),
-      '. The token stays in this browser tab only.',
+      ' (or ask whoever runs it). The token is kept for this browser tab only (session storage): a new tab or window asks for it again, and closing the tab forgets it.',
     ),
     h('button', { type: 'submit' }, 'Sign in'),
   );

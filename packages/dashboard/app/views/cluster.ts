@@ -291,7 +291,11 @@ function historyPanels(route: Route, trackingId: string, cluster: Promise<Cluste
 }
 
 function clusterPage(route: Route, trackingId: string): HTMLElement[] {
-  const cluster = getJson<ClusterAnswer>(`/query/clusters/${encodeURIComponent(trackingId)}`);
+  // `.` and `..` are no tracking id, and a URL path cannot hold them (the browser would ask for
+  // /query/clusters/ or /query/): nothing is stored for them, without a request.
+  const cluster = DOT_SEGMENT.test(trackingId)
+    ? Promise.reject(new NotFoundError('no tracking id'))
+    : getJson<ClusterAnswer>(`/query/clusters/${encodeURIComponent(trackingId)}`);
   cluster.catch(() => {});
   return [
     panel('Facts', async () => {

@@ -1,6 +1,6 @@
 // Pieces several views share: the page heading, the events table and the agent events panel.
 import { type AgentEventsAnswer, type EventItem, type Excluded, getJson } from '../api';
-import { type Child, h, table } from '../dom';
+import { type Child, h, table, visible } from '../dom';
 import { formatCount, formatTime } from '../format';
 import { panel } from '../panel';
 import { href, hrefHere, type Route } from '../router';
@@ -76,10 +76,12 @@ export function clusterLink(trackingId: string): HTMLAnchorElement {
   return h('a', { href: href('cluster', trackingId), class: 'mono' }, trackingId);
 }
 
-export function attributesText(value: unknown): string {
-  if (value === null || value === undefined) return '';
-  const text = typeof value === 'string' ? value : JSON.stringify(value);
-  return text.length > 120 ? `${text.slice(0, 117)}…` : text;
+/** Event attributes or fields as compact JSON, cut short in the cell and whole in its tooltip. */
+export function attributesCell(value: unknown): HTMLElement {
+  const text =
+    value === null || value === undefined ? '' : typeof value === 'string' ? value : JSON.stringify(value);
+  if (text.length <= 120) return h('span', { class: 'mono small' }, text);
+  return h('span', { class: 'mono small', title: visible(text) }, `${text.slice(0, 117)}…`);
 }
 
 export function eventsTable(
@@ -120,7 +122,7 @@ export function eventsTable(
         e.node || '—',
         e.connector ?? '—',
         e.object ?? '—',
-        h('span', { class: 'mono small' }, attributesText(e.attributes)),
+        attributesCell(e.attributes),
       ]),
       { className: 'data events' },
     ),
@@ -159,7 +161,7 @@ export function agentEventsPanel(route: Route, filter: { name?: string; tracking
             h('time', { datetime: e.receivedAt }, formatTime(e.receivedAt)),
             ...(showCluster ? [clusterLink(e.trackingId)] : []),
             e.name,
-            h('span', { class: 'mono small' }, attributesText(e.fields)),
+            attributesCell(e.fields),
           ]),
           { className: 'data agent-events' },
         ),

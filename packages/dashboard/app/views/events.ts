@@ -17,6 +17,8 @@ export const STAGES = [
   'unspecified',
 ];
 const PAGE = 100;
+/** A stage number RisingWave did not have when this was built: stored as `unknown_<n>`. */
+const UNKNOWN_STAGE = /^unknown_[0-9]{1,10}$/;
 
 export function eventsView(route: Route): HTMLElement {
   const p = route.params;
@@ -32,7 +34,11 @@ export function eventsView(route: Route): HTMLElement {
     'select',
     { id: 'f-stage', name: 'stage' },
     h('option', { value: '' }, 'any stage'),
-    STAGES.map((s) => h('option', { value: s, selected: s === filters.stage }, s)),
+    // A stage the address names that is not in the list (`unknown_42`, from a newer RisingWave)
+    // is offered too, so the select shows the filter that applies.
+    (STAGES.includes(filters.stage) || !filters.stage ? STAGES : [...STAGES, filters.stage]).map((s) =>
+      h('option', { value: s, selected: s === filters.stage }, s),
+    ),
   );
   const name = h('input', {
     id: 'f-name',
@@ -109,6 +115,14 @@ export function eventsView(route: Route): HTMLElement {
     pageHeading('Events', route),
     form,
     panel('Events', async () => {
+      // Said in words before asking: the API's 400 would quote its pattern.
+      if (filters.stage && !STAGES.includes(filters.stage) && !UNKNOWN_STAGE.test(filters.stage)) {
+        return h(
+          'p',
+          { class: 'error', role: 'alert', 'data-test': 'bad-stage' },
+          `“${filters.stage}” is no event stage: choose one in the list (or unknown_<n>, a stage number a newer RisingWave sends).`,
+        );
+      }
       const answer = await getJson<EventsAnswer>('/query/events', {
         ...route.range,
         ...filters,

@@ -24,7 +24,7 @@ export const SIZES = [
 
 function bucketLabel(answer: DistributionAnswer, b: { from: number; to: number }): string {
   if (answer.unit === 'bytes') return `${formatGiB(Math.max(0, b.from - 1))} – ${formatGiB(b.to)}`;
-  return b.from === b.to ? String(b.from) : `${b.from}–${b.to}`;
+  return b.from === b.to ? formatCount(b.from) : `${formatCount(b.from)}–${formatCount(b.to)}`;
 }
 
 export function distributionPanel(size: (typeof SIZES)[number], range: Params): HTMLElement {
