@@ -29,6 +29,7 @@ import {
   formatNumber,
   formatPercent,
   formatSeconds,
+  formatShare,
   groupLabel,
   label,
   unitFormat,
@@ -657,7 +658,7 @@ describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
           .evaluateAll((rows) =>
             rows.map((r) => [r.children[0]?.textContent ?? '', r.lastElementChild?.textContent ?? '']),
           ),
-      ).toEqual(adoption.releases.map((r) => [r.version, `${r.latestShare}%`]));
+      ).toEqual(adoption.releases.map((r) => [r.version, formatShare(r.latestShare)]));
       await shot(page, 'simulated-overview');
 
       // Connectors by format and encode.
@@ -1330,6 +1331,46 @@ describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
       expect(
         await page.locator('[data-test="distribution-computeNodes"] tbody tr td').first().textContent(),
       ).toBe('2,147,483,649–4,294,967,296');
+    });
+  }, 90_000);
+
+  it('release pickup: newest first, the most-run releases kept within 30 rows, ≤ on a first day that is where the data starts', async () => {
+    await withOwn('pickup', async (own, page) => {
+      await importMeta(own, [
+        // The release most clusters run, since before any nightly (the first day with data).
+        ...[10, 0].flatMap((daysAgo) =>
+          Array.from({ length: 3 }, (_, i) => ({
+            trackingId: `pickup-main-${i}`,
+            version: '2.0.0',
+            daysAgo,
+          })),
+        ),
+        // 35 nightly builds of a newer version, one cluster each, today.
+        ...Array.from({ length: 35 }, (_, i) => ({
+          trackingId: `pickup-nightly-${i}`,
+          version: `2.1.0-nightly-${String(i).padStart(2, '0')}`,
+          daysAgo: 0,
+        })),
+      ]);
+      await page.goto(`${own.url}/#token=${ADMIN_TOKEN}`);
+      await settled(page);
+      const adoption = await api<{ releases: { version: string; firstDay: string }[] }>(
+        own,
+        '/query/adoption',
+      );
+      expect(adoption.releases[0]!.version).toBe('2.1.0-nightly-34');
+      expect(adoption.releases.at(-1)!.version).toBe('2.0.0');
+      const rows = await page
+        .locator('[data-test="adoption"] tbody tr')
+        .evaluateAll((trs) =>
+          trs.map((r) => [r.children[0]?.textContent ?? '', r.children[1]?.textContent ?? '']),
+        );
+      expect(rows).toHaveLength(30);
+      expect(rows[0]![0]).toBe('2.1.0-nightly-34');
+      expect(rows.at(-1)).toEqual(['2.0.0', `≤ ${isoDay(Date.now() - 10 * 86_400_000)}`]);
+      expect(await page.locator('[data-test="adoption-more"]').textContent()).toBe(
+        '6 more releases, each at most 3% of active clusters at its peak.',
+      );
     });
   }, 90_000);
 });

@@ -119,8 +119,30 @@ export const ADOPTION_SHARES = [10, 25, 50] as const;
 const DAY_MS = 86_400_000;
 
 /**
+ * Newest first by semantic version: numeric parts compared as numbers (1.10.1 after 1.8.2), a
+ * release after its own pre-releases and nightlies (2.5.0 after 2.5.0-rc.1), versions that do not
+ * start with a number last; then by text, so the order is total.
+ */
+export function compareVersionsNewestFirst(a: string, b: string): number {
+  const parse = (v: string) => {
+    const match = /^v?(\d+(?:\.\d+)*)(.*)$/.exec(v);
+    return match ? { core: match[1]!.split('.').map(Number), rest: match[2]! } : null;
+  };
+  const [x, y] = [parse(a), parse(b)];
+  if (!x || !y) return x ? -1 : y ? 1 : a < b ? -1 : a > b ? 1 : 0;
+  for (let i = 0; i < Math.max(x.core.length, y.core.length); i++) {
+    const d = (y.core[i] ?? 0) - (x.core[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  if ((x.rest === '') !== (y.rest === '')) return x.rest === '' ? -1 : 1;
+  // Suffixes (rc.2, nightly-20261101): numbers in them compared as numbers, newest first.
+  return y.rest.localeCompare(x.rest, 'en', { numeric: true }) || (a < b ? -1 : a > b ? 1 : 0);
+}
+
+/**
  * How fast each release was picked up: from the first day an active cluster ran it, the days until
  * it ran on 10/25/50% of that day's active clusters (null: not reached in the range), and its peak.
+ * Newest release first (compareVersionsNewestFirst).
  */
 export function adoption(days: string[], perVersion: Map<string | null, number[]>) {
   const totals = days.map((_, i) => {
@@ -128,6 +150,9 @@ export function adoption(days: string[], perVersion: Map<string | null, number[]
     for (const counts of perVersion.values()) sum += counts[i]!;
     return sum;
   });
+  // The first day with any active cluster: a release running then may have come out earlier (the
+  // range, or the stored data, starts there), so its first day is only a bound.
+  const dataStart = totals.findIndex((t) => t > 0);
   const rows = [];
   for (const [version, counts] of perVersion) {
     if (version === null) continue;
@@ -145,15 +170,13 @@ export function adoption(days: string[], perVersion: Map<string | null, number[]
     rows.push({
       version,
       firstDay: days[first]!,
-      // Seen on the range's first day: it came out earlier, so its pickup is not fully in the range.
-      beforeRange: first === 0,
+      // Running on the first day with data: it came out earlier, so its pickup is not fully seen.
+      beforeRange: first === dataStart,
       peakShare: Math.round(shares[peak]! * 10) / 10,
       peakDay: days[peak]!,
       latestShare: Math.round(shares.at(-1)! * 10) / 10,
       daysTo,
     });
   }
-  return rows.sort((a, b) =>
-    a.firstDay !== b.firstDay ? (a.firstDay < b.firstDay ? 1 : -1) : a.version < b.version ? -1 : 1,
-  );
+  return rows.sort((a, b) => compareVersionsNewestFirst(a.version, b.version));
 }

@@ -10,7 +10,7 @@ import {
 } from '../api';
 import { barTable } from '../charts';
 import { h, table } from '../dom';
-import { formatCount, formatGiB, label } from '../format';
+import { formatCount, formatGiB, formatShare, label } from '../format';
 import { panel } from '../panel';
 
 export const SIZES = [
@@ -56,6 +56,21 @@ export function distributionPanel(size: (typeof SIZES)[number], range: Params): 
 /** Releases listed in the pickup table (newest first). */
 const RELEASES_MAX = 30;
 
+/**
+ * The releases the table lists: the RELEASES_MAX most run (by peak share in the range, then share
+ * now), in the API's order (newest first), so that thousands of nightly builds at 0% cannot push
+ * the releases most clusters run out of the table.
+ */
+function mostRun<T extends { peakShare: number; latestShare: number }>(releases: T[]): T[] {
+  if (releases.length <= RELEASES_MAX) return releases;
+  const kept = new Set(
+    [...releases]
+      .sort((a, b) => b.peakShare - a.peakShare || b.latestShare - a.latestShare)
+      .slice(0, RELEASES_MAX),
+  );
+  return releases.filter((r) => kept.has(r));
+}
+
 export function adoptionPanel(range: Params): HTMLElement {
   return panel(
     'Release pickup',
@@ -64,25 +79,30 @@ export function adoptionPanel(range: Params): HTMLElement {
       if (a.releases.length === 0) return h('p', { class: 'muted' }, 'No versions reported in this range.');
       const shares = Object.keys(a.releases[0]!.daysTo);
       const days = (v: number | null) => (v === null ? 'not yet' : `${v} d`);
-      // Newest first: the releases a team asks about; thousands of nightly builds would not fit.
-      const releases = a.releases.slice(0, RELEASES_MAX);
-      const older = a.releases.length - releases.length;
+      const releases = mostRun(a.releases);
+      const more = a.releases.filter((r) => !releases.includes(r));
       const t = table(
-        'Days from the first day a release ran on an active cluster until it ran on a share of them (newest releases first; “≤” marks releases already running when the range starts)',
+        `Days from the first day a release ran on an active cluster until it ran on a share of them (newest releases first${more.length ? `, the ${RELEASES_MAX} most run` : ''}; “≤” marks releases already running on the first day with data in the range: they came out earlier)`,
         ['Version', 'First day', ...shares.map((s) => `${s}%`), 'Peak share', 'Share now'],
         releases.map((r) => [
           r.version,
           r.beforeRange ? `≤ ${r.firstDay}` : r.firstDay,
           ...shares.map((s) => days(r.daysTo[s] ?? null)),
-          `${r.peakShare}%`,
-          h('span', { 'data-value': r.latestShare }, `${r.latestShare}%`),
+          formatShare(r.peakShare),
+          h('span', { 'data-value': r.latestShare }, formatShare(r.latestShare)),
         ]),
         { numeric: [2, 3, 4, 5, 6] },
       );
       t.setAttribute('data-test', 'adoption');
       return [
         h('div', { class: 'table-scroll' }, t),
-        older > 0 ? h('p', { class: 'muted' }, `${formatCount(older)} older releases not shown.`) : null,
+        more.length > 0
+          ? h(
+              'p',
+              { class: 'muted', 'data-test': 'adoption-more' },
+              `${formatCount(more.length)} more ${more.length === 1 ? 'release' : 'releases'}, each at most ${formatShare(Math.max(...more.map((r) => r.peakShare)))} of active clusters at its peak.`,
+            )
+          : null,
       ];
     },
     { optional: true },

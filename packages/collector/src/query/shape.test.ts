@@ -1,0 +1,62 @@
+// Release pickup's order and first days (shape.ts), on hand-made counts.
+import { describe, expect, it } from 'vitest';
+import { adoption, compareVersionsNewestFirst } from './shape.js';
+
+describe('compareVersionsNewestFirst', () => {
+  it('orders numeric parts as numbers, a release after its pre-releases, other text last', () => {
+    const versions = [
+      '1.8.2',
+      'dev',
+      '1.10.1',
+      '2.5.0-rc.1',
+      '2.5.0',
+      'v2.4.1',
+      '2.5.0-rc.10',
+      '1.10.1-nightly-20261101',
+      '2.5',
+    ];
+    expect([...versions].sort(compareVersionsNewestFirst)).toEqual([
+      '2.5', // equal to 2.5.0 as numbers: then by text
+      '2.5.0',
+      '2.5.0-rc.10',
+      '2.5.0-rc.1',
+      'v2.4.1',
+      '1.10.1',
+      '1.10.1-nightly-20261101',
+      '1.8.2',
+      'dev',
+    ]);
+  });
+});
+
+describe('adoption', () => {
+  const days = ['2026-11-01', '2026-11-02', '2026-11-03', '2026-11-04'];
+
+  it('lists the newest release first, whatever the day it first ran', () => {
+    const rows = adoption(
+      days,
+      new Map([
+        ['1.8.2', [0, 1, 1, 1]],
+        ['1.9.0', [0, 1, 1, 1]],
+        ['1.10.1', [3, 3, 3, 3]],
+        ['1.7.0-nightly', [0, 0, 1, 0]],
+      ]),
+    );
+    expect(rows.map((r) => r.version)).toEqual(['1.10.1', '1.9.0', '1.8.2', '1.7.0-nightly']);
+  });
+
+  it("marks as ≤ a first day that is only where the data starts, not only the range's first day", () => {
+    // The range starts two days before the first report: 2.0.0 ran on the first day with data.
+    const rows = adoption(
+      days,
+      new Map([
+        ['2.0.0', [0, 0, 4, 4]],
+        ['2.1.0', [0, 0, 0, 1]],
+      ]),
+    );
+    expect(rows.map((r) => [r.version, r.firstDay, r.beforeRange])).toEqual([
+      ['2.1.0', '2026-11-04', false],
+      ['2.0.0', '2026-11-03', true],
+    ]);
+  });
+});
