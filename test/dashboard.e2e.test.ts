@@ -1373,4 +1373,46 @@ describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
       );
     });
   }, 90_000);
+
+  it('counts connector events by stage over the whole range, not the latest 1,000', async () => {
+    await withOwn('connector-stages', async (own, page) => {
+      const now = Math.floor(Date.now() / 1000);
+      for (let batch = 0; batch < 4; batch++) {
+        const events = Array.from({ length: 300 }, (_, i) => ({
+          trackingId: 'stages-0001',
+          name: 'source',
+          connectorName: 'kafka',
+          eventTimeSec: now - batch * 300 - i,
+        }));
+        expect((await own.postProto('/api/v2/report/events', eventBatch(events))).status).toBe(200);
+      }
+      const drops = Array.from({ length: 5 }, (_, i) => ({
+        trackingId: 'stages-0001',
+        name: 'sink',
+        connectorName: 'iceberg',
+        stage: rw.TelemetryEventStage.DROP_STREAM_JOB,
+        eventTimeSec: now - 2000 - i,
+      }));
+      expect((await own.postProto('/api/v2/report/events', eventBatch(drops))).status).toBe(200);
+      await own.collector.batcher.flush();
+      await page.goto(`${own.url}/#token=${ADMIN_TOKEN}`);
+      await settled(page);
+      await go(page, '#/connectors');
+      const table = page.locator('[data-test="connector-stages"]');
+      expect(await table.locator('thead th').allTextContents()).toEqual([
+        'Connector',
+        'create_stream_job',
+        'drop_stream_job',
+        'All',
+      ]);
+      expect(
+        await table
+          .locator('tbody tr')
+          .evaluateAll((rows) => rows.map((r) => [...r.children].map((c) => c.textContent))),
+      ).toEqual([
+        ['kafka', '1,200', '0', '1,200'],
+        ['iceberg', '0', '5', '5'],
+      ]);
+    });
+  }, 90_000);
 });

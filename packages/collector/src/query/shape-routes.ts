@@ -158,7 +158,8 @@ export async function shapeRoutes(app: FastifyInstance, opts: { store: Store }) 
                     firstDay: { type: 'string', description: 'First day an active cluster ran it' },
                     beforeRange: {
                       type: 'boolean',
-                      description: 'Already running on the first day of the range (released earlier)',
+                      description:
+                        'Already running on the first day with data in the range (released earlier: firstDay is only a bound)',
                     },
                     peakShare: { type: 'number', description: 'Highest share of active clusters, %' },
                     peakDay: { type: 'string' },

@@ -1,5 +1,11 @@
 // Connectors: which connectors clusters use, and the create/drop events that name a connector.
-import { type BreakdownAnswer, type ConnectorsAnswer, type EventsAnswer, getJson } from '../api';
+import {
+  type BreakdownAnswer,
+  type ConnectorsAnswer,
+  type EventCountsAnswer,
+  type EventsAnswer,
+  getJson,
+} from '../api';
 import { barTable } from '../charts';
 import { h, table } from '../dom';
 import { formatCount } from '../format';
@@ -39,26 +45,49 @@ export function connectorsView(route: Route): HTMLElement {
         ];
       }),
       panel('Connector events by stage', async () => {
-        const list = (await events).events.filter((e) => e.connector !== null);
-        if (list.length === 0) return h('p', { class: 'muted' }, 'No event in this range names a connector.');
-        const stages = [...new Set(list.map((e) => e.stage ?? 'unspecified'))].sort();
+        // Counted by the collector over the whole range: the stages there are, then per stage the
+        // events of each connector (events without a connector are the null row, left out).
+        const stages = (
+          await getJson<EventCountsAnswer>('/query/event-counts', {
+            ...route.range,
+            by: 'stage',
+            limit: 1000,
+          })
+        ).rows.map((r) => r.value ?? 'unspecified');
+        const perStage = await Promise.all(
+          stages.map((stage) =>
+            getJson<EventCountsAnswer>('/query/event-counts', {
+              ...route.range,
+              by: 'connector',
+              stage,
+              limit: 1000,
+            }),
+          ),
+        );
         const counts = new Map<string, Map<string, number>>();
-        for (const e of list) {
-          const row = counts.get(e.connector!) ?? new Map<string, number>();
-          row.set(e.stage ?? 'unspecified', (row.get(e.stage ?? 'unspecified') ?? 0) + 1);
-          counts.set(e.connector!, row);
-        }
+        perStage.forEach((answer, i) => {
+          for (const r of answer.rows) {
+            if (r.value === null) continue;
+            const row = counts.get(r.value) ?? new Map<string, number>();
+            row.set(stages[i]!, r.events);
+            counts.set(r.value, row);
+          }
+        });
+        if (counts.size === 0) return h('p', { class: 'muted' }, 'No event in this range names a connector.');
+        const shown = stages.filter((s) => [...counts.values()].some((row) => row.has(s))).sort();
         const rows = [...counts].sort((a, b) => total(b[1]) - total(a[1]));
-        return table(
-          `Events per connector and stage, from the latest ${formatCount(SCAN)} events in the range`,
-          ['Connector', ...stages, 'All'],
+        const t = table(
+          'Events per connector and stage in the range',
+          ['Connector', ...shown, 'All'],
           rows.map(([connector, row]) => [
             connector,
-            ...stages.map((s) => formatCount(row.get(s) ?? 0)),
+            ...shown.map((s) => formatCount(row.get(s) ?? 0)),
             formatCount(total(row)),
           ]),
-          { numeric: stages.map((_, i) => i + 1).concat(stages.length + 1) },
+          { numeric: shown.map((_, i) => i + 1).concat(shown.length + 1) },
         );
+        t.setAttribute('data-test', 'connector-stages');
+        return t;
       }),
     ),
     h('div', { class: 'grid two' }, connectorUsagePanels(range)),
