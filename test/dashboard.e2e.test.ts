@@ -1415,4 +1415,25 @@ describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
       ]);
     });
   }, 90_000);
+
+  it('a metric by cluster shows the top 30 groups, highest first, long labels cut with their tooltip', async () => {
+    await withOwn('metric-groups', async (own, page) => {
+      const id = (i: number) => `metric-groups-${String(i).padStart(2, '0')}-${'x'.repeat(50)}`;
+      for (let i = 1; i <= 45; i++) {
+        await sendAgent(own, agentReport({ trackingId: id(i), metrics: [counter('per.cluster', i)] }));
+      }
+      await page.goto(`${own.url}/#token=${ADMIN_TOKEN}`);
+      await settled(page);
+      await go(page, '#/metrics?name=per.cluster&by=trackingId');
+      const totals = await page.locator('table.metrics tbody tr td:nth-child(3)').allTextContents();
+      expect(totals).toEqual(Array.from({ length: 30 }, (_, i) => String(45 - i)));
+      expect(await page.locator('[data-test="metric-groups"]').textContent()).toBe(
+        'Groups by total, highest first: the top 30; 15 more not shown.',
+      );
+      const labels = page.locator('figure.grouped .group-label');
+      expect(await labels.count()).toBe(30);
+      expect(await labels.first().getAttribute('title')).toBe(id(45));
+      expect((await labels.first().textContent())!.length).toBe(41);
+    });
+  }, 90_000);
 });

@@ -294,7 +294,14 @@ export function groupedBars(
       h(
         'div',
         { class: 'group' },
-        h('div', { class: 'group-label' }, g.label),
+        // A long label (a tracking id, a label value) is cut, whole in its tooltip.
+        g.label.length > LEGEND_TEXT_MAX
+          ? h(
+              'div',
+              { class: 'group-label', title: visible(g.label) },
+              `${g.label.slice(0, LEGEND_TEXT_MAX)}…`,
+            )
+          : h('div', { class: 'group-label' }, g.label),
         h(
           'div',
           { class: 'group-bars' },

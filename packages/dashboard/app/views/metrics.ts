@@ -19,6 +19,22 @@ const GROUPINGS = [
 
 const LAST_METRIC = 'tidewatch.metric';
 
+/** Groups shown (a metric by cluster may have thousands): the top ones by the ranked value. */
+const GROUPS_MAX = 30;
+const QUANTILES = ['p99', 'p90', 'p50'] as const;
+
+/** The value groups are ranked by: the chosen quantile of a histogram, a gauge's latest, a counter's total. */
+function rankValue(kind: MetricAnswer['kind'], quantile: (typeof QUANTILES)[number]) {
+  return (r: MetricRow): number | null =>
+    (kind === 'histogram' ? r[quantile] : kind === 'gauge' ? r.last : r.total) ?? null;
+}
+
+/** The GROUPS_MAX groups with the highest value, highest first (no value last). */
+function topGroups(rows: MetricRow[], value: (r: MetricRow) => number | null): MetricRow[] {
+  const key = (r: MetricRow) => value(r) ?? Number.NEGATIVE_INFINITY;
+  return [...rows].sort((a, b) => key(b) - key(a)).slice(0, GROUPS_MAX);
+}
+
 function num(value: number | null | undefined, format: (v: number | null) => string): HTMLElement {
   return h('span', { 'data-value': value ?? '' }, format(value ?? null));
 }
@@ -76,6 +92,7 @@ export function metricsView(route: Route): HTMLElement {
     ? { by: `label:${labelKey}`, name: labelKey }
     : { by: grouping.by as string, name: grouping.name as string };
   const eventName = route.params.get('event') ?? '';
+  const quantile = QUANTILES.find((q) => q === route.params.get('rank')) ?? 'p99';
 
   const nameInput = h('input', {
     id: 'm-name',
@@ -105,6 +122,11 @@ export function metricsView(route: Route): HTMLElement {
     'select',
     { id: 'm-by', name: 'by' },
     GROUPINGS.map((g) => h('option', { value: g.by, selected: g.by === grouping.by }, g.name)),
+  );
+  const rankSelect = h(
+    'select',
+    { id: 'm-rank', name: 'rank' },
+    QUANTILES.map((q) => h('option', { value: q, selected: q === quantile }, q)),
   );
   const labelInput = h('input', {
     id: 'm-label',
@@ -136,7 +158,8 @@ export function metricsView(route: Route): HTMLElement {
         if (value) localStorage.setItem(LAST_METRIC, value);
         const key = labelInput.value.trim();
         const chosen = bySelect.value === 'label' ? (key ? `label:${key}` : 'version') : bySelect.value;
-        go(href('metrics', null, { name: value, by: chosen, event: eventInput.value.trim() }, route));
+        const rank = rankSelect.value === 'p99' ? null : rankSelect.value;
+        go(href('metrics', null, { name: value, by: chosen, rank, event: eventInput.value.trim() }, route));
       },
     },
     h('div', { class: 'field wide' }, h('label', { for: 'm-name' }, 'Metric name'), nameInput, names),
@@ -148,6 +171,7 @@ export function metricsView(route: Route): HTMLElement {
       labelInput,
       h('small', { id: 'm-label-help', class: 'muted' }, 'with “a label…”'),
     ),
+    h('div', { class: 'field' }, h('label', { for: 'm-rank' }, 'Rank histograms by'), rankSelect),
     h('div', { class: 'field' }, h('label', { for: 'm-event' }, 'Agent event name'), eventInput),
     h('button', { type: 'submit' }, 'Show'),
   );
@@ -189,6 +213,10 @@ export function metricsView(route: Route): HTMLElement {
         ];
       }
       const fmt = unitFormat(unit);
+      const ranked = answer.kind === 'histogram' ? quantile : answer.kind === 'gauge' ? 'latest' : 'total';
+      const rows = topGroups(answer.rows, rankValue(answer.kind, quantile));
+      const hidden = answer.rows.length - rows.length;
+      const shownAnswer = { ...answer, rows };
       const kindNote = h(
         'p',
         { class: 'muted' },
@@ -202,7 +230,7 @@ export function metricsView(route: Route): HTMLElement {
         answer.kind === 'histogram'
           ? groupedBars(
               `${name}: p50, p90 and p99 by ${by.name}`,
-              answer.rows.map((r) => ({
+              rows.map((r) => ({
                 label: groupLabel(r.value),
                 values: [r.p50 ?? null, r.p90 ?? null, r.p99 ?? null],
               })),
@@ -212,13 +240,13 @@ export function metricsView(route: Route): HTMLElement {
           : answer.kind === 'gauge'
             ? groupedBars(
                 `${name}: latest by ${by.name}`,
-                answer.rows.map((r) => ({ label: groupLabel(r.value), values: [r.last ?? null] })),
+                rows.map((r) => ({ label: groupLabel(r.value), values: [r.last ?? null] })),
                 ['latest (sum)'],
                 fmt,
               )
             : groupedBars(
                 `${name}: total by ${by.name}`,
-                answer.rows.map((r) => ({ label: groupLabel(r.value), values: [r.total ?? null] })),
+                rows.map((r) => ({ label: groupLabel(r.value), values: [r.total ?? null] })),
                 ['total'],
                 fmt,
               );
@@ -226,9 +254,15 @@ export function metricsView(route: Route): HTMLElement {
         kindNote,
         leftOut,
         h(
+          'p',
+          { class: 'muted', 'data-test': 'metric-groups' },
+          `Groups by ${ranked}, highest first`,
+          hidden > 0 ? `: the top ${GROUPS_MAX}; ${formatCount(hidden)} more not shown.` : '.',
+        ),
+        h(
           'div',
           { class: 'grid two' },
-          h('div', { class: 'table-scroll' }, rowsTable(answer, by.name, fmt)),
+          h('div', { class: 'table-scroll' }, rowsTable(shownAnswer, by.name, fmt)),
           chart,
         ),
       ];
