@@ -69,12 +69,41 @@ function dayAxis(): uPlot.Axis {
   };
 }
 
-/** Active clusters per day: a line with its points, and the same numbers as a table. */
+/**
+ * Today (UTC) is not over: a lighter veil over its part of the chart, so that its lower count does
+ * not read as an outage. The day is also put on the plot for the browser test.
+ */
+function partialDayVeil(day: string): uPlot.Plugin {
+  return {
+    hooks: {
+      draw: (u) => {
+        u.root.dataset.partialDay = day;
+        const left = u.valToPos(dayToSeconds(day) - 43_200, 'x', true);
+        const { top, height } = u.bbox;
+        const right = u.bbox.left + u.bbox.width;
+        u.ctx.save();
+        u.ctx.fillStyle = 'rgba(255, 255, 255, 0.6)';
+        u.ctx.fillRect(Math.max(left, u.bbox.left), top, right - Math.max(left, u.bbox.left), height);
+        u.ctx.restore();
+      },
+    },
+  };
+}
+
+/** A day as the numbers table shows it: today's marked as not over. */
+const dayCell = (day: string, partial: boolean) => (partial ? `${day} (so far)` : day);
+
+/**
+ * Active clusters per day: a line with its points, and the same numbers as a table. `partialLast`:
+ * the last day is today, still counting.
+ */
 export function dailyChart(
   title: string,
   series: { day: string; clusters: number }[],
   describe: string,
+  partialLast = false,
 ): HTMLElement {
+  const lastDay = series.at(-1)?.day;
   const plot = h('div', { class: 'plot', 'aria-hidden': 'true' });
   const peak = Math.max(0, ...series.map((s) => s.clusters));
   mount(
@@ -88,6 +117,7 @@ export function dailyChart(
       ],
       legend: { show: false },
       cursor: { drag: { x: false, y: false } },
+      plugins: partialLast && lastDay ? [partialDayVeil(lastDay)] : [],
       series: [
         {},
         {
@@ -111,7 +141,7 @@ export function dailyChart(
       table(
         title,
         ['Day (UTC)', 'Clusters'],
-        series.map((s) => [s.day, formatCount(s.clusters)]),
+        series.map((s) => [dayCell(s.day, partialLast && s.day === lastDay), formatCount(s.clusters)]),
         { numeric: [1], className: 'data compact' },
       ),
     ),
@@ -129,12 +159,16 @@ function legendLabel(value: string): string {
   return visible(value.length > LEGEND_TEXT_MAX ? `${value.slice(0, LEGEND_TEXT_MAX)}…` : value);
 }
 
-/** Version adoption: active clusters per version per day, stacked. */
+/**
+ * Version adoption: active clusters per version per day, stacked. With `partialLast` (the last day
+ * is today) the legend and the table are of the last complete day, whose shares are whole.
+ */
 export function stackedChart(
   title: string,
   days: string[],
   groups: { label: string; values: number[] }[],
   describe: string,
+  partialLast = false,
 ): HTMLElement {
   const plot = h('div', { class: 'plot' });
   // uPlot has no stacking of its own: draw running totals, the top band first, each filled to zero,
@@ -147,8 +181,8 @@ export function stackedChart(
   }
   const peak = Math.max(1, ...(cumulative.at(-1) ?? [0]));
   const order = groups.map((_, i) => i).reverse();
-  // Without the cursor on the chart the legend shows the latest day (not blanks until a hover).
-  const last = days.length - 1;
+  // Without the cursor on the chart the legend shows the latest complete day (not blanks until a hover).
+  const last = partialLast && days.length > 1 ? days.length - 2 : days.length - 1;
   mount(
     plot,
     {
@@ -160,6 +194,7 @@ export function stackedChart(
       ],
       cursor: { drag: { x: false, y: false } },
       legend: { live: true },
+      plugins: partialLast && days.length > 0 ? [partialDayVeil(days.at(-1)!)] : [],
       series: [
         {
           label: 'day',

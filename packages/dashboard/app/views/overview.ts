@@ -10,7 +10,7 @@ import {
 } from '../api';
 import { barTable, dailyChart, stackedChart } from '../charts';
 import { clear, h } from '../dom';
-import { formatCount, label } from '../format';
+import { formatCount, label, todayUtc } from '../format';
 import { panel } from '../panel';
 import { href, type Route } from '../router';
 import { fleetParams, leftOutNote, pageHeading } from './common';
@@ -71,12 +71,15 @@ export function overviewView(route: Route): HTMLElement {
       { class: 'grid two' },
       panel('Active clusters per day', async () => {
         const a = await active;
-        const today = a.series.at(-1);
-        return dailyChart(
-          'Active clusters per day',
-          a.series,
-          today ? `${formatCount(today.clusters)} on ${today.day}, the last day of the range.` : '',
-        );
+        const last = a.series.at(-1);
+        const before = a.series.at(-2);
+        const partial = last?.day === todayUtc();
+        const caption = !last
+          ? ''
+          : !partial
+            ? `${formatCount(last.clusters)} on ${last.day}, the last day of the range.`
+            : `${formatCount(last.clusters)} on ${last.day} so far (today, UTC, not over)${before ? `; ${formatCount(before.clusters)} on ${before.day}, the last complete day` : ''}.`;
+        return dailyChart('Active clusters per day', a.series, caption, partial);
       }),
       panel(
         'Version adoption',
@@ -94,11 +97,13 @@ export function overviewView(route: Route): HTMLElement {
               values: v.days.map((_, i) => rest.reduce((sum, x) => sum + (x.clusters[i] ?? 0), 0)),
             });
           }
+          const partial = v.days.at(-1) === todayUtc();
           return stackedChart(
             'Active clusters per version per day',
             v.days,
             top,
-            'Stacked: the height of each band is the number of active clusters on that version.',
+            `Stacked: the height of each band is the number of active clusters on that version.${partial ? ' Today (lighter) is not over: the table is of the last complete day.' : ''}`,
+            partial,
           );
         },
         { optional: true },
