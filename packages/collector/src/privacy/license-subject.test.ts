@@ -2,6 +2,8 @@
 // license always rewritten alike, and a flood of distinct licenses handled like the first one.
 import { fromBinary } from '@bufbuild/protobuf';
 import { decodeV2Report, risingwaveWire } from '@tidewatch/protocol';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { metaReport } from '../../test-support/risingwave.js';
 import { reportRow } from '../ingest/rows.js';
@@ -48,5 +50,22 @@ describe('LicenseSubjectPolicy', () => {
     const bare = '{"tier":"free"}';
     expect(applied(policy, bare).raw).toContain(bare);
     expect(applied(policy, bare).row.licenseSubject).toBeNull();
+  });
+
+  it('keeps no memory for made-up subjects of a megabyte each (anyone may post them)', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const policy = await salted();
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    for (let i = 0; i < 100; i++) {
+      const subject = `${i}`.padEnd(1 << 20, 'x');
+      expect(policy.protect(subject)).toMatch(/^hmac-sha256:[0-9a-f]{64}$/);
+    }
+    gc();
+    // 100 MB were sent; a cache of them would keep all of it.
+    expect(process.memoryUsage().heapUsed - before).toBeLessThan(20 * 1024 * 1024);
+    // A real customer name is still remembered: hashed alike every time.
+    expect(policy.protect('ACME Corp')).toBe(policy.protect('ACME Corp'));
   });
 });

@@ -8,6 +8,10 @@ import { type NodeReport, redactLicenseJson, redactV2LicenseSubject } from '@tid
 import type { ReportRow, Store } from '../store/store.js';
 
 export const SALT_SETTING = 'license_subject_salt';
+/** The longest subject kept in the hash cache (a customer name is far shorter). */
+const SUBJECT_CACHE_MAX_CHARS = 256;
+/** The longest license text kept rewritten (a real license is a few hundred bytes). */
+const LICENSE_CACHE_MAX_CHARS = 2048;
 
 export class LicenseSubjectPolicy {
   private readonly cache = new Map<string, string>();
@@ -38,7 +42,9 @@ export class LicenseSubjectPolicy {
     let hashed = this.cache.get(subject);
     if (!hashed) {
       hashed = `hmac-sha256:${createHmac('sha256', this.salt).update(subject).digest('hex')}`;
-      remember(this.cache, subject, hashed, 10_000);
+      // Only names of a real length: a made-up 900 KB subject per report (the body limit allows it)
+      // kept ~0.9 MB each, up to 10,000 of them, from anyone who can post a report.
+      if (subject.length <= SUBJECT_CACHE_MAX_CHARS) remember(this.cache, subject, hashed, 10_000);
     }
     return hashed;
   }
@@ -48,7 +54,7 @@ export class LicenseSubjectPolicy {
     let out = this.rewritten.get(json);
     if (out === undefined) {
       out = redactLicenseJson(json, (subject) => this.protect(subject));
-      if (json.length <= 2048) remember(this.rewritten, json, out, 1_000);
+      if (json.length <= LICENSE_CACHE_MAX_CHARS) remember(this.rewritten, json, out, 1_000);
     }
     return out;
   };
