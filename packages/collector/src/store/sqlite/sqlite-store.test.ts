@@ -15,6 +15,7 @@ import { tempDir } from '../../../test-support/services.js';
 import { openStore } from '../open-store.js';
 import type { SqlStore } from '../sql/sql-store.js';
 import { storeUnavailable } from '../store-errors.js';
+import { WAL_SIZE_LIMIT } from './pragmas.js';
 import { RequestThread } from './request-thread.js';
 import type { QueryRequest, QueryResponse } from './sqlite-query-thread.js';
 
@@ -220,6 +221,31 @@ describe('SQLite checkpointer thread', () => {
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
       expect(statSync(file).size).toBeGreaterThanOrEqual(before + 800_000);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+describe('SQLite WAL file', () => {
+  it('shrinks back once a transaction larger than its limit has been checkpointed', async () => {
+    const file = `${dir.path}/wal-limit.db`;
+    const store = openStore(`sqlite:${file}`);
+    try {
+      await store.migrate();
+      // ~40 MB in one transaction (an import, a retention pass): the WAL grows past its limit.
+      const raw = new Uint8Array(100_000).fill(7);
+      const events = Array.from({ length: 400 }, (_, i) => event(i, { trackingId: `t${i % 20}`, raw }));
+      await store.writeBatch({ reports: [], events });
+      expect(statSync(`${file}-wal`).size).toBeGreaterThan(WAL_SIZE_LIMIT);
+      // Once the checkpointer has copied it, the next write starts the WAL over and cuts it back.
+      const deadline = Date.now() + 15_000;
+      let n = 400;
+      while (statSync(`${file}-wal`).size > WAL_SIZE_LIMIT && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        await store.writeBatch({ reports: [], events: [event(n++)] });
+      }
+      expect(statSync(`${file}-wal`).size).toBeLessThanOrEqual(WAL_SIZE_LIMIT);
     } finally {
       await store.close();
     }
