@@ -1,9 +1,10 @@
 // The license policy on its own: the subject hashed in the row and in the raw body, the same
 // license always rewritten alike, and a flood of distinct licenses handled like the first one.
-import { fromBinary } from '@bufbuild/protobuf';
-import { decodeV2Report, risingwaveWire } from '@tidewatch/protocol';
+
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { fromBinary } from '@bufbuild/protobuf';
+import { decodeV2Report, risingwaveWire } from '@tidewatch/protocol';
 import { describe, expect, it } from 'vitest';
 import { metaReport } from '../../test-support/risingwave.js';
 import { reportRow } from '../ingest/rows.js';
