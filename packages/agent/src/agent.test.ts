@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { FakeClock, tick } from '../test/fake-clock.js';
@@ -87,6 +87,24 @@ describe('agent', () => {
     await started(c.agent);
     await clock.advance(1);
     await vi.waitFor(() => expect(stub.accepted).toHaveLength(5));
+  });
+
+  it("removes at start what a crash left half-written beside the spool (state.json's, the audit copies')", async () => {
+    const stub = await collector();
+    const dataDir = tempDir();
+    mkdirSync(path.join(dataDir, 'sent'), { recursive: true });
+    const elevenMinutesAgo = (Date.now() - 11 * MINUTE) / 1000;
+    for (const stale of ['.tmp-state', 'sent/.tmp-copy']) {
+      writeFileSync(path.join(dataDir, stale), 'partial');
+      utimesSync(path.join(dataDir, stale), elevenMinutesAgo, elevenMinutesAgo);
+    }
+    // A fresh one may be another process's write in progress on the same dataDir: it stays.
+    writeFileSync(path.join(dataDir, '.tmp-in-progress'), 'partial');
+    const { agent } = agentFor(stub.url, { clock: new FakeClock(), dataDir });
+    await started(agent);
+    expect(readdirSync(dataDir).filter((n) => n.startsWith('.tmp-'))).toEqual(['.tmp-in-progress']);
+    expect(readdirSync(path.join(dataDir, 'sent'))).toEqual([]);
+    await agent.shutdown();
   });
 
   it('keeps one report per interval when the wall clock is stepped back, with intervals that end after they start', async () => {

@@ -315,6 +315,9 @@ class RunningAgent implements Agent {
       await saveState(this.disk, this.state);
     }
     await this.spool.init();
+    // What a crash during a write of state.json or of an audit copy left (the spool's are
+    // removed by its init): a crash loop would otherwise pile them up, outside every bound.
+    for (const dir of ['', 'sent']) await this.disk.removeTemps(dir);
     await this.collectors.start();
     if (this.stopping) return;
     const now = this.o.clock.now();
