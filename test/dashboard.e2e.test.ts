@@ -1435,6 +1435,41 @@ describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
         ['kafka', '1,200', '0', '1,200'],
         ['iceberg', '0', '5', '5'],
       ]);
+      // Stage numbers a newer RisingWave might send (anyone may): a column for the 8 stages with
+      // the most events, one request each, and the rest in one exact column.
+      for (let i = 0; i < 10; i++) {
+        const unknown = Array.from({ length: 10 + i }, (_, j) => ({
+          trackingId: 'stages-0001',
+          name: 'source',
+          connectorName: 'kafka',
+          stage: (101 + i) as rw.TelemetryEventStage,
+          eventTimeSec: now - 3000 - 100 * i - j,
+        }));
+        expect((await own.postProto('/api/v2/report/events', eventBatch(unknown))).status).toBe(200);
+      }
+      await own.collector.batcher.flush();
+      const asked: string[] = [];
+      page.on('request', (r) => {
+        if (r.url().includes('/query/event-counts')) asked.push(r.url());
+      });
+      await page.reload();
+      await settled(page);
+      expect(await table.locator('thead th').allTextContents()).toEqual([
+        'Connector',
+        'create_stream_job',
+        ...Array.from({ length: 7 }, (_, i) => `unknown_${104 + i}`),
+        '4 other stages',
+        'All',
+      ]);
+      expect(
+        await table
+          .locator('tbody tr')
+          .evaluateAll((rows) => rows.map((r) => [...r.children].map((c) => c.textContent))),
+      ).toEqual([
+        ['kafka', '1,200', '13', '14', '15', '16', '17', '18', '19', '33', '1,345'],
+        ['iceberg', '0', '0', '0', '0', '0', '0', '0', '0', '5', '5'],
+      ]);
+      expect(asked).toHaveLength(10);
     });
   }, 90_000);
 
