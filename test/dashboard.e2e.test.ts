@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { encodeReportJson, risingwaveWire as rw } from '@tidewatch/protocol';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import { type BrowserContext, chromium, type Locator, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { agentReport, counter, gauge, histogram } from '../packages/collector/test-support/agent-report.js';
 import {
@@ -69,6 +69,13 @@ function ensureDashboardBuilt(): void {
   const sources = Math.max(newest(join(DASHBOARD, 'app')), statSync(join(DASHBOARD, 'index.html')).mtimeMs);
   if (existsSync(index) && statSync(index).mtimeMs >= sources) return;
   execFileSync('npm', ['run', 'build', '-w', '@tidewatch/dashboard'], { cwd: ROOT, stdio: 'inherit' });
+}
+
+/** A table's body as text, row by row. */
+function bodyCells(table: Locator): Promise<(string | null)[][]> {
+  return table
+    .locator('tbody tr')
+    .evaluateAll((rows) => rows.map((r) => [...r.children].map((c) => c.textContent)));
 }
 
 function metaReportOf(trackingId: string, version: string, clusterType: rw.TelemetryClusterType): Uint8Array {
@@ -1427,11 +1434,7 @@ describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
         'drop_stream_job',
         'All',
       ]);
-      expect(
-        await table
-          .locator('tbody tr')
-          .evaluateAll((rows) => rows.map((r) => [...r.children].map((c) => c.textContent))),
-      ).toEqual([
+      expect(await bodyCells(table)).toEqual([
         ['kafka', '1,200', '0', '1,200'],
         ['iceberg', '0', '5', '5'],
       ]);
@@ -1461,11 +1464,7 @@ describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
         '4 other stages',
         'All',
       ]);
-      expect(
-        await table
-          .locator('tbody tr')
-          .evaluateAll((rows) => rows.map((r) => [...r.children].map((c) => c.textContent))),
-      ).toEqual([
+      expect(await bodyCells(table)).toEqual([
         ['kafka', '1,200', '13', '14', '15', '16', '17', '18', '19', '33', '1,345'],
         ['iceberg', '0', '0', '0', '0', '0', '0', '0', '0', '5', '5'],
       ]);
