@@ -1,6 +1,6 @@
 // The dashboard's pure formatting (packages/dashboard/app/format.ts): units and shares.
 import { describe, expect, it } from 'vitest';
-import { formatPercent, formatShare, unitFormat } from '../packages/dashboard/app/format.js';
+import { formatPercent, formatShare, othersLabel, unitFormat } from '../packages/dashboard/app/format.js';
 
 describe('unitFormat: values shown in the unit the agent reported, never guessed from a name', () => {
   it('scales durations given in s, ms, us and ns', () => {
@@ -40,5 +40,14 @@ describe('shares', () => {
     // 12.46% is 12.5 in the API's release pickup: both tables say 13%.
     expect(formatPercent(1246, 10_000)).toBe(formatShare(12.5));
     expect(formatPercent(1, 3)).toBe(formatShare(33.3));
+  });
+});
+
+describe('othersLabel: the band of versions not shown on their own', () => {
+  it('says when clusters of unknown version are in it', () => {
+    expect(othersLabel(['2.1.0', '2.0.0', '1.9.0'])).toBe('3 other versions');
+    expect(othersLabel(['2.1.0', null, '1.9.0'])).toBe('2 other versions and unknown');
+    expect(othersLabel(['2.1.0', null])).toBe('1 other version and unknown');
+    expect(othersLabel([null])).toBe('unknown');
   });
 });

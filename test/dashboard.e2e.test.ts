@@ -1112,7 +1112,7 @@ describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
       const cells = () => page.locator('table.metrics tbody tr').first().locator('td').allTextContents();
 
       await go(page, '#/metrics?name=db.query.duration_ms');
-      const duration = await api<{ rows: { p50: number; p99: number }[] }>(
+      const duration = await api<{ rows: { p50: number; p99: number; relativeError: number }[] }>(
         own,
         '/query/metrics/db.query.duration_ms',
       );
@@ -1123,6 +1123,12 @@ describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
       expect(row[3]).toBe(unitFormat('ms')(p50));
       expect(row[3]).toMatch(/^\d+(\.\d+)? ms$/);
       expect(row[5]).toBe(unitFormat('ms')(duration.rows[0]!.p99));
+      // Quantiles of merged histograms are approximate, and the table says how much: the API's bound.
+      const bound = duration.rows[0]!.relativeError * 100;
+      const said = /p50, p90 and p99 within ±([\d.]+)% of the exact values$/.exec(
+        (await page.locator('table.metrics caption').textContent())!,
+      );
+      expect(Number(said?.[1])).toBeCloseTo(bound, 1);
 
       await go(page, '#/metrics?name=request.timeouts');
       expect((await cells()).slice(1)).toEqual(['1', '3']);

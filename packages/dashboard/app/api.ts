@@ -164,6 +164,8 @@ export interface MetricRow {
   p50?: number | null;
   p90?: number | null;
   p99?: number | null;
+  /** How far p50, p90 and p99 may be from the exact values (0.0108: 1.08%). */
+  relativeError?: number;
 }
 export interface MetricAnswer {
   excluded?: Excluded;

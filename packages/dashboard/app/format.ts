@@ -141,3 +141,13 @@ export function formatGiB(bytes: number | null | undefined): string {
   if (bytes === null || bytes === undefined) return '—';
   return `${DECIMAL.format(Math.round((bytes / GIB) * 10) / 10)} GiB`;
 }
+
+/**
+ * The label of the band that sums the versions not shown on their own. Clusters whose version is
+ * unknown (null) may be among them: said, not hidden in a count of versions.
+ */
+export function othersLabel(versions: readonly (string | null)[]): string {
+  const known = versions.filter((v) => v !== null).length;
+  const count = `${known} other ${known === 1 ? 'version' : 'versions'}`;
+  return known === versions.length ? count : known === 0 ? 'unknown' : `${count} and unknown`;
+}

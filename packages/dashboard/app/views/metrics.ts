@@ -43,8 +43,12 @@ function rowsTable(answer: MetricAnswer, byName: string, fmt: (v: number | null)
   const caption = `${answer.name} by ${byName}, ${answer.from} to ${answer.to}`;
   const group = (r: MetricRow): Child => groupLabel(r.value);
   if (answer.kind === 'histogram') {
+    // Quantiles of merged histograms are approximate: say how far from exact they may be.
+    const error = Math.max(0, ...answer.rows.map((r) => r.relativeError ?? 0));
     return table(
-      caption,
+      error > 0
+        ? `${caption}; p50, p90 and p99 within ±${Number((error * 100).toPrecision(2))}% of the exact values`
+        : caption,
       [byName, 'Clusters', 'Samples', 'p50', 'p90', 'p99'],
       answer.rows.map((r) => [
         group(r),

@@ -10,7 +10,7 @@ import {
 } from '../api';
 import { barTable, dailyChart, stackedChart } from '../charts';
 import { clear, h } from '../dom';
-import { formatCount, label, todayUtc } from '../format';
+import { formatCount, label, othersLabel, todayUtc } from '../format';
 import { panel } from '../panel';
 import { href, type Route } from '../router';
 import { fleetParams, leftOutNote, pageHeading } from './common';
@@ -93,7 +93,7 @@ export function overviewView(route: Route): HTMLElement {
           const rest = v.versions.slice(TOP_VERSIONS);
           if (rest.length > 0) {
             top.push({
-              label: `${rest.length} other versions`,
+              label: othersLabel(rest.map((x) => x.version)),
               values: v.days.map((_, i) => rest.reduce((sum, x) => sum + (x.clusters[i] ?? 0), 0)),
             });
           }
