@@ -8,6 +8,7 @@ import { lastDays } from './format';
 import { setUnauthorizedHandler } from './panel';
 import { go, href, parseRoute, type Route, type ViewName } from './router';
 import { clusterView } from './views/cluster';
+import { countedParams } from './views/common';
 import { connectorsView } from './views/connectors';
 import { eventsView } from './views/events';
 import { metricsView } from './views/metrics';
@@ -151,7 +152,7 @@ function renderNav(nav: HTMLElement, route: Route): void {
           h(
             'a',
             {
-              href: href(item.view, null, {}, { ...route, params: new URLSearchParams() }),
+              href: href(item.view, null, {}, route, countedParams(route)),
               'aria-current': item.view === route.view ? 'page' : null,
             },
             item.name,

@@ -17,6 +17,16 @@ export function fleetParams(route: Route): Record<string, string | null> {
   };
 }
 
+/**
+ * The parameters that say what statistics count: they ride along from view to view like the range
+ * (a view's own filters do not).
+ */
+export function countedParams(route: Route): URLSearchParams {
+  const kept = new URLSearchParams();
+  for (const r of LEFT_OUT) if (route.params.get(r.param) === '1') kept.set(r.param, '1');
+  return kept;
+}
+
 const LEFT_OUT = [
   { key: 'ci', param: 'includeCi', one: 'runs under CI', many: 'run under CI', toggle: 'CI runs' },
   {
