@@ -1013,6 +1013,21 @@ describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
           expect(tick % 86_400, `${days} days: ${tick}`).toBe(0);
         }
       }
+      // Over 400 days the labels cross a new year: the first label and the first of each year say
+      // the year, the others MM-DD.
+      await go(page, `#/overview?from=${isoDay(Date.now() - 399 * 86_400_000)}&to=${isoDay(Date.now())}`);
+      const labels = (await page.locator('[data-day-labels]').first().getAttribute('data-day-labels'))!.split(
+        ' ',
+      );
+      const ticks = (await page.locator('[data-day-ticks]').first().getAttribute('data-day-ticks'))!
+        .split(' ')
+        .map((t) => isoDay(Number(t) * 1000));
+      expect(labels[0]).toBe(ticks[0]);
+      for (let i = 1; i < labels.length; i++) {
+        const newYear = ticks[i]!.slice(0, 4) !== ticks[i - 1]!.slice(0, 4);
+        expect(labels[i]).toBe(newYear ? ticks[i] : ticks[i]!.slice(5));
+      }
+      expect(labels.filter((l) => l.length === 10).length).toBeGreaterThanOrEqual(2);
 
       // Searching the exact id finds it past 100 lookalikes seen more recently.
       await go(page, '#/cluster');

@@ -62,9 +62,17 @@ function dayAxis(): uPlot.Axis {
     ...AXIS,
     incrs: DAY_STEPS,
     values: (u, splits) => {
-      // Where the day labels went (seconds), for the browser test that checks they sit on days.
+      const days = splits.map((s) => new Date(s * 1000).toISOString().slice(0, 10));
+      // MM-DD, and the year where a range over several years needs it (its first label and each
+      // one in a new year): 12-01 alone cannot tell which December of a 400-day range.
+      const years = new Set(days.map((d) => d.slice(0, 4))).size;
+      const labels = days.map((d, i) =>
+        years > 1 && (i === 0 || d.slice(0, 4) !== days[i - 1]!.slice(0, 4)) ? d : d.slice(5),
+      );
+      // Where the day labels went (seconds) and what they say, for the browser test.
       u.root.dataset.dayTicks = splits.join(' ');
-      return splits.map((s) => new Date(s * 1000).toISOString().slice(5, 10));
+      u.root.dataset.dayLabels = labels.join(' ');
+      return labels;
     },
   };
 }
