@@ -2,7 +2,7 @@
 // chart has a text alternative: a caption that says what it shows and a table with the numbers.
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
-import { type Child, h, table, visible } from './dom';
+import { type Child, cutText, h, table, visible } from './dom';
 import { formatCount, formatPercent, label } from './format';
 
 /** Okabe–Ito: distinguishable with the common colour-vision deficiencies. */
@@ -338,13 +338,7 @@ export function groupedBars(
         'div',
         { class: 'group' },
         // A long label (a tracking id, a label value) is cut, whole in its tooltip.
-        g.label.length > LEGEND_TEXT_MAX
-          ? h(
-              'div',
-              { class: 'group-label', title: visible(g.label) },
-              `${g.label.slice(0, LEGEND_TEXT_MAX)}…`,
-            )
-          : h('div', { class: 'group-label' }, g.label),
+        cutText('div', g.label, LEGEND_TEXT_MAX, { class: 'group-label' }),
         h(
           'div',
           { class: 'group-bars' },

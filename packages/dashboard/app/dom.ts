@@ -54,10 +54,21 @@ export function append(parent: Node, children: Child[]): void {
 /** A cell's text past this many characters is cut, whole in its tooltip (a value may be 1,024). */
 const CELL_TEXT_MAX = 160;
 
-/** The first CELL_TEXT_MAX characters, not splitting a surrogate pair. */
-function cut(text: string): string {
-  const end = /[\uD800-\uDBFF]/.test(text.charAt(CELL_TEXT_MAX - 1)) ? CELL_TEXT_MAX - 1 : CELL_TEXT_MAX;
+/** The first `max` characters, not splitting a surrogate pair. */
+function cut(text: string, max = CELL_TEXT_MAX): string {
+  const end = /[\uD800-\uDBFF]/.test(text.charAt(max - 1)) ? max - 1 : max;
   return `${text.slice(0, end)}…`;
+}
+
+/** `text` in a `tag` element, cut past `max` characters and then whole in its tooltip. */
+export function cutText<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  text: string,
+  max = CELL_TEXT_MAX,
+  attrs: Record<string, AttrValue> = {},
+): HTMLElementTagNameMap[K] {
+  if (text.length <= max) return h(tag, attrs, text);
+  return h(tag, { ...attrs, title: visible(text) }, cut(text, max));
 }
 
 function cellContent(cell: Child): Child {
@@ -71,7 +82,7 @@ function cellContent(cell: Child): Child {
     return cell;
   }
   if (typeof cell !== 'string' || cell.length <= CELL_TEXT_MAX) return cell;
-  return h('span', { title: visible(cell) }, cut(cell));
+  return cutText('span', cell);
 }
 
 export function clear(element: Element, ...children: Child[]): void {

@@ -1,31 +1,9 @@
 // Pieces several views share: the page heading, the events table and the agent events panel.
 import { type AgentEventsAnswer, type EventItem, type Excluded, getJson } from '../api';
-import { type Child, h, table, visible } from '../dom';
+import { type Child, cutText, h, table } from '../dom';
 import { formatCount, formatTime } from '../format';
 import { panel } from '../panel';
 import { href, hrefHere, type Route } from '../router';
-
-/**
- * What statistics routes are asked: the range, and whether to count CI runs and internal clusters
- * (left out by default). The page's `includeCi=1` / `includeInternal=1` toggle them.
- */
-export function fleetParams(route: Route): Record<string, string | null> {
-  return {
-    ...route.range,
-    includeCi: route.params.get('includeCi') === '1' ? 'true' : null,
-    includeInternal: route.params.get('includeInternal') === '1' ? 'true' : null,
-  };
-}
-
-/**
- * The parameters that say what statistics count: they ride along from view to view like the range
- * (a view's own filters do not).
- */
-export function countedParams(route: Route): URLSearchParams {
-  const kept = new URLSearchParams();
-  for (const r of LEFT_OUT) if (route.params.get(r.param) === '1') kept.set(r.param, '1');
-  return kept;
-}
 
 const LEFT_OUT = [
   { key: 'ci', param: 'includeCi', one: 'runs under CI', many: 'run under CI', toggle: 'CI runs' },
@@ -37,6 +15,26 @@ const LEFT_OUT = [
     toggle: 'internal clusters',
   },
 ] as const;
+
+/**
+ * What statistics routes are asked: the range, and whether to count CI runs and internal clusters
+ * (left out by default). The page's `includeCi=1` / `includeInternal=1` toggle them.
+ */
+export function fleetParams(route: Route): Record<string, string | null> {
+  const params: Record<string, string | null> = { ...route.range };
+  for (const r of LEFT_OUT) params[r.param] = route.params.get(r.param) === '1' ? 'true' : null;
+  return params;
+}
+
+/**
+ * The parameters that say what statistics count: they ride along from view to view like the range
+ * (a view's own filters do not).
+ */
+export function countedParams(route: Route): URLSearchParams {
+  const kept = new URLSearchParams();
+  for (const r of LEFT_OUT) if (route.params.get(r.param) === '1') kept.set(r.param, '1');
+  return kept;
+}
 
 /**
  * What an answer left out, said where its numbers are (else a metric only CI runs send reads as
@@ -86,12 +84,14 @@ export function clusterLink(trackingId: string): HTMLAnchorElement {
   return h('a', { href: href('cluster', trackingId), class: 'mono' }, trackingId);
 }
 
+/** Attributes are cut shorter than other cells: their column shares a row with six others. */
+const ATTRIBUTES_TEXT_MAX = 120;
+
 /** Event attributes or fields as compact JSON, cut short in the cell and whole in its tooltip. */
 export function attributesCell(value: unknown): HTMLElement {
   const text =
     value === null || value === undefined ? '' : typeof value === 'string' ? value : JSON.stringify(value);
-  if (text.length <= 120) return h('span', { class: 'mono small' }, text);
-  return h('span', { class: 'mono small', title: visible(text) }, `${text.slice(0, 117)}…`);
+  return cutText('span', text, ATTRIBUTES_TEXT_MAX, { class: 'mono small' });
 }
 
 export function eventsTable(
