@@ -1239,6 +1239,50 @@ describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
     });
   }, 90_000);
 
+  it('the cluster list says how many clusters it has, filtered or not, over all its pages', async () => {
+    await withOwn('cluster-total', async (own, page) => {
+      await importMeta(own, [
+        ...Array.from({ length: 55 }, (_, i) => ({
+          trackingId: `total-a-${i}`,
+          version: '3.0.0',
+          daysAgo: 0,
+        })),
+        ...Array.from({ length: 3 }, (_, i) => ({
+          trackingId: `total-b-${i}`,
+          version: '3.1.0',
+          daysAgo: 1,
+        })),
+        { trackingId: 'total-old-0001', version: '3.0.0', daysAgo: 60 },
+      ]);
+      await own.collector.batcher.flush();
+      await page.goto(`${own.url}/#token=${ADMIN_TOKEN}`);
+      await settled(page);
+      const total = () => page.locator('[data-test="clusters-total"]').textContent();
+      const listed = async (query: string) =>
+        (await api<{ total: number }>(own, `/query/clusters?seenFrom=${range.from}${query}`)).total;
+
+      await go(page, `#/cluster?from=${range.from}&to=${range.to}`);
+      expect(await listed('')).toBe(58);
+      expect(await total()).toBe(`58 clusters seen on or after ${range.from}; 50 on this page.`);
+      // The next page says the same total.
+      await page.getByRole('link', { name: 'More clusters →' }).click();
+      await page.waitForURL(/before=/);
+      await settled(page);
+      expect(await total()).toBe(`58 clusters seen on or after ${range.from}; 8 on this page.`);
+
+      await go(page, `#/cluster?version=3.1.0&from=${range.from}&to=${range.to}`);
+      expect(await listed('&version=3.1.0')).toBe(3);
+      expect(await total()).toBe(`3 clusters seen on or after ${range.from} match the filters.`);
+      await go(
+        page,
+        `#/cluster?search=total-old&from=${isoDay(Date.now() - 90 * 86_400_000)}&to=${range.to}`,
+      );
+      expect(await total()).toBe(
+        `1 cluster seen on or after ${isoDay(Date.now() - 90 * 86_400_000)} matches the filters.`,
+      );
+    });
+  }, 90_000);
+
   it('export and search: a revoked token signs out as every panel does, a collector that is down says so', async () => {
     await withOwn('export-errors', async (own, page) => {
       await importMeta(own, [{ trackingId: 'export-0001', daysAgo: 0 }]);

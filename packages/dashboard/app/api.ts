@@ -207,6 +207,8 @@ export interface ClusterListAnswer {
     clusterType: string | null;
   }[];
   next: string | null;
+  /** Clusters in the whole filtered list, every page. */
+  total: number;
 }
 export interface DistributionAnswer {
   excluded?: Excluded;

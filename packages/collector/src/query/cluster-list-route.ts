@@ -4,7 +4,7 @@ import { LIMITS, NATIVE_LIMITS } from '@tidewatch/protocol';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { requireToken } from '../auth/require-token.js';
 import { CollectorError } from '../errors.js';
-import type { ClusterListItem, ClusterListQuery, Store } from '../store/store.js';
+import type { ClusterListFilter, ClusterListItem, ClusterListQuery, Store } from '../store/store.js';
 import { parseDay } from './day-range.js';
 import { csvLine, ndjsonLine } from './export-format.js';
 
@@ -165,18 +165,29 @@ export async function clusterListRoute(app: FastifyInstance, opts: { store: Stor
       };
       // A real calendar day: 2026-02-30 or 2026-13-01 would become NaN or roll over in the stores.
       if (q.seenFrom !== undefined) parseDay(q.seenFrom, 'seenFrom');
-      const query: ClusterListQuery = {
+      const filter: ClusterListFilter = {
         search: q.search,
         version: q.version,
         clusterType: q.clusterType,
         seenFromDay: q.seenFrom,
+      };
+      const query: ClusterListQuery = {
+        ...filter,
         limit: q.limit + 1,
         before: q.before === undefined ? undefined : decodeCursor(q.before),
       };
       if (q.format !== 'json') return exportAll(opts.store, query, q.format, reply);
-      const rows = await opts.store.listClusters(query);
+      const [rows, total] = await Promise.all([
+        opts.store.listClusters(query),
+        // Every page says how many clusters the whole (filtered) list has, not only this page.
+        opts.store.countClusters(filter),
+      ]);
       const page = rows.slice(0, q.limit);
-      return { clusters: page.map(view), next: rows.length > q.limit ? encodeCursor(page.at(-1)!) : null };
+      return {
+        clusters: page.map(view),
+        next: rows.length > q.limit ? encodeCursor(page.at(-1)!) : null,
+        total,
+      };
     },
   );
 }

@@ -243,20 +243,29 @@ describe.each(targets)('fleet query routes: $name', (target) => {
     const list = (await json('/query/clusters?limit=1')) as {
       clusters: { trackingId: string }[];
       next: string;
+      total: number;
     };
     expect(list.clusters).toHaveLength(1);
     const next = (await json(`/query/clusters?limit=1&before=${list.next}`)) as {
       clusters: { trackingId: string }[];
       next: string | null;
+      total: number;
     };
     expect([list.clusters[0]!.trackingId, next.clusters[0]!.trackingId].sort()).toEqual([a, b].sort());
     expect(next.next).toBeNull();
+    // Every page says how many clusters the whole list has.
+    expect([list.total, next.total]).toEqual([2, 2]);
     const found = (await json(`/query/clusters?search=${a.slice(0, 8).toUpperCase()}`)) as {
       clusters: { trackingId: string; version: string }[];
+      total: number;
     };
     expect(found.clusters).toEqual([
       expect.objectContaining({ trackingId: a, version: '2.4.1', clusterType: 'kubernetes' }),
     ]);
+    expect(found.total).toBe(1);
+    expect((await json(`/query/clusters?version=2.3.0&seenFrom=${today}`)).total).toBe(1);
+    expect((await json(`/query/clusters?search=no-such-cluster`)).total).toBe(0);
+    expect((await json(`/query/clusters?seenFrom=${daysAgo(-1)}`)).total).toBe(0);
     const csv = await c.get('/query/clusters?format=csv');
     expect(csv.headers.get('content-type')).toMatch(/^text\/csv/);
     const lines = (await csv.text()).trim().split('\n');

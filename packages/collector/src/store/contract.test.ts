@@ -1736,6 +1736,17 @@ describe.each(targets)('store contract: $name', (target) => {
       before: { lastSeen: first[1]!.lastSeen, trackingId: first[1]!.trackingId },
     });
     expect([...first, ...rest].map((c) => c.trackingId)).toEqual(all.map((c) => c.trackingId));
+    // The count is of the whole filtered list, with the same filters.
+    expect(await store.countClusters({})).toBe(3);
+    expect(await store.countClusters({ search: 'list-' })).toBe(3);
+    expect(await store.countClusters({ search: 'c%' })).toBe(1);
+    expect(await store.countClusters({ search: '_' })).toBe(0);
+    expect(await store.countClusters({ version: '2.2.0' })).toBe(1);
+    expect(await store.countClusters({ clusterType: 'kubernetes' })).toBe(2);
+    expect(await store.countClusters({ seenFromDay: '2026-11-19' })).toBe(2);
+    expect(await store.countClusters({ search: 'LIST', seenFromDay: '2026-11-19', version: '2.4.1' })).toBe(
+      1,
+    );
   });
 
   it('retention deletes raw rows and rollups received before a day, and the rollups stay consistent', async () => {

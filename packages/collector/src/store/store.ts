@@ -388,6 +388,9 @@ export interface ClusterListQuery {
   before?: { lastSeen: number; trackingId: string } | undefined;
 }
 
+/** The clusters a list asks for, all pages: what countClusters counts. */
+export type ClusterListFilter = Omit<ClusterListQuery, 'limit' | 'before'>;
+
 export interface ClusterListItem {
   trackingId: string;
   internal: boolean;
@@ -514,6 +517,8 @@ export interface Store {
   metricNames(): Promise<MetricName[]>;
   /** Clusters, most recently seen first, with their latest facts. */
   listClusters(query: ClusterListQuery): Promise<ClusterListItem[]>;
+  /** How many clusters the list has with these filters, over all its pages. */
+  countClusters(query: ClusterListFilter): Promise<number>;
   /** Clusters per value, by each cluster's latest meta report in the range (unsorted). */
   breakdown(
     by: BreakdownDimension,

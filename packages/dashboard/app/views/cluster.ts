@@ -194,8 +194,18 @@ function clusterList(route: Route): HTMLElement {
                 : `No cluster was seen on or after ${seenFrom}: choose an earlier range.`;
         return [filterNote, h('p', { 'data-test': 'clusters-none' }, none)];
       }
+      const { total } = answer;
+      const onPage = answer.clusters.length;
       return [
         filterNote,
+        h(
+          'p',
+          { 'data-test': 'clusters-total' },
+          h('strong', {}, formatCount(total)),
+          ` ${total === 1 ? 'cluster' : 'clusters'} seen on or after ${seenFrom}`,
+          active.length ? ` ${total === 1 ? 'matches' : 'match'} the filters` : '',
+          onPage < total ? `; ${formatCount(onPage)} on this page.` : '.',
+        ),
         exportButtons,
         h(
           'div',

@@ -48,6 +48,7 @@ import type {
   BreakdownDimension,
   ClusterFacts,
   ClusterHistoryQuery,
+  ClusterListFilter,
   ClusterListItem,
   ClusterListQuery,
   ClusterSession,
@@ -494,8 +495,12 @@ export class ClickHouseStore implements Store {
     return rows.map((r) => ({ ...r, clusters: Number(r.clusters) }));
   }
 
-  async listClusters(query: ClusterListQuery): Promise<ClusterListItem[]> {
-    const filters: Sql[] = [];
+  /**
+   * The clusters a list asks for, one row each with its latest facts (listClusters and
+   * countClusters); `more` adds conditions (a page's cursor).
+   */
+  private clustersMatching(query: ClusterListFilter, more: Sql[] = []): Sql {
+    const filters: Sql[] = [...more];
     const search: Sql[] = [];
     if (query.search) {
       // A plain substring (no pattern language): tracking ids are ASCII, lower() is ASCII too.
@@ -504,15 +509,7 @@ export class ClickHouseStore implements Store {
     if (query.version !== undefined) filters.push(sql`version = ${query.version}`);
     if (query.clusterType !== undefined) filters.push(sql`cluster_type = ${query.clusterType}`);
     if (query.seenFromDay !== undefined) filters.push(sql`last_seen >= ${Date.parse(query.seenFromDay)}`);
-    const before = query.before;
-    if (before) {
-      filters.push(
-        sql`(last_seen < ${before.lastSeen} OR (last_seen = ${before.lastSeen} AND tracking_id < ${before.trackingId}))`,
-      );
-    }
-    const rows = await this.rows<ClusterListRow>(
-      sql`SELECT tracking_id, first_seen, last_seen, version, git_sha, cluster_type, meta_backend,
-            tracking_id IN ${this.internalIds()} AS internal
+    return sql`(SELECT tracking_id, first_seen, last_seen, version, git_sha, cluster_type, meta_backend
           FROM (SELECT tracking_id, minMerge(first_at) AS first_seen, maxMerge(last_at) AS last_seen
                 FROM cluster_days WHERE ${and(search)} GROUP BY tracking_id)
           ANY LEFT JOIN ${this.latestDayFacts(
@@ -522,7 +519,27 @@ export class ClickHouseStore implements Store {
             'cluster_latest',
           )}
           USING tracking_id
-          WHERE ${and(filters)}
+          WHERE ${and(filters)})`;
+  }
+
+  async countClusters(query: ClusterListFilter): Promise<number> {
+    const rows = await this.rows<{ n: number }>(
+      sql`SELECT count() AS n FROM ${this.clustersMatching(query)}`,
+    );
+    return Number(rows[0]?.n ?? 0);
+  }
+
+  async listClusters(query: ClusterListQuery): Promise<ClusterListItem[]> {
+    const before = query.before;
+    const cursor = before
+      ? [
+          sql`(last_seen < ${before.lastSeen} OR (last_seen = ${before.lastSeen} AND tracking_id < ${before.trackingId}))`,
+        ]
+      : [];
+    const rows = await this.rows<ClusterListRow>(
+      sql`SELECT tracking_id, first_seen, last_seen, version, git_sha, cluster_type, meta_backend,
+            tracking_id IN ${this.internalIds()} AS internal
+          FROM ${this.clustersMatching(query, cursor)}
           ORDER BY last_seen DESC, tracking_id DESC LIMIT ${query.limit}`,
     );
     return rows.map(clusterListItem);

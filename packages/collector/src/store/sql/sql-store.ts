@@ -28,6 +28,7 @@ import type {
   BreakdownDimension,
   ClusterFacts,
   ClusterHistoryQuery,
+  ClusterListFilter,
   ClusterListItem,
   ClusterListQuery,
   ClusterSession,
@@ -375,19 +376,9 @@ export class SqlStore implements Store {
       .map((r) => ({ trackingId: r.tracking_id, firstDay: String(r.first), lastDay: String(r.last) }));
   }
 
-  async listClusters(query: ClusterListQuery): Promise<ClusterListItem[]> {
-    let q = this.db
-      .selectFrom('clusters')
-      .select([
-        'tracking_id',
-        'first_seen',
-        'last_seen',
-        'version',
-        'git_sha',
-        'cluster_type',
-        'meta_backend',
-        'internal',
-      ]);
+  /** The clusters table filtered as a list asks (listClusters and countClusters). */
+  private clustersMatching(query: ClusterListFilter) {
+    let q = this.db.selectFrom('clusters');
     if (query.search) {
       // LIKE wildcards in the search text are matched literally.
       const pattern = `%${query.search.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
@@ -396,6 +387,27 @@ export class SqlStore implements Store {
     if (query.version !== undefined) q = q.where('version', '=', query.version);
     if (query.clusterType !== undefined) q = q.where('cluster_type', '=', query.clusterType);
     if (query.seenFromDay !== undefined) q = q.where('last_seen', '>=', Date.parse(query.seenFromDay));
+    return q;
+  }
+
+  async countClusters(query: ClusterListFilter): Promise<number> {
+    const row = await this.clustersMatching(query)
+      .select((eb) => eb.fn.countAll().as('n'))
+      .executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
+
+  async listClusters(query: ClusterListQuery): Promise<ClusterListItem[]> {
+    let q = this.clustersMatching(query).select([
+      'tracking_id',
+      'first_seen',
+      'last_seen',
+      'version',
+      'git_sha',
+      'cluster_type',
+      'meta_backend',
+      'internal',
+    ]);
     // Ties in byte order on every store (SQLite's own order): PostgreSQL would otherwise follow
     // the database's collation, and an ICU one orders tied clusters differently.
     const trackingId =
