@@ -544,6 +544,75 @@ describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
     await page.close();
   }, 90_000);
 
+  it('the range is shown and typed as UTC days, YYYY-MM-DD, in a German browser too; a bad day says why and asks nothing', async () => {
+    // A browser of its own: the locale and time zone are the context's (not those of `context`).
+    const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: FLAGS });
+    try {
+      const german = await browser.newContext({
+        locale: 'de-DE',
+        timezoneId: 'Europe/Berlin',
+        viewport: { width: 1280, height: 900 },
+      });
+      german.setDefaultTimeout(15_000);
+      const page = await german.newPage();
+      page.on('pageerror', (e) => consoleErrors.push(e.message));
+      await page.goto(`${full.url}/#token=${ADMIN_TOKEN}`);
+      await page.locator('[data-test="tile-active"]').waitFor();
+      expect(await page.evaluate('navigator.language')).toBe('de-DE');
+      await go(page, `#/overview?from=${range.from}&to=${range.to}`);
+      const from = page.getByLabel('From', { exact: true });
+      const to = page.getByLabel('To', { exact: true });
+      expect([await from.inputValue(), await to.inputValue()]).toEqual([range.from, range.to]);
+      expect(await from.getAttribute('placeholder')).toBe('YYYY-MM-DD');
+
+      // Typed key by key, as an operator does (fill() would set a date field's value behind its
+      // locale's display): the day as the rest of the dashboard writes it.
+      const type = async (field: Locator, text: string) => {
+        await field.click();
+        await page.keyboard.press('Control+A');
+        await page.keyboard.type(text);
+      };
+      const week = isoDay(Date.now() - 6 * 86_400_000);
+      await type(from, week);
+      await type(to, range.to);
+      await page.keyboard.press('Enter');
+      await page.waitForURL(new RegExp(`from=${week}&to=${range.to}`));
+      await settled(page);
+      expect(await page.locator('.page-heading p').textContent()).toContain(
+        `UTC days ${week} to ${range.to}`,
+      );
+      expect(await from.inputValue()).toBe(week);
+
+      // A day in the locale's own format, an impossible day, an empty field: each says what is
+      // wrong, next to the field, and no request goes out.
+      const asked: string[] = [];
+      page.on('request', (r) => {
+        if (new URL(r.url()).pathname.startsWith('/query/')) asked.push(r.url());
+      });
+      const german29 = range.to.split('-').reverse().join('.');
+      for (const [field, text, problem] of [
+        [from, german29, new RegExp(`^From “${german29.replaceAll('.', '\\.')}” is not written YYYY-MM-DD`)],
+        [to, '2026-02-30', /^To “2026-02-30” is no calendar day\.$/],
+        [from, '', /^From is empty/],
+      ] as const) {
+        await type(field, text);
+        if (text === '') await page.keyboard.press('Backspace');
+        await page.getByRole('button', { name: 'Apply' }).click();
+        await expect.poll(() => page.locator('#range-problem').textContent()).toMatch(problem);
+        expect(await page.locator('#range-problem').getAttribute('role')).toBe('alert');
+        expect(await field.getAttribute('aria-invalid')).toBe('true');
+        expect(await page.evaluate('document.activeElement?.id')).toBe(await field.getAttribute('id'));
+        expect(page.url()).toContain(`from=${week}&to=${range.to}`);
+        await type(field, field === from ? week : range.to);
+      }
+      expect(asked).toEqual([]);
+      await shot(page, 'range-problem-de');
+      await german.close();
+    } finally {
+      await browser.close();
+    }
+  }, 90_000);
+
   it('a wrong token shows the sign-in form with a message', async () => {
     const bad = await open(`#token=${ADMIN_TOKEN}%E2%80%99`);
     await bad.getByRole('form', { name: 'Sign in to Tidewatch' }).waitFor();

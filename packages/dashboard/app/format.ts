@@ -1,5 +1,5 @@
-// How numbers, durations and days are shown. Pure functions (no DOM): the end-to-end test uses them
-// to compare what the page shows with what the API answers.
+// How numbers, durations and days are shown, and days typed in the range read. Pure functions (no
+// DOM): the end-to-end test uses them to compare what the page shows with what the API answers.
 
 const INTEGER = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
 const DECIMAL = new Intl.NumberFormat('en-US', { maximumFractionDigits: 2 });
@@ -132,6 +132,54 @@ export function shiftDay(day: string, days: number): string {
 export function lastDays(days: number, now = Date.now()): { from: string; to: string } {
   const to = todayUtc(now);
   return { from: shiftDay(to, -(days - 1)), to };
+}
+
+/** The longest range the query routes answer (MAX_RANGE_DAYS in the collector). */
+export const MAX_DAYS = 400;
+const DAY = /^\d{4}-\d{2}-\d{2}$/;
+
+/** A real calendar day written YYYY-MM-DD (not 2026-02-31, which Date would roll over). */
+export function isDay(text: string | null): text is string {
+  return (
+    text !== null && DAY.test(text) && !Number.isNaN(Date.parse(text)) && isoDay(Date.parse(text)) === text
+  );
+}
+
+/** The days every store can hold (FIRST_DAY and LAST_DAY in the collector's day-range.ts). */
+export const FIRST_DAY = '1970-01-01';
+export const LAST_DAY = '2105-12-31';
+
+/** What the header's From or To field holds: a day, or what is wrong with it. */
+function typedDay(name: 'From' | 'To', text: string): { day: string } | { problem: string } {
+  const day = text.trim();
+  const example = `e.g. ${lastDays(1).to}`;
+  if (day === '') return { problem: `${name} is empty: type a UTC day as YYYY-MM-DD (${example}).` };
+  // The browser's locale plays no part: 11/29/2026 or 29.11.2026 would read differently elsewhere.
+  if (!DAY.test(day)) return { problem: `${name} “${day}” is not written YYYY-MM-DD (${example}).` };
+  if (!isDay(day)) return { problem: `${name} “${day}” is no calendar day.` };
+  if (day < FIRST_DAY || day > LAST_DAY)
+    return { problem: `${name} “${day}” is outside the days stored, ${FIRST_DAY} to ${LAST_DAY}.` };
+  return { day };
+}
+
+/**
+ * The range typed in the header (UTC days, YYYY-MM-DD), or what is wrong with it and in which field:
+ * a range that is not used says why instead (usableRange would silently change it). An inverted
+ * range is turned around.
+ */
+export function typedRange(
+  fromText: string,
+  toText: string,
+): { range: { from: string; to: string } } | { problem: string; field: 'from' | 'to' } {
+  const from = typedDay('From', fromText);
+  if ('problem' in from) return { problem: from.problem, field: 'from' };
+  const to = typedDay('To', toText);
+  if ('problem' in to) return { problem: to.problem, field: 'to' };
+  const [first, last] = [from.day, to.day].sort() as [string, string];
+  const days = Math.round((Date.parse(last) - Date.parse(first)) / DAY_MS) + 1;
+  if (days > MAX_DAYS)
+    return { problem: `That range is ${days} days: at most ${MAX_DAYS} can be shown.`, field: 'from' };
+  return { range: { from: first, to: last } };
 }
 
 const GIB = 1024 ** 3;

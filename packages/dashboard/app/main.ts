@@ -4,7 +4,7 @@ import { type ActiveAnswer, cancelPending, getJson, UnauthorizedError, Unsendabl
 import { clearToken, getToken, setToken, takeTokenFromFragment } from './auth';
 import { destroyCharts } from './charts';
 import { clear, h } from './dom';
-import { lastDays } from './format';
+import { lastDays, typedRange } from './format';
 import { setUnauthorizedHandler } from './panel';
 import { go, href, parseRoute, type Route, type ViewName } from './router';
 import { clusterView } from './views/cluster';
@@ -163,9 +163,31 @@ function renderNav(nav: HTMLElement, route: Route): void {
   );
 }
 
+/**
+ * A day field of the range. Text, not `<input type="date">`: that one shows the day in the browser's
+ * locale (11/29/2026, 29.11.2026), while the range is in UTC days and every other part of the
+ * dashboard and the API writes them YYYY-MM-DD.
+ */
+function dayField(id: string, value: string): HTMLInputElement {
+  return h('input', {
+    id,
+    type: 'text',
+    value,
+    required: true,
+    pattern: '\\d{4}-\\d{2}-\\d{2}',
+    placeholder: 'YYYY-MM-DD',
+    size: 10,
+    autocomplete: 'off',
+    spellcheck: 'false',
+    'aria-describedby': 'range-help',
+  });
+}
+
 function renderRange(container: HTMLElement, route: Route): void {
-  const from = h('input', { id: 'range-from', type: 'date', value: route.range.from, required: true });
-  const to = h('input', { id: 'range-to', type: 'date', value: route.range.to, required: true });
+  const from = dayField('range-from', route.range.from);
+  const to = dayField('range-to', route.range.to);
+  // Put in the form only when there is a problem: a page without one has no alert in it.
+  const problem = h('p', { id: 'range-problem', class: 'range-problem', role: 'alert' });
   const days = Math.round((Date.parse(route.range.to) - Date.parse(route.range.from)) / 86_400_000) + 1;
   const isToday = route.range.to === lastDays(1).to;
   const apply = (range: { from: string; to: string }) => {
@@ -176,44 +198,52 @@ function renderRange(container: HTMLElement, route: Route): void {
     const arg = route.arg === null ? '' : `/${encodeURIComponent(route.arg)}`;
     go(`#/${route.view}${arg}?${params.toString()}`);
   };
-  clear(
-    container,
-    h(
-      'form',
-      {
-        class: 'range-form',
-        'aria-label': 'Date range',
-        onsubmit: (event: Event) => {
-          event.preventDefault();
-          if (from.value && to.value)
-            apply(
-              from.value <= to.value
-                ? { from: from.value, to: to.value }
-                : { from: to.value, to: from.value },
-            );
-        },
+  const form = h(
+    'form',
+    {
+      class: 'range-form',
+      'aria-label': 'Date range',
+      // The check below says what is wrong in words; the browser's own bubble would not.
+      novalidate: true,
+      onsubmit: (event: Event) => {
+        event.preventDefault();
+        const typed = typedRange(from.value, to.value);
+        for (const input of [from, to]) input.removeAttribute('aria-invalid');
+        if ('problem' in typed) {
+          // Nothing is asked of the API with a bad day: the field says so and keeps the text.
+          const field = typed.field === 'from' ? from : to;
+          field.setAttribute('aria-invalid', 'true');
+          field.setAttribute('aria-errormessage', 'range-problem');
+          problem.textContent = typed.problem;
+          form.append(problem);
+          field.focus();
+          return;
+        }
+        apply(typed.range);
       },
-      h('div', { class: 'field' }, h('label', { for: 'range-from' }, 'From'), from),
-      h('div', { class: 'field' }, h('label', { for: 'range-to' }, 'To'), to),
-      h('button', { type: 'submit', class: 'secondary' }, 'Apply'),
-      h(
-        'div',
-        { class: 'presets', role: 'group', 'aria-label': 'Range presets' },
-        PRESETS.map((n) =>
-          h(
-            'button',
-            {
-              type: 'button',
-              class: 'preset',
-              'aria-pressed': String(isToday && days === n),
-              onclick: () => apply(lastDays(n)),
-            },
-            `${n} days`,
-          ),
+    },
+    h('div', { class: 'field' }, h('label', { for: 'range-from' }, 'From'), from),
+    h('div', { class: 'field' }, h('label', { for: 'range-to' }, 'To'), to),
+    h('span', { id: 'range-help', class: 'range-help', title: 'Days are UTC, written YYYY-MM-DD' }, 'UTC'),
+    h('button', { type: 'submit', class: 'secondary' }, 'Apply'),
+    h(
+      'div',
+      { class: 'presets', role: 'group', 'aria-label': 'Range presets' },
+      PRESETS.map((n) =>
+        h(
+          'button',
+          {
+            type: 'button',
+            class: 'preset',
+            'aria-pressed': String(isToday && days === n),
+            onclick: () => apply(lastDays(n)),
+          },
+          `${n} days`,
         ),
       ),
     ),
   );
+  clear(container, form);
 }
 
 function render(): void {

@@ -1,6 +1,6 @@
 // Hash routes: `#/view[/arg][?from=&to=&...]`. The date range rides along in every link, so a view
 // can be bookmarked or shared (without the token, which lives in sessionStorage only).
-import { isoDay, lastDays, shiftDay } from './format';
+import { FIRST_DAY, isDay, LAST_DAY, lastDays, MAX_DAYS, shiftDay } from './format';
 
 export const VIEWS = ['overview', 'connectors', 'events', 'metrics', 'cluster'] as const;
 export type ViewName = (typeof VIEWS)[number];
@@ -15,20 +15,6 @@ export interface Route {
 }
 
 export const DEFAULT_DAYS = 30;
-/** The longest range the query routes answer (MAX_RANGE_DAYS in the collector). */
-export const MAX_DAYS = 400;
-const DAY = /^\d{4}-\d{2}-\d{2}$/;
-
-/** A real calendar day written YYYY-MM-DD (not 2026-02-31, which Date would roll over). */
-function isDay(text: string | null): text is string {
-  return (
-    text !== null && DAY.test(text) && !Number.isNaN(Date.parse(text)) && isoDay(Date.parse(text)) === text
-  );
-}
-
-/** The days every store can hold (FIRST_DAY and LAST_DAY in the collector's day-range.ts). */
-const FIRST_DAY = '1970-01-01';
-const LAST_DAY = '2105-12-31';
 
 /** A day moved into the days the API answers for. */
 function storable(day: string): string {
