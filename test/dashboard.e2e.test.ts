@@ -613,6 +613,42 @@ describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
     }
   }, 90_000);
 
+  it('on a phone (375x667) the header takes at most a fifth of the screen, the range, every view and Sign out in sight', async () => {
+    const page = await open(`#token=${ADMIN_TOKEN}`);
+    await page.setViewportSize({ width: 375, height: 667 });
+    try {
+      await page.locator('[data-test="tile-active"]').waitFor();
+      await settled(page);
+      const header = (await page.locator('header.top').boundingBox())!;
+      expect(header.height).toBeLessThanOrEqual(667 * 0.2);
+      const controls = [
+        ...['Overview', 'Connectors', 'Events', 'Metrics', 'Clusters'].map((name) =>
+          page.getByRole('navigation', { name: 'Views' }).getByRole('link', { name, exact: true }),
+        ),
+        page.getByLabel('From', { exact: true }),
+        page.getByLabel('To', { exact: true }),
+        ...['Apply', '7 days', '30 days', '90 days', 'Sign out'].map((name) =>
+          page.getByRole('button', { name, exact: true }),
+        ),
+      ];
+      for (const control of controls) {
+        const box = (await control.boundingBox())!;
+        const name = (await control.textContent()) || (await control.getAttribute('id'));
+        // Whole, inside the header and the screen, and big enough to tap (WCAG 2.5.8: 24px).
+        expect(box, `${name}`).not.toBeNull();
+        expect(box.x, `${name}`).toBeGreaterThanOrEqual(0);
+        expect(box.x + box.width, `${name}`).toBeLessThanOrEqual(375);
+        expect(box.y, `${name}`).toBeGreaterThanOrEqual(header.y);
+        expect(box.y + box.height, `${name}`).toBeLessThanOrEqual(header.y + header.height);
+        expect(box.height, `${name}`).toBeGreaterThanOrEqual(24);
+      }
+      expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(375);
+      await shot(page, 'phone-overview');
+    } finally {
+      await page.close();
+    }
+  }, 90_000);
+
   it('a wrong token shows the sign-in form with a message', async () => {
     const bad = await open(`#token=${ADMIN_TOKEN}%E2%80%99`);
     await bad.getByRole('form', { name: 'Sign in to Tidewatch' }).waitFor();
