@@ -1344,6 +1344,76 @@ describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
     });
   }, 90_000);
 
+  /** The version chart's legend: each band's label and the colour it is drawn in. */
+  function bandColours(page: Page): Promise<[string, string][]> {
+    return page
+      .locator('section.panel', { hasText: 'Version adoption' })
+      .locator('.u-legend .u-series')
+      .evaluateAll((rows) =>
+        rows.slice(1).map((r): [string, string] => {
+          const marker = r.querySelector('.u-marker');
+          const style = marker?.ownerDocument.defaultView?.getComputedStyle(marker);
+          return [r.querySelector('.u-label')?.textContent ?? '', style?.backgroundColor ?? ''];
+        }),
+      );
+  }
+
+  /**
+   * Versions whose ranks swap: ten days ago 7.1.0 leads and 7.4.0 trails, three days ago the other
+   * way round. Nine versions ten days ago (23 clusters): seven bands and one of the other two.
+   */
+  async function importRankSwap(own: TestCollector): Promise<void> {
+    const clustersOn = (daysAgo: number, counts: [string, number][]) =>
+      counts.flatMap(([version, n]) =>
+        Array.from({ length: n }, (_, i) => ({
+          trackingId: `rank-${daysAgo}-${version}-${i}`,
+          version,
+          daysAgo,
+        })),
+      );
+    await importMeta(own, [
+      ...clustersOn(10, [
+        ['7.1.0', 6],
+        ['7.2.0', 5],
+        ['7.3.0', 4],
+        ['7.4.0', 3],
+        ...['7.5.0', '7.6.0', '7.7.0', '7.8.0', '7.9.0'].map((v): [string, number] => [v, 1]),
+      ]),
+      ...clustersOn(3, [
+        ['7.4.0', 6],
+        ['7.3.0', 5],
+        ['7.2.0', 4],
+        ['7.1.0', 3],
+      ]),
+    ]);
+    await own.collector.batcher.flush();
+  }
+
+  const daysAgo = (n: number) => isoDay(Date.now() - n * 86_400_000);
+
+  it('a version keeps its colour from range to range, whatever its rank, and none shares one', async () => {
+    await withOwn('colours', async (own, page) => {
+      await importRankSwap(own);
+      await page.goto(`${own.url}/#token=${ADMIN_TOKEN}`);
+      await settled(page);
+      const coloursOf = async (from: string, to: string) => {
+        await go(page, `#/overview?from=${from}&to=${to}`);
+        await expect.poll(async () => (await bandColours(page)).length).toBeGreaterThan(0);
+        return bandColours(page);
+      };
+      const before = await coloursOf(daysAgo(11), daysAgo(9));
+      const after = await coloursOf(daysAgo(4), daysAgo(2));
+      // The ranks did change (the legend lists the top band first): 7.1.0 first, then last.
+      expect(before.slice(-4).map(([v]) => v)).toEqual(['7.4.0', '7.3.0', '7.2.0', '7.1.0']);
+      expect(after.map(([v]) => v)).toEqual(['7.1.0', '7.2.0', '7.3.0', '7.4.0']);
+      const colourOf = new Map(before);
+      for (const [version, colour] of after) expect(colour, version).toBe(colourOf.get(version));
+      // Seven versions and the others' band: eight colours, the band its neutral grey.
+      expect(before[0]).toEqual(['2 other versions', 'rgb(77, 77, 77)']);
+      expect(new Set(before.map(([, c]) => c)).size).toBe(8);
+    });
+  }, 90_000);
+
   it('the cluster list says how many clusters it has, filtered or not, over all its pages', async () => {
     await withOwn('cluster-total', async (own, page) => {
       await importMeta(own, [

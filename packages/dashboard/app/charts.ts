@@ -2,20 +2,9 @@
 // chart has a text alternative: a caption that says what it shows and a table with the numbers.
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
+import { PALETTE } from './colours';
 import { type Child, cutText, h, table, visible } from './dom';
 import { formatCount, formatPercent, label } from './format';
-
-/** Okabe–Ito: distinguishable with the common colour-vision deficiencies. */
-export const PALETTE = [
-  '#0072b2',
-  '#e69f00',
-  '#009e73',
-  '#cc79a7',
-  '#56b4e9',
-  '#d55e00',
-  '#8a7a00',
-  '#4d4d4d',
-];
 
 const live = new Set<{ chart: uPlot; observer: ResizeObserver }>();
 
@@ -174,7 +163,7 @@ function legendLabel(value: string): string {
 export function stackedChart(
   title: string,
   days: string[],
-  groups: { label: string; values: number[] }[],
+  groups: { label: string; values: number[]; colour: string }[],
   describe: string,
   partialLast = false,
 ): HTMLElement {
@@ -211,8 +200,8 @@ export function stackedChart(
         },
         ...order.map((i) => ({
           label: legendLabel(groups[i]!.label),
-          stroke: PALETTE[i % PALETTE.length]!,
-          fill: PALETTE[i % PALETTE.length]!,
+          stroke: groups[i]!.colour,
+          fill: groups[i]!.colour,
           width: 1,
           points: { show: false },
           value: (_u: uPlot, _v: number | null, _s: number, idx: number | null) =>

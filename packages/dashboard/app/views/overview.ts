@@ -9,6 +9,7 @@ import {
   type VersionsAnswer,
 } from '../api';
 import { barTable, dailyChart, stackedChart } from '../charts';
+import { OTHERS_COLOUR, versionColours } from '../colours';
 import { clear, h } from '../dom';
 import { formatCount, label, othersLabel, todayUtc } from '../format';
 import { panel } from '../panel';
@@ -87,14 +88,20 @@ export function overviewView(route: Route): HTMLElement {
           const v = await getJson<VersionsAnswer>('/query/versions', range);
           if (v.versions.length === 0)
             return h('p', { class: 'muted' }, 'No versions reported in this range.');
-          const top = v.versions
-            .slice(0, TOP_VERSIONS)
-            .map((x) => ({ label: label(x.version), values: x.clusters }));
+          const shown = v.versions.slice(0, TOP_VERSIONS);
+          // A version's colour comes from its name, not its rank: the same from range to range.
+          const colours = versionColours(shown.map((x) => label(x.version)));
+          const top = shown.map((x, i) => ({
+            label: label(x.version),
+            values: x.clusters,
+            colour: colours[i]!,
+          }));
           const rest = v.versions.slice(TOP_VERSIONS);
           if (rest.length > 0) {
             top.push({
               label: othersLabel(rest.map((x) => x.version)),
               values: v.days.map((_, i) => rest.reduce((sum, x) => sum + (x.clusters[i] ?? 0), 0)),
+              colour: OTHERS_COLOUR,
             });
           }
           const partial = v.days.at(-1) === todayUtc();
