@@ -1358,6 +1358,23 @@ describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
       );
   }
 
+  /** How many pixels of a panel's chart are drawn in each of these colours (`rgb(r, g, b)`). */
+  function pixelsOf(page: Page, panelTitle: string, colours: string[]): Promise<number[]> {
+    return page
+      .locator('section.panel', { hasText: panelTitle })
+      .locator('canvas')
+      .first()
+      .evaluate((canvas, wanted) => {
+        const { data } = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height);
+        const counts = wanted.map(() => 0);
+        for (let i = 0; i < data.length; i += 4) {
+          const k = wanted.indexOf(`rgb(${data[i]}, ${data[i + 1]}, ${data[i + 2]})`);
+          if (k >= 0 && data[i + 3] === 255) counts[k]!++;
+        }
+        return counts;
+      }, colours);
+  }
+
   /**
    * Versions whose ranks swap: ten days ago 7.1.0 leads and 7.4.0 trails, three days ago the other
    * way round. Nine versions ten days ago (23 clusters): seven bands and one of the other two.
@@ -1411,6 +1428,45 @@ describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
       // Seven versions and the others' band: eight colours, the band its neutral grey.
       expect(before[0]).toEqual(['2 other versions', 'rgb(77, 77, 77)']);
       expect(new Set(before.map(([, c]) => c)).size).toBe(8);
+    });
+  }, 90_000);
+
+  it('a one-day range draws its day as bars, not a dot, its active count written on it', async () => {
+    await withOwn('one-day', async (own, page) => {
+      await importRankSwap(own);
+      await page.goto(`${own.url}/#token=${ADMIN_TOKEN}`);
+      await settled(page);
+      const day = daysAgo(10);
+      await go(page, `#/overview?from=${day}&to=${day}`);
+      const active = await api<{ series: { day: string; clusters: number }[] }>(
+        own,
+        `/query/active?from=${day}&to=${day}`,
+      );
+      expect(active.series).toEqual([{ day, clusters: 23 }]);
+      const activePanel = page.locator('section.panel', { hasText: 'Active clusters per day' });
+      await expect
+        .poll(() => activePanel.locator('[data-value-label]').getAttribute('data-value-label'))
+        .toBe(formatCount(23));
+      // A bar (a dot of 6px was about 30 pixels), and every band of the version chart shows (with
+      // one day they had no width): the thinnest, one cluster of 23, a few hundred pixels at least.
+      await expect
+        .poll(async () => (await pixelsOf(page, 'Active clusters per day', ['rgb(0, 114, 178)']))[0])
+        .toBeGreaterThan(2000);
+      const bands = await bandColours(page);
+      expect(bands).toHaveLength(8);
+      const pixels = await pixelsOf(
+        page,
+        'Version adoption',
+        bands.map(([, c]) => c),
+      );
+      for (const [i, n] of pixels.entries()) expect(n, bands[i]![0]).toBeGreaterThan(200);
+      await shot(page, 'overview-one-day');
+
+      // Today, not over: its count so far is written on it.
+      await go(page, `#/overview?from=${range.to}&to=${range.to}`);
+      await expect
+        .poll(() => activePanel.locator('[data-value-label]').getAttribute('data-value-label'))
+        .toBe(`${formatCount(0)} so far`);
     });
   }, 90_000);
 

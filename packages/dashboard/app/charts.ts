@@ -87,6 +87,41 @@ function partialDayVeil(day: string): uPlot.Plugin {
   };
 }
 
+/**
+ * A range of one day: a line needs two points, and one alone was a dot easy to miss. The day is
+ * drawn as a bar (as wide as a day, at most 96px) on an x axis of that day only.
+ */
+const singleDay = {
+  scale: (day: string): uPlot.Scale => ({
+    time: false,
+    range: [dayToSeconds(day) - 43_200, dayToSeconds(day) + 43_200],
+  }),
+  bars: () => uPlot.paths.bars!({ size: [0.6, 96] }),
+};
+
+/**
+ * The value written above a single day's bar, so that it reads without a hover or the table; also
+ * put on the plot for the browser test. Drawn last, over the veil of a day not over.
+ */
+function valueLabel(text: string): uPlot.Plugin {
+  return {
+    hooks: {
+      draw: (u) => {
+        u.root.dataset.valueLabel = text;
+        const value = u.data[1]?.[0] ?? 0;
+        const ratio = uPlot.pxRatio;
+        u.ctx.save();
+        u.ctx.font = `600 ${13 * ratio}px system-ui, sans-serif`;
+        u.ctx.fillStyle = '#111827';
+        u.ctx.textAlign = 'center';
+        u.ctx.textBaseline = 'bottom';
+        u.ctx.fillText(text, u.valToPos(u.data[0][0]!, 'x', true), u.valToPos(value, 'y', true) - 4 * ratio);
+        u.ctx.restore();
+      },
+    },
+  };
+}
+
 /** A day as the numbers table shows it: today's marked as not over. */
 const dayCell = (day: string, partial: boolean) => (partial ? `${day} (so far)` : day);
 
@@ -101,29 +136,45 @@ export function dailyChart(
   partialLast = false,
 ): HTMLElement {
   const lastDay = series.at(-1)?.day;
+  const only = series.length === 1 ? series[0]! : null;
   const plot = h('div', { class: 'plot', 'aria-hidden': 'true' });
   const peak = Math.max(0, ...series.map((s) => s.clusters));
+  const plugins = partialLast && lastDay ? [partialDayVeil(lastDay)] : [];
+  if (only) plugins.push(valueLabel(`${formatCount(only.clusters)}${partialLast ? ' so far' : ''}`));
   mount(
     plot,
     {
       height: 220,
-      scales: { x: { time: false }, y: { range: [0, Math.max(peak * 1.15, 1)] } },
+      scales: {
+        x: only ? singleDay.scale(only.day) : { time: false },
+        // Room above a single day's bar for its value.
+        y: { range: [0, Math.max(peak * (only ? 1.3 : 1.15), 1)] },
+      },
       axes: [
         dayAxis(),
         { ...AXIS, values: (_u, splits) => splits.map((v) => (Number.isInteger(v) ? formatCount(v) : '')) },
       ],
       legend: { show: false },
       cursor: { drag: { x: false, y: false } },
-      plugins: partialLast && lastDay ? [partialDayVeil(lastDay)] : [],
+      plugins,
       series: [
         {},
-        {
-          label: 'clusters',
-          stroke: PALETTE[0],
-          width: 2,
-          fill: 'rgba(0, 114, 178, 0.12)',
-          points: { show: series.length <= 62, size: 6 },
-        },
+        only
+          ? {
+              label: 'clusters',
+              stroke: PALETTE[0],
+              fill: PALETTE[0],
+              width: 1,
+              paths: singleDay.bars(),
+              points: { show: false },
+            }
+          : {
+              label: 'clusters',
+              stroke: PALETTE[0],
+              width: 2,
+              fill: 'rgba(0, 114, 178, 0.12)',
+              points: { show: series.length <= 62, size: 6 },
+            },
       ],
     },
     [series.map((s) => dayToSeconds(s.day)), series.map((s) => s.clusters)],
@@ -184,7 +235,10 @@ export function stackedChart(
     plot,
     {
       height: 240,
-      scales: { x: { time: false }, y: { range: [0, peak * 1.15] } },
+      scales: {
+        x: days.length === 1 ? singleDay.scale(days[0]!) : { time: false },
+        y: { range: [0, peak * 1.15] },
+      },
       axes: [
         dayAxis(),
         { ...AXIS, values: (_u, splits) => splits.map((v) => (Number.isInteger(v) ? formatCount(v) : '')) },
@@ -204,6 +258,8 @@ export function stackedChart(
           fill: groups[i]!.colour,
           width: 1,
           points: { show: false },
+          // One day: stacked bars (a band between days has no width with one).
+          paths: days.length === 1 ? singleDay.bars() : undefined,
           value: (_u: uPlot, _v: number | null, _s: number, idx: number | null) =>
             formatCount(groups[i]!.values[idx ?? last] ?? 0),
         })),
