@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { DEFAULT_CONFIG } from '@tidewatch/collector';
 import { describe, expect, it } from 'vitest';
-import { envNameOf, SERVE_OPTIONS, serveConfig, UsageError } from './args.js';
+import { envNameOf, joinNegativeValues, SERVE_OPTIONS, serveConfig, UsageError } from './args.js';
 import { SERVE_FLAGS, serveHelp } from './serve-help.js';
 
 describe('serve flags: abuse controls, privacy, security', () => {
@@ -178,5 +178,28 @@ describe('serve --help', () => {
     expect(Object.keys(SERVE_FLAGS).sort()).toEqual(Object.keys(SERVE_OPTIONS).sort());
     // Defaults are the collector's own.
     expect(help).toMatch(new RegExp(`^--port P .* ${DEFAULT_CONFIG.port} `, 'm'));
+  });
+});
+
+describe('negative flag values', () => {
+  it('reads `--flag -1` as `--flag=-1`, so that the flag says what it takes (not "ambiguous")', () => {
+    expect(joinNegativeValues(['serve', '--port', '-1', '--store', 'sqlite:x.db'])).toEqual([
+      'serve',
+      '--port=-1',
+      '--store',
+      'sqlite:x.db',
+    ]);
+    expect(joinNegativeValues(['query', 'active', '--limit', '-.5'])).toEqual([
+      'query',
+      'active',
+      '--limit=-.5',
+    ]);
+    // Not a number, after `--`, or after a short flag or a flag with its value: left alone.
+    expect(joinNegativeValues(['--port', '-h'])).toEqual(['--port', '-h']);
+    expect(joinNegativeValues(['--', '--port', '-1'])).toEqual(['--', '--port', '-1']);
+    expect(joinNegativeValues(['-p', '-1', '--port=2', '-3'])).toEqual(['-p', '-1', '--port=2', '-3']);
+    expect(() => serveConfig(joinNegativeValues(['--port', '-1']), {})).toThrow(
+      /--port must be an integer from 0 to 65535, not "-1"/,
+    );
   });
 });

@@ -18,6 +18,25 @@ function integer(value: string, name: string, min: number, max: number): number 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 /** The environment variable that stands in for a serve flag. */
+/**
+ * `--port -1` read as `--port=-1`: parseArgs refuses a value that starts with a dash as
+ * "ambiguous" and suggests `--port=-XYZ`, which hides the real problem; joined, the flag's own
+ * check says which values it takes. Only negative numbers after a long flag, before any `--`.
+ */
+export function joinNegativeValues(argv: readonly string[]): string[] {
+  const joined: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const token = argv[i]!;
+    if (token === '--') return joined.concat(argv.slice(i));
+    const next = argv[i + 1];
+    if (/^--[^=]+$/.test(token) && next !== undefined && /^-\.?\d/.test(next)) {
+      joined.push(`${token}=${next}`);
+      i++;
+    } else joined.push(token);
+  }
+  return joined;
+}
+
 export function envNameOf(flag: string): string {
   return flag === 'cors-origin'
     ? 'TIDEWATCH_CORS_ORIGINS'

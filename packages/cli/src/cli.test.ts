@@ -582,6 +582,11 @@ describe('tidewatch serve', () => {
       code: 2,
       stderr: expect.stringContaining('--port must be an integer'),
     });
+    // A negative value after a space: the flag's own range, not parseArgs' "ambiguous".
+    await expect(run(process.execPath, [BIN, 'serve', '--port', '-1'])).rejects.toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('--port must be an integer from 0 to 65535, not "-1"'),
+    });
     const badStore = run(process.execPath, [BIN, 'serve', '--port', '0', '--store', 'mysql://x']);
     await expect(badStore).rejects.toMatchObject({
       code: 1,

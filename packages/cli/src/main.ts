@@ -1,11 +1,11 @@
 // The `tidewatch` command line: serve, token, simulate, query.
 import { readFileSync } from 'node:fs';
-import { envNameOf, serveConfig, UsageError } from './args.js';
+import { envNameOf, joinNegativeValues, serveConfig, UsageError } from './args.js';
 import { AUDIT_HELP, HELP, TOKEN_HELP } from './help.js';
 import { serveHelp } from './serve-help.js';
 
 async function main(argv: string[]): Promise<void> {
-  const [command, ...rest] = argv;
+  const [command, ...rest] = joinNegativeValues(argv);
   // `query` and `simulate` print their own help; serve, token and audit theirs from here.
   const wantsHelp = rest.includes('--help') || rest.includes('-h');
   const commandHelp: Record<string, () => string> = {
