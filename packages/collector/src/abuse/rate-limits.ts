@@ -9,6 +9,7 @@ import { Redis } from 'ioredis';
 import type { CollectorConfig } from '../config.js';
 import { CollectorError } from '../errors.js';
 import type { CollectorMetrics } from '../ops/metrics.js';
+import { expiringRateLimitStore, MinuteWindows } from './minute-windows.js';
 
 type Check = ReturnType<FastifyInstance['createRateLimit']>;
 
@@ -36,7 +37,7 @@ export const EVENT_BUDGET_FACTOR = 10;
 const WINDOW_MS = 60_000;
 /** How long a rate-limit check waits for Redis before letting the request through. */
 export const REDIS_COMMAND_TIMEOUT_MS = 500;
-/** Keys one process remembers (LRU); well above the addresses a minute brings. */
+/** Keys one process remembers per limiter, each for one window; well above the addresses a minute brings. */
 const LOCAL_KEYS = 100_000;
 
 /** The tracking id being checked, for the limiter's key generator (which only sees the request). */
@@ -86,8 +87,8 @@ export async function installRateLimits(
     global: false,
     skipOnError: true,
     nameSpace: 'tidewatch-rl-',
-    cache: LOCAL_KEYS,
-    ...(redis ? { redis } : {}),
+    // Without Redis, windows that forget their keys once passed (the library's keeps them all).
+    ...(redis ? { redis } : { store: expiringRateLimitStore(LOCAL_KEYS, WINDOW_MS) }),
   });
   const limiter = (max: number, key: (request: FastifyRequest) => string): Check | null =>
     max > 0
@@ -95,8 +96,6 @@ export async function installRateLimits(
           max,
           timeWindow: WINDOW_MS,
           keyGenerator: key,
-          // Passed on to each limiter's own in-memory store (the library's default keeps 5,000 keys).
-          ...({ cache: LOCAL_KEYS } as object),
         })
       : null;
   const byAddress = limiter(config.rateLimitPerAddress, (request) => `address:${request.ip}`);
@@ -161,25 +160,18 @@ export async function installRateLimits(
  * that has taken nothing yet, so a budget below the body limit cannot refuse a report for good.
  */
 class ByteBudget {
-  private readonly windows = new Map<string, { start: number; bytes: number }>();
+  private readonly windows = new MinuteWindows(LOCAL_KEYS, WINDOW_MS);
 
   constructor(private readonly perMinute: number) {}
 
   /** Counts `bytes` for `address`; answers 0, or the seconds to wait when they are over budget. */
   take(address: string, bytes: number, now: number): number {
     if (this.perMinute <= 0) return 0;
-    let window = this.windows.get(address);
-    if (!window || now - window.start >= WINDOW_MS) {
-      this.windows.delete(address);
-      window = { start: now, bytes: 0 };
-      this.windows.set(address, window);
-      // The oldest windows go first (a Map keeps insertion order), so memory stays bounded.
-      if (this.windows.size > LOCAL_KEYS) this.windows.delete(this.windows.keys().next().value!);
+    const window = this.windows.current(address, now);
+    if (window.count > 0 && window.count + bytes > this.perMinute) {
+      return Math.max(1, Math.ceil(this.windows.remainingMs(window, now) / 1000));
     }
-    if (window.bytes > 0 && window.bytes + bytes > this.perMinute) {
-      return Math.max(1, Math.ceil((window.start + WINDOW_MS - now) / 1000));
-    }
-    window.bytes += bytes;
+    window.count += bytes;
     return 0;
   }
 }
