@@ -16,6 +16,7 @@ function integer(value: string, name: string, min: number, max: number): number 
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+const LOG_FORMATS = ['auto', 'json', 'text'] as const;
 
 /** The environment variable that stands in for a serve flag. */
 /**
@@ -53,6 +54,7 @@ export const SERVE_OPTIONS = {
   'headers-timeout': { type: 'string' },
   'request-timeout': { type: 'string' },
   'log-level': { type: 'string' },
+  'log-format': { type: 'string' },
   'trust-proxy': { type: 'string' },
   'rate-limit-address': { type: 'string' },
   'rate-limit-cluster': { type: 'string' },
@@ -172,6 +174,10 @@ function readServeConfig(argv: string[], env: NodeJS.ProcessEnv): CollectorConfi
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
     throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
   }
+  const logFormat = values['log-format'] ?? env.TIDEWATCH_LOG_FORMAT ?? DEFAULT_CONFIG.logFormat;
+  if (!(LOG_FORMATS as readonly string[]).includes(logFormat)) {
+    throw new UsageError(`--log-format must be one of ${LOG_FORMATS.join(', ')}, not "${logFormat}"`);
+  }
   const port = values.port ?? env.TIDEWATCH_PORT;
   const bodyLimit = values['body-limit'] ?? env.TIDEWATCH_BODY_LIMIT;
   const milliseconds = (flag: 'headers-timeout' | 'request-timeout', envName: string, fallback: number) => {
@@ -224,6 +230,7 @@ function readServeConfig(argv: string[], env: NodeJS.ProcessEnv): CollectorConfi
     headersTimeout,
     requestTimeout,
     logLevel: logLevel as CollectorConfig['logLevel'],
+    logFormat: logFormat as CollectorConfig['logFormat'],
     trustProxy: trustProxy(flag('trust-proxy', 'TIDEWATCH_TRUST_PROXY')),
     rateLimitPerAddress: number(
       'rate-limit-address',

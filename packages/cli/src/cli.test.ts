@@ -454,6 +454,17 @@ describe('tidewatch serve', () => {
     expect(await stop(s)).toBe(0);
   });
 
+  it('logs readable lines with --log-format text (JSON above, its output being a pipe)', async () => {
+    const s = await serve(['--log-format', 'text'], { TIDEWATCH_STOER: 'sqlite:/elsewhere.db' });
+    await expect
+      .poll(() => s.lines.join('\n'), { timeout: 5000 })
+      .toMatch(
+        /^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} UTC\] WARN: TIDEWATCH_STOER is set but is no setting of tidewatch/m,
+      );
+    expect(s.lines.filter((line) => line.startsWith('{'))).toEqual([]);
+    expect(await stop(s)).toBe(0);
+  });
+
   it('keeps serving when its standard output is closed at start (`npm start | head`)', async () => {
     const port = await freePort();
     const child = spawn(

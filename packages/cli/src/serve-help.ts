@@ -31,6 +31,11 @@ export const SERVE_FLAGS: Record<string, [string, string, string]> = {
   ],
   'request-timeout': ['--request-timeout MS', String(D.requestTimeout), 'time to send the whole request'],
   'log-level': ['--log-level L', D.logLevel, 'fatal, error, warn, info, debug, trace or silent'],
+  'log-format': [
+    '--log-format F',
+    D.logFormat,
+    'json (a JSON object per line), text (readable lines) or auto (text at a terminal)',
+  ],
   'trust-proxy': [
     '--trust-proxy P',
     'false',

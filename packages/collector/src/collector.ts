@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { hashToken, newToken, tokenRecord } from './auth/tokens.js';
 import { type CollectorConfig, DEFAULT_CONFIG } from './config.js';
 import { CollectorError } from './errors.js';
-import { startupLogger } from './http/logging.js';
+import { logDestination, startupLogger } from './http/logging.js';
 import { buildServer, type Collector, type ServerRuntime, tlsFiles } from './server.js';
 import { openStore } from './store/open-store.js';
 import { type ServeLock, takeServeLock } from './store/sqlite/serve-lock.js';
@@ -127,9 +127,10 @@ async function checkPortFree(host: string, port: number): Promise<void> {
 
 export async function startCollector(
   overrides: Partial<CollectorConfig> = {},
-  runtime: ServerRuntime = {},
+  given: ServerRuntime = {},
 ): Promise<RunningCollector> {
   const config: CollectorConfig = { ...DEFAULT_CONFIG, ...overrides };
+  const runtime = { ...given, logStream: given.logStream ?? logDestination(config.logFormat) };
   // Before the store is opened: a mistyped TLS path must not wait for (or leave behind) a new
   // store, or an upgrade's migrations, before it is reported.
   if (Boolean(config.tlsCert) !== Boolean(config.tlsKey)) {

@@ -16,6 +16,11 @@ export interface CollectorConfig {
   /** Rows per write transaction (group commit). */
   maxBatchRows: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /**
+   * `json`: one JSON object per line (for log shippers); `text`: one readable line per entry;
+   * `auto`: text when stdout is a terminal, JSON otherwise.
+   */
+  logFormat: 'auto' | 'json' | 'text';
 
   /**
    * Which proxies' `X-Forwarded-For` to believe for the client address: false (none: the TCP peer
@@ -85,6 +90,7 @@ export const DEFAULT_CONFIG: CollectorConfig = {
   requestTimeout: 30_000,
   maxBatchRows: 2000,
   logLevel: 'info',
+  logFormat: 'auto',
   trustProxy: false,
   rateLimitPerAddress: 12_000,
   rateLimitPerCluster: 1_200,

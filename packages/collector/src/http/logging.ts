@@ -3,6 +3,7 @@
 // travel in Authorization) or its query string: only method, route path and request id.
 import type { FastifyServerOptions } from 'fastify';
 import { type Logger, type LoggerOptions, pino, stdTimeFunctions } from 'pino';
+import pretty from 'pino-pretty';
 import type { CollectorConfig } from '../config.js';
 
 export function loggerOptions(
@@ -50,4 +51,24 @@ export function loggerOptions(
 export function startupLogger(level: CollectorConfig['logLevel'], stream?: NodeJS.WritableStream): Logger {
   const { stream: _, ...options } = loggerOptions(level) as LoggerOptions & { stream?: unknown };
   return stream ? pino(options, stream) : pino(options);
+}
+
+/**
+ * Where the log goes for a format: undefined for JSON on stdout (pino's own fast path), or
+ * pino-pretty's readable lines, written synchronously so that nothing is lost at process.exit.
+ * Times stay UTC, as everywhere else in Tidewatch.
+ */
+export function logDestination(
+  format: CollectorConfig['logFormat'],
+  stdout: { isTTY?: boolean } = process.stdout,
+): NodeJS.WritableStream | undefined {
+  const text = format === 'text' || (format === 'auto' && stdout.isTTY === true);
+  if (!text) return undefined;
+  return pretty({
+    sync: true,
+    singleLine: true,
+    colorize: stdout.isTTY === true && !process.env.NO_COLOR,
+    translateTime: "UTC:yyyy-mm-dd HH:MM:ss.l 'UTC'",
+    ignore: 'pid,hostname',
+  });
 }
