@@ -98,7 +98,7 @@ const AUDIT_SLICE = 100;
  * The audit copy: the report as the collector received it, as JSON with its top-level fields one
  * per line and each metric and event on a line of its own. Pretty-printing every bucket count on
  * a line of its own made a 1 MiB report of wide histograms a 10.7 MB file and blocked the host's
- * event loop for ~0.4 s (session 24); this is ~1.8 MB, written a slice at a time.
+ * event loop for ~0.4 s; this is ~1.8 MB, written a slice at a time.
  */
 async function auditText(sent: AgentReport | Uint8Array, format: 'pb' | 'json'): Promise<string> {
   let report: AgentReport;

@@ -124,7 +124,7 @@ export function indexAtMaxScale(v: number): number {
  * buffer as soon as any ArrayBuffer in the process has been detached (a transfer to a worker, a
  * WebAssembly memory growing, a web stream): V8 then drops its process-wide "no detached buffers"
  * assumption for good, and a host that embeds the agent is almost always in that state
- * (docs/DESIGN-LOG.md, session 8). The array starts from a double so that its elements are doubles
+ * (docs/DESIGN-LOG.md). The array starts from a double so that its elements are doubles
  * from the first push (pushing small integers into an empty array would make them small integers).
  */
 function zeros(n: number): number[] {
@@ -143,7 +143,7 @@ export class HistogramSeries {
   /**
    * Two cells per bucket of the window: cells[2p] is the count of position p (bucket base + p),
    * cells[2p + 1] the sum of its values. A sum per bucket instead of one running sum: a single
-   * `sum += v` chains every call to the previous one's add through memory (session 12, the same
+   * `sum += v` chains every call to the previous one's add through memory (the same
    * loop: 4.0–4.3 ns per call with it, 3.5–3.9 ns with sums per bucket, which consecutive calls
    * rarely share, and the inner-range check below). Counts are doubles, exact to 2^53.
    */
@@ -208,7 +208,7 @@ export class HistogramSeries {
     const rel = ((((hi >>> 20) << 8) + this.fastSub[(hi >>> 8) & 0xfff]!) >> this.shift) - this.innerAt;
     // Unsigned on both sides: an unsigned value against a signed field made V8 compare them as
     // doubles (two conversions and a float compare); `>>> 0` on both makes it one integer compare.
-    // With the one subtract above instead of two, record() took ~8% less time (session 20).
+    // One subtract above instead of two: ~8% less time per record().
     if (rel >>> 0 < this.innerSpan >>> 0) {
       const cells = this.cells;
       const at = rel + this.inner;

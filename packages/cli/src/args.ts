@@ -1,4 +1,5 @@
-// Flags and environment for every command, read in this one place (STYLE.md).
+// `serve`'s flags and environment, and the parts every command shares (integers, the store and
+// collector addresses, usage errors); the other commands read their own flags with parseArgs.
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -6,7 +7,7 @@ import { type CollectorConfig, DEFAULT_CONFIG, type Store, sqliteFile } from '@t
 
 export class UsageError extends Error {}
 
-function integer(value: string, name: string, min: number, max: number): number {
+export function integer(value: string, name: string, min: number, max: number): number {
   // Decimal digits only: Number() would take '' as 0 (an empty TIDEWATCH_RATE_LIMIT_ADDRESS turned
   // the limit off), '0x10' as 16 and '4.1e4' as 41000.
   const n = /^-?\d+$/.test(value.trim()) ? Number(value) : Number.NaN;
@@ -18,7 +19,6 @@ function integer(value: string, name: string, min: number, max: number): number 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 const LOG_FORMATS = ['auto', 'json', 'text'] as const;
 
-/** The environment variable that stands in for a serve flag. */
 /**
  * `--port -1` read as `--port=-1`: parseArgs refuses a value that starts with a dash as
  * "ambiguous" and suggests `--port=-XYZ`, which hides the real problem; joined, the flag's own
@@ -38,6 +38,7 @@ export function joinNegativeValues(argv: readonly string[]): string[] {
   return joined;
 }
 
+/** The environment variable that stands in for a serve flag. */
 export function envNameOf(flag: string): string {
   return flag === 'cors-origin'
     ? 'TIDEWATCH_CORS_ORIGINS'

@@ -3,7 +3,7 @@
 // times; without one, only the last day goes to the public ingest routes, because those stamp
 // the collector's own clock and never trust a client's.
 import { parseArgs } from 'node:util';
-import { targetUrl, UsageError } from './args.js';
+import { integer, targetUrl, UsageError } from './args.js';
 import { checkSendableToken } from './fetch-error.js';
 import { FleetSimulation, type WireItem } from './simulate/activity.js';
 import { DAY_MS } from './simulate/fleet.js';
@@ -35,13 +35,9 @@ export interface SimulateOptions {
   now: number;
 }
 
-function integer(value: string | undefined, name: string, min: number, max: number): number {
-  const n = Number(value);
+function required(value: string | undefined, name: string, min: number, max: number): number {
   if (value === undefined) throw new UsageError(`${name} is required\n\n${SIMULATE_USAGE}`);
-  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < min || n > max) {
-    throw new UsageError(`${name} must be an integer from ${min} to ${max}, not "${value}"`);
-  }
-  return n;
+  return integer(value, name, min, max);
 }
 
 export function simulateOptions(
@@ -84,8 +80,8 @@ export function simulateOptions(
   if (values.seed === '')
     throw new UsageError('--seed is empty (any text: the same seed gives the same fleet)');
   return {
-    clusters: integer(values.clusters, '--clusters', 1, 100_000),
-    days: integer(values.days, '--days', 1, 365),
+    clusters: required(values.clusters, '--clusters', 1, 100_000),
+    days: required(values.days, '--days', 1, 365),
     target,
     token: values.token ?? null,
     seed: values.seed ?? '1',

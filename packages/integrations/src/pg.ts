@@ -120,7 +120,7 @@ function instrumentClient(client: QueryHolder, recorder: QueryRecorder): () => v
  * Calls pg with our callback, and takes that callback back off the caller's config object: pg
  * before 8.23 writes the callback it is given onto the config (normalizeQueryConfig), so a config
  * reused for its next call carried our stale callback, which made that call answer undefined
- * instead of its rows (a review, session 26). pg reads it synchronously, in the call.
+ * instead of its rows. pg reads it synchronously, in the call.
  */
 function callLeavingConfig(
   original: Query,

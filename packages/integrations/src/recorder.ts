@@ -52,7 +52,7 @@ const hrtime = process.hrtime;
  * performance.now() (the same clock): between the queries of a real database the CPU caches are
  * cold, and there performance.now()'s longer path (a brand check, then the same binding) cost
  * ~550 ns per query's two reads against ~85 ns (two reads after an 8 MiB cache sweep,
- * docs/DESIGN-LOG.md, session 9), for a two-number array of young garbage per read. The result is
+ * docs/DESIGN-LOG.md), for a two-number array of young garbage per read. The result is
  * exact to a few ns for years of uptime.
  */
 export function nowMs(): number {

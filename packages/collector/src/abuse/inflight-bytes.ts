@@ -1,11 +1,10 @@
 // A cap on the body bytes the ingest routes hold at once, across all clients. The per-address
 // limits bound what one client can send in a minute, not what many send at the same moment: 900
 // connections each posting a legal ~830 KiB meta report took the collector to 2 GB of memory and
-// held its event loop for seconds (a load review, session 28), as each body is read, inflated,
-// decoded and turned into rows before its memory is freed. Checked before the body is read, from
-// what the headers say the body will be: so one client address may hold only a share of the cap
-// (a hostile review held all of it with 32 connections that each declared 1 MiB and then sent one
-// byte, and every other client got 503 for as long as they stalled).
+// held its event loop for seconds, as each body is read, inflated, decoded and turned into rows
+// before its memory is freed. Checked before the body is read, from what the headers say the body
+// will be; one client address may hold only a share of the cap (32 connections that each declared
+// 1 MiB and then sent one byte held all of it, and every other client got 503 while they stalled).
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { CollectorError } from '../errors.js';
 

@@ -305,7 +305,7 @@ export async function importRoute(
         );
       }
       // Only an import with event lines needs the boundary; bounded like the write itself, so a
-      // stalled store is a 503, not a request that never ends (a review).
+      // stalled store is a 503, not a request that never ends.
       let legacyUntil: number | null = null;
       if (text.includes('/api/v2/report/event')) {
         legacyUntil = await boundedStoreRead(

@@ -47,11 +47,11 @@ export function capConnectionsPerAddress(server: Server, max: number, onRefused:
  * Closes a connection that has more than `max` requests unanswered. Node parses every request a
  * client pipelines in one write and holds each answer until the ones before it are sent, so 60
  * connections that pipelined 3,000 requests each and never read made the collector hold gigabytes
- * of answers and die (a review, session 18). Wraps the server's request listeners (fastify's), so
+ * of answers and die. Wraps the server's request listeners (fastify's), so
  * that the requests past the cap, which Node still parses from what it had read, are never
  * handled: no answer is built for a connection that is gone. The requests already being handled
  * may be stored without their answers reaching the client; a resend is stored once (retry keys).
- * Closing once those were answered was tried (session 26): the rest of the chunk Node had read was
+ * Closing once those were answered was tried: the rest of the chunk Node had read was
  * then held as request objects until the close, and a flood of 60 such connections took ~2x the
  * memory, so the close stays immediate.
  */

@@ -11,7 +11,6 @@ export interface DayRange {
   toDay: string;
 }
 
-/** The UTC midnight of `value` if it is a real calendar day written like 2026-11-25, else null. */
 /**
  * The days a question may name: ClickHouse's Date runs from 1970 and ends in 2106 (there
  * `toDate('2106-01-01')` is 0000-00-00, so a question about 2106 answered as if no cluster had
@@ -22,6 +21,7 @@ const LAST_DAY = '2105-12-31';
 const FIRST_DAY_MS = Date.parse(FIRST_DAY);
 const LAST_DAY_MS = Date.parse(LAST_DAY);
 
+/** The UTC midnight of `value` if it is a real calendar day written like 2026-11-25, else null. */
 export function calendarDay(value: string): number | null {
   const match = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value);
   // setUTCFullYear, not Date.UTC, which reads years 0–99 as 1900–1999 (0001-01-02 was "not a date").

@@ -19,4 +19,4 @@ export {
 export { encodeReportJson, parseReportJson } from './json.js';
 export * from './model.js';
 export { encodeReportProtobuf, encodeReportProtobufPieces, parseReportProtobuf } from './protobuf.js';
-export { protocolVersion, validateHistogram, validateReport } from './validate.js';
+export { validateHistogram, validateReport } from './validate.js';

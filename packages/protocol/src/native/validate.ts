@@ -309,7 +309,7 @@ function drops(value: unknown): AgentDrops {
 }
 
 /** Reads the major version first, so that a later collector can route to the right validator. */
-export function protocolVersion(value: unknown): number {
+function protocolVersion(value: unknown): number {
   const protocol = object(value, 'report')['protocol'];
   if (protocol !== NATIVE_PROTOCOL) {
     throw new ProtocolError(
