@@ -1,13 +1,6 @@
 // Assembles the HTTP service from its plugins. Knows nothing about flags or processes: tests build
 // it directly, the CLI through startCollector.
 
-import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Duplex } from 'node:stream';
-import { createSecureContext } from 'node:tls';
-import swagger from '@fastify/swagger';
-import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import { InflightBytes } from './abuse/inflight-bytes.js';
 import { installRateLimits } from './abuse/rate-limits.js';
@@ -18,14 +11,8 @@ import { importRoute } from './admin/import-route.js';
 import { internalRoute } from './admin/internal-route.js';
 import type { CollectorConfig } from './config.js';
 import { CollectorError } from './errors.js';
+import { refusedConnectionsReporter } from './http/connections.js';
 import {
-  capConnectionsPerAddress,
-  capPipelinedRequests,
-  MAX_PIPELINED_REQUESTS,
-  refusedConnectionsReporter,
-} from './http/connections.js';
-import {
-  answerRawAndClose,
   clientErrorHandler,
   frameworkErrorHandler,
   installErrorHandling,
@@ -33,7 +20,10 @@ import {
   schemaErrorFormatter,
 } from './http/error-handler.js';
 import { loggerOptions } from './http/logging.js';
+import { installOpenApi } from './http/openapi.js';
+import { hardenRawServer } from './http/raw-server.js';
 import { installSecurityHeaders } from './http/security-headers.js';
+import { tlsFiles } from './http/tls-files.js';
 import { requireUsableParameters } from './http/usable-parameters.js';
 import { nativeRoute } from './ingest/native-route.js';
 import { DEFAULT_SERIES_CAPS } from './ingest/native-rows.js';
@@ -74,86 +64,6 @@ export interface ServerRuntime {
   /** Called once the server accepts connections (startCollector), before its last start-up steps. */
   onListening?: () => void;
 }
-
-/** A PEM file for TLS, or an error that names the flag and the file (not Node's bare ENOENT). */
-function readPem(path: string, flag: string): Buffer {
-  let pem: Buffer;
-  try {
-    pem = readFileSync(path);
-  } catch (error) {
-    throw new CollectorError('invalid_tls', `${flag} ${path} cannot be read: ${(error as Error).message}`);
-  }
-  if (!pem.includes('-----BEGIN ')) {
-    throw new CollectorError('invalid_tls', `${flag} ${path} is not a PEM file (it has no -----BEGIN line)`);
-  }
-  return pem;
-}
-
-/**
- * The certificate and key for HTTPS, checked here so that a mistake names the flags and files:
- * OpenSSL's own messages ("PEM routines::no start line", "key values mismatch") name neither.
- */
-export function tlsFiles(certPath: string, keyPath: string): { cert: Buffer; key: Buffer } {
-  const cert = readPem(certPath, '--tls-cert');
-  const key = readPem(keyPath, '--tls-key');
-  const isCert = (pem: Buffer) => pem.includes('-----BEGIN CERTIFICATE-----');
-  const isKey = (pem: Buffer) => /-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(pem.toString('latin1'));
-  if (!isCert(cert) && isKey(cert) && isCert(key))
-    throw new CollectorError(
-      'invalid_tls',
-      `--tls-cert ${certPath} holds a private key and --tls-key ${keyPath} a certificate: the two are swapped`,
-    );
-  if (!isCert(cert))
-    throw new CollectorError(
-      'invalid_tls',
-      `--tls-cert ${certPath} holds no certificate (-----BEGIN CERTIFICATE-----)`,
-    );
-  if (!isKey(key))
-    throw new CollectorError(
-      'invalid_tls',
-      `--tls-key ${keyPath} holds no private key (-----BEGIN … PRIVATE KEY-----)`,
-    );
-  try {
-    createSecureContext({ cert, key });
-    // The server presents the file's first certificate: it must be the key's (a key of another
-    // type, or a chain with the leaf not first, passes createSecureContext and fails every handshake).
-    if (!new X509Certificate(cert).checkPrivateKey(createPrivateKey(key)))
-      throw new Error('key values mismatch');
-  } catch (error) {
-    const reason = (error as Error).message;
-    throw new CollectorError(
-      'invalid_tls',
-      /key values mismatch/.test(reason)
-        ? `--tls-key ${keyPath} is not the private key of the first certificate in --tls-cert ${certPath} (a chain file starts with the server's own certificate)`
-        : `--tls-cert ${certPath} with --tls-key ${keyPath} cannot be used: ${reason}` +
-            (/ENCRYPTED|bad decrypt|passphrase/i.test(`${reason} ${key.toString('latin1', 0, 200)}`)
-              ? ' (the key is encrypted: give the collector an unencrypted key, readable by it alone)'
-              : ''),
-    );
-  }
-  return { cert, key };
-}
-
-const htmlPage = (summary: string) => ({
-  get: {
-    tags: ['operations'],
-    summary,
-    responses: { 200: { description: 'An HTML page', content: { 'text/html': {} } } },
-  },
-});
-const PAGE_PATHS = {
-  '/': htmlPage(
-    'The dashboard (its token arrives in the #token= fragment), or a page on how to send a first report when the dashboard is not built',
-  ),
-  '/docs': htmlPage('This API document, browsable (Swagger UI)'),
-  '/docs/json': {
-    get: {
-      tags: ['operations'],
-      summary: 'This API document (OpenAPI 3, JSON)',
-      responses: { 200: { description: 'The OpenAPI document', content: { 'application/json': {} } } },
-    },
-  },
-};
 
 export async function buildServer(
   store: Store,
@@ -202,39 +112,12 @@ export async function buildServer(
   // and refused as "body must be object" (400) where no Content-Type was a 415; now both are 415.
   // The ingest routes take every body raw in their own scope (http/body.ts).
   app.removeContentTypeParser('text/plain');
-  // Connections beyond this are closed at once, before any byte is read: bounded memory and file
-  // descriptors under a connection flood.
-  app.server.maxConnections = config.maxConnections;
   const metrics = new CollectorMetrics();
-  const refused = refusedConnectionsReporter(app.log, metrics.connectionsRefused, config);
-  app.server.on('drop', (data?: { remoteAddress?: string }) =>
-    refused('max_connections', data?.remoteAddress),
+  hardenRawServer(
+    app.server,
+    config,
+    refusedConnectionsReporter(app.log, metrics.connectionsRefused, config),
   );
-  if (config.maxConnectionsPerAddress > 0 && config.trustProxy === false) {
-    capConnectionsPerAddress(app.server, config.maxConnectionsPerAddress, refused);
-  }
-  capPipelinedRequests(app.server, MAX_PIPELINED_REQUESTS, refused);
-  // An Expect other than 100-continue: Node's own answer is an empty 417; ours says why.
-  app.server.on('checkExpectation', (request: IncomingMessage, response: ServerResponse) => {
-    const body = JSON.stringify({
-      error: 'expectation_failed',
-      message: `Expect: ${request.headers.expect} is not supported (only 100-continue is)`,
-    });
-    response.writeHead(417, { 'content-type': 'application/json', connection: 'close' }).end(body);
-  });
-  // CONNECT (a proxy tunnel): Node's default is to drop the connection without a word.
-  app.server.on('connect', (_request: IncomingMessage, socket: Duplex) =>
-    answerRawAndClose(
-      socket,
-      405,
-      'method_not_allowed',
-      'CONNECT is not supported: the collector is not a proxy',
-    ),
-  );
-  // A client that half-closes its side after a whole request (FIN: `nc -N`, some HTTP/1.0
-  // clients) still gets its answer, and the connection ends after it. Node's default abandons the
-  // request and closes: its report was stored but it never heard so.
-  (app.server as { httpAllowHalfOpen?: boolean }).httpAllowHalfOpen = true;
   const batcherMetrics = metrics.batcherObserver();
   // A commit ends a store outage in the log (set once error handling is installed, below).
   let errors: ReturnType<typeof installErrorHandling> | undefined;
@@ -295,25 +178,7 @@ export async function buildServer(
     metrics.requestSeconds.observe({ route }, reply.elapsedTime / 1000);
   });
 
-  await app.register(swagger, {
-    openapi: {
-      info: {
-        title: 'Tidewatch collector',
-        version: '0.1.0',
-        description:
-          'Ingest (RisingWave v1/v2), query, admin and operations routes. See docs/design/CONTRACT.md in the repository.',
-      },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
-    },
-    // The pages are served by plugins whose routes hide themselves (the dashboard's static files,
-    // the Swagger UI): listed here, so that the document names every route (CONTRACT.md).
-    transformObject: (document) => {
-      if (!('openapiObject' in document)) return document.swaggerObject;
-      const openapi = document.openapiObject;
-      return { ...openapi, paths: { ...PAGE_PATHS, ...openapi.paths } } as typeof openapi;
-    },
-  });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
+  await installOpenApi(app);
   await installSecurityHeaders(app, config.corsOrigins);
   const limits = await installRateLimits(app, config, metrics);
 
