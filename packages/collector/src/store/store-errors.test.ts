@@ -7,7 +7,7 @@ import pg from 'pg';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { createClickHouseDatabase, createPostgresDatabase, tempDir } from '../../test-support/services.js';
 import { CollectorError } from '../errors.js';
-import { outageLogger } from '../http/error-handler.js';
+import { outageLogger } from '../http/outage-log.js';
 import { storeReason, storeUnavailable } from './store-errors.js';
 
 const dir = tempDir();
