@@ -283,67 +283,12 @@ export async function importRoute(
     async (request) => {
       requireMediaType(request, NDJSON);
       const text = Buffer.from(await inflatedBody(request, IMPORT_BODY_LIMIT)).toString('utf8');
-      const now = Date.now();
-      // A line older than the retention keeps would show until the next daily pass deleted it.
-      const keptFrom = opts.retentionMonths > 0 ? retentionCutoffDay(now, opts.retentionMonths) : null;
-      const expiredAt = (receivedAt: number) => keptFrom !== null && utcDay(receivedAt) < keptFrom;
-      let expired = 0;
-      const ledger = new SeriesLedger(store);
-      const reports: ReportRow[] = [];
-      const events: EventRow[] = [];
-      const agentReports: AgentReportWrite[] = [];
-      let discarded = 0;
+      const { lines, reports, events, agentReports, discarded, expired } = await decodeImport(text, {
+        ...opts,
+        now: Date.now(),
+      });
       let first = Number.POSITIVE_INFINITY;
       let last = Number.NEGATIVE_INFINITY;
-      const all = text.split('\n');
-      const lines = all.reduce((n, l) => (l.trim() === '' ? n : n + 1), 0);
-      if (lines > IMPORT_MAX_LINES) {
-        throw new CollectorError(
-          'too_many_lines',
-          `an import holds at most ${IMPORT_MAX_LINES} lines, this one ${lines}; split it into several requests`,
-          413,
-        );
-      }
-      // Only an import with event lines needs the boundary; bounded like the write itself, so a
-      // stalled store is a 503, not a request that never ends.
-      let legacyUntil: number | null = null;
-      if (text.includes('/api/v2/report/event')) {
-        legacyUntil = await boundedStoreRead(
-          store.legacyEventKeysUntil(),
-          opts.storeTimeout,
-          'the store could not read its settings; nothing of this import was written, send it again later',
-        );
-      }
-      let slice = performance.now();
-      for (let i = 0; i < all.length; i++) {
-        // Decoding 50,000 lines takes seconds: every ~10 ms the event loop gets a turn, so that
-        // ingest, /healthz and /readyz keep answering (a 1 s probe failed during a large import).
-        if (performance.now() - slice > IMPORT_SLICE_MS) {
-          await new Promise((resolve) => setImmediate(resolve));
-          slice = performance.now();
-        }
-        const line = all[i]!.trim();
-        if (line === '') continue;
-        try {
-          const decoded = parseLine(line, now, opts.license, legacyUntil);
-          if (decoded.kind === 'agent') {
-            if (decoded.report.isTest) discarded++;
-            else if (expiredAt(decoded.receivedAt)) expired++;
-            else agentReports.push(await ledger.write(decoded.report, decoded.raw, decoded.receivedAt));
-          } else {
-            discarded += decoded.discarded;
-            const kept = decoded.rows.filter((r) => !expiredAt(r.receivedAt));
-            expired += decoded.rows.length - kept.length;
-            if (decoded.kind === 'report') reports.push(...(kept as ReportRow[]));
-            else events.push(...(kept as EventRow[]));
-          }
-        } catch (error) {
-          if (error instanceof LineError) {
-            throw new CollectorError('invalid_line', `line ${i + 1}: ${error.message}`);
-          }
-          throw error;
-        }
-      }
       for (const r of [...reports, ...events, ...agentReports.map((w) => w.report)]) {
         first = Math.min(first, r.receivedAt);
         last = Math.max(last, r.receivedAt);
@@ -384,4 +329,95 @@ export async function importRoute(
       return { lines, imported, duplicates, discarded, expired, blocked: result.blocked };
     },
   );
+}
+
+/** An import body's lines, decoded as their public routes would; what is left to write. */
+interface DecodedImport {
+  /** Lines that are not blank. */
+  lines: number;
+  reports: ReportRow[];
+  events: EventRow[];
+  agentReports: AgentReportWrite[];
+  /** is_test reports and events. */
+  discarded: number;
+  /** Reports and events older than the retention keeps. */
+  expired: number;
+}
+
+/**
+ * Decodes every line of an import, or refuses the whole body with a 4xx naming the first bad
+ * line. Yields to the event loop every IMPORT_SLICE_MS: 50,000 lines take seconds, and ingest,
+ * /healthz and /readyz must keep answering meanwhile (a 1 s probe failed during a large import).
+ */
+async function decodeImport(
+  text: string,
+  opts: {
+    store: Store;
+    license: LicenseSubjectPolicy;
+    retentionMonths: number;
+    storeTimeout: number;
+    now: number;
+  },
+): Promise<DecodedImport> {
+  const { store, now } = opts;
+  const all = text.split('\n');
+  const lines = all.reduce((n, l) => (l.trim() === '' ? n : n + 1), 0);
+  if (lines > IMPORT_MAX_LINES) {
+    throw new CollectorError(
+      'too_many_lines',
+      `an import holds at most ${IMPORT_MAX_LINES} lines, this one ${lines}; split it into several requests`,
+      413,
+    );
+  }
+  // A line older than the retention keeps would show until the next daily pass deleted it.
+  const keptFrom = opts.retentionMonths > 0 ? retentionCutoffDay(now, opts.retentionMonths) : null;
+  const expiredAt = (receivedAt: number) => keptFrom !== null && utcDay(receivedAt) < keptFrom;
+  // Only an import with event lines needs the boundary; bounded like the write itself, so a
+  // stalled store is a 503, not a request that never ends.
+  let legacyUntil: number | null = null;
+  if (text.includes('/api/v2/report/event')) {
+    legacyUntil = await boundedStoreRead(
+      store.legacyEventKeysUntil(),
+      opts.storeTimeout,
+      'the store could not read its settings; nothing of this import was written, send it again later',
+    );
+  }
+  const decoded: DecodedImport = {
+    lines,
+    reports: [],
+    events: [],
+    agentReports: [],
+    discarded: 0,
+    expired: 0,
+  };
+  const ledger = new SeriesLedger(store);
+  let slice = performance.now();
+  for (let i = 0; i < all.length; i++) {
+    if (performance.now() - slice > IMPORT_SLICE_MS) {
+      await new Promise((resolve) => setImmediate(resolve));
+      slice = performance.now();
+    }
+    const line = all[i]!.trim();
+    if (line === '') continue;
+    let item: ReturnType<typeof parseLine>;
+    try {
+      item = parseLine(line, now, opts.license, legacyUntil);
+    } catch (error) {
+      if (error instanceof LineError)
+        throw new CollectorError('invalid_line', `line ${i + 1}: ${error.message}`);
+      throw error;
+    }
+    if (item.kind === 'agent') {
+      if (item.report.isTest) decoded.discarded++;
+      else if (expiredAt(item.receivedAt)) decoded.expired++;
+      else decoded.agentReports.push(await ledger.write(item.report, item.raw, item.receivedAt));
+      continue;
+    }
+    decoded.discarded += item.discarded;
+    const kept = item.rows.filter((r) => !expiredAt(r.receivedAt));
+    decoded.expired += item.rows.length - kept.length;
+    if (item.kind === 'report') decoded.reports.push(...(kept as ReportRow[]));
+    else decoded.events.push(...(kept as EventRow[]));
+  }
+  return decoded;
 }
