@@ -1,15 +1,11 @@
 // createAgent(): ties the steps together. The host only ever calls the registry's handles (hot
 // path) and the few methods below; everything else runs on the agent's own schedule, serialized on
 // one promise chain, and nothing in it can throw into the host.
-import {
-  type AgentEvent,
-  type AgentReport,
-  encodeReportJson,
-  encodeReportProtobufPieces,
-} from '@tidewatch/protocol';
+import { type AgentEvent, type AgentReport, encodeReportJson } from '@tidewatch/protocol';
 import { Collectors } from './collectors.js';
 import { Delivery } from './delivery.js';
 import { Disk } from './disk.js';
+import { encodeInTurns, inNextTurn } from './encode-in-turns.js';
 import { describeError, shown } from './errors.js';
 import {
   type AgentState,
@@ -19,6 +15,7 @@ import {
   newSessionId,
   saveState,
 } from './identity.js';
+import { NOTICE } from './notice.js';
 import {
   type AgentOptions,
   type Clock,
@@ -63,30 +60,6 @@ export interface Agent {
   /** Flushes within `deadlineMs` (default 2000), then stops. Never hangs, never rejects. */
   shutdown(deadlineMs?: number): Promise<void>;
 }
-
-/** The report interval in words for the notice: "once a day", "every 6 hours", "every 5 seconds". */
-function howOften(ms: number): string {
-  if (ms === 86_400_000) return 'once a day';
-  for (const [unit, size] of [
-    ['day', 86_400_000],
-    ['hour', 3_600_000],
-    ['minute', 60_000],
-    ['second', 1000],
-  ] as const) {
-    if (ms >= size && ms % size === 0) return ms === size ? `every ${unit}` : `every ${ms / size} ${unit}s`;
-  }
-  return `every ${ms} ms`;
-}
-
-const NOTICE = (o: ResolvedOptions, dir: string | null) =>
-  [
-    `tidewatch: this software sends usage telemetry ${howOften(o.interval)}: its version, node type,`,
-    'system facts (OS, memory, CPUs), process facts (heap, event-loop delay, uptime), its own',
-    'counters, gauges, latency histograms and events, and cluster facts such as node counts, under a',
-    'random tracking id (or the one the software sets). No hostnames, addresses, queries or data.',
-    `It goes to ${o.reportUrl.origin}. Copies of what was sent: ${dir ? `${dir}/sent/` : '(memory only)'}.`,
-    'Turn it off with TIDEWATCH_TELEMETRY=off or DO_NOT_TRACK=1; see it with TIDEWATCH_TELEMETRY_DEBUG=1.',
-  ].join('\n');
 
 /** setTimeout's largest delay; a longer one fires at once (with a TimeoutOverflowWarning). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -540,33 +513,6 @@ class RunningAgent implements Agent {
     this.drops.errors++;
     this.warnOnce(message);
   }
-}
-
-/** `work` after the host's pending work has run: the snapshot and the encoding get separate turns. */
-async function inNextTurn<T>(work: () => T): Promise<T> {
-  await new Promise((resolve) => setImmediate(resolve));
-  return work();
-}
-
-/**
- * The protobuf report, encoded a hundred series at a time with the host's pending work let run
- * in between: a large report never holds the event loop for its whole encoding.
- */
-async function encodeInTurns(report: AgentReport): Promise<Uint8Array> {
-  const pieces: Uint8Array[] = [];
-  let bytes = 0;
-  for (const piece of encodeReportProtobufPieces(report)) {
-    await new Promise((resolve) => setImmediate(resolve));
-    pieces.push(piece);
-    bytes += piece.length;
-  }
-  const body = new Uint8Array(bytes);
-  let at = 0;
-  for (const piece of pieces) {
-    body.set(piece, at);
-    at += piece.length;
-  }
-  return body;
 }
 
 /**

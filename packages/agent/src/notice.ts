@@ -1,0 +1,26 @@
+// The one-time notice on an agent's first start: what is collected, where it goes, how to turn it off.
+import type { ResolvedOptions } from './options.js';
+
+/** The report interval in words for the notice: "once a day", "every 6 hours", "every 5 seconds". */
+function howOften(ms: number): string {
+  if (ms === 86_400_000) return 'once a day';
+  for (const [unit, size] of [
+    ['day', 86_400_000],
+    ['hour', 3_600_000],
+    ['minute', 60_000],
+    ['second', 1000],
+  ] as const) {
+    if (ms >= size && ms % size === 0) return ms === size ? `every ${unit}` : `every ${ms / size} ${unit}s`;
+  }
+  return `every ${ms} ms`;
+}
+
+export const NOTICE = (o: ResolvedOptions, dir: string | null) =>
+  [
+    `tidewatch: this software sends usage telemetry ${howOften(o.interval)}: its version, node type,`,
+    'system facts (OS, memory, CPUs), process facts (heap, event-loop delay, uptime), its own',
+    'counters, gauges, latency histograms and events, and cluster facts such as node counts, under a',
+    'random tracking id (or the one the software sets). No hostnames, addresses, queries or data.',
+    `It goes to ${o.reportUrl.origin}. Copies of what was sent: ${dir ? `${dir}/sent/` : '(memory only)'}.`,
+    'Turn it off with TIDEWATCH_TELEMETRY=off or DO_NOT_TRACK=1; see it with TIDEWATCH_TELEMETRY_DEBUG=1.',
+  ].join('\n');
