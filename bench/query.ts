@@ -53,12 +53,8 @@ import {
 } from '@tidewatch/protocol';
 import { type Kysely, sql } from 'kysely';
 import pg from 'pg';
-import {
-  agentLatencyMedian,
-  agentReportOf,
-  FleetSimulation,
-  type WireItem,
-} from '../packages/cli/src/simulate/activity.js';
+import { FleetSimulation, type WireItem } from '../packages/cli/src/simulate/activity.js';
+import { agentLatencyMedian, agentReportOf } from '../packages/cli/src/simulate/agent-day.js';
 import { DAY_MS, period, releaseAt } from '../packages/cli/src/simulate/fleet.js';
 import { derivedUuid, Rng } from '../packages/cli/src/simulate/random.js';
 import { startCollector } from '../packages/collector/src/collector.js';

@@ -2,7 +2,8 @@
 // created and dropped (with their events), recoveries, license checks and, optionally, one agent
 // report per cluster per day. Days must be walked in order (job lists carry over); each day's
 // randomness is seeded by (seed, cluster, day), so the bytes are the same on every run.
-import { type AgentReport, histogramOf, type MetricSeries } from '@tidewatch/protocol';
+import { agentLatencyMedian, agentReportOf } from './agent-day.js';
+import { PAID_FEATURES, SINK_WEIGHTS, SINKS, SOURCE_WEIGHTS, SOURCES } from './connectors.js';
 import {
   type ClusterPlan,
   DAY_MS,
@@ -42,58 +43,6 @@ export interface WireItem {
 const HOUR_MS = 3_600_000;
 const REPORT_EVERY_MS = 6 * HOUR_MS;
 const PROTOBUF = 'application/x-protobuf';
-
-type Weights = Readonly<Record<string, number>>;
-/** Connector → weight, and its FORMAT/ENCODE pairs by weight. */
-const SOURCES: Record<string, [number, Weights]> = {
-  kafka: [
-    40,
-    {
-      'plain/json': 40,
-      'upsert/json': 15,
-      'plain/avro': 15,
-      'plain/protobuf': 10,
-      'debezium/json': 10,
-      'upsert/avro': 10,
-    },
-  ],
-  'postgres-cdc': [20, { 'debezium/json': 1 }],
-  'mysql-cdc': [12, { 'debezium/json': 1 }],
-  datagen: [8, { 'native/native': 1 }],
-  kinesis: [5, { 'plain/json': 3, 'plain/avro': 1 }],
-  s3: [5, { 'plain/csv': 2, 'plain/json': 2, 'plain/parquet': 1 }],
-  pulsar: [4, { 'plain/json': 2, 'plain/avro': 1 }],
-  'mongodb-cdc': [3, { 'debezium_mongo/json': 1 }],
-  'sqlserver-cdc': [2, { 'debezium/json': 1 }],
-  nats: [1, { 'plain/json': 1 }],
-};
-const SINKS: Record<string, [number, Weights]> = {
-  iceberg: [22, { 'upsert/parquet': 3, 'plain/parquet': 2 }],
-  kafka: [16, { 'plain/json': 3, 'upsert/json': 2, 'debezium/json': 1, 'upsert/avro': 1 }],
-  clickhouse: [14, { 'plain/json': 1, 'upsert/json': 1 }],
-  jdbc: [14, { 'upsert/json': 1 }],
-  elasticsearch: [6, { 'upsert/json': 1 }],
-  s3: [6, { 'plain/parquet': 2, 'plain/json': 1 }],
-  starrocks: [5, { 'upsert/json': 1 }],
-  snowflake: [5, { 'plain/json': 1 }],
-  doris: [4, { 'upsert/json': 1 }],
-  deltalake: [3, { 'plain/parquet': 1 }],
-  redis: [3, { 'upsert/template': 1 }],
-  postgres: [2, { 'upsert/json': 1 }],
-};
-const PAID_FEATURES = [
-  'TimeTravel',
-  'SecretManagement',
-  'CdcTableSchemaMap',
-  'SqlServerCdcSource',
-  'IcebergCompaction',
-];
-
-function weightsOf(table: Record<string, [number, Weights]>): Weights {
-  return Object.fromEntries(Object.entries(table).map(([name, [w]]) => [name, w]));
-}
-const SOURCE_WEIGHTS = weightsOf(SOURCES);
-const SINK_WEIGHTS = weightsOf(SINKS);
 
 interface ClusterState {
   jobs: Job[];
@@ -466,96 +415,4 @@ function licenseJson(plan: ClusterPlan, at: number): string {
     rwu_limit: 16 * plan.nodes.compute,
     exp,
   });
-}
-
-/** The median query latency of a cluster's agent on a release (the release's, give or take 20%). */
-export function agentLatencyMedian(plan: ClusterPlan, release: Release): number {
-  return release.latencyMedian * (0.8 + ((plan.index * 7919) % 40) / 100);
-}
-
-/** What one daily Tidewatch agent report of a simulated cluster says (random draws made by the caller). */
-export interface AgentDay {
-  plan: ClusterPlan;
-  release: Release;
-  /** When the report is sent (the end of its interval). */
-  at: number;
-  reportId: string;
-  sequence: number;
-  sessionId: string;
-  intervalStartMs: number;
-  memoryUsed: number;
-  process: AgentReport['process'];
-  cluster: AgentReport['cluster'];
-  queries: number;
-  errors: number;
-  connections: number;
-  /** Query durations, seconds: the latency histogram. */
-  latencies: number[];
-}
-
-/**
- * A day's errors split by SQLSTATE class as the pg and PGlite integrations label them: about half
- * constraint violations (23), a third syntax or unknown names (42), the rest serialization
- * failures (40). A fixed split, not a random draw: the rest of the simulation stays as it was.
- */
-function errorsByClass(errors: number): [string, number][] {
-  const constraint = Math.round(errors * 0.5);
-  const syntax = Math.round(errors * 0.3);
-  const split: [string, number][] = [
-    ['23', constraint],
-    ['42', syntax],
-    ['40', errors - constraint - syntax],
-  ];
-  return split.filter(([, n]) => n > 0);
-}
-
-/** A simulated agent report: query count, errors by SQLSTATE class, connections and a latency histogram. */
-export function agentReportOf(d: AgentDay): AgentReport {
-  const metric = (name: string, unit: string, kind: MetricSeries['kind'], value: number): MetricSeries => ({
-    name,
-    unit,
-    description: name,
-    kind,
-    labels: {},
-    value,
-    histogram: null,
-  });
-  return {
-    protocol: 3,
-    reportId: d.reportId,
-    sequence: d.sequence,
-    trackingId: d.plan.trackingId,
-    sessionId: d.sessionId,
-    nodeType: 'frontend',
-    isLeader: true,
-    version: d.release.version,
-    gitSha: d.release.gitSha,
-    clusterType: d.plan.clusterType,
-    ci: false,
-    isTest: d.plan.isTest,
-    intervalStartMs: d.intervalStartMs,
-    intervalEndMs: d.at,
-    system: {
-      memoryUsed: d.memoryUsed,
-      memoryTotal: d.plan.memoryTotal,
-      osName: d.plan.os.name,
-      osVersion: d.plan.os.version,
-      osKernel: d.plan.os.kernel,
-      cpuAvailable: d.plan.cpus,
-    },
-    process: d.process,
-    cluster: d.cluster,
-    metrics: [
-      metric('db.queries', '{query}', 'counter', d.queries),
-      ...errorsByClass(d.errors).map(([sqlstateClass, n]) => ({
-        ...metric('db.query.errors', '{query}', 'counter', n),
-        labels: { sqlstate_class: sqlstateClass },
-      })),
-      metric('db.connections', '{connection}', 'gauge', d.connections),
-      { ...metric('db.query.duration', 's', 'histogram', 0), histogram: histogramOf(d.latencies, 5, 160) },
-    ],
-    events: [],
-    drops: { series: 0, events: 0, reports: 0, values: 0, errors: 0 },
-    agentVersion: '0.1.0',
-  };
 }
