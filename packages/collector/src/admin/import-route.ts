@@ -17,6 +17,7 @@ import {
 } from '@tidewatch/protocol';
 import type { FastifyInstance } from 'fastify';
 import { requireToken } from '../auth/require-token.js';
+import { DeadlineError, withDeadline } from '../deadline.js';
 import { CollectorError } from '../errors.js';
 import { acceptRawBodies, inflatedBody, mediaType, requireMediaType } from '../http/body.js';
 import { agentReportWrite, DEFAULT_SERIES_CAPS } from '../ingest/native-rows.js';
@@ -200,12 +201,20 @@ function parseLine(
 /** The per-cluster series caps apply across the lines of one import as they would across requests. */
 class SeriesLedger {
   private readonly known = new Map<string, KnownSeries>();
-  constructor(private readonly store: Store) {}
+  constructor(
+    private readonly store: Store,
+    /** --store-timeout: a stalled store is a 503, not a request that never ends. */
+    private readonly storeTimeout: number,
+  ) {}
 
   async write(report: AgentReport, raw: Uint8Array, receivedAt: number): Promise<AgentReportWrite> {
     let known = this.known.get(report.trackingId);
     if (!known) {
-      known = await this.store.knownSeries(report.trackingId);
+      known = await boundedStoreRead(
+        this.store.knownSeries(report.trackingId),
+        this.storeTimeout,
+        "the store could not read a cluster's series; nothing of this import was written, send it again later",
+      );
       this.known.set(report.trackingId, known);
     }
     const { write } = agentReportWrite(report, raw, receivedAt, known, DEFAULT_SERIES_CAPS);
@@ -216,6 +225,14 @@ class SeriesLedger {
     return write;
   }
 }
+
+const NOTHING_WRITTEN: WriteResult = {
+  reportsInserted: 0,
+  eventsInserted: 0,
+  agentReportsInserted: 0,
+  blocked: 0,
+  blockedIds: [],
+};
 
 const countsSchema = {
   type: 'object',
@@ -293,40 +310,49 @@ export async function importRoute(
         first = Math.min(first, r.receivedAt);
         last = Math.max(last, r.receivedAt);
       }
-      let result: WriteResult = {
-        reportsInserted: 0,
-        eventsInserted: 0,
-        agentReportsInserted: 0,
-        blocked: 0,
-        blockedIds: [],
-      };
       const rows = reports.length + events.length + agentReports.length;
-      if (rows > 0) {
-        try {
-          result = await store.writeBatch({ reports, events, agentReports });
-        } catch (error) {
-          throw importStoreError(error, 'commit this import');
-        }
-      }
-      const imported = {
-        reports: result.reportsInserted,
-        events: result.eventsInserted,
-        agentReports: result.agentReportsInserted,
+      const summary = (result: WriteResult) => {
+        const imported = {
+          reports: result.reportsInserted,
+          events: result.eventsInserted,
+          agentReports: result.agentReportsInserted,
+        };
+        const duplicates = rows - imported.reports - imported.events - imported.agentReports - result.blocked;
+        return { lines, imported, duplicates, discarded, expired, blocked: result.blocked };
       };
-      const duplicates = rows - imported.reports - imported.events - imported.agentReports - result.blocked;
       // An empty body changes nothing (tidewatch simulate sends one to check its token first):
       // nothing to audit.
-      if (lines > 0)
+      const audit = async (result: WriteResult) => {
+        if (lines === 0) return;
+        const { imported, duplicates, blocked } = summary(result);
         await recordAudit(opts.store, request, 'import', null, {
           lines,
           ...imported,
           duplicates,
-          blocked: result.blocked,
+          blocked,
           discarded,
           expired,
           ...(rows > 0 ? { from: new Date(first).toISOString(), to: new Date(last).toISOString() } : {}),
         });
-      return { lines, imported, duplicates, discarded, expired, blocked: result.blocked };
+      };
+      const write =
+        rows > 0 ? store.writeBatch({ reports, events, agentReports }) : Promise.resolve(NOTHING_WRITTEN);
+      let result: WriteResult;
+      try {
+        result = await withDeadline(write, opts.storeTimeout, 'the store did not commit in time');
+      } catch (error) {
+        if (!(error instanceof DeadlineError)) throw importStoreError(error, 'commit this import');
+        // Like an ingest write past the timeout: the transaction may still commit, and if it
+        // does, the audit log says so.
+        write.then(audit).catch(() => {});
+        throw new CollectorError(
+          'store_unavailable',
+          `the store did not commit this import within ${Math.round(opts.storeTimeout / 1000)} s; its transaction is still running and may yet store it, and sending the same import again stores nothing twice`,
+          503,
+        );
+      }
+      await audit(result);
+      return summary(result);
     },
   );
 }
@@ -390,7 +416,7 @@ async function decodeImport(
     discarded: 0,
     expired: 0,
   };
-  const ledger = new SeriesLedger(store);
+  const ledger = new SeriesLedger(store, opts.storeTimeout);
   let slice = performance.now();
   for (let i = 0; i < all.length; i++) {
     if (performance.now() - slice > IMPORT_SLICE_MS) {

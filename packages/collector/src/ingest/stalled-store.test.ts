@@ -183,6 +183,52 @@ describe.each(stores)('a stalled store: $name', (store) => {
     }
   });
 
+  it('answers an import 503 once the store timeout passes; a late commit is audited, and sending it again stores nothing twice', async () => {
+    const url = store.url();
+    const c = await startTestCollector(url, { storeTimeout: 1000 });
+    try {
+      const trackingId = crypto.randomUUID();
+      const line = JSON.stringify({
+        receivedAt: Date.now() - 60_000,
+        path: '/api/v2/report/meta',
+        contentType: 'application/x-protobuf',
+        body: Buffer.from(metaReport({ trackingId })).toString('base64'),
+      });
+      const send = () =>
+        c.post('/admin/import', `${line}\n`, {
+          'content-type': 'application/x-ndjson',
+          authorization: `Bearer ${ADMIN_TOKEN}`,
+        });
+      const imports = async () => {
+        const res = await c.get('/admin/audit?limit=1000', ADMIN_TOKEN);
+        const { entries } = (await res.json()) as { entries: { action: string }[] };
+        return entries.filter((e) => e.action === 'import').length;
+      };
+      const unlock = await store.lock(url);
+      const started = Date.now();
+      let answered: Response;
+      try {
+        answered = await send();
+      } finally {
+        await unlock();
+      }
+      expect(answered.status).toBe(503);
+      expect(Date.now() - started).toBeLessThan(5000);
+      expect(await answered.json()).toMatchObject({
+        error: 'store_unavailable',
+        message: expect.stringMatching(/did not commit this import within 1 s.*stores nothing twice/),
+      });
+      // PostgreSQL's transaction waited for the lock and commits once it is gone: audited then.
+      if (store.name === 'postgres') await expect.poll(imports, { timeout: 10_000 }).toBe(1);
+      const again = await send();
+      expect(again.status).toBe(200);
+      const cluster = await c.get(`/query/clusters/${trackingId}`, ADMIN_TOKEN);
+      expect(((await cluster.json()) as { reports: { meta: number } }).reports.meta).toBe(1);
+    } finally {
+      await c.close();
+    }
+  }, 30_000);
+
   it('with --store-timeout 0 waits for the store as long as it takes, and answers 200 once it committed', async () => {
     const url = store.url();
     const c = await startTestCollector(url, { storeTimeout: 0 });
