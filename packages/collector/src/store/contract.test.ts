@@ -10,21 +10,14 @@ import { tokenRecord } from '../auth/tokens.js';
 import { agentReportWrite } from '../ingest/native-rows.js';
 import { eventRow, eventRows, reportRow } from '../ingest/rows.js';
 import { aggregateMetric, metricFromCells } from '../query/metric-aggregate.js';
+import { agentChildren, agentReportColumns, eventColumns, reportColumns } from './batch-rows.js';
 import { ClickHouseStore } from './clickhouse/clickhouse-store.js';
 import { sql } from './clickhouse/sql.js';
 import { connectorUseCounts } from './connector-uses.js';
 import { LEGACY_EVENT_KEYS_SETTING } from './legacy-event-keys.js';
 import type { CellGrouping } from './metric-cells.js';
 import { openStore } from './open-store.js';
-import {
-  agentChildren,
-  agentReportColumns,
-  clusterDayRows,
-  clusterRows,
-  dayFactsRows,
-  eventColumns,
-  reportColumns,
-} from './sql/columns.js';
+import { clusterDayRows, clusterRows, dayFactsRows } from './sql/cluster-rollups.js';
 import { migrationProvider } from './sql/migrations.js';
 import type { SqlStore } from './sql/sql-store.js';
 import type { DayRangeQuery, ReportRow, Store, WriteBatch } from './store.js';

@@ -17,7 +17,7 @@ import type { MetricRollup } from './store.js';
  */
 export const METRIC_ROLLUP_PAGE = 5_000;
 
-/** A metric point row as stored (sql/columns.ts agentChildren, or read back from metric_points). */
+/** A metric point row as stored (batch-rows.ts agentChildren, or read back from metric_points). */
 export type PointRow = Omit<MetricPointsTable, 'id' | 'unit'>;
 
 /** A rollup row as stored (SQL table metric_rollup; ClickHouse names `day` received_day). */

@@ -2,13 +2,7 @@
 // whole before its first insert, keys already stored are looked up first, children go in before
 // their parents (a batch cut short by a crash is completed by its retry without duplicates), and
 // two batches of this process holding one retry key are written one after the other.
-import {
-  LEGACY_EVENT_KEYS_SETTING,
-  legacyCandidates,
-  parseBoundary,
-  withoutLegacyCopies,
-} from '../legacy-event-keys.js';
-import { foldPoints, type PointRow } from '../metric-rollup.js';
+
 import {
   agentChildren,
   agentReportColumns,
@@ -17,7 +11,14 @@ import {
   ordered,
   reportColumns,
   withoutBlocked,
-} from '../sql/columns.js';
+} from '../batch-rows.js';
+import {
+  LEGACY_EVENT_KEYS_SETTING,
+  legacyCandidates,
+  parseBoundary,
+  withoutLegacyCopies,
+} from '../legacy-event-keys.js';
+import { foldPoints, type PointRow } from '../metric-rollup.js';
 import type { WriteBatch, WriteResult } from '../store.js';
 import type { ClickHouseConnection, Row } from './clickhouse-connection.js';
 import { deleteClusterRows } from './clickhouse-erase.js';

@@ -9,7 +9,7 @@ import { eventBatch, metaReport, nodeReport } from '../../../test-support/rising
 import { createClickHouseDatabase, type TestDatabase } from '../../../test-support/services.js';
 import { agentReportWrite } from '../../ingest/native-rows.js';
 import { eventRow, reportRow } from '../../ingest/rows.js';
-import { agentReportColumns, eventColumns, reportColumns } from '../sql/columns.js';
+import { agentReportColumns, eventColumns, reportColumns } from '../batch-rows.js';
 import type { ClusterFacts, WriteBatch } from '../store.js';
 import type { ClickHouseConnection } from './clickhouse-connection.js';
 import { FILL_SETTING } from './clickhouse-migrate.js';

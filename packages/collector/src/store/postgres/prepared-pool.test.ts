@@ -1,8 +1,7 @@
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createPostgresDatabase } from '../../../test-support/services.js';
-import { PREPARE_MARK } from '../sql/columns.js';
-import { preparedStatementsOption, preparingPool } from './prepared-pool.js';
+import { PREPARE_MARK, preparedStatementsOption, preparingPool } from './prepared-pool.js';
 
 describe('preparedStatementsOption', () => {
   it('reads prepare=on|off from the store URL and hands pg the URL without it', () => {

@@ -19,7 +19,14 @@
 // `?prepare=off` on the store URL turns them off (the mark is then only removed).
 import type pg from 'pg';
 import { CollectorError } from '../../errors.js';
-import { PREPARE_MARK } from '../sql/columns.js';
+
+/**
+ * Prefix of a statement text that PostgreSQL may keep as a named prepared statement (removed here
+ * before sending; sql/sql-runner.ts adds it), and the largest multi-row insert marked: row counts
+ * 1..16 give 16 shapes per table.
+ */
+export const PREPARE_MARK = '/*tw:prepare*/';
+export const PREPARED_MAX_ROWS = 16;
 
 const MAX_NAMES = 512;
 

@@ -7,7 +7,7 @@
 // - Ingest adds the (metric, day) row with fresh = 0 when it first stores a point of that day
 //   (`on conflict do nothing`: once the row exists no writer waits on another for it). A write
 //   into a closed day (before yesterday: an import, a late retry) sets fresh = 0 again. Live
-//   ingest writes only today, so it never contends on these rows.
+//   ingest writes only today, so it never contends on these rows (statements: metric-fleet-writes.ts).
 // - Erase and the internal tag set fresh = 0 on every day of the cluster.
 // - A reader uses stored cells only up to lastStoredCellDay, three days back (the days after it
 //   are folded from the per-cluster rows on every question: a few days of rows). A stale
@@ -27,8 +27,8 @@ import {
 } from '../metric-cells.js';
 import { METRIC_ROLLUP_PAGE, metricRollup } from '../metric-rollup.js';
 import type { MetricPointQuery, MetricRollup } from '../store.js';
-import { chunks } from './columns.js';
 import type { Database } from './schema.js';
+import { chunks } from './statement-chunks.js';
 
 /** Erase and the internal tag: every day the cluster has rollup rows in is built again. */
 export const MARK_CLUSTER_DAYS_SQL = `update metric_fleet_days set fresh = 0 where fresh = 1 and (name, day) in

@@ -16,15 +16,10 @@ import { eventKey, reportKey } from '../../ingest/rows.js';
 import { connectorUseCounts } from '../connector-uses.js';
 import { boundaryValue, LEGACY_EVENT_KEYS_SETTING } from '../legacy-event-keys.js';
 import { foldPoints, type PointRow } from '../metric-rollup.js';
-import {
-  chunks,
-  DAY_SPAN_COLUMNS,
-  DAY_SPAN_SET,
-  NO_NEXT_DAY,
-  ROWS_PER_STATEMENT,
-  spanSeries,
-} from './columns.js';
+import { DAY_SPAN_COLUMNS, DAY_SPAN_SET, NO_NEXT_DAY } from './cluster-rollups.js';
+import { spanSeries } from './metric-fleet-writes.js';
 import type { MetricSpansTable } from './schema.js';
+import { chunks, ROWS_PER_STATEMENT } from './statement-chunks.js';
 
 export interface DialectTypes {
   /** An auto-incrementing 64-bit primary key column type. */
@@ -496,7 +491,7 @@ function migrations(types: DialectTypes): Record<string, Migration> {
       async up(db: Kysely<unknown>) {
         // Each facts row knows the cluster's next facts day (NO_NEXT_DAY if none): the cluster's
         // latest facts in [from, to] are the rows with from <= day <= to < next_day, one index
-        // range instead of a seek per cluster (sql/columns.ts keeps it at ingest).
+        // range instead of a seek per cluster (sql/cluster-rollups.ts keeps it at ingest).
         await db.schema
           .alterTable('cluster_day_facts')
           .addColumn('next_day', 'text', (c) => c.notNull().defaultTo(NO_NEXT_DAY))

@@ -3,7 +3,7 @@
 // what remains.
 import { type Kysely, sql } from 'kysely';
 import type { RetentionResult } from '../store.js';
-import { DAY_SPAN_SET } from './columns.js';
+import { DAY_SPAN_SET } from './cluster-rollups.js';
 import { bumpRollupEpoch } from './rollup-memo.js';
 import { type Database, RETAINED_BY_DAY } from './schema.js';
 import type { SqlRunner } from './sql-runner.js';

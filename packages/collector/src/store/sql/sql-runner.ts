@@ -2,8 +2,10 @@
 // parameters numbered for PostgreSQL, small statements marked to run as named prepared statements,
 // multi-row inserts written out, and the day_versions recount they all need.
 import { CompiledQuery, type Kysely } from 'kysely';
-import { chunks, PREPARE_MARK, PREPARED_MAX_ROWS, ROLLUP_SQL } from './columns.js';
+import { PREPARE_MARK, PREPARED_MAX_ROWS } from '../postgres/prepared-pool.js';
+import { ROLLUP_SQL } from './cluster-rollups.js';
 import type { Database } from './schema.js';
+import { chunks } from './statement-chunks.js';
 
 export class SqlRunner {
   constructor(private readonly kind: 'sqlite' | 'postgres') {}
@@ -18,9 +20,9 @@ export class SqlRunner {
 
   /**
    * A multi-row `insert … on conflict …` written out by hand (conflict clauses shared with the
-   * SQLite writer, sql/columns.ts). The ingest path's inserts went through Kysely's builder, which
-   * makes a node per value: with ~35 columns per report that was most of the PostgreSQL path's CPU
-   * and garbage per report.
+   * SQLite writer, sql/cluster-rollups.ts). The ingest path's inserts went through Kysely's
+   * builder, which makes a node per value: with ~35 columns per report that was most of the
+   * PostgreSQL path's CPU and garbage per report.
    */
   async insertRows<R = never>(
     db: Kysely<Database>,

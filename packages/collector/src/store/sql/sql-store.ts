@@ -56,7 +56,7 @@ import type {
   WriteResult,
 } from '../store.js';
 import { seriesKey } from '../store.js';
-import { NO_NEXT_DAY } from './columns.js';
+import { NO_NEXT_DAY } from './cluster-rollups.js';
 import { internalIds, MARK_CLUSTER_DAYS_SQL, MetricFleet, rollupPages } from './metric-fleet.js';
 import type { DialectTypes } from './migrations.js';
 import { RollupMemo } from './rollup-memo.js';

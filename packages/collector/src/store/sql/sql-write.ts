@@ -3,6 +3,15 @@
 // the rollups the dashboard reads, kept in the same transaction. The SQLite writer thread runs the
 // same steps with its own cached statements (sqlite/sqlite-writer.ts).
 import { type Kysely, sql } from 'kysely';
+import {
+  agentChildren,
+  agentReportColumns,
+  batchTrackingIds,
+  eventColumns,
+  ordered,
+  reportColumns,
+  withoutBlocked,
+} from '../batch-rows.js';
 import { legacyCandidates, withoutLegacyCopies } from '../legacy-event-keys.js';
 import {
   foldPoints,
@@ -13,29 +22,22 @@ import {
 } from '../metric-rollup.js';
 import type { WriteBatch, WriteResult } from '../store.js';
 import {
-  agentChildren,
-  agentReportColumns,
-  batchTrackingIds,
   CLUSTER_CONFLICT,
   CLUSTER_DAY_CONFLICT,
-  chunks,
   clusterDayRows,
   clusterUpserts,
   DAY_FACTS_CONFLICT,
   dayFactsRows,
-  eventColumns,
   factsLinks,
-  fleetStatements,
-  ordered,
   ROLLUP_SQL,
-  reportColumns,
   versionRefreshes,
-  withoutBlocked,
-} from './columns.js';
+} from './cluster-rollups.js';
+import { fleetStatements } from './metric-fleet-writes.js';
 import type { RollupMemo } from './rollup-memo.js';
 import type { Database } from './schema.js';
 import type { SqlRunner } from './sql-runner.js';
 import type { SqlDialectHooks } from './sql-store.js';
+import { chunks } from './statement-chunks.js';
 
 /**
  * One batch of ingest writes in one transaction: the rows, then the rollups the dashboard reads.

@@ -4,9 +4,18 @@
 //
 // Hand-written SQL with cached prepared statements instead of Kysely: this is the hottest path of
 // the collector, and Kysely's SQLite driver prepares every statement anew. The column lists come
-// from the same mappers the Kysely path uses (sql/columns.ts), so both store the same rows.
+// from the same mappers the Kysely path uses (batch-rows.ts), so both store the same rows.
 import { parentPort, workerData } from 'node:worker_threads';
 import SQLite from 'better-sqlite3';
+import {
+  agentChildren,
+  agentReportColumns,
+  batchTrackingIds,
+  eventColumns,
+  ordered,
+  reportColumns,
+  withoutBlocked,
+} from '../batch-rows.js';
 import {
   LEGACY_EVENT_KEYS_SETTING,
   legacyCandidates,
@@ -20,24 +29,17 @@ import {
   METRIC_ROLLUP_SET_HISTOGRAM,
 } from '../metric-rollup.js';
 import {
-  agentChildren,
-  agentReportColumns,
-  batchTrackingIds,
   CLUSTER_CONFLICT,
   CLUSTER_DAY_CONFLICT,
   clusterDayRows,
   clusterUpserts,
   DAY_FACTS_CONFLICT,
   dayFactsRows,
-  eventColumns,
   factsLinks,
-  fleetStatements,
-  ordered,
   ROLLUP_SQL,
-  reportColumns,
   versionRefreshes,
-  withoutBlocked,
-} from '../sql/columns.js';
+} from '../sql/cluster-rollups.js';
+import { fleetStatements } from '../sql/metric-fleet-writes.js';
 import { type MemoTransaction, RollupMemo } from '../sql/rollup-memo.js';
 import type { EventRow, ReportRow, WriteBatch, WriteResult } from '../store.js';
 import { bindable } from './bindable.js';

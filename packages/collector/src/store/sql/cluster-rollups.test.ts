@@ -1,7 +1,7 @@
 // The rollup statements whose text grows with the batch: few distinct texts, whatever the batch,
 // because the SQLite writer keeps a prepared statement per text for the collector's life.
 import { describe, expect, it } from 'vitest';
-import { factsLinks, ROLLUP_SQL, versionRefreshes } from './columns.js';
+import { factsLinks, ROLLUP_SQL, versionRefreshes } from './cluster-rollups.js';
 
 const rows = (n: number) =>
   Array.from({ length: n }, (_, i) => ({ tracking_id: `t${String(i).padStart(5, '0')}`, day: '2026-11-29' }));
