@@ -21,7 +21,7 @@ import { DeadlineError, withDeadline } from '../deadline.js';
 import { CollectorError } from '../errors.js';
 import { acceptRawBodies, inflatedBody, mediaType, requireMediaType } from '../http/body.js';
 import { agentReportWrite, DEFAULT_SERIES_CAPS } from '../ingest/native-rows.js';
-import { eventRows, reportRow, utcDay } from '../ingest/rows.js';
+import { eventRows, reportRow } from '../ingest/rows.js';
 import type { LicenseSubjectPolicy } from '../privacy/license-subject.js';
 import { retentionCutoffDay } from '../privacy/retention.js';
 import { calendarDay } from '../query/day-range.js';
@@ -35,6 +35,7 @@ import type {
 } from '../store/store.js';
 import { seriesKey } from '../store/store.js';
 import { boundedStoreRead, storeReason, storeUnavailable } from '../store/store-errors.js';
+import { DAY_MS, utcDay } from '../utc-day.js';
 import { recordAudit } from './audit.js';
 
 /** The longest stretch an import decodes without letting other requests run. */
@@ -46,7 +47,7 @@ export const IMPORT_MAX_LINES = 50_000;
 /** One decoded wire body: the native protocol's own limit, above RisingWave's 1 MiB default. */
 const LINE_BODY_MAX = 4 * 1024 * 1024;
 const CLOCK_SKEW_MS = 5 * 60_000;
-const MAX_AGE_MS = 400 * 86_400_000;
+const MAX_AGE_MS = 400 * DAY_MS;
 /** The largest time a JavaScript Date can hold. */
 const MAX_DATE_MS = 8.64e15;
 

@@ -3,7 +3,7 @@
 // misbehaving host (labels with user ids, say) cannot grow the store without bound.
 import type { AgentReport, MetricSeries } from '@tidewatch/protocol';
 import { type AgentReportWrite, type KnownSeries, seriesKey } from '../store/store.js';
-import { utcDay } from './rows.js';
+import { utcDay } from '../utc-day.js';
 
 export interface SeriesCaps {
   /** Distinct metric names one cluster may have. */

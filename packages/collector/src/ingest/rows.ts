@@ -3,21 +3,7 @@
 import { hash } from 'node:crypto';
 import type { ClusterEvent, NodeReport } from '@tidewatch/protocol';
 import type { EventRow, ReportRow } from '../store/store.js';
-
-const DAY_MS = 86_400_000;
-let lastDayNumber = Number.NaN;
-let lastDay = '';
-
-/** UTC calendar day, `YYYY-MM-DD`: the unit of every daily statistic. */
-export function utcDay(ms: number): string {
-  // Every report asks, nearly always for the same day: remember the last answer.
-  const dayNumber = Math.floor(ms / DAY_MS);
-  if (dayNumber !== lastDayNumber) {
-    lastDay = new Date(dayNumber * DAY_MS).toISOString().slice(0, 10);
-    lastDayNumber = dayNumber;
-  }
-  return lastDay;
-}
+import { utcDay } from '../utc-day.js';
 
 /**
  * The retry key: the message's own time (fixed-width hex), then 72 bits of sha256 over all of the

@@ -6,8 +6,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { CollectorMetrics } from '../ops/metrics.js';
 import type { RetentionResult, Store } from '../store/store.js';
 import { storeReason } from '../store/store-errors.js';
-
-const DAY_MS = 86_400_000;
+import { DAY_MS } from '../utc-day.js';
 
 /**
  * The first UTC day kept: today's date `months` calendar months ago, or that month's last day when

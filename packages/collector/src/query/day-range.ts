@@ -1,10 +1,10 @@
 // The `from`/`to` day range every query route takes (CONTRACT.md): inclusive UTC days, the last
 // 30 days by default, at most 400 days, never inverted.
 import { CollectorError } from '../errors.js';
+import { DAY_MS, utcDay } from '../utc-day.js';
 
 export const MAX_RANGE_DAYS = 400;
 export const DEFAULT_RANGE_DAYS = 30;
-const DAY_MS = 86_400_000;
 
 export interface DayRange {
   fromDay: string;
@@ -29,7 +29,7 @@ export function calendarDay(value: string): number | null {
     ? new Date(0).setUTCFullYear(Number(match[1]), Number(match[2]) - 1, Number(match[3]))
     : Number.NaN;
   // Date rolls 2026-02-31 over to March: a real date must print back the same.
-  return !Number.isNaN(ms) && new Date(ms).toISOString().slice(0, 10) === value ? ms : null;
+  return !Number.isNaN(ms) && utcDay(ms) === value ? ms : null;
 }
 
 /** The UTC midnight of a real calendar day written like 2026-11-25; a 400 `invalid_date` otherwise. */
@@ -68,8 +68,7 @@ export function dayRange(
   if (days > MAX_RANGE_DAYS) {
     throw new CollectorError('range_too_long', `the range is ${days} days; the limit is ${MAX_RANGE_DAYS}`);
   }
-  const iso = (ms: number) => new Date(ms).toISOString().slice(0, 10);
-  return { fromDay: iso(from), toDay: iso(to) };
+  return { fromDay: utcDay(from), toDay: utcDay(to) };
 }
 
 export function booleanParam(value: string | undefined, name: string): boolean {
@@ -137,7 +136,7 @@ export async function excluded(
 export function daysOf(range: DayRange): string[] {
   const days: string[] = [];
   for (let ms = Date.parse(range.fromDay); ms <= Date.parse(range.toDay); ms += DAY_MS) {
-    days.push(new Date(ms).toISOString().slice(0, 10));
+    days.push(utcDay(ms));
   }
   return days;
 }

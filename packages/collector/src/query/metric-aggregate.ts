@@ -10,10 +10,10 @@ import {
   relativeErrorBound,
 } from '@tidewatch/protocol';
 import { CollectorError } from '../errors.js';
-import { compareText } from '../store/answers.js';
 import type { CellGrouping, MetricFleetAnswer } from '../store/metric-cells.js';
 import { compareLast } from '../store/metric-rollup.js';
 import type { MetricRollup } from '../store/store.js';
+import { compareText } from '../text-order.js';
 
 export const METRIC_GROUPINGS = ['version', 'clusterType', 'nodeType', 'trackingId'] as const;
 /** A fixed grouping, or `label:<key>`: the value of one label (e.g. `label:sqlstate_class`). */

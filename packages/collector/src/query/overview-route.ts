@@ -3,14 +3,11 @@
 import type { FastifyInstance } from 'fastify';
 import { requireToken } from '../auth/require-token.js';
 import type { ClusterSpan, Store } from '../store/store.js';
+import { addDays, DAY_MS } from '../utc-day.js';
 import { dayRangeQuerySchema, excluded, excludedSchema, type FleetQuery, fleetFilter } from './day-range.js';
 
 /** A cluster that sent nothing for this many days has gone silent. */
 export const SILENT_AFTER_DAYS = 7;
-const DAY_MS = 86_400_000;
-
-const shiftDay = (day: string, days: number) =>
-  new Date(Date.parse(day) + days * DAY_MS).toISOString().slice(0, 10);
 
 function percentile(sorted: number[], q: number): number | null {
   return sorted.length === 0 ? null : sorted[Math.floor(q * (sorted.length - 1))]!;
@@ -18,8 +15,8 @@ function percentile(sorted: number[], q: number): number | null {
 
 export function overview(spans: ClusterSpan[], fromDay: string, toDay: string) {
   // Silent in the range: the 7th day without a report fell inside it.
-  const silentFrom = shiftDay(fromDay, -SILENT_AFTER_DAYS);
-  const silentTo = shiftDay(toDay, -SILENT_AFTER_DAYS);
+  const silentFrom = addDays(fromDay, -SILENT_AFTER_DAYS);
+  const silentTo = addDays(toDay, -SILENT_AFTER_DAYS);
   const lifetimes = spans
     .map((s) => (Date.parse(s.lastDay) - Date.parse(s.firstDay)) / DAY_MS + 1)
     .sort((a, b) => a - b);

@@ -2,6 +2,8 @@
 // percentiles, never only an average) and connectors by kind, format and encode.
 import { type ConnectorUseCount, connectorUseCounts } from '../store/connector-uses.js';
 import type { ClusterFacts } from '../store/store.js';
+import { compareCodeUnits } from '../text-order.js';
+import { DAY_MS } from '../utc-day.js';
 
 export const DISTRIBUTIONS = {
   memory: { unit: 'bytes', of: (f: ClusterFacts) => f.memoryTotal },
@@ -116,8 +118,6 @@ export function connectorTables(perCluster: Iterable<ConnectorUseCount[]>): {
 /** Shares of active clusters a release is timed to reach (percent). */
 export const ADOPTION_SHARES = [10, 25, 50] as const;
 
-const DAY_MS = 86_400_000;
-
 /**
  * Newest first by semantic version: numeric parts compared as numbers (1.10.1 after 1.8.2), a
  * release after its own pre-releases and nightlies (2.5.0 after 2.5.0-rc.1), versions that do not
@@ -129,14 +129,14 @@ export function compareVersionsNewestFirst(a: string, b: string): number {
     return match ? { core: match[1]!.split('.').map(Number), rest: match[2]! } : null;
   };
   const [x, y] = [parse(a), parse(b)];
-  if (!x || !y) return x ? -1 : y ? 1 : a < b ? -1 : a > b ? 1 : 0;
+  if (!x || !y) return x ? -1 : y ? 1 : compareCodeUnits(a, b);
   for (let i = 0; i < Math.max(x.core.length, y.core.length); i++) {
     const d = (y.core[i] ?? 0) - (x.core[i] ?? 0);
     if (d !== 0) return d;
   }
   if ((x.rest === '') !== (y.rest === '')) return x.rest === '' ? -1 : 1;
   // Suffixes (rc.2, nightly-20261101): numbers in them compared as numbers, newest first.
-  return y.rest.localeCompare(x.rest, 'en', { numeric: true }) || (a < b ? -1 : a > b ? 1 : 0);
+  return y.rest.localeCompare(x.rest, 'en', { numeric: true }) || compareCodeUnits(a, b);
 }
 
 /**

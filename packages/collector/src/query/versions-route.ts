@@ -2,8 +2,8 @@
 // stacked chart (a cluster's version on a day is that of its latest meta report known by then).
 import type { FastifyInstance } from 'fastify';
 import { requireToken } from '../auth/require-token.js';
-import { compareText } from '../store/answers.js';
 import type { Store } from '../store/store.js';
+import { compareText } from '../text-order.js';
 import {
   dayRangeQuerySchema,
   daysOf,

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { compareText, versionCountsOf } from './answers.js';
+import { compareText } from '../text-order.js';
+import { versionCountsOf } from './answers.js';
 
 describe('answer order', () => {
   it('orders texts the locale sees as equal the same way whatever order the store returned them in', () => {

@@ -1,5 +1,7 @@
 // Turning query rows into the Store's answers: shared by every adapter (sql/ and clickhouse/), so
 // that they answer alike once their queries return the same rows.
+
+import { compareCodeUnits, compareText } from '../text-order.js';
 import type {
   ClusterDayFactsTable,
   ClusterListItem as ClusterListRow,
@@ -25,16 +27,6 @@ import type {
 
 /** A tokens row as every store keeps it (snake_case, times in ms). */
 
-/**
- * Text order for answers: the locale's, then code units where the locale sees no difference
- * (`é` written as one code point or as e and a combining accent compare equal, and each store
- * then answered them in its own row order: a review found ClickHouse's differ from SQLite's).
- */
-export function compareText(a: unknown, b: unknown): number {
-  const x = String(a);
-  const y = String(b);
-  return x.localeCompare(y) || (x < y ? -1 : x > y ? 1 : 0);
-}
 export type TokenColumns = TokensTable;
 
 /** The column (of reports and their rollups) behind each breakdown dimension: a fixed list. */
@@ -297,8 +289,10 @@ export function versionCountsOf(
 
 /** Sessions most recently seen first (then node type, session id): the same order everywhere. */
 export function sortSessions(sessions: ClusterSession[]): ClusterSession[] {
-  const text = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
   return sessions.sort(
-    (a, b) => b.lastSeen - a.lastSeen || text(a.nodeType, b.nodeType) || text(a.sessionId, b.sessionId),
+    (a, b) =>
+      b.lastSeen - a.lastSeen ||
+      compareCodeUnits(a.nodeType, b.nodeType) ||
+      compareCodeUnits(a.sessionId, b.sessionId),
   );
 }

@@ -1,6 +1,7 @@
 // Batch shaping and row mappers shared by the three stores' write paths (the Kysely path in
 // sql/sql-write.ts, the SQLite writer thread, ClickHouse), so all of them store the same rows.
 
+import { compareCodeUnits } from '../text-order.js';
 import type { AgentReportsTable, ReportsTable } from './sql/schema.js';
 import type { AgentReportRow, AgentReportWrite, EventRow, ReportRow, WriteBatch } from './store.js';
 
@@ -169,7 +170,7 @@ export function agentChildren(writes: AgentReportWrite[]) {
 const byKey =
   <T>(key: (row: T) => string) =>
   (a: T, b: T) =>
-    key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0;
+    compareCodeUnits(key(a), key(b));
 
 /** The first of each key, in key order. */
 function uniqueSorted<T>(rows: readonly T[], key: (row: T) => string): T[] {

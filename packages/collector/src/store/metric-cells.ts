@@ -15,6 +15,8 @@
 // them from per-cluster spans (first and last day per metric, cluster and series; see
 // clusterCounts in sql/metric-fleet.ts), ClickHouse with uniqExact.
 import { type ExpHistogramData, HistogramMerger } from '@tidewatch/protocol';
+import { compareCodeUnits } from '../text-order.js';
+import { DAY_MS, utcDay } from '../utc-day.js';
 import { compareLast } from './metric-rollup.js';
 import type { MetricRollup } from './store.js';
 
@@ -51,7 +53,7 @@ function compareRows(a: MetricRollup, b: MetricRollup): number {
   if (a.trackingId !== b.trackingId) return a.trackingId < b.trackingId ? -1 : 1;
   const x = seriesOf(a);
   const y = seriesOf(b);
-  return x < y ? -1 : x > y ? 1 : 0;
+  return compareCodeUnits(x, y);
 }
 const seriesOf = (r: MetricRollup) => JSON.stringify([r.nodeType, r.version, r.clusterType, r.labels]);
 
@@ -134,15 +136,12 @@ export function newestKind(cells: readonly MetricCell[]): string | null {
   return newest?.kind ?? null;
 }
 
-const DAY_MS = 86_400_000;
-const dayOf = (ms: number) => new Date(ms).toISOString().slice(0, 10);
-
 /**
  * Writers mark a day's stored cells stale when they change a day before yesterday (days they
  * normally write, today and yesterday, are never marked: live ingest must not contend on it).
  */
 export function writerMarksDay(day: string, now: number): boolean {
-  return day < dayOf(now - DAY_MS);
+  return day < utcDay(now - DAY_MS);
 }
 
 /**
@@ -150,5 +149,5 @@ export function writerMarksDay(day: string, now: number): boolean {
  * are always folded from per-cluster rows, with a day of margin for collectors' clocks.
  */
 export function lastStoredCellDay(now: number): string {
-  return dayOf(now - 3 * DAY_MS);
+  return utcDay(now - 3 * DAY_MS);
 }

@@ -8,6 +8,7 @@
 // recomputed from the raw points of a cluster-day (clickhouse-store.ts). (A row of one point keeps
 // its histogram as sent, possibly with zero buckets at the ends; merging makes no difference.)
 import { type ExpHistogramData, mergeHistograms } from '@tidewatch/protocol';
+import { compareCodeUnits } from '../text-order.js';
 import type { MetricPointsTable } from './sql/schema.js';
 import type { MetricRollup } from './store.js';
 
@@ -46,7 +47,7 @@ export interface RollupColumns {
 /** Newest first by (receive time, report id): >0 when a is newer. Report ids compare as bytes. */
 export function compareLast(aAt: number, aReport: string, bAt: number, bReport: string): number {
   if (aAt !== bAt) return aAt - bAt;
-  return aReport < bReport ? -1 : aReport > bReport ? 1 : 0;
+  return compareCodeUnits(aReport, bReport);
 }
 
 function seriesKey(p: PointRow): string {

@@ -17,6 +17,7 @@
 import { createHash } from 'node:crypto';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { CollectorError } from '../../errors.js';
+import { DAY_MS } from '../../utc-day.js';
 import {
   clusterFacts,
   clusterListItem,
@@ -438,7 +439,7 @@ export class ClickHouseStore implements Store {
     query: ClusterHistoryQuery,
   ): Promise<{ days: ClusterFacts[]; sessions: ClusterSession[] }> {
     const from = Date.parse(query.fromDay);
-    const to = Date.parse(query.toDay) + 86_400_000;
+    const to = Date.parse(query.toDay) + DAY_MS;
     const sessionsOf = async (table: 'reports' | 'agent_reports', source: ClusterSession['source']) => {
       const key = ident(table === 'reports' ? 'dedup_key' : 'report_id');
       const rows = await this.rows<{

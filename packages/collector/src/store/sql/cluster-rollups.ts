@@ -1,6 +1,9 @@
 // The per-cluster rollups every SQL write keeps (clusters, cluster_days, cluster_day_facts,
 // day_versions): their rows from a batch and their statements, shared by the Kysely path
 // (sql-write.ts) and the SQLite writer thread, so both store the same.
+
+import { compareCodeUnits } from '../../text-order.js';
+import { utcDay } from '../../utc-day.js';
 import { connectorUseCounts } from '../connector-uses.js';
 import type { ReportRow } from '../store.js';
 import { paddedChunks } from './statement-chunks.js';
@@ -23,7 +26,7 @@ export function seenRanges(rows: readonly { tracking_id: string; received_at: nu
 /** Cluster upsert rows for what a batch inserted, sorted so concurrent writers lock in one order. */
 export function clusterRows(inserted: readonly { tracking_id: string; received_at: number }[]) {
   return [...seenRanges(inserted)]
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .sort(([a], [b]) => compareCodeUnits(a, b))
     .map(([trackingId, range]) => ({
       tracking_id: trackingId,
       first_seen: range.first,
@@ -37,7 +40,7 @@ export function clusterDayRows(
 ) {
   const days = new Map<string, { day: string; tracking_id: string; ci: number }>();
   for (const row of inserted) {
-    const day = new Date(Number(row.received_at)).toISOString().slice(0, 10);
+    const day = utcDay(Number(row.received_at));
     const key = `${day}\0${row.tracking_id}`;
     const seen = days.get(key);
     if (!seen) days.set(key, { day, tracking_id: row.tracking_id, ci: Number(row.ci) });

@@ -1,5 +1,7 @@
 // What a batch's new metric rollup rows mark in the fleet tables (see metric-fleet.ts). Apart
 // from metric-fleet.ts so the SQLite writer thread, which runs these, does not load Kysely.
+
+import { compareCodeUnits } from '../../text-order.js';
 import { writerMarksDay } from '../metric-cells.js';
 import type { RollupColumns } from '../metric-rollup.js';
 
@@ -40,7 +42,7 @@ export function fleetStatements(
     }
   }
   const entriesInKeyOrder = <T>(entries: Map<string, T>) =>
-    [...entries].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    [...entries].sort(([a], [b]) => compareCodeUnits(a, b));
   return [
     ...entriesInKeyOrder(days).map(([, parameters]) => ({
       text: writerMarksDay(parameters[1], now) ? MARK_STALE : MARK_SEEN,

@@ -15,6 +15,7 @@
 //   writer that changes the day meanwhile waits for it, then sets fresh = 0 again), then reads
 //   the day's per-cluster rows, folds and replaces its cells.
 import { type Kysely, sql } from 'kysely';
+import { addDays } from '../../utc-day.js';
 import {
   CELL_GROUPINGS,
   type CellGrouping,
@@ -68,7 +69,7 @@ export class MetricFleet {
       for (const r of await q.execute()) cells.push(storedCell(r));
     }
     if (query.toDay > closedTo) {
-      const fromDay = query.fromDay > closedTo ? query.fromDay : nextDay(closedTo);
+      const fromDay = query.fromDay > closedTo ? query.fromDay : addDays(closedTo, 1);
       const [open] = await this.foldDays(this.db, query.name, fromDay, query.toDay, [by]);
       for (const c of open!) {
         if ((query.includeCi || !c.ci) && (query.includeInternal || !c.internal)) cells.push(c);
@@ -203,10 +204,6 @@ export class MetricFleet {
     }
     return families.map((by) => foldCells(rows, internal, by));
   }
-}
-
-function nextDay(day: string): string {
-  return new Date(Date.parse(`${day}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
 }
 
 function cellColumns(name: string, by: CellGrouping, c: MetricCell): Database['metric_fleet'] {

@@ -3,6 +3,8 @@
 // the reads, tokens and settings; each other job has its own file: sql-migrate.ts (start-up),
 // sql-write.ts (ingest), sql-erase.ts, sql-retention.ts, and sql-runner.ts (their hand-written SQL).
 import { type Kysely, sql, type Transaction } from 'kysely';
+import { compareCodeUnits } from '../../text-order.js';
+import { DAY_MS } from '../../utc-day.js';
 import {
   BREAKDOWN_COLUMNS,
   clusterFacts,
@@ -96,7 +98,6 @@ const EVENT_GROUP_COLUMNS = {
   trackingId: 'tracking_id',
 } as const satisfies Record<EventGrouping, string>;
 
-const DAY_MS = 86_400_000;
 /**
  * Up to this many days between a range's end and the newest facts day, latest facts are read by
  * next_day (~3,000 rows a day at 10M); further back, by a seek per cluster.
@@ -479,9 +480,7 @@ export class SqlStore implements Store {
   async latestFacts(query: DayRangeQuery): Promise<ClusterFacts[]> {
     // Sorted here: an `order by` in SQL makes SQLite walk a tracking_id index over every row.
     const rows = await (await this.latestFactsRows(query)).selectAll('f').execute();
-    return rows
-      .sort((a, b) => (a.tracking_id < b.tracking_id ? -1 : a.tracking_id > b.tracking_id ? 1 : 0))
-      .map(clusterFacts);
+    return rows.sort((a, b) => compareCodeUnits(a.tracking_id, b.tracking_id)).map(clusterFacts);
   }
 
   async connectorUseCounts(query: DayRangeQuery): Promise<ConnectorUseCount[][]> {
@@ -669,7 +668,7 @@ export class SqlStore implements Store {
       if (latest)
         out.push({ name: n.name, kind: latest.kind, unit: latest.unit, clusters: Number(n.clusters) });
     }
-    return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    return out.sort((a, b) => compareCodeUnits(a.name, b.name));
   }
 
   async metricPoints(query: MetricPointQuery): Promise<MetricPoint[]> {
