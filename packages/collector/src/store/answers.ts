@@ -17,6 +17,7 @@ import type {
   ClusterSession,
   ClusterSummary,
   EventCountQuery,
+  KnownSeries,
   MetricPoint,
   NodeCounts,
   StoredAgentEvent,
@@ -24,6 +25,7 @@ import type {
   TokenRecord,
   TokenRole,
 } from './store.js';
+import { seriesKey } from './store.js';
 
 /** A tokens row as every store keeps it (snake_case, times in ms). */
 
@@ -184,7 +186,6 @@ export function clusterSummary(p: ClusterParts): ClusterSummary {
   for (const row of p.perNode) {
     if (row.node_type in reports) reports[row.node_type as keyof NodeCounts] = Number(row.n);
   }
-  const hasNodeCount = meta && meta.node_meta !== null;
   // A cluster that only has agents (a database on Node.js) takes its version from the latest
   // agent report; a RisingWave meta report, when there is one, always wins.
   return {
@@ -195,14 +196,7 @@ export function clusterSummary(p: ClusterParts): ClusterSummary {
     gitSha: meta?.git_sha ?? latestAgent?.git_sha ?? null,
     clusterType: meta?.cluster_type ?? latestAgent?.cluster_type ?? null,
     metaBackend: meta?.meta_backend ?? null,
-    nodeCount: hasNodeCount
-      ? {
-          meta: Number(meta.node_meta),
-          compute: Number(meta.node_compute),
-          frontend: Number(meta.node_frontend),
-          compactor: Number(meta.node_compactor),
-        }
-      : null,
+    nodeCount: meta ? nodeCountOf(meta) : null,
     streamJobCount: meta?.stream_job_count == null ? null : Number(meta.stream_job_count),
     objectStore: meta?.object_store ?? null,
     licenseTier: meta?.license_tier ?? null,
@@ -211,6 +205,20 @@ export function clusterSummary(p: ClusterParts): ClusterSummary {
     events: p.events,
     agentReports: p.agentReports,
   };
+}
+
+/** Node counts as a meta report gave them (null when it gave none). */
+function nodeCountOf(
+  r: Record<'node_meta' | 'node_compute' | 'node_frontend' | 'node_compactor', Numeric | null>,
+): NodeCounts | null {
+  return r.node_meta === null
+    ? null
+    : {
+        meta: Number(r.node_meta),
+        compute: Number(r.node_compute),
+        frontend: Number(r.node_frontend),
+        compactor: Number(r.node_compactor),
+      };
 }
 
 /** Event counts ordered alike in every store (by day ascending, otherwise largest first), cut. */
@@ -251,15 +259,7 @@ export function clusterFacts(r: Loose<FactsColumns>): ClusterFacts {
     connectorUsage: r.connector_usage,
     licenseTier: r.license_tier,
     memoryTotal: n(r.memory_total),
-    nodeCount:
-      r.node_meta === null
-        ? null
-        : {
-            meta: Number(r.node_meta),
-            compute: Number(r.node_compute),
-            frontend: Number(r.node_frontend),
-            compactor: Number(r.node_compactor),
-          },
+    nodeCount: nodeCountOf(r),
     streamJobCount: n(r.stream_job_count),
   };
 }
@@ -285,6 +285,40 @@ export function versionCountsOf(
   return [...rows]
     .filter((r) => r.clusters > 0)
     .sort((a, b) => (a.day !== b.day ? (a.day < b.day ? -1 : 1) : compareText(a.version, b.version)));
+}
+
+/** A cluster's metric_series rows as the names and series it has reported. */
+export function knownSeriesOf(rows: Iterable<{ name: string; labels: string }>): KnownSeries {
+  const known: KnownSeries = { names: new Set(), series: new Set() };
+  for (const row of rows) {
+    known.names.add(row.name);
+    known.series.add(seriesKey(row.name, row.labels));
+  }
+  return known;
+}
+
+/** A session's aggregate over its reports or agent reports, as every store reads it. */
+export interface SessionColumns {
+  session_id: string;
+  node_type: string;
+  first: Numeric;
+  last: Numeric;
+  reports: Numeric;
+  memory: Numeric | null;
+  cpus: Numeric | null;
+}
+
+export function clusterSession(r: SessionColumns, source: ClusterSession['source']): ClusterSession {
+  return {
+    sessionId: r.session_id,
+    nodeType: r.node_type,
+    source,
+    firstSeen: Number(r.first),
+    lastSeen: Number(r.last),
+    reports: Number(r.reports),
+    memoryTotal: r.memory === null ? null : Number(r.memory),
+    cpuAvailable: r.cpus === null ? null : Number(r.cpus),
+  };
 }
 
 /** Sessions most recently seen first (then node type, session id): the same order everywhere. */

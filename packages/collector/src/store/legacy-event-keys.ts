@@ -35,6 +35,26 @@ export function parseBoundary(value: string | undefined | null): number | null {
   return Number.isFinite(until) ? until : null;
 }
 
+/**
+ * A store's boundary, read from its settings at the first write of events and kept: the setting
+ * is written once, at the upgrade (boundaryValue).
+ */
+export class LegacyBoundary {
+  private until: number | null | undefined;
+
+  /** The boundary; `readSetting` (the setting's stored value) runs only the first time. */
+  async read(readSetting: () => Promise<string | undefined>): Promise<number | null> {
+    if (this.until === undefined) this.until = parseBoundary(await readSetting());
+    return this.until;
+  }
+
+  /** read() on a synchronous connection (the SQLite writer thread). */
+  readSync(readSetting: () => string | undefined): number | null {
+    if (this.until === undefined) this.until = parseBoundary(readSetting());
+    return this.until;
+  }
+}
+
 /** The events of a batch whose legacy key must be looked up. */
 export function legacyCandidates(events: readonly EventRow[], until: number | null): EventRow[] {
   if (until === null) return [];

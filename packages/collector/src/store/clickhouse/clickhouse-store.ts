@@ -21,14 +21,17 @@ import { DAY_MS } from '../../utc-day.js';
 import {
   clusterFacts,
   clusterListItem,
+  clusterSession,
   clusterSummary,
   type EventColumns,
   type FactsColumns,
   factsBreakdown,
+  knownSeriesOf,
   type MetaFacts,
   metricPoint,
   type PointColumns,
   rankEventCounts,
+  type SessionColumns,
   sortSessions,
   storedAgentEvent,
   storedEvent,
@@ -76,7 +79,6 @@ import type {
   WriteBatch,
   WriteResult,
 } from '../store.js';
-import { seriesKey } from '../store.js';
 import { ClickHouseConnection, type ClickHouseOptions, parseClickHouseUrl } from './clickhouse-connection.js';
 import { countOf, eraseCluster } from './clickhouse-erase.js';
 import { migrateClickHouse } from './clickhouse-migrate.js';
@@ -442,33 +444,14 @@ export class ClickHouseStore implements Store {
     const to = Date.parse(query.toDay) + DAY_MS;
     const sessionsOf = async (table: 'reports' | 'agent_reports', source: ClusterSession['source']) => {
       const key = ident(table === 'reports' ? 'dedup_key' : 'report_id');
-      const rows = await this.rows<{
-        session_id: string;
-        node_type: string;
-        first: number;
-        last: number;
-        reports: number;
-        memory: number | null;
-        cpus: number | null;
-      }>(
+      const rows = await this.rows<SessionColumns>(
         sql`SELECT session_id, node_type, min(received_at) AS first, max(received_at) AS last,
               uniqExact(${key}) AS reports, max(memory_total) AS memory, max(cpu_available) AS cpus
             FROM ${ident(table)}
             WHERE tracking_id = ${query.trackingId} AND received_at >= ${from} AND received_at < ${to}
             GROUP BY session_id, node_type`,
       );
-      return rows.map(
-        (r): ClusterSession => ({
-          sessionId: r.session_id,
-          nodeType: r.node_type,
-          source,
-          firstSeen: Number(r.first),
-          lastSeen: Number(r.last),
-          reports: Number(r.reports),
-          memoryTotal: r.memory === null ? null : Number(r.memory),
-          cpuAvailable: r.cpus === null ? null : Number(r.cpus),
-        }),
-      );
+      return rows.map((r) => clusterSession(r, source));
     };
     // Independent reads, sent together.
     const [days, risingwave, agent] = await Promise.all([
@@ -619,12 +602,7 @@ export class ClickHouseStore implements Store {
     const rows = await this.rows<{ name: string; labels: string }>(
       sql`SELECT DISTINCT name, labels FROM metric_series WHERE tracking_id = ${trackingId}`,
     );
-    const known: KnownSeries = { names: new Set(), series: new Set() };
-    for (const row of rows) {
-      known.names.add(row.name);
-      known.series.add(seriesKey(row.name, row.labels));
-    }
-    return known;
+    return knownSeriesOf(rows);
   }
 
   async metricPoints(query: MetricPointQuery): Promise<MetricPoint[]> {

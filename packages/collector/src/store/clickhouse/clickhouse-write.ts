@@ -15,8 +15,8 @@ import {
 } from '../batch-rows.js';
 import {
   LEGACY_EVENT_KEYS_SETTING,
+  LegacyBoundary,
   legacyCandidates,
-  parseBoundary,
   withoutLegacyCopies,
 } from '../legacy-event-keys.js';
 import { foldPoints, type PointRow } from '../metric-rollup.js';
@@ -121,17 +121,15 @@ export class ClickHouseWriter {
     }
   }
 
-  /** The legacy event keys' boundary (legacy-event-keys.ts): read once, at the first write of events. */
-  private legacyUntil: number | null | undefined;
+  private readonly legacyBoundary = new LegacyBoundary();
 
-  async legacyEventKeysUntil(): Promise<number | null> {
-    if (this.legacyUntil === undefined) {
+  legacyEventKeysUntil(): Promise<number | null> {
+    return this.legacyBoundary.read(async () => {
       const [row] = await this.ch.rows<{ value: string }>(
         sql`SELECT value FROM settings FINAL WHERE key = ${LEGACY_EVENT_KEYS_SETTING}`,
       );
-      this.legacyUntil = parseBoundary(row?.value);
-    }
-    return this.legacyUntil;
+      return row?.value;
+    });
   }
 
   private async writeUnclaimed(request: WriteBatch): Promise<WriteResult> {

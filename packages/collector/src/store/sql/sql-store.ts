@@ -9,7 +9,9 @@ import {
   BREAKDOWN_COLUMNS,
   clusterFacts,
   clusterListItem,
+  clusterSession,
   clusterSummary,
+  knownSeriesOf,
   metricPoint,
   rankEventCounts,
   sortSessions,
@@ -20,7 +22,7 @@ import {
   versionCountsOf,
 } from '../answers.js';
 import { type ConnectorUseCount, connectorUseCounts, eventConnectorNames } from '../connector-uses.js';
-import { LEGACY_EVENT_KEYS_SETTING, parseBoundary } from '../legacy-event-keys.js';
+import { LEGACY_EVENT_KEYS_SETTING, LegacyBoundary } from '../legacy-event-keys.js';
 import { type CellGrouping, lastStoredCellDay, type MetricFleetAnswer } from '../metric-cells.js';
 import { METRIC_ROLLUP_PAGE } from '../metric-rollup.js';
 import type {
@@ -57,7 +59,6 @@ import type {
   WriteBatch,
   WriteResult,
 } from '../store.js';
-import { seriesKey } from '../store.js';
 import { NO_NEXT_DAY } from './cluster-rollups.js';
 import { internalIds, MARK_CLUSTER_DAYS_SQL, MetricFleet, rollupPages } from './metric-fleet.js';
 import type { DialectTypes } from './migrations.js';
@@ -125,19 +126,17 @@ export class SqlStore implements Store {
   /** Which rollup rows this store's writes already committed (rollup-memo.ts). */
   private readonly rollups = new RollupMemo();
 
-  /** The legacy event keys' boundary: read once, at the first write of events. */
-  private legacyUntil: number | null | undefined;
+  private readonly legacyBoundary = new LegacyBoundary();
 
-  async legacyEventKeysUntil(): Promise<number | null> {
-    if (this.legacyUntil === undefined) {
+  legacyEventKeysUntil(): Promise<number | null> {
+    return this.legacyBoundary.read(async () => {
       const row = await this.db
         .selectFrom('settings')
         .select('value')
         .where('key', '=', LEGACY_EVENT_KEYS_SETTING)
         .executeTakeFirst();
-      this.legacyUntil = parseBoundary(row?.value);
-    }
-    return this.legacyUntil;
+      return row?.value;
+    });
   }
 
   async writeBatch(request: WriteBatch): Promise<WriteResult> {
@@ -553,18 +552,7 @@ export class SqlStore implements Store {
         .where('received_at', '<', to)
         .groupBy(['session_id', 'node_type'])
         .execute();
-      for (const r of rows) {
-        sessions.push({
-          sessionId: r.session_id,
-          nodeType: r.node_type,
-          source,
-          firstSeen: Number(r.first),
-          lastSeen: Number(r.last),
-          reports: Number(r.reports),
-          memoryTotal: r.memory === null ? null : Number(r.memory),
-          cpuAvailable: r.cpus === null ? null : Number(r.cpus),
-        });
-      }
+      for (const r of rows) sessions.push(clusterSession(r, source));
     }
     return { days: days.map(clusterFacts), sessions: sortSessions(sessions) };
   }
@@ -640,12 +628,7 @@ export class SqlStore implements Store {
       .select(['name', 'labels'])
       .where('tracking_id', '=', trackingId)
       .execute();
-    const known: KnownSeries = { names: new Set(), series: new Set() };
-    for (const row of rows) {
-      known.names.add(row.name);
-      known.series.add(seriesKey(row.name, row.labels));
-    }
-    return known;
+    return knownSeriesOf(rows);
   }
 
   async metricNames(): Promise<MetricName[]> {

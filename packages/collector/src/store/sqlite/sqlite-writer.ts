@@ -18,8 +18,8 @@ import {
 } from '../batch-rows.js';
 import {
   LEGACY_EVENT_KEYS_SETTING,
+  LegacyBoundary,
   legacyCandidates,
-  parseBoundary,
   withoutLegacyCopies,
 } from '../legacy-event-keys.js';
 import {
@@ -131,19 +131,18 @@ function values(row: object): unknown[] {
 let isBlocked: SQLite.Statement | undefined;
 let setHistogram: SQLite.Statement | undefined;
 
-/** The legacy event keys' boundary (legacy-event-keys.ts): read at the first write of events. */
-let legacyUntil: number | null | undefined;
+const legacyBoundary = new LegacyBoundary();
 let hasEvent: SQLite.Statement | undefined;
 
 function storedLegacyKeys(events: readonly EventRow[]): Set<string> {
   const stored = new Set<string>();
   if (events.length === 0) return stored;
-  if (legacyUntil === undefined) {
+  const legacyUntil = legacyBoundary.readSync(() => {
     const row = db.prepare('select value from settings where key = ?').get(LEGACY_EVENT_KEYS_SETTING) as
       | { value: string }
       | undefined;
-    legacyUntil = parseBoundary(row?.value);
-  }
+    return row?.value;
+  });
   hasEvent ??= db.prepare('select 1 from events where dedup_key = ?');
   for (const e of legacyCandidates(events, legacyUntil)) {
     if (hasEvent.get(e.legacyKey) !== undefined) stored.add(e.legacyKey!);
