@@ -481,7 +481,11 @@ export interface Store {
    * millions of rows takes a while, and the operator should see that something is happening).
    */
   migrate(progress?: MigrationProgress): Promise<string[]>;
-  /** Writes everything in one transaction: all of it is committed, or none of it. */
+  /**
+   * Writes the batch: on SQLite and PostgreSQL in one transaction (all of it or none). ClickHouse
+   * has none: it checks the batch whole before its first insert and writes children before their
+   * parents, so the batch's retry completes one cut short.
+   */
   writeBatch(batch: WriteBatch): Promise<WriteResult>;
   getCluster(trackingId: string): Promise<ClusterSummary | null>;
   /** Days of the range with at least one stored report, and how many clusters sent one. */
@@ -547,8 +551,9 @@ export interface Store {
   /** Agent events newest first (receive time, report id, place in the report); `limit` rows at most. */
   agentEvents(query: AgentEventQuery): Promise<StoredAgentEvent[]>;
   /**
-   * Deletes every row of the cluster, everywhere, in one transaction, and blocks the id: later
-   * writes of its rows are dropped (counted in WriteResult.blocked) until unblockCluster.
+   * Blocks the id and deletes every row of the cluster, everywhere: later writes of its rows are
+   * dropped (counted in WriteResult.blocked) until unblockCluster. One transaction on SQLite and
+   * PostgreSQL; ClickHouse blocks first, then deletes by mutations and answers once they are done.
    */
   eraseCluster(trackingId: string, at?: number): Promise<EraseResult>;
   /** Lifts an erase's block; false if the id was not blocked. */
