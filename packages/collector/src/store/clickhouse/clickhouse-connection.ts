@@ -1,6 +1,8 @@
 // One ClickHouse server over HTTP, as the store uses it: the client and its settings, the three
 // statement shapes (rows, a command, an insert), versions for ReplacingMergeTree updates, claims
-// that exactly one of several collectors wins, and waiting for erase mutations.
+// that exactly one of several collectors wins (and settings written once through them), and
+// waiting for erase mutations.
+import { createHash } from 'node:crypto';
 import { type ClickHouseClient, ClickHouseLogLevel, createClient } from '@clickhouse/client';
 import { CLUSTER_TABLES, type TableName } from './schema.js';
 import { ident, join, type Sql, sql } from './sql.js';
@@ -115,6 +117,29 @@ export class ClickHouseConnection {
       if (/already exists|right now/i.test((error as Error).message)) return false;
       throw error;
     }
+  }
+
+  /** The stored value of a setting, storing `value` first if the key has none (Store.ensureSetting). */
+  async ensureSetting(key: string, value: string): Promise<string> {
+    const read = async () =>
+      (await this.rows<{ value: string }>(sql`SELECT value FROM settings FINAL WHERE key = ${key}`))[0]
+        ?.value;
+    const stored = await read();
+    if (stored !== undefined) return stored;
+    const name = `setting_claim_${createHash('sha256').update(key).digest('hex').slice(0, 16)}`;
+    if (await this.claim(name)) {
+      await this.insert('settings', [{ key, value }]);
+      return value;
+    }
+    // Another collector won the claim: its value is on the way.
+    for (let wait = 0; wait < 300; wait++) {
+      const value = await read();
+      if (value !== undefined) return value;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(
+      `setting ${key} was claimed but never written (a collector died in between): drop table ${name} and restart`,
+    );
   }
 
   /** Deletes are mutations that run in the background: answer only once none is pending. */

@@ -1,21 +1,26 @@
-// Setting up a ClickHouse store at start: the database, every table, and the rollups with their
-// materialized views (a rollup created on a store that already has rows is filled from them).
+// Setting up a ClickHouse store at start: the database, every table, the rollups with their
+// materialized views (a rollup created on a store that already has rows is filled from them), and
+// the schema version that keeps an older collector from writing to a newer store.
 
 import { CollectorError } from '../../errors.js';
+import { boundaryValue, LEGACY_EVENT_KEYS_SETTING } from '../legacy-event-keys.js';
 import type { MigrationProgress } from '../store.js';
 import { type ClickHouseConnection, START_TIMEOUT_MS } from './clickhouse-connection.js';
 import { createTableSql, createViewSql, ROLLUPS, TABLES } from './schema.js';
 import { ident, type Sql, sql } from './sql.js';
 
+/** This version's ClickHouse schema: raise it with every change an older version must not write to. */
+export const CLICKHOUSE_SCHEMA = 1;
+const CLICKHOUSE_SCHEMA_SETTING = 'clickhouse_schema';
+
 /**
  * Creates the database, its tables, rollups and views (idempotent, safe for collectors starting
- * together). `beforeDdl` runs once the database is reachable and before anything in it changes:
- * the store's own checks (a newer schema) refuse it there.
+ * together), refusing a store of a newer schema before anything in it changes, and records this
+ * version's schema.
  */
 export async function migrateClickHouse(
   ch: ClickHouseConnection,
   progress?: MigrationProgress,
-  beforeDdl?: (newStore: boolean) => Promise<void>,
 ): Promise<string[]> {
   const applied: string[] = [];
   // The first request of a start: bounded, so that a host that takes the connection and never
@@ -42,7 +47,7 @@ export async function migrateClickHouse(
     await admin.close();
   }
   const newStore = !(await ch.tableExists('reports'));
-  await beforeDdl?.(newStore);
+  const storedSchema = await checkSchemaVersion(ch, newStore, progress);
   for (const table of TABLES) await idempotentDdl(ch, createTableSql(table), table.name);
   const fills = await fillStates(ch);
   for (const rollup of ROLLUPS) {
@@ -79,7 +84,66 @@ export async function migrateClickHouse(
       progress?.({ phase: 'applied', name: rollup.name, ms: Date.now() - started });
     }
   }
+  // Once per store, at the first start of this version (SQL stores: migration 0040); before the
+  // schema is recorded, so that a store that says schema 1 always has it.
+  const setting = sql`SELECT value FROM settings FINAL WHERE key = ${LEGACY_EVENT_KEYS_SETTING}`;
+  if ((await ch.rows(setting)).length === 0) {
+    const someEvent = await ch.rows(sql`SELECT 1 FROM events LIMIT 1`);
+    await ch.ensureSetting(LEGACY_EVENT_KEYS_SETTING, boundaryValue(someEvent.length > 0, Date.now()));
+  }
+  if (storedSchema < CLICKHOUSE_SCHEMA) {
+    const started = Date.now();
+    await ch.insert('settings', [{ key: CLICKHOUSE_SCHEMA_SETTING, value: String(CLICKHOUSE_SCHEMA) }]);
+    // Said as applied, as it was said pending: the start log then closes the upgrade it opened.
+    const step = `${CLICKHOUSE_SCHEMA_SETTING} ${CLICKHOUSE_SCHEMA}`;
+    applied.push(step);
+    progress?.({ phase: 'applied', name: step, ms: Date.now() - started });
+  }
   return applied;
+}
+
+/**
+ * ClickHouse has no migration table: a setting says which schema this store has, and a version
+ * older than the one that wrote it refuses the store before changing anything in it, as on SQL
+ * stores (versions before this one do not check it: docs/deploy.md, Upgrading). The newest
+ * version's number wins. An older schema is an upgrade still to do: said as pending, so that a
+ * caller that must not upgrade the store (the CLI) stops before anything is written.
+ */
+async function checkSchemaVersion(
+  ch: ClickHouseConnection,
+  newStore: boolean,
+  progress?: MigrationProgress,
+): Promise<number> {
+  if (!(await ch.tableExists('settings'))) {
+    // Its schema is recorded with the settings table: one step, applied under the same name.
+    if (!newStore)
+      progress?.({
+        phase: 'pending',
+        names: [`${CLICKHOUSE_SCHEMA_SETTING} ${CLICKHOUSE_SCHEMA}`],
+        newStore,
+      });
+    return 0;
+  }
+  const rows = await ch.rows<{ value: string }>(
+    sql`SELECT value FROM settings WHERE key = ${CLICKHOUSE_SCHEMA_SETTING}`,
+  );
+  const stored = Math.max(0, ...rows.map((r) => Number(r.value)).filter(Number.isFinite));
+  if (stored > CLICKHOUSE_SCHEMA) {
+    throw new CollectorError(
+      'store_newer',
+      `the store was upgraded by a newer Tidewatch: its ClickHouse schema ${stored} is unknown to this version (${CLICKHOUSE_SCHEMA}). ` +
+        'Run the version that upgraded it (or a later one), or restore the backup taken before that upgrade',
+      503,
+    );
+  }
+  if (stored < CLICKHOUSE_SCHEMA && !newStore) {
+    progress?.({
+      phase: 'pending',
+      names: [`${CLICKHOUSE_SCHEMA_SETTING} ${CLICKHOUSE_SCHEMA}`],
+      newStore,
+    });
+  }
+  return stored;
 }
 
 /**

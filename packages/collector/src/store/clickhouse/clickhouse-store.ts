@@ -14,9 +14,7 @@
 // This file holds the reads, tokens and settings; each other job has its own file:
 // clickhouse-connection.ts (the client), clickhouse-migrate.ts, clickhouse-write.ts,
 // clickhouse-erase.ts and clickhouse-retention.ts.
-import { createHash } from 'node:crypto';
 import type { ClickHouseClient } from '@clickhouse/client';
-import { CollectorError } from '../../errors.js';
 import { DAY_MS } from '../../utc-day.js';
 import {
   clusterFacts,
@@ -41,7 +39,6 @@ import {
   versionCountsOf,
 } from '../answers.js';
 import { eventConnectorNames } from '../connector-uses.js';
-import { boundaryValue, LEGACY_EVENT_KEYS_SETTING } from '../legacy-event-keys.js';
 import { type CellGrouping, foldCells, type MetricFleetAnswer, newestKind } from '../metric-cells.js';
 import { metricRollup, type RollupColumns } from '../metric-rollup.js';
 import type { ClusterListItem as ClusterListRow } from '../sql/schema.js';
@@ -112,10 +109,6 @@ function dayRange(
   return sql`${ident(column)} >= toDate(${q.fromDay}) AND ${ident(column)} <= toDate(${q.toDay})`;
 }
 
-/** This version's ClickHouse schema: raise it with every change an older version must not write to. */
-export const CLICKHOUSE_SCHEMA = 1;
-const CLICKHOUSE_SCHEMA_SETTING = 'clickhouse_schema';
-
 export class ClickHouseStore implements Store {
   readonly kind = 'clickhouse' as const;
   private readonly ch: ClickHouseConnection;
@@ -142,67 +135,8 @@ export class ClickHouseStore implements Store {
     return this.ch.nextVersion();
   }
 
-  async migrate(progress?: MigrationProgress): Promise<string[]> {
-    let storedSchema = 0;
-    const applied = await migrateClickHouse(this.ch, progress, async (newStore) => {
-      storedSchema = await this.checkSchemaVersion(newStore, progress);
-    });
-    // Once per store, at the first start of this version (SQL stores: migration 0040); before the
-    // schema is recorded, so that a store that says schema 1 always has it.
-    const setting = sql`SELECT value FROM settings FINAL WHERE key = ${LEGACY_EVENT_KEYS_SETTING}`;
-    if ((await this.rows(setting)).length === 0) {
-      const someEvent = await this.rows(sql`SELECT 1 FROM events LIMIT 1`);
-      await this.ensureSetting(LEGACY_EVENT_KEYS_SETTING, boundaryValue(someEvent.length > 0, Date.now()));
-    }
-    if (storedSchema < CLICKHOUSE_SCHEMA) {
-      const started = Date.now();
-      await this.insert('settings', [{ key: CLICKHOUSE_SCHEMA_SETTING, value: String(CLICKHOUSE_SCHEMA) }]);
-      // Said as applied, as it was said pending: the start log then closes the upgrade it opened.
-      const step = `${CLICKHOUSE_SCHEMA_SETTING} ${CLICKHOUSE_SCHEMA}`;
-      applied.push(step);
-      progress?.({ phase: 'applied', name: step, ms: Date.now() - started });
-    }
-    return applied;
-  }
-
-  /**
-   * ClickHouse has no migration table: a setting says which schema this store has, and a version
-   * older than the one that wrote it refuses the store before changing anything in it, as on SQL
-   * stores (versions before this one do not check it: docs/deploy.md, Upgrading). The newest
-   * version's number wins. An older schema is an upgrade still to do: said as pending, so that a
-   * caller that must not upgrade the store (the CLI) stops before anything is written.
-   */
-  private async checkSchemaVersion(newStore: boolean, progress?: MigrationProgress): Promise<number> {
-    if (!(await this.ch.tableExists('settings'))) {
-      // Its schema is recorded with the settings table: one step, applied under the same name.
-      if (!newStore)
-        progress?.({
-          phase: 'pending',
-          names: [`${CLICKHOUSE_SCHEMA_SETTING} ${CLICKHOUSE_SCHEMA}`],
-          newStore,
-        });
-      return 0;
-    }
-    const rows = await this.rows<{ value: string }>(
-      sql`SELECT value FROM settings WHERE key = ${CLICKHOUSE_SCHEMA_SETTING}`,
-    );
-    const stored = Math.max(0, ...rows.map((r) => Number(r.value)).filter(Number.isFinite));
-    if (stored > CLICKHOUSE_SCHEMA) {
-      throw new CollectorError(
-        'store_newer',
-        `the store was upgraded by a newer Tidewatch: its ClickHouse schema ${stored} is unknown to this version (${CLICKHOUSE_SCHEMA}). ` +
-          'Run the version that upgraded it (or a later one), or restore the backup taken before that upgrade',
-        503,
-      );
-    }
-    if (stored < CLICKHOUSE_SCHEMA && !newStore) {
-      progress?.({
-        phase: 'pending',
-        names: [`${CLICKHOUSE_SCHEMA_SETTING} ${CLICKHOUSE_SCHEMA}`],
-        newStore,
-      });
-    }
-    return stored;
+  migrate(progress?: MigrationProgress): Promise<string[]> {
+    return migrateClickHouse(this.ch, progress);
   }
 
   writeBatch(request: WriteBatch): Promise<WriteResult> {
@@ -704,26 +638,8 @@ export class ClickHouseStore implements Store {
     return deleteBefore(this.ch, fromDay);
   }
 
-  async ensureSetting(key: string, value: string): Promise<string> {
-    const read = async () =>
-      (await this.rows<{ value: string }>(sql`SELECT value FROM settings FINAL WHERE key = ${key}`))[0]
-        ?.value;
-    const stored = await read();
-    if (stored !== undefined) return stored;
-    const name = `setting_claim_${createHash('sha256').update(key).digest('hex').slice(0, 16)}`;
-    if (await this.ch.claim(name)) {
-      await this.insert('settings', [{ key, value }]);
-      return value;
-    }
-    // Another collector won the claim: its value is on the way.
-    for (let wait = 0; wait < 300; wait++) {
-      const value = await read();
-      if (value !== undefined) return value;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    throw new Error(
-      `setting ${key} was claimed but never written (a collector died in between): drop table ${name} and restart`,
-    );
+  ensureSetting(key: string, value: string): Promise<string> {
+    return this.ch.ensureSetting(key, value);
   }
 
   async appendAudit(entry: AuditEntry): Promise<void> {
