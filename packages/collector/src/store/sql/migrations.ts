@@ -17,15 +17,10 @@ import { connectorUseCounts } from '../connector-uses.js';
 import { boundaryValue, LEGACY_EVENT_KEYS_SETTING } from '../legacy-event-keys.js';
 import { foldPoints, type PointRow } from '../metric-rollup.js';
 import { DAY_SPAN_COLUMNS, DAY_SPAN_SET, NO_NEXT_DAY } from './cluster-rollups.js';
+import type { DialectTypes } from './dialect.js';
 import { spanSeries } from './metric-fleet-writes.js';
 import type { MetricSpansTable } from './schema.js';
 import { chunks, ROWS_PER_STATEMENT } from './statement-chunks.js';
-
-export interface DialectTypes {
-  /** An auto-incrementing 64-bit primary key column type. */
-  serial: 'integer' | 'bigserial';
-  blob: 'blob' | 'bytea';
-}
 
 function migrations(types: DialectTypes): Record<string, Migration> {
   return {

@@ -3,11 +3,11 @@
 // sees the block (and is dropped).
 import type { Kysely } from 'kysely';
 import type { EraseResult } from '../store.js';
+import type { SqlDialectHooks } from './dialect.js';
 import { MARK_CLUSTER_DAYS_SQL } from './metric-fleet.js';
 import { bumpRollupEpoch } from './rollup-memo.js';
 import { type Database, DERIVED_CLUSTER_TABLES } from './schema.js';
 import type { SqlRunner } from './sql-runner.js';
-import type { SqlDialectHooks } from './sql-store.js';
 
 /** Every row of a cluster, rollups included, in one transaction; the id is blocked in the same one. */
 export async function eraseCluster(

@@ -3,7 +3,8 @@ import { type Kysely, type MigrationResult, Migrator } from 'kysely';
 import { CollectorError } from '../../errors.js';
 import type { MigrationProgress } from '../store.js';
 import { storeReason } from '../store-errors.js';
-import { type DialectTypes, migrationProvider } from './migrations.js';
+import type { DialectTypes } from './dialect.js';
+import { migrationProvider } from './migrations.js';
 import type { Database } from './schema.js';
 
 /** Runs the pending migrations one at a time, reporting each; answers the ones it applied. */

@@ -2,7 +2,7 @@
 // (connection, column types, the setup lock) is passed in by sqlite/ and postgres/. This file holds
 // the reads, tokens and settings; each other job has its own file: sql-migrate.ts (start-up),
 // sql-write.ts (ingest), sql-erase.ts, sql-retention.ts, and sql-runner.ts (their hand-written SQL).
-import { type Kysely, sql, type Transaction } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import { compareCodeUnits } from '../../text-order.js';
 import { DAY_MS } from '../../utc-day.js';
 import {
@@ -60,8 +60,8 @@ import type {
   WriteResult,
 } from '../store.js';
 import { NO_NEXT_DAY } from './cluster-rollups.js';
+import type { SqlDialectHooks } from './dialect.js';
 import { internalIds, MARK_CLUSTER_DAYS_SQL, MetricFleet, rollupPages } from './metric-fleet.js';
-import type { DialectTypes } from './migrations.js';
 import { RollupMemo } from './rollup-memo.js';
 import type { Database } from './schema.js';
 import { eraseCluster } from './sql-erase.js';
@@ -69,26 +69,6 @@ import { migrateSqlStore } from './sql-migrate.js';
 import { deleteBefore } from './sql-retention.js';
 import { SqlRunner } from './sql-runner.js';
 import { writeBatch } from './sql-write.js';
-
-export interface SqlDialectHooks {
-  kind: 'sqlite' | 'postgres';
-  types: DialectTypes;
-  /** Serializes first-start token creation across processes (inside the transaction). */
-  lockForSetup(trx: Transaction<Database>): Promise<void>;
-  /**
-   * Orders a write against an erase of the same clusters (inside the transaction, first): a write
-   * shares the clusters' locks, an erase takes its cluster's alone. Without it, on PostgreSQL a
-   * write that read "not blocked" before an erase committed stored its rows after the erase had
-   * deleted, and the two transactions' row locks could deadlock. SQLite has one writer at a time.
-   */
-  lockClusters?(
-    trx: Transaction<Database>,
-    trackingIds: readonly string[],
-    mode: 'write' | 'erase',
-  ): Promise<void>;
-  /** Closes connections that Kysely does not own. */
-  close?(): Promise<void>;
-}
 
 /** The events column behind each grouping (a fixed list: never user text in SQL). */
 const EVENT_GROUP_COLUMNS = {

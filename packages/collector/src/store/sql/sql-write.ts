@@ -32,11 +32,11 @@ import {
   ROLLUP_SQL,
   versionRefreshes,
 } from './cluster-rollups.js';
+import type { SqlDialectHooks } from './dialect.js';
 import { fleetStatements } from './metric-fleet-writes.js';
 import type { RollupMemo } from './rollup-memo.js';
 import type { Database } from './schema.js';
 import type { SqlRunner } from './sql-runner.js';
-import type { SqlDialectHooks } from './sql-store.js';
 import { chunks } from './statement-chunks.js';
 
 /**
