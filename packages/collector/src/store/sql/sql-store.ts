@@ -1,30 +1,13 @@
 // The Store on a SQL database through Kysely. SQLite and PostgreSQL share this code; what differs
-// (connection, column types, the setup lock) is passed in by sqlite/ and postgres/. This file holds
-// the reads, tokens and settings; each other job has its own file: sql-migrate.ts (start-up),
-// sql-write.ts (ingest), sql-erase.ts, sql-retention.ts, and sql-runner.ts (their hand-written SQL).
+// (connection, column types, the setup lock) is passed in by sqlite/ and postgres/ (dialect.ts).
+// This class routes each question to the module that answers it: cluster-reads.ts,
+// event-reads.ts, metric-reads.ts, sql-admin.ts (tokens, audit, settings, blocks), sql-migrate.ts
+// (start-up), sql-write.ts (ingest), sql-erase.ts, sql-retention.ts, and sql-runner.ts (their
+// hand-written SQL).
 import { type Kysely, sql } from 'kysely';
-import { compareCodeUnits } from '../../text-order.js';
-import { DAY_MS } from '../../utc-day.js';
-import {
-  BREAKDOWN_COLUMNS,
-  clusterFacts,
-  clusterListItem,
-  clusterSession,
-  clusterSummary,
-  knownSeriesOf,
-  metricPoint,
-  rankEventCounts,
-  sortSessions,
-  storedAgentEvent,
-  storedEvent,
-  tokenColumns,
-  tokenRecord,
-  versionCountsOf,
-} from '../answers.js';
-import { type ConnectorUseCount, connectorUseCounts, eventConnectorNames } from '../connector-uses.js';
+import type { ConnectorUseCount } from '../connector-uses.js';
 import { LEGACY_EVENT_KEYS_SETTING, LegacyBoundary } from '../legacy-event-keys.js';
-import { type CellGrouping, lastStoredCellDay, type MetricFleetAnswer } from '../metric-cells.js';
-import { METRIC_ROLLUP_PAGE } from '../metric-rollup.js';
+import type { CellGrouping, MetricFleetAnswer } from '../metric-cells.js';
 import type {
   AgentEventQuery,
   AuditEntry,
@@ -41,7 +24,6 @@ import type {
   DayRangeQuery,
   EraseResult,
   EventCountQuery,
-  EventGrouping,
   EventQuery,
   KnownSeries,
   LeftOut,
@@ -59,44 +41,37 @@ import type {
   WriteBatch,
   WriteResult,
 } from '../store.js';
-import { NO_NEXT_DAY } from './cluster-rollups.js';
+import { ClusterReads } from './cluster-reads.js';
 import type { SqlDialectHooks } from './dialect.js';
-import { internalIds, MARK_CLUSTER_DAYS_SQL, MetricFleet, rollupPages } from './metric-fleet.js';
+import { EventReads } from './event-reads.js';
+import { MetricReads } from './metric-reads.js';
 import { RollupMemo } from './rollup-memo.js';
 import type { Database } from './schema.js';
+import { SqlAdmin } from './sql-admin.js';
 import { eraseCluster } from './sql-erase.js';
 import { migrateSqlStore } from './sql-migrate.js';
 import { deleteBefore } from './sql-retention.js';
 import { SqlRunner } from './sql-runner.js';
 import { writeBatch } from './sql-write.js';
 
-/** The events column behind each grouping (a fixed list: never user text in SQL). */
-const EVENT_GROUP_COLUMNS = {
-  day: 'received_day',
-  stage: 'stage',
-  name: 'name',
-  connector: 'connector_name',
-  trackingId: 'tracking_id',
-} as const satisfies Record<EventGrouping, string>;
-
-/**
- * Up to this many days between a range's end and the newest facts day, latest facts are read by
- * next_day (~3,000 rows a day at 10M); further back, by a seek per cluster.
- */
-const LINKED_DAYS_AFTER = 31;
-
 export class SqlStore implements Store {
   readonly kind: 'sqlite' | 'postgres';
-  private readonly fleet: MetricFleet;
   private readonly run: SqlRunner;
+  private readonly clusters: ClusterReads;
+  private readonly eventReads: EventReads;
+  private readonly metrics: MetricReads;
+  private readonly admin: SqlAdmin;
 
   constructor(
     readonly db: Kysely<Database>,
     private readonly hooks: SqlDialectHooks,
   ) {
     this.kind = hooks.kind;
-    this.fleet = new MetricFleet(db);
     this.run = new SqlRunner(hooks.kind);
+    this.clusters = new ClusterReads(db, hooks.kind);
+    this.eventReads = new EventReads(db);
+    this.metrics = new MetricReads(db);
+    this.admin = new SqlAdmin(db, hooks, this.run);
   }
 
   migrate(progress?: MigrationProgress): Promise<string[]> {
@@ -124,680 +99,143 @@ export class SqlStore implements Store {
     return writeBatch(this.db, this.hooks, this.run, this.rollups, request, legacyUntil);
   }
 
-  async getCluster(trackingId: string): Promise<ClusterSummary | null> {
-    const cluster = await this.db
-      .selectFrom('clusters')
-      .selectAll()
-      .where('tracking_id', '=', trackingId)
-      .executeTakeFirst();
-    if (!cluster) return null;
-    const meta = await this.db
-      .selectFrom('reports')
-      .select([
-        'version',
-        'git_sha',
-        'cluster_type',
-        'meta_backend',
-        'node_meta',
-        'node_compute',
-        'node_frontend',
-        'node_compactor',
-        'stream_job_count',
-        'object_store',
-        'license_tier',
-        'connectors',
-      ])
-      .where('tracking_id', '=', trackingId)
-      .where('node_type', '=', 'meta')
-      .orderBy('received_at', 'desc')
-      .orderBy('id', 'desc')
-      .limit(1)
-      .executeTakeFirst();
-    const perNode = await this.db
-      .selectFrom('reports')
-      .select(['node_type', (eb) => eb.fn.countAll().as('n')])
-      .where('tracking_id', '=', trackingId)
-      .groupBy('node_type')
-      .execute();
-    const events = await this.db
-      .selectFrom('events')
-      .select((eb) => eb.fn.countAll().as('n'))
-      .where('tracking_id', '=', trackingId)
-      .executeTakeFirstOrThrow();
-    const agent = await this.db
-      .selectFrom('agent_reports')
-      .select((eb) => eb.fn.countAll().as('n'))
-      .where('tracking_id', '=', trackingId)
-      .executeTakeFirstOrThrow();
-    const latestAgent = meta
-      ? undefined
-      : await this.db
-          .selectFrom('agent_reports')
-          .select(['version', 'git_sha', 'cluster_type'])
-          .where('tracking_id', '=', trackingId)
-          .orderBy('received_at', 'desc')
-          .orderBy('id', 'desc')
-          .limit(1)
-          .executeTakeFirst();
-    return clusterSummary({
-      trackingId,
-      firstSeen: Number(cluster.first_seen),
-      lastSeen: Number(cluster.last_seen),
-      meta,
-      latestAgent,
-      perNode,
-      events: Number(events.n),
-      agentReports: Number(agent.n),
-    });
+  getCluster(trackingId: string): Promise<ClusterSummary | null> {
+    return this.clusters.getCluster(trackingId);
   }
 
-  async activeClusters(query: DayRangeQuery): Promise<{ day: string; clusters: number }[]> {
-    const perDay = new Map<string, number>();
-    for (const r of await this.versionCounts(query)) perDay.set(r.day, (perDay.get(r.day) ?? 0) + r.clusters);
-    return [...perDay].map(([day, clusters]) => ({ day, clusters }));
+  activeClusters(query: DayRangeQuery): Promise<{ day: string; clusters: number }[]> {
+    return this.clusters.activeClusters(query);
   }
 
-  async versionCounts(
-    query: DayRangeQuery,
-  ): Promise<{ day: string; version: string | null; clusters: number }[]> {
-    // The day_versions rollup counts every cluster; the (few) internal ones are subtracted.
-    let counted = this.db
-      .selectFrom('day_versions')
-      .select(['day', 'version', (eb) => eb.fn.sum<number>('clusters').as('clusters')])
-      .where('day', '>=', query.fromDay)
-      .where('day', '<=', query.toDay);
-    if (!query.includeCi) counted = counted.where('ci', '=', 0);
-    const rows = await counted.groupBy(['day', 'version']).execute();
-    const key = (day: string, version: string | null) => `${day}\0${version ?? '\u0001'}`;
-    const counts = new Map(
-      rows.map((r) => [
-        key(r.day, r.version),
-        { day: r.day, version: r.version, clusters: Number(r.clusters) },
-      ]),
-    );
-    if (!query.includeInternal) {
-      let internal = this.db
-        .selectFrom('cluster_days')
-        .select(['day', 'version', (eb) => eb.fn.countAll<number>().as('clusters')])
-        .where('tracking_id', 'in', this.internalIds())
-        .where('day', '>=', query.fromDay)
-        .where('day', '<=', query.toDay);
-      if (!query.includeCi) internal = internal.where('ci', '=', 0);
-      for (const r of await internal.groupBy(['day', 'version']).execute()) {
-        const row = counts.get(key(r.day, r.version));
-        if (row) row.clusters -= Number(r.clusters);
-      }
-    }
-    return versionCountsOf(counts.values());
+  versionCounts(query: DayRangeQuery): Promise<{ day: string; version: string | null; clusters: number }[]> {
+    return this.clusters.versionCounts(query);
   }
 
-  /** Tracking ids tagged internal, for `not in` filters. */
-  private internalIds() {
-    return internalIds(this.db);
+  leftOut(query: { fromDay: string; toDay: string }): Promise<LeftOut> {
+    return this.clusters.leftOut(query);
   }
 
-  async leftOut(query: { fromDay: string; toDay: string }): Promise<LeftOut> {
-    // CI: clusters whose every day in the range is all-CI. Starts from the few CI-only
-    // cluster-days (partial index cluster_days_ci, hence the literal), never every cluster-day.
-    const ci = await this.db
-      .selectFrom('cluster_days as d')
-      .select((eb) => eb.fn.count('d.tracking_id').distinct().as('n'))
-      .where('d.ci', '=', sql.lit(1))
-      .where('d.day', '>=', query.fromDay)
-      .where('d.day', '<=', query.toDay)
-      .where(({ not, exists, selectFrom }) =>
-        not(
-          exists(
-            selectFrom('cluster_days as e')
-              .select(sql.lit(1).as('one'))
-              .whereRef('e.tracking_id', '=', 'd.tracking_id')
-              .where('e.day', '>=', query.fromDay)
-              .where('e.day', '<=', query.toDay)
-              .where('e.ci', '=', 0),
-          ),
-        ),
-      )
-      .executeTakeFirstOrThrow();
-    // Internal: per tagged cluster, one index seek for a day in the range.
-    const internal = await this.db
-      .selectFrom('clusters as c')
-      .select((eb) => eb.fn.countAll().as('n'))
-      .where('c.internal', '=', 1)
-      .where(({ exists, selectFrom }) =>
-        exists(
-          selectFrom('cluster_days as d')
-            .select(sql.lit(1).as('one'))
-            .whereRef('d.tracking_id', '=', 'c.tracking_id')
-            .where('d.day', '>=', query.fromDay)
-            .where('d.day', '<=', query.toDay),
-        ),
-      )
-      .executeTakeFirstOrThrow();
-    return { ci: Number(ci.n), internal: Number(internal.n) };
+  activeClusterCount(query: DayRangeQuery): Promise<number> {
+    return this.clusters.activeClusterCount(query);
   }
 
-  async setInternal(trackingId: string, internal: boolean): Promise<boolean> {
-    return this.db.transaction().execute(async (trx) => {
-      const result = await trx
-        .updateTable('clusters')
-        .set({ internal: internal ? 1 : 0 })
-        .where('tracking_id', '=', trackingId)
-        .executeTakeFirst();
-      // The cluster's metric cells move between the internal and the other cells.
-      await this.run.raw(trx, MARK_CLUSTER_DAYS_SQL, [trackingId]);
-      return Number(result.numUpdatedRows) > 0;
-    });
-  }
-
-  /** The clusters columns of a cluster's first and last active day, CI days counted or not. */
-  private daySpan(includeCi: boolean) {
-    return includeCi
-      ? ({ first: 'c.first_day', last: 'c.last_day' } as const)
-      : ({ first: 'c.first_day_not_ci', last: 'c.last_day_not_ci' } as const);
-  }
-
-  async activeClusterCount(query: DayRangeQuery): Promise<number> {
-    // Active in the range: its last active day is in it, or (only for clusters active after the
-    // range) one index seek on cluster_days (tracking_id, day, ci) finds a day in it.
-    const span = this.daySpan(query.includeCi);
-    let q = this.db
-      .selectFrom('clusters as c')
-      .select((eb) => eb.fn.countAll().as('n'))
-      .where(span.first, '<=', query.toDay)
-      .where(span.last, '>=', query.fromDay)
-      .where((eb) => {
-        let days = eb
-          .selectFrom('cluster_days as d')
-          .select('d.day')
-          .whereRef('d.tracking_id', '=', 'c.tracking_id')
-          .where('d.day', '>=', query.fromDay)
-          .where('d.day', '<=', query.toDay);
-        if (!query.includeCi) days = days.where('d.ci', '=', 0);
-        return eb.or([eb(span.last, '<=', query.toDay), eb.exists(days)]);
-      });
-    if (!query.includeInternal) q = q.where('c.internal', '=', 0);
-    return Number((await q.executeTakeFirstOrThrow()).n);
-  }
-
-  async clusterSpans(query: {
+  clusterSpans(query: {
     toDay: string;
     includeCi: boolean;
     includeInternal?: boolean | undefined;
   }): Promise<ClusterSpan[]> {
-    // First and last day per cluster from its clusters row; only a cluster active after `toDay`
-    // needs its last day up to then, by one ordered seek.
-    const span = this.daySpan(query.includeCi);
-    let q = this.db
-      .selectFrom('clusters as c')
-      .select((eb) => {
-        let before = eb
-          .selectFrom('cluster_days as d')
-          .select('d.day')
-          .whereRef('d.tracking_id', '=', 'c.tracking_id')
-          .where('d.day', '<=', query.toDay);
-        if (!query.includeCi) before = before.where('d.ci', '=', 0);
-        return [
-          'c.tracking_id',
-          sql<string>`${sql.ref(span.first)}`.as('first'),
-          eb
-            .case()
-            .when(span.last, '<=', query.toDay)
-            .then(eb.ref(span.last))
-            .else(before.orderBy('d.day', 'desc').limit(1))
-            .end()
-            .as('last'),
-        ];
-      })
-      .where(span.first, '<=', query.toDay);
-    if (!query.includeInternal) q = q.where('c.internal', '=', 0);
-    const rows = await q.execute();
-    return rows
-      .filter((r) => r.first !== null && r.last !== null)
-      .map((r) => ({ trackingId: r.tracking_id, firstDay: String(r.first), lastDay: String(r.last) }));
+    return this.clusters.clusterSpans(query);
   }
 
-  /** The clusters table filtered as a list asks (listClusters and countClusters). */
-  private clustersMatching(query: ClusterListFilter) {
-    let q = this.db.selectFrom('clusters');
-    if (query.search) {
-      // LIKE wildcards in the search text are matched literally.
-      const pattern = `%${query.search.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-      q = q.where(sql<boolean>`lower(tracking_id) like ${pattern} escape '\\'`);
-    }
-    if (query.version !== undefined) q = q.where('version', '=', query.version);
-    if (query.clusterType !== undefined) q = q.where('cluster_type', '=', query.clusterType);
-    if (query.seenFromDay !== undefined) q = q.where('last_seen', '>=', Date.parse(query.seenFromDay));
-    return q;
+  countClusters(query: ClusterListFilter): Promise<number> {
+    return this.clusters.countClusters(query);
   }
 
-  async countClusters(query: ClusterListFilter): Promise<number> {
-    const row = await this.clustersMatching(query)
-      .select((eb) => eb.fn.countAll().as('n'))
-      .executeTakeFirstOrThrow();
-    return Number(row.n);
+  listClusters(query: ClusterListQuery): Promise<ClusterListItem[]> {
+    return this.clusters.listClusters(query);
   }
 
-  async listClusters(query: ClusterListQuery): Promise<ClusterListItem[]> {
-    let q = this.clustersMatching(query).select([
-      'tracking_id',
-      'first_seen',
-      'last_seen',
-      'version',
-      'git_sha',
-      'cluster_type',
-      'meta_backend',
-      'internal',
-    ]);
-    // Ties in byte order on every store (SQLite's own order): PostgreSQL would otherwise follow
-    // the database's collation, and an ICU one orders tied clusters differently.
-    const trackingId =
-      this.kind === 'postgres' ? sql<string>`tracking_id collate "C"` : sql<string>`tracking_id`;
-    const before = query.before;
-    if (before) {
-      q = q.where((eb) =>
-        eb.or([
-          eb('last_seen', '<', before.lastSeen),
-          eb.and([eb('last_seen', '=', before.lastSeen), eb(trackingId, '<', before.trackingId)]),
-        ]),
-      );
-    }
-    const rows = await q
-      .orderBy('last_seen', 'desc')
-      .orderBy(trackingId, 'desc')
-      .limit(query.limit)
-      .execute();
-    return rows.map(clusterListItem);
+  latestFacts(query: DayRangeQuery): Promise<ClusterFacts[]> {
+    return this.clusters.latestFacts(query);
   }
 
-  /**
-   * Each cluster's latest facts row in the range: the one with day <= to < next_day (its next
-   * facts day is after the range), if day >= from. For a range ending on one of the newest days
-   * that is one range of cluster_day_facts_next, whose rows past `to` are only the few days after
-   * it. An older `to` has many days after it: then one seek per cluster on (tracking_id, day)
-   * finds its latest day up to `to` instead.
-   */
-  private async latestFactsRows(query: DayRangeQuery) {
-    const newest = await this.db
-      .selectFrom('cluster_day_facts')
-      .select((eb) => eb.fn.max('day').as('day'))
-      .executeTakeFirst();
-    const daysAfter = newest?.day ? (Date.parse(newest.day) - Date.parse(query.toDay)) / DAY_MS : 0;
-    let q = this.db
-      .selectFrom('cluster_day_facts as f')
-      .where('f.day', '>=', query.fromDay)
-      .where('f.day', '<=', query.toDay)
-      .where('f.next_day', '>', query.toDay)
-      // Always true, but a range with two ends is what makes SQLite's planner (no statistics)
-      // take this index rather than the primary key's range over every day.
-      .where('f.next_day', '<=', NO_NEXT_DAY);
-    if (!query.includeInternal) q = q.where('f.tracking_id', 'not in', this.internalIds());
-    if (daysAfter > LINKED_DAYS_AFTER) {
-      // Driven from clusters, so that PostgreSQL seeks per cluster (a row-value `in` was a hash
-      // join over every facts row of the range). The callers read only `f`.
-      let seek = this.db
-        .selectFrom('clusters as c')
-        .innerJoin('cluster_day_facts as f', (join) =>
-          join
-            .onRef('f.tracking_id', '=', 'c.tracking_id')
-            .on('f.day', '=', (eb) =>
-              eb
-                .selectFrom('cluster_day_facts as g')
-                .select('g.day')
-                .whereRef('g.tracking_id', '=', 'c.tracking_id')
-                .where('g.day', '>=', query.fromDay)
-                .where('g.day', '<=', query.toDay)
-                .orderBy('g.day', 'desc')
-                .limit(1),
-            ),
-        );
-      if (!query.includeInternal) seek = seek.where('c.internal', '=', 0);
-      return seek as unknown as typeof q;
-    }
-    return q;
+  connectorUseCounts(query: DayRangeQuery): Promise<ConnectorUseCount[][]> {
+    return this.clusters.connectorUseCounts(query);
   }
 
-  async latestFacts(query: DayRangeQuery): Promise<ClusterFacts[]> {
-    // Sorted here: an `order by` in SQL makes SQLite walk a tracking_id index over every row.
-    const rows = await (await this.latestFactsRows(query)).selectAll('f').execute();
-    return rows.sort((a, b) => compareCodeUnits(a.tracking_id, b.tracking_id)).map(clusterFacts);
-  }
-
-  async connectorUseCounts(query: DayRangeQuery): Promise<ConnectorUseCount[][]> {
-    // The JSON travels only for a row that has no counts (written by a collector before 0032).
-    const rows = await (await this.latestFactsRows(query))
-      .select([
-        'f.connector_uses',
-        sql<string | null>`case when f.connector_uses is null then f.connector_usage end`.as('usage'),
-      ])
-      .execute();
-    return rows.map((r) =>
-      r.connector_uses === null
-        ? connectorUseCounts(r.usage)
-        : (JSON.parse(r.connector_uses) as ConnectorUseCount[]),
-    );
-  }
-
-  async breakdown(
+  breakdown(
     by: BreakdownDimension,
     query: DayRangeQuery,
   ): Promise<{ value: string | null; clusters: number }[]> {
-    // RisingWave facts (never CI): each cluster's latest meta facts in the range, counted in SQL
-    // (a connector list is a JSON array: those are counted here, per connector).
-    const column = BREAKDOWN_COLUMNS[by];
-    const rows = await (await this.latestFactsRows(query))
-      .select([sql<string | null>`${sql.ref(`f.${column}`)}`.as('value'), (eb) => eb.fn.countAll().as('n')])
-      .groupBy(sql.ref(`f.${column}`))
-      .execute();
-    if (by !== 'connector') return rows.map((r) => ({ value: r.value, clusters: Number(r.n) }));
-    const counts = new Map<string | null, number>();
-    for (const r of rows) {
-      for (const name of r.value ? (JSON.parse(r.value) as string[]) : []) {
-        counts.set(name, (counts.get(name) ?? 0) + Number(r.n));
-      }
-    }
-    return [...counts].map(([value, clusters]) => ({ value, clusters }));
+    return this.clusters.breakdown(by, query);
   }
 
-  async clusterHistory(
-    query: ClusterHistoryQuery,
-  ): Promise<{ days: ClusterFacts[]; sessions: ClusterSession[] }> {
-    const days = await this.db
-      .selectFrom('cluster_day_facts')
-      .selectAll()
-      .where('tracking_id', '=', query.trackingId)
-      .where('day', '>=', query.fromDay)
-      .where('day', '<=', query.toDay)
-      .orderBy('day')
-      .execute();
-    const from = Date.parse(query.fromDay);
-    const to = Date.parse(query.toDay) + DAY_MS;
-    const sessions: ClusterSession[] = [];
-    for (const [table, source] of [
-      ['reports', 'risingwave'],
-      ['agent_reports', 'agent'],
-    ] as const) {
-      const rows = await this.db
-        .selectFrom(table)
-        .select([
-          'session_id',
-          'node_type',
-          (eb) => eb.fn.min('received_at').as('first'),
-          (eb) => eb.fn.max('received_at').as('last'),
-          (eb) => eb.fn.countAll().as('reports'),
-          (eb) => eb.fn.max('memory_total').as('memory'),
-          (eb) => eb.fn.max('cpu_available').as('cpus'),
-        ])
-        .where('tracking_id', '=', query.trackingId)
-        .where('received_at', '>=', from)
-        .where('received_at', '<', to)
-        .groupBy(['session_id', 'node_type'])
-        .execute();
-      for (const r of rows) sessions.push(clusterSession(r, source));
-    }
-    return { days: days.map(clusterFacts), sessions: sortSessions(sessions) };
+  clusterHistory(query: ClusterHistoryQuery): Promise<{ days: ClusterFacts[]; sessions: ClusterSession[] }> {
+    return this.clusters.clusterHistory(query);
   }
 
-  async eventCounts(
-    query: EventCountQuery,
-  ): Promise<{ value: string | null; events: number; clusters: number }[]> {
-    const column = EVENT_GROUP_COLUMNS[query.by];
-    let q = this.db
-      .selectFrom('events')
-      .select([
-        sql<string | null>`${sql.ref(column)}`.as('value'),
-        (eb) => eb.fn.countAll().as('events'),
-        // By cluster every group is one cluster: without a distinct count the groups can be hashed
-        // instead of sorted (PostgreSQL sorted a year of 10M's recovery events on disk for it).
-        (eb) =>
-          query.by === 'trackingId'
-            ? sql<number>`1`.as('clusters')
-            : eb.fn.count('tracking_id').distinct().as('clusters'),
-      ])
-      .where('received_day', '>=', query.fromDay)
-      .where('received_day', '<=', query.toDay);
-    if (query.stage === null) q = q.where('stage', 'is', null);
-    else if (query.stage !== undefined) q = q.where('stage', '=', query.stage);
-    if (query.name !== undefined) q = q.where('name', '=', query.name);
-    if (!query.includeInternal) q = q.where('tracking_id', 'not in', this.internalIds());
-    const rows = await q.groupBy(sql.ref(column)).execute();
-    return rankEventCounts(query, rows);
+  eventCounts(query: EventCountQuery): Promise<{ value: string | null; events: number; clusters: number }[]> {
+    return this.eventReads.eventCounts(query);
   }
 
-  async events(query: EventQuery): Promise<StoredEvent[]> {
-    let q = this.db
-      .selectFrom('events')
-      .select([
-        'id',
-        'tracking_id',
-        'received_at',
-        'event_time_sec',
-        'stage',
-        'name',
-        'connector_name',
-        'catalog_id',
-        'attributes',
-        'node',
-        'object',
-      ])
-      // The range's receive times (received_day is their UTC day): events_received serves the
-      // range and the order at once, and the scan stops at the page's end.
-      .where('received_at', '>=', Date.parse(query.fromDay))
-      .where('received_at', '<', Date.parse(query.toDay) + DAY_MS);
-    if (query.trackingId !== undefined) q = q.where('tracking_id', '=', query.trackingId);
-    if (query.stage === null) q = q.where('stage', 'is', null);
-    else if (query.stage !== undefined) q = q.where('stage', '=', query.stage);
-    if (query.name !== undefined) q = q.where('name', '=', query.name);
-    if (query.connector !== undefined)
-      q = q.where('connector_name', 'in', eventConnectorNames(query.connector));
-    const before = query.before;
-    if (before) {
-      q = q.where((eb) =>
-        eb.or([
-          eb('received_at', '<', before.receivedAt),
-          eb.and([eb('received_at', '=', before.receivedAt), eb('id', '<', before.id)]),
-        ]),
-      );
-    }
-    const rows = await q.orderBy('received_at', 'desc').orderBy('id', 'desc').limit(query.limit).execute();
-    return rows.map(storedEvent);
+  events(query: EventQuery): Promise<StoredEvent[]> {
+    return this.eventReads.events(query);
   }
 
-  async knownSeries(trackingId: string): Promise<KnownSeries> {
-    const rows = await this.db
-      .selectFrom('metric_series')
-      .select(['name', 'labels'])
-      .where('tracking_id', '=', trackingId)
-      .execute();
-    return knownSeriesOf(rows);
+  agentEvents(query: AgentEventQuery): Promise<StoredAgentEvent[]> {
+    return this.eventReads.agentEvents(query);
   }
 
-  async metricNames(): Promise<MetricName[]> {
-    const names = await this.db
-      .selectFrom('metric_series')
-      .select(['name', (eb) => eb.fn.count('tracking_id').distinct().as('clusters')])
-      .groupBy('name')
-      .execute();
-    const out: MetricName[] = [];
-    for (const n of names) {
-      // The newest point's kind and unit (index on name, day).
-      const latest = await this.db
-        .selectFrom('metric_points')
-        .select(['kind', 'unit'])
-        .where('name', '=', n.name)
-        .orderBy('received_day', 'desc')
-        .orderBy('id', 'desc')
-        .limit(1)
-        .executeTakeFirst();
-      if (latest)
-        out.push({ name: n.name, kind: latest.kind, unit: latest.unit, clusters: Number(n.clusters) });
-    }
-    return out.sort((a, b) => compareCodeUnits(a.name, b.name));
+  knownSeries(trackingId: string): Promise<KnownSeries> {
+    return this.metrics.knownSeries(trackingId);
   }
 
-  async metricPoints(query: MetricPointQuery): Promise<MetricPoint[]> {
-    let q = this.db
-      .selectFrom('metric_points')
-      .select([
-        'report_id',
-        'tracking_id',
-        'received_at',
-        'node_type',
-        'version',
-        'cluster_type',
-        'kind',
-        'value',
-        'histogram',
-      ])
-      .where('name', '=', query.name)
-      .where('received_day', '>=', query.fromDay)
-      .where('received_day', '<=', query.toDay);
-    if (!query.includeCi) q = q.where('ci', '=', 0);
-    if (!query.includeInternal) q = q.where('tracking_id', 'not in', this.internalIds());
-    const rows = await q.orderBy('received_at').orderBy('id').execute();
-    return rows.map(metricPoint);
+  metricNames(): Promise<MetricName[]> {
+    return this.metrics.metricNames();
   }
 
-  metricRollupPages(query: MetricPointQuery, pageSize = METRIC_ROLLUP_PAGE): AsyncGenerator<MetricRollup[]> {
-    return rollupPages(this.db, query, pageSize);
+  metricPoints(query: MetricPointQuery): Promise<MetricPoint[]> {
+    return this.metrics.metricPoints(query);
   }
 
-  metricFleet(query: MetricPointQuery, by: CellGrouping, now = Date.now()): Promise<MetricFleetAnswer> {
-    return this.fleet.answer(query, by, lastStoredCellDay(now));
+  metricRollupPages(query: MetricPointQuery, pageSize?: number): AsyncGenerator<MetricRollup[]> {
+    return this.metrics.metricRollupPages(query, pageSize);
   }
 
-  async agentEvents(query: AgentEventQuery): Promise<StoredAgentEvent[]> {
-    let q = this.db
-      .selectFrom('agent_events')
-      .select(['tracking_id', 'report_id', 'seq', 'received_at', 'name', 'time_ms', 'fields'])
-      .where('received_day', '>=', query.fromDay)
-      .where('received_day', '<=', query.toDay);
-    if (query.trackingId !== undefined) q = q.where('tracking_id', '=', query.trackingId);
-    if (query.name !== undefined) q = q.where('name', '=', query.name);
-    const before = query.before;
-    if (before) {
-      q = q.where((eb) =>
-        eb.or([
-          eb('received_at', '<', before.receivedAt),
-          eb.and([
-            eb('received_at', '=', before.receivedAt),
-            eb.or([
-              eb('report_id', '<', before.reportId),
-              eb.and([eb('report_id', '=', before.reportId), eb('seq', '<', before.seq)]),
-            ]),
-          ]),
-        ]),
-      );
-    }
-    const rows = await q
-      .orderBy('received_at', 'desc')
-      .orderBy('report_id', 'desc')
-      .orderBy('seq', 'desc')
-      .limit(query.limit)
-      .execute();
-    return rows.map(storedAgentEvent);
+  metricFleet(query: MetricPointQuery, by: CellGrouping, now?: number): Promise<MetricFleetAnswer> {
+    return this.metrics.metricFleet(query, by, now);
   }
 
   eraseCluster(trackingId: string, at: number = Date.now()): Promise<EraseResult> {
     return eraseCluster(this.db, this.hooks, this.run, trackingId, at);
   }
 
-  async unblockCluster(trackingId: string): Promise<boolean> {
-    const result = await this.db
-      .deleteFrom('blocked_clusters')
-      .where('tracking_id', '=', trackingId)
-      .executeTakeFirst();
-    return Number(result.numDeletedRows) > 0;
-  }
-
-  async blockedClusters(): Promise<BlockedCluster[]> {
-    const rows = await this.db
-      .selectFrom('blocked_clusters')
-      .selectAll()
-      .orderBy('blocked_at', 'desc')
-      .orderBy('tracking_id')
-      .execute();
-    return rows.map((r) => ({ trackingId: r.tracking_id, blockedAt: Number(r.blocked_at) }));
-  }
-
   deleteBefore(fromDay: string): Promise<RetentionResult> {
     return deleteBefore(this.db, this.run, fromDay);
   }
 
-  async ensureSetting(key: string, value: string): Promise<string> {
-    await this.db
-      .insertInto('settings')
-      .values({ key, value })
-      .onConflict((oc) => oc.column('key').doNothing())
-      .execute();
-    const row = await this.db
-      .selectFrom('settings')
-      .select('value')
-      .where('key', '=', key)
-      .executeTakeFirstOrThrow();
-    return row.value;
+  setInternal(trackingId: string, internal: boolean): Promise<boolean> {
+    return this.admin.setInternal(trackingId, internal);
   }
 
-  async appendAudit(entry: AuditEntry): Promise<void> {
-    await this.db.insertInto('audit_log').values(entry).execute();
+  unblockCluster(trackingId: string): Promise<boolean> {
+    return this.admin.unblockCluster(trackingId);
   }
 
-  async auditLog(query: { limit: number; before?: number | undefined }): Promise<StoredAuditEntry[]> {
-    let q = this.db.selectFrom('audit_log').selectAll();
-    if (query.before !== undefined) q = q.where('id', '<', query.before);
-    const rows = await q.orderBy('id', 'desc').limit(query.limit).execute();
-    return rows.map((r) => ({
-      id: Number(r.id),
-      at: Number(r.at),
-      actor: r.actor,
-      action: r.action,
-      target: r.target,
-      details: r.details,
-    }));
+  blockedClusters(): Promise<BlockedCluster[]> {
+    return this.admin.blockedClusters();
   }
 
-  async createFirstAdminToken(token: TokenRecord): Promise<boolean> {
-    return this.db.transaction().execute(async (trx) => {
-      await this.hooks.lockForSetup(trx);
-      const existing = await trx
-        .selectFrom('tokens')
-        .select('id')
-        .where('role', '=', 'admin')
-        .where('revoked_at', 'is', null)
-        .executeTakeFirst();
-      if (existing) return false;
-      await trx.insertInto('tokens').values(tokenColumns(token)).execute();
-      return true;
-    });
+  ensureSetting(key: string, value: string): Promise<string> {
+    return this.admin.ensureSetting(key, value);
   }
 
-  async putToken(token: TokenRecord): Promise<void> {
-    await this.db
-      .insertInto('tokens')
-      .values(tokenColumns(token))
-      .onConflict((oc) =>
-        oc.column('hash').doUpdateSet({ role: token.role, revoked_at: null, expires_at: token.expiresAt }),
-      )
-      .execute();
+  appendAudit(entry: AuditEntry): Promise<void> {
+    return this.admin.appendAudit(entry);
   }
 
-  async findTokenByHash(hash: string): Promise<TokenRecord | null> {
-    const row = await this.db.selectFrom('tokens').selectAll().where('hash', '=', hash).executeTakeFirst();
-    return row ? tokenRecord(row) : null;
+  auditLog(query: { limit: number; before?: number | undefined }): Promise<StoredAuditEntry[]> {
+    return this.admin.auditLog(query);
   }
 
-  async listTokens(): Promise<TokenRecord[]> {
-    const rows = await this.db.selectFrom('tokens').selectAll().orderBy('created_at').execute();
-    return rows.map(tokenRecord);
+  createFirstAdminToken(token: TokenRecord): Promise<boolean> {
+    return this.admin.createFirstAdminToken(token);
   }
 
-  async revokeToken(id: string, at: number): Promise<boolean> {
-    const result = await this.db
-      .updateTable('tokens')
-      .set({ revoked_at: at })
-      .where('id', '=', id)
-      .where('revoked_at', 'is', null)
-      .executeTakeFirst();
-    return Number(result.numUpdatedRows) > 0;
+  putToken(token: TokenRecord): Promise<void> {
+    return this.admin.putToken(token);
+  }
+
+  findTokenByHash(hash: string): Promise<TokenRecord | null> {
+    return this.admin.findTokenByHash(hash);
+  }
+
+  listTokens(): Promise<TokenRecord[]> {
+    return this.admin.listTokens();
+  }
+
+  revokeToken(id: string, at: number): Promise<boolean> {
+    return this.admin.revokeToken(id, at);
   }
 
   async ping(): Promise<void> {

@@ -236,7 +236,7 @@ function writeRows(request: WriteBatch, rollups: MemoTransaction): WriteResult {
     rollups.dayWritten(d);
     if (changed) days.add(changed.day);
   }
-  // Clusters, then their facts rows, as in sql-store.ts. cluster_days come first here, not last:
+  // Clusters, then their facts rows, as in sql-write.ts. cluster_days come first here, not last:
   // the order there is for PostgreSQL's row locks, and this thread is SQLite's only writer.
   for (const c of clusterUpserts(inserted, storedReports, dayRows)) upsertCluster.run(c);
   // Facts rollups follow stored reports only: a retried old report must not win as "latest".
