@@ -131,7 +131,7 @@ export async function startCollector(
   given: ServerRuntime = {},
 ): Promise<RunningCollector> {
   const config: CollectorConfig = { ...DEFAULT_CONFIG, ...overrides };
-  const runtime = { ...given, logStream: given.logStream ?? logDestination(config.logFormat) };
+  const runtime = { ...given, logStream: given.logStream ?? (await logDestination(config.logFormat)) };
   // Before the store is opened: a mistyped TLS path must not wait for (or leave behind) a new
   // store, or an upgrade's migrations, before it is reported.
   if (Boolean(config.tlsCert) !== Boolean(config.tlsKey)) {

@@ -3,7 +3,6 @@
 // travel in Authorization) or its query string: only method, route path and request id.
 import type { FastifyServerOptions } from 'fastify';
 import { type Logger, type LoggerOptions, pino, stdTimeFunctions } from 'pino';
-import pretty from 'pino-pretty';
 import type { CollectorConfig } from '../config.js';
 
 export function loggerOptions(
@@ -56,14 +55,16 @@ export function startupLogger(level: CollectorConfig['logLevel'], stream?: NodeJ
 /**
  * Where the log goes for a format: undefined for JSON on stdout (pino's own fast path), or
  * pino-pretty's readable lines, written synchronously so that nothing is lost at process.exit.
- * Times stay UTC, as everywhere else in Tidewatch.
+ * Times stay UTC, as everywhere else in Tidewatch. pino-pretty is loaded only then (~45 ms of
+ * start-up that a collector logging JSON does not need).
  */
-export function logDestination(
+export async function logDestination(
   format: CollectorConfig['logFormat'],
   stdout: { isTTY?: boolean } = process.stdout,
-): NodeJS.WritableStream | undefined {
+): Promise<NodeJS.WritableStream | undefined> {
   const text = format === 'text' || (format === 'auto' && stdout.isTTY === true);
   if (!text) return undefined;
+  const { default: pretty } = await import('pino-pretty');
   return pretty({
     sync: true,
     singleLine: true,
