@@ -174,6 +174,23 @@ describe('agent', () => {
     );
   });
 
+  it('delivers the last report of a copy that ended after this one started on the same dataDir', async () => {
+    // A service restarted while its old copy was still shutting down, with the collector away.
+    let down = true;
+    const stub = await collector(() => (down ? 503 : 200));
+    const dataDir = tempDir();
+    const { agent: current } = agentFor(stub.url, { clock: new FakeClock(), dataDir });
+    await started(current);
+    const { agent: old } = agentFor(stub.url, { clock: new FakeClock(), dataDir });
+    old.counter('work').inc(5);
+    await old.shutdown(500); // its last report stays in the spool
+    down = false;
+    await current.flush(); // before, it stayed there until the next start
+    const work = stub.accepted.map((r) => r.metrics.find((m) => m.name === 'work')?.value ?? 0);
+    expect(work.reduce((a, b) => a + b, 0)).toBe(5);
+    expect(readdirSync(path.join(dataDir, 'spool'))).toEqual([]);
+  });
+
   it('drops a report the collector rejects (400) and counts it in the next one', async () => {
     const stub = await collector((n) => (n === 0 ? 400 : 200));
     const clock = new FakeClock();

@@ -156,6 +156,17 @@ export class Disk {
     }
   }
 
+  /** The size of a regular file, or null when it is missing or not a regular file. */
+  async size(rel: string): Promise<number | null> {
+    if (this.dir === null) return null;
+    try {
+      const info = await stat(this.path(rel));
+      return info.isFile() ? info.size : null;
+    } catch {
+      return null;
+    }
+  }
+
   /** File names in `rel` (temp files of interrupted writes excluded), sorted. */
   async list(rel: string): Promise<string[]> {
     if (this.dir === null) return [];

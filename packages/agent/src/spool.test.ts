@@ -84,4 +84,28 @@ describe('spool', () => {
     expect(names).toHaveLength(3);
     expect(await spool.read(names[0]!)).toEqual(new Uint8Array([2]));
   });
+
+  it('takes on reports another process spools in the same dataDir after it started, and ages them by elapsed time', async () => {
+    // Two processes on one dataDir: `other` spools after `spool` has started (its shutdown's last report).
+    const { spool, dataDir, clock } = setup({ maxReports: 100, maxBytes: 10_000, maxAge: 30 * 86_400_000 });
+    await spool.init();
+    const other = setup(undefined, dataDir);
+    const late = spoolName(clock.now(), 7, id(7), 'pb');
+    await other.spool.put(late, new Uint8Array([7]));
+    expect(await spool.names()).toEqual([late]);
+    expect([...(await spool.read(late))!]).toEqual([7]);
+    // A wall clock stepped a year forward does not make it a year old.
+    clock.stepWallClock(365 * 86_400_000);
+    expect(await spool.names()).toEqual([late]);
+  });
+
+  it('does not take a wall clock stepped a year forward for a year of age of what a previous process left', async () => {
+    const { spool, dataDir, clock } = setup({ maxReports: 100, maxBytes: 10_000, maxAge: 30 * 86_400_000 });
+    const left = spoolName(clock.now(), 3, id(3), 'pb');
+    await spool.put(left, new Uint8Array([3]));
+    const next = setup({ maxReports: 100, maxBytes: 10_000, maxAge: 30 * 86_400_000 }, dataDir);
+    await next.spool.init();
+    next.clock.stepWallClock(365 * 86_400_000);
+    expect(await next.spool.names()).toEqual([left]);
+  });
 });

@@ -54,20 +54,36 @@ export class Spool {
   /**
    * When each report of this process was spooled, on the clock that only moves forward: its age
    * does not jump with a wall-clock step (a VM restored from a snapshot, then corrected by NTP,
-   * aged a minute-old report by 40 days and dropped it). A previous process's report has only the
-   * wall time in its name.
+   * aged a minute-old report by 40 days and dropped it). Another process's report has only the wall
+   * time in its name: its age is read from it once, when it is adopted (a clock stepped forward a
+   * year later dropped a report left by the previous process).
    */
   private readonly putAt = new Map<string, number>();
 
   /** Picks up what a previous process left behind. */
   async init(): Promise<void> {
     await this.disk.removeTemps(DIR);
-    for (const name of await this.disk.list(DIR)) {
-      if (!NAME.test(name)) continue;
-      const bytes = await this.disk.read(`${DIR}/${name}`);
-      if (bytes) this.sizes.set(name, bytes.length);
-    }
+    await this.adopt();
     await this.enforce();
+  }
+
+  /**
+   * Takes on the reports in the directory that this process does not know: other processes on the
+   * same dataDir (node:cluster workers, a copy still shutting down when its successor started)
+   * spool there too. Done at every drain, not only at start: a report spooled by a copy that ended
+   * after this one started otherwise waited for the next start, and was dropped as too old when
+   * that came after spoolMaxAge. From then on it ages by elapsed time, like this process's own.
+   */
+  private async adopt(): Promise<void> {
+    const now = this.clock.now();
+    const elapsed = this.clock.elapsed?.();
+    for (const name of await this.disk.list(DIR)) {
+      if (!NAME.test(name) || this.sizes.has(name)) continue;
+      const size = await this.disk.size(`${DIR}/${name}`);
+      if (size === null) continue; // gone meanwhile (delivered by its owner), or not a file
+      this.sizes.set(name, size);
+      if (elapsed !== undefined) this.putAt.set(name, elapsed - Math.max(0, now - createdOf(name)));
+    }
   }
 
   /** Spools a body; true if it is on disk (durable), false if only in memory. */
@@ -85,6 +101,7 @@ export class Spool {
   async names(): Promise<string[]> {
     // The newest report is spared by the count and size bounds here too, as when it was put: a
     // single report larger than spoolMaxBytes is still sent once.
+    await this.adopt();
     const sorted = [...this.sizes.keys()].sort();
     await this.enforce(sorted.at(-1));
     return sorted.filter((name) => this.sizes.has(name));
