@@ -502,6 +502,22 @@ describe('agent', () => {
     return `${JSON.stringify(rest, null, 2).slice(0, -2)},\n${list('metrics', metrics)},\n${list('events', events)}\n}\n`;
   }
 
+  it('keeps the audit copies of new reports after a wall clock that ran a year ahead was set right', async () => {
+    const stub = await collector();
+    const clock = new FakeClock();
+    const dataDir = tempDir();
+    const { agent } = agentFor(stub.url, { clock, dataDir, sentMax: 2 });
+    await started(agent);
+    clock.stepWallClock(365 * DAY);
+    for (let i = 0; i < 2; i++) await agent.flush(); // copies named a year ahead
+    clock.stepWallClock(-365 * DAY);
+    await agent.flush();
+    const sent = readdirSync(path.join(dataDir, 'sent'));
+    // The copy of what was sent last is kept: it sorted first by name, and was deleted at once.
+    expect(sent.some((name) => Number(name.slice(0, 15)) <= clock.now())).toBe(true);
+    expect(sent).toHaveLength(2);
+  });
+
   it('writes the audit copy with one metric or event per line, equal to what was sent', async () => {
     const stub = await collector();
     const dataDir = tempDir();

@@ -10,7 +10,7 @@
 import { type AgentReport, decodeNativeReport } from '@tidewatch/protocol';
 import type { Disk } from './disk.js';
 import type { ResolvedOptions } from './options.js';
-import { formatOf, type Spool } from './spool.js';
+import { createdOf, formatOf, type Spool } from './spool.js';
 import { type SendResult, send } from './transport.js';
 
 const SENT = 'sent';
@@ -82,10 +82,15 @@ export class Delivery {
   private async audit(name: string, sent: AgentReport | Uint8Array, format: 'pb' | 'json'): Promise<void> {
     if (this.options.sentMax === 0 || this.disk.memoryOnly) return;
     // Optional writes: a sent/ that cannot be written must not take the spool off the disk.
-    const copy = `${SENT}/${name.replace(/\.(pb|json)$/, '')}.json`;
-    if (!(await this.disk.write(copy, await auditText(sent, format), true))) return;
+    const copy = `${name.replace(/\.(pb|json)$/, '')}.json`;
+    if (!(await this.disk.write(`${SENT}/${copy}`, await auditText(sent, format), true))) return;
     const kept = await this.disk.list(SENT);
-    for (const old of kept.slice(0, Math.max(0, kept.length - this.options.sentMax))) {
+    // Oldest first, but copies dated after now go first: named while the wall clock ran ahead, they
+    // sorted after every newer copy, which was then deleted as soon as it was written.
+    const now = this.options.clock.now();
+    const ahead = kept.filter((n) => createdOf(n) > now && n !== copy);
+    const order = [...ahead, ...kept.filter((n) => !ahead.includes(n))];
+    for (const old of order.slice(0, Math.max(0, kept.length - this.options.sentMax))) {
       await this.disk.remove(`${SENT}/${old}`, true);
     }
   }

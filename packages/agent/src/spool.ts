@@ -35,7 +35,8 @@ export function formatOf(name: string): SpoolFormat {
   return name.endsWith('.json') ? 'json' : 'pb';
 }
 
-const createdOf = (name: string) => Number.parseInt(name.slice(0, 15), 10) || 0;
+/** When the report was spooled, by the wall clock, from its name (or a sent/ copy's). */
+export const createdOf = (name: string) => Number.parseInt(name.slice(0, 15), 10) || 0;
 const NAME = /^\d{15}-\d{10}-[0-9a-f-]{36}\.(pb|json)$/;
 
 export class Spool {
