@@ -603,6 +603,27 @@ describe('agent', () => {
     expect(await agent.preview()).toBeNull(); // no next report after shutdown()
   });
 
+  it('logs nothing after shutdown() resolved, when the host may have closed its log', async () => {
+    const stub = await collector(() => 'hang');
+    let closed = false;
+    const late: string[] = [];
+    const lines: string[] = [];
+    const { agent } = agentFor(stub.url, {
+      clock: new FakeClock(),
+      dataDir: tempDir(),
+      timeout: 60_000,
+      // A write to an ended stream emits an uncaught 'error': the host crashed after a clean shutdown.
+      logger: { warn: (m) => (closed ? late : lines).push(m) },
+    });
+    agent.counter('c').inc();
+    await started(agent);
+    await agent.shutdown(300);
+    closed = true;
+    await tick(100);
+    expect(late).toEqual([]);
+    expect(lines.some((l) => l.includes('shutdown took over 300 ms'))).toBe(true);
+  });
+
   it('before any report, the first is due firstReportDelay after the first start, not after each start', async () => {
     const stub = await collector();
     const clock = new FakeClock();

@@ -261,9 +261,20 @@ class RunningAgent implements Agent {
   private async stop(deadlineMs: number): Promise<void> {
     this.alarm.cancel();
     this.abortSending(); // an in-flight send ends now; its report stays spooled for the next start
-    const final = this.run(() => this.report());
+    let settled = false;
+    const final = this.run(() => this.report()).finally(() => {
+      settled = true;
+    });
     // Real time on purpose: the host's deadline is wall-clock, whatever clock drives the schedule.
     await withDeadline(final, deadlineMs);
+    // Said now, while the host's logger is surely open: the aborted send's own line would come
+    // after shutdown() resolved, and log() is silent from then on.
+    if (!settled) {
+      const unsent = this.disk.memoryOnly
+        ? 'is lost (no usable dataDir)'
+        : 'is kept in the spool for the next start';
+      this.log(`tidewatch agent: shutdown took over ${deadlineMs} ms; what was not delivered ${unsent}`);
+    }
     this.stopped = true;
     this.abort.abort(); // and left aborted: a send that starts after this ends at once
     this.collectors.stop();
@@ -498,6 +509,9 @@ class RunningAgent implements Agent {
    * drops.errors and otherwise ignored.
    */
   private log(message: string): void {
+    // Past shutdown() the host may have closed what its logger writes to: a write to an ended
+    // stream emits an 'error' that nothing catches, and the host crashed after a clean shutdown.
+    if (this.stopped) return;
     try {
       const returned: unknown = this.o.logger.warn(message);
       if (returned instanceof Promise)
