@@ -108,4 +108,17 @@ describe('spool', () => {
     next.clock.stepWallClock(365 * 86_400_000);
     expect(await next.spool.names()).toEqual([left]);
   });
+
+  it('forgets a report another process delivered, so that it pushes none of its own out', async () => {
+    const { spool, dataDir, clock, dropped } = setup({ maxReports: 2, maxBytes: 10_000, maxAge: 60_000 });
+    const other = setup(undefined, dataDir);
+    const theirs = spoolName(clock.now() + 10, 9, id(9), 'pb');
+    await other.spool.put(theirs, new Uint8Array([9]));
+    await spool.init(); // takes theirs on
+    await other.spool.remove(theirs); // delivered by its owner
+    const mine = [1, 2].map((i) => spoolName(clock.now() + i, i, id(i), 'pb'));
+    for (const name of mine) await spool.put(name, new Uint8Array([1]));
+    expect(await spool.names()).toEqual(mine);
+    expect(dropped).toEqual([]);
+  });
 });

@@ -71,14 +71,22 @@ export class Spool {
   /**
    * Takes on the reports in the directory that this process does not know: other processes on the
    * same dataDir (node:cluster workers, a copy still shutting down when its successor started)
-   * spool there too. Done at every drain, not only at start: a report spooled by a copy that ended
+   * spool there too. Done whenever the bounds are checked, not only at start: a report spooled by a copy that ended
    * after this one started otherwise waited for the next start, and was dropped as too old when
    * that came after spoolMaxAge. From then on it ages by elapsed time, like this process's own.
+   * A report another process delivered is forgotten: counted, it would push real ones out.
    */
   private async adopt(): Promise<void> {
     const now = this.clock.now();
     const elapsed = this.clock.elapsed?.();
-    for (const name of await this.disk.list(DIR)) {
+    const listed = await this.disk.list(DIR);
+    const present = new Set(listed);
+    for (const name of [...this.sizes.keys()]) {
+      // Checked by stat too: a directory that could not be listed must not empty the spool.
+      if (present.has(name) || this.memory.has(name)) continue;
+      if ((await this.disk.size(`${DIR}/${name}`)) === null) this.forget(name);
+    }
+    for (const name of listed) {
       if (!NAME.test(name) || this.sizes.has(name)) continue;
       const size = await this.disk.size(`${DIR}/${name}`);
       if (size === null) continue; // gone meanwhile (delivered by its owner), or not a file
@@ -94,6 +102,7 @@ export class Spool {
     this.sizes.set(name, body.length);
     const elapsed = this.clock.elapsed?.();
     if (elapsed !== undefined) this.putAt.set(name, elapsed);
+    await this.adopt(); // the bounds hold for the directory, which other processes share
     await this.enforce(name);
     return durable;
   }
@@ -113,9 +122,13 @@ export class Spool {
   }
 
   async remove(name: string): Promise<void> {
+    this.forget(name);
+    if (!this.memory.delete(name)) await this.disk.remove(`${DIR}/${name}`);
+  }
+
+  private forget(name: string): void {
     this.sizes.delete(name);
     this.putAt.delete(name);
-    if (!this.memory.delete(name)) await this.disk.remove(`${DIR}/${name}`);
   }
 
   get size(): number {
