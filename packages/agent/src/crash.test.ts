@@ -133,4 +133,17 @@ describe('a host killed with SIGKILL', () => {
       expect(stub.accepted.length).toBeGreaterThanOrEqual(1);
     }, 30_000);
   }
+
+  it('a default logger writing to a stderr whose reader is gone does not crash the host (EPIPE)', async () => {
+    stub = await startCollector();
+    const child = spawnHost('child-closed-stderr.ts', stub.url, 'none');
+    child.stderr!.destroy(); // the reader goes away (a log pipe that died)
+    child.stdin!.write('go\n');
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    const code = await new Promise((resolve) => child.on('exit', resolve));
+    expect({ code, out }).toEqual({ code: 0, out: 'alive\n' });
+  }, 20_000);
 });

@@ -1,5 +1,6 @@
 // The agent's one configuration object: what the host passes, the defaults, and the operator's
 // environment switches, which the agent reads itself (the operator decides, not the host).
+import { writeSync } from 'node:fs';
 import { DOT_SEGMENT, NATIVE_LIMITS, PRINTABLE_ASCII, UNSTORABLE_TEXT } from '@tidewatch/protocol';
 import { AgentError, shown } from './errors.js';
 
@@ -130,7 +131,18 @@ export const systemClock: Clock = {
   clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
 };
 
-const stderrLogger: Logger = { warn: (message) => process.stderr.write(`${message}\n`) };
+/**
+ * Writes to file descriptor 2 itself, inside a try: through process.stderr, a pipe whose reader had
+ * gone (a dead log pipe) failed with EPIPE as an 'error' event that nothing handled, and crashed a
+ * host that never wrote to stderr itself. The line is dropped then.
+ */
+const stderrLogger: Logger = {
+  warn: (message) => {
+    try {
+      writeSync(2, `${message}\n`);
+    } catch {}
+  },
+};
 
 function fail(message: string): never {
   throw new AgentError('invalid_option', message);
