@@ -514,8 +514,10 @@ class RunningAgent implements Agent {
     if (this.stopped) return;
     try {
       const returned: unknown = this.o.logger.warn(message);
-      if (returned instanceof Promise)
-        returned.catch(() => {
+      // Any thenable, not only `instanceof Promise`: a promise made in another realm (a vm
+      // context's) is not one, and its rejection went unhandled.
+      if (typeof (returned as PromiseLike<unknown> | null)?.then === 'function')
+        Promise.resolve(returned).catch(() => {
           this.drops.errors++;
         });
     } catch {

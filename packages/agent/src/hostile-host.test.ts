@@ -251,4 +251,23 @@ describe('agent under a hostile host', () => {
       expect(fs.readFileSync(path.join(dataDir, 'tracking-id'), 'utf8').trim()).toBe(id);
     }
   });
+
+  it("catches a rejected promise its logger returns from another realm (a vm context's, not instanceof Promise)", async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const { agent } = agentFor('http://127.0.0.1:9', {
+        clock: new FakeClock(),
+        dataDir: null,
+        logger: { warn: () => runInNewContext('Promise.reject(new Error("log sink down"))') },
+      });
+      agent.counter('c', Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`k${i}`, 'v']))).inc();
+      await agent.preview(); // the notice and the warning are logged by now
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
 });
