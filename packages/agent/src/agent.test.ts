@@ -646,6 +646,30 @@ describe('agent', () => {
     await agent.shutdown(500);
   });
 
+  it('a first start dated ahead of the clock (it ran a year ahead then) still lets short runs report', async () => {
+    const stub = await collector();
+    const dataDir = tempDir();
+    const now = Date.UTC(2026, 0, 1);
+    writeFileSync(
+      path.join(dataDir, 'state.json'),
+      JSON.stringify({
+        nextSequence: 1,
+        lastReportMs: null,
+        lastSuccessMs: null,
+        noticeShownMs: now + 365 * DAY,
+      }),
+    );
+    // A run that dies a minute in (its clock never moves here), then one six minutes later.
+    const crashed = agentFor(stub.url, { clock: new FakeClock(now), dataDir });
+    await started(crashed.agent);
+    const clock = new FakeClock(now + 6 * MINUTE);
+    const { agent } = agentFor(stub.url, { clock, dataDir });
+    await started(agent);
+    await clock.advance(1);
+    // Before, every start waited its own firstReportDelay: a host that never lives 5 minutes never reported.
+    await vi.waitFor(() => expect(stub.accepted).toHaveLength(1));
+  });
+
   it('a sent/ it cannot write skips the audit copy only: reports are still spooled on disk', async () => {
     const stub = await collector((n) => (n === 0 ? 200 : 503));
     const clock = new FakeClock();

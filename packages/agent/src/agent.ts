@@ -297,6 +297,12 @@ class RunningAgent implements Agent {
       this.log(NOTICE(this.o, this.o.dataDir));
       this.state.noticeShownMs = this.o.clock.now();
       await saveState(this.disk, this.state);
+    } else if ((this.state.noticeShownMs ?? 0) > this.o.clock.now() && !this.o.debug) {
+      // A first start dated ahead (the clock ran ahead then) is taken as this one: the first report
+      // is due firstReportDelay after it, and every start would otherwise count from itself, so a
+      // host that never lives that long (a crash loop, short runs) would never report.
+      this.state.noticeShownMs = this.o.clock.now();
+      await saveState(this.disk, this.state);
     }
     await this.spool.init();
     // What a crash during a write of state.json or of an audit copy left (the spool's are
