@@ -1,5 +1,5 @@
-// Batch shaping and row mappers shared by the three stores' write paths (the Kysely path in
-// sql/sql-write.ts, the SQLite writer thread, ClickHouse), so all of them store the same rows.
+// Batch shaping and row mappers shared by the stores' write paths (sql/write-steps.ts, which
+// PostgreSQL and the SQLite writer thread run, and ClickHouse's), so all of them store the same rows.
 
 import { compareCodeUnits } from '../text-order.js';
 import type { AgentReportsTable, ReportsTable } from './sql/schema.js';

@@ -4,7 +4,7 @@
 // type, version, cluster type, CI, kind, labels), so answers from the rollup equal answers from the
 // raw points. Per row: the count, sum, min and max of the values, the newest point (gauges' "latest
 // value") and the merged histogram. Folding is associative (mergeHistograms is), so the answers are
-// the same however reports were batched: folded in SQL upserts (sql-write.ts, sqlite-writer.ts) or
+// the same however reports were batched: folded in SQL upserts (sql/write-steps.ts) or
 // recomputed from the raw points of a cluster-day (clickhouse-store.ts). (A row of one point keeps
 // its histogram as sent, possibly with zero buckets at the ends; merging makes no difference.)
 import { type ExpHistogramData, mergeHistograms } from '@tidewatch/protocol';

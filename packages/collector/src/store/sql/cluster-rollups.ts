@@ -1,6 +1,6 @@
 // The per-cluster rollups every SQL write keeps (clusters, cluster_days, cluster_day_facts,
-// day_versions): their rows from a batch and their statements, shared by the Kysely path
-// (sql-write.ts) and the SQLite writer thread, so both store the same.
+// day_versions): their rows from a batch and their statements, for the write steps both SQL
+// stores run (write-steps.ts) and for the backfills and retention that recompute them.
 
 import { compareCodeUnits } from '../../text-order.js';
 import { utcDay } from '../../utc-day.js';

@@ -2,46 +2,15 @@
 // stop the event loop (HTTP parsing, decoding) for its whole duration. Here the write transaction
 // runs on the machine's other core while the main thread keeps serving.
 //
-// Hand-written SQL with cached prepared statements instead of Kysely: this is the hottest path of
-// the collector, and Kysely's SQLite driver prepares every statement anew. The column lists come
-// from the same mappers the Kysely path uses (batch-rows.ts), so both store the same rows.
+// The steps of a write are PostgreSQL's (sql/write-steps.ts); this thread runs them with cached
+// prepared statements instead of Kysely: this is the hottest path of the collector, and Kysely's
+// SQLite driver prepares every statement anew.
 import { parentPort, workerData } from 'node:worker_threads';
 import SQLite from 'better-sqlite3';
-import {
-  agentChildren,
-  agentReportColumns,
-  batchTrackingIds,
-  eventColumns,
-  ordered,
-  reportColumns,
-  withoutBlocked,
-} from '../batch-rows.js';
-import {
-  LEGACY_EVENT_KEYS_SETTING,
-  LegacyBoundary,
-  legacyCandidates,
-  withoutLegacyCopies,
-} from '../legacy-event-keys.js';
-import {
-  foldPoints,
-  histogramAfterUpsert,
-  METRIC_ROLLUP_CONFLICT,
-  METRIC_ROLLUP_SET_HISTOGRAM,
-} from '../metric-rollup.js';
-import {
-  CLUSTER_CONFLICT,
-  CLUSTER_DAY_CONFLICT,
-  clusterDayRows,
-  clusterUpserts,
-  DAY_FACTS_CONFLICT,
-  dayFactsRows,
-  factsLinks,
-  ROLLUP_SQL,
-  versionRefreshes,
-} from '../sql/cluster-rollups.js';
-import { fleetStatements } from '../sql/metric-fleet-writes.js';
+import { LEGACY_EVENT_KEYS_SETTING, LegacyBoundary } from '../legacy-event-keys.js';
 import { type MemoTransaction, RollupMemo } from '../sql/rollup-memo.js';
-import type { EventRow, ReportRow, WriteBatch, WriteResult } from '../store.js';
+import { type Opened, type WriteStep, writeSteps } from '../sql/write-steps.js';
+import type { WriteBatch, WriteResult } from '../store.js';
 import { bindable } from './bindable.js';
 import { configureSqlite } from './pragmas.js';
 
@@ -115,156 +84,61 @@ function prepared(text: string): SQLite.Statement {
   return statement;
 }
 
-const upsertCluster = db.prepare(
-  `insert into clusters (tracking_id, first_seen, last_seen, first_day, last_day, first_day_not_ci,
-     last_day_not_ci, version, git_sha, cluster_type, meta_backend, facts_at)
-   values (@tracking_id, @first_seen, @last_seen, @first_day, @last_day, @first_day_not_ci,
-     @last_day_not_ci, @version, @git_sha, @cluster_type, @meta_backend, @facts_at)
-   on conflict ${CLUSTER_CONFLICT}`,
-);
-
 /** The row's values in its keys' order, for a statement from insert() (bindable.ts). */
 function values(row: object): unknown[] {
   return bindable(Object.values(row));
 }
 
-let isBlocked: SQLite.Statement | undefined;
-let setHistogram: SQLite.Statement | undefined;
-
 const legacyBoundary = new LegacyBoundary();
-let hasEvent: SQLite.Statement | undefined;
 
-function storedLegacyKeys(events: readonly EventRow[]): Set<string> {
-  const stored = new Set<string>();
-  if (events.length === 0) return stored;
-  const legacyUntil = legacyBoundary.readSync(() => {
-    const row = db.prepare('select value from settings where key = ?').get(LEGACY_EVENT_KEYS_SETTING) as
-      | { value: string }
-      | undefined;
-    return row?.value;
-  });
-  hasEvent ??= db.prepare('select 1 from events where dedup_key = ?');
-  for (const e of legacyCandidates(events, legacyUntil)) {
-    if (hasEvent.get(e.legacyKey) !== undefined) stored.add(e.legacyKey!);
+/** One request's writes (sql/write-steps.ts), run synchronously inside the thread's transaction. */
+function writeRows(request: WriteBatch, rollups: MemoTransaction): WriteResult {
+  const legacyUntil =
+    request.events.length === 0
+      ? null
+      : legacyBoundary.readSync(() => {
+          const row = prepared('select value from settings where key = ?').get(LEGACY_EVENT_KEYS_SETTING) as
+            | { value: string }
+            | undefined;
+          return row?.value;
+        });
+  const steps = writeSteps(request, { legacyUntil, onlyWriter: true });
+  let answer: unknown;
+  for (;;) {
+    const next = steps.next(answer);
+    if (next.done) return next.value;
+    answer = runStep(next.value, rollups);
   }
-  return stored;
 }
 
-/** The rows of one request; runs inside a transaction. */
-function writeRows(request: WriteBatch, rollups: MemoTransaction): WriteResult {
-  isBlocked ??= db.prepare('select 1 from blocked_clusters where tracking_id = ?');
-  const blockedIds = new Set(batchTrackingIds(request).filter((id) => isBlocked!.get(id) !== undefined));
-  const { batch: unordered, blocked, blockedIds: blockedOnes } = withoutBlocked(request, blockedIds);
-  const batch = ordered(withoutLegacyCopies(unordered, storedLegacyKeys(unordered.events)));
-  type Stored = { tracking_id: string; received_at: number; ci: number };
-  const inserted: Stored[] = [];
-  const insertedReports: Stored[] = [];
-  const run = (table: string, rows: Row[], returning: string, into: Stored[][]) => {
-    let n = 0;
-    for (const row of rows) {
-      const stored = insert(table, row, '(dedup_key) do nothing', returning).get(values(row)) as
-        | Stored
-        | undefined;
-      if (stored) {
-        for (const list of into) list.push(stored);
-        n++;
+function runStep(step: WriteStep, rollups: MemoTransaction): unknown {
+  if (step.kind === 'open') {
+    // This thread is the store's only writer: nothing to lock, and the transaction's memo is
+    // shared by every request it commits.
+    const isBlocked = prepared('select 1 from blocked_clusters where tracking_id = ?');
+    const blocked = new Set(step.trackingIds.filter((id) => isBlocked.get(id) !== undefined));
+    return { blocked, rollups } satisfies Opened;
+  }
+  if (step.kind === 'insert') {
+    const returned: unknown[] = [];
+    for (const row of step.rows) {
+      const statement = insert(step.table, row, step.conflict, step.returning);
+      if (step.returning === undefined) statement.run(values(row));
+      else {
+        const stored = statement.get(values(row));
+        if (stored !== undefined) returned.push(stored);
       }
     }
-    return n;
-  };
-  const storedReports: ReportRow[] = [];
-  for (const r of batch.reports) {
-    const row = reportColumns(r);
-    const stored = insert('reports', row, '(dedup_key) do nothing', 'tracking_id, received_at, ci').get(
-      values(row),
-    ) as Stored | undefined;
-    if (!stored) continue;
-    inserted.push(stored);
-    insertedReports.push(stored);
-    storedReports.push(r);
+    return returned;
   }
-  const reportsInserted = storedReports.length;
-  const eventsInserted = run('events', batch.events.map(eventColumns), 'tracking_id, received_at', [
-    inserted,
-  ]);
-  const agentWrites = batch.agentReports ?? [];
-  const insertedIds = new Set<string>();
-  for (const w of agentWrites) {
-    const row = agentReportColumns(w.report);
-    const stored = insert('agent_reports', row, '(report_id) do nothing', 'tracking_id, received_at, ci').get(
-      values(row),
-    ) as Stored | undefined;
-    if (stored) {
-      inserted.push(stored);
-      insertedReports.push(stored);
-      insertedIds.add(w.report.reportId);
-    }
+  if (step.kind === 'insertEach') {
+    return step.rows.map((row) => insert(step.table, row, step.conflict).run(values(row)).changes > 0);
   }
-  const children = agentChildren(agentWrites.filter((w) => insertedIds.has(w.report.reportId)));
-  for (const p of children.points) insert('metric_points', p, 'do nothing').run(values(p));
-  for (const e of children.events) insert('agent_events', e, 'do nothing').run(values(e));
-  // The daily metric rollup: one upsert per (metric, day, cluster, series) of the batch, and for a
-  // histogram row that was already there one more update with the merged histogram.
-  const folded = foldPoints(children.points);
-  for (const row of folded) {
-    const stored = insert(
-      'metric_rollup',
-      row as unknown as Row,
-      METRIC_ROLLUP_CONFLICT,
-      'points, histogram',
-    ).get(values(row)) as { points: number; histogram: string | null } | undefined;
-    const histogram = stored && histogramAfterUpsert(row, stored);
-    if (histogram) {
-      setHistogram ??= db.prepare(METRIC_ROLLUP_SET_HISTOGRAM);
-      setHistogram.run(histogram, row.name, row.day, row.tracking_id, row.group_key);
-    }
-  }
-  for (const s of fleetStatements(folded, Date.now())) prepared(s.text).run(...s.parameters);
-  for (const s of children.series)
-    insert('metric_series', s, '(tracking_id, name, labels) do nothing').run(values(s));
-  const dayRows = clusterDayRows(insertedReports);
-  const days = new Set<string>();
-  // Clusters whose carried versions may change: a new cluster-day, or new facts of another version.
-  const refresh = new Set<string>();
-  for (const d of dayRows) {
-    if (rollups.dayUnchanged(d)) continue;
-    if (!rollups.dayKnown(d)) refresh.add(d.tracking_id);
-    // Returns the row only if it was new or its ci changed: that day's counts move.
-    const changed = insert('cluster_days', d, CLUSTER_DAY_CONFLICT, 'day').get(values(d)) as
-      | { day: string }
-      | undefined;
-    rollups.dayWritten(d);
-    if (changed) days.add(changed.day);
-  }
-  // Clusters, then their facts rows, as in sql-write.ts. cluster_days come first here, not last:
-  // the order there is for PostgreSQL's row locks, and this thread is SQLite's only writer.
-  for (const c of clusterUpserts(inserted, storedReports, dayRows)) upsertCluster.run(c);
-  // Facts rollups follow stored reports only: a retried old report must not win as "latest".
-  const factRows = dayFactsRows(storedReports);
-  // A facts row that already existed keeps its neighbours: only new ones are linked.
-  const newFacts: typeof factRows = [];
-  for (const f of factRows) {
-    if (!rollups.factsKnown(f)) newFacts.push(f);
-    const written = insert('cluster_day_facts', f, DAY_FACTS_CONFLICT).run(values(f)).changes > 0;
-    if (rollups.factsWritten(f, written)) refresh.add(f.tracking_id);
-  }
-  for (const pairs of factsLinks(newFacts)) prepared(ROLLUP_SQL.linkFacts(pairs.length / 2)).run(...pairs);
-  const refreshed = [...dayRows, ...factRows].filter((r) => refresh.has(r.tracking_id));
-  for (const r of versionRefreshes(refreshed)) {
-    const updated = prepared(ROLLUP_SQL.carryVersions(r.trackingIds.length)).all(r.fromDay, ...r.trackingIds);
-    for (const row of updated as { day: string }[]) days.add(row.day);
-  }
-  for (const day of [...days].sort()) {
-    prepared(ROLLUP_SQL.clearDay()).run(day);
-    prepared(ROLLUP_SQL.countDay()).run(day);
-  }
-  return {
-    reportsInserted,
-    eventsInserted,
-    agentReportsInserted: insertedIds.size,
-    blocked,
-    blockedIds: blockedOnes,
-  };
+  const statement = prepared(step.text);
+  const parameters = bindable(step.parameters);
+  if (statement.reader) return statement.all(parameters);
+  statement.run(parameters);
+  return [];
 }
 
 /**
