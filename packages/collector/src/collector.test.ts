@@ -7,7 +7,7 @@ import { capturedLog } from '../test-support/collector.js';
 import { createClickHouseDatabase, tempDir } from '../test-support/services.js';
 import { startCollector } from './collector.js';
 import { openStore } from './store/open-store.js';
-import { migrationProvider } from './store/sql/migrations.js';
+import { migrationProvider } from './store/sql/migrations/index.js';
 import type { SqlStore } from './store/sql/sql-store.js';
 
 const dir = tempDir();
@@ -81,7 +81,7 @@ describe('the store schema', () => {
     const old = openStore(`sqlite:${dir.path}/schema-old.db`) as SqlStore;
     const migrator = new Migrator({
       db: old.db,
-      provider: migrationProvider({ serial: 'integer', blob: 'blob' }),
+      provider: migrationProvider({ kind: 'sqlite', types: { serial: 'integer', blob: 'blob' } }),
     });
     expect((await migrator.migrateTo('0033_cluster_day_spans')).error).toBeUndefined();
     const pending = (await migrator.getMigrations()).filter((m) => !m.executedAt).map((m) => m.name);

@@ -18,7 +18,7 @@ import { LEGACY_EVENT_KEYS_SETTING } from './legacy-event-keys.js';
 import type { CellGrouping } from './metric-cells.js';
 import { openStore } from './open-store.js';
 import { clusterDayRows, clusterRows, dayFactsRows } from './sql/cluster-rollups.js';
-import { migrationProvider } from './sql/migrations.js';
+import { migrationProvider } from './sql/migrations/index.js';
 import type { SqlStore } from './sql/sql-store.js';
 import type { DayRangeQuery, ReportRow, Store, WriteBatch } from './store.js';
 
@@ -1367,11 +1367,11 @@ describe.each(targets)('store contract: $name', (target) => {
   /** A fresh SQL store with the migrations up to `name` only (what an older collector left). */
   async function storeMigratedTo(name: string): Promise<SqlStore> {
     const sqlStore = openStore(await target.freshUrl()) as SqlStore;
-    const types =
+    const dialect =
       sqlStore.kind === 'sqlite'
-        ? ({ serial: 'integer', blob: 'blob' } as const)
-        : ({ serial: 'bigserial', blob: 'bytea' } as const);
-    const migrator = new Migrator({ db: sqlStore.db, provider: migrationProvider(types) });
+        ? ({ kind: 'sqlite', types: { serial: 'integer', blob: 'blob' } } as const)
+        : ({ kind: 'postgres', types: { serial: 'bigserial', blob: 'bytea' } } as const);
+    const migrator = new Migrator({ db: sqlStore.db, provider: migrationProvider(dialect) });
     expect((await migrator.migrateTo(name)).error).toBeUndefined();
     return sqlStore;
   }

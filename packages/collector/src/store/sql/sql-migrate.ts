@@ -3,21 +3,21 @@ import { type Kysely, type MigrationResult, Migrator } from 'kysely';
 import { CollectorError } from '../../errors.js';
 import type { MigrationProgress } from '../store.js';
 import { storeReason } from '../store-errors.js';
-import type { DialectTypes } from './dialect.js';
-import { migrationProvider } from './migrations.js';
+import { migrationProvider } from './migrations/index.js';
+import type { MigrationDialect } from './migrations/migration-dialect.js';
 import type { Database } from './schema.js';
 
 /** Runs the pending migrations one at a time, reporting each; answers the ones it applied. */
 export async function migrateSqlStore(
   db: Kysely<Database>,
-  types: DialectTypes,
+  dialect: MigrationDialect,
   progress?: MigrationProgress,
 ): Promise<string[]> {
   // Unordered: migrations are numbered in blocks per line of work, and a store may have run a
   // later block before an earlier one landed; each migration still runs once.
   const migrator = new Migrator({
     db,
-    provider: migrationProvider(types),
+    provider: migrationProvider(dialect),
     allowUnorderedMigrations: true,
   });
   let known: readonly { name: string; executedAt?: Date | undefined }[];

@@ -75,7 +75,7 @@ export class SqlStore implements Store {
   }
 
   migrate(progress?: MigrationProgress): Promise<string[]> {
-    return migrateSqlStore(this.db, this.hooks.types, progress);
+    return migrateSqlStore(this.db, { kind: this.hooks.kind, types: this.hooks.types }, progress);
   }
 
   /** Which rollup rows this store's writes already committed (rollup-memo.ts). */
