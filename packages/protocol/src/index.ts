@@ -1,3 +1,4 @@
+export type * from './api-answers.js';
 export { connectorUsesOf, MAX_JSON_DEPTH, parseEmbeddedJson, redactLicenseJson } from './embedded-json.js';
 export * from './errors.js';
 export * as risingwaveWire from './gen/risingwave/telemetry_pb.js';

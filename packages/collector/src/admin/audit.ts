@@ -1,6 +1,7 @@
 // The audit log of admin actions (erase, unblock, import, token create/revoke, internal tag): who
 // (the token's id, never the token), what, on what, when; kept in the store, read by admins through
 // `GET /admin/audit` and `tidewatch audit`.
+import type { AuditAnswer, AuditEntryAnswer } from '@tidewatch/protocol';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { requireToken, tokenIdOf } from '../auth/require-token.js';
 import type { Store, StoredAuditEntry } from '../store/store.js';
@@ -68,7 +69,7 @@ export async function auditRoute(app: FastifyInstance, opts: { store: Store }) {
         },
       },
     },
-    async (request) => {
+    async (request): Promise<AuditAnswer> => {
       const { limit, before } = request.query as { limit: number; before?: number };
       // One more than asked for tells whether another page exists (as on the other paged routes):
       // a `next` after the last entry led to an empty page.
@@ -83,7 +84,7 @@ export async function auditRoute(app: FastifyInstance, opts: { store: Store }) {
 }
 
 /** An audit entry as the API answers it (and `tidewatch audit --json` prints it). */
-export function auditEntryAnswer(e: StoredAuditEntry) {
+export function auditEntryAnswer(e: StoredAuditEntry): AuditEntryAnswer {
   return {
     ...e,
     at: new Date(e.at).toISOString(),

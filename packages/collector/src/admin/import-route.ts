@@ -9,6 +9,7 @@ import {
   decodeV2Event,
   decodeV2EventBatchRaw,
   decodeV2Report,
+  type ImportAnswer,
   NATIVE_CONTENT_TYPES,
   type NativeContentType,
   NODE_TYPES,
@@ -312,7 +313,7 @@ export async function importRoute(
         last = Math.max(last, r.receivedAt);
       }
       const rows = reports.length + events.length + agentReports.length;
-      const summary = (result: WriteResult) => {
+      const summary = (result: WriteResult): ImportAnswer => {
         const imported = {
           reports: result.reportsInserted,
           events: result.eventsInserted,

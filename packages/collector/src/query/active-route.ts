@@ -1,5 +1,6 @@
 // `GET /query/active`: distinct clusters with at least one stored report, per UTC day (CONTRACT.md).
 // Read from the cluster_days rollup; every day of the range has a row, zero included.
+import type { ActiveAnswer } from '@tidewatch/protocol';
 import type { FastifyInstance } from 'fastify';
 import { requireToken } from '../auth/require-token.js';
 import type { Store } from '../store/store.js';
@@ -39,7 +40,7 @@ export async function activeRoute(app: FastifyInstance, opts: { store: Store }) 
         },
       },
     },
-    async (request) => {
+    async (request): Promise<ActiveAnswer> => {
       const filter = fleetFilter(request.query as FleetQuery);
       const rows = await opts.store.activeClusters(filter);
       const byDay = new Map(rows.map((r) => [r.day, r.clusters]));

@@ -3,7 +3,7 @@
 // rather than a part of `/query/events`: that one's shape is pinned in CONTRACT.md around
 // RisingWave's event model (stage, catalog id, connector, node), which agent events do not have;
 // theirs is a name and free fields.
-import { UUID_PATTERN } from '@tidewatch/protocol';
+import { type AgentEventsAnswer, UUID_PATTERN } from '@tidewatch/protocol';
 import type { FastifyInstance } from 'fastify';
 import { requireToken } from '../auth/require-token.js';
 import type { Store, StoredAgentEvent } from '../store/store.js';
@@ -71,7 +71,7 @@ export async function agentEventsRoute(app: FastifyInstance, opts: { store: Stor
         }),
       },
     },
-    async (request) => {
+    async (request): Promise<AgentEventsAnswer> => {
       const query = request.query as PageQuery & {
         name?: string;
       };

@@ -1,6 +1,7 @@
 // `GET /query/breakdown`: clusters per version, cluster type, meta backend, OS, object store or
 // connector, by each cluster's latest meta report in the range (CONTRACT.md); a cluster active in
 // the range without one counts as unknown (null).
+import type { BreakdownAnswer } from '@tidewatch/protocol';
 import type { FastifyInstance } from 'fastify';
 import { requireToken } from '../auth/require-token.js';
 import { BREAKDOWN_DIMENSIONS, type BreakdownDimension, type Store } from '../store/store.js';
@@ -37,7 +38,7 @@ export async function breakdownRoute(app: FastifyInstance, opts: { store: Store 
         },
       },
     },
-    async (request) => {
+    async (request): Promise<BreakdownAnswer> => {
       const query = request.query as FleetQuery & { by: BreakdownDimension };
       const filter = fleetFilter(query);
       const rows = await opts.store.breakdown(query.by, filter);

@@ -1,5 +1,6 @@
 // `GET /query/clusters/{trackingId}/history`: one cluster over a range: its facts day by day (from
 // its latest meta report of each day) and its sessions (each node or agent process between restarts).
+import type { HistoryAnswer } from '@tidewatch/protocol';
 import type { FastifyInstance } from 'fastify';
 import { requireToken } from '../auth/require-token.js';
 import { CollectorError } from '../errors.js';
@@ -75,7 +76,7 @@ export async function clusterHistoryRoute(app: FastifyInstance, opts: { store: S
         },
       },
     },
-    async (request) => {
+    async (request): Promise<HistoryAnswer> => {
       const trackingId = trackingIdParam((request.params as { trackingId: string }).trackingId);
       const range = dayRange(request.query as { from?: string; to?: string });
       const history = await opts.store.clusterHistory({ trackingId, ...range });

@@ -1,6 +1,11 @@
 // `GET /query/clusters`: the list of clusters, most recently seen first, searchable by tracking id,
 // filterable by version, cluster type and last seen; JSON pages, or the whole list as CSV/NDJSON.
-import { LIMITS, NATIVE_LIMITS } from '@tidewatch/protocol';
+import {
+  type ClusterListAnswer,
+  type ClusterListItemAnswer,
+  LIMITS,
+  NATIVE_LIMITS,
+} from '@tidewatch/protocol';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { requireToken } from '../auth/require-token.js';
 import { CollectorError } from '../errors.js';
@@ -26,7 +31,7 @@ function decodeCursor(cursor: string): { lastSeen: number; trackingId: string } 
   return { lastSeen: Number(match[1]), trackingId: match[2]! };
 }
 
-function view(c: ClusterListItem) {
+function view(c: ClusterListItem): ClusterListItemAnswer {
   return {
     trackingId: c.trackingId,
     internal: c.internal,
@@ -183,11 +188,13 @@ export async function clusterListRoute(app: FastifyInstance, opts: { store: Stor
         opts.store.countClusters(filter),
       ]);
       const page = rows.slice(0, q.limit);
-      return {
+      // Typed here rather than on the handler, which also answers exports (a reply).
+      const answer: ClusterListAnswer = {
         clusters: page.map(view),
         next: rows.length > q.limit ? encodeCursor(page.at(-1)!) : null,
         total,
       };
+      return answer;
     },
   );
 }

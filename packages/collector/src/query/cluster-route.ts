@@ -1,5 +1,6 @@
 // `GET /query/clusters/{trackingId}`: one cluster's facts from its latest meta report, and
 // all-time counts (CONTRACT.md).
+import type { ClusterAnswer } from '@tidewatch/protocol';
 import type { FastifyInstance } from 'fastify';
 import { requireToken } from '../auth/require-token.js';
 import { CollectorError } from '../errors.js';
@@ -51,7 +52,7 @@ export async function clusterRoute(app: FastifyInstance, opts: { store: Store })
         response: { 200: clusterSchema },
       },
     },
-    async (request) => {
+    async (request): Promise<ClusterAnswer> => {
       const trackingId = trackingIdParam((request.params as { trackingId: string }).trackingId);
       const cluster = await opts.store.getCluster(trackingId);
       if (!cluster) throw new CollectorError('not_found', `nothing is stored for cluster ${trackingId}`, 404);

@@ -1,6 +1,6 @@
 // `GET /query/event-counts`: RisingWave events counted per day, stage, name, connector or cluster
 // (creates, drops and recoveries per day; the clusters with the most failure recoveries).
-import { LIMITS } from '@tidewatch/protocol';
+import { type EventCountsAnswer, LIMITS } from '@tidewatch/protocol';
 import type { FastifyInstance } from 'fastify';
 import { requireToken } from '../auth/require-token.js';
 import { EVENT_GROUPINGS, type EventGrouping, type Store } from '../store/store.js';
@@ -51,7 +51,7 @@ export async function eventCountsRoute(app: FastifyInstance, opts: { store: Stor
         },
       },
     },
-    async (request) => {
+    async (request): Promise<EventCountsAnswer> => {
       const q = request.query as {
         from?: string;
         to?: string;

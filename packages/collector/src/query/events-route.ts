@@ -1,5 +1,5 @@
 // `GET /query/events`: RisingWave events newest first, filtered, with a cursor (CONTRACT.md).
-import { LIMITS } from '@tidewatch/protocol';
+import { type EventsAnswer, LIMITS } from '@tidewatch/protocol';
 import type { FastifyInstance } from 'fastify';
 import { requireToken } from '../auth/require-token.js';
 import type { Store, StoredEvent } from '../store/store.js';
@@ -62,7 +62,7 @@ export async function eventsRoute(app: FastifyInstance, opts: { store: Store }) 
         }),
       },
     },
-    async (request) => {
+    async (request): Promise<EventsAnswer> => {
       const query = request.query as PageQuery & {
         stage?: string;
         name?: string;

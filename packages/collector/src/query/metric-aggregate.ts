@@ -6,6 +6,8 @@ import {
   type ExpHistogramData,
   HistogramMerger,
   KEY_PATTERN,
+  type MetricAnswer,
+  type MetricRow,
   quantile,
   relativeErrorBound,
 } from '@tidewatch/protocol';
@@ -38,31 +40,8 @@ export function metricGrouping(by: string | undefined): MetricGrouping | undefin
   );
 }
 
-export interface MetricRow {
-  /** The group's value; `all` without grouping; null when the grouping value is unknown. */
-  value: string | null;
-  clusters: number;
-  total?: number;
-  last?: number;
-  min?: number;
-  max?: number;
-  avg?: number;
-  count?: number;
-  sum?: number;
-  p50?: number | null;
-  p90?: number | null;
-  p99?: number | null;
-  /**
-   * The largest relative error of p50/p90/p99: that of the merged histogram's scale (1.08% at the
-   * agent's scale 5; coarser when a merged histogram spans a very wide range of values).
-   */
-  relativeError?: number;
-}
-
-export interface MetricAnswer {
-  kind: 'counter' | 'gauge' | 'histogram' | null;
-  rows: MetricRow[];
-}
+/** What this module computes of `GET /query/metrics/{name}`'s answer; the route adds the rest. */
+export type MetricRows = Pick<MetricAnswer, 'kind' | 'rows'>;
 
 /** Groups rows by the requested value; labels are parsed once per distinct label set. */
 function grouper(by: MetricGrouping | undefined): (row: MetricRollup) => string | null {
@@ -194,7 +173,7 @@ export class MetricAggregator {
     totals.add(r);
   }
 
-  answer(): MetricAnswer {
+  answer(): MetricRows {
     const kind = this.newest?.kind;
     if (kind !== 'counter' && kind !== 'gauge' && kind !== 'histogram') return { kind: null, rows: [] };
     const rows = [...(this.groups.get(kind) ?? [])].map(([value, totals]) => totals.row(value, kind));
@@ -204,10 +183,7 @@ export class MetricAggregator {
 }
 
 /** The answer for rows already in memory (tests, benchmarks). */
-export function aggregateMetric(
-  rollups: Iterable<MetricRollup>,
-  by: MetricGrouping | undefined,
-): MetricAnswer {
+export function aggregateMetric(rollups: Iterable<MetricRollup>, by: MetricGrouping | undefined): MetricRows {
   const aggregator = new MetricAggregator(by);
   for (const r of rollups) aggregator.add(r);
   return aggregator.answer();
@@ -224,7 +200,7 @@ export function cellGrouping(by: MetricGrouping | undefined): CellGrouping | nul
  * in the order the store gave them (compareCells), so every store adds the same numbers in the
  * same order.
  */
-export function metricFromCells(fleet: MetricFleetAnswer): MetricAnswer | null {
+export function metricFromCells(fleet: MetricFleetAnswer): MetricRows | null {
   const kind = fleet.kind;
   if (kind === 'gauge') return null;
   if (kind !== 'counter' && kind !== 'histogram') return { kind: null, rows: [] };

@@ -1,5 +1,5 @@
 // `GET /query/metrics/{name}`: an agent metric across the fleet (CONTRACT.md).
-import { NAME_PATTERN } from '@tidewatch/protocol';
+import { type MetricAnswer, type MetricNamesAnswer, NAME_PATTERN } from '@tidewatch/protocol';
 import type { FastifyInstance } from 'fastify';
 import { requireToken } from '../auth/require-token.js';
 import { CollectorError } from '../errors.js';
@@ -50,7 +50,7 @@ export async function metricsRoute(app: FastifyInstance, opts: { store: Store })
         },
       },
     },
-    async () => ({ metrics: await opts.store.metricNames() }),
+    async (): Promise<MetricNamesAnswer> => ({ metrics: await opts.store.metricNames() }),
   );
 
   app.get(
@@ -112,7 +112,7 @@ export async function metricsRoute(app: FastifyInstance, opts: { store: Store })
         },
       },
     },
-    async (request, reply) => {
+    async (request, reply): Promise<MetricAnswer> => {
       const { name } = request.params as { name: string };
       // The names the collector stores (agents' metric names): anything else can match nothing.
       if (!NAME_PATTERN.test(name)) {

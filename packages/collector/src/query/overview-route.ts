@@ -1,5 +1,6 @@
 // `GET /query/overview`: the fleet at a glance for a range: active, new, silent and total clusters,
 // and how long clusters live. From the cluster_days rollup.
+import type { OverviewAnswer } from '@tidewatch/protocol';
 import type { FastifyInstance } from 'fastify';
 import { requireToken } from '../auth/require-token.js';
 import type { ClusterSpan, Store } from '../store/store.js';
@@ -64,7 +65,7 @@ export async function overviewRoute(app: FastifyInstance, opts: { store: Store }
         },
       },
     },
-    async (request) => {
+    async (request): Promise<OverviewAnswer> => {
       const filter = fleetFilter(request.query as FleetQuery);
       const [active, spans, left] = await Promise.all([
         opts.store.activeClusterCount(filter),

@@ -1,6 +1,7 @@
 // Deployment shape and release pickup: `GET /query/distribution` (sizes as buckets and
 // percentiles), `GET /query/connectors` (sources and sinks by connector, format and encode) and
 // `GET /query/adoption` (days until a release reaches a share of the active fleet).
+import type { AdoptionAnswer, ConnectorsAnswer, DistributionAnswer } from '@tidewatch/protocol';
 import type { FastifyInstance } from 'fastify';
 import { requireToken } from '../auth/require-token.js';
 import { connectorUseCounts } from '../store/connector-uses.js';
@@ -90,7 +91,7 @@ export async function shapeRoutes(app: FastifyInstance, opts: { store: Store }) 
         },
       },
     },
-    async (request) => {
+    async (request): Promise<DistributionAnswer> => {
       const query = request.query as FleetQuery & { of: DistributionName };
       const filter = fleetFilter(query);
       const facts = await opts.store.latestFacts(filter);
@@ -121,7 +122,7 @@ export async function shapeRoutes(app: FastifyInstance, opts: { store: Store }) 
         },
       },
     },
-    async (request) => {
+    async (request): Promise<ConnectorsAnswer> => {
       const filter = fleetFilter(request.query as FleetQuery);
       const counted = opts.store.connectorUseCounts
         ? await opts.store.connectorUseCounts(filter)
@@ -178,7 +179,7 @@ export async function shapeRoutes(app: FastifyInstance, opts: { store: Store }) 
         },
       },
     },
-    async (request) => {
+    async (request): Promise<AdoptionAnswer> => {
       const filter = fleetFilter(request.query as FleetQuery);
       const days = daysOf(filter);
       const counts = perVersion(days, await opts.store.versionCounts(filter));

@@ -1,5 +1,6 @@
 // Deployment shape from each cluster's latest facts: distributions of sizes (buckets and
 // percentiles, never only an average) and connectors by kind, format and encode.
+import type { ConnectorUsageRow, DistributionAnswer, ReleaseAdoption } from '@tidewatch/protocol';
 import { type ConnectorUseCount, connectorUseCounts } from '../store/connector-uses.js';
 import type { ClusterFacts } from '../store/store.js';
 import { compareCodeUnits } from '../text-order.js';
@@ -43,7 +44,10 @@ function percentile(sorted: number[], q: number): number | null {
   return sorted.length === 0 ? null : sorted[Math.floor(q * (sorted.length - 1))]!;
 }
 
-export function distribution(facts: ClusterFacts[], name: DistributionName) {
+export function distribution(
+  facts: ClusterFacts[],
+  name: DistributionName,
+): Omit<DistributionAnswer, 'excluded'> {
   const values = facts
     .map(DISTRIBUTIONS[name].of)
     .filter((v): v is number => v !== null)
@@ -69,30 +73,23 @@ export function distribution(facts: ClusterFacts[], name: DistributionName) {
   };
 }
 
-export interface ConnectorRow {
-  connector: string | null;
-  format: string | null;
-  encode: string | null;
-  /** Clusters with at least one such source (or sink). */
-  clusters: number;
-  /** Sources (or sinks) of this kind over those clusters. */
-  count: number;
-}
-
 const order = (a: string | null, b: string | null) =>
   a === b ? 0 : a === null ? 1 : b === null ? -1 : a < b ? -1 : 1;
 
 /** Sources and sinks by connector, format and encode, from connector_usage_json_str. */
-export function connectorUsage(facts: ClusterFacts[]): { sources: ConnectorRow[]; sinks: ConnectorRow[] } {
+export function connectorUsage(facts: ClusterFacts[]): {
+  sources: ConnectorUsageRow[];
+  sinks: ConnectorUsageRow[];
+} {
   return connectorTables(facts.map((f) => connectorUseCounts(f.connectorUsage)));
 }
 
 /** The same tables from each cluster's counted uses (one list per cluster). */
 export function connectorTables(perCluster: Iterable<ConnectorUseCount[]>): {
-  sources: ConnectorRow[];
-  sinks: ConnectorRow[];
+  sources: ConnectorUsageRow[];
+  sinks: ConnectorUsageRow[];
 } {
-  const tables = { source: new Map<string, ConnectorRow>(), sink: new Map<string, ConnectorRow>() };
+  const tables = { source: new Map<string, ConnectorUsageRow>(), sink: new Map<string, ConnectorUsageRow>() };
   for (const uses of perCluster) {
     for (const [kind, connector, format, encode, count] of uses) {
       const key = JSON.stringify([connector, format, encode]);
@@ -103,7 +100,7 @@ export function connectorTables(perCluster: Iterable<ConnectorUseCount[]>): {
       table.set(key, row);
     }
   }
-  const rows = (table: Map<string, ConnectorRow>) =>
+  const rows = (table: Map<string, ConnectorUsageRow>) =>
     [...table.values()].sort(
       (a, b) =>
         b.clusters - a.clusters ||
@@ -144,7 +141,7 @@ export function compareVersionsNewestFirst(a: string, b: string): number {
  * it ran on 10/25/50% of that day's active clusters (null: not reached in the range), and its peak.
  * Newest release first (compareVersionsNewestFirst).
  */
-export function adoption(days: string[], perVersion: Map<string | null, number[]>) {
+export function adoption(days: string[], perVersion: Map<string | null, number[]>): ReleaseAdoption[] {
   const totals = days.map((_, i) => {
     let sum = 0;
     for (const counts of perVersion.values()) sum += counts[i]!;
@@ -153,7 +150,7 @@ export function adoption(days: string[], perVersion: Map<string | null, number[]
   // The first day with any active cluster: a release running then may have come out earlier (the
   // range, or the stored data, starts there), so its first day is only a bound.
   const dataStart = totals.findIndex((t) => t > 0);
-  const rows = [];
+  const rows: ReleaseAdoption[] = [];
   for (const [version, counts] of perVersion) {
     if (version === null) continue;
     const first = counts.findIndex((c) => c > 0);

@@ -1,5 +1,6 @@
 // `GET /query/versions`: version adoption over time, active clusters per version per day, for a
 // stacked chart (a cluster's version on a day is that of its latest meta report known by then).
+import type { VersionsAnswer } from '@tidewatch/protocol';
 import type { FastifyInstance } from 'fastify';
 import { requireToken } from '../auth/require-token.js';
 import type { Store } from '../store/store.js';
@@ -59,7 +60,7 @@ export async function versionsRoute(app: FastifyInstance, opts: { store: Store }
         },
       },
     },
-    async (request) => {
+    async (request): Promise<VersionsAnswer> => {
       const filter = fleetFilter(request.query as FleetQuery);
       const rows = await opts.store.versionCounts(filter);
       const days = daysOf(filter);

@@ -2,6 +2,7 @@
 // clickhouse/), and one contract test suite (contract.test.ts) that defines "correct" for every
 // adapter.
 
+import type { ClusterAnswer } from '@tidewatch/protocol';
 import type { ConnectorUseCount } from './connector-uses.js';
 import type { CellGrouping, MetricFleetAnswer } from './metric-cells.js';
 
@@ -274,23 +275,9 @@ export interface NodeCounts {
 }
 
 /** `GET /query/clusters/{trackingId}` (CONTRACT.md), times as ms since the epoch. */
-export interface ClusterSummary {
-  trackingId: string;
+export interface ClusterSummary extends Omit<ClusterAnswer, 'firstSeen' | 'lastSeen'> {
   firstSeen: number;
   lastSeen: number;
-  version: string | null;
-  gitSha: string | null;
-  clusterType: string | null;
-  metaBackend: string | null;
-  nodeCount: NodeCounts | null;
-  streamJobCount: number | null;
-  objectStore: string | null;
-  licenseTier: string | null;
-  connectors: string[];
-  reports: NodeCounts;
-  events: number;
-  /** Native reports from Tidewatch agents (all-time). */
-  agentReports: number;
 }
 
 export interface EraseResult {
