@@ -1,9 +1,27 @@
 // `tidewatch query <question>`: the query API from a terminal, as aligned tables or JSON.
 import { parseArgs } from 'node:util';
 import { csvLine } from '@tidewatch/collector/light';
+import type {
+  ActiveAnswer,
+  AdoptionAnswer,
+  AgentEventsAnswer,
+  BreakdownAnswer,
+  ClusterAnswer,
+  ClusterListAnswer,
+  ConnectorsAnswer,
+  DistributionAnswer,
+  EventCountsAnswer,
+  EventsAnswer,
+  Excluded,
+  HistoryAnswer,
+  MetricAnswer,
+  MetricNamesAnswer,
+  OverviewAnswer,
+  VersionsAnswer,
+} from '@tidewatch/protocol';
 import { targetUrl, UsageError } from './args.js';
 import { checkSendableToken, describeFetchError, START_HINT } from './fetch-error.js';
-import { formatTable, printable, printableJson } from './table.js';
+import { cellOf, formatTable, printable, printableJson } from './table.js';
 
 /** How long a query waits for the collector's answer before giving up, unless --timeout says. */
 const DEFAULT_TIMEOUT_S = 30;
@@ -32,14 +50,24 @@ questions:
   history TRACKING_ID             one cluster's facts per day and its sessions (nodes, restarts)
 environment: TIDEWATCH_URL (default http://127.0.0.1:8080), TIDEWATCH_TOKEN`;
 
-type Rows = Record<string, unknown>[];
+/** A table's rows: objects whose fields are its columns (formatTable). */
+type Rows = readonly object[];
 
 interface Question {
   path: string;
   /** The rows to print as a table, from the JSON answer. */
-  rows(answer: Record<string, unknown>): Rows;
+  rows(answer: unknown): Rows;
   /** Further titled tables or lines after the first table. */
-  more?(answer: Record<string, unknown>): (string | Rows)[];
+  more?(answer: unknown): (string | Rows)[];
+}
+
+/**
+ * A question whose answer has the shape A, one of @tidewatch/protocol's API answers (the collector's
+ * route is typed to return it). The one place parsed JSON is taken to be that shape: a collector
+ * that answers otherwise makes rows() throw, which query() reports as an unknown shape.
+ */
+function ask<A>(path: string, rows: (answer: A) => Rows, more?: (answer: A) => (string | Rows)[]): Question {
+  return { path, rows: (a) => rows(a as A), more: more && ((a) => more(a as A)) };
 }
 
 const GIB = 1024 ** 3;
@@ -57,73 +85,46 @@ function question(
   switch (name) {
     case 'distribution':
       if (!of) throw new UsageError(`distribution needs --of\n${USAGE}`);
-      return {
-        path: '/query/distribution',
-        rows: (a) =>
-          (a.buckets as { from: number; to: number; clusters: number }[]).map((b) =>
+      return ask<DistributionAnswer>(
+        '/query/distribution',
+        (a) =>
+          a.buckets.map((b) =>
             a.unit === 'bytes'
               ? { memory: `${b.from <= 1 ? 0 : (b.from - 1) / GIB}-${b.to / GIB} GiB`, clusters: b.clusters }
-              : { [String(a.unit)]: b.from === b.to ? b.from : `${b.from}-${b.to}`, clusters: b.clusters },
+              : { [a.unit]: b.from === b.to ? b.from : `${b.from}-${b.to}`, clusters: b.clusters },
           ),
-        more: (a) => {
-          const show = (v: unknown) =>
-            v === null
-              ? '-'
-              : a.unit === 'bytes'
-                ? `${Math.round((Number(v) / GIB) * 10) / 10} GiB`
-                : String(v);
+        (a) => {
+          const show = (v: number | null) =>
+            v === null ? '-' : a.unit === 'bytes' ? `${Math.round((v / GIB) * 10) / 10} GiB` : String(v);
           return [
             `clusters ${a.clusters} (unknown ${a.unknown}) · min ${show(a.min)} · p50 ${show(a.p50)} · ` +
               `p90 ${show(a.p90)} · p99 ${show(a.p99)} · max ${show(a.max)}`,
           ];
         },
-      };
+      );
     case 'connectors':
-      return {
-        path: '/query/connectors',
-        rows: (a) => [
-          ...(a.sources as Rows).map((r) => ({ kind: 'source', ...r })),
-          ...(a.sinks as Rows).map((r) => ({ kind: 'sink', ...r })),
-        ],
-      };
+      return ask<ConnectorsAnswer>('/query/connectors', (a) => [
+        ...a.sources.map((r) => ({ kind: 'source', ...r })),
+        ...a.sinks.map((r) => ({ kind: 'sink', ...r })),
+      ]);
     case 'adoption':
-      return {
-        path: '/query/adoption',
-        rows: (a) =>
-          (
-            a.releases as {
-              version: string;
-              firstDay: string;
-              beforeRange: boolean;
-              daysTo: Record<string, number | null>;
-              peakShare: number;
-              latestShare: number;
-            }[]
-          ).map((r) => ({
-            version: r.version,
-            firstDay: r.beforeRange ? `<=${r.firstDay}` : r.firstDay,
-            ...Object.fromEntries(
-              Object.entries(r.daysTo).map(([share, days]) => [`days to ${share}%`, days ?? '-']),
-            ),
-            'peak %': r.peakShare,
-            'now %': r.latestShare,
-          })),
-      };
+      return ask<AdoptionAnswer>('/query/adoption', (a) =>
+        a.releases.map((r) => ({
+          version: r.version,
+          firstDay: r.beforeRange ? `<=${r.firstDay}` : r.firstDay,
+          ...Object.fromEntries(
+            Object.entries(r.daysTo).map(([share, days]) => [`days to ${share}%`, days ?? '-']),
+          ),
+          'peak %': r.peakShare,
+          'now %': r.latestShare,
+        })),
+      );
     case 'history':
       if (!arg) throw new UsageError(`history needs a tracking id\n${USAGE}`);
-      return {
-        path: `/query/clusters/${encodeURIComponent(arg)}/history`,
-        rows: (a) =>
-          (
-            a.days as {
-              day: string;
-              version: string | null;
-              nodeCount: Record<string, number> | null;
-              streamJobCount: number | null;
-              memoryTotal: number | null;
-              licenseTier: string | null;
-            }[]
-          ).map((d) => ({
+      return ask<HistoryAnswer>(
+        `/query/clusters/${encodeURIComponent(arg)}/history`,
+        (a) =>
+          a.days.map((d) => ({
             day: d.day,
             version: d.version,
             nodes: d.nodeCount
@@ -134,71 +135,53 @@ function question(
             license: d.licenseTier,
           })),
         // Sessions in the same unit as the days above (the API gives bytes).
-        more: (a) => [
+        (a) => [
           'sessions (nodes: meta/compute/frontend/compactor above)',
-          (a.sessions as Rows).map(({ memoryTotal, ...session }) =>
-            memoryTotal === undefined
-              ? session
-              : { ...session, memoryGiB: gib(memoryTotal as number | null) },
+          a.sessions.map(({ memoryTotal, ...session }) =>
+            memoryTotal === undefined ? session : { ...session, memoryGiB: gib(memoryTotal) },
           ),
         ],
-      };
+      );
     case 'overview':
-      return {
-        path: '/query/overview',
-        rows: (a) => [{ ...(a.clusters as object), lifetimeP50: (a.lifetimeDays as { p50: unknown }).p50 }],
-      };
+      return ask<OverviewAnswer>('/query/overview', (a) => [
+        { ...a.clusters, lifetimeP50: a.lifetimeDays.p50 },
+      ]);
     case 'active':
-      return { path: '/query/active', rows: (a) => a.series as Record<string, unknown>[] };
+      return ask<ActiveAnswer>('/query/active', (a) => a.series);
     case 'versions':
-      return {
-        path: '/query/versions',
-        rows: (a) =>
-          (a.days as string[]).map((day, i) => ({
-            day,
-            ...Object.fromEntries(
-              (a.versions as { version: string | null; clusters: number[] }[]).map((v) => [
-                v.version ?? 'unknown',
-                v.clusters[i],
-              ]),
-            ),
-          })),
-      };
+      return ask<VersionsAnswer>('/query/versions', (a) =>
+        a.days.map((day, i) => ({
+          day,
+          ...Object.fromEntries(a.versions.map((v) => [v.version ?? 'unknown', v.clusters[i]])),
+        })),
+      );
     case 'clusters':
-      return { path: '/query/clusters', rows: (a) => a.clusters as Record<string, unknown>[] };
+      return ask<ClusterListAnswer>('/query/clusters', (a) => a.clusters);
     case 'event-counts':
       if (!by) throw new UsageError(`event-counts needs --by\n${USAGE}`);
-      return { path: '/query/event-counts', rows: (a) => a.rows as Record<string, unknown>[] };
+      return ask<EventCountsAnswer>('/query/event-counts', (a) => a.rows);
     case 'breakdown':
       if (!by) throw new UsageError(`breakdown needs --by\n${USAGE}`);
-      return { path: '/query/breakdown', rows: (a) => a.rows as Record<string, unknown>[] };
+      return ask<BreakdownAnswer>('/query/breakdown', (a) => a.rows);
     case 'events':
-      return { path: '/query/events', rows: (a) => a.events as Record<string, unknown>[] };
+      return ask<EventsAnswer>('/query/events', (a) => a.events);
     case 'metrics':
-      if (!arg) return { path: '/query/metrics', rows: (a) => a.metrics as Rows };
-      return {
-        path: `/query/metrics/${encodeURIComponent(arg)}`,
-        rows: (a) => a.rows as Record<string, unknown>[],
-      };
+      if (!arg) return ask<MetricNamesAnswer>('/query/metrics', (a) => a.metrics);
+      return ask<MetricAnswer>(`/query/metrics/${encodeURIComponent(arg)}`, (a) => a.rows);
     case 'agent-events':
-      return {
-        path: '/query/agent-events',
-        rows: (a) =>
-          (a.events as { receivedAt: string; trackingId: string; name: string; fields: unknown }[]).map(
-            (e) => ({
-              receivedAt: e.receivedAt,
-              trackingId: e.trackingId,
-              name: e.name,
-              fields: JSON.stringify(e.fields),
-            }),
-          ),
-      };
+      return ask<AgentEventsAnswer>('/query/agent-events', (a) =>
+        a.events.map((e) => ({
+          receivedAt: e.receivedAt,
+          trackingId: e.trackingId,
+          name: e.name,
+          fields: JSON.stringify(e.fields),
+        })),
+      );
     case 'cluster':
       if (!arg) throw new UsageError(`cluster needs a tracking id\n${USAGE}`);
-      return {
-        path: `/query/clusters/${encodeURIComponent(arg)}`,
-        rows: (a) => Object.entries(a).map(([field, value]) => ({ field, value })),
-      };
+      return ask<ClusterAnswer>(`/query/clusters/${encodeURIComponent(arg)}`, (a) =>
+        Object.entries(a).map(([field, value]) => ({ field, value })),
+      );
     default:
       throw new UsageError(name ? `unknown question "${name}"\n${USAGE}` : USAGE);
   }
@@ -303,7 +286,7 @@ export async function query(argv: string[], env: NodeJS.ProcessEnv): Promise<voi
     console.log(printableJson(answer));
     return;
   }
-  let rows: Record<string, unknown>[];
+  let rows: Rows;
   try {
     rows = q.rows(answer);
     if (!Array.isArray(rows) || !rows.every((r) => typeof r === 'object' && r !== null)) throw new Error();
@@ -321,7 +304,7 @@ export async function query(argv: string[], env: NodeJS.ProcessEnv): Promise<voi
     console.log(typeof part === 'string' ? `\n${printable(part)}` : formatTable(part));
   }
   if (typeof answer.next === 'string') console.log(`(more: the same question with --before ${answer.next})`);
-  const excluded = answer.excluded as { ci: number; internal: number } | undefined;
+  const excluded = answer.excluded as Excluded | undefined;
   if (excluded && excluded.ci + excluded.internal > 0) {
     console.log(
       `(left out: ${excluded.ci} CI and ${excluded.internal} internal clusters; --include-ci, --include-internal to count them)`,
@@ -338,7 +321,7 @@ export async function query(argv: string[], env: NodeJS.ProcessEnv): Promise<voi
 function printCsv(rows: Rows, more: (string | Rows)[], next: unknown): void {
   const keys = [...new Set(rows.flatMap((r) => Object.keys(r)))];
   const shown = (line: string) => (process.stdout.isTTY ? printable(line) : line);
-  const lines = [csvLine(keys), ...rows.map((r) => csvLine(keys.map((k) => r[k])))];
+  const lines = [csvLine(keys), ...rows.map((r) => csvLine(keys.map((k) => cellOf(r, k))))];
   process.stdout.write(`${lines.map(shown).join('\n')}\n`);
   if (more.some((part) => typeof part !== 'string'))
     console.error('(this answer has more tables than the first: --json prints all of it)');

@@ -46,7 +46,12 @@ function number(v: number): string {
   return Math.abs(v) >= 1000 ? String(Math.round(v)) : String(Number(v.toPrecision(4)));
 }
 
-export function formatTable(rows: Record<string, unknown>[], columns?: string[]): string {
+/** A row's value in a column. Rows are any objects: the API answers' interfaces have no index signature. */
+export function cellOf(row: object, column: string): unknown {
+  return (row as Record<string, unknown>)[column];
+}
+
+export function formatTable(rows: readonly object[], columns?: string[]): string {
   if (rows.length === 0) return '(no rows)';
   const keys = columns ?? Object.keys(rows[0]!);
   const cell = (v: unknown) =>
@@ -56,9 +61,12 @@ export function formatTable(rows: Record<string, unknown>[], columns?: string[])
         ? number(v)
         : printable(typeof v === 'object' ? JSON.stringify(v) : String(v));
   const numeric = keys.map((k) =>
-    rows.every((r) => r[k] === null || r[k] === undefined || typeof r[k] === 'number'),
+    rows.every((r) => {
+      const v = cellOf(r, k);
+      return v === null || v === undefined || typeof v === 'number';
+    }),
   );
-  const widths = keys.map((k) => Math.max(k.length, ...rows.map((r) => cell(r[k]).length)));
+  const widths = keys.map((k) => Math.max(k.length, ...rows.map((r) => cell(cellOf(r, k)).length)));
   const line = (values: string[]) =>
     values
       .map((v, i) => (numeric[i] ? v.padStart(widths[i]!) : v.padEnd(widths[i]!)))
@@ -67,6 +75,6 @@ export function formatTable(rows: Record<string, unknown>[], columns?: string[])
   return [
     line(keys),
     line(widths.map((w) => '-'.repeat(w))),
-    ...rows.map((r) => line(keys.map((k) => cell(r[k])))),
+    ...rows.map((r) => line(keys.map((k) => cell(cellOf(r, k))))),
   ].join('\n');
 }

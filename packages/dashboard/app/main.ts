@@ -1,6 +1,7 @@
 // The Tidewatch dashboard: sign-in, the frame (navigation and date range), and the views.
 import './style.css';
-import { type ActiveAnswer, cancelPending, getJson, UnauthorizedError, UnsendableTokenError } from './api';
+import type { ActiveAnswer } from '@tidewatch/protocol/api-answers';
+import { cancelPending, getJson, UnauthorizedError, UnsendableTokenError } from './api';
 import { clearToken, getToken, setToken, takeTokenFromFragment } from './auth';
 import { destroyCharts } from './charts';
 import { clear, h } from './dom';

@@ -3,6 +3,7 @@
 // that say what to do (collector down, token wrong or not admin).
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
+import type { ImportAnswer } from '@tidewatch/protocol';
 import { describeFetchError, START_HINT } from '../fetch-error.js';
 import type { WireItem } from './activity.js';
 
@@ -151,13 +152,10 @@ export class ImportSender {
       },
     });
     if (!response.ok) throw await refusal(response, '/admin/import', this.target);
-    const answer = (await response.json()) as {
-      imported: Counts;
-      duplicates?: number;
-      discarded: number;
-      blocked?: number;
-      expired?: number;
-    };
+    // Only imported and discarded are counted on: blocked and expired came after the route, and a
+    // collector from before answers without them.
+    const answer = (await response.json()) as Partial<ImportAnswer> &
+      Pick<ImportAnswer, 'imported' | 'discarded'>;
     if (ndjson === '') return;
     const d = this.delivered;
     d.requests++;

@@ -1,16 +1,13 @@
 // Clusters: search by tracking id, the list (filterable, exportable as CSV or NDJSON), and one
 // cluster's page: its facts now, its history and sessions, its report counts and its events.
-import {
-  ApiError,
-  type ClusterAnswer,
-  type ClusterListAnswer,
-  type EventsAnswer,
-  getJson,
-  getText,
-  type HistoryAnswer,
-  type NodeCounts,
-  NotFoundError,
-} from '../api';
+import type {
+  ClusterAnswer,
+  ClusterListAnswer,
+  EventsAnswer,
+  HistoryAnswer,
+  NodeCounts,
+} from '@tidewatch/protocol/api-answers';
+import { ApiError, getJson, getText, NotFoundError } from '../api';
 import { type Child, h, table } from '../dom';
 import { formatCount, formatGiB, formatTime, label } from '../format';
 import { panel, showError } from '../panel';
@@ -246,7 +243,7 @@ function historyPanels(route: Route, trackingId: string, cluster: Promise<Cluste
     () => getJson<HistoryAnswer>(`/query/clusters/${encodeURIComponent(trackingId)}/history`, route.range),
     (error: unknown) => {
       if (error instanceof NotFoundError)
-        return { trackingId, days: [], sessions: [] } satisfies HistoryAnswer;
+        return { days: [], sessions: [] } satisfies Pick<HistoryAnswer, 'days' | 'sessions'>;
       throw error;
     },
   );

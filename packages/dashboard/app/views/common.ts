@@ -1,5 +1,6 @@
 // Pieces several views share: the page heading, the events table and the agent events panel.
-import { type AgentEventsAnswer, type EventItem, type Excluded, getJson } from '../api';
+import type { AgentEventsAnswer, EventItem, Excluded } from '@tidewatch/protocol/api-answers';
+import { getJson } from '../api';
 import { type Child, cutText, h, table } from '../dom';
 import { formatCount, formatTime } from '../format';
 import { panel } from '../panel';

@@ -1,11 +1,11 @@
 // Connectors: which connectors clusters use, and the create/drop events that name a connector.
-import {
-  type BreakdownAnswer,
-  type ConnectorsAnswer,
-  type EventCountsAnswer,
-  type EventsAnswer,
-  getJson,
-} from '../api';
+import type {
+  BreakdownAnswer,
+  ConnectorsAnswer,
+  EventCountsAnswer,
+  EventsAnswer,
+} from '@tidewatch/protocol/api-answers';
+import { getJson } from '../api';
 import { barTable } from '../charts';
 import { h, table } from '../dom';
 import { formatCount } from '../format';

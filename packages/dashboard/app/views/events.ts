@@ -1,6 +1,7 @@
 // Events: RisingWave's create/drop/recovery events, filtered by stage, name and cluster, paged with
 // the API's `next` cursor; and the clusters with the most recoveries (a reliability signal).
-import { type EventCountsAnswer, type EventsAnswer, getJson } from '../api';
+import type { EventCountsAnswer, EventsAnswer } from '@tidewatch/protocol/api-answers';
+import { getJson } from '../api';
 import { barTable } from '../charts';
 import { h } from '../dom';
 import { formatCount } from '../format';

@@ -1,7 +1,8 @@
 // Metrics: one agent metric across the fleet, grouped by version (or cluster type, node type,
 // cluster, or one label such as sqlstate_class). Histograms show p50/p90/p99 from the merged
 // histograms: which release made p99 worse? Below, the events agents sent (e.g. db.ddl).
-import { getJson, type MetricAnswer, type MetricNamesAnswer, type MetricRow } from '../api';
+import type { MetricAnswer, MetricNamesAnswer, MetricRow } from '@tidewatch/protocol/api-answers';
+import { getJson } from '../api';
 import { groupedBars } from '../charts';
 import { type Child, h, table } from '../dom';
 import { formatCount, groupLabel, unitFormat } from '../format';

@@ -1,13 +1,12 @@
 // Overview: the fleet at a glance. Tiles, active clusters per day, version adoption, deployment shape.
-import {
-  type ActiveAnswer,
-  type BreakdownAnswer,
-  type ClusterListAnswer,
-  getJson,
-  NotFoundError,
-  type OverviewAnswer,
-  type VersionsAnswer,
-} from '../api';
+import type {
+  ActiveAnswer,
+  BreakdownAnswer,
+  ClusterListAnswer,
+  OverviewAnswer,
+  VersionsAnswer,
+} from '@tidewatch/protocol/api-answers';
+import { getJson, NotFoundError } from '../api';
 import { barTable, dailyChart, stackedChart } from '../charts';
 import { OTHERS_COLOUR, versionColours } from '../colours';
 import { clear, h } from '../dom';

@@ -1,13 +1,12 @@
 // Deployment shape panels: size distributions (buckets and percentiles), release pickup, and
 // sources and sinks by connector, format and encode.
-import {
-  type AdoptionAnswer,
-  type ConnectorsAnswer,
-  type ConnectorUsageRow,
-  type DistributionAnswer,
-  getJson,
-  type Params,
-} from '../api';
+import type {
+  AdoptionAnswer,
+  ConnectorsAnswer,
+  ConnectorUsageRow,
+  DistributionAnswer,
+} from '@tidewatch/protocol/api-answers';
+import { getJson, type Params } from '../api';
 import { barTable } from '../charts';
 import { h, table } from '../dom';
 import { formatCount, formatGiB, formatShare, label } from '../format';
