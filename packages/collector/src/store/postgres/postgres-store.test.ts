@@ -1,7 +1,11 @@
-// The PostgreSQL store's own URL parameters: pool=N bounds the connections one collector keeps.
+// The PostgreSQL store's own URL parameters (pool=N bounds the connections one collector keeps),
+// and what only a store with several writers at once can get wrong.
+import { decodeV2Report } from '@tidewatch/protocol';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
+import { metaReport } from '../../../test-support/risingwave.js';
 import { createPostgresDatabase } from '../../../test-support/services.js';
+import { reportRow } from '../../ingest/rows.js';
 import { DEFAULT_POOL_SIZE, openPostgresStore, poolSizeOption } from './postgres-store.js';
 
 describe('poolSizeOption', () => {
@@ -87,6 +91,53 @@ describe.skipIf(!database)('a role that may not create tables', () => {
     } finally {
       await admin.query(`drop role if exists ${role}`).catch(() => {});
       await admin.end();
+    }
+  });
+});
+
+describe.skipIf(!database)('a PostgreSQL store with several writes in flight', () => {
+  it('counts every cluster of a day once in the version counts', async () => {
+    // The write batcher keeps up to four write transactions in flight. Each used to count its
+    // days again from cluster_days: a second recount's delete could not see the first one's new
+    // rows, so both counts stayed (a day of 2,000 new clusters read as 5,936 in a scratch run).
+    const store = openPostgresStore(database!.url);
+    try {
+      await store.migrate();
+      const at = Date.UTC(2026, 10, 24, 9);
+      const report = (trackingId: string, version: string) => {
+        const raw = metaReport({ trackingId, version });
+        return reportRow(decodeV2Report('meta', raw), raw, at);
+      };
+      await store.writeBatch({ reports: [report('first', '2.5.0')], events: [] });
+      // A day that already holds many clusters: a recount of it takes long enough for the next
+      // write to start its own meanwhile.
+      const admin = new pg.Client({ connectionString: database!.url });
+      await admin.connect();
+      try {
+        await admin.query(`insert into cluster_days (day, tracking_id, ci, version)
+          select '2026-11-24', 'seed-' || g, 0, '2.5.0' from generate_series(1, 200000) g`);
+        await admin.query(`update day_versions set clusters = clusters + 200000
+          where day = '2026-11-24' and version = '2.5.0' and ci = 0`);
+      } finally {
+        await admin.end();
+      }
+      const lane = async (lane: number) => {
+        for (let write = 0; write < 20; write++) {
+          const ids = Array.from({ length: 16 }, (_, i) => `lane${lane}-write${write}-${i}`);
+          await store.writeBatch({ reports: ids.map((id, i) => report(id, `2.${i % 4}.0`)), events: [] });
+        }
+      };
+      await Promise.all([0, 1, 2, 3].map(lane));
+      const day = { fromDay: '2026-11-24', toDay: '2026-11-24', includeCi: false };
+      expect(await store.versionCounts(day)).toEqual([
+        { day: '2026-11-24', version: '2.0.0', clusters: 320 },
+        { day: '2026-11-24', version: '2.1.0', clusters: 320 },
+        { day: '2026-11-24', version: '2.2.0', clusters: 320 },
+        { day: '2026-11-24', version: '2.3.0', clusters: 320 },
+        { day: '2026-11-24', version: '2.5.0', clusters: 200_001 },
+      ]);
+    } finally {
+      await store.close();
     }
   });
 });

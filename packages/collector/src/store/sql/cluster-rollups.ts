@@ -210,11 +210,10 @@ export const DAY_FACTS_CONFLICT = `(day, tracking_id) do update set facts_at = e
   where excluded.facts_at >= cluster_day_facts.facts_at`;
 
 /**
- * The day_versions rollup after a write: the clusters the batch touched get their carried-forward
+ * The carried versions after a write: the clusters the batch touched get their carried-forward
  * version recomputed from the batch's earliest day on (in live ingest that is today's row only; a
- * backdated import recomputes more, which is still right), then the counts of every day whose rows
- * were updated are recomputed from cluster_days (idempotent: retries and dedup cannot count twice).
- * Returns the statements' parameters: the first day and the tracking ids, in chunks.
+ * backdated import recomputes more, which is still right). Returns the statements' parameters:
+ * the first day and the tracking ids, in chunks.
  */
 export function versionRefreshes(
   rows: readonly { day: string; tracking_id: string }[],
@@ -272,9 +271,88 @@ export const ROLLUP_SQL = {
     update cluster_day_facts set next_day = ${NEXT_FACTS_DAY}
     where (tracking_id, day) in (select tracking_id, day from touched)
       and next_day <> ${NEXT_FACTS_DAY}`,
+  /** Parameters: first day, then `ids` tracking ids. The rows carryVersions would change. */
+  versionChanges: (ids: number) => `select day, tracking_id, version, ci, (${CARRIED_VERSION}) as carried
+    from cluster_days where day >= ? and tracking_id in (${new Array(ids).fill('?').join(', ')})
+      and version is distinct from (${CARRIED_VERSION})`,
+  /** Parameters: `pairs` (day, tracking_id). Those cluster_days rows that exist. */
+  clusterDays: (pairs: number) => `select day, tracking_id, version, ci from cluster_days
+    where (day, tracking_id) in (values ${new Array(pairs).fill('(?, ?)').join(', ')})`,
+  /** Parameter: day. Its day_versions rows, deleted and returned, to be written back folded. */
+  takeDay: () => 'delete from day_versions where day = ? returning version, ci, clusters',
   /** Parameter: day. */
   clearDay: () => 'delete from day_versions where day = ?',
   /** Parameter: day. */
   countDay: () => `insert into day_versions (day, version, ci, clusters)
     select day, version, ci, count(*) from cluster_days where day = ? group by day, version, ci`,
 } as const;
+
+/** A cluster_days row as the write steps read it (ci is 0 or 1). */
+export interface ClusterDayState {
+  day: string;
+  tracking_id: string;
+  version: string | null;
+  ci: number;
+}
+
+/** A day_versions row of one day (PostgreSQL reads the bigint count as text). */
+export interface DayVersionRow {
+  version: string | null;
+  ci: number;
+  clusters: number | string;
+}
+
+/** Parameters of ROLLUP_SQL.clusterDays: (day, tracking_id) pairs, in padded chunks. */
+export function dayPairs(rows: readonly { day: string; tracking_id: string }[]): string[][] {
+  return paddedChunks([...rows]).map((chunk) => chunk.flatMap((r) => [r.day, r.tracking_id]));
+}
+
+/**
+ * How a write changes day_versions: per (day, version, ci), clusters added minus removed. Each
+ * changed cluster_days row moves one cluster from its old group to its new one.
+ */
+export class DayVersionDeltas {
+  private readonly byDay = new Map<string, Map<string, { version: string | null; ci: number; n: number }>>();
+
+  add(day: string, version: string | null, ci: number, n: number): void {
+    let groups = this.byDay.get(day);
+    if (!groups) {
+      groups = new Map();
+      this.byDay.set(day, groups);
+    }
+    const key = `${version === null ? '\u0001' : `v${version}`}\0${ci}`;
+    const group = groups.get(key);
+    if (group) group.n += n;
+    else groups.set(key, { version, ci, n });
+  }
+
+  move(
+    day: string,
+    from: { version: string | null; ci: number },
+    to: { version: string | null; ci: number },
+  ): void {
+    this.add(day, from.version, from.ci, -1);
+    this.add(day, to.version, to.ci, 1);
+  }
+
+  /** Days with a change, in order (PostgreSQL locks them in this order). */
+  days(): string[] {
+    return [...this.byDay]
+      .filter(([, groups]) => [...groups.values()].some((g) => g.n !== 0))
+      .map(([day]) => day)
+      .sort();
+  }
+
+  /**
+   * The day's rows to write back: what was stored (several rows of one group are summed, as the
+   * reads do) plus this write's changes, without groups that come to zero.
+   */
+  foldInto(day: string, stored: readonly DayVersionRow[]) {
+    const folded = new DayVersionDeltas();
+    for (const r of stored) folded.add(day, r.version, Number(r.ci), Number(r.clusters));
+    for (const g of this.byDay.get(day)?.values() ?? []) folded.add(day, g.version, g.ci, g.n);
+    return [...(folded.byDay.get(day)?.values() ?? [])]
+      .filter((g) => g.n !== 0)
+      .map((g) => ({ day, version: g.version, ci: g.ci, clusters: g.n }));
+  }
+}

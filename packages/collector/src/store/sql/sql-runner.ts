@@ -1,11 +1,19 @@
 // How the write path, erase and retention run their hand-written SQL on either dialect: `?`
 // parameters numbered for PostgreSQL, small statements marked to run as named prepared statements,
 // multi-row inserts written out, and the day_versions recount they all need.
-import { CompiledQuery, type Kysely } from 'kysely';
+import { CompiledQuery, type Kysely, sql } from 'kysely';
 import { PREPARE_MARK, PREPARED_MAX_ROWS } from '../postgres/prepared-pool.js';
 import { ROLLUP_SQL } from './cluster-rollups.js';
 import type { Database } from './schema.js';
 import { chunks } from './statement-chunks.js';
+
+/** The advisory lock class of day_versions days (postgres-store.ts has the cluster locks'). */
+const DAY_LOCK_CLASS = 737_045;
+
+/** A day's lock key: its number of days since 1970 (every day its own; no collisions). */
+function daySlot(day: string): number {
+  return Math.round(Date.parse(`${day}T00:00:00Z`) / 86_400_000);
+}
 
 export class SqlRunner {
   constructor(private readonly kind: 'sqlite' | 'postgres') {}
@@ -55,6 +63,19 @@ export class SqlRunner {
   }
 
   /**
+   * On PostgreSQL, one transaction at a time rewrites a day's day_versions rows, until it ends:
+   * two that recounted one day at once each inserted their count (the second one's delete cannot
+   * see the first one's new rows), and a recount beside a write's change would count it twice.
+   * In day order, so two of them cannot wait on each other. SQLite has one writer at a time.
+   */
+  async lockDays(db: Kysely<Database>, days: readonly string[]): Promise<void> {
+    if (this.kind !== 'postgres' || days.length === 0) return;
+    const slots = [...new Set(days.map(daySlot))].sort((a, b) => a - b);
+    await sql`select pg_advisory_xact_lock(${DAY_LOCK_CLASS}, slot)
+      from (select unnest(${slots}::int[]) as slot order by slot) s`.execute(db);
+  }
+
+  /**
    * On PostgreSQL a write statement small enough to keep is run as a named prepared statement
    * (postgres/prepared-pool.ts): parsed and planned once per connection instead of per batch.
    * `rows` is the statement's row count (a rollup passes half its parameters: they come in pairs).
@@ -65,7 +86,9 @@ export class SqlRunner {
 
   /** Counts day_versions again for these days from cluster_days. */
   async recountDays(db: Kysely<Database>, days: Iterable<string>): Promise<void> {
-    for (const day of [...days].sort()) {
+    const sorted = [...new Set(days)].sort();
+    await this.lockDays(db, sorted);
+    for (const day of sorted) {
       await this.raw(db, ROLLUP_SQL.clearDay(), [day]);
       await this.raw(db, ROLLUP_SQL.countDay(), [day]);
     }

@@ -32,6 +32,9 @@ export async function writeBatch(
         answer = opened;
       } else if (step.kind === 'insert') {
         answer = await run.insertRows(trx, step.table, step.rows, step.conflict, step.returning);
+      } else if (step.kind === 'lockDays') {
+        await run.lockDays(trx, step.days);
+        answer = undefined;
       } else if (step.kind === 'statement') answer = await run.raw(trx, step.text, step.parameters);
       else throw new Error(`${step.kind} is for a store's only writer, which PostgreSQL has not`);
     }

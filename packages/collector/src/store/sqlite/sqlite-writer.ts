@@ -131,6 +131,8 @@ function runStep(step: WriteStep, rollups: MemoTransaction): unknown {
     }
     return returned;
   }
+  // The only writer: nobody else rewrites a day's counts.
+  if (step.kind === 'lockDays') return undefined;
   if (step.kind === 'insertEach') {
     return step.rows.map((row) => insert(step.table, row, step.conflict).run(values(row)).changes > 0);
   }
