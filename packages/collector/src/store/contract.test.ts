@@ -1415,6 +1415,33 @@ describe.each(targets)('store contract: $name', (target) => {
     }
   });
 
+  sqlOnly?.('counts every day once again where two writes both kept their count (0042)', async () => {
+    const sqlStore = await storeMigratedTo('0041_day_versions_index');
+    try {
+      await sqlStore.writeBatch({
+        reports: [meta('twice-a', T0, { version: '2.4.1' }), meta('twice-b', T0, { version: '2.5.0' })],
+        events: [],
+      });
+      // What two PostgreSQL writes recounting the day at once left: the day counted twice.
+      await sqlStore.db
+        .insertInto('day_versions')
+        .values([
+          { day: '2026-11-20', version: '2.4.1', ci: 0, clusters: 1 },
+          { day: '2026-11-20', version: '2.5.0', ci: 0, clusters: 1 },
+        ])
+        .execute();
+      const range = { fromDay: '2026-11-20', toDay: '2026-11-20', includeCi: false };
+      expect(await sqlStore.activeClusters(range)).toEqual([{ day: '2026-11-20', clusters: 4 }]);
+      await sqlStore.migrate();
+      expect(await sqlStore.versionCounts(range)).toEqual([
+        { day: '2026-11-20', version: '2.4.1', clusters: 1 },
+        { day: '2026-11-20', version: '2.5.0', clusters: 1 },
+      ]);
+    } finally {
+      await sqlStore.close();
+    }
+  });
+
   sqlOnly?.('gives rows from before time-first retry keys the keys ingest computes now (0038)', async () => {
     const sqlStore = await storeMigratedTo('0037_event_counts_index');
     try {

@@ -32,6 +32,7 @@ const SHIPPED = [
   '0039_rollup_epoch',
   '0040_legacy_event_keys',
   '0041_day_versions_index',
+  '0042_day_versions_recount',
 ];
 
 describe('the migration list', () => {

@@ -29,6 +29,7 @@ import { migration as retryKeysTimeFirst } from './0038_retry_keys_time_first.js
 import { migration as rollupEpoch } from './0039_rollup_epoch.js';
 import { migration as legacyEventKeys } from './0040_legacy_event_keys.js';
 import { migration as dayVersionsIndex } from './0041_day_versions_index.js';
+import { migration as dayVersionsRecount } from './0042_day_versions_recount.js';
 import type { MigrationDialect } from './migration-dialect.js';
 
 /** A migration, or one that differs between SQLite and PostgreSQL given the store's dialect. */
@@ -64,6 +65,7 @@ export const MIGRATIONS: readonly (readonly [name: string, step: Step])[] = [
   ['0039_rollup_epoch', rollupEpoch],
   ['0040_legacy_event_keys', legacyEventKeys],
   ['0041_day_versions_index', dayVersionsIndex],
+  ['0042_day_versions_recount', dayVersionsRecount],
 ];
 
 export function migrationProvider(dialect: MigrationDialect): MigrationProvider {
