@@ -1442,6 +1442,27 @@ describe.each(targets)('store contract: $name', (target) => {
     }
   });
 
+  sqlOnly?.('builds every fleet day again, so cells kept from before an erase go (0043)', async () => {
+    const sqlStore = await storeMigratedTo('0042_day_versions_recount');
+    try {
+      const write = (trackingId: string, value: number) =>
+        agent({ trackingId, metrics: [counter('rebuilt.q', value)] }, T0 - 10 * 86_400_000);
+      await sqlStore.writeBatch({ reports: [], events: [], agentReports: [write('a', 1), write('b', 2)] });
+      const question = { name: 'rebuilt.q', fromDay: '2026-11-10', toDay: '2026-11-10', includeCi: false };
+      const now = T0 + 30 * 86_400_000;
+      const total = async () =>
+        metricFromCells(await sqlStore.metricFleet(question, undefined, now))?.rows[0]?.total;
+      expect(await total()).toBe(3);
+      // What a rebuild beside an erase of 'b' left: its rows gone, its points still in fresh cells.
+      await sqlStore.db.deleteFrom('metric_rollup').where('tracking_id', '=', 'b').execute();
+      expect(await total()).toBe(3);
+      await sqlStore.migrate();
+      expect(await total()).toBe(1);
+    } finally {
+      await sqlStore.close();
+    }
+  });
+
   sqlOnly?.('gives rows from before time-first retry keys the keys ingest computes now (0038)', async () => {
     const sqlStore = await storeMigratedTo('0037_event_counts_index');
     try {

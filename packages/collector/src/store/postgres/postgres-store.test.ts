@@ -3,9 +3,12 @@
 import { decodeV2Report } from '@tidewatch/protocol';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
+import { agentReport, counter } from '../../../test-support/agent-report.js';
 import { metaReport } from '../../../test-support/risingwave.js';
 import { createPostgresDatabase } from '../../../test-support/services.js';
+import { agentReportWrite } from '../../ingest/native-rows.js';
 import { reportRow } from '../../ingest/rows.js';
+import { metricFromCells } from '../../query/metric-aggregate.js';
 import { DEFAULT_POOL_SIZE, openPostgresStore, poolSizeOption } from './postgres-store.js';
 
 describe('poolSizeOption', () => {
@@ -138,6 +141,81 @@ describe.skipIf(!database)('a PostgreSQL store with several writes in flight', (
       ]);
     } finally {
       await store.close();
+    }
+  });
+});
+
+describe.skipIf(!database)('a PostgreSQL store rebuilding fleet cells beside an erase or a tag', () => {
+  // A rebuild of a stale day reads the day's rows and then writes its cells in one transaction.
+  // Erase and the internal tag mark the cluster's days stale; they used to skip days already
+  // stale (`fresh = 1`), so a rebuild could claim such a day before they committed, fold what it
+  // read before the commit, and store those cells as fresh: the erased cluster stayed in them
+  // (the tagged one on the wrong side) until some later write of that day.
+  const day = Date.UTC(2026, 9, 1, 12); // a closed day: cells are stored for it
+  const now = day + 30 * 86_400_000;
+  const question = { name: 'race.q', fromDay: '2026-10-01', toDay: '2026-10-01', includeCi: false };
+  const none = { names: new Set<string>(), series: new Set<string>() };
+  const write = (trackingId: string, value: number) => {
+    const report = agentReport({ trackingId, metrics: [counter('race.q', value)] });
+    return agentReportWrite(report, new Uint8Array([1]), day, none).write;
+  };
+
+  it.each([
+    ['an erase', (s: ReturnType<typeof openPostgresStore>) => s.eraseCluster('gone')],
+    ['the internal tag', (s: ReturnType<typeof openPostgresStore>) => s.setInternal('gone', true)],
+  ])('keeps no cells folded before %s committed', async (_, change) => {
+    const url = (await createPostgresDatabase())!;
+    const store = openPostgresStore(url.url);
+    const admin = new pg.Client({ connectionString: url.url });
+    const blocker = new pg.Client({ connectionString: url.url });
+    try {
+      await store.migrate();
+      await store.writeBatch({ reports: [], events: [], agentReports: [write('keep', 1), write('gone', 2)] });
+      await admin.connect();
+      await blocker.connect();
+      // Built once, to learn a cell the next rebuild writes; then the day is stale again.
+      await store.metricFleet(question, undefined, now);
+      const { rows } = await admin.query(`select * from metric_fleet where name = 'race.q' limit 1`);
+      await admin.query(`delete from metric_fleet where name = 'race.q'`);
+      await admin.query(`update metric_fleet_days set fresh = 0 where name = 'race.q'`);
+      // The same cell, inserted and not committed: the rebuild waits at its insert, after reading.
+      const cell = rows[0] as Record<string, unknown>;
+      const columns = Object.keys(cell);
+      await blocker.query('begin');
+      await blocker.query(
+        `insert into metric_fleet (${columns.join(', ')}) values (${columns.map((_c, i) => `$${i + 1}`).join(', ')})`,
+        columns.map((c) => cell[c]),
+      );
+      const waiting = async (n: number) => {
+        for (let i = 0; i < 100; i++) {
+          const { rows: w } = await admin.query(
+            `select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`,
+          );
+          if (w[0].n >= n) return true;
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        return false;
+      };
+      const rebuild = store.metricFleet(question, undefined, now);
+      expect(await waiting(1)).toBe(true);
+      // The erase or tag now waits for the rebuild (it used to commit at once).
+      let changed = false;
+      const changing = change(store).then(() => {
+        changed = true;
+      });
+      await waiting(2);
+      await blocker.query('rollback');
+      await Promise.all([rebuild, changing]);
+      expect(changed).toBe(true);
+      // The cells answer as the rows do: only the cluster left.
+      expect(metricFromCells(await store.metricFleet(question, undefined, now))?.rows).toEqual([
+        { value: 'all', clusters: 1, total: 1 },
+      ]);
+    } finally {
+      await blocker.end().catch(() => {});
+      await admin.end().catch(() => {});
+      await store.close();
+      await url.drop();
     }
   });
 });

@@ -31,8 +31,14 @@ import type { MetricPointQuery, MetricRollup } from '../store.js';
 import type { Database } from './schema.js';
 import { chunks } from './statement-chunks.js';
 
-/** Erase and the internal tag: every day the cluster has rollup rows in is built again. */
-export const MARK_CLUSTER_DAYS_SQL = `update metric_fleet_days set fresh = 0 where fresh = 1 and (name, day) in
+/**
+ * Erase and the internal tag: every day the cluster has rollup rows in is built again. Stale days
+ * too (no `fresh = 1`): the update locks each row until the erase or tag commits, so a rebuild
+ * cannot claim the day meanwhile and fold rows read before the commit. With `fresh = 1`, a rebuild
+ * claiming a stale day (or one it had claimed, not yet committed) beside an erase kept the erased
+ * cluster in the day's cells for good, and one beside a tag kept it on the wrong side.
+ */
+export const MARK_CLUSTER_DAYS_SQL = `update metric_fleet_days set fresh = 0 where (name, day) in
   (select name, day from metric_rollup where tracking_id = ?)`;
 
 /** Days a rebuild folds per transaction: a year of a big fleet is built in bounded steps. */

@@ -33,6 +33,7 @@ const SHIPPED = [
   '0040_legacy_event_keys',
   '0041_day_versions_index',
   '0042_day_versions_recount',
+  '0043_metric_fleet_rebuild',
 ];
 
 describe('the migration list', () => {

@@ -30,6 +30,7 @@ import { migration as rollupEpoch } from './0039_rollup_epoch.js';
 import { migration as legacyEventKeys } from './0040_legacy_event_keys.js';
 import { migration as dayVersionsIndex } from './0041_day_versions_index.js';
 import { migration as dayVersionsRecount } from './0042_day_versions_recount.js';
+import { migration as metricFleetRebuild } from './0043_metric_fleet_rebuild.js';
 import type { MigrationDialect } from './migration-dialect.js';
 
 /** A migration, or one that differs between SQLite and PostgreSQL given the store's dialect. */
@@ -66,6 +67,7 @@ export const MIGRATIONS: readonly (readonly [name: string, step: Step])[] = [
   ['0040_legacy_event_keys', legacyEventKeys],
   ['0041_day_versions_index', dayVersionsIndex],
   ['0042_day_versions_recount', dayVersionsRecount],
+  ['0043_metric_fleet_rebuild', metricFleetRebuild],
 ];
 
 export function migrationProvider(dialect: MigrationDialect): MigrationProvider {
