@@ -41,6 +41,10 @@ import { chunks } from './statement-chunks.js';
 export const MARK_CLUSTER_DAYS_SQL = `update metric_fleet_days set fresh = 0 where (name, day) in
   (select name, day from metric_rollup where tracking_id = ?)`;
 
+/** PostgreSQL: MARK_CLUSTER_DAYS_SQL's rows locked in writers' order (code units: collate "C"). */
+export const LOCK_CLUSTER_DAYS_SQL = `select 1 from metric_fleet_days where (name, day) in
+  (select name, day from metric_rollup where tracking_id = ?) order by name collate "C", day for update`;
+
 /** Days a rebuild folds per transaction: a year of a big fleet is built in bounded steps. */
 const DAYS_PER_REBUILD = 16;
 

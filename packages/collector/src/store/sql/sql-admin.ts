@@ -4,7 +4,6 @@ import type { Kysely } from 'kysely';
 import { tokenColumns, tokenRecord } from '../answers.js';
 import type { AuditEntry, BlockedCluster, StoredAuditEntry, TokenRecord } from '../store.js';
 import type { SqlDialectHooks } from './dialect.js';
-import { MARK_CLUSTER_DAYS_SQL } from './metric-fleet.js';
 import type { Database } from './schema.js';
 import type { SqlRunner } from './sql-runner.js';
 
@@ -23,7 +22,7 @@ export class SqlAdmin {
         .where('tracking_id', '=', trackingId)
         .executeTakeFirst();
       // The cluster's metric cells move between the internal and the other cells.
-      await this.run.raw(trx, MARK_CLUSTER_DAYS_SQL, [trackingId]);
+      await this.run.markClusterDays(trx, trackingId);
       return Number(result.numUpdatedRows) > 0;
     });
   }

@@ -4,7 +4,6 @@
 import type { Kysely } from 'kysely';
 import type { EraseResult } from '../store.js';
 import type { SqlDialectHooks } from './dialect.js';
-import { MARK_CLUSTER_DAYS_SQL } from './metric-fleet.js';
 import { bumpRollupEpoch } from './rollup-memo.js';
 import { type Database, DERIVED_CLUSTER_TABLES } from './schema.js';
 import type { SqlRunner } from './sql-runner.js';
@@ -40,7 +39,7 @@ export async function eraseCluster(
       .where('tracking_id', '=', trackingId)
       .executeTakeFirst();
     // Its metric cells are built again without it (before its rollup rows go).
-    await run.raw(trx, MARK_CLUSTER_DAYS_SQL, [trackingId]);
+    await run.markClusterDays(trx, trackingId);
     // Every other table that holds rows of a cluster (rollups included): erase means everywhere.
     for (const table of DERIVED_CLUSTER_TABLES) {
       await trx.deleteFrom(table).where('tracking_id', '=', trackingId).execute();

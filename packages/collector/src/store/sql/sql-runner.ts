@@ -4,6 +4,7 @@
 import { CompiledQuery, type Kysely, sql } from 'kysely';
 import { PREPARE_MARK, PREPARED_MAX_ROWS } from '../postgres/prepared-pool.js';
 import { ROLLUP_SQL } from './cluster-rollups.js';
+import { LOCK_CLUSTER_DAYS_SQL, MARK_CLUSTER_DAYS_SQL } from './metric-fleet.js';
 import type { Database } from './schema.js';
 import { chunks } from './statement-chunks.js';
 
@@ -73,6 +74,16 @@ export class SqlRunner {
     const slots = [...new Set(days.map(daySlot))].sort((a, b) => a - b);
     await sql`select pg_advisory_xact_lock(${DAY_LOCK_CLASS}, slot)
       from (select unnest(${slots}::int[]) as slot order by slot) s`.execute(db);
+  }
+
+  /**
+   * Erase and the internal tag: the cluster's fleet days stale. On PostgreSQL their rows are
+   * locked first in key order, the order writers and rebuilds lock them in: locked in the
+   * update's scan order, an erase deadlocked with writes of closed days in a scratch run.
+   */
+  async markClusterDays(db: Kysely<Database>, trackingId: string): Promise<void> {
+    if (this.kind === 'postgres') await this.raw(db, LOCK_CLUSTER_DAYS_SQL, [trackingId]);
+    await this.raw(db, MARK_CLUSTER_DAYS_SQL, [trackingId]);
   }
 
   /**
