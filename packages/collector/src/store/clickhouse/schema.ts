@@ -5,7 +5,7 @@
 // DateTime64):
 // - Raw tables are ReplacingMergeTree ordered by (tracking_id, retry key): a retried report that
 //   two collectors stored at the same moment is one row after merges; before that, reads dedup
-//   by the key themselves (clickhouse-store.ts). Rows are partitioned by the month they were
+//   by the key themselves (clickhouse-*-reads.ts). Rows are partitioned by the month they were
 //   received: retention drops whole partitions; a cluster page reads one key range.
 // - metric_points are ordered by metric name first, for the fleet question "this metric, these days".
 // - tokens and cluster_tags are ReplacingMergeTree(version): an update is a new row with a higher
