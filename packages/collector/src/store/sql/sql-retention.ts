@@ -58,12 +58,6 @@ export async function deleteBefore(
       deleted[table] = Number(result.numDeletedRows);
     };
     for (const table of RETAINED_BY_DAY) await byDay(table);
-    // Only when retention removed rollup rows: the pass runs at every start, mostly with nothing
-    // to do, and must not hold the write lock longer than that.
-    if ((deleted.cluster_days ?? 0) + (deleted.cluster_day_facts ?? 0) > 0) {
-      await retainDayVersions(trx, run, fromDay);
-      await bumpRollupEpoch(trx);
-    }
     // A series whose points are all gone is forgotten (it only served the per-cluster caps).
     const series = await trx
       .deleteFrom('metric_series')
@@ -109,6 +103,14 @@ export async function deleteBefore(
       .set({ version: null, git_sha: null, cluster_type: null, meta_backend: null, facts_at: null })
       .where('facts_at', '<', cutoff)
       .execute();
+    // Only when retention removed rollup rows: the pass runs at every start, mostly with nothing
+    // to do, and must not hold the write lock longer than that. Last (before the audit log): on
+    // PostgreSQL it takes the days' locks, which a write takes after its clusters' row locks; taken
+    // before retention's own updates of clusters rows, the two could wait on each other.
+    if ((deleted.cluster_days ?? 0) + (deleted.cluster_day_facts ?? 0) > 0) {
+      await retainDayVersions(trx, run, fromDay);
+      await bumpRollupEpoch(trx);
+    }
     const audit = await trx.deleteFrom('audit_log').where('at', '<', cutoff).executeTakeFirst();
     deleted.audit_log = Number(audit.numDeletedRows);
     return deleted;
