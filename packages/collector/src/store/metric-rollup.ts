@@ -5,7 +5,7 @@
 // raw points. Per row: the count, sum, min and max of the values, the newest point (gauges' "latest
 // value") and the merged histogram. Folding is associative (mergeHistograms is), so the answers are
 // the same however reports were batched: folded in SQL upserts (sql/write-steps.ts) or
-// recomputed from the raw points of a cluster-day (clickhouse-store.ts). (A row of one point keeps
+// recomputed from the raw points of a cluster-day (clickhouse/clickhouse-write.ts). (A row of one point keeps
 // its histogram as sent, possibly with zero buckets at the ends; merging makes no difference.)
 import { type ExpHistogramData, mergeHistograms } from '@tidewatch/protocol';
 import { compareCodeUnits } from '../text-order.js';
