@@ -1,7 +1,7 @@
 // The rollup statements whose text grows with the batch: few distinct texts, whatever the batch,
 // because the SQLite writer keeps a prepared statement per text for the collector's life.
 import { describe, expect, it } from 'vitest';
-import { factsLinks, ROLLUP_SQL, versionRefreshes } from './cluster-rollups.js';
+import { clusterDayPairs, ROLLUP_SQL, versionRefreshes } from './cluster-rollups.js';
 
 const rows = (n: number) =>
   Array.from({ length: n }, (_, i) => ({ tracking_id: `t${String(i).padStart(5, '0')}`, day: '2026-11-29' }));
@@ -16,7 +16,7 @@ describe('rollup statements of a batch', () => {
       expect(new Set(refreshes.flatMap((r) => r.trackingIds))).toEqual(
         new Set(input.map((r) => r.tracking_id)),
       );
-      const links = factsLinks(input);
+      const links = clusterDayPairs(input);
       for (const pairs of links) texts.add(ROLLUP_SQL.linkFacts(pairs.length / 2));
       const linked = new Set(links.flatMap((pairs) => pairs.filter((_, i) => i % 2 === 0)));
       expect(linked).toEqual(new Set(input.map((r) => r.tracking_id)));

@@ -239,23 +239,24 @@ const NEXT_FACTS_DAY = `coalesce((select min(g.day) from cluster_day_facts g
       where g.tracking_id = cluster_day_facts.tracking_id and g.day > cluster_day_facts.day), '${NO_NEXT_DAY}')`;
 
 /**
- * Parameters of ROLLUP_SQL.linkFacts for a batch's facts rows: (tracking_id, day) pairs, in
- * chunks. The clusters upsert runs first: its row lock serializes two transactions writing the
- * same cluster, so the second one links its days to the first one's (PostgreSQL, read committed).
+ * Parameters of ROLLUP_SQL.linkFacts and ROLLUP_SQL.clusterDays for a batch's rows: (tracking_id,
+ * day) pairs, in padded chunks (a repeated pair changes neither: the link is idempotent, the read
+ * matches the same row). For linkFacts the clusters upsert runs first: its row lock serializes two
+ * transactions writing the same cluster, so the second one links its days to the first one's
+ * (PostgreSQL, read committed).
  */
-export function factsLinks(rows: readonly { day: string; tracking_id: string }[]): string[][] {
-  // A repeated pair links the same row again: the update is idempotent.
+export function clusterDayPairs(rows: readonly { day: string; tracking_id: string }[]): string[][] {
   return paddedChunks([...rows]).map((chunk) => chunk.flatMap((r) => [r.tracking_id, r.day]));
 }
 
 /** Rollup statements with `?` parameters, the same on every dialect (see versionRefreshes). */
 export const ROLLUP_SQL = {
-  /** Parameters: first day, then `ids` tracking ids. Returns the days it updated. */
-  // Only rows whose version really changes are written and returned: in steady ingest (same
-  // clusters, same versions) no day needs a recount, and each commit stays cheap.
+  /** Parameters: first day, then `ids` tracking ids. */
+  // Only rows whose version really changes are written (versionChanges reads them first): in
+  // steady ingest (same clusters, same versions) nothing is, and each commit stays cheap.
   carryVersions: (ids: number) => `update cluster_days set version = (${CARRIED_VERSION})
     where day >= ? and tracking_id in (${new Array(ids).fill('?').join(', ')})
-      and version is distinct from (${CARRIED_VERSION}) returning day`,
+      and version is distinct from (${CARRIED_VERSION})`,
   /**
    * Parameters: `pairs` (tracking_id, day) of facts rows just written. Sets next_day on those rows
    * and on the row before each (a new day in between changes its next day). Idempotent, and writes
@@ -275,9 +276,9 @@ export const ROLLUP_SQL = {
   versionChanges: (ids: number) => `select day, tracking_id, version, ci, (${CARRIED_VERSION}) as carried
     from cluster_days where day >= ? and tracking_id in (${new Array(ids).fill('?').join(', ')})
       and version is distinct from (${CARRIED_VERSION})`,
-  /** Parameters: `pairs` (day, tracking_id). Those cluster_days rows that exist. */
+  /** Parameters: `pairs` (tracking_id, day). Those cluster_days rows that exist. */
   clusterDays: (pairs: number) => `select day, tracking_id, version, ci from cluster_days
-    where (day, tracking_id) in (values ${new Array(pairs).fill('(?, ?)').join(', ')})`,
+    where (tracking_id, day) in (values ${new Array(pairs).fill('(?, ?)').join(', ')})`,
   /** Parameter: day. Its day_versions rows, deleted and returned, to be written back folded. */
   takeDay: () => 'delete from day_versions where day = ? returning version, ci, clusters',
   /** Parameter: day. */
@@ -300,11 +301,6 @@ export interface DayVersionRow {
   version: string | null;
   ci: number;
   clusters: number | string;
-}
-
-/** Parameters of ROLLUP_SQL.clusterDays: (day, tracking_id) pairs, in padded chunks. */
-export function dayPairs(rows: readonly { day: string; tracking_id: string }[]): string[][] {
-  return paddedChunks([...rows]).map((chunk) => chunk.flatMap((r) => [r.day, r.tracking_id]));
 }
 
 /**

@@ -29,14 +29,13 @@ import {
   CLUSTER_CONFLICT,
   CLUSTER_DAY_CONFLICT,
   type ClusterDayState,
+  clusterDayPairs,
   clusterDayRows,
   clusterUpserts,
   DAY_FACTS_CONFLICT,
   DayVersionDeltas,
   type DayVersionRow,
   dayFactsRows,
-  dayPairs,
-  factsLinks,
   ROLLUP_SQL,
   versionRefreshes,
 } from './cluster-rollups.js';
@@ -259,31 +258,12 @@ function* writeClusterRollups(
     yield* insert('cluster_day_facts', factRows, DAY_FACTS_CONFLICT);
     for (const f of factRows) rollups?.factsExist(f);
   }
-  for (const pairs of factsLinks(newFacts)) yield* statement(ROLLUP_SQL.linkFacts(pairs.length / 2), pairs);
-  // day_versions moves by what this transaction changes in cluster_days (DayVersionDeltas), not
-  // by counting whole days again: a recount read every cluster-day of the day, so a day of N new
-  // clusters cost O(N²), and on PostgreSQL two writers recounting one day at once each added
-  // their count (4,000 clusters counted 15,824 times in a scratch run with 4 writes in flight).
-  const deltas = new DayVersionDeltas();
-  // Rows known to be there with a ci no higher are left out: they would change nothing.
+  for (const pairs of clusterDayPairs(newFacts))
+    yield* statement(ROLLUP_SQL.linkFacts(pairs.length / 2), pairs);
   const dayChanges = dayRows.filter((d) => !rollups?.dayUnchanged(d));
   for (const d of dayChanges) if (!rollups?.dayKnown(d)) refresh.add(d.tracking_id);
-  if (dayChanges.length > 0) {
-    const before = new Map<string, { version: string | null; ci: number }>();
-    for (const pairs of dayPairs(dayChanges)) {
-      const rows = yield* statement<ClusterDayState>(ROLLUP_SQL.clusterDays(pairs.length / 2), pairs);
-      for (const r of rows)
-        before.set(`${r.day}\0${r.tracking_id}`, { version: r.version, ci: Number(r.ci) });
-    }
-    yield* insert('cluster_days', dayChanges, CLUSTER_DAY_CONFLICT);
-    for (const d of dayChanges) {
-      // The upsert only adds rows (version unknown until carried) and lowers ci.
-      const was = before.get(`${d.day}\0${d.tracking_id}`);
-      if (!was) deltas.add(d.day, null, d.ci, 1);
-      else if (d.ci < was.ci) deltas.move(d.day, was, { version: was.version, ci: d.ci });
-      rollups?.dayWritten(d);
-    }
-  }
+  const deltas = new DayVersionDeltas();
+  yield* writeClusterDays(dayChanges, rollups, deltas);
   const touched = [...dayRows, ...factRows];
   const carried = onlyWriter && rollups ? touched.filter((r) => refresh.has(r.tracking_id)) : touched;
   for (const r of versionRefreshes(carried)) {
@@ -301,6 +281,41 @@ function* writeClusterRollups(
       deltas.move(m.day, { version: m.version, ci }, { version: m.carried, ci });
     }
   }
+  yield* writeDayVersions(deltas);
+}
+
+/**
+ * The cluster_days upsert of the rows that may change something (`dayChanges`: rows known to be
+ * there with a ci no higher are left out), with what it changes added to `deltas`: the rows are
+ * read first, and the upsert only adds rows (version unknown until carried) and lowers ci.
+ */
+function* writeClusterDays(
+  dayChanges: readonly { day: string; tracking_id: string; ci: number }[],
+  rollups: MemoTransaction | null,
+  deltas: DayVersionDeltas,
+): Steps<void> {
+  if (dayChanges.length === 0) return;
+  const before = new Map<string, { version: string | null; ci: number }>();
+  for (const pairs of clusterDayPairs(dayChanges)) {
+    const rows = yield* statement<ClusterDayState>(ROLLUP_SQL.clusterDays(pairs.length / 2), pairs);
+    for (const r of rows) before.set(`${r.day}\0${r.tracking_id}`, { version: r.version, ci: Number(r.ci) });
+  }
+  yield* insert('cluster_days', dayChanges, CLUSTER_DAY_CONFLICT);
+  for (const d of dayChanges) {
+    const was = before.get(`${d.day}\0${d.tracking_id}`);
+    if (!was) deltas.add(d.day, null, d.ci, 1);
+    else if (d.ci < was.ci) deltas.move(d.day, was, { version: was.version, ci: d.ci });
+    rollups?.dayWritten(d);
+  }
+}
+
+/**
+ * day_versions moves by what this transaction changed in cluster_days (DayVersionDeltas), not by
+ * counting whole days again: a recount read every cluster-day of the day, so a day of N new
+ * clusters cost O(N²), and on PostgreSQL two writers recounting one day at once each added their
+ * count (4,000 clusters counted 15,824 times in a scratch run with 4 writes in flight).
+ */
+function* writeDayVersions(deltas: DayVersionDeltas): Steps<void> {
   const days = deltas.days();
   if (days.length === 0) return;
   // One writer at a time per day from here to the commit (PostgreSQL), as for erase and retention.
