@@ -16,7 +16,8 @@ const CLUSTER_LOCK_CLASS = 737_044;
 /**
  * Clusters share this many lock slots: a batch of thousands of clusters (an import) takes at most
  * this many locks, well inside PostgreSQL's lock table (64 per connection by default, shared),
- * and an erase holds up only the writes of the clusters in its slot, for as long as it runs.
+ * and an erase or internal tag holds up only the writes of the clusters in its slot, for as long
+ * as it runs.
  */
 const CLUSTER_LOCK_SLOTS = 64;
 

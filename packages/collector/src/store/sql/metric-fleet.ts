@@ -166,17 +166,21 @@ export class MetricFleet {
     for (let i = 0; i < stale.length; i += DAYS_PER_REBUILD) {
       const days = stale.slice(i, i + DAYS_PER_REBUILD).map((r) => r.day);
       await this.db.transaction().execute(async (trx) => {
-        // Claim first: the row lock orders this rebuild with any writer of these days.
-        const claimed = await trx
-          .updateTable('metric_fleet_days')
-          .set({ fresh: 1 })
-          .where('name', '=', name)
-          .where('day', 'in', days)
-          .where('fresh', '=', 0)
-          .returning('day')
-          .execute();
-        if (claimed.length === 0) return; // another collector rebuilt them
-        const claimedDays = claimed.map((r) => r.day).sort();
+        // Claim first: the row lock orders this rebuild with any writer of these days. One day at
+        // a time, in day order: the order writers, erases and the internal tag lock these rows in.
+        // One update of them all locked them in its scan order, and could deadlock with those.
+        const claimedDays: string[] = [];
+        for (const day of days) {
+          const claimed = await trx
+            .updateTable('metric_fleet_days')
+            .set({ fresh: 1 })
+            .where('name', '=', name)
+            .where('day', '=', day)
+            .where('fresh', '=', 0)
+            .executeTakeFirst();
+          if (Number(claimed.numUpdatedRows) > 0) claimedDays.push(day);
+        }
+        if (claimedDays.length === 0) return; // another collector rebuilt them
         await trx
           .deleteFrom('metric_fleet')
           .where('name', '=', name)

@@ -14,15 +14,24 @@ export class SqlAdmin {
     private readonly run: SqlRunner,
   ) {}
 
+  /**
+   * The tag and the mark of the cluster's fleet days in one transaction; on PostgreSQL in the
+   * erase's lock order (sql-erase.ts): the admin lock, the cluster's slot alone (no write of it in
+   * flight), the fleet days, then its clusters row. The row first and the days after deadlocked
+   * with a write of one of those days (the day's row, then the clusters row) and with an erase of
+   * the cluster (the days, then the row's delete).
+   */
   async setInternal(trackingId: string, internal: boolean): Promise<boolean> {
-    return this.db.transaction().execute(async (trx) => {
+    return this.run.transaction(this.db, async (trx) => {
+      await this.run.lockAdmin(trx, 'shared');
+      await this.hooks.lockClusters?.(trx, [trackingId], 'alone');
+      // The cluster's metric cells move between the internal and the other cells.
+      await this.run.markClusterDays(trx, trackingId);
       const result = await trx
         .updateTable('clusters')
         .set({ internal: internal ? 1 : 0 })
         .where('tracking_id', '=', trackingId)
         .executeTakeFirst();
-      // The cluster's metric cells move between the internal and the other cells.
-      await this.run.markClusterDays(trx, trackingId);
       return Number(result.numUpdatedRows) > 0;
     });
   }

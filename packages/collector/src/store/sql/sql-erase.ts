@@ -16,10 +16,14 @@ export async function eraseCluster(
   trackingId: string,
   at: number,
 ): Promise<EraseResult> {
-  return db.transaction().execute(async (trx) => {
+  // Lock order on PostgreSQL, as in writes and the internal tag: the admin lock (never beside
+  // retention), the cluster's lock slot, the fleet days' rows in key order, the cluster's own rows,
+  // and the days' locks last. Rolled back as a deadlock's victim anyway, it runs again.
+  return run.transaction(db, async (trx) => {
+    await run.lockAdmin(trx, 'shared');
     // Writes of this cluster in flight commit first; those that start later wait for this
     // transaction and then see the block.
-    await hooks.lockClusters?.(trx, [trackingId], 'erase');
+    await hooks.lockClusters?.(trx, [trackingId], 'alone');
     // Blocked first, in the same transaction: a write racing the erase either commits before it
     // (and is erased) or sees the block (and is dropped).
     await trx

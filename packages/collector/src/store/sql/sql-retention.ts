@@ -50,7 +50,10 @@ export async function deleteBefore(
   fromDay: string,
 ): Promise<RetentionResult> {
   const cutoff = Date.parse(`${fromDay}T00:00:00.000Z`);
-  return db.transaction().execute(async (trx) => {
+  // On PostgreSQL alone among admin changes (no erase or tag beside it). Its updates of every
+  // cluster's rows in scan order can still deadlock with a write; rolled back so, it runs again.
+  return run.transaction(db, async (trx) => {
+    await run.lockAdmin(trx, 'exclusive');
     const deleted: RetentionResult = {};
     const byDay = async (table: (typeof RETAINED_BY_DAY)[number]) => {
       const column = ROLLUPS_BY_DAY.has(table) ? 'day' : 'received_day';

@@ -1,7 +1,8 @@
 // How the write path, erase and retention run their hand-written SQL on either dialect: `?`
 // parameters numbered for PostgreSQL, small statements marked to run as named prepared statements,
-// multi-row inserts written out, and the day_versions recount they all need.
-import { CompiledQuery, type Kysely, sql } from 'kysely';
+// multi-row inserts written out, the day_versions recount they all need, their locks, and their
+// transactions run again when PostgreSQL rolled one back to break a deadlock.
+import { CompiledQuery, type Kysely, sql, type Transaction } from 'kysely';
 import { PREPARE_MARK, PREPARED_MAX_ROWS } from '../postgres/prepared-pool.js';
 import { ROLLUP_SQL } from './cluster-rollups.js';
 import { LOCK_CLUSTER_DAYS_SQL, MARK_CLUSTER_DAYS_SQL } from './metric-fleet.js';
@@ -10,6 +11,18 @@ import { chunks } from './statement-chunks.js';
 
 /** The advisory lock class of day_versions days (postgres-store.ts has the cluster locks'). */
 const DAY_LOCK_CLASS = 737_045;
+/** The advisory lock (class, key) that keeps retention apart from erases and internal tags. */
+const ADMIN_LOCK = [737_046, 0] as const;
+
+/**
+ * SQLSTATEs of a transaction PostgreSQL rolled back whole so that others can go on: 40P01
+ * deadlock detected, 40001 serialization failure.
+ */
+const ROLLED_BACK_SQLSTATES = new Set(['40P01', '40001']);
+/** Runs of such a transaction at most; the last one's error is thrown. */
+const TRANSACTION_ATTEMPTS = 5;
+/** The first wait before running it again, in ms; doubled each time, jittered ±50%. */
+const RETRY_BACKOFF_MS = 10;
 
 /** A day's lock key: its number of days since 1970 (every day its own; no collisions). */
 function daySlot(day: string): number {
@@ -74,6 +87,43 @@ export class SqlRunner {
     const slots = [...new Set(days.map(daySlot))].sort((a, b) => a - b);
     await sql`select pg_advisory_xact_lock(${DAY_LOCK_CLASS}, slot)
       from (select unnest(${slots}::int[]) as slot order by slot) s`.execute(db);
+  }
+
+  /**
+   * On PostgreSQL, retention runs alone (`exclusive`) and erases and internal tags beside each
+   * other (`shared`), until the transaction ends. Retention deletes and updates rows of every
+   * cluster in the tables' scan order, erase the rows of one in its own order: run together, each
+   * could hold rows the other waits for. First in the transaction, before any other lock.
+   */
+  async lockAdmin(db: Kysely<Database>, mode: 'shared' | 'exclusive'): Promise<void> {
+    if (this.kind !== 'postgres') return;
+    const [lockClass, key] = ADMIN_LOCK;
+    await (mode === 'shared'
+      ? sql`select pg_advisory_xact_lock_shared(${lockClass}, ${key})`
+      : sql`select pg_advisory_xact_lock(${lockClass}, ${key})`
+    ).execute(db);
+  }
+
+  /**
+   * `db.transaction().execute(work)`, run again (up to TRANSACTION_ATTEMPTS times, after a short
+   * jittered wait) when PostgreSQL rolled the transaction back as a deadlock's victim or a
+   * serialization failure: nothing of it was committed, so running it again asks for what the
+   * caller asked, and the caller gets an answer instead of an error to retry. `work` must not keep
+   * anything of a run that failed. Any other error is thrown as it is (a connection lost at the
+   * commit, say: that transaction may have committed). SQLite never answers so.
+   */
+  async transaction<T>(db: Kysely<Database>, work: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await db.transaction().execute(work);
+      } catch (error) {
+        const code = String((error as { code?: unknown } | null)?.code ?? '');
+        if (this.kind !== 'postgres' || attempt >= TRANSACTION_ATTEMPTS || !ROLLED_BACK_SQLSTATES.has(code))
+          throw error;
+        const wait = RETRY_BACKOFF_MS * 2 ** (attempt - 1) * (0.5 + Math.random());
+        await new Promise((resolve) => setTimeout(resolve, wait));
+      }
+    }
   }
 
   /**

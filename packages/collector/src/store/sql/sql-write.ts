@@ -18,7 +18,9 @@ export async function writeBatch(
   /** The legacy event keys' boundary (legacy-event-keys.ts). */
   legacyUntil: number | null,
 ): Promise<WriteResult> {
-  const { result, rollups } = await db.transaction().execute(async (trx) => {
+  // Rolled back as a deadlock's victim (beside retention, say), the batch is written again in a
+  // new transaction: nothing of the first was committed, acknowledged or added to the memo.
+  const { result, rollups } = await run.transaction(db, async (trx) => {
     let rollups: MemoTransaction | null = null;
     const steps = writeSteps(request, { legacyUntil, onlyWriter: false });
     let answer: unknown;
