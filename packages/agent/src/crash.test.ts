@@ -1,48 +1,17 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { host, kill, killChildren, spawnHost, spawnNode } from '../test/children.js';
 import { type StubCollector, startCollector } from '../test/collector-stub.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const children: ChildProcess[] = [];
 let stub: StubCollector | undefined;
 afterEach(async () => {
-  for (const c of children.splice(0)) c.kill('SIGKILL');
+  killChildren();
   await stub?.close();
 });
-
-/** Runs one of test/'s host scripts in a separate node process (tsx, protocol from source). */
-function spawnHost(script: string, endpoint: string, dataDir: string): ChildProcess {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', path.join(here, '../test', script), endpoint, dataDir],
-    {
-      env: { ...process.env, TSX_TSCONFIG_PATH: path.join(here, '../test/tsconfig.child.json') },
-      stdio: 'pipe',
-    },
-  );
-  children.push(child);
-  return child;
-}
-
-/** Starts the agent in a host that keeps counting until it is killed. */
-async function host(endpoint: string, dataDir: string): Promise<ChildProcess> {
-  const child = spawnHost('child-agent.ts', endpoint, dataDir);
-  await new Promise<void>((resolve, reject) => {
-    child.stdout!.on('data', (d: Buffer) => d.toString().includes('ready') && resolve());
-    child.on('exit', (code) => reject(new Error(`child exited early (${code})`)));
-  });
-  return child;
-}
-
-async function kill(child: ChildProcess): Promise<void> {
-  const exited = new Promise((resolve) => child.on('exit', resolve));
-  child.kill('SIGKILL');
-  await exited;
-}
 
 const spooledIds = (dataDir: string) =>
   readdirSync(path.join(dataDir, 'spool'))
@@ -91,11 +60,7 @@ describe('a host killed with SIGKILL', () => {
       `a.counter('c').inc();`,
       `setTimeout(() => console.log('done'), 300);`,
     ].join('\n');
-    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
-      env: { ...process.env, TSX_TSCONFIG_PATH: path.join(here, '../test/tsconfig.child.json') },
-      stdio: 'pipe',
-    });
-    children.push(child);
+    const child = spawnNode(['--input-type=module', '-e', script]);
     const started = Date.now();
     const code = await new Promise((resolve) => child.on('exit', resolve));
     expect(code).toBe(0);

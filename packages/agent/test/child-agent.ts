@@ -1,12 +1,12 @@
 // A host process for crash tests: runs the agent on a fast real-time schedule and keeps counting
-// until it is killed. Usage: child-agent.ts <endpoint> <dataDir>
+// until it is killed. Usage: child-agent.ts <endpoint> <dataDir> [nodeType]
 import { createAgent } from '../src/index.js';
 
-const [endpoint, dataDir] = process.argv.slice(2);
+const [endpoint, dataDir, nodeType = 'crash-test'] = process.argv.slice(2);
 const agent = createAgent({
   endpoint: endpoint!,
   dataDir: dataDir!,
-  nodeType: 'crash-test',
+  nodeType,
   trackingId: 'crash-cluster',
   interval: 150,
   firstReportDelay: 50,
