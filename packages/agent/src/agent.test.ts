@@ -1,4 +1,12 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { FakeClock, tick } from '../test/fake-clock.js';
@@ -489,14 +497,15 @@ describe('agent', () => {
     const sent = readdirSync(path.join(dataDir, 'sent'));
     expect(sent).toHaveLength(2);
     const copy = JSON.parse(readFileSync(path.join(dataDir, 'sent', sent[1]!), 'utf8'));
-    expect(copy).toEqual(stub.accepted[4]); // an empty report: no metrics, no events
+    // An empty report (no metrics, no events), and where it went.
+    expect(copy).toEqual({ sentTo: `${stub.url}/api/v3/report`, ...stub.accepted[4] });
     expect(readdirSync(path.join(dataDir, 'spool'))).toEqual([]);
     expect(readFileSync(path.join(dataDir, 'state.json'), 'utf8')).toContain('"nextSequence":6');
   });
 
   /** The audit copy's layout, for comparing whole texts. */
-  function auditLike(report: object): string {
-    const { metrics, events, ...rest } = report as { metrics: unknown[]; events: unknown[] };
+  function auditLike(sentTo: string, report: object): string {
+    const { metrics, events, ...rest } = { sentTo, ...(report as { metrics: unknown[]; events: unknown[] }) };
     const list = (key: string, items: unknown[]) =>
       `  "${key}": [${items.map((x, i) => `${i ? ',' : ''}\n    ${JSON.stringify(x)}`).join('')}${items.length ? '\n  ' : ''}]`;
     return `${JSON.stringify(rest, null, 2).slice(0, -2)},\n${list('metrics', metrics)},\n${list('events', events)}\n}\n`;
@@ -532,7 +541,8 @@ describe('agent', () => {
     await agent.flush();
     const [file] = readdirSync(path.join(dataDir, 'sent'));
     const text = readFileSync(path.join(dataDir, 'sent', file!), 'utf8');
-    expect(JSON.parse(text)).toEqual(stub.accepted[0]);
+    const sentTo = `${stub.url}/api/v3/report`;
+    expect(JSON.parse(text)).toEqual({ sentTo, ...stub.accepted[0] });
     const lines = text.split('\n');
     expect(lines.filter((l) => l.startsWith('    {"name":"c"'))).toHaveLength(250);
     expect(lines.filter((l) => l.startsWith('    {"name":"e"'))).toHaveLength(2);
@@ -552,8 +562,8 @@ describe('agent', () => {
     await again.agent.flush();
     const spooledEarlier = stub.accepted.find((r) => r.metrics.some((m) => m.labels['i'] === 'x'))!;
     const copy = readdirSync(path.join(dataDir, 'sent')).find((f) => f.includes(spooledEarlier.reportId))!;
-    expect(readFileSync(path.join(dataDir, 'sent', copy), 'utf8')).toBe(auditLike(spooledEarlier));
-    expect(text).toBe(auditLike(stub.accepted[0]!));
+    expect(readFileSync(path.join(dataDir, 'sent', copy), 'utf8')).toBe(auditLike(sentTo, spooledEarlier));
+    expect(text).toBe(auditLike(sentTo, stub.accepted[0]!));
   });
 
   it('generates a tracking id once and keeps it in dataDir', async () => {
@@ -712,10 +722,10 @@ describe('agent', () => {
   });
 
   it('at a start with a full spool and a report due, sends the spooled reports before spooling the new one', async () => {
-    const down = await collector(() => 503);
+    const stub = await collector(() => 503);
     const clock = new FakeClock();
     const dataDir = tempDir();
-    const first = agentFor(down.url, { clock, dataDir, spoolMaxReports: 3 }).agent;
+    const first = agentFor(stub.url, { clock, dataDir, spoolMaxReports: 3 }).agent;
     first.counter('c').inc();
     await started(first);
     await clock.advance(5 * MINUTE);
@@ -723,14 +733,14 @@ describe('agent', () => {
     await first.shutdown(500);
     expect(readdirSync(path.join(dataDir, 'spool'))).toHaveLength(3); // full
     // The next start, a day later, with the collector back: its report is overdue.
-    const up = await collector();
+    stub.answer = () => 200;
     await clock.advance(DAY);
-    const second = agentFor(up.url, { clock, dataDir, spoolMaxReports: 3 }).agent;
+    const second = agentFor(stub.url, { clock, dataDir, spoolMaxReports: 3 }).agent;
     await started(second);
     await clock.advance(1);
-    await vi.waitFor(() => expect(up.accepted).toHaveLength(4));
+    await vi.waitFor(() => expect(stub.accepted).toHaveLength(4));
     // Before, the new report was spooled first and pushed out the oldest left over.
-    expect(up.accepted.map((r) => r.drops.reports)).toEqual([
+    expect(stub.accepted.map((r) => r.drops.reports)).toEqual([
       expect.any(Number),
       expect.any(Number),
       expect.any(Number),
@@ -803,5 +813,92 @@ describe('agent', () => {
     expect(r.events).toHaveLength(1);
     expect(r.drops.events).toBe(1000);
     expect(r.drops.errors).toBe(0);
+  });
+
+  describe('an endpoint changed between restarts', () => {
+    const spool = (dataDir: string) => readdirSync(path.join(dataDir, 'spool')).sort();
+    const idOf = (name: string) => name.slice(27, 63);
+
+    /** Two reports spooled for a collector that is down (a flush and shutdown's last report). */
+    async function leftFor(url: string, dataDir: string, clock: FakeClock): Promise<string[]> {
+      const { agent } = agentFor(url, { clock, dataDir });
+      agent.counter('c').inc();
+      await agent.flush();
+      await agent.shutdown(500);
+      expect(spool(dataDir)).toHaveLength(2);
+      return spool(dataDir);
+    }
+
+    it("leaves the old endpoint's reports to a later start with it, and each audit copy says where it went", async () => {
+      const staging = await collector(() => 503);
+      const production = await collector();
+      const clock = new FakeClock();
+      const dataDir = tempDir();
+      const left = await leftFor(staging.url, dataDir, clock);
+
+      const { agent } = agentFor(production.url, { clock, dataDir });
+      await agent.flush();
+      await agent.shutdown(500);
+      expect(production.accepted).toHaveLength(2); // its flush and its shutdown
+      expect(production.accepted.map((r) => r.reportId)).not.toEqual(
+        expect.arrayContaining([idOf(left[0]!)]),
+      );
+      expect(spool(dataDir)).toEqual(left);
+
+      staging.answer = () => 200;
+      const back = agentFor(staging.url, { clock, dataDir });
+      await back.agent.flush();
+      expect(staging.accepted.map((r) => r.reportId).slice(0, 2)).toEqual(left.map(idOf));
+      expect(spool(dataDir)).toEqual([]);
+      const sentTo = (url: string) => `${url}/api/v3/report`;
+      const copies = readdirSync(path.join(dataDir, 'sent')).map(
+        (f) =>
+          JSON.parse(readFileSync(path.join(dataDir, 'sent', f), 'utf8')) as {
+            sentTo: string;
+            reportId: string;
+          },
+      );
+      expect(copies).toHaveLength(5);
+      for (const copy of copies) {
+        const to = staging.accepted.some((r) => r.reportId === copy.reportId) ? staging.url : production.url;
+        expect(copy.sentTo).toBe(sentTo(to));
+      }
+    });
+
+    it("drops the old endpoint's reports past spoolMaxAge, logged but not counted in the new endpoint's drops", async () => {
+      const staging = await collector(() => 503);
+      const production = await collector();
+      const clock = new FakeClock();
+      const dataDir = tempDir();
+      await leftFor(staging.url, dataDir, clock);
+      const { agent, logs } = agentFor(production.url, { clock, dataDir, spoolMaxAge: DAY });
+      await started(agent);
+      clock.time += 2 * DAY;
+      await agent.flush();
+      await agent.flush();
+      expect(spool(dataDir)).toEqual([]);
+      expect(production.accepted.map((r) => r.drops.reports)).toEqual([0, 0]);
+      expect(logs.join('\n')).toContain(
+        'dropped 2 report(s) spooled for another endpoint older than spoolMaxAge',
+      );
+    });
+
+    it('delivers what an earlier version spooled (no endpoint in its name) to the current endpoint, once', async () => {
+      const before = await collector(() => 503);
+      const clock = new FakeClock();
+      const dataDir = tempDir();
+      const left = await leftFor(before.url, dataDir, clock);
+      for (const name of left) {
+        const untagged = name.replace(/\.[0-9a-f]{12}\.pb$/, '.pb');
+        renameSync(path.join(dataDir, 'spool', name), path.join(dataDir, 'spool', untagged));
+      }
+      const now = await collector();
+      await agentFor(now.url, { clock, dataDir }).agent.flush();
+      expect(now.accepted.map((r) => r.reportId).slice(0, 2)).toEqual(left.map(idOf));
+      const another = await collector();
+      await agentFor(another.url, { clock, dataDir }).agent.flush();
+      expect(another.accepted).toHaveLength(1); // its own report only
+      expect(spool(dataDir)).toEqual([]);
+    });
   });
 });

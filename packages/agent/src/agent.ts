@@ -42,7 +42,7 @@ import {
   shrinkReport,
 } from './report.js';
 import { Alarm, firstReportAt, nextReportAt, retryDelay } from './schedule.js';
-import { Spool, spoolName } from './spool.js';
+import { endpointTag, Spool, spoolName } from './spool.js';
 
 export interface Agent {
   /** False when telemetry is off (option or environment): every handle is a no-op. */
@@ -144,14 +144,17 @@ class RunningAgent implements Agent {
     this.disk = new Disk(o.dataDir, (m) => this.problem(m), o.debug);
     this.spool = new Spool(
       this.disk,
+      endpointTag(o.reportUrl),
       { maxReports: o.spoolMaxReports, maxBytes: o.spoolMaxBytes, maxAge: o.spoolMaxAge },
       o.clock,
-      (n, bound) => {
-        this.drops.reports += n;
+      (n, bound, whose) => {
+        // Another endpoint's reports are not this collector's to count: the log line says it.
+        if (whose === 'mine') this.drops.reports += n;
+        const reports = whose === 'mine' ? 'report(s)' : 'report(s) spooled for another endpoint';
         this.warnOnce(
           bound === 'full'
-            ? `spool full: dropped the ${n} oldest report(s)`
-            : `spool: dropped ${n} report(s) older than spoolMaxAge (${o.spoolMaxAge} ms) that could not be delivered`,
+            ? `spool full: dropped the ${n} oldest ${reports}`
+            : `spool: dropped ${n} ${reports} older than spoolMaxAge (${o.spoolMaxAge} ms) that could not be delivered`,
         );
       },
     );
@@ -464,7 +467,7 @@ class RunningAgent implements Agent {
     }
     if (this.stopped) return; // past shutdown()'s deadline: the host has moved on
     await saveState(this.disk, this.state);
-    const name = spoolName(now, report.sequence, report.reportId, json ? 'json' : 'pb');
+    const name = spoolName(now, report.sequence, report.reportId, json ? 'json' : 'pb', this.spool.endpoint);
     await this.spool.put(name, body);
     this.delivery.spooled(name, report);
     if (deliver) await this.deliver();

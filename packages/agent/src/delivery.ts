@@ -6,11 +6,12 @@
 //
 // Audit files: `<dataDir>/sent/<spool name without extension>.json`, the report exactly as the
 // collector received it, decoded and printed as JSON (whatever the wire format was), one metric or
-// event per line, so an operator can read what left the machine. The newest `sentMax` are kept.
+// event per line, so an operator can read what left the machine, and where to: its first key,
+// `sentTo`, is the report URL (without credentials). The newest `sentMax` are kept.
 import { type AgentReport, decodeNativeReport } from '@tidewatch/protocol';
 import type { Disk } from './disk.js';
 import type { ResolvedOptions } from './options.js';
-import { createdOf, formatOf, type Spool } from './spool.js';
+import { createdOf, endpointOf, formatOf, type Spool } from './spool.js';
 import { type SendResult, send } from './transport.js';
 
 const SENT = 'sent';
@@ -83,7 +84,8 @@ export class Delivery {
     if (this.options.sentMax === 0 || this.disk.memoryOnly) return;
     // Optional writes: a sent/ that cannot be written must not take the spool off the disk.
     const copy = `${name.replace(/\.(pb|json)$/, '')}.json`;
-    if (!(await this.disk.write(`${SENT}/${copy}`, await auditText(sent, format), true))) return;
+    const text = await auditText(endpointOf(this.options.reportUrl), sent, format);
+    if (!(await this.disk.write(`${SENT}/${copy}`, text, true))) return;
     const kept = await this.disk.list(SENT);
     // Oldest first, but copies dated after now go first: named while the wall clock ran ahead, they
     // sorted after every newer copy, which was then deleted as soon as it was written.
@@ -100,12 +102,17 @@ export class Delivery {
 const AUDIT_SLICE = 100;
 
 /**
- * The audit copy: the report as the collector received it, as JSON with its top-level fields one
- * per line and each metric and event on a line of its own. Pretty-printing every bucket count on
- * a line of its own made a 1 MiB report of wide histograms a 10.7 MB file and blocked the host's
- * event loop for ~0.4 s; this is ~1.8 MB, written a slice at a time.
+ * The audit copy: where it went (`sentTo`) and the report as the collector received it, as JSON
+ * with its top-level fields one per line and each metric and event on a line of its own.
+ * Pretty-printing every bucket count on a line of its own made a 1 MiB report of wide histograms a
+ * 10.7 MB file and blocked the host's event loop for ~0.4 s; this is ~1.8 MB, written a slice at a
+ * time.
  */
-async function auditText(sent: AgentReport | Uint8Array, format: 'pb' | 'json'): Promise<string> {
+async function auditText(
+  sentTo: string,
+  sent: AgentReport | Uint8Array,
+  format: 'pb' | 'json',
+): Promise<string> {
   let report: AgentReport;
   try {
     report =
@@ -113,10 +120,10 @@ async function auditText(sent: AgentReport | Uint8Array, format: 'pb' | 'json'):
         ? decodeNativeReport(sent, format === 'json' ? 'application/json' : 'application/x-protobuf')
         : sent;
   } catch (error) {
-    return `${JSON.stringify({ undecodable: String(error) })}\n`;
+    return `${JSON.stringify({ sentTo, undecodable: String(error) })}\n`;
   }
   const { metrics, events, ...rest } = report;
-  const head = JSON.stringify(rest, null, 2);
+  const head = JSON.stringify({ sentTo, ...rest }, null, 2);
   const parts = [head.slice(0, -2), ',\n'];
   for (const [key, list] of [
     ['metrics', metrics],

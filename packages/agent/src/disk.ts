@@ -138,6 +138,21 @@ export class Disk {
     } catch {}
   }
 
+  /**
+   * Renames `from` to `to` (atomic, and made durable); false if it could not be done, e.g. because
+   * another process on the same dataDir renamed or removed `from` first. Not an error either way.
+   */
+  async move(from: string, to: string): Promise<boolean> {
+    if (this.memoryOnly || this.readOnly) return false;
+    try {
+      await rename(this.path(from), this.path(to));
+      await this.syncDir(path.dirname(this.path(to)));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   /** The file's bytes, or null when it is missing, unreadable or not a regular file. */
   async read(rel: string): Promise<Buffer | null> {
     if (this.dir === null) return null;

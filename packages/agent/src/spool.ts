@@ -1,14 +1,21 @@
 // The spool: every report is written here before it is sent and removed once the collector
 // acknowledged it, so a crash or a collector outage loses nothing that was spooled.
 //
-// Files: `<dataDir>/spool/<created ms, 15 digits>-<sequence, 10 digits>-<report id>.<pb|json>`, each
-// exactly the (uncompressed) request body the agent sends: protobuf AgentReport
+// Files: `<dataDir>/spool/<created ms, 15 digits>-<sequence, 10 digits>-<report id>.<endpoint>.<pb|json>`,
+// each exactly the (uncompressed) request body the agent sends: protobuf AgentReport
 // (proto/tidewatch/report.proto) or its JSON form. Names sort oldest first. Written atomically
 // (disk.ts); `.tmp-*` files are interrupted writes and are deleted at start.
-// Bounds: at most `spoolMaxReports` files, `spoolMaxBytes` bytes, `spoolMaxAge` old; beyond them the
-// oldest reports are deleted and counted in the next report's `drops.reports`.
+// `<endpoint>` (endpointTag) says which collector the report is for: processes sharing a dataDir
+// may have different endpoints (or the endpoint changed at a restart), and each delivers only its
+// own endpoint's reports. The others stay for a process that has their endpoint.
+// Names without it were spooled by an earlier version: the first process to see one renames it to
+// its own endpoint (as that version would have sent it there), so it is delivered once.
+// Bounds: at most `spoolMaxReports` files, `spoolMaxBytes` bytes, `spoolMaxAge` old, counting every
+// endpoint's reports (the bounds hold for the directory); beyond them the oldest reports are
+// deleted, and this endpoint's are counted in the next report's `drops.reports`.
 // Without a usable disk the same spool lives in memory (same bounds; lost when the process ends).
 
+import { createHash } from 'node:crypto';
 import type { Disk } from './disk.js';
 import type { Clock } from './options.js';
 
@@ -27,9 +34,25 @@ export function spoolName(
   sequence: number,
   reportId: string,
   format: SpoolFormat,
+  endpoint: string,
 ): string {
-  return `${String(createdMs).padStart(15, '0')}-${String(sequence).padStart(10, '0')}-${reportId}.${format}`;
+  return `${String(createdMs).padStart(15, '0')}-${String(sequence).padStart(10, '0')}-${reportId}.${endpoint}.${format}`;
 }
+
+/** The report URL without credentials: what the audit copies say a report was sent to. */
+export function endpointOf(reportUrl: URL): string {
+  const url = new URL(reportUrl.href);
+  url.username = '';
+  url.password = '';
+  return url.href;
+}
+
+/**
+ * 12 hex digits of the SHA-256 of endpointOf(): the same for every spelling of one URL (the URL
+ * parser normalizes case, default ports, trailing slashes), and no password in it to guess at.
+ */
+export const endpointTag = (reportUrl: URL): string =>
+  createHash('sha256').update(endpointOf(reportUrl)).digest('hex').slice(0, 12);
 
 export function formatOf(name: string): SpoolFormat {
   return name.endsWith('.json') ? 'json' : 'pb';
@@ -37,7 +60,11 @@ export function formatOf(name: string): SpoolFormat {
 
 /** When the report was spooled, by the wall clock, from its name (or a sent/ copy's). */
 export const createdOf = (name: string) => Number.parseInt(name.slice(0, 15), 10) || 0;
-const NAME = /^\d{15}-\d{10}-[0-9a-f-]{36}\.(pb|json)$/;
+const NAME = /^\d{15}-\d{10}-[0-9a-f-]{36}\.([0-9a-f]{12})\.(pb|json)$/;
+/** A report spooled by a version that did not record the endpoint. */
+const UNTAGGED = /^\d{15}-\d{10}-[0-9a-f-]{36}\.(pb|json)$/;
+
+export type Whose = 'mine' | 'other';
 
 export class Spool {
   /** Every spooled report and its size; `memory` holds the bodies that never reached the disk. */
@@ -46,11 +73,20 @@ export class Spool {
 
   constructor(
     private readonly disk: Disk,
+    /** This process's endpoint (endpointTag): the reports it spools, names and delivers. */
+    readonly endpoint: string,
     private readonly limits: SpoolLimits,
     private readonly clock: Clock,
-    /** Called with the number of reports the bounds pushed out, and which bound: `full` or `old`. */
-    private readonly onDropped: (count: number, bound: 'full' | 'old') => void,
+    /**
+     * Called with the number of reports the bounds pushed out, which bound (`full` or `old`), and
+     * whether they were for this endpoint or another.
+     */
+    private readonly onDropped: (count: number, bound: 'full' | 'old', whose: Whose) => void,
   ) {}
+
+  private whose(name: string): Whose {
+    return NAME.exec(name)?.[1] === this.endpoint ? 'mine' : 'other';
+  }
 
   /**
    * When each report of this process was spooled, on the clock that only moves forward: its age
@@ -74,6 +110,7 @@ export class Spool {
    * spool there too. Done whenever the bounds are checked, not only at start: a report spooled by a copy that ended
    * after this one started otherwise waited for the next start, and was dropped as too old when
    * that came after spoolMaxAge. From then on it ages by elapsed time, like this process's own.
+   * Another endpoint's reports are taken on only to count toward the bounds, never delivered.
    * A report another process delivered is forgotten: counted, it would push real ones out.
    */
   private async adopt(): Promise<void> {
@@ -86,8 +123,16 @@ export class Spool {
       if (present.has(name) || this.memory.has(name)) continue;
       if ((await this.disk.size(`${DIR}/${name}`)) === null) this.forget(name);
     }
-    for (const name of listed) {
-      if (!NAME.test(name) || this.sizes.has(name)) continue;
+    for (const listedName of listed) {
+      let name = listedName;
+      if (UNTAGGED.test(name) && !this.sizes.has(name)) {
+        // Left by an earlier version, which would have sent it to the endpoint it then had: taken
+        // for this one. A rename, so of several processes only one takes it. One that cannot be
+        // renamed (a read-only dataDir) stays, under the bounds, for a later start.
+        const mine = name.replace(/\.(pb|json)$/, `.${this.endpoint}.$1`);
+        if (await this.disk.move(`${DIR}/${name}`, `${DIR}/${mine}`)) name = mine;
+      } else if (!NAME.test(name)) continue;
+      if (this.sizes.has(name)) continue;
       const size = await this.disk.size(`${DIR}/${name}`);
       if (size === null) continue; // gone meanwhile (delivered by its owner), or not a file
       this.sizes.set(name, size);
@@ -107,14 +152,14 @@ export class Spool {
     return durable;
   }
 
-  /** Names of spooled reports, oldest first, after dropping what is over the bounds. */
+  /** Names of this endpoint's spooled reports, oldest first, after dropping what is over the bounds. */
   async names(): Promise<string[]> {
     // The newest report is spared by the count and size bounds here too, as when it was put: a
     // single report larger than spoolMaxBytes is still sent once.
     await this.adopt();
-    const sorted = [...this.sizes.keys()].sort();
-    await this.enforce(sorted.at(-1));
-    return sorted.filter((name) => this.sizes.has(name));
+    const mine = [...this.sizes.keys()].filter((name) => this.whose(name) === 'mine').sort();
+    await this.enforce(mine.at(-1));
+    return mine.filter((name) => this.sizes.has(name));
   }
 
   async read(name: string): Promise<Uint8Array | null> {
@@ -131,8 +176,11 @@ export class Spool {
     this.putAt.delete(name);
   }
 
+  /** This endpoint's spooled reports. */
   get size(): number {
-    return this.sizes.size;
+    let count = 0;
+    for (const name of this.sizes.keys()) if (this.whose(name) === 'mine') count++;
+    return count;
   }
 
   /** Drops the oldest reports until every bound holds (`keep`, the newest, only when it is too old). */
@@ -148,18 +196,21 @@ export class Spool {
         ? elapsed - at > this.limits.maxAge
         : createdOf(name) < oldest;
     };
-    let full = 0;
-    let old = 0;
+    const dropped = { full: { mine: 0, other: 0 }, old: { mine: 0, other: 0 } };
+    let removed = 0;
     for (const name of names) {
-      const over = names.length - full - old > this.limits.maxReports || bytes > this.limits.maxBytes;
+      const over = names.length - removed > this.limits.maxReports || bytes > this.limits.maxBytes;
       const aged = tooOld(name);
       if ((name === keep || !over) && !aged) continue;
       bytes -= this.sizes.get(name)!;
       await this.remove(name);
-      if (aged) old++;
-      else full++;
+      removed++;
+      dropped[aged ? 'old' : 'full'][this.whose(name)]++;
     }
-    if (full > 0) this.onDropped(full, 'full');
-    if (old > 0) this.onDropped(old, 'old');
+    for (const bound of ['full', 'old'] as const) {
+      for (const whose of ['mine', 'other'] as const) {
+        if (dropped[bound][whose] > 0) this.onDropped(dropped[bound][whose], bound, whose);
+      }
+    }
   }
 }
