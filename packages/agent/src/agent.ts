@@ -15,7 +15,7 @@ import {
   newSessionId,
   saveState,
 } from './identity.js';
-import { NOTICE } from './notice.js';
+import { claimNotice, NOTICE } from './notice.js';
 import {
   type AgentOptions,
   type Clock,
@@ -297,7 +297,8 @@ class RunningAgent implements Agent {
     this.trackingId = await loadTrackingId(this.disk, this.o.trackingId);
     this.state = await loadState(this.disk);
     if (this.state.noticeShownMs === null && !this.o.debug) {
-      this.log(NOTICE(this.o, this.o.dataDir));
+      if (await claimNotice(this.disk, this.o.clock.now())) this.log(NOTICE(this.o, this.o.dataDir));
+      // Also when another process showed it: it started at the same moment (or state.json was lost).
       this.state.noticeShownMs = this.o.clock.now();
       await saveState(this.disk, this.state);
     } else if ((this.state.noticeShownMs ?? 0) > this.o.clock.now() && !this.o.debug) {

@@ -1,5 +1,19 @@
 // The one-time notice on an agent's first start: what is collected, where it goes, how to turn it off.
+//
+// File: `<dataDir>/notice-shown`, one line, when it was shown (ms). Created, never replaced, by the
+// process that shows the notice.
+import type { Disk } from './disk.js';
 import type { ResolvedOptions } from './options.js';
+
+/**
+ * True if this process is to show the notice: the one that creates the marker file. Processes
+ * starting together on a fresh dataDir (node:cluster workers) all read a state.json without
+ * noticeShownMs, and each printed the notice; the create is exclusive, so one of them does.
+ * Without a usable disk ('failed') every start shows it, as nothing would remember it.
+ */
+export async function claimNotice(disk: Disk, now: number): Promise<boolean> {
+  return (await disk.create('notice-shown', `${now}\n`)) !== 'exists';
+}
 
 /** The report interval in words for the notice: "once a day", "every 6 hours", "every 5 seconds". */
 function howOften(ms: number): string {

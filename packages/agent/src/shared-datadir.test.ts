@@ -1,11 +1,12 @@
 // Several processes on one dataDir (node:cluster workers, a restart overlapping the old copy's
 // shutdown), each a real node process, reporting over real HTTP.
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { decodeNativeReport } from '@tidewatch/protocol';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { host, kill, killChildren } from '../test/children.js';
+import { host, kill, killChildren, said, spawnHost } from '../test/children.js';
 import { type StubCollector, startCollector } from '../test/collector-stub.js';
 
 const stubs: StubCollector[] = [];
@@ -62,5 +63,29 @@ describe('processes sharing a dataDir', () => {
     expect(staging.accepted.filter((r) => r.nodeType !== 'for-staging')).toEqual([]);
     const toProduction = new Set(production.accepted.map((r) => r.reportId));
     expect(left.filter((id) => toProduction.has(id))).toEqual([]);
+  }, 60_000);
+
+  it('show the first-start notice once when they start at the same moment on a fresh dataDir', async () => {
+    const stub = await collector();
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'tw-notice-'));
+    const workers: ChildProcess[] = [];
+    const exited: Promise<unknown>[] = [];
+    const output: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const child = spawnHost('child-notice.ts', stub.url, dataDir);
+      output.push('');
+      child.stdout!.on('data', (d: Buffer) => (output[i] += d.toString()));
+      exited.push(new Promise((resolve) => child.on('exit', resolve)));
+      workers.push(child);
+    }
+    await Promise.all(workers.map((w) => said(w, 'waiting')));
+    for (const w of workers) w.stdin!.write('go\n'); // all start together, as cluster workers do
+    await Promise.all(exited);
+    expect(output.filter((o) => o.includes('started'))).toHaveLength(6);
+    const notices = output
+      .join('')
+      .split('\n')
+      .filter((l) => l.includes('TIDEWATCH_TELEMETRY=off'));
+    expect(notices).toHaveLength(1);
   }, 60_000);
 });
