@@ -60,17 +60,21 @@ import { derivedUuid, Rng } from '../packages/cli/src/simulate/random.js';
 import { startCollector } from '../packages/collector/src/collector.js';
 import { agentReportWrite } from '../packages/collector/src/ingest/native-rows.js';
 import { eventRow, reportRow } from '../packages/collector/src/ingest/rows.js';
+import { adoption, connectorUsage, distribution } from '../packages/collector/src/query/shape.js';
 import {
-  adoption,
-  connectorUsage,
-  type DistributionName,
-  distribution,
-} from '../packages/collector/src/query/shape.js';
-import { BREAKDOWN_COLUMNS, clusterFacts } from '../packages/collector/src/store/answers.js';
+  BREAKDOWN_COLUMNS,
+  clusterFacts,
+  factsDistributionCounts,
+} from '../packages/collector/src/store/answers.js';
 import { openStore } from '../packages/collector/src/store/open-store.js';
 import type { Database } from '../packages/collector/src/store/sql/schema.js';
 import type { SqlStore } from '../packages/collector/src/store/sql/sql-store.js';
-import type { ClusterFacts, Store, WriteBatch } from '../packages/collector/src/store/store.js';
+import type {
+  ClusterFacts,
+  DistributionName,
+  Store,
+  WriteBatch,
+} from '../packages/collector/src/store/store.js';
 import { integerFlag } from './flags.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -641,7 +645,8 @@ const withoutExcluded = (body: unknown) => {
 };
 
 function baselineDistribution(of: DistributionName, from: string, to: string) {
-  return async (db: Kysely<Database>) => distribution(await rawLatestFacts(db, from, to), of);
+  return async (db: Kysely<Database>) =>
+    distribution(factsDistributionCounts(of, await rawLatestFacts(db, from, to)), of);
 }
 
 function baselineConnectors(from: string, to: string) {

@@ -5,27 +5,26 @@ import type { FastifyInstance } from 'fastify';
 import { requireToken } from '../auth/require-token.js';
 import type { ClusterSpan, Store } from '../store/store.js';
 import { addDays, DAY_MS } from '../utc-day.js';
+import { countedPercentile } from './counted-percentile.js';
 import { dayRangeQuerySchema, excluded, excludedSchema, type FleetQuery, fleetFilter } from './day-range.js';
 
 /** A cluster that sent nothing for this many days has gone silent. */
 export const SILENT_AFTER_DAYS = 7;
 
-function percentile(sorted: number[], q: number): number | null {
-  return sorted.length === 0 ? null : sorted[Math.floor(q * (sorted.length - 1))]!;
-}
-
 export function overview(spans: ClusterSpan[], fromDay: string, toDay: string) {
   // Silent in the range: the 7th day without a report fell inside it.
   const silentFrom = addDays(fromDay, -SILENT_AFTER_DAYS);
   const silentTo = addDays(toDay, -SILENT_AFTER_DAYS);
+  const clusters = (which: ClusterSpan[]) => which.reduce((n, s) => n + s.clusters, 0);
   const lifetimes = spans
-    .map((s) => (Date.parse(s.lastDay) - Date.parse(s.firstDay)) / DAY_MS + 1)
-    .sort((a, b) => a - b);
+    .map((s) => ({ value: (Date.parse(s.lastDay) - Date.parse(s.firstDay)) / DAY_MS + 1, count: s.clusters }))
+    .sort((a, b) => a.value - b.value);
+  const total = clusters(spans);
   return {
-    new: spans.filter((s) => s.firstDay >= fromDay && s.firstDay <= toDay).length,
-    silent: spans.filter((s) => s.lastDay >= silentFrom && s.lastDay <= silentTo).length,
-    total: spans.length,
-    lifetimeDays: { p50: percentile(lifetimes, 0.5), p90: percentile(lifetimes, 0.9) },
+    new: clusters(spans.filter((s) => s.firstDay >= fromDay && s.firstDay <= toDay)),
+    silent: clusters(spans.filter((s) => s.lastDay >= silentFrom && s.lastDay <= silentTo)),
+    total,
+    lifetimeDays: { p50: countedPercentile(lifetimes, 0.5), p90: countedPercentile(lifetimes, 0.9) },
   };
 }
 

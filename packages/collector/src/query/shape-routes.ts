@@ -5,7 +5,7 @@ import type { AdoptionAnswer, ConnectorsAnswer, DistributionAnswer } from '@tide
 import type { FastifyInstance } from 'fastify';
 import { requireToken } from '../auth/require-token.js';
 import { connectorUseCounts } from '../store/connector-uses.js';
-import type { Store } from '../store/store.js';
+import { DISTRIBUTION_NAMES, type DistributionName, type Store } from '../store/store.js';
 import {
   dayRangeQuerySchema,
   daysOf,
@@ -14,14 +14,7 @@ import {
   type FleetQuery,
   fleetFilter,
 } from './day-range.js';
-import {
-  ADOPTION_SHARES,
-  adoption,
-  connectorTables,
-  DISTRIBUTION_NAMES,
-  type DistributionName,
-  distribution,
-} from './shape.js';
+import { ADOPTION_SHARES, adoption, connectorTables, distribution } from './shape.js';
 import { perVersion } from './versions-route.js';
 
 const nullableNumber = { type: ['number', 'null'] } as const;
@@ -94,8 +87,8 @@ export async function shapeRoutes(app: FastifyInstance, opts: { store: Store }) 
     async (request): Promise<DistributionAnswer> => {
       const query = request.query as FleetQuery & { of: DistributionName };
       const filter = fleetFilter(query);
-      const facts = await opts.store.latestFacts(filter);
-      return { ...distribution(facts, query.of), excluded: await excluded(opts.store, filter) };
+      const counted = await opts.store.distributionCounts(query.of, filter);
+      return { ...distribution(counted, query.of), excluded: await excluded(opts.store, filter) };
     },
   );
 
@@ -126,9 +119,12 @@ export async function shapeRoutes(app: FastifyInstance, opts: { store: Store }) 
       const filter = fleetFilter(request.query as FleetQuery);
       const counted = opts.store.connectorUseCounts
         ? await opts.store.connectorUseCounts(filter)
-        : (await opts.store.latestFacts(filter)).map((f) => connectorUseCounts(f.connectorUsage));
+        : (await opts.store.latestFacts(filter)).map((f) => ({
+            uses: connectorUseCounts(f.connectorUsage),
+            clusters: 1,
+          }));
       return {
-        clusters: counted.length,
+        clusters: counted.reduce((n, c) => n + c.clusters, 0),
         ...connectorTables(counted),
         excluded: await excluded(opts.store, filter),
       };

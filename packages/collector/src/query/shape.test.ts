@@ -1,6 +1,6 @@
 // Release pickup's order and first days (shape.ts), on hand-made counts.
 import { describe, expect, it } from 'vitest';
-import { adoption, compareVersionsNewestFirst } from './shape.js';
+import { adoption, compareVersionsNewestFirst, connectorTables } from './shape.js';
 
 describe('compareVersionsNewestFirst', () => {
   it('orders numeric parts as numbers, a release after its pre-releases, other text last', () => {
@@ -58,5 +58,25 @@ describe('adoption', () => {
       ['2.1.0', '2026-11-04', false],
       ['2.0.0', '2026-11-03', true],
     ]);
+  });
+});
+
+describe('connectorTables', () => {
+  it('weighs each set of uses by the clusters that have it', () => {
+    const tables = connectorTables([
+      { uses: [['source', 'kafka', 'plain', 'json', 2]], clusters: 3 },
+      {
+        uses: [
+          ['source', 'kafka', 'plain', 'json', 1],
+          ['sink', 'iceberg', 'upsert', 'parquet', 1],
+        ],
+        clusters: 1,
+      },
+      { uses: [], clusters: 5 },
+    ]);
+    expect(tables).toEqual({
+      sources: [{ connector: 'kafka', format: 'plain', encode: 'json', clusters: 4, count: 7 }],
+      sinks: [{ connector: 'iceberg', format: 'upsert', encode: 'parquet', clusters: 1, count: 1 }],
+    });
   });
 });

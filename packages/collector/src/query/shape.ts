@@ -1,21 +1,21 @@
 // Deployment shape from each cluster's latest facts: distributions of sizes (buckets and
 // percentiles, never only an average) and connectors by kind, format and encode.
 import type { ConnectorUsageRow, DistributionAnswer, ReleaseAdoption } from '@tidewatch/protocol';
-import { type ConnectorUseCount, connectorUseCounts } from '../store/connector-uses.js';
-import type { ClusterFacts } from '../store/store.js';
+import { type CountedConnectorUses, connectorUseCounts } from '../store/connector-uses.js';
+import type { ClusterFacts, DistributionName } from '../store/store.js';
 import { compareCodeUnits } from '../text-order.js';
 import { DAY_MS } from '../utc-day.js';
+import { type CountedValue, countedPercentile } from './counted-percentile.js';
 
-export const DISTRIBUTIONS = {
-  memory: { unit: 'bytes', of: (f: ClusterFacts) => f.memoryTotal },
-  metaNodes: { unit: 'nodes', of: (f: ClusterFacts) => f.nodeCount?.meta ?? null },
-  computeNodes: { unit: 'nodes', of: (f: ClusterFacts) => f.nodeCount?.compute ?? null },
-  frontendNodes: { unit: 'nodes', of: (f: ClusterFacts) => f.nodeCount?.frontend ?? null },
-  compactorNodes: { unit: 'nodes', of: (f: ClusterFacts) => f.nodeCount?.compactor ?? null },
-  streamJobs: { unit: 'jobs', of: (f: ClusterFacts) => f.streamJobCount },
-} as const;
-export type DistributionName = keyof typeof DISTRIBUTIONS;
-export const DISTRIBUTION_NAMES = Object.keys(DISTRIBUTIONS) as DistributionName[];
+/** The unit of each size the distributions answer. */
+export const DISTRIBUTION_UNITS: Record<DistributionName, DistributionAnswer['unit']> = {
+  memory: 'bytes',
+  metaNodes: 'nodes',
+  computeNodes: 'nodes',
+  frontendNodes: 'nodes',
+  compactorNodes: 'nodes',
+  streamJobs: 'jobs',
+};
 
 const GIB = 1024 ** 3;
 
@@ -40,35 +40,35 @@ function bucketOf(value: number, memory: boolean): { from: number; to: number } 
   return memory ? { from: (upper / 2) * unit + 1, to: upper * unit } : { from: upper / 2 + 1, to: upper };
 }
 
-function percentile(sorted: number[], q: number): number | null {
-  return sorted.length === 0 ? null : sorted[Math.floor(q * (sorted.length - 1))]!;
-}
-
+/** A size's distribution from clusters counted per value (null: not reported). */
 export function distribution(
-  facts: ClusterFacts[],
+  counted: readonly { value: number | null; clusters: number }[],
   name: DistributionName,
 ): Omit<DistributionAnswer, 'excluded'> {
-  const values = facts
-    .map(DISTRIBUTIONS[name].of)
-    .filter((v): v is number => v !== null)
-    .sort((a, b) => a - b);
+  const values: CountedValue[] = [];
+  let unknown = 0;
+  for (const c of counted) {
+    if (c.value === null) unknown += c.clusters;
+    else values.push({ value: c.value, count: c.clusters });
+  }
+  values.sort((a, b) => a.value - b.value);
   const buckets = new Map<number, Bucket>();
-  for (const v of values) {
-    const b = bucketOf(v, name === 'memory');
+  for (const { value, count } of values) {
+    const b = bucketOf(value, name === 'memory');
     const seen = buckets.get(b.from);
-    if (seen) seen.clusters++;
-    else buckets.set(b.from, { ...b, clusters: 1 });
+    if (seen) seen.clusters += count;
+    else buckets.set(b.from, { ...b, clusters: count });
   }
   return {
     of: name,
-    unit: DISTRIBUTIONS[name].unit,
-    clusters: values.length,
-    unknown: facts.length - values.length,
-    min: values[0] ?? null,
-    p50: percentile(values, 0.5),
-    p90: percentile(values, 0.9),
-    p99: percentile(values, 0.99),
-    max: values.at(-1) ?? null,
+    unit: DISTRIBUTION_UNITS[name],
+    clusters: values.reduce((n, v) => n + v.count, 0),
+    unknown,
+    min: values[0]?.value ?? null,
+    p50: countedPercentile(values, 0.5),
+    p90: countedPercentile(values, 0.9),
+    p99: countedPercentile(values, 0.99),
+    max: values.at(-1)?.value ?? null,
     buckets: [...buckets.values()].sort((a, b) => a.from - b.from),
   };
 }
@@ -81,22 +81,22 @@ export function connectorUsage(facts: ClusterFacts[]): {
   sources: ConnectorUsageRow[];
   sinks: ConnectorUsageRow[];
 } {
-  return connectorTables(facts.map((f) => connectorUseCounts(f.connectorUsage)));
+  return connectorTables(facts.map((f) => ({ uses: connectorUseCounts(f.connectorUsage), clusters: 1 })));
 }
 
-/** The same tables from each cluster's counted uses (one list per cluster). */
-export function connectorTables(perCluster: Iterable<ConnectorUseCount[]>): {
+/** The same tables from counted uses (each set of uses with how many clusters have it). */
+export function connectorTables(counted: Iterable<CountedConnectorUses>): {
   sources: ConnectorUsageRow[];
   sinks: ConnectorUsageRow[];
 } {
   const tables = { source: new Map<string, ConnectorUsageRow>(), sink: new Map<string, ConnectorUsageRow>() };
-  for (const uses of perCluster) {
+  for (const { uses, clusters } of counted) {
     for (const [kind, connector, format, encode, count] of uses) {
       const key = JSON.stringify([connector, format, encode]);
       const table = tables[kind];
       const row = table.get(key) ?? { connector, format, encode, clusters: 0, count: 0 };
-      row.clusters++;
-      row.count += count;
+      row.clusters += clusters;
+      row.count += count * clusters;
       table.set(key, row);
     }
   }

@@ -15,7 +15,9 @@ import type {
   ClusterFacts,
   ClusterListItem,
   ClusterSession,
+  ClusterSpan,
   ClusterSummary,
+  DistributionName,
   EventCountQuery,
   KnownSeries,
   MetricPoint,
@@ -112,6 +114,20 @@ export function storedAgentEvent(r: {
     timeMs: Number(r.time_ms),
     fields: r.fields,
   };
+}
+
+/** Rows of (first day, last day, clusters) as clusterSpans answers them, sorted by the days. */
+export function spanCounts(
+  rows: Iterable<{ first: unknown; last: unknown; n: number | string | bigint }>,
+): ClusterSpan[] {
+  const spans: ClusterSpan[] = [];
+  for (const r of rows) {
+    if (r.first === null || r.last === null) continue;
+    spans.push({ firstDay: String(r.first), lastDay: String(r.last), clusters: Number(r.n) });
+  }
+  return spans.sort(
+    (a, b) => compareCodeUnits(a.firstDay, b.firstDay) || compareCodeUnits(a.lastDay, b.lastDay),
+  );
 }
 
 export function clusterListItem(r: Loose<ClusterListRow>): ClusterListItem {
@@ -274,6 +290,29 @@ export function factsBreakdown(
     // `connector` counts a cluster once per connector it uses.
     const values = by === 'connector' ? f.connectors : [by === 'os' ? f.os : f[by]];
     for (const value of values) counts.set(value, (counts.get(value) ?? 0) + 1);
+  }
+  return [...counts].map(([value, clusters]) => ({ value, clusters }));
+}
+
+/** Each size of a cluster's facts, as the distributions read it. */
+export const DISTRIBUTION_VALUES: Record<DistributionName, (f: ClusterFacts) => number | null> = {
+  memory: (f) => f.memoryTotal,
+  metaNodes: (f) => f.nodeCount?.meta ?? null,
+  computeNodes: (f) => f.nodeCount?.compute ?? null,
+  frontendNodes: (f) => f.nodeCount?.frontend ?? null,
+  compactorNodes: (f) => f.nodeCount?.compactor ?? null,
+  streamJobs: (f) => f.streamJobCount,
+};
+
+/** Clusters per value of a size, from each cluster's latest facts (unsorted). */
+export function factsDistributionCounts(
+  of: DistributionName,
+  facts: readonly ClusterFacts[],
+): { value: number | null; clusters: number }[] {
+  const counts = new Map<number | null, number>();
+  for (const f of facts) {
+    const value = DISTRIBUTION_VALUES[of](f);
+    counts.set(value, (counts.get(value) ?? 0) + 1);
   }
   return [...counts].map(([value, clusters]) => ({ value, clusters }));
 }

@@ -12,6 +12,12 @@ export type ConnectorUseCount = [
   uses: number,
 ];
 
+/** One set of connector uses and how many clusters have exactly that set. */
+export interface CountedConnectorUses {
+  uses: ConnectorUseCount[];
+  clusters: number;
+}
+
 export function connectorUseCounts(json: string | null): ConnectorUseCount[] {
   const counts = new Map<string, ConnectorUseCount>();
   for (const use of connectorUsesOf(json)) {

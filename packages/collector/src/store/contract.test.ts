@@ -10,6 +10,7 @@ import { tokenRecord } from '../auth/tokens.js';
 import { agentReportWrite } from '../ingest/native-rows.js';
 import { eventRow, eventRows, reportRow } from '../ingest/rows.js';
 import { aggregateMetric, metricFromCells } from '../query/metric-aggregate.js';
+import { factsDistributionCounts } from './answers.js';
 import { agentChildren, agentReportColumns, eventColumns, reportColumns } from './batch-rows.js';
 import { ClickHouseStore } from './clickhouse/clickhouse-store.js';
 import { sql } from './clickhouse/sql.js';
@@ -20,7 +21,13 @@ import { openStore } from './open-store.js';
 import { clusterDayRows, clusterRows, dayFactsRows } from './sql/cluster-rollups.js';
 import { migrationProvider } from './sql/migrations/index.js';
 import type { SqlStore } from './sql/sql-store.js';
-import type { DayRangeQuery, ReportRow, Store, WriteBatch } from './store.js';
+import {
+  type DayRangeQuery,
+  DISTRIBUTION_NAMES,
+  type ReportRow,
+  type Store,
+  type WriteBatch,
+} from './store.js';
 
 const targets = await storeTargets();
 afterAll(async () => {
@@ -893,25 +900,28 @@ describe.each(targets)('store contract: $name', (target) => {
         compute('v1', T0 - day, 1),
         meta('v1', T0, { version: '2.4.1', reportTime: 3 }),
         compute('v2', T0, 1),
+        compute('v4', T0 + 60_000, 1),
       ],
       events: [],
       agentReports: [agent({ trackingId: 'v3', ci: true }, T0)],
     });
     const range = { fromDay: '2026-11-18', toDay: '2026-11-20', includeCi: false };
-    expect(await store.activeClusterCount(range)).toBe(2);
-    expect(await store.activeClusterCount({ ...range, includeCi: true })).toBe(3);
-    const spans = (await store.clusterSpans({ toDay: '2026-11-20', includeCi: false })).sort((a, b) =>
-      a.trackingId.localeCompare(b.trackingId),
-    );
-    expect(spans).toEqual([
-      { trackingId: 'v1', firstDay: '2026-11-18', lastDay: '2026-11-20' },
-      { trackingId: 'v2', firstDay: '2026-11-20', lastDay: '2026-11-20' },
+    expect(await store.activeClusterCount(range)).toBe(3);
+    expect(await store.activeClusterCount({ ...range, includeCi: true })).toBe(4);
+    // Counted per pair of days: v2 and v4 share theirs.
+    expect(await store.clusterSpans({ toDay: '2026-11-20', includeCi: false })).toEqual([
+      { firstDay: '2026-11-18', lastDay: '2026-11-20', clusters: 1 },
+      { firstDay: '2026-11-20', lastDay: '2026-11-20', clusters: 2 },
+    ]);
+    expect(await store.clusterSpans({ toDay: '2026-11-20', includeCi: true })).toEqual([
+      { firstDay: '2026-11-18', lastDay: '2026-11-20', clusters: 1 },
+      { firstDay: '2026-11-20', lastDay: '2026-11-20', clusters: 3 },
     ]);
     expect(await store.versionCounts(range)).toEqual([
       { day: '2026-11-18', version: '2.3.0', clusters: 1 },
       { day: '2026-11-19', version: '2.3.0', clusters: 1 }, // only a compute report: carried forward
       { day: '2026-11-20', version: '2.4.1', clusters: 1 },
-      { day: '2026-11-20', version: null, clusters: 1 },
+      { day: '2026-11-20', version: null, clusters: 2 },
     ]);
   });
 
@@ -1174,10 +1184,27 @@ describe.each(targets)('store contract: $name', (target) => {
         for (const e of expected) perVersion.set(String(e[3]), (perVersion.get(String(e[3])) ?? 0) + 1);
         const breakdown = await s.breakdown('version', range);
         expect(new Map(breakdown.map((b) => [String(b.value), b.clusters]))).toEqual(perVersion);
+        // Each size counted per value in the store, as counting the latest facts one by one.
+        const byValue = (rows: { value: number | null; clusters: number }[]) =>
+          [...rows].sort((a, b) => (a.value ?? -1) - (b.value ?? -1));
+        for (const of of DISTRIBUTION_NAMES) {
+          expect([of, byValue(await s.distributionCounts(of, range))]).toEqual([
+            of,
+            byValue(factsDistributionCounts(of, facts)),
+          ]);
+        }
         if (s.connectorUseCounts) {
-          const counted = (await s.connectorUseCounts(range)).map((c) => JSON.stringify(c)).sort();
-          const fromJson = facts.map((f) => JSON.stringify(connectorUseCounts(f.connectorUsage))).sort();
-          expect(counted).toEqual(fromJson);
+          // Clusters per set of uses, from the store's counts and from each cluster's JSON.
+          const perSet = (entries: { uses: unknown; clusters: number }[]) => {
+            const sets = new Map<string, number>();
+            for (const e of entries) {
+              const key = JSON.stringify(e.uses);
+              sets.set(key, (sets.get(key) ?? 0) + e.clusters);
+            }
+            return [...sets].sort(([a], [b]) => (a < b ? -1 : 1));
+          };
+          const fromJson = facts.map((f) => ({ uses: connectorUseCounts(f.connectorUsage), clusters: 1 }));
+          expect(perSet(await s.connectorUseCounts(range))).toEqual(perSet(fromJson));
         }
       }
     }
@@ -1268,15 +1295,22 @@ describe.each(targets)('store contract: $name', (target) => {
           }
         }
         for (const to of all) {
-          const spans = [...days.keys()]
-            .filter(counted)
-            .map((id) => ({ id, before: qualifying(id).filter((d) => d <= to) }))
-            .filter((c) => c.before.length > 0)
-            .map((c) => ({ trackingId: c.id, firstDay: c.before[0], lastDay: c.before.at(-1) }))
-            .sort((a, b) => (a.trackingId < b.trackingId ? -1 : 1));
+          // Clusters per (first day, last day up to `to`), sorted by the days.
+          const perPair = new Map<string, number>();
+          for (const id of [...days.keys()].filter(counted)) {
+            const before = qualifying(id).filter((d) => d <= to);
+            if (before.length === 0) continue;
+            const pair = `${before[0]} ${before.at(-1)}`;
+            perPair.set(pair, (perPair.get(pair) ?? 0) + 1);
+          }
+          const spans = [...perPair]
+            .sort(([a], [b]) => (a < b ? -1 : 1))
+            .map(([pair, clusters]) => {
+              const [firstDay, lastDay] = pair.split(' ');
+              return { firstDay, lastDay, clusters };
+            });
           const stored = await s.clusterSpans({ toDay: to, includeCi, includeInternal });
-          const sorted = stored.sort((a, b) => (a.trackingId < b.trackingId ? -1 : 1));
-          expect([to, includeCi, includeInternal, sorted]).toEqual([to, includeCi, includeInternal, spans]);
+          expect([to, includeCi, includeInternal, stored]).toEqual([to, includeCi, includeInternal, spans]);
         }
       }
     }

@@ -3,7 +3,7 @@
 // adapter.
 
 import type { ClusterAnswer } from '@tidewatch/protocol';
-import type { ConnectorUseCount } from './connector-uses.js';
+import type { CountedConnectorUses } from './connector-uses.js';
 import type { CellGrouping, MetricFleetAnswer } from './metric-cells.js';
 
 /** One stored node report (RisingWave v1/v2), as the ingest layer normalized it. */
@@ -328,6 +328,17 @@ export const BREAKDOWN_DIMENSIONS = [
 ] as const;
 export type BreakdownDimension = (typeof BREAKDOWN_DIMENSIONS)[number];
 
+/** The sizes whose distribution over the fleet the API answers. */
+export const DISTRIBUTION_NAMES = [
+  'memory',
+  'metaNodes',
+  'computeNodes',
+  'frontendNodes',
+  'compactorNodes',
+  'streamJobs',
+] as const;
+export type DistributionName = (typeof DISTRIBUTION_NAMES)[number];
+
 export interface EventQuery {
   fromDay: string;
   toDay: string;
@@ -357,10 +368,11 @@ export interface StoredEvent {
 }
 
 /** When a cluster reported, over all time (from the cluster_days rollup). */
+/** How many clusters first and last reported on these two days. */
 export interface ClusterSpan {
-  trackingId: string;
   firstDay: string;
   lastDay: string;
+  clusters: number;
 }
 
 export interface ClusterListQuery {
@@ -479,7 +491,11 @@ export interface Store {
   activeClusters(query: DayRangeQuery): Promise<{ day: string; clusters: number }[]>;
   /** Distinct clusters with at least one report in the range. */
   activeClusterCount(query: DayRangeQuery): Promise<number>;
-  /** First and last report day of every cluster that reported on or before `toDay`. */
+  /**
+   * First and last report day (up to `toDay`) of every cluster that reported on or before
+   * `toDay`, counted per pair of days and sorted by them: at most one row per pair of stored days,
+   * however many clusters there are.
+   */
   clusterSpans(query: {
     toDay: string;
     includeCi: boolean;
@@ -498,10 +514,11 @@ export interface Store {
   latestFacts(query: DayRangeQuery): Promise<ClusterFacts[]>;
   /**
    * Optional: the connector uses of each cluster's latest facts in the range, counted
-   * (connectorUseCounts of its connector JSON), one list per cluster. A store that keeps them
-   * counted answers without the JSON; without it, the route counts from latestFacts.
+   * (connectorUseCounts of its connector JSON), one entry per distinct set of uses with how many
+   * clusters have it. A store that keeps them counted answers without the JSON and without a
+   * row per cluster; without it, the route counts from latestFacts.
    */
-  connectorUseCounts?(query: DayRangeQuery): Promise<ConnectorUseCount[][]>;
+  connectorUseCounts?(query: DayRangeQuery): Promise<CountedConnectorUses[]>;
   /** One cluster over a range: its facts per day (oldest first) and its sessions (newest first). */
   clusterHistory(query: ClusterHistoryQuery): Promise<{ days: ClusterFacts[]; sessions: ClusterSession[] }>;
   /** Every metric name agents have sent, by name. */
@@ -515,6 +532,14 @@ export interface Store {
     by: BreakdownDimension,
     query: DayRangeQuery,
   ): Promise<{ value: string | null; clusters: number }[]>;
+  /**
+   * Clusters per value of a size, by each cluster's latest meta report in the range (unsorted;
+   * null: the report did not say). Counted per value, so not a row per cluster.
+   */
+  distributionCounts(
+    of: DistributionName,
+    query: DayRangeQuery,
+  ): Promise<{ value: number | null; clusters: number }[]>;
   /** Events counted per group (and the clusters they came from), largest first, `limit` rows. */
   eventCounts(query: EventCountQuery): Promise<{ value: string | null; events: number; clusters: number }[]>;
   /** Events newest first; `limit` rows at most. */

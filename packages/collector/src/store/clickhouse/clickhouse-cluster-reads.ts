@@ -9,9 +9,11 @@ import {
   clusterSummary,
   type FactsColumns,
   factsBreakdown,
+  factsDistributionCounts,
   type MetaFacts,
   type SessionColumns,
   sortSessions,
+  spanCounts,
   versionCountsOf,
 } from '../answers.js';
 import type { ClusterListItem as ClusterListRow } from '../sql/schema.js';
@@ -26,6 +28,7 @@ import type {
   ClusterSpan,
   ClusterSummary,
   DayRangeQuery,
+  DistributionName,
   LeftOut,
 } from '../store.js';
 import type { ClickHouseConnection } from './clickhouse-connection.js';
@@ -101,12 +104,15 @@ export class ClickHouseClusterReads {
     includeCi: boolean;
     includeInternal?: boolean | undefined;
   }): Promise<ClusterSpan[]> {
-    const rows = await this.ch.rows<{ tracking_id: string; first: string; last: string }>(
-      sql`SELECT tracking_id, toString(min(day)) AS first, toString(max(day)) AS last
-          FROM cluster_days WHERE ${activeDays(sql`day <= toDate(${query.toDay})`, query)}
-          GROUP BY tracking_id`,
+    // Counted per pair of days here, so that a row per cluster never leaves the server.
+    const rows = await this.ch.rows<{ first: string; last: string; n: string }>(
+      sql`SELECT first, last, count() AS n FROM
+            (SELECT toString(min(day)) AS first, toString(max(day)) AS last
+             FROM cluster_days WHERE ${activeDays(sql`day <= toDate(${query.toDay})`, query)}
+             GROUP BY tracking_id)
+          GROUP BY first, last`,
     );
-    return rows.map((r) => ({ trackingId: r.tracking_id, firstDay: r.first, lastDay: r.last }));
+    return spanCounts(rows);
   }
 
   async leftOut(query: { fromDay: string; toDay: string }): Promise<LeftOut> {
@@ -300,6 +306,13 @@ export class ClickHouseClusterReads {
           ORDER BY last_seen DESC, tracking_id DESC LIMIT ${query.limit}`,
     );
     return rows.map(clusterListItem);
+  }
+
+  async distributionCounts(
+    of: DistributionName,
+    query: DayRangeQuery,
+  ): Promise<{ value: number | null; clusters: number }[]> {
+    return factsDistributionCounts(of, await this.latestFacts(query));
   }
 
   async breakdown(

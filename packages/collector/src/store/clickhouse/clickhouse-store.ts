@@ -32,6 +32,7 @@ import type {
   ClusterSpan,
   ClusterSummary,
   DayRangeQuery,
+  DistributionName,
   EraseResult,
   EventCountQuery,
   EventQuery,
@@ -149,6 +150,13 @@ export class ClickHouseStore implements Store {
 
   listClusters(query: ClusterListQuery): Promise<ClusterListItem[]> {
     return this.clusters.listClusters(query);
+  }
+
+  distributionCounts(
+    of: DistributionName,
+    query: DayRangeQuery,
+  ): Promise<{ value: number | null; clusters: number }[]> {
+    return this.clusters.distributionCounts(of, query);
   }
 
   breakdown(

@@ -5,7 +5,7 @@
 // (start-up), sql-write.ts (ingest), sql-erase.ts, sql-retention.ts, and sql-runner.ts (their
 // hand-written SQL).
 import { type Kysely, sql } from 'kysely';
-import type { ConnectorUseCount } from '../connector-uses.js';
+import type { CountedConnectorUses } from '../connector-uses.js';
 import { LEGACY_EVENT_KEYS_SETTING, LegacyBoundary } from '../legacy-event-keys.js';
 import type { CellGrouping, MetricFleetAnswer } from '../metric-cells.js';
 import type {
@@ -22,6 +22,7 @@ import type {
   ClusterSpan,
   ClusterSummary,
   DayRangeQuery,
+  DistributionName,
   EraseResult,
   EventCountQuery,
   EventQuery,
@@ -139,8 +140,15 @@ export class SqlStore implements Store {
     return this.clusters.latestFacts(query);
   }
 
-  connectorUseCounts(query: DayRangeQuery): Promise<ConnectorUseCount[][]> {
+  connectorUseCounts(query: DayRangeQuery): Promise<CountedConnectorUses[]> {
     return this.clusters.connectorUseCounts(query);
+  }
+
+  distributionCounts(
+    of: DistributionName,
+    query: DayRangeQuery,
+  ): Promise<{ value: number | null; clusters: number }[]> {
+    return this.clusters.distributionCounts(of, query);
   }
 
   breakdown(
