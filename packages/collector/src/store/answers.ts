@@ -294,6 +294,13 @@ export function factsBreakdown(
   return [...counts].map(([value, clusters]) => ({ value, clusters }));
 }
 
+/** The facts column of each node count but the meta one (stores that count sizes in SQL). */
+export const NODE_COUNT_COLUMNS = {
+  computeNodes: 'node_compute',
+  frontendNodes: 'node_frontend',
+  compactorNodes: 'node_compactor',
+} as const;
+
 /** Each size of a cluster's facts, as the distributions read it. */
 export const DISTRIBUTION_VALUES: Record<DistributionName, (f: ClusterFacts) => number | null> = {
   memory: (f) => f.memoryTotal,

@@ -9,8 +9,8 @@ import {
   clusterSummary,
   type FactsColumns,
   factsBreakdown,
-  factsDistributionCounts,
   type MetaFacts,
+  NODE_COUNT_COLUMNS,
   type SessionColumns,
   sortSessions,
   spanCounts,
@@ -206,24 +206,27 @@ export class ClickHouseClusterReads {
     os_name, object_store, connectors, memory_total, node_meta, node_compute, node_frontend, node_compactor,
     stream_job_count, license_tier, connector_usage`;
 
-  async latestFacts(query: DayRangeQuery): Promise<ClusterFacts[]> {
+  /** Each cluster's latest facts in the range: a row per cluster, for the callers to read or count. */
+  private latestFactsRows(query: DayRangeQuery): Sql {
     const clusters = query.includeInternal ? sql`1` : sql`tracking_id NOT IN ${internalIds()}`;
     // A cluster's latest facts of all time are its latest in the range when they fall in it (the
     // usual range ends today); only clusters with facts after the range read their days.
     const later = sql`tracking_id IN (SELECT tracking_id FROM cluster_latest
       GROUP BY tracking_id HAVING max(day) > toDate(${query.toDay}))`;
+    return sql`(SELECT * FROM ${this.latestDayFacts(
+      clusters,
+      sql`tracking_id`,
+      ClickHouseClusterReads.FACTS,
+      'cluster_latest',
+      dayRange(query, 'day'),
+    )}
+      UNION ALL
+      SELECT * FROM ${this.latestDayFacts(and([clusters, later, dayRange(query, 'day')]), sql`tracking_id`)})`;
+  }
+
+  async latestFacts(query: DayRangeQuery): Promise<ClusterFacts[]> {
     const rows = await this.ch.rows<FactsColumns>(
-      sql`SELECT *, toString(fact_day) AS day FROM (
-            SELECT * FROM ${this.latestDayFacts(
-              clusters,
-              sql`tracking_id`,
-              ClickHouseClusterReads.FACTS,
-              'cluster_latest',
-              dayRange(query, 'day'),
-            )}
-            UNION ALL
-            SELECT * FROM ${this.latestDayFacts(and([clusters, later, dayRange(query, 'day')]), sql`tracking_id`)})
-          ORDER BY tracking_id`,
+      sql`SELECT *, toString(fact_day) AS day FROM ${this.latestFactsRows(query)} ORDER BY tracking_id`,
     );
     return rows.map(clusterFacts);
   }
@@ -312,7 +315,20 @@ export class ClickHouseClusterReads {
     of: DistributionName,
     query: DayRangeQuery,
   ): Promise<{ value: number | null; clusters: number }[]> {
-    return factsDistributionCounts(of, await this.latestFacts(query));
+    // Counted by the server, as on SQL: a row per value leaves it, not a row per cluster. A node
+    // count reads as clusterFacts reads it (all unknown with the meta count, a missing one 0).
+    const value =
+      of === 'memory'
+        ? sql`memory_total`
+        : of === 'streamJobs'
+          ? sql`stream_job_count`
+          : of === 'metaNodes'
+            ? sql`node_meta`
+            : sql`if(node_meta IS NULL, NULL, coalesce(${ident(NODE_COUNT_COLUMNS[of])}, 0))`;
+    const rows = await this.ch.rows<{ value: string | number | null; n: string | number }>(
+      sql`SELECT ${value} AS value, count() AS n FROM ${this.latestFactsRows(query)} GROUP BY value`,
+    );
+    return rows.map((r) => ({ value: r.value === null ? null : Number(r.value), clusters: Number(r.n) }));
   }
 
   async breakdown(

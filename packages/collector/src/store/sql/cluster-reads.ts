@@ -9,6 +9,7 @@ import {
   clusterListItem,
   clusterSession,
   clusterSummary,
+  NODE_COUNT_COLUMNS,
   sortSessions,
   spanCounts,
   versionCountsOf,
@@ -37,13 +38,6 @@ import type { Database } from './schema.js';
  * next_day (~3,000 rows a day at 10M); further back, by a seek per cluster.
  */
 const LINKED_DAYS_AFTER = 31;
-
-/** The cluster_day_facts column of each node count but the meta one. */
-const NODE_COLUMNS = {
-  computeNodes: 'node_compute',
-  frontendNodes: 'node_frontend',
-  compactorNodes: 'node_compactor',
-} as const;
 
 export class ClusterReads {
   constructor(
@@ -406,7 +400,7 @@ export class ClusterReads {
           ? sql.ref('f.stream_job_count')
           : of === 'metaNodes'
             ? sql.ref('f.node_meta')
-            : sql`case when f.node_meta is null then null else coalesce(${sql.ref(`f.${NODE_COLUMNS[of]}`)}, 0) end`;
+            : sql`case when f.node_meta is null then null else coalesce(${sql.ref(`f.${NODE_COUNT_COLUMNS[of]}`)}, 0) end`;
     const rows = await (await this.latestFactsRows(query))
       .select([sql<number | string | null>`${value}`.as('value'), (eb) => eb.fn.countAll().as('n')])
       .groupBy(value)
