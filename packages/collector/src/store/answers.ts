@@ -280,16 +280,20 @@ export function clusterFacts(r: Loose<FactsColumns>): ClusterFacts {
   };
 }
 
-/** Clusters per value of a dimension, from each cluster's latest facts (unsorted). */
-export function factsBreakdown(
+/**
+ * A breakdown from clusters counted per stored value of the dimension's column: a connector list
+ * is a JSON array, counted here once per connector it names.
+ */
+export function breakdownOfCounts(
   by: BreakdownDimension,
-  facts: readonly ClusterFacts[],
+  rows: readonly { value: string | null; n: Numeric }[],
 ): { value: string | null; clusters: number }[] {
+  if (by !== 'connector') return rows.map((r) => ({ value: r.value, clusters: Number(r.n) }));
   const counts = new Map<string | null, number>();
-  for (const f of facts) {
-    // `connector` counts a cluster once per connector it uses.
-    const values = by === 'connector' ? f.connectors : [by === 'os' ? f.os : f[by]];
-    for (const value of values) counts.set(value, (counts.get(value) ?? 0) + 1);
+  for (const r of rows) {
+    for (const name of r.value ? (JSON.parse(r.value) as string[]) : []) {
+      counts.set(name, (counts.get(name) ?? 0) + Number(r.n));
+    }
   }
   return [...counts].map(([value, clusters]) => ({ value, clusters }));
 }

@@ -3,12 +3,13 @@
 // and the cluster list (clickhouse-store.ts delegates here).
 import { DAY_MS } from '../../utc-day.js';
 import {
+  BREAKDOWN_COLUMNS,
+  breakdownOfCounts,
   clusterFacts,
   clusterListItem,
   clusterSession,
   clusterSummary,
   type FactsColumns,
-  factsBreakdown,
   type MetaFacts,
   NODE_COUNT_COLUMNS,
   type SessionColumns,
@@ -16,6 +17,7 @@ import {
   spanCounts,
   versionCountsOf,
 } from '../answers.js';
+import { type CountedConnectorUses, connectorUseCounts } from '../connector-uses.js';
 import type { ClusterListItem as ClusterListRow } from '../sql/schema.js';
 import type {
   BreakdownDimension,
@@ -335,7 +337,20 @@ export class ClickHouseClusterReads {
     by: BreakdownDimension,
     query: DayRangeQuery,
   ): Promise<{ value: string | null; clusters: number }[]> {
-    // RisingWave facts (never CI): each cluster's latest meta facts in the range, as in every store.
-    return factsBreakdown(by, await this.latestFacts(query));
+    // RisingWave facts (never CI): each cluster's latest meta facts in the range, as in every
+    // store, counted by the server.
+    const rows = await this.ch.rows<{ value: string | null; n: string }>(
+      sql`SELECT ${ident(BREAKDOWN_COLUMNS[by])} AS value, count() AS n
+          FROM ${this.latestFactsRows(query)} GROUP BY value`,
+    );
+    return breakdownOfCounts(by, rows);
+  }
+
+  async connectorUseCounts(query: DayRangeQuery): Promise<CountedConnectorUses[]> {
+    // Counted per distinct connector JSON by the server; each distinct one is counted here once.
+    const rows = await this.ch.rows<{ usage: string | null; n: string }>(
+      sql`SELECT connector_usage AS usage, count() AS n FROM ${this.latestFactsRows(query)} GROUP BY usage`,
+    );
+    return rows.map((r) => ({ uses: connectorUseCounts(r.usage), clusters: Number(r.n) }));
   }
 }

@@ -16,7 +16,9 @@
 // clickhouse-filters.ts), clickhouse-admin.ts (the internal tag, blocks, audit, tokens),
 // clickhouse-migrate.ts (start-up), clickhouse-write.ts (ingest), clickhouse-erase.ts,
 // clickhouse-retention.ts, and clickhouse-connection.ts (the client, and settings).
+
 import type { ClickHouseClient } from '@clickhouse/client';
+import type { CountedConnectorUses } from '../connector-uses.js';
 import type { CellGrouping, MetricFleetAnswer } from '../metric-cells.js';
 import type {
   AgentEventQuery,
@@ -150,6 +152,10 @@ export class ClickHouseStore implements Store {
 
   listClusters(query: ClusterListQuery): Promise<ClusterListItem[]> {
     return this.clusters.listClusters(query);
+  }
+
+  connectorUseCounts(query: DayRangeQuery): Promise<CountedConnectorUses[]> {
+    return this.clusters.connectorUseCounts(query);
   }
 
   distributionCounts(

@@ -5,6 +5,7 @@ import { compareCodeUnits } from '../../text-order.js';
 import { DAY_MS } from '../../utc-day.js';
 import {
   BREAKDOWN_COLUMNS,
+  breakdownOfCounts,
   clusterFacts,
   clusterListItem,
   clusterSession,
@@ -419,14 +420,7 @@ export class ClusterReads {
       .select([sql<string | null>`${sql.ref(`f.${column}`)}`.as('value'), (eb) => eb.fn.countAll().as('n')])
       .groupBy(sql.ref(`f.${column}`))
       .execute();
-    if (by !== 'connector') return rows.map((r) => ({ value: r.value, clusters: Number(r.n) }));
-    const counts = new Map<string | null, number>();
-    for (const r of rows) {
-      for (const name of r.value ? (JSON.parse(r.value) as string[]) : []) {
-        counts.set(name, (counts.get(name) ?? 0) + Number(r.n));
-      }
-    }
-    return [...counts].map(([value, clusters]) => ({ value, clusters }));
+    return breakdownOfCounts(by, rows);
   }
 
   async clusterHistory(
