@@ -1869,7 +1869,7 @@ describe.each(targets)('store contract: $name', (target) => {
     expect(await store.latestFacts(range)).toEqual([]);
     expect(await store.breakdown('version', range)).toEqual([]);
     expect(await store.clusterSpans({ toDay: '2026-11-30', includeCi: true })).toEqual([
-      { trackingId: 'both', firstDay: '2026-11-20', lastDay: '2026-11-20' },
+      { firstDay: '2026-11-20', lastDay: '2026-11-20', clusters: 1 },
     ]);
     expect([...(await store.knownSeries('both')).series]).toEqual(['q\0{}']);
     expect((await store.metricPoints({ name: 'q', ...range })).map((p) => p.value)).toEqual([2]);
