@@ -4,7 +4,6 @@
 import type { AdoptionAnswer, ConnectorsAnswer, DistributionAnswer } from '@tidewatch/protocol';
 import type { FastifyInstance } from 'fastify';
 import { requireToken } from '../auth/require-token.js';
-import { connectorUseCounts } from '../store/connector-uses.js';
 import { DISTRIBUTION_NAMES, type DistributionName, type Store } from '../store/store.js';
 import {
   dayRangeQuerySchema,
@@ -117,12 +116,7 @@ export async function shapeRoutes(app: FastifyInstance, opts: { store: Store }) 
     },
     async (request): Promise<ConnectorsAnswer> => {
       const filter = fleetFilter(request.query as FleetQuery);
-      const counted = opts.store.connectorUseCounts
-        ? await opts.store.connectorUseCounts(filter)
-        : (await opts.store.latestFacts(filter)).map((f) => ({
-            uses: connectorUseCounts(f.connectorUsage),
-            clusters: 1,
-          }));
+      const counted = await opts.store.connectorUseCounts(filter);
       return {
         clusters: counted.reduce((n, c) => n + c.clusters, 0),
         ...connectorTables(counted),

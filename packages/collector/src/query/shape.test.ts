@@ -1,6 +1,8 @@
-// Release pickup's order and first days (shape.ts), on hand-made counts.
+// Release pickup's order and first days, distributions and connector tables (shape.ts), on
+// hand-made counts.
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { adoption, compareVersionsNewestFirst, connectorTables } from './shape.js';
+import { adoption, compareVersionsNewestFirst, connectorTables, distribution } from './shape.js';
 
 describe('compareVersionsNewestFirst', () => {
   it('orders numeric parts as numbers, a release after its pre-releases, other text last', () => {
@@ -78,5 +80,37 @@ describe('connectorTables', () => {
       sources: [{ connector: 'kafka', format: 'plain', encode: 'json', clusters: 4, count: 7 }],
       sinks: [{ connector: 'iceberg', format: 'upsert', encode: 'parquet', clusters: 1, count: 1 }],
     });
+  });
+});
+
+describe('distribution', () => {
+  it('answers for values counted per value what it would for the clusters one by one', () => {
+    // Node counts, nulls (not reported) among them; the same value may come in several entries.
+    const entry = fc.record({
+      value: fc.option(fc.integer({ min: 0, max: 40 }), { nil: null }),
+      clusters: fc.integer({ min: 1, max: 5 }),
+    });
+    fc.assert(
+      fc.property(fc.array(entry, { maxLength: 30 }), (counted) => {
+        const oneByOne = counted.flatMap((c) => Array.from({ length: c.clusters }, () => c.value));
+        const known = oneByOne.filter((v): v is number => v !== null).sort((a, b) => a - b);
+        const at = (q: number) => (known.length === 0 ? null : known[Math.floor(q * (known.length - 1))]!);
+        const answer = distribution(counted, 'computeNodes');
+        expect(answer).toMatchObject({
+          clusters: known.length,
+          unknown: oneByOne.length - known.length,
+          min: known[0] ?? null,
+          p50: at(0.5),
+          p90: at(0.9),
+          p99: at(0.99),
+          max: known.at(-1) ?? null,
+        });
+        expect(answer.buckets.reduce((n, b) => n + b.clusters, 0)).toBe(known.length);
+        for (const b of answer.buckets) {
+          expect(b.clusters).toBe(known.filter((v) => v >= b.from && v <= b.to).length);
+        }
+      }),
+      { numRuns: 500 },
+    );
   });
 });

@@ -1193,7 +1193,7 @@ describe.each(targets)('store contract: $name', (target) => {
             byValue(factsDistributionCounts(of, facts)),
           ]);
         }
-        if (s.connectorUseCounts) {
+        {
           // Clusters per set of uses, from the store's counts and from each cluster's JSON.
           const perSet = (entries: { uses: unknown; clusters: number }[]) => {
             const sets = new Map<string, number>();

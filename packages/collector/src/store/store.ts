@@ -513,12 +513,10 @@ export interface Store {
   /** Each cluster's facts from its latest meta report in the range (one row per cluster). */
   latestFacts(query: DayRangeQuery): Promise<ClusterFacts[]>;
   /**
-   * Optional: the connector uses of each cluster's latest facts in the range, counted
-   * (connectorUseCounts of its connector JSON), one entry per distinct set of uses with how many
-   * clusters have it. A store that keeps them counted answers without the JSON and without a
-   * row per cluster; without it, the route counts from latestFacts.
+   * The connector uses of each cluster's latest facts in the range, counted (connectorUseCounts
+   * of its connector JSON), one entry per distinct set of uses with how many clusters have it.
    */
-  connectorUseCounts?(query: DayRangeQuery): Promise<CountedConnectorUses[]>;
+  connectorUseCounts(query: DayRangeQuery): Promise<CountedConnectorUses[]>;
   /** One cluster over a range: its facts per day (oldest first) and its sessions (newest first). */
   clusterHistory(query: ClusterHistoryQuery): Promise<{ days: ClusterFacts[]; sessions: ClusterSession[] }>;
   /** Every metric name agents have sent, by name. */
