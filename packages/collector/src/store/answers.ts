@@ -298,12 +298,18 @@ export function breakdownOfCounts(
   return [...counts].map(([value, clusters]) => ({ value, clusters }));
 }
 
-/** The facts column of each node count but the meta one (stores that count sizes in SQL). */
-export const NODE_COUNT_COLUMNS = {
-  computeNodes: 'node_compute',
-  frontendNodes: 'node_frontend',
-  compactorNodes: 'node_compactor',
-} as const;
+/**
+ * The facts column of each size, for stores that count them in SQL. `beside meta`: a node count
+ * that reads as clusterFacts reads it, unknown when the meta count is, 0 when missing beside it.
+ */
+export const DISTRIBUTION_COLUMNS: Record<DistributionName, { column: string; besideMeta: boolean }> = {
+  memory: { column: 'memory_total', besideMeta: false },
+  metaNodes: { column: 'node_meta', besideMeta: false },
+  computeNodes: { column: 'node_compute', besideMeta: true },
+  frontendNodes: { column: 'node_frontend', besideMeta: true },
+  compactorNodes: { column: 'node_compactor', besideMeta: true },
+  streamJobs: { column: 'stream_job_count', besideMeta: false },
+};
 
 /** Each size of a cluster's facts, as the distributions read it. */
 export const DISTRIBUTION_VALUES: Record<DistributionName, (f: ClusterFacts) => number | null> = {

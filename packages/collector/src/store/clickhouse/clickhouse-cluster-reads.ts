@@ -9,9 +9,9 @@ import {
   clusterListItem,
   clusterSession,
   clusterSummary,
+  DISTRIBUTION_COLUMNS,
   type FactsColumns,
   type MetaFacts,
-  NODE_COUNT_COLUMNS,
   type SessionColumns,
   sortSessions,
   spanCounts,
@@ -317,16 +317,11 @@ export class ClickHouseClusterReads {
     of: DistributionName,
     query: DayRangeQuery,
   ): Promise<{ value: number | null; clusters: number }[]> {
-    // Counted by the server, as on SQL: a row per value leaves it, not a row per cluster. A node
-    // count reads as clusterFacts reads it (all unknown with the meta count, a missing one 0).
-    const value =
-      of === 'memory'
-        ? sql`memory_total`
-        : of === 'streamJobs'
-          ? sql`stream_job_count`
-          : of === 'metaNodes'
-            ? sql`node_meta`
-            : sql`if(node_meta IS NULL, NULL, coalesce(${ident(NODE_COUNT_COLUMNS[of])}, 0))`;
+    // Counted by the server, as on SQL: a row per value leaves it, not a row per cluster.
+    const { column, besideMeta } = DISTRIBUTION_COLUMNS[of];
+    const value = besideMeta
+      ? sql`if(node_meta IS NULL, NULL, coalesce(${ident(column)}, 0))`
+      : ident(column);
     const rows = await this.ch.rows<{ value: string | number | null; n: string | number }>(
       sql`SELECT ${value} AS value, count() AS n FROM ${this.latestFactsRows(query)} GROUP BY value`,
     );
